@@ -1,0 +1,92 @@
+/**
+ * murmurd's configuration: one schema, validated once at start. Every flag
+ * can also come from `MURMUR_<FLAG>` in the environment; flags win.
+ */
+import { Command, Option } from 'commander'
+import { multiaddr } from '@multiformats/multiaddr'
+import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError } from '@murmur/protocol'
+import { resolve } from 'node:path'
+import { ConfigError } from './errors.js'
+import { LOG_LEVELS } from './logger.js'
+import { VERSION } from './version.js'
+import type { LevelWithSilent } from 'pino'
+
+export interface DaemonConfig {
+  name: string
+  dataDir: string
+  group: string
+  listen: string[]
+  peers: string[]
+  socket: string
+  mdns: boolean
+  dht: boolean
+  durability: 'full' | 'normal'
+  logLevel: LevelWithSilent
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** Repeatable flags; from the environment, a comma- or space-separated list. */
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(/[\s,]+/).filter(v => v !== '')]
+}
+
+export function buildCommand (): Command {
+  return new Command('murmurd')
+    .description('murmur node: a full replica of a peer-to-peer replicated key-value map')
+    .version(VERSION, '-V, --version')
+    .addOption(new Option('--name <name>', 'this node\'s name (required; letters, digits, . _ -)').env('MURMUR_NAME'))
+    .addOption(new Option('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)').env('MURMUR_DATA_DIR'))
+    .addOption(new Option('--group <group>', 'replication group; nodes replicate only within their group').env('MURMUR_GROUP').default('default'))
+    .addOption(new Option('--listen <multiaddr>', 'address to listen on, repeatable').env('MURMUR_LISTEN').argParser(collect))
+    .addOption(new Option('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional').env('MURMUR_PEER').argParser(collect))
+    .addOption(new Option('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)').env('MURMUR_SOCKET'))
+    .addOption(new Option('--no-mdns', 'disable LAN discovery over mDNS').env('MURMUR_NO_MDNS'))
+    .addOption(new Option('--no-dht', 'disable Kademlia DHT discovery').env('MURMUR_NO_DHT'))
+    .addOption(new Option('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss').env('MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
+    .addOption(new Option('--log-level <level>', 'log level').env('MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
+    .helpOption('-h, --help', 'show this help')
+    .showSuggestionAfterError()
+}
+
+/** Checks raw parsed options and fills in defaults; throws `ConfigError` naming the bad value. */
+export function validateConfig (raw: Record<string, unknown>, env: Record<string, string | undefined> = process.env): DaemonConfig {
+  const name = raw.name as string | undefined
+  if (name == null || name === '') throw new ConfigError('--name is required (or MURMUR_NAME), e.g. murmurd --name alice')
+  if (!NAME.test(name)) throw new ConfigError(`invalid --name "${name}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
+  const group = raw.group as string
+  if (!NAME.test(group)) throw new ConfigError(`invalid --group "${group}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
+  const listen = (raw.listen as string[] | undefined) ?? ['/ip4/0.0.0.0/tcp/0']
+  const peers = (raw.peer as string[] | undefined) ?? []
+  for (const [flag, addrs] of [['--listen', listen], ['--peer', peers]] as const) {
+    for (const addr of addrs) checkMultiaddr(flag, addr)
+  }
+  const dataDir = resolve((raw.dataDir as string | undefined) ?? defaultDataDir(name, env))
+  const socket = raw.socket != null ? resolve(raw.socket as string) : socketPathForDataDir(dataDir)
+  try {
+    checkSocketPath(socket)
+  } catch (err) {
+    if (err instanceof SocketPathError) throw new ConfigError(err.message)
+    throw err
+  }
+  return {
+    name,
+    dataDir,
+    group,
+    listen,
+    peers,
+    socket,
+    mdns: raw.mdns !== false,
+    dht: raw.dht !== false,
+    durability: raw.durability as 'full' | 'normal',
+    logLevel: raw.logLevel as LevelWithSilent
+  }
+}
+
+function checkMultiaddr (flag: string, addr: string): void {
+  try {
+    multiaddr(addr)
+  } catch (err) {
+    throw new ConfigError(`invalid ${flag} "${addr}": not a multiaddr (${(err as Error).message}); expected e.g. /ip4/127.0.0.1/tcp/4001`)
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The fast path: own ops are published on the group's gossipsub topic, and
+ * peers' ops are validated before they are applied or forwarded.
+ *
+ * Gossip is best-effort (a missed message is never re-sent once it leaves the
+ * gossip window), so this only ever speeds things up; sync guarantees them.
+ */
+import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
+import { decodeOps, encodeOps, type Op } from '@murmur/core'
+import { chunkByBytes } from './sync/sync-service.js'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+export interface GossipInit {
+  group: string
+  log: Logger
+  maxValueBytes: number
+  /** Applies ops that arrived from `from` (the signer, who is their origin). */
+  apply(ops: Op[], from: PeerId, via: PeerId): void
+  /** Payload bytes per message before encoding. @default 256 KiB */
+  messageBytes?: number
+}
+
+export function topicFor (group: string): string {
+  return `/murmur/${group}/ops/1`
+}
+
+export class GossipReplication {
+  readonly topic: string
+  private readonly pubsub: GossipSub
+  private readonly init: GossipInit
+  /** Ops decoded by the validator, so the message handler need not decode again. */
+  private readonly decoded = new WeakMap<Uint8Array, Op[]>()
+  private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => { this.receive(event.detail) }
+  rejected = 0
+
+  constructor (pubsub: GossipSub, init: GossipInit) {
+    this.pubsub = pubsub
+    this.init = init
+    this.topic = topicFor(init.group)
+  }
+
+  start (): void {
+    this.pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    this.pubsub.addEventListener('gossipsub:message', this.onMessage)
+    this.pubsub.subscribe(this.topic)
+  }
+
+  stop (): void {
+    this.pubsub.unsubscribe(this.topic)
+    this.pubsub.removeEventListener('gossipsub:message', this.onMessage)
+    this.pubsub.topicValidators.delete(this.topic)
+  }
+
+  /** Publishes ops in as few messages as fit; resolves to the recipients of each. */
+  async publish (ops: Op[]): Promise<number[]> {
+    const counts: number[] = []
+    for (const chunk of chunkByBytes(ops, this.init.messageBytes ?? 256 * 1024)) {
+      const result = await this.pubsub.publish(this.topic, encodeOps(chunk))
+      counts.push(result.recipients.length)
+    }
+    return counts
+  }
+
+  /** Gossipsub validator: an explicit Reject lets peer scoring penalise the sender. */
+  private validate (message: Message): TopicValidatorResult {
+    if (message.type !== 'signed') return this.reject('unsigned message')
+    let ops: Op[]
+    try {
+      ops = decodeOps(message.data, { maxValueBytes: this.init.maxValueBytes })
+    } catch (err) {
+      return this.reject((err as Error).message, message.from)
+    }
+    const from = message.from.toString()
+    if (ops.length === 0) return this.reject('empty batch', message.from)
+    if (ops.some(op => op.origin !== from)) return this.reject('op origin differs from the signer', message.from)
+    this.decoded.set(message.data, ops)
+    return TopicValidatorResult.Accept
+  }
+
+  private reject (reason: string, from?: PeerId): TopicValidatorResult {
+    this.rejected++
+    this.init.log.warn({ peer: from?.toString(), reason }, 'rejected gossip message')
+    return TopicValidatorResult.Reject
+  }
+
+  private receive ({ msg, propagationSource }: GossipsubMessage): void {
+    if (msg.topic !== this.topic || msg.type !== 'signed') return
+    const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
+    this.init.apply(ops, msg.from, propagationSource)
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * @murmur/daemon: embed a murmur node in a program, or run `murmurd`.
+ *
+ * @example
+ * ```ts
+ * import { createMurmur } from '@murmur/daemon'
+ * const node = await createMurmur({ name: 'app', dataDir: './data', peers: ['/ip4/10.0.0.2/tcp/4001'] })
+ * node.on('change', event => console.log(event.type, event.key))
+ * await node.put('greeting', 'hello')
+ * console.log(new TextDecoder().decode(node.get('greeting')?.value))
+ * await node.stop()
+ * ```
+ */
+import './polyfill.js'
+
+export { Murmur, createMurmur } from './murmur.js'
+export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents } from './murmur.js'
+export type { Version } from '@murmur/core'
+export { RpcServer, type RpcServerInit } from './rpc/server.js'
+export { main } from './main.js'

@@ -1,0 +1,86 @@
+/**
+ * The RPC methods, typed from the protocol's method table: params are
+ * validated against its strict schemas before any handler sees them.
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  InvalidBase64Error, decodeValue, encodeValue, isMethodName, methods, rpcError,
+  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
+} from '@murmur/protocol'
+import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
+import type { JSONRPCServer } from 'json-rpc-2.0'
+import type { Socket } from 'node:net'
+
+/** A subscription turns a node change into its wire form, or undefined to skip it. */
+export type Subscription = (event: ChangeEvent) => WireChange | undefined
+
+export interface Connection {
+  socket: Socket
+  subscriptions: Map<string, Subscription>
+  inFlight: number
+  ending?: boolean
+}
+
+export interface HandlerContext {
+  socket: string
+}
+
+type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
+
+export function registerHandlers (server: JSONRPCServer<Connection>, node: Murmur, context: HandlerContext): void {
+  const handlers: Handlers = {
+    kv_put: async ({ key, value, encoding }) => ({ version: await node.put(key, toBytes(value, encoding)) }),
+    kv_get: ({ key, encoding }) => {
+      const entry = node.get(key)
+      return entry == null ? null : toWireEntry(entry, encoding)
+    },
+    kv_delete: async ({ key }) => await node.delete(key),
+    kv_list: ({ prefix, after, limit, encoding }) => {
+      const { items, next } = node.list({ prefix, after, limit })
+      return { items: items.map(entry => toWireEntry(entry, encoding)), ...(next != null ? { next } : {}) }
+    },
+    kv_subscribe: ({ prefix, encoding }, connection) => {
+      const id = randomBytes(8).toString('hex')
+      connection.subscriptions.set(id, event => event.key.startsWith(prefix ?? '') ? toWireChange(event, encoding) : undefined)
+      return id
+    },
+    kv_unsubscribe: ({ subscription }, connection) => connection.subscriptions.delete(subscription),
+    p2p_peers: () => node.peers(),
+    p2p_connect: async ({ addr }) => ({ id: await node.connect(addr) }),
+    node_status: () => ({ ...node.status(), socket: context.socket })
+  }
+  for (const name of Object.keys(methods)) {
+    if (!isMethodName(name)) continue
+    const handler = handlers[name] as (params: unknown, connection: Connection) => unknown
+    server.addMethod(name, async (params, connection) => await handler(validate(name, params), connection))
+  }
+}
+
+function validate<M extends MethodName> (method: M, params: unknown): Params<M> {
+  if (Array.isArray(params)) throw rpcError('InvalidParams', `${method} takes named params (an object), not an array`)
+  const parsed = methods[method].safeParse(params ?? {})
+  if (parsed.success) return parsed.data as Params<M>
+  const issue = parsed.error.issues[0]
+  const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
+  throw rpcError('InvalidParams', `invalid params for ${method}: ${where}${issue?.message ?? 'invalid'}`, {
+    issues: parsed.error.issues.map(i => ({ path: i.path.map(String), message: i.message }))
+  })
+}
+
+function toBytes (value: string, encoding?: ValueEncoding): Uint8Array {
+  try {
+    return decodeValue(value, encoding)
+  } catch (err) {
+    if (err instanceof InvalidBase64Error) throw rpcError('InvalidParams', `invalid params for kv_put: value: ${err.message}`)
+    throw err
+  }
+}
+
+function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
+  return { key: entry.key, ...encodeValue(entry.value, encoding), version: entry.version }
+}
+
+function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {
+  const value = event.value == null ? {} : encodeValue(event.value, encoding)
+  return { type: event.type, key: event.key, ...value, version: event.version }
+}

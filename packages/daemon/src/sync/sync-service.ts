@@ -1,0 +1,219 @@
+/**
+ * Pull-based catch-up over a dedicated libp2p stream protocol (never gossip).
+ *
+ * Whenever a peer that speaks the protocol connects, this node pulls from it:
+ * it sends its version vector and receives, in bounded pages with
+ * backpressure, only the ops it lacks. Both ends do this, so a connection
+ * leaves each side with everything the other had. `pull()` is also the
+ * repair hook for anti-entropy: call it whenever a gap is suspected.
+ */
+import { lpStream } from '@libp2p/utils'
+import { SYNC_PROTOCOL, SyncProtocolError, decodeFrame, encodeControl, encodeOpsFrame, type ControlMessage, type DecodeLimits } from './messages.js'
+import type { MissingCursor, MissingOptions, MissingPage, Op, VersionVector } from '@murmur/core'
+import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Logger } from 'pino'
+
+/** The part of a replica that sync reads. */
+export interface SyncReplica {
+  vector(): VersionVector
+  missing(theirs: VersionVector, options: MissingOptions): MissingPage
+  mergeVector(theirs: VersionVector): void
+}
+
+export interface SyncInit {
+  group: string
+  name: string
+  replica: SyncReplica
+  /** Applies ops received from `from` (merge + change events). */
+  apply(ops: Op[], from: PeerId): void
+  /** Called when a peer proves it belongs to our group. */
+  onMember(peer: PeerId, name: string): void
+  log: Logger
+  maxValueBytes: number
+  /** Ops read from the store per page. @default 512 */
+  pageOps?: number
+  /** Payload bytes per frame, before encoding. @default 1 MiB */
+  frameBytes?: number
+  /** Give up on a pull that takes longer than this. @default 300_000 */
+  timeoutMs?: number
+}
+
+export interface SyncComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+}
+
+export interface SyncResult {
+  peer: string
+  ops: number
+  ms: number
+}
+
+export class SyncRejectedError extends Error {
+  static override name = 'SyncRejectedError'
+  override name = 'SyncRejectedError'
+}
+
+interface PullState {
+  again: boolean
+  done: Promise<SyncResult>
+}
+
+export class SyncService implements Startable {
+  private readonly components: SyncComponents
+  private readonly init: SyncInit
+  private readonly limits: DecodeLimits
+  private readonly maxFrameBytes: number
+  private readonly pulls = new Map<string, PullState>()
+  private readonly shutdown = new AbortController()
+  private topologyId?: string
+
+  constructor (components: SyncComponents, init: SyncInit) {
+    this.components = components
+    this.init = init
+    this.limits = { maxValueBytes: init.maxValueBytes }
+    this.maxFrameBytes = Math.max(init.frameBytes ?? 1024 * 1024, init.maxValueBytes) + 64 * 1024
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(SYNC_PROTOCOL, (stream, connection) => {
+      this.serve(stream, connection).catch(err => {
+        this.init.log.debug({ peer: connection.remotePeer.toString(), err }, 'sync serve failed')
+        stream.abort(err)
+      })
+    }, { maxInboundStreams: 8 })
+    this.topologyId = await this.components.registrar.register(SYNC_PROTOCOL, {
+      onConnect: peer => { this.pullInBackground(peer, 'connect') }
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort()
+    if (this.topologyId != null) this.components.registrar.unregister(this.topologyId)
+    await this.components.registrar.unhandle(SYNC_PROTOCOL)
+  }
+
+  /** Pulls what `peer` has and we lack; concurrent calls coalesce into one more run. */
+  async pull (peer: PeerId): Promise<SyncResult> {
+    const key = peer.toString()
+    const running = this.pulls.get(key)
+    if (running != null) {
+      running.again = true
+      return await running.done
+    }
+    const state: PullState = { again: false, done: Promise.resolve({ peer: key, ops: 0, ms: 0 }) }
+    state.done = (async () => {
+      try {
+        let result: SyncResult
+        do {
+          state.again = false
+          result = await this.pullOnce(peer)
+        } while (state.again)
+        return result
+      } finally {
+        this.pulls.delete(key)
+      }
+    })()
+    this.pulls.set(key, state)
+    return await state.done
+  }
+
+  pullInBackground (peer: PeerId, reason: string): void {
+    this.pull(peer).then(
+      result => { this.init.log.info({ ...result, reason }, 'synced from peer') },
+      err => {
+        const level = err instanceof SyncRejectedError ? 'info' : 'warn'
+        this.init.log[level]({ peer: peer.toString(), reason, err: err.message }, 'sync from peer failed')
+      }
+    )
+  }
+
+  private async pullOnce (peer: PeerId): Promise<SyncResult> {
+    const started = Date.now()
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.timeoutMs ?? 300_000)])
+    const stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal })
+    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
+    const read = async (): Promise<ReturnType<typeof decodeFrame>> => decodeFrame((await lp.read({ signal })).subarray(), this.limits)
+    try {
+      await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, vector: this.init.replica.vector() }), { signal })
+      const reply = await read()
+      const hello = expectControl(reply, 'hello')
+      if (hello.t === 'reject') throw new SyncRejectedError(`peer refused sync: ${hello.reason}`)
+      if (hello.t !== 'hello' || hello.group !== this.init.group) throw new SyncProtocolError('peer answered for another group')
+      this.init.onMember(peer, hello.name)
+      let ops = 0
+      while (true) {
+        const frame = await read()
+        if (frame.kind === 'ops') {
+          this.init.apply(frame.ops, peer)
+          ops += frame.ops.length
+          continue
+        }
+        if (frame.message.t !== 'done') throw new SyncProtocolError(`unexpected ${frame.message.t} during sync`)
+        this.init.replica.mergeVector(frame.message.vector)
+        break
+      }
+      await stream.close({ signal })
+      return { peer: peer.toString(), ops, ms: Date.now() - started }
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.timeoutMs ?? 300_000)])
+    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
+    const hello = expectControl(decodeFrame((await lp.read({ signal })).subarray(), this.limits), 'hello')
+    if (hello.t !== 'hello' || hello.vector == null) throw new SyncProtocolError('expected hello with a vector')
+    if (hello.group !== this.init.group) {
+      await lp.write(encodeControl({ t: 'reject', reason: `this node serves group "${this.init.group}", not "${hello.group}"` }), { signal })
+      await stream.close({ signal })
+      return
+    }
+    this.init.onMember(connection.remotePeer, hello.name)
+    await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name }), { signal })
+    // Taken before the pages are read: rows that change while we stream only
+    // get newer, so this vector never claims more than the pages deliver.
+    const vector = this.init.replica.vector()
+    let cursor: MissingCursor | undefined
+    do {
+      const page = this.init.replica.missing(hello.vector, { limit: this.init.pageOps ?? 512, cursor })
+      for (const chunk of chunkByBytes(page.ops, this.init.frameBytes ?? 1024 * 1024)) {
+        await lp.write(encodeOpsFrame(chunk), { signal })
+      }
+      cursor = page.next
+    } while (cursor != null)
+    await lp.write(encodeControl({ t: 'done', vector }), { signal })
+    await stream.close({ signal })
+  }
+}
+
+function expectControl (frame: ReturnType<typeof decodeFrame>, what: string): ControlMessage {
+  if (frame.kind !== 'control') throw new SyncProtocolError(`expected ${what}, got ops`)
+  return frame.message
+}
+
+/** Splits ops into runs whose keys and values add up to at most `maxBytes` (one oversized op goes alone). */
+export function chunkByBytes (ops: Op[], maxBytes: number): Op[][] {
+  const chunks: Op[][] = []
+  let current: Op[] = []
+  let bytes = 0
+  for (const op of ops) {
+    const size = op.key.length * 3 + (op.value?.length ?? 0)
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(op)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
+export function murmurSync (init: SyncInit): (components: SyncComponents) => SyncService {
+  return components => new SyncService(components, init)
+}

@@ -1,0 +1,89 @@
+/**
+ * Error codes and named errors shared by murmurd and its clients.
+ *
+ * Errors cross the socket as `{ code, message, data: { name, ... } }` and the
+ * client rebuilds them into `MurmurRpcError` instances whose `name` is
+ * `data.name`, so callers can branch on `err.name` or `err.code`.
+ */
+
+/** JSON-RPC 2.0 reserved codes. */
+export const ParseErrorCode = -32700
+export const InvalidRequestCode = -32600
+export const MethodNotFoundCode = -32601
+export const InvalidParamsCode = -32602
+export const InternalErrorCode = -32603
+
+/**
+ * Application codes. They sit outside −32768…−32000, the range JSON-RPC
+ * reserves for the protocol and for implementations.
+ */
+export const StorageErrorCode = 1001
+export const DialErrorCode = 1002
+export const ShuttingDownCode = 1003
+export const ValueTooLargeCode = 1004
+export const TooBusyCode = 1005
+
+export const ErrorCodes = {
+  ParseError: ParseErrorCode,
+  InvalidRequest: InvalidRequestCode,
+  MethodNotFound: MethodNotFoundCode,
+  InvalidParams: InvalidParamsCode,
+  InternalError: InternalErrorCode,
+  Storage: StorageErrorCode,
+  Dial: DialErrorCode,
+  ShuttingDown: ShuttingDownCode,
+  ValueTooLarge: ValueTooLargeCode,
+  TooBusy: TooBusyCode
+} as const
+
+export type ErrorName = keyof typeof ErrorCodes
+
+/** The `data` member of every murmur error response. */
+export interface ErrorData {
+  name: string
+  [field: string]: unknown
+}
+
+/** The wire shape of a JSON-RPC error object. */
+export interface WireError {
+  code: number
+  message: string
+  data?: ErrorData
+}
+
+/**
+ * An error that travels over JSON-RPC. The daemon throws these from handlers;
+ * the client rebuilds them from responses.
+ */
+export class MurmurRpcError extends Error {
+  static override name = 'MurmurRpcError'
+  readonly code: number
+  readonly data: ErrorData
+
+  constructor (code: number, message: string, data?: Partial<ErrorData>) {
+    super(message)
+    this.code = code
+    this.data = { ...data, name: data?.name ?? nameForCode(code) }
+    this.name = this.data.name
+  }
+
+  toWire (): WireError {
+    return { code: this.code, message: this.message, data: this.data }
+  }
+
+  static fromWire (error: WireError): MurmurRpcError {
+    return new MurmurRpcError(error.code, error.message, error.data)
+  }
+}
+
+/** Builds a named error for one of murmur's codes: `rpcError('InvalidParams', 'key must not be empty')`. */
+export function rpcError (name: ErrorName, message: string, data: Record<string, unknown> = {}): MurmurRpcError {
+  return new MurmurRpcError(ErrorCodes[name], message, { ...data, name: `${name}Error` })
+}
+
+function nameForCode (code: number): string {
+  for (const [name, value] of Object.entries(ErrorCodes)) {
+    if (value === code) return `${name}Error`
+  }
+  return 'RpcError'
+}

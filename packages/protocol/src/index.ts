@@ -1,0 +1,7 @@
+export * from './errors.js'
+export * from './limits.js'
+export * from './methods.js'
+export * from './framing.js'
+export * from './socket-path.js'
+export * from './client.js'
+export * from './values.js'

@@ -1,0 +1,127 @@
+/**
+ * The JSON-RPC method table: each method is defined once here, and both the
+ * daemon's handlers and the client's calls are typed from it.
+ *
+ * Params are validated with zod schemas at the daemon; results are plain
+ * TypeScript types (the daemon produces them, so they need no checking).
+ */
+import { z } from 'zod'
+import { MAX_KEY_BYTES, MAX_LIST_LIMIT } from './limits.js'
+
+/**
+ * Values are bytes. On the wire `value` is a UTF-8 string unless
+ * `encoding: "base64"` accompanies it. A result carries `encoding: "base64"`
+ * when the stored bytes are not valid UTF-8, or when the caller asked for it.
+ */
+export const ValueEncoding = z.enum(['utf8', 'base64'])
+export type ValueEncoding = z.infer<typeof ValueEncoding>
+
+export const Key = z.string()
+  .min(1, 'key must not be empty')
+  .refine(key => key.isWellFormed(), 'key must be valid UTF-8 (no lone surrogates)')
+  .refine(key => Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`)
+
+const Prefix = z.string().max(MAX_KEY_BYTES)
+
+/** A value's version: its hybrid logical clock stamp, origin node and that node's sequence number. */
+export interface Version {
+  /** Wall-clock part of the HLC, milliseconds since the epoch. */
+  wall: number
+  /** Logical counter of the HLC, for events within one millisecond. */
+  logical: number
+  /** Peer ID of the node that wrote the value; breaks ties between equal clocks. */
+  origin: string
+  /** The origin's sequence number for this write. */
+  seq: number
+}
+
+export interface Entry {
+  key: string
+  value: string
+  encoding?: 'base64'
+  version: Version
+}
+
+export interface ChangeEvent {
+  type: 'put' | 'delete'
+  key: string
+  value?: string
+  encoding?: 'base64'
+  version: Version
+}
+
+export interface PeerInfo {
+  id: string
+  addrs: string[]
+  name?: string
+  /** Whether the peer has completed the murmur handshake for this group. */
+  member: boolean
+}
+
+export interface NodeStatus {
+  id: string
+  name: string
+  group: string
+  version: string
+  dataDir: string
+  socket: string
+  addrs: string[]
+  /** Connected peers that are members of this group. */
+  peers: number
+  /** Live (non-deleted) keys. */
+  keys: number
+  tombstones: number
+  /** murmur has no leader; `role` is relative to the deterministic coordinator. */
+  mode: 'leaderless'
+  role: 'COORDINATOR' | 'FOLLOWER'
+  /** The lowest peer ID among this node and its connected group peers. */
+  coordinator: string
+  versionVector: Record<string, number>
+  uptimeMs: number
+}
+
+export const methods = {
+  kv_put: z.strictObject({ key: Key, value: z.string(), encoding: ValueEncoding.optional() }),
+  kv_get: z.strictObject({ key: Key, encoding: ValueEncoding.optional() }),
+  kv_delete: z.strictObject({ key: Key }),
+  kv_list: z.strictObject({
+    prefix: Prefix.optional(),
+    limit: z.number().int().min(1).max(MAX_LIST_LIMIT).optional(),
+    after: z.string().max(MAX_KEY_BYTES).optional(),
+    encoding: ValueEncoding.optional()
+  }),
+  kv_subscribe: z.strictObject({ prefix: Prefix.optional(), encoding: ValueEncoding.optional() }),
+  kv_unsubscribe: z.strictObject({ subscription: z.string().min(1) }),
+  p2p_peers: z.strictObject({}),
+  p2p_connect: z.strictObject({ addr: z.string().min(1).max(1024) }),
+  node_status: z.strictObject({})
+} as const
+
+export type MethodName = keyof typeof methods
+export type Params<M extends MethodName> = z.infer<(typeof methods)[M]>
+
+export interface Results {
+  kv_put: { version: Version }
+  kv_get: Entry | null
+  kv_delete: { deleted: boolean, version?: Version }
+  kv_list: { items: Entry[], next?: string }
+  kv_subscribe: string
+  kv_unsubscribe: boolean
+  p2p_peers: PeerInfo[]
+  p2p_connect: { id: string }
+  node_status: NodeStatus
+}
+
+export type Result<M extends MethodName> = Results[M]
+
+/** The notification a subscription delivers on its connection. */
+export const SUBSCRIPTION_NOTIFICATION = 'kv_subscription'
+
+export interface SubscriptionNotification {
+  subscription: string
+  result: ChangeEvent
+}
+
+export function isMethodName (name: string): name is MethodName {
+  return Object.hasOwn(methods, name)
+}
