@@ -72,7 +72,7 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
   /** Calls one method; rejects with a `MurmurRpcError` named after the daemon's error. */
   async call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
     const response = await this.rpc.requestAdvanced({ jsonrpc: '2.0', id: this.nextId(), method, params })
-    return unwrap(response) as Result<M>
+    return this.unwrap(response) as Result<M>
   }
 
   /** Sends several calls as one JSON-RPC batch; each settles on its own. */
@@ -84,16 +84,23 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
       const response = byId.get(request.id)
       if (response == null) return { error: new MurmurRpcError(-32603, 'no response for request') }
       try {
-        return { result: unwrap(response) }
+        return { result: this.unwrap(response) }
       } catch (err) {
         return { error: err as MurmurRpcError }
       }
     })
   }
 
+  /** Half-closes: the daemon answers what was sent, then closes. */
   close (): void {
     this.closed = true
     this.socket.end()
+  }
+
+  /** Closes at once; pending calls reject with `ConnectionClosedError`. */
+  destroy (): void {
+    this.closed = true
+    this.socket.destroy()
   }
 
   private id = 0
@@ -103,7 +110,14 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
 
   private onLine (line: string): void {
     if (line === '') return
-    const message = JSON.parse(line)
+    let message
+    try {
+      message = JSON.parse(line)
+    } catch {
+      // not a murmurd on the other end, or a broken one: nothing more can be trusted
+      this.destroy()
+      return
+    }
     if (!Array.isArray(message) && message.method === SUBSCRIPTION_NOTIFICATION) {
       const { subscription, result } = message.params as SubscriptionNotification
       this.emit('change', subscription, result)
@@ -111,9 +125,11 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
     }
     this.rpc.receive(message)
   }
-}
 
-function unwrap (response: JSONRPCResponse): unknown {
-  if (response.error != null) throw MurmurRpcError.fromWire(response.error as WireError)
-  return response.result
+  private unwrap (response: JSONRPCResponse): unknown {
+    if (response.error == null) return response.result
+    // json-rpc-2.0 settles pending calls with code 0 when the connection goes away
+    if (this.closed && response.error.code === 0) throw new ConnectionClosedError(`connection to murmurd closed: ${response.error.message}`)
+    throw MurmurRpcError.fromWire(response.error as WireError)
+  }
 }

@@ -1,0 +1,53 @@
+/**
+ * Exit codes, and the one line each expected error prints.
+ */
+import { CommanderError } from 'commander'
+import { InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol'
+
+export const ExitCode = {
+  Ok: 0,
+  /** The daemon answered with an error. */
+  Error: 1,
+  Usage: 2,
+  /** The daemon could not be found, reached, or stopped answering. */
+  Unavailable: 3,
+  KeyNotFound: 4
+} as const
+
+export class KeyNotFoundError extends Error {
+  static override name = 'KeyNotFoundError'
+  override name = 'KeyNotFoundError'
+
+  constructor (key: string) {
+    super(`key not found: ${key}`)
+  }
+}
+
+/** murmurd is unreachable, closed the connection, or did not answer in time. */
+export class DaemonUnavailableError extends Error {
+  static override name = 'DaemonUnavailableError'
+  override name = 'DaemonUnavailableError'
+}
+
+/** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
+export function report (err: unknown, stderr: NodeJS.WritableStream): number {
+  const [code, message] = describe(err)
+  if (message != null) stderr.write(`murmurctl: ${message}\n`)
+  return code
+}
+
+function describe (err: unknown): [number, string | undefined] {
+  if (err instanceof CommanderError) return [err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage, undefined]
+  if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
+  if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
+  if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
+  if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
+  // Not an error we expect: keep the stack so the bug can be found.
+  return [ExitCode.Error, `unexpected error: ${err instanceof Error ? err.stack : String(err)}`]
+}
+
+/** Commander's messages, as one `murmurctl:` line. */
+export function formatUsageError (message: string): string {
+  const text = message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()
+  return `murmurctl: ${text} (see murmurctl --help)\n`
+}

@@ -1,0 +1,67 @@
+/**
+ * Human-readable output. `--json` bypasses all of it and prints what the
+ * daemon returned.
+ */
+import type { ChangeEvent, Entry, PeerInfo, Version } from '@murmur/protocol'
+
+// Line breaks and other control characters would break one-line-per-entry output.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/
+
+/** Text on one line: as is, or as a JSON string literal when it holds control characters. */
+export function displayText (text: string): string {
+  return CONTROL.test(text) ? JSON.stringify(text) : text
+}
+
+/** A wire value for display: binary values as `base64:<...>`. */
+export function displayValue ({ value, encoding }: { value?: string, encoding?: 'base64' }): string {
+  if (value == null) return ''
+  return encoding === 'base64' ? `base64:${value}` : displayText(value)
+}
+
+export function formatVersion ({ wall, logical, origin, seq }: Version): string {
+  return `version ${wall}.${logical} origin ${origin} seq ${seq}`
+}
+
+export function formatEntryLine (entry: Entry): string {
+  return `${displayText(entry.key)} = ${displayValue(entry)}`
+}
+
+export function formatEntryMeta (entry: Entry): string {
+  const { wall, logical, origin, seq } = entry.version
+  return labelled([
+    ['key', displayText(entry.key)],
+    ['value', displayValue(entry)],
+    ['wall', `${new Date(wall).toISOString()} (${wall} ms)`],
+    ['logical', String(logical)],
+    ['origin', origin],
+    ['seq', String(seq)]
+  ])
+}
+
+export function formatChange (event: ChangeEvent): string {
+  const key = displayText(event.key)
+  return event.type === 'put' ? `put ${key} = ${displayValue(event)}` : `del ${key}`
+}
+
+export function formatPeer ({ id, name, member, addrs }: PeerInfo): string {
+  return [id, name ?? '-', member ? 'member' : 'non-member', addrs.join(',') || '-'].join('  ')
+}
+
+/** `label:` columns aligned; a value with several lines is indented under the first. */
+export function labelled (rows: Array<[string, string]>): string {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2
+  const indent = ' '.repeat(width)
+  return rows.map(([label, value]) => `${label}:`.padEnd(width) + value.replaceAll('\n', '\n' + indent)).join('\n')
+}
+
+export function formatDuration (ms: number): string {
+  const seconds = Math.floor(ms / 1000)
+  const parts: Array<[number, string]> = [
+    [Math.floor(seconds / 86400), 'd'],
+    [Math.floor(seconds / 3600) % 24, 'h'],
+    [Math.floor(seconds / 60) % 60, 'm'],
+    [seconds % 60, 's']
+  ]
+  const first = parts.findIndex(([n]) => n > 0)
+  return first === -1 ? '0s' : parts.slice(first).map(([n, unit]) => `${n}${unit}`).join(' ')
+}

@@ -1,0 +1,3 @@
+export { main } from './main.js'
+export type { CliIo } from './io.js'
+export { ExitCode } from './errors.js'

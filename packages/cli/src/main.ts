@@ -1,0 +1,131 @@
+/**
+ * murmurctl's entry point: `main(argv, io)` parses, runs one command and
+ * returns the exit code. It never calls `process.exit`, so tests run it
+ * in-process; the bin file sets `process.exitCode`.
+ */
+import { readFileSync } from 'node:fs'
+import { Command, InvalidArgumentError } from 'commander'
+import { connect, peers, status } from './commands/node.js'
+import { del } from './commands/del.js'
+import { get, type GetOptions } from './commands/get.js'
+import { list, type ListOptions } from './commands/list.js'
+import { put, type PutOptions } from './commands/put.js'
+import { watch, type WatchOptions } from './commands/watch.js'
+import type { CommandContext } from './context.js'
+import { ExitCode, formatUsageError, report } from './errors.js'
+import { resolveIo, type CliIo } from './io.js'
+
+export const DEFAULT_TIMEOUT_MS = 10_000
+
+interface GlobalOptions {
+  socket?: string
+  dataDir?: string
+  name?: string
+  timeout: number
+  json?: boolean
+}
+
+export async function main (argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cli = resolveIo(io)
+  // A closed stdout (`murmurctl watch | head -1`) stops the command instead of crashing it.
+  const stop = new AbortController()
+  const onOutputError = (): void => { stop.abort() }
+  cli.stdout.on('error', onOutputError)
+  try {
+    const signal = cli.signal != null ? AbortSignal.any([stop.signal, cli.signal]) : stop.signal
+    await program(cli, signal).parseAsync(argv, { from: 'user' })
+    return ExitCode.Ok
+  } catch (err) {
+    return report(err, cli.stderr)
+  } finally {
+    cli.stdout.off('error', onOutputError)
+    ignoreLateErrors(cli.stdout)
+  }
+}
+
+const ignore = (): void => {}
+
+/** An EPIPE can surface after `main` returns (`murmurctl --help | head -1`); nothing is left to write by then. */
+function ignoreLateErrors (out: NodeJS.WritableStream): void {
+  if (!out.listeners('error').includes(ignore)) out.on('error', ignore)
+}
+
+function program (io: CliIo, signal: AbortSignal): Command {
+  const program = new Command('murmurctl')
+    .description('Command-line client for a local murmurd (murmur\'s replicated key-value store)')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({
+      writeOut: text => io.stdout.write(text),
+      writeErr: text => io.stderr.write(text),
+      outputError: (text, write) => write(formatUsageError(text))
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .option('--socket <path>', 'the daemon\'s socket (default: found as below)')
+    .option('--data-dir <dir>', 'the daemon\'s data dir; its socket is <dir>/murmurd.sock')
+    .option('--name <name>', 'the daemon\'s name, for its default data dir')
+    .option('--timeout <ms>', 'how long to wait for each answer from murmurd', positiveInteger, DEFAULT_TIMEOUT_MS)
+    .option('--json', 'print machine-readable JSON')
+    .addHelpText('after', HELP_FOOTER)
+  const context = (command: Command): CommandContext => toContext(command.optsWithGlobals<GlobalOptions>(), io, signal)
+
+  program.command('put').description('store a value')
+    .argument('<key>').argument('<value>', 'the value, or - to read it from stdin')
+    .option('--base64', 'the value is base64 for binary bytes')
+    .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await put(context(command), key, value, opts) })
+  program.command('get').description('print a value (binary values as raw bytes)')
+    .argument('<key>')
+    .option('--meta', 'also print the value\'s version')
+    .action(async (key: string, opts: GetOptions, command: Command) => { await get(context(command), key, opts) })
+  program.command('del').description('delete a key')
+    .argument('<key>')
+    .action(async (key: string, _opts: unknown, command: Command) => { await del(context(command), key) })
+  program.command('list').description('print `key = value` for every key, in key order')
+    .option('--prefix <prefix>', 'only keys starting with this')
+    .option('--limit <n>', 'print at most n entries', positiveInteger)
+    .action(async (opts: ListOptions, command: Command) => { await list(context(command), opts) })
+  program.command('watch').description('print changes as they happen, until Ctrl-C')
+    .option('--prefix <prefix>', 'only keys starting with this')
+    .action(async (opts: WatchOptions, command: Command) => { await watch(context(command), opts) })
+  program.command('peers').description('list connected peers')
+    .action(async (_opts: unknown, command: Command) => { await peers(context(command)) })
+  program.command('connect').description('dial a peer and print its peer id')
+    .argument('<multiaddr>')
+    .action(async (addr: string, _opts: unknown, command: Command) => { await connect(context(command), addr) })
+  program.command('status').description('summarise the node')
+    .action(async (_opts: unknown, command: Command) => { await status(context(command)) })
+  return program
+}
+
+function toContext (opts: GlobalOptions, io: CliIo, signal: AbortSignal): CommandContext {
+  return {
+    io,
+    json: opts.json === true,
+    signal,
+    session: {
+      locator: { socket: opts.socket, dataDir: opts.dataDir, name: opts.name },
+      env: io.env,
+      timeoutMs: opts.timeout
+    }
+  }
+}
+
+function positiveInteger (text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
+  return n
+}
+
+function packageVersion (): string {
+  // dist/src/main.js → packages/cli/package.json
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+const HELP_FOOTER = `
+The socket is found from --socket, --data-dir, --name, then $MURMUR_SOCKET,
+$MURMUR_DATA_DIR, $MURMUR_NAME, then the single daemon under the default data
+root ($XDG_DATA_HOME/murmur or ~/.local/share/murmur).
+
+Exit codes: 0 ok, 1 the daemon answered with an error, 2 usage,
+3 daemon unreachable or not answering, 4 key not found.`

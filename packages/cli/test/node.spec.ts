@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { NodeStatus, PeerInfo } from '@murmur/protocol'
+import { byMethod, startFakeDaemon, type FakeDaemon } from './fake-daemon.js'
+import { run } from './run-cli.js'
+
+const PEERS: PeerInfo[] = [
+  { id: '12D3KooWBob', name: 'bob', member: true, addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
+  { id: '12D3KooWEve', member: false, addrs: [] }
+]
+
+const STATUS: NodeStatus = {
+  id: '12D3KooWBob',
+  name: 'bob',
+  group: 'home',
+  version: '0.1.0',
+  dataDir: '/data/bob',
+  socket: '/data/bob/murmurd.sock',
+  addrs: ['/ip4/127.0.0.1/tcp/4001'],
+  peers: 1,
+  keys: 42,
+  tombstones: 3,
+  mode: 'leaderless',
+  role: 'FOLLOWER',
+  coordinator: '12D3KooWAlice',
+  versionVector: { '12D3KooWBob': 7, '12D3KooWAlice': 9 },
+  uptimeMs: 93_784_000
+}
+
+describe('node commands against a fake daemon', () => {
+  let daemon: FakeDaemon
+  const cli = async (...argv: string[]): ReturnType<typeof run> => await run(['--socket', daemon.path, ...argv])
+
+  before(async () => {
+    daemon = await startFakeDaemon(byMethod({
+      p2p_peers: () => ({ result: PEERS }),
+      p2p_connect: () => ({ result: { id: '12D3KooWCarol' } }),
+      node_status: () => ({ result: STATUS })
+    }))
+  })
+  after(async () => await daemon.close())
+
+  it('peers prints one line per peer', async () => {
+    const { code, stdout } = await cli('peers')
+    assert.equal(code, 0)
+    assert.equal(stdout, [
+      '12D3KooWBob  bob  member  /ip4/127.0.0.1/tcp/4001,/ip4/10.0.0.2/tcp/4001',
+      '12D3KooWEve  -  non-member  -',
+      ''
+    ].join('\n'))
+  })
+
+  it('peers --json prints the list', async () => {
+    assert.deepEqual(JSON.parse((await cli('peers', '--json')).stdout), PEERS)
+  })
+
+  it('connect prints the peer id', async () => {
+    const { code, stdout } = await cli('connect', '/ip4/10.0.0.3/tcp/4001/p2p/12D3KooWCarol')
+    assert.equal(code, 0)
+    assert.equal(stdout, '12D3KooWCarol\n')
+    assert.deepEqual(daemon.requests.at(-1)?.params, { addr: '/ip4/10.0.0.3/tcp/4001/p2p/12D3KooWCarol' })
+  })
+
+  it('status prints a summary', async () => {
+    const { code, stdout } = await cli('status')
+    assert.equal(code, 0)
+    assert.equal(stdout, [
+      'name:       bob',
+      'id:         12D3KooWBob',
+      'group:      home',
+      'version:    0.1.0',
+      'role:       FOLLOWER (leaderless; coordinator 12D3KooWAlice)',
+      'peers:      1',
+      'keys:       42',
+      'tombstones: 3',
+      'uptime:     1d 2h 3m 4s',
+      'data dir:   /data/bob',
+      'socket:     /data/bob/murmurd.sock',
+      'addrs:      /ip4/127.0.0.1/tcp/4001',
+      'versions:   12D3KooWAlice 9',
+      '            12D3KooWBob 7 (this node)',
+      ''
+    ].join('\n'))
+  })
+
+  it('status --json prints the object', async () => {
+    assert.deepEqual(JSON.parse((await cli('status', '--json')).stdout), STATUS)
+  })
+})

@@ -1,0 +1,182 @@
+/**
+ * A test harness that runs real `murmurd` processes on 127.0.0.1 (random
+ * ports, mDNS and DHT off, temporary data dirs) and drives them through the
+ * real `murmurctl` binary, as a user would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url))
+export const MURMURD = join(root, 'packages/daemon/bin/murmurd.js')
+export const MURMURCTL = join(root, 'packages/cli/bin/murmurctl.js')
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command to completion, with an optional stdin and a deadline. */
+export async function run (command: string, args: string[], options: { input?: string | Buffer, env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<RunResult> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => err.push(d))
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 30_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    })
+    child.stdin.end(options.input)
+  })
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after the deadline. */
+export async function waitFor<T> (check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined && value !== false) return value
+    } catch (err) {
+      lastError = err
+    }
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError != null ? `: ${(lastError as Error).message}` : ''}`)
+}
+
+export interface StartOptions {
+  peers?: string[]
+  group?: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+export class TestNode {
+  readonly name: string
+  readonly dataDir: string
+  readonly socket: string
+  process?: ChildProcess
+  stdout = ''
+  stderr = ''
+  private exited?: Promise<number | null>
+
+  constructor (name: string, dataDir: string) {
+    this.name = name
+    this.dataDir = dataDir
+    this.socket = join(dataDir, 'murmurd.sock')
+  }
+
+  /** Starts murmurd and waits until its socket answers. */
+  async start (options: StartOptions = {}): Promise<this> {
+    const args = ['--name', this.name, '--data-dir', this.dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht', '--log-level', 'debug']
+    for (const peer of options.peers ?? []) args.push('--peer', peer)
+    if (options.group != null) args.push('--group', options.group)
+    args.push(...(options.args ?? []))
+    const child = spawn(process.execPath, [MURMURD, ...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.process = child
+    this.stdout = ''
+    this.stderr = ''
+    child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
+    child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })
+    this.exited = new Promise(resolve => child.on('exit', code => { resolve(code) }))
+    await waitFor(async () => {
+      if (child.exitCode != null) throw new Error(`murmurd ${this.name} exited with ${child.exitCode}: ${this.stderr.slice(-2000)}`)
+      return (await this.ctl(['status'])).code === 0
+    }, `murmurd ${this.name} to answer on its socket`)
+    return this
+  }
+
+  /** Runs murmurctl against this node. */
+  async ctl (args: string[], input?: string | Buffer): Promise<RunResult> {
+    return await run(process.execPath, [MURMURCTL, '--socket', this.socket, ...args], { input })
+  }
+
+  /** Runs murmurctl with --json and parses its output; throws on a non-zero exit. */
+  async json<T = any>(args: string[]): Promise<T> {
+    const result = await this.ctl([...args, '--json'])
+    if (result.code !== 0) throw new Error(`murmurctl ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
+    return JSON.parse(result.stdout) as T
+  }
+
+  async put (key: string, value: string): Promise<void> {
+    const result = await this.ctl(['put', key, value])
+    if (result.code !== 0) throw new Error(`put ${key} failed (${result.code}): ${result.stderr}`)
+  }
+
+  /** The `murmurctl list` output: one `key = value` line per key. */
+  async list (): Promise<string> {
+    const result = await this.ctl(['list'])
+    if (result.code !== 0) throw new Error(`list failed (${result.code}): ${result.stderr}`)
+    return result.stdout
+  }
+
+  async status (): Promise<any> {
+    return await this.json(['status'])
+  }
+
+  /** The first listen address, ending in /p2p/<id>. */
+  async addr (): Promise<string> {
+    return (await this.status()).addrs[0]
+  }
+
+  /** Every kv_store row, read straight from the SQLite file (as a user would with sqlite3). */
+  rows (): unknown[] {
+    const db = new Database(join(this.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+    try {
+      return db.prepare('SELECT key, value, wall, logical, origin, seq FROM kv_store ORDER BY key').all()
+    } finally {
+      db.close()
+    }
+  }
+
+  /** Sends a signal and waits for the exit code. */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.process == null || this.process.exitCode != null || this.process.signalCode != null) return this.process?.exitCode ?? null
+    this.process.kill(signal)
+    return await this.exited as number | null
+  }
+}
+
+/** A set of nodes under one temporary directory, removed by `close()`. */
+export class TestCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'murmur-test-'))
+  readonly nodes = new Map<string, TestNode>()
+
+  node (name: string): TestNode {
+    let node = this.nodes.get(name)
+    if (node == null) {
+      node = new TestNode(name, join(this.dir, name))
+      this.nodes.set(name, node)
+    }
+    return node
+  }
+
+  async start (name: string, options?: StartOptions): Promise<TestNode> {
+    return await this.node(name).start(options)
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([...this.nodes.values()].map(async node => await node.stop('SIGKILL')))
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  /** Waits until every listed node prints the same `murmurctl list` output with `minKeys` lines or more. */
+  async converged (nodes: TestNode[], minKeys: number, timeoutMs = 10_000): Promise<string> {
+    return await waitFor(async () => {
+      const lists = await Promise.all(nodes.map(async node => await node.list()))
+      const lines = lists[0]?.trim().split('\n').filter(l => l !== '').length ?? 0
+      return lists.every(l => l === lists[0]) && lines >= minKeys ? lists[0] : undefined
+    }, `${nodes.map(n => n.name).join(', ')} to converge on ${minKeys}+ keys`, timeoutMs)
+  }
+}
