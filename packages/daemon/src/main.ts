@@ -70,9 +70,13 @@ function parse (argv: string[], io: MainIO): DaemonConfig {
 }
 
 function describeStartError (err: NodeJS.ErrnoException): string {
-  if (err.code === 'EADDRINUSE') return `cannot listen: address in use (${err.message}); choose another --listen port, or tcp/0 for any free port`
-  if (err.code === 'EADDRNOTAVAIL') return `cannot listen: address not available on this host (${err.message}); check --listen`
-  return err.message
+  // libp2p folds listen failures into one multi-line message that names each address
+  const failed = /(\/ip[46]\/\S+): Error: listen (EADDRINUSE|EADDRNOTAVAIL)/.exec(err.message)
+  const code = failed?.[2] ?? err.code
+  const where = failed?.[1] ?? ''
+  if (code === 'EADDRINUSE') return `cannot listen on ${where}: address in use; choose another --listen port, or tcp/0 for any free port`
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: address not available on this host; check --listen`
+  return err.message.split('\n')[0] ?? String(err)
 }
 
 function banner (config: DaemonConfig, node: Murmur): string {

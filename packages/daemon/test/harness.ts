@@ -18,6 +18,8 @@ export interface RunResult {
   code: number | null
   signal: NodeJS.Signals | null
   stdout: string
+  /** stdout as bytes, for binary output */
+  stdoutBytes: Buffer
   stderr: string
 }
 
@@ -33,7 +35,8 @@ export async function run (command: string, args: string[], options: { input?: s
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+      const stdoutBytes = Buffer.concat(out)
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stdoutBytes, stderr: Buffer.concat(err).toString() })
     })
     child.stdin.end(options.input)
   })

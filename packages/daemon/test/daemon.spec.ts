@@ -1,0 +1,126 @@
+/**
+ * murmurd as a process: flags and environment, start-up output, the data-dir
+ * lock, the socket's life cycle and permissions, identity and shutdown.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { MURMURD, TestCluster, run, waitFor } from './harness.js'
+
+const murmurd = async (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Awaited<ReturnType<typeof run>>> =>
+  await run(process.execPath, [MURMURD, ...args], { env, timeoutMs: 20_000 })
+
+describe('murmurd process', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('refuses bad configuration with one line and exit code 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /--name is required/],
+      [['--name', 'bad name!'], /invalid --name/],
+      [['--name', 'x', '--listen', 'garbage'], /invalid --listen "garbage": not a multiaddr/],
+      [['--name', 'x', '--peer', '/ip4/999.1.1.1/tcp/1'], /invalid --peer/],
+      [['--name', 'x', '--durability', 'sometimes'], /durability/],
+      [['--name', 'x', '--socket', `/tmp/${'s'.repeat(120)}.sock`], /over the 107-byte limit/],
+      [['--name', 'x', '--bogus'], /unknown option/]
+    ]
+    for (const [args, message] of cases) {
+      const result = await murmurd(args, { ...process.env, MURMUR_NAME: '', XDG_DATA_HOME: cluster.dir })
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, message)
+      assert.equal(result.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${result.stderr}`)
+    }
+  })
+
+  it('prints help and version', async () => {
+    const help = await murmurd(['--help'])
+    assert.equal(help.code, 0)
+    for (const flag of ['--name', '--data-dir', '--group', '--listen', '--peer', '--socket', '--no-mdns', '--no-dht', '--log-level']) assert.match(help.stdout, new RegExp(flag))
+    const version = await murmurd(['--version'])
+    assert.equal(version.code, 0)
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
+  })
+
+  it('prints its identity and copyable addresses at start, logs JSON to stderr, and takes MURMUR_* settings', async () => {
+    const node = cluster.node('banner')
+    await node.start({ env: { ...process.env, MURMUR_GROUP: 'from-env', MURMUR_NAME: 'ignored-because-flag-wins' } })
+    const status = await node.status()
+    assert.equal(status.name, 'banner', 'flags win over the environment')
+    assert.equal(status.group, 'from-env')
+    assert.match(node.stdout, new RegExp(`peer id: +${status.id}`))
+    assert.match(node.stdout, new RegExp(`/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${status.id}`))
+    assert.match(node.stdout, new RegExp(`murmurd --name <other> --peer /ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${status.id} --group from-env`))
+    assert.match(node.stdout, new RegExp(`socket: +${node.socket}`))
+    const firstLog = JSON.parse(node.stderr.split('\n')[0] as string)
+    assert.equal(typeof firstLog.level, 'number')
+    assert.equal(status.mode, 'leaderless')
+    assert.equal(status.role, 'COORDINATOR', 'a lone node coordinates itself')
+    assert.equal(status.coordinator, status.id)
+    await node.stop()
+  })
+
+  it('locks its data dir against a second daemon, and keeps the socket 0600 in a 0700 dir', async () => {
+    const node = await cluster.start('locked')
+    assert.equal(statSync(node.dataDir).mode & 0o777, 0o700)
+    assert.equal(statSync(node.socket).mode & 0o777, 0o600)
+    const second = await murmurd(['--name', 'locked', '--data-dir', node.dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+    assert.equal(second.code, 1)
+    assert.match(second.stderr, /in use by another murmurd \(pid \d+\)/)
+    assert.equal((await node.ctl(['status'])).code, 0, 'the first daemon still serves')
+  })
+
+  it('refuses a socket path where another daemon listens, and leaves that daemon alone', async () => {
+    const first = cluster.node('locked')
+    const other = join(cluster.dir, 'other')
+    const result = await murmurd(['--name', 'other', '--data-dir', other, '--socket', first.socket, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /another murmurd is listening on/)
+    assert.equal((await first.ctl(['status'])).code, 0)
+    assert.equal(existsSync(join(other, 'murmurd.pid')), false, 'the refused daemon released its lock')
+  })
+
+  it('stops on SIGTERM with exit 0, removing its socket and lock', async () => {
+    const node = cluster.node('locked')
+    assert.equal(await node.stop('SIGTERM'), 0)
+    assert.equal(existsSync(node.socket), false)
+    assert.equal(existsSync(join(node.dataDir, 'murmurd.pid')), false)
+  })
+
+  it('after kill -9, restarts over the stale socket and lock with the same peer ID and data', async () => {
+    const node = await cluster.start('crashy')
+    await node.put('survives', 'kill -9')
+    const { id } = await node.status()
+    await node.stop('SIGKILL')
+    assert.equal(existsSync(node.socket), true, 'a crash leaves the socket behind')
+    await node.start()
+    assert.equal((await node.status()).id, id)
+    assert.equal((await node.ctl(['get', 'survives'])).stdout, 'kill -9\n')
+  })
+
+  it('refuses to start with an unreadable identity key rather than make a new one', async () => {
+    const dataDir = join(cluster.dir, 'corrupt')
+    mkdirSync(dataDir, { mode: 0o700 })
+    writeFileSync(join(dataDir, 'peer.key'), 'not a key')
+    const result = await murmurd(['--name', 'corrupt', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /identity key .*peer\.key is corrupt/)
+    assert.equal(readFileSync(join(dataDir, 'peer.key'), 'utf8'), 'not a key', 'the key file is left as it was')
+  })
+
+  it('exits 1 with a clear message when its listen port is taken', async () => {
+    const node = cluster.node('crashy')
+    const port = (await node.addr()).split('/')[4] as string
+    const result = await murmurd(['--name', 'porty', '--data-dir', join(cluster.dir, 'porty'), '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-mdns', '--no-dht'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /address in use/)
+  })
+
+  it('a second SIGINT during shutdown forces the exit', async () => {
+    const node = cluster.node('crashy')
+    node.process?.kill('SIGINT')
+    node.process?.kill('SIGINT')
+    const code = await waitFor(() => node.process?.exitCode ?? undefined, 'murmurd to exit')
+    assert.ok(code === 0 || code === 130, `exit code ${code}`)
+  })
+})

@@ -1,0 +1,74 @@
+/**
+ * The embeddable library API: two real nodes in this process, on loopback,
+ * with real SQLite files.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { Murmur, createMurmur, type ChangeEvent } from '../src/index.js'
+import { waitFor } from './harness.js'
+
+const text = (bytes?: Uint8Array): string | undefined => bytes == null ? undefined : Buffer.from(bytes).toString()
+
+describe('library API (createMurmur)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'murmur-lib-'))
+  const nodes: Murmur[] = []
+  after(async () => {
+    await Promise.all(nodes.map(async node => await node.stop()))
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('two embedded nodes replicate puts and deletes, and emit change events', async () => {
+    const a = await createMurmur({ name: 'a', dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
+    nodes.push(a)
+    await a.put('config:mode', 'embedded')
+    const b = await createMurmur({ name: 'b', dataDir: join(dir, 'b'), listen: ['/ip4/127.0.0.1/tcp/0'], peers: [a.addrs[0] as string], mdns: false, dht: false })
+    nodes.push(b)
+    const events: ChangeEvent[] = []
+    b.on('change', event => events.push(event))
+
+    await waitFor(() => text(b.get('config:mode')?.value) === 'embedded', 'b to sync from a')
+    const version = await a.put('config:level', new Uint8Array([1, 2, 3]))
+    await waitFor(() => b.get('config:level') != null, 'gossip from a to b')
+    assert.deepEqual(b.get('config:level')?.version, version)
+    assert.deepEqual([...(b.get('config:level')?.value ?? [])], [1, 2, 3])
+
+    const deleted = await a.delete('config:mode')
+    assert.equal(deleted.deleted, true)
+    assert.equal(deleted.version?.origin, a.peerId)
+    assert.deepEqual(await a.delete('config:mode'), { deleted: false }, 'nothing left to delete')
+    await waitFor(() => b.get('config:mode') == null, 'the delete to reach b')
+    assert.deepEqual(events.map(e => `${e.type} ${e.key} ${e.source === a.peerId ? 'from-a' : e.source}`), [
+      'put config:mode from-a', 'put config:level from-a', 'delete config:mode from-a'
+    ])
+    assert.deepEqual(b.list().items.map(e => e.key), ['config:level'])
+    assert.equal(b.peers().find(p => p.id === a.peerId)?.name, 'a')
+    assert.equal(b.status().peers, 1)
+    assert.equal(b.status().coordinator, [a.peerId, b.peerId].sort()[0])
+  })
+
+  it('connect() dials a peer on demand and reports bad addresses as named errors', async () => {
+    const c = await createMurmur({ name: 'c', dataDir: join(dir, 'c'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
+    nodes.push(c)
+    const a = nodes[0] as Murmur
+    assert.equal(await c.connect(a.addrs[0] as string), a.peerId)
+    await waitFor(() => text(c.get('config:level')?.value) != null, 'c to sync after connect()')
+    await assert.rejects(c.connect('nonsense'), { name: 'InvalidParamsError' })
+    await assert.rejects(c.connect('/ip4/127.0.0.1/tcp/1'), { name: 'DialError' })
+  })
+
+  it('a node that is not started says so', async () => {
+    const idle = new Murmur({ name: 'idle', dataDir: join(dir, 'idle') })
+    assert.throws(() => idle.get('x'), { name: 'NotStartedError' })
+    await assert.rejects(idle.put('x', 'y'), { name: 'NotStartedError' })
+  })
+
+  it('refuses keys and values outside the limits', async () => {
+    const a = nodes[0] as Murmur
+    await assert.rejects(a.put('', 'v'), { name: 'InvalidParamsError' })
+    await assert.rejects(a.put('k'.repeat(1025), 'v'), { name: 'InvalidParamsError' })
+    await assert.rejects(a.put('k', new Uint8Array(a.maxValueBytes + 1)), { name: 'ValueTooLargeError' })
+  })
+})
