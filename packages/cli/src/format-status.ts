@@ -1,4 +1,4 @@
-import type { NodeStatus } from '@murmur/protocol'
+import type { NodeStatus, PeerSyncStatus } from '@murmur/protocol'
 import { formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {
@@ -11,6 +11,9 @@ export function formatStatus (status: NodeStatus): string {
     ['peers', String(status.peers)],
     ['keys', String(status.keys)],
     ['tombstones', String(status.tombstones)],
+    ['ops', formatCounters(status)],
+    ['clock', formatClock(status)],
+    ['sync', status.peerSync.map(formatPeerSync).join('\n') || '(no peers yet)'],
     ['uptime', formatDuration(status.uptimeMs)],
     ['data dir', status.dataDir],
     ['socket', status.socket],
@@ -31,4 +34,23 @@ function formatVersionVector ({ versionVector, id }: NodeStatus): string {
     .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
     .map(([origin, seq]) => `${origin} ${seq}${origin === id ? ' (this node)' : ''}`)
   return lines.join('\n') || '(empty)'
+}
+
+function formatCounters ({ counters }: NodeStatus): string {
+  return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} rejected, ${counters.held} held`
+}
+
+function formatClock ({ clock }: NodeStatus): string {
+  const bound = `max skew ${clock.maxSkewMs} ms`
+  return clock.warning == null ? bound : `${bound}\nWARNING: ${clock.warning}`
+}
+
+/** `bob 12D3… connected, last sync <time> (n ops), 0 behind, clock +3 ms` */
+function formatPeerSync (peer: PeerSyncStatus): string {
+  const parts = [peer.connected ? 'connected' : 'disconnected']
+  parts.push(peer.lastSync == null ? 'never synced' : `last sync ${peer.lastSync} (${peer.lastSyncOps ?? 0} ops)`)
+  if (peer.behind != null) parts.push(`${peer.behind} behind`)
+  if (peer.clockOffsetMs != null) parts.push(`clock ${peer.clockOffsetMs >= 0 ? '+' : ''}${peer.clockOffsetMs} ms`)
+  if (peer.lastError != null) parts.push(`last error: ${peer.lastError}`)
+  return `${peer.name ?? '-'} ${peer.id} ${parts.join(', ')}`
 }

@@ -24,6 +24,12 @@ const STATUS: NodeStatus = {
   role: 'FOLLOWER',
   coordinator: '12D3KooWAlice',
   versionVector: { '12D3KooWBob': 7, '12D3KooWAlice': 9 },
+  peerSync: [
+    { id: '12D3KooWAlice', name: 'alice', connected: true, lastSync: '2026-11-26T10:00:00.000Z', lastSyncOps: 3, behind: 0, clockOffsetMs: -4 },
+    { id: '12D3KooWEve', connected: false, lastError: 'peer refused sync' }
+  ],
+  counters: { repaired: 3, gossiped: 5, rejected: 1, held: 0 },
+  clock: { maxSkewMs: 60000, warning: 'this node\'s clock and its peer\'s differ by 90 s; one of them is wrong' },
   uptimeMs: 93_784_000
 }
 
@@ -73,6 +79,11 @@ describe('node commands against a fake daemon', () => {
       'peers:      1',
       'keys:       42',
       'tombstones: 3',
+      'ops:        3 repaired, 5 gossiped, 1 rejected, 0 held',
+      'clock:      max skew 60000 ms',
+      '            WARNING: this node\'s clock and its peer\'s differ by 90 s; one of them is wrong',
+      'sync:       alice 12D3KooWAlice connected, last sync 2026-11-26T10:00:00.000Z (3 ops), 0 behind, clock -4 ms',
+      '            - 12D3KooWEve disconnected, never synced, last error: peer refused sync',
       'uptime:     1d 2h 3m 4s',
       'data dir:   /data/bob',
       'socket:     /data/bob/murmurd.sock',

@@ -21,6 +21,7 @@ export interface DaemonConfig {
   mdns: boolean
   dht: boolean
   durability: 'full' | 'normal'
+  maxClockSkewMs: number
   logLevel: LevelWithSilent
 }
 
@@ -44,6 +45,7 @@ export function buildCommand (): Command {
     .addOption(new Option('--no-mdns', 'disable LAN discovery over mDNS').env('MURMUR_NO_MDNS'))
     .addOption(new Option('--no-dht', 'disable Kademlia DHT discovery').env('MURMUR_NO_DHT'))
     .addOption(new Option('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss').env('MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
+    .addOption(new Option('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up').env('MURMUR_MAX_CLOCK_SKEW').default('60000'))
     .addOption(new Option('--log-level <level>', 'log level').env('MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError()
@@ -79,8 +81,15 @@ export function validateConfig (raw: Record<string, unknown>, env: Record<string
     mdns: raw.mdns !== false,
     dht: raw.dht !== false,
     durability: raw.durability as 'full' | 'normal',
+    maxClockSkewMs: positiveInteger('--max-clock-skew', raw.maxClockSkew as string),
     logLevel: raw.logLevel as LevelWithSilent
   }
+}
+
+function positiveInteger (flag: string, value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${flag} "${value}": expected a positive whole number`)
+  return n
 }
 
 function checkMultiaddr (flag: string, addr: string): void {

@@ -9,16 +9,18 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Replica, SqliteStore, type Change, type Op, type Version } from '@murmur/core'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, rpcError } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, rpcError, type NodeCounters, type NodeStatus, type PeerInfo, type PeerSyncStatus } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { lockDataDir, prepareDataDir, type DataDirLock } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { GossipReplication } from './gossip.js'
+import { HeldOps } from './held-ops.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { PeerDialer } from './peer-dialer.js'
 import { VERSION } from './version.js'
 import { WriteQueue } from './write-queue.js'
+import type { ApplyOutcome } from './sync/sync-service.js'
 import type { PeerId } from '@libp2p/interface'
 
 export interface MurmurInit {
@@ -40,6 +42,14 @@ export interface MurmurInit {
   durability?: 'full' | 'normal'
   /** Largest value accepted, in bytes. @default 1 MiB */
   maxValueBytes?: number
+  /**
+   * Remote ops stamped more than this ahead of our clock are held until our
+   * clock catches up, so a node with a fast clock cannot drag the cluster's
+   * clocks forward. @default 60_000
+   */
+  maxClockSkewMs?: number
+  /** Mean interval between anti-entropy pulls from a random connected peer (jittered ±50%). @default 5_000 */
+  antiEntropyIntervalMs?: number
   /** A pino logger; the node logs through children of it. @default silent */
   logger?: Logger
 }
@@ -59,29 +69,8 @@ export interface ChangeEvent {
   source: string
 }
 
-export interface PeerSummary {
-  id: string
-  addrs: string[]
-  name?: string
-  member: boolean
-}
-
-export interface MurmurStatus {
-  id: string
-  name: string
-  group: string
-  version: string
-  dataDir: string
-  addrs: string[]
-  peers: number
-  keys: number
-  tombstones: number
-  mode: 'leaderless'
-  role: 'COORDINATOR' | 'FOLLOWER'
-  coordinator: string
-  versionVector: Record<string, number>
-  uptimeMs: number
-}
+export type PeerSummary = PeerInfo
+export type MurmurStatus = Omit<NodeStatus, 'socket'>
 
 export interface MurmurEvents {
   change: [ChangeEvent]
@@ -96,8 +85,13 @@ interface Running {
   gossip: GossipReplication
   dialer: PeerDialer
   writes: WriteQueue
+  held: HeldOps
+  timers: NodeJS.Timeout[]
   startedAt: number
 }
+
+/** Ops stamped further ahead than this are refused, not held. */
+const MAX_HOLD_MS = 60 * 60 * 1000
 
 export class Murmur extends EventEmitter<MurmurEvents> {
   readonly name: string
@@ -108,6 +102,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly log: Logger
   private readonly members = new Map<string, string>()
   private readonly repairTimers = new Map<string, NodeJS.Timeout>()
+  private readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0 }
+  private readonly maxClockSkewMs: number
+  private readonly skewWarned = new Map<string, number>()
   private running?: Running
 
   constructor (init: MurmurInit) {
@@ -118,6 +115,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.dataDir = prepareDataDir(init.dataDir)
     this.maxValueBytes = init.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
     this.log = init.logger ?? pino({ level: 'silent' })
+    this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
   }
 
   get isRunning (): boolean {
@@ -153,7 +151,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
           replica,
           maxValueBytes: this.maxValueBytes,
           log: this.log.child({ component: 'sync' }),
-          apply: (ops, from) => { this.applyRemote(ops, from) },
+          apply: (ops, from) => this.applyRemote(ops, from, 'repaired'),
           onMember: (peer, name) => { this.addMember(peer, name) }
         }
       })
@@ -161,15 +159,17 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         group: this.group,
         maxValueBytes: this.maxValueBytes,
         log: this.log.child({ component: 'gossip' }),
-        apply: (ops, _from, via) => { this.applyRemote(ops, via) }
+        apply: (ops, _from, via) => { this.applyRemote(ops, via, 'gossiped') }
       })
       const dialer = new PeerDialer(libp2p, { addrs: this.init.peers ?? [], log: this.log.child({ component: 'dialer' }) })
       const writes = new WriteQueue(changes => this.commitLocal(changes))
+      const held = new HeldOps({ maxSkewMs: this.maxClockSkewMs, maxHoldMs: MAX_HOLD_MS, capacity: 100_000 })
       libp2p.addEventListener('peer:disconnect', event => { this.removeMember(event.detail) })
       await libp2p.start()
-      this.running = { lock, store, replica, libp2p, gossip, dialer, writes, startedAt: Date.now() }
+      this.running = { lock, store, replica, libp2p, gossip, dialer, writes, held, timers: [], startedAt: Date.now() }
       gossip.start()
       dialer.start()
+      this.startTimers(this.running)
       this.log.info({ peerId: peerId.toString(), group: this.group, addrs: this.addrs }, 'node started')
     } catch (err) {
       store?.close()
@@ -182,7 +182,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const running = this.running
     if (running == null) return
     this.running = undefined
-    for (const timer of this.repairTimers.values()) clearTimeout(timer)
+    for (const timer of [...this.repairTimers.values(), ...running.timers]) clearTimeout(timer)
     this.repairTimers.clear()
     await running.dialer.stop()
     running.gossip.stop()
@@ -248,11 +248,13 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   status (): MurmurStatus {
-    const { replica, startedAt } = this.state()
+    const { replica, startedAt, held } = this.state()
     const id = this.peerId
     const memberIds = [...this.members.keys()]
     const coordinator = [id, ...memberIds].sort()[0] as string
     const counts = replica.counts()
+    const vector = replica.vector()
+    const peerSync = this.peerSync(vector)
     return {
       id,
       name: this.name,
@@ -266,9 +268,49 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       mode: 'leaderless',
       role: coordinator === id ? 'COORDINATOR' : 'FOLLOWER',
       coordinator,
-      versionVector: replica.vector(),
+      versionVector: vector,
+      peerSync,
+      counters: { ...this.counters, held: held.size },
+      clock: { maxSkewMs: this.maxClockSkewMs, ...clockWarning(peerSync, this.maxClockSkewMs) },
       uptimeMs: Date.now() - startedAt
     }
+  }
+
+  private peerSync (vector: Record<string, number>): PeerSyncStatus[] {
+    const { libp2p } = this.state()
+    return [...libp2p.services.sync.peers].map(([id, state]) => ({
+      id,
+      ...(state.name != null ? { name: state.name } : {}),
+      connected: this.members.has(id),
+      ...(state.lastSyncAt != null ? { lastSync: new Date(state.lastSyncAt).toISOString(), lastSyncOps: state.lastSyncOps } : {}),
+      ...(state.lastError != null ? { lastError: state.lastError } : {}),
+      ...(state.vector != null ? { behind: opsBehind(vector, state.vector) } : {}),
+      ...(state.clockOffsetMs != null ? { clockOffsetMs: state.clockOffsetMs } : {})
+    }))
+  }
+
+  private startTimers (running: Running): void {
+    const mean = this.init.antiEntropyIntervalMs ?? 5_000
+    let clockWarnedAt = 0
+    const antiEntropy = (): void => {
+      const { warning } = clockWarning(this.peerSync(running.replica.vector()), this.maxClockSkewMs)
+      if (warning != null && Date.now() - clockWarnedAt > 300_000) {
+        clockWarnedAt = Date.now()
+        this.log.warn({ maxSkewMs: this.maxClockSkewMs }, warning)
+      }
+      const members = [...this.members.keys()]
+      const pick = members[Math.floor(Math.random() * members.length)]
+      const peer = pick == null ? undefined : running.libp2p.getPeers().find(p => p.toString() === pick)
+      if (peer != null) running.libp2p.services.sync.pullInBackground(peer, 'anti-entropy')
+      running.timers[0] = setTimeout(antiEntropy, mean * (0.5 + Math.random()))
+    }
+    running.timers[0] = setTimeout(antiEntropy, mean * (0.5 + Math.random()))
+    const releaseHeld = (): void => {
+      const ready = running.held.release(Date.now())
+      if (ready.length > 0) this.mergeReady(ready, 'held', 'repaired')
+      running.timers[1] = setTimeout(releaseHeld, 1_000)
+    }
+    running.timers[1] = setTimeout(releaseHeld, 1_000)
   }
 
   private state (): Running {
@@ -299,20 +341,45 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return ops
   }
 
-  private applyRemote (ops: Op[], from: PeerId): void {
+  private applyRemote (ops: Op[], from: PeerId, counter: 'repaired' | 'gossiped'): ApplyOutcome {
     const running = this.running
-    if (running == null) return
+    if (running == null) return { applied: 0, held: [] }
+    const { ready, held, rejected } = running.held.triage(ops, Date.now())
+    if (held.length > 0 || rejected.length > 0) this.reportSkew(from, [...held, ...rejected], rejected.length)
+    const applied = this.mergeReady(ready, from.toString(), counter)
+    const vector = running.replica.vector()
+    if (ready.some(op => (vector[op.origin] ?? 0) < op.seq)) this.scheduleRepair(from)
+    return { applied, held }
+  }
+
+  /** Merges ops that are within the clock bound; returns how many changed a key. */
+  private mergeReady (ops: Op[], source: string, counter: 'repaired' | 'gossiped'): number {
+    const running = this.running
+    if (running == null || ops.length === 0) return 0
     let applied: Op[]
     try {
       applied = running.replica.merge(ops)
     } catch (err) {
-      this.log.error({ err: (err as Error).message, peer: from.toString(), ops: ops.length }, 'cannot apply remote ops; a later sync will retry')
-      return
+      this.log.error({ err: (err as Error).message, source, ops: ops.length }, 'cannot apply remote ops; a later sync will retry')
+      return 0
     }
-    for (const op of applied) this.emitChange(op, from.toString())
-    this.log.debug({ peer: from.toString(), received: ops.length, applied: applied.length }, 'applied remote ops')
-    const vector = running.replica.vector()
-    if (ops.some(op => (vector[op.origin] ?? 0) < op.seq)) this.scheduleRepair(from)
+    this.counters[counter] += applied.length
+    for (const op of applied) this.emitChange(op, source)
+    this.log.debug({ source, received: ops.length, applied: applied.length }, 'applied remote ops')
+    return applied.length
+  }
+
+  /** Logs (at most once a minute per peer) that a peer sent ops stamped beyond the clock bound. */
+  private reportSkew (from: PeerId, ops: Op[], rejected: number): void {
+    this.counters.rejected += rejected
+    const key = from.toString()
+    const now = Date.now()
+    if ((this.skewWarned.get(key) ?? 0) > now - 60_000) return
+    this.skewWarned.set(key, now)
+    const aheadMs = Math.max(...ops.map(op => op.wall)) - now
+    const origins = [...new Set(ops.map(op => op.origin))]
+    this.log.warn({ peer: key, origins, aheadMs, held: ops.length - rejected, rejected, maxSkewMs: this.maxClockSkewMs },
+      'received ops stamped beyond the clock-skew bound; holding them until our clock catches up (is a clock wrong?)')
   }
 
   /** Ops arrived past a gap in some origin's sequence: pull from the peer soon (coalesced). */
@@ -359,6 +426,26 @@ export async function createMurmur (init: MurmurInit & { start?: boolean }): Pro
   const node = new Murmur(init)
   if (init.start !== false) await node.start()
   return node
+}
+
+/** Ops we have that the holder of `theirs` lacks. */
+function opsBehind (ours: Record<string, number>, theirs: Record<string, number>): number {
+  let behind = 0
+  for (const [origin, seq] of Object.entries(ours)) behind += Math.max(0, seq - (theirs[origin] ?? 0))
+  return behind
+}
+
+/**
+ * Blames this node's clock only when most peers agree it is off; with one
+ * peer, says the two clocks disagree.
+ */
+function clockWarning (peers: PeerSyncStatus[], maxSkewMs: number): { warning?: string } {
+  const offsets = peers.filter(p => p.connected && p.clockOffsetMs != null).map(p => p.clockOffsetMs as number).sort((a, b) => a - b)
+  const median = offsets[Math.floor(offsets.length / 2)]
+  if (median == null || Math.abs(median) <= maxSkewMs / 2) return {}
+  const seconds = Math.round(Math.abs(median) / 1000)
+  if (offsets.length === 1) return { warning: `this node's clock and its peer's differ by ${seconds} s; one of them is wrong` }
+  return { warning: `this node's clock is about ${seconds} s ${median < 0 ? 'ahead of' : 'behind'} its peers'` }
 }
 
 function checkKey (key: string): void {

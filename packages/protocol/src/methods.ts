@@ -58,6 +58,41 @@ export interface PeerInfo {
   member: boolean
 }
 
+/** What this node knows of one peer's replication state. */
+export interface PeerSyncStatus {
+  id: string
+  name?: string
+  connected: boolean
+  /** When this node last completed a pull from the peer (ISO 8601). */
+  lastSync?: string
+  /** Ops that pull brought in. */
+  lastSyncOps?: number
+  /** Why the last pull from the peer failed, if it did. */
+  lastError?: string
+  /** Ops this node has that the peer lacked, by the peer's latest known version vector. */
+  behind?: number
+  /** The peer's clock minus this node's, in ms, estimated at the last handshake. */
+  clockOffsetMs?: number
+}
+
+export interface NodeCounters {
+  /** Ops that sync (catch-up and anti-entropy) brought in and that changed a key. */
+  repaired: number
+  /** Ops that gossip brought in and that changed a key. */
+  gossiped: number
+  /** Ops or messages refused: invalid, or stamped too far in the future. */
+  rejected: number
+  /** Ops waiting because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
+  held: number
+}
+
+export interface ClockStatus {
+  /** Remote ops stamped further than this ahead of our clock wait (are held). */
+  maxSkewMs: number
+  /** Set when this node's clock disagrees with its peers' by more than half the bound. */
+  warning?: string
+}
+
 export interface NodeStatus {
   id: string
   name: string
@@ -77,6 +112,9 @@ export interface NodeStatus {
   /** The lowest peer ID among this node and its connected group peers. */
   coordinator: string
   versionVector: Record<string, number>
+  peerSync: PeerSyncStatus[]
+  counters: NodeCounters
+  clock: ClockStatus
   uptimeMs: number
 }
 

@@ -29,7 +29,8 @@ const Vector = z.record(z.string().regex(/^[A-Za-z0-9]{1,128}$/), z.number().int
   .refine(v => Object.keys(v).length <= 100_000, 'too many origins')
 
 const Control = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('hello'), group: z.string().max(256), name: z.string().max(256), vector: Vector.optional() }),
+  // `now` is the sender's wall clock, for estimating clock offsets between peers
+  z.strictObject({ t: z.literal('hello'), group: z.string().max(256), name: z.string().max(256), now: z.number().int().nonnegative(), vector: Vector.optional() }),
   z.strictObject({ t: z.literal('reject'), reason: z.string().max(1024) }),
   z.strictObject({ t: z.literal('done'), vector: Vector })
 ])

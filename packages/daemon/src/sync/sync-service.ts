@@ -21,12 +21,30 @@ export interface SyncReplica {
   mergeVector(theirs: VersionVector): void
 }
 
+/** What applying a page did: ops stamped too far ahead are held, not applied. */
+export interface ApplyOutcome {
+  applied: number
+  held: Op[]
+}
+
+/** What this node knows of one peer's replication state. */
+export interface PeerSyncState {
+  name?: string
+  lastSyncAt?: number
+  lastSyncOps?: number
+  lastError?: string
+  /** The peer's latest known version vector (from its pull, or from our pull's `done`). */
+  vector?: VersionVector
+  /** The peer's clock minus ours, in ms. */
+  clockOffsetMs?: number
+}
+
 export interface SyncInit {
   group: string
   name: string
   replica: SyncReplica
   /** Applies ops received from `from` (merge + change events). */
-  apply(ops: Op[], from: PeerId): void
+  apply(ops: Op[], from: PeerId): ApplyOutcome
   /** Called when a peer proves it belongs to our group. */
   onMember(peer: PeerId, name: string): void
   log: Logger
@@ -66,6 +84,7 @@ export class SyncService implements Startable {
   private readonly limits: DecodeLimits
   private readonly maxFrameBytes: number
   private readonly pulls = new Map<string, PullState>()
+  readonly peers = new Map<string, PeerSyncState>()
   private readonly shutdown = new AbortController()
   private topologyId?: string
 
@@ -123,6 +142,7 @@ export class SyncService implements Startable {
     this.pull(peer).then(
       result => { this.init.log.info({ ...result, reason }, 'synced from peer') },
       err => {
+        this.peerState(peer).lastError = err.message
         const level = err instanceof SyncRejectedError ? 'info' : 'warn'
         this.init.log[level]({ peer: peer.toString(), reason, err: err.message }, 'sync from peer failed')
       }
@@ -136,30 +156,47 @@ export class SyncService implements Startable {
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     const read = async (): Promise<ReturnType<typeof decodeFrame>> => decodeFrame((await lp.read({ signal })).subarray(), this.limits)
     try {
-      await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, vector: this.init.replica.vector() }), { signal })
-      const reply = await read()
-      const hello = expectControl(reply, 'hello')
+      const sentAt = Date.now()
+      await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, now: sentAt, vector: this.init.replica.vector() }), { signal })
+      const hello = expectControl(await read(), 'hello')
       if (hello.t === 'reject') throw new SyncRejectedError(`peer refused sync: ${hello.reason}`)
       if (hello.t !== 'hello' || hello.group !== this.init.group) throw new SyncProtocolError('peer answered for another group')
       this.init.onMember(peer, hello.name)
+      const state = this.peerState(peer)
+      state.name = hello.name
+      state.clockOffsetMs = hello.now - Math.round((sentAt + Date.now()) / 2)
       let ops = 0
+      const heldFrom = new Map<string, number>()
       while (true) {
         const frame = await read()
         if (frame.kind === 'ops') {
-          this.init.apply(frame.ops, peer)
-          ops += frame.ops.length
+          const outcome = this.init.apply(frame.ops, peer)
+          ops += outcome.applied
+          for (const op of outcome.held) heldFrom.set(op.origin, Math.min(op.seq, heldFrom.get(op.origin) ?? Infinity))
           continue
         }
         if (frame.message.t !== 'done') throw new SyncProtocolError(`unexpected ${frame.message.t} during sync`)
-        this.init.replica.mergeVector(frame.message.vector)
+        state.vector = frame.message.vector
+        // never claim held ops: a later sync must bring them again
+        this.init.replica.mergeVector(capVector(frame.message.vector, heldFrom))
         break
       }
       await stream.close({ signal })
+      Object.assign(state, { lastSyncAt: Date.now(), lastSyncOps: ops, lastError: undefined })
       return { peer: peer.toString(), ops, ms: Date.now() - started }
     } catch (err) {
       stream.abort(err as Error)
       throw err
     }
+  }
+
+  private peerState (peer: PeerId): PeerSyncState {
+    let state = this.peers.get(peer.toString())
+    if (state == null) {
+      state = {}
+      this.peers.set(peer.toString(), state)
+    }
+    return state
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -173,7 +210,8 @@ export class SyncService implements Startable {
       return
     }
     this.init.onMember(connection.remotePeer, hello.name)
-    await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name }), { signal })
+    Object.assign(this.peerState(connection.remotePeer), { name: hello.name, vector: hello.vector, clockOffsetMs: hello.now - Date.now() })
+    await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, now: Date.now() }), { signal })
     // Taken before the pages are read: rows that change while we stream only
     // get newer, so this vector never claims more than the pages deliver.
     const vector = this.init.replica.vector()
@@ -188,6 +226,12 @@ export class SyncService implements Startable {
     await lp.write(encodeControl({ t: 'done', vector }), { signal })
     await stream.close({ signal })
   }
+}
+
+function capVector (vector: VersionVector, heldFrom: Map<string, number>): VersionVector {
+  const capped = { ...vector }
+  for (const [origin, seq] of heldFrom) capped[origin] = Math.min(capped[origin] ?? 0, seq - 1)
+  return capped
 }
 
 function expectControl (frame: ReturnType<typeof decodeFrame>, what: string): ControlMessage {
