@@ -43,8 +43,8 @@ export function formatChange (event: ChangeEvent): string {
   return event.type === 'put' ? `put ${key} = ${displayValue(event)}` : `del ${key}`
 }
 
-export function formatPeer ({ id, name, member, addrs }: PeerInfo): string {
-  return [id, name ?? '-', member ? 'member' : 'non-member', addrs.join(',') || '-'].join('  ')
+export function formatPeer ({ id, name, member, via, addrs }: PeerInfo): string {
+  return [id, name ?? '-', member ? 'member' : 'non-member', via ?? '-', addrs.join(',') || '-'].join('  ')
 }
 
 /** `label:` columns aligned; a value with several lines is indented under the first. */

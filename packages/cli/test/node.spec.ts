@@ -5,7 +5,7 @@ import { byMethod, startFakeDaemon, type FakeDaemon } from './fake-daemon.js'
 import { run } from './run-cli.js'
 
 const PEERS: PeerInfo[] = [
-  { id: '12D3KooWBob', name: 'bob', member: true, addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
+  { id: '12D3KooWBob', name: 'bob', member: true, via: 'mdns', addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
   { id: '12D3KooWEve', member: false, addrs: [] }
 ]
 
@@ -50,8 +50,8 @@ describe('node commands against a fake daemon', () => {
     const { code, stdout } = await cli('peers')
     assert.equal(code, 0)
     assert.equal(stdout, [
-      '12D3KooWBob  bob  member  /ip4/127.0.0.1/tcp/4001,/ip4/10.0.0.2/tcp/4001',
-      '12D3KooWEve  -  non-member  -',
+      '12D3KooWBob  bob  member  mdns  /ip4/127.0.0.1/tcp/4001,/ip4/10.0.0.2/tcp/4001',
+      '12D3KooWEve  -  non-member  -  -',
       ''
     ].join('\n'))
   })

@@ -1,41 +1,54 @@
 /**
  * The libp2p node murmur runs on: TCP, noise, yamux, identify, ping,
- * gossipsub and murmur's sync protocol. Nothing here reaches outside the
- * addresses the user gives: no bootstrap lists, no relays, no UPnP.
+ * gossipsub, murmur's sync protocol, and (unless turned off) mDNS and a
+ * private Kademlia DHT for discovery. Nothing here reaches outside the
+ * addresses the user gives or the local network: no bootstrap lists, no
+ * relays, no UPnP.
  */
+import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
+import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type MurmurServices = {
   identify: Identify
   ping: Ping
   pubsub: GossipSub
   sync: SyncService
+  mdns?: PeerDiscovery
+  dht?: KadDHT
 }
 
 export type MurmurLibp2p = Libp2p<MurmurServices>
 
 export interface Libp2pNodeInit {
   privateKey: PrivateKey
+  group: string
   listen: string[]
   sync: SyncInit
   maxValueBytes: number
+  mdns: boolean
+  dht: boolean
 }
 
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
+  const groupTag = createHash('sha256').update(init.group).digest('hex').slice(0, 16)
   return await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
-    addresses: { listen: init.listen },
+    addresses: { listen: init.listen, announceFilter: withoutLoopback },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -50,7 +63,28 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
         // one op batch plus framing, far below gossipsub's 4 MiB default
         maxInboundDataLength: init.maxValueBytes + 512 * 1024
       }),
-      sync: murmurSync(init.sync)
+      sync: murmurSync(init.sync),
+      // one mDNS service name per group, so two groups on one LAN never meet
+      ...(init.mdns ? { mdns: mdns({ serviceTag: `_murmur-${groupTag}._udp.local`, interval: 5_000 }) } : {}),
+      ...(init.dht
+        ? {
+            dht: kadDHT({
+              // a private DHT per group: never the public /ipfs/kad/1.0.0 network
+              protocol: `/murmur/${groupTag}/kad/1.0.0`,
+              // LAN clusters have no public addresses: serve anyway, and keep private addresses
+              clientMode: false,
+              peerInfoMapper: removePublicAddressesMapper,
+              initialQuerySelfInterval: 500,
+              querySelfInterval: 10_000
+            })
+          }
+        : {})
     }
   })
+}
+
+/** Loopback addresses reach only this host: announce them only when there is nothing else. */
+function withoutLoopback (addrs: Multiaddr[]): Multiaddr[] {
+  const external = addrs.filter(addr => !isLoopback(addr))
+  return external.length > 0 ? external : addrs
 }

@@ -17,7 +17,7 @@ import { GossipReplication } from './gossip.js'
 import { HeldOps } from './held-ops.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
-import { PeerDialer } from './peer-dialer.js'
+import { Discovery } from './discovery.js'
 import { VERSION } from './version.js'
 import { WriteQueue } from './write-queue.js'
 import type { ApplyOutcome } from './sync/sync-service.js'
@@ -34,9 +34,9 @@ export interface MurmurInit {
   listen?: string[]
   /** Multiaddrs to dial and keep connected (`/p2p/<id>` optional). @default [] */
   peers?: string[]
-  /** LAN discovery over mDNS. Accepted for forward compatibility; not yet active. @default true */
+  /** LAN discovery over mDNS, scoped to the group. @default true */
   mdns?: boolean
-  /** Kademlia DHT discovery. Accepted for forward compatibility; not yet active. @default true */
+  /** Discovery through the group's private Kademlia DHT. @default true */
   dht?: boolean
   /** 'full' fsyncs every commit (acknowledged = durable); 'normal' may lose the last commits on power loss. @default 'full' */
   durability?: 'full' | 'normal'
@@ -83,7 +83,7 @@ interface Running {
   replica: Replica
   libp2p: MurmurLibp2p
   gossip: GossipReplication
-  dialer: PeerDialer
+  discovery: Discovery
   writes: WriteQueue
   held: HeldOps
   timers: NodeJS.Timeout[]
@@ -143,6 +143,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       const replica = new Replica({ store, nodeId: peerId.toString() })
       const libp2p = await createLibp2pNode({
         privateKey,
+        group: this.group,
+        mdns: this.init.mdns ?? true,
+        dht: this.init.dht ?? true,
         listen: this.init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
         maxValueBytes: this.maxValueBytes,
         sync: {
@@ -161,14 +164,14 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         log: this.log.child({ component: 'gossip' }),
         apply: (ops, _from, via) => { this.applyRemote(ops, via, 'gossiped') }
       })
-      const dialer = new PeerDialer(libp2p, { addrs: this.init.peers ?? [], log: this.log.child({ component: 'dialer' }) })
+      const discovery = new Discovery(libp2p, { dataDir: this.dataDir, peers: this.init.peers ?? [], log: this.log.child({ component: 'discovery' }) })
       const writes = new WriteQueue(changes => this.commitLocal(changes))
       const held = new HeldOps({ maxSkewMs: this.maxClockSkewMs, maxHoldMs: MAX_HOLD_MS, capacity: 100_000 })
       libp2p.addEventListener('peer:disconnect', event => { this.removeMember(event.detail) })
       await libp2p.start()
-      this.running = { lock, store, replica, libp2p, gossip, dialer, writes, held, timers: [], startedAt: Date.now() }
+      this.running = { lock, store, replica, libp2p, gossip, discovery, writes, held, timers: [], startedAt: Date.now() }
       gossip.start()
-      dialer.start()
+      discovery.start()
       this.startTimers(this.running)
       this.log.info({ peerId: peerId.toString(), group: this.group, addrs: this.addrs }, 'node started')
     } catch (err) {
@@ -184,7 +187,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.running = undefined
     for (const timer of [...this.repairTimers.values(), ...running.timers]) clearTimeout(timer)
     this.repairTimers.clear()
-    await running.dialer.stop()
+    await running.discovery.stop()
     running.gossip.stop()
     await running.libp2p.stop()
     running.store.close()
@@ -400,6 +403,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private addMember (peer: PeerId, name: string): void {
     const isNew = !this.members.has(peer.toString())
     this.members.set(peer.toString(), name)
+    void this.running?.discovery.remember(peer, name)
     if (isNew) {
       this.log.info({ peer: peer.toString(), peerName: name }, 'group member connected')
       this.emit('peer:member', this.summarise(peer))
@@ -414,10 +418,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   private summarise (peer: PeerId): PeerSummary {
-    const { libp2p } = this.state()
+    const { libp2p, discovery } = this.state()
     const name = this.members.get(peer.toString())
     const addrs = libp2p.getConnections(peer).map(c => c.remoteAddr.toString())
-    return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}) }
+    const via = discovery.source(peer.toString())
+    return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}), ...(via != null ? { via } : {}) }
   }
 }
 

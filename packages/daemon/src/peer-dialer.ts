@@ -1,15 +1,15 @@
 /**
- * Keeps the `--peer` addresses connected: dials each directly (so a bare
- * `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), and redials with
- * jittered exponential backoff whenever the connection is down.
+ * Keeps peers connected: the `--peer` addresses, dialled directly (so a bare
+ * `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), and the peer book's
+ * members, dialled by peer ID; each is redialled with jittered exponential
+ * backoff whenever its connection is down.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 export interface PeerDialerInit {
-  addrs: string[]
   log: Logger
   /** @default 500 */
   minDelayMs?: number
@@ -28,8 +28,9 @@ export class PeerDialer {
     this.init = init
   }
 
-  start (): void {
-    for (const addr of this.init.addrs) this.loops.push(this.keepConnected(multiaddr(addr)))
+  /** Keeps `target` connected until `stop()`. */
+  add (target: Multiaddr | PeerId): void {
+    this.loops.push(this.keepConnected(target))
   }
 
   async stop (): Promise<void> {
@@ -37,12 +38,12 @@ export class PeerDialer {
     await Promise.allSettled(this.loops)
   }
 
-  private async keepConnected (addr: Multiaddr): Promise<void> {
+  private async keepConnected (target: Multiaddr | PeerId): Promise<void> {
     const { signal } = this.controller
     const min = this.init.minDelayMs ?? 500
     const max = this.init.maxDelayMs ?? 30_000
     let delay = min
-    let peer: PeerId | undefined
+    let peer: PeerId | undefined = 'toMultihash' in target ? target : undefined
     while (!signal.aborted) {
       try {
         if (peer != null && this.libp2p.getConnections(peer).length > 0) {
@@ -50,14 +51,14 @@ export class PeerDialer {
           delay = min
           continue
         }
-        const connection = await this.libp2p.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-        if (peer == null) this.init.log.info({ addr: addr.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
+        const connection = await this.libp2p.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        this.init.log.info({ target: target.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
         peer = connection.remotePeer
         delay = min
       } catch (err) {
         if (signal.aborted) return
         const wait = Math.round(delay * (0.5 + Math.random()))
-        this.init.log.warn({ addr: addr.toString(), err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
+        this.init.log.warn({ target: target.toString(), err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
         await sleep(wait, undefined, { signal }).catch(() => {})
         delay = Math.min(delay * 2, max)
       }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 
-const root = fileURLToPath(new URL('../../../../', import.meta.url))
+export const root = fileURLToPath(new URL('../../../../', import.meta.url))
 export const MURMURD = join(root, 'packages/daemon/bin/murmurd.js')
 export const MURMURCTL = join(root, 'packages/cli/bin/murmurctl.js')
 
@@ -63,6 +63,12 @@ export interface StartOptions {
   group?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** @default '/ip4/127.0.0.1/tcp/0' */
+  listen?: string
+  /** A command murmurd runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`; it must exec murmurd so signals reach it. */
+  prefix?: string[]
+  /** Leaves mDNS on (only inside network namespaces, never on the machine's own network). */
+  mdns?: boolean
 }
 
 export class TestNode {
@@ -82,11 +88,13 @@ export class TestNode {
 
   /** Starts murmurd and waits until its socket answers. */
   async start (options: StartOptions = {}): Promise<this> {
-    const args = ['--name', this.name, '--data-dir', this.dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht', '--log-level', 'debug']
+    const args = ['--name', this.name, '--data-dir', this.dataDir, '--listen', options.listen ?? '/ip4/127.0.0.1/tcp/0', '--no-dht', '--log-level', 'debug']
+    if (options.mdns !== true) args.push('--no-mdns')
     for (const peer of options.peers ?? []) args.push('--peer', peer)
     if (options.group != null) args.push('--group', options.group)
     args.push(...(options.args ?? []))
-    const child = spawn(process.execPath, [MURMURD, ...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath, MURMURD, ...args] as [string, ...string[]]
+    const child = spawn(command, prefixArgs, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.process = child
     this.stdout = ''
     this.stderr = ''

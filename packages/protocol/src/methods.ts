@@ -56,6 +56,8 @@ export interface PeerInfo {
   name?: string
   /** Whether the peer has completed the murmur handshake for this group. */
   member: boolean
+  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, or it dialled us. */
+  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
 }
 
 /** What this node knows of one peer's replication state. */

@@ -1,0 +1,49 @@
+/**
+ * The total order behind last-writer-wins. Every replica must rank two ops the
+ * same way, so the order uses only replicated fields and never a local clock.
+ */
+import type { Stamp, Version } from './types.js'
+
+/** Orders clock readings by wall time, then logical counter. */
+export function compareStamps (a: Stamp, b: Stamp): number {
+  return Math.sign(a.wall - b.wall) || Math.sign(a.logical - b.logical)
+}
+
+/**
+ * Orders versions by stamp, then origin, then seq. The origin breaks ties
+ * between equal stamps from different nodes; seq only matters for two ops of
+ * one origin with equal stamps, which a correct clock never issues.
+ */
+export function compareVersions (a: Version, b: Version): number {
+  return compareStamps(a, b) || compareStrings(a.origin, b.origin) || Math.sign(a.seq - b.seq)
+}
+
+/** Whether `a` wins over `b`. */
+export function isNewer (a: Version, b: Version): boolean {
+  return compareVersions(a, b) > 0
+}
+
+function compareStrings (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * Orders strings by their UTF-8 bytes, as SQLite's BINARY collation does. JS
+ * compares UTF-16 code units, which puts supplementary characters (surrogate
+ * pairs, 0xD800–0xDFFF) below U+E000–U+FFFF; in UTF-8 they sort above. Mapping
+ * the first differing unit fixes that without encoding either string.
+ */
+export function compareUtf8 (a: string, b: string): number {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return x - y
+  }
+  return Math.sign(a.length - b.length)
+}
+
+function utf8Rank (unit: number): number {
+  if (unit >= 0xD800 && unit <= 0xDFFF) return unit + 0x2000
+  return unit >= 0xE000 ? unit - 0x800 : unit
+}

@@ -1,0 +1,38 @@
+/**
+ * Named errors thrown by core. Callers branch on `err.name` (or `instanceof`),
+ * and the daemon maps them to RPC errors without parsing messages.
+ */
+
+/** Bytes that are not a valid op batch, or an op that cannot be encoded faithfully. */
+export class OpCodecError extends Error {
+  static override name = 'OpCodecError'
+  override name = 'OpCodecError'
+}
+
+/** The database was written by a murmur with a different storage format. */
+export class StoreVersionError extends Error {
+  static override name = 'StoreVersionError'
+  override name = 'StoreVersionError'
+  readonly path: string
+  readonly found: unknown
+  readonly supported: number
+
+  constructor (path: string, found: unknown, supported: number) {
+    super(`${path} has schema version ${String(found)}; this murmur supports ${supported}`)
+    this.path = path
+    this.found = found
+    this.supported = supported
+  }
+}
+
+/** The file is not a murmur database (another SQLite database, or not SQLite at all). It is left untouched. */
+export class ForeignDatabaseError extends Error {
+  static override name = 'ForeignDatabaseError'
+  override name = 'ForeignDatabaseError'
+  readonly path: string
+
+  constructor (path: string, reason: string, options?: ErrorOptions) {
+    super(`${path} is not a murmur database: ${reason}`, options)
+    this.path = path
+  }
+}

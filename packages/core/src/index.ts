@@ -1,0 +1,12 @@
+/**
+ * murmur's replicated map: a hybrid logical clock, last-writer-wins merge,
+ * the op codec, and SQLite and in-memory stores. No network, no logging.
+ */
+export type * from './types.js'
+export { HybridLogicalClock, type HybridLogicalClockInit } from './hlc.js'
+export { compareStamps, compareVersions, isNewer } from './compare.js'
+export { encodeOps, decodeOps, type DecodeLimits } from './codec.js'
+export { SqliteStore, SCHEMA_VERSION, type Durability, type SqliteStoreInit } from './sqlite-store.js'
+export { MemoryStore } from './memory-store.js'
+export { Replica, type ReplicaInit } from './replica.js'
+export { OpCodecError, StoreVersionError, ForeignDatabaseError } from './errors.js'

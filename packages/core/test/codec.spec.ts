@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { decodeOps, encodeOps, OpCodecError, type Op } from '../src/index.js'
+import { op } from './helpers.js'
+
+const opArb: fc.Arbitrary<Op> = fc.record({
+  key: fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
+  value: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }),
+  wall: fc.oneof(fc.nat(), fc.maxSafeNat()),
+  logical: fc.oneof(fc.nat(), fc.maxSafeNat()),
+  origin: fc.constantFrom('12D3KooWA', '12D3KooWB', 'é-origin', 'x'.repeat(128)),
+  seq: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER))
+}).map(fields => ({ ...fields })) // fc.record makes null-prototype objects; decoded ops are plain
+
+/** Asserts `fn` throws an `OpCodecError` whose message matches `pattern`. */
+function rejects (fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof OpCodecError && pattern.test(err.message))
+}
+
+function decodesOrRejects (bytes: Uint8Array): void {
+  try {
+    for (const decoded of decodeOps(bytes)) assert.ok(decoded.key.length > 0 && decoded.seq >= 1)
+  } catch (err) {
+    if (!(err instanceof OpCodecError)) throw err
+  }
+}
+
+describe('op codec', () => {
+  it('round-trips any batch', () => {
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 20 }), ops => {
+      assert.deepEqual(decodeOps(encodeOps(ops)), ops)
+    }), { numRuns: 500 })
+  })
+
+  it('keeps a leading byte-order mark in a key', () => {
+    assert.equal(decodeOps(encodeOps([op('\uFEFFkey', 'v')]))[0]?.key, '\uFEFFkey')
+  })
+
+  it('copies values out of the input buffer', () => {
+    const bytes = encodeOps([op('k', 'value')])
+    const [decoded] = decodeOps(bytes)
+    bytes.fill(0)
+    assert.equal(Buffer.from(decoded?.value ?? []).toString(), 'value')
+    assert.notEqual(decoded?.value?.buffer, bytes.buffer)
+  })
+
+  it('names each origin once, so a batch costs little more than its keys and values', () => {
+    const ops = Array.from({ length: 1000 }, (_, i) => op(`key-${String(i).padStart(6, '0')}`, 'v'.repeat(100), {
+      wall: 1_760_000_000_000 + i, logical: i % 3, origin: '12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx', seq: i + 1
+    }))
+    const raw = 1000 * (10 + 100)
+    const size = encodeOps(ops).length
+    assert.ok(size < 1.3 * raw, `${size} bytes for ${raw} raw`)
+  })
+
+  it('encodes an empty batch', () => {
+    assert.deepEqual(decodeOps(encodeOps([])), [])
+  })
+
+  describe('fuzzing', () => {
+    it('rejects random bytes with OpCodecError only', () => {
+      // Half start with the valid version byte, so the decoder gets past the first check.
+      const noise = fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 64 })).map(([v1, rest]) => v1 ? Uint8Array.of(1, ...rest) : rest)
+      fc.assert(fc.property(noise, decodesOrRejects), { numRuns: 10_000 })
+    })
+
+    it('rejects mutated encodings with OpCodecError only', () => {
+      const mutation = fc.tuple(fc.array(opArb, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat())
+      fc.assert(fc.property(mutation, ([ops, edits, cut]) => {
+        const bytes = encodeOps(ops)
+        for (const [at, value] of edits) bytes[at % bytes.length] = value
+        decodesOrRejects(bytes.subarray(0, bytes.length - (cut % 3)))
+      }), { numRuns: 10_000 })
+    })
+  })
+
+  describe('rejects', () => {
+    const valid = encodeOps([op('key', 'value')])
+
+    it('an unknown format version', () => {
+      rejects(() => decodeOps(Uint8Array.of(2, 0, 0)), /unknown format version 2/)
+    })
+
+    it('empty input', () => {
+      rejects(() => decodeOps(new Uint8Array()), /truncated: format version/)
+    })
+
+    it('truncated input', () => {
+      for (let length = 1; length < valid.length; length++) rejects(() => decodeOps(valid.subarray(0, length)), /truncated/)
+    })
+
+    it('trailing bytes', () => {
+      rejects(() => decodeOps(Uint8Array.of(...valid, 0)), /1 trailing bytes/)
+    })
+
+    it('a key over the limit', () => {
+      rejects(() => decodeOps(encodeOps([op('k'.repeat(1025), 'v')])), /op 0 key is 1025 bytes, limit is 1024/)
+      rejects(() => decodeOps(encodeOps([op('kkk', 'v')]), { maxKeyBytes: 2 }), /op 0 key is 3 bytes, limit is 2/)
+    })
+
+    it('a value over the limit', () => {
+      const value = 'v'.repeat(1024 * 1024 + 1)
+      rejects(() => decodeOps(encodeOps([op('k', value)])), /op 0 value is 1048577 bytes, limit is 1048576/)
+      rejects(() => decodeOps(encodeOps([op('k', 'vvv')]), { maxValueBytes: 2 }), /op 0 value is 3 bytes/)
+    })
+
+    it('more ops than allowed', () => {
+      rejects(() => decodeOps(encodeOps([op('a', 'v'), op('b', 'v')]), { maxOps: 1 }), /batch has 2 ops, limit is 1/)
+    })
+
+    it('a key that is not UTF-8', () => {
+      // version, 1 origin "o", 1 op: flags 1 (tombstone), key of 1 byte 0xFF, wall 0, logical 0, origin 0, seq 1
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0xff, 0, 0, 0, 1)), /op 0 key is not valid UTF-8/)
+    })
+
+    it('an empty key, an empty origin, seq 0 and a bad origin index', () => {
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 0, 0, 0, 0, 1)), /op 0 key is empty/)
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 0, 0)), /origin 0 is empty/)
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0x6b, 0, 0, 0, 0)), /op 0 seq is 0/)
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0x6b, 0, 0, 1, 1)), /op 0 origin index is out of range/)
+    })
+
+    it('unknown flags', () => {
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 2)), /op 0 has unknown flags 0x2/)
+    })
+
+    it('an origin over 128 bytes', () => {
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 129, 1, ...new Uint8Array(129).fill(0x6f), 0)), /origin 0 is 129 bytes, limit is 128/)
+    })
+
+    it('varints above 2^53 - 1, overlong or non-minimal', () => {
+      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10)), /origin count is above 2\^53 - 1/)
+      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0)), /longer than 8 bytes/)
+      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0)), /origin count is a non-minimal varint/)
+    })
+  })
+
+  describe('refuses to encode', () => {
+    it('ops that would not decode to themselves', () => {
+      rejects(() => encodeOps([op('', 'v')]), /key "" is empty/)
+      rejects(() => encodeOps([op('\uD800', 'v')]), /not well-formed/)
+      rejects(() => encodeOps([op('k', 'v', { origin: '' })]), /origin "" is empty/)
+      rejects(() => encodeOps([op('k', 'v', { origin: 'o'.repeat(129) })]), /origin is 129 bytes/)
+      rejects(() => encodeOps([op('k', 'v', { seq: 0 })]), /seq 0 is below 1/)
+      rejects(() => encodeOps([op('k', 'v', { wall: 2 ** 53 })]), /not a safe non-negative integer/)
+      rejects(() => encodeOps([op('k', 'v', { logical: -1 })]), /not a safe non-negative integer/)
+      rejects(() => encodeOps([op('k', 'v', { wall: 1.5 })]), /not a safe non-negative integer/)
+    })
+  })
+})

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { compareUtf8 } from '../src/compare.js'
+import { compareVersions, isNewer, type Version } from '../src/index.js'
+
+const versionArb: fc.Arbitrary<Version> = fc.record({
+  wall: fc.integer({ min: 0, max: 2 }),
+  logical: fc.integer({ min: 0, max: 2 }),
+  origin: fc.constantFrom('a', 'b', 'B'),
+  seq: fc.integer({ min: 1, max: 2 })
+})
+
+describe('compareVersions', () => {
+  it('orders by wall, then logical, then origin, then seq', () => {
+    const base = { wall: 5, logical: 5, origin: 'm', seq: 5 }
+    for (const change of [{ wall: 6, logical: 0 }, { logical: 6, origin: 'a' }, { origin: 'n', seq: 1 }, { seq: 6 }]) {
+      assert.ok(isNewer({ ...base, ...change }, base), JSON.stringify(change))
+      assert.ok(!isNewer(base, { ...base, ...change }), JSON.stringify(change))
+    }
+    assert.ok(!isNewer(base, { ...base }))
+  })
+
+  it('is a total order: antisymmetric, transitive, zero only for equal versions', () => {
+    fc.assert(fc.property(versionArb, versionArb, versionArb, (a, b, c) => {
+      assert.ok(Math.sign(compareVersions(a, b)) === -Math.sign(compareVersions(b, a)))
+      assert.equal(compareVersions(a, b) === 0, JSON.stringify(a) === JSON.stringify(b))
+      if (compareVersions(a, b) <= 0 && compareVersions(b, c) <= 0) assert.ok(compareVersions(a, c) <= 0)
+    }), { numRuns: 1000 })
+  })
+})
+
+describe('compareUtf8', () => {
+  it('orders strings as their UTF-8 bytes do', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 6 })
+    fc.assert(fc.property(text, text, (a, b) => {
+      assert.equal(Math.sign(compareUtf8(a, b)), Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    }), { numRuns: 2000 })
+  })
+
+  it('puts supplementary characters above U+E000–U+FFFF, unlike JS string order', () => {
+    assert.ok('\u{1F600}' < '\u{E000}')
+    assert.ok(compareUtf8('\u{1F600}', '\u{E000}') > 0)
+  })
+})

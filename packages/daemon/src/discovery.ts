@@ -1,0 +1,91 @@
+/**
+ * Finding peers: explicit `--peer` addresses, the peer book, mDNS on the LAN,
+ * and the group's private DHT. js-libp2p does not dial discovered peers by
+ * itself, so this does, and remembers how each peer was found.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isLoopback } from '@libp2p/utils'
+import { PeerBook, type PeerSource } from './peer-book.js'
+import { PeerDialer } from './peer-dialer.js'
+import type { MurmurLibp2p } from './libp2p-node.js'
+import type { PeerDiscovery, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+export interface DiscoveryInit {
+  dataDir: string
+  /** `--peer` addresses to keep connected. */
+  peers: string[]
+  log: Logger
+}
+
+export class Discovery {
+  private readonly libp2p: MurmurLibp2p
+  private readonly init: DiscoveryInit
+  private readonly book: PeerBook
+  private readonly dialer: PeerDialer
+  private readonly via = new Map<string, PeerSource>()
+  private readonly dialing = new Set<string>()
+
+  constructor (libp2p: MurmurLibp2p, init: DiscoveryInit) {
+    this.libp2p = libp2p
+    this.init = init
+    this.book = new PeerBook(init.dataDir, init.log)
+    this.dialer = new PeerDialer(libp2p, { log: init.log })
+  }
+
+  start (): void {
+    this.libp2p.addEventListener('connection:open', event => {
+      const connection = event.detail
+      const id = connection.remotePeer.toString()
+      // mDNS, DHT and peer-book dials note their source first; any other dial was asked for
+      if (!this.via.has(id)) this.via.set(id, connection.direction === 'inbound' ? 'inbound' : 'explicit')
+    })
+    this.libp2p.services.mdns?.addEventListener('peer', event => { this.discovered(event.detail, 'mdns') })
+    // KadDHT emits 'peer' for every peer its queries find, though its type does not say so
+    const dht = this.libp2p.services.dht as unknown as PeerDiscovery | undefined
+    dht?.addEventListener('peer', event => { this.discovered(event.detail, 'dht') })
+    for (const addr of this.init.peers) this.dialer.add(multiaddr(addr))
+    for (const entry of this.book.list()) {
+      const peer = peerIdFromString(entry.id)
+      if (peer.equals(this.libp2p.peerId)) continue
+      this.via.set(entry.id, 'peerbook')
+      void this.libp2p.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
+        .then(() => { this.dialer.add(peer) })
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.dialer.stop()
+    this.book.flush()
+  }
+
+  /** How a peer was found, if we know. */
+  source (peer: string): PeerSource | undefined {
+    return this.via.get(peer)
+  }
+
+  /** A group member completed the handshake: remember where it listens. */
+  async remember (peer: PeerId, name: string): Promise<void> {
+    let addrs: string[] = []
+    try {
+      addrs = (await this.libp2p.peerStore.get(peer)).addresses.map(a => a.multiaddr).filter(a => !isLoopback(a)).map(String)
+    } catch {}
+    if (addrs.length === 0) {
+      addrs = this.libp2p.getConnections(peer).filter(c => c.direction === 'outbound').map(c => c.remoteAddr.decapsulateCode(421).toString())
+    }
+    this.book.remember({ id: peer.toString(), name, addrs, via: this.via.get(peer.toString()) ?? 'inbound' })
+  }
+
+  private discovered (info: PeerInfo, source: PeerSource): void {
+    const id = info.id.toString()
+    if (info.id.equals(this.libp2p.peerId) || this.dialing.has(id) || this.libp2p.getConnections(info.id).length > 0) return
+    this.dialing.add(id)
+    if (!this.via.has(id)) this.via.set(id, source)
+    const dial = info.multiaddrs.length > 0 ? info.multiaddrs : info.id
+    this.libp2p.dial(dial, { signal: AbortSignal.timeout(10_000) })
+      .then(() => { this.init.log.info({ peer: id, source }, 'connected to discovered peer') })
+      .catch(err => { this.init.log.debug({ peer: id, source, err: err.message }, 'cannot dial discovered peer') })
+      .finally(() => { this.dialing.delete(id) })
+  }
+}

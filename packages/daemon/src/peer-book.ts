@@ -1,0 +1,96 @@
+/**
+ * The peer book: group members this node has connected to, kept in
+ * `<data-dir>/peers.json` so a restarted node redials them with no flags.
+ * It is a cache of addresses, not data: a damaged file is set aside
+ * (`peers.json.bad`) and the node starts with an empty book.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+
+/** How a peer was found. */
+export type PeerSource = 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
+
+export interface PeerBookEntry {
+  id: string
+  name?: string
+  addrs: string[]
+  via: PeerSource
+  lastSeen: string
+}
+
+export const PEER_BOOK_FILE = 'peers.json'
+/** Entries not seen for this long are forgotten. */
+const FORGET_AFTER_MS = 30 * 24 * 60 * 60 * 1000
+
+export class PeerBook {
+  private readonly path: string
+  private readonly log: Logger
+  private readonly entries = new Map<string, PeerBookEntry>()
+  private saveTimer?: NodeJS.Timeout
+
+  constructor (dataDir: string, log: Logger) {
+    this.path = join(dataDir, PEER_BOOK_FILE)
+    this.log = log
+    for (const entry of this.read()) {
+      if (Date.now() - Date.parse(entry.lastSeen) < FORGET_AFTER_MS) this.entries.set(entry.id, entry)
+    }
+  }
+
+  list (): PeerBookEntry[] {
+    return [...this.entries.values()]
+  }
+
+  get (id: string): PeerBookEntry | undefined {
+    return this.entries.get(id)
+  }
+
+  remember (entry: Omit<PeerBookEntry, 'lastSeen'>): void {
+    const previous = this.entries.get(entry.id)
+    // keep the first way we found a peer, and its last known addresses if it gave none now
+    this.entries.set(entry.id, {
+      ...entry,
+      via: previous?.via ?? entry.via,
+      addrs: entry.addrs.length > 0 ? entry.addrs : previous?.addrs ?? [],
+      lastSeen: new Date().toISOString()
+    })
+    this.saveTimer ??= setTimeout(() => { this.flush() }, 1_000)
+  }
+
+  /** Writes pending changes now (atomically: a temp file renamed over the old one). */
+  flush (): void {
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    try {
+      const tmp = `${this.path}.tmp`
+      writeFileSync(tmp, JSON.stringify(this.list(), null, 2) + '\n', { mode: 0o600 })
+      renameSync(tmp, this.path)
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, path: this.path }, 'cannot save the peer book')
+    }
+  }
+
+  private read (): PeerBookEntry[] {
+    let text: string
+    try {
+      text = readFileSync(this.path, 'utf8')
+    } catch {
+      return []
+    }
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (!Array.isArray(parsed)) throw new Error('not a list')
+      return parsed.filter(isEntry)
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, path: this.path }, 'peer book is damaged; setting it aside and starting with an empty one')
+      renameSync(this.path, `${this.path}.bad`)
+      return []
+    }
+  }
+}
+
+function isEntry (value: unknown): value is PeerBookEntry {
+  const entry = value as PeerBookEntry
+  return typeof entry?.id === 'string' && Array.isArray(entry.addrs) && entry.addrs.every(a => typeof a === 'string') &&
+    typeof entry.via === 'string' && typeof entry.lastSeen === 'string'
+}
