@@ -38,7 +38,7 @@ export function compareUtf8 (a: string, b: string): number {
   for (let i = 0; i < length; i++) {
     const x = a.charCodeAt(i)
     const y = b.charCodeAt(i)
-    if (x !== y) return x - y
+    if (x !== y) return utf8Rank(x) - utf8Rank(y)
   }
   return Math.sign(a.length - b.length)
 }
