@@ -37,7 +37,7 @@ function formatVersionVector ({ versionVector, id }: NodeStatus): string {
 }
 
 function formatCounters ({ counters }: NodeStatus): string {
-  return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} rejected, ${counters.held} held`
+  return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} rejected, ${counters.held} held, ${counters.collected} tombstones collected`
 }
 
 function formatClock ({ clock }: NodeStatus): string {

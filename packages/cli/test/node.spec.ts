@@ -28,7 +28,7 @@ const STATUS: NodeStatus = {
     { id: '12D3KooWAlice', name: 'alice', connected: true, lastSync: '2026-11-26T10:00:00.000Z', lastSyncOps: 3, behind: 0, clockOffsetMs: -4 },
     { id: '12D3KooWEve', connected: false, lastError: 'peer refused sync' }
   ],
-  counters: { repaired: 3, gossiped: 5, rejected: 1, held: 0 },
+  counters: { repaired: 3, gossiped: 5, rejected: 1, held: 0, collected: 2 },
   clock: { maxSkewMs: 60000, warning: 'this node\'s clock and its peer\'s differ by 90 s; one of them is wrong' },
   uptimeMs: 93_784_000
 }
@@ -79,7 +79,7 @@ describe('node commands against a fake daemon', () => {
       'peers:      1',
       'keys:       42',
       'tombstones: 3',
-      'ops:        3 repaired, 5 gossiped, 1 rejected, 0 held',
+      'ops:        3 repaired, 5 gossiped, 1 rejected, 0 held, 2 tombstones collected',
       'clock:      max skew 60000 ms',
       '            WARNING: this node\'s clock and its peer\'s differ by 90 s; one of them is wrong',
       'sync:       alice 12D3KooWAlice connected, last sync 2026-11-26T10:00:00.000Z (3 ops), 0 behind, clock -4 ms',

@@ -6,12 +6,13 @@
  */
 import { compareStamps, compareUtf8, isNewer } from './compare.js'
 import { missingPage, seqOf } from './vector.js'
-import type { ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
+import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
 
 export class MemoryStore implements Store {
   private readonly ops = new Map<string, Op>()
   private readonly contiguous = new Map<string, number>()
   private readonly ahead = new Map<string, Set<number>>()
+  private readonly collected = new Map<string, number>()
   private latest: Stamp = { wall: 0, logical: 0 }
 
   get (key: string): Op | undefined {
@@ -60,6 +61,33 @@ export class MemoryStore implements Store {
       .sort((a, b) => compareUtf8(a.origin, b.origin) || a.seq - b.seq)
       .slice(0, limit)
     return missingPage(ops, limit)
+  }
+
+  gcVector (): VersionVector {
+    return Object.fromEntries(this.collected)
+  }
+
+  mergeGcVector (theirs: VersionVector): void {
+    for (const [origin, seq] of Object.entries(theirs)) this.collected.set(origin, Math.max(seq, this.collected.get(origin) ?? 0))
+  }
+
+  collectTombstones (options: CollectOptions): number {
+    let removed = 0
+    for (const op of [...this.ops.values()]) {
+      if (op.value !== null) continue
+      const stable = op.wall < options.stableBefore && op.seq <= seqOf(options.stable, op.origin)
+      if (!stable && op.wall >= options.anyBefore) continue
+      this.ops.delete(op.key)
+      this.mergeGcVector({ [op.origin]: op.seq })
+      removed++
+    }
+    return removed
+  }
+
+  pruneAbsent (present: Set<string>, covered: VersionVector): Op[] {
+    const removed = [...this.ops.values()].filter(op => !present.has(op.key) && op.seq <= seqOf(covered, op.origin))
+    for (const op of removed) this.ops.delete(op.key)
+    return removed
   }
 
   clock (): Stamp {

@@ -76,6 +76,10 @@ export class Replica {
     return this.store.missing(theirs, options)
   }
 
+  gcVector (): VersionVector {
+    return this.store.gcVector()
+  }
+
   counts (): StoreCounts {
     return this.store.counts()
   }

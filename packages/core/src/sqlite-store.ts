@@ -10,7 +10,7 @@ import Database from 'better-sqlite3'
 import { compareStamps, compareUtf8, isNewer } from './compare.js'
 import { ForeignDatabaseError, StoreVersionError } from './errors.js'
 import { missingPage, seqOf } from './vector.js'
-import type { ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
+import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
 
 export const SCHEMA_VERSION = 1
 
@@ -37,6 +37,7 @@ const SCHEMA = `
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE TABLE version_vector (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE vector_ahead (origin TEXT, seq INTEGER, PRIMARY KEY (origin, seq));
+  CREATE TABLE gc_vector (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0);
 `
@@ -52,6 +53,8 @@ export class SqliteStore implements Store {
   private readonly sql
   private readonly applyAll: (ops: Op[]) => Op[]
   private readonly mergeAll: (theirs: VersionVector) => void
+  private readonly collectAll: (options: CollectOptions) => number
+  private readonly pruneAll: (present: Set<string>, covered: VersionVector) => Op[]
   private latest: Stamp
 
   /**
@@ -87,6 +90,22 @@ export class SqliteStore implements Store {
       for (const [origin, seq] of Object.entries(theirs)) {
         if (seq > this.contiguous(origin)) this.advance(origin, seq)
       }
+    })
+    this.collectAll = db.transaction((options: CollectOptions) => {
+      let removed = 0
+      for (const op of this.sql.tombstonesBefore.all(Math.max(options.stableBefore, options.anyBefore))) {
+        const stable = op.wall < options.stableBefore && op.seq <= seqOf(options.stable, op.origin)
+        if (!stable && op.wall >= options.anyBefore) continue
+        this.sql.remove.run(op.key)
+        this.sql.raiseGc.run(op.origin, op.seq)
+        removed++
+      }
+      return removed
+    })
+    this.pruneAll = db.transaction((present: Set<string>, covered: VersionVector) => {
+      const removed = this.sql.all.all().filter(op => !present.has(op.key) && op.seq <= seqOf(covered, op.origin))
+      for (const op of removed) this.sql.remove.run(op.key)
+      return removed
     })
   }
 
@@ -133,6 +152,22 @@ export class SqliteStore implements Store {
       if (ops.length >= limit) break
     }
     return missingPage(ops, limit)
+  }
+
+  gcVector (): VersionVector {
+    return Object.fromEntries(this.sql.gcVector.raw().all())
+  }
+
+  mergeGcVector (theirs: VersionVector): void {
+    for (const [origin, seq] of Object.entries(theirs)) this.sql.raiseGc.run(origin, seq)
+  }
+
+  collectTombstones (options: CollectOptions): number {
+    return this.collectAll(options)
+  }
+
+  pruneAbsent (present: Set<string>, covered: VersionVector): Op[] {
+    return this.pruneAll(present, covered)
   }
 
   clock (): Stamp {
@@ -236,6 +271,12 @@ function prepareStatements (db: Database.Database) {
     aheadAfter: db.prepare<[string, number], number>('SELECT seq FROM vector_ahead WHERE origin = ? AND seq > ? ORDER BY seq').pluck(),
     dropAhead: db.prepare<[string, number]>('DELETE FROM vector_ahead WHERE origin = ? AND seq <= ?'),
     meta: db.prepare<[string], unknown>('SELECT value FROM meta WHERE name = ?').pluck(),
+    all: db.prepare<[], Op>(`SELECT ${OP_COLUMNS} FROM kv_store`),
+    remove: db.prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
+    tombstonesBefore: db.prepare<[number], Op>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE value IS NULL AND wall < ?`),
+    gcVector: db.prepare<[], [string, number]>('SELECT origin, seq FROM gc_vector'),
+    raiseGc: db.prepare<[string, number]>(`INSERT INTO gc_vector (origin, seq) VALUES (?, ?)
+      ON CONFLICT (origin) DO UPDATE SET seq = max(seq, excluded.seq)`),
     setClock: db.prepare<[Stamp]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
       ELSE CAST(:logical AS INTEGER) END WHERE name IN ('clock_wall', 'clock_logical')`)
   }

@@ -69,6 +69,15 @@ export interface MissingPage {
   next?: MissingCursor
 }
 
+export interface CollectOptions {
+  /** Per origin, the highest seq every known peer holds. */
+  stable: VersionVector
+  /** Wall-clock ms: stable tombstones stamped before this go. */
+  stableBefore: number
+  /** Wall-clock ms: every tombstone stamped before this goes (the maximum retention). */
+  anyBefore: number
+}
+
 export interface StoreCounts {
   /** Keys with a live value. */
   keys: number
@@ -106,6 +115,28 @@ export interface Store {
    * (origin, seq), in pages. Cost scales with the answer, not the store.
    */
   missing(theirs: VersionVector, options: MissingOptions): MissingPage
+  /**
+   * Tombstones removed so far: origin → highest seq of a removed tombstone.
+   * A peer whose vector is below it on any origin may hold values deleted
+   * here, and must resync from a snapshot.
+   */
+  gcVector(): VersionVector
+  /** Raises the GC vector to at least `theirs` (after resyncing from a peer's snapshot). */
+  mergeGcVector(theirs: VersionVector): void
+  /**
+   * Removes tombstones, in one transaction: those stamped before
+   * `stableBefore` whose op every peer has seen (`seq <= stable[origin]`), and
+   * any stamped before `anyBefore`. Returns how many it removed.
+   */
+  collectTombstones(options: CollectOptions): number
+  /**
+   * After applying a full snapshot from a peer whose vector was `covered`:
+   * removes every row whose key the snapshot did not hold although the peer
+   * had seen its op — the peer deleted it and has since collected the
+   * tombstone. Rows the peer has not seen (our own offline writes) stay.
+   * Returns the removed ops.
+   */
+  pruneAbsent(present: Set<string>, covered: VersionVector): Op[]
   /** The highest stamp this replica has issued or seen (persisted, so the clock never runs backwards across restarts). */
   clock(): Stamp
   counts(): StoreCounts

@@ -22,6 +22,9 @@ export interface DaemonConfig {
   dht: boolean
   durability: 'full' | 'normal'
   maxClockSkewMs: number
+  antiEntropyIntervalMs: number
+  tombstoneGraceMs: number
+  tombstoneRetentionMs: number
   logLevel: LevelWithSilent
 }
 
@@ -46,6 +49,9 @@ export function buildCommand (): Command {
     .addOption(new Option('--no-dht', 'disable Kademlia DHT discovery').env('MURMUR_NO_DHT'))
     .addOption(new Option('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss').env('MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
     .addOption(new Option('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up').env('MURMUR_MAX_CLOCK_SKEW').default('60000'))
+    .addOption(new Option('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer').env('MURMUR_ANTI_ENTROPY_INTERVAL').default('5000'))
+    .addOption(new Option('--tombstone-grace <ms>', 'collect a tombstone every known peer has seen once it is this old').env('MURMUR_TOMBSTONE_GRACE').default('300000'))
+    .addOption(new Option('--tombstone-retention <ms>', 'collect every tombstone once it is this old, seen by all peers or not (a node offline longer resyncs from a snapshot)').env('MURMUR_TOMBSTONE_RETENTION').default('604800000'))
     .addOption(new Option('--log-level <level>', 'log level').env('MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError()
@@ -82,6 +88,9 @@ export function validateConfig (raw: Record<string, unknown>, env: Record<string
     dht: raw.dht !== false,
     durability: raw.durability as 'full' | 'normal',
     maxClockSkewMs: positiveInteger('--max-clock-skew', raw.maxClockSkew as string),
+    antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),
+    tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
+    tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
     logLevel: raw.logLevel as LevelWithSilent
   }
 }

@@ -50,6 +50,10 @@ export interface MurmurInit {
   maxClockSkewMs?: number
   /** Mean interval between anti-entropy pulls from a random connected peer (jittered ±50%). @default 5_000 */
   antiEntropyIntervalMs?: number
+  /** A tombstone every known peer has seen is collected once it is this old. @default 300_000 (5 min) */
+  tombstoneGraceMs?: number
+  /** Every tombstone is collected once it is this old, seen by all peers or not. @default 604_800_000 (7 days) */
+  tombstoneRetentionMs?: number
   /** A pino logger; the node logs through children of it. @default silent */
   logger?: Logger
 }
@@ -102,7 +106,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly log: Logger
   private readonly members = new Map<string, string>()
   private readonly repairTimers = new Map<string, NodeJS.Timeout>()
-  private readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0 }
+  private readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0, collected: 0 }
   private readonly maxClockSkewMs: number
   private readonly skewWarned = new Map<string, number>()
   private running?: Running
@@ -155,7 +159,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
           maxValueBytes: this.maxValueBytes,
           log: this.log.child({ component: 'sync' }),
           apply: (ops, from) => this.applyRemote(ops, from, 'repaired'),
-          onMember: (peer, name) => { this.addMember(peer, name) }
+          onMember: (peer, name) => { this.addMember(peer, name) },
+          resync: (peer, present, vector, gcVector) => { this.resync(peer, present, vector, gcVector) }
         }
       })
       const gossip = new GossipReplication(libp2p.services.pubsub, {
@@ -314,6 +319,48 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       running.timers[1] = setTimeout(releaseHeld, 1_000)
     }
     running.timers[1] = setTimeout(releaseHeld, 1_000)
+    const grace = this.init.tombstoneGraceMs ?? 300_000
+    const collect = (): void => {
+      this.collectTombstones(running, grace)
+      running.timers[2] = setTimeout(collect, Math.min(60_000, Math.max(1_000, grace / 2)))
+    }
+    running.timers[2] = setTimeout(collect, Math.min(60_000, Math.max(1_000, grace / 2)))
+  }
+
+  /**
+   * Collects tombstones every known peer (the peer book's members) has seen
+   * and that are older than the grace period, and any past the maximum
+   * retention. A peer whose vector is unknown holds collection back.
+   */
+  private collectTombstones (running: Running, grace: number): void {
+    const { replica, discovery, libp2p } = running
+    for (const [id, state] of libp2p.services.sync.peers) if (state.vector != null) discovery.noteVector(id, state.vector)
+    const stable: Record<string, number> = { ...replica.vector() }
+    for (const entry of discovery.known()) {
+      for (const origin of Object.keys(stable)) stable[origin] = Math.min(stable[origin] ?? 0, entry.vector?.[origin] ?? 0)
+    }
+    const now = Date.now()
+    try {
+      const removed = replica.store.collectTombstones({ stable, stableBefore: now - grace, anyBefore: now - (this.init.tombstoneRetentionMs ?? 604_800_000) })
+      if (removed > 0) {
+        this.counters.collected += removed
+        this.log.info({ removed, gcVector: replica.gcVector() }, 'collected tombstones')
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'tombstone collection failed; will retry')
+    }
+  }
+
+  /** A peer's snapshot arrived: drop what it deleted long ago (rows it lacks though it had seen them). */
+  private resync (peer: PeerId, present: Set<string>, vector: Record<string, number>, gcVector: Record<string, number>): void {
+    const { replica } = this.state()
+    const removed = replica.store.pruneAbsent(present, vector)
+    replica.mergeVector(vector)
+    replica.store.mergeGcVector(gcVector)
+    for (const op of removed) {
+      if (op.value != null) this.emitChange({ ...op, value: null }, peer.toString())
+    }
+    this.log.warn({ peer: peer.toString(), removed: removed.length }, 'resynchronised from a peer snapshot: this node was behind its garbage-collected deletes')
   }
 
   private state (): Running {

@@ -86,6 +86,8 @@ export interface NodeCounters {
   rejected: number
   /** Ops waiting because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
   held: number
+  /** Tombstones garbage-collected since start. */
+  collected: number
 }
 
 export interface ClockStatus {

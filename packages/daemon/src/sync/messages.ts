@@ -5,7 +5,12 @@
  *   puller → server   hello { group, name, vector }
  *   server → puller   hello { group, name } | reject { reason }
  *   server → puller   ops…  (pages of what the puller's vector lacks)
- *   server → puller   done { vector }  (the server's vector when it began)
+ *   server → puller   done { vector, gcVector }  (the server's vectors when it began)
+ *
+ * A puller whose vector is below the server's GC vector may hold values the
+ * server deleted and no longer has tombstones for: the server says
+ * `snapshot` in its hello and sends every row, and the puller then drops
+ * the rows the snapshot lacked (see `Store.pruneAbsent`).
  *
  * The puller merges `done.vector` only after applying every page, so an
  * interrupted sync never claims knowledge it does not have.
@@ -30,9 +35,10 @@ const Vector = z.record(z.string().regex(/^[A-Za-z0-9]{1,128}$/), z.number().int
 
 const Control = z.discriminatedUnion('t', [
   // `now` is the sender's wall clock, for estimating clock offsets between peers
-  z.strictObject({ t: z.literal('hello'), group: z.string().max(256), name: z.string().max(256), now: z.number().int().nonnegative(), vector: Vector.optional() }),
+  // a server's hello says `snapshot` when the puller is behind what the server has garbage-collected
+  z.strictObject({ t: z.literal('hello'), group: z.string().max(256), name: z.string().max(256), now: z.number().int().nonnegative(), vector: Vector.optional(), snapshot: z.boolean().optional() }),
   z.strictObject({ t: z.literal('reject'), reason: z.string().max(1024) }),
-  z.strictObject({ t: z.literal('done'), vector: Vector })
+  z.strictObject({ t: z.literal('done'), vector: Vector, gcVector: Vector.optional() })
 ])
 
 export type ControlMessage = z.infer<typeof Control>

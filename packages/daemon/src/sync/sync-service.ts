@@ -17,8 +17,14 @@ import type { Logger } from 'pino'
 /** The part of a replica that sync reads. */
 export interface SyncReplica {
   vector(): VersionVector
+  gcVector(): VersionVector
   missing(theirs: VersionVector, options: MissingOptions): MissingPage
   mergeVector(theirs: VersionVector): void
+}
+
+/** Whether `vector` lacks ops that `gcVector` says were collected: its holder must resync from a snapshot. */
+export function isBehindGc (vector: VersionVector, gcVector: VersionVector): boolean {
+  return Object.entries(gcVector).some(([origin, seq]) => (Object.hasOwn(vector, origin) ? vector[origin] ?? 0 : 0) < seq)
 }
 
 /** What applying a page did: ops stamped too far ahead are held, not applied. */
@@ -47,6 +53,8 @@ export interface SyncInit {
   apply(ops: Op[], from: PeerId): ApplyOutcome
   /** Called when a peer proves it belongs to our group. */
   onMember(peer: PeerId, name: string): void
+  /** After a snapshot from `peer`: drop rows it lacked though it had seen them, adopt its vectors. */
+  resync(peer: PeerId, present: Set<string>, vector: VersionVector, gcVector: VersionVector): void
   log: Logger
   maxValueBytes: number
   /** Ops read from the store per page. @default 512 */
@@ -163,13 +171,18 @@ export class SyncService implements Startable {
       if (hello.t !== 'hello' || hello.group !== this.init.group) throw new SyncProtocolError('peer answered for another group')
       this.init.onMember(peer, hello.name)
       const state = this.peerState(peer)
-      state.name = hello.name
-      state.clockOffsetMs = hello.now - Math.round((sentAt + Date.now()) / 2)
+      Object.assign(state, { name: hello.name, clockOffsetMs: hello.now - Math.round((sentAt + Date.now()) / 2) })
+      if (hello.vector != null && isBehindGc(hello.vector, this.init.replica.gcVector())) {
+        // its rows may include values deleted here whose tombstones are gone: it resyncs from our snapshot first
+        throw new SyncRejectedError('peer is behind what this node has garbage-collected; it must resync from our snapshot first')
+      }
       let ops = 0
       const heldFrom = new Map<string, number>()
+      const present = hello.snapshot === true ? new Set<string>() : undefined
       while (true) {
         const frame = await read()
         if (frame.kind === 'ops') {
+          for (const op of frame.ops) present?.add(op.key)
           const outcome = this.init.apply(frame.ops, peer)
           ops += outcome.applied
           for (const op of outcome.held) heldFrom.set(op.origin, Math.min(op.seq, heldFrom.get(op.origin) ?? Infinity))
@@ -178,7 +191,9 @@ export class SyncService implements Startable {
         if (frame.message.t !== 'done') throw new SyncProtocolError(`unexpected ${frame.message.t} during sync`)
         state.vector = frame.message.vector
         // never claim held ops: a later sync must bring them again
-        this.init.replica.mergeVector(capVector(frame.message.vector, heldFrom))
+        const vector = capVector(frame.message.vector, heldFrom)
+        if (present != null) this.init.resync(peer, present, vector, frame.message.gcVector ?? {})
+        else this.init.replica.mergeVector(vector)
         break
       }
       await stream.close({ signal })
@@ -211,19 +226,22 @@ export class SyncService implements Startable {
     }
     this.init.onMember(connection.remotePeer, hello.name)
     Object.assign(this.peerState(connection.remotePeer), { name: hello.name, vector: hello.vector, clockOffsetMs: hello.now - Date.now() })
-    await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, now: Date.now() }), { signal })
     // Taken before the pages are read: rows that change while we stream only
-    // get newer, so this vector never claims more than the pages deliver.
+    // get newer, so these vectors never claim more than the pages deliver.
     const vector = this.init.replica.vector()
+    const gcVector = this.init.replica.gcVector()
+    const snapshot = isBehindGc(hello.vector, gcVector)
+    await lp.write(encodeControl({ t: 'hello', group: this.init.group, name: this.init.name, now: Date.now(), vector, ...(snapshot ? { snapshot } : {}) }), { signal })
+    const theirs = snapshot ? {} : hello.vector
     let cursor: MissingCursor | undefined
     do {
-      const page = this.init.replica.missing(hello.vector, { limit: this.init.pageOps ?? 512, cursor })
+      const page = this.init.replica.missing(theirs, { limit: this.init.pageOps ?? 512, cursor })
       for (const chunk of chunkByBytes(page.ops, this.init.frameBytes ?? 1024 * 1024)) {
         await lp.write(encodeOpsFrame(chunk), { signal })
       }
       cursor = page.next
     } while (cursor != null)
-    await lp.write(encodeControl({ t: 'done', vector }), { signal })
+    await lp.write(encodeControl({ t: 'done', vector, gcVector }), { signal })
     await stream.close({ signal })
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * Tombstone garbage collection on real daemons: collected once every known
+ * peer has seen them, held back by a peer that is away (until the maximum
+ * retention), and a node that returns after that resyncs from a snapshot
+ * instead of resurrecting the deleted keys.
+ */
+import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+const FAST_GC = ['--tombstone-grace', '1000', '--tombstone-retention', '8000', '--anti-entropy-interval', '500']
+
+describe('tombstone garbage collection', () => {
+  const cluster = new TestCluster()
+  let alice: TestNode
+  let bob: TestNode
+  let dave: TestNode
+  after(async () => { await cluster.close() })
+
+  it('collects a tombstone on every node once all of them have seen it', async () => {
+    alice = await cluster.start('alice', { args: FAST_GC })
+    bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST_GC })
+    dave = await cluster.start('dave', { peers: [await alice.addr()], args: FAST_GC })
+    for (const key of ['gc:1', 'gc:2', 'gc:3', 'gc:4', 'keep']) await alice.put(key, 'v')
+    await cluster.converged([alice, bob, dave], 5)
+    assert.equal((await alice.ctl(['del', 'gc:4'])).code, 0)
+    await waitFor(async () => {
+      const all = await Promise.all([alice, bob, dave].map(async n => await n.status()))
+      return all.every(s => s.tombstones === 0 && s.counters.collected === 1 && s.keys === 4)
+    }, 'the gc:4 tombstone to be collected everywhere')
+  })
+
+  it('keeps tombstones while a known peer is away, until the maximum retention', async () => {
+    assert.equal(await dave.stop(), 0)
+    const deletedAt = Date.now()
+    for (const key of ['gc:1', 'gc:2', 'gc:3']) assert.equal((await alice.ctl(['del', key])).code, 0)
+    await waitFor(async () => (await bob.status()).keys === 1, 'the deletes to reach bob')
+    const collectedAfter = await waitFor(async () => (await alice.status()).tombstones === 0 && Date.now() - deletedAt, 'retention to collect the tombstones', 20_000)
+    // with dave away they are not stable: only the 8 s retention (not the 1 s grace) can collect them
+    assert.ok(collectedAfter >= 7_000, `collected after ${collectedAfter} ms, before the retention`)
+    console.log(`# tombstones held ${collectedAfter} ms while a peer was away (grace 1000 ms, retention 8000 ms)`)
+  })
+
+  it('a node back after the horizon resyncs from a snapshot: no deleted key comes back, its offline writes survive', async () => {
+    // an empty peer book and a new port: isolated until we connect it
+    rmSync(join(dave.dataDir, 'peers.json'))
+    await dave.start({ args: FAST_GC })
+    assert.equal((await dave.ctl(['get', 'gc:1'])).stdout, 'v\n', 'dave still holds the values deleted while it was away')
+    await dave.put('dave:offline', 'written while away')
+    assert.equal((await dave.ctl(['connect', await alice.addr()])).code, 0)
+    await cluster.converged([alice, bob, dave], 2, 20_000)
+    for (const node of [alice, bob, dave]) {
+      assert.equal((await node.ctl(['get', 'gc:1'])).code, 4, `gc:1 stays deleted on ${node.name}`)
+      assert.equal((await node.ctl(['get', 'dave:offline'])).stdout, 'written while away\n')
+    }
+    assert.match(dave.stderr, /resynchronised from a peer snapshot/)
+  })
+})
