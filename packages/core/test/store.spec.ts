@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { ForeignDatabaseError, SqliteStore, StoreVersionError, type Op, type Store } from '../src/index.js'
+import { ForeignDatabaseError, SqliteStore, StoreVersionError, type MissingCursor, type Op } from '../src/index.js'
 import { op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
@@ -113,14 +113,13 @@ for (const kind of ['memory', 'sqlite'] as StoreKind[]) {
       })
 
       it('pages with a cursor', () => {
-        const seen: string[] = []
-        let page = store.missing({ A: 2 }, { limit: 3 })
-        for (; page.next !== undefined; page = store.missing({ A: 2 }, { limit: 3, cursor: page.next })) {
-          assert.equal(page.ops.length, 3)
-          seen.push(...page.ops.map(o => `${o.origin}${o.seq}`))
+        const pages: string[][] = []
+        for (let cursor: MissingCursor | undefined, page; pages.length < 5; cursor = page.next) {
+          page = store.missing({ A: 2 }, { limit: 3, cursor })
+          pages.push(page.ops.map(o => `${o.origin}${o.seq}`))
+          if (page.next === undefined) break
         }
-        seen.push(...page.ops.map(o => `${o.origin}${o.seq}`))
-        assert.deepEqual(seen, ['A3', 'A5', 'B1', 'B2', 'B3', 'B4', 'C1', 'C2', 'constructor1'])
+        assert.deepEqual(pages, [['A3', 'A5', 'B1'], ['B2', 'B3', 'B4'], ['C1', 'C2', 'constructor1'], []])
       })
 
       it('returns nothing to a peer that has everything', () => {
@@ -185,6 +184,16 @@ describe('SqliteStore', () => {
     second.apply([op('i', 'v', { origin: 'A', seq: 2 })])
     assert.deepEqual(second.vector(), { A: 3 })
     second.close()
+  })
+
+  it('rolls back a failed apply entirely, clock included', () => {
+    const store = SqliteStore.open(file())
+    const invalid = { ...op('k', 'v', { seq: 2 }), key: null as unknown as string }
+    assert.throws(() => store.apply([op('j', 'v', { wall: 100 }), invalid]), /NOT NULL/)
+    assert.deepEqual([store.get('j'), store.vector(), store.clock()], [undefined, {}, { wall: 0, logical: 0 }])
+    store.apply([op('j', 'v', { wall: 5 })])
+    assert.deepEqual(store.clock(), { wall: 5, logical: 0 })
+    store.close()
   })
 
   it('uses WAL with synchronous=FULL by default, NORMAL on request', () => {
