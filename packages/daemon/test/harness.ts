@@ -69,6 +69,8 @@ export interface StartOptions {
   prefix?: string[]
   /** Leaves mDNS on (only inside network namespaces, never on the machine's own network). */
   mdns?: boolean
+  /** Leaves the DHT on (only inside network namespaces). */
+  dht?: boolean
 }
 
 export class TestNode {
@@ -88,8 +90,9 @@ export class TestNode {
 
   /** Starts murmurd and waits until its socket answers. */
   async start (options: StartOptions = {}): Promise<this> {
-    const args = ['--name', this.name, '--data-dir', this.dataDir, '--listen', options.listen ?? '/ip4/127.0.0.1/tcp/0', '--no-dht', '--log-level', 'debug']
+    const args = ['--name', this.name, '--data-dir', this.dataDir, '--listen', options.listen ?? '/ip4/127.0.0.1/tcp/0', '--log-level', 'debug']
     if (options.mdns !== true) args.push('--no-mdns')
+    if (options.dht !== true) args.push('--no-dht')
     for (const peer of options.peers ?? []) args.push('--peer', peer)
     if (options.group != null) args.push('--group', options.group)
     args.push(...(options.args ?? []))
