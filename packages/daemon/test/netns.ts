@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, run, TestCluster, type RunResult, type StartOptions, type TestNode } from './harness.js'
 
@@ -24,7 +25,11 @@ export class NetnsCluster {
   readonly nodes = new TestCluster()
   private addresses: string[] = []
   private closed = false
-  private readonly downSync = (): void => { spawnSync(NETNS_CLUSTER, ['down', this.id], { stdio: 'ignore', timeout: 30_000 }) }
+  /** For a run that ends without close(): kills what runs in the namespaces, removes them and the nodes' data. */
+  private readonly downSync = (): void => {
+    spawnSync(NETNS_CLUSTER, ['down', this.id], { stdio: 'ignore', timeout: 30_000 })
+    rmSync(this.nodes.dir, { recursive: true, force: true })
+  }
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     this.downSync()
     process.kill(process.pid, signal)
