@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what scripts/netns-cluster.sh needs (iproute2 for namespaces,
-# bridges and veths; nftables for partitions and packet loss). Idempotent:
+# Installs what the tests need beyond Node: iproute2 (namespaces, bridges and
+# veths) and nftables (partitions and packet loss) for scripts/netns-cluster.sh,
+# strace (the durability test) and faketime (the clock-skew test). Idempotent:
 # installs only what is missing, so CI can call it on every run.
 set -euo pipefail
 
@@ -8,9 +9,9 @@ usage () {
   cat <<USAGE
 Usage: $(basename "$0") [-h]
 
-Installs iproute2 and nftables with apt-get when 'ip' or 'nft' is missing.
-Needs root (or sudo) on a Debian or Ubuntu machine. Does nothing when both
-tools are already present.
+Installs iproute2, nftables, strace and faketime with apt-get when 'ip',
+'nft', 'strace' or 'faketime' is missing. Needs root (or sudo) on a Debian or
+Ubuntu machine. Does nothing when all are already present.
 USAGE
 }
 
@@ -21,8 +22,10 @@ main () {
   local -a missing=()
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  command -v strace >/dev/null 2>&1 || missing+=(strace)
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps: iproute2 and nftables already installed"
+    echo "install-test-deps: iproute2, nftables, strace and faketime already installed"
     return 0
   fi
 
