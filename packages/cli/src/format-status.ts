@@ -1,4 +1,4 @@
-import type { NodeStatus, PeerSyncStatus } from '@murmur/protocol'
+import type { AccessStatus, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
 import { formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {
@@ -13,6 +13,7 @@ export function formatStatus (status: NodeStatus): string {
     ['tombstones', String(status.tombstones)],
     ['ops', formatCounters(status)],
     ['clock', formatClock(status)],
+    ...(status.access != null ? [accessRow(status.access)] : []),
     ['sync', status.peerSync.map(formatPeerSync).join('\n') || '(no peers yet)'],
     ['uptime', formatDuration(status.uptimeMs)],
     ['data dir', status.dataDir],
@@ -38,6 +39,14 @@ function formatVersionVector ({ versionVector, id }: NodeStatus): string {
 
 function formatCounters ({ counters }: NodeStatus): string {
   return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} rejected, ${counters.held} held, ${counters.collected} tombstones collected`
+}
+
+/** `open: any peer may connect`, or what closes the group. */
+function accessRow ({ swarmKey, allowList }: AccessStatus): [string, string] {
+  if (!swarmKey && allowList == null) return ['access', 'open: any peer may connect']
+  const key = swarmKey ? 'swarm key' : 'no swarm key'
+  const list = allowList != null ? `allow-list of ${allowList} peer${allowList === 1 ? '' : 's'} (this node included)` : 'no allow-list'
+  return ['access', `closed: ${key}, ${list}`]
 }
 
 function formatClock ({ clock }: NodeStatus): string {

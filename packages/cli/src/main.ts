@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { connect, peers, status } from './commands/node.js'
 import { del } from './commands/del.js'
 import { get, type GetOptions } from './commands/get.js'
+import { keygen } from './commands/keygen.js'
 import { list, type ListOptions } from './commands/list.js'
 import { put, type PutOptions } from './commands/put.js'
 import { watch, type WatchOptions } from './commands/watch.js'
@@ -94,6 +95,9 @@ function program (io: CliIo, signal: AbortSignal): Command {
     .action(async (addr: string, _opts: unknown, command: Command) => { await connect(context(command), addr) })
   program.command('status').description('summarise the node')
     .action(async (_opts: unknown, command: Command) => { await status(context(command)) })
+  program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
+    .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
+    .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })
   return program
 }
 
@@ -127,5 +131,6 @@ The socket is found from --socket, --data-dir, --name, then $MURMUR_SOCKET,
 $MURMUR_DATA_DIR, $MURMUR_NAME, then the single daemon under the default data
 root ($XDG_DATA_HOME/murmur or ~/.local/share/murmur).
 
-Exit codes: 0 ok, 1 the daemon answered with an error, 2 usage,
-3 daemon unreachable or not answering, 4 key not found.`
+Exit codes: 0 ok, 1 the daemon answered with an error (or keygen could not
+write its file), 2 usage, 3 daemon unreachable or not answering, 4 key not
+found.`

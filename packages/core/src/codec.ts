@@ -6,10 +6,11 @@
  *   version    1 byte, = 1
  *   origins    varint count, then per origin: varint length + UTF-8
  *   ops        varint count, then per op:
- *     flags    1 byte; bit 0 = tombstone, other bits must be 0
+ *     flags    1 byte; bit 0 = tombstone, bit 1 = signed, other bits must be 0
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
  *     wall, logical, origin index, seq    4 varints
+ *     sig      varint length + bytes (only when signed; at most 128)
  *
  * A batch from one origin names it once, so the overhead per op is a dozen
  * bytes or so on top of the key and value.
@@ -19,6 +20,8 @@ import type { Op } from './types.js'
 
 const FORMAT_VERSION = 1
 const TOMBSTONE = 0b1
+const SIGNED = 0b10
+const MAX_SIG_BYTES = 128
 const MAX_ORIGIN_BYTES = 128
 /** 8 bytes of 7 bits hold 56 bits, enough for any safe integer. */
 const MAX_VARINT_BYTES = 8
@@ -62,12 +65,18 @@ export function encodeOps (ops: Op[]): Uint8Array {
   for (const op of ops) {
     check(op.key.length > 0 && op.key.isWellFormed(), `key ${JSON.stringify(op.key)} is empty or not well-formed`)
     check(op.seq >= 1, `seq ${op.seq} is below 1`)
-    out.byte(op.value === null ? TOMBSTONE : 0)
+    out.byte((op.value === null ? TOMBSTONE : 0) | (op.sig != null ? SIGNED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
+    if (op.sig != null) out.bytes(op.sig)
   }
   return out.finish()
+}
+
+/** The bytes an origin signs for an op: the op alone, encoded without its signature. */
+export function signingPayload (op: Op): Uint8Array {
+  return encodeOps([{ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
 /** Decodes and validates a batch. Throws `OpCodecError`, and nothing else, on any malformed input. */
@@ -95,18 +104,19 @@ export function decodeOps (bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
 
 function readOp (input: ByteReader, origins: string[], what: string, maxKeyBytes: number, maxValueBytes: number): Op {
   const flags = input.byte(`${what} flags`)
-  check((flags & ~TOMBSTONE) === 0, `${what} has unknown flags 0x${flags.toString(16)}`)
+  check((flags & ~(TOMBSTONE | SIGNED)) === 0, `${what} has unknown flags 0x${flags.toString(16)}`)
   const key = input.text(`${what} key`, maxKeyBytes)
   check(key.length > 0, `${what} key is empty`)
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
-  const value = flags === TOMBSTONE ? null : new Uint8Array(input.chunk(`${what} value`, maxValueBytes))
+  const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk(`${what} value`, maxValueBytes))
   const wall = input.varint(`${what} wall`)
   const logical = input.varint(`${what} logical`)
   const origin = origins[input.varint(`${what} origin index`)]
   check(origin !== undefined, `${what} origin index is out of range (${origins.length} origins)`)
   const seq = input.varint(`${what} seq`)
   check(seq >= 1, `${what} seq is 0`)
-  return { key, value, wall, logical, origin, seq }
+  if ((flags & SIGNED) === 0) return { key, value, wall, logical, origin, seq }
+  return { key, value, wall, logical, origin, seq, sig: new Uint8Array(input.chunk(`${what} sig`, MAX_SIG_BYTES)) }
 }
 
 class ByteReader {

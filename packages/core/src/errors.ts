@@ -36,3 +36,18 @@ export class ForeignDatabaseError extends Error {
     this.path = path
   }
 }
+
+/** A murmur database that SQLite finds damaged. It is left untouched, never repaired or replaced. */
+export class DamagedDatabaseError extends Error {
+  static override name = 'DamagedDatabaseError'
+  override name = 'DamagedDatabaseError'
+  readonly path: string
+  /** The first problem SQLite reported. */
+  readonly problem: string
+
+  constructor (path: string, problem: string, options?: ErrorOptions) {
+    super(`${path} is damaged: ${problem}; restore it from a backup, or move it away and let the node resync from its peers`, options)
+    this.path = path
+    this.problem = problem
+  }
+}

@@ -13,12 +13,15 @@ export interface ReplicaInit {
   nodeId: string
   /** Physical time in milliseconds. Default: `Date.now`. */
   now?: () => number
+  /** Signs each op this node writes (see `signingPayload`). Default: ops are unsigned. */
+  sign?: (op: Op) => Uint8Array
 }
 
 export class Replica {
   readonly nodeId: string
   readonly store: Store
   private readonly hlc: HybridLogicalClock
+  private readonly sign?: (op: Op) => Uint8Array
   /** The last seq this node issued or learnt it had issued; the next write uses the one after. */
   private ownSeq: number
 
@@ -26,6 +29,7 @@ export class Replica {
     this.store = init.store
     this.nodeId = init.nodeId
     this.hlc = new HybridLogicalClock({ now: init.now, initial: init.store.clock() })
+    this.sign = init.sign
     this.ownSeq = seqOf(init.store.vector(), init.nodeId)
   }
 
@@ -37,7 +41,8 @@ export class Replica {
   /** Stamps and applies local changes in one transaction; returns the ops to publish. */
   write (changes: Change[]): Op[] {
     const first = this.ownSeq + 1
-    const ops = changes.map((change, i) => ({ key: change.key, value: change.value, ...this.hlc.now(), origin: this.nodeId, seq: first + i }))
+    const ops: Op[] = changes.map((change, i) => ({ key: change.key, value: change.value, ...this.hlc.now(), origin: this.nodeId, seq: first + i }))
+    if (this.sign != null) for (const op of ops) op.sig = this.sign(op)
     this.store.apply(ops)
     // Only after the commit: a failed write must not leave a gap in this node's seqs.
     this.ownSeq += ops.length

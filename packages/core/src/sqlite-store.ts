@@ -8,7 +8,7 @@
  */
 import Database from 'better-sqlite3'
 import { compareStamps, compareUtf8, isNewer } from './compare.js'
-import { ForeignDatabaseError, StoreVersionError } from './errors.js'
+import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from './errors.js'
 import { missingPage, seqOf } from './vector.js'
 import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
 
@@ -32,7 +32,8 @@ const SCHEMA = `
     wall INTEGER NOT NULL,
     logical INTEGER NOT NULL,
     origin TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL,
+    sig BLOB
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE TABLE version_vector (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -42,7 +43,7 @@ const SCHEMA = `
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0);
 `
 
-const OP_COLUMNS = 'key, value, wall, logical, origin, seq'
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
 const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
 
@@ -60,7 +61,8 @@ export class SqliteStore implements Store {
   /**
    * Opens `path`, creating the schema in a new or empty file. Throws
    * `StoreVersionError` or `ForeignDatabaseError`, without changing the file,
-   * when it holds something else.
+   * when it holds something else, and `DamagedDatabaseError` when SQLite finds
+   * our own file damaged.
    */
   static open (path: string, init: SqliteStoreInit = {}): SqliteStore {
     const durability = init.durability ?? 'full'
@@ -68,6 +70,7 @@ export class SqliteStore implements Store {
     try {
       db.pragma('busy_timeout = 5000')
       const empty = inspect(db, path)
+      if (!empty) checkIntegrity(db, path)
       db.pragma('journal_mode = WAL')
       // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
       db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
@@ -103,7 +106,7 @@ export class SqliteStore implements Store {
       return removed
     })
     this.pruneAll = db.transaction((present: Set<string>, covered: VersionVector) => {
-      const removed = this.sql.all.all().filter(op => !present.has(op.key) && op.seq <= seqOf(covered, op.origin))
+      const removed = this.sql.all.all().map(fromRow).filter(op => !present.has(op.key) && op.seq <= seqOf(covered, op.origin))
       for (const op of removed) this.sql.remove.run(op.key)
       return removed
     })
@@ -114,15 +117,15 @@ export class SqliteStore implements Store {
   }
 
   get (key: string): Op | undefined {
-    return this.sql.get.get(key)
+    return fromRow(this.sql.get.get(key))
   }
 
   list (options: ListOptions = {}): Op[] {
     const { prefix = '', after, limit = -1 } = options
     // One lower bound, so SQLite seeks straight to it instead of scanning from the prefix.
     return after !== undefined && compareUtf8(after, prefix) >= 0
-      ? this.sql.listAfter.all({ prefix, after, limit })
-      : this.sql.listFrom.all({ prefix, limit })
+      ? this.sql.listAfter.all({ prefix, after, limit }).map(fromRow)
+      : this.sql.listFrom.all({ prefix, limit }).map(fromRow)
   }
 
   apply (ops: Op[]): Op[] {
@@ -148,7 +151,7 @@ export class SqliteStore implements Store {
     const ops: Op[] = []
     for (const origin of this.sql.origins.all({ from: cursor?.origin ?? '' })) {
       const after = Math.max(seqOf(theirs, origin), origin === cursor?.origin ? cursor.seq : 0)
-      ops.push(...this.sql.originOps.all({ origin, after, limit: limit - ops.length }))
+      ops.push(...this.sql.originOps.all({ origin, after, limit: limit - ops.length }).map(fromRow))
       if (ops.length >= limit) break
     }
     return missingPage(ops, limit)
@@ -187,7 +190,7 @@ export class SqliteStore implements Store {
     for (const op of ops) {
       const current = this.sql.get.get(op.key)
       if (current === undefined || isNewer(op, current)) {
-        this.sql.put.run(op)
+        this.sql.put.run({ ...op, sig: op.sig ?? null })
         changed.push(op)
       }
       this.record(op.origin, op.seq)
@@ -222,6 +225,12 @@ export class SqliteStore implements Store {
   }
 }
 
+/** A row as an op: an unsigned op has no `sig` property at all, as in memory. */
+function fromRow<T extends Op | undefined> (row: T): T {
+  if (row != null && (row as { sig?: unknown }).sig === null) delete row.sig
+  return row
+}
+
 /** Whether the file is empty (true) or ours (false); throws for anything else. */
 function inspect (db: Database.Database, path: string): boolean {
   let names: string[]
@@ -230,7 +239,7 @@ function inspect (db: Database.Database, path: string): boolean {
     names = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").pluck().all()
   } catch (err) {
     if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') throw new ForeignDatabaseError(path, 'not an SQLite file', { cause: err })
-    throw err
+    throw damaged(path, err) ?? err
   }
   if (names.length === 0) return true
   if (!names.includes('meta') || !names.includes('kv_store')) throw new ForeignDatabaseError(path, `it holds ${names.slice(0, 5).join(', ')}`)
@@ -238,6 +247,30 @@ function inspect (db: Database.Database, path: string): boolean {
   if (version === undefined) throw new ForeignDatabaseError(path, 'its meta table has no schema_version')
   if (version !== SCHEMA_VERSION) throw new StoreVersionError(path, version, SCHEMA_VERSION)
   return false
+}
+
+/**
+ * Runs `PRAGMA quick_check` before anything writes, so a damaged file is
+ * reported rather than written over. It reads every page once: about 25 ms
+ * for 100,000 keys (22 MB) from the page cache.
+ */
+function checkIntegrity (db: Database.Database, path: string): void {
+  let result: unknown
+  try {
+    result = db.pragma('quick_check(1)', { simple: true })
+  } catch (err) {
+    throw damaged(path, err) ?? err
+  }
+  if (result === 'ok') return
+  // e.g. "*** in database main ***\nTree 4 page 5273 cell 53: invalid page number 825377843"
+  const problem = String(result).split('\n').filter(line => !line.startsWith('***')).join('; ')
+  throw new DamagedDatabaseError(path, problem)
+}
+
+function damaged (path: string, err: unknown): DamagedDatabaseError | undefined {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) return new DamagedDatabaseError(path, (err as Error).message, { cause: err })
+  return undefined
 }
 
 function schemaVersion (db: Database.Database): unknown {
@@ -251,9 +284,9 @@ function schemaVersion (db: Database.Database): unknown {
 function prepareStatements (db: Database.Database) {
   return {
     get: db.prepare<[string], Op>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: db.prepare<[Op]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq)
+    put: db.prepare<[Omit<Op, 'sig'> & { sig: Uint8Array | null }]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
     listFrom: db.prepare<[{ prefix: string, limit: number }], Op>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :prefix AND key < ${PREFIX_END} AND value IS NOT NULL ORDER BY key LIMIT :limit`),
     listAfter: db.prepare<[{ prefix: string, after: string, limit: number }], Op>(`SELECT ${OP_COLUMNS} FROM kv_store

@@ -27,6 +27,11 @@ export interface Version extends Stamp {
 export interface Op extends Version {
   key: string
   value: Uint8Array | null
+  /**
+   * The origin's signature over `signingPayload(op)` (plus whatever domain
+   * the signer adds), so the op can be relayed by anyone and still be checked.
+   */
+  sig?: Uint8Array
 }
 
 /** A change a caller asks for: a put (bytes) or a delete (null). */

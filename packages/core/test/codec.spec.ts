@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { decodeOps, encodeOps, OpCodecError, type Op } from '../src/index.js'
+import { decodeOps, encodeOps, OpCodecError, signingPayload, type Op } from '../src/index.js'
 import { op } from './helpers.js'
 
 const opArb: fc.Arbitrary<Op> = fc.record({
@@ -122,7 +122,7 @@ describe('op codec', () => {
     })
 
     it('unknown flags', () => {
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 2)), /op 0 has unknown flags 0x2/)
+      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 4)), /op 0 has unknown flags 0x4/)
     })
 
     it('an origin over 128 bytes', () => {
@@ -147,5 +147,16 @@ describe('op codec', () => {
       rejects(() => encodeOps([op('k', 'v', { logical: -1 })]), /not a safe non-negative integer/)
       rejects(() => encodeOps([op('k', 'v', { wall: 1.5 })]), /not a safe non-negative integer/)
     })
+  })
+})
+
+describe('signed ops', () => {
+  it('carry their signature through the codec, outside the signed payload', () => {
+    const signed = { key: 'k', value: new Uint8Array([1, 2]), wall: 5, logical: 1, origin: 'o', seq: 3, sig: new Uint8Array(64).fill(9) }
+    const [decoded] = decodeOps(encodeOps([signed]))
+    assert.deepEqual(decoded, signed)
+    assert.deepEqual(signingPayload(signed), signingPayload({ ...signed, sig: new Uint8Array(64) }), 'the signature is not part of what is signed')
+    assert.notDeepEqual(signingPayload(signed), signingPayload({ ...signed, value: new Uint8Array([1, 3]) }))
+    assert.throws(() => decodeOps(encodeOps([{ ...signed, sig: new Uint8Array(129) }])), /sig is 129 bytes, limit is 128/)
   })
 })

@@ -160,7 +160,7 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true })
     const columns = db.prepare('SELECT name, type, "notnull", pk FROM pragma_table_info(\'kv_store\')').raw().all()
     assert.deepEqual(columns, [['key', 'TEXT', 1, 1], ['value', 'BLOB', 0, 0], ['wall', 'INTEGER', 1, 0],
-      ['logical', 'INTEGER', 1, 0], ['origin', 'TEXT', 1, 0], ['seq', 'INTEGER', 1, 0]])
+      ['logical', 'INTEGER', 1, 0], ['origin', 'TEXT', 1, 0], ['seq', 'INTEGER', 1, 0], ['sig', 'BLOB', 0, 0]])
     assert.deepEqual(db.prepare("SELECT name FROM pragma_index_info('kv_store_origin_seq')").pluck().all(), ['origin', 'seq'])
     assert.deepEqual(db.prepare('SELECT key, value, typeof(wall), wall FROM kv_store ORDER BY key').raw().all(),
       [['gone', null, 'integer', 1], ['k', Buffer.from('v'), 'integer', 1_760_000_000_000]])

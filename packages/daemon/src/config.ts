@@ -5,9 +5,12 @@
 import { Command, Option } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError } from '@murmur/protocol'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { parseAllowFile, parsePeerId } from './allow-list.js'
 import { ConfigError } from './errors.js'
 import { LOG_LEVELS } from './logger.js'
+import { readSwarmKey } from './swarm-key.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
 
@@ -26,6 +29,10 @@ export interface DaemonConfig {
   tombstoneGraceMs: number
   tombstoneRetentionMs: number
   logLevel: LevelWithSilent
+  /** The 32-byte key from `--swarm-key`; only peers holding it can connect. */
+  swarmKey?: Uint8Array
+  /** Peer IDs from `--allow` and `--allow-file`; when set, no other peer may connect. */
+  allow?: string[]
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -52,6 +59,9 @@ export function buildCommand (): Command {
     .addOption(new Option('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer').env('MURMUR_ANTI_ENTROPY_INTERVAL').default('5000'))
     .addOption(new Option('--tombstone-grace <ms>', 'collect a tombstone every known peer has seen once it is this old').env('MURMUR_TOMBSTONE_GRACE').default('300000'))
     .addOption(new Option('--tombstone-retention <ms>', 'collect every tombstone once it is this old, seen by all peers or not (a node offline longer resyncs from a snapshot)').env('MURMUR_TOMBSTONE_RETENTION').default('604800000'))
+    .addOption(new Option('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect').env('MURMUR_SWARM_KEY'))
+    .addOption(new Option('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable').env('MURMUR_ALLOW').argParser(collect))
+    .addOption(new Option('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect').env('MURMUR_ALLOW_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').env('MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError()
@@ -91,8 +101,38 @@ export function validateConfig (raw: Record<string, unknown>, env: Record<string
     antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),
     tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
-    logLevel: raw.logLevel as LevelWithSilent
+    logLevel: raw.logLevel as LevelWithSilent,
+    ...(raw.swarmKey != null ? { swarmKey: readSwarmKey(nonEmpty('--swarm-key', 'MURMUR_SWARM_KEY', raw.swarmKey as string)) } : {}),
+    ...allowList(raw.allow as string[] | undefined, raw.allowFile as string | undefined)
   }
+}
+
+/**
+ * `--allow` and `--allow-file` together; neither means any peer may connect.
+ * Given but empty (a blank MURMUR_ALLOW, say) is an error, never an open node.
+ */
+function allowList (ids?: string[], file?: string): { allow?: string[] } {
+  if (ids?.length === 0) throw new ConfigError('--allow lists no peer IDs (is MURMUR_ALLOW blank?); give at least one, or unset it to let any peer connect')
+  const allow = (ids ?? []).map(id => parsePeerId(id, '--allow'))
+  if (file != null) {
+    nonEmpty('--allow-file', 'MURMUR_ALLOW_FILE', file)
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError(`cannot read --allow-file ${file}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+    }
+    const listed = parseAllowFile(text, file)
+    if (listed.length === 0) throw new ConfigError(`--allow-file ${file} lists no peer IDs; add one per line, or drop --allow-file to let any peer connect`)
+    allow.push(...listed)
+  }
+  return allow.length > 0 ? { allow: [...new Set(allow)] } : {}
+}
+
+/** A closed-group flag set to nothing must not quietly leave the group open. */
+function nonEmpty (flag: string, env: string, value: string): string {
+  if (value.trim() === '') throw new ConfigError(`${flag} is empty (is ${env} blank?); give a file, or unset it to let any peer connect`)
+  return value
 }
 
 function positiveInteger (flag: string, value: string): number {

@@ -65,6 +65,11 @@ export class Discovery {
     return this.book.list().filter(entry => entry.id !== this.libp2p.peerId.toString())
   }
 
+  /** Whether the peer book knows this peer as a group member. */
+  isKnown (peer: string): boolean {
+    return this.book.get(peer) != null
+  }
+
   /** Records a peer's latest version vector in the peer book. */
   noteVector (peer: string, vector: Record<string, number>): void {
     this.book.setVector(peer, vector)

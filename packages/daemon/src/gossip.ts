@@ -15,6 +15,8 @@ export interface GossipInit {
   group: string
   log: Logger
   maxValueBytes: number
+  /** Why an op must be refused (e.g. a bad signature), or undefined. */
+  checkOp(op: Op): string | undefined
   /** Applies ops that arrived from `from` (the signer, who is their origin). */
   apply(ops: Op[], from: PeerId, via: PeerId): void
   /** Payload bytes per message before encoding. @default 256 KiB */
@@ -32,6 +34,8 @@ export class GossipReplication {
   /** Ops decoded by the validator, so the message handler need not decode again. */
   private readonly decoded = new WeakMap<Uint8Array, Op[]>()
   private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => { this.receive(event.detail) }
+  /** Writes are batched, so an honest peer sends far fewer messages than this; a flood is ignored, not processed. */
+  private readonly rate = new RateLimiter(500, 1_000)
   rejected = 0
 
   constructor (pubsub: GossipSub, init: GossipInit) {
@@ -41,7 +45,7 @@ export class GossipReplication {
   }
 
   start (): void {
-    this.pubsub.topicValidators.set(this.topic, (_peer, message) => this.validate(message))
+    this.pubsub.topicValidators.set(this.topic, (peer, message) => this.rate.take(peer.toString()) ? this.validate(message) : TopicValidatorResult.Ignore)
     this.pubsub.addEventListener('gossipsub:message', this.onMessage)
     this.pubsub.subscribe(this.topic)
   }
@@ -74,6 +78,10 @@ export class GossipReplication {
     const from = message.from.toString()
     if (ops.length === 0) return this.reject('empty batch', message.from)
     if (ops.some(op => op.origin !== from)) return this.reject('op origin differs from the signer', message.from)
+    for (const op of ops) {
+      const problem = this.init.checkOp(op)
+      if (problem != null) return this.reject(`op ${op.key}: ${problem}`, message.from)
+    }
     this.decoded.set(message.data, ops)
     return TopicValidatorResult.Accept
   }
@@ -88,5 +96,29 @@ export class GossipReplication {
     if (msg.topic !== this.topic || msg.type !== 'signed') return
     const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
     this.init.apply(ops, msg.from, propagationSource)
+  }
+}
+
+/** A token bucket per peer: `perSecond` sustained, `burst` at once. */
+class RateLimiter {
+  private readonly perSecond: number
+  private readonly burst: number
+  private readonly buckets = new Map<string, { tokens: number, at: number }>()
+
+  constructor (perSecond: number, burst: number) {
+    this.perSecond = perSecond
+    this.burst = burst
+  }
+
+  take (peer: string): boolean {
+    const now = Date.now()
+    const bucket = this.buckets.get(peer) ?? { tokens: this.burst, at: now }
+    bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * this.perSecond / 1000)
+    bucket.at = now
+    if (this.buckets.size > 10_000) this.buckets.clear()
+    this.buckets.set(peer, bucket)
+    if (bucket.tokens < 1) return false
+    bucket.tokens--
+    return true
   }
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, type Identify } from '@libp2p/identify'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
@@ -16,6 +17,9 @@ import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { allowListGater } from './allow-list.js'
+import { swarmKeyProtector } from './swarm-key.js'
+import { topicFor } from './gossip.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
@@ -40,6 +44,10 @@ export interface Libp2pNodeInit {
   maxValueBytes: number
   mdns: boolean
   dht: boolean
+  /** The group's 32-byte swarm key: only peers holding it can connect. */
+  swarmKey?: Uint8Array
+  /** When set, connections to and from peers it refuses are denied. */
+  allowed?: (peer: string) => boolean
 }
 
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
@@ -50,8 +58,15 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     nodeInfo: { userAgent: `murmur/${VERSION}` },
     addresses: { listen: init.listen, announceFilter: withoutLoopback },
     transports: [tcp()],
+    // bounds for a small group's node; libp2p also rate-limits inbound connections per host
+    connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
+    // notice a dead peer within seconds, every time: the default timeout doubles after each failure up to a minute
+    connectionMonitor: { pingInterval: 5_000, pingTimeout: { minTimeout: 2_000, maxTimeout: 10_000 } },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
+    ...(init.swarmKey != null ? { connectionProtector: swarmKeyProtector(init.swarmKey) } : {}),
+    ...(init.allowed != null ? { connectionGater: allowListGater(init.allowed) } : {}),
     services: {
       identify: identify(),
       ping: ping(),
@@ -61,7 +76,23 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
         emitSelf: false,
         globalSignaturePolicy: 'StrictSign',
         // one op batch plus framing, far below gossipsub's 4 MiB default
-        maxInboundDataLength: init.maxValueBytes + 512 * 1024
+        maxInboundDataLength: init.maxValueBytes + 512 * 1024,
+        scoreParams: {
+          // fleets often sit behind one address (a NAT, one host in tests): no penalty for sharing it
+          IPColocationFactorWeight: 0,
+          topics: {
+            // Partial on purpose: gossipsub fills the rest from its defaults
+            [topicFor(init.group)]: {
+              topicWeight: 1,
+              // a quiet config store delivers few messages: do not punish mesh peers for that
+              meshMessageDeliveriesWeight: 0,
+              meshFailurePenaltyWeight: 0,
+              // a few invalid messages (squared) take a peer below the graylist threshold (-80)
+              invalidMessageDeliveriesWeight: -10,
+              invalidMessageDeliveriesDecay: 0.5
+            } as TopicScoreParams
+          }
+        }
       }),
       sync: murmurSync(init.sync),
       // one mDNS service name per group, so two groups on one LAN never meet

@@ -91,7 +91,7 @@ function banner (config: DaemonConfig, node: Murmur): string {
     `  socket:    ${config.socket}`,
     ...addrs.map((addr, i) => `  ${i === 0 ? 'listening:' : '          '} ${addr}`),
     'To join another node to this one, run:',
-    `  murmurd --name <other> --peer ${suggestion}${config.group !== 'default' ? ` --group ${config.group}` : ''}`,
+    `  murmurd --name <other> --peer ${suggestion}${config.group !== 'default' ? ` --group ${config.group}` : ''}${config.swarmKey != null ? ' --swarm-key <the same key file>' : ''}`,
     ''
   ].join('\n')
 }

@@ -11,10 +11,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Replica, SqliteStore, type Change, type Op, type Version } from '@murmur/core'
 import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, rpcError, type NodeCounters, type NodeStatus, type PeerInfo, type PeerSyncStatus } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
+import { parsePeerId } from './allow-list.js'
 import { lockDataDir, prepareDataDir, type DataDirLock } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { GossipReplication } from './gossip.js'
 import { HeldOps } from './held-ops.js'
+import { OpVerifier, opSigner } from './op-signing.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
@@ -54,6 +56,16 @@ export interface MurmurInit {
   tombstoneGraceMs?: number
   /** Every tombstone is collected once it is this old, seen by all peers or not. @default 604_800_000 (7 days) */
   tombstoneRetentionMs?: number
+  /**
+   * The group's 32-byte swarm key (`readSwarmKey(path)` reads a key file):
+   * only peers holding the same key can connect. @default none
+   */
+  swarmKey?: Uint8Array
+  /**
+   * Peer IDs that may connect, in either direction; no other peer can. This
+   * node's own ID is always allowed. @default any peer
+   */
+  allow?: string[]
   /** A pino logger; the node logs through children of it. @default silent */
   logger?: Logger
 }
@@ -108,7 +120,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly repairTimers = new Map<string, NodeJS.Timeout>()
   private readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0, collected: 0 }
   private readonly maxClockSkewMs: number
-  private readonly skewWarned = new Map<string, number>()
+  private readonly allowed?: Set<string>
+  private readonly warnedAt = new Map<string, number>()
+  private readonly verifier: OpVerifier
   private running?: Running
 
   constructor (init: MurmurInit) {
@@ -120,6 +134,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.maxValueBytes = init.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
     this.log = init.logger ?? pino({ level: 'silent' })
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
+    if (init.allow != null) this.allowed = new Set(init.allow.map(id => parsePeerId(id, 'the allow-list')))
+    this.verifier = new OpVerifier(this.group)
   }
 
   get isRunning (): boolean {
@@ -136,6 +152,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return this.state().libp2p.getMultiaddrs().map(String)
   }
 
+  /** Whether `peerId` may connect: any peer without an allow-list; with one, the peers on it and this node. */
+  isAllowed (peerId: string): boolean {
+    return this.allowed == null || this.allowed.has(peerId)
+  }
+
   async start (): Promise<void> {
     if (this.running != null) return
     const lock = lockDataDir(this.dataDir)
@@ -143,13 +164,16 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     try {
       const privateKey = await loadOrCreateIdentity(this.dataDir)
       const peerId = peerIdFromPrivateKey(privateKey)
+      this.allowed?.add(peerId.toString()) // a node always allows itself
       store = SqliteStore.open(join(this.dataDir, 'murmur.db'), { durability: this.init.durability ?? 'full' })
-      const replica = new Replica({ store, nodeId: peerId.toString() })
+      const replica = new Replica({ store, nodeId: peerId.toString(), sign: opSigner(privateKey, this.group) })
       const libp2p = await createLibp2pNode({
         privateKey,
         group: this.group,
         mdns: this.init.mdns ?? true,
         dht: this.init.dht ?? true,
+        swarmKey: this.init.swarmKey,
+        allowed: this.allowed != null ? peer => this.isAllowed(peer) : undefined,
         listen: this.init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
         maxValueBytes: this.maxValueBytes,
         sync: {
@@ -165,6 +189,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       })
       const gossip = new GossipReplication(libp2p.services.pubsub, {
         group: this.group,
+        checkOp: op => this.opProblem(op),
         maxValueBytes: this.maxValueBytes,
         log: this.log.child({ component: 'gossip' }),
         apply: (ops, _from, via) => { this.applyRemote(ops, via, 'gossiped') }
@@ -173,6 +198,12 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       const writes = new WriteQueue(changes => this.commitLocal(changes))
       const held = new HeldOps({ maxSkewMs: this.maxClockSkewMs, maxHoldMs: MAX_HOLD_MS, capacity: 100_000 })
       libp2p.addEventListener('peer:disconnect', event => { this.removeMember(event.detail) })
+      // the topology's onConnect fires only for a peer's first connection; a member that reconnects
+      // while we still hold a stale connection to it must be pulled from as well
+      libp2p.addEventListener('connection:open', event => {
+        const peer = event.detail.remotePeer
+        if (this.members.has(peer.toString()) || discovery.isKnown(peer.toString())) libp2p.services.sync.pullInBackground(peer, 'reconnect')
+      })
       await libp2p.start()
       this.running = { lock, store, replica, libp2p, gossip, discovery, writes, held, timers: [], startedAt: Date.now() }
       gossip.start()
@@ -256,7 +287,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   status (): MurmurStatus {
-    const { replica, startedAt, held } = this.state()
+    const { replica, startedAt, held, gossip } = this.state()
     const id = this.peerId
     const memberIds = [...this.members.keys()]
     const coordinator = [id, ...memberIds].sort()[0] as string
@@ -278,9 +309,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       coordinator,
       versionVector: vector,
       peerSync,
-      counters: { ...this.counters, held: held.size },
+      counters: { ...this.counters, rejected: this.counters.rejected + gossip.rejected, held: held.size },
       clock: { maxSkewMs: this.maxClockSkewMs, ...clockWarning(peerSync, this.maxClockSkewMs) },
-      uptimeMs: Date.now() - startedAt
+      uptimeMs: Date.now() - startedAt,
+      access: { swarmKey: this.init.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) }
     }
   }
 
@@ -393,13 +425,42 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private applyRemote (ops: Op[], from: PeerId, counter: 'repaired' | 'gossiped'): ApplyOutcome {
     const running = this.running
-    if (running == null) return { applied: 0, held: [] }
-    const { ready, held, rejected } = running.held.triage(ops, Date.now())
+    if (running == null) return { applied: 0, held: [], refused: 0 }
+    const { valid, refused } = this.checkOps(ops)
+    if (refused.length > 0) this.reportRefused(from, refused)
+    const { ready, held, rejected } = running.held.triage(valid, Date.now())
     if (held.length > 0 || rejected.length > 0) this.reportSkew(from, [...held, ...rejected], rejected.length)
     const applied = this.mergeReady(ready, from.toString(), counter)
     const vector = running.replica.vector()
     if (ready.some(op => (vector[op.origin] ?? 0) < op.seq)) this.scheduleRepair(from)
-    return { applied, held }
+    return { applied, held, refused: refused.length }
+  }
+
+  /** Why an op from a peer must be refused: an origin not allowed to write, or a bad or missing signature. */
+  private opProblem (op: Op): string | undefined {
+    if (!this.isAllowed(op.origin)) return 'its origin is not on the allow-list'
+    return this.verifier.problem(op)
+  }
+
+  private checkOps (ops: Op[]): { valid: Op[], refused: Array<{ op: Op, problem: string }> } {
+    const valid: Op[] = []
+    const refused: Array<{ op: Op, problem: string }> = []
+    for (const op of ops) {
+      const problem = this.opProblem(op)
+      if (problem == null) valid.push(op)
+      else refused.push({ op, problem })
+    }
+    return { valid, refused }
+  }
+
+  /** Counts refused ops and logs (at most once a minute per peer) who sent them. */
+  private reportRefused (from: PeerId, refused: Array<{ op: Op, problem: string }>): void {
+    this.counters.rejected += refused.length
+    const key = `refused:${from.toString()}`
+    if ((this.warnedAt.get(key) ?? 0) > Date.now() - 60_000) return
+    this.warnedAt.set(key, Date.now())
+    const first = refused[0] as { op: Op, problem: string }
+    this.log.warn({ peer: from.toString(), refused: refused.length, origin: first.op.origin, key: first.op.key, problem: first.problem }, 'refused ops from peer')
   }
 
   /** Merges ops that are within the clock bound; returns how many changed a key. */
@@ -424,8 +485,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.counters.rejected += rejected
     const key = from.toString()
     const now = Date.now()
-    if ((this.skewWarned.get(key) ?? 0) > now - 60_000) return
-    this.skewWarned.set(key, now)
+    if ((this.warnedAt.get(key) ?? 0) > now - 60_000) return
+    this.warnedAt.set(key, now)
     const aheadMs = Math.max(...ops.map(op => op.wall)) - now
     const origins = [...new Set(ops.map(op => op.origin))]
     this.log.warn({ peer: key, origins, aheadMs, held: ops.length - rejected, rejected, maxSkewMs: this.maxClockSkewMs },

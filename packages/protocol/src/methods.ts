@@ -21,7 +21,9 @@ export const Key = z.string()
   .refine(key => key.isWellFormed(), 'key must be valid UTF-8 (no lone surrogates)')
   .refine(key => Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`)
 
-const Prefix = z.string().max(MAX_KEY_BYTES)
+/** Text stored or matched as UTF-8 must be well-formed: a lone surrogate would silently become U+FFFD. */
+const wellFormed = (text: string): boolean => text.isWellFormed()
+const Prefix = z.string().max(MAX_KEY_BYTES).refine(wellFormed, 'must be valid UTF-8 (no lone surrogates)')
 
 /** A value's version: its hybrid logical clock stamp, origin node and that node's sequence number. */
 export interface Version {
@@ -97,6 +99,14 @@ export interface ClockStatus {
   warning?: string
 }
 
+/** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */
+export interface AccessStatus {
+  /** Only peers holding the group's swarm key can connect. */
+  swarmKey: boolean
+  /** How many peer IDs may connect, this node's own included; absent when any peer may. */
+  allowList?: number
+}
+
 export interface NodeStatus {
   id: string
   name: string
@@ -120,16 +130,22 @@ export interface NodeStatus {
   counters: NodeCounters
   clock: ClockStatus
   uptimeMs: number
+  /** Optional, so clients still read daemons that predate it. */
+  access?: AccessStatus
 }
 
 export const methods = {
-  kv_put: z.strictObject({ key: Key, value: z.string(), encoding: ValueEncoding.optional() }),
+  kv_put: z.strictObject({
+    key: Key,
+    value: z.string().refine(wellFormed, 'value must be valid UTF-8 (no lone surrogates); send binary values base64-encoded'),
+    encoding: ValueEncoding.optional()
+  }),
   kv_get: z.strictObject({ key: Key, encoding: ValueEncoding.optional() }),
   kv_delete: z.strictObject({ key: Key }),
   kv_list: z.strictObject({
     prefix: Prefix.optional(),
     limit: z.number().int().min(1).max(MAX_LIST_LIMIT).optional(),
-    after: z.string().max(MAX_KEY_BYTES).optional(),
+    after: Prefix.optional(),
     encoding: ValueEncoding.optional()
   }),
   kv_subscribe: z.strictObject({ prefix: Prefix.optional(), encoding: ValueEncoding.optional() }),

@@ -7,6 +7,7 @@
  * leaves each side with everything the other had. `pull()` is also the
  * repair hook for anti-entropy: call it whenever a gap is suspected.
  */
+import { setMaxListeners } from 'node:events'
 import { lpStream } from '@libp2p/utils'
 import { SYNC_PROTOCOL, SyncProtocolError, decodeFrame, encodeControl, encodeOpsFrame, type ControlMessage, type DecodeLimits } from './messages.js'
 import type { MissingCursor, MissingOptions, MissingPage, Op, VersionVector } from '@murmur/core'
@@ -27,10 +28,11 @@ export function isBehindGc (vector: VersionVector, gcVector: VersionVector): boo
   return Object.entries(gcVector).some(([origin, seq]) => (Object.hasOwn(vector, origin) ? vector[origin] ?? 0 : 0) < seq)
 }
 
-/** What applying a page did: ops stamped too far ahead are held, not applied. */
+/** What applying a page did: ops stamped too far ahead are held, not applied; invalid ops are refused. */
 export interface ApplyOutcome {
   applied: number
   held: Op[]
+  refused: number
 }
 
 /** What this node knows of one peer's replication state. */
@@ -75,6 +77,9 @@ export interface SyncResult {
   ops: number
   ms: number
 }
+
+/** A sync stream with no traffic for this long is aborted. */
+const STREAM_IDLE_MS = 20_000
 
 export class SyncRejectedError extends Error {
   static override name = 'SyncRejectedError'
@@ -159,8 +164,10 @@ export class SyncService implements Startable {
 
   private async pullOnce (peer: PeerId): Promise<SyncResult> {
     const started = Date.now()
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.timeoutMs ?? 300_000)])
-    const stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal })
+    const signal = this.deadline()
+    const stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+    // a peer that stops answering (a partition, a dead connection) must not hold up later pulls
+    stream.inactivityTimeout = STREAM_IDLE_MS
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     const read = async (): Promise<ReturnType<typeof decodeFrame>> => decodeFrame((await lp.read({ signal })).subarray(), this.limits)
     try {
@@ -177,6 +184,7 @@ export class SyncService implements Startable {
         throw new SyncRejectedError('peer is behind what this node has garbage-collected; it must resync from our snapshot first')
       }
       let ops = 0
+      let refused = 0
       const heldFrom = new Map<string, number>()
       const present = hello.snapshot === true ? new Set<string>() : undefined
       while (true) {
@@ -185,10 +193,15 @@ export class SyncService implements Startable {
           for (const op of frame.ops) present?.add(op.key)
           const outcome = this.init.apply(frame.ops, peer)
           ops += outcome.applied
+          refused += outcome.refused
           for (const op of outcome.held) heldFrom.set(op.origin, Math.min(op.seq, heldFrom.get(op.origin) ?? Infinity))
           continue
         }
         if (frame.message.t !== 'done') throw new SyncProtocolError(`unexpected ${frame.message.t} during sync`)
+        if (refused > 0) {
+          // a peer that relays forged ops may lie about its vector too: take its valid ops, not its claims
+          throw new SyncProtocolError(`peer sent ${refused} ops with bad signatures; not trusting its version vector`)
+        }
         state.vector = frame.message.vector
         // never claim held ops: a later sync must bring them again
         const vector = capVector(frame.message.vector, heldFrom)
@@ -205,6 +218,13 @@ export class SyncService implements Startable {
     }
   }
 
+  /** A signal for one sync: aborted on stop or after the timeout. Each pending read or write of a long sync listens on it. */
+  private deadline (): AbortSignal {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.timeoutMs ?? 300_000)])
+    setMaxListeners(Infinity, signal)
+    return signal
+  }
+
   private peerState (peer: PeerId): PeerSyncState {
     let state = this.peers.get(peer.toString())
     if (state == null) {
@@ -215,7 +235,8 @@ export class SyncService implements Startable {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.timeoutMs ?? 300_000)])
+    const signal = this.deadline()
+    stream.inactivityTimeout = STREAM_IDLE_MS
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     const hello = expectControl(decodeFrame((await lp.read({ signal })).subarray(), this.limits), 'hello')
     if (hello.t !== 'hello' || hello.vector == null) throw new SyncProtocolError('expected hello with a vector')
