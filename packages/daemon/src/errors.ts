@@ -27,3 +27,9 @@ export class NotStartedError extends Error {
   static override name = 'NotStartedError'
   override name = 'NotStartedError'
 }
+
+/** The socket path, or its directory, could let another user reach or replace the socket. */
+export class UnsafeSocketPathError extends Error {
+  static override name = 'UnsafeSocketPathError'
+  override name = 'UnsafeSocketPathError'
+}

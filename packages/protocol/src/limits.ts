@@ -7,5 +7,13 @@ export const MAX_JSON_DEPTH = 32
 export const MAX_BATCH_REQUESTS = 1000
 export const DEFAULT_LIST_LIMIT = 1000
 export const MAX_LIST_LIMIT = 10000
+/** A frame must arrive whole within this long of its first byte, or the daemon closes the connection. */
+export const DEFAULT_FRAME_TIMEOUT_MS = 10_000
+/** Connections a daemon serves at once; one more is answered with TooBusyError and closed. */
+export const DEFAULT_MAX_CONNECTIONS = 256
+/** Requests (a batch counts as one) one connection may have in progress. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024
+/** Subscriptions one connection may hold. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 256
 /** Unix socket paths longer than this do not fit `sockaddr_un.sun_path` on Linux. */
 export const MAX_SOCKET_PATH_BYTES = 107

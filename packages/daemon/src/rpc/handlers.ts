@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, decodeValue, encodeValue, isMethodName, methods, rpcError,
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeValue, isMethodName, methods, rpcError,
   type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
 } from '@murmur/protocol'
 import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
@@ -15,14 +15,22 @@ import type { Socket } from 'node:net'
 export type Subscription = (event: ChangeEvent) => WireChange | undefined
 
 export interface Connection {
+  /** Numbers connections in the log. */
+  id: number
   socket: Socket
   subscriptions: Map<string, Subscription>
   inFlight: number
+  /** The client half-closed: close once every answer is out. */
   ending?: boolean
+  /** The server refused the client and is closing the connection. */
+  closing?: boolean
+  /** TooBusyError has been logged for this connection (once is enough). */
+  busyWarned?: boolean
 }
 
 export interface HandlerContext {
   socket: string
+  maxSubscriptions: number
 }
 
 type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
@@ -40,6 +48,9 @@ export function registerHandlers (server: JSONRPCServer<Connection>, node: Murmu
       return { items: items.map(entry => toWireEntry(entry, encoding)), ...(next != null ? { next } : {}) }
     },
     kv_subscribe: ({ prefix, encoding }, connection) => {
+      if (connection.subscriptions.size >= context.maxSubscriptions) {
+        throw new MurmurRpcError(InvalidRequestCode, `too many subscriptions on this connection (limit ${context.maxSubscriptions}); unsubscribe first`, { name: 'TooBusyError' })
+      }
       const id = randomBytes(8).toString('hex')
       connection.subscriptions.set(id, event => event.key.startsWith(prefix ?? '') ? toWireChange(event, encoding) : undefined)
       return id

@@ -1,16 +1,23 @@
 /**
  * The local JSON-RPC 2.0 server: NDJSON over a Unix socket that only the
- * owner can reach (0600, inside the 0700 data dir).
+ * owner can reach (0600, in a directory no one else can write).
+ *
+ * Every limit holds per connection, so one misbehaving client costs the
+ * others nothing: a frame too large or too slow to complete, or a client that
+ * stops reading, loses its connection (with a last error frame when it can
+ * still read one); too many requests in flight or too many connections are
+ * answered with `TooBusyError`.
  */
-import { lstatSync, rmSync } from 'node:fs'
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { rmSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
 import { JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
-  DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InternalErrorCode, InvalidRequestCode, LineDecoder, MAX_BATCH_REQUESTS,
+  DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
+  FrameTooLargeError, InternalErrorCode, InvalidRequestCode, LineDecoder, MAX_BATCH_REQUESTS,
   MurmurRpcError, ParseErrorCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame, parseFrame
 } from '@murmur/protocol'
-import { SocketInUseError } from '../errors.js'
 import { registerHandlers, type Connection } from './handlers.js'
+import { prepareSocketPath } from './socket-file.js'
 import type { ChangeEvent, Murmur } from '../murmur.js'
 import type { Logger } from 'pino'
 
@@ -19,41 +26,53 @@ export interface RpcServerInit {
   log: Logger
   /** @default 8 MiB */
   maxFrameBytes?: number
-  /** @default 256 */
+  /** A frame must arrive whole within this long of its first byte (slowloris). @default 10_000 */
+  frameTimeoutMs?: number
+  /** Connections served at once; one more is answered with TooBusyError and closed. @default 256 */
   maxConnections?: number
-  /** Requests one connection may have in progress. @default 1024 */
+  /** Requests one connection may have in progress (a batch counts as one). @default 1024 */
   maxInFlight?: number
+  /** Subscriptions one connection may hold. @default 256 */
+  maxSubscriptions?: number
   /** A client that leaves this much unread output is dropped. @default 64 MiB */
   maxUnreadBytes?: number
 }
 
+/** How long a refused client has to read its last error frame before it is cut off. */
+const CLOSE_GRACE_MS = 2_000
+
 export class RpcServer {
   readonly path: string
   private readonly init: RpcServerInit
+  private readonly log: Logger
   private readonly node: Murmur
   private readonly rpc: JSONRPCServer<Connection>
   private readonly connections = new Set<Connection>()
   private server?: Server
+  private nextId = 0
+  /** One listener for the node's changes, whatever the number of connections. */
+  private readonly onChange = (event: ChangeEvent): void => {
+    for (const connection of this.connections) this.deliver(connection, event)
+  }
 
   constructor (node: Murmur, init: RpcServerInit) {
     this.node = node
     this.init = init
+    this.log = init.log
     this.path = checkSocketPath(init.path)
-    this.rpc = new JSONRPCServer<Connection>({
-      errorListener: (message, err) => { init.log.debug({ err: (err as Error)?.message }, message) }
-    })
+    // every failed request is logged once, in answerOne; the library's own report would repeat it
+    this.rpc = new JSONRPCServer<Connection>({ errorListener: () => {} })
     this.rpc.mapErrorToJSONRPCErrorResponse = (id, err) => {
       if (err instanceof MurmurRpcError) return createJSONRPCErrorResponse(id, err.code, err.message, err.data)
-      init.log.error({ err }, 'RPC handler failed')
+      this.log.error({ err }, 'RPC handler failed')
       return createJSONRPCErrorResponse(id, InternalErrorCode, `internal error: ${(err as Error)?.message ?? String(err)}`, { name: 'InternalError' })
     }
-    registerHandlers(this.rpc, node, { socket: this.path })
+    registerHandlers(this.rpc, node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS })
   }
 
   async listen (): Promise<void> {
-    await removeStaleSocket(this.path)
+    await prepareSocketPath(this.path)
     const server = createServer({ allowHalfOpen: true }, socket => { this.accept(socket) })
-    server.maxConnections = this.init.maxConnections ?? 256
     // bind with a 0177 umask so the socket is never reachable by others, not even briefly
     const umask = process.umask(0o177)
     try {
@@ -64,6 +83,9 @@ export class RpcServer {
     } finally {
       process.umask(umask)
     }
+    // an accept() error libuv cannot absorb (it sheds connections itself on EMFILE) would otherwise crash murmurd
+    server.on('error', err => { this.log.warn({ err: err.message }, 'RPC server cannot accept a connection') })
+    this.node.on('change', this.onChange)
     this.server = server
   }
 
@@ -72,6 +94,7 @@ export class RpcServer {
     const server = this.server
     if (server == null) return
     this.server = undefined
+    this.node.off('change', this.onChange)
     const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
     for (const connection of this.connections) connection.socket.destroy()
     await closed
@@ -79,50 +102,89 @@ export class RpcServer {
   }
 
   private accept (socket: Socket): void {
-    const connection: Connection = { socket, subscriptions: new Map(), inFlight: 0 }
+    const connection: Connection = { id: ++this.nextId, socket, subscriptions: new Map(), inFlight: 0 }
+    const maxConnections = this.init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    if (this.connections.size >= maxConnections) {
+      socket.on('error', () => {})
+      socket.resume() // discard whatever it sends
+      this.refuse(connection, 'TooBusyError', `too many connections to murmurd (limit ${maxConnections}); close some and retry`, { connections: this.connections.size })
+      return
+    }
     this.connections.add(connection)
     const decoder = new LineDecoder(this.init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
-    const unsubscribe = this.forwardChanges(connection)
+    const frameTimeoutMs = this.init.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS
+    let deadline: NodeJS.Timeout | undefined
     socket.on('data', chunk => {
+      if (connection.closing === true) return // draining what a refused client still sends
       let lines: string[]
       try {
         lines = decoder.push(chunk)
       } catch (err) {
         if (!(err instanceof FrameTooLargeError)) throw err
-        this.init.log.warn({ err: err.message }, 'RPC client sent an oversized frame; closing its connection')
-        socket.end(encodeFrame(createJSONRPCErrorResponse(null, InvalidRequestCode, err.message, { name: 'FrameTooLargeError' })))
+        this.refuse(connection, 'FrameTooLargeError', err.message)
         return
+      }
+      // the deadline runs from the first byte of each frame
+      if (lines.length > 0 || decoder.pending === 0) {
+        clearTimeout(deadline)
+        deadline = undefined
+      }
+      if (decoder.pending > 0) {
+        deadline ??= setTimeout(() => {
+          this.refuse(connection, 'FrameTimeoutError', `frame not completed within ${frameTimeoutMs} ms; send each message as one line ending in \\n`, { pending: decoder.pending })
+        }, frameTimeoutMs)
       }
       for (const line of lines) this.dispatch(connection, line)
     })
     socket.on('end', () => {
+      if (connection.closing === true) return
+      clearTimeout(deadline)
       // the client half-closed: answer what it sent, then close our side
       const last = decoder.end()
       if (last != null) this.dispatch(connection, last)
       connection.ending = true
       if (connection.inFlight === 0) socket.end()
     })
-    socket.on('error', err => { this.init.log.debug({ err: err.message }, 'RPC connection error') })
+    socket.on('error', err => { this.log.debug({ conn: connection.id, err: err.message }, 'RPC connection error') })
     socket.on('close', () => {
-      unsubscribe()
+      clearTimeout(deadline)
       this.connections.delete(connection)
     })
+  }
+
+  /**
+   * Answers a protocol violation with one last error frame and closes the
+   * connection, reading (and discarding) what the client still sends so it
+   * can read the answer; a client that never closes is cut off after a grace period.
+   */
+  private refuse (connection: Connection, name: string, message: string, fields: Record<string, unknown> = {}): void {
+    const { socket } = connection
+    if (connection.closing === true || socket.destroyed) return
+    connection.closing = true
+    this.log.warn({ conn: connection.id, reason: name, ...fields }, `${message}; closing the RPC connection`)
+    socket.end(encodeFrame(createJSONRPCErrorResponse(null, InvalidRequestCode, message, { name })))
+    setTimeout(() => { socket.destroy() }, CLOSE_GRACE_MS).unref()
   }
 
   private dispatch (connection: Connection, line: string): void {
     if (line.trim() === '') return
     const { socket } = connection
-    if (connection.inFlight >= (this.init.maxInFlight ?? 1024)) {
-      this.send(connection, createJSONRPCErrorResponse(null, InvalidRequestCode, 'too many requests in flight on this connection; wait for answers', { name: 'TooBusyError' }))
+    const maxInFlight = this.init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+    if (connection.inFlight >= maxInFlight) {
+      if (connection.busyWarned !== true) {
+        connection.busyWarned = true
+        this.log.warn({ conn: connection.id, maxInFlight }, 'RPC client has too many requests in flight; refusing more until it reads its answers')
+      }
+      this.send(connection, createJSONRPCErrorResponse(null, InvalidRequestCode, `too many requests in flight on this connection (limit ${maxInFlight}); wait for answers`, { name: 'TooBusyError' }))
       return
     }
     connection.inFlight++
     this.answer(connection, line)
       .then(response => { if (response != null) this.send(connection, response) })
-      .catch(err => { this.init.log.error({ err }, 'RPC dispatch failed') })
+      .catch(err => { this.log.error({ err }, 'RPC dispatch failed') })
       .finally(() => {
         connection.inFlight--
-        if (connection.ending === true && connection.inFlight === 0) socket.end()
+        if (connection.ending === true && connection.inFlight === 0 && connection.closing !== true) socket.end()
       })
   }
 
@@ -131,12 +193,16 @@ export class RpcServer {
     try {
       message = parseFrame(line)
     } catch (err) {
+      this.log.debug({ conn: connection.id, err: (err as Error).message }, 'RPC client sent a frame that does not parse')
       return createJSONRPCErrorResponse(null, ParseErrorCode, `parse error: ${(err as Error).message}`, { name: (err as Error).name })
     }
     if (!Array.isArray(message)) return await this.answerOne(connection, message)
-    if (message.length === 0) return createJSONRPCErrorResponse(null, InvalidRequestCode, 'empty batch', { name: 'InvalidRequestError' })
-    if (message.length > MAX_BATCH_REQUESTS) {
-      return createJSONRPCErrorResponse(null, InvalidRequestCode, `batch of ${message.length} requests exceeds the limit of ${MAX_BATCH_REQUESTS}`, { name: 'InvalidRequestError' })
+    const problem = message.length === 0
+      ? 'empty batch'
+      : message.length > MAX_BATCH_REQUESTS ? `batch of ${message.length} requests exceeds the limit of ${MAX_BATCH_REQUESTS}` : undefined
+    if (problem != null) {
+      this.log.debug({ conn: connection.id, batch: message.length }, `RPC request refused: ${problem}`)
+      return createJSONRPCErrorResponse(null, InvalidRequestCode, problem, { name: 'InvalidRequestError' })
     }
     const responses = await Promise.all(message.map(async item => await this.answerOne(connection, item)))
     const answered = responses.filter((r): r is JSONRPCResponse => r != null)
@@ -146,33 +212,34 @@ export class RpcServer {
   private async answerOne (connection: Connection, message: unknown): Promise<JSONRPCResponse | null> {
     const problem = requestProblem(message)
     if (problem != null) {
-      const id = idOf(message)
-      return createJSONRPCErrorResponse(id, InvalidRequestCode, `invalid request: ${problem}`, { name: 'InvalidRequestError' })
+      this.log.debug({ conn: connection.id }, `RPC request refused: ${problem}`)
+      return createJSONRPCErrorResponse(idOf(message), InvalidRequestCode, `invalid request: ${problem}`, { name: 'InvalidRequestError' })
     }
-    return await this.rpc.receive(message as JSONRPCRequest, connection)
+    const request = message as JSONRPCRequest
+    const response = await this.rpc.receive(request, connection)
+    const error = response?.error
+    if (error != null) this.log.debug({ conn: connection.id, method: request.method, code: error.code, err: error.message }, 'RPC request failed')
+    return response
   }
 
   private send (connection: Connection, message: unknown): void {
     const { socket } = connection
-    if (socket.destroyed) return
-    if (socket.writableLength > (this.init.maxUnreadBytes ?? 64 * 1024 * 1024)) {
-      this.init.log.warn({ unread: socket.writableLength }, 'RPC client is not reading its answers; dropping it')
+    if (socket.destroyed || socket.writableEnded) return
+    const maxUnreadBytes = this.init.maxUnreadBytes ?? 64 * 1024 * 1024
+    if (socket.writableLength > maxUnreadBytes) {
+      this.log.warn({ conn: connection.id, unread: socket.writableLength, maxUnreadBytes }, 'RPC client is not reading its answers; dropping it')
       socket.destroy()
       return
     }
     socket.write(encodeFrame(message))
   }
 
-  /** Delivers the node's changes to this connection's subscriptions. */
-  private forwardChanges (connection: Connection): () => void {
-    const listener = (event: ChangeEvent): void => {
-      for (const [id, subscription] of connection.subscriptions) {
-        const result = subscription(event)
-        if (result != null) this.send(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
-      }
+  /** Delivers a change to the connection's subscriptions that want it. */
+  private deliver (connection: Connection, event: ChangeEvent): void {
+    for (const [id, subscription] of connection.subscriptions) {
+      const result = subscription(event)
+      if (result != null) this.send(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
     }
-    this.node.on('change', listener)
-    return () => { this.node.off('change', listener) }
   }
 }
 
@@ -194,26 +261,4 @@ function isId (id: unknown): boolean {
 function idOf (message: unknown): string | number | null {
   const id = (message as { id?: unknown } | null)?.id
   return isId(id) ? id as string | number | null : null
-}
-
-/**
- * A socket file left by a crashed daemon is removed; a live one (something
- * answers on it) is not. A path that exists but is not a socket is refused,
- * so we never delete a user's file or follow a planted symlink.
- */
-async function removeStaleSocket (path: string): Promise<void> {
-  let stat
-  try {
-    stat = lstatSync(path)
-  } catch {
-    return
-  }
-  if (!stat.isSocket()) throw new SocketInUseError(`${path} exists and is not a socket; remove it or choose another --socket`)
-  const live = await new Promise<boolean>(resolve => {
-    const probe = connect(path)
-    probe.once('connect', () => { probe.destroy(); resolve(true) })
-    probe.once('error', () => { resolve(false) })
-  })
-  if (live) throw new SocketInUseError(`another murmurd is listening on ${path}`)
-  rmSync(path, { force: true })
 }

@@ -1,0 +1,195 @@
+/**
+ * Disk and data: a full disk refuses writes with a clear error while murmurd
+ * keeps serving reads, damages nothing, and takes writes again once space
+ * returns; a murmur.db that is not ours, or is damaged, stops murmurd at
+ * start with one line and exit code 1, and is left byte for byte as it was.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { SqliteStore } from '@murmur/core'
+import { MURMURD, TestCluster, TestNode, run } from './harness.js'
+import { RawClient } from './raw-client.js'
+
+const isRoot = process.getuid?.() === 0
+const DB = 'murmur.db'
+
+const murmurd = async (dataDir: string): Promise<Awaited<ReturnType<typeof run>>> =>
+  await run(process.execPath, [MURMURD, '--name', 'disk', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'], { timeoutMs: 20_000 })
+
+/** The lines murmurd wrote for a person (its log lines are JSON). */
+const humanLines = (stderr: string): string[] => stderr.split('\n').filter(line => line !== '' && !line.startsWith('{'))
+
+/** Fills the file system holding `dir` with a filler file; returns its path. */
+function fill (dir: string): string {
+  const path = join(dir, 'filler')
+  const fd = openSync(path, 'w')
+  try {
+    const block = Buffer.alloc(64 * 1024, 0x5a)
+    for (let i = 0; i < 100_000; i++) {
+      try {
+        writeSync(fd, block)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+        // the last partial block: fill the remaining bytes too
+        for (let size = 32 * 1024; size >= 1; size = Math.floor(size / 2)) {
+          try { while (true) writeSync(fd, block, 0, size) } catch {}
+        }
+        return path
+      }
+    }
+    throw new Error('the file system never filled up')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tmpfs' }, () => {
+  const cluster = new TestCluster()
+  const mount = join(cluster.dir, 'small')
+  let node: TestNode
+  const stored = new Map<string, string>()
+
+  before(async () => {
+    mkdirSync(mount)
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mount])
+    assert.equal(mounted.status, 0, `mount: ${mounted.stderr?.toString()}`)
+    node = new TestNode('full', join(mount, 'full'))
+    cluster.nodes.set('full', node)
+    await node.start()
+    for (let i = 0; i < 20; i++) {
+      const value = `value ${i} `.repeat(1000)
+      await node.put(`before:${i}`, value)
+      stored.set(`before:${i}`, value)
+    }
+  })
+  after(async () => {
+    await node?.stop('SIGKILL')
+    spawnSync('umount', [mount])
+    await cluster.close()
+  })
+
+  it('refuses puts with StorageError 1001 "the disk is full", keeps serving reads, and resumes once space returns', async () => {
+    const filler = fill(mount)
+    const client = await RawClient.connect(node.socket)
+    // the WAL may still have room for a little: write until the disk refuses
+    let refusal
+    for (let i = 0; i < 50 && refusal == null; i++) {
+      const value = `after ${i} `.repeat(10_000)
+      const answer = await client.request('kv_put', { key: `during:${i}`, value })
+      if (answer.error != null) refusal = answer.error
+      else stored.set(`during:${i}`, value)
+    }
+    assert.ok(refusal != null, 'a put was refused')
+    assert.equal(refusal.code, 1001)
+    assert.equal(refusal.data.name, 'StorageError')
+    assert.equal(refusal.data.sqlite, 'SQLITE_FULL')
+    assert.match(refusal.message, /^write not stored: the disk is full$/)
+
+    const cli = await node.ctl(['put', 'cli:key', '-'], 'x'.repeat(200_000))
+    assert.equal(cli.code, 1)
+    assert.match(cli.stderr, /^murmurctl: write not stored: the disk is full/)
+    assert.equal(cli.stderr.trim().split('\n').length, 1)
+    const del = await node.ctl(['del', 'before:0'])
+    assert.equal(del.code, 1, 'a delete needs room too')
+
+    // reads, lists and status go on
+    assert.equal((await node.ctl(['get', 'before:3'])).stdout, stored.get('before:3') + '\n')
+    const listed = await client.request('kv_list', {})
+    assert.deepEqual(new Map(listed.result.items.map((e: any) => [e.key, e.value])), stored)
+    assert.equal((await node.ctl(['status'])).code, 0)
+    assert.match(node.stderr, /"msg":"write failed"/, 'the refusal is logged')
+
+    rmSync(filler)
+    const resumed = await client.request('kv_put', { key: 'after:space', value: 'back' })
+    assert.ok(resumed.result?.version, JSON.stringify(resumed))
+    stored.set('after:space', 'back')
+    assert.equal((await node.ctl(['put', 'cli:key', 'y'])).code, 0)
+    stored.set('cli:key', 'y')
+    client.destroy()
+    assert.equal(node.process?.exitCode, null, 'murmurd stayed up throughout')
+
+    // nothing already stored was damaged
+    assert.equal(await node.stop(), 0)
+    const db = new Database(join(node.dataDir, DB), { readonly: true })
+    try {
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
+      const rows = db.prepare('SELECT key, value FROM kv_store WHERE value IS NOT NULL').all() as Array<{ key: string, value: Buffer }>
+      assert.deepEqual(new Map(rows.map(r => [r.key, r.value.toString()])), stored)
+    } finally {
+      db.close()
+    }
+  })
+})
+
+describe('a murmur.db that is not ours or is damaged', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'murmur-disk-'))
+  after(() => { rmSync(dir, { recursive: true, force: true }) })
+
+  /** Starts murmurd on a data dir holding `murmur.db`; checks it exits 1 with one line and leaves the file alone. */
+  async function refused (name: string, make: (path: string) => void, message: RegExp): Promise<string> {
+    const dataDir = join(dir, name)
+    mkdirSync(dataDir, { mode: 0o700 })
+    make(join(dataDir, DB))
+    const before = readFileSync(join(dataDir, DB))
+    const result = await murmurd(dataDir)
+    assert.equal(result.code, 1, result.stderr)
+    const lines = humanLines(result.stderr)
+    assert.equal(lines.length, 1, result.stderr)
+    assert.match(lines[0] as string, message)
+    assert.ok(readFileSync(join(dataDir, DB)).equals(before), 'murmur.db is byte-identical')
+    assert.deepEqual(readdirSync(dataDir).filter(f => f.startsWith(DB)), [DB], 'no WAL or shared-memory file is left behind')
+    return lines[0] as string
+  }
+
+  it('refuses a text file named murmur.db', async () => {
+    await refused('text', path => { writeFileSync(path, 'these are my notes, not a database\n') }, /^murmurd: .*murmur\.db is not a murmur database: not an SQLite file$/)
+  })
+
+  it('refuses another application\'s SQLite database', async () => {
+    await refused('foreign', path => {
+      const db = new Database(path)
+      db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')")
+      db.close()
+    }, /^murmurd: .*murmur\.db is not a murmur database: it holds users$/)
+  })
+
+  it('refuses its own database with bytes overwritten in the middle of a page', async () => {
+    const message = await refused('damaged', writeDamagedDatabase,
+      /^murmurd: .*murmur\.db is damaged: .+; restore it from a backup, or move it away and let the node resync from its peers$/)
+    assert.doesNotMatch(message, /\*\*\*/, 'SQLite\'s banner line is left out')
+    console.log(message)
+  })
+
+  it('takes an empty file as a new database', async () => {
+    const dataDir = join(dir, 'empty')
+    mkdirSync(dataDir, { mode: 0o700 })
+    writeFileSync(join(dataDir, DB), '')
+    const store = SqliteStore.open(join(dataDir, DB))
+    assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
+    store.close()
+  })
+})
+
+/** Our database with 500 keys, then 256 bytes of 0xFF over the middle of a kv_store leaf page. */
+function writeDamagedDatabase (path: string): void {
+  const store = SqliteStore.open(path)
+  store.apply(Array.from({ length: 500 }, (_, i) => ({
+    key: `key:${String(i).padStart(4, '0')}`, value: Buffer.from(`v${i}`), wall: 1_760_000_000_000 + i, logical: 0, origin: '12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx', seq: i + 1
+  })))
+  store.close()
+  assert.equal(existsSync(`${path}-wal`), false, 'closed cleanly: the WAL is checkpointed away')
+  const db = new Database(path, { readonly: true })
+  const pageSize = db.pragma('page_size', { simple: true }) as number
+  const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'kv_store' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[]
+  db.close()
+  assert.ok(leaves.length >= 3, `${leaves.length} leaf pages`)
+  const page = leaves[Math.floor(leaves.length / 2)] as number
+  const fd = openSync(path, 'r+')
+  writeSync(fd, Buffer.alloc(256, 0xff), 0, 256, (page - 1) * pageSize + pageSize / 2 - 128)
+  closeSync(fd)
+}
