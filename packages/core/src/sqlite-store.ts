@@ -74,6 +74,8 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL')
       // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
       db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+      // after a burst of writes, truncate the WAL back to 64 MiB at the next checkpoint instead of keeping it
+      db.pragma('journal_size_limit = 67108864')
       if (empty) db.exec(SCHEMA)
       return new SqliteStore(db, path, durability)
     } catch (err) {

@@ -37,6 +37,8 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
   private readonly socket: Socket
   private readonly rpc: JSONRPCClient
   private closed = false
+  /** An error the daemon sent for no request in particular, reported to calls the connection then fails. */
+  private refusal?: MurmurRpcError
 
   private constructor (socket: Socket) {
     super()
@@ -118,6 +120,11 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
       this.destroy()
       return
     }
+    if (!Array.isArray(message) && message.id === null && message.error != null) {
+      // the daemon refused the connection or a frame as a whole (too busy, frame too large): pending calls fail with it
+      this.refusal = MurmurRpcError.fromWire(message.error as WireError)
+      return
+    }
     if (!Array.isArray(message) && message.method === SUBSCRIPTION_NOTIFICATION) {
       const { subscription, result } = message.params as SubscriptionNotification
       this.emit('change', subscription, result)
@@ -129,7 +136,7 @@ export class MurmurClient extends EventEmitter<ClientEvents> {
   private unwrap (response: JSONRPCResponse): unknown {
     if (response.error == null) return response.result
     // json-rpc-2.0 settles pending calls with code 0 when the connection goes away
-    if (this.closed && response.error.code === 0) throw new ConnectionClosedError(`connection to murmurd closed: ${response.error.message}`)
+    if (this.closed && response.error.code === 0) throw this.refusal ?? new ConnectionClosedError(`connection to murmurd closed: ${response.error.message}`)
     throw MurmurRpcError.fromWire(response.error as WireError)
   }
 }
