@@ -106,6 +106,13 @@ interface Running {
   startedAt: number
 }
 
+interface Refused {
+  op: Op
+  problem: string
+  /** A bad or missing signature, as opposed to a policy refusal. */
+  forged: boolean
+}
+
 /** Ops stamped further ahead than this are refused, not held. */
 const MAX_HOLD_MS = 60 * 60 * 1000
 
@@ -425,7 +432,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private applyRemote (ops: Op[], from: PeerId, counter: 'repaired' | 'gossiped'): ApplyOutcome {
     const running = this.running
-    if (running == null) return { applied: 0, held: [], refused: 0 }
+    if (running == null) return { applied: 0, held: [], refused: [], forged: 0 }
     const { valid, refused } = this.checkOps(ops)
     if (refused.length > 0) this.reportRefused(from, refused)
     const { ready, held, rejected } = running.held.triage(valid, Date.now())
@@ -433,7 +440,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const applied = this.mergeReady(ready, from.toString(), counter)
     const vector = running.replica.vector()
     if (ready.some(op => (vector[op.origin] ?? 0) < op.seq)) this.scheduleRepair(from)
-    return { applied, held, refused: refused.length }
+    return { applied, held, refused: refused.map(r => r.op), forged: refused.filter(r => r.forged).length }
   }
 
   /** Why an op from a peer must be refused: an origin not allowed to write, or a bad or missing signature. */
@@ -442,24 +449,24 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return this.verifier.problem(op)
   }
 
-  private checkOps (ops: Op[]): { valid: Op[], refused: Array<{ op: Op, problem: string }> } {
+  private checkOps (ops: Op[]): { valid: Op[], refused: Refused[] } {
     const valid: Op[] = []
-    const refused: Array<{ op: Op, problem: string }> = []
+    const refused: Refused[] = []
     for (const op of ops) {
       const problem = this.opProblem(op)
       if (problem == null) valid.push(op)
-      else refused.push({ op, problem })
+      else refused.push({ op, problem, forged: this.isAllowed(op.origin) })
     }
     return { valid, refused }
   }
 
   /** Counts refused ops and logs (at most once a minute per peer) who sent them. */
-  private reportRefused (from: PeerId, refused: Array<{ op: Op, problem: string }>): void {
+  private reportRefused (from: PeerId, refused: Refused[]): void {
     this.counters.rejected += refused.length
     const key = `refused:${from.toString()}`
     if ((this.warnedAt.get(key) ?? 0) > Date.now() - 60_000) return
     this.warnedAt.set(key, Date.now())
-    const first = refused[0] as { op: Op, problem: string }
+    const first = refused[0] as Refused
     this.log.warn({ peer: from.toString(), refused: refused.length, origin: first.op.origin, key: first.op.key, problem: first.problem }, 'refused ops from peer')
   }
 

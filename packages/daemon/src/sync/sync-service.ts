@@ -28,11 +28,14 @@ export function isBehindGc (vector: VersionVector, gcVector: VersionVector): boo
   return Object.entries(gcVector).some(([origin, seq]) => (Object.hasOwn(vector, origin) ? vector[origin] ?? 0 : 0) < seq)
 }
 
-/** What applying a page did: ops stamped too far ahead are held, not applied; invalid ops are refused. */
+/** What applying a page did: ops stamped too far ahead are held, not applied; others are refused. */
 export interface ApplyOutcome {
   applied: number
   held: Op[]
-  refused: number
+  /** Ops refused by policy (an origin not allowed to write) or for a bad signature. */
+  refused: Op[]
+  /** How many of the refused had a missing or bad signature: the sender relayed forgeries. */
+  forged: number
 }
 
 /** What this node knows of one peer's replication state. */
@@ -184,7 +187,7 @@ export class SyncService implements Startable {
         throw new SyncRejectedError('peer is behind what this node has garbage-collected; it must resync from our snapshot first')
       }
       let ops = 0
-      let refused = 0
+      let forged = 0
       const heldFrom = new Map<string, number>()
       const present = hello.snapshot === true ? new Set<string>() : undefined
       while (true) {
@@ -193,17 +196,17 @@ export class SyncService implements Startable {
           for (const op of frame.ops) present?.add(op.key)
           const outcome = this.init.apply(frame.ops, peer)
           ops += outcome.applied
-          refused += outcome.refused
-          for (const op of outcome.held) heldFrom.set(op.origin, Math.min(op.seq, heldFrom.get(op.origin) ?? Infinity))
+          forged += outcome.forged
+          // never claim ops we did not take: a later sync must bring them again
+          for (const op of [...outcome.held, ...outcome.refused]) heldFrom.set(op.origin, Math.min(op.seq, heldFrom.get(op.origin) ?? Infinity))
           continue
         }
         if (frame.message.t !== 'done') throw new SyncProtocolError(`unexpected ${frame.message.t} during sync`)
-        if (refused > 0) {
+        if (forged > 0) {
           // a peer that relays forged ops may lie about its vector too: take its valid ops, not its claims
-          throw new SyncProtocolError(`peer sent ${refused} ops with bad signatures; not trusting its version vector`)
+          throw new SyncProtocolError(`peer sent ${forged} ops with bad signatures; not trusting its version vector`)
         }
         state.vector = frame.message.vector
-        // never claim held ops: a later sync must bring them again
         const vector = capVector(frame.message.vector, heldFrom)
         if (present != null) this.init.resync(peer, present, vector, frame.message.gcVector ?? {})
         else this.init.replica.mergeVector(vector)
