@@ -33,10 +33,20 @@ describe('discovery (network namespaces)', { skip }, () => {
       assert.ok(peers.every(p => p.via === 'mdns' || p.via === 'inbound'), JSON.stringify(peers))
     }
     console.log(`# mDNS: three hosts fully connected ${Date.now() - started} ms after start`)
-    await (alice as TestNode).put('project:name', 'MyAwesomeProject')
-    await (bob as TestNode).put('project:version', '1.1.0')
-    await (charlie as TestNode).put('db:port', '3306')
-    await net.nodes.converged([alice, bob, charlie] as TestNode[], 3)
+    const writes: Array<[TestNode, Array<[string, string]>]> = [
+      [alice as TestNode, [['project:name', 'MyAwesomeProject'], ['project:version', '1.0.0'], ['db:host', 'localhost'], ['db:port', '5432'], ['user:alice', 'alice']]],
+      [bob as TestNode, [['project:version', '1.1.0'], ['api:endpoint', 'https://api.example.com'], ['api:timeout', '30'], ['user:bob', 'bob']]],
+      [charlie as TestNode, [['db:port', '3306'], ['cache:enabled', 'true'], ['cache:ttl', '3600'], ['user:charlie', 'charlie']]]
+    ]
+    for (const [node, entries] of writes) for (const [key, value] of entries) await node.put(key, value)
+    await Promise.all([(alice as TestNode).put('counter', '100'), (bob as TestNode).put('counter', '200')])
+    const list = await net.nodes.converged([alice, bob, charlie] as TestNode[], 12)
+    assert.match(list, /^db:port = 3306$/m)
+    assert.match(list, /^project:version = 1\.1\.0$/m)
+    await waitFor(() => {
+      const rows = [alice, bob, charlie].map(node => JSON.stringify((node as TestNode).rows()))
+      return rows.every(r => r === rows[0])
+    }, 'identical kv_store rows')
   })
 
   it('DHT: in a line a–b–c where c knows only b, c finds and connects to a', async () => {
