@@ -17,8 +17,8 @@ export interface GossipInit {
   maxValueBytes: number
   /** Why an op must be refused (e.g. a bad signature), or undefined. */
   checkOp(op: Op): string | undefined
-  /** Applies ops that arrived from `from` (the signer, who is their origin). */
-  apply(ops: Op[], from: PeerId, via: PeerId): void
+  /** Applies ops that arrived through `via` (their signatures are checked again there). */
+  apply(ops: Op[], via: PeerId): void
   /** Payload bytes per message before encoding. @default 256 KiB */
   messageBytes?: number
 }
@@ -45,7 +45,7 @@ export class GossipReplication {
   }
 
   start (): void {
-    this.pubsub.topicValidators.set(this.topic, (peer, message) => this.rate.take(peer.toString()) ? this.validate(message) : TopicValidatorResult.Ignore)
+    this.pubsub.topicValidators.set(this.topic, (peer, message) => this.rate.take(peer.toString()) ? this.validate(peer, message) : TopicValidatorResult.Ignore)
     this.pubsub.addEventListener('gossipsub:message', this.onMessage)
     this.pubsub.subscribe(this.topic)
   }
@@ -66,21 +66,22 @@ export class GossipReplication {
     return counts
   }
 
-  /** Gossipsub validator: an explicit Reject lets peer scoring penalise the sender. */
-  private validate (message: Message): TopicValidatorResult {
-    if (message.type !== 'signed') return this.reject('unsigned message')
+  /**
+   * Gossipsub validator: an explicit Reject lets peer scoring penalise the
+   * peer that sent the message. Messages carry no envelope signature
+   * (StrictNoSign): each op's own signature says who wrote it.
+   */
+  private validate (peer: PeerId, message: Message): TopicValidatorResult {
     let ops: Op[]
     try {
       ops = decodeOps(message.data, { maxValueBytes: this.init.maxValueBytes })
     } catch (err) {
-      return this.reject((err as Error).message, message.from)
+      return this.reject((err as Error).message, peer)
     }
-    const from = message.from.toString()
-    if (ops.length === 0) return this.reject('empty batch', message.from)
-    if (ops.some(op => op.origin !== from)) return this.reject('op origin differs from the signer', message.from)
+    if (ops.length === 0) return this.reject('empty batch', peer)
     for (const op of ops) {
       const problem = this.init.checkOp(op)
-      if (problem != null) return this.reject(`op ${op.key}: ${problem}`, message.from)
+      if (problem != null) return this.reject(`op ${op.key}: ${problem}`, peer)
     }
     this.decoded.set(message.data, ops)
     return TopicValidatorResult.Accept
@@ -93,9 +94,9 @@ export class GossipReplication {
   }
 
   private receive ({ msg, propagationSource }: GossipsubMessage): void {
-    if (msg.topic !== this.topic || msg.type !== 'signed') return
+    if (msg.topic !== this.topic) return
     const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
-    this.init.apply(ops, msg.from, propagationSource)
+    this.init.apply(ops, propagationSource)
   }
 }
 

@@ -74,7 +74,9 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
         // a lone node must still accept writes; sync delivers them later
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        globalSignaturePolicy: 'StrictSign',
+        // every op carries its origin's signature, checked wherever it arrives; an envelope signature
+        // on top would cost a sign per publish and a verify per message and prove nothing more
+        globalSignaturePolicy: 'StrictNoSign',
         // one op batch plus framing, far below gossipsub's 4 MiB default
         maxInboundDataLength: init.maxValueBytes + 512 * 1024,
         scoreParams: {

@@ -199,7 +199,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         checkOp: op => this.opProblem(op),
         maxValueBytes: this.maxValueBytes,
         log: this.log.child({ component: 'gossip' }),
-        apply: (ops, _from, via) => { this.applyRemote(ops, via, 'gossiped') }
+        apply: (ops, via) => { this.applyRemote(ops, via, 'gossiped') }
       })
       const discovery = new Discovery(libp2p, { dataDir: this.dataDir, peers: this.init.peers ?? [], log: this.log.child({ component: 'discovery' }) })
       const writes = new WriteQueue(changes => this.commitLocal(changes))

@@ -49,7 +49,7 @@ describe('a hostile peer', () => {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) }
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }
     })
     attacker.services.pubsub.addEventListener('message', event => {
       const ops = decodeOps(event.detail.data)
