@@ -1,0 +1,87 @@
+/**
+ * 3. Catch-up: on a 3-node cluster, node 2 is stopped while 100,000 keys
+ * (100-byte values; 30,000 with --quick) are written to node 0 in batches; node 1 receives them
+ * live. Then node 2 restarts: time from its restart (spawn) to identical
+ * replicas, and the TCP payload bytes on node 2's connections meanwhile.
+ * 4. Join: then a new, empty node 3 joins with `--peer` of node 0: time from
+ * its start to a full replica, and its bytes.
+ */
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Daemon, TcpMeter, removeDir, tempDir } from '../lib/daemon.mjs'
+import { Cluster, converged } from '../lib/cluster.mjs'
+import { batchedPuts, keyOf, valueOf } from '../lib/load.mjs'
+import { assertIdentical } from '../lib/replicas.mjs'
+
+export const CATCHUP_KEYS = 100_000
+const VALUE_BYTES = 100
+
+/** Starts `node` and measures until its replica matches `reference`: { totalMs, readyMs, wire, syncMs }. */
+export async function timeToReplica (node, others, { expectKeys, timeoutMs = 120_000 }) {
+  const meterReady = node.start({ pollMs: 5 })
+  // the pid exists as soon as start() spawned; meter the daemon's TCP connections from then on
+  const meter = new TcpMeter(node.pid, 100)
+  await meterReady
+  const doneAt = await converged([node, ...others], { timeoutMs, pollMs: 25, expectKeys })
+  const wire = await meter.finish()
+  return { totalMs: doneAt - node.startedAt, readyMs: node.readyMs, syncMs: doneAt - node.startedAt - node.readyMs, wire }
+}
+
+export async function catchup ({ quick, runs, report, log }) {
+  // --quick writes fewer keys, so its figures are not judged against the 100,000-key targets
+  const keys = quick ? 30_000 : CATCHUP_KEYS
+  const count = keys.toLocaleString('en-US')
+  const judged = keys === CATCHUP_KEYS
+  const r = { catchup: [], catchupReady: [], catchupWire: [], join: [], joinReady: [], joinWire: [], write: [], payload: 0 }
+  const n = quick ? 1 : runs
+  for (let run = 0; run < n; run++) {
+    const root = tempDir()
+    const cluster = new Cluster(root, 'c')
+    try {
+      const [a, b, c] = await cluster.start(3, { peers: i => [...Array(i).keys()] })
+      await cluster.connected(() => 2)
+      await c.stop()
+      const prefix = `cu${run}`
+      const start = performance.now()
+      const wrote = await batchedPuts(a.ctl, { ms: 120_000, max: keys, size: 1000, value: i => valueOf(VALUE_BYTES, i), keyOf: i => keyOf(prefix, i) })
+      r.write.push(wrote.count / ((performance.now() - start) / 1000))
+      await converged([a, b], { timeoutMs: 120_000, pollMs: 100, expectKeys: keys })
+      const payload = keys * (Buffer.byteLength(keyOf(prefix, 0)) + VALUE_BYTES)
+      r.payload = payload
+
+      const cu = await timeToReplica(c, [a, b], { expectKeys: keys })
+      assertIdentical([a, b, c])
+      r.catchup.push(cu.totalMs); r.catchupReady.push(cu.readyMs); r.catchupWire.push(cu.wire.in + cu.wire.out)
+      log(`  catch-up ${run + 1}: ${cu.totalMs.toFixed(0)} ms from restart (ready after ${cu.readyMs.toFixed(0)} ms), ` +
+        `wire ${(cu.wire.in / 1e6).toFixed(2)} MB in + ${(cu.wire.out / 1e6).toFixed(2)} MB out over ${cu.wire.connections.length} connection(s) for ${(payload / 1e6).toFixed(2)} MB of keys+values`)
+      r.catchupConnections = cu.wire.connections
+
+      const d = new Daemon('c3', join(root, 'c3'), { peers: [a.addr] })
+      cluster.nodes.push(d)
+      const jn = await timeToReplica(d, [a], { expectKeys: keys })
+      assertIdentical([a, d])
+      r.join.push(jn.totalMs); r.joinReady.push(jn.readyMs); r.joinWire.push(jn.wire.in + jn.wire.out)
+      log(`  join ${run + 1}: ${jn.totalMs.toFixed(0)} ms from start (ready after ${jn.readyMs.toFixed(0)} ms), wire ${((jn.wire.in + jn.wire.out) / 1e6).toFixed(2)} MB`)
+    } finally {
+      await cluster.stop()
+      removeDir(root)
+    }
+  }
+  const S3 = '3 catch-up'
+  const payloadRuns = r.catchup.map(() => r.payload)
+  report.row({ section: S3, id: 'catchup.ms', label: `restart → identical replicas, ${count} keys missed`, unit: 'ms', runs: r.catchup,
+    baseline: { label: 'restart → socket ready', runs: r.catchupReady },
+    target: judged ? { on: 'value', op: '<=', limit: 5_000, text: '≤ 5,000 ms' } : undefined,
+    note: '3 nodes, each dialling all earlier ones; node 2 stopped (SIGTERM) while node 0 took ' + count + ' puts (JSON-RPC batches of 1,000) and node 1 received them; timed from spawning node 2 again until all three hold the same version vector (read from each node\'s SQLite file every 25 ms, so polling costs the daemons nothing) and node_status shows the same key count; kv_store rows then compared by SHA-256 (not timed)' })
+  report.row({ section: S3, id: 'catchup.wire', label: 'catch-up wire bytes (TCP payload, both directions)', unit: 'bytes', runs: r.catchupWire,
+    baseline: { label: 'keys + values', runs: payloadRuns },
+    target: judged ? { on: 'ratio', op: '<=', limit: 1.5, text: '≤ 1.5× payload' } : undefined,
+    note: 'the kernel\'s per-connection TCP counters (tcp_info bytes_received + bytes_acked, read with `ss -ti` every 100 ms, highest value kept per connection) summed over every TCP connection of the restarted daemon: noise and yamux framing, identify, gossipsub, pings and sync included; TCP/IP headers excluded' })
+  report.row({ section: '4 join', id: 'join.ms', label: `new empty node → full replica of ${count} keys`, unit: 'ms', runs: r.join,
+    baseline: { label: 'start → socket ready', runs: r.joinReady },
+    target: judged ? { on: 'value', op: '<=', limit: 5_000, text: '≤ 5,000 ms' } : undefined,
+    note: 'a 4th node started with --peer of node 0 only; timed from its spawn to the same version vector and key count as node 0' })
+  report.row({ section: '4 join', id: 'join.wire', label: 'join wire bytes (TCP payload, both directions)', unit: 'bytes', runs: r.joinWire,
+    baseline: { label: 'keys + values', runs: payloadRuns } })
+  report.detail('catchup', r)
+}
