@@ -34,8 +34,12 @@ export class GossipReplication {
   /** Ops decoded by the validator, so the message handler need not decode again. */
   private readonly decoded = new WeakMap<Uint8Array, Op[]>()
   private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => { this.receive(event.detail) }
-  /** Writes are batched, so an honest peer sends far fewer messages than this; a flood is ignored, not processed. */
-  private readonly rate = new RateLimiter(500, 1_000)
+  /**
+   * A single writer at full speed sends a few thousand messages a second
+   * (each group commit is one message); beyond this a peer's messages are
+   * ignored, not processed, and sync delivers what honest peers sent.
+   */
+  private readonly rate = new RateLimiter(5_000, 10_000)
   rejected = 0
 
   constructor (pubsub: GossipSub, init: GossipInit) {

@@ -60,8 +60,9 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     transports: [tcp()],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
-    // notice a dead peer within seconds, every time: the default timeout doubles after each failure up to a minute
-    connectionMonitor: { pingInterval: 5_000, pingTimeout: { minTimeout: 2_000, maxTimeout: 10_000 } },
+    // notice a dead peer within seconds, every time (the default timeout doubles after each failure, up to a
+    // minute), but give a ping queued behind megabytes of sync pages time to get through
+    connectionMonitor: { pingInterval: 5_000, pingTimeout: { minTimeout: 5_000, maxTimeout: 10_000 } },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs

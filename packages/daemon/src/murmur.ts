@@ -423,10 +423,13 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const { replica, gossip } = this.state()
     const ops = replica.write(changes)
     for (const op of ops) this.emitChange(op, 'local')
-    gossip.publish(ops).then(
-      recipients => { this.log.debug({ ops: ops.length, recipients }, 'published ops') },
-      err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
-    )
+    // after the acknowledgements have gone out: a put waits for its commit, not for gossip
+    setImmediate(() => {
+      gossip.publish(ops).then(
+        recipients => { this.log.debug({ ops: ops.length, recipients }, 'published ops') },
+        err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
+      )
+    })
     return ops
   }
 

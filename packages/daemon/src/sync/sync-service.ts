@@ -101,6 +101,7 @@ export class SyncService implements Startable {
   private readonly maxFrameBytes: number
   private readonly pulls = new Map<string, PullState>()
   readonly peers = new Map<string, PeerSyncState>()
+  private queue: Promise<unknown> = Promise.resolve()
   private readonly shutdown = new AbortController()
   private topologyId?: string
 
@@ -143,7 +144,7 @@ export class SyncService implements Startable {
         let result: SyncResult
         do {
           state.again = false
-          result = await this.pullOnce(peer)
+          result = await this.serially(async () => await this.pullOnce(peer))
         } while (state.again)
         return result
       } finally {
@@ -152,6 +153,17 @@ export class SyncService implements Startable {
     })()
     this.pulls.set(key, state)
     return await state.done
+  }
+
+  /**
+   * One pull at a time, across peers: a node that reconnects to several
+   * peers at once would otherwise receive everything it missed from each of
+   * them; in turn, each later pull starts from the vector the earlier raised.
+   */
+  private async serially<T> (pull: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(pull, pull)
+    this.queue = run.catch(() => {})
+    return await run
   }
 
   pullInBackground (peer: PeerId, reason: string): void {
