@@ -18,9 +18,25 @@ export function compareVersions (a: Version, b: Version): number {
   return compareStamps(a, b) || compareStrings(a.origin, b.origin) || Math.sign(a.seq - b.seq)
 }
 
-/** Whether `a` wins over `b`. */
-export function isNewer (a: Version, b: Version): boolean {
-  return compareVersions(a, b) > 0
+/** The content a version may carry: an op's value and signature. */
+interface Content {
+  value?: Uint8Array | null
+  sig?: Uint8Array
+}
+
+/**
+ * Whether `a` wins over `b`. Two different ops with one version (an origin
+ * that signed two writes with the same seq and stamp) are ranked by their
+ * bytes, so every replica still keeps the same one whatever the arrival order.
+ */
+export function isNewer (a: Version & Content, b: Version & Content): boolean {
+  return (compareVersions(a, b) || compareBytes(a.sig, b.sig) || compareBytes(a.value, b.value)) > 0
+}
+
+/** Absent < present; then byte order. */
+function compareBytes (a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): number {
+  if (a == null || b == null) return (a == null ? 0 : 1) - (b == null ? 0 : 1)
+  return Buffer.compare(a, b)
 }
 
 function compareStrings (a: string, b: string): number {

@@ -43,3 +43,15 @@ describe('compareUtf8', () => {
     assert.ok(compareUtf8('\u{1F600}', '\u{E000}') > 0)
   })
 })
+
+describe('isNewer', () => {
+  it('ranks two different ops with one version by their bytes, the same way in either order', () => {
+    const base = { wall: 5, logical: 0, origin: 'o', seq: 3 }
+    const a = { ...base, key: 'k', value: Buffer.from('a'), sig: Buffer.from([1]) }
+    const b = { ...base, key: 'k', value: Buffer.from('b'), sig: Buffer.from([2]) }
+    assert.equal(isNewer(b, a), true)
+    assert.equal(isNewer(a, b), false)
+    assert.equal(isNewer(a, { ...a }), false, 'an op does not beat itself')
+    assert.equal(isNewer({ ...base, value: Buffer.from('x') }, { ...base, value: null }), true, 'unsigned: by value, a delete lowest')
+  })
+})
