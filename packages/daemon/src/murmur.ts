@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Replica, SqliteStore, type Change, type Op, type Version } from '@murmur/core'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, rpcError, type NodeCounters, type NodeStatus, type PeerInfo, type PeerSyncStatus } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, Key, rpcError, type NodeCounters, type NodeStatus, type PeerInfo, type PeerSyncStatus } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { lockDataDir, prepareDataDir, type DataDirLock } from './data-dir.js'
@@ -205,11 +205,12 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       const writes = new WriteQueue(changes => this.commitLocal(changes))
       const held = new HeldOps({ maxSkewMs: this.maxClockSkewMs, maxHoldMs: MAX_HOLD_MS, capacity: 100_000 })
       libp2p.addEventListener('peer:disconnect', event => { this.removeMember(event.detail) })
-      // the topology's onConnect fires only for a peer's first connection; a member that reconnects
-      // while we still hold a stale connection to it must be pulled from as well
+      // the sync topology's onConnect pulls on a peer's first connection only; a member that reconnects
+      // while we still hold a stale connection to it opens a second one, and must be pulled from as well
       libp2p.addEventListener('connection:open', event => {
         const peer = event.detail.remotePeer
-        if (this.members.has(peer.toString()) || discovery.isKnown(peer.toString())) libp2p.services.sync.pullInBackground(peer, 'reconnect')
+        const known = this.members.has(peer.toString()) || discovery.isKnown(peer.toString())
+        if (known && libp2p.getConnections(peer).length > 1) libp2p.services.sync.pullInBackground(peer, 'reconnect')
       })
       await libp2p.start()
       this.running = { lock, store, replica, libp2p, gossip, discovery, writes, held, timers: [], startedAt: Date.now() }
@@ -338,13 +339,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private startTimers (running: Running): void {
     const mean = this.init.antiEntropyIntervalMs ?? 5_000
-    let clockWarnedAt = 0
     const antiEntropy = (): void => {
       const { warning } = clockWarning(this.peerSync(running.replica.vector()), this.maxClockSkewMs)
-      if (warning != null && Date.now() - clockWarnedAt > 300_000) {
-        clockWarnedAt = Date.now()
-        this.log.warn({ maxSkewMs: this.maxClockSkewMs }, warning)
-      }
+      if (warning != null && this.due('clock', 300_000)) this.log.warn({ maxSkewMs: this.maxClockSkewMs }, warning)
       const members = [...this.members.keys()]
       const pick = members[Math.floor(Math.random() * members.length)]
       const peer = pick == null ? undefined : running.libp2p.getPeers().find(p => p.toString() === pick)
@@ -466,9 +463,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   /** Counts refused ops and logs (at most once a minute per peer) who sent them. */
   private reportRefused (from: PeerId, refused: Refused[]): void {
     this.counters.rejected += refused.length
-    const key = `refused:${from.toString()}`
-    if ((this.warnedAt.get(key) ?? 0) > Date.now() - 60_000) return
-    this.warnedAt.set(key, Date.now())
+    if (!this.due(`refused:${from.toString()}`, 60_000)) return
     const first = refused[0] as Refused
     this.log.warn({ peer: from.toString(), refused: refused.length, origin: first.op.origin, key: first.op.key, problem: first.problem }, 'refused ops from peer')
   }
@@ -490,16 +485,21 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return applied.length
   }
 
+  /** Whether a warning named `key` may be logged again (at most once per `everyMs`); notes that it was. */
+  private due (key: string, everyMs: number): boolean {
+    const now = Date.now()
+    if ((this.warnedAt.get(key) ?? -Infinity) > now - everyMs) return false
+    this.warnedAt.set(key, now)
+    return true
+  }
+
   /** Logs (at most once a minute per peer) that a peer sent ops stamped beyond the clock bound. */
   private reportSkew (from: PeerId, ops: Op[], rejected: number): void {
     this.counters.rejected += rejected
-    const key = from.toString()
-    const now = Date.now()
-    if ((this.warnedAt.get(key) ?? 0) > now - 60_000) return
-    this.warnedAt.set(key, now)
-    const aheadMs = Math.max(...ops.map(op => op.wall)) - now
+    if (!this.due(`skew:${from.toString()}`, 60_000)) return
+    const aheadMs = Math.max(...ops.map(op => op.wall)) - Date.now()
     const origins = [...new Set(ops.map(op => op.origin))]
-    this.log.warn({ peer: key, origins, aheadMs, held: ops.length - rejected, rejected, maxSkewMs: this.maxClockSkewMs },
+    this.log.warn({ peer: from.toString(), origins, aheadMs, held: ops.length - rejected, rejected, maxSkewMs: this.maxClockSkewMs },
       'received ops stamped beyond the clock-skew bound; holding them until our clock catches up (is a clock wrong?)')
   }
 
@@ -571,10 +571,10 @@ function clockWarning (peers: PeerSyncStatus[], maxSkewMs: number): { warning?: 
   return { warning: `this node's clock is about ${seconds} s ${median < 0 ? 'ahead of' : 'behind'} its peers'` }
 }
 
+/** The protocol's `Key` schema is the one definition of a valid key, for RPC and library calls alike. */
 function checkKey (key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw rpcError('InvalidParams', 'key must be a non-empty string')
-  if (!key.isWellFormed()) throw rpcError('InvalidParams', 'key must be valid UTF-8 (no lone surrogates)')
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw rpcError('InvalidParams', `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`)
+  const parsed = Key.safeParse(key)
+  if (!parsed.success) throw rpcError('InvalidParams', parsed.error.issues[0]?.message ?? 'invalid key')
 }
 
 function versionOf (op: Version): Version {
