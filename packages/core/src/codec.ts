@@ -3,24 +3,36 @@
  *
  * Layout (varint = unsigned LEB128, at most 2^53 - 1):
  *
- *   version    1 byte, = 1
+ *   version    1 byte, = 2
  *   origins    varint count, then per origin: varint length + UTF-8
+ *   proofs     varint count, then per proof (see proof.ts):
+ *     origin index, first seq, op count      3 varints (count at most 1024)
+ *     sig      varint length + bytes (at most 128)
+ *     digests  varint k, then k × (varint index + 32 bytes): the digests of
+ *              the batch's ops that are not in this message
  *   ops        varint count, then per op:
- *     flags    1 byte; bit 0 = tombstone, bit 1 = signed, other bits must be 0
+ *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, other bits must be 0
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
  *     wall, logical, origin index, seq    4 varints
- *     sig      varint length + bytes (only when signed; at most 128)
+ *     proof    varint index into proofs (only when proved)
  *
- * A batch from one origin names it once, so the overhead per op is a dozen
- * bytes or so on top of the key and value.
+ * The decoder computes the digest of every op that is present and fills it
+ * into its proof, so a message carrying a whole batch costs one signature and
+ * no digests; every proof must end up with every digest, and every op must
+ * have its own slot, or the message is malformed. A batch from one origin
+ * names it once, so the overhead per op is a dozen bytes or so on top of the
+ * key and value.
  */
 import { OpCodecError } from './errors.js'
-import type { Op } from './types.js'
+import { DIGEST_BYTES, opDigest } from './proof.js'
+import type { Op, OpProof } from './types.js'
 
-const FORMAT_VERSION = 1
+const FORMAT_VERSION = 2
 const TOMBSTONE = 0b1
-const SIGNED = 0b10
+const PROVED = 0b10
+/** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
+const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
 const MAX_ORIGIN_BYTES = 128
 /** 8 bytes of 7 bits hold 56 bits, enough for any safe integer. */
@@ -51,7 +63,18 @@ function check (ok: boolean, message: string): asserts ok {
  */
 export function encodeOps (ops: Op[]): Uint8Array {
   const origins = new Map<string, number>()
-  for (const op of ops) if (!origins.has(op.origin)) origins.set(op.origin, origins.size)
+  const proofs = new Map<OpProof, { index: number, origin: string, present: Set<number> }>()
+  for (const op of ops) {
+    if (!origins.has(op.origin)) origins.set(op.origin, origins.size)
+    if (op.proof == null) continue
+    let entry = proofs.get(op.proof)
+    if (entry == null) proofs.set(op.proof, (entry = { index: proofs.size, origin: op.origin, present: new Set() }))
+    const slot = op.seq - op.proof.first
+    check(op.origin === entry.origin, `op ${JSON.stringify(op.key)} shares a proof with another origin`)
+    check(slot >= 0 && slot < op.proof.digests.length / DIGEST_BYTES, `op ${JSON.stringify(op.key)} (seq ${op.seq}) is outside its proof`)
+    check(!entry.present.has(slot), `seq ${op.seq} of ${op.origin} appears twice`)
+    entry.present.add(slot)
+  }
   const out = new ByteWriter()
   out.byte(FORMAT_VERSION)
   out.varint(origins.size)
@@ -61,20 +84,34 @@ export function encodeOps (ops: Op[]): Uint8Array {
     check(bytes.length <= MAX_ORIGIN_BYTES, `origin is ${bytes.length} bytes, limit is ${MAX_ORIGIN_BYTES}`)
     out.bytes(bytes)
   }
+  out.varint(proofs.size)
+  for (const [proof, { origin, present }] of proofs) {
+    const count = proof.digests.length / DIGEST_BYTES
+    out.varint(origins.get(origin) ?? 0)
+    out.varint(proof.first)
+    out.varint(count)
+    out.bytes(proof.sig)
+    out.varint(count - present.size)
+    for (let slot = 0; slot < count; slot++) {
+      if (present.has(slot)) continue
+      out.varint(slot)
+      out.raw(proof.digests.subarray(slot * DIGEST_BYTES, (slot + 1) * DIGEST_BYTES))
+    }
+  }
   out.varint(ops.length)
   for (const op of ops) {
     check(op.key.length > 0 && op.key.isWellFormed(), `key ${JSON.stringify(op.key)} is empty or not well-formed`)
     check(op.seq >= 1, `seq ${op.seq} is below 1`)
-    out.byte((op.value === null ? TOMBSTONE : 0) | (op.sig != null ? SIGNED : 0))
+    out.byte((op.value === null ? TOMBSTONE : 0) | (op.proof != null ? PROVED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
-    if (op.sig != null) out.bytes(op.sig)
+    if (op.proof != null) out.varint(proofs.get(op.proof)?.index ?? 0)
   }
   return out.finish()
 }
 
-/** The bytes an origin signs for an op: the op alone, encoded without its signature. */
+/** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
 export function signingPayload (op: Op): Uint8Array {
   return encodeOps([{ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
@@ -94,17 +131,56 @@ export function decodeOps (bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
     check(origin.length > 0, `origin ${i} is empty`)
     origins.push(origin)
   }
+  const proofs: DecodedProof[] = []
+  const proofCount = input.varint('proof count')
+  for (let i = 0; i < proofCount; i++) proofs.push(readProof(input, origins, `proof ${i}`))
   const opCount = input.varint('op count')
   check(opCount <= maxOps, `batch has ${opCount} ops, limit is ${maxOps}`)
   const ops: Op[] = []
-  for (let i = 0; i < opCount; i++) ops.push(readOp(input, origins, `op ${i}`, maxKeyBytes, maxValueBytes))
+  for (let i = 0; i < opCount; i++) ops.push(readOp(input, origins, proofs, `op ${i}`, maxKeyBytes, maxValueBytes))
   check(input.atEnd(), `${input.remaining()} trailing bytes after the last op`)
+  proofs.forEach((proof, i) => {
+    check(proof.used, `proof ${i} covers no op of this batch`)
+    const missing = proof.filled.indexOf(0)
+    check(missing === -1, `proof ${i} lacks the digest of seq ${proof.proof.first + missing}`)
+  })
   return ops
 }
 
-function readOp (input: ByteReader, origins: string[], what: string, maxKeyBytes: number, maxValueBytes: number): Op {
+interface DecodedProof {
+  proof: OpProof
+  origin: string
+  /** 1 where the slot's digest is known. */
+  filled: Uint8Array
+  used: boolean
+}
+
+function readProof (input: ByteReader, origins: string[], what: string): DecodedProof {
+  const origin = origins[input.varint(`${what} origin index`)]
+  check(origin !== undefined, `${what} origin index is out of range (${origins.length} origins)`)
+  const first = input.varint(`${what} first seq`)
+  check(first >= 1, `${what} first seq is 0`)
+  const count = input.varint(`${what} op count`)
+  check(count >= 1 && count <= MAX_PROOF_OPS, `${what} covers ${count} ops, limit is 1 to ${MAX_PROOF_OPS}`)
+  check(first + count - 1 <= Number.MAX_SAFE_INTEGER, `${what} seqs are above 2^53 - 1`)
+  const sig = new Uint8Array(input.chunk(`${what} sig`, MAX_SIG_BYTES))
+  const digests = new Uint8Array(count * DIGEST_BYTES)
+  const filled = new Uint8Array(count)
+  const given = input.varint(`${what} digest count`)
+  check(given <= count, `${what} gives ${given} digests for ${count} ops`)
+  for (let i = 0; i < given; i++) {
+    const slot = input.varint(`${what} digest index`)
+    check(slot < count, `${what} digest index ${slot} is out of range`)
+    check(filled[slot] === 0, `${what} gives digest ${slot} twice`)
+    digests.set(input.fixed(`${what} digest ${slot}`, DIGEST_BYTES), slot * DIGEST_BYTES)
+    filled[slot] = 1
+  }
+  return { proof: { sig, first, digests }, origin, filled, used: false }
+}
+
+function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], what: string, maxKeyBytes: number, maxValueBytes: number): Op {
   const flags = input.byte(`${what} flags`)
-  check((flags & ~(TOMBSTONE | SIGNED)) === 0, `${what} has unknown flags 0x${flags.toString(16)}`)
+  check((flags & ~(TOMBSTONE | PROVED)) === 0, `${what} has unknown flags 0x${flags.toString(16)}`)
   const key = input.text(`${what} key`, maxKeyBytes)
   check(key.length > 0, `${what} key is empty`)
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
@@ -115,8 +191,19 @@ function readOp (input: ByteReader, origins: string[], what: string, maxKeyBytes
   check(origin !== undefined, `${what} origin index is out of range (${origins.length} origins)`)
   const seq = input.varint(`${what} seq`)
   check(seq >= 1, `${what} seq is 0`)
-  if ((flags & SIGNED) === 0) return { key, value, wall, logical, origin, seq }
-  return { key, value, wall, logical, origin, seq, sig: new Uint8Array(input.chunk(`${what} sig`, MAX_SIG_BYTES)) }
+  const op: Op = { key, value, wall, logical, origin, seq }
+  if ((flags & PROVED) === 0) return op
+  const entry = proofs[input.varint(`${what} proof index`)]
+  check(entry !== undefined, `${what} proof index is out of range (${proofs.length} proofs)`)
+  check(entry.origin === origin, `${what} is from another origin than its proof`)
+  const slot = seq - entry.proof.first
+  check(slot >= 0 && slot < entry.filled.length, `${what} seq ${seq} is outside its proof`)
+  check(entry.filled[slot] === 0, `${what} seq ${seq} is already in its proof`)
+  entry.proof.digests.set(opDigest(op), slot * DIGEST_BYTES)
+  entry.filled[slot] = 1
+  entry.used = true
+  op.proof = entry.proof
+  return op
 }
 
 class ByteReader {
@@ -156,6 +243,12 @@ class ByteReader {
     throw new OpCodecError(`${what} is a varint longer than ${MAX_VARINT_BYTES} bytes`)
   }
 
+  /** Exactly `length` bytes, as a view into the input. */
+  fixed (what: string, length: number): Uint8Array {
+    check(length <= this.remaining(), `truncated: ${what} needs ${length} bytes, ${this.remaining()} left`)
+    return this.bytes.subarray(this.pos, (this.pos += length))
+  }
+
   /** A length-prefixed run of bytes, as a view into the input. */
   chunk (what: string, maxBytes: number): Uint8Array {
     const length = this.varint(`${what} length`)
@@ -193,6 +286,10 @@ class ByteWriter {
 
   bytes (bytes: Uint8Array): void {
     this.varint(bytes.length)
+    this.raw(bytes)
+  }
+
+  raw (bytes: Uint8Array): void {
     this.reserve(bytes.length)
     this.buffer.set(bytes, this.pos)
     this.pos += bytes.length

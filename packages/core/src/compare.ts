@@ -18,10 +18,10 @@ export function compareVersions (a: Version, b: Version): number {
   return compareStamps(a, b) || compareStrings(a.origin, b.origin) || Math.sign(a.seq - b.seq)
 }
 
-/** The content a version may carry: an op's value and signature. */
+/** The content a version may carry: an op's value and its batch signature. */
 interface Content {
   value?: Uint8Array | null
-  sig?: Uint8Array
+  proof?: { sig: Uint8Array }
 }
 
 /**
@@ -30,7 +30,7 @@ interface Content {
  * bytes, so every replica still keeps the same one whatever the arrival order.
  */
 export function isNewer (a: Version & Content, b: Version & Content): boolean {
-  return (compareVersions(a, b) || compareBytes(a.sig, b.sig) || compareBytes(a.value, b.value)) > 0
+  return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value)) > 0
 }
 
 /** Absent < present; then byte order. */

@@ -4,6 +4,7 @@
  */
 import { compareStamps } from './compare.js'
 import { HybridLogicalClock } from './hlc.js'
+import { proveOps } from './proof.js'
 import { seqOf } from './vector.js'
 import type { Change, ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
 
@@ -13,15 +14,15 @@ export interface ReplicaInit {
   nodeId: string
   /** Physical time in milliseconds. Default: `Date.now`. */
   now?: () => number
-  /** Signs each op this node writes (see `signingPayload`). Default: ops are unsigned. */
-  sign?: (op: Op) => Uint8Array
+  /** Signs each batch of ops this node writes (over `proofPayload`; see `proveOps`). Default: ops are unsigned. */
+  sign?: (payload: Uint8Array) => Uint8Array
 }
 
 export class Replica {
   readonly nodeId: string
   readonly store: Store
   private readonly hlc: HybridLogicalClock
-  private readonly sign?: (op: Op) => Uint8Array
+  private readonly sign?: (payload: Uint8Array) => Uint8Array
   /** The last seq this node issued or learnt it had issued; the next write uses the one after. */
   private ownSeq: number
 
@@ -42,7 +43,7 @@ export class Replica {
   write (changes: Change[]): Op[] {
     const first = this.ownSeq + 1
     const ops: Op[] = changes.map((change, i) => ({ key: change.key, value: change.value, ...this.hlc.now(), origin: this.nodeId, seq: first + i }))
-    if (this.sign != null) for (const op of ops) op.sig = this.sign(op)
+    if (this.sign != null) proveOps(ops, this.sign)
     this.store.apply(ops)
     // Only after the commit: a failed write must not leave a gap in this node's seqs.
     this.ownSeq += ops.length

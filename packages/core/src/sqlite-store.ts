@@ -5,14 +5,20 @@
  * so two replicas that have seen the same ops hold byte-identical rows. The
  * version vector is split in two: `version_vector` is the contiguous prefix per
  * origin, `vector_ahead` the seqs received beyond a gap until the gap fills.
+ *
+ * `kv_store.sig` is the signature of the batch the op was written in; the
+ * batch's digests live in `op_batch`, one row per batch of more than one op
+ * that still has an op in `kv_store` (`live` counts them). A one-op batch
+ * needs no row: its only digest is the op's own.
  */
 import Database from 'better-sqlite3'
 import { compareStamps, compareUtf8, isNewer } from './compare.js'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from './errors.js'
+import { DIGEST_BYTES, opDigest, proofSize } from './proof.js'
 import { missingPage, seqOf } from './vector.js'
-import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, Stamp, Store, StoreCounts, VersionVector } from './types.js'
+import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, OpProof, Stamp, Store, StoreCounts, VersionVector } from './types.js'
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export type Durability = 'full' | 'normal'
 
@@ -39,8 +45,10 @@ const SCHEMA = `
   CREATE TABLE version_vector (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL);
   CREATE TABLE vector_ahead (origin TEXT, seq INTEGER, PRIMARY KEY (origin, seq));
   CREATE TABLE gc_vector (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+  CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
-  INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0);
+  INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
+    ('keys', 0), ('tombstones', 0);
 `
 
 const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig'
@@ -57,6 +65,7 @@ export class SqliteStore implements Store {
   private readonly collectAll: (options: CollectOptions) => number
   private readonly pruneAll: (present: Set<string>, covered: VersionVector) => Op[]
   private latest: Stamp
+  private tally: StoreCounts
 
   /**
    * Opens `path`, creating the schema in a new or empty file. Throws
@@ -90,6 +99,7 @@ export class SqliteStore implements Store {
     this.mode = durability
     this.sql = prepareStatements(db)
     this.latest = this.readClock()
+    this.tally = { keys: this.sql.meta.get('keys') as number, tombstones: this.sql.meta.get('tombstones') as number }
     this.applyAll = db.transaction((ops: Op[]) => this.applyInTransaction(ops))
     this.mergeAll = db.transaction((theirs: VersionVector) => {
       for (const [origin, seq] of Object.entries(theirs)) {
@@ -97,20 +107,32 @@ export class SqliteStore implements Store {
       }
     })
     this.collectAll = db.transaction((options: CollectOptions) => {
+      const batches = new BatchRefs(this.sql)
       let removed = 0
       for (const op of this.sql.tombstonesBefore.all(Math.max(options.stableBefore, options.anyBefore))) {
         const stable = op.wall < options.stableBefore && op.seq <= seqOf(options.stable, op.origin)
         if (!stable && op.wall >= options.anyBefore) continue
         this.sql.remove.run(op.key)
         this.sql.raiseGc.run(op.origin, op.seq)
+        batches.release(op.sig)
+        this.tally.tombstones--
         removed++
       }
+      batches.flush()
+      this.saveTally()
       return removed
     })
     this.pruneAll = db.transaction((present: Set<string>, covered: VersionVector) => {
-      const removed = this.sql.all.all().map(fromRow).filter(op => !present.has(op.key) && op.seq <= seqOf(covered, op.origin))
-      for (const op of removed) this.sql.remove.run(op.key)
-      return removed
+      const batches = new BatchRefs(this.sql)
+      const removed = this.sql.all.all().filter(row => !present.has(row.key) && row.seq <= seqOf(covered, row.origin))
+      for (const row of removed) {
+        this.sql.remove.run(row.key)
+        batches.release(row.sig)
+        this.count(row.value, -1)
+      }
+      batches.flush()
+      this.saveTally()
+      return removed.map(row => fromRow(row))
     })
   }
 
@@ -126,8 +148,8 @@ export class SqliteStore implements Store {
     const { prefix = '', after, limit = -1 } = options
     // One lower bound, so SQLite seeks straight to it instead of scanning from the prefix.
     return after !== undefined && compareUtf8(after, prefix) >= 0
-      ? this.sql.listAfter.all({ prefix, after, limit }).map(fromRow)
-      : this.sql.listFrom.all({ prefix, limit }).map(fromRow)
+      ? this.sql.listAfter.all({ prefix, after, limit }).map(row => fromRow(row))
+      : this.sql.listFrom.all({ prefix, limit }).map(row => fromRow(row))
   }
 
   apply (ops: Op[]): Op[] {
@@ -148,13 +170,23 @@ export class SqliteStore implements Store {
     this.mergeAll(theirs)
   }
 
+  /** Pages end at batch boundaries where they can, so a batch's proof travels once, without digests. */
   missing (theirs: VersionVector, options: MissingOptions): MissingPage {
     const { limit, cursor } = options
+    const proofs = new Map<string, OpProof>()
     const ops: Op[] = []
     for (const origin of this.sql.origins.all({ from: cursor?.origin ?? '' })) {
       const after = Math.max(seqOf(theirs, origin), origin === cursor?.origin ? cursor.seq : 0)
-      ops.push(...this.sql.originOps.all({ origin, after, limit: limit - ops.length }).map(fromRow))
+      for (const row of this.sql.originOps.all({ origin, after, limit: limit - ops.length })) ops.push(withProof(row, proofs))
       if (ops.length >= limit) break
+    }
+    const last = ops.at(-1)
+    if (ops.length >= limit && last?.proof != null) {
+      const end = last.proof.first + proofSize(last.proof) - 1
+      if (end > last.seq) for (const row of this.sql.originOps.all({ origin: last.origin, after: last.seq, limit: end - last.seq })) {
+        if (row.seq > end) break
+        ops.push(withProof(row, proofs))
+      }
     }
     return missingPage(ops, limit)
   }
@@ -180,7 +212,7 @@ export class SqliteStore implements Store {
   }
 
   counts (): StoreCounts {
-    return this.sql.counts.get() as StoreCounts // an aggregate query always returns a row
+    return { ...this.tally }
   }
 
   close (): void {
@@ -189,17 +221,40 @@ export class SqliteStore implements Store {
 
   private applyInTransaction (ops: Op[]): Op[] {
     const changed: Op[] = []
-    for (const op of ops) {
-      const current = this.sql.get.get(op.key)
-      if (current === undefined || isNewer(op, current)) {
-        this.sql.put.run({ ...op, sig: op.sig ?? null })
-        changed.push(op)
+    const batches = new BatchRefs(this.sql)
+    const before = { ...this.tally }
+    try {
+      for (const op of ops) {
+        const current = this.sql.get.get(op.key)
+        if (current === undefined || isNewer(op, asRanked(current))) {
+          this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null })
+          if (current !== undefined) {
+            batches.release(current.sig)
+            this.count(current.value, -1)
+          }
+          batches.hold(op)
+          this.count(op.value, 1)
+          changed.push(op)
+        }
+        this.record(op.origin, op.seq)
+        if (compareStamps(op, this.latest) > 0) this.latest = { wall: op.wall, logical: op.logical }
       }
-      this.record(op.origin, op.seq)
-      if (compareStamps(op, this.latest) > 0) this.latest = { wall: op.wall, logical: op.logical }
+      batches.flush()
+      this.sql.setMeta.run({ ...this.latest, ...this.tally })
+    } catch (err) {
+      this.tally = before
+      throw err
     }
-    this.sql.setClock.run(this.latest)
     return changed
+  }
+
+  private count (value: Uint8Array | null, delta: number): void {
+    if (value === null) this.tally.tombstones += delta
+    else this.tally.keys += delta
+  }
+
+  private saveTally (): void {
+    this.sql.setMeta.run({ ...this.latest, ...this.tally })
   }
 
   private contiguous (origin: string): number {
@@ -227,10 +282,96 @@ export class SqliteStore implements Store {
   }
 }
 
-/** A row as an op: an unsigned op has no `sig` property at all, as in memory. */
-function fromRow<T extends Op | undefined> (row: T): T {
-  if (row != null && (row as { sig?: unknown }).sig === null) delete row.sig
-  return row
+/** A `kv_store` row, and the batch digests joined to it where `missing` reads them. */
+interface Row {
+  key: string
+  value: Uint8Array | null
+  wall: number
+  logical: number
+  origin: string
+  seq: number
+  sig: Uint8Array | null
+  first?: number | null
+  digests?: Uint8Array | null
+}
+
+/** A row as an op without its proof (what `get` and `list` return). */
+function fromRow (row: Row): Op
+function fromRow (row: Row | undefined): Op | undefined
+function fromRow (row: Row | undefined): Op | undefined {
+  if (row == null) return undefined
+  return { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
+}
+
+/** A row as what `isNewer` ranks: its version, value and batch signature. */
+function asRanked (row: Row): Op {
+  const op = fromRow(row)
+  if (row.sig !== null) op.proof = { sig: row.sig, first: row.seq, digests: new Uint8Array(0) }
+  return op
+}
+
+/** A row as an op with its proof; ops of one batch share one proof object. */
+function withProof (row: Row, proofs: Map<string, OpProof>): Op {
+  const op = fromRow(row)
+  if (row.sig === null) return op
+  if (row.first == null || row.digests == null) {
+    // a one-op batch: its only digest is its own
+    op.proof = { sig: row.sig, first: row.seq, digests: opDigest(op) }
+    return op
+  }
+  const id = Buffer.from(row.sig).toString('base64')
+  let proof = proofs.get(id)
+  if (proof == null) proofs.set(id, (proof = { sig: row.sig, first: row.first, digests: row.digests }))
+  op.proof = proof
+  return op
+}
+
+/** Whether a proof needs an `op_batch` row: all but a one-op batch whose digest is its op's own. */
+function needsRow (op: Op, proof: OpProof): boolean {
+  return proof.digests.length !== DIGEST_BYTES || proof.first !== op.seq
+}
+
+/**
+ * Changes to `op_batch` reference counts within one transaction, written
+ * once per batch at the end instead of once per op.
+ */
+class BatchRefs {
+  private readonly sql: Statements
+  private readonly deltas = new Map<string, { sig: Uint8Array, proof?: OpProof, delta: number }>()
+
+  constructor (sql: Statements) {
+    this.sql = sql
+  }
+
+  /** A stored op now points at its proof's batch. */
+  hold (op: Op): void {
+    const proof = op.proof
+    if (proof == null || !needsRow(op, proof)) return
+    this.entry(proof.sig).proof = proof
+    this.entry(proof.sig).delta++
+  }
+
+  /** A stored op that pointed at batch `sig` was replaced or removed. */
+  release (sig: Uint8Array | null): void {
+    if (sig !== null) this.entry(sig).delta--
+  }
+
+  flush (): void {
+    for (const { sig, proof, delta } of this.deltas.values()) {
+      if (delta === 0) continue
+      if (proof != null && delta > 0) this.sql.holdBatch.run({ sig, first: proof.first, digests: proof.digests, delta })
+      else this.sql.releaseBatch.run({ sig, delta })
+      if (delta < 0) this.sql.dropBatch.run(sig)
+    }
+    this.deltas.clear()
+  }
+
+  private entry (sig: Uint8Array): { sig: Uint8Array, proof?: OpProof, delta: number } {
+    const id = Buffer.from(sig).toString('base64')
+    let entry = this.deltas.get(id)
+    if (entry == null) this.deltas.set(id, (entry = { sig, delta: 0 }))
+    return entry
+  }
 }
 
 /** Whether the file is empty (true) or ours (false); throws for anything else. */
@@ -283,21 +424,27 @@ function schemaVersion (db: Database.Database): unknown {
   }
 }
 
+type Statements = ReturnType<typeof prepareStatements>
+
 function prepareStatements (db: Database.Database) {
   return {
-    get: db.prepare<[string], Op>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: db.prepare<[Omit<Op, 'sig'> & { sig: Uint8Array | null }]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
+    get: db.prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
+    put: db.prepare<[Omit<Row, 'first' | 'digests'>]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
         origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
-    listFrom: db.prepare<[{ prefix: string, limit: number }], Op>(`SELECT ${OP_COLUMNS} FROM kv_store
+    listFrom: db.prepare<[{ prefix: string, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :prefix AND key < ${PREFIX_END} AND value IS NOT NULL ORDER BY key LIMIT :limit`),
-    listAfter: db.prepare<[{ prefix: string, after: string, limit: number }], Op>(`SELECT ${OP_COLUMNS} FROM kv_store
+    listAfter: db.prepare<[{ prefix: string, after: string, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key > :after AND key < ${PREFIX_END} AND value IS NOT NULL ORDER BY key LIMIT :limit`),
     origins: db.prepare<[{ from: string }], string>(`SELECT origin FROM version_vector WHERE origin >= :from
       UNION SELECT origin FROM vector_ahead WHERE origin >= :from ORDER BY origin`).pluck(),
-    originOps: db.prepare<[{ origin: string, after: number, limit: number }], Op>(`SELECT ${OP_COLUMNS} FROM kv_store
-      WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
-    counts: db.prepare<[], StoreCounts>('SELECT count(value) AS keys, count(*) - count(value) AS tombstones FROM kv_store'),
+    originOps: db.prepare<[{ origin: string, after: number, limit: number }], Row>(`SELECT k.key, k.value, k.wall, k.logical,
+      k.origin, k.seq, k.sig, b.first, b.digests FROM kv_store k LEFT JOIN op_batch b ON b.sig = k.sig
+      WHERE k.origin = :origin AND k.seq > :after ORDER BY k.seq LIMIT :limit`),
+    holdBatch: db.prepare<[{ sig: Uint8Array, first: number, digests: Uint8Array, delta: number }]>(`INSERT INTO op_batch (sig, first, digests, live)
+      VALUES (:sig, :first, :digests, :delta) ON CONFLICT (sig) DO UPDATE SET live = live + excluded.live`),
+    releaseBatch: db.prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),
+    dropBatch: db.prepare<[Uint8Array]>('DELETE FROM op_batch WHERE sig = ? AND live <= 0'),
     vector: db.prepare<[], [string, number]>('SELECT origin, seq FROM version_vector'),
     contiguous: db.prepare<[string], number>('SELECT seq FROM version_vector WHERE origin = ?').pluck(),
     setContiguous: db.prepare<[string, number]>(`INSERT INTO version_vector (origin, seq) VALUES (?, ?)
@@ -306,13 +453,14 @@ function prepareStatements (db: Database.Database) {
     aheadAfter: db.prepare<[string, number], number>('SELECT seq FROM vector_ahead WHERE origin = ? AND seq > ? ORDER BY seq').pluck(),
     dropAhead: db.prepare<[string, number]>('DELETE FROM vector_ahead WHERE origin = ? AND seq <= ?'),
     meta: db.prepare<[string], unknown>('SELECT value FROM meta WHERE name = ?').pluck(),
-    all: db.prepare<[], Op>(`SELECT ${OP_COLUMNS} FROM kv_store`),
+    all: db.prepare<[], Row>(`SELECT ${OP_COLUMNS} FROM kv_store`),
     remove: db.prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    tombstonesBefore: db.prepare<[number], Op>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE value IS NULL AND wall < ?`),
+    tombstonesBefore: db.prepare<[number], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE value IS NULL AND wall < ?`),
     gcVector: db.prepare<[], [string, number]>('SELECT origin, seq FROM gc_vector'),
     raiseGc: db.prepare<[string, number]>(`INSERT INTO gc_vector (origin, seq) VALUES (?, ?)
       ON CONFLICT (origin) DO UPDATE SET seq = max(seq, excluded.seq)`),
-    setClock: db.prepare<[Stamp]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
-      ELSE CAST(:logical AS INTEGER) END WHERE name IN ('clock_wall', 'clock_logical')`)
+    setMeta: db.prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
+      WHEN 'clock_logical' THEN CAST(:logical AS INTEGER) WHEN 'keys' THEN CAST(:keys AS INTEGER) ELSE CAST(:tombstones AS INTEGER) END
+      WHERE name IN ('clock_wall', 'clock_logical', 'keys', 'tombstones')`)
   }
 }

@@ -28,10 +28,23 @@ export interface Op extends Version {
   key: string
   value: Uint8Array | null
   /**
-   * The origin's signature over `signingPayload(op)` (plus whatever domain
-   * the signer adds), so the op can be relayed by anyone and still be checked.
+   * The origin's signature over the batch this op was written in (see
+   * `proof.ts`), so the op can be relayed by anyone and still be checked.
+   * Ops read with `get` and `list` carry none; `missing` returns them with it.
    */
-  sig?: Uint8Array
+  proof?: OpProof
+}
+
+/**
+ * One signature over a batch of an origin's ops with consecutive seqs: it
+ * signs `proofPayload(origin, first, digests)` behind the signer's domain.
+ */
+export interface OpProof {
+  sig: Uint8Array
+  /** The batch's first seq: the op with seq `s` has digest entry `s - first`. */
+  first: number
+  /** `opDigest` of every op of the batch in seq order, 32 bytes each. */
+  digests: Uint8Array
 }
 
 /** A change a caller asks for: a put (bytes) or a delete (null). */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { decodeOps, encodeOps, OpCodecError, signingPayload, type Op } from '../src/index.js'
+import { MAX_BATCH_BYTES, MAX_BATCH_OPS, decodeOps, encodeOps, OpCodecError, proofPayload, proofProblem, proofSize, proveOps, signingPayload, type Op } from '../src/index.js'
 import { op } from './helpers.js'
 
 const opArb: fc.Arbitrary<Op> = fc.record({
@@ -61,7 +62,7 @@ describe('op codec', () => {
   describe('fuzzing', () => {
     it('rejects random bytes with OpCodecError only', () => {
       // Half start with the valid version byte, so the decoder gets past the first check.
-      const noise = fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 64 })).map(([v1, rest]) => v1 ? Uint8Array.of(1, ...rest) : rest)
+      const noise = fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 64 })).map(([v1, rest]) => v1 ? Uint8Array.of(2, ...rest) : rest)
       fc.assert(fc.property(noise, decodesOrRejects), { numRuns: 10_000 })
     })
 
@@ -79,7 +80,7 @@ describe('op codec', () => {
     const valid = encodeOps([op('key', 'value')])
 
     it('an unknown format version', () => {
-      rejects(() => decodeOps(Uint8Array.of(2, 0, 0)), /unknown format version 2/)
+      rejects(() => decodeOps(Uint8Array.of(1, 0, 0)), /unknown format version 1/)
     })
 
     it('empty input', () => {
@@ -110,29 +111,29 @@ describe('op codec', () => {
     })
 
     it('a key that is not UTF-8', () => {
-      // version, 1 origin "o", 1 op: flags 1 (tombstone), key of 1 byte 0xFF, wall 0, logical 0, origin 0, seq 1
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0xff, 0, 0, 0, 1)), /op 0 key is not valid UTF-8/)
+      // version, 1 origin "o", no proofs, 1 op: flags 1 (tombstone), key of 1 byte 0xFF, wall 0, logical 0, origin 0, seq 1
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 1, 1, 0xff, 0, 0, 0, 1)), /op 0 key is not valid UTF-8/)
     })
 
     it('an empty key, an empty origin, seq 0 and a bad origin index', () => {
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 0, 0, 0, 0, 1)), /op 0 key is empty/)
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 0, 0)), /origin 0 is empty/)
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0x6b, 0, 0, 0, 0)), /op 0 seq is 0/)
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 1, 1, 0x6b, 0, 0, 1, 1)), /op 0 origin index is out of range/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 1, 0, 0, 0, 0, 1)), /op 0 key is empty/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 0, 0)), /origin 0 is empty/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 1, 1, 0x6b, 0, 0, 0, 0)), /op 0 seq is 0/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 1, 1, 0x6b, 0, 0, 1, 1)), /op 0 origin index is out of range/)
     })
 
     it('unknown flags', () => {
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 1, 0x6f, 1, 4)), /op 0 has unknown flags 0x4/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 4)), /op 0 has unknown flags 0x4/)
     })
 
     it('an origin over 128 bytes', () => {
-      rejects(() => decodeOps(Uint8Array.of(1, 1, 129, 1, ...new Uint8Array(129).fill(0x6f), 0)), /origin 0 is 129 bytes, limit is 128/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 129, 1, ...new Uint8Array(129).fill(0x6f), 0)), /origin 0 is 129 bytes, limit is 128/)
     })
 
     it('varints above 2^53 - 1, overlong or non-minimal', () => {
-      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10)), /origin count is above 2\^53 - 1/)
-      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0)), /longer than 8 bytes/)
-      rejects(() => decodeOps(Uint8Array.of(1, 0x80, 0)), /origin count is a non-minimal varint/)
+      rejects(() => decodeOps(Uint8Array.of(2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10)), /origin count is above 2\^53 - 1/)
+      rejects(() => decodeOps(Uint8Array.of(2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0)), /longer than 8 bytes/)
+      rejects(() => decodeOps(Uint8Array.of(2, 0x80, 0)), /origin count is a non-minimal varint/)
     })
   })
 
@@ -150,13 +151,76 @@ describe('op codec', () => {
   })
 })
 
-describe('signed ops', () => {
-  it('carry their signature through the codec, outside the signed payload', () => {
-    const signed = { key: 'k', value: new Uint8Array([1, 2]), wall: 5, logical: 1, origin: 'o', seq: 3, sig: new Uint8Array(64).fill(9) }
-    const [decoded] = decodeOps(encodeOps([signed]))
-    assert.deepEqual(decoded, signed)
-    assert.deepEqual(signingPayload(signed), signingPayload({ ...signed, sig: new Uint8Array(64) }), 'the signature is not part of what is signed')
+describe('batch proofs', () => {
+  // a stand-in signature that a test can check: SHA-512 of the payload (64 bytes, like Ed25519)
+  const sign = (payload: Uint8Array): Uint8Array => createHash('sha512').update(payload).digest()
+  const verifies = (op: Op): boolean => op.proof != null && proofProblem(op) === undefined &&
+    Buffer.compare(sign(proofPayload(op.origin, op.proof.first, op.proof.digests)), op.proof.sig) === 0
+  const hex = (bytes: Uint8Array | undefined): string | undefined => bytes == null ? undefined : Buffer.from(bytes).toString('hex')
+  const norm = (ops: Op[]): object[] => ops.map(o => ({ ...o, value: hex(o.value ?? undefined), proof: o.proof == null ? undefined : { first: o.proof.first, sig: hex(o.proof.sig), digests: hex(o.proof.digests) } }))
+  const batch = (count: number, first = 1): Op[] => {
+    const ops = Array.from({ length: count }, (_, i) => op(`k${i}`, `value ${i}`, { origin: 'o', seq: first + i, wall: 100 + i }))
+    proveOps(ops, sign)
+    return ops
+  }
+
+  it('a whole batch travels with one signature and no digests', () => {
+    const ops = batch(100)
+    assert.equal(new Set(ops.map(o => o.proof)).size, 1, 'one proof for the batch')
+    const encoded = encodeOps(ops)
+    const bare = encodeOps(ops.map(({ proof, ...rest }) => rest))
+    assert.ok(encoded.length <= bare.length + 64 + 10 + 100 * 2, `${encoded.length} bytes, ${bare.length} without the proof`)
+    const decoded = decodeOps(encoded)
+    assert.deepEqual(norm(decoded), norm(ops))
+    assert.equal(new Set(decoded.map(o => o.proof)).size, 1, 'decoded ops share one proof object')
+    assert.ok(decoded.every(verifies))
+  })
+
+  it('any subset of a batch carries the digests of the rest and still verifies', () => {
+    const ops = batch(10)
+    const subset = [ops[7], ops[2]] as Op[]
+    const decoded = decodeOps(encodeOps(subset))
+    assert.deepEqual(norm(decoded), norm(subset))
+    assert.ok(decoded.every(verifies))
+  })
+
+  it('an altered op no longer matches what was signed', () => {
+    const [first, second] = batch(2)
+    const altered = { ...second as Op, value: Buffer.from('changed') }
+    const decoded = decodeOps(encodeOps([first as Op, altered]))
+    assert.equal(decoded.some(verifies), false, 'the altered op changes the batch digests, so neither op verifies')
+  })
+
+  it('splits large writes into batches by count and bytes', () => {
+    const ops = batch(MAX_BATCH_OPS * 2 + 1)
+    assert.deepEqual([...new Set(ops.map(o => o.proof))].map(p => p == null ? 0 : proofSize(p)), [MAX_BATCH_OPS, MAX_BATCH_OPS, 1])
+    const big = Array.from({ length: 3 }, (_, i) => op(`big${i}`, 'x'.repeat(MAX_BATCH_BYTES / 2), { origin: 'o', seq: i + 1 }))
+    proveOps(big, sign)
+    assert.deepEqual([...new Set(big.map(o => o.proof))].map(p => p == null ? 0 : proofSize(p)), [1, 1, 1])
+    assert.ok([...ops, ...big].every(verifies))
+  })
+
+  it('keeps the proof out of the signed payload', () => {
+    const [signed] = batch(1) as [Op]
+    assert.deepEqual(signingPayload(signed), signingPayload({ ...signed, proof: undefined }))
     assert.notDeepEqual(signingPayload(signed), signingPayload({ ...signed, value: new Uint8Array([1, 3]) }))
-    assert.throws(() => decodeOps(encodeOps([{ ...signed, sig: new Uint8Array(129) }])), /sig is 129 bytes, limit is 128/)
+  })
+
+  it('rejects proofs that do not account for every digest exactly once', () => {
+    // version 2, origins ["o"], one proof of `count` ops from seq 1 (sig [9]) with `given` digests, then one op of seq `seq`
+    const message = (count: number, given: Array<[number, number]>, ops: number[]): Uint8Array => Uint8Array.from([
+      2, 1, 1, 0x6f,
+      1, 0, 1, count, 1, 9, given.length, ...given.flatMap(([slot, fill]) => [slot, ...new Array(32).fill(fill)]),
+      ops.length, ...ops.flatMap(seq => [2, 1, 0x6b, 1, 0x76, 5, 0, 0, seq, 0])
+    ])
+    assert.equal(decodeOps(message(2, [[1, 7]], [1])).length, 1, 'well formed')
+    rejects(() => decodeOps(message(2, [], [1])), /proof 0 lacks the digest of seq 2/)
+    rejects(() => decodeOps(message(2, [[0, 7], [1, 7]], [1])), /op 0 seq 1 is already in its proof/)
+    rejects(() => decodeOps(message(2, [[1, 7], [1, 7]], [1])), /gives digest 1 twice/)
+    rejects(() => decodeOps(message(2, [[1, 7]], [3])), /op 0 seq 3 is outside its proof/)
+    rejects(() => decodeOps(message(2, [[0, 7], [1, 7]], [])), /proof 0 covers no op/)
+    rejects(() => decodeOps(message(0, [], [1])), /covers 0 ops, limit is 1 to 1024/)
+    rejects(() => decodeOps(message(2, [[5, 7]], [1])), /digest index 5 is out of range/)
+    rejects(() => decodeOps(message(2, [[1, 7]], [1, 1])), /seq 1 is already in its proof/)
   })
 })

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { ForeignDatabaseError, SqliteStore, StoreVersionError, type MissingCursor, type Op } from '../src/index.js'
+import { ForeignDatabaseError, MAX_BATCH_OPS, SqliteStore, StoreVersionError, proofPayload, proofProblem, proveOps, type MissingCursor, type Op } from '../src/index.js'
 import { op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
@@ -165,11 +166,86 @@ describe('SqliteStore', () => {
     assert.deepEqual(db.prepare('SELECT key, value, typeof(wall), wall FROM kv_store ORDER BY key').raw().all(),
       [['gone', null, 'integer', 1], ['k', Buffer.from('v'), 'integer', 1_760_000_000_000]])
     assert.deepEqual(db.prepare('SELECT name, value FROM meta ORDER BY name').raw().all(),
-      [['clock_logical', 0], ['clock_wall', 1_760_000_000_000], ['schema_version', 1]])
-    for (const table of ['version_vector', 'vector_ahead']) {
+      [['clock_logical', 0], ['clock_wall', 1_760_000_000_000], ['keys', 1], ['schema_version', 2], ['tombstones', 1]])
+    for (const table of ['version_vector', 'vector_ahead', 'op_batch']) {
       assert.ok(db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table), table)
     }
     db.close()
+  })
+
+  describe('batch proofs', () => {
+    const sign = (payload: Uint8Array): Uint8Array => createHash('sha512').update(payload).digest()
+    const written = (keys: string[], first: number, origin = 'A'): Op[] => {
+      const ops = keys.map((key, i) => op(key, `${key}@${first + i}`, { origin, seq: first + i, wall: first + i }))
+      proveOps(ops, sign)
+      return ops
+    }
+    const batchRows = (store: SqliteStore): Array<[number, number]> => {
+      const db = new Database(store.path, { readonly: true })
+      try {
+        return db.prepare('SELECT first, live FROM op_batch ORDER BY first').raw().all() as Array<[number, number]>
+      } finally {
+        db.close()
+      }
+    }
+
+    it('keeps one digest row per batch while any of its ops is stored, and none for a one-op batch', () => {
+      const store = SqliteStore.open(file())
+      store.apply(written(['a', 'b', 'c'], 1))
+      store.apply(written(['solo'], 4))
+      assert.deepEqual(batchRows(store), [[1, 3]])
+      store.apply(written(['a', 'b'], 5))
+      assert.deepEqual(batchRows(store), [[1, 1], [5, 2]], 'a and b moved to the newer batch')
+      store.apply(written(['c'], 7))
+      assert.deepEqual(batchRows(store), [[5, 2]], 'the first batch has no op left')
+      store.apply(written(['c', 'c'], 8))
+      assert.deepEqual(batchRows(store), [[5, 2], [8, 1]], 'a batch that overwrote itself counts its stored op once')
+      store.close()
+    })
+
+    it('returns each op with a proof that covers it, in pages that end with a batch', () => {
+      const store = SqliteStore.open(file())
+      const ops = written(Array.from({ length: 300 }, (_, i) => `k${i}`), 1)
+      store.apply(ops)
+      store.apply(written(['solo'], 301))
+      const page = store.missing({}, { limit: 10 })
+      assert.equal(page.ops.length, MAX_BATCH_OPS, 'the page runs on to the end of the batch it started')
+      assert.deepEqual(page.next, { origin: 'A', seq: MAX_BATCH_OPS })
+      const second = store.missing({}, { limit: 10, cursor: page.next })
+      assert.deepEqual(second.ops.map(o => o.seq), Array.from({ length: 300 - MAX_BATCH_OPS }, (_, i) => MAX_BATCH_OPS + 1 + i))
+      const last = store.missing({}, { limit: 10, cursor: second.next })
+      assert.deepEqual(last, { ops: [{ ...ops[0], key: 'solo', value: Buffer.from('solo@301'), seq: 301, wall: 301, proof: last.ops[0]?.proof }] })
+      for (const o of [...page.ops, ...second.ops, ...last.ops]) {
+        assert.equal(proofProblem(o), undefined, `seq ${o.seq}`)
+        assert.deepEqual(Buffer.from(o.proof?.sig ?? []), Buffer.from(sign(proofPayload('A', o.proof?.first ?? 0, o.proof?.digests ?? new Uint8Array()))))
+      }
+      assert.equal(new Set(page.ops.map(o => o.proof)).size, 1, 'ops of one batch share their proof')
+      store.close()
+    })
+
+    it('counts keys and tombstones as it goes, across reopen, collection and pruning', () => {
+      const path = file()
+      const truth = (): object => {
+        const db = new Database(path, { readonly: true })
+        try {
+          return db.prepare('SELECT count(value) AS keys, count(*) - count(value) AS tombstones FROM kv_store').get() as object
+        } finally {
+          db.close()
+        }
+      }
+      let store = SqliteStore.open(path)
+      store.apply([op('a', 'v', { seq: 1 }), op('b', 'v', { seq: 2 }), op('c', null, { seq: 3 }), op('a', null, { seq: 4, wall: 9 })])
+      assert.deepEqual(store.counts(), truth())
+      store.close()
+      store = SqliteStore.open(path)
+      assert.deepEqual(store.counts(), { keys: 1, tombstones: 2 })
+      store.collectTombstones({ stable: {}, stableBefore: 0, anyBefore: Number.MAX_SAFE_INTEGER })
+      assert.deepEqual(store.counts(), truth())
+      store.pruneAbsent(new Set(), { 'peer-a': 10 })
+      assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
+      assert.deepEqual(store.counts(), truth())
+      store.close()
+    })
   })
 
   it('keeps ops, clock, vector and pending gaps across close and reopen', () => {
@@ -230,9 +306,9 @@ describe('SqliteStore', () => {
       const path = file()
       SqliteStore.open(path).close()
       const db = new Database(path)
-      db.prepare("UPDATE meta SET value = 2 WHERE name = 'schema_version'").run()
+      db.prepare("UPDATE meta SET value = 1 WHERE name = 'schema_version'").run()
       db.close()
-      refuses(path, /sqlite-\d+\.db has schema version 2; this murmur supports 1$/, StoreVersionError)
+      refuses(path, /sqlite-\d+\.db has schema version 1; this murmur supports 2$/, StoreVersionError)
     })
 
     it('another application\'s SQLite database', () => {

@@ -7,7 +7,7 @@
  */
 import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
 import { decodeOps, encodeOps, type Op } from '@murmur/core'
-import { chunkByBytes } from './sync/sync-service.js'
+import { chunkByBatch } from './sync/sync-service.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -24,7 +24,7 @@ export interface GossipInit {
 }
 
 export function topicFor (group: string): string {
-  return `/murmur/${group}/ops/1`
+  return `/murmur/${group}/ops/2`
 }
 
 export class GossipReplication {
@@ -63,7 +63,7 @@ export class GossipReplication {
   /** Publishes ops in as few messages as fit; resolves to the recipients of each. */
   async publish (ops: Op[]): Promise<number[]> {
     const counts: number[] = []
-    for (const chunk of chunkByBytes(ops, this.init.messageBytes ?? 256 * 1024)) {
+    for (const chunk of chunkByBatch(ops, this.init.messageBytes ?? 256 * 1024)) {
       const result = await this.pubsub.publish(this.topic, encodeOps(chunk))
       counts.push(result.recipients.length)
     }
@@ -73,7 +73,7 @@ export class GossipReplication {
   /**
    * Gossipsub validator: an explicit Reject lets peer scoring penalise the
    * peer that sent the message. Messages carry no envelope signature
-   * (StrictNoSign): each op's own signature says who wrote it.
+   * (StrictNoSign): each op's batch signature says who wrote it.
    */
   private validate (peer: PeerId, message: Message): TopicValidatorResult {
     let ops: Op[]

@@ -16,7 +16,7 @@ import { lockDataDir, prepareDataDir, type DataDirLock } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { GossipReplication } from './gossip.js'
 import { HeldOps } from './held-ops.js'
-import { OpVerifier, opSigner } from './op-signing.js'
+import { OpVerifier, batchSigner } from './op-signing.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
@@ -173,7 +173,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       const peerId = peerIdFromPrivateKey(privateKey)
       this.allowed?.add(peerId.toString()) // a node always allows itself
       store = SqliteStore.open(join(this.dataDir, 'murmur.db'), { durability: this.init.durability ?? 'full' })
-      const replica = new Replica({ store, nodeId: peerId.toString(), sign: opSigner(privateKey, this.group) })
+      const replica = new Replica({ store, nodeId: peerId.toString(), sign: batchSigner(privateKey, this.group) })
       const libp2p = await createLibp2pNode({
         privateKey,
         group: this.group,

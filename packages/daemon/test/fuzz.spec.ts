@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Op } from '@murmur/core'
+import { proveOps, type Op } from '@murmur/core'
 import fc from 'fast-check'
 import { pino } from 'pino'
 import { RpcServer, createMurmur, type Murmur } from '../src/index.js'
@@ -293,10 +293,20 @@ const op: fc.Arbitrary<Op> = fc.record({
   wall: fc.nat(),
   logical: fc.nat(),
   origin,
-  seq: fc.integer({ min: 1, max: 1000 }),
-  sig: fc.uint8Array({ minLength: 1, maxLength: 128 })
-}, { requiredKeys: ['key', 'value', 'wall', 'logical', 'origin', 'seq'] }).map(fields => ({ ...fields }))
-const validFrame = fc.oneof(control.map(encodeControl), fc.array(op, { maxLength: 4 }).map(encodeOpsFrame))
+  seq: fc.integer({ min: 1, max: 1000 })
+}).map(fields => ({ ...fields }))
+/** Ops as a frame carries them: unsigned, or one origin's batch (consecutive seqs) under one proof, of which the frame may carry a subset. */
+const ops: fc.Arbitrary<Op[]> = fc.oneof(
+  fc.array(op, { maxLength: 4 }),
+  fc.tuple(fc.array(op, { minLength: 1, maxLength: 6 }), fc.uint8Array({ minLength: 1, maxLength: 128 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }))
+    .map(([batch, sig, keep]) => {
+      const proved = batch.map((o, i) => ({ ...o, origin: batch[0]?.origin ?? o.origin, seq: (batch[0]?.seq ?? 1) + i }))
+      proveOps(proved, () => sig)
+      const kept = proved.filter((_, i) => keep[i] === true)
+      return kept.length > 0 ? kept : proved
+    })
+)
+const validFrame = fc.oneof(control.map(encodeControl), ops.map(encodeOpsFrame))
 
 /** decodeFrame returns a frame or throws SyncProtocolError; anything else fails the property. */
 function decodesOrRejects (bytes: Uint8Array): void {
@@ -310,7 +320,7 @@ function decodesOrRejects (bytes: Uint8Array): void {
 
 describe('fuzzing the sync frame decoder', () => {
   it(`decodes ${RUNS} valid frames to what was encoded`, () => {
-    fc.assert(fc.property(fc.oneof(control, fc.array(op, { maxLength: 4 })), message => {
+    fc.assert(fc.property(fc.oneof(control, ops), message => {
       const frame = decodeFrame(Array.isArray(message) ? encodeOpsFrame(message) : encodeControl(message), { maxValueBytes: MAX_VALUE_BYTES })
       if (Array.isArray(message)) assert.deepEqual(frame, { kind: 'ops', ops: message })
       else assert.deepEqual(frame, { kind: 'control', message })

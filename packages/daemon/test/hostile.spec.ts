@@ -16,10 +16,10 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { decodeOps, encodeOps, type Op } from '@murmur/core'
+import { decodeOps, encodeOps, proveOps, type Op, type OpProof } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { topicFor } from '../src/gossip.js'
-import { opSigner } from '../src/op-signing.js'
+import { batchSigner } from '../src/op-signing.js'
 import { SYNC_PROTOCOL, decodeFrame, encodeControl, encodeOpsFrame } from '../src/sync/messages.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -30,7 +30,8 @@ describe('a hostile peer', () => {
   let alice: TestNode
   let bob: TestNode
   let attacker: Libp2p<{ pubsub: GossipSub }>
-  let sign: (op: Op) => Uint8Array
+  /** Signs ops as one batch with the attacker's own key. */
+  let sign: (...ops: Op[]) => void
   let bobId: string
   let captured: Op | undefined
   /** What the attacker's sync server sends to whoever pulls from it. */
@@ -42,7 +43,8 @@ describe('a hostile peer', () => {
     bob = await cluster.start('bob', { peers: [await alice.addr()], args: ['--anti-entropy-interval', '300'] })
     bobId = (await bob.status()).id
     const key = await generateKeyPair('Ed25519')
-    sign = opSigner(key, 'default')
+    const signer = batchSigner(key, 'default')
+    sign = (...ops) => { proveOps(ops, signer) }
     attacker = await createLibp2p({
       privateKey: key,
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -84,11 +86,11 @@ describe('a hostile peer', () => {
   it('forged, unsigned and altered ops over gossip are rejected and change nothing', async () => {
     const before = await rejected(alice)
     const forged = op('config:real', 'forged', { origin: bobId, seq: 100 })
-    forged.sig = sign(forged) // signed, but by the attacker's key, not bob's
+    sign(forged) // signed, but by the attacker's key, not bob's
     await publish([forged])
     await publish([op('attacker:unsigned', 'x')])
     const altered = op('attacker:altered', 'original', { seq: 2 })
-    altered.sig = sign(altered)
+    sign(altered)
     await publish([{ ...altered, value: Buffer.from('tampered') }])
     await waitFor(async () => await rejected(alice) >= before + 2, 'alice to count the rejected messages')
     assert.match(alice.stderr, /rejected gossip message/)
@@ -103,8 +105,8 @@ describe('a hostile peer', () => {
     const real = captured as Op
     const aliceVectorBefore = (await alice.status()).versionVector
     syncPages = [[
-      { ...real, value: Buffer.from('altered in transit') },
-      { ...op('config:real', 'forged', { origin: bobId, seq: real.seq + 1, wall: real.wall + 1 }), sig: new Uint8Array(64) },
+      { ...real, value: Buffer.from('altered in transit'), proof: { ...real.proof as OpProof } },
+      { ...op('config:real', 'forged', { origin: bobId, seq: real.seq + 1, wall: real.wall + 1 }), proof: { sig: new Uint8Array(64), first: real.seq + 1, digests: new Uint8Array(32) } },
       real // a replay of a genuine op
     ]]
     syncVector = { [bobId]: 1_000_000 }
@@ -123,7 +125,7 @@ describe('a hostile peer', () => {
 
   it('ops stamped far in the future are held or rejected, never applied', async () => {
     const far = op('attacker:future', 'from 2 hours ahead', { seq: 3, wall: Date.now() + 2 * 3600_000 })
-    far.sig = sign(far)
+    sign(far)
     const before = await rejected(alice)
     await publish([far])
     await waitFor(async () => await rejected(alice) > before, 'alice to reject the far-future op')

@@ -18,7 +18,7 @@
 import { decodeOps, encodeOps, type Op } from '@murmur/core'
 import { z } from 'zod'
 
-export const SYNC_PROTOCOL = '/murmur/sync/1.0.0'
+export const SYNC_PROTOCOL = '/murmur/sync/2.0.0'
 
 const CONTROL = 0x01
 const OPS = 0x02

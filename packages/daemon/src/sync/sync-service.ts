@@ -272,7 +272,7 @@ export class SyncService implements Startable {
     let cursor: MissingCursor | undefined
     do {
       const page = this.init.replica.missing(theirs, { limit: this.init.pageOps ?? 512, cursor })
-      for (const chunk of chunkByBytes(page.ops, this.init.frameBytes ?? 1024 * 1024)) {
+      for (const chunk of chunkByBatch(page.ops, this.init.frameBytes ?? 1024 * 1024)) {
         await lp.write(encodeOpsFrame(chunk), { signal })
       }
       cursor = page.next
@@ -299,7 +299,7 @@ export function chunkByBytes (ops: Op[], maxBytes: number): Op[][] {
   let current: Op[] = []
   let bytes = 0
   for (const op of ops) {
-    const size = op.key.length * 3 + (op.value?.length ?? 0)
+    const size = sizeOf(op)
     if (current.length > 0 && bytes + size > maxBytes) {
       chunks.push(current)
       current = []
@@ -310,6 +310,39 @@ export function chunkByBytes (ops: Op[], maxBytes: number): Op[][] {
   }
   if (current.length > 0) chunks.push(current)
   return chunks
+}
+
+/**
+ * Like `chunkByBytes`, but never splits the ops of one batch (one proof)
+ * that fit together, so each batch's proof travels once and without digests.
+ */
+export function chunkByBatch (ops: Op[], maxBytes: number): Op[][] {
+  const chunks: Op[][] = []
+  let current: Op[] = []
+  let bytes = 0
+  for (let start = 0; start < ops.length;) {
+    let end = start + 1
+    let size = sizeOf(ops[start] as Op)
+    const proof = (ops[start] as Op).proof
+    for (; end < ops.length && proof != null && (ops[end] as Op).proof === proof; end++) size += sizeOf(ops[end] as Op)
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    if (size > maxBytes) chunks.push(...chunkByBytes(ops.slice(start, end), maxBytes))
+    else {
+      current.push(...ops.slice(start, end))
+      bytes += size
+    }
+    start = end
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
+function sizeOf (op: Op): number {
+  return op.key.length * 3 + (op.value?.length ?? 0)
 }
 
 export function murmurSync (init: SyncInit): (components: SyncComponents) => SyncService {
