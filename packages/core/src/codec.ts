@@ -116,6 +116,60 @@ export function signingPayload (op: Op): Uint8Array {
   return encodeOps([{ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
+const scratch = { buffer: Buffer.alloc(4096) }
+
+/**
+ * `signingPayload(op)` written into a reused buffer and handed to `use`
+ * before the next call overwrites it: the same bytes without the allocations,
+ * for hashing every op of every batch.
+ */
+export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T): T {
+  if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0) return use(signingPayload(op)) // throws the encoder's error
+  const originBytes = Buffer.byteLength(op.origin)
+  const keyBytes = Buffer.byteLength(op.key)
+  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + keyBytes + (op.value?.length ?? 0) + 8 * MAX_VARINT_BYTES
+  if (scratch.buffer.length < size) scratch.buffer = Buffer.alloc(Math.max(size, scratch.buffer.length * 2))
+  const out = scratch.buffer
+  let pos = 0
+  const varint = (value: number): void => {
+    check(Number.isSafeInteger(value) && value >= 0, `${value} is not a safe non-negative integer`)
+    for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80
+    out[pos++] = value
+  }
+  check(originBytes <= MAX_ORIGIN_BYTES, `origin is ${originBytes} bytes, limit is ${MAX_ORIGIN_BYTES}`)
+  check(op.seq >= 1, `seq ${op.seq} is below 1`)
+  out[pos++] = FORMAT_VERSION
+  varint(1) // one origin
+  varint(originBytes)
+  pos += out.write(op.origin, pos, 'utf8')
+  varint(0) // no proofs
+  varint(1) // one op
+  out[pos++] = op.value === null ? TOMBSTONE : 0
+  varint(keyBytes)
+  pos += out.write(op.key, pos, 'utf8')
+  if (op.value !== null) {
+    varint(op.value.length)
+    out.set(op.value, pos)
+    pos += op.value.length
+  }
+  varint(op.wall)
+  varint(op.logical)
+  varint(0) // origin index
+  varint(op.seq)
+  return use(out.subarray(0, pos))
+}
+
+/**
+ * Ops `decodeOps` filled into their proof itself (it computed their digest
+ * into their slot), so checking them against it again would only repeat it.
+ */
+const bound = new WeakMap<Op, OpProof>()
+
+/** Whether `op` came out of `decodeOps` with the proof it still carries (and so matches its slot). */
+export function boundToProof (op: Op): boolean {
+  return op.proof != null && bound.get(op) === op.proof
+}
+
 /** Decodes and validates a batch. Throws `OpCodecError`, and nothing else, on any malformed input. */
 export function decodeOps (bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   const maxOps = limits.maxOps ?? Infinity
@@ -203,6 +257,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], w
   entry.filled[slot] = 1
   entry.used = true
   op.proof = entry.proof
+  bound.set(op, entry.proof)
   return op
 }
 

@@ -177,7 +177,7 @@ export class SqliteStore implements Store {
     const ops: Op[] = []
     for (const origin of this.sql.origins.all({ from: cursor?.origin ?? '' })) {
       const after = Math.max(seqOf(theirs, origin), origin === cursor?.origin ? cursor.seq : 0)
-      for (const row of this.sql.originOps.all({ origin, after, limit: limit - ops.length })) ops.push(withProof(row, proofs))
+      for (const row of this.sql.originOps.all({ origin, after, limit: limit - ops.length })) ops.push(this.withProof(row, proofs))
       if (ops.length >= limit) break
     }
     const last = ops.at(-1)
@@ -185,7 +185,7 @@ export class SqliteStore implements Store {
       const end = last.proof.first + proofSize(last.proof) - 1
       if (end > last.seq) for (const row of this.sql.originOps.all({ origin: last.origin, after: last.seq, limit: end - last.seq })) {
         if (row.seq > end) break
-        ops.push(withProof(row, proofs))
+        ops.push(this.withProof(row, proofs))
       }
     }
     return missingPage(ops, limit)
@@ -222,6 +222,7 @@ export class SqliteStore implements Store {
   private applyInTransaction (ops: Op[]): Op[] {
     const changed: Op[] = []
     const batches = new BatchRefs(this.sql)
+    const seqs = new Map<string, number[]>()
     const before = { ...this.tally }
     try {
       for (const op of ops) {
@@ -236,9 +237,12 @@ export class SqliteStore implements Store {
           this.count(op.value, 1)
           changed.push(op)
         }
-        this.record(op.origin, op.seq)
+        const list = seqs.get(op.origin)
+        if (list == null) seqs.set(op.origin, [op.seq])
+        else list.push(op.seq)
         if (compareStamps(op, this.latest) > 0) this.latest = { wall: op.wall, logical: op.logical }
       }
+      for (const [origin, list] of seqs) this.record(origin, list)
       batches.flush()
       this.sql.setMeta.run({ ...this.latest, ...this.tally })
     } catch (err) {
@@ -246,6 +250,21 @@ export class SqliteStore implements Store {
       throw err
     }
     return changed
+  }
+
+  /** A row as an op with its proof; ops of one batch share one proof object (read once per call). */
+  private withProof (row: Row, proofs: Map<string, OpProof | null>): Op {
+    const op = fromRow(row)
+    if (row.sig === null) return op
+    const id = Buffer.from(row.sig.buffer, row.sig.byteOffset, row.sig.length).toString('base64')
+    let proof = proofs.get(id)
+    if (proof === undefined) {
+      const batch = this.sql.batch.get(row.sig)
+      proofs.set(id, (proof = batch == null ? null : { sig: row.sig, first: batch.first, digests: batch.digests }))
+    }
+    // no row: a one-op batch, whose only digest is its own
+    op.proof = proof ?? { sig: row.sig, first: row.seq, digests: opDigest(op) }
+    return op
   }
 
   private count (value: Uint8Array | null, delta: number): void {
@@ -261,10 +280,17 @@ export class SqliteStore implements Store {
     return this.sql.contiguous.get(origin) ?? 0
   }
 
-  private record (origin: string, seq: number): void {
-    const contiguous = this.contiguous(origin)
-    if (seq === contiguous + 1) this.advance(origin, seq)
-    else if (seq > contiguous) this.sql.addAhead.run(origin, seq)
+  /** Records that ops `seqs` of `origin` are held: the vector moves once per origin, not once per op. */
+  private record (origin: string, seqs: number[]): void {
+    if (seqs.length > 1) seqs.sort((a, b) => a - b)
+    const start = this.contiguous(origin)
+    let contiguous = start
+    for (const seq of seqs) {
+      if (seq === contiguous + 1) contiguous = seq
+      // sorted: once a seq leaves a gap, every later one lies beyond it too
+      else if (seq > contiguous) this.sql.addAhead.run(origin, seq)
+    }
+    if (contiguous > start) this.advance(origin, contiguous)
   }
 
   /** Sets the contiguous entry to `seq`, then carries it through any seqs already received beyond it. */
@@ -282,7 +308,7 @@ export class SqliteStore implements Store {
   }
 }
 
-/** A `kv_store` row, and the batch digests joined to it where `missing` reads them. */
+/** A `kv_store` row. */
 interface Row {
   key: string
   value: Uint8Array | null
@@ -291,8 +317,6 @@ interface Row {
   origin: string
   seq: number
   sig: Uint8Array | null
-  first?: number | null
-  digests?: Uint8Array | null
 }
 
 /** A row as an op without its proof (what `get` and `list` return). */
@@ -310,21 +334,6 @@ function asRanked (row: Row): Op {
   return op
 }
 
-/** A row as an op with its proof; ops of one batch share one proof object. */
-function withProof (row: Row, proofs: Map<string, OpProof>): Op {
-  const op = fromRow(row)
-  if (row.sig === null) return op
-  if (row.first == null || row.digests == null) {
-    // a one-op batch: its only digest is its own
-    op.proof = { sig: row.sig, first: row.seq, digests: opDigest(op) }
-    return op
-  }
-  const id = Buffer.from(row.sig).toString('base64')
-  let proof = proofs.get(id)
-  if (proof == null) proofs.set(id, (proof = { sig: row.sig, first: row.first, digests: row.digests }))
-  op.proof = proof
-  return op
-}
 
 /** Whether a proof needs an `op_batch` row: all but a one-op batch whose digest is its op's own. */
 function needsRow (op: Op, proof: OpProof): boolean {
@@ -429,7 +438,7 @@ type Statements = ReturnType<typeof prepareStatements>
 function prepareStatements (db: Database.Database) {
   return {
     get: db.prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: db.prepare<[Omit<Row, 'first' | 'digests'>]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
+    put: db.prepare<[Row]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
         origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
     listFrom: db.prepare<[{ prefix: string, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
@@ -438,9 +447,9 @@ function prepareStatements (db: Database.Database) {
       WHERE key > :after AND key < ${PREFIX_END} AND value IS NOT NULL ORDER BY key LIMIT :limit`),
     origins: db.prepare<[{ from: string }], string>(`SELECT origin FROM version_vector WHERE origin >= :from
       UNION SELECT origin FROM vector_ahead WHERE origin >= :from ORDER BY origin`).pluck(),
-    originOps: db.prepare<[{ origin: string, after: number, limit: number }], Row>(`SELECT k.key, k.value, k.wall, k.logical,
-      k.origin, k.seq, k.sig, b.first, b.digests FROM kv_store k LEFT JOIN op_batch b ON b.sig = k.sig
-      WHERE k.origin = :origin AND k.seq > :after ORDER BY k.seq LIMIT :limit`),
+    originOps: db.prepare<[{ origin: string, after: number, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
+    batch: db.prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM op_batch WHERE sig = ?'),
     holdBatch: db.prepare<[{ sig: Uint8Array, first: number, digests: Uint8Array, delta: number }]>(`INSERT INTO op_batch (sig, first, digests, live)
       VALUES (:sig, :first, :digests, :delta) ON CONFLICT (sig) DO UPDATE SET live = live + excluded.live`),
     releaseBatch: db.prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { MAX_BATCH_BYTES, MAX_BATCH_OPS, decodeOps, encodeOps, OpCodecError, proofPayload, proofProblem, proofSize, proveOps, signingPayload, type Op } from '../src/index.js'
+import { MAX_BATCH_BYTES, MAX_BATCH_OPS, opDigest, decodeOps, encodeOps, OpCodecError, proofPayload, proofProblem, proofSize, proveOps, signingPayload, type Op } from '../src/index.js'
 import { op } from './helpers.js'
 
 const opArb: fc.Arbitrary<Op> = fc.record({
@@ -198,6 +198,15 @@ describe('batch proofs', () => {
     proveOps(big, sign)
     assert.deepEqual([...new Set(big.map(o => o.proof))].map(p => p == null ? 0 : proofSize(p)), [1, 1, 1])
     assert.ok([...ops, ...big].every(verifies))
+  })
+
+  it('hashes exactly the signing payload, whatever the op', () => {
+    const anyOp = fc.tuple(opArb, fc.option(fc.uint8Array({ minLength: 4000, maxLength: 9000 }), { nil: undefined }))
+      .map(([o, big]) => big == null ? o : { ...o, value: big })
+    fc.assert(fc.property(anyOp, o => {
+      assert.deepEqual(Buffer.from(opDigest(o)), createHash('sha256').update(signingPayload(o)).digest())
+    }), { numRuns: 2_000 })
+    rejects(() => opDigest(op('\uD800', 'v')), /not well-formed/)
   })
 
   it('keeps the proof out of the signed payload', () => {
