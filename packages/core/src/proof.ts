@@ -10,7 +10,7 @@
  * per batch instead of one per op, and a full batch on the wire costs one
  * signature, not one per op.
  */
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import { boundToProof, withSigningPayload } from './codec.js'
 import type { Op, OpProof } from './types.js'
 
@@ -22,8 +22,14 @@ export const MAX_BATCH_BYTES = 128 * 1024
 
 /** SHA-256 of the op's canonical encoding (`signingPayload`, written without allocating). */
 export function opDigest (op: Op): Uint8Array {
-  return withSigningPayload(op, payload => createHash('sha256').update(payload).digest())
+  return withSigningPayload(op, sha256)
 }
+
+// crypto.hash (Node ≥ 20.12, one shot) is a third faster than createHash for small inputs
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash
+const sha256 = oneShot != null
+  ? (data: Uint8Array): Uint8Array => oneShot('sha256', data, 'buffer')
+  : (data: Uint8Array): Uint8Array => crypto.createHash('sha256').update(data).digest()
 
 /** How many ops a proof covers. */
 export function proofSize (proof: OpProof): number {

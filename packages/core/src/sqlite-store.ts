@@ -352,12 +352,16 @@ class BatchRefs {
     this.sql = sql
   }
 
+  /** The entry of the proof `hold` saw last: a batch's ops arrive together. */
+  private last?: { proof: OpProof, entry: { sig: Uint8Array, proof?: OpProof, delta: number } }
+
   /** A stored op now points at its proof's batch. */
   hold (op: Op): void {
     const proof = op.proof
     if (proof == null || !needsRow(op, proof)) return
-    this.entry(proof.sig).proof = proof
-    this.entry(proof.sig).delta++
+    if (this.last?.proof !== proof) this.last = { proof, entry: this.entry(proof.sig) }
+    this.last.entry.proof = proof
+    this.last.entry.delta++
   }
 
   /** A stored op that pointed at batch `sig` was replaced or removed. */
@@ -373,6 +377,7 @@ class BatchRefs {
       if (delta < 0) this.sql.dropBatch.run(sig)
     }
     this.deltas.clear()
+    this.last = undefined
   }
 
   private entry (sig: Uint8Array): { sig: Uint8Array, proof?: OpProof, delta: number } {
