@@ -155,7 +155,7 @@ export class SqliteStore implements Store {
   apply (ops: Op[]): Op[] {
     const before = this.latest
     try {
-      return this.applyAll(ops)
+      return this.keepingTally(() => this.applyAll(ops))
     } catch (err) {
       this.latest = before
       throw err
@@ -200,11 +200,22 @@ export class SqliteStore implements Store {
   }
 
   collectTombstones (options: CollectOptions): number {
-    return this.collectAll(options)
+    return this.keepingTally(() => this.collectAll(options))
   }
 
   pruneAbsent (present: Set<string>, covered: VersionVector): Op[] {
-    return this.pruneAll(present, covered)
+    return this.keepingTally(() => this.pruneAll(present, covered))
+  }
+
+  /** Runs a transaction that changes the tallies; a rolled-back one leaves them as they were. */
+  private keepingTally<T> (transaction: () => T): T {
+    const before = { ...this.tally }
+    try {
+      return transaction()
+    } catch (err) {
+      this.tally = before
+      throw err
+    }
   }
 
   clock (): Stamp {
@@ -223,32 +234,26 @@ export class SqliteStore implements Store {
     const changed: Op[] = []
     const batches = new BatchRefs(this.sql)
     const seqs = new Map<string, number[]>()
-    const before = { ...this.tally }
-    try {
-      for (const op of ops) {
-        const current = this.sql.get.get(op.key)
-        if (current === undefined || isNewer(op, asRanked(current))) {
-          this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null })
-          if (current !== undefined) {
-            batches.release(current.sig)
-            this.count(current.value, -1)
-          }
-          batches.hold(op)
-          this.count(op.value, 1)
-          changed.push(op)
+    for (const op of ops) {
+      const current = this.sql.get.get(op.key)
+      if (current === undefined || isNewer(op, asRanked(current))) {
+        this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null })
+        if (current !== undefined) {
+          batches.release(current.sig)
+          this.count(current.value, -1)
         }
-        const list = seqs.get(op.origin)
-        if (list == null) seqs.set(op.origin, [op.seq])
-        else list.push(op.seq)
-        if (compareStamps(op, this.latest) > 0) this.latest = { wall: op.wall, logical: op.logical }
+        batches.hold(op)
+        this.count(op.value, 1)
+        changed.push(op)
       }
-      for (const [origin, list] of seqs) this.record(origin, list)
-      batches.flush()
-      this.sql.setMeta.run({ ...this.latest, ...this.tally })
-    } catch (err) {
-      this.tally = before
-      throw err
+      const list = seqs.get(op.origin)
+      if (list == null) seqs.set(op.origin, [op.seq])
+      else list.push(op.seq)
+      if (compareStamps(op, this.latest) > 0) this.latest = { wall: op.wall, logical: op.logical }
     }
+    for (const [origin, list] of seqs) this.record(origin, list)
+    batches.flush()
+    this.saveTally()
     return changed
   }
 

@@ -245,6 +245,14 @@ describe('SqliteStore', () => {
       assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
       assert.deepEqual(store.counts(), truth())
       store.close()
+      // a transaction that fails half-way leaves the tallies as they were
+      const db = new Database(path)
+      db.exec("CREATE TRIGGER boom BEFORE INSERT ON kv_store WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+      db.close()
+      store = SqliteStore.open(path)
+      assert.throws(() => store.apply([op('fine', 'v', { seq: 11 }), op('boom', 'v', { seq: 12 })]), /boom/)
+      assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
+      store.close()
     })
   })
 
