@@ -1,0 +1,49 @@
+/**
+ * Catch-up costs one copy of what was missed: a node restarted right after a
+ * burst of writes receives each missed op once, from its first pull, and
+ * not again through gossip or from its other peers.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { MurmurClient } from '@murmur/protocol'
+import { TestCluster, waitFor } from './harness.js'
+
+const KEYS = 5_000
+
+/** Ops received from peers, by sync or gossip, as the node's debug log counts them. */
+function received (stderr: string): number {
+  let total = 0
+  for (const line of stderr.split('\n')) {
+    if (!line.includes('"applied remote ops"')) continue
+    total += (JSON.parse(line) as { received: number }).received
+  }
+  return total
+}
+
+describe('catch-up after a restart', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('a node restarted right after a burst receives each missed op once', async () => {
+    const a = await cluster.start('a')
+    const b = await cluster.start('b', { peers: [await a.addr()] })
+    const peers = [await a.addr(), await b.addr()]
+    const c = await cluster.start('c', { peers })
+    await waitFor(async () => (await c.status()).peers === 2, 'c to meet a and b')
+    assert.equal(await c.stop(), 0)
+
+    const client = await MurmurClient.connect(a.socket)
+    try {
+      for (let i = 0; i < KEYS; i += 500) {
+        await client.batch(Array.from({ length: 500 }, (_, j) => ({ method: 'kv_put' as const, params: { key: `burst:${i + j}`, value: `value ${i + j}` } })))
+      }
+    } finally {
+      client.close()
+    }
+    // restarted while the burst is still in the peers' gossip window (a few heartbeats)
+    await c.start({ peers })
+    await waitFor(async () => (await c.status()).keys === KEYS, 'c to catch up', 30_000)
+    await cluster.converged([a, b, c], KEYS)
+    assert.equal(received(c.stderr), KEYS, 'ops received by the restarted node, by sync and gossip together')
+  })
+})
