@@ -1,0 +1,78 @@
+/**
+ * One signature per batch, end to end: JSON-RPC batches of puts are signed as
+ * a few batches, partly overwritten, and relayed by a third node to a newcomer
+ * that never talks to the writer. The newcomer must check every op it gets
+ * (a subset of each batch, with the digests of the rest) and end with the
+ * same rows and the same batch table as the writer, refusing nothing.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { MurmurClient } from '@murmur/protocol'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+interface Picture {
+  /** Every kv_store row with its batch signature, as hex. */
+  rows: unknown[]
+  /** Every op_batch row, as hex. */
+  batches: unknown[]
+  /** op_batch rows whose `live` is not the number of kv_store rows signed by that batch. */
+  miscounted: number
+  /** Distinct signatures over all rows. */
+  signatures: number
+  /** The largest batch. */
+  largest: number
+}
+
+function picture (node: TestNode): Picture {
+  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+  try {
+    const one = (sql: string): number => db.prepare<[], number>(sql).pluck().get() ?? 0
+    return {
+      rows: db.prepare('SELECT key, hex(value), wall, logical, origin, seq, hex(sig) FROM kv_store ORDER BY key').raw().all(),
+      batches: db.prepare('SELECT hex(sig), first, hex(digests), live FROM op_batch ORDER BY first').raw().all(),
+      miscounted: one('SELECT count(*) FROM op_batch b WHERE live != (SELECT count(*) FROM kv_store k WHERE k.sig = b.sig)'),
+      signatures: one('SELECT count(DISTINCT sig) FROM kv_store'),
+      largest: one('SELECT max(length(digests)) / 32 FROM op_batch')
+    }
+  } finally {
+    db.close()
+  }
+}
+
+describe('batch signatures', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('a relayed subset of each batch checks out on a node that never met the writer', async () => {
+    const alice = await cluster.start('alice')
+    const bob = await cluster.start('bob', { peers: [await alice.addr()] })
+    await waitFor(async () => (await bob.status()).peers === 1, 'bob to meet alice')
+
+    const client = await MurmurClient.connect(alice.socket)
+    try {
+      await client.batch(Array.from({ length: 600 }, (_, i) => ({ method: 'kv_put' as const, params: { key: `cfg:${i}`, value: `v1 ${i}` } })))
+      // every third key again, and a few deletes: the first batches keep only some of their ops
+      await client.batch(Array.from({ length: 200 }, (_, i) => ({ method: 'kv_put' as const, params: { key: `cfg:${i * 3}`, value: `v2 ${i * 3}` } })))
+      await client.batch([1, 4, 7].map(i => ({ method: 'kv_delete' as const, params: { key: `cfg:${i}` } })))
+    } finally {
+      client.close()
+    }
+    const written = picture(alice)
+    assert.equal(written.rows.length, 600)
+    assert.equal(written.largest, 256, 'a 600-put commit is signed in batches of up to 256 ops')
+    assert.ok(written.signatures <= 10, `${written.signatures} signatures for 803 writes`)
+    assert.equal(written.miscounted, 0, 'each batch counts the rows that still need it')
+
+    // charlie knows only bob, so everything alice wrote reaches it relayed, in subsets
+    const charlie = await cluster.start('charlie', { peers: [await bob.addr()] })
+    await cluster.converged([alice, bob, charlie], 597)
+    const relayed = picture(charlie)
+    assert.deepEqual(relayed, written, 'the same rows and the same batch table as the writer')
+    assert.deepEqual(picture(bob), written)
+    const status = await charlie.status()
+    assert.equal(status.counters.rejected, 0, 'no op refused')
+    assert.deepEqual(status.peerSync.map((p: { name?: string }) => p.name), ['bob'], 'charlie never met alice')
+  })
+})
