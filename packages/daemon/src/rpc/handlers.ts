@@ -25,6 +25,8 @@ export interface Connection {
   closing?: boolean
   /** TooBusyError has been logged for this connection (once is enough). */
   busyWarned?: boolean
+  /** Answers are being gathered into one socket write, sent on the next tick. */
+  corked?: boolean
 }
 
 export interface HandlerContext {
