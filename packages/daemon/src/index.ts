@@ -14,7 +14,7 @@
 import './polyfill.js'
 
 export { Murmur, createMurmur } from './murmur.js'
-export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents } from './murmur.js'
+export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents, WriteOutcome } from './murmur.js'
 export type { Version } from '@murmur/core'
 export { RpcServer, type RpcServerInit } from './rpc/server.js'
 export { readSwarmKey } from './swarm-key.js'

@@ -85,6 +85,9 @@ export interface ChangeEvent {
   source: string
 }
 
+/** What one write of `writeMany` settles to: a put's version, or what a delete did. */
+export type WriteOutcome = Version | { deleted: boolean, version?: Version }
+
 export type PeerSummary = PeerInfo
 export type MurmurStatus = Omit<NodeStatus, 'socket'>
 
@@ -242,12 +245,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** Writes `value` under `key`; resolves once the write is committed to disk. */
   async put (key: string, value: Uint8Array | string): Promise<Version> {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
-    checkKey(key)
-    if (bytes.byteLength > this.maxValueBytes) {
-      throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${this.maxValueBytes}`, { limit: this.maxValueBytes, size: bytes.byteLength })
-    }
-    return versionOf(await this.submit({ key, value: bytes }))
+    const [op] = await this.submit([this.putChange(key, value)])
+    return versionOf(op as Op)
   }
 
   get (key: string): Entry | undefined {
@@ -258,9 +257,51 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** Deletes `key` (a tombstone that replicates). `deleted` is false when there was nothing to delete. */
   async delete (key: string): Promise<{ deleted: boolean, version?: Version }> {
-    checkKey(key)
-    if (this.state().replica.get(key)?.value == null) return { deleted: false }
-    return { deleted: true, version: versionOf(await this.submit({ key, value: null })) }
+    if (this.deleteChange(key) == null) return { deleted: false }
+    const [op] = await this.submit([{ key, value: null }])
+    return { deleted: true, version: versionOf(op as Op) }
+  }
+
+  /**
+   * Puts (a value) and deletes (`value: null`) committed together: one
+   * transaction and one promise however many there are. Each settles as its
+   * own `put()` or `delete()` would have, had they all been called at once:
+   * an invalid one fails alone, and deletes see the keys as they stood before
+   * these writes.
+   */
+  async writeMany (writes: Array<{ key: string, value: Uint8Array | string | null }>): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
+    const settled = new Array<PromiseSettledResult<WriteOutcome>>(writes.length)
+    const changes: Change[] = []
+    /** The index in `writes` of each change. */
+    const indexes: number[] = []
+    for (let i = 0; i < writes.length; i++) {
+      const { key, value } = writes[i] as { key: string, value: Uint8Array | string | null }
+      try {
+        const change = value == null ? this.deleteChange(key) : this.putChange(key, value)
+        if (change == null) settled[i] = { status: 'fulfilled', value: { deleted: false } }
+        else {
+          changes.push(change)
+          indexes.push(i)
+        }
+      } catch (err) {
+        settled[i] = { status: 'rejected', reason: err }
+      }
+    }
+    if (changes.length === 0) return settled
+    let ops: Op[] = []
+    let failure: unknown
+    try {
+      ops = await this.submit(changes)
+    } catch (err) {
+      failure = err
+    }
+    for (let j = 0; j < indexes.length; j++) {
+      const op = ops[j] as Op
+      settled[indexes[j] as number] = failure != null
+        ? { status: 'rejected', reason: failure }
+        : { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
+    }
+    return settled
   }
 
   /** Live entries in key order, a page at a time: pass `next` back as `after`. */
@@ -404,9 +445,25 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return this.running
   }
 
-  private async submit (change: Change): Promise<Op> {
+  /** A put, checked: the key, and the value against the size limit. */
+  private putChange (key: string, value: Uint8Array | string): Change {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
+    checkKey(key)
+    if (bytes.byteLength > this.maxValueBytes) {
+      throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${this.maxValueBytes}`, { limit: this.maxValueBytes, size: bytes.byteLength })
+    }
+    return { key, value: bytes }
+  }
+
+  /** A delete, checked; undefined when there is nothing to delete. */
+  private deleteChange (key: string): Change | undefined {
+    checkKey(key)
+    return this.state().replica.get(key)?.value == null ? undefined : { key, value: null }
+  }
+
+  private async submit (changes: Change[]): Promise<Op[]> {
     try {
-      return await this.state().writes.submit(change)
+      return await this.state().writes.submit(changes)
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       if (!code.startsWith('SQLITE_')) throw err

@@ -1,12 +1,12 @@
 /**
- * Group commit: puts that arrive while the event loop is busy share one
+ * Group commit: writes that arrive while the event loop is busy share one
  * transaction (one fsync), and each is acknowledged only after it commits.
  */
 import type { Change, Op } from '@murmur/core'
 
 interface Pending {
-  change: Change
-  resolve: (op: Op) => void
+  changes: Change[]
+  resolve: (ops: Op[]) => void
   reject: (err: Error) => void
 }
 
@@ -14,7 +14,7 @@ export class WriteQueue {
   private readonly commit: (changes: Change[]) => Op[]
   private pending: Pending[] = []
   private scheduled = false
-  /** Most changes one transaction takes; the rest wait for the next flush. */
+  /** Most changes one transaction takes; the rest wait for the next flush. A submission is never split. */
   private readonly maxBatch: number
 
   constructor (commit: (changes: Change[]) => Op[], maxBatch = 10_000) {
@@ -22,9 +22,10 @@ export class WriteQueue {
     this.maxBatch = maxBatch
   }
 
-  async submit (change: Change): Promise<Op> {
+  /** Commits `changes` together, in order; resolves to their ops, one promise however many changes. */
+  async submit (changes: Change[]): Promise<Op[]> {
     return await new Promise((resolve, reject) => {
-      this.pending.push({ change, resolve, reject })
+      this.pending.push({ changes, resolve, reject })
       this.schedule()
     })
   }
@@ -39,16 +40,31 @@ export class WriteQueue {
 
   private flush (): void {
     this.scheduled = false
-    const batch = this.pending.splice(0, this.maxBatch)
+    const batch = this.take()
     if (this.pending.length > 0) this.schedule()
     if (batch.length === 0) return
     let ops: Op[]
     try {
-      ops = this.commit(batch.map(p => p.change))
+      ops = this.commit(batch.length === 1 ? (batch[0] as Pending).changes : batch.flatMap(p => p.changes))
     } catch (err) {
       for (const p of batch) p.reject(err as Error)
       return
     }
-    batch.forEach((p, i) => { p.resolve(ops[i] as Op) })
+    let start = 0
+    for (const p of batch) {
+      p.resolve(ops.slice(start, start + p.changes.length))
+      start += p.changes.length
+    }
+  }
+
+  /** Whole submissions, up to `maxBatch` changes (at least one submission). */
+  private take (): Pending[] {
+    let count = 0
+    let n = 0
+    while (n < this.pending.length && (n === 0 || count + (this.pending[n] as Pending).changes.length <= this.maxBatch)) {
+      count += (this.pending[n] as Pending).changes.length
+      n++
+    }
+    return this.pending.splice(0, n)
   }
 }

@@ -49,6 +49,34 @@ describe('library API (createMurmur)', () => {
     assert.equal(b.status().coordinator, [a.peerId, b.peerId].sort()[0])
   })
 
+  it('writeMany() commits puts and deletes together, each settling as its own call would', async () => {
+    const d = await createMurmur({ name: 'd', dataDir: join(dir, 'd'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, maxValueBytes: 8 })
+    nodes.push(d)
+    await d.put('old', 'x')
+    const changes: string[] = []
+    d.on('change', event => changes.push(`${event.type} ${event.key}`))
+    const settled = await d.writeMany([
+      { key: 'a', value: 'A' },
+      { key: '', value: 'empty key' },
+      { key: 'old', value: null },
+      { key: 'missing', value: null },
+      { key: 'big', value: 'too large' },
+      { key: 'b', value: new Uint8Array([1]) }
+    ])
+    assert.deepEqual(settled.map(s => s.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    const value = (i: number): any => (settled[i] as PromiseFulfilledResult<unknown>).value
+    const reason = (i: number): any => (settled[i] as PromiseRejectedResult).reason
+    assert.equal(value(0).origin, d.peerId)
+    assert.equal(reason(1).name, 'InvalidParamsError')
+    assert.equal(value(2).deleted, true)
+    assert.deepEqual(value(3), { deleted: false })
+    assert.equal(reason(4).name, 'ValueTooLargeError')
+    assert.equal(value(5).seq, value(2).version.seq + 1, 'one sequence, in order')
+    assert.deepEqual(changes, ['put a', 'delete old', 'put b'])
+    assert.equal(text(d.get('a')?.value), 'A')
+    assert.equal(d.get('old'), undefined)
+  })
+
   it('connect() dials a peer on demand and reports bad addresses as named errors', async () => {
     const c = await createMurmur({ name: 'c', dataDir: join(dir, 'c'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
     nodes.push(c)

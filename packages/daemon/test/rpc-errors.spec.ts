@@ -128,6 +128,49 @@ describe('RPC error paths', () => {
     assert.equal((await call(node.socket, req('kv_get', { key: 'batch:notified' }))).result.value, '1')
   })
 
+  it('answers a mixed batch of writes element by element, in order, as separate calls would', async () => {
+    await call(node.socket, req('kv_put', { key: 'mix:old', value: 'before' }))
+    const big = 'x'.repeat(1024 * 1024 + 1)
+    const responses = await exchange(node.socket, JSON.stringify([
+      req('kv_put', { key: 'mix:a', value: 'A' }, 'dup'),
+      req('kv_put', { key: '', value: 'empty key' }, 2),
+      req('kv_get', { key: 'kept' }, 3),
+      req('kv_put', { key: 'mix:b', value: 'B' }, 'dup'),
+      req('kv_delete', { key: 'mix:old' }, 5),
+      req('kv_delete', { key: 'mix:never' }, 6),
+      req('kv_put', { key: 'mix:big', value: big }, 7),
+      req('kv_put', { key: 'mix:bin', value: '***', encoding: 'base64' }, 8),
+      { jsonrpc: '2.0', method: 'kv_put', params: { key: 'mix:notified', value: 'N' } },
+      { jsonrpc: '2.0', method: 'kv_put', params: { key: 'mix:bad-notified' } },
+      req('kv_put', { key: 'mix:extra', value: 'v', extra: 1 }, 9),
+      req('kv_nope', {}, 10),
+      { jsonrpc: '2.0', id: 11, method: 'kv_delete', result: 1 },
+      req('kv_put', { key: 'mix:c', value: 'C' }, 12)
+    ]) + '\n')
+    assert.equal(responses.length, 1)
+    const answers = responses[0]
+    assert.deepEqual(answers.map((r: any) => r.id), ['dup', 2, 3, 'dup', 5, 6, 7, 8, 9, 10, 11, 12], 'batch order, notifications left out')
+    const [a, empty, get, b, deleted, never, tooBig, bin, extra, nope, invalid, c] = answers
+    for (const ok of [a, b, c]) assert.equal(typeof ok.result.version.seq, 'number')
+    assert.ok(a.result.version.seq < b.result.version.seq && b.result.version.seq < c.result.version.seq, 'written in batch order')
+    assert.equal(empty.error.code, -32602)
+    assert.match(empty.error.message, /key must not be empty/)
+    assert.equal(get.result.value, 'intact')
+    assert.equal(deleted.result.deleted, true)
+    assert.equal(typeof deleted.result.version.seq, 'number')
+    assert.deepEqual(never.result, { deleted: false })
+    assert.equal(tooBig.error.code, 1004)
+    assert.equal(tooBig.error.data.name, 'ValueTooLargeError')
+    assert.equal(bin.error.code, -32602)
+    assert.match(bin.error.message, /base64/)
+    assert.match(extra.error.message, /extra/)
+    assert.equal(nope.error.code, -32601)
+    assert.equal(invalid.error.code, -32600)
+    const get1 = async (key: string): Promise<unknown> => (await call(node.socket, req('kv_get', { key }))).result?.value ?? null
+    assert.deepEqual(await Promise.all(['mix:a', 'mix:b', 'mix:c', 'mix:notified', 'mix:old', 'mix:big', 'mix:bin', 'mix:extra', 'mix:bad-notified'].map(get1)),
+      ['A', 'B', 'C', 'N', null, null, null, null, null])
+  })
+
   it('answers every pending request after the client half-closes (printf | nc -N -U)', async () => {
     const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify(req('kv_put', { key: `hc:${i}`, value: String(i) }, i))).join('\n') + '\n'
     const responses = await exchange(node.socket, lines)

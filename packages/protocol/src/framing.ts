@@ -40,8 +40,13 @@ export class LineDecoder {
     let start = 0
     let end = chunk.indexOf(NEWLINE, start)
     while (end !== -1) {
-      this.append(chunk.subarray(start, end))
-      lines.push(this.take())
+      if (this.buffered === 0 && end - start <= this.maxFrameBytes) {
+        // the whole line is in this chunk: decode it in place, no copy
+        lines.push(withoutCr(chunk.toString('utf8', start, end)))
+      } else {
+        this.append(chunk.subarray(start, end))
+        lines.push(this.take())
+      }
       start = end + 1
       end = chunk.indexOf(NEWLINE, start)
     }
@@ -69,8 +74,12 @@ export class LineDecoder {
     const line = Buffer.concat(this.chunks, this.buffered).toString('utf8')
     this.chunks = []
     this.buffered = 0
-    return line.endsWith('\r') ? line.slice(0, -1) : line
+    return withoutCr(line)
   }
+}
+
+function withoutCr (line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line
 }
 
 /** Encodes one message as a frame. */
@@ -81,19 +90,16 @@ export function encodeFrame (message: unknown): string {
 /**
  * The nesting depth of a JSON text, found by scanning rather than parsing so
  * that a hostile 200,000-deep document is rejected before `JSON.parse` builds
- * it. Brackets inside strings do not count.
+ * it. Brackets inside strings do not count; strings are skipped with
+ * `indexOf`, so a batch of long values costs little more than its brackets.
  */
 export function jsonDepth (text: string): number {
   let depth = 0
   let max = 0
-  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
+    if (c === QUOTE) {
+      i = stringEnd(text, i)
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) max = depth
     } else if (c === 0x7d || c === 0x5d) {
@@ -101,6 +107,25 @@ export function jsonDepth (text: string): number {
     }
   }
   return max
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/**
+ * Where the string opened at `start` closes: the next quote after an even
+ * run of backslashes, or the end of the text. Each backslash is counted once
+ * (for the quote that follows it), so hostile escapes stay linear.
+ */
+function stringEnd (text: string, start: number): number {
+  let end = text.indexOf('"', start + 1)
+  while (end !== -1) {
+    let backslashes = 0
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++
+    if (backslashes % 2 === 0) return end
+    end = text.indexOf('"', end + 1)
+  }
+  return text.length
 }
 
 /**

@@ -88,6 +88,13 @@ describe('fuzzing NDJSON framing', () => {
     }), { numRuns: RUNS, includeErrorInReport: true })
   })
 
+  it(`measures the same depth as a character-by-character scan, for ${RUNS} near-JSON texts`, () => {
+    const token = fc.constantFrom('[', ']', '{', '}', '"', '\\', '\\"', '\\\\', ':', ',', '1', '"a"', '"[', ']"', ' ', 'null', '"\\\\"', 'é')
+    fc.assert(fc.property(fc.array(token, { maxLength: 80 }).map(tokens => tokens.join('')), text => {
+      assert.equal(jsonDepth(text), scannedDepth(text), text)
+    }), { numRuns: RUNS, includeErrorInReport: true })
+  })
+
   it(`never measures a document shallower than JSON.parse builds it, for ${RUNS} near-JSON texts`, () => {
     const token = fc.constantFrom('[', ']', '{', '}', '"', '\\', '\\"', '\\\\', ':', ',', '1', '"a"', '"[', ']"', ' ', 'null')
     const text = fc.oneof(
@@ -127,3 +134,24 @@ describe('fuzzing NDJSON framing', () => {
 })
 
 const prototypeNames = Object.getOwnPropertyNames(Object.prototype).length
+
+/** The reference: one character at a time, a backslash skipping the next one inside a string. */
+function scannedDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (inString) {
+      if (c === '\\') i++
+      else if (c === '"') inString = false
+    } else if (c === '"') {
+      inString = true
+    } else if (c === '{' || c === '[') {
+      max = Math.max(max, ++depth)
+    } else if (c === '}' || c === ']') {
+      depth--
+    }
+  }
+  return max
+}

@@ -4,11 +4,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeValue, isMethodName, methods, rpcError,
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeValue, methods, rpcError,
   type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
 } from '@murmur/protocol'
 import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
-import type { JSONRPCServer } from 'json-rpc-2.0'
 import type { Socket } from 'node:net'
 
 /** A subscription turns a node change into its wire form, or undefined to skip it. */
@@ -26,6 +25,8 @@ export interface Connection {
   closing?: boolean
   /** TooBusyError has been logged for this connection (once is enough). */
   busyWarned?: boolean
+  /** Answers are being gathered into one socket write, sent on the next tick. */
+  corked?: boolean
 }
 
 export interface HandlerContext {
@@ -35,7 +36,32 @@ export interface HandlerContext {
 
 type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
 
-export function registerHandlers (server: JSONRPCServer<Connection>, node: Murmur, context: HandlerContext): void {
+export type WriteMethod = 'kv_put' | 'kv_delete'
+
+export function isWriteMethod (name: unknown): name is WriteMethod {
+  return name === 'kv_put' || name === 'kv_delete'
+}
+
+export interface WriteCall {
+  method: WriteMethod
+  params: unknown
+}
+
+export interface RpcMethods {
+  /**
+   * Validates the params and runs the method. A method that needs no I/O
+   * answers synchronously (no promise to wait on); errors are thrown or
+   * rejected as `MurmurRpcError`.
+   */
+  call: (method: MethodName, params: unknown, connection: Connection) => unknown
+  /**
+   * Runs kv_put and kv_delete calls as one write (`Murmur.writeMany`): one
+   * transaction and one promise, each call settling as it would on its own.
+   */
+  writeMany: (calls: WriteCall[]) => Promise<Array<PromiseSettledResult<unknown>>>
+}
+
+export function createMethods (node: Murmur, context: HandlerContext): RpcMethods {
   const handlers: Handlers = {
     kv_put: async ({ key, value, encoding }) => ({ version: await node.put(key, toBytes(value, encoding)) }),
     kv_get: ({ key, encoding }) => {
@@ -60,11 +86,39 @@ export function registerHandlers (server: JSONRPCServer<Connection>, node: Murmu
     p2p_connect: async ({ addr }) => ({ id: await node.connect(addr) }),
     node_status: () => ({ ...node.status(), socket: context.socket })
   }
-  for (const name of Object.keys(methods)) {
-    if (!isMethodName(name)) continue
-    const handler = handlers[name] as (params: unknown, connection: Connection) => unknown
-    server.addMethod(name, async (params, connection) => await handler(validate(name, params), connection))
+  return {
+    call: (method, params, connection) => (handlers[method] as (params: unknown, connection: Connection) => unknown)(validate(method, params), connection),
+    writeMany: async calls => await writeMany(node, calls)
   }
+}
+
+async function writeMany (node: Murmur, calls: WriteCall[]): Promise<Array<PromiseSettledResult<unknown>>> {
+  const settled = new Array<PromiseSettledResult<unknown>>(calls.length)
+  const writes: Array<{ key: string, value: Uint8Array | null }> = []
+  /** The index in `calls` of each write. */
+  const indexes: number[] = []
+  for (let i = 0; i < calls.length; i++) {
+    try {
+      writes.push(toWrite(calls[i] as WriteCall))
+      indexes.push(i)
+    } catch (err) {
+      settled[i] = { status: 'rejected', reason: err }
+    }
+  }
+  const outcomes = await node.writeMany(writes)
+  for (let j = 0; j < outcomes.length; j++) {
+    const i = indexes[j] as number
+    const outcome = outcomes[j] as PromiseSettledResult<unknown>
+    // a put answers { version }, as kv_put does; a delete's outcome is already kv_delete's result
+    settled[i] = outcome.status === 'fulfilled' && calls[i]?.method === 'kv_put' ? { status: 'fulfilled', value: { version: outcome.value } } : outcome
+  }
+  return settled
+}
+
+function toWrite ({ method, params }: WriteCall): { key: string, value: Uint8Array | null } {
+  if (method === 'kv_delete') return { key: validate(method, params).key, value: null }
+  const { key, value, encoding } = validate(method, params)
+  return { key, value: toBytes(value, encoding) }
 }
 
 function validate<M extends MethodName> (method: M, params: unknown): Params<M> {

@@ -10,13 +10,13 @@
  */
 import { rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
-import { JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0'
+import { createJSONRPCErrorResponse, createJSONRPCSuccessResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
-  FrameTooLargeError, InternalErrorCode, InvalidRequestCode, LineDecoder, MAX_BATCH_REQUESTS,
-  MurmurRpcError, ParseErrorCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame, parseFrame
+  FrameTooLargeError, InternalErrorCode, InvalidRequestCode, LineDecoder, MAX_BATCH_REQUESTS, MethodNotFoundCode,
+  MurmurRpcError, ParseErrorCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame, isMethodName, parseFrame
 } from '@murmur/protocol'
-import { registerHandlers, type Connection } from './handlers.js'
+import { createMethods, isWriteMethod, type Connection, type RpcMethods, type WriteCall } from './handlers.js'
 import { prepareSocketPath } from './socket-file.js'
 import type { ChangeEvent, Murmur } from '../murmur.js'
 import type { Logger } from 'pino'
@@ -38,6 +38,9 @@ export interface RpcServerInit {
   maxUnreadBytes?: number
 }
 
+/** An answer, or a promise of one when it waits on I/O (a write, a dial). */
+type Answer<T> = T | null | Promise<T | null>
+
 /** How long a refused client has to read its last error frame before it is cut off. */
 const CLOSE_GRACE_MS = 2_000
 
@@ -46,7 +49,7 @@ export class RpcServer {
   private readonly init: RpcServerInit
   private readonly log: Logger
   private readonly node: Murmur
-  private readonly rpc: JSONRPCServer<Connection>
+  private readonly methods: RpcMethods
   private readonly connections = new Set<Connection>()
   private server?: Server
   private nextId = 0
@@ -60,14 +63,7 @@ export class RpcServer {
     this.init = init
     this.log = init.log
     this.path = checkSocketPath(init.path)
-    // every failed request is logged once, in answerOne; the library's own report would repeat it
-    this.rpc = new JSONRPCServer<Connection>({ errorListener: () => {} })
-    this.rpc.mapErrorToJSONRPCErrorResponse = (id, err) => {
-      if (err instanceof MurmurRpcError) return createJSONRPCErrorResponse(id, err.code, err.message, err.data)
-      this.log.error({ err }, 'RPC handler failed')
-      return createJSONRPCErrorResponse(id, InternalErrorCode, `internal error: ${(err as Error)?.message ?? String(err)}`, { name: 'InternalError' })
-    }
-    registerHandlers(this.rpc, node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS })
+    this.methods = createMethods(node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS })
   }
 
   async listen (): Promise<void> {
@@ -134,7 +130,10 @@ export class RpcServer {
           this.refuse(connection, 'FrameTimeoutError', `frame not completed within ${frameTimeoutMs} ms; send each message as one line ending in \\n`, { pending: decoder.pending })
         }, frameTimeoutMs)
       }
+      // the answers to a chunk of pipelined requests that need no I/O leave in one write
+      if (lines.length > 1) socket.cork()
       for (const line of lines) this.dispatch(connection, line)
+      if (lines.length > 1) socket.uncork()
     })
     socket.on('end', () => {
       if (connection.closing === true) return
@@ -178,9 +177,21 @@ export class RpcServer {
       this.send(connection, createJSONRPCErrorResponse(null, InvalidRequestCode, `too many requests in flight on this connection (limit ${maxInFlight}); wait for answers`, { name: 'TooBusyError' }))
       return
     }
+    let answer: Answer<JSONRPCResponse | JSONRPCResponse[]>
+    try {
+      answer = this.answer(connection, line)
+    } catch (err) {
+      this.log.error({ err }, 'RPC dispatch failed')
+      return
+    }
+    // a request answered without I/O (kv_get, a refusal) goes out now, never counted in flight
+    if (!(answer instanceof Promise)) {
+      if (answer != null) this.send(connection, answer)
+      return
+    }
     connection.inFlight++
-    this.answer(connection, line)
-      .then(response => { if (response != null) this.send(connection, response) })
+    answer
+      .then(response => { if (response != null) this.sendTogether(connection, response) })
       .catch(err => { this.log.error({ err }, 'RPC dispatch failed') })
       .finally(() => {
         connection.inFlight--
@@ -188,7 +199,7 @@ export class RpcServer {
       })
   }
 
-  private async answer (connection: Connection, line: string): Promise<JSONRPCResponse | JSONRPCResponse[] | null> {
+  private answer (connection: Connection, line: string): Answer<JSONRPCResponse | JSONRPCResponse[]> {
     let message: unknown
     try {
       message = parseFrame(line)
@@ -196,7 +207,7 @@ export class RpcServer {
       this.log.debug({ conn: connection.id, err: (err as Error).message }, 'RPC client sent a frame that does not parse')
       return createJSONRPCErrorResponse(null, ParseErrorCode, `parse error: ${(err as Error).message}`, { name: (err as Error).name })
     }
-    if (!Array.isArray(message)) return await this.answerOne(connection, message)
+    if (!Array.isArray(message)) return this.answerOne(connection, message)
     const problem = message.length === 0
       ? 'empty batch'
       : message.length > MAX_BATCH_REQUESTS ? `batch of ${message.length} requests exceeds the limit of ${MAX_BATCH_REQUESTS}` : undefined
@@ -204,22 +215,85 @@ export class RpcServer {
       this.log.debug({ conn: connection.id, batch: message.length }, `RPC request refused: ${problem}`)
       return createJSONRPCErrorResponse(null, InvalidRequestCode, problem, { name: 'InvalidRequestError' })
     }
-    const responses = await Promise.all(message.map(async item => await this.answerOne(connection, item)))
-    const answered = responses.filter((r): r is JSONRPCResponse => r != null)
-    return answered.length > 0 ? answered : null
+    return this.answerBatch(connection, message)
   }
 
-  private async answerOne (connection: Connection, message: unknown): Promise<JSONRPCResponse | null> {
+  /**
+   * A batch's kv_put and kv_delete requests become one write (one promise
+   * whatever their number); every other element is answered on its own. The
+   * answers keep the batch's order, notifications left out.
+   */
+  private async answerBatch (connection: Connection, messages: unknown[]): Promise<JSONRPCResponse[] | null> {
+    const answers = new Array<Answer<JSONRPCResponse>>(messages.length)
+    const writes: WriteCall[] = []
+    const requests: JSONRPCRequest[] = []
+    /** The index in `messages` of each write. */
+    const indexes: number[] = []
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]
+      if (requestProblem(message) == null && isWriteMethod((message as JSONRPCRequest).method)) {
+        const request = message as JSONRPCRequest
+        writes.push({ method: request.method as WriteCall['method'], params: request.params })
+        requests.push(request)
+        indexes.push(i)
+      } else {
+        answers[i] = this.answerOne(connection, message)
+      }
+    }
+    if (writes.length > 0) {
+      const settled = await this.methods.writeMany(writes)
+      for (let j = 0; j < settled.length; j++) {
+        const outcome = settled[j] as PromiseSettledResult<unknown>
+        const request = requests[j] as JSONRPCRequest
+        answers[indexes[j] as number] = outcome.status === 'fulfilled' ? this.success(request, outcome.value) : this.failure(connection, request, outcome.reason)
+      }
+    }
+    const responses: JSONRPCResponse[] = []
+    for (const answer of answers) {
+      const response = answer instanceof Promise ? await answer : answer
+      if (response != null) responses.push(response)
+    }
+    return responses.length > 0 ? responses : null
+  }
+
+  /** Answers one request; synchronously when its method needs no I/O. Notifications get no answer. */
+  private answerOne (connection: Connection, message: unknown): Answer<JSONRPCResponse> {
     const problem = requestProblem(message)
     if (problem != null) {
       this.log.debug({ conn: connection.id }, `RPC request refused: ${problem}`)
       return createJSONRPCErrorResponse(idOf(message), InvalidRequestCode, `invalid request: ${problem}`, { name: 'InvalidRequestError' })
     }
     const request = message as JSONRPCRequest
-    const response = await this.rpc.receive(request, connection)
-    const error = response?.error
+    const { method } = request
+    if (!isMethodName(method)) {
+      return this.failure(connection, request, new MurmurRpcError(MethodNotFoundCode, `method not found: ${method}`, { name: 'MethodNotFoundError' }))
+    }
+    let result: unknown
+    try {
+      result = this.methods.call(method, request.params, connection)
+    } catch (err) {
+      return this.failure(connection, request, err)
+    }
+    if (!(result instanceof Promise)) return this.success(request, result)
+    return result.then(value => this.success(request, value), (err: unknown) => this.failure(connection, request, err))
+  }
+
+  private success (request: JSONRPCRequest, result: unknown): JSONRPCResponse | null {
+    return request.id === undefined ? null : createJSONRPCSuccessResponse(request.id, result)
+  }
+
+  /** The error response for a failed request (none for a notification); every failure is logged once, here. */
+  private failure (connection: Connection, request: JSONRPCRequest, err: unknown): JSONRPCResponse | null {
+    const response = this.errorResponse(request.id ?? null, err)
+    const { error } = response
     if (error != null) this.log.debug({ conn: connection.id, method: request.method, code: error.code, err: error.message }, 'RPC request failed')
-    return response
+    return request.id === undefined ? null : response
+  }
+
+  private errorResponse (id: JSONRPCID, err: unknown): JSONRPCResponse {
+    if (err instanceof MurmurRpcError) return createJSONRPCErrorResponse(id, err.code, err.message, err.data)
+    this.log.error({ err }, 'RPC handler failed')
+    return createJSONRPCErrorResponse(id, InternalErrorCode, `internal error: ${(err as Error)?.message ?? String(err)}`, { name: 'InternalError' })
   }
 
   private send (connection: Connection, message: unknown): void {
@@ -234,11 +308,28 @@ export class RpcServer {
     socket.write(encodeFrame(message))
   }
 
+  /**
+   * Sends a message that became ready in a promise callback or a commit: the
+   * acks of one commit and its change notifications leave in one write, not
+   * one system call each. A lone synchronous answer does not wait for a tick.
+   */
+  private sendTogether (connection: Connection, message: unknown): void {
+    if (connection.corked !== true) {
+      connection.corked = true
+      connection.socket.cork()
+      process.nextTick(() => {
+        connection.corked = false
+        connection.socket.uncork()
+      })
+    }
+    this.send(connection, message)
+  }
+
   /** Delivers a change to the connection's subscriptions that want it. */
   private deliver (connection: Connection, event: ChangeEvent): void {
     for (const [id, subscription] of connection.subscriptions) {
       const result = subscription(event)
-      if (result != null) this.send(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
+      if (result != null) this.sendTogether(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
     }
   }
 }
@@ -249,6 +340,7 @@ function requestProblem (message: unknown): string | undefined {
   const request = message as Record<string, unknown>
   if (request.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"'
   if (typeof request.method !== 'string') return 'method must be a string'
+  if (request.result !== undefined || request.error !== undefined) return 'a request carries no result or error'
   if ('id' in request && !isId(request.id)) return 'id must be a string, a number or null'
   if ('params' in request && (typeof request.params !== 'object' || request.params == null)) return 'params must be an object'
   return undefined
