@@ -1,8 +1,12 @@
 /**
  * 3. Catch-up: on a 3-node cluster, node 2 is stopped while 100,000 keys
  * (100-byte values; 30,000 with --quick) are written to node 0 in batches; node 1 receives them
- * live. Then node 2 restarts: time from its restart (spawn) to identical
- * replicas, and the TCP payload bytes on node 2's connections meanwhile.
+ * live. Node 2 stays down at least `OFFLINE_MS` after the last write, past
+ * gossipsub's window of recently advertised messages (3 heartbeats), then
+ * restarts: time from its restart (spawn) to identical replicas, and the TCP
+ * payload bytes on node 2's connections meanwhile. Once per section it is
+ * also restarted straight after a burst, within that window, where its peers'
+ * IHAVE gossip offers it the window's messages again (bytes reported, not judged).
  * 4. Join: then a new, empty node 3 joins with `--peer` of node 0: time from
  * its start to a full replica, and its bytes.
  */
@@ -15,6 +19,8 @@ import { assertIdentical } from '../lib/replicas.mjs'
 
 export const CATCHUP_KEYS = 100_000
 const VALUE_BYTES = 100
+/** Longer than gossipsub's IHAVE window (mcacheGossip = 3 heartbeats of 1 s). */
+const OFFLINE_MS = 5_000
 
 /** Starts `node` and measures until its replica matches `reference`: { totalMs, readyMs, wire, syncMs }. */
 export async function timeToReplica (node, others, { expectKeys, timeoutMs = 120_000 }) {
@@ -32,7 +38,7 @@ export async function catchup ({ quick, runs, report, log }) {
   const keys = quick ? 30_000 : CATCHUP_KEYS
   const count = keys.toLocaleString('en-US')
   const judged = keys === CATCHUP_KEYS
-  const r = { catchup: [], catchupReady: [], catchupWire: [], join: [], joinReady: [], joinWire: [], write: [], payload: 0 }
+  const r = { catchup: [], catchupReady: [], catchupWire: [], join: [], joinReady: [], joinWire: [], write: [], payload: 0, burstWire: [], burstMs: [] }
   const n = quick ? 1 : runs
   for (let run = 0; run < n; run++) {
     const root = tempDir()
@@ -44,10 +50,13 @@ export async function catchup ({ quick, runs, report, log }) {
       const prefix = `cu${run}`
       const start = performance.now()
       const wrote = await batchedPuts(a.ctl, { ms: 120_000, max: keys, size: 1000, value: i => valueOf(VALUE_BYTES, i), keyOf: i => keyOf(prefix, i) })
-      r.write.push(wrote.count / ((performance.now() - start) / 1000))
+      const lastWrite = performance.now()
+      r.write.push(wrote.count / ((lastWrite - start) / 1000))
       await converged([a, b], { timeoutMs: 120_000, pollMs: 100, expectKeys: keys })
       const payload = keys * (Buffer.byteLength(keyOf(prefix, 0)) + VALUE_BYTES)
       r.payload = payload
+      // a bounded wait that is the scenario itself (how long the node was away), not a readiness guess
+      await new Promise(resolve => setTimeout(resolve, Math.max(0, lastWrite + OFFLINE_MS - performance.now())))
 
       const cu = await timeToReplica(c, [a, b], { expectKeys: keys })
       assertIdentical([a, b, c])
@@ -55,6 +64,17 @@ export async function catchup ({ quick, runs, report, log }) {
       log(`  catch-up ${run + 1}: ${cu.totalMs.toFixed(0)} ms from restart (ready after ${cu.readyMs.toFixed(0)} ms), ` +
         `wire ${(cu.wire.in / 1e6).toFixed(2)} MB in + ${(cu.wire.out / 1e6).toFixed(2)} MB out over ${cu.wire.connections.length} connection(s) for ${(payload / 1e6).toFixed(2)} MB of keys+values`)
       r.catchupConnections = cu.wire.connections
+
+      if (run === 0) {
+        // the same again, restarting straight after the burst
+        await c.stop()
+        const burst = `cb${run}`
+        await batchedPuts(a.ctl, { ms: 120_000, max: keys, size: 1000, value: i => valueOf(VALUE_BYTES, i), keyOf: i => keyOf(burst, i) })
+        const again = await timeToReplica(c, [a, b], { expectKeys: 2 * keys })
+        assertIdentical([a, b, c])
+        r.burstWire.push(again.wire.in + again.wire.out); r.burstMs.push(again.totalMs)
+        log(`  catch-up right after the burst: ${again.totalMs.toFixed(0)} ms, wire ${((again.wire.in + again.wire.out) / 1e6).toFixed(2)} MB`)
+      }
 
       const d = new Daemon('c3', join(root, 'c3'), { peers: [a.addr] })
       cluster.nodes.push(d)
@@ -72,11 +92,14 @@ export async function catchup ({ quick, runs, report, log }) {
   report.row({ section: S3, id: 'catchup.ms', label: `restart → identical replicas, ${count} keys missed`, unit: 'ms', runs: r.catchup,
     baseline: { label: 'restart → socket ready', runs: r.catchupReady },
     target: judged ? { on: 'value', op: '<=', limit: 5_000, text: '≤ 5,000 ms' } : undefined,
-    note: '3 nodes, each dialling all earlier ones; node 2 stopped (SIGTERM) while node 0 took ' + count + ' puts (JSON-RPC batches of 1,000) and node 1 received them; timed from spawning node 2 again until all three hold the same version vector (read from each node\'s SQLite file every 25 ms, so polling costs the daemons nothing) and node_status shows the same key count; kv_store rows then compared by SHA-256 (not timed)' })
+    note: '3 nodes, each dialling all earlier ones; node 2 stopped (SIGTERM) while node 0 took ' + count + ' puts (JSON-RPC batches of 1,000) and node 1 received them, and restarted ' + OFFLINE_MS / 1000 + ' s after the last write; timed from spawning node 2 again until all three hold the same version vector (read from each node\'s SQLite file every 25 ms, so polling costs the daemons nothing) and node_status shows the same key count; kv_store rows then compared by SHA-256 (not timed)' })
   report.row({ section: S3, id: 'catchup.wire', label: 'catch-up wire bytes (TCP payload, both directions)', unit: 'bytes', runs: r.catchupWire,
     baseline: { label: 'keys + values', runs: payloadRuns },
     target: judged ? { on: 'ratio', op: '<=', limit: 1.5, text: '≤ 1.5× payload' } : undefined,
     note: 'the kernel\'s per-connection TCP counters (tcp_info bytes_received + bytes_acked, read with `ss -ti` every 100 ms, highest value kept per connection) summed over every TCP connection of the restarted daemon: noise and yamux framing, identify, gossipsub, pings and sync included; TCP/IP headers excluded' })
+  report.row({ section: S3, id: 'catchup.burst.wire', label: 'catch-up wire bytes, restarted straight after the burst', unit: 'bytes', runs: r.burstWire,
+    baseline: { label: 'keys + values', runs: r.burstWire.map(() => r.payload) },
+    note: `node 2 stopped again, ${count} more puts, restarted as soon as node 1 held them: within gossipsub's IHAVE window (3 heartbeats), so its peers offer it the last seconds of messages again by gossip (IWANT), the ops its first pull also brings; one run` })
   report.row({ section: '4 join', id: 'join.ms', label: `new empty node → full replica of ${count} keys`, unit: 'ms', runs: r.join,
     baseline: { label: 'start → socket ready', runs: r.joinReady },
     target: judged ? { on: 'value', op: '<=', limit: 5_000, text: '≤ 5,000 ms' } : undefined,
