@@ -33,8 +33,8 @@ export class OpVerifier {
   private readonly keys = new Map<string, KeyObject | null>()
   /** Ops already checked (the gossip validator checks before the apply path sees them). */
   private readonly verified = new WeakSet<Op>()
-  /** Proofs whose signature is good: the ops of one batch share one proof object, checked once. */
-  private readonly good = new WeakSet<OpProof>()
+  /** Proofs whose signature is good, and for whom: the ops of one batch share one proof object, checked once. */
+  private readonly good = new WeakMap<OpProof, string>()
   private readonly bad = new WeakSet<OpProof>()
 
   constructor (group: string) {
@@ -47,15 +47,15 @@ export class OpVerifier {
     const problem = proofProblem(op)
     if (problem != null) return problem
     const proof = op.proof as OpProof
-    if (!this.good.has(proof)) {
-      if (this.bad.has(proof)) return 'bad signature'
+    if (this.good.get(proof) !== op.origin) {
+      if (this.bad.has(proof) || this.good.has(proof)) return 'bad signature'
       const key = this.publicKey(op.origin)
       if (key == null) return 'origin is not an Ed25519 peer ID'
       if (!verify(null, Buffer.concat([this.prefix, proofPayload(op.origin, proof.first, proof.digests)]), key, proof.sig)) {
         this.bad.add(proof)
         return 'bad signature'
       }
-      this.good.add(proof)
+      this.good.set(proof, op.origin)
     }
     this.verified.add(op)
     return undefined
