@@ -11,6 +11,7 @@
  * that still has an op in `kv_store` (`live` counts them). A one-op batch
  * needs no row: its only digest is the op's own.
  */
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { compareStamps, compareUtf8, isNewer } from './compare.js'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from './errors.js'
@@ -20,13 +21,16 @@ import type { CollectOptions, ListOptions, MissingOptions, MissingPage, Op, OpPr
 
 export const SCHEMA_VERSION = 2
 
-export type Durability = 'full' | 'normal'
+export type Durability = 'full' | 'group' | 'normal'
 
 export interface SqliteStoreInit {
   /**
    * 'full' (default): a commit is on disk before `apply` returns
-   * (`synchronous=FULL`). 'normal': faster, but a power loss (not a process
-   * crash) may drop the last commits.
+   * (`synchronous=FULL`). 'group': a commit returns before it is on disk;
+   * `sync()` or `syncNow()` then puts every commit so far on disk with one
+   * fsync of the WAL, so a caller can acknowledge a group of commits at once
+   * and keep committing while the disk syncs. 'normal': faster, but a power
+   * loss (not a process crash) may drop the last commits.
    */
   durability?: Durability
 }
@@ -66,6 +70,8 @@ export class SqliteStore implements Store {
   private readonly pruneAll: (present: Set<string>, covered: VersionVector) => Op[]
   private latest: Stamp
   private tally: StoreCounts
+  /** The WAL file, fsynced by `sync()` and `syncNow()` in 'group' mode. */
+  private readonly wal?: number
 
   /**
    * Opens `path`, creating the schema in a new or empty file. Throws
@@ -100,6 +106,8 @@ export class SqliteStore implements Store {
     this.sql = prepareStatements(db)
     this.latest = this.readClock()
     this.tally = { keys: this.sql.meta.get('keys') as number, tombstones: this.sql.meta.get('tombstones') as number }
+    // the reads above opened the WAL, so the file exists; SQLite resets and truncates it in place, never replaces it while open
+    if (durability === 'group') this.wal = openSync(`${path}-wal`, 'r+')
     this.applyAll = db.transaction((ops: Op[]) => this.applyInTransaction(ops))
     this.mergeAll = db.transaction((theirs: VersionVector) => {
       for (const [origin, seq] of Object.entries(theirs)) {
@@ -226,8 +234,26 @@ export class SqliteStore implements Store {
     return { ...this.tally }
   }
 
+  /**
+   * Resolves once every commit made so far is on disk: at once in 'full'
+   * mode (each commit already was) and in 'normal' mode (which promises
+   * nothing); in 'group' mode after an fsync of the WAL on libuv's thread
+   * pool, so the event loop goes on meanwhile.
+   */
+  async sync (): Promise<void> {
+    const wal = this.wal
+    if (wal === undefined) return
+    await new Promise<void>((resolve, reject) => { fsync(wal, err => { if (err != null) reject(err); else resolve() }) })
+  }
+
+  /** `sync()` on this thread: no hand-off to the thread pool and back, for a caller that has nothing else to do meanwhile. */
+  syncNow (): void {
+    if (this.wal !== undefined) fsyncSync(this.wal)
+  }
+
   close (): void {
     this.db.close()
+    if (this.wal !== undefined) closeSync(this.wal)
   }
 
   private applyInTransaction (ops: Op[]): Op[] {

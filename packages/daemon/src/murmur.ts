@@ -175,7 +175,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       const privateKey = await loadOrCreateIdentity(this.dataDir)
       const peerId = peerIdFromPrivateKey(privateKey)
       this.allowed?.add(peerId.toString()) // a node always allows itself
-      store = SqliteStore.open(join(this.dataDir, 'murmur.db'), { durability: this.init.durability ?? 'full' })
+      // 'full' is kept by the write queue: each batch is acknowledged after an fsync of the WAL
+      store = SqliteStore.open(join(this.dataDir, 'murmur.db'), { durability: (this.init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
       const replica = new Replica({ store, nodeId: peerId.toString(), sign: batchSigner(privateKey, this.group) })
       const libp2p = await createLibp2pNode({
         privateKey,
@@ -205,7 +206,17 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         apply: (ops, via) => { this.applyRemote(ops, via, 'gossiped') }
       })
       const discovery = new Discovery(libp2p, { dataDir: this.dataDir, peers: this.init.peers ?? [], log: this.log.child({ component: 'discovery' }) })
-      const writes = new WriteQueue(changes => this.commitLocal(changes))
+      const durableStore = store
+      const writes = new WriteQueue(changes => replica.write(changes), {
+        // a lone writer waits for its fsync on this thread (a hand-off to the thread pool costs it more
+        // than it saves); a batch of several writers syncs on the pool while the next batch commits
+        durable: writers => {
+          if (writers > 1) return durableStore.sync()
+          durableStore.syncNow()
+          return undefined
+        },
+        after: ops => { this.published(ops) }
+      })
       const held = new HeldOps({ maxSkewMs: this.maxClockSkewMs, maxHoldMs: MAX_HOLD_MS, capacity: 100_000 })
       libp2p.addEventListener('peer:disconnect', event => { this.removeMember(event.detail) })
       // the sync topology's onConnect pulls on a peer's first connection only; a member that reconnects
@@ -466,25 +477,34 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       return await this.state().writes.submit(changes)
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
-      if (!code.startsWith('SQLITE_')) throw err
-      this.log.error({ err: (err as Error).message, code }, 'write failed')
-      const reason = code === 'SQLITE_FULL' ? 'the disk is full' : (err as Error).message
-      throw rpcError('Storage', `write not stored: ${reason}`, { sqlite: code })
+      if (code.startsWith('SQLITE_')) {
+        this.log.error({ err: (err as Error).message, code }, 'write failed')
+        const reason = code === 'SQLITE_FULL' ? 'the disk is full' : (err as Error).message
+        throw rpcError('Storage', `write not stored: ${reason}`, { sqlite: code })
+      }
+      if (['EIO', 'ENOSPC', 'EDQUOT', 'EROFS'].includes(code)) {
+        // committed, but the fsync of the WAL failed: it may or may not survive a power cut
+        this.log.error({ err: (err as Error).message, code }, 'write committed but not synced to disk')
+        throw rpcError('Storage', `write not known to be on disk: ${(err as Error).message}`, { errno: code })
+      }
+      throw err
     }
   }
 
-  private commitLocal (changes: Change[]): Op[] {
-    const { replica, gossip } = this.state()
-    const ops = replica.write(changes)
+  /**
+   * Local ops that are on disk: tell watchers, and publish them once the
+   * acknowledgements have gone out (a put waits for its commit, not for
+   * gossip). Never before the disk has them: peers must not learn seqs this
+   * node could lose to a power cut and then issue again.
+   */
+  private published (ops: Op[]): void {
     for (const op of ops) this.emitChange(op, 'local')
-    // after the acknowledgements have gone out: a put waits for its commit, not for gossip
     setImmediate(() => {
-      gossip.publish(ops).then(
+      this.running?.gossip.publish(ops).then(
         recipients => { this.log.debug({ ops: ops.length, recipients }, 'published ops') },
         err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
       )
     })
-    return ops
   }
 
   private applyRemote (ops: Op[], from: PeerId, counter: 'repaired' | 'gossiped'): ApplyOutcome {
@@ -536,6 +556,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       this.log.error({ err: (err as Error).message, source, ops: ops.length }, 'cannot apply remote ops; a later sync will retry')
       return 0
     }
+    // on disk soon, off the event loop: nobody waits for it, but a peer's write should not live only in memory
+    running.store.sync().catch((err: Error) => { this.log.warn({ err: err.message }, 'fsync after applying remote ops failed') })
     this.counters[counter] += applied.length
     for (const op of applied) this.emitChange(op, source)
     this.log.debug({ source, received: ops.length, applied: applied.length }, 'applied remote ops')

@@ -18,22 +18,25 @@ const nowSeconds = (): number => (performance.timeOrigin + performance.now()) / 
 
 interface Window { sent: number, answered: number }
 
-/** Runs murmurd under strace, makes `puts` sequential puts, and returns the time window of each. */
-async function tracePuts (cluster: TestCluster, name: string, args: string[], puts: number): Promise<Window[]> {
+/** Runs murmurd under strace, makes `puts` sequential puts on each of `clients` connections at once, and returns the time window of each. */
+async function tracePuts (cluster: TestCluster, name: string, args: string[], puts: number, clients = 1): Promise<Window[]> {
   const node = cluster.node(name)
   const trace = join(cluster.dir, `${name}.strace`)
-  const tracer = spawn('strace', ['-f', '-y', '-ttt', '-e', 'trace=fsync,fdatasync', '-o', trace,
+  const tracer = spawn('strace', ['-f', '-y', '-ttt', '-T', '-e', 'trace=fsync,fdatasync', '-o', trace,
     process.execPath, MURMURD, '--name', name, '--data-dir', node.dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht', '--log-level', 'warn', ...args], { stdio: 'ignore' })
   const exited = new Promise(resolve => tracer.on('exit', resolve))
   try {
-    const client = await waitFor(async () => await MurmurClient.connect(node.socket), `${name} to listen`, 30_000, 100)
+    const first = await waitFor(async () => await MurmurClient.connect(node.socket), `${name} to listen`, 30_000, 100)
+    const connections = [first, ...await Promise.all(Array.from({ length: clients - 1 }, async () => await MurmurClient.connect(node.socket)))]
     const windows: Window[] = []
-    for (let i = 0; i < puts; i++) {
-      const sent = nowSeconds()
-      await client.call('kv_put', { key: `durable:${i}`, value: `value ${i}` })
-      windows.push({ sent, answered: nowSeconds() })
-    }
-    client.close()
+    await Promise.all(connections.map(async (client, c) => {
+      for (let i = 0; i < puts; i++) {
+        const sent = nowSeconds()
+        await client.call('kv_put', { key: `durable:${c}:${i}`, value: `value ${i}` })
+        windows.push({ sent, answered: nowSeconds() })
+      }
+      client.close()
+    }))
     return windows
   } finally {
     const pid = Number(readFileSync(join(node.dataDir, 'murmurd.pid'), 'utf8'))
@@ -42,10 +45,34 @@ async function tracePuts (cluster: TestCluster, name: string, args: string[], pu
   }
 }
 
-function walFsyncs (traceFile: string): number[] {
-  return readFileSync(traceFile, 'utf8').split('\n')
-    .filter(line => /f(data)?sync\(\d+<[^>]*murmur\.db-wal>\) = 0/.test(line))
-    .map(line => Number(line.split(/\s+/)[1]))
+interface Fsync { start: number, end: number }
+
+/**
+ * Every successful fsync of the WAL, from its start to its return. A call
+ * made on a thread-pool thread may be split in two lines by another thread's
+ * output: `fsync(12</…/murmur.db-wal> <unfinished ...>` and later
+ * `<... fsync resumed>) = 0 <0.000123>`.
+ */
+function walFsyncs (traceFile: string): Fsync[] {
+  const fsyncs: Fsync[] = []
+  const unfinished = new Map<string, number>()
+  for (const line of readFileSync(traceFile, 'utf8').split('\n')) {
+    const [pid = '', time = ''] = line.split(/\s+/)
+    const at = Number(time)
+    const whole = /f(?:data)?sync\(\d+<[^>]*murmur\.db-wal>\) = 0 <([\d.]+)>/.exec(line)
+    if (whole != null) fsyncs.push({ start: at, end: at + Number(whole[1]) })
+    else if (/f(?:data)?sync\(\d+<[^>]*murmur\.db-wal> <unfinished/.test(line)) unfinished.set(pid, at)
+    else if (/<\.\.\. f(?:data)?sync resumed>\) = 0/.test(line) && unfinished.has(pid)) {
+      fsyncs.push({ start: unfinished.get(pid) as number, end: at })
+      unfinished.delete(pid)
+    }
+  }
+  return fsyncs
+}
+
+/** The puts whose answer came after a WAL fsync that started after the put was sent and returned before its answer. */
+function synced (windows: Window[], fsyncs: Fsync[]): Window[] {
+  return windows.filter(w => fsyncs.some(f => f.start >= w.sent && f.end <= w.answered))
 }
 
 describe('durability', { skip }, () => {
@@ -55,15 +82,24 @@ describe('durability', { skip }, () => {
   it('acknowledges each put only after an fsync of the WAL (default: --durability full)', async () => {
     const windows = await tracePuts(cluster, 'full', [], 20)
     const fsyncs = walFsyncs(join(cluster.dir, 'full.strace'))
-    const covered = windows.filter(w => fsyncs.some(t => t >= w.sent && t <= w.answered))
+    const covered = synced(windows, fsyncs)
     console.log(`# ${covered.length}/${windows.length} acknowledgements preceded by a WAL fsync; ${fsyncs.length} WAL fsyncs in all`)
     assert.equal(covered.length, windows.length)
+  })
+
+  it('acknowledges concurrent puts, committed together, only after an fsync of the WAL', async () => {
+    const windows = await tracePuts(cluster, 'group', [], 10, 8)
+    const fsyncs = walFsyncs(join(cluster.dir, 'group.strace'))
+    const covered = synced(windows, fsyncs)
+    console.log(`# ${covered.length}/${windows.length} concurrent acknowledgements preceded by a WAL fsync; ${fsyncs.length} WAL fsyncs in all`)
+    assert.equal(covered.length, windows.length)
+    assert.ok(fsyncs.length < windows.length, `${fsyncs.length} fsyncs for ${windows.length} puts: concurrent puts should share them`)
   })
 
   it('with --durability normal, puts are acknowledged without waiting for an fsync', async () => {
     const windows = await tracePuts(cluster, 'normal', ['--durability', 'normal'], 20)
     const fsyncs = walFsyncs(join(cluster.dir, 'normal.strace'))
-    const covered = windows.filter(w => fsyncs.some(t => t >= w.sent && t <= w.answered))
+    const covered = synced(windows, fsyncs)
     console.log(`# ${covered.length}/${windows.length} acknowledgements preceded by a WAL fsync with durability normal`)
     assert.ok(covered.length < windows.length / 2, `${covered.length} of ${windows.length} puts still waited for an fsync`)
   })
