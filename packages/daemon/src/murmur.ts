@@ -498,7 +498,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * node could lose to a power cut and then issue again.
    */
   private published (ops: Op[]): void {
-    for (const op of ops) this.emitChange(op, 'local')
+    try {
+      for (const op of ops) this.emitChange(op, 'local')
+    } catch (err) {
+      this.log.error({ err }, 'a change listener failed')
+    }
     setImmediate(() => {
       this.running?.gossip.publish(ops).then(
         recipients => { this.log.debug({ ops: ops.length, recipients }, 'published ops') },

@@ -20,7 +20,7 @@ export interface WriteQueueHooks {
    * Default: commits are durable when they return.
    */
   durable?: (writers: number) => Promise<void> | undefined
-  /** Called with each batch's ops once they are durable, after their writers were answered. */
+  /** Called with each batch's ops once they are durable, in commit order, as their writers' promises resolve. Must not throw. */
   after?: (ops: Op[]) => void
   /** Most changes one transaction takes. @default 10_000 */
   maxBatch?: number
@@ -91,7 +91,7 @@ export class WriteQueue {
     const previous = this.tail
     this.tail = previous.then(async () => { await durable }, async () => { await durable }).then(answer, (err: Error) => {
       for (const p of batch) p.reject(err)
-    }).finally(() => { this.unanswered-- })
+    }).finally(() => { this.unanswered-- }).catch(() => {}) // every writer was answered above
   }
 
   /** Whole submissions, up to `maxBatch` changes (at least one submission). */

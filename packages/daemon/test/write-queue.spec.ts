@@ -1,0 +1,52 @@
+/**
+ * The write queue's ordering rules, in-process: batches are answered in
+ * commit order whatever order their syncs finish in, a failed sync fails only
+ * its own batch, and ops are handed on only once durable, in the same order.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { WriteQueue } from '../src/write-queue.js'
+import type { Change, Op } from '@murmur/core'
+
+const asOps = (changes: Change[]): Op[] => changes.map((change, i) => ({ ...change, wall: 1, logical: 0, origin: 'o', seq: i + 1 }))
+const change = (key: string): Change => ({ key, value: Buffer.from(key) })
+const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+describe('write queue', () => {
+  it('answers batches in commit order even when a later sync finishes first, and hands their ops on in that order', async () => {
+    const syncs: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
+    const events: string[] = []
+    const queue = new WriteQueue(asOps, {
+      durable: () => new Promise<void>((resolve, reject) => { syncs.push({ resolve, reject }) }),
+      after: ops => { events.push(`after ${ops.map(op => op.key).join(',')}`) }
+    })
+    const first = queue.submit([change('a')]).then(() => { events.push('answered a') })
+    await nextTurn() // first batch committed, its sync pending
+    const second = queue.submit([change('b')]).then(() => { events.push('answered b') })
+    const third = queue.submit([change('c')]).then(() => { events.push('answered c') }, (err: Error) => { events.push(`failed c: ${err.message}`) })
+    await nextTurn()
+    assert.equal(syncs.length, 2, 'a has one sync, b and c (one batch) another')
+    syncs[1]?.resolve() // the later sync finishes first
+    await nextTurn()
+    assert.deepEqual(events, [], 'nothing answered before the first batch is durable')
+    syncs[0]?.resolve()
+    await Promise.all([first, second, third])
+    // `after` runs as a batch's promises resolve; their callbacks run just after it
+    assert.deepEqual(events, ['after a', 'answered a', 'after b,c', 'answered b', 'answered c'])
+  })
+
+  it('a failed sync fails its own writers only', async () => {
+    let calls = 0
+    const queue = new WriteQueue(asOps, { durable: async () => { if (++calls === 1) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) } })
+    await assert.rejects(queue.submit([change('a')]), /EIO/)
+    assert.deepEqual((await queue.submit([change('b')])).map(op => op.key), ['b'])
+  })
+
+  it('answers at once when the sync is synchronous and nothing is waiting', async () => {
+    let synced = 0
+    const queue = new WriteQueue(asOps, { durable: () => { synced++; return undefined } })
+    const ops = await queue.submit([change('a'), change('b')])
+    assert.deepEqual(ops.map(op => op.key), ['a', 'b'])
+    assert.equal(synced, 1)
+  })
+})
