@@ -15,13 +15,13 @@ export const InternalErrorCode = -32603
 
 /**
  * Application codes. They sit outside −32768…−32000, the range JSON-RPC
- * reserves for the protocol and for implementations.
+ * reserves for the protocol and for implementations. 1003 and 1005 are
+ * unassigned: they were reserved for errors murmurd never sent, and the
+ * others keep their numbers so existing clients still read them right.
  */
 export const StorageErrorCode = 1001
 export const DialErrorCode = 1002
-export const ShuttingDownCode = 1003
 export const ValueTooLargeCode = 1004
-export const TooBusyCode = 1005
 
 export const ErrorCodes = {
   ParseError: ParseErrorCode,
@@ -31,9 +31,7 @@ export const ErrorCodes = {
   InternalError: InternalErrorCode,
   Storage: StorageErrorCode,
   Dial: DialErrorCode,
-  ShuttingDown: ShuttingDownCode,
-  ValueTooLarge: ValueTooLargeCode,
-  TooBusy: TooBusyCode
+  ValueTooLarge: ValueTooLargeCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

@@ -17,3 +17,6 @@ export const DEFAULT_MAX_IN_FLIGHT = 1024
 export const DEFAULT_MAX_SUBSCRIPTIONS = 256
 /** Unix socket paths longer than this do not fit `sockaddr_un.sun_path` on Linux. */
 export const MAX_SOCKET_PATH_BYTES = 107
+
+/** Keys starting with this (U+0000) are murmur's own records (members' attestations): no client may write them. */
+export const RESERVED_KEY_PREFIX = '\u0000'

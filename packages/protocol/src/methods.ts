@@ -6,7 +6,7 @@
  * TypeScript types (the daemon produces them, so they need no checking).
  */
 import { z } from 'zod'
-import { MAX_KEY_BYTES, MAX_LIST_LIMIT } from './limits.js'
+import { MAX_KEY_BYTES, MAX_LIST_LIMIT, RESERVED_KEY_PREFIX } from './limits.js'
 
 /**
  * Values are bytes. On the wire `value` is a UTF-8 string unless
@@ -18,6 +18,7 @@ export type ValueEncoding = z.infer<typeof ValueEncoding>
 
 export const Key = z.string()
   .min(1, 'key must not be empty')
+  .refine(key => !key.startsWith(RESERVED_KEY_PREFIX), 'key must not start with U+0000: those keys are murmur\'s own records')
   .refine(key => key.isWellFormed(), 'key must be valid UTF-8 (no lone surrogates)')
   .refine(key => Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`)
 
@@ -80,13 +81,13 @@ export interface PeerSyncStatus {
 }
 
 export interface NodeCounters {
-  /** Ops that sync (catch-up and anti-entropy) brought in and that changed a key. */
+  /** Ops that sync (catch-up, anti-entropy, repair) or the clock releasing held ops brought in and that changed a key. */
   repaired: number
   /** Ops that gossip brought in and that changed a key. */
   gossiped: number
   /** Ops or messages refused: invalid, or stamped too far in the future. */
   rejected: number
-  /** Ops waiting because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
+  /** Ops waiting now because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
   held: number
   /** Tombstones garbage-collected since start. */
   collected: number
@@ -97,6 +98,23 @@ export interface ClockStatus {
   maxSkewMs: number
   /** Set when this node's clock disagrees with its peers' by more than half the bound. */
   warning?: string
+}
+
+/** What every member holds, and what this node may therefore collect. */
+export interface ReplicationStatus {
+  /** Members counted for garbage collection, this node included. */
+  members: number
+  /** Members silent for longer than the retention: they no longer hold collection back. */
+  evicted: string[]
+  /** Origin → the seq up to which every member holds its ops (what is superseded at or below it is collected). */
+  floors: Record<string, number>
+  /** Why collection waits, if it does (a member that has not attested yet, or disagrees with this node). */
+  collectionBlocked?: string
+  /** Ops received that wait for an earlier op of their origin or for the clock. */
+  waiting: number
+  waitingBytes: number
+  /** Origins seen signing two different ops with one sequence number, and the first such seq: both ops are kept. */
+  equivocators: Record<string, number>
 }
 
 /** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */
@@ -132,6 +150,8 @@ export interface NodeStatus {
   uptimeMs: number
   /** Optional, so clients still read daemons that predate it. */
   access?: AccessStatus
+  /** Optional, so clients still read daemons that predate it. */
+  replication?: ReplicationStatus
 }
 
 export const methods = {
