@@ -1,13 +1,27 @@
 /**
- * murmur's replicated map: a hybrid logical clock, last-writer-wins merge,
- * the op codec, and SQLite and in-memory stores. No network, no logging.
+ * murmur's replicated map and its replication core: a hybrid logical clock,
+ * last-writer-wins merge, the op codec, SQLite and in-memory stores, and the
+ * network-free replica that decides what to take, hold, collect, ask for and
+ * serve. No network, no logging, no real clock of its own.
  */
 export type * from './types.js'
 export { HybridLogicalClock, type HybridLogicalClockInit } from './hlc.js'
-export { compareStamps, compareVersions, isNewer } from './compare.js'
+export { compareStamps, compareVersions, compareUtf8, isNewer } from './compare.js'
 export { encodeOps, decodeOps, signingPayload, type DecodeLimits } from './codec.js'
 export { opDigest, proofPayload, proofProblem, proofSize, proveOps, DIGEST_BYTES, MAX_BATCH_OPS, MAX_BATCH_BYTES } from './proof.js'
-export { SqliteStore, SCHEMA_VERSION, type Durability, type SqliteStoreInit } from './sqlite-store.js'
-export { MemoryStore } from './memory-store.js'
-export { Replica, type ReplicaInit } from './replica.js'
+export { EMPTY_ACC, digestOf, seqOf, xorInto } from './marks.js'
+export { RESERVED_PREFIX, USER_KEYS_FROM, attestationKey, attestationOwner, isReserved } from './keys.js'
+export { decodeAttestation, encodeAttestation, type Attestation } from './attestation.js'
+export { SqliteStore, SCHEMA_VERSION, type Durability, type SqliteStoreInit } from './store/sqlite-store.js'
+export { MemoryStore } from './store/memory-store.js'
+export { Replica, type ReplicaInit, type ReplicaStatus } from './replica/replica.js'
+export type { ReceiveContext, Received } from './replica/inbound.js'
+export { sizeOf as pendingSize } from './replica/pending.js'
+export type { Collected } from './replica/collect.js'
+export type { Refusal, VerifyBatch } from './replica/checker.js'
+export { serve, isBehind, type ServeInit } from './sync/serve.js'
+export { PullSession, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
+export { PullQueue, type PullQueueInit } from './sync/pull-queue.js'
+export { chunkByBatch, chunkByBytes, payloadSize } from './sync/chunk.js'
+export { SYNC_PROTOCOL, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, type Control, type Frame, type Hello, type OpsKind } from './sync/messages.js'
 export { OpCodecError, StoreVersionError, ForeignDatabaseError, DamagedDatabaseError } from './errors.js'

@@ -1,9 +1,10 @@
 /**
- * The replicated map's data model.
+ * The replicated map's data model, and the storage primitives the replica
+ * (`replica/`) builds on.
  *
- * Every key is a last-writer-wins register. A write is an `Op`; the op with the
- * highest `(wall, logical, origin)` for a key wins everywhere, so replicas that
- * have seen the same set of ops hold the same state whatever order the ops
+ * Every key is a last-writer-wins register. A write is an `Op`; the op with
+ * the highest `(wall, logical, origin)` for a key wins everywhere, so replicas
+ * that hold the same set of ops hold the same state whatever order the ops
  * arrived in. A delete is an op whose `value` is null (a tombstone).
  */
 
@@ -30,7 +31,8 @@ export interface Op extends Version {
   /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
-   * Ops read with `get` and `list` carry none; `missing` returns them with it.
+   * A store's `row()` returns it with the signature only (for ranking);
+   * `opsOf()` returns it whole.
    */
   proof?: OpProof
 }
@@ -47,16 +49,18 @@ export interface OpProof {
   digests: Uint8Array
 }
 
+/** An op as `Store.opsOf` returns it: `superseded` when it lost and waits in history. */
+export interface HeldOp extends Op {
+  superseded?: boolean
+}
+
 /** A change a caller asks for: a put (bytes) or a delete (null). */
 export interface Change {
   key: string
   value: Uint8Array | null
 }
 
-/**
- * Origin → the highest sequence number `n` such that this replica holds the
- * effect of every op of that origin with `seq <= n` (contiguous knowledge).
- */
+/** Origin → a sequence number. What it means depends on where it comes from: see `OriginState`. */
 export type VersionVector = Record<string, number>
 
 export interface ListOptions {
@@ -68,95 +72,102 @@ export interface ListOptions {
   limit?: number
 }
 
-export interface MissingOptions {
-  /** At most this many ops per call. */
-  limit: number
-  /** Resume after this position (returned as `next` by the previous call). */
-  cursor?: MissingCursor
-}
-
-/** Where a `missing()` scan stopped: the origin and seq of the last op returned. */
-export interface MissingCursor {
-  origin: string
-  seq: number
-}
-
-export interface MissingPage {
-  ops: Op[]
-  /** Present when there may be more ops to send. */
-  next?: MissingCursor
-}
-
-export interface CollectOptions {
-  /** Per origin, the highest seq every known peer holds. */
-  stable: VersionVector
-  /** Wall-clock ms: stable tombstones stamped before this go. */
-  stableBefore: number
-  /** Wall-clock ms: every tombstone stamped before this goes (the maximum retention). */
-  anyBefore: number
+export interface RowOptions extends ListOptions {
+  /** Tombstones too. */
+  tombstones?: boolean
+  /** Keys under U+0000 (murmur's own records) too. */
+  reserved?: boolean
+  /** Whole proofs, for sending; otherwise a signed op's proof carries only its signature. */
+  proofs?: boolean
 }
 
 export interface StoreCounts {
-  /** Keys with a live value. */
+  /** User keys with a live value (murmur's own records, under U+0000, are not counted). */
   keys: number
-  /** Keys whose latest op is a delete. */
+  /** User keys whose latest op is a delete. */
   tombstones: number
 }
 
+/** A point in one origin's sequence: a seq, the stamp of the op there, and the digest accumulator up to it. */
+export interface Mark extends Stamp {
+  seq: number
+  /** XOR of `opDigest` of every op held with seq <= `seq` (every version, if the origin signed several). */
+  acc: Uint8Array
+}
+
 /**
- * Storage for one replica. All calls are synchronous (better-sqlite3 is), and
- * each mutating call is one atomic transaction.
+ * What a replica holds of one origin's ops. Ops are applied in each origin's
+ * sequence order, so `held.seq` is a contiguous prefix: every op of the
+ * origin up to it is in the store (as the row of its key, in history when a
+ * newer op replaced it) or was collected (at or below `floor.seq`).
+ */
+export interface OriginState {
+  held: Mark
+  /** Ops at or below `floor.seq` may be collected: every member of the group holds them. */
+  floor: Mark
+}
+
+/**
+ * Storage for one replica: synchronous primitives (better-sqlite3 is
+ * synchronous). Mutations run inside `transaction()`; the replica decides
+ * what they mean. Keys starting with U+0000 are murmur's own records
+ * (members' attestations): stored and replicated like any other, but not
+ * listed or counted unless asked for.
  */
 export interface Store {
-  /** The latest op for `key`, tombstones included. */
-  get(key: string): Op | undefined
-  /** Live entries (no tombstones), sorted by key (UTF-8 byte order). */
-  list(options?: ListOptions): Op[]
+  /** Runs `fn` as one atomic transaction; a throw rolls back every mutation in it. */
+  transaction<T>(fn: () => T): T
+  /** The row (current op) for `key`, tombstones included. Its proof, if any, carries only the signature. */
+  row(key: string): Op | undefined
+  /** Rows in key order (UTF-8 bytes): live ones, plus tombstones and murmur's own records when asked for. */
+  rows(options?: RowOptions): Op[]
+  /** Makes `op` the row for its key. The previous row, if any, must have been superseded or removed first. */
+  put(op: Op): void
+  /** Moves the row `row` (the current row for its key) to history, keeping its proof. */
+  supersede(row: Op, digest: Uint8Array): void
+  /** Records in history an op that lost to the row for its key on arrival. */
+  addHistory(op: Op, digest: Uint8Array): void
+  /** Deletes the row `row` (a collected tombstone, or a row a snapshot showed collected). */
+  remove(row: Op): void
   /**
-   * In one transaction: for each op, replace the stored op for its key when the
-   * incoming one is newer (see `compareVersions`), record its (origin, seq) in
-   * the version vector, and raise the stored clock to at least its stamp.
-   * Returns the ops that changed a key, in input order. Idempotent: applying
-   * an op twice changes nothing the second time.
+   * Ops of `origin` above seq `after`, rows and history together, in seq
+   * order with their whole proofs: about `limit` of them, the last batch
+   * completed and every version of the last seq included.
    */
-  apply(ops: Op[]): Op[]
-  /** The contiguous version vector. */
-  vector(): VersionVector
+  opsOf(origin: string, after: number, limit: number): HeldOp[]
+  /** `opDigest` of every op held at `(origin, seq)`, rows and history. */
+  digestsAt(origin: string, seq: number): Uint8Array[]
+  /** `opDigest` of every op held of `origin` with `after < seq <= upTo`. */
+  digestsIn(origin: string, after: number, upTo: number): Uint8Array[]
+  /** The lowest stamp among the ops held at `(origin, seq)`. */
+  stampAt(origin: string, seq: number): Stamp | undefined
+  /** Deletes history of `origin` at or below `upTo`; returns how many ops went. */
+  dropHistory(origin: string, upTo: number): number
   /**
-   * Raise each origin's entry to at least `theirs[origin]`. Call only after
-   * applying every op the peer sent against our vector (a complete sync).
+   * Keeps a snapshot's rows aside (with their whole proofs) until the
+   * snapshot is taken in one transaction: a crash halfway through leaves the
+   * replica as it was. The latest op staged for a key replaces an earlier one.
    */
-  mergeVector(theirs: VersionVector): void
-  /**
-   * Stored ops the holder of `theirs` may lack: ops whose seq is above
-   * `theirs[op.origin]` (all ops of origins missing from `theirs`), ordered by
-   * (origin, seq), in pages. Cost scales with the answer, not the store.
-   */
-  missing(theirs: VersionVector, options: MissingOptions): MissingPage
-  /**
-   * Tombstones removed so far: origin → highest seq of a removed tombstone.
-   * A peer whose vector is below it on any origin may hold values deleted
-   * here, and must resync from a snapshot.
-   */
-  gcVector(): VersionVector
-  /** Raises the GC vector to at least `theirs` (after resyncing from a peer's snapshot). */
-  mergeGcVector(theirs: VersionVector): void
-  /**
-   * Removes tombstones, in one transaction: those stamped before
-   * `stableBefore` whose op every peer has seen (`seq <= stable[origin]`), and
-   * any stamped before `anyBefore`. Returns how many it removed.
-   */
-  collectTombstones(options: CollectOptions): number
-  /**
-   * After applying a full snapshot from a peer whose vector was `covered`:
-   * removes every row whose key the snapshot did not hold although the peer
-   * had seen its op — the peer deleted it and has since collected the
-   * tombstone. Rows the peer has not seen (our own offline writes) stay.
-   * Returns the removed ops.
-   */
-  pruneAbsent(present: Set<string>, covered: VersionVector): Op[]
+  stage(ops: Op[]): void
+  /** Staged ops in key order (UTF-8 bytes), after key `after`, at most `limit`. */
+  staged(after: string | undefined, limit: number): Op[]
+  /** Forgets every staged op. */
+  clearStaged(): void
+  /** Tombstone rows of `origin` at or below seq `upTo`, stamped before `beforeWall`. */
+  tombstones(origin: string, upTo: number, beforeWall: number): Op[]
+  /** Every origin this replica holds ops of. */
+  origins(): Map<string, OriginState>
+  setOrigin(origin: string, state: OriginState): void
   /** The highest stamp this replica has issued or seen (persisted, so the clock never runs backwards across restarts). */
   clock(): Stamp
+  setClock(stamp: Stamp): void
+  /** A small persisted value (the GC horizon, creation time, equivocation reports), or undefined. */
+  meta(name: string): string | undefined
+  setMeta(name: string, value: string): void
   counts(): StoreCounts
+  /** Resolves once every commit so far is on disk (a no-op for stores that keep nothing on disk). */
+  sync(): Promise<void>
+  /** `sync()` on this thread. */
+  syncNow(): void
   close(): void
 }

@@ -1,12 +1,13 @@
 /**
- * Shared test fixtures: temporary directories, store factories, and a
- * byte-exact, comparable picture of a store's state.
+ * Shared test fixtures: temporary directories, store factories, real Ed25519
+ * keys for test origins, replicas, and in-process syncs over encoded frames.
  */
+import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
-import { MemoryStore, SqliteStore, type Op, type Store } from '../src/index.js'
+import { MemoryStore, PullSession, Replica, SqliteStore, decodeFrame, encodeFrame, serve, type Frame, type Op, type PullResult, type ReplicaInit, type Store } from '../src/index.js'
 
 /** A fresh directory under the OS temp dir, removed when the test file ends. Call at module level. */
 export function tempDir (): string {
@@ -27,24 +28,94 @@ export function storeFactory (kind: StoreKind, dir: string): () => Store {
 
 /** An op as plain data, with its value as hex, so Buffer and Uint8Array values compare equal. */
 export function plain (op: Op | undefined): object | null {
-  return op === undefined ? null : { ...op, value: op.value === null ? null : Buffer.from(op.value).toString('hex') }
+  return op === undefined ? null : { key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString('hex'), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
 }
 
-/** Everything a replica exposes about `keys`: each op (tombstones included), live entries, vector, clock and counts. */
-export function stateOf (store: Store, keys: string[]): object {
-  return {
-    ops: keys.map(key => plain(store.get(key))),
-    live: store.list().map(plain),
-    vector: store.vector(),
-    clock: store.clock(),
-    counts: store.counts()
-  }
+/** Every row of a store (tombstones and murmur's records included), as plain data: what replicas must agree on. */
+export function rowsOf (store: Store): object[] {
+  return store.rows({ tombstones: true, reserved: true }).map(op => plain(op) as object)
 }
 
 export function bytes (text: string): Uint8Array {
   return new TextEncoder().encode(text)
 }
 
+export function text (value: Uint8Array | null | undefined): string | null | undefined {
+  return value == null ? value : Buffer.from(value).toString()
+}
+
 export function op (key: string, value: string | null, version: Partial<Omit<Op, 'key' | 'value'>> = {}): Op {
-  return { key, value: value === null ? null : bytes(value), wall: 1, logical: 0, origin: 'peer-a', seq: 1, ...version }
+  return { key, value: value === null ? null : bytes(value), wall: 1, logical: 0, origin: 'peerA', seq: 1, ...version }
+}
+
+/** Ed25519 keys for test origins, created on first use; `verify` checks any of them. */
+export class Keys {
+  private readonly keys = new Map<string, { privateKey: KeyObject, publicKey: KeyObject }>()
+
+  signer (origin: string): (payload: Uint8Array) => Uint8Array {
+    const { privateKey } = this.pair(origin)
+    return payload => sign(null, payload, privateKey)
+  }
+
+  readonly verify = (origin: string, payload: Uint8Array, sig: Uint8Array): boolean => {
+    const pair = this.keys.get(origin)
+    return pair !== undefined && verify(null, payload, pair.publicKey, sig)
+  }
+
+  private pair (origin: string): { privateKey: KeyObject, publicKey: KeyObject } {
+    let pair = this.keys.get(origin)
+    if (pair === undefined) this.keys.set(origin, (pair = generateKeyPairSync('ed25519')))
+    return pair
+  }
+}
+
+/** A test clock: `now()` reads it, `advance(ms)` moves it. */
+export class Clock {
+  ms: number
+  constructor (start = 1_700_000_000_000) {
+    this.ms = start
+  }
+
+  readonly now = (): number => this.ms
+  advance (ms: number): void {
+    this.ms += ms
+  }
+}
+
+/** Signed replicas sharing keys and a clock. */
+export function replicaFactory (keys: Keys, clock: Clock, open: () => Store, defaults: Partial<ReplicaInit> = {}): (nodeId: string, init?: Partial<ReplicaInit>) => Replica {
+  return (nodeId, init = {}) => new Replica({ store: open(), nodeId, now: clock.now, sign: keys.signer(nodeId), verify: keys.verify, attestIntervalMs: 0, ...defaults, ...init })
+}
+
+/** Writes through `replica` and marks the ops durable, as the daemon does once they are on disk. */
+export function put (replica: Replica, key: string, value: string | null): Op {
+  const [written] = replica.write([{ key, value: value === null ? null : bytes(value) }])
+  replica.markDurable((written as Op).seq)
+  return written as Op
+}
+
+/** Writes `replica`'s attestation now, if one is due, and marks it durable. */
+export function attest (replica: Replica, now?: number): Op | undefined {
+  const change = replica.attestation(now)
+  if (change === undefined) return undefined
+  const [written] = replica.write([change])
+  replica.markDurable((written as Op).seq)
+  return written
+}
+
+/** `puller` pulls from `server`, every frame encoded and decoded as on the wire. */
+export function pull (puller: Replica, server: Replica, group = 'g'): PullResult {
+  const session = new PullSession(puller, { group, name: puller.nodeId, peer: server.nodeId })
+  const hello = wire(session.hello())
+  if (hello.kind !== 'control' || hello.message.t !== 'hello') throw new Error('bad hello')
+  for (const frame of serve(server, hello.message, { group, name: server.nodeId, pageOps: 7, frameBytes: 300 })) {
+    if (session.done) break
+    session.take(wire(frame))
+  }
+  if (!session.done) throw new Error('the server stopped before done')
+  return session.result
+}
+
+export function wire (frame: Frame): Frame {
+  return decodeFrame(encodeFrame(frame))
 }

@@ -1,96 +1,176 @@
+/**
+ * The replica's inbound path: ops apply in each origin's order and only once
+ * checked; nothing counts as held that was not applied (refused, waiting,
+ * dropped, or lost to a failed commit); other versions of a seq are kept and
+ * reported; and the pending buffer keeps to its budget.
+ */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { MemoryStore, Replica, SqliteStore, type Op, type Stamp } from '../src/index.js'
-import { bytes, op, tempDir } from './helpers.js'
+import { Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
+import { Clock, Keys, bytes, op, plain, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
+const keys = new Keys()
 
-function versionOf ({ wall, logical, origin, seq }: Op): object {
-  return { wall, logical, origin, seq }
-}
+for (const kind of ['memory', 'sqlite'] as const) {
+  const open = storeFactory(kind, dir)
 
-/** The one op of a single-change write. */
-function only (ops: Op[]): Op {
-  assert.equal(ops.length, 1)
-  return ops[0] as Op
-}
+  describe(`replica inbound (${kind})`, () => {
+    const clock = new Clock()
+    const replica = replicaFactory(keys, clock, open)
 
-/** A memory store that records its `apply` calls, and fails one on request, as SQLite would on a full disk. */
-class RecordingStore extends MemoryStore {
-  readonly calls: Op[][] = []
-  failNext = false
-
-  override apply (ops: Op[]): Op[] {
-    this.calls.push(ops)
-    if (this.failNext) {
-      this.failNext = false
-      throw new Error('disk full')
+    /** `count` ops written by a fresh replica `origin`, one write each. */
+    function writes (origin: string, count: number, prefix = 'k'): Op[] {
+      const writer = replica(origin)
+      return Array.from({ length: count }, (_, i) => { clock.advance(1); return put(writer, `${prefix}${i}`, `v${i}`) })
     }
-    return super.apply(ops)
-  }
+
+    it('applies ops in their origin\'s order: a later op waits for the gap, then both apply', () => {
+      const [first, second, third] = writes('alice', 3) as [Op, Op, Op]
+      const bob = replica('bob')
+      const early = bob.receive([third, second], { via: 'gossip' })
+      assert.equal(early.applied, 0)
+      assert.equal(early.waiting, 2)
+      assert.equal(early.gap, true)
+      assert.deepEqual(bob.vector(), {})
+      assert.equal(bob.get('k2'), undefined)
+      const filled = bob.receive([first], { via: 'sync' })
+      assert.deepEqual(filled.changed.map(o => o.key), ['k0', 'k1', 'k2'])
+      assert.equal(filled.gap, false)
+      assert.deepEqual(bob.vector(), { alice: 3 })
+      assert.equal(bob.receive([first, second, third]).duplicates, 3)
+    })
+
+    it('refuses forged, altered, unsigned and off-list ops, and counts none of them', () => {
+      const [real] = writes('alice', 1, 'real') as [Op]
+      const bob = replica('bob', { members: ['alice', 'bob'] })
+      const forged = op('real0', 'forged', { origin: 'alice', seq: 1, wall: real.wall })
+      proveOps([forged], keys.signer('mallory'))
+      const altered = { ...real, value: bytes('tampered') }
+      const unsigned = op('x', 'y', { origin: 'alice', seq: 1 })
+      const [outsider] = writes('carol', 1) as [Op]
+      const result = bob.receive([forged, altered, unsigned, outsider])
+      assert.deepEqual(result.refused.map(r => [r.reason, r.forged]), [
+        ['bad signature', true], ['op does not match its signed batch', true], ['unsigned op', true], ['its origin is not on the allow-list', false]
+      ])
+      assert.deepEqual(bob.vector(), {})
+      bob.receive([real])
+      assert.deepEqual(bob.vector(), { alice: 1 })
+      assert.equal(text(bob.get('real0')?.value), 'v0')
+    })
+
+    it('refuses an op stamped before its origin\'s previous op, and the rest of that origin waits behind it', () => {
+      const alice = replica('alice')
+      clock.advance(10)
+      const first = put(alice, 'a', '1')
+      const liar = op('b', 'backdated', { origin: 'alice', seq: 2, wall: first.wall - 5 })
+      proveOps([liar], keys.signer('alice'))
+      const bob = replica('bob')
+      const result = bob.receive([first, liar])
+      assert.deepEqual(result.refused.map(r => r.reason), ['stamped before its origin\'s previous op'])
+      assert.deepEqual(bob.vector(), { alice: 1 })
+      assert.equal(bob.get('b'), undefined)
+    })
+
+    it('holds ops stamped beyond the skew bound until the clock catches up, and refuses (without counting) those an hour ahead', () => {
+      const fast = new Clock(clock.ms + 2 * 3_600_000)
+      const ahead = replicaFactory(keys, fast, open)('fast')
+      const far = put(ahead, 'far', 'from two hours ahead')
+      fast.ms = clock.ms + 90_000
+      const near = put(ahead, 'near', 'from 90 s ahead')
+      const bob = replica('bob')
+      const refused = bob.receive([far])
+      assert.match(refused.refused[0]?.reason ?? '', /s ahead of this node's clock/)
+      assert.deepEqual(bob.vector(), {}, 'a refused op is not counted: a later sync brings it again')
+      const nearFirst = replicaFactory(keys, fast, open)('near')
+      const soon = put(nearFirst, 'soon', 'x')
+      const held = bob.receive([soon])
+      assert.equal(held.held, 1)
+      assert.equal(bob.get('soon'), undefined)
+      clock.advance(40_000)
+      assert.equal(bob.release().applied, 1)
+      assert.equal(text(bob.get('soon')?.value), 'x')
+      clock.advance(2 * 3_600_000)
+      bob.receive([far, near])
+      assert.deepEqual(bob.vector().fast, 2, 'once the clock allows, the same ops apply')
+    })
+
+    it('keeps a second op signed with a held seq, on its own key, and reports its origin', () => {
+      const bob = replica('bob')
+      const carol = replica('carol')
+      const a = op('a', 'one', { origin: 'mallory', seq: 1, wall: clock.ms })
+      const b = op('b', 'two', { origin: 'mallory', seq: 1, wall: clock.ms })
+      proveOps([a], keys.signer('mallory'))
+      proveOps([b], keys.signer('mallory'))
+      bob.receive([a])
+      carol.receive([b])
+      assert.deepEqual(bob.vector(), carol.vector(), 'each counts seq 1 held')
+      const taken = bob.receive([b])
+      assert.deepEqual(taken.equivocations, [{ origin: 'mallory', seq: 1 }])
+      carol.receive([a])
+      for (const node of [bob, carol]) {
+        assert.deepEqual(node.list().map(o => o.key), ['a', 'b'])
+        assert.deepEqual(node.status().equivocators, { mallory: 1 })
+      }
+      assert.deepEqual(bob.origin('mallory'), carol.origin('mallory'), 'the same accumulator over both versions')
+    })
+
+    it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {
+      const [first, second] = writes('alice', 2) as [Op, Op]
+      const store = open()
+      let failing = false
+      const flaky: Store = Object.create(store, {
+        transaction: { value: <T>(fn: () => T): T => store.transaction(() => { const r = fn(); if (failing) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); return r }) }
+      })
+      const bob = new Replica({ store: flaky, nodeId: 'bob', now: clock.now, verify: keys.verify })
+      failing = true
+      assert.throws(() => bob.receive([first, second]), /disk is full/)
+      assert.deepEqual(bob.vector(), {})
+      assert.equal(bob.get('k0'), undefined)
+      failing = false
+      bob.receive([first, second])
+      assert.deepEqual(bob.vector(), { alice: 2 })
+    })
+
+    it('keeps waiting ops within their byte budget, dropping the furthest ahead first', () => {
+      const ops = writes('alice', 40, 'budget')
+      const budget = ops.slice(1, 11).reduce((sum, o) => sum + pendingSize(o), 0)
+      const bob = replica('bob', { pendingBytes: budget })
+      bob.receive(ops.slice(1), { via: 'gossip' })
+      const status = bob.status()
+      assert.ok(status.waitingBytes <= budget, `${status.waitingBytes} bytes waiting`)
+      assert.equal(status.waiting, 10)
+      // seq 1 needs no room: it applies at once, and everything waiting behind it
+      bob.receive([ops[0] as Op])
+      assert.deepEqual(bob.vector(), { alice: 11 }, 'the ops nearest the gap were kept')
+      bob.receive(ops)
+      assert.deepEqual(bob.vector(), { alice: 40 })
+    })
+
+    it('writes only user keys and its own attestation; takes an attestation only from its owner, and only well-formed', () => {
+      const alice = replica('alice')
+      assert.throws(() => alice.write([{ key: '\u0000mine', value: bytes('x') }]), /reserved/)
+      const forgedRecord = op(attestationKey('bob'), 'x', { origin: 'alice', seq: 1, wall: clock.ms })
+      const junk = op(attestationKey('alice'), 'not an attestation', { origin: 'alice', seq: 1, wall: clock.ms })
+      proveOps([forgedRecord], keys.signer('alice'))
+      proveOps([junk], keys.signer('alice'))
+      const lateMark = { key: attestationKey('alice'), value: encodeAttestation(new Map([['bob', { seq: 1, wall: clock.ms + 10, logical: 0, acc: new Uint8Array(32) }]])), wall: clock.ms, logical: 0, origin: 'alice', seq: 1 }
+      proveOps([lateMark], keys.signer('alice'))
+      const result = replica('bob').receive([forgedRecord, junk, lateMark])
+      assert.deepEqual(result.refused.map(r => r.reason.replace(/ [0-9]+ /, ' N ')), [
+        `an attestation for bob written by alice`, 'unknown attestation version 110', 'attestation mark for bob is stamped at or after the attestation'
+      ])
+    })
+
+    it('lists, gets and counts user keys only', () => {
+      const alice = replica('alice')
+      put(alice, 'x', '1')
+      const change = alice.attestation()
+      assert.ok(change !== undefined)
+      alice.write([change])
+      assert.deepEqual(alice.list().map(plain).map(o => (o as { key: string }).key), ['x'])
+      assert.equal(alice.get(attestationKey('alice')), undefined)
+      assert.deepEqual(alice.counts(), { keys: 1, tombstones: 0 })
+    })
+  })
 }
-
-describe('Replica', () => {
-  it('stamps a write with the clock and the next seq, in one apply', () => {
-    const store = new RecordingStore()
-    const replica = new Replica({ store, nodeId: 'me', now: () => 500 })
-    const ops = replica.write([{ key: 'a', value: bytes('1') }, { key: 'b', value: null }])
-    assert.deepEqual(ops.map(versionOf), [{ wall: 500, logical: 0, origin: 'me', seq: 1 }, { wall: 500, logical: 1, origin: 'me', seq: 2 }])
-    assert.deepEqual(store.calls, [ops])
-    assert.equal(replica.get('b')?.value, null)
-    assert.deepEqual(replica.vector(), { me: 2 })
-    assert.deepEqual(replica.clock, { wall: 500, logical: 1 })
-  })
-
-  it('continues its seq and clock after a restart, even with the physical clock behind', () => {
-    const path = join(dir, 'restart.db')
-    const first = new Replica({ store: SqliteStore.open(path), nodeId: 'me', now: () => 9000 })
-    first.write([{ key: 'a', value: bytes('1') }])
-    first.store.close()
-    const second = new Replica({ store: SqliteStore.open(path), nodeId: 'me', now: () => 10 })
-    assert.deepEqual(versionOf(only(second.write([{ key: 'a', value: bytes('2') }]))), { wall: 9000, logical: 1, origin: 'me', seq: 2 })
-    assert.equal(Buffer.from(second.get('a')?.value ?? []).toString(), '2')
-    second.store.close()
-  })
-
-  it('merges remote ops, returns the winners, and moves its clock past them', () => {
-    const replica = new Replica({ store: new MemoryStore(), nodeId: 'me', now: () => 100 })
-    replica.write([{ key: 'k', value: bytes('mine') }])
-    const remote = [op('k', 'theirs', { wall: 5000, logical: 3, origin: 'peer' }), op('k', 'old', { wall: 1, origin: 'peer', seq: 2 })]
-    assert.deepEqual(replica.merge(remote), [remote[0]])
-    assert.deepEqual(replica.clock, { wall: 5000, logical: 4 })
-    assert.deepEqual(versionOf(only(replica.write([{ key: 'k', value: bytes('again') }]))), { wall: 5000, logical: 5, origin: 'me', seq: 2 })
-    assert.deepEqual(replica.merge([]), [])
-  })
-
-  it('never reuses a seq its peers have seen, after losing its database', () => {
-    const byVector = new Replica({ store: new MemoryStore(), nodeId: 'me' })
-    byVector.mergeVector({ me: 41, other: 3 })
-    assert.equal(only(byVector.write([{ key: 'k', value: null }])).seq, 42)
-
-    const byOps = new Replica({ store: new MemoryStore(), nodeId: 'me' })
-    byOps.merge([op('k', 'v', { origin: 'me', seq: 7 })])
-    assert.deepEqual(byOps.vector(), {})
-    assert.equal(only(byOps.write([{ key: 'k', value: null }])).seq, 8)
-  })
-
-  it('leaves no gap in its seqs when a write fails', () => {
-    const store = new RecordingStore()
-    const replica = new Replica({ store, nodeId: 'me' })
-    store.failNext = true
-    assert.throws(() => replica.write([{ key: 'k', value: null }]), /disk full/)
-    assert.equal(only(replica.write([{ key: 'k', value: null }])).seq, 1)
-  })
-
-  it('passes reads through to the store', () => {
-    const replica = new Replica({ store: new MemoryStore(), nodeId: 'me', now: () => 1 })
-    replica.write([{ key: 'a', value: bytes('1') }, { key: 'b', value: bytes('2') }, { key: 'c', value: null }])
-    assert.deepEqual(replica.list({ after: 'a' }).map(o => o.key), ['b'])
-    assert.deepEqual(replica.counts(), { keys: 2, tombstones: 1 })
-    assert.deepEqual(replica.missing({ me: 2 }, { limit: 10 }).ops.map(o => o.key), ['c'])
-    assert.equal(replica.nodeId, 'me')
-    const stamp: Stamp = replica.clock
-    assert.deepEqual(stamp, { wall: 1, logical: 2 })
-  })
-})

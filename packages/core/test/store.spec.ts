@@ -1,344 +1,180 @@
+/**
+ * The storage primitives, on both stores: rows and history, pages by origin,
+ * digests, per-origin marks, transactions that roll back whole, and the
+ * SQLite file's own checks.
+ */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { ForeignDatabaseError, MAX_BATCH_OPS, SqliteStore, StoreVersionError, proofPayload, proofProblem, proveOps, type MissingCursor, type Op } from '../src/index.js'
-import { op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
+import { EMPTY_ACC, ForeignDatabaseError, SqliteStore, StoreVersionError, attestationKey, opDigest, proveOps, type Op, type Store } from '../src/index.js'
+import { Keys, op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
+const keys = new Keys()
 
-/** Keys whose UTF-8 order differs from JS string order: U+E000 sorts below an emoji in UTF-8, above it in UTF-16. */
-const KEYS = ['a', 'ab', 'ab\u{E000}', 'ab\u{1F600}', 'abc', 'b', 'é', 'éa', '\u{E000}', '\u{1F600}', '\u{1F600}x', 'z']
-
-function keysOf (ops: Op[]): string[] {
-  return ops.map(o => o.key)
-}
-
-function utf8Sorted (keys: string[]): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+/** Ops of one origin, seqs from `first`, signed as one batch. */
+function batch (origin: string, first: number, entries: Array<[string, string | null]>): Op[] {
+  const ops = entries.map(([key, value], i) => op(key, value, { origin, seq: first + i, wall: 10 + first + i }))
+  proveOps(ops, keys.signer(origin))
+  return ops
 }
 
 for (const kind of ['memory', 'sqlite'] as StoreKind[]) {
+  const open = storeFactory(kind, dir)
+
   describe(`${kind} store`, () => {
-    const open = storeFactory(kind, dir)
-
-    it('keeps the newest op per key and returns the ops that changed a key, in input order', () => {
+    it('lists live user rows in UTF-8 order; tombstones and murmur\'s records only when asked; counts only user keys', () => {
       const store = open()
-      const older = op('k', 'old', { wall: 5 })
-      const newer = op('k', 'new', { wall: 6, seq: 2 })
-      const other = op('j', 'j', { wall: 1, seq: 3 })
-      assert.deepEqual(store.apply([newer, older, other, newer]), [newer, other])
-      assert.deepEqual(plain(store.get('k')), plain(newer))
-      assert.equal(store.get('missing'), undefined)
+      store.transaction(() => {
+        for (const key of ['b', 'a', '\u{1F600}', '\u{E000}', 'ab']) store.put(op(key, 'v', { seq: key.length }))
+        store.put(op('dead', null))
+        store.put(op(attestationKey('peerA'), 'record'))
+      })
+      assert.deepEqual(store.rows().map(o => o.key), ['a', 'ab', 'b', '\u{E000}', '\u{1F600}'])
+      assert.deepEqual(store.rows({ prefix: 'a' }).map(o => o.key), ['a', 'ab'])
+      assert.deepEqual(store.rows({ after: 'ab', limit: 2 }).map(o => o.key), ['b', '\u{E000}'])
+      assert.deepEqual(store.rows({ tombstones: true }).map(o => o.key), ['a', 'ab', 'b', 'dead', '\u{E000}', '\u{1F600}'])
+      assert.deepEqual(store.rows({ reserved: true, limit: 1 }).map(o => o.key), [attestationKey('peerA')])
+      assert.deepEqual(store.counts(), { keys: 5, tombstones: 1 })
     })
 
-    it('breaks equal stamps by origin, then seq', () => {
+    it('keeps a superseded op in history, served with the rows by origin in seq order, with its proof', () => {
       const store = open()
-      store.apply([op('k', 'b', { origin: 'peer-b' }), op('k', 'a', { origin: 'peer-a', seq: 9 })])
-      assert.equal(store.get('k')?.origin, 'peer-b')
+      const [first, second, third] = batch('peerA', 1, [['k', 'one'], ['k', 'two'], ['j', null]]) as [Op, Op, Op]
+      store.transaction(() => {
+        store.put(first)
+        const row = store.row('k') as Op
+        store.supersede(row, opDigest(row))
+        store.put(second)
+        store.put(third)
+      })
+      assert.equal(store.row('k')?.seq, 2)
+      const served = store.opsOf('peerA', 0, 10)
+      assert.deepEqual(served.map(o => [o.seq, o.superseded === true]), [[1, true], [2, false], [3, false]])
+      assert.deepEqual(served.map(o => Buffer.from(o.proof?.digests ?? []).toString('hex')), served.map(() => Buffer.from(first.proof?.digests ?? []).toString('hex')))
+      assert.deepEqual(store.digestsAt('peerA', 1).map(d => Buffer.from(d).toString('hex')), [Buffer.from(opDigest(first)).toString('hex')])
+      assert.deepEqual(store.digestsIn('peerA', 0, 3).length, 3)
+      assert.deepEqual(store.stampAt('peerA', 2), { wall: second.wall, logical: 0 })
+      assert.equal(store.counts().keys, 1)
     })
 
-    it('keeps tombstones, counts them apart, and lists only live keys', () => {
+    it('ends a page after the rest of its last batch and after every version of its last seq', () => {
       const store = open()
-      store.apply([op('a', 'x', { seq: 1 }), op('b', 'y', { seq: 2 }), op('c', '', { seq: 3 }), op('a', null, { wall: 2, seq: 4 })])
-      assert.equal(store.get('a')?.value, null)
-      assert.deepEqual(store.counts(), { keys: 2, tombstones: 1 })
-      assert.deepEqual(keysOf(store.list()), ['b', 'c'])
-      assert.equal(store.get('c')?.value?.length, 0)
+      const ops = [...batch('peerA', 1, [['a', '1'], ['b', '2'], ['c', '3']]), ...batch('peerA', 4, [['d', '4'], ['e', '5']])]
+      const twin = batch('peerA', 4, [['twin', 'x'], ['f', 'y']])[0] as Op
+      store.transaction(() => {
+        for (const o of ops) store.put(o)
+        store.addHistory(twin, opDigest(twin))
+      })
+      assert.deepEqual(store.opsOf('peerA', 0, 2).map(o => o.key), ['a', 'b', 'c'])
+      assert.deepEqual(store.opsOf('peerA', 3, 1).map(o => o.key).sort(), ['d', 'e', 'twin'])
+      assert.deepEqual(store.opsOf('peerA', 5, 10).map(o => o.key), [])
     })
 
-    it('raises the clock to the highest stamp applied, whether or not the op won', () => {
+    it('drops history up to a seq and finds old tombstones by origin and seq', () => {
       const store = open()
-      assert.deepEqual(store.clock(), { wall: 0, logical: 0 })
-      store.apply([op('k', 'v', { wall: 10, logical: 2, origin: 'z' })])
-      store.apply([op('k', 'v', { wall: 10, logical: 2, origin: 'a' }), op('j', 'v', { wall: 3, seq: 2 })])
-      assert.deepEqual(store.clock(), { wall: 10, logical: 2 })
+      const [a1, a2, t] = batch('peerA', 1, [['k', '1'], ['k', '2'], ['gone', null]]) as [Op, Op, Op]
+      store.transaction(() => {
+        store.put(a2)
+        store.addHistory(a1, opDigest(a1))
+        store.put(t)
+      })
+      assert.equal(store.dropHistory('peerA', 0), 0)
+      assert.equal(store.dropHistory('peerA', 2), 1)
+      assert.deepEqual(store.opsOf('peerA', 0, 10).map(o => o.seq), [2, 3])
+      assert.deepEqual(store.tombstones('peerA', 2, 1e9), [])
+      assert.deepEqual(store.tombstones('peerA', 3, t.wall), [])
+      const found = store.tombstones('peerA', 3, t.wall + 1)
+      assert.deepEqual(found.map(plain), [plain(t)])
+      store.remove(found[0] as Op)
+      assert.equal(store.row('gone'), undefined)
+      assert.deepEqual(store.counts(), { keys: 1, tombstones: 0 })
     })
 
-    it('stores a copy of each value', () => {
+    it('keeps origins, meta and the clock', () => {
       const store = open()
-      const value = Uint8Array.of(1, 2, 3)
-      store.apply([{ ...op('k', null), value }])
-      value.fill(0)
-      assert.deepEqual([...store.get('k')?.value ?? []], [1, 2, 3])
+      const state = { held: { seq: 4, wall: 9, logical: 1, acc: new Uint8Array(32).fill(7) }, floor: { seq: 2, wall: 5, logical: 0, acc: EMPTY_ACC } }
+      store.setOrigin('peerA', state)
+      store.setMeta('gc_horizon', '5.0')
+      store.setClock({ wall: 42, logical: 3 })
+      const hex = (o: unknown): unknown => JSON.stringify(o, (k, v) => k === 'acc' ? Buffer.from((v as { data?: number[] }).data ?? Object.values(v as object)).toString('hex') : v)
+      assert.equal(hex(store.origins().get('peerA')), hex(state))
+      assert.equal(store.meta('gc_horizon'), '5.0')
+      assert.equal(store.meta('missing'), undefined)
+      assert.deepEqual(store.clock(), { wall: 42, logical: 3 })
     })
 
-    describe('list', () => {
+    it('rolls a failed transaction back whole: rows, history, origins, meta and counts', () => {
       const store = open()
-      store.apply(KEYS.map((key, i) => op(key, key, { seq: i + 1 })))
-      store.apply([op('ab\u{FFFF}', null, { seq: KEYS.length + 1 })])
-
-      it('sorts by UTF-8 bytes', () => {
-        assert.deepEqual(keysOf(store.list()), utf8Sorted(KEYS))
-      })
-
-      it('selects by prefix, including multi-byte and supplementary characters', () => {
-        assert.deepEqual(keysOf(store.list({ prefix: 'ab' })), utf8Sorted(['ab', 'ab\u{E000}', 'ab\u{1F600}', 'abc']))
-        assert.deepEqual(keysOf(store.list({ prefix: '\u{1F600}' })), ['\u{1F600}', '\u{1F600}x'])
-        assert.deepEqual(keysOf(store.list({ prefix: 'é' })), ['é', 'éa'])
-        assert.deepEqual(keysOf(store.list({ prefix: 'zz' })), [])
-      })
-
-      it('pages with after and limit', () => {
-        const pages: string[][] = []
-        for (let after: string | undefined, page: Op[]; (page = store.list({ prefix: 'a', after, limit: 2 })).length > 0; after = page.at(-1)?.key) {
-          pages.push(keysOf(page))
-        }
-        assert.deepEqual(pages, [['a', 'ab'], ['abc', 'ab\u{E000}'], ['ab\u{1F600}']])
-      })
-
-      it('treats an after below the prefix as the prefix, and one past it as the end', () => {
-        assert.deepEqual(keysOf(store.list({ prefix: 'é', after: 'a' })), ['é', 'éa'])
-        assert.deepEqual(keysOf(store.list({ prefix: 'ab', after: 'b' })), [])
-        assert.deepEqual(keysOf(store.list({ after: '\u{E000}' })), ['\u{1F600}', '\u{1F600}x'])
-      })
-    })
-
-    describe('missing', () => {
-      const store = open()
-      const ops = [
-        ...[1, 2, 3, 4, 5].map(seq => op(`a${seq}`, 'v', { origin: 'A', seq })),
-        ...[1, 2, 3].map(seq => op(`b${seq}`, 'v', { origin: 'B', seq })),
-        ...[1, 2].map(seq => op(`c${seq}`, 'v', { origin: 'C', seq })),
-        op('constructor', 'v', { origin: 'constructor', seq: 1 })
-      ]
-      store.apply(ops)
-      store.apply([op('a4', 'overwritten', { origin: 'B', seq: 4, wall: 9 })])
-
-      it('returns the ops above their vector, by origin then seq, skipping ops that lost', () => {
-        const page = store.missing({ A: 2, C: 5 }, { limit: 100 })
-        assert.deepEqual(page.ops.map(o => `${o.origin}${o.seq}`), ['A3', 'A5', 'B1', 'B2', 'B3', 'B4', 'constructor1'])
-        assert.equal(page.next, undefined)
-      })
-
-      it('pages with a cursor', () => {
-        const pages: string[][] = []
-        for (let cursor: MissingCursor | undefined, page; pages.length < 5; cursor = page.next) {
-          page = store.missing({ A: 2 }, { limit: 3, cursor })
-          pages.push(page.ops.map(o => `${o.origin}${o.seq}`))
-          if (page.next === undefined) break
-        }
-        assert.deepEqual(pages, [['A3', 'A5', 'B1'], ['B2', 'B3', 'B4'], ['C1', 'C2', 'constructor1'], []])
-      })
-
-      it('returns nothing to a peer that has everything', () => {
-        assert.deepEqual(store.missing(store.vector(), { limit: 10 }), { ops: [] })
-      })
-    })
-
-    describe('vector', () => {
-      it('holds the contiguous prefix and advances when a gap fills', () => {
-        const store = open()
-        store.apply([1, 2, 4, 5, 7].map(seq => op(`k${seq}`, 'v', { origin: 'A', seq })))
-        assert.deepEqual(store.vector(), { A: 2 })
-        store.apply([op('k3', 'v', { origin: 'A', seq: 3 })])
-        assert.deepEqual(store.vector(), { A: 5 })
-        store.mergeVector({ A: 6, B: 2 })
-        assert.deepEqual(store.vector(), { A: 7, B: 2 })
-      })
-
-      it('records ops that lost, and never lowers an entry', () => {
-        const store = open()
-        store.apply([op('k', 'winner', { origin: 'Z', wall: 9 }), op('k', 'loser', { origin: 'A', seq: 1 })])
-        store.mergeVector({ A: 0, Z: 0 })
-        assert.deepEqual(store.vector(), { A: 1, Z: 1 })
-      })
+      const [a, b] = batch('peerA', 1, [['a', '1'], ['b', '2']]) as [Op, Op]
+      store.transaction(() => { store.put(a) })
+      const before = { rows: store.rows({ tombstones: true, reserved: true }).map(plain), origins: [...store.origins()], counts: store.counts(), clock: store.clock() }
+      assert.throws(() => store.transaction(() => {
+        const row = store.row('a') as Op
+        store.supersede(row, opDigest(row))
+        store.put(b)
+        store.put(op('c', null, { wall: 999 }))
+        store.setOrigin('peerA', { held: { seq: 9, wall: 1, logical: 0, acc: EMPTY_ACC }, floor: { seq: 0, wall: 0, logical: 0, acc: EMPTY_ACC } })
+        store.setMeta('x', 'y')
+        throw new Error('disk full')
+      }), /disk full/)
+      assert.deepEqual({ rows: store.rows({ tombstones: true, reserved: true }).map(plain), origins: [...store.origins()], counts: store.counts(), clock: store.clock() }, before)
+      assert.equal(store.meta('x'), undefined)
+      assert.deepEqual(store.opsOf('peerA', 0, 10).map(o => o.seq), [1])
     })
   })
 }
 
-describe('SqliteStore', () => {
-  let files = 0
-  const file = (): string => join(dir, `sqlite-${files++}.db`)
+describe('sqlite store file', () => {
+  const file = (name: string): string => join(dir, name)
 
-  it('has the documented schema', () => {
-    const path = file()
-    const store = SqliteStore.open(path)
-    store.apply([op('k', 'v', { wall: 1_760_000_000_000 }), op('gone', null, { seq: 2 })])
+  it('keeps everything across a reopen, and drops a batch\'s digests once none of its ops is held', () => {
+    const path = file('reopen.db')
+    const ops = batch('peerA', 1, [['a', '1'], ['b', '2']])
+    let store: Store = SqliteStore.open(path)
+    store.transaction(() => { for (const o of ops) store.put(o) })
     store.close()
-    const db = new Database(path, { readonly: true })
-    const columns = db.prepare('SELECT name, type, "notnull", pk FROM pragma_table_info(\'kv_store\')').raw().all()
-    assert.deepEqual(columns, [['key', 'TEXT', 1, 1], ['value', 'BLOB', 0, 0], ['wall', 'INTEGER', 1, 0],
-      ['logical', 'INTEGER', 1, 0], ['origin', 'TEXT', 1, 0], ['seq', 'INTEGER', 1, 0], ['sig', 'BLOB', 0, 0]])
-    assert.deepEqual(db.prepare("SELECT name FROM pragma_index_info('kv_store_origin_seq')").pluck().all(), ['origin', 'seq'])
-    assert.deepEqual(db.prepare('SELECT key, value, typeof(wall), wall FROM kv_store ORDER BY key').raw().all(),
-      [['gone', null, 'integer', 1], ['k', Buffer.from('v'), 'integer', 1_760_000_000_000]])
-    assert.deepEqual(db.prepare('SELECT name, value FROM meta ORDER BY name').raw().all(),
-      [['clock_logical', 0], ['clock_wall', 1_760_000_000_000], ['keys', 1], ['schema_version', 2], ['tombstones', 1]])
-    for (const table of ['version_vector', 'vector_ahead', 'op_batch']) {
-      assert.ok(db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table), table)
+    store = SqliteStore.open(path)
+    assert.deepEqual(store.opsOf('peerA', 0, 10).map(plain), ops.map(plain))
+    const batches = (): number => {
+      const db = new Database(path, { readonly: true })
+      try { return db.prepare('SELECT count(*) AS n FROM op_batch').get() as unknown as number } finally { db.close() }
     }
+    assert.deepEqual(batches(), { n: 1 })
+    store.transaction(() => { for (const row of store.rows()) store.remove(row) })
+    assert.deepEqual(batches(), { n: 0 })
+    store.close()
+  })
+
+  it('refuses a file of another schema version and another program\'s database (a damaged file: daemon/test/disk.spec.ts)', () => {
+    const old = file('old.db')
+    const db = new Database(old)
+    db.exec("CREATE TABLE kv_store (key TEXT); CREATE TABLE meta (name TEXT PRIMARY KEY, value); INSERT INTO meta VALUES ('schema_version', 2)")
     db.close()
+    assert.throws(() => SqliteStore.open(old), (err: Error) => err instanceof StoreVersionError && /schema version 2; this murmur supports 3/.test(err.message))
+    const foreign = file('foreign.db')
+    const other = new Database(foreign)
+    other.exec('CREATE TABLE users (id INTEGER)')
+    other.close()
+    assert.throws(() => SqliteStore.open(foreign), ForeignDatabaseError)
+    const text = file('text.db')
+    writeFileSync(text, 'not a database at all, but long enough to look like a header of sixteen bytes')
+    assert.throws(() => SqliteStore.open(text), ForeignDatabaseError)
   })
 
-  describe('batch proofs', () => {
-    const sign = (payload: Uint8Array): Uint8Array => createHash('sha512').update(payload).digest()
-    const written = (keys: string[], first: number, origin = 'A'): Op[] => {
-      const ops = keys.map((key, i) => op(key, `${key}@${first + i}`, { origin, seq: first + i, wall: first + i }))
-      proveOps(ops, sign)
-      return ops
-    }
-    const batchRows = (store: SqliteStore): Array<[number, number]> => {
-      const db = new Database(store.path, { readonly: true })
-      try {
-        return db.prepare('SELECT first, live FROM op_batch ORDER BY first').raw().all() as Array<[number, number]>
-      } finally {
-        db.close()
-      }
-    }
-
-    it('keeps one digest row per batch while any of its ops is stored, and none for a one-op batch', () => {
-      const store = SqliteStore.open(file())
-      store.apply(written(['a', 'b', 'c'], 1))
-      store.apply(written(['solo'], 4))
-      assert.deepEqual(batchRows(store), [[1, 3]])
-      store.apply(written(['a', 'b'], 5))
-      assert.deepEqual(batchRows(store), [[1, 1], [5, 2]], 'a and b moved to the newer batch')
-      store.apply(written(['c'], 7))
-      assert.deepEqual(batchRows(store), [[5, 2]], 'the first batch has no op left')
-      store.apply(written(['c', 'c'], 8))
-      assert.deepEqual(batchRows(store), [[5, 2], [8, 1]], 'a batch that overwrote itself counts its stored op once')
-      store.close()
-    })
-
-    it('returns each op with a proof that covers it, in pages that end with a batch', () => {
-      const store = SqliteStore.open(file())
-      const ops = written(Array.from({ length: 300 }, (_, i) => `k${i}`), 1)
-      store.apply(ops)
-      store.apply(written(['solo'], 301))
-      const page = store.missing({}, { limit: 10 })
-      assert.equal(page.ops.length, MAX_BATCH_OPS, 'the page runs on to the end of the batch it started')
-      assert.deepEqual(page.next, { origin: 'A', seq: MAX_BATCH_OPS })
-      const second = store.missing({}, { limit: 10, cursor: page.next })
-      assert.deepEqual(second.ops.map(o => o.seq), Array.from({ length: 300 - MAX_BATCH_OPS }, (_, i) => MAX_BATCH_OPS + 1 + i))
-      const last = store.missing({}, { limit: 10, cursor: second.next })
-      assert.deepEqual(last, { ops: [{ ...ops[0], key: 'solo', value: Buffer.from('solo@301'), seq: 301, wall: 301, proof: last.ops[0]?.proof }] })
-      for (const o of [...page.ops, ...second.ops, ...last.ops]) {
-        assert.equal(proofProblem(o), undefined, `seq ${o.seq}`)
-        assert.deepEqual(Buffer.from(o.proof?.sig ?? []), Buffer.from(sign(proofPayload('A', o.proof?.first ?? 0, o.proof?.digests ?? new Uint8Array()))))
-      }
-      assert.equal(new Set(page.ops.map(o => o.proof)).size, 1, 'ops of one batch share their proof')
-      store.close()
-    })
-
-    it('counts keys and tombstones as it goes, across reopen, collection and pruning', () => {
-      const path = file()
-      const truth = (): object => {
-        const db = new Database(path, { readonly: true })
-        try {
-          return db.prepare('SELECT count(value) AS keys, count(*) - count(value) AS tombstones FROM kv_store').get() as object
-        } finally {
-          db.close()
-        }
-      }
-      let store = SqliteStore.open(path)
-      store.apply([op('a', 'v', { seq: 1 }), op('b', 'v', { seq: 2 }), op('c', null, { seq: 3 }), op('a', null, { seq: 4, wall: 9 })])
-      assert.deepEqual(store.counts(), truth())
-      store.close()
-      store = SqliteStore.open(path)
-      assert.deepEqual(store.counts(), { keys: 1, tombstones: 2 })
-      store.collectTombstones({ stable: {}, stableBefore: 0, anyBefore: Number.MAX_SAFE_INTEGER })
-      assert.deepEqual(store.counts(), truth())
-      store.pruneAbsent(new Set(), { 'peer-a': 10 })
-      assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
-      assert.deepEqual(store.counts(), truth())
-      store.close()
-      // a transaction that fails half-way leaves the tallies as they were
-      const db = new Database(path)
-      db.exec("CREATE TRIGGER boom BEFORE INSERT ON kv_store WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
-      db.close()
-      store = SqliteStore.open(path)
-      assert.throws(() => store.apply([op('fine', 'v', { seq: 11 }), op('boom', 'v', { seq: 12 })]), /boom/)
-      assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
-      store.close()
-    })
-  })
-
-  it('keeps ops, clock, vector and pending gaps across close and reopen', () => {
-    const path = file()
-    const first = SqliteStore.open(path)
-    first.apply([op('k', 'v', { wall: 7, logical: 3, origin: 'A', seq: 1 }), op('j', null, { origin: 'A', seq: 3 })])
-    first.close()
-    const second = SqliteStore.open(path)
-    assert.deepEqual(plain(second.get('k')), plain(op('k', 'v', { wall: 7, logical: 3, origin: 'A', seq: 1 })))
-    assert.deepEqual(second.clock(), { wall: 7, logical: 3 })
-    assert.deepEqual(second.vector(), { A: 1 })
-    second.apply([op('i', 'v', { origin: 'A', seq: 2 })])
-    assert.deepEqual(second.vector(), { A: 3 })
-    second.close()
-  })
-
-  it('rolls back a failed apply entirely, clock included', () => {
-    const store = SqliteStore.open(file())
-    const invalid = { ...op('k', 'v', { seq: 2 }), key: null as unknown as string }
-    assert.throws(() => store.apply([op('j', 'v', { wall: 100 }), invalid]), /NOT NULL/)
-    assert.deepEqual([store.get('j'), store.vector(), store.clock()], [undefined, {}, { wall: 0, logical: 0 }])
-    store.apply([op('j', 'v', { wall: 5 })])
-    assert.deepEqual(store.clock(), { wall: 5, logical: 0 })
+  it('without checkpoints, a WAL cut back to its length at an fsync leaves what that fsync covered, as a power loss would', () => {
+    const path = file('cut.db')
+    const store = SqliteStore.open(path, { durability: 'normal', checkpoints: false })
+    store.put(op('a', '1'))
+    const synced = statSync(`${path}-wal`).size
+    store.put(op('b', '2', { seq: 2 }))
+    copyFileSync(path, file('cut-copy.db'))
+    writeFileSync(file('cut-copy.db-wal'), readFileSync(`${path}-wal`).subarray(0, synced))
     store.close()
-  })
-
-  it('uses WAL with synchronous=FULL by default, NORMAL on request', () => {
-    const path = file()
-    for (const [durability, level] of [[undefined, 2], ['full', 2], ['normal', 1]] as const) {
-      const store = SqliteStore.open(path, durability === undefined ? {} : { durability })
-      // synchronous is per connection, so it must be read on the store's own.
-      const db = (store as unknown as { db: Database.Database }).db
-      assert.equal(store.durability, durability ?? 'full')
-      assert.equal(store.path, path)
-      assert.equal(db.pragma('synchronous', { simple: true }), level)
-      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-      store.close()
-    }
-  })
-
-  it('opens an empty file as a new store', () => {
-    const path = file()
-    writeFileSync(path, '')
-    const store = SqliteStore.open(path)
-    assert.deepEqual(store.counts(), { keys: 0, tombstones: 0 })
-    store.close()
-  })
-
-  describe('refuses, leaving the file byte-identical,', () => {
-    /** Asserts opening `path` throws `expected` and changes no byte of it. */
-    function refuses (path: string, expected: RegExp, type: typeof ForeignDatabaseError | typeof StoreVersionError): void {
-      const before = readFileSync(path)
-      assert.throws(() => SqliteStore.open(path), (err: unknown) => err instanceof type && expected.test(err.message))
-      assert.deepEqual(readFileSync(path), before)
-    }
-
-    it('a store of another schema version', () => {
-      const path = file()
-      SqliteStore.open(path).close()
-      const db = new Database(path)
-      db.prepare("UPDATE meta SET value = 1 WHERE name = 'schema_version'").run()
-      db.close()
-      refuses(path, /sqlite-\d+\.db has schema version 1; this murmur supports 2$/, StoreVersionError)
-    })
-
-    it('another application\'s SQLite database', () => {
-      const path = file()
-      const db = new Database(path)
-      db.exec("CREATE TABLE meta (name TEXT, value); INSERT INTO meta VALUES ('x', 1); CREATE TABLE notes (body TEXT)")
-      db.close()
-      refuses(path, /is not a murmur database: it holds meta, notes$/, ForeignDatabaseError)
-    })
-
-    it('a database whose meta table has another shape', () => {
-      const path = file()
-      const db = new Database(path)
-      db.exec('CREATE TABLE meta (k TEXT); CREATE TABLE kv_store (key TEXT)')
-      db.close()
-      refuses(path, /its meta table has no schema_version$/, ForeignDatabaseError)
-    })
-
-    it('a file that is not SQLite', () => {
-      const path = file()
-      writeFileSync(path, 'name,value\n'.repeat(1000))
-      refuses(path, /is not a murmur database: not an SQLite file$/, ForeignDatabaseError)
-    })
+    const after = SqliteStore.open(file('cut-copy.db'))
+    assert.deepEqual(after.rows().map(o => o.key), ['a'])
+    after.close()
   })
 })

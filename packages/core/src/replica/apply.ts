@@ -1,0 +1,81 @@
+/**
+ * Applying ops to the store, inside one transaction: last-writer-wins per
+ * key, the loser kept in history (so it can be served to peers that lack it
+ * until every member holds it), and each origin's held prefix moved along.
+ *
+ * Every op handed here is either the next in its origin's sequence or one
+ * more version of a seq already held (an origin that signed two different ops
+ * with one seq): both are kept, each ranked on its own key, and the origin's
+ * accumulator covers every version, so replicas that hold the same versions
+ * agree on it.
+ */
+import { compareStamps, isNewer } from '../compare.js'
+import { isReserved } from '../keys.js'
+import { digestOf, freshOrigin, xorInto } from '../marks.js'
+import type { Mark, Op, OriginState, Store } from '../types.js'
+
+export interface Applied {
+  /** Ops that became the row of their key, in order. */
+  changed: Op[]
+  /** New state of every origin touched (already written to the store). */
+  states: Map<string, OriginState>
+  /** Ops under murmur's reserved keys that were applied (attestations). */
+  records: Op[]
+  /** `(origin, seq)` of every extra version applied. */
+  equivocations: Array<{ origin: string, seq: number }>
+  /** Every mark a held prefix passed through, in order, per origin (so recent marks need not be recomputed). */
+  marks: Map<string, Mark[]>
+}
+
+/**
+ * Applies `ops` (in the order given) on top of `origins`. `superseded(op)`
+ * says an op that would create its key is known to have lost to an op this
+ * node once held and has since collected (a sync witness).
+ */
+export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], superseded: (op: Op) => boolean = () => false): Applied {
+  const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map() }
+  const floors = new Map([...origins].map(([origin, state]) => [origin, state.floor.seq]))
+  const stateOf = (origin: string): OriginState => {
+    let state = result.states.get(origin)
+    if (state === undefined) {
+      const known = origins.get(origin) ?? freshOrigin()
+      result.states.set(origin, (state = { held: { ...known.held }, floor: { ...known.floor } }))
+    }
+    return state
+  }
+  for (const op of ops) {
+    const state = stateOf(op.origin)
+    const digest = digestOf(op)
+    if (op.seq === state.held.seq + 1) {
+      state.held = { seq: op.seq, wall: op.wall, logical: op.logical, acc: xorInto(state.held.acc, digest) }
+      const passed = result.marks.get(op.origin)
+      if (passed === undefined) result.marks.set(op.origin, [state.held])
+      else passed.push(state.held)
+    } else if (op.seq <= state.held.seq && op.seq > state.floor.seq) {
+      state.held = { ...state.held, acc: xorInto(state.held.acc, digest) }
+      if (op.seq === state.held.seq && compareStamps(op, state.held) < 0) state.held = { ...state.held, wall: op.wall, logical: op.logical }
+      result.equivocations.push({ origin: op.origin, seq: op.seq })
+    } else {
+      throw new Error(`bug: op ${op.origin}/${op.seq} applied out of order (held ${state.held.seq}, floor ${state.floor.seq})`)
+    }
+    place(store, floors, op, digest, superseded, result)
+  }
+  for (const [origin, state] of result.states) store.setOrigin(origin, state)
+  return result
+}
+
+function place (store: Store, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied): void {
+  const current = store.row(op.key)
+  if (current === undefined ? superseded(op) : !isNewer(op, current)) {
+    if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
+    return
+  }
+  if (current !== undefined) {
+    // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
+    if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
+    else store.supersede(current, digestOf(current))
+  }
+  store.put(op)
+  if (isReserved(op.key)) result.records.push(op)
+  else result.changed.push(op)
+}

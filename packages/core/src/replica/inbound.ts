@@ -1,0 +1,236 @@
+/**
+ * Ops from peers, by gossip or sync: check → wait → apply in order → account.
+ *
+ * - Check: a bad signature, an origin off the allow-list, or a malformed
+ *   record is refused.
+ * - Known: an op at or below its origin's floor, or one held already (same
+ *   digest), changes nothing: replaying a genuine op, even one whose delete
+ *   has since been collected, brings nothing back.
+ * - Wait: every other op waits in the pending buffer until it is the next in
+ *   its origin's sequence and its stamp is within the clock-skew bound.
+ *   An op stamped before the op its origin wrote just before it is refused:
+ *   no honest clock does that, and after an origin attested to a delete,
+ *   nothing it writes may be older than that delete.
+ * - Apply: in one transaction; the origin's held prefix then covers it.
+ *   Nothing is ever counted that was not applied, so whatever was refused,
+ *   dropped or lost to a failed commit is fetched again by a later sync.
+ */
+import { decodeAttestation } from '../attestation.js'
+import { compareStamps, isNewer } from '../compare.js'
+import { isReserved } from '../keys.js'
+import { digestOf, sameBytes } from '../marks.js'
+import { applyOps } from './apply.js'
+import type { Refusal } from './checker.js'
+import { noteCountedOut, type ReplicaState } from './state.js'
+import type { Op, Stamp } from '../types.js'
+
+export interface ReceiveContext {
+  via: 'gossip' | 'sync'
+  /** Ops (checked) that show which key an op lost on: a sync's witnesses, by key. */
+  witnesses?: ReadonlyMap<string, Op[]>
+}
+
+export interface Received {
+  /** Ops that became the row of their (user) key. */
+  changed: Op[]
+  refused: Refusal[]
+  /** Ops applied (changed or not). */
+  applied: number
+  /** Ops waiting for an earlier op of their origin, or for the clock. */
+  waiting: number
+  /** Of those, ops waiting because they are stamped beyond the clock-skew bound. */
+  held: number
+  /** Gossip left for sync: ops older than what this node has collected, from an origin not shown to have seen it. */
+  deferred: number
+  duplicates: number
+  /** Some origin has ops waiting behind a gap (or deferred): pull soon. */
+  gap: boolean
+  /** `(origin, seq)` where a second op signed with one seq was taken. */
+  equivocations: Array<{ origin: string, seq: number }>
+}
+
+export function emptyReceived (): Received {
+  return { changed: [], refused: [], applied: 0, waiting: 0, held: 0, deferred: 0, duplicates: 0, gap: false, equivocations: [] }
+}
+
+export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext): Received {
+  const out = emptyReceived()
+  const arrived = new Arrivals(state)
+  for (const op of ops) {
+    const refusal = state.checker.problem(op)
+    if (refusal != null) {
+      out.refused.push(refusal)
+      continue
+    }
+    const origin = state.origins.get(op.origin)
+    const digest = digestOf(op)
+    if (origin !== undefined && op.seq <= origin.floor.seq) out.duplicates++
+    else if (origin !== undefined && op.seq <= origin.held.seq && state.store.digestsAt(op.origin, op.seq).some(d => sameBytes(d, digest))) out.duplicates++
+    else if (context.via === 'gossip' && !mayTakeGossip(state, op)) {
+      out.deferred++
+      out.gap = true
+    } else if (!arrived.add(op, digest)) out.duplicates++
+  }
+  drain(state, arrived, out, context)
+  // what could not apply yet waits, within the budget; what does not fit is fetched again later
+  arrived.park()
+  out.waiting = state.pending.size
+  return out
+}
+
+/** Applies whatever waiting ops have become applicable (call when the clock moves on). */
+export function release (state: ReplicaState): Received {
+  const out = emptyReceived()
+  drain(state, new Arrivals(state, state.pending.origins()), out, { via: 'sync' })
+  out.waiting = state.pending.size
+  return out
+}
+
+/**
+ * Gossip is taken on trust only from an origin that has attested to every
+ * floor here (so it has seen every delete collected here and writes after
+ * them), or when the op is newer than anything collected. Anything else may
+ * be an old write of a node the group has not heard of: it comes through a
+ * sync, which brings the ops that supersede it along with it.
+ */
+function mayTakeGossip (state: ReplicaState, op: Op): boolean {
+  if (compareStamps(op, state.horizon) > 0) return true
+  const attestation = state.attestations.get(op.origin)
+  if (attestation === undefined || attestation.seq >= op.seq) return false
+  for (const [origin, known] of state.origins) {
+    if (known.floor.seq > (attestation.marks.get(origin)?.seq ?? 0)) return false
+  }
+  return true
+}
+
+/** The ops of one receive, seen together with those already waiting. */
+class Arrivals {
+  private readonly state: ReplicaState
+  private readonly fresh = new Map<string, Map<number, Array<{ op: Op, digest: Uint8Array }>>>()
+  readonly origins: Set<string>
+
+  constructor (state: ReplicaState, origins: Iterable<string> = []) {
+    this.state = state
+    this.origins = new Set(origins)
+  }
+
+  add (op: Op, digest: Uint8Array): boolean {
+    const versions = this.fresh.get(op.origin)?.get(op.seq) ?? []
+    if ([...versions.map(v => v.digest), ...this.state.pending.at(op.origin, op.seq).map(digestOf)].some(d => sameBytes(d, digest))) return false
+    let seqs = this.fresh.get(op.origin)
+    if (seqs === undefined) this.fresh.set(op.origin, (seqs = new Map()))
+    seqs.set(op.seq, [...versions, { op, digest }])
+    this.origins.add(op.origin)
+    return true
+  }
+
+  at (origin: string, seq: number): Op[] {
+    return [...this.state.pending.at(origin, seq), ...(this.fresh.get(origin)?.get(seq)?.map(v => v.op) ?? [])]
+  }
+
+  has (origin: string): boolean {
+    return this.state.pending.has(origin) || (this.fresh.get(origin)?.size ?? 0) > 0
+  }
+
+  /** Takes `op` out (it applies, or is refused). */
+  remove (op: Op): void {
+    const digest = digestOf(op)
+    this.state.pending.remove(op.origin, op.seq, digest)
+    const seqs = this.fresh.get(op.origin)
+    const kept = seqs?.get(op.seq)?.filter(v => !sameBytes(v.digest, digest)) ?? []
+    if (kept.length > 0) seqs?.set(op.seq, kept)
+    else seqs?.delete(op.seq)
+  }
+
+  /** Leaves the fresh ops that did not apply waiting. */
+  park (): void {
+    for (const seqs of this.fresh.values()) {
+      for (const versions of seqs.values()) for (const { op, digest } of versions) this.state.pending.add(op, digest)
+    }
+  }
+}
+
+function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: ReceiveContext): void {
+  const now = state.now()
+  const ready: Op[] = []
+  const take = (op: Op): void => {
+    arrived.remove(op)
+    ready.push(op)
+  }
+  for (const origin of arrived.origins) {
+    const known = state.origins.get(origin)
+    const held = known?.held.seq ?? 0
+    const floor = known?.floor.seq ?? 0
+    // other versions of seqs already held (equivocation): checked against the clock only
+    for (let seq = floor + 1; seq <= held && arrived.has(origin); seq++) {
+      for (const op of arrived.at(origin, seq)) if (clockAllows(state, arrived, op, now, out)) take(op)
+    }
+    let previous: Stamp | undefined = held > 0 ? known?.held : undefined
+    for (let seq = held + 1; ; seq++) {
+      const versions = arrived.at(origin, seq)
+      if (versions.length === 0) break
+      const acceptable = versions.filter(op => clockAllows(state, arrived, op, now, out) && ordered(arrived, op, previous, out))
+      // all versions of one seq go together; any still waiting for the clock holds back the rest
+      if (acceptable.length === 0 || arrived.at(origin, seq).length > acceptable.length) break
+      for (const op of acceptable) take(op)
+      previous = acceptable.reduce((low, op) => compareStamps(op, low) < 0 ? op : low)
+    }
+  }
+  if (ready.length > 0) commit(state, ready, context.witnesses, out)
+  for (const origin of arrived.origins) {
+    // ops wait past a missing one (not merely for the clock): only a sync can bring it
+    if (arrived.has(origin) && arrived.at(origin, (state.origins.get(origin)?.held.seq ?? 0) + 1).length === 0) out.gap = true
+  }
+}
+
+/** Whether `op` may be applied now; refuses (and drops) one stamped beyond the longest hold. */
+function clockAllows (state: ReplicaState, arrived: Arrivals, op: Op, now: number, out: Received): boolean {
+  if (op.wall <= now + state.config.maxClockSkewMs) return true
+  if (op.wall > now + state.config.maxHoldMs) {
+    arrived.remove(op)
+    out.refused.push({ op, reason: `stamped ${Math.round((op.wall - now) / 1000)} s ahead of this node's clock`, forged: false })
+  } else {
+    out.held++
+  }
+  return false
+}
+
+/** Whether `op` is stamped after its origin's previous op; refuses (and drops) it otherwise. */
+function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: Received): boolean {
+  if (previous === undefined || compareStamps(op, previous) > 0) return true
+  arrived.remove(op)
+  out.refused.push({ op, reason: 'stamped before its origin\'s previous op', forged: false })
+  return false
+}
+
+/** Applies `ops` in one transaction and moves the replica's state along with it. */
+export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received, local = false): void {
+  // this node's own new writes were stamped by its clock already
+  if (!local) state.hlc.update(ops.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
+  const superseded = (op: Op): boolean => (witnesses?.get(op.key) ?? []).some(w => isNewer(w, op) && w.seq <= (state.origins.get(w.origin)?.held.seq ?? 0))
+  const applied = state.store.transaction(() => {
+    const result = applyOps(state.store, state.origins, ops, superseded)
+    state.store.setClock(state.hlc.peek())
+    for (const { origin, seq } of result.equivocations) {
+      if (state.equivocators.has(origin)) continue
+      state.equivocators.set(origin, seq)
+      state.store.setMeta('equivocators', JSON.stringify(Object.fromEntries(state.equivocators)))
+    }
+    return result
+  })
+  for (const [origin, next] of applied.states) state.origins.set(origin, next)
+  for (const [origin, passed] of applied.marks) state.recent.add(origin, passed)
+  for (const { origin } of applied.equivocations) state.recent.forget(origin)
+  for (const record of applied.records) {
+    try {
+      const attestation = decodeAttestation(record)
+      noteCountedOut(state, attestation)
+      state.attestations.set(attestation.member, attestation)
+    } catch {} // checked on arrival (`OpChecker`); a stray one only means no attestation from its member
+  }
+  if (applied.equivocations.length > 0) state.stability.reset()
+  if (ops.some(op => !isReserved(op.key))) state.dirty = true
+  out.changed.push(...applied.changed)
+  out.applied += ops.length
+  out.equivocations.push(...applied.equivocations)
+}

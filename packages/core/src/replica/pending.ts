@@ -1,0 +1,134 @@
+/**
+ * Ops that arrived before they can be applied: past a gap in their origin's
+ * sequence (an earlier op has not arrived yet), or stamped further ahead of
+ * this node's clock than the skew bound. They wait here, within a byte
+ * budget, and are never counted as held: if they are dropped (over budget, or
+ * on restart), a later sync brings them again.
+ *
+ * Over budget, the ops furthest ahead of the largest origin's go first: they
+ * are the last to become applicable, and one origin flooding the buffer
+ * cannot push out everyone else's.
+ */
+import { sameBytes } from '../marks.js'
+import type { Op } from '../types.js'
+
+interface Waiting { op: Op, digest: Uint8Array, bytes: number }
+
+/** What an op costs the budget: its key and value, plus the op and proof around them. */
+export function sizeOf (op: Op): number {
+  return op.key.length * 3 + (op.value?.length ?? 0) + 160
+}
+
+export class PendingOps {
+  private readonly budget: number
+  private readonly byOrigin = new Map<string, { bytes: number, seqs: Map<number, Waiting[]> }>()
+  private total = 0
+  private count = 0
+
+  constructor (budgetBytes: number) {
+    this.budget = budgetBytes
+  }
+
+  get bytes (): number {
+    return this.total
+  }
+
+  get size (): number {
+    return this.count
+  }
+
+  /** Adds `op`; false when it is already here or the budget cannot fit it (it was not taken). */
+  add (op: Op, digest: Uint8Array): boolean {
+    const bytes = sizeOf(op)
+    if (bytes > this.budget) return false
+    const entry = this.entryOf(op.origin)
+    const versions = entry.seqs.get(op.seq) ?? []
+    if (versions.some(w => sameBytes(w.digest, digest))) return false
+    while (this.total + bytes > this.budget) {
+      if (!this.evictFor(op)) return false
+    }
+    versions.push({ op, digest, bytes })
+    entry.seqs.set(op.seq, versions)
+    entry.bytes += bytes
+    this.total += bytes
+    this.count++
+    return true
+  }
+
+  /** Every version waiting at `(origin, seq)`. */
+  at (origin: string, seq: number): Op[] {
+    return this.byOrigin.get(origin)?.seqs.get(seq)?.map(w => w.op) ?? []
+  }
+
+  /** Removes one version (by digest) or, without a digest, every version at `(origin, seq)`. */
+  remove (origin: string, seq: number, digest?: Uint8Array): void {
+    const entry = this.byOrigin.get(origin)
+    const versions = entry?.seqs.get(seq)
+    if (entry == null || versions == null) return
+    const kept = digest == null ? [] : versions.filter(w => !sameBytes(w.digest, digest))
+    for (const gone of versions.filter(w => !kept.includes(w))) this.forget(entry, gone)
+    if (kept.length > 0) entry.seqs.set(seq, kept)
+    else entry.seqs.delete(seq)
+    if (entry.seqs.size === 0) this.byOrigin.delete(origin)
+  }
+
+  /** Drops every op of `origin` at or below `seq` (now held by other means). */
+  dropUpTo (origin: string, seq: number): void {
+    const entry = this.byOrigin.get(origin)
+    if (entry == null) return
+    for (const s of [...entry.seqs.keys()]) if (s <= seq) this.remove(origin, s)
+  }
+
+  /** How many waiting ops `predicate` holds for. */
+  countWhere (predicate: (op: Op) => boolean): number {
+    let n = 0
+    for (const entry of this.byOrigin.values()) for (const versions of entry.seqs.values()) for (const w of versions) if (predicate(w.op)) n++
+    return n
+  }
+
+  origins (): string[] {
+    return [...this.byOrigin.keys()]
+  }
+
+  has (origin: string): boolean {
+    return this.byOrigin.has(origin)
+  }
+
+  /** Runs of consecutive seqs waiting for `origin`, lowest first: what a sync need not send again. */
+  ranges (origin: string): Array<[number, number]> {
+    const seqs = [...(this.byOrigin.get(origin)?.seqs.keys() ?? [])].sort((a, b) => a - b)
+    const runs: Array<[number, number]> = []
+    for (const seq of seqs) {
+      const last = runs.at(-1)
+      if (last !== undefined && last[1] === seq - 1) last[1] = seq
+      else runs.push([seq, seq])
+    }
+    return runs
+  }
+
+  private entryOf (origin: string): { bytes: number, seqs: Map<number, Waiting[]> } {
+    let entry = this.byOrigin.get(origin)
+    if (entry == null) this.byOrigin.set(origin, (entry = { bytes: 0, seqs: new Map() }))
+    return entry
+  }
+
+  /** Evicts the furthest-ahead op of the largest origin, unless that is `op`'s own place or ahead of it; false when nothing may go. */
+  private evictFor (op: Op): boolean {
+    let largest: string | undefined
+    for (const [origin, entry] of this.byOrigin) {
+      if (largest === undefined || entry.bytes > (this.byOrigin.get(largest)?.bytes ?? 0)) largest = origin
+    }
+    if (largest === undefined) return false
+    const entry = this.byOrigin.get(largest) as { bytes: number, seqs: Map<number, Waiting[]> }
+    const furthest = Math.max(...entry.seqs.keys())
+    if (largest === op.origin && furthest <= op.seq) return false
+    this.remove(largest, furthest)
+    return true
+  }
+
+  private forget (entry: { bytes: number }, gone: Waiting): void {
+    entry.bytes -= gone.bytes
+    this.total -= gone.bytes
+    this.count--
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * One node's replica, with no network and no real clock of its own: the
+ * replication core. It owns every decision — what to take from a peer, when
+ * an op applies, what counts as held, what may be collected, what a sync
+ * asks for, believes and serves — and the network around it only moves bytes.
+ *
+ * The rule behind all of them: a peer's word is a hint, never a fact. What
+ * this node holds (its held prefixes), collects (its floors) and serves
+ * follows only from ops it holds and has checked, and from attestations its
+ * members signed. What a peer says in a sync (its vector, its collection
+ * horizon) decides only what to ask for and when.
+ */
+import { encodeAttestation } from '../attestation.js'
+import { attestationKey, isReserved } from '../keys.js'
+import { freshOrigin } from '../marks.js'
+import { proveOps } from '../proof.js'
+import { collect, type Collected } from './collect.js'
+import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
+import { openState, type ReplicaInit, type ReplicaState } from './state.js'
+import type { Refusal } from './checker.js'
+import type { Change, ListOptions, Mark, Op, OriginState, Stamp, StoreCounts, VersionVector } from '../types.js'
+
+export type { ReplicaInit } from './state.js'
+
+export interface ReplicaStatus {
+  /** Members counted for collection (this node included), and those evicted for silence. */
+  members: number
+  evicted: string[]
+  /** Origin → seq up to which every member holds its ops. */
+  floors: VersionVector
+  /** Why collection is held back, if it is. */
+  blocked?: string
+  /** Ops waiting for an earlier op of their origin or for the clock, and their bytes. */
+  waiting: number
+  waitingBytes: number
+  /** Of those, ops stamped beyond the clock-skew bound. */
+  held: number
+  /** Origins seen signing two different ops with one seq, and the first such seq. */
+  equivocators: Record<string, number>
+  /** The newest tombstone collected here. */
+  horizon: Stamp
+}
+
+export class Replica {
+  readonly nodeId: string
+  /** The state the sync sessions and this facade share; not for callers. */
+  readonly state: ReplicaState
+
+  constructor (init: ReplicaInit) {
+    this.nodeId = init.nodeId
+    this.state = openState(init)
+  }
+
+  get store (): ReplicaState['store'] {
+    return this.state.store
+  }
+
+  /** The latest stamp issued or seen. */
+  get clock (): Stamp {
+    return this.state.hlc.peek()
+  }
+
+  /**
+   * Stamps, signs and applies local changes in one transaction; returns the
+   * ops. They may leave this node (be published or served) only after
+   * `markDurable` says they are on disk.
+   */
+  write (changes: Change[]): Op[] {
+    const own = attestationKey(this.nodeId)
+    for (const change of changes) {
+      if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
+    }
+    const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
+    const ops: Op[] = changes.map((change, i) => ({ key: change.key, value: change.value, ...this.state.hlc.now(), origin: this.nodeId, seq: first + i }))
+    if (ops.length === 0) return ops
+    if (this.state.sign != null) proveOps(ops, this.state.sign)
+    commit(this.state, ops, undefined, emptyReceived(), true)
+    return ops
+  }
+
+  /** This node's ops up to `seq` are on disk: from now on they may be published and served. */
+  markDurable (seq: number): void {
+    this.state.durable = Math.max(this.state.durable, seq)
+  }
+
+  /** The highest own seq known to be on disk. */
+  get durableSeq (): number {
+    return this.state.durable
+  }
+
+  /**
+   * This node's attestation, when one is due (ops arrived since the last one,
+   * at most once per `attestIntervalMs`, and at least every quarter of the
+   * retention, capped at an hour): write it like any change.
+   */
+  attestation (now = this.state.now()): Change | undefined {
+    const quiet = now - this.state.lastAttest
+    const heartbeat = Math.min(this.state.config.retentionMs / 4, 3_600_000)
+    if (!(this.state.dirty && quiet >= this.state.config.attestIntervalMs) && quiet < heartbeat) return undefined
+    this.state.dirty = false
+    this.state.lastAttest = now
+    const marks = new Map<string, Mark>()
+    for (const [origin, known] of this.state.origins) if (known.held.seq > 0) marks.set(origin, known.held)
+    return { key: attestationKey(this.nodeId), value: encodeAttestation(marks) }
+  }
+
+  /** Takes ops from a peer (see `inbound.ts`). */
+  receive (ops: Op[], context: ReceiveContext = { via: 'sync' }): Received {
+    return receive(this.state, ops, context)
+  }
+
+  /** Applies waiting ops the clock now allows; call about once a second. */
+  release (): Received {
+    return release(this.state)
+  }
+
+  /** Collects what every member holds (see `collect.ts`); call every few seconds. */
+  collect (now = this.state.now()): Collected {
+    return collect(this.state, now)
+  }
+
+  /** Why `op` from a peer must be refused (signature, allow-list, record shape), or undefined. */
+  check (op: Op): Refusal | undefined {
+    return this.state.checker.problem(op)
+  }
+
+  get (key: string): Op | undefined {
+    if (isReserved(key)) return undefined
+    const op = this.state.store.row(key)
+    return op === undefined ? undefined : withoutProof(op)
+  }
+
+  /** Live user entries in key order. */
+  list (options?: ListOptions): Op[] {
+    return this.state.store.rows(options).map(withoutProof)
+  }
+
+  counts (): StoreCounts {
+    return this.state.store.counts()
+  }
+
+  /** Origin → the seq up to which this node holds every op of it. */
+  vector (): VersionVector {
+    return Object.fromEntries([...this.state.origins].map(([origin, known]) => [origin, known.held.seq]))
+  }
+
+  origin (origin: string): OriginState | undefined {
+    return this.state.origins.get(origin)
+  }
+
+  status (now = this.state.now()): ReplicaStatus {
+    const { active, evicted } = this.state.stability.members(now)
+    return {
+      members: active.length + 1,
+      evicted,
+      floors: Object.fromEntries([...this.state.origins].filter(([, known]) => known.floor.seq > 0).map(([origin, known]) => [origin, known.floor.seq])),
+      ...(this.state.blocked != null ? { blocked: this.state.blocked } : {}),
+      waiting: this.state.pending.size,
+      waitingBytes: this.state.pending.bytes,
+      held: this.state.pending.countWhere(op => op.wall > now + this.state.config.maxClockSkewMs),
+      equivocators: Object.fromEntries(this.state.equivocators),
+      horizon: { ...this.state.horizon }
+    }
+  }
+}
+
+function withoutProof (op: Op): Op {
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+}

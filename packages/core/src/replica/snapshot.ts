@@ -1,0 +1,307 @@
+/**
+ * Catching up from a snapshot: for a node behind what a peer has collected
+ * (new, or back after its ops were collected without it).
+ *
+ * The peer sends every member's attestation first. This node checks their
+ * signatures and takes, per origin, the lowest seq any member (other than
+ * itself, and none silent past the retention) attested: every member holds
+ * those ops, so the ones that lost are gone for good and the rest are rows.
+ * The peer's rows at or below those floors are staged as they arrive; after
+ * the last one, `settle` takes them all in one transaction, floors and held
+ * prefixes jumping with them; the ops above come afterwards in order, as in
+ * any sync.
+ */
+import { decodeAttestation, type Attestation } from '../attestation.js'
+import { compareStamps, isNewer } from '../compare.js'
+import { isReserved } from '../keys.js'
+import { digestOf, freshOrigin } from '../marks.js'
+import type { Refusal } from './checker.js'
+import { noteSilent, type ReplicaState } from './state.js'
+import type { Change, Mark, Op, OriginState, Stamp } from '../types.js'
+
+/** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */
+export function attestedFloors (state: ReplicaState, ops: Op[], refused: Refusal[]): Map<string, Mark> {
+  const now = state.now()
+  const floors = new Map<string, Mark>()
+  const members: Array<Map<string, Mark>> = []
+  for (const op of ops) {
+    const refusal = state.checker.problem(op)
+    if (refusal != null) {
+      refused.push(refusal)
+      continue
+    }
+    const attestation = decodeAttestation(op)
+    if (attestation.member === state.self || attestation.stamp.wall < now - state.config.retentionMs) continue
+    members.push(attestation.marks)
+  }
+  if (members.length === 0) return floors
+  for (const origin of new Set(members.flatMap(marks => [...marks.keys()]))) {
+    let lowest: Mark | undefined
+    for (const marks of members) {
+      const mark = marks.get(origin)
+      if (mark === undefined) {
+        lowest = undefined
+        break
+      }
+      if (lowest === undefined || mark.seq < lowest.seq) lowest = mark
+    }
+    if (lowest !== undefined) floors.set(origin, lowest)
+  }
+  return floors
+}
+
+/**
+ * Where to jump, per origin: the server's floor, where its rows end and its
+ * ops begin, provided every member attested holding that much (its seq is at
+ * or below the attested floor). Its stamp and accumulator are the server's
+ * word where no attestation has a mark at that seq: a wrong one only makes
+ * this node disagree with the next attestations it checks (and collect
+ * nothing until that is resolved), never skip an op no member holds.
+ *
+ * One exception: the server's floor for its own ops, up to what its own
+ * attestation says it holds. It is the authority on its own ops (a false
+ * claim could only hide ops it could as well never have written), and it is
+ * the only way back for two sides that each collected without the other.
+ */
+export function jumpMarks (attested: Map<string, Mark>, claimed: Record<string, [number, number, number, string]>, server?: { id: string, own?: Mark }): Map<string, Mark> {
+  const marks = new Map<string, Mark>()
+  for (const [origin, [seq, wall, logical, acc]] of Object.entries(claimed)) {
+    const bound = origin === server?.id && server.own !== undefined && seq > (attested.get(origin)?.seq ?? 0) ? server.own : attested.get(origin)
+    if (bound === undefined || seq > bound.seq) continue
+    marks.set(origin, seq === bound.seq ? bound : { seq, wall, logical, acc: new Uint8Array(Buffer.from(acc, 'base64')) })
+  }
+  return marks
+}
+
+/**
+ * Up to where, per origin, a row this node holds and the snapshot lacks was
+ * superseded and collected: the jump, or where none (an attestation older
+ * than the server's floor), the lower of the server's floor (its rows up to
+ * there are all in the snapshot) and what every member attested holding (so
+ * the server held the row too, and dropped it).
+ */
+export function pruneFloors (attested: Map<string, Mark>, claimed: Record<string, [number, number, number, string]>, jump: Map<string, Mark>): Map<string, number> {
+  const floors = new Map<string, number>()
+  for (const [origin, [seq]] of Object.entries(claimed)) {
+    const jumped = jump.get(origin)?.seq
+    const bound = attested.get(origin)?.seq
+    if (jumped !== undefined) floors.set(origin, jumped)
+    else if (bound !== undefined) floors.set(origin, Math.min(seq, bound))
+  }
+  return floors
+}
+
+/**
+ * Whether to take a snapshot whose floors are `jump`, and why; first drops
+ * from `jump` every origin this node may not jump. A server may say
+ * "snapshot" to anyone, and a jump skips ops, so this node jumps an origin
+ * only as far as:
+ *
+ * - the origin itself vouches for: its own signed attestation (sent, or
+ *   known here) holds that much, so no member can claim ops of another it
+ *   never wrote (and an attestation cannot hold its own member's ops past
+ *   its own seq); unless the origin has been silent longer than the
+ *   retention (its newest attestation and op are older than that), where
+ *   the attestations sent decide;
+ * - never, for this node's own ops: it holds every one it wrote.
+ *
+ * It then takes the snapshot only when a jump passes what it holds, and:
+ *
+ * - 'returning': its own records show the group may have gone on without
+ *   it: it was away (its newest op older than the retention when it
+ *   opened), or since it last caught up it has counted a member as evicted
+ *   (silent past the retention) or seen an attestation that does not count
+ *   it (`ReplicaState.silent`, `countedOutBySomeone`), or it has stayed
+ *   behind for `STUCK_MS` with no such sign (one that never reached it); it
+ *   takes the server's word for what was deleted and collected meanwhile,
+ *   and deletes those values again itself, so every replica agrees whatever
+ *   that word;
+ * - 'joining': otherwise, only for origins it has never held an op of (it is
+ *   new, or they are): it jumps only those and keeps what it has, since no
+ *   member could have collected a delete of its rows without its attestation.
+ *
+ * A member cannot make a node that was in touch with the group jump an
+ * origin it holds ops of, drop a row or write anything again, unless that
+ * node has been stuck behind for `STUCK_MS`.
+ */
+export type SnapshotReason = 'returning' | 'joining'
+
+/** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
+export const STUCK_MS = 30_000
+
+export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, attestations: Op[]): SnapshotReason | undefined {
+  const now = state.now()
+  const silentSince = now - state.config.retentionMs
+  for (const [origin, mark] of jump) {
+    const known = state.origins.get(origin)
+    if (origin === state.self) {
+      if (mark.seq > (known?.held.seq ?? 0)) jump.delete(origin)
+      continue
+    }
+    const own = newestOwn(attestations, origin)
+    const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
+    const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, known?.held.wall ?? 0)
+    if (mark.seq > vouched && seen >= silentSince) jump.delete(origin)
+  }
+  const held = (origin: string): number => state.origins.get(origin)?.held.seq ?? 0
+  const behind = [...jump].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin))
+  if (behind.length === 0) {
+    state.behindSince = undefined
+    return undefined
+  }
+  noteSilent(state, now)
+  if (state.absent || state.silent.size > 0 || countedOutBySomeone(state, attestations)) return 'returning'
+  // no sign it was away, yet it stays behind what is collected (a sign that never reached it): after a while, it takes it
+  if (behind.some(([origin]) => held(origin) > 0)) {
+    state.behindSince ??= now
+    if (now - state.behindSince >= STUCK_MS) return 'returning'
+  }
+  // otherwise only origins it has never held an op of: nothing of its own can depend on what was collected of them
+  for (const origin of jump.keys()) if (held(origin) > 0) jump.delete(origin)
+  return behind.some(([origin]) => held(origin) === 0) ? 'joining' : undefined
+}
+
+/**
+ * Whether a member's newest attestation (sent or known) holds none of this
+ * node's ops, though this node has written some: that member does not count
+ * it, so it may have collected without it (an open group where its ops never
+ * reached the others, or waited there for their clocks). A member that ever
+ * attested holding some of them cannot unsay it.
+ */
+function countedOutBySomeone (state: ReplicaState, attestations: Op[]): boolean {
+  if ((state.origins.get(state.self)?.held.seq ?? 0) === 0) return false
+  const members = new Set(attestations.map(op => op.origin))
+  members.delete(state.self)
+  for (const member of members) {
+    const known = state.attestations.get(member)
+    if (known?.marks.has(state.self) === true) continue
+    const sent = newestOwn(attestations, member)
+    if (sent !== undefined && (known === undefined || sent.seq >= known.seq) && !sent.marks.has(state.self)) return true
+  }
+  return false
+}
+
+/** The newest attestation among `ops` that `member` made, if any. */
+function newestOwn (ops: Op[], member: string): Attestation | undefined {
+  let newest: Attestation | undefined
+  for (const op of ops) {
+    if (op.origin !== member || (newest !== undefined && op.seq <= newest.seq)) continue
+    try {
+      newest = decodeAttestation(op)
+    } catch {}
+  }
+  return newest
+}
+
+/** The mark a member's attestation among `ops` gives for the member itself, if any. */
+export function ownMark (ops: Op[], member: string): Mark | undefined {
+  return newestOwn(ops, member)?.marks.get(member)
+}
+
+/**
+ * Keeps the rows of a snapshot frame that the floors cover (checked, out of
+ * order: their predecessors are collected) aside until `settle`. Records
+ * the keys of every row that passed the checks in `present`.
+ */
+export function stageRows (state: ReplicaState, ops: Op[], floors: Map<string, Mark>, present: Set<string>, refused: Refusal[]): void {
+  const covered: Op[] = []
+  for (const op of ops) {
+    const refusal = state.checker.problem(op)
+    if (refusal != null) {
+      refused.push(refusal)
+      continue
+    }
+    present.add(op.key)
+    if (op.seq <= (floors.get(op.origin)?.seq ?? 0)) covered.push(op)
+  }
+  if (covered.length > 0) state.store.stage(covered)
+}
+
+export interface Settled {
+  /** Ops that became the row of their user key. */
+  changed: Op[]
+  /** Rows removed: covered by the floors, absent from the snapshot. */
+  removed: Op[]
+  /** Writes to make again with new stamps. */
+  reissue: Change[]
+}
+
+/** Staged rows read per page while a snapshot is taken. */
+const PAGE = 1000
+
+/**
+ * Takes a snapshot in one transaction, so a crash leaves this node as it was
+ * before or after, never between: floors (and held prefixes, where behind)
+ * jump to `floors`; the staged rows become rows, except ops this node already
+ * held (it holds them, or what beat them, or knows them collected: taking them
+ * again would bring back what a collected delete removed); unless joining,
+ * its rows at or below `prune` that the snapshot lacks were deleted and the
+ * delete collected, by the peer's account: tombstones go, and values are
+ * named to be deleted again by this node; and its rows above `prune` (not every member attested holding
+ * them; when joining, only its own) that are older than the newest delete the
+ * peer collected are named, to be written again with new stamps, so they mean
+ * the same on every node whether or not that delete hit them.
+ */
+export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: Map<string, number>, present: Set<string>, horizon: Stamp, reason: SnapshotReason): Settled {
+  const end: Settled = { changed: [], removed: [], reissue: [] }
+  const moved = new Map<string, OriginState>()
+  for (const [origin, mark] of floors) {
+    const known = state.origins.get(origin) ?? freshOrigin()
+    if (mark.seq > known.floor.seq) moved.set(origin, { held: mark.seq > known.held.seq ? mark : known.held, floor: mark })
+  }
+  const records: Op[] = []
+  // the marks' stamps and the rows are ops this node now counts as held: its clock moves past them, as past any op it takes
+  let newest: Stamp | undefined
+  for (const mark of floors.values()) if (newest === undefined || compareStamps(mark, newest) > 0) newest = mark
+  state.store.transaction(() => {
+    for (const [origin, next] of moved) state.store.setOrigin(origin, next)
+    for (let page = state.store.staged(undefined, PAGE); page.length > 0; page = state.store.staged(page.at(-1)?.key, PAGE)) {
+      for (const op of page) {
+        if (newest === undefined || compareStamps(op, newest) > 0) newest = op
+        if (op.seq <= (state.origins.get(op.origin)?.held.seq ?? 0)) continue
+        const current = state.store.row(op.key)
+        if (current !== undefined && !isNewer(op, current)) continue
+        if (current !== undefined) {
+          if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(current)
+          else state.store.supersede(current, digestOf(current))
+        }
+        state.store.put(op)
+        if (isReserved(op.key)) records.push(op)
+        else end.changed.push(op)
+      }
+    }
+    for (const row of state.store.rows({ tombstones: true, reserved: true })) {
+      if (row.seq <= (prune.get(row.origin) ?? 0)) {
+        if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
+        if (row.value === null) {
+          state.store.remove(row)
+          end.removed.push(row)
+        } else {
+          // deleted, and the delete collected, by the peer's account: deleted here too, by a delete of this node's
+          // own, so that were the account false the whole group would still agree
+          end.reissue.push({ key: row.key, value: null })
+        }
+      } else if (row.value !== null && !isReserved(row.key) && (reason !== 'joining' || row.origin === state.self) && compareStamps(row, horizon) < 0) {
+        end.reissue.push({ key: row.key, value: row.value })
+      }
+    }
+    if (newest !== undefined) state.hlc.update(newest)
+    state.store.clearStaged()
+    state.store.setClock(state.hlc.peek())
+  })
+  for (const [origin, next] of moved) {
+    state.origins.set(origin, next)
+    state.pending.dropUpTo(origin, next.held.seq)
+  }
+  if (reason === 'returning') {
+    state.absent = false
+    state.silent.clear()
+    state.behindSince = undefined
+  }
+  for (const op of records) {
+    const attestation = decodeAttestation(op)
+    const known = state.attestations.get(attestation.member)
+    if (known === undefined || attestation.seq > known.seq) state.attestations.set(attestation.member, attestation)
+  }
+  return end
+}

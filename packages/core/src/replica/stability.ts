@@ -1,0 +1,152 @@
+/**
+ * What every member of the group holds, and so what may be collected.
+ *
+ * A node may drop an op it holds (a superseded op in history, a tombstone)
+ * only once no member can ever need it again. It decides that from signed
+ * attestations only, never from what a peer says in a sync:
+ *
+ * - every member counts: every origin this node holds ops of, and every
+ *   member of a closed group, whether heard from or not, except those
+ *   silent for longer than the retention (evicted);
+ * - each of them has attested, and this node holds everything the attestation
+ *   says its member held (so any op concurrent with what is collected is
+ *   already here, and any op its member writes later is stamped after it);
+ * - each attested mark agrees with what this node holds at that seq (same
+ *   stamp, same digest accumulator): an origin that signed two ops with one
+ *   seq and showed each to different members is caught here, before either
+ *   op can be collected.
+ *
+ * The cut is then, per origin, the lowest seq attested by any member.
+ */
+import { sameBytes } from '../marks.js'
+import { compareStamps } from '../compare.js'
+import type { Attestation } from '../attestation.js'
+import type { Mark, OriginState, Stamp, Store } from '../types.js'
+
+export interface StabilityInit {
+  store: Store
+  /** A mark this node's held prefix passed through recently, if it remembers it. */
+  recent: (origin: string, seq: number) => Mark | undefined
+  self: string
+  origins: () => ReadonlyMap<string, OriginState>
+  attestations: () => ReadonlyMap<string, Attestation>
+  /** Members of a closed group: they count before they are ever heard from. */
+  expected: ReadonlySet<string>
+  /** Members silent for longer than this stop holding back collection. */
+  retentionMs: number
+  /** When this replica was created (ms): how long an expected member has been silent at most. */
+  createdAt: number
+}
+
+/** Why collection cannot go on, or the cut (origin → seq) it may go up to. */
+export type Cut = { cut: Map<string, number>, members: number } | { blocked: string, member?: string, mismatch?: string }
+
+/** An attested mark that disagrees with this node's ops at that seq. */
+export interface Mismatch {
+  member: string
+  origin: string
+  /** The attestation's own seq: a newer one from the member is checked afresh. */
+  attestation: number
+}
+
+export class Stability {
+  private readonly init: StabilityInit
+  /** Attestations (member → its seq) found consistent with this node's ops. */
+  private readonly verified = new Map<string, number>()
+  readonly mismatches = new Map<string, Mismatch>()
+
+  constructor (init: StabilityInit) {
+    this.init = init
+  }
+
+  /** Every member but this node, and those of them evicted for silence. */
+  members (now: number): { active: string[], evicted: string[] } {
+    const { self, expected, retentionMs, createdAt } = this.init
+    const origins = this.init.origins()
+    const attestations = this.init.attestations()
+    const active: string[] = []
+    const evicted: string[] = []
+    for (const member of new Set([...origins.keys(), ...expected])) {
+      if (member === self) continue
+      const seen = Math.max(attestations.get(member)?.stamp.wall ?? 0, origins.get(member)?.held.wall ?? 0, expected.has(member) ? createdAt : 0)
+      if (seen < now - retentionMs) evicted.push(member)
+      else active.push(member)
+    }
+    return { active, evicted }
+  }
+
+  cut (now: number): Cut {
+    const origins = this.init.origins()
+    const attestations = this.init.attestations()
+    const cut = new Map([...origins].map(([origin, state]) => [origin, state.held.seq]))
+    const { active } = this.members(now)
+    let blocked: Cut | undefined
+    // every attestation is checked, even once one member blocks: a disagreement must be found to be resolved
+    // (each is checked once: the result is kept until the member attests again)
+    for (const member of active) {
+      const attestation = attestations.get(member)
+      if (attestation === undefined) {
+        blocked ??= { blocked: `waiting for the first attestation of ${member}`, member }
+        continue
+      }
+      const problem = this.check(attestation)
+      if (problem != null) blocked ??= { ...problem, member }
+      else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, attestation.marks.get(origin)?.seq ?? 0))
+    }
+    if (blocked !== undefined) return blocked
+    // nor beyond what this node has itself attested: a snapshot of it then always carries the attestations behind its floors
+    const own = attestations.get(this.init.self)
+    if (own === undefined) return { blocked: 'this node has not attested yet' }
+    for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, own.marks.get(origin)?.seq ?? 0))
+    return { cut, members: active.length + 1 }
+  }
+
+  /** Forgets verifications: this node learnt another version of an op, so its accumulators changed. */
+  reset (): void {
+    this.verified.clear()
+  }
+
+  /** XOR of the digests of every op of `origin` held up to `seq`, or undefined below the floor. */
+  accAt (origin: string, seq: number): Uint8Array | undefined {
+    const state = this.init.origins().get(origin)
+    if (state === undefined) return undefined
+    if (seq === state.held.seq) return state.held.acc
+    if (seq === state.floor.seq) return state.floor.acc
+    if (seq < state.floor.seq || seq > state.held.seq) return undefined
+    const recent = this.init.recent(origin, seq)
+    if (recent !== undefined) return recent.acc
+    const acc = new Uint8Array(state.held.acc)
+    for (const digest of this.init.store.digestsIn(origin, seq, state.held.seq)) {
+      for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) ^ (digest[i] ?? 0)
+    }
+    return acc
+  }
+
+  /** The stamp of the op at `(origin, seq)`, as the mark of that seq records it. */
+  stampAt (origin: string, seq: number): Stamp | undefined {
+    const state = this.init.origins().get(origin)
+    if (state !== undefined && seq === state.held.seq) return state.held
+    if (state !== undefined && seq === state.floor.seq) return state.floor
+    return this.init.recent(origin, seq) ?? this.init.store.stampAt(origin, seq)
+  }
+
+  /** Why `attestation` cannot count yet: this node lacks what it covers, or disagrees with it. */
+  private check (attestation: Attestation): { blocked: string, mismatch?: string } | undefined {
+    if (this.verified.get(attestation.member) === attestation.seq) return undefined
+    const origins = this.init.origins()
+    for (const [origin, mark] of attestation.marks) {
+      const mine = origins.get(origin)
+      if (mine === undefined || mine.held.seq < mark.seq) return { blocked: `behind the attestation of ${attestation.member} for ${origin}` }
+      if (mark.seq < mine.floor.seq) continue // agreed on when the floor passed it
+      const acc = this.accAt(origin, mark.seq)
+      const stamp = this.stampAt(origin, mark.seq)
+      if (acc === undefined || stamp === undefined || !sameBytes(acc, mark.acc) || compareStamps(stamp, mark) !== 0) {
+        this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq })
+        return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin }
+      }
+    }
+    for (const key of this.mismatches.keys()) if (key.startsWith(`${attestation.member}\n`)) this.mismatches.delete(key)
+    this.verified.set(attestation.member, attestation.seq)
+    return undefined
+  }
+}

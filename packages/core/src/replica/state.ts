@@ -1,0 +1,208 @@
+/**
+ * A replica's working state, shared by the parts of the replication core
+ * (inbound ops, collection, snapshots, sync): loaded from the store at open,
+ * written through to it in the same transactions that change it.
+ */
+import { decodeAttestation, type Attestation } from '../attestation.js'
+import { compareStamps } from '../compare.js'
+import { HybridLogicalClock } from '../hlc.js'
+import { RESERVED_PREFIX } from '../keys.js'
+import { OpChecker, type VerifyBatch } from './checker.js'
+import { PendingOps } from './pending.js'
+import { Stability } from './stability.js'
+import type { Mark, OriginState, Stamp, Store } from '../types.js'
+
+export interface ReplicaInit {
+  store: Store
+  /** This node's ID; the origin of every op it writes. */
+  nodeId: string
+  /** Physical time in milliseconds. Default: `Date.now`. */
+  now?: () => number
+  /** Signs each batch of ops this node writes (over `proofPayload`). Default: ops are unsigned. */
+  sign?: (payload: Uint8Array) => Uint8Array
+  /** Checks an origin's batch signature. Default: none needed (every peer is trusted). */
+  verify?: VerifyBatch
+  /**
+   * A closed group's members: only they may write, and each counts for
+   * collection from the start, heard from or not. Default: an open group,
+   * whose members are the origins this node holds ops of.
+   */
+  members?: Iterable<string>
+  /** Remote ops stamped further than this ahead of our clock wait until it catches up. @default 60_000 */
+  maxClockSkewMs?: number
+  /** Remote ops stamped further ahead than this are refused (and fetched again later). @default 3_600_000 */
+  maxHoldMs?: number
+  /** Bytes of ops that may wait for a gap or for the clock. @default 64 MiB */
+  pendingBytes?: number
+  /** A tombstone is collected no sooner than this after it was written. @default 300_000 */
+  tombstoneGraceMs?: number
+  /** A member silent for longer than this no longer holds back collection. @default 604_800_000 (7 days) */
+  retentionMs?: number
+  /** The least time between two attestations while ops keep arriving. @default 5_000 */
+  attestIntervalMs?: number
+}
+
+export interface ReplicaState {
+  readonly store: Store
+  readonly self: string
+  readonly now: () => number
+  readonly hlc: HybridLogicalClock
+  readonly sign?: (payload: Uint8Array) => Uint8Array
+  readonly checker: OpChecker
+  readonly pending: PendingOps
+  readonly stability: Stability
+  readonly origins: Map<string, OriginState>
+  /** Each member's latest attestation, from the rows under its attestation key. */
+  readonly attestations: Map<string, Attestation>
+  /** Origin → the first seq at which two different ops of it were seen. */
+  readonly equivocators: Map<string, number>
+  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'retentionMs' | 'attestIntervalMs'>>
+  /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
+  horizon: Stamp
+  /** This node's own ops up to this seq are on disk, and only those may leave it. */
+  durable: number
+  /** Ops other than attestations arrived or were written since the last attestation. */
+  dirty: boolean
+  lastAttest: number
+  /** Why the last collection stopped, if it did. */
+  blocked?: string
+  /**
+   * This node was away (its newest op older than the retention) when it
+   * opened, and has not caught up from a snapshot since: the group may have
+   * gone on without it.
+   */
+  absent: boolean
+  /**
+   * Members that may have collected without this node, since it last caught
+   * up from a snapshot: it counted them as evicted (silent past the
+   * retention), or one of their attestations did not count it.
+   */
+  readonly silent: Set<string>
+  /** Since when pulls have found it behind what peers collected, with no sign it was away. */
+  behindSince?: number
+  /** Mismatches already asked about: `member\norigin` → the attestation seq. */
+  readonly rechecked: Map<string, number>
+  /** The last marks each held prefix passed through (seq → mark), so checking a recent attestation reads nothing. */
+  readonly recent: RecentMarks
+}
+
+/** A bounded memory of recent marks per origin. */
+export class RecentMarks {
+  private readonly marks = new Map<string, Map<number, Mark>>()
+
+  constructor (private readonly perOrigin = 512) {}
+
+  add (origin: string, passed: Mark[]): void {
+    let known = this.marks.get(origin)
+    if (known === undefined) this.marks.set(origin, (known = new Map()))
+    for (const mark of passed) known.set(mark.seq, mark)
+    // Maps iterate in insertion order: the oldest go first
+    for (const seq of known.keys()) {
+      if (known.size <= this.perOrigin) break
+      known.delete(seq)
+    }
+  }
+
+  get (origin: string, seq: number): Mark | undefined {
+    return this.marks.get(origin)?.get(seq)
+  }
+
+  /** Another version of a seq was taken: the origin's accumulators from there on changed. */
+  forget (origin: string): void {
+    this.marks.delete(origin)
+  }
+}
+
+export function openState (init: ReplicaInit): ReplicaState {
+  const { store, nodeId } = init
+  const now = init.now ?? Date.now
+  const origins = store.origins()
+  const attestations = new Map<string, Attestation>()
+  for (const row of store.rows({ prefix: RESERVED_PREFIX, reserved: true })) {
+    try {
+      const attestation = decodeAttestation(row)
+      attestations.set(attestation.member, attestation)
+    } catch {} // every stored row was checked on arrival; a stray one only means no attestation
+  }
+  const createdAt = Number(store.meta('created_at') ?? NaN)
+  if (Number.isNaN(createdAt)) store.setMeta('created_at', String(now()))
+  const members = new Set(init.members ?? [])
+  const config = {
+    maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
+    maxHoldMs: init.maxHoldMs ?? 3_600_000,
+    tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
+    retentionMs: init.retentionMs ?? 604_800_000,
+    attestIntervalMs: init.attestIntervalMs ?? 5_000
+  }
+  const state: ReplicaState = {
+    store,
+    self: nodeId,
+    now,
+    hlc: new HybridLogicalClock({ now, initial: store.clock() }),
+    sign: init.sign,
+    checker: new OpChecker({ verify: init.verify, allowed: members.size > 0 ? origin => origin === nodeId || members.has(origin) : undefined }),
+    pending: new PendingOps(init.pendingBytes ?? 64 * 1024 * 1024),
+    stability: undefined as unknown as Stability,
+    origins,
+    attestations,
+    equivocators: new Map(Object.entries(JSON.parse(store.meta('equivocators') ?? '{}') as Record<string, number>)),
+    config,
+    horizon: parseStamp(store.meta('gc_horizon')),
+    durable: origins.get(nodeId)?.held.seq ?? 0,
+    dirty: true,
+    lastAttest: -Infinity,
+    rechecked: new Map(),
+    recent: new RecentMarks(),
+    absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
+    silent: new Set()
+  }
+  Object.assign(state, {
+    stability: new Stability({
+      store,
+      recent: (origin, seq) => state.recent.get(origin, seq),
+      self: nodeId,
+      origins: () => state.origins,
+      attestations: () => state.attestations,
+      expected: members,
+      retentionMs: config.retentionMs,
+      createdAt: Number(store.meta('created_at'))
+    })
+  })
+  noteSilent(state)
+  return state
+}
+
+export function formatStamp (stamp: Stamp): string {
+  return `${stamp.wall}.${stamp.logical}`
+}
+
+function parseStamp (text: string | undefined): Stamp {
+  const [wall, logical] = (text ?? '0.0').split('.').map(Number)
+  return { wall: wall ?? 0, logical: logical ?? 0 }
+}
+
+/** Raises the GC horizon to `stamp` (persisted by the caller's transaction). */
+export function raiseHorizon (state: ReplicaState, stamp: Stamp): void {
+  if (compareStamps(stamp, state.horizon) <= 0) return
+  state.horizon = { wall: stamp.wall, logical: stamp.logical }
+  state.store.setMeta('gc_horizon', formatStamp(state.horizon))
+}
+
+/** Remembers every member now counted as evicted (see `ReplicaState.silent`). */
+export function noteSilent (state: ReplicaState, now = state.now()): string[] {
+  const { evicted } = state.stability.members(now)
+  for (const member of evicted) state.silent.add(member)
+  return evicted
+}
+
+/**
+ * Remembers `attestation`'s member if it holds none of this node's ops though
+ * this node wrote some before it (call before it replaces the member's
+ * previous attestation: a member that once held some cannot unsay it).
+ */
+export function noteCountedOut (state: ReplicaState, attestation: Attestation): void {
+  if (attestation.member === state.self || attestation.marks.has(state.self)) return
+  if (state.attestations.get(attestation.member)?.marks.has(state.self) === true) return
+  const own = state.origins.get(state.self)
+  if (own !== undefined && own.held.seq > 0 && compareStamps(own.held, attestation.stamp) < 0) state.silent.add(attestation.member)
+}

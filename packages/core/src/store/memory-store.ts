@@ -1,0 +1,199 @@
+/**
+ * A `Store` in memory, with the same semantics as `SqliteStore`: for tests,
+ * and for nodes that keep nothing on disk. Reads by origin and listings scan
+ * every row, so their cost grows with the store, not with the answer.
+ * A transaction that throws is rolled back through an undo log.
+ */
+import { compareStamps, compareUtf8 } from '../compare.js'
+import { isReserved, USER_KEYS_FROM } from '../keys.js'
+import { opDigest } from '../proof.js'
+import { completePage } from './pages.js'
+import type { HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+
+interface Versioned { op: Op, digest: Uint8Array }
+
+export class MemoryStore implements Store {
+  private readonly current = new Map<string, Op>()
+  /** origin → ops that lost, with their digests. */
+  private readonly history = new Map<string, Versioned[]>()
+  private readonly vector = new Map<string, OriginState>()
+  private readonly values = new Map<string, string>()
+  private readonly staging = new Map<string, Op>()
+  private latest: Stamp = { wall: 0, logical: 0 }
+  private undo?: Array<() => void>
+
+  transaction<T> (fn: () => T): T {
+    if (this.undo !== undefined) return fn()
+    this.undo = []
+    try {
+      const result = fn()
+      this.undo = undefined
+      return result
+    } catch (err) {
+      const undo = this.undo ?? []
+      this.undo = undefined
+      for (const step of undo.reverse()) step()
+      throw err
+    }
+  }
+
+  row (key: string): Op | undefined {
+    return this.current.get(key)
+  }
+
+  rows (options: RowOptions = {}): Op[] {
+    const { prefix = '', after, limit = Infinity } = options
+    return [...this.current.values()]
+      .filter(op => (options.tombstones === true || op.value !== null) && op.key.startsWith(prefix) &&
+        (options.reserved === true || compareUtf8(op.key, USER_KEYS_FROM) >= 0) &&
+        (after === undefined || compareUtf8(op.key, after) > 0))
+      .sort((a, b) => compareUtf8(a.key, b.key))
+      .slice(0, limit < 0 ? Infinity : limit)
+  }
+
+  put (op: Op): void {
+    // a copy, as SQLite would store, so later changes to the caller's buffer do not reach the store
+    const stored: Op = { ...op, value: op.value === null ? null : Buffer.from(op.value) }
+    const previous = this.current.get(op.key)
+    this.current.set(op.key, stored)
+    this.see(op)
+    this.record(() => { if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous) })
+  }
+
+  supersede (row: Op, digest: Uint8Array): void {
+    this.current.delete(row.key)
+    this.record(() => { this.current.set(row.key, row) })
+    this.addHistory(row, digest)
+  }
+
+  addHistory (op: Op, digest: Uint8Array): void {
+    let list = this.history.get(op.origin)
+    if (list === undefined) this.history.set(op.origin, (list = []))
+    if (list.some(v => v.op.seq === op.seq && Buffer.compare(v.digest, digest) === 0)) return
+    const entry = { op: { ...op, value: op.value === null ? null : Buffer.from(op.value) }, digest: Buffer.from(digest) }
+    list.push(entry)
+    this.see(op)
+    const owner = list
+    this.record(() => { owner.splice(owner.indexOf(entry), 1) })
+  }
+
+  remove (row: Op): void {
+    const previous = this.current.get(row.key)
+    this.current.delete(row.key)
+    this.record(() => { if (previous !== undefined) this.current.set(row.key, previous) })
+  }
+
+  opsOf (origin: string, after: number, limit: number): HeldOp[] {
+    const range = (from: number, upTo: number): Op[] => this.held(origin).filter(op => op.seq > from && op.seq <= upTo)
+    return completePage(range(after, Infinity).slice(0, limit), limit, range)
+  }
+
+  digestsAt (origin: string, seq: number): Uint8Array[] {
+    return this.digestsIn(origin, seq - 1, seq)
+  }
+
+  digestsIn (origin: string, after: number, upTo: number): Uint8Array[] {
+    const inRange = (op: Op): boolean => op.origin === origin && op.seq > after && op.seq <= upTo
+    return [
+      ...[...this.current.values()].filter(inRange).map(op => opDigest(op)),
+      ...(this.history.get(origin) ?? []).filter(v => inRange(v.op)).map(v => v.digest)
+    ]
+  }
+
+  stampAt (origin: string, seq: number): Stamp | undefined {
+    const at = this.held(origin).filter(op => op.seq === seq).sort(compareStamps)[0]
+    return at === undefined ? undefined : { wall: at.wall, logical: at.logical }
+  }
+
+  dropHistory (origin: string, upTo: number): number {
+    const list = this.history.get(origin) ?? []
+    const kept = list.filter(v => v.op.seq > upTo)
+    this.history.set(origin, kept)
+    this.record(() => { this.history.set(origin, list) })
+    return list.length - kept.length
+  }
+
+  stage (ops: Op[]): void {
+    for (const op of ops) this.staging.set(op.key, structuredClone(op))
+  }
+
+  staged (after: string | undefined, limit: number): Op[] {
+    return [...this.staging.values()]
+      .filter(op => after === undefined || compareUtf8(op.key, after) > 0)
+      .sort((a, b) => compareUtf8(a.key, b.key))
+      .slice(0, limit)
+  }
+
+  clearStaged (): void {
+    const previous = new Map(this.staging)
+    this.staging.clear()
+    this.record(() => { for (const [key, op] of previous) this.staging.set(key, op) })
+  }
+
+  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
+    return [...this.current.values()].filter(op => op.origin === origin && op.seq <= upTo && op.value === null && op.wall < beforeWall)
+  }
+
+  origins (): Map<string, OriginState> {
+    return new Map([...this.vector].map(([origin, state]) => [origin, structuredClone(state)]))
+  }
+
+  setOrigin (origin: string, state: OriginState): void {
+    const previous = this.vector.get(origin)
+    this.vector.set(origin, structuredClone(state))
+    this.record(() => { if (previous === undefined) this.vector.delete(origin); else this.vector.set(origin, previous) })
+  }
+
+  clock (): Stamp {
+    return { ...this.latest }
+  }
+
+  setClock (stamp: Stamp): void {
+    this.see(stamp)
+  }
+
+  meta (name: string): string | undefined {
+    return this.values.get(name)
+  }
+
+  setMeta (name: string, value: string): void {
+    const previous = this.values.get(name)
+    this.values.set(name, value)
+    this.record(() => { if (previous === undefined) this.values.delete(name); else this.values.set(name, previous) })
+  }
+
+  counts (): StoreCounts {
+    let keys = 0
+    let tombstones = 0
+    for (const op of this.current.values()) {
+      if (isReserved(op.key)) continue
+      if (op.value === null) tombstones++
+      else keys++
+    }
+    return { keys, tombstones }
+  }
+
+  async sync (): Promise<void> {}
+
+  syncNow (): void {}
+
+  /** Nothing to release; present to satisfy `Store`. */
+  close (): void {}
+
+  /** Rows and history of `origin`, in seq order. */
+  private held (origin: string): HeldOp[] {
+    return [...[...this.current.values()].filter(op => op.origin === origin), ...(this.history.get(origin) ?? []).map(v => ({ ...v.op, superseded: true }))]
+      .sort((a, b) => a.seq - b.seq)
+  }
+
+  private see (stamp: Stamp): void {
+    if (compareStamps(stamp, this.latest) <= 0) return
+    const before = this.latest
+    this.latest = { wall: stamp.wall, logical: stamp.logical }
+    this.record(() => { this.latest = before })
+  }
+
+  private record (step: () => void): void {
+    this.undo?.push(step)
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Checks an SQLite file before the store uses it: empty, murmur's own at this
+ * schema version, or something to refuse without writing a byte.
+ */
+import Database from 'better-sqlite3'
+import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
+import { SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
+
+/** Whether the file is empty (true) or ours (false); throws for anything else. */
+function inspect (db: Database.Database, path: string): boolean {
+  let names: string[]
+  try {
+    // Every schema object counts, so a database holding only views or triggers is not mistaken for empty.
+    names = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").pluck().all()
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') throw new ForeignDatabaseError(path, 'not an SQLite file', { cause: err })
+    throw damaged(path, err) ?? err
+  }
+  if (names.length === 0) return true
+  if (!names.includes('meta') || !names.includes('kv_store')) throw new ForeignDatabaseError(path, `it holds ${names.slice(0, 5).join(', ')}`)
+  const version = schemaVersion(db)
+  if (version === undefined) throw new ForeignDatabaseError(path, 'its meta table has no schema_version')
+  if (version !== SCHEMA_VERSION) throw new StoreVersionError(path, version, SCHEMA_VERSION)
+  return false
+}
+
+/**
+ * Runs `PRAGMA quick_check` before anything writes, so a damaged file is
+ * reported rather than written over. It reads every page once: about 25 ms
+ * for 100,000 keys (22 MB) from the page cache.
+ */
+function checkIntegrity (db: Database.Database, path: string): void {
+  let result: unknown
+  try {
+    result = db.pragma('quick_check(1)', { simple: true })
+  } catch (err) {
+    throw damaged(path, err) ?? err
+  }
+  if (result === 'ok') return
+  // e.g. "*** in database main ***\nTree 4 page 5273 cell 53: invalid page number 825377843"
+  const problem = String(result).split('\n').filter(line => !line.startsWith('***')).join('; ')
+  throw new DamagedDatabaseError(path, problem)
+}
+
+function damaged (path: string, err: unknown): DamagedDatabaseError | undefined {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) return new DamagedDatabaseError(path, (err as Error).message, { cause: err })
+  return undefined
+}
+
+function schemaVersion (db: Database.Database): unknown {
+  try {
+    return db.prepare<[], unknown>("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()
+  } catch {
+    return undefined // a `meta` table of another shape
+  }
+}
+
+/**
+ * Opens `path` (or ':memory:') in WAL mode, creating the schema in a new or
+ * empty file. Throws `StoreVersionError` or `ForeignDatabaseError`, without
+ * changing the file, when it holds something else, and `DamagedDatabaseError`
+ * when SQLite finds our own file damaged.
+ */
+export function openDatabase (path: string, full: boolean, checkpoints: boolean): Database.Database {
+  const db = new Database(path)
+  try {
+    db.pragma('busy_timeout = 5000')
+    const empty = inspect(db, path)
+    if (!empty) checkIntegrity(db, path)
+    if (path !== ':memory:') {
+      db.pragma('journal_mode = WAL')
+      // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
+      db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`)
+      // after a burst of writes, truncate the WAL back to 64 MiB at the next checkpoint instead of keeping it
+      db.pragma('journal_size_limit = 67108864')
+      if (!checkpoints) db.pragma('wal_autocheckpoint = 0')
+    }
+    if (empty) db.exec(SCHEMA)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}

@@ -1,0 +1,75 @@
+/** Conversions between the store's SQLite rows and ops. */
+import { compareUtf8 } from '../compare.js'
+import { USER_KEYS_FROM } from '../keys.js'
+import { opDigest } from '../proof.js'
+import type { HistoryRow, Row, Statements } from './sqlite-schema.js'
+import type { HeldOp, Op, OpProof, RowOptions } from '../types.js'
+
+const NO_DIGESTS = new Uint8Array(0)
+
+/** Rows in key order, as `Store.rows` describes. */
+export function listRows (sql: Statements, options: RowOptions): Op[] {
+  const { prefix = '', after, limit = -1 } = options
+  let from = prefix
+  let exclusive = false
+  if (after !== undefined && compareUtf8(after, prefix) >= 0) {
+    from = after
+    exclusive = true
+  }
+  if (options.reserved !== true && compareUtf8(from, USER_KEYS_FROM) < 0) {
+    from = USER_KEYS_FROM
+    exclusive = false
+  }
+  const params = { prefix, from, limit, tombstones: options.tombstones === true ? 1 : 0 }
+  const rows = (exclusive ? sql.listAfter : sql.listFrom).all(params)
+  if (options.proofs === true) {
+    const proofs = new Map<string, OpProof | null>()
+    return rows.map(row => withProof(sql, row, proofs))
+  }
+  return rows.map(row => ranked(row))
+}
+
+/** A row as an op with its proof; ops of one batch share one proof object (read once per call). */
+export function withProof (sql: Statements, row: Row, proofs: Map<string, OpProof | null>): HeldOp {
+  const op: HeldOp = fromRow(row)
+  if ((row as Partial<HistoryRow>).digest !== undefined) op.superseded = true
+  if (row.sig === null) return op
+  const id = Buffer.from(row.sig.buffer, row.sig.byteOffset, row.sig.length).toString('base64')
+  let proof = proofs.get(id)
+  if (proof === undefined) {
+    const batch = sql.batch.get(row.sig)
+    proofs.set(id, (proof = batch == null ? null : { sig: row.sig, first: batch.first, digests: batch.digests }))
+  }
+  // no row: a one-op batch, whose only digest is its own
+  op.proof = proof ?? { sig: row.sig, first: row.seq, digests: (row as Partial<HistoryRow>).digest ?? opDigest(op) }
+  return op
+}
+
+/** Rows and history of one origin merged in seq order, at most `limit` (two sorted lists of at most `limit` each). */
+export function merged (rows: Row[], history: Row[], limit: number): Row[] {
+  const out: Row[] = []
+  let i = 0
+  let j = 0
+  while (out.length < limit && (i < rows.length || j < history.length)) {
+    const a = rows[i]
+    const b = history[j]
+    if (b === undefined || (a !== undefined && a.seq <= b.seq)) out.push(rows[i++] as Row)
+    else out.push(history[j++] as Row)
+  }
+  return out
+}
+
+export function fromRow (row: Row): Op {
+  return { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
+}
+
+/** A row as an op whose proof carries only the signature: enough to rank it and to release its batch. */
+export function ranked (row: Row): Op {
+  const op = fromRow(row)
+  if (row.sig !== null) op.proof = { sig: row.sig, first: row.seq, digests: NO_DIGESTS }
+  return op
+}
+
+export function toRow (op: Op): Row {
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null }
+}

@@ -1,0 +1,155 @@
+/**
+ * The SQLite file's schema (version 3) and the prepared statements the store
+ * runs. `kv_store` holds exactly the replicated state, one row per key;
+ * everything else is this replica's bookkeeping.
+ */
+import type Database from 'better-sqlite3'
+import type { Stamp, StoreCounts } from '../types.js'
+
+export const SCHEMA_VERSION = 3
+
+export const SCHEMA = `
+  CREATE TABLE kv_store (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB,
+    wall INTEGER NOT NULL,
+    logical INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sig BLOB
+  );
+  CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
+  CREATE TABLE op_history (
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB,
+    wall INTEGER NOT NULL,
+    logical INTEGER NOT NULL,
+    sig BLOB,
+    PRIMARY KEY (origin, seq, digest)
+  ) WITHOUT ROWID;
+  CREATE TABLE version_vector (
+    origin TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL, wall INTEGER NOT NULL, logical INTEGER NOT NULL, acc BLOB NOT NULL,
+    floor INTEGER NOT NULL, floor_wall INTEGER NOT NULL, floor_logical INTEGER NOT NULL, floor_acc BLOB NOT NULL
+  );
+  CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+  CREATE TABLE snapshot_stage (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB,
+    wall INTEGER NOT NULL,
+    logical INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sig BLOB,
+    first INTEGER,
+    digests BLOB
+  );
+  INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
+    ('keys', 0), ('tombstones', 0);
+`
+
+/** A `kv_store` row. */
+export interface Row {
+  key: string
+  value: Uint8Array | null
+  wall: number
+  logical: number
+  origin: string
+  seq: number
+  sig: Uint8Array | null
+}
+
+/** A `snapshot_stage` row: an op with its whole proof. */
+export interface StagedRow extends Row {
+  first: number | null
+  digests: Uint8Array | null
+}
+
+/** An `op_history` row. */
+export interface HistoryRow extends Row {
+  digest: Uint8Array
+}
+
+export interface VectorRow {
+  origin: string
+  seq: number
+  wall: number
+  logical: number
+  acc: Uint8Array
+  floor: number
+  floor_wall: number
+  floor_logical: number
+  floor_acc: Uint8Array
+}
+
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig'
+/** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
+const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
+
+interface ListParams { prefix: string, from: string, limit: number, tombstones: number }
+
+/** The part of a better-sqlite3 statement the store uses, under a name declaration files can print. */
+export interface Statement<P extends unknown[], R> {
+  run(...params: P): Database.RunResult
+  get(...params: P): R | undefined
+  all(...params: P): R[]
+}
+
+export type Statements = ReturnType<typeof prepareStatements>
+
+export function prepareStatements (db: Database.Database) {
+  const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
+  return {
+    get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
+    put: prepare<[Row]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
+    remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
+    // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
+    listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE key >= :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),
+    listAfter: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE key > :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),
+    rowsOf: prepare<[{ origin: string, after: number, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
+    rowsIn: prepare<[{ origin: string, after: number, upTo: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
+    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig)
+      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig)`),
+    historyOf: prepare<[{ origin: string, after: number, limit: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history
+      WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
+    historyIn: prepare<[{ origin: string, after: number, upTo: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history
+      WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
+    historyUpTo: prepare<[{ origin: string, upTo: number }], { sig: Uint8Array | null }>('SELECT sig FROM op_history WHERE origin = :origin AND seq <= :upTo'),
+    dropHistory: prepare<[{ origin: string, upTo: number }]>('DELETE FROM op_history WHERE origin = :origin AND seq <= :upTo'),
+    tombstones: prepare<[{ origin: string, upTo: number, before: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq <= :upTo AND value IS NULL AND wall < :before`),
+    batch: prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM op_batch WHERE sig = ?'),
+    holdBatch: prepare<[{ sig: Uint8Array, first: number, digests: Uint8Array, delta: number }]>(`INSERT INTO op_batch (sig, first, digests, live)
+      VALUES (:sig, :first, :digests, :delta) ON CONFLICT (sig) DO UPDATE SET live = live + excluded.live`),
+    releaseBatch: prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),
+    dropBatch: prepare<[Uint8Array]>('DELETE FROM op_batch WHERE sig = ? AND live <= 0'),
+    stage: prepare<[StagedRow]>(`INSERT INTO snapshot_stage (${OP_COLUMNS}, first, digests)
+      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :first, :digests)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, first = excluded.first, digests = excluded.digests`),
+    stagedAfter: prepare<[{ after: string, limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage
+      WHERE key > :after ORDER BY key LIMIT :limit`),
+    stagedFrom: prepare<[{ limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage ORDER BY key LIMIT :limit`),
+    anyStaged: prepare<[], { one: number }>('SELECT 1 AS one FROM snapshot_stage LIMIT 1'),
+    clearStaged: prepare<[]>('DELETE FROM snapshot_stage'),
+    vector: prepare<[], VectorRow>('SELECT * FROM version_vector'),
+    setVector: prepare<[VectorRow]>(`INSERT INTO version_vector VALUES (:origin, :seq, :wall, :logical, :acc, :floor, :floor_wall, :floor_logical, :floor_acc)
+      ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,
+        floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
+    meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
+    setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+    setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
+      WHEN 'clock_logical' THEN CAST(:logical AS INTEGER) WHEN 'keys' THEN CAST(:keys AS INTEGER) ELSE CAST(:tombstones AS INTEGER) END
+      WHERE name IN ('clock_wall', 'clock_logical', 'keys', 'tombstones')`)
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * A `Store` in one SQLite file (better-sqlite3, WAL mode).
+ *
+ * `kv_store` holds only replicated data, one row per key with the winning op,
+ * so two replicas that hold the same ops hold byte-identical rows. Ops that
+ * lost wait in `op_history` until every member holds them; `version_vector`
+ * holds each origin's held prefix and collection floor. `kv_store.sig` and
+ * `op_history.sig` name the signed batch an op was written in; the batch's
+ * digests live in `op_batch` while any of its ops is held.
+ */
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
+import type Database from 'better-sqlite3'
+import { compareStamps, compareUtf8 } from '../compare.js'
+import { isReserved, USER_KEYS_FROM } from '../keys.js'
+import { opDigest } from '../proof.js'
+import { BatchRefs } from './batch-refs.js'
+import { completePage } from './pages.js'
+import { openDatabase } from './sqlite-file.js'
+import { fromRow, listRows, merged, ranked, toRow, withProof } from './sqlite-rows.js'
+import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
+import type { HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+
+export { SCHEMA_VERSION }
+
+export type Durability = 'full' | 'group' | 'normal'
+
+export interface SqliteStoreInit {
+  /**
+   * 'full' (default): a commit is on disk before its transaction returns
+   * (`synchronous=FULL`). 'group' and 'normal': a commit returns before it is
+   * on disk, and `sync()` or `syncNow()` then puts every commit so far on disk
+   * with one fsync of the WAL, so a caller can acknowledge a group of commits
+   * at once and keep committing while the disk syncs ('normal' says the caller
+   * acknowledges before that).
+   */
+  durability?: Durability
+  /**
+   * false: never move the WAL into the database file while open (SQLite's
+   * automatic checkpoints are off), so cutting the WAL to its length at the
+   * last fsync reproduces exactly what a power loss would leave. For
+   * simulations. @default true
+   */
+  checkpoints?: boolean
+}
+
+export class SqliteStore implements Store {
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly mode: Durability
+  private readonly sql: Statements
+  private readonly refs: BatchRefs
+  private readonly commit: (fn: () => unknown) => unknown
+  private latest: Stamp
+  private tally: StoreCounts
+  /** The current transaction has written something. */
+  private changed = false
+  /** The WAL file, fsynced by `sync()` and `syncNow()` ('group' and 'normal' on disk). */
+  private readonly wal?: number
+
+  /**
+   * Opens `path` (or ':memory:'), creating the schema in a new or empty file.
+   * Throws `StoreVersionError` or `ForeignDatabaseError`, without changing the
+   * file, when it holds something else, and `DamagedDatabaseError` when SQLite
+   * finds our own file damaged.
+   */
+  static open (path: string, init: SqliteStoreInit = {}): SqliteStore {
+    const durability = init.durability ?? 'full'
+    return new SqliteStore(openDatabase(path, durability === 'full', init.checkpoints ?? true), path, durability)
+  }
+
+  private constructor (db: Database.Database, path: string, durability: Durability) {
+    this.db = db
+    this.path = path
+    this.mode = durability
+    this.sql = prepareStatements(db)
+    this.refs = new BatchRefs(this.sql)
+    this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
+    this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
+    // the reads above opened the WAL, so the file exists; SQLite resets and truncates it in place, never replaces it while open
+    if (durability !== 'full' && path !== ':memory:') this.wal = openSync(`${path}-wal`, 'r+')
+    this.commit = db.transaction((fn: () => unknown) => {
+      this.changed = false
+      const result = fn()
+      // a transaction that only read writes nothing
+      if (this.changed) {
+        this.refs.flush()
+        this.sql.setMeta.run({ ...this.latest, ...this.tally })
+      }
+      return result
+    })
+  }
+
+  get durability (): Durability {
+    return this.mode
+  }
+
+  transaction<T> (fn: () => T): T {
+    if (this.db.inTransaction) return fn()
+    const tally = { ...this.tally }
+    const latest = this.latest
+    try {
+      return this.commit(fn) as T
+    } catch (err) {
+      this.refs.discard()
+      this.tally = tally
+      this.latest = latest
+      throw err
+    }
+  }
+
+  row (key: string): Op | undefined {
+    const row = this.sql.get.get(key)
+    return row === undefined ? undefined : ranked(row)
+  }
+
+  rows (options: RowOptions = {}): Op[] {
+    return listRows(this.sql, options)
+  }
+
+
+  put (op: Op): void {
+    this.mutate(() => {
+      this.refs.hold(op)
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null })
+      this.count(op, 1)
+      this.see(op)
+    })
+  }
+
+  supersede (row: Op, digest: Uint8Array): void {
+    this.mutate(() => {
+      this.sql.remove.run(row.key)
+      this.sql.addHistory.run({ ...toRow(row), digest })
+      this.count(row, -1)
+    })
+  }
+
+  addHistory (op: Op, digest: Uint8Array): void {
+    this.mutate(() => {
+      if (this.sql.addHistory.run({ ...toRow(op), digest }).changes > 0) this.refs.hold(op)
+      this.see(op)
+    })
+  }
+
+  remove (row: Op): void {
+    this.mutate(() => {
+      this.sql.remove.run(row.key)
+      this.refs.release(row.proof?.sig ?? null)
+      this.count(row, -1)
+    })
+  }
+
+  // no transaction needed: nothing else runs on this connection between these synchronous reads
+  opsOf (origin: string, after: number, limit: number): HeldOp[] {
+    const proofs = new Map<string, OpProof | null>()
+    const first = merged(this.sql.rowsOf.all({ origin, after, limit }), this.sql.historyOf.all({ origin, after, limit }), limit)
+    return completePage(first.map(row => withProof(this.sql, row, proofs)), limit, (from, upTo) => {
+      const range = { origin, after: from, upTo }
+      return [...this.sql.rowsIn.all(range), ...this.sql.historyIn.all(range)].map(row => withProof(this.sql, row, proofs))
+    })
+  }
+
+  digestsAt (origin: string, seq: number): Uint8Array[] {
+    return this.digestsIn(origin, seq - 1, seq)
+  }
+
+  digestsIn (origin: string, after: number, upTo: number): Uint8Array[] {
+    const range = { origin, after, upTo }
+    return [
+      ...this.sql.rowsIn.all(range).map(row => opDigest(fromRow(row))),
+      ...this.sql.historyIn.all(range).map(row => row.digest)
+    ]
+  }
+
+  stampAt (origin: string, seq: number): Stamp | undefined {
+    const range = { origin, after: seq - 1, upTo: seq }
+    let lowest: Stamp | undefined
+    for (const row of [...this.sql.rowsIn.all(range), ...this.sql.historyIn.all(range)]) {
+      if (lowest === undefined || compareStamps(row, lowest) < 0) lowest = { wall: row.wall, logical: row.logical }
+    }
+    return lowest
+  }
+
+  dropHistory (origin: string, upTo: number): number {
+    return this.mutate(() => {
+      const gone = this.sql.historyUpTo.all({ origin, upTo })
+      for (const { sig } of gone) this.refs.release(sig)
+      this.sql.dropHistory.run({ origin, upTo })
+      return gone.length
+    })
+  }
+
+  stage (ops: Op[]): void {
+    this.mutate(() => {
+      for (const op of ops) this.sql.stage.run({ ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null })
+    })
+  }
+
+  staged (after: string | undefined, limit: number): Op[] {
+    const rows = after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit })
+    return rows.map(row => {
+      const op = fromRow(row)
+      if (row.sig !== null && row.first !== null && row.digests !== null) op.proof = { sig: row.sig, first: row.first, digests: row.digests }
+      return op
+    })
+  }
+
+  clearStaged (): void {
+    // nothing staged (the usual case): no write at all
+    if (this.sql.anyStaged.get() === undefined) return
+    this.mutate(() => { this.sql.clearStaged.run() })
+  }
+
+  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
+    return this.sql.tombstones.all({ origin, upTo, before: beforeWall }).map(row => ranked(row))
+  }
+
+  origins (): Map<string, OriginState> {
+    return new Map(this.sql.vector.all().map(row => [row.origin, {
+      held: { seq: row.seq, wall: row.wall, logical: row.logical, acc: row.acc },
+      floor: { seq: row.floor, wall: row.floor_wall, logical: row.floor_logical, acc: row.floor_acc }
+    }]))
+  }
+
+  setOrigin (origin: string, state: OriginState): void {
+    const { held, floor } = state
+    const row: VectorRow = {
+      origin,
+      seq: held.seq,
+      wall: held.wall,
+      logical: held.logical,
+      acc: held.acc,
+      floor: floor.seq,
+      floor_wall: floor.wall,
+      floor_logical: floor.logical,
+      floor_acc: floor.acc
+    }
+    this.mutate(() => { this.sql.setVector.run(row) })
+  }
+
+  clock (): Stamp {
+    return { ...this.latest }
+  }
+
+  setClock (stamp: Stamp): void {
+    this.mutate(() => { this.see(stamp) })
+  }
+
+  meta (name: string): string | undefined {
+    const value = this.sql.meta.get(name)?.value
+    return value == null ? undefined : String(value)
+  }
+
+  setMeta (name: string, value: string): void {
+    this.mutate(() => { this.sql.setMetaValue.run(name, value) })
+  }
+
+  counts (): StoreCounts {
+    return { ...this.tally }
+  }
+
+  /**
+   * Resolves once every commit made so far is on disk: at once in 'full'
+   * mode (each commit already was) and in memory; otherwise after an fsync
+   * of the WAL on libuv's thread pool, so the event loop goes on meanwhile.
+   */
+  async sync (): Promise<void> {
+    const wal = this.wal
+    if (wal === undefined) return
+    await new Promise<void>((resolve, reject) => { fsync(wal, err => { if (err != null) reject(err); else resolve() }) })
+  }
+
+  /** `sync()` on this thread: no hand-off to the thread pool and back, for a caller that has nothing else to do meanwhile. */
+  syncNow (): void {
+    if (this.wal !== undefined) fsyncSync(this.wal)
+  }
+
+  close (): void {
+    this.db.close()
+    if (this.wal !== undefined) closeSync(this.wal)
+  }
+
+  /** Runs a mutation inside the current transaction, or in one of its own. */
+  private mutate<T> (fn: () => T): T {
+    if (!this.db.inTransaction) return this.transaction(() => this.mutate(fn))
+    this.changed = true
+    return fn()
+  }
+
+  private see (stamp: Stamp): void {
+    if (compareStamps(stamp, this.latest) > 0) this.latest = { wall: stamp.wall, logical: stamp.logical }
+  }
+
+  private count (op: Op, delta: number): void {
+    if (isReserved(op.key)) return
+    if (op.value === null) this.tally.tombstones += delta
+    else this.tally.keys += delta
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The pulling side of a sync: a state machine the network feeds frames to.
+ * It asks for what this node lacks (its vector; runs it holds waiting; for
+ * an origin whose attestation disagreed with this node, everything above the
+ * floor again) and takes only ops it can check. Nothing the server says about
+ * itself becomes this node's state: its vector only shows whether it is
+ * behind this node (then this node asks nothing of it: it must catch up from
+ * us first, unless each is behind the other), and its horizon only which of
+ * our unseen writes to make again.
+ */
+import { isBehind } from './serve.js'
+import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
+import { attestedFloors, jumpMarks, ownMark, pruneFloors, settle, snapshotReason, stageRows, type SnapshotReason } from '../replica/snapshot.js'
+import type { Refusal } from '../replica/checker.js'
+import type { Replica } from '../replica/replica.js'
+import type { Change, Mark, Op, VersionVector } from '../types.js'
+
+export interface PullInit {
+  group: string
+  name: string
+  /** The server's peer ID (its member ID): an attestation of it that disagreed with us is rechecked. */
+  peer?: string
+}
+
+export interface PullStep {
+  /** Ops the frame carried. */
+  received: Op[]
+  /** Ops that became the row of their user key. */
+  changed: Op[]
+  /** Rows a snapshot showed collected (removed here). */
+  removed: Op[]
+  refused: Refusal[]
+  applied: number
+  /** `(origin, seq)` where a second op signed with one seq was taken. */
+  equivocations: Array<{ origin: string, seq: number }>
+}
+
+export interface PullResult {
+  peerName?: string
+  /** The server's clock when it answered (ms). */
+  peerNow?: number
+  /** What the server says it holds. */
+  peerVector?: VersionVector
+  /** A snapshot was taken: the server offered one and this node saw it was behind what was collected without it. */
+  snapshot: boolean
+  applied: number
+  refused: number
+  /** Refused for a bad or missing signature: the server relayed forgeries. */
+  forged: number
+  removed: number
+  /** Writes to make again with new stamps (after a snapshot). */
+  reissue: Change[]
+  /** Set when this node asked nothing: the server is behind it. */
+  aborted?: string
+}
+
+type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
+
+export class PullSession {
+  private readonly replica: Replica
+  private readonly init: PullInit
+  private stage: Stage = 'hello'
+  private readonly attestations: Op[] = []
+  private floors = new Map<string, Mark>()
+  private prune = new Map<string, number>()
+  /** Why this node takes the snapshot (see `snapshotReason`). */
+  private reason: SnapshotReason = 'joining'
+  private readonly present = new Set<string>()
+  private readonly witnesses = new Map<string, Op[]>()
+  private witnessCount = 0
+  private horizon: [number, number] = [0, 0]
+  private claimedFloors: Record<string, [number, number, number, string]> = {}
+  readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [] }
+
+  constructor (replica: Replica, init: PullInit) {
+    this.replica = replica
+    this.init = init
+  }
+
+  get done (): boolean {
+    return this.stage === 'done'
+  }
+
+  /** The first frame to send. */
+  hello (): Frame {
+    const state = this.replica.state
+    const vector = this.replica.vector()
+    for (const mismatch of state.stability.mismatches.values()) {
+      const key = `${mismatch.member}\n${mismatch.origin}`
+      if (mismatch.member !== this.init.peer || state.rechecked.get(key) === mismatch.attestation) continue
+      state.rechecked.set(key, mismatch.attestation)
+      vector[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
+    }
+    const skip: Record<string, Array<[number, number]>> = {}
+    let runs = 0
+    for (const origin of state.pending.origins()) {
+      const ranges = state.pending.ranges(origin).slice(0, 1024 - runs)
+      runs += ranges.length
+      if (ranges.length > 0) skip[origin] = ranges
+    }
+    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, ...(runs > 0 ? { skip } : {}) } }
+  }
+
+  /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
+  take (frame: Frame): PullStep {
+    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [] }
+    if (this.stage === 'hello') this.greet(frame)
+    else if (frame.kind === 'attest' && this.stage === 'attest') this.attestations.push(...frame.ops)
+    else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
+      this.floorsFrom(step)
+      stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
+    } else if ((frame.kind === 'witness' || frame.kind === 'ops') && this.stage !== 'done') {
+      this.settle(step)
+      if (frame.kind === 'witness') this.witness(frame.ops, step)
+      else this.ops(frame.ops, step)
+    } else if (frame.kind === 'control' && frame.message.t === 'done' && this.stage !== 'done') {
+      this.settle(step)
+      this.stage = 'done'
+    } else {
+      throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
+    }
+    this.result.refused += step.refused.length
+    this.result.forged += step.refused.filter(r => r.forged).length
+    return step
+  }
+
+  private greet (frame: Frame): void {
+    if (frame.kind !== 'control') throw new SyncProtocolError(`expected hello, got ${frame.kind}`)
+    const message = frame.message
+    if (message.t === 'reject') throw new SyncRejectedError(`peer refused sync: ${message.reason}`)
+    if (message.t !== 'hello') throw new SyncProtocolError(`expected hello, got ${message.t}`)
+    if (message.group !== this.init.group) throw new SyncProtocolError('peer answered for another group')
+    const hello: Hello = message
+    Object.assign(this.result, { peerName: hello.name, peerNow: hello.now, peerVector: hello.vector, snapshot: hello.snapshot === true })
+    if (hello.horizon != null) this.horizon = hello.horizon
+    if (hello.floors != null) this.claimedFloors = hello.floors
+    // a server that lacks ops collected here may hand over older ops as if they were live: ask it nothing, unless
+    // this node is behind it too (two sides that each went on without the other past the retention): then one
+    // snapshot each way is the only way they meet again
+    if (isBehind(hello.vector, this.replica.state.origins) && hello.snapshot !== true) {
+      this.result.aborted = 'the peer lacks ops this node has collected; it must catch up from this node first'
+      this.stage = 'done'
+      return
+    }
+    this.stage = hello.snapshot === true ? 'attest' : 'ops'
+  }
+
+  /** On the first frame after the attestations: the floors they give; rows staged from here on are taken at `settle`. */
+  private floorsFrom (step: PullStep): void {
+    if (this.stage !== 'attest') return
+    this.stage = 'import'
+    const state = this.replica.state
+    const valid = this.attestations.filter(op => this.replica.check(op) == null)
+    const server = this.init.peer === undefined ? undefined : { id: this.init.peer, own: ownMark(valid, this.init.peer) }
+    const attested = attestedFloors(state, this.attestations, step.refused)
+    const jump = jumpMarks(attested, this.claimedFloors, server)
+    const reason = snapshotReason(state, jump, valid)
+    // not behind anything collected without it, as far as this node can tell: an ordinary pull
+    this.result.snapshot = reason !== undefined
+    if (reason === undefined) return
+    this.floors = jump
+    this.prune = pruneFloors(attested, this.claimedFloors, jump)
+    this.reason = reason
+    // rows a snapshot cut short left behind
+    state.store.clearStaged()
+  }
+
+  /** After the last snapshot row: the snapshot taken in one transaction (see `settle` in snapshot.ts). */
+  private settle (step: PullStep): void {
+    this.floorsFrom(step)
+    if (this.stage !== 'import') return
+    this.stage = 'ops'
+    if (!this.result.snapshot) return
+    const [wall, logical] = this.horizon
+    const end = settle(this.replica.state, this.floors, this.prune, this.present, { wall, logical }, this.reason)
+    step.changed.push(...end.changed)
+    step.removed.push(...end.removed)
+    this.result.removed += end.removed.length
+    this.result.reissue.push(...end.reissue)
+  }
+
+  private witness (ops: Op[], step: PullStep): void {
+    this.stage = 'ops'
+    for (const op of ops) {
+      const refusal = this.replica.check(op)
+      if (refusal != null) step.refused.push(refusal)
+      else if (this.witnessCount++ < 100_000) this.witnesses.set(op.key, [...(this.witnesses.get(op.key) ?? []), op])
+    }
+  }
+
+  private ops (ops: Op[], step: PullStep): void {
+    this.stage = 'ops'
+    const received = this.replica.receive(ops, { via: 'sync', witnesses: this.witnesses })
+    step.changed.push(...received.changed)
+    step.refused.push(...received.refused)
+    step.applied += received.applied
+    step.equivocations.push(...received.equivocations)
+    this.result.applied += received.applied
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The serving side of a sync: what a puller is sent, decided from what this
+ * node holds. The puller's hello says what it holds; that decides only what
+ * to send (a lying puller only misses ops).
+ *
+ * - A puller behind this node's floors (it lacks ops collected here) gets a
+ *   snapshot: every member's attestation, then every row at or below the
+ *   floors, then the ops above them.
+ * - Otherwise it gets, per origin in seq order, every op above its vector,
+ *   rows and superseded ops alike, skipping what it says it holds waiting.
+ * - A superseded op goes with a witness (the op that beat it) when the
+ *   puller's vector covers that op, so a puller that has since collected it
+ *   does not take the loser for the latest.
+ * - This node's own ops leave only once they are on disk.
+ *
+ * Frames are produced lazily (a generator), one page of the store at a time:
+ * nothing is held across the network's backpressure but a cursor.
+ */
+import { attestationKey, RESERVED_PREFIX } from '../keys.js'
+import { seqOf } from '../marks.js'
+import { chunkByBatch } from './chunk.js'
+import type { Frame, Hello, OpsKind } from './messages.js'
+import type { Replica } from '../replica/replica.js'
+import type { HeldOp, Mark, Op, VersionVector } from '../types.js'
+
+export interface ServeInit {
+  group: string
+  name: string
+  /** Ops read from the store per page. @default 512 */
+  pageOps?: number
+  /** Payload bytes per frame, before encoding. @default 1 MiB */
+  frameBytes?: number
+}
+
+/** Whether `vector` lacks ops this node has collected: its holder needs a snapshot. */
+export function isBehind (vector: VersionVector, floors: ReadonlyMap<string, { floor: { seq: number } }>): boolean {
+  for (const [origin, known] of floors) if (known.floor.seq > seqOf(vector, origin)) return true
+  return false
+}
+
+function floorsOf (origins: ReadonlyMap<string, { floor: Mark }>): Record<string, [number, number, number, string]> {
+  const out: Record<string, [number, number, number, string]> = {}
+  for (const [origin, { floor }] of origins) if (floor.seq > 0) out[origin] = [floor.seq, floor.wall, floor.logical, Buffer.from(floor.acc).toString('base64')]
+  return out
+}
+
+export function * serve (replica: Replica, hello: Hello, init: ServeInit): Generator<Frame, void, undefined> {
+  const state = replica.state
+  if (hello.group !== init.group) {
+    yield { kind: 'control', message: { t: 'reject', reason: `this node serves group "${init.group}", not "${hello.group}"` } }
+    return
+  }
+  const snapshot = isBehind(hello.vector, state.origins)
+  yield {
+    kind: 'control',
+    message: { t: 'hello', group: init.group, name: init.name, now: Math.floor(state.now()), vector: replica.vector(), ...(snapshot ? { snapshot, horizon: [state.horizon.wall, state.horizon.logical] as [number, number], floors: floorsOf(state.origins) } : {}) }
+  }
+  const pageOps = init.pageOps ?? 512
+  const frameBytes = init.frameBytes ?? 1024 * 1024
+  const leaves = (op: Op): boolean => op.origin !== state.self || op.seq <= state.durable
+  const frames = function * (kind: OpsKind, ops: Op[]): Generator<Frame> {
+    for (const chunk of chunkByBatch(ops, frameBytes)) yield { kind, ops: chunk }
+  }
+  const from = new Map<string, number>()
+  for (const origin of state.origins.keys()) from.set(origin, seqOf(hello.vector, origin))
+  if (snapshot) {
+    const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves)
+    yield * frames('attest', attestations.filter(op => op.key === attestationKey(op.origin)))
+    for (let after: string | undefined; ;) {
+      const rows = state.store.rows({ after, limit: pageOps, tombstones: true, reserved: true, proofs: true })
+      yield * frames('import', rows.filter(op => leaves(op) && op.seq <= (state.origins.get(op.origin)?.floor.seq ?? 0)))
+      if (rows.length < pageOps) break
+      after = rows.at(-1)?.key
+    }
+    for (const [origin, known] of state.origins) from.set(origin, Math.max(from.get(origin) ?? 0, known.floor.seq))
+  }
+  const covered = (op: Op): boolean => op.seq <= Math.max(seqOf(hello.vector, op.origin), snapshot ? (state.origins.get(op.origin)?.floor.seq ?? 0) : 0)
+  for (const origin of [...from.keys()].sort()) {
+    const skip = hello.skip?.[origin] ?? []
+    // nothing above the puller's vector (usually so for most origins): no need to read the store
+    if ((from.get(origin) ?? 0) >= (state.origins.get(origin)?.held.seq ?? 0)) continue
+    for (let after = from.get(origin) ?? 0; ;) {
+      const page: HeldOp[] = state.store.opsOf(origin, after, pageOps)
+      const sent = page.filter(op => leaves(op) && !skip.some(([a, b]) => op.seq >= a && op.seq <= b))
+      const witnesses: Op[] = []
+      for (const op of sent) {
+        if (op.superseded !== true) continue
+        const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true })[0]
+        if (winner !== undefined && winner.key === op.key && covered(winner)) witnesses.push(winner)
+      }
+      yield * frames('witness', witnesses)
+      yield * frames('ops', sent)
+      const last = page.at(-1)
+      if (last === undefined || page.length < pageOps || !leaves(last)) break
+      after = last.seq
+    }
+  }
+  yield { kind: 'control', message: { t: 'done' } }
+}

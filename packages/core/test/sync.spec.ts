@@ -1,0 +1,258 @@
+/**
+ * The sync state machines, in process over encoded frames: what is served
+ * and taken, snapshots for nodes behind the floors, and a server's claims
+ * (its vector, its floors) never becoming the puller's state.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { PullQueue, PullSession, SyncProtocolError, attestationKey, encodeAttestation, encodeFrame, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { Clock, Keys, attest, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
+
+const dir = tempDir()
+const keys = new Keys()
+const GRACE = 1_000
+
+function mesh (nodes: Replica[], rounds = 2): void {
+  for (let round = 0; round < rounds; round++) {
+    for (const node of nodes) attest(node)
+    for (const puller of nodes) for (const server of nodes) if (puller !== server) pull(puller, server)
+  }
+}
+
+/** Writes what a snapshot asked to write again, as the daemon does. */
+function reissue (node: Replica, result: PullResult): void {
+  const ops = node.write(result.reissue)
+  if (ops.length > 0) node.markDurable((ops.at(-1) as Op).seq)
+}
+
+/** Runs a pull whose server is `frames` (a hand-written peer); returns the session. */
+function pullFrom (puller: Replica, frames: Frame[]): PullSession {
+  const session = new PullSession(puller, { group: 'g', name: puller.nodeId })
+  session.hello()
+  for (const frame of frames) if (!session.done) session.take(wire(frame))
+  return session
+}
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  describe(`sync (${kind})`, () => {
+    const clock = new Clock()
+    const replica = replicaFactory(keys, clock, storeFactory(kind, dir), { tombstoneGraceMs: GRACE })
+
+    it('brings an empty node every op it lacks, superseded ones included, so its prefix is whole', () => {
+      const alice = replica('alice')
+      for (let i = 0; i < 30; i++) {
+        clock.advance(1)
+        put(alice, `k${i % 7}`, i % 5 === 0 ? null : `v${i}`)
+      }
+      const bob = replica('bob')
+      const result = pull(bob, alice)
+      assert.equal(result.applied, 30)
+      assert.deepEqual(bob.vector(), alice.vector())
+      assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
+      assert.equal(pull(bob, alice).applied, 0, 'nothing twice')
+    })
+
+    it('never takes a server\'s vector: a lie of 2^53 - 1 skips nothing and lifts no sequence', () => {
+      const alice = replica('alice')
+      const bob = replica('bob')
+      put(alice, 'real', 'data')
+      const lie: Hello = { t: 'hello', group: 'g', name: 'mallory', now: clock.ms, vector: { alice: Number.MAX_SAFE_INTEGER, bob: Number.MAX_SAFE_INTEGER } }
+      pullFrom(bob, [{ kind: 'control', message: lie }, { kind: 'control', message: { t: 'done' } }])
+      assert.deepEqual(bob.vector(), {})
+      const written = put(bob, 'still', 'writing')
+      assert.equal(written.seq, 1)
+      pull(bob, alice)
+      assert.equal(text(bob.get('real')?.value), 'data')
+      assert.deepEqual(bob.vector(), { alice: 1, bob: 1 })
+    })
+
+    it('serves this node\'s own ops only once they are on disk, and nothing a puller holds waiting', () => {
+      const alice = replica('alice')
+      put(alice, 'a', '1')
+      const [unsynced] = alice.write([{ key: 'b', value: Buffer.from('2') }])
+      const bob = replica('bob')
+      pull(bob, alice)
+      assert.deepEqual(bob.vector(), { alice: 1 }, 'seq 2 is not on disk yet')
+      alice.markDurable(unsynced?.seq ?? 0)
+      const ops = Array.from({ length: 5 }, (_, i) => put(alice, `c${i}`, 'x'))
+      bob.receive(ops.slice(2), { via: 'gossip' })
+      const session = new PullSession(bob, { group: 'g', name: 'bob' })
+      const hello = session.hello()
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      const sent = [...serve(alice, hello.message, { group: 'g', name: 'alice' })].flatMap(f => f.kind === 'ops' ? f.ops.map(o => o.seq) : [])
+      assert.deepEqual(sent, [2, 3, 4], 'seqs 5–7 wait at bob already')
+    })
+
+    it('gives a new node behind the floors a snapshot: attestations, rows, then the rest; it ends identical', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
+      for (let i = 0; i < 12; i++) put(alice, `k${i}`, `v${i}`)
+      for (let i = 0; i < 6; i++) put(bob, `k${i}`, i % 2 === 0 ? null : `bob${i}`)
+      mesh([alice, bob])
+      clock.advance(GRACE)
+      mesh([alice, bob])
+      alice.collect(); bob.collect()
+      assert.ok(Object.keys(alice.status().floors).length > 0)
+      const carol = replica('carol')
+      const result = pull(carol, alice)
+      assert.equal(result.snapshot, true)
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      assert.deepEqual(carol.vector(), alice.vector())
+      assert.equal(pull(carol, bob).snapshot, false, 'caught up: no second snapshot')
+    })
+
+    it('a node back after its deletes were collected drops what they deleted and writes its unseen writes again', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
+      put(alice, 'deleted-while-away', 'old')
+      put(alice, 'kept', 'old')
+      mesh([alice, bob])
+      // bob goes away and writes; alice deletes, and once bob has been away past the retention, collects without him
+      clock.advance(1)
+      put(bob, 'offline-write', 'mine')
+      clock.advance(1)
+      put(alice, 'deleted-while-away', null)
+      clock.advance(61_000)
+      put(bob, 'newer-than-the-delete', 'mine too')
+      attest(alice)
+      alice.collect()
+      assert.equal(alice.counts().tombstones, 0)
+      const result = pull(bob, alice)
+      assert.equal(result.snapshot, true)
+      assert.deepEqual(result.reissue.map(c => [c.key, text(c.value)]), [
+        ['deleted-while-away', null], // covered by the attestations, absent from the snapshot: deleted again, by bob
+        ['offline-write', 'mine'] // older than the newest delete alice collected, unseen by her
+      ])
+      reissue(bob, result)
+      assert.equal(bob.get('deleted-while-away')?.value ?? null, null)
+      pull(alice, bob)
+      assert.equal(alice.get('deleted-while-away')?.value ?? null, null)
+      assert.equal(text(alice.get('offline-write')?.value), 'mine')
+    })
+
+    it('takes a snapshot whole or not at all: one cut short leaves the node as it was', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
+      for (let i = 0; i < 40; i++) put(alice, `k${i}`, `v${i}`)
+      mesh([alice, bob])
+      clock.advance(GRACE)
+      mesh([alice, bob])
+      alice.collect()
+      const carol = replica('carol')
+      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      let imports = 0
+      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice', pageOps: 5, frameBytes: 300 })) {
+        if (frame.kind === 'import' && ++imports > 1) break // the connection (or the process) dies here
+        session.take(wire(frame))
+      }
+      assert.equal(imports, 2, 'the snapshot was cut in the middle of its rows')
+      assert.deepEqual(rowsOf(carol.store), [], 'no row yet')
+      assert.deepEqual(carol.vector(), {}, 'no floor moved')
+      assert.equal(pull(carol, alice).snapshot, true, 'the next pull is a whole snapshot')
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      assert.deepEqual(carol.store.staged(undefined, 10), [], 'nothing left staged')
+    })
+
+    it('two sides that each collected past the retention meet again without bringing back a collected delete', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
+      put(alice, 'k', 'v')
+      mesh([alice, bob])
+      // a partition longer than the retention: bob deletes k and collects the tombstone; alice goes on without bob
+      clock.advance(1)
+      put(bob, 'k', null)
+      put(alice, 'other', 'x')
+      clock.advance(61_000)
+      for (const node of [alice, bob]) {
+        attest(node)
+        node.collect()
+      }
+      assert.equal(bob.store.row('k'), undefined, 'bob collected his delete')
+      assert.equal(text(alice.get('k')?.value), 'v', 'alice never saw it')
+      for (const [puller, server] of [[bob, alice], [alice, bob]] as const) {
+        const result = pull(puller, server)
+        assert.equal(result.snapshot, true)
+        reissue(puller, result)
+      }
+      mesh([alice, bob])
+      assert.equal(bob.get('k')?.value ?? null, null, 'a snapshot does not bring back an op bob held and saw deleted')
+      assert.equal(alice.get('k')?.value ?? null, null, 'alice deletes it again')
+      assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
+    })
+
+    it('takes no snapshot a member offers an up-to-date node: one attestation claiming everything moves nothing, drops nothing', () => {
+      const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      for (let i = 0; i < 5; i++) put(alice, `k${i}`, `v${i}`)
+      put(bob, 'b', '1')
+      mesh([alice, bob, mallory])
+      const before = { rows: rowsOf(alice.store), vector: alice.vector() }
+      // mallory's own, validly signed attestation: she holds every origin up to 1000
+      const marks = new Map(['alice', 'bob', 'mallory'].map(origin => [origin, { seq: 1_000, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }])
+      const floors = Object.fromEntries(['alice', 'bob', 'mallory'].map(origin => [origin, [1_000, clock.ms, 0, Buffer.alloc(32).toString('base64')] as [number, number, number, string]]))
+      const hello: Hello = { t: 'hello', group: 'g', name: 'mallory', now: clock.ms, vector: { alice: 1_000, bob: 1_000, mallory: 1_000 }, snapshot: true, horizon: [clock.ms + 1_000_000, 0], floors }
+      const session = new PullSession(alice, { group: 'g', name: 'alice', peer: 'mallory' })
+      session.hello()
+      for (const frame of [{ kind: 'control', message: hello }, { kind: 'attest', ops: [lie] }, { kind: 'import', ops: [] }, { kind: 'control', message: { t: 'done' } }] as Frame[]) session.take(wire(frame))
+      assert.equal(session.result.snapshot, false, 'not taken')
+      assert.deepEqual(session.result.reissue, [], 'nothing to write again')
+      assert.deepEqual(rowsOf(alice.store), before.rows, 'every row still there')
+      assert.deepEqual(alice.vector(), before.vector, 'no origin jumped')
+      assert.equal(put(alice, 'next', 'x').seq, (before.vector.alice ?? 0) + 1, 'her next write takes her next seq')
+    })
+
+    it('asks nothing of a server behind its own floors', () => {
+      const alice = replica('alice')
+      put(alice, 'k', '1')
+      put(alice, 'k', null)
+      attest(alice)
+      clock.advance(GRACE)
+      alice.collect()
+      const empty = replica('empty')
+      put(empty, 'mine', 'x')
+      const session = new PullSession(alice, { group: 'g', name: 'alice' })
+      const hello = session.hello()
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      for (const frame of serve(empty, hello.message, { group: 'g', name: 'empty' })) if (!session.done) session.take(wire(frame))
+      assert.match(session.result.aborted ?? '', /must catch up from this node first/)
+      assert.equal(alice.get('mine'), undefined)
+    })
+
+    it('refuses frames out of order, another group, and a rejection', () => {
+      const alice = replica('alice')
+      const done: Frame = { kind: 'control', message: { t: 'done' } }
+      assert.throws(() => pullFrom(alice, [done]), SyncProtocolError)
+      assert.throws(() => pullFrom(alice, [{ kind: 'control', message: { t: 'hello', group: 'other', name: 'x', now: 0, vector: {} } }]), /another group/)
+      assert.throws(() => pullFrom(alice, [{ kind: 'control', message: { t: 'reject', reason: 'no' } }]), /peer refused sync: no/)
+      const hello: Frame = { kind: 'control', message: { t: 'hello', group: 'g', name: 'x', now: 0, vector: {} } }
+      assert.throws(() => pullFrom(alice, [hello, { kind: 'import', ops: [] }]), /unexpected import/)
+      const finished = pullFrom(alice, [hello, done])
+      assert.throws(() => finished.take(wire(done)), /after done/)
+      const served = [...serve(alice, { t: 'hello', group: 'other', name: 'x', now: 0, vector: {} }, { group: 'g', name: 'alice' })]
+      assert.deepEqual(served.map(f => f.kind === 'control' ? f.message.t : f.kind), ['reject'])
+      assert.ok(encodeFrame(done).length > 1)
+    })
+  })
+}
+
+describe('pull queue', () => {
+  it('runs one pull at a time, but lets the next start beside one that delivers nothing', () => {
+    let now = 0
+    const started: string[] = []
+    const finish = new Map<string, () => void>()
+    const queue = new PullQueue({ now: () => now, stallMs: 2_000, start: (peer, finished) => { started.push(peer); finish.set(peer, finished) } })
+    queue.request('slow')
+    queue.request('honest')
+    queue.request('slow')
+    assert.deepEqual(started, ['slow'])
+    now += 1_000
+    queue.progress('slow')
+    queue.tick()
+    assert.deepEqual(started, ['slow'])
+    now += 2_500
+    queue.tick()
+    assert.deepEqual(started, ['slow', 'honest'], 'the trickler no longer holds the honest peer back')
+    finish.get('honest')?.()
+    finish.get('slow')?.()
+    assert.deepEqual(started, ['slow', 'honest', 'slow'], 'a request made while it ran runs once more')
+    assert.equal(queue.waiting, 0)
+  })
+})
