@@ -2,9 +2,9 @@
  * murmurd's configuration: one schema, validated once at start. Every flag
  * can also come from `MURMUR_<FLAG>` in the environment; flags win.
  */
-import { Command, Option } from 'commander'
+import { Command, Help, Option } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
-import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError } from '@murmur/protocol'
+import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError, type Env } from '@murmur/protocol'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseAllowFile, parsePeerId } from './allow-list.js'
@@ -42,33 +42,94 @@ function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(/[\s,]+/).filter(v => v !== '')]
 }
 
+/**
+ * A flag that can also be set from the environment. Commander's own `.env()`
+ * always reads `process.env`, which would ignore the `env` given to `main()`,
+ * so the variable is read by `applyEnv` instead.
+ */
+class Setting extends Option {
+  constructor (flags: string, description: string, readonly envName: string) {
+    super(flags, description)
+  }
+}
+
 export function buildCommand (): Command {
   return new Command('murmurd')
     .description('murmur node: a full replica of a peer-to-peer replicated key-value map')
     .version(VERSION, '-V, --version')
-    .addOption(new Option('--name <name>', 'this node\'s name (required; letters, digits, . _ -)').env('MURMUR_NAME'))
-    .addOption(new Option('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)').env('MURMUR_DATA_DIR'))
-    .addOption(new Option('--group <group>', 'replication group; nodes replicate only within their group').env('MURMUR_GROUP').default('default'))
-    .addOption(new Option('--listen <multiaddr>', 'address to listen on, repeatable').env('MURMUR_LISTEN').argParser(collect))
-    .addOption(new Option('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional').env('MURMUR_PEER').argParser(collect))
-    .addOption(new Option('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)').env('MURMUR_SOCKET'))
-    .addOption(new Option('--no-mdns', 'disable LAN discovery over mDNS').env('MURMUR_NO_MDNS'))
-    .addOption(new Option('--no-dht', 'disable Kademlia DHT discovery').env('MURMUR_NO_DHT'))
-    .addOption(new Option('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss').env('MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
-    .addOption(new Option('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up').env('MURMUR_MAX_CLOCK_SKEW').default('60000'))
-    .addOption(new Option('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer').env('MURMUR_ANTI_ENTROPY_INTERVAL').default('5000'))
-    .addOption(new Option('--tombstone-grace <ms>', 'collect a tombstone every known peer has seen once it is this old').env('MURMUR_TOMBSTONE_GRACE').default('300000'))
-    .addOption(new Option('--tombstone-retention <ms>', 'collect every tombstone once it is this old, seen by all peers or not (a node offline longer resyncs from a snapshot)').env('MURMUR_TOMBSTONE_RETENTION').default('604800000'))
-    .addOption(new Option('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect').env('MURMUR_SWARM_KEY'))
-    .addOption(new Option('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable').env('MURMUR_ALLOW').argParser(collect))
-    .addOption(new Option('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect').env('MURMUR_ALLOW_FILE'))
-    .addOption(new Option('--log-level <level>', 'log level').env('MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
+    .addOption(new Setting('--name <name>', 'this node\'s name (required; letters, digits, . _ -)', 'MURMUR_NAME'))
+    .addOption(new Setting('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)', 'MURMUR_DATA_DIR'))
+    .addOption(new Setting('--group <group>', 'replication group; nodes replicate only within their group', 'MURMUR_GROUP').default('default'))
+    .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN').argParser(collect))
+    .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER').argParser(collect))
+    .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET'))
+    .addOption(new Setting('--no-mdns', 'disable LAN discovery over mDNS', 'MURMUR_NO_MDNS'))
+    .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
+    .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
+    .addOption(new Setting('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up', 'MURMUR_MAX_CLOCK_SKEW').default('60000'))
+    .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL').default('5000'))
+    .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE').default('300000'))
+    .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION').default('604800000'))
+    .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY'))
+    .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW').argParser(collect))
+    .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE'))
+    .addOption(new Setting('--log-level <level>', 'log level', 'MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
+    .configureHelp({ optionDescription })
     .showSuggestionAfterError()
 }
 
+/** Commander's description, naming the variable as it would for an `.env()` option. */
+function optionDescription (this: Help, option: Option): string {
+  const text = Help.prototype.optionDescription.call(this, option)
+  return option instanceof Setting ? `${text} (env: ${option.envName})` : text
+}
+
+/**
+ * Parses `argv` over `env` (flags > env > defaults) and validates the result.
+ * `env` is the only environment read for `MURMUR_*`, so a caller can pass its own.
+ */
+export function parseConfig (command: Command, argv: string[], env: Env): DaemonConfig {
+  command.parse(argv, { from: 'user' })
+  applyEnv(command, env)
+  return validateConfig(command.opts(), env)
+}
+
+/** Gives each setting not set by a flag its value from `env`, when the variable is set. */
+function applyEnv (command: Command, env: Env): void {
+  for (const option of command.options) {
+    if (!(option instanceof Setting)) continue
+    const raw = env[option.envName]
+    const key = option.attributeName()
+    if (raw === undefined || command.getOptionValueSource(key) === 'cli') continue
+    command.setOptionValueWithSource(key, envValue(option, raw), 'env')
+  }
+}
+
+function envValue (option: Setting, raw: string): unknown {
+  if (option.negate) return !turnsOff(option.envName, raw)
+  if (option.argChoices != null && !option.argChoices.includes(raw)) {
+    throw new ConfigError(`invalid ${option.envName} "${raw}": expected one of ${option.argChoices.join(', ')}`)
+  }
+  return option.parseArg != null ? option.parseArg(raw, undefined) : raw
+}
+
+const TRUE_WORDS = ['1', 'true', 'yes', 'on']
+const FALSE_WORDS = ['0', 'false', 'no', 'off']
+
+/**
+ * Whether a `--no-X` flag's variable turns X off. Counting any set value as
+ * yes would make MURMUR_NO_MDNS=0 turn mDNS off, so only these words count.
+ */
+function turnsOff (name: string, raw: string): boolean {
+  const word = raw.toLowerCase()
+  if (TRUE_WORDS.includes(word)) return true
+  if (FALSE_WORDS.includes(word)) return false
+  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} to turn it off, or ${FALSE_WORDS.join('/')} to leave it on`)
+}
+
 /** Checks raw parsed options and fills in defaults; throws `ConfigError` naming the bad value. */
-export function validateConfig (raw: Record<string, unknown>, env: Record<string, string | undefined> = process.env): DaemonConfig {
+function validateConfig (raw: Record<string, unknown>, env: Env): DaemonConfig {
   const name = raw.name as string | undefined
   if (name == null || name === '') throw new ConfigError('--name is required (or MURMUR_NAME), e.g. murmurd --name alice')
   if (!NAME.test(name)) throw new ConfigError(`invalid --name "${name}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)

@@ -6,7 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isLoopback } from '@libp2p/utils'
-import { PeerBook, type PeerBookEntry, type PeerSource } from './peer-book.js'
+import { PeerBook, type PeerSource } from './peer-book.js'
 import { PeerDialer } from './peer-dialer.js'
 import type { MurmurLibp2p } from './libp2p-node.js'
 import type { PeerDiscovery, PeerId, PeerInfo } from '@libp2p/interface'
@@ -60,19 +60,9 @@ export class Discovery {
     this.book.flush()
   }
 
-  /** Every group member this node has known (the peer book). */
-  known (): PeerBookEntry[] {
-    return this.book.list().filter(entry => entry.id !== this.libp2p.peerId.toString())
-  }
-
   /** Whether the peer book knows this peer as a group member. */
   isKnown (peer: string): boolean {
     return this.book.get(peer) != null
-  }
-
-  /** Records a peer's latest version vector in the peer book. */
-  noteVector (peer: string, vector: Record<string, number>): void {
-    this.book.setVector(peer, vector)
   }
 
   /** How a peer was found, if we know. */

@@ -1,13 +1,14 @@
 /**
- * The fast path: own ops are published on the group's gossipsub topic, and
- * peers' ops are validated before they are applied or forwarded.
+ * The fast path, as a thin adapter: own ops are published on the group's
+ * gossipsub topic once they are on disk, and peers' messages are checked by
+ * the replica before gossipsub forwards them; what they mean is the replica's
+ * business.
  *
  * Gossip is best-effort (a missed message is never re-sent once it leaves the
  * gossip window), so this only ever speeds things up; sync guarantees them.
  */
 import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
-import { decodeOps, encodeOps, type Op } from '@murmur/core'
-import { chunkByBatch } from './sync/sync-service.js'
+import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -15,16 +16,16 @@ export interface GossipInit {
   group: string
   log: Logger
   maxValueBytes: number
-  /** Why an op must be refused (e.g. a bad signature), or undefined. */
-  checkOp(op: Op): string | undefined
-  /** Applies ops that arrived through `via` (their signatures are checked again there). */
-  apply(ops: Op[], via: PeerId): void
+  /** Why an op must be refused (a bad signature, an origin off the allow-list…), or undefined. */
+  check(op: Op): Refusal | undefined
+  /** Ops of an accepted message, and the peer it came through. */
+  receive(ops: Op[], via: PeerId): void
   /** Payload bytes per message before encoding. @default 256 KiB */
   messageBytes?: number
 }
 
 export function topicFor (group: string): string {
-  return `/murmur/${group}/ops/2`
+  return `/murmur/${group}/ops/3`
 }
 
 export class GossipReplication {
@@ -33,7 +34,7 @@ export class GossipReplication {
   private readonly init: GossipInit
   /** Ops decoded by the validator, so the message handler need not decode again. */
   private readonly decoded = new WeakMap<Uint8Array, Op[]>()
-  private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => { this.receive(event.detail) }
+  private readonly onMessage = (event: CustomEvent<GossipsubMessage>): void => { this.deliver(event.detail) }
   /**
    * A single writer at full speed sends a few thousand messages a second
    * (each group commit is one message); beyond this a peer's messages are
@@ -60,7 +61,7 @@ export class GossipReplication {
     this.pubsub.topicValidators.delete(this.topic)
   }
 
-  /** Publishes ops in as few messages as fit; resolves to the recipients of each. */
+  /** Publishes ops in as few messages as fit, batches whole; resolves to the recipients of each. */
   async publish (ops: Op[]): Promise<number[]> {
     const counts: number[] = []
     for (const chunk of chunkByBatch(ops, this.init.messageBytes ?? 256 * 1024)) {
@@ -84,23 +85,23 @@ export class GossipReplication {
     }
     if (ops.length === 0) return this.reject('empty batch', peer)
     for (const op of ops) {
-      const problem = this.init.checkOp(op)
-      if (problem != null) return this.reject(`op ${op.key}: ${problem}`, peer)
+      const refusal = this.init.check(op)
+      if (refusal != null) return this.reject(`op ${op.key}: ${refusal.reason}`, peer)
     }
     this.decoded.set(message.data, ops)
     return TopicValidatorResult.Accept
   }
 
-  private reject (reason: string, from?: PeerId): TopicValidatorResult {
+  private reject (reason: string, from: PeerId): TopicValidatorResult {
     this.rejected++
-    this.init.log.warn({ peer: from?.toString(), reason }, 'rejected gossip message')
+    this.init.log.warn({ peer: from.toString(), reason }, 'rejected gossip message')
     return TopicValidatorResult.Reject
   }
 
-  private receive ({ msg, propagationSource }: GossipsubMessage): void {
+  private deliver ({ msg, propagationSource }: GossipsubMessage): void {
     if (msg.topic !== this.topic) return
     const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
-    this.init.apply(ops, propagationSource)
+    this.init.receive(ops, propagationSource)
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import './polyfill.js'
 import { CommanderError } from 'commander'
-import { buildCommand, validateConfig, type DaemonConfig } from './config.js'
+import { buildCommand, parseConfig, type DaemonConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { createLogger } from './logger.js'
 import { Murmur } from './murmur.js'
@@ -65,8 +65,7 @@ function parse (argv: string[], io: MainIO): DaemonConfig {
   const command = buildCommand()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-  command.parse(argv, { from: 'user' })
-  return validateConfig(command.opts(), io.env)
+  return parseConfig(command, argv, io.env)
 }
 
 function describeStartError (err: NodeJS.ErrnoException): string {

@@ -17,8 +17,6 @@ export interface PeerBookEntry {
   addrs: string[]
   via: PeerSource
   lastSeen: string
-  /** The peer's latest known version vector: tombstones it has not seen are kept. */
-  vector?: Record<string, number>
 }
 
 export const PEER_BOOK_FILE = 'peers.json'
@@ -57,13 +55,6 @@ export class PeerBook {
       addrs: entry.addrs.length > 0 ? entry.addrs : previous?.addrs ?? [],
       lastSeen: new Date().toISOString()
     })
-    this.saveTimer ??= setTimeout(() => { this.flush() }, 1_000)
-  }
-
-  setVector (id: string, vector: Record<string, number>): void {
-    const entry = this.entries.get(id)
-    if (entry == null || JSON.stringify(entry.vector) === JSON.stringify(vector)) return
-    entry.vector = vector
     this.saveTimer ??= setTimeout(() => { this.flush() }, 1_000)
   }
 

@@ -10,12 +10,12 @@ import { TestCluster, waitFor } from './harness.js'
 
 const KEYS = 5_000
 
-/** Ops received from peers, by sync or gossip, as the node's debug log counts them. */
+/** User ops (not murmur's own attestations) received from peers, by sync or gossip, as the node's debug log counts them. */
 function received (stderr: string): number {
   let total = 0
   for (const line of stderr.split('\n')) {
     if (!line.includes('"applied remote ops"')) continue
-    total += (JSON.parse(line) as { received: number }).received
+    total += (JSON.parse(line) as { userOps: number }).userOps
   }
   return total
 }

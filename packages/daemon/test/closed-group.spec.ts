@@ -176,6 +176,7 @@ describe('closed groups', () => {
     assert.deepEqual((await bob.status()).access, { swarmKey: false, allowList: 3 })
     assert.deepEqual((await carol.status()).access, { swarmKey: false })
     assert.match((await bob.ctl(['status'])).stdout, /^access: +closed: no swarm key, allow-list of 3 peers \(this node included\)$/m)
+    assert.match((await bob.ctl(['status'])).stdout, /^members: +3 \(this node included\)$/m, 'the allow-list is the membership garbage collection waits for')
     assert.match((await carol.ctl(['status'])).stdout, /^access: +open: any peer may connect$/m)
     await carol.put('outsider:allow-carol', 'mine')
     await replicates(alice, bob, 'group:from-alice')

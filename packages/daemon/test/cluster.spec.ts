@@ -62,7 +62,7 @@ describe('three-node cluster (reference scenario)', () => {
     ].join('\n'))
     await waitFor(() => {
       const [a, b, c] = [alice.rows(), bob.rows(), charlie.rows()]
-      return a.length === 11 && JSON.stringify(a) === JSON.stringify(b) && JSON.stringify(b) === JSON.stringify(c)
+      return alice.userRows().length === 11 && JSON.stringify(a) === JSON.stringify(b) && JSON.stringify(b) === JSON.stringify(c)
     }, 'identical kv_store rows in the three SQLite files')
   })
 

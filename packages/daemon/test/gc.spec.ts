@@ -1,8 +1,8 @@
 /**
- * Tombstone garbage collection on real daemons: collected once every known
- * peer has seen them, held back by a peer that is away (until the maximum
- * retention), and a node that returns after that resyncs from a snapshot
- * instead of resurrecting the deleted keys.
+ * Tombstone garbage collection on real daemons: collected once every member
+ * has attested to holding them, held back by a member that is away (until it
+ * has been silent for the retention), and a node that returns after that
+ * catches up from a snapshot instead of resurrecting the deleted keys.
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
@@ -32,7 +32,7 @@ describe('tombstone garbage collection', () => {
     }, 'the gc:4 tombstone to be collected everywhere')
   })
 
-  it('keeps tombstones while a known peer is away, until the maximum retention', async () => {
+  it('keeps tombstones while a member is away, until it has been silent for the retention', async () => {
     assert.equal(await dave.stop(), 0)
     const deletedAt = Date.now()
     for (const key of ['gc:1', 'gc:2', 'gc:3']) assert.equal((await alice.ctl(['del', key])).code, 0)
@@ -55,6 +55,43 @@ describe('tombstone garbage collection', () => {
       assert.equal((await node.ctl(['get', 'gc:1'])).code, 4, `gc:1 stays deleted on ${node.name}`)
       assert.equal((await node.ctl(['get', 'dave:offline'])).stdout, 'written while away\n')
     }
-    assert.match(dave.stderr, /resynchronised from a peer snapshot/)
+    assert.match(dave.stderr, /caught up from a peer snapshot: dropped values deleted while this node was away/)
+  })
+})
+
+describe('a chain: collection waits for a member met only through another (hole 2)', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('charlie writes k while away, bob deletes it later and keeps the tombstone until charlie has seen it; k ends deleted everywhere', async () => {
+    const args = ['--tombstone-grace', '1500', '--anti-entropy-interval', '300']
+    // bob – alice – charlie: bob and charlie know only alice
+    const alice = await cluster.start('alice', { args })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args })
+    const charlie = await cluster.start('charlie', { peers: [await alice.addr()], args })
+    await alice.put('k', 'original')
+    await cluster.converged([alice, bob, charlie], 1)
+    await waitFor(async () => (await bob.status()).replication.members === 3, 'bob to count charlie as a member, known through alice')
+    // charlie goes away (back up alone, with no peers) and writes k
+    assert.equal(await charlie.stop(), 0)
+    rmSync(join(charlie.dataDir, 'peers.json'))
+    await charlie.start({ args })
+    await charlie.put('k', 'w-offline')
+    // later, bob deletes k; well past the grace period, neither bob nor alice may collect it
+    assert.equal((await bob.ctl(['del', 'k'])).code, 0)
+    await waitFor(async () => (await alice.ctl(['get', 'k'])).code === 4, 'the delete to reach alice')
+    const deletedAt = Date.now()
+    while (Date.now() - deletedAt < 4_000) {
+      for (const node of [alice, bob]) assert.equal((await node.status()).tombstones, 1, `${node.name} keeps the tombstone charlie has not seen`)
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    // charlie comes back through bob only
+    assert.equal((await charlie.ctl(['connect', await bob.addr()])).code, 0)
+    await waitFor(async () => {
+      const all = await Promise.all([alice, bob, charlie].map(async node => await node.status()))
+      return all.every(s => s.tombstones === 0 && s.keys === 0)
+    }, 'the tombstone to be collected everywhere once charlie has seen it', 20_000)
+    for (const node of [alice, bob, charlie]) assert.equal((await node.ctl(['get', 'k'])).code, 4, `k stays deleted on ${node.name}`)
+    await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()) && JSON.stringify(bob.rows()) === JSON.stringify(charlie.rows()), 'identical kv_store rows')
   })
 })

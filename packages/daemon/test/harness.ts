@@ -144,7 +144,11 @@ export class TestNode {
     return (await this.status()).addrs[0]
   }
 
-  /** Every kv_store row, read straight from the SQLite file (as a user would with sqlite3). */
+  /**
+   * Every kv_store row, read straight from the SQLite file (as a user would
+   * with sqlite3): the replicated state, members' attestations (keys under
+   * U+0000) included.
+   */
   rows (): unknown[] {
     const db = new Database(join(this.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
     try {
@@ -152,6 +156,11 @@ export class TestNode {
     } finally {
       db.close()
     }
+  }
+
+  /** The kv_store rows of user keys (not murmur's own records). */
+  userRows (): unknown[] {
+    return (this.rows() as Array<{ key: string }>).filter(row => !row.key.startsWith('\u0000'))
   }
 
   /** Sends a signal and waits for the exit code. */

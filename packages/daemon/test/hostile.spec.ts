@@ -1,150 +1,220 @@
 /**
- * A hostile peer against two real daemons: a libp2p node in this process
- * that speaks gossipsub and murmur's sync protocol, and lies in both. It
- * forges another node's ops, alters values, replays old ops, stamps ops far
- * in the future, claims a version vector it does not have, and floods the
- * topic. None of it may change a replica, and the honest nodes keep converging.
+ * A hostile member against real daemons (test/attacker.ts: a libp2p node in
+ * this process with a key of its own). It forges and alters ops, claims
+ * vectors it does not have, replays genuine ops after their delete was
+ * collected, signs two ops with one seq for different peers, stamps ops far
+ * in the future and floods the topic. None of it may change what an honest
+ * replica holds, stop it writing, or keep honest replicas apart.
  */
-import '../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
-import { lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import { decodeOps, encodeOps, proveOps, type Op, type OpProof } from '@murmur/core'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { topicFor } from '../src/gossip.js'
-import { batchSigner } from '../src/op-signing.js'
-import { SYNC_PROTOCOL, decodeFrame, encodeControl, encodeOpsFrame } from '../src/sync/messages.js'
+import { attestationKey, encodeAttestation, type Frame, type Op } from '@murmur/core'
+import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
-const TOPIC = topicFor('default')
+const FAST = ['--anti-entropy-interval', '300']
+const FAST_GC = [...FAST, '--tombstone-grace', '1000']
+const MAX = Number.MAX_SAFE_INTEGER
 
-describe('a hostile peer', () => {
+const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
+const value = async (node: TestNode, key: string): Promise<string | number> => {
+  const result = await node.ctl(['get', key])
+  return result.code === 0 ? result.stdout.trim() : result.code ?? -1
+}
+const done: Frame = { kind: 'control', message: { t: 'done' } }
+
+describe('a hostile member: forgeries, the far future and floods', () => {
   const cluster = new TestCluster()
   let alice: TestNode
   let bob: TestNode
-  let attacker: Libp2p<{ pubsub: GossipSub }>
-  /** Signs ops as one batch with the attacker's own key. */
-  let sign: (...ops: Op[]) => void
+  let attacker: Attacker
   let bobId: string
-  let captured: Op | undefined
-  /** What the attacker's sync server sends to whoever pulls from it. */
-  let syncPages: Op[][] = []
-  let syncVector: Record<string, number> = {}
 
   before(async () => {
-    alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '300'] })
-    bob = await cluster.start('bob', { peers: [await alice.addr()], args: ['--anti-entropy-interval', '300'] })
+    alice = await cluster.start('alice', { args: FAST })
+    bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
     bobId = (await bob.status()).id
-    const key = await generateKeyPair('Ed25519')
-    const signer = batchSigner(key, 'default')
-    sign = (...ops) => { proveOps(ops, signer) }
-    attacker = await createLibp2p({
-      privateKey: key,
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }
-    })
-    attacker.services.pubsub.addEventListener('message', event => {
-      const ops = decodeOps(event.detail.data)
-      captured ??= ops.find(op => op.origin === bobId)
-    })
-    await attacker.handle(SYNC_PROTOCOL, async stream => {
-      const lp = lpStream(stream)
-      decodeFrame((await lp.read()).subarray(), { maxValueBytes: 1 << 20 })
-      await lp.write(encodeControl({ t: 'hello', group: 'default', name: 'mallory', now: Date.now(), vector: syncVector }))
-      for (const page of syncPages) await lp.write(encodeOpsFrame(page))
-      await lp.write(encodeControl({ t: 'done', vector: syncVector }))
-      await stream.close()
-    })
-    attacker.services.pubsub.subscribe(TOPIC)
-    await attacker.start()
-    await attacker.dial(multiaddr(await alice.addr()))
-    await waitFor(() => attacker.services.pubsub.getSubscribers(TOPIC).length > 0, 'the attacker to join the topic mesh')
+    attacker = await Attacker.start()
+    await attacker.dial(await alice.addr())
     await bob.put('config:real', 'genuine')
-    await waitFor(() => captured, 'the attacker to capture one of bob\'s ops from gossip')
+    await waitFor(() => attacker.captured.find(op => op.origin === bobId), 'the attacker to capture one of bob\'s ops from gossip')
   })
-
   after(async () => {
     await attacker?.stop()
     await cluster.close()
   })
 
-  const publish = async (ops: Op[]): Promise<void> => { await attacker.services.pubsub.publish(TOPIC, encodeOps(ops)) }
-  const op = (key: string, value: string, extra: Partial<Op> = {}): Op =>
-    ({ key, value: Buffer.from(value), wall: Date.now(), logical: 0, origin: attacker.peerId.toString(), seq: 1, ...extra })
-  const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
-
   it('forged, unsigned and altered ops over gossip are rejected and change nothing', async () => {
     const before = await rejected(alice)
-    const forged = op('config:real', 'forged', { origin: bobId, seq: 100 })
-    sign(forged) // signed, but by the attacker's key, not bob's
-    await publish([forged])
-    await publish([op('attacker:unsigned', 'x')])
-    const altered = op('attacker:altered', 'original', { seq: 2 })
-    sign(altered)
-    await publish([{ ...altered, value: Buffer.from('tampered') }])
-    await waitFor(async () => await rejected(alice) >= before + 2, 'alice to count the rejected messages')
+    const forged = attacker.sign([attacker.op('config:real', 'forged', { origin: bobId, seq: 100 }, false)])
+    await attacker.publish(forged) // signed, but by the attacker's key, not bob's
+    await attacker.publish([attacker.op('attacker:unsigned', 'x', {}, false)])
+    const altered = attacker.op('attacker:altered', 'original')
+    await attacker.publish([{ ...altered, value: Buffer.from('tampered') }])
+    await waitFor(async () => await rejected(alice) >= before + 3, 'alice to count the rejected messages')
     assert.match(alice.stderr, /rejected gossip message/)
     for (const node of [alice, bob]) {
-      assert.equal((await node.ctl(['get', 'config:real'])).stdout, 'genuine\n')
-      assert.equal((await node.ctl(['get', 'attacker:unsigned'])).code, 4)
-      assert.equal((await node.ctl(['get', 'attacker:altered'])).code, 4)
+      assert.equal(await value(node, 'config:real'), 'genuine')
+      assert.equal(await value(node, 'attacker:unsigned'), 4)
+      assert.equal(await value(node, 'attacker:altered'), 4)
     }
   })
 
-  it('over sync: forged and altered relays are refused, a replay changes nothing, and a false vector is not believed', async () => {
-    const real = captured as Op
-    const aliceVectorBefore = (await alice.status()).versionVector
-    syncPages = [[
-      { ...real, value: Buffer.from('altered in transit'), proof: { ...real.proof as OpProof } },
-      { ...op('config:real', 'forged', { origin: bobId, seq: real.seq + 1, wall: real.wall + 1 }), proof: { sig: new Uint8Array(64), first: real.seq + 1, digests: new Uint8Array(32) } },
-      real // a replay of a genuine op
-    ]]
-    syncVector = { [bobId]: 1_000_000 }
+  it('over sync, forged and altered relays are refused and counted', async () => {
+    const real = attacker.captured.find(op => op.origin === bobId) as Op
+    attacker.answer = (_puller, hello) => [
+      attacker.hello(hello),
+      { kind: 'ops', ops: [{ ...real, value: Buffer.from('altered in transit') }] },
+      { kind: 'ops', ops: attacker.sign([attacker.op('config:real', 'forged', { origin: bobId, seq: real.seq + 1 }, false)]) },
+      done
+    ]
     const before = await rejected(alice)
-    await waitFor(async () => await rejected(alice) >= before + 2, 'alice to pull from the attacker and refuse its pages', 15_000)
-    await waitFor(() => /not trusting its version vector/.test(alice.stderr), 'alice to distrust the attacker\'s vector')
-    const status = await alice.status()
-    assert.equal(status.versionVector[bobId], aliceVectorBefore[bobId], 'the claimed vector was not merged')
-    assert.equal((await alice.ctl(['get', 'config:real'])).stdout, 'genuine\n')
-    // bob keeps replicating to alice past the attacker's claim
-    await bob.put('config:after', 'still flowing')
-    await waitFor(async () => (await alice.ctl(['get', 'config:after'])).stdout === 'still flowing\n', 'bob\'s next write to reach alice')
-    syncPages = []
-    syncVector = {}
+    await waitFor(async () => await rejected(alice) >= before + 2, 'alice to pull from the attacker and refuse what it relays', 15_000)
+    assert.match(alice.stderr, /relayed ops with bad signatures/)
+    assert.equal(await value(alice, 'config:real'), 'genuine')
   })
 
-  it('ops stamped far in the future are held or rejected, never applied', async () => {
-    const far = op('attacker:future', 'from 2 hours ahead', { seq: 3, wall: Date.now() + 2 * 3600_000 })
-    sign(far)
+  it('ops stamped far in the future wait or are refused, never applied', async () => {
+    // the attacker's first op that alice could take: nothing of it is held there, so it is next in line
+    const far = attacker.op('attacker:future', 'from 2 hours ahead', { seq: 1, wall: Date.now() + 2 * 3600_000 })
     const before = await rejected(alice)
-    await publish([far])
-    await waitFor(async () => await rejected(alice) > before, 'alice to reject the far-future op')
-    assert.equal((await alice.ctl(['get', 'attacker:future'])).code, 4)
+    await attacker.publish([far])
+    await waitFor(async () => await rejected(alice) > before, 'alice to refuse the far-future op')
+    assert.equal(await value(alice, 'attacker:future'), 4)
   })
 
   it('a flood of invalid messages does not stop the honest nodes from converging', async () => {
     const started = Date.now()
     const flood = (async () => {
       for (let i = 0; i < 3000 && Date.now() - started < 15_000; i++) {
-        await publish([op(`flood:${i}`, 'x', { seq: 10 + i })]).catch(() => {})
+        await attacker.publish([attacker.op(`flood:${i}`, 'x', {}, false)]).catch(() => {})
         if (i % 50 === 0) await new Promise(resolve => setImmediate(resolve))
       }
     })()
     for (let i = 0; i < 30; i++) await bob.put(`during-flood:${i}`, String(i))
     await flood
-    await waitFor(async () => (await alice.ctl(['get', 'during-flood:29'])).stdout === '29\n', 'bob\'s writes to reach alice through the flood', 20_000)
-    await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical replicas')
+    await waitFor(async () => await value(alice, 'during-flood:29') === '29', 'bob\'s writes to reach alice through the flood', 20_000)
+    await waitFor(() => JSON.stringify(alice.userRows()) === JSON.stringify(bob.userRows()), 'identical replicas')
     assert.equal((alice.rows() as Array<{ key: string }>).filter(r => r.key.startsWith('flood:') || r.key.startsWith('attacker:')).length, 0)
     console.log(`# flood: ${Date.now() - started} ms to converge under a flood of invalid messages; alice rejected ${await rejected(alice)}`)
+  })
+})
+
+describe('a hostile member claims vectors it does not have (hole 1)', () => {
+  const cluster = new TestCluster()
+  let alice: TestNode
+  let bob: TestNode
+  let attacker: Attacker
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('a vector of 2^53 − 1 for every origin, with a fake snapshot behind its own signed attestation, is never taken: nothing is skipped or dropped, and both nodes keep writing', async () => {
+    alice = await cluster.start('alice', { args: FAST })
+    bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    const [aliceId, bobId] = [(await alice.status()).id, (await bob.status()).id]
+    await alice.put('before', 'lie')
+    await cluster.converged([alice, bob], 1)
+    attacker = await Attacker.start()
+    const lie = { [aliceId]: MAX, [bobId]: MAX, [attacker.id]: MAX }
+    // the attacker's own attestation, validly signed: it holds alice's and bob's ops up to a million
+    const claim = { seq: 1_000_000, wall: Date.now() - 1_000, logical: 0, acc: new Uint8Array(32) }
+    const attestation = attacker.op(attestationKey(attacker.id), null, { value: encodeAttestation(new Map([[aliceId, claim], [bobId, claim]])) })
+    attacker.answer = (_puller, hello) => [
+      { kind: 'control', message: { t: 'hello', group: hello.group, name: 'mallory', now: Date.now(), vector: lie, snapshot: true, horizon: [MAX, 0], floors: Object.fromEntries(Object.keys(lie).map(o => [o, [1_000_000, claim.wall, 0, Buffer.alloc(32).toString('base64')]])) } },
+      { kind: 'attest', ops: [attestation] },
+      { kind: 'import', ops: attacker.captured.slice(0, 5) },
+      done
+    ]
+    const vectors = [(await alice.status()).versionVector, (await bob.status()).versionVector]
+    const rows = [alice.userRows(), bob.userRows()]
+    await attacker.dial(await alice.addr())
+    await attacker.dial(await bob.addr())
+    await waitFor(() => attacker.pulls.length >= 4, 'alice and bob to pull from the attacker a few times')
+    const after = [(await alice.status()).versionVector, (await bob.status()).versionVector]
+    for (const [i, node] of [alice, bob].entries()) {
+      for (const origin of [aliceId, bobId]) assert.ok((after[i]?.[origin] ?? 0) < (vectors[i]?.[origin] ?? 0) + 100, `${node.name}'s vector for ${origin} was not lifted: ${after[i]?.[origin]}`)
+      assert.equal(after[i]?.[attacker.id], undefined, `${node.name} holds nothing of the attacker`)
+      assert.deepEqual(node.userRows(), rows[i], `${node.name} dropped no row and wrote nothing again`)
+    }
+    // every later put on alice and bob still works and replicates, across a restart too
+    await alice.put('after:alice', '1')
+    await bob.put('after:bob', '2')
+    await cluster.converged([alice, bob], 3)
+    assert.equal(await alice.stop(), 0)
+    // back on a new port: it dials bob itself
+    await alice.start({ args: FAST, peers: [await bob.addr()] })
+    await alice.put('after:restart', '3')
+    await cluster.converged([alice, bob], 4)
+  })
+})
+
+describe('a hostile member replays a genuine op after its delete was collected (hole 3)', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('the replay brings nothing back, by gossip or by sync', async () => {
+    const alice = await cluster.start('alice', { args: FAST_GC })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST_GC })
+    const bobId = (await bob.status()).id
+    attacker = await Attacker.start()
+    await attacker.dial(await alice.addr())
+    await bob.put('secret', 'launch-codes')
+    const secret = await waitFor(() => attacker.captured.find(op => op.origin === bobId && op.key === 'secret'), 'the attacker to capture bob\'s secret from gossip')
+    assert.equal((await bob.ctl(['del', 'secret'])).code, 0)
+    await waitFor(async () => {
+      const all = await Promise.all([alice, bob].map(async node => await node.status()))
+      return all.every(s => s.tombstones === 0 && s.counters.collected >= 1)
+    }, 'both nodes to collect the tombstone', 20_000)
+    // by gossip, with a fresh op of its own so the message is new
+    await attacker.publish([secret, attacker.op('attacker:fresh', 'x')])
+    await waitFor(async () => await value(alice, 'attacker:fresh') === 'x', 'the replayed message to reach alice')
+    await waitFor(async () => await value(bob, 'attacker:fresh') === 'x', 'the replayed message to reach bob')
+    // by sync
+    attacker.answer = (_puller, hello) => [attacker.hello(hello), { kind: 'ops', ops: [secret] }, done]
+    const pulls = attacker.pulls.length
+    await waitFor(() => attacker.pulls.length >= pulls + 2, 'alice to pull from the attacker again')
+    for (const node of [alice, bob]) assert.equal(await value(node, 'secret'), 4, `secret stays deleted on ${node.name}`)
+  })
+})
+
+describe('a hostile member signs two ops with one seq, one for each peer (hole 8)', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('both nodes end with both ops, identical rows, and name the equivocating member', async () => {
+    const alice = await cluster.start('alice', { args: FAST })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    const aliceId = (await alice.status()).id
+    attacker = await Attacker.start()
+    const wall = Date.now()
+    const a = attacker.op('a', 'for alice', { seq: 1, wall })
+    const b = attacker.op('b', 'for bob', { seq: 1, wall })
+    // each puller is served its own version of seq 1; nothing goes over gossip
+    attacker.answer = (puller, hello) => [
+      attacker.hello(hello, { vector: { ...hello.vector, [attacker.id]: 1 } }),
+      { kind: 'ops', ops: [puller === aliceId ? a : b] },
+      done
+    ]
+    await attacker.dial(await alice.addr())
+    await attacker.dial(await bob.addr())
+    await waitFor(async () => [await value(alice, 'a'), await value(bob, 'b')].every(v => v !== 4), 'each node to take its own version')
+    await attacker.stop()
+    await waitFor(async () => await value(alice, 'b') === 'for bob' && await value(bob, 'a') === 'for alice', 'both versions on both nodes', 20_000)
+    await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
+    for (const node of [alice, bob]) {
+      assert.deepEqual((await node.status()).replication.equivocators, { [attacker.id]: 1 })
+      assert.match(node.stderr, /signed two different ops with one sequence number/)
+      assert.match((await node.ctl(['status'])).stdout, new RegExp(`WARNING: ${attacker.id} signed two different ops with seq 1; both are kept`))
+    }
   })
 })

@@ -1,0 +1,144 @@
+/**
+ * Start-up composition: opens what a node runs on (the data dir's lock, its
+ * identity, the SQLite store and the replica over it) and builds the parts
+ * around the replica (the libp2p node with its sync service, gossip,
+ * discovery, the write queue), wired to each other and to the node through
+ * `ComposeComponents`. Nothing is started here: `Murmur.start` starts the
+ * parts, in order.
+ */
+import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Replica, SqliteStore } from '@murmur/core'
+import { lockDataDir, type DataDirLock } from './data-dir.js'
+import { GossipReplication } from './gossip.js'
+import { batchSigner, batchVerifier } from './op-signing.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
+import { Discovery } from './discovery.js'
+import { WriteQueue } from './write-queue.js'
+import type { MurmurInit } from './init.js'
+import type { Replication } from './replication.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+/** The parts of a running node. */
+export interface Running {
+  lock: DataDirLock
+  store: SqliteStore
+  replica: Replica
+  libp2p: MurmurLibp2p
+  gossip: GossipReplication
+  discovery: Discovery
+  writeQueue: WriteQueue
+  startedAt: number
+}
+
+/** The node's options, with the values the node resolved from them. */
+export interface ComposeInit extends MurmurInit {
+  group: string
+  /** The prepared data directory. */
+  dataDir: string
+  maxValueBytes: number
+  /** The peer IDs on the allow-list, if there is one; this node's own ID is added to it. */
+  allowed?: Set<string>
+}
+
+/** Where the parts call back into the node. */
+export interface ComposeComponents {
+  /** The node's logger; each part logs through a child of it. */
+  log: Logger
+  replication: Replication
+  /** Whether `peer` (a peer ID) is a connected group member. */
+  isMember: (peer: string) => boolean
+  /** The sync handshake showed `peer` to be a member of the group, named `name`. */
+  memberConnected: (peer: PeerId, name: string) => void
+  /** The last connection to `peer` closed. */
+  disconnected: (peer: PeerId) => void
+}
+
+/** Opens the node's data dir, store and replica and builds its parts; on failure, closes what it opened. */
+export async function compose (init: ComposeInit, components: ComposeComponents): Promise<Running> {
+  const lock = lockDataDir(init.dataDir)
+  let store: SqliteStore | undefined
+  try {
+    const privateKey = await loadOrCreateIdentity(init.dataDir)
+    const nodeId = peerIdFromPrivateKey(privateKey).toString()
+    init.allowed?.add(nodeId) // a node always allows itself
+    // both modes commit without waiting for the disk: 'full' acknowledges a batch after an fsync of the WAL,
+    // 'normal' at once; either way own ops leave the node only once on disk (see Replication)
+    store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
+    store.syncNow() // whatever a crash left in the WAL is on disk before any of it is served
+    const replica = new Replica({
+      store,
+      nodeId,
+      sign: batchSigner(privateKey, init.group),
+      verify: batchVerifier(init.group),
+      ...(init.allowed != null ? { members: init.allowed } : {}),
+      maxClockSkewMs: init.maxClockSkewMs,
+      tombstoneGraceMs: init.tombstoneGraceMs,
+      retentionMs: init.tombstoneRetentionMs,
+      // while ops keep arriving, at most one attestation a second: collection follows writes within seconds
+      attestIntervalMs: Math.min(1_000, init.antiEntropyIntervalMs ?? 1_000)
+    })
+    return { lock, store, replica, ...await build(init, components, store, replica, privateKey), startedAt: Date.now() }
+  } catch (err) {
+    store?.close()
+    lock.release()
+    throw err
+  }
+}
+
+/** The parts around the replica, wired to each other. */
+async function build (init: ComposeInit, components: ComposeComponents, store: SqliteStore, replica: Replica, privateKey: PrivateKey): Promise<Pick<Running, 'libp2p' | 'gossip' | 'discovery' | 'writeQueue'>> {
+  const { replication, log } = components
+  const { allowed } = init
+  const libp2p = await createLibp2pNode({
+    privateKey,
+    group: init.group,
+    mdns: init.mdns ?? true,
+    dht: init.dht ?? true,
+    swarmKey: init.swarmKey,
+    allowed: allowed != null ? peer => allowed.has(peer) : undefined,
+    listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+    maxValueBytes: init.maxValueBytes,
+    sync: {
+      group: init.group,
+      name: init.name,
+      replica,
+      maxValueBytes: init.maxValueBytes,
+      log: log.child({ component: 'sync' }),
+      onStep: (step, peer) => { replication.pulled(step, peer) },
+      onResult: (result, peer) => { replication.pullEnded(result, peer) },
+      onMember: (peer, name) => { components.memberConnected(peer, name) }
+    }
+  })
+  const gossip = new GossipReplication(libp2p.services.pubsub, {
+    group: init.group,
+    check: op => replica.check(op),
+    maxValueBytes: init.maxValueBytes,
+    log: log.child({ component: 'gossip' }),
+    receive: (ops, via) => { replication.gossiped(ops, via) }
+  })
+  const discovery = new Discovery(libp2p, { dataDir: init.dataDir, peers: init.peers ?? [], log: log.child({ component: 'discovery' }) })
+  const writeQueue = new WriteQueue(changes => replica.write(changes), {
+    // 'full': a lone writer waits for its fsync on this thread (a hand-off to the thread pool costs it more
+    // than it saves); a batch of several writers syncs on the pool while the next batch commits
+    durable: (init.durability ?? 'full') === 'full'
+      ? writers => {
+        if (writers > 1) return store.sync()
+        store.syncNow()
+        return undefined
+      }
+      : undefined,
+    after: ops => { replication.published(ops) }
+  })
+  libp2p.addEventListener('peer:disconnect', event => { components.disconnected(event.detail) })
+  // the sync topology's onConnect pulls on a peer's first connection only; a member that reconnects
+  // while we still hold a stale connection to it opens a second one, and must be pulled from as well
+  libp2p.addEventListener('connection:open', event => {
+    const peer = event.detail.remotePeer
+    const known = components.isMember(peer.toString()) || discovery.isKnown(peer.toString())
+    if (known && libp2p.getConnections(peer).length > 1) libp2p.services.sync.pullInBackground(peer, 'reconnect')
+  })
+  return { libp2p, gossip, discovery, writeQueue }
+}

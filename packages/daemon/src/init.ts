@@ -1,0 +1,55 @@
+/**
+ * `MurmurInit`: how a node is made. Every option is optional but `name` and
+ * `dataDir`; each documents its default.
+ */
+import type { Logger } from 'pino'
+
+export interface MurmurInit {
+  /** A name for this node, shown to peers. */
+  name: string
+  /** Where the database, identity key and socket live. */
+  dataDir: string
+  /** Nodes replicate only with nodes of the same group. @default 'default' */
+  group?: string
+  /** Multiaddrs to listen on. @default ['/ip4/0.0.0.0/tcp/0'] */
+  listen?: string[]
+  /** Multiaddrs to dial and keep connected (`/p2p/<id>` optional). @default [] */
+  peers?: string[]
+  /** LAN discovery over mDNS, scoped to the group. @default true */
+  mdns?: boolean
+  /** Discovery through the group's private Kademlia DHT. @default true */
+  dht?: boolean
+  /** 'full' fsyncs every commit (acknowledged = durable); 'normal' may lose the last commits on power loss. @default 'full' */
+  durability?: 'full' | 'normal'
+  /** Largest value accepted, in bytes. @default 1 MiB */
+  maxValueBytes?: number
+  /**
+   * Remote ops stamped more than this ahead of our clock are held until our
+   * clock catches up, so a node with a fast clock cannot drag the cluster's
+   * clocks forward. @default 60_000
+   */
+  maxClockSkewMs?: number
+  /** Mean interval between anti-entropy pulls from a random connected peer (jittered ±50%). @default 5_000 */
+  antiEntropyIntervalMs?: number
+  /** A tombstone every member of the group holds is collected once it is this old. @default 300_000 (5 min) */
+  tombstoneGraceMs?: number
+  /**
+   * A member silent for longer than this (no attestation, no write) no longer
+   * holds collection back. @default 604_800_000 (7 days)
+   */
+  tombstoneRetentionMs?: number
+  /**
+   * The group's 32-byte swarm key (`readSwarmKey(path)` reads a key file):
+   * only peers holding the same key can connect. @default none
+   */
+  swarmKey?: Uint8Array
+  /**
+   * Peer IDs that may connect, in either direction; no other peer can, and
+   * no op from another origin is taken. They are the group's members: each
+   * holds collection back until it has attested (or stayed silent past the
+   * retention). This node's own ID is always allowed. @default any peer
+   */
+  allow?: string[]
+  /** A pino logger; the node logs through children of it. @default silent */
+  logger?: Logger
+}

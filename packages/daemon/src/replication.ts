@@ -1,0 +1,275 @@
+/**
+ * The daemon side of replication: runs the replica's decisions on real time
+ * and real peers. It publishes this node's ops once they are on disk, turns
+ * what gossip and sync bring into change events, counters and logs, writes
+ * attestations when they fall due, collects, pulls from a random member every
+ * few seconds (anti-entropy) and soon after a gap, and re-writes what a
+ * snapshot showed this node must write again. Every decision itself is the
+ * replica's (see @murmur/core).
+ */
+import { isReserved, type Change, type Op, type PullResult, type PullStep, type Received, type Refusal, type Replica, type SqliteStore } from '@murmur/core'
+import type { NodeCounters } from '@murmur/protocol'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import type { GossipReplication } from './gossip.js'
+import type { SyncService } from './sync/sync-service.js'
+
+export interface ReplicationInit {
+  /** 'full': ops are published once their commit is fsynced (the writer waits for it anyway); 'normal': after a background fsync. */
+  durability: 'full' | 'normal'
+  antiEntropyIntervalMs: number
+  tombstoneGraceMs: number
+  maxClockSkewMs: number
+  log: Logger
+}
+
+export interface ReplicationComponents {
+  replica: Replica
+  store: SqliteStore
+  gossip: GossipReplication
+  sync: SyncService
+  /** Group members connected now. */
+  members: () => PeerId[]
+  /** Writes changes as this node's own (the write queue). */
+  write: (changes: Change[]) => Promise<unknown>
+  /** A key changed: `source` is 'local' or the peer the op came through. */
+  changed: (op: Op, source: string) => void
+  /** Why this node's clock looks wrong to its peers, if it does. */
+  clockWarning: () => string | undefined
+}
+
+export class Replication {
+  readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0, collected: 0 }
+  private readonly init: ReplicationInit
+  private parts?: ReplicationComponents
+  private timers: NodeJS.Timeout[] = []
+  private readonly repairs = new Map<string, NodeJS.Timeout>()
+  private readonly warnedAt = new Map<string, number>()
+  /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
+  private unsynced: Op[] = []
+  private syncing = false
+  private flushing?: Promise<void>
+  private flushAgain = false
+
+  constructor (init: ReplicationInit) {
+    this.init = init
+  }
+
+  start (parts: ReplicationComponents): void {
+    this.parts = parts
+    const every = (ms: number, fn: () => void, jitter = false): void => {
+      const slot = this.timers.length
+      const run = (): void => {
+        try { fn() } catch (err) { this.init.log.error({ err }, 'replication timer failed') }
+        this.timers[slot] = setTimeout(run, jitter ? ms * (0.5 + Math.random()) : ms)
+      }
+      this.timers[slot] = setTimeout(run, jitter ? ms * (0.5 + Math.random()) : ms)
+    }
+    every(1_000, () => { this.second() })
+    every(Math.min(60_000, Math.max(1_000, Math.min(this.init.antiEntropyIntervalMs, this.init.tombstoneGraceMs / 2))), () => { this.collect() })
+    every(this.init.antiEntropyIntervalMs, () => { this.antiEntropy() }, true)
+    this.second()
+  }
+
+  stop (): void {
+    for (const timer of [...this.timers, ...this.repairs.values()]) clearTimeout(timer)
+    this.timers = []
+    this.repairs.clear()
+    this.parts = undefined
+  }
+
+  /**
+   * Own ops whose commit is acknowledged: watchers hear of them now; peers,
+   * only once they are on disk, so no peer ever learns a seq this node could
+   * lose to a power cut and then issue again.
+   */
+  published (ops: Op[]): void {
+    const parts = this.parts
+    if (parts == null) return
+    try {
+      for (const op of ops) if (!isReserved(op.key)) parts.changed(op, 'local')
+    } catch (err) {
+      this.init.log.error({ err }, 'a change listener failed')
+    }
+    if (this.init.durability === 'full') this.release(ops)
+    else {
+      this.unsynced.push(...ops)
+      this.syncSoon()
+    }
+  }
+
+  /** Ops an accepted gossip message carried. */
+  gossiped (ops: Op[], via: PeerId): void {
+    const replica = this.parts?.replica
+    if (replica == null) return
+    const received = this.guard(() => replica.receive(ops, { via: 'gossip' }), via.toString())
+    this.logReceived(ops, via.toString(), 'gossip', received)
+    if (received == null) return
+    this.took(received, via.toString(), 'gossiped')
+    if (received.gap) this.repairSoon(via)
+  }
+
+  /** A frame of a pull was taken. */
+  pulled (step: PullStep, peer: PeerId): void {
+    const parts = this.parts
+    if (parts == null) return
+    if (step.received.length > 0) this.logReceived(step.received, peer.toString(), 'sync', step)
+    this.counters.repaired += step.changed.length
+    for (const op of step.changed) parts.changed(op, peer.toString())
+    for (const op of step.removed) if (op.value !== null) parts.changed({ ...op, value: null }, peer.toString())
+    if (step.refused.length > 0) this.refused(peer.toString(), step.refused)
+    this.equivocated(step.equivocations, peer.toString())
+    if (step.applied > 0 || step.changed.length > 0) this.flushSoon()
+  }
+
+  /** A pull ended. */
+  pullEnded (result: PullResult, peer: PeerId): void {
+    if (result.forged > 0) this.init.log.warn({ peer: peer.toString(), forged: result.forged }, 'peer relayed ops with bad signatures; they were refused')
+    if (result.removed > 0) this.init.log.warn({ peer: peer.toString(), removed: result.removed }, 'caught up from a peer snapshot: dropped values deleted while this node was away')
+    if (result.reissue.length === 0 || this.parts == null) return
+    this.init.log.warn({ peer: peer.toString(), writes: result.reissue.length }, 'writing again what a snapshot showed: deletes of values the group deleted and collected while this node was away, and writes the group had not seen that are older than those deletes')
+    this.parts.write(result.reissue).catch((err: Error) => { this.init.log.error({ err: err.message }, 'cannot write again what the snapshot showed') })
+  }
+
+  /** Counts refusals and logs (at most once a minute per peer) who sent them. */
+  refused (from: string, refused: Refusal[]): void {
+    this.counters.rejected += refused.length
+    if (!this.due(`refused:${from}`, 60_000)) return
+    const first = refused[0] as Refusal
+    this.init.log.warn({ peer: from, refused: refused.length, origin: first.op.origin, key: first.op.key, problem: first.reason }, 'refused ops from peer')
+  }
+
+  /** Whether a warning named `key` may be logged again (at most once per `everyMs`); notes that it was. */
+  due (key: string, everyMs: number): boolean {
+    const now = Date.now()
+    if ((this.warnedAt.get(key) ?? -Infinity) > now - everyMs) return false
+    this.warnedAt.set(key, now)
+    return true
+  }
+
+  /** `from`: the peer the ops came through, or 'held' for ops the clock has just let through. */
+  private took (received: Received, from: string, counter: 'gossiped' | 'repaired'): void {
+    const parts = this.parts
+    if (parts == null) return
+    this.counters[counter] += received.changed.length
+    for (const op of received.changed) parts.changed(op, from)
+    if (received.refused.length > 0) this.refused(from, received.refused)
+    if (received.held > 0 && this.due(`skew:${from}`, 60_000)) {
+      this.init.log.warn({ peer: from, held: received.held, maxSkewMs: this.init.maxClockSkewMs },
+        'received ops stamped beyond the clock-skew bound; holding them until our clock catches up (is a clock wrong?)')
+    }
+    this.equivocated(received.equivocations, from)
+    if (received.applied > 0) this.flushSoon()
+  }
+
+  private logReceived (ops: Op[], source: string, via: 'gossip' | 'sync', outcome?: { applied: number, changed: Op[] }): void {
+    if (!this.init.log.isLevelEnabled('debug')) return
+    // `userOps`: the ops that are not murmur's own records, so a test can count what it wrote
+    const userOps = ops.filter(op => !isReserved(op.key)).length
+    this.init.log.debug({ source, via, received: ops.length, userOps, applied: outcome?.applied ?? 0, changed: outcome?.changed.length ?? 0 }, 'applied remote ops')
+  }
+
+  private equivocated (found: Array<{ origin: string, seq: number }>, from: string): void {
+    for (const { origin, seq } of found) {
+      this.init.log.warn({ origin, seq, peer: from }, 'an origin signed two different ops with one sequence number; keeping both')
+    }
+  }
+
+  /** Runs a receive; a failed commit (a full disk) is logged, and nothing of it counts: a later sync brings it again. */
+  private guard (fn: () => Received, from: string): Received | undefined {
+    try {
+      return fn()
+    } catch (err) {
+      this.init.log.error({ err: (err as Error).message, peer: from }, 'cannot apply remote ops; a later sync brings them again')
+      return undefined
+    }
+  }
+
+  private second (): void {
+    const parts = this.parts
+    if (parts == null) return
+    const released = this.guard(() => parts.replica.release(), 'held')
+    if (released != null && released.applied > 0) this.took(released, 'held', 'repaired')
+    const attestation = parts.replica.attestation()
+    if (attestation != null) {
+      parts.write([attestation]).catch((err: Error) => { this.init.log.warn({ err: err.message }, 'cannot write this node\'s attestation; will retry') })
+    }
+    parts.sync.tick()
+  }
+
+  private collect (): void {
+    const replica = this.parts?.replica
+    if (replica == null) return
+    const collected = replica.collect()
+    this.counters.collected += collected.tombstones
+    if (collected.tombstones > 0 || collected.history > 0) this.init.log.info({ tombstones: collected.tombstones, superseded: collected.history }, 'collected what every member holds')
+    if (collected.blocked != null && this.due('blocked', 300_000)) this.init.log.info({ reason: collected.blocked }, 'collection waits')
+  }
+
+  private antiEntropy (): void {
+    const warning = this.parts?.clockWarning()
+    if (warning != null && this.due('clock', 300_000)) this.init.log.warn({ maxSkewMs: this.init.maxClockSkewMs }, warning)
+    const members = this.parts?.members() ?? []
+    const peer = members[Math.floor(Math.random() * members.length)]
+    if (peer != null) this.parts?.sync.pullInBackground(peer, 'anti-entropy')
+  }
+
+  /** Ops arrived past a gap in some origin's sequence: pull from the peer soon (coalesced). */
+  private repairSoon (peer: PeerId): void {
+    const key = peer.toString()
+    if (this.repairs.has(key)) return
+    this.repairs.set(key, setTimeout(() => {
+      this.repairs.delete(key)
+      this.parts?.sync.pullInBackground(peer, 'gap')
+    }, 500))
+  }
+
+  /** Own ops in 'normal' durability: one background fsync at a time, then everything committed before it goes out. */
+  private syncSoon (): void {
+    if (this.syncing || this.unsynced.length === 0 || this.parts == null) return
+    this.syncing = true
+    const ops = this.unsynced
+    this.unsynced = []
+    this.parts.store.sync().then(() => { this.release(ops) }, (err: Error) => {
+      this.init.log.warn({ err: err.message }, 'background fsync failed; publishing waits for the next one')
+      this.unsynced.unshift(...ops)
+    }).finally(() => {
+      this.syncing = false
+      if (this.unsynced.length > 0) setTimeout(() => { this.syncSoon() }, 100)
+    })
+  }
+
+  /** Own ops now on disk: they may be served and published. */
+  private release (ops: Op[]): void {
+    const parts = this.parts
+    const last = ops.at(-1)
+    if (parts == null || last == null) return
+    parts.replica.markDurable(last.seq)
+    setImmediate(() => {
+      this.parts?.gossip.publish(ops).then(
+        recipients => { this.init.log.debug({ ops: ops.length, recipients }, 'published ops') },
+        err => { this.init.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
+      )
+    })
+  }
+
+  /**
+   * Remote ops were committed: on disk soon, off the event loop. Nobody waits
+   * for it, so one fsync at a time covers everything committed before it.
+   */
+  private flushSoon (): void {
+    if (this.flushing !== undefined) {
+      this.flushAgain = true
+      return
+    }
+    const store = this.parts?.store
+    if (store == null) return
+    this.flushAgain = false
+    this.flushing = store.sync()
+      .catch((err: Error) => { this.init.log.warn({ err: err.message }, 'fsync after applying remote ops failed') })
+      .finally(() => {
+        this.flushing = undefined
+        if (this.flushAgain) this.flushSoon()
+      })
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `node_status`: what this node is, holds and knows of its peers, gathered
+ * from the replica, the sync service and the node's own bookkeeping.
+ */
+import type { Replica } from '@murmur/core'
+import type { NodeCounters, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
+import type { PeerSyncState } from './sync/sync-service.js'
+import { VERSION } from './version.js'
+
+export type MurmurStatus = Omit<NodeStatus, 'socket'>
+
+export interface StatusParts {
+  id: string
+  name: string
+  group: string
+  dataDir: string
+  addrs: string[]
+  replica: Replica
+  /** Connected group members: peer ID → name. */
+  members: ReadonlyMap<string, string>
+  peers: ReadonlyMap<string, PeerSyncState>
+  counters: NodeCounters
+  maxSkewMs: number
+  startedAt: number
+  access: NodeStatus['access']
+}
+
+export function nodeStatus (parts: StatusParts): MurmurStatus {
+  const { id, replica } = parts
+  const memberIds = [...parts.members.keys()]
+  const coordinator = [id, ...memberIds].sort()[0] as string
+  const counts = replica.counts()
+  const vector = replica.vector()
+  const peerSync = peerSyncOf(parts.peers, parts.members, vector)
+  const replication = replica.status()
+  return {
+    id,
+    name: parts.name,
+    group: parts.group,
+    version: VERSION,
+    dataDir: parts.dataDir,
+    addrs: parts.addrs,
+    peers: memberIds.length,
+    keys: counts.keys,
+    tombstones: counts.tombstones,
+    mode: 'leaderless',
+    role: coordinator === id ? 'COORDINATOR' : 'FOLLOWER',
+    coordinator,
+    versionVector: vector,
+    peerSync,
+    counters: { ...parts.counters, held: replication.held },
+    clock: { maxSkewMs: parts.maxSkewMs, ...clockWarning(peerSync, parts.maxSkewMs) },
+    uptimeMs: Date.now() - parts.startedAt,
+    access: parts.access,
+    replication: {
+      members: replication.members,
+      evicted: replication.evicted,
+      floors: replication.floors,
+      ...(replication.blocked != null ? { collectionBlocked: replication.blocked } : {}),
+      waiting: replication.waiting,
+      waitingBytes: replication.waitingBytes,
+      equivocators: replication.equivocators
+    }
+  }
+}
+
+export function peerSyncOf (peers: ReadonlyMap<string, PeerSyncState>, members: ReadonlyMap<string, string>, vector: Record<string, number>): PeerSyncStatus[] {
+  return [...peers].map(([id, state]) => ({
+    id,
+    ...(state.name != null ? { name: state.name } : {}),
+    connected: members.has(id),
+    ...(state.lastSyncAt != null ? { lastSync: new Date(state.lastSyncAt).toISOString(), lastSyncOps: state.lastSyncOps } : {}),
+    ...(state.lastError != null ? { lastError: state.lastError } : {}),
+    ...(state.vector != null ? { behind: opsBehind(vector, state.vector) } : {}),
+    ...(state.clockOffsetMs != null ? { clockOffsetMs: state.clockOffsetMs } : {})
+  }))
+}
+
+/** Ops we have that the holder of `theirs` lacks, by what it says it holds. */
+function opsBehind (ours: Record<string, number>, theirs: Record<string, number>): number {
+  let behind = 0
+  for (const [origin, seq] of Object.entries(ours)) behind += Math.max(0, seq - (Object.hasOwn(theirs, origin) ? theirs[origin] ?? 0 : 0))
+  return behind
+}
+
+/**
+ * Blames this node's clock only when most peers agree it is off; with one
+ * peer, says the two clocks disagree.
+ */
+export function clockWarning (peers: PeerSyncStatus[], maxSkewMs: number): { warning?: string } {
+  const offsets = peers.filter(p => p.connected && p.clockOffsetMs != null).map(p => p.clockOffsetMs as number).sort((a, b) => a - b)
+  const median = offsets[Math.floor(offsets.length / 2)]
+  if (median == null || Math.abs(median) <= maxSkewMs / 2) return {}
+  const seconds = Math.round(Math.abs(median) / 1000)
+  if (offsets.length === 1) return { warning: `this node's clock and its peer's differ by ${seconds} s; one of them is wrong` }
+  return { warning: `this node's clock is about ${seconds} s ${median < 0 ? 'ahead of' : 'behind'} its peers'` }
+}

@@ -1,0 +1,112 @@
+/**
+ * A hostile member for tests against real daemons: a libp2p node in the test
+ * process with an Ed25519 key of its own, that speaks gossipsub and murmur's
+ * sync protocol and lies in both. It records every op it sees on the topic
+ * (to replay them later), signs ops as itself, and answers each pull with
+ * whatever frames the test sets for that puller.
+ */
+import '../src/polyfill.js'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SYNC_PROTOCOL, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op } from '@murmur/core'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { topicFor } from '../src/gossip.js'
+import { batchSigner } from '../src/op-signing.js'
+import { waitFor } from './harness.js'
+
+/** What the attacker answers a pull with: the frames after (and including) its hello. */
+export type SyncAnswer = (puller: string, hello: Hello) => Frame[]
+
+export class Attacker {
+  readonly node: Libp2p<{ pubsub: GossipSub }>
+  readonly topic: string
+  /** Every op seen on the topic, in arrival order. */
+  readonly captured: Op[] = []
+  /** Pulls that reached it: the puller and its hello. */
+  readonly pulls: Array<{ puller: string, hello: Hello }> = []
+  /** By default it claims to hold exactly what the puller holds (so the puller takes what it sends) and sends nothing. */
+  answer: SyncAnswer = (_puller, hello) => [this.hello(hello), { kind: 'control', message: { t: 'done' } }]
+  private readonly signer: (payload: Uint8Array) => Uint8Array
+  private seq = 0
+
+  private constructor (node: Libp2p<{ pubsub: GossipSub }>, signer: (payload: Uint8Array) => Uint8Array, group: string) {
+    this.node = node
+    this.signer = signer
+    this.topic = topicFor(group)
+  }
+
+  static async start (group = 'default'): Promise<Attacker> {
+    const key = await generateKeyPair('Ed25519')
+    const node = await createLibp2p({
+      privateKey: key,
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }
+    })
+    const attacker = new Attacker(node, batchSigner(key, group), group)
+    node.services.pubsub.addEventListener('message', event => {
+      try {
+        attacker.captured.push(...decodeOps(event.detail.data))
+      } catch {}
+    })
+    await node.handle(SYNC_PROTOCOL, async (stream, connection) => {
+      const lp = lpStream(stream)
+      const frame = decodeFrame((await lp.read()).subarray())
+      if (frame.kind !== 'control' || frame.message.t !== 'hello') return
+      const puller = connection.remotePeer.toString()
+      attacker.pulls.push({ puller, hello: frame.message })
+      for (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
+      await stream.close()
+    })
+    node.services.pubsub.subscribe(attacker.topic)
+    await node.start()
+    return attacker
+  }
+
+  /** A hello that claims the puller's own vector: not behind it, so it takes whatever follows. */
+  hello (puller: Hello, extra: Partial<Hello> = {}): Frame {
+    return { kind: 'control', message: { t: 'hello', group: puller.group, name: 'mallory', now: Date.now(), vector: { ...puller.vector }, ...extra } }
+  }
+
+  get id (): string {
+    return this.node.peerId.toString()
+  }
+
+  /** An op of its own, signed alone unless `sign` is false; `seq` defaults to its next. */
+  op (key: string, value: string | null, extra: Partial<Op> = {}, sign = true): Op {
+    const op: Op = { key, value: value === null ? null : Buffer.from(value), wall: Date.now(), logical: 0, origin: this.id, seq: extra.seq ?? ++this.seq, ...extra }
+    if (sign) proveOps([op], this.signer)
+    return op
+  }
+
+  /** Signs `ops` as one batch with its own key (whatever origin they claim). */
+  sign (ops: Op[]): Op[] {
+    proveOps(ops, this.signer)
+    return ops
+  }
+
+  async publish (ops: Op[]): Promise<void> {
+    await this.node.services.pubsub.publish(this.topic, encodeOps(ops))
+  }
+
+  async dial (addr: string): Promise<void> {
+    await this.node.dial(multiaddr(addr))
+    await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).length > 0, 'the attacker to join the topic mesh')
+  }
+
+  async hangUp (addr: string): Promise<void> {
+    await this.node.hangUp(multiaddr(addr))
+  }
+
+  async stop (): Promise<void> {
+    await this.node.stop()
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * murmurd's configuration in-process: flags over the `MURMUR_*` environment
+ * a caller passes in (never `process.env`), and what the environment's
+ * booleans mean. No node is started.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { buildCommand, parseConfig, type DaemonConfig } from '../src/config.js'
+import { ConfigError } from '../src/errors.js'
+import { main } from '../src/main.js'
+import type { Env } from '@murmur/protocol'
+
+const config = (argv: string[], env: Env = {}): DaemonConfig =>
+  parseConfig(buildCommand().exitOverride(), ['--name', 'x', ...argv], env)
+
+/** Runs `main` with `env` as its whole environment; only for configurations it refuses, so no node starts. */
+async function refused (argv: string[], env: Env): Promise<{ code: number, stderr: string }> {
+  let stderr = ''
+  const code = await main(argv, {
+    env,
+    stdout: () => {},
+    stderr: text => { stderr += text },
+    exit: () => assert.fail('a refused configuration must not exit through io.exit')
+  })
+  return { code, stderr }
+}
+
+describe('murmurd configuration', () => {
+  it('main() reads MURMUR_* from the env it is given', async () => {
+    const { code, stderr } = await refused([], { MURMUR_NAME: 'x', MURMUR_GROUP: 'bad group!' })
+    assert.equal(code, 2)
+    assert.equal(stderr, 'murmurd: invalid --group "bad group!": use 1-64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit\n')
+  })
+
+  it('never reads MURMUR_* from process.env', () => {
+    const set = { MURMUR_GROUP: 'from-process', MURMUR_NO_MDNS: '1', MURMUR_LISTEN: '/ip4/127.0.0.1/tcp/1' }
+    const saved = Object.keys(set).map(name => [name, process.env[name]] as const)
+    Object.assign(process.env, set)
+    try {
+      const { group, mdns, listen } = config([])
+      assert.deepEqual({ group, mdns, listen }, { group: 'default', mdns: true, listen: ['/ip4/0.0.0.0/tcp/0'] })
+    } finally {
+      for (const [name, value] of saved) {
+        if (value === undefined) Reflect.deleteProperty(process.env, name)
+        else process.env[name] = value
+      }
+    }
+  })
+
+  it('takes values from the environment, and flags over them', () => {
+    const env = { MURMUR_GROUP: 'g', MURMUR_LISTEN: '/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/tcp/2', MURMUR_DURABILITY: 'normal' }
+    const fromEnv = config([], env)
+    assert.equal(fromEnv.group, 'g')
+    assert.deepEqual(fromEnv.listen, ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'])
+    assert.equal(fromEnv.durability, 'normal')
+    const flagged = config(['--group', 'h', '--listen', '/ip4/127.0.0.1/tcp/3', '--durability', 'full'], env)
+    assert.deepEqual(flagged.listen, ['/ip4/127.0.0.1/tcp/3'], 'a repeatable flag replaces the variable, not adds to it')
+    assert.equal(flagged.group, 'h')
+    assert.equal(flagged.durability, 'full')
+    assert.throws(() => config([], { MURMUR_DURABILITY: 'sometimes' }), { name: 'ConfigError', message: 'invalid MURMUR_DURABILITY "sometimes": expected one of full, normal' })
+  })
+
+  it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
+    for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
+      const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })
+      assert.deepEqual({ mdns, dht }, { mdns: true, dht: true }, value)
+    }
+    for (const value of ['1', 'true', 'yes', 'on', 'TRUE', 'Yes']) {
+      const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })
+      assert.deepEqual({ mdns, dht }, { mdns: false, dht: false }, value)
+    }
+    const { mdns, dht } = config([])
+    assert.deepEqual({ mdns, dht }, { mdns: true, dht: true }, 'both on when unset')
+  })
+
+  it('lets --no-mdns and --no-dht win over a variable that leaves them on', () => {
+    const { mdns, dht } = config(['--no-mdns', '--no-dht'], { MURMUR_NO_MDNS: '0', MURMUR_NO_DHT: 'false' })
+    assert.deepEqual({ mdns, dht }, { mdns: false, dht: false })
+  })
+
+  it('refuses any other boolean value with one line naming the variable and the accepted values, exit code 2', async () => {
+    for (const [name, value] of [['MURMUR_NO_MDNS', 'maybe'], ['MURMUR_NO_DHT', ''], ['MURMUR_NO_MDNS', '2']] as const) {
+      assert.throws(() => config([], { [name]: value }), ConfigError, `${name}=${value}`)
+      const { code, stderr } = await refused(['--name', 'x'], { [name]: value })
+      assert.equal(code, 2)
+      assert.equal(stderr, `murmurd: invalid ${name} "${value}": expected 1/true/yes/on to turn it off, or 0/false/no/off to leave it on\n`)
+    }
+  })
+})
