@@ -1,5 +1,5 @@
-import type { AccessStatus, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
-import { formatDuration, labelled } from './format.js'
+import type { AccessStatus, NodeStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol'
+import { countOf, formatBytes, formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {
   return labelled([
@@ -14,6 +14,7 @@ export function formatStatus (status: NodeStatus): string {
     ['ops', formatCounters(status)],
     ['clock', formatClock(status)],
     ...(status.access != null ? [accessRow(status.access)] : []),
+    ...(status.replication != null ? replicationRows(status.replication) : []),
     ['sync', status.peerSync.map(formatPeerSync).join('\n') || '(no peers yet)'],
     ['uptime', formatDuration(status.uptimeMs)],
     ['data dir', status.dataDir],
@@ -29,12 +30,50 @@ function formatRole ({ role, mode, coordinator }: NodeStatus): string {
     : `${role} (${mode}; coordinator ${coordinator})`
 }
 
-/** One `origin seq` line per writer this node has seen, its own marked. */
-function formatVersionVector ({ versionVector, id }: NodeStatus): string {
+/**
+ * One `origin seq` line per writer this node has seen, its own marked, with
+ * the origin's collection floor: the floors are per origin like the vector,
+ * and a line of their own each would repeat every 52-character peer ID.
+ */
+function formatVersionVector ({ versionVector, id, replication }: NodeStatus): string {
+  const floors = new Map(Object.entries(replication?.floors ?? {}))
   const lines = Object.entries(versionVector)
-    .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    .map(([origin, seq]) => `${origin} ${seq}${origin === id ? ' (this node)' : ''}`)
+    .sort(([a], [b]) => compare(a, b))
+    .map(([origin, seq]) => {
+      const notes = [...(origin === id ? ['this node'] : []), ...(floors.has(origin) ? [`floor ${floors.get(origin)}`] : [])]
+      return `${origin} ${seq}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`
+    })
   return lines.join('\n') || '(empty)'
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * Members (equivocators as warnings under them, then the evicted), whether
+ * collection runs, and ops waiting only when there are some. The floors
+ * themselves are under `versions`.
+ */
+function replicationRows (replication: ReplicationStatus): Array<[string, string]> {
+  const { members, evicted, floors, collectionBlocked, waiting, waitingBytes, equivocators } = replication
+  const warnings = Object.entries(equivocators)
+    .sort(([a], [b]) => compare(a, b))
+    .map(([origin, seq]) => `WARNING: ${origin} signed two different ops with seq ${seq}; both are kept`)
+  const floorCount = Object.keys(floors).length
+  const rows: Array<[string, string]> = [
+    ['members', [
+      `${members} (this node included)`,
+      ...warnings,
+      ...[...evicted].sort(compare).map(member => `evicted ${member} (silent past the retention)`)
+    ].join('\n')],
+    ['collection', [
+      floorCount === 0 ? 'no floors yet' : `floors on ${countOf(floorCount, 'origin')} (under versions)`,
+      ...(collectionBlocked != null ? [`blocked: ${collectionBlocked}`] : [])
+    ].join('\n')]
+  ]
+  if (waiting > 0) rows.push(['waiting', `${countOf(waiting, 'op')} (${formatBytes(waitingBytes)}) for an earlier op of their origin or for the clock`])
+  return rows
 }
 
 function formatCounters ({ counters }: NodeStatus): string {
@@ -45,7 +84,7 @@ function formatCounters ({ counters }: NodeStatus): string {
 function accessRow ({ swarmKey, allowList }: AccessStatus): [string, string] {
   if (!swarmKey && allowList == null) return ['access', 'open: any peer may connect']
   const key = swarmKey ? 'swarm key' : 'no swarm key'
-  const list = allowList != null ? `allow-list of ${allowList} peer${allowList === 1 ? '' : 's'} (this node included)` : 'no allow-list'
+  const list = allowList != null ? `allow-list of ${countOf(allowList, 'peer')} (this node included)` : 'no allow-list'
   return ['access', `closed: ${key}, ${list}`]
 }
 

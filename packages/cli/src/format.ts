@@ -65,3 +65,20 @@ export function formatDuration (ms: number): string {
   const first = parts.findIndex(([n]) => n > 0)
   return first === -1 ? '0s' : parts.slice(first).map(([n, unit]) => `${n}${unit}`).join(' ')
 }
+
+/** `1 op`, `3 ops`. */
+export function countOf (n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
+/** `512 B`, `1.5 KiB`, `3.0 MiB`. */
+export function formatBytes (bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB']
+  let value = bytes
+  let unit = -1
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === -1 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}

@@ -1,37 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { NodeStatus, PeerInfo } from '@murmur/protocol'
+import type { PeerInfo } from '@murmur/protocol'
 import { byMethod, startFakeDaemon, type FakeDaemon } from './fake-daemon.js'
 import { run } from './run-cli.js'
+import { STATUS } from './status-fixture.js'
 
 const PEERS: PeerInfo[] = [
   { id: '12D3KooWBob', name: 'bob', member: true, via: 'mdns', addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
   { id: '12D3KooWEve', member: false, addrs: [] }
 ]
-
-const STATUS: NodeStatus = {
-  id: '12D3KooWBob',
-  name: 'bob',
-  group: 'home',
-  version: '0.1.0',
-  dataDir: '/data/bob',
-  socket: '/data/bob/murmurd.sock',
-  addrs: ['/ip4/127.0.0.1/tcp/4001'],
-  peers: 1,
-  keys: 42,
-  tombstones: 3,
-  mode: 'leaderless',
-  role: 'FOLLOWER',
-  coordinator: '12D3KooWAlice',
-  versionVector: { '12D3KooWBob': 7, '12D3KooWAlice': 9 },
-  peerSync: [
-    { id: '12D3KooWAlice', name: 'alice', connected: true, lastSync: '2026-11-26T10:00:00.000Z', lastSyncOps: 3, behind: 0, clockOffsetMs: -4 },
-    { id: '12D3KooWEve', connected: false, lastError: 'peer refused sync' }
-  ],
-  counters: { repaired: 3, gossiped: 5, rejected: 1, held: 0, collected: 2 },
-  clock: { maxSkewMs: 60000, warning: 'this node\'s clock and its peer\'s differ by 90 s; one of them is wrong' },
-  uptimeMs: 93_784_000
-}
 
 describe('node commands against a fake daemon', () => {
   let daemon: FakeDaemon
@@ -82,14 +59,16 @@ describe('node commands against a fake daemon', () => {
       'ops:        3 repaired, 5 gossiped, 1 rejected, 0 held, 2 tombstones collected',
       'clock:      max skew 60000 ms',
       '            WARNING: this node\'s clock and its peer\'s differ by 90 s; one of them is wrong',
+      'members:    2 (this node included)',
+      'collection: floors on 2 origins (under versions)',
       'sync:       alice 12D3KooWAlice connected, last sync 2026-11-26T10:00:00.000Z (3 ops), 0 behind, clock -4 ms',
       '            - 12D3KooWEve disconnected, never synced, last error: peer refused sync',
       'uptime:     1d 2h 3m 4s',
       'data dir:   /data/bob',
       'socket:     /data/bob/murmurd.sock',
       'addrs:      /ip4/127.0.0.1/tcp/4001',
-      'versions:   12D3KooWAlice 9',
-      '            12D3KooWBob 7 (this node)',
+      'versions:   12D3KooWAlice 9 (floor 8)',
+      '            12D3KooWBob 7 (this node, floor 6)',
       ''
     ].join('\n'))
   })
