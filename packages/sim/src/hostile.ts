@@ -1,0 +1,218 @@
+/**
+ * A hostile member: it holds a key the group accepts and runs a replica of
+ * its own (so it has real ops to replay and real syncs to serve), but it
+ * lies. Every sync it serves trickles (one frame every 5–19 s, just inside
+ * the idle timeout), and on cue it: claims vectors it does not have, replays
+ * genuine ops after their deletes were collected, signs two ops with one seq
+ * for different peers, floods far-future ops, forges other origins' ops,
+ * backdates its own, and attests to more than it holds. None of it may make
+ * honest replicas disagree, lose an acknowledged write, or run out of memory.
+ */
+import { attestationKey, decodeOps, encodeAttestation, encodeOps, proveOps, type Frame, type Mark, type Op, type PullResult, type PullSession, type PullStep } from '@murmur/core'
+import { SimNode, type NodeDeps } from './node.js'
+import { describeOp } from './record.js'
+import type { Puller, Verdict } from './network.js'
+import type { HostileAct } from './scenario.js'
+
+const MAX = Number.MAX_SAFE_INTEGER
+
+export class HostileNode implements Puller {
+  readonly id: string
+  private readonly inner: SimNode
+  private readonly deps: NodeDeps
+  private readonly captured: Op[] = []
+  private lies = 0
+  private replaying: Op[] = []
+
+  constructor (id: string, deps: NodeDeps) {
+    this.id = id
+    this.deps = deps
+    this.inner = new SimNode(id, deps)
+    this.inner.puller = this
+  }
+
+  get up (): boolean {
+    return this.inner.up
+  }
+
+  get incarnation (): number {
+    return this.inner.incarnation
+  }
+
+  start (): void {
+    this.inner.start()
+  }
+
+  crash (): void {
+    this.inner.crash()
+  }
+
+  close (): void {
+    this.inner.close()
+  }
+
+  quiet (): void {
+    this.inner.quiet()
+  }
+
+  write (key: string, value: string | null): void {
+    this.inner.write(key, value)
+  }
+
+  gossip (bytes: Uint8Array, from: string): Verdict {
+    try {
+      this.capture(decodeOps(bytes))
+    } catch {}
+    return this.inner.gossip(bytes, from)
+  }
+
+  serve (hello: Frame, puller: string): Iterator<Frame> {
+    if (this.lies > 0) {
+      this.lies--
+      const vector = Object.fromEntries([...this.deps.scenario.nodes, this.id].map(id => [id, MAX]))
+      // a snapshot of nothing, behind one attestation, its own and validly signed, that claims every origin
+      return ([
+        { kind: 'control', message: { t: 'hello', group: 'sim', name: this.id, now: this.inner.now(), vector, snapshot: true, horizon: [MAX, 0], floors: Object.fromEntries(Object.keys(vector).map(id => [id, [MAX, 0, 0, Buffer.alloc(32).toString('base64')]])) } },
+        { kind: 'attest', ops: [this.attestation(MAX)] },
+        { kind: 'import', ops: this.replaying.slice(0, 20) },
+        { kind: 'control', message: { t: 'done' } }
+      ] as Frame[])[Symbol.iterator]()
+    }
+    const honest = this.inner.serve(hello, puller)
+    const replays = this.replaying.splice(0, 20)
+    // a replay rides along with whatever it serves
+    return (function * () {
+      for (let next = honest.next(); next.done !== true; next = honest.next()) {
+        if (next.value.kind === 'control' && next.value.message.t === 'done' && replays.length > 0) yield { kind: 'ops', ops: replays } as Frame
+        yield next.value
+      }
+    })()
+  }
+
+  frameDelay (): number {
+    return this.deps.rng.int(5_000, 19_000)
+  }
+
+  connected (peer: string): void {
+    this.inner.connected(peer)
+  }
+
+  session (server: string): PullSession {
+    const session = this.inner.session(server)
+    const hello = session.hello.bind(session)
+    if (this.lies > 0) {
+      // a lie told once: a member that never takes in what others hold only holds collection back (see the README)
+      this.lies--
+      session.hello = () => {
+        const frame = hello()
+        if (frame.kind === 'control' && frame.message.t === 'hello') frame.message.vector = Object.fromEntries(Object.keys(frame.message.vector).map(o => [o, MAX]))
+        return frame
+      }
+    }
+    return session
+  }
+
+  pulled (step: PullStep): void {
+    this.capture(step.received)
+    this.inner.pulled(step)
+  }
+
+  pullEnded (result: PullResult, server: string): void {
+    this.inner.pullEnded(result, server)
+  }
+
+  progress (server: string): void {
+    this.inner.progress(server)
+  }
+
+  act (act: HostileAct): void {
+    if (!this.up) return
+    this.deps.record.counts.hostileActs++
+    this.deps.record.log(`${this.id} ${act}`)
+    const { rng, net } = this.deps
+    const peers = net.peersOf(this.id)
+    const now = this.inner.now()
+    const held = this.inner.replica.origin(this.id)?.held ?? { seq: 0, wall: 0, logical: 0 }
+    const sign = this.deps.keys.signer(this.id)
+    // stamped after its own last op, as an honest clock would (but for the backdated one)
+    const stamp = now > held.wall ? { wall: now, logical: 0 } : { wall: held.wall, logical: held.logical + 1 }
+    const ops = (entries: Array<Partial<Op> & { key: string }>): Op[] => entries.map(e => ({ value: Buffer.from('x'), ...stamp, origin: this.id, seq: held.seq + 1, ...e }))
+    switch (act) {
+      case 'lie-vector':
+        this.lies += 3
+        for (const peer of peers) this.inner.connected(peer)
+        return
+      case 'replay': {
+        this.replaying = rng.shuffle(this.captured).slice(0, 40)
+        if (this.replaying.length > 0) net.publish(this.id, encodeOps(this.replaying.slice(0, 20)))
+        return
+      }
+      case 'equivocate': {
+        const [a, b] = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('eq-a') }, { key: rng.pick(['k3', 'k4', 'k5']), value: Buffer.from('eq-b') }]) as [Op, Op]
+        proveOps([a], sign)
+        proveOps([b], sign)
+        const own = this.inner.replica.receive([a])
+        this.deps.record.log(`${this.id} signs ${describeOp(a)} and ${describeOp(b)} (applied here: ${own.applied}${own.refused.map(r => `, refused: ${r.reason}`).join('')})`)
+        const half = rng.shuffle(peers)
+        const cut = Math.ceil(half.length / 2)
+        // each half gets its own version. (A second version held back until every member has collected past
+        // its seq is not resolved: see "What a hostile member can do" in the README.)
+        net.publish(this.id, encodeOps([a]), half.slice(0, cut))
+        net.publish(this.id, encodeOps([b]), half.slice(cut))
+        return
+      }
+      case 'flood-future': {
+        const flood = ops(Array.from({ length: 60 }, (_, i) => ({ key: `flood${i}`, value: Buffer.alloc(400, 1), seq: held.seq + 100 + i, wall: now + (i % 2 === 0 ? 1_800_000 : 7_200_000) + i })))
+        proveOps(flood, sign)
+        net.publish(this.id, encodeOps(flood))
+        return
+      }
+      case 'forge': {
+        const victim = rng.pick(this.deps.scenario.nodes)
+        const forged = ops([{ key: 'k0', value: Buffer.from('forged'), origin: victim, seq: 1_000 + rng.int(0, 999) }])
+        proveOps(forged, sign)
+        net.publish(this.id, encodeOps(forged))
+        return
+      }
+      case 'backdate': {
+        const old = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('backdated'), wall: Math.max(0, held.wall - 10_000) }])
+        proveOps(old, sign)
+        net.publish(this.id, encodeOps(old))
+        return
+      }
+      case 'lie-attest':
+        this.inner.writeOwn([{ key: attestationKey(this.id), value: encodeAttestation(this.marks(100)) }])
+    }
+  }
+
+  /**
+   * Marks `ahead` past what it holds of every honest origin (up to 2^53 − 1),
+   * as a lying attestation would claim; its own, true (an attestation that
+   * holds its own member past its own seq is refused outright).
+   */
+  private marks (ahead: number): Map<string, Mark> {
+    const marks = new Map<string, Mark>()
+    for (const origin of [...this.deps.scenario.nodes, this.id]) {
+      const mark = this.inner.replica.origin(origin)?.held ?? { seq: 0, wall: 0, logical: 0, acc: new Uint8Array(32) }
+      if (origin !== this.id) marks.set(origin, { ...mark, seq: Math.min(MAX, mark.seq + ahead) })
+      else if (mark.seq > 0) marks.set(origin, mark)
+    }
+    return marks
+  }
+
+  /** A lying attestation, signed, with the next seq of its own (sent, never applied here: a second version of that seq). */
+  private attestation (ahead: number): Op {
+    const held = this.inner.replica.origin(this.id)?.held ?? { seq: 0, wall: 0, logical: 0 }
+    const now = this.inner.now()
+    const [op] = [{ key: attestationKey(this.id), value: encodeAttestation(this.marks(ahead)), wall: Math.max(now, held.wall + 1), logical: 0, origin: this.id, seq: held.seq + 1 }]
+    proveOps([op as Op], this.deps.keys.signer(this.id))
+    return op as Op
+  }
+
+  private capture (ops: Op[]): void {
+    for (const op of ops) {
+      if (this.captured.length >= 500) this.captured.splice(0, 100)
+      this.captured.push(op)
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The checks at the end of a run, once faults have stopped and the network
+ * has healed: every honest replica holds the same rows and prefixes; each
+ * key holds the winner among every op that exists in the group (so every
+ * acknowledged write is there or superseded by a higher version, and no
+ * deleted value is back unless a newer write brought it); waiting ops kept
+ * to their budget; and, in a closed group whose members all stayed within
+ * the retention, nothing had to be written again after a snapshot.
+ */
+import { isNewer, isReserved, type Op } from '@murmur/core'
+import { describeOp, type Recorder } from './record.js'
+import type { Scenario } from './scenario.js'
+import type { SimNode } from './node.js'
+
+export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): void {
+  const [first, ...rest] = nodes
+  if (first === undefined) return
+  const rowsOf = (node: SimNode): string[] => node.replica.store.rows({ tombstones: true, reserved: true }).map(describeOp)
+  const reference = rowsOf(first)
+  for (const node of rest) {
+    const rows = rowsOf(node)
+    if (rows.join('\n') !== reference.join('\n')) {
+      const missing = reference.filter(r => !rows.includes(r)).slice(0, 3)
+      const extra = rows.filter(r => !reference.includes(r)).slice(0, 3)
+      record.fail(`rows differ: ${node.id} lacks [${missing.join(', ')}] and has [${extra.join(', ')}] compared with ${first.id}`)
+    }
+    if (JSON.stringify(sorted(node.replica.vector())) !== JSON.stringify(sorted(first.replica.vector()))) {
+      record.fail(`held prefixes differ: ${node.id} ${JSON.stringify(sorted(node.replica.vector()))} vs ${first.id} ${JSON.stringify(sorted(first.replica.vector()))}`)
+    }
+  }
+  const winners = new Map<string, Op>()
+  for (const op of record.ops.values()) {
+    if (isReserved(op.key)) continue
+    const best = winners.get(op.key)
+    if (best === undefined || isNewer(op, best)) winners.set(op.key, op)
+  }
+  for (const node of nodes) {
+    const rows = new Map(node.replica.store.rows({ tombstones: true }).map(op => [op.key, op]))
+    for (const [key, winner] of winners) {
+      const row = rows.get(key)
+      const same = row !== undefined && describeOp(row) === describeOp(winner)
+      if (winner.value === null ? row !== undefined && !same : !same) {
+        record.fail(`${node.id}: ${key} holds ${row === undefined ? 'nothing' : describeOp(row)}, but the winner of every op that exists is ${describeOp(winner)}`)
+      }
+    }
+    for (const key of rows.keys()) if (!winners.has(key)) record.fail(`${node.id}: ${key} holds ${describeOp(rows.get(key) as Op)}, which no write made`)
+  }
+  // every acknowledged write is on every replica, or superseded there by a higher version of its key
+  for (const node of nodes) {
+    for (const write of record.acked) {
+      const row = node.replica.store.row(write.key)
+      const superseded = row !== undefined ? !isNewer({ ...write.version, value: null }, row) : winners.get(write.key)?.value === null
+      if (!superseded) record.fail(`${node.id}: acknowledged write ${write.key}=${write.value} (${write.node}:${write.version.seq}) is lost`)
+    }
+  }
+  if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
+  if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
+    record.fail(`${record.counts.reissued} writes made again after a snapshot in a closed group where no member was evicted: a deleted value could come back`)
+  }
+}
+
+function sorted (vector: Record<string, number>): Array<[string, number]> {
+  return Object.entries(vector).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+}

@@ -1,0 +1,230 @@
+/**
+ * The simulated network: who can reach whom (nodes up, partitions), gossip
+ * that is delayed, dropped, duplicated and reordered and forwarded as
+ * gossipsub forwards it, and sync streams whose frames arrive in order, one
+ * at a time (backpressure), slowly from a peer that trickles, and that break
+ * when either end goes down or a partition cuts them. Everything is decided
+ * by the world's seed. Frames and messages travel as bytes, through the same
+ * encoders and decoders as on real wires.
+ */
+import { createHash } from 'node:crypto'
+import { PullSession, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, type Frame, type PullResult, type PullStep } from '@murmur/core'
+import type { Rng } from './rng.js'
+import type { Scheduler } from './scheduler.js'
+
+export const GROUP = 'sim'
+/** A sync stream with no frame for this long is aborted (as murmurd's is). */
+export const STREAM_IDLE_MS = 20_000
+const PULL_TIMEOUT_MS = 300_000
+
+export type Verdict = 'accept' | 'reject' | 'ignore'
+
+/** Anything on the network: an honest node or the hostile one. */
+export interface Endpoint {
+  readonly id: string
+  readonly up: boolean
+  /** Changes on every restart, so a stream from an earlier life breaks. */
+  readonly incarnation: number
+  /** A gossip message arrived; its verdict decides whether it is forwarded. */
+  gossip(bytes: Uint8Array, from: string): Verdict
+  /** Serves a sync: the frames to send for `hello`, produced lazily. */
+  serve(hello: Frame, puller: string): Iterator<Frame>
+  /** Extra delay before each frame it serves (a peer that trickles). */
+  frameDelay(): number
+  /** `peer` became reachable. */
+  connected(peer: string): void
+}
+
+/** An endpoint that pulls: the receiving side of a sync. */
+export interface Puller extends Endpoint {
+  session(server: string): PullSession
+  pulled(step: PullStep, server: string): void
+  pullEnded(result: PullResult, server: string): void
+  progress(server: string): void
+}
+
+export class Network {
+  private readonly sched: Scheduler
+  private readonly rng: Rng
+  private readonly endpoints = new Map<string, Endpoint>()
+  private readonly seen = new Map<string, Set<string>>()
+  private readonly net: { latency: [number, number], drop: number, dup: number }
+  /** Node → partition group; undefined when the network is whole. */
+  private groups?: Map<string, number>
+  /** Links that are down ("a\nb", a < b), however the partitions stand. */
+  private readonly cuts = new Set<string>()
+  /** Faults are on until this (virtual ms); then nothing is dropped. */
+  faultsUntil = 0
+  /** Pairs that could reach each other after the last change. */
+  private reachable = new Set<string>()
+  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0 }
+  /** An exception that is no protocol error: a bug, reported as a failure of the run. */
+  private readonly bug: (where: string, err: unknown) => void
+
+  constructor (sched: Scheduler, rng: Rng, net: { latency: [number, number], drop: number, dup: number }, bug: (where: string, err: unknown) => void) {
+    this.sched = sched
+    this.rng = rng
+    this.net = net
+    this.bug = bug
+  }
+
+  add (endpoint: Endpoint): void {
+    this.endpoints.set(endpoint.id, endpoint)
+  }
+
+  ids (): string[] {
+    return [...this.endpoints.keys()]
+  }
+
+  canReach (a: string, b: string): boolean {
+    const x = this.endpoints.get(a)
+    const y = this.endpoints.get(b)
+    if (x === undefined || y === undefined || !x.up || !y.up || a === b) return false
+    if (this.cuts.has(a < b ? `${a}\n${b}` : `${b}\n${a}`)) return false
+    return this.groups === undefined || this.groups.get(a) === this.groups.get(b)
+  }
+
+  peersOf (id: string): string[] {
+    return this.ids().filter(other => this.canReach(id, other))
+  }
+
+  partition (groups: string[][] | undefined): void {
+    this.groups = groups === undefined ? undefined : new Map(groups.flatMap((group, i) => group.map(id => [id, i] as [string, number])))
+    this.changed()
+  }
+
+  /** Cuts (`down`) or restores the links between these pairs. */
+  cut (pairs: Array<[string, string]>, down: boolean): void {
+    for (const [a, b] of pairs) {
+      const link = a < b ? `${a}\n${b}` : `${b}\n${a}`
+      if (down) this.cuts.add(link)
+      else this.cuts.delete(link)
+    }
+    this.changed()
+  }
+
+  /** Connectivity may have changed (a partition, a node up or down): newly reachable pairs connect, and each pulls from the other. */
+  changed (): void {
+    const now = new Set<string>()
+    for (const a of this.ids()) for (const b of this.ids()) if (a < b && this.canReach(a, b)) now.add(`${a}\n${b}`)
+    for (const pair of now) {
+      if (this.reachable.has(pair)) continue
+      const [a, b] = pair.split('\n') as [string, string]
+      this.sched.after(this.latency(), () => {
+        if (!this.canReach(a, b)) return
+        this.endpoints.get(a)?.connected(b)
+        this.endpoints.get(b)?.connected(a)
+      })
+    }
+    this.reachable = now
+  }
+
+  /** Publishes a gossip message from `from` to every peer it reaches (and on, as each accepts it). */
+  publish (from: string, bytes: Uint8Array, only?: string[]): void {
+    const id = createHash('sha256').update(bytes).digest('hex').slice(0, 24)
+    this.markSeen(from, id)
+    for (const peer of only ?? this.peersOf(from)) this.send(from, peer, bytes, id)
+  }
+
+  private send (from: string, to: string, bytes: Uint8Array, id: string): void {
+    const faulty = this.sched.now < this.faultsUntil
+    if (faulty && this.rng.chance(this.net.drop)) {
+      this.stats.dropped++
+      return
+    }
+    const copies = faulty && this.rng.chance(this.net.dup) ? 2 : 1
+    if (copies === 2) this.stats.duplicated++
+    for (let i = 0; i < copies; i++) {
+      this.sched.after(this.latency(), () => {
+        if (!this.canReach(from, to)) return
+        this.stats.gossip++
+        if (!this.markSeen(to, id)) return
+        const verdict = this.endpoints.get(to)?.gossip(bytes, from)
+        if (verdict !== 'accept') return
+        for (const next of this.peersOf(to)) if (next !== from) this.send(to, next, bytes, id)
+      })
+    }
+  }
+
+  /** Whether `node` sees message `id` for the first time (and notes that it has). Gossipsub's seen-cache. */
+  private markSeen (node: string, id: string): boolean {
+    let seen = this.seen.get(node)
+    if (seen === undefined) this.seen.set(node, (seen = new Set()))
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  }
+
+  /** Forgets what a node has seen (it restarted with an empty seen-cache). */
+  forget (node: string): void {
+    this.seen.delete(node)
+  }
+
+  /** Runs one pull of `puller` from `serverId`; `finished` is called once, however it ends. */
+  pull (puller: Puller, serverId: string, finished: () => void): void {
+    const server = this.endpoints.get(serverId)
+    if (server === undefined || !this.canReach(puller.id, serverId)) {
+      finished()
+      return
+    }
+    const lives = [puller.incarnation, server.incarnation]
+    const alive = (): boolean => this.canReach(puller.id, serverId) && puller.incarnation === lives[0] && server.incarnation === lives[1]
+    const session = puller.session(serverId)
+    const started = this.sched.now
+    let frames: Iterator<Frame> | undefined
+    let over = false
+    const end = (result?: PullResult): void => {
+      if (over) return
+      over = true
+      if (result !== undefined) puller.pullEnded(result, serverId)
+      else this.stats.streamsBroken++
+      finished()
+    }
+    const hello = encodeFrame(session.hello())
+    const next = (): void => {
+      if (!alive() || this.sched.now - started > PULL_TIMEOUT_MS) return end()
+      let item: IteratorResult<Frame>
+      try {
+        frames ??= server.serve(decodeFrame(hello), puller.id)
+        item = frames.next()
+      } catch (err) {
+        this.bug(`${serverId} serving ${puller.id}`, err)
+        return end()
+      }
+      if (item.done === true) return end()
+      const bytes = encodeFrame(item.value)
+      const delay = this.latency() + server.frameDelay()
+      if (delay > STREAM_IDLE_MS) {
+        this.sched.after(STREAM_IDLE_MS, () => { end() })
+        return
+      }
+      this.sched.after(delay, () => {
+        if (over || !alive()) return end()
+        this.stats.frames++
+        let step: PullStep
+        try {
+          step = session.take(decodeFrame(bytes, { maxValueBytes: 1024 * 1024 }))
+        } catch (err) {
+          // a peer breaking the protocol (the hostile one) ends the pull; anything else is a bug
+          if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err))) this.bug(`${puller.id} pulling from ${serverId}`, err)
+          return end()
+        }
+        puller.progress(serverId)
+        puller.pulled(step, serverId)
+        if (session.done) end(session.result)
+        else next()
+      })
+    }
+    this.sched.after(this.latency(), next)
+  }
+
+  private latency (): number {
+    const [low, high] = this.net.latency
+    return this.rng.int(low, high)
+  }
+}
+
+/** The store refused a commit (a simulated full disk): the pull fails, and nothing of it counts. */
+export function isDiskFull (err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'SQLITE_FULL'
+}

@@ -1,0 +1,298 @@
+/**
+ * An honest simulated node: the real replica over a real SQLite store (see
+ * disk.ts), run as murmurd runs it — writes acknowledged only after an fsync,
+ * own ops published and served only once on disk, release/attest every
+ * second, collection and anti-entropy on their intervals, a pull on every
+ * new connection and soon after a gap, and a write of what a snapshot says
+ * to write again.
+ */
+import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
+import { SimDisk } from './disk.js'
+import { GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
+import { describeOp, type Recorder } from './record.js'
+import type { Rng } from './rng.js'
+import type { Scenario } from './scenario.js'
+import type { Scheduler, Timer } from './scheduler.js'
+import type { SimKeys } from './keys.js'
+
+export interface NodeDeps {
+  /** Where the nodes' database files go (removed with the run). */
+  dir: string
+  sched: Scheduler
+  rng: Rng
+  net: Network
+  keys: SimKeys
+  record: Recorder
+  scenario: Scenario
+}
+
+const FSYNC_MS: [number, number] = [1, 8]
+/** Virtual time 0 on every node's wall clock (2023-11-14), so clocks that run behind stay positive. */
+export const EPOCH = 1_700_000_000_000
+
+export class SimNode implements Puller {
+  readonly id: string
+  up = false
+  incarnation = 0
+  clockOffset: number
+  replica!: Replica
+  readonly disk: SimDisk
+  private store!: SqliteStore
+  private readonly deps: NodeDeps
+  private timers: Timer[] = []
+  private pulls!: PullQueue
+  private queue: Array<{ change: Change, client: boolean }> = []
+  private flushing?: Timer
+  private lazySync?: Timer
+  private readonly repairs = new Set<string>()
+  /** Who runs this node's pulls: itself, or a hostile node wrapped around it. */
+  puller: Puller = this
+  /** Writes no more attestations (the run is about to be checked). */
+  private silent = false
+
+  constructor (id: string, deps: NodeDeps) {
+    this.id = id
+    this.deps = deps
+    this.clockOffset = deps.scenario.clocks[id] ?? 0
+    this.disk = new SimDisk(deps.dir, id, () => deps.sched.now)
+  }
+
+  /** This node's wall clock: virtual time from a fixed epoch, plus its offset. */
+  readonly now = (): number => EPOCH + this.deps.sched.now + this.clockOffset
+
+  start (): void {
+    const { scenario, keys, sched } = this.deps
+    const store = this.disk.open()
+    this.store = store
+    const members = scenario.closed ? [...scenario.nodes, ...(scenario.hostile !== undefined ? [scenario.hostile] : [])] : undefined
+    this.replica = new Replica({
+      store,
+      nodeId: this.id,
+      now: this.now,
+      sign: keys.signer(this.id),
+      verify: keys.verify,
+      ...(members !== undefined ? { members } : {}),
+      maxClockSkewMs: scenario.config.maxSkewMs,
+      tombstoneGraceMs: scenario.config.graceMs,
+      retentionMs: scenario.config.retentionMs,
+      attestIntervalMs: scenario.config.attestIntervalMs,
+      pendingBytes: scenario.config.pendingBytes
+    })
+    this.up = true
+    this.incarnation++
+    this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })
+    this.every(1_000, () => { this.second() })
+    this.every(Math.min(60_000, Math.max(1_000, Math.min(scenario.config.antiEntropyMs, scenario.config.graceMs / 2))), () => { this.collect() })
+    this.every(scenario.config.antiEntropyMs, () => { this.antiEntropy() }, true)
+    this.deps.net.forget(this.id)
+    this.deps.net.changed()
+  }
+
+  /** Stops at once, like kill -9 or a power cut: whatever the last fsync did not cover is gone. */
+  crash (): void {
+    if (!this.up) return
+    this.up = false
+    for (const timer of [...this.timers, this.flushing, this.lazySync]) this.deps.sched.cancel(timer)
+    this.timers = []
+    this.flushing = undefined
+    this.lazySync = undefined
+    this.queue = []
+    this.repairs.clear()
+    this.disk.crash(this.store)
+    this.deps.net.changed()
+  }
+
+  /** Closes the store for good (the run is over). */
+  close (): void {
+    if (this.up) this.crash()
+  }
+
+  /** A client's put or delete; acknowledged (recorded) once it is on disk. */
+  write (key: string, value: string | null): void {
+    if (!this.up) return
+    this.enqueue([{ key, value: value === null ? null : Buffer.from(value) }], true)
+  }
+
+  gossip (bytes: Uint8Array, from: string): Verdict {
+    if (!this.up) return 'ignore'
+    let ops: Op[]
+    try {
+      ops = decodeOps(bytes, { maxValueBytes: 1024 * 1024 })
+    } catch {
+      return 'reject'
+    }
+    if (ops.length === 0 || ops.some(op => this.replica.check(op) != null)) {
+      this.deps.record.counts.refused += ops.length
+      return 'reject'
+    }
+    const received = this.guard(() => this.replica.receive(ops, { via: 'gossip' }))
+    if (received !== undefined) {
+      this.took(received)
+      if (received.gap) this.repairSoon(from)
+    }
+    return 'accept'
+  }
+
+  serve (hello: Frame, _puller: string): Iterator<Frame> {
+    if (hello.kind !== 'control' || hello.message.t !== 'hello') return [][Symbol.iterator]()
+    return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: 16 * 1024 })
+  }
+
+  frameDelay (): number {
+    return 0
+  }
+
+  connected (peer: string): void {
+    if (this.up) this.pulls.request(peer)
+  }
+
+  session (server: string): PullSession {
+    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server })
+  }
+
+  progress (server: string): void {
+    this.pulls.progress(server)
+  }
+
+  pulled (step: PullStep): void {
+    this.took(step, step.changed.length > 0 || step.removed.length > 0)
+  }
+
+  pullEnded (result: PullResult, server: string): void {
+    if (result.snapshot) this.deps.record.counts.snapshots++
+    if (result.reissue.length > 0) {
+      this.deps.record.counts.reissued += result.reissue.length
+      this.deps.record.log(`${this.id} writes again ${result.reissue.length} writes after a snapshot from ${server}`)
+      this.enqueue(result.reissue, false)
+    }
+  }
+
+  quiet (): void {
+    this.silent = true
+  }
+
+  /** Writes changes of its own making (an attestation, a write again), not a client's. */
+  writeOwn (changes: Change[]): void {
+    if (this.up) this.enqueue(changes, false)
+  }
+
+  private second (): void {
+    const released = this.guard(() => this.replica.release())
+    if (released !== undefined) this.took(released)
+    const attestation = this.silent ? undefined : this.replica.attestation()
+    if (attestation !== undefined) this.enqueue([attestation], false)
+    this.pulls.tick()
+    this.deps.record.counts.maxWaitingBytes = Math.max(this.deps.record.counts.maxWaitingBytes, this.replica.status().waitingBytes)
+  }
+
+  private collect (): void {
+    try {
+      const collected = this.replica.collect()
+      this.deps.record.counts.tombstonesCollected += collected.tombstones
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+    }
+  }
+
+  private antiEntropy (): void {
+    const peers = this.deps.net.peersOf(this.id)
+    if (peers.length > 0) this.pulls.request(this.deps.rng.pick(peers))
+  }
+
+  /** Ops taken from a peer (or released): they exist; an fsync soon covers them. */
+  private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
+    for (const op of received.changed) this.deps.record.exists(op)
+    this.deps.record.counts.refused += received.refused.length
+    this.deps.record.counts.equivocations += received.equivocations.length
+    for (const { origin, seq } of received.equivocations) {
+      // an honest node never signs two ops with one seq: if one seems to, it reused a seq its peers had seen
+      if (this.deps.scenario.nodes.includes(origin)) this.deps.record.fail(`${this.id} holds two ops of honest ${origin} with seq ${seq}`)
+    }
+    if (received.applied > 0 || wrote) this.syncLazily()
+  }
+
+  /** Runs a receive; a failed commit (a full disk) counts nothing, and a later sync brings it all again. */
+  private guard (fn: () => Received): Received | undefined {
+    try {
+      return fn()
+    } catch (err) {
+      if (isDiskFull(err)) return undefined
+      throw err
+    }
+  }
+
+  private repairSoon (peer: string): void {
+    if (this.repairs.has(peer)) return
+    this.repairs.add(peer)
+    this.later(500, () => {
+      this.repairs.delete(peer)
+      this.pulls.request(peer)
+    })
+  }
+
+  /** Group commit: what is queued commits together, then an fsync; acknowledged and published only after it. */
+  private enqueue (changes: Change[], client: boolean): void {
+    for (const change of changes) this.queue.push({ change, client })
+    this.flushing ??= this.deps.sched.after(this.deps.rng.int(0, 2), () => {
+      this.flushing = undefined
+      this.commit()
+    })
+  }
+
+  private commit (): void {
+    const batch = this.queue
+    this.queue = []
+    if (!this.up || batch.length === 0) return
+    const { record, sched, rng } = this.deps
+    let ops: Op[]
+    try {
+      ops = this.replica.write(batch.map(b => b.change))
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+      record.counts.writesFailed += batch.filter(b => b.client).length
+      record.log(`${this.id} write refused: disk full`)
+      return
+    }
+    const covered = this.disk.mark()
+    const life = this.incarnation
+    sched.after(rng.int(...FSYNC_MS), () => {
+      if (!this.up || this.incarnation !== life) return // a crash came first: none of it is on disk, none acknowledged
+      this.disk.synced(covered)
+      const last = ops.at(-1) as Op
+      this.replica.markDurable(last.seq)
+      ops.forEach((op, i) => {
+        record.exists(op)
+        if (batch[i]?.client === true) {
+          record.acked.push({ node: this.id, key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString(), version: { wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq } })
+          record.log(`${this.id} acked ${describeOp(op)}`)
+        }
+      })
+      for (const chunk of chunkByBatch(ops, 16 * 1024)) this.deps.net.publish(this.id, encodeOps(chunk))
+    })
+  }
+
+  /** Remote ops were committed: an fsync soon covers them (nobody waits for it). */
+  private syncLazily (): void {
+    this.lazySync ??= this.later(this.deps.rng.int(5, 30), () => {
+      this.lazySync = undefined
+      const covered = this.disk.mark()
+      this.later(this.deps.rng.int(...FSYNC_MS), () => { this.disk.synced(covered) })
+    })
+  }
+
+  private every (ms: number, fn: () => void, jitter = false): void {
+    const slot = this.timers.length
+    const delay = (): number => jitter ? Math.round(ms * (0.5 + this.deps.rng.next())) : ms
+    const run = (): void => {
+      fn()
+      this.timers[slot] = this.deps.sched.after(delay(), run)
+    }
+    this.timers[slot] = this.deps.sched.after(delay(), run)
+  }
+
+  /** Runs `fn` after `ms` unless the node went down (or restarted) meanwhile. */
+  private later (ms: number, fn: () => void): Timer {
+    const life = this.incarnation
+    return this.deps.sched.after(ms, () => { if (this.up && this.incarnation === life) fn() })
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What a run saw, for the checks at its end: every op that exists in the
+ * group, every acknowledged write, every failure, and a trace of the run's
+ * last events for a failure report.
+ */
+import { digestOf, type Op, type Version } from '@murmur/core'
+
+export interface AckedWrite {
+  node: string
+  key: string
+  value: string | null
+  version: Version
+}
+
+const TRACE_LINES = 400
+
+export class Recorder {
+  /**
+   * Ops that exist in the group: an honest node's once they are on disk (only
+   * then may they leave it), and any op once it became the row of its key at
+   * an honest node (the hostile one's included).
+   */
+  readonly ops = new Map<string, Op>()
+  readonly acked: AckedWrite[] = []
+  readonly failures: string[] = []
+  readonly counts = {
+    writes: 0,
+    writesFailed: 0,
+    deletes: 0,
+    crashes: 0,
+    partitions: 0,
+    clockJumps: 0,
+    diskFull: 0,
+    hostileActs: 0,
+    refused: 0,
+    equivocations: 0,
+    snapshots: 0,
+    reissued: 0,
+    tombstonesCollected: 0,
+    maxWaitingBytes: 0
+  }
+
+  private readonly trace: string[] = []
+  private traceStart = 0
+  now = (): number => 0
+
+  exists (op: Op): void {
+    this.ops.set(`${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, stripped(op))
+  }
+
+  fail (message: string): void {
+    if (this.failures.length < 20) this.failures.push(message)
+    this.log(`FAIL ${message}`)
+  }
+
+  log (line: string): void {
+    this.trace.push(`${(this.now() / 1000).toFixed(3).padStart(9)}s ${line}`)
+    if (this.trace.length > TRACE_LINES * 2) {
+      this.traceStart += this.trace.length - TRACE_LINES
+      this.trace.splice(0, this.trace.length - TRACE_LINES)
+    }
+  }
+
+  /** The last events, oldest first. */
+  lines (): string[] {
+    return this.trace.slice(-TRACE_LINES)
+  }
+}
+
+/** An op as data, without its batch's digests; the signature stays: it breaks ties between two ops of one version. */
+export function stripped (op: Op): Op {
+  const plain: Op = { key: op.key, value: op.value === null ? null : Buffer.from(op.value), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.proof != null) plain.proof = { sig: op.proof.sig, first: op.seq, digests: new Uint8Array(0) }
+  return plain
+}
+
+export function describeOp (op: Op): string {
+  return `${op.key}=${op.value === null ? '∅' : Buffer.from(op.value).toString().slice(0, 12)} @${op.origin}:${op.seq} (${op.wall}.${op.logical})`
+}

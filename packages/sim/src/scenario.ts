@@ -1,0 +1,123 @@
+/**
+ * What a run does, drawn from its seed: how many nodes, how the network
+ * behaves, how often GC runs, and a timeline of writes and faults. A
+ * scenario is plain data, so a failing one can be shrunk (actions removed)
+ * and replayed exactly.
+ */
+import { Rng } from './rng.js'
+
+export type HostileAct =
+  /** Sends a hello that claims every origin up to 2^53 − 1, and serves a done with no ops. */
+  | 'lie-vector'
+  /** Re-publishes, and serves, genuine ops it captured earlier (deleted ones above all). */
+  | 'replay'
+  /** Signs two different ops with one seq, each shown to half of its peers (one held back a while). */
+  | 'equivocate'
+  /** Publishes a burst of ops stamped 30 minutes and 2 hours ahead. */
+  | 'flood-future'
+  /** Publishes ops claiming an honest origin, signed with its own key. */
+  | 'forge'
+  /** Writes an op stamped before its own previous op. */
+  | 'backdate'
+  /** Attests to holding more than it does. */
+  | 'lie-attest'
+
+export type Action = { at: number } & (
+  | { kind: 'write', node: string, key: string, value: string | null }
+  | { kind: 'crash', node: string, downFor: number }
+  | { kind: 'partition', groups: string[][], healAfter: number }
+  /** Pairs that cannot reach each other (a broken link, not a split): `for` ms, or the whole run when absent. */
+  | { kind: 'cut', pairs: Array<[string, string]>, for?: number }
+  | { kind: 'clock', node: string, offset: number }
+  | { kind: 'disk-full', node: string, for: number }
+  | { kind: 'hostile', act: HostileAct }
+  /** Changes one replica's row behind the replication core's back (a test shows the checks catch it). */
+  | { kind: 'tamper', node: string, key: string }
+)
+
+export interface Scenario {
+  seed: number
+  /** Honest nodes. */
+  nodes: string[]
+  /** A hostile member's ID, when there is one; it also trickles every sync it serves. */
+  hostile?: string
+  /** A closed group: every node, the hostile one included, is a member from the start (an allow-list). */
+  closed: boolean
+  net: { latency: [number, number], drop: number, dup: number }
+  config: { graceMs: number, retentionMs: number, attestIntervalMs: number, antiEntropyMs: number, maxSkewMs: number, pendingBytes: number }
+  /** Each node's clock offset at start (ms). */
+  clocks: Record<string, number>
+  /** Sorted by time. */
+  actions: Action[]
+  /** After this (virtual ms) faults stop: partitions heal, nodes come back, clocks stay. */
+  faultsUntil: number
+  /** Then the run goes on this long for the replicas to settle before the checks. */
+  settleMs: number
+}
+
+export interface ScenarioOptions {
+  /** Force a hostile member (true) or none (false). Default: one seed in four. */
+  hostile?: boolean
+  nodes?: number
+}
+
+const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
+
+export function scenario (seed: number, options: ScenarioOptions = {}): Scenario {
+  const rng = new Rng(seed).fork('scenario')
+  const count = options.nodes ?? rng.pick([2, 3, 3, 3, 4, 4, 5, 5, 6, 8, 12])
+  const nodes = Array.from({ length: count }, (_, i) => `n${i}`)
+  const hostile = (options.hostile ?? rng.chance(0.25)) ? 'm0' : undefined
+  const faultsUntil = rng.int(20, 90) * 1_000
+  const graceMs = rng.int(2, 10) * 1_000
+  const config = {
+    graceMs,
+    // mostly longer than any outage; sometimes short enough to evict a node that is down
+    retentionMs: rng.chance(0.15) ? rng.int(15, 40) * 1_000 : 3_600_000,
+    attestIntervalMs: rng.int(1, 5) * 1_000,
+    antiEntropyMs: rng.int(1, 5) * 1_000,
+    maxSkewMs: 60_000,
+    pendingBytes: rng.chance(0.2) ? 16 * 1024 : 8 * 1024 * 1024
+  }
+  const clocks: Record<string, number> = {}
+  for (const node of nodes) clocks[node] = rng.chance(0.15) ? rng.int(-90, 90) * 1_000 : rng.int(-2_000, 2_000)
+  if (hostile !== undefined) clocks[hostile] = rng.int(-2_000, 2_000)
+  const actions: Action[] = []
+  const at = (): number => rng.int(0, faultsUntil)
+  const writes = rng.int(10, 120)
+  for (let i = 0; i < writes; i++) {
+    const key = rng.chance(0.85) ? rng.pick(KEYS) : `u${rng.int(0, 999)}`
+    actions.push({ at: at(), kind: 'write', node: rng.pick(nodes), key, value: rng.chance(0.25) ? null : `v${rng.int(0, 9999)}` })
+  }
+  for (let i = rng.int(0, 3); i > 0; i--) actions.push({ at: at(), kind: 'crash', node: rng.pick(nodes), downFor: rng.int(1, 30) * 1_000 })
+  const everyone = hostile === undefined ? nodes : [...nodes, hostile]
+  for (let i = rng.int(0, 3); i > 0; i--) actions.push({ at: at(), kind: 'partition', groups: split(rng, everyone), healAfter: rng.int(2, 40) * 1_000 })
+  for (let i = rng.chance(0.2) ? rng.int(1, 2) : 0; i > 0; i--) actions.push({ at: at(), kind: 'clock', node: rng.pick(nodes), offset: rng.int(-90, 90) * 1_000 })
+  if (rng.chance(0.1)) actions.push({ at: at(), kind: 'disk-full', node: rng.pick(nodes), for: rng.int(1, 10) * 1_000 })
+  if (hostile !== undefined) {
+    const acts: HostileAct[] = ['lie-vector', 'replay', 'equivocate', 'flood-future', 'forge', 'backdate', 'lie-attest']
+    for (let i = rng.int(2, 8); i > 0; i--) actions.push({ at: at(), kind: 'hostile', act: rng.pick(acts) })
+  }
+  actions.sort((a, b) => a.at - b.at)
+  return {
+    seed,
+    nodes,
+    ...(hostile !== undefined ? { hostile } : {}),
+    closed: rng.chance(0.5),
+    net: { latency: [rng.int(1, 10), rng.int(20, 200)], drop: rng.pick([0, 0, 0.05, 0.2, 0.4]), dup: rng.pick([0, 0, 0.05, 0.2]) },
+    config,
+    clocks,
+    actions,
+    faultsUntil,
+    settleMs: 200_000
+  }
+}
+
+/** Splits `ids` into two or three non-empty groups. */
+function split (rng: Rng, ids: string[]): string[][] {
+  const shuffled = rng.shuffle(ids)
+  const parts = Math.min(ids.length, rng.int(2, 3))
+  const groups: string[][] = Array.from({ length: parts }, () => [])
+  shuffled.forEach((id, i) => { (groups[i < parts ? i : rng.int(0, parts - 1)] as string[]).push(id) })
+  return groups
+}

@@ -1,0 +1,140 @@
+/**
+ * One run: the nodes, the network, the scenario's timeline of writes and
+ * faults, then a quiet period in which everything heals, then the checks.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { HostileNode } from './hostile.js'
+import { check } from './invariants.js'
+import { SimKeys } from './keys.js'
+import { Network } from './network.js'
+import { SimNode, type NodeDeps } from './node.js'
+import { Recorder } from './record.js'
+import { Rng } from './rng.js'
+import { Scheduler } from './scheduler.js'
+import type { Action, Scenario } from './scenario.js'
+
+export interface RunResult {
+  seed: number
+  failures: string[]
+  trace: string[]
+  counts: Recorder['counts'] & { gossip: number, dropped: number, duplicated: number, frames: number, streamsBroken: number, events: number }
+}
+
+/** Most events one run may take: a run that would go on forever fails instead. */
+const MAX_EVENTS = 3_000_000
+/** How long before the checks nodes stop writing attestations (heartbeats included). */
+const QUIET_MS = 15_000
+
+export function run (scenario: Scenario): RunResult {
+  const sched = new Scheduler()
+  const rng = new Rng(scenario.seed)
+  const record = new Recorder()
+  record.now = () => sched.now
+  sched.onError = err => { record.fail(`exception: ${(err as Error).stack?.split('\n').slice(0, 4).join(' | ') ?? String(err)}`) }
+  const net = new Network(sched, rng.fork('network'), scenario.net, (where, err) => {
+    record.fail(`exception in ${where}: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(err)}`)
+  })
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'murmur-sim-'))
+  const deps: NodeDeps = { dir, sched, rng: rng.fork('nodes'), net, keys: new SimKeys(scenario.seed), record, scenario }
+  const nodes = new Map(scenario.nodes.map(id => [id, new SimNode(id, deps)]))
+  const hostile = scenario.hostile !== undefined ? new HostileNode(scenario.hostile, deps) : undefined
+  for (const node of nodes.values()) net.add(node)
+  if (hostile !== undefined) net.add(hostile)
+  net.faultsUntil = scenario.faultsUntil
+  const guarded = (what: string, fn: () => void) => (): void => {
+    try {
+      fn()
+    } catch (err) {
+      record.fail(`exception in ${what}: ${(err as Error).stack?.split('\n').slice(0, 4).join(' | ') ?? String(err)}`)
+    }
+  }
+  sched.at(0, guarded('start', () => {
+    for (const node of nodes.values()) node.start()
+    hostile?.start()
+  }))
+  for (const action of scenario.actions) sched.at(action.at, guarded(describe(action), () => { apply(action) }))
+  sched.at(scenario.faultsUntil, guarded('heal', () => {
+    net.partition(undefined)
+    for (const node of nodes.values()) {
+      node.disk.fullUntil = -Infinity
+      if (!node.up) node.start()
+    }
+    if (hostile !== undefined && !hostile.up) hostile.start()
+    record.log('faults stop: the network heals and every node is up')
+  }))
+
+  function apply (action: Action): void {
+    record.log(describe(action))
+    const node = 'node' in action ? nodes.get(action.node) : undefined
+    switch (action.kind) {
+      case 'write':
+        record.counts.writes++
+        if (action.value === null) record.counts.deletes++
+        node?.write(action.key, action.value)
+        return
+      case 'crash':
+        if (node === undefined || !node.up) return
+        record.counts.crashes++
+        node.crash()
+        sched.after(action.downFor, guarded(`restart ${node.id}`, () => { if (!node.up && sched.now < scenario.faultsUntil) node.start() }))
+        return
+      case 'partition':
+        record.counts.partitions++
+        net.partition(action.groups)
+        sched.after(action.healAfter, guarded('heal partition', () => { if (sched.now < scenario.faultsUntil) net.partition(undefined) }))
+        return
+      case 'cut': {
+        net.cut(action.pairs, true)
+        const restore = action.for
+        if (restore !== undefined) sched.after(restore, guarded('restore links', () => { net.cut(action.pairs, false) }))
+        return
+      }
+      case 'clock':
+        if (node === undefined) return
+        record.counts.clockJumps++
+        node.clockOffset = action.offset
+        return
+      case 'disk-full':
+        if (node === undefined) return
+        record.counts.diskFull++
+        node.disk.fullUntil = sched.now + action.for
+        return
+      case 'hostile':
+        hostile?.act(action.act)
+        return
+      case 'tamper':
+        node?.replica.store.put({ key: action.key, value: Buffer.from('tampered'), wall: 0, logical: 0, origin: action.node, seq: 1 })
+    }
+  }
+
+  // the last seconds are quiet: no new attestations, so the last ones can reach everyone before the checks,
+  // even where clocks differ by more than the skew bound and an op waits until the receiver's clock catches up
+  const until = scenario.faultsUntil + scenario.settleMs
+  const offsets = [...Object.values(scenario.clocks), ...scenario.actions.flatMap(a => a.kind === 'clock' ? [a.offset] : []), 0]
+  const quiet = QUIET_MS + Math.max(0, Math.max(...offsets) - Math.min(...offsets) - scenario.config.maxSkewMs)
+  sched.at(Math.max(scenario.faultsUntil, until - quiet), () => { for (const node of [...nodes.values(), hostile]) node?.quiet() })
+  if (sched.run(until, MAX_EVENTS)) record.fail(`still busy after ${MAX_EVENTS} events at ${(sched.now / 1000).toFixed(1)} s: something never settles`)
+  if (record.failures.length === 0) {
+    const honest = [...nodes.values()]
+    guarded('checks', () => { check(honest, record, scenario) })()
+  }
+  // every node's database goes with the run
+  for (const node of [...nodes.values(), hostile]) node?.close()
+  rmSync(dir, { recursive: true, force: true })
+  return { seed: scenario.seed, failures: record.failures, trace: record.lines(), counts: { ...record.counts, ...net.stats, events: sched.events } }
+}
+
+export function describe (action: Action): string {
+  switch (action.kind) {
+    case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}`}`
+    case 'crash': return `${action.node} crashes for ${action.downFor / 1000} s`
+    case 'partition': return `partition ${action.groups.map(g => g.join(',')).join(' | ')} for ${action.healAfter / 1000} s`
+    case 'cut': return `links down: ${action.pairs.map(p => p.join('–')).join(', ')}${action.for !== undefined ? ` for ${action.for / 1000} s` : ''}`
+    case 'clock': return `${action.node} clock jumps to ${action.offset / 1000} s`
+    case 'disk-full': return `${action.node} disk full for ${action.for / 1000} s`
+    case 'hostile': return `hostile: ${action.act}`
+    case 'tamper': return `${action.node}'s ${action.key} changed behind its back`
+  }
+}
