@@ -214,16 +214,24 @@ function digest (rows) {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex')
 }
 
-/** Waits until the kv_store rows of every node's SQLite file are identical. */
+/**
+ * Waits until the kv_store rows of every node's SQLite file are identical:
+ * the user's keys and the members' attestations (keys under U+0000), which
+ * settle a second or so after the last write.
+ */
 async function identicalRows (nodes, what) {
   return await waitFor(() => {
-    const summaries = nodes.map(node => { const rows = node.rows(); return { node, rows: rows.length, sha: digest(rows) } })
+    const summaries = nodes.map(node => {
+      const rows = node.rows()
+      const records = rows.filter(([key]) => key.startsWith('\u0000')).length
+      return { node, rows: rows.length - records, records, sha: digest(rows) }
+    })
     return summaries.every(s => s.sha === summaries[0].sha) ? summaries : undefined
   }, what)
 }
 
 function sqliteTable (summaries) {
-  table(['node', 'rows', 'sha256 of kv_store rows', 'file'], summaries.map(s => [s.node.name, s.rows, s.sha.slice(0, 32) + '…', join(s.node.dataDir, 'murmur.db')]))
+  table(['node', 'keys', 'attestations', 'sha256 of kv_store rows', 'file'], summaries.map(s => [s.node.name, s.rows, s.records, s.sha.slice(0, 32) + '…', join(s.node.dataDir, 'murmur.db')]))
 }
 
 /** The higher (wall, logical, origin) wins; the answer says which field decided. */
