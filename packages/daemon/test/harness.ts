@@ -78,6 +78,8 @@ export class TestNode {
   readonly dataDir: string
   readonly socket: string
   process?: ChildProcess
+  /** murmurd runs under a wrapper (e.g. faketime) in a process group of its own. */
+  private group = false
   stdout = ''
   stderr = ''
   private exited?: Promise<number | null>
@@ -97,8 +99,11 @@ export class TestNode {
     if (options.group != null) args.push('--group', options.group)
     args.push(...(options.args ?? []))
     const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath, MURMURD, ...args] as [string, ...string[]]
-    const child = spawn(command, prefixArgs, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // a prefix such as faketime forks murmurd as its child: give them a process
+    // group of their own so stop() reaches murmurd too, not only the wrapper
+    const child = spawn(command, prefixArgs, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.prefix != null })
     this.process = child
+    this.group = options.prefix != null
     this.stdout = ''
     this.stderr = ''
     child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
@@ -166,7 +171,8 @@ export class TestNode {
   /** Sends a signal and waits for the exit code. */
   async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.process == null || this.process.exitCode != null || this.process.signalCode != null) return this.process?.exitCode ?? null
-    this.process.kill(signal)
+    if (this.group && this.process.pid != null) process.kill(-this.process.pid, signal)
+    else this.process.kill(signal)
     return await this.exited as number | null
   }
 }
