@@ -10,7 +10,8 @@
  */
 import { isBehind } from './serve.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
-import { attestedFloors, jumpMarks, ownMark, pruneFloors, settle, snapshotReason, stageRows, type SnapshotReason } from '../replica/snapshot.js'
+import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows } from '../replica/snapshot.js'
+import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
 import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
 import type { Change, Mark, Op, VersionVector } from '../types.js'

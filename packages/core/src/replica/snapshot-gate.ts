@@ -1,0 +1,115 @@
+/**
+ * The gate in front of a snapshot: which origins a node may jump, and whether
+ * it takes the snapshot at all (see `snapshotReason`). A server may offer a
+ * snapshot to anyone; this node decides from its own records and from
+ * signed attestations only.
+ */
+import { decodeAttestation, type Attestation } from '../attestation.js'
+import { noteSilent, type ReplicaState } from './state.js'
+import type { Mark, Op } from '../types.js'
+/**
+ * Whether to take a snapshot whose floors are `jump`, and why; first drops
+ * from `jump` every origin this node may not jump. A server may say
+ * "snapshot" to anyone, and a jump skips ops, so this node jumps an origin
+ * only as far as:
+ *
+ * - the origin itself vouches for: its own signed attestation (sent, or
+ *   known here) holds that much, so no member can claim ops of another it
+ *   never wrote (and an attestation cannot hold its own member's ops past
+ *   its own seq); unless the origin has been silent longer than the
+ *   retention (its newest attestation and op are older than that), where
+ *   the attestations sent decide;
+ * - never, for this node's own ops: it holds every one it wrote.
+ *
+ * It then takes the snapshot only when a jump passes what it holds, and:
+ *
+ * - 'returning': its own records show the group may have gone on without
+ *   it: it was away (its newest op older than the retention when it
+ *   opened), or since it last caught up it has counted a member as evicted
+ *   (silent past the retention) or seen an attestation that does not count
+ *   it (`ReplicaState.silent`, `countedOutBySomeone`), or it has stayed
+ *   behind for `STUCK_MS` with no such sign (one that never reached it); it
+ *   takes the server's word for what was deleted and collected meanwhile,
+ *   and deletes those values again itself, so every replica agrees whatever
+ *   that word;
+ * - 'joining': otherwise, only for origins it has never held an op of (it is
+ *   new, or they are): it jumps only those and keeps what it has, since no
+ *   member could have collected a delete of its rows without its attestation.
+ *
+ * A member cannot make a node that was in touch with the group jump an
+ * origin it holds ops of, drop a row or write anything again, unless that
+ * node has been stuck behind for `STUCK_MS`.
+ */
+export type SnapshotReason = 'returning' | 'joining'
+
+/** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
+export const STUCK_MS = 30_000
+
+export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, attestations: Op[]): SnapshotReason | undefined {
+  const now = state.now()
+  const silentSince = now - state.config.retentionMs
+  for (const [origin, mark] of jump) {
+    const known = state.origins.get(origin)
+    if (origin === state.self) {
+      if (mark.seq > (known?.held.seq ?? 0)) jump.delete(origin)
+      continue
+    }
+    const own = newestOwn(attestations, origin)
+    const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
+    const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, known?.held.wall ?? 0)
+    if (mark.seq > vouched && seen >= silentSince) jump.delete(origin)
+  }
+  const held = (origin: string): number => state.origins.get(origin)?.held.seq ?? 0
+  const behind = [...jump].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin))
+  if (behind.length === 0) {
+    state.behindSince = undefined
+    return undefined
+  }
+  noteSilent(state, now)
+  if (state.absent || state.silent.size > 0 || countedOutBySomeone(state, attestations)) return 'returning'
+  // no sign it was away, yet it stays behind what is collected (a sign that never reached it): after a while, it takes it
+  if (behind.some(([origin]) => held(origin) > 0)) {
+    state.behindSince ??= now
+    if (now - state.behindSince >= STUCK_MS) return 'returning'
+  }
+  // otherwise only origins it has never held an op of: nothing of its own can depend on what was collected of them
+  for (const origin of jump.keys()) if (held(origin) > 0) jump.delete(origin)
+  return behind.some(([origin]) => held(origin) === 0) ? 'joining' : undefined
+}
+
+/**
+ * Whether a member's newest attestation (sent or known) holds none of this
+ * node's ops, though this node has written some: that member does not count
+ * it, so it may have collected without it (an open group where its ops never
+ * reached the others, or waited there for their clocks). A member that ever
+ * attested holding some of them cannot unsay it.
+ */
+function countedOutBySomeone (state: ReplicaState, attestations: Op[]): boolean {
+  if ((state.origins.get(state.self)?.held.seq ?? 0) === 0) return false
+  const members = new Set(attestations.map(op => op.origin))
+  members.delete(state.self)
+  for (const member of members) {
+    const known = state.attestations.get(member)
+    if (known?.marks.has(state.self) === true) continue
+    const sent = newestOwn(attestations, member)
+    if (sent !== undefined && (known === undefined || sent.seq >= known.seq) && !sent.marks.has(state.self)) return true
+  }
+  return false
+}
+
+/** The newest attestation among `ops` that `member` made, if any. */
+function newestOwn (ops: Op[], member: string): Attestation | undefined {
+  let newest: Attestation | undefined
+  for (const op of ops) {
+    if (op.origin !== member || (newest !== undefined && op.seq <= newest.seq)) continue
+    try {
+      newest = decodeAttestation(op)
+    } catch {}
+  }
+  return newest
+}
+
+/** The mark a member's attestation among `ops` gives for the member itself, if any. */
+export function ownMark (ops: Op[], member: string): Mark | undefined {
+  return newestOwn(ops, member)?.marks.get(member)
+}
