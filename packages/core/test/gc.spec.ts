@@ -41,6 +41,26 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(solo.counts(), { keys: 1, tombstones: 0 })
     })
 
+    it('floors wait the lag: a new node meanwhile gets superseded ops in an ordinary pull, and a snapshot only after', () => {
+      const alice = replica('alice', { floorLagMs: GRACE })
+      put(alice, 'k', '1')
+      clock.advance(1)
+      put(alice, 'k', '2')
+      attest(alice)
+      assert.deepEqual(alice.collect(), { history: 0, tombstones: 0 }, 'what every member holds waits the lag')
+      const carol = replica('carol', { floorLagMs: GRACE })
+      assert.equal(pull(carol, alice).snapshot, false, 'nothing collected yet: an ordinary pull')
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      assert.equal(carol.vector().alice, alice.vector().alice, 'carol holds every op of alice')
+      clock.advance(GRACE / 2)
+      assert.equal(alice.collect().history, 0, 'half the lag: still held')
+      clock.advance(GRACE / 2)
+      assert.equal(alice.collect().history, 1, 'the lag passed: the superseded op goes')
+      const dave = replica('dave', { floorLagMs: GRACE })
+      assert.equal(pull(dave, alice).snapshot, true, 'now a new node is behind the floors')
+      assert.deepEqual(rowsOf(dave.store), rowsOf(alice.store))
+    })
+
     it('collects a tombstone only once every member has attested to holding it, then on every node alike', () => {
       const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => replica(id)) as [Replica, Replica, Replica]
       put(alice, 'doomed', 'v')

@@ -1,9 +1,16 @@
 /**
  * Garbage collection: once every member holds an origin's ops up to a seq
- * (see `stability.ts`), that seq becomes the origin's floor. Ops that lost
- * (history) at or below it go at once; tombstones at or below it go once
- * they are older than the grace period, which gives a node the group has not
- * heard of yet time to show up. The newest tombstone collected raises the
+ * (see `stability.ts`), that seq becomes the origin's floor, `floorLagMs`
+ * (by default the grace period) later. Ops that lost (history) at or below it go then; tombstones at or
+ * below it go once they are older than the grace period too, which gives a
+ * node the group has not heard of yet time to show up.
+ *
+ * The wait keeps snapshots for nodes that were away. Ops are superseded all
+ * the time (each member's attestation replaces its last, every second while
+ * ops arrive); were they dropped the moment every member held them, a node
+ * that missed one by gossip, or a new node, would find itself behind the
+ * floors and need a snapshot of the whole map, where an ordinary pull of
+ * what it lacks does. The newest tombstone collected raises the
  * horizon: gossip older than it is taken only from origins shown to have
  * seen everything collected.
  */
@@ -26,8 +33,9 @@ export function collect (state: ReplicaState, now: number): Collected {
   if ('blocked' in cut) result.blocked = cut.blocked
   state.blocked = result.blocked
   const floors = new Map<string, OriginState>()
-  if ('cut' in cut) {
-    for (const [origin, seq] of cut.cut) {
+  const due = 'cut' in cut ? dueCut(state, now, cut.cut) : undefined
+  if (due !== undefined) {
+    for (const [origin, seq] of due) {
       const known = state.origins.get(origin)
       if (known === undefined || seq <= known.floor.seq) continue
       const acc = state.stability.accAt(origin, seq)
@@ -56,4 +64,14 @@ export function collect (state: ReplicaState, now: number): Collected {
     state.pending.dropUpTo(origin, next.floor.seq)
   }
   return result
+}
+
+/** Remembers `cut` (every eighth of the lag at most) and returns the newest remembered cut at least the lag old, if any. */
+function dueCut (state: ReplicaState, now: number, cut: Map<string, number>): Map<string, number> | undefined {
+  const lag = state.config.floorLagMs
+  const last = state.cuts.at(-1)
+  if (last === undefined || now - last.at >= lag / 8) state.cuts.push({ at: now, cut: new Map(cut) })
+  let due: Map<string, number> | undefined
+  while (state.cuts.length > 0 && (state.cuts[0] as { at: number }).at <= now - lag) due = state.cuts.shift()?.cut
+  return due
 }

@@ -36,6 +36,11 @@ export interface ReplicaInit {
   pendingBytes?: number
   /** A tombstone is collected no sooner than this after it was written. @default 300_000 */
   tombstoneGraceMs?: number
+  /**
+   * How long what every member holds waits before it becomes the floors
+   * (see `collect.ts`). @default `tombstoneGraceMs`
+   */
+  floorLagMs?: number
   /** A member silent for longer than this no longer holds back collection. @default 604_800_000 (7 days) */
   retentionMs?: number
   /** The least time between two attestations while ops keep arriving. @default 5_000 */
@@ -56,7 +61,7 @@ export interface ReplicaState {
   readonly attestations: Map<string, Attestation>
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
-  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'retentionMs' | 'attestIntervalMs'>>
+  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'attestIntervalMs'>>
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
   horizon: Stamp
   /** This node's own ops up to this seq are on disk, and only those may leave it. */
@@ -80,6 +85,11 @@ export interface ReplicaState {
   readonly silent: Set<string>
   /** Since when pulls have found it behind what peers collected, with no sign it was away. */
   behindSince?: number
+  /**
+   * Recent cuts (what every member holds), oldest first: one becomes the
+   * floors only once it is `floorLagMs` old (see `collect.ts`).
+   */
+  readonly cuts: Array<{ at: number, cut: Map<string, number> }>
   /** Mismatches already asked about: `member\norigin` → the attestation seq. */
   readonly rechecked: Map<string, number>
   /** The last marks each held prefix passed through (seq → mark), so checking a recent attestation reads nothing. */
@@ -131,6 +141,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
     maxHoldMs: init.maxHoldMs ?? 3_600_000,
     tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
+    floorLagMs: init.floorLagMs ?? init.tombstoneGraceMs ?? 300_000,
     retentionMs: init.retentionMs ?? 604_800_000,
     attestIntervalMs: init.attestIntervalMs ?? 5_000
   }
@@ -152,6 +163,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     dirty: true,
     lastAttest: -Infinity,
     rechecked: new Map(),
+    cuts: [],
     recent: new RecentMarks(),
     absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
