@@ -115,21 +115,32 @@ class Arrivals {
   }
 
   add (op: Op, digest: Uint8Array): boolean {
-    const versions = this.fresh.get(op.origin)?.get(op.seq) ?? []
-    if ([...versions.map(v => v.digest), ...this.state.pending.at(op.origin, op.seq).map(digestOf)].some(d => sameBytes(d, digest))) return false
     let seqs = this.fresh.get(op.origin)
+    const versions = seqs?.get(op.seq)
+    if (versions?.some(v => sameBytes(v.digest, digest)) === true) return false
+    if (this.state.pending.has(op.origin) && this.state.pending.at(op.origin, op.seq).some(waiting => sameBytes(digestOf(waiting), digest))) return false
     if (seqs === undefined) this.fresh.set(op.origin, (seqs = new Map()))
-    seqs.set(op.seq, [...versions, { op, digest }])
+    if (versions === undefined) seqs.set(op.seq, [{ op, digest }])
+    else versions.push({ op, digest })
     this.origins.add(op.origin)
     return true
   }
 
   at (origin: string, seq: number): Op[] {
-    return [...this.state.pending.at(origin, seq), ...(this.fresh.get(origin)?.get(seq)?.map(v => v.op) ?? [])]
+    const fresh = this.fresh.get(origin)?.get(seq)?.map(v => v.op) ?? []
+    return this.state.pending.has(origin) ? [...this.state.pending.at(origin, seq), ...fresh] : fresh
   }
 
   has (origin: string): boolean {
     return this.state.pending.has(origin) || (this.fresh.get(origin)?.size ?? 0) > 0
+  }
+
+  /** The seqs of `origin` in `(after, upTo]` that have ops here, lowest first (not every seq between: the range may be long). */
+  seqsIn (origin: string, after: number, upTo: number): number[] {
+    const seqs = new Set<number>()
+    for (const seq of this.fresh.get(origin)?.keys() ?? []) if (seq > after && seq <= upTo) seqs.add(seq)
+    for (const seq of this.state.pending.seqs(origin)) if (seq > after && seq <= upTo) seqs.add(seq)
+    return [...seqs].sort((a, b) => a - b)
   }
 
   /** Takes `op` out (it applies, or is refused). */
@@ -162,7 +173,7 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
     const held = known?.held.seq ?? 0
     const floor = known?.floor.seq ?? 0
     // other versions of seqs already held (equivocation): checked against the clock only
-    for (let seq = floor + 1; seq <= held && arrived.has(origin); seq++) {
+    for (const seq of arrived.seqsIn(origin, floor, held)) {
       for (const op of arrived.at(origin, seq)) if (clockAllows(state, arrived, op, now, out)) take(op)
     }
     let previous: Stamp | undefined = held > 0 ? known?.held : undefined

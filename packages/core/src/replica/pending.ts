@@ -94,6 +94,11 @@ export class PendingOps {
     return this.byOrigin.has(origin)
   }
 
+  /** The seqs waiting for `origin`, in no order. */
+  seqs (origin: string): Iterable<number> {
+    return this.byOrigin.get(origin)?.seqs.keys() ?? []
+  }
+
   /** Runs of consecutive seqs waiting for `origin`, lowest first: what a sync need not send again. */
   ranges (origin: string): Array<[number, number]> {
     const seqs = [...(this.byOrigin.get(origin)?.seqs.keys() ?? [])].sort((a, b) => a - b)
