@@ -17,6 +17,7 @@ import type { HostileAct } from './scenario.js'
 const MAX = Number.MAX_SAFE_INTEGER
 
 export class HostileNode implements Puller {
+  readonly hostile = true
   readonly id: string
   private readonly inner: SimNode
   private readonly deps: NodeDeps
@@ -55,8 +56,8 @@ export class HostileNode implements Puller {
     this.inner.quiet()
   }
 
-  write (key: string, value: string | null): void {
-    this.inner.write(key, value)
+  write (changes: Array<{ key: string, value: string | null }>): void {
+    this.inner.write(changes)
   }
 
   gossip (bytes: Uint8Array, from: string): Verdict {

@@ -15,6 +15,8 @@ import type { Scheduler } from './scheduler.js'
 export const GROUP = 'sim'
 /** A sync stream with no frame for this long is aborted (as murmurd's is). */
 export const STREAM_IDLE_MS = 20_000
+/** The budget an honest node serves sync frames within; a larger frame (but one op alone) is refused, as murmurd's receiver does. */
+export const FRAME_BYTES = 16 * 1024
 const PULL_TIMEOUT_MS = 300_000
 
 export type Verdict = 'accept' | 'reject' | 'ignore'
@@ -25,6 +27,8 @@ export interface Endpoint {
   readonly up: boolean
   /** Changes on every restart, so a stream from an earlier life breaks. */
   readonly incarnation: number
+  /** The hostile member: it may break the protocol; an honest node that does is a bug. */
+  readonly hostile?: boolean
   /** A gossip message arrived; its verdict decides whether it is forwarded. */
   gossip(bytes: Uint8Array, from: string): Verdict
   /** Serves a sync: the frames to send for `hello`, produced lazily. */
@@ -193,6 +197,10 @@ export class Network {
       }
       if (item.done === true) return end()
       const bytes = encodeFrame(item.value)
+      if (bytes.length > FRAME_BYTES && (item.value.kind === 'control' || item.value.ops.length > 1)) {
+        if (server.hostile !== true) this.bug(`${serverId} serving ${puller.id}`, new Error(`a ${item.value.kind} frame of ${bytes.length} bytes, over the ${FRAME_BYTES}-byte budget`))
+        return end()
+      }
       const delay = this.latency() + server.frameDelay()
       if (delay > STREAM_IDLE_MS) {
         this.sched.after(STREAM_IDLE_MS, () => { end() })

@@ -8,7 +8,7 @@
  */
 import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
 import { SimDisk } from './disk.js'
-import { GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
+import { FRAME_BYTES, GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
 import { describeOp, type Recorder } from './record.js'
 import type { Rng } from './rng.js'
 import type { Scenario } from './scenario.js'
@@ -107,10 +107,10 @@ export class SimNode implements Puller {
     if (this.up) this.crash()
   }
 
-  /** A client's put or delete; acknowledged (recorded) once it is on disk. */
-  write (key: string, value: string | null): void {
+  /** A client's request (a put, a delete, or many): one commit, each change acknowledged (recorded) once it is on disk. */
+  write (changes: Array<{ key: string, value: string | null }>): void {
     if (!this.up) return
-    this.enqueue([{ key, value: value === null ? null : Buffer.from(value) }], true)
+    this.enqueue(changes.map(({ key, value }) => ({ key, value: value === null ? null : Buffer.from(value) })), true)
   }
 
   gossip (bytes: Uint8Array, from: string): Verdict {
@@ -135,7 +135,7 @@ export class SimNode implements Puller {
 
   serve (hello: Frame, _puller: string): Iterator<Frame> {
     if (hello.kind !== 'control' || hello.message.t !== 'hello') return [][Symbol.iterator]()
-    return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: 16 * 1024 })
+    return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES })
   }
 
   frameDelay (): number {

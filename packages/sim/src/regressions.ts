@@ -98,5 +98,19 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
       { at: 5_000, kind: 'write', node: 'n0', key: 'k', value: null },
       { at: 6_000, kind: 'write', node: 'n2', key: 'other', value: 'x' }
     ]
+  }),
+  /**
+   * The 100,000-key bench: a sync frame of ops from batches it carries only
+   * part of holds the rest of each batch's digests; counted by keys and values
+   * alone it grew to several times its budget, and the puller refused it on
+   * every pull. n2 is down while n0 and n1 write hundreds of keys in one
+   * request each, then pulls them all.
+   */
+  'frames-over-budget': () => base(111, 3, {
+    actions: [
+      { at: 500, kind: 'crash', node: 'n2', downFor: 8_000 },
+      { at: 1_000, kind: 'bulk', node: 'n0', keys: Array.from({ length: 600 }, (_, i) => `b${(i * 7919) % 1000}`), value: 'x'.repeat(300) },
+      { at: 2_000, kind: 'bulk', node: 'n1', keys: Array.from({ length: 400 }, (_, i) => `b${(i * 104729) % 1000}`), value: 'y'.repeat(200) }
+    ]
   })
 }

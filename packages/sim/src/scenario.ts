@@ -24,6 +24,8 @@ export type HostileAct =
 
 export type Action = { at: number } & (
   | { kind: 'write', node: string, key: string, value: string | null }
+  /** One request writing many keys: one group commit, signed in batches of up to 256 ops. */
+  | { kind: 'bulk', node: string, keys: string[], value: string }
   | { kind: 'crash', node: string, downFor: number }
   | { kind: 'partition', groups: string[][], healAfter: number }
   /** Pairs that cannot reach each other (a broken link, not a split): `for` ms, or the whole run when absent. */
@@ -98,13 +100,21 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
     const acts: HostileAct[] = ['lie-vector', 'replay', 'equivocate', 'flood-future', 'forge', 'backdate', 'lie-attest']
     for (let i = rng.int(2, 8); i > 0; i--) actions.push({ at: at(), kind: 'hostile', act: rng.pick(acts) })
   }
+  const closed = rng.chance(0.5)
+  const net: Scenario['net'] = { latency: [rng.int(1, 10), rng.int(20, 200)], drop: rng.pick([0, 0, 0.05, 0.2, 0.4]), dup: rng.pick([0, 0, 0.05, 0.2]) }
+  // drawn last, so every earlier draw of a seed means what it meant before bulk writes existed
+  for (let i = rng.chance(0.3) ? rng.int(1, 4) : 0; i > 0; i--) {
+    // keys spread over a wide space, so a snapshot's rows in key order mix ops of many batches
+    const keys = new Set(Array.from({ length: rng.int(50, 600) }, () => `b${rng.int(0, 1999)}`))
+    actions.push({ at: at(), kind: 'bulk', node: rng.pick(nodes), keys: [...keys], value: `bulk${rng.int(0, 9999)}:${'.'.repeat(rng.int(40, 400))}` })
+  }
   actions.sort((a, b) => a.at - b.at)
   return {
     seed,
     nodes,
     ...(hostile !== undefined ? { hostile } : {}),
-    closed: rng.chance(0.5),
-    net: { latency: [rng.int(1, 10), rng.int(20, 200)], drop: rng.pick([0, 0, 0.05, 0.2, 0.4]), dup: rng.pick([0, 0, 0.05, 0.2]) },
+    closed,
+    net,
     config,
     clocks,
     actions,

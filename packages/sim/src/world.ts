@@ -72,7 +72,11 @@ export function run (scenario: Scenario): RunResult {
       case 'write':
         record.counts.writes++
         if (action.value === null) record.counts.deletes++
-        node?.write(action.key, action.value)
+        node?.write([{ key: action.key, value: action.value }])
+        return
+      case 'bulk':
+        record.counts.writes += action.keys.length
+        node?.write(action.keys.map(key => ({ key, value: action.value })))
         return
       case 'crash':
         if (node === undefined || !node.up) return
@@ -129,6 +133,7 @@ export function run (scenario: Scenario): RunResult {
 export function describe (action: Action): string {
   switch (action.kind) {
     case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}`}`
+    case 'bulk': return `${action.node} puts ${action.keys.length} keys in one request (${action.keys.slice(0, 3).join(', ')}, …)=${action.value}`
     case 'crash': return `${action.node} crashes for ${action.downFor / 1000} s`
     case 'partition': return `partition ${action.groups.map(g => g.join(',')).join(' | ')} for ${action.healAfter / 1000} s`
     case 'cut': return `links down: ${action.pairs.map(p => p.join('–')).join(', ')}${action.for !== undefined ? ` for ${action.for / 1000} s` : ''}`

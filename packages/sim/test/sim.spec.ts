@@ -26,7 +26,8 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'power-loss': r => r.counts.crashes === 1,
     equivocation: r => r.counts.equivocations > 0,
     trickle: r => r.counts.crashes === 1,
-    'partition-past-retention': r => r.counts.snapshots >= 2 && r.counts.tombstonesCollected > 0
+    'partition-past-retention': r => r.counts.snapshots >= 2 && r.counts.tombstonesCollected > 0,
+    'frames-over-budget': r => r.counts.writes === 1_000 && r.counts.crashes === 1
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
