@@ -23,11 +23,18 @@ export function digest (dataDir) {
   }
 }
 
-/** Throws unless every node's kv_store rows are identical. */
-export function assertIdentical (nodes) {
-  const digests = nodes.map(n => ({ name: n.name, ...digest(n.dataDir) }))
-  if (!digests.every(d => d.sha256 === digests[0].sha256)) {
-    throw new Error(`replicas differ: ${digests.map(d => `${d.name} ${d.rows} rows ${d.sha256.slice(0, 12)}`).join(', ')}`)
+/**
+ * Waits until every node's kv_store rows are identical, and throws if they are
+ * not within `timeoutMs`. The user's keys are identical once the version
+ * vectors are; the members' attestations (keys under U+0000) settle a moment
+ * later, each node recording what it holds once the last ops arrived.
+ */
+export async function assertIdentical (nodes, { timeoutMs = 15_000 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  while (true) {
+    const digests = nodes.map(n => ({ name: n.name, ...digest(n.dataDir) }))
+    if (digests.every(d => d.sha256 === digests[0].sha256)) return digests[0]
+    if (Date.now() > deadline) throw new Error(`replicas differ after ${timeoutMs} ms: ${digests.map(d => `${d.name} ${d.rows} rows ${d.sha256.slice(0, 12)}`).join(', ')}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
   }
-  return digests[0]
 }

@@ -59,7 +59,7 @@ export async function catchup ({ quick, runs, report, log }) {
       await new Promise(resolve => setTimeout(resolve, Math.max(0, lastWrite + OFFLINE_MS - performance.now())))
 
       const cu = await timeToReplica(c, [a, b], { expectKeys: keys })
-      assertIdentical([a, b, c])
+      await assertIdentical([a, b, c])
       r.catchup.push(cu.totalMs); r.catchupReady.push(cu.readyMs); r.catchupWire.push(cu.wire.in + cu.wire.out)
       log(`  catch-up ${run + 1}: ${cu.totalMs.toFixed(0)} ms from restart (ready after ${cu.readyMs.toFixed(0)} ms), ` +
         `wire ${(cu.wire.in / 1e6).toFixed(2)} MB in + ${(cu.wire.out / 1e6).toFixed(2)} MB out over ${cu.wire.connections.length} connection(s) for ${(payload / 1e6).toFixed(2)} MB of keys+values`)
@@ -68,7 +68,7 @@ export async function catchup ({ quick, runs, report, log }) {
       const d = new Daemon('c3', join(root, 'c3'), { peers: [a.addr] })
       cluster.nodes.push(d)
       const jn = await timeToReplica(d, [a], { expectKeys: keys })
-      assertIdentical([a, d])
+      await assertIdentical([a, d])
       r.join.push(jn.totalMs); r.joinReady.push(jn.readyMs); r.joinWire.push(jn.wire.in + jn.wire.out)
       log(`  join ${run + 1}: ${jn.totalMs.toFixed(0)} ms from start (ready after ${jn.readyMs.toFixed(0)} ms), wire ${((jn.wire.in + jn.wire.out) / 1e6).toFixed(2)} MB`)
 
@@ -78,7 +78,7 @@ export async function catchup ({ quick, runs, report, log }) {
         const burst = `cb${run}`
         await batchedPuts(a.ctl, { ms: 120_000, max: keys, size: 1000, value: i => valueOf(VALUE_BYTES, i), keyOf: i => keyOf(burst, i) })
         const again = await timeToReplica(c, [a, b, d], { expectKeys: 2 * keys })
-        assertIdentical([a, b, c, d])
+        await assertIdentical([a, b, c, d])
         r.burstWire.push(again.wire.in + again.wire.out); r.burstMs.push(again.totalMs)
         log(`  catch-up right after the burst: ${again.totalMs.toFixed(0)} ms, wire ${((again.wire.in + again.wire.out) / 1e6).toFixed(2)} MB`)
       }

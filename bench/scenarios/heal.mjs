@@ -36,7 +36,7 @@ async function healOnce (run, { links }) {
       return performance.now() - start
     }))
     const doneAt = await converged(nodes, { timeoutMs: 60_000, pollMs: 25, expectKeys: KEYS })
-    assertIdentical(nodes)
+    await assertIdentical(nodes)
     return { ms: doneAt - start, connectMs: Math.max(...connectMs) }
   } finally {
     await cluster.stop()
