@@ -18,7 +18,7 @@ export { Replica, type ReplicaInit, type ReplicaStatus } from './replica/replica
 export type { ReceiveContext, Received } from './replica/inbound.js'
 export { sizeOf as pendingSize } from './replica/pending.js'
 export type { Collected } from './replica/collect.js'
-export type { Refusal, VerifyBatch } from './replica/checker.js'
+export { OpChecker, type Refusal, type VerifyBatch } from './replica/checker.js'
 export { serve, isBehind, type ServeInit } from './sync/serve.js'
 export { PullSession, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
 export { PullQueue, type PullQueueInit } from './sync/pull-queue.js'

@@ -2,10 +2,13 @@
  * Whether an op from a peer may be taken at all: its origin may write, it is
  * covered by a batch its origin signed, and a record under murmur's reserved
  * keys is one its origin may write and is well-formed. Signatures are checked
- * once per batch (the ops of a batch share one proof object).
+ * once per batch: the ops of a batch share one proof object, and a batch
+ * seen lately in another message (a catch-up brings it in several frames,
+ * its winners again as witnesses) is recognised by its signature and bytes.
  */
 import { decodeAttestation } from '../attestation.js'
 import { attestationKey, attestationOwner, isReserved } from '../keys.js'
+import { sameBytes } from '../marks.js'
 import { proofPayload, proofProblem } from '../proof.js'
 import type { Op, OpProof } from '../types.js'
 
@@ -26,11 +29,16 @@ export interface CheckerInit {
   allowed?: (origin: string) => boolean
 }
 
+/** Verified batches remembered by signature (a batch's digests are at most 8 KiB). */
+const RECENT_BATCHES = 1024
+
 export class OpChecker {
   private readonly init: CheckerInit
   private readonly good = new WeakMap<OpProof, string>()
   private readonly bad = new WeakSet<OpProof>()
   private readonly checked = new WeakSet<Op>()
+  /** Batches verified lately, by signature: the same origin, first seq and digests need no second check. */
+  private readonly recent = new Map<string, { origin: string, first: number, digests: Uint8Array }>()
 
   constructor (init: CheckerInit) {
     this.init = init
@@ -56,9 +64,16 @@ export class OpChecker {
     const proof = op.proof as OpProof
     if (this.good.get(proof) === op.origin) return undefined
     if (this.bad.has(proof) || this.good.has(proof)) return 'bad signature'
-    if (!verify(op.origin, proofPayload(op.origin, proof.first, proof.digests), proof.sig)) {
-      this.bad.add(proof)
-      return 'bad signature'
+    const key = Buffer.from(proof.sig).toString('base64')
+    const seen = this.recent.get(key)
+    if (seen === undefined || seen.origin !== op.origin || seen.first !== proof.first || !sameBytes(seen.digests, proof.digests)) {
+      if (!verify(op.origin, proofPayload(op.origin, proof.first, proof.digests), proof.sig)) {
+        this.bad.add(proof)
+        return 'bad signature'
+      }
+      this.recent.delete(key)
+      this.recent.set(key, { origin: op.origin, first: proof.first, digests: proof.digests.slice() })
+      if (this.recent.size > RECENT_BATCHES) this.recent.delete(this.recent.keys().next().value as string)
     }
     this.good.set(proof, op.origin)
     return undefined
