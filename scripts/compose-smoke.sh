@@ -93,7 +93,11 @@ debian_mirror() {
   if [[ -z $uri && -f /etc/apt/sources.list ]]; then
     uri=$(awk '$1 == "deb" && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
   fi
-  echo "${uri:-http://deb.debian.org/debian}"
+  if [[ -z $uri ]]; then
+    echo "compose-smoke: no Debian archive in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list; configure apt's mirror first" >&2
+    return 1
+  fi
+  echo "$uri"
 }
 
 # The CA bundle npm uses here (its cafile setting, else Debian's bundle).
@@ -119,7 +123,7 @@ build_base_image() {
     return
   fi
   local mirror rootfs=$WORK/rootfs started=$SECONDS
-  mirror=$(debian_mirror)
+  mirror=$(debian_mirror) || return 1
   say "debootstrap --variant=minbase bookworm from $mirror (log: $LOG)"
   quiet debootstrap --variant=minbase bookworm "$rootfs" "$mirror"
   if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
