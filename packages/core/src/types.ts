@@ -79,6 +79,11 @@ export interface RowOptions extends ListOptions {
   reserved?: boolean
   /** Whole proofs, for sending; otherwise a signed op's proof carries only its signature. */
   proofs?: boolean
+  /**
+   * With `proofs`: proofs read by earlier calls, by signature, so ops of one
+   * batch share one proof object (and one read) across calls too.
+   */
+  proofCache?: Map<string, OpProof | null>
 }
 
 export interface StoreCounts {

@@ -230,6 +230,38 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(served.map(f => f.kind === 'control' ? f.message.t : f.kind), ['reject'])
       assert.ok(encodeFrame(done).length > 1)
     })
+
+    // the SQLite store reads a batch's proof once per page; MemoryStore keeps whatever proof objects ops arrived with
+    if (kind === 'sqlite') it('sends the winners of one batch as witnesses with one proof, not one per witness', () => {
+      const write = (node: Replica, value: string): void => {
+        const ops = node.write(Array.from({ length: 300 }, (_, i) => ({ key: `w${i}`, value: Buffer.from(value) })))
+        node.markDurable((ops.at(-1) as Op).seq)
+      }
+      const alice = replica('alice')
+      const bob = replica('bob')
+      write(alice, 'a')
+      clock.advance(10)
+      write(bob, 'b')
+      pull(alice, bob) // bob's later ops win: alice keeps her own in history
+      const carol = replica('carol')
+      pull(carol, bob)
+      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
+      const hello = wire(session.hello())
+      if (hello.kind !== 'control' || hello.message.t !== 'hello') throw new Error('bad hello')
+      let witnesses = 0
+      let bytes = 0
+      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice' })) {
+        if (frame.kind === 'witness') {
+          witnesses += frame.ops.length
+          bytes += encodeFrame(frame).length
+        }
+        if (!session.done) session.take(wire(frame))
+      }
+      assert.equal(witnesses, 300, 'each of alice\'s superseded ops goes with bob\'s winner')
+      // 300 witnesses from bob's two batches: with a proof per witness each would carry ~8 KiB of digests (~2.5 MB)
+      assert.ok(bytes < 100_000, `witness frames of ${bytes} bytes`)
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+    })
   })
 }
 

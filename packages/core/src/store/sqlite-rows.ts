@@ -23,7 +23,7 @@ export function listRows (sql: Statements, options: RowOptions): Op[] {
   const params = { prefix, from, limit, tombstones: options.tombstones === true ? 1 : 0 }
   const rows = (exclusive ? sql.listAfter : sql.listFrom).all(params)
   if (options.proofs === true) {
-    const proofs = new Map<string, OpProof | null>()
+    const proofs = options.proofCache ?? new Map<string, OpProof | null>()
     return rows.map(row => withProof(sql, row, proofs))
   }
   return rows.map(row => ranked(row))

@@ -21,7 +21,7 @@ import { seqOf } from '../marks.js'
 import { chunkByBatch } from './chunk.js'
 import type { Frame, Hello, OpsKind } from './messages.js'
 import type { Replica } from '../replica/replica.js'
-import type { HeldOp, Mark, Op, VersionVector } from '../types.js'
+import type { HeldOp, Mark, Op, OpProof, VersionVector } from '../types.js'
 
 export interface ServeInit {
   group: string
@@ -83,9 +83,11 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
       const page: HeldOp[] = state.store.opsOf(origin, after, pageOps)
       const sent = page.filter(op => leaves(op) && !skip.some(([a, b]) => op.seq >= a && op.seq <= b))
       const witnesses: Op[] = []
+      // winners of one batch share one proof object, so a frame carries its signature and digests once, not once per witness
+      const proofCache = new Map<string, OpProof | null>()
       for (const op of sent) {
         if (op.superseded !== true) continue
-        const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true })[0]
+        const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true, proofCache })[0]
         if (winner !== undefined && winner.key === op.key && covered(winner)) witnesses.push(winner)
       }
       yield * frames('witness', witnesses)
