@@ -34,8 +34,10 @@ export function collect (state: ReplicaState, now: number): Collected {
   state.blocked = result.blocked
   const floors = new Map<string, OriginState>()
   const due = 'cut' in cut ? dueCut(state, now, cut.cut) : undefined
-  if (due !== undefined) {
-    for (const [origin, seq] of due) {
+  if ('cut' in cut && due !== undefined) {
+    for (const [origin, then] of due) {
+      // never past what every member holds now: the members may have changed since (one more, one evicted no longer)
+      const seq = Math.min(then, cut.cut.get(origin) ?? 0)
       const known = state.origins.get(origin)
       if (known === undefined || seq <= known.floor.seq) continue
       const acc = state.stability.accAt(origin, seq)
