@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { proveOps, type Op, type Replica } from '../src/index.js'
+import { attestationKey, encodeAttestation, proveOps, type Op, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -59,6 +59,26 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const dave = replica('dave', { floorLagMs: GRACE })
       assert.equal(pull(dave, alice).snapshot, true, 'now a new node is behind the floors')
       assert.deepEqual(rowsOf(dave.store), rowsOf(alice.store))
+    })
+
+    it('a member whose newest attestation claims ops no one holds still counts with the last one that checked out', () => {
+      // with the lag, the cut alice sees now becomes her floors only later, when bob has lied meanwhile
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { floorLagMs: GRACE })) as [Replica, Replica]
+      put(alice, 'doomed', 'v')
+      mesh([alice, bob])
+      put(alice, 'doomed', null)
+      mesh([alice, bob])
+      assert.equal(alice.collect().tombstones, 0) // checks bob's attestation, which holds the delete
+      // bob's next attestation, validly signed, claims 1,000 ops of alice's: she cannot confirm it
+      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
+      bob.markDurable((lie as Op).seq)
+      pull(alice, bob)
+      clock.advance(GRACE)
+      const collected = alice.collect()
+      assert.equal(alice.store.row(attestationKey('bob'))?.seq, (lie as Op).seq, 'alice holds the lie')
+      assert.equal(collected.tombstones, 1, 'bob\'s last checked attestation holds the delete: the lie blocks nothing')
+      assert.ok((alice.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what alice holds')
     })
 
     it('collects a tombstone only once every member has attested to holding it, then on every node alike', () => {

@@ -11,6 +11,8 @@
  * - each of them has attested, and this node holds everything the attestation
  *   says its member held (so any op concurrent with what is collected is
  *   already here, and any op its member writes later is stamped after it);
+ *   while a newer attestation claims more than this node holds, the
+ *   member's newest one that passed stands in for it;
  * - each attested mark agrees with what this node holds at that seq (same
  *   stamp, same digest accumulator): an origin that signed two ops with one
  *   seq and showed each to different members is caught here, before either
@@ -53,6 +55,12 @@ export class Stability {
   private readonly init: StabilityInit
   /** Attestations (member → its seq) found consistent with this node's ops. */
   private readonly verified = new Map<string, number>()
+  /**
+   * Each member's newest attestation found consistent: while a newer one
+   * claims ops this node does not hold (yet, or ever: a lie), the member
+   * counts with what it last attested and this node could check.
+   */
+  private readonly lastGood = new Map<string, Attestation>()
   readonly mismatches = new Map<string, Mismatch>()
 
   constructor (init: StabilityInit) {
@@ -90,8 +98,10 @@ export class Stability {
         continue
       }
       const problem = this.check(attestation)
-      if (problem != null) blocked ??= { ...problem, member }
-      else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, attestation.marks.get(origin)?.seq ?? 0))
+      if (problem == null) this.lastGood.set(member, attestation)
+      const counted = problem == null ? attestation : problem.mismatch === undefined ? this.lastGood.get(member) : undefined
+      if (counted === undefined) blocked ??= { ...(problem ?? { blocked: '' }), member }
+      else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, counted.marks.get(origin)?.seq ?? 0))
     }
     if (blocked !== undefined) return blocked
     // nor beyond what this node has itself attested: a snapshot of it then always carries the attestations behind its floors
@@ -104,6 +114,7 @@ export class Stability {
   /** Forgets verifications: this node learnt another version of an op, so its accumulators changed. */
   reset (): void {
     this.verified.clear()
+    this.lastGood.clear()
   }
 
   /** XOR of the digests of every op of `origin` held up to `seq`, or undefined below the floor. */
