@@ -85,8 +85,11 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
       const witnesses: Op[] = []
       // winners of one batch share one proof object, so a frame carries its signature and digests once, not once per witness
       const proofCache = new Map<string, OpProof | null>()
+      const keys = new Set<string>()
       for (const op of sent) {
-        if (op.superseded !== true) continue
+        // one witness per key: several ops of a page may have lost on one key
+        if (op.superseded !== true || keys.has(op.key)) continue
+        keys.add(op.key)
         const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true, proofCache })[0]
         if (winner !== undefined && winner.key === op.key && covered(winner)) witnesses.push(winner)
       }
