@@ -1,9 +1,10 @@
 /**
  * Garbage collection: once every member holds an origin's ops up to a seq
  * (see `stability.ts`), that seq becomes the origin's floor, `floorLagMs`
- * (by default the grace period) later. Ops that lost (history) at or below it go then; tombstones at or
- * below it go once they are older than the grace period too, which gives a
- * node the group has not heard of yet time to show up.
+ * (by default the grace period) later. Ops that lost (history) at or below
+ * it go then; tombstones at or below it go once they are older than the
+ * grace period too, which gives a node the group has not heard of yet time
+ * to show up.
  *
  * The wait keeps snapshots for nodes that were away. Ops are superseded all
  * the time (each member's attestation replaces its last, every second while
