@@ -6,19 +6,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { attestationKey, encodeAttestation, proveOps, type Op, type Replica } from '../src/index.js'
-import { Clock, Keys, attest, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
+import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
 const GRACE = 1_000
 
-/** Every node pulls from every other in turn, after writing its attestation if due, `rounds` times. */
-function mesh (nodes: Replica[], rounds = 3): void {
-  for (let round = 0; round < rounds; round++) {
-    for (const node of nodes) attest(node)
-    for (const puller of nodes) for (const server of nodes) if (puller !== server) pull(puller, server)
-  }
-}
 
 for (const kind of ['memory', 'sqlite'] as const) {
   describe(`collection (${kind})`, () => {

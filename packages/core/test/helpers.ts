@@ -120,3 +120,11 @@ export function pull (puller: Replica, server: Replica, group = 'g'): PullResult
 export function wire (frame: Frame): Frame {
   return decodeFrame(encodeFrame(frame))
 }
+
+/** Every node pulls from every other in turn, after writing its attestation if due, `rounds` times. */
+export function mesh (nodes: Replica[], rounds = 3): void {
+  for (let round = 0; round < rounds; round++) {
+    for (const node of nodes) attest(node)
+    for (const puller of nodes) for (const server of nodes) if (puller !== server) pull(puller, server)
+  }
+}

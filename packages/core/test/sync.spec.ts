@@ -6,18 +6,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { PullQueue, PullSession, SyncProtocolError, attestationKey, encodeAttestation, encodeFrame, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
-import { Clock, Keys, attest, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
+import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
 const GRACE = 1_000
 
-function mesh (nodes: Replica[], rounds = 2): void {
-  for (let round = 0; round < rounds; round++) {
-    for (const node of nodes) attest(node)
-    for (const puller of nodes) for (const server of nodes) if (puller !== server) pull(puller, server)
-  }
-}
 
 /** Writes what a snapshot asked to write again, as the daemon does. */
 function reissue (node: Replica, result: PullResult): void {
@@ -87,9 +81,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       for (let i = 0; i < 12; i++) put(alice, `k${i}`, `v${i}`)
       for (let i = 0; i < 6; i++) put(bob, `k${i}`, i % 2 === 0 ? null : `bob${i}`)
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       clock.advance(GRACE)
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       alice.collect(); bob.collect()
       assert.ok(Object.keys(alice.status().floors).length > 0)
       const carol = replica('carol')
@@ -104,7 +98,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
       put(alice, 'deleted-while-away', 'old')
       put(alice, 'kept', 'old')
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       // bob goes away and writes; alice deletes, and once bob has been away past the retention, collects without him
       clock.advance(1)
       put(bob, 'offline-write', 'mine')
@@ -131,9 +125,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
     it('takes a snapshot whole or not at all: one cut short leaves the node as it was', () => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       for (let i = 0; i < 40; i++) put(alice, `k${i}`, `v${i}`)
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       clock.advance(GRACE)
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       alice.collect()
       const carol = replica('carol')
       const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
@@ -155,7 +149,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
     it('two sides that each collected past the retention meet again without bringing back a collected delete', () => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
       put(alice, 'k', 'v')
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       // a partition longer than the retention: bob deletes k and collects the tombstone; alice goes on without bob
       clock.advance(1)
       put(bob, 'k', null)
@@ -172,7 +166,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.equal(result.snapshot, true)
         reissue(puller, result)
       }
-      mesh([alice, bob])
+      mesh([alice, bob], 2)
       assert.equal(bob.get('k')?.value ?? null, null, 'a snapshot does not bring back an op bob held and saw deleted')
       assert.equal(alice.get('k')?.value ?? null, null, 'alice deletes it again')
       assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
@@ -182,7 +176,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
       for (let i = 0; i < 5; i++) put(alice, `k${i}`, `v${i}`)
       put(bob, 'b', '1')
-      mesh([alice, bob, mallory])
+      mesh([alice, bob, mallory], 2)
       const before = { rows: rowsOf(alice.store), vector: alice.vector() }
       // mallory's own, validly signed attestation: she holds every origin up to 1000
       const marks = new Map(['alice', 'bob', 'mallory'].map(origin => [origin, { seq: 1_000, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
