@@ -146,6 +146,8 @@ export interface Store {
   digestsIn(origin: string, after: number, upTo: number): Uint8Array[]
   /** The lowest stamp among the ops held at `(origin, seq)`. */
   stampAt(origin: string, seq: number): Stamp | undefined
+  /** Ops of `origin` under `key` in history (superseded), highest seq first, at most `limit`. */
+  supersededOf(origin: string, key: string, limit: number): Op[]
   /** Deletes history of `origin` at or below `upTo`; returns how many ops went. */
   dropHistory(origin: string, upTo: number): number
   /**

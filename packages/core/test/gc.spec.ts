@@ -74,6 +74,30 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((alice.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what alice holds')
     })
 
+    it('a node that never checked a member\'s attestation before it lied finds the member\'s last good one in history', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
+      put(alice, 'doomed', 'v')
+      mesh([alice, bob])
+      put(alice, 'doomed', null)
+      mesh([alice, bob])
+      const honest = bob.store.row(attestationKey('bob')) as Op
+      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
+      bob.markDurable((lie as Op).seq)
+      pull(alice, bob)
+      // carol (new, or back from a restart) learns bob's attestations only now: the lie is the newest, the honest one in history
+      const carol = replica('carol')
+      pull(carol, alice)
+      attest(carol)
+      assert.equal(carol.store.row(attestationKey('bob'))?.seq, (lie as Op).seq)
+      assert.deepEqual(carol.store.supersededOf('bob', attestationKey('bob'), 1).map(o => o.seq), [honest.seq])
+      clock.advance(GRACE)
+      const collected = carol.collect()
+      assert.equal(collected.blocked, undefined, 'bob counts with his honest attestation')
+      assert.equal(collected.tombstones, 1, 'carol collects the delete as alice does')
+      assert.ok((carol.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what carol holds')
+    })
+
     it('collects a tombstone only once every member has attested to holding it, then on every node alike', () => {
       const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => replica(id)) as [Replica, Replica, Replica]
       put(alice, 'doomed', 'v')
@@ -215,6 +239,35 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(carol.collect().history, 0)
       assert.match(carol.status().blocked ?? '', /attest/)
       void (more as Op)
+    })
+
+    it('a value older than a delete this node collected is written again, unless a newer op of its key came first', () => {
+      // carol writes while alice has never heard of her; alice then deletes and collects, alone
+      const deleteAlone = (node: Replica, key: string): void => {
+        put(node, key, null)
+        attest(node)
+        clock.advance(GRACE)
+        assert.equal(node.collect().tombstones, 1)
+      }
+      const [alice, carol] = ['alice', 'carol'].map(id => replica(id)) as [Replica, Replica]
+      put(carol, 'k', 'old')
+      put(carol, 'j', 'old')
+      clock.advance(1)
+      deleteAlone(alice, 'k')
+      assert.deepEqual(alice.rewrites(), [], 'nothing named yet')
+      // by gossip, carol's older ops wait for a sync; by sync, they are taken, and alice cannot tell whether her collected delete was of k
+      assert.equal(alice.receive(carol.store.opsOf('carol', 0, 10), { via: 'gossip' }).deferred, 2)
+      assert.equal(alice.receive(carol.store.opsOf('carol', 0, 10), { via: 'sync' }).changed.length, 2)
+      const again = alice.rewrites()
+      assert.deepEqual(again.map(c => [c.key, text(c.value)]).sort(), [['j', 'old'], ['k', 'old']], 'each written again, so it means the same on every node')
+      assert.deepEqual(alice.rewrites(), [], 'handed out once')
+      // named again by a second node; carol's newer write of k arrives before alice writes it: only j is still due
+      const dave = replica('dave')
+      deleteAlone(dave, 'x')
+      dave.receive(carol.store.opsOf('carol', 0, 10), { via: 'sync' })
+      put(carol, 'k', 'new')
+      dave.receive(carol.store.opsOf('carol', 2, 10), { via: 'sync' })
+      assert.deepEqual(dave.rewrites().map(c => c.key), ['j'])
     })
   })
 }

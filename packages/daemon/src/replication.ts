@@ -126,9 +126,16 @@ export class Replication {
   pullEnded (result: PullResult, peer: PeerId): void {
     if (result.forged > 0) this.init.log.warn({ peer: peer.toString(), forged: result.forged }, 'peer relayed ops with bad signatures; they were refused')
     if (result.removed > 0) this.init.log.warn({ peer: peer.toString(), removed: result.removed }, 'caught up from a peer snapshot: dropped values deleted while this node was away')
-    if (result.reissue.length === 0 || this.parts == null) return
-    this.init.log.warn({ peer: peer.toString(), writes: result.reissue.length }, 'writing again what a snapshot showed: deletes of values the group deleted and collected while this node was away, and writes the group had not seen that are older than those deletes')
-    this.parts.write(result.reissue).catch((err: Error) => { this.init.log.error({ err: err.message }, 'cannot write again what the snapshot showed') })
+    this.writeAgain(peer.toString())
+  }
+
+  /** Writes again what snapshots and ops older than a collected delete named (see `Replica.rewrites`). */
+  private writeAgain (from: string): void {
+    const parts = this.parts
+    const again = parts?.replica.rewrites() ?? []
+    if (parts == null || again.length === 0) return
+    this.init.log.warn({ peer: from, writes: again.length }, 'writing again what a snapshot or a peer\'s old ops showed: deletes of values deleted and collected while this node was away, and values older than a collected delete that may have been of their key')
+    parts.write(again).catch((err: Error) => { this.init.log.error({ err: err.message }, 'cannot write again what a snapshot or an old op showed') })
   }
 
   /** Counts refusals and logs (at most once a minute per peer) who sent them. */
@@ -190,6 +197,7 @@ export class Replication {
     if (parts == null) return
     const released = this.guard(() => parts.replica.release(), 'held')
     if (released != null && released.applied > 0) this.took(released, 'held', 'repaired')
+    this.writeAgain('held')
     const attestation = parts.replica.attestation()
     if (attestation != null) {
       parts.write([attestation]).catch((err: Error) => { this.init.log.warn({ err: err.message }, 'cannot write this node\'s attestation; will retry') })

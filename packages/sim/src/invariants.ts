@@ -5,7 +5,7 @@
  * acknowledged write is there or superseded by a higher version, and no
  * deleted value is back unless a newer write brought it); waiting ops kept
  * to their budget; and, in a closed group whose members all stayed within
- * the retention, nothing had to be written again after a snapshot.
+ * the retention, no honest node had to write anything again.
  */
 import { isNewer, isReserved, type Op } from '@murmur/core'
 import { describeOp, type Recorder } from './record.js'
@@ -55,7 +55,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   }
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
-    record.fail(`${record.counts.reissued} writes made again after a snapshot in a closed group where no member was evicted: a deleted value could come back`)
+    record.fail(`${record.counts.reissued} writes made again by honest nodes in a closed group where no member was evicted: a deleted value could come back`)
   }
 }
 

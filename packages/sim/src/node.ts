@@ -160,11 +160,16 @@ export class SimNode implements Puller {
 
   pullEnded (result: PullResult, server: string): void {
     if (result.snapshot) this.deps.record.counts.snapshots++
-    if (result.reissue.length > 0) {
-      this.deps.record.counts.reissued += result.reissue.length
-      this.deps.record.log(`${this.id} writes again ${result.reissue.length} writes after a snapshot from ${server}`)
-      this.enqueue(result.reissue, false)
-    }
+    this.writeAgain(`after a pull from ${server}`)
+  }
+
+  /** Writes again what snapshots and ops older than a collected delete named, as murmurd does (honest nodes' count). */
+  private writeAgain (why: string): void {
+    const again = this.replica.rewrites()
+    if (again.length === 0) return
+    if (this.deps.scenario.nodes.includes(this.id)) this.deps.record.counts.reissued += again.length
+    this.deps.record.log(`${this.id} writes again ${again.slice(0, 8).map(c => c.key).join(' ')}${again.length > 8 ? ` and ${again.length - 8} more` : ''} ${why}`)
+    this.enqueue(again, false)
   }
 
   quiet (): void {
@@ -179,6 +184,7 @@ export class SimNode implements Puller {
   private second (): void {
     const released = this.guard(() => this.replica.release())
     if (released !== undefined) this.took(released)
+    this.writeAgain('after ops that waited')
     const attestation = this.silent ? undefined : this.replica.attestation()
     if (attestation !== undefined) this.enqueue([attestation], false)
     this.pulls.tick()
@@ -281,13 +287,7 @@ export class SimNode implements Puller {
   }
 
   private every (ms: number, fn: () => void, jitter = false): void {
-    const slot = this.timers.length
-    const delay = (): number => jitter ? Math.round(ms * (0.5 + this.deps.rng.next())) : ms
-    const run = (): void => {
-      fn()
-      this.timers[slot] = this.deps.sched.after(delay(), run)
-    }
-    this.timers[slot] = this.deps.sched.after(delay(), run)
+    this.deps.sched.every(this.timers, () => jitter ? Math.round(ms * (0.5 + this.deps.rng.next())) : ms, fn)
   }
 
   /** Runs `fn` after `ms` unless the node went down (or restarted) meanwhile. */

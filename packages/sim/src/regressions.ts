@@ -100,6 +100,65 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     ]
   }),
   /**
+   * Seed 537: n2 is away past the short retention; it writes k7, and n1,
+   * which never saw that write, deletes k7 a moment later. n0 collects the
+   * delete without n2, then takes a snapshot from n2 that holds the older
+   * write as a row. n0 cannot tell whether the delete it collected was of
+   * that key: it writes the value again, so every replica agrees, where it
+   * had kept the older write while the others kept the delete.
+   */
+  'snapshot-older-than-collected': () => ({
+    ...base(537, 3, {
+      closed: false,
+      net: { latency: [1, 102], drop: 0.05, dup: 0.05 },
+      config: { graceMs: 3_000, retentionMs: 39_000, attestIntervalMs: 3_000, antiEntropyMs: 5_000, maxSkewMs: 60_000, pendingBytes: 8 * 1024 * 1024 },
+      clocks: { n0: -1905, n1: -743, n2: -1254 },
+      faultsUntil: 32_000,
+      settleMs: 200_000
+    }),
+    actions: [
+      { at: 312, kind: 'crash', node: 'n2', downFor: 9_000 },
+      { at: 1_343, kind: 'write', node: 'n0', key: 'k0', value: 'v6315' },
+      { at: 2_664, kind: 'write', node: 'n0', key: 'k5', value: 'v2532' },
+      { at: 3_236, kind: 'write', node: 'n1', key: 'u47', value: 'v2388' },
+      { at: 4_318, kind: 'partition', groups: [['n2'], ['n1'], ['n0']], healAfter: 10_000 },
+      { at: 14_148, kind: 'write', node: 'n0', key: 'k3', value: 'v3919' },
+      { at: 14_346, kind: 'partition', groups: [['n2'], ['n0', 'n1']], healAfter: 21_000 },
+      { at: 15_307, kind: 'write', node: 'n2', key: 'k2', value: 'v5107' },
+      { at: 15_565, kind: 'write', node: 'n0', key: 'k6', value: 'v3549' },
+      { at: 17_056, kind: 'write', node: 'n0', key: 'k3', value: 'v2747' },
+      { at: 19_761, kind: 'write', node: 'n0', key: 'u238', value: 'v1112' },
+      { at: 20_163, kind: 'write', node: 'n1', key: 'k0', value: 'v5542' },
+      { at: 20_166, kind: 'write', node: 'n2', key: 'k7', value: 'v6620' },
+      { at: 21_505, kind: 'write', node: 'n1', key: 'k7', value: null },
+      { at: 24_521, kind: 'write', node: 'n1', key: 'k5', value: null },
+      { at: 24_638, kind: 'crash', node: 'n1', downFor: 11_000 }
+    ]
+  }),
+  /**
+   * Seed 133 (with a hostile member): n0 is down while m0 replaces its
+   * attestation with one claiming ops nobody holds. n1 counts m0's last
+   * attestation it could check and collects two tombstones; n0, back up,
+   * had never checked one of m0's, and kept the tombstones for good. It now
+   * finds m0's newest earlier attestation that passes in its history.
+   */
+  'lie-while-down': () => base(133, 3, {
+    hostile: 'm0',
+    closed: false,
+    net: { latency: [8, 70], drop: 0, dup: 0.05 },
+    config: { graceMs: 7_000, retentionMs: 3_600_000, attestIntervalMs: 2_000, antiEntropyMs: 5_000, maxSkewMs: 60_000, pendingBytes: 8 * 1024 * 1024 },
+    clocks: { n0: -1211, n1: 11_000, n2: -373, m0: 1550 },
+    faultsUntil: 68_000,
+    settleMs: 200_000,
+    actions: [
+      { at: 37_121, kind: 'crash', node: 'n2', downFor: 30_000 },
+      { at: 44_899, kind: 'write', node: 'n1', key: 'k1', value: null },
+      { at: 54_106, kind: 'write', node: 'n1', key: 'k6', value: null },
+      { at: 57_472, kind: 'crash', node: 'n0', downFor: 29_000 },
+      { at: 66_422, kind: 'hostile', act: 'lie-attest' }
+    ]
+  }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -29,6 +29,16 @@ export class Scheduler {
     return this.at(this.now + Math.max(0, delay), fn)
   }
 
+  /** Runs `fn` again and again, `delay()` ms apart; `timers` keeps the next run's timer (at its length now), to cancel. */
+  every (timers: Timer[], delay: () => number, fn: () => void): void {
+    const slot = timers.length
+    const run = (): void => {
+      fn()
+      timers[slot] = this.after(delay(), run)
+    }
+    timers[slot] = this.after(delay(), run)
+  }
+
   cancel (timer: Timer | undefined): void {
     if (timer !== undefined) timer.cancelled = true
   }

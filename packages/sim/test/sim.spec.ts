@@ -27,7 +27,9 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     equivocation: r => r.counts.equivocations > 0,
     trickle: r => r.counts.crashes === 1,
     'partition-past-retention': r => r.counts.snapshots >= 2 && r.counts.tombstonesCollected > 0,
-    'frames-over-budget': r => r.counts.writes === 1_000 && r.counts.crashes === 1
+    'frames-over-budget': r => r.counts.writes === 1_000 && r.counts.crashes === 1,
+    'snapshot-older-than-collected': r => r.counts.snapshots >= 2 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
+    'lie-while-down': r => r.counts.hostileActs === 1 && r.counts.crashes === 2 && r.counts.tombstonesCollected > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {

@@ -14,6 +14,9 @@
  * - Apply: in one transaction; the origin's held prefix then covers it.
  *   Nothing is ever counted that was not applied, so whatever was refused,
  *   dropped or lost to a failed commit is fetched again by a later sync.
+ *   A value that becomes its key's row though older than a delete this node
+ *   collected (only an origin the group went on without can send one) is
+ *   named to be written again (`nameRewrite`).
  */
 import { decodeAttestation } from '../attestation.js'
 import { compareStamps, isNewer } from '../compare.js'
@@ -21,7 +24,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
-import { noteCountedOut, type ReplicaState } from './state.js'
+import { nameRewrite, noteCountedOut, type ReplicaState } from './state.js'
 import type { Op, Stamp } from '../types.js'
 
 export interface ReceiveContext {
@@ -240,6 +243,9 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
     } catch {} // checked on arrival (`OpChecker`); a stray one only means no attestation from its member
   }
   if (applied.equivocations.length > 0) state.stability.reset()
+  // a value older than a delete collected here, taken from a peer: that delete may have been of its key, and no
+  // op is left here to say so; written again it means the same on every node (see `nameRewrite`)
+  if (!local) for (const op of applied.changed) if (op.value !== null && compareStamps(op, state.horizon) < 0) nameRewrite(state, { key: op.key, value: op.value }, op)
   if (ops.some(op => !isReserved(op.key))) state.dirty = true
   out.changed.push(...applied.changed)
   out.applied += ops.length

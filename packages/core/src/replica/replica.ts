@@ -78,6 +78,22 @@ export class Replica {
     return ops
   }
 
+  /**
+   * Writes this node should make again with new stamps, named by snapshots
+   * and by ops older than a delete it collected (see `nameRewrite`); each
+   * only while its key's row is still the op it was named over. Write them
+   * like any change (soon after each pull, say); each is handed out once.
+   */
+  rewrites (): Change[] {
+    const due: Change[] = []
+    for (const [key, { change, over }] of this.state.rewrites) {
+      const row = this.state.store.row(key)
+      if (row !== undefined && row.origin === over.origin && row.seq === over.seq) due.push(change)
+    }
+    this.state.rewrites.clear()
+    return due
+  }
+
   /** This node's ops up to `seq` are on disk: from now on they may be published and served. */
   markDurable (seq: number): void {
     this.state.durable = Math.max(this.state.durable, seq)

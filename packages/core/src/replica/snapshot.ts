@@ -17,7 +17,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
 import type { Refusal } from './checker.js'
 import type { SnapshotReason } from './snapshot-gate.js'
-import type { ReplicaState } from './state.js'
+import { nameRewrite, type ReplicaState } from './state.js'
 import type { Change, Mark, Op, OriginState, Stamp } from '../types.js'
 
 /** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */
@@ -117,8 +117,14 @@ export interface Settled {
   changed: Op[]
   /** Rows removed: covered by the floors, absent from the snapshot. */
   removed: Op[]
-  /** Writes to make again with new stamps. */
+  /** Writes named to be made again with new stamps (`Replica.rewrites` gives those still due). */
   reissue: Change[]
+}
+
+function again (end: Settled, state: ReplicaState, change: Change, over: Op): void {
+  const named = state.rewrites.get(change.key)
+  if (named === undefined || named.over.origin !== over.origin || named.over.seq !== over.seq) end.reissue.push(change)
+  nameRewrite(state, change, over)
 }
 
 /** Staged rows read per page while a snapshot is taken. */
@@ -132,10 +138,13 @@ const PAGE = 1000
  * again would bring back what a collected delete removed); unless joining,
  * its rows at or below `prune` that the snapshot lacks were deleted and the
  * delete collected, by the peer's account: tombstones go, and values are
- * named to be deleted again by this node; and its rows above `prune` (not every member attested holding
- * them; when joining, only its own) that are older than the newest delete the
- * peer collected are named, to be written again with new stamps, so they mean
- * the same on every node whether or not that delete hit them.
+ * named to be deleted again by this node; and its rows above `prune` (not
+ * every member attested holding them; when joining, only its own) that are
+ * older than the newest delete the peer collected are named, to be written
+ * again with new stamps, so they mean the same on every node whether or not
+ * that delete hit them; and so are the values it takes from the snapshot
+ * that are older than the newest delete it collected itself, for the same
+ * reason the other way round.
  */
 export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: Map<string, number>, present: Set<string>, horizon: Stamp, reason: SnapshotReason): Settled {
   const end: Settled = { changed: [], removed: [], reissue: [] }
@@ -163,6 +172,8 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         state.store.put(op)
         if (isReserved(op.key)) records.push(op)
         else end.changed.push(op)
+        // older than a delete collected here: this node cannot tell whether it was of this key (see `nameRewrite`)
+        if (op.value !== null && !isReserved(op.key) && compareStamps(op, state.horizon) < 0) again(end, state, { key: op.key, value: op.value }, op)
       }
     }
     for (const row of state.store.rows({ tombstones: true, reserved: true })) {
@@ -174,10 +185,10 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         } else {
           // deleted, and the delete collected, by the peer's account: deleted here too, by a delete of this node's
           // own, so that were the account false the whole group would still agree
-          end.reissue.push({ key: row.key, value: null })
+          again(end, state, { key: row.key, value: null }, row)
         }
       } else if (row.value !== null && !isReserved(row.key) && (reason !== 'joining' || row.origin === state.self) && compareStamps(row, horizon) < 0) {
-        end.reissue.push({ key: row.key, value: row.value })
+        again(end, state, { key: row.key, value: row.value }, row)
       }
     }
     if (newest !== undefined) state.hlc.update(newest)

@@ -12,7 +12,8 @@
  *   says its member held (so any op concurrent with what is collected is
  *   already here, and any op its member writes later is stamped after it);
  *   while a newer attestation claims more than this node holds, the
- *   member's newest one that passed stands in for it;
+ *   member's newest one that passed (here, or found in history) stands in
+ *   for it;
  * - each attested mark agrees with what this node holds at that seq (same
  *   stamp, same digest accumulator): an origin that signed two ops with one
  *   seq and showed each to different members is caught here, before either
@@ -20,9 +21,10 @@
  *
  * The cut is then, per origin, the lowest seq attested by any member.
  */
-import { sameBytes } from '../marks.js'
+import { decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
-import type { Attestation } from '../attestation.js'
+import { attestationKey } from '../keys.js'
+import { sameBytes } from '../marks.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface StabilityInit {
@@ -51,6 +53,9 @@ export interface Mismatch {
   attestation: number
 }
 
+/** How often history is searched again for a member's earlier attestation that passes. */
+const SEARCH_AGAIN_MS = 10_000
+
 export class Stability {
   private readonly init: StabilityInit
   /** Attestations (member → its seq) found consistent with this node's ops. */
@@ -61,6 +66,8 @@ export class Stability {
    * counts with what it last attested and this node could check.
    */
   private readonly lastGood = new Map<string, Attestation>()
+  /** When history was last searched for a member's earlier attestations, for which newest one. */
+  private readonly searched = new Map<string, { seq: number, at: number }>()
   readonly mismatches = new Map<string, Mismatch>()
 
   constructor (init: StabilityInit) {
@@ -99,7 +106,7 @@ export class Stability {
       }
       const problem = this.check(attestation)
       if (problem == null) this.lastGood.set(member, attestation)
-      const counted = problem == null ? attestation : problem.mismatch === undefined ? this.lastGood.get(member) : undefined
+      const counted = problem == null ? attestation : problem.mismatch === undefined ? this.fallback(member, attestation, now) : undefined
       if (counted === undefined) blocked ??= { ...(problem ?? { blocked: '' }), member }
       else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, counted.marks.get(origin)?.seq ?? 0))
     }
@@ -115,6 +122,7 @@ export class Stability {
   reset (): void {
     this.verified.clear()
     this.lastGood.clear()
+    this.searched.clear()
   }
 
   /** XOR of the digests of every op of `origin` held up to `seq`, or undefined below the floor. */
@@ -141,9 +149,45 @@ export class Stability {
     return this.init.recent(origin, seq) ?? this.init.store.stampAt(origin, seq)
   }
 
+  /**
+   * What stands in for a member's newest attestation while it claims ops this
+   * node lacks: the last one that passed here, or else (after a restart, or
+   * on a node that never checked one) the newest of its earlier ones still
+   * in history that passes now, so every node counts the member alike.
+   */
+  private fallback (member: string, newest: Attestation, now: number): Attestation | undefined {
+    const known = this.lastGood.get(member)
+    if (known !== undefined) return known
+    // history is read again only for a newer attestation, or after a while (this node may have caught up meanwhile)
+    const searched = this.searched.get(member)
+    if (searched !== undefined && searched.seq === newest.seq && now - searched.at < SEARCH_AGAIN_MS) return undefined
+    this.searched.set(member, { seq: newest.seq, at: now })
+    for (const op of this.init.store.supersededOf(member, attestationKey(member), 16)) {
+      let earlier: Attestation
+      try {
+        earlier = decodeAttestation(op)
+      } catch {
+        continue // checked on arrival; a stray one is no attestation
+      }
+      if (earlier.seq >= newest.seq || this.problemWith(earlier) !== undefined) continue
+      this.lastGood.set(member, earlier)
+      return earlier
+    }
+    return undefined
+  }
+
   /** Why `attestation` cannot count yet: this node lacks what it covers, or disagrees with it. */
   private check (attestation: Attestation): { blocked: string, mismatch?: string } | undefined {
     if (this.verified.get(attestation.member) === attestation.seq) return undefined
+    const problem = this.problemWith(attestation)
+    if (problem?.mismatch !== undefined) this.mismatches.set(`${attestation.member}\n${problem.mismatch}`, { member: attestation.member, origin: problem.mismatch, attestation: attestation.seq })
+    if (problem !== undefined) return problem
+    for (const key of this.mismatches.keys()) if (key.startsWith(`${attestation.member}\n`)) this.mismatches.delete(key)
+    this.verified.set(attestation.member, attestation.seq)
+    return undefined
+  }
+
+  private problemWith (attestation: Attestation): { blocked: string, mismatch?: string } | undefined {
     const origins = this.init.origins()
     for (const [origin, mark] of attestation.marks) {
       const mine = origins.get(origin)
@@ -152,12 +196,9 @@ export class Stability {
       const acc = this.accAt(origin, mark.seq)
       const stamp = this.stampAt(origin, mark.seq)
       if (acc === undefined || stamp === undefined || !sameBytes(acc, mark.acc) || compareStamps(stamp, mark) !== 0) {
-        this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq })
         return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin }
       }
     }
-    for (const key of this.mismatches.keys()) if (key.startsWith(`${attestation.member}\n`)) this.mismatches.delete(key)
-    this.verified.set(attestation.member, attestation.seq)
     return undefined
   }
 }

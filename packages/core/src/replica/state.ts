@@ -10,7 +10,7 @@ import { RESERVED_PREFIX } from '../keys.js'
 import { OpChecker, type VerifyBatch } from './checker.js'
 import { PendingOps } from './pending.js'
 import { Stability } from './stability.js'
-import type { Mark, OriginState, Stamp, Store } from '../types.js'
+import type { Change, Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface ReplicaInit {
   store: Store
@@ -94,6 +94,14 @@ export interface ReplicaState {
   readonly rechecked: Map<string, number>
   /** The last marks each held prefix passed through (seq → mark), so checking a recent attestation reads nothing. */
   readonly recent: RecentMarks
+  /** Writes to make again with new stamps, by key (see `nameRewrite`). */
+  readonly rewrites: Map<string, Rewrite>
+}
+
+/** A write to make again: `change`, as long as its key's row is still the op `over`. */
+export interface Rewrite {
+  change: Change
+  over: { origin: string, seq: number }
 }
 
 /** A bounded memory of recent marks per origin. */
@@ -165,6 +173,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     rechecked: new Map(),
     cuts: [],
     recent: new RecentMarks(),
+    rewrites: new Map(),
     absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
   }
@@ -198,6 +207,17 @@ export function raiseHorizon (state: ReplicaState, stamp: Stamp): void {
   if (compareStamps(stamp, state.horizon) <= 0) return
   state.horizon = { wall: stamp.wall, logical: stamp.logical }
   state.store.setMeta('gc_horizon', formatStamp(state.horizon))
+}
+
+/**
+ * Names a write to make again, with a new stamp, over the row `over` of its
+ * key: a value this node took that is older than a delete it collected (it
+ * cannot tell whether that delete hit it, so it makes it mean the same on
+ * every node), or what a snapshot showed (see `snapshot.ts`). Made only while
+ * the row is still `over`: a newer op of the key that arrives first decides.
+ */
+export function nameRewrite (state: ReplicaState, change: Change, over: { origin: string, seq: number }): void {
+  state.rewrites.set(change.key, { change, over: { origin: over.origin, seq: over.seq } })
 }
 
 /** Remembers every member now counted as evicted (see `ReplicaState.silent`). */

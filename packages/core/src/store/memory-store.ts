@@ -105,6 +105,10 @@ export class MemoryStore implements Store {
     return at === undefined ? undefined : { wall: at.wall, logical: at.logical }
   }
 
+  supersededOf (origin: string, key: string, limit: number): Op[] {
+    return (this.history.get(origin) ?? []).filter(v => v.op.key === key).map(v => structuredClone(v.op)).sort((a, b) => b.seq - a.seq).slice(0, limit)
+  }
+
   dropHistory (origin: string, upTo: number): number {
     const list = this.history.get(origin) ?? []
     const kept = list.filter(v => v.op.seq > upTo)

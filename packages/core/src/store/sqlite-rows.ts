@@ -2,7 +2,7 @@
 import { compareUtf8 } from '../compare.js'
 import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
-import type { HistoryRow, Row, Statements } from './sqlite-schema.js'
+import type { HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
 import type { HeldOp, Op, OpProof, RowOptions } from '../types.js'
 
 const NO_DIGESTS = new Uint8Array(0)
@@ -61,6 +61,13 @@ export function merged (rows: Row[], history: Row[], limit: number): Row[] {
 
 export function fromRow (row: Row): Op {
   return { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
+}
+
+/** A staged row as the op it was, whole proof included. */
+export function stagedOp (row: StagedRow): Op {
+  const op = fromRow(row)
+  if (row.sig !== null && row.first !== null && row.digests !== null) op.proof = { sig: row.sig, first: row.first, digests: row.digests }
+  return op
 }
 
 /** A row as an op whose proof carries only the signature: enough to rank it and to release its batch. */

@@ -124,6 +124,8 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     historyIn: prepare<[{ origin: string, after: number, upTo: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
+    historyOfKey: prepare<[{ origin: string, key: string, limit: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history
+      WHERE origin = :origin AND key = :key ORDER BY seq DESC LIMIT :limit`),
     historyUpTo: prepare<[{ origin: string, upTo: number }], { sig: Uint8Array | null }>('SELECT sig FROM op_history WHERE origin = :origin AND seq <= :upTo'),
     dropHistory: prepare<[{ origin: string, upTo: number }]>('DELETE FROM op_history WHERE origin = :origin AND seq <= :upTo'),
     tombstones: prepare<[{ origin: string, upTo: number, before: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store

@@ -10,13 +10,13 @@
  */
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
 import type Database from 'better-sqlite3'
-import { compareStamps, compareUtf8 } from '../compare.js'
-import { isReserved, USER_KEYS_FROM } from '../keys.js'
+import { compareStamps } from '../compare.js'
+import { isReserved } from '../keys.js'
 import { opDigest } from '../proof.js'
 import { BatchRefs } from './batch-refs.js'
 import { completePage } from './pages.js'
 import { openDatabase } from './sqlite-file.js'
-import { fromRow, listRows, merged, ranked, toRow, withProof } from './sqlite-rows.js'
+import { fromRow, listRows, merged, ranked, stagedOp, toRow, withProof } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import type { HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
@@ -117,7 +117,6 @@ export class SqliteStore implements Store {
     return listRows(this.sql, options)
   }
 
-
   put (op: Op): void {
     this.mutate(() => {
       this.refs.hold(op)
@@ -181,6 +180,10 @@ export class SqliteStore implements Store {
     return lowest
   }
 
+  supersededOf (origin: string, key: string, limit: number): Op[] {
+    return this.sql.historyOfKey.all({ origin, key, limit }).map(row => fromRow(row))
+  }
+
   dropHistory (origin: string, upTo: number): number {
     return this.mutate(() => {
       const gone = this.sql.historyUpTo.all({ origin, upTo })
@@ -198,11 +201,7 @@ export class SqliteStore implements Store {
 
   staged (after: string | undefined, limit: number): Op[] {
     const rows = after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit })
-    return rows.map(row => {
-      const op = fromRow(row)
-      if (row.sig !== null && row.first !== null && row.digests !== null) op.proof = { sig: row.sig, first: row.first, digests: row.digests }
-      return op
-    })
+    return rows.map(stagedOp)
   }
 
   clearStaged (): void {

@@ -49,7 +49,7 @@ export interface PullResult {
   /** Refused for a bad or missing signature: the server relayed forgeries. */
   forged: number
   removed: number
-  /** Writes to make again with new stamps (after a snapshot). */
+  /** Writes a snapshot named to be made again with new stamps; `Replica.rewrites()` hands out those still due, to write. */
   reissue: Change[]
   /** Set when this node asked nothing: the server is behind it. */
   aborted?: string
