@@ -128,7 +128,11 @@ export interface Store {
   rows(options?: RowOptions): Op[]
   /** Makes `op` the row for its key. The previous row, if any, must have been superseded or removed first. */
   put(op: Op): void
-  /** Moves the row `row` (the current row for its key) to history, keeping its proof. */
+  /**
+   * Copies the row `row` (the current row for its key) to history, keeping
+   * its proof; the op that beat it must be `put` next, in the same
+   * transaction, and replaces it in place.
+   */
   supersede(row: Op, digest: Uint8Array): void
   /** Records in history an op that lost to the row for its key on arrival. */
   addHistory(op: Op, digest: Uint8Array): void

@@ -269,5 +269,25 @@ for (const kind of ['memory', 'sqlite'] as const) {
       dave.receive(carol.store.opsOf('carol', 2, 10), { via: 'sync' })
       assert.deepEqual(dave.rewrites().map(c => c.key), ['j'])
     })
+
+    it('an older op whose delete this node collected comes with the delete as its witness: it stays deleted', () => {
+      const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(carol, 'k', 'old') // carol is not heard of yet
+      clock.advance(1)
+      put(alice, 'k', 'v')
+      mesh([alice, bob])
+      put(alice, 'k', null)
+      mesh([alice, bob])
+      clock.advance(GRACE)
+      assert.equal(alice.collect().tombstones, 1, 'alice collects the delete; bob has not yet')
+      // bob takes carol's older write: it loses to the delete bob still holds
+      pull(bob, carol)
+      assert.equal(bob.get('k')?.value, null)
+      // alice, pulling from bob, gets carol's op with the delete as its witness (it is older than her horizon)
+      pull(alice, bob)
+      assert.equal(alice.get('k'), undefined, 'k stays deleted on alice')
+      assert.equal(alice.vector().carol, carol.vector().carol, 'and she holds carol\'s op')
+      assert.deepEqual(alice.rewrites(), [], 'nothing to write again')
+    })
   })
 }

@@ -238,24 +238,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
       clock.advance(10)
       write(bob, 'b')
       pull(alice, bob) // bob's later ops win: alice keeps her own in history
+      const witnessed = (puller: Replica, said: (hello: Hello) => Hello): { witnesses: number, bytes: number } => {
+        const session = new PullSession(puller, { group: 'g', name: puller.nodeId, peer: 'alice' })
+        const hello = wire(session.hello())
+        if (hello.kind !== 'control' || hello.message.t !== 'hello') throw new Error('bad hello')
+        const seen = { witnesses: 0, bytes: 0 }
+        for (const frame of serve(alice, said(hello.message), { group: 'g', name: 'alice' })) {
+          if (frame.kind === 'witness') {
+            seen.witnesses += frame.ops.length
+            seen.bytes += encodeFrame(frame).length
+          }
+          if (!session.done) session.take(wire(frame))
+        }
+        assert.deepEqual(rowsOf(puller.store), rowsOf(alice.store))
+        return seen
+      }
       const carol = replica('carol')
       pull(carol, bob)
-      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
-      const hello = wire(session.hello())
-      if (hello.kind !== 'control' || hello.message.t !== 'hello') throw new Error('bad hello')
-      let witnesses = 0
-      let bytes = 0
-      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice' })) {
-        if (frame.kind === 'witness') {
-          witnesses += frame.ops.length
-          bytes += encodeFrame(frame).length
-        }
-        if (!session.done) session.take(wire(frame))
-      }
+      // a puller that does not say its horizon may have collected bob's winners: each loser goes with its winner
+      const { witnesses, bytes } = witnessed(carol, ({ horizon, ...hello }) => hello)
       assert.equal(witnesses, 300, 'each of alice\'s superseded ops goes with bob\'s winner')
       // 300 witnesses from bob's two batches: with a proof per witness each would carry ~8 KiB of digests (~2.5 MB)
       assert.ok(bytes < 100_000, `witness frames of ${bytes} bytes`)
-      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      // one whose horizon is older than every loser cannot have collected what beat them: no witness is needed
+      const dave = replica('dave')
+      pull(dave, bob)
+      assert.equal(witnessed(dave, hello => hello).witnesses, 0)
     })
   })
 }

@@ -128,7 +128,7 @@ export class SqliteStore implements Store {
 
   supersede (row: Op, digest: Uint8Array): void {
     this.mutate(() => {
-      this.sql.remove.run(row.key)
+      // no delete: the `put` that follows updates the row in place (one write of the table and its key index, not two)
       this.sql.addHistory.run({ ...toRow(row), digest })
       this.count(row, -1)
     })

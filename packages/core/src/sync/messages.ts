@@ -45,7 +45,11 @@ export interface Hello {
   skip?: Record<string, Array<[number, number]>>
   /** (server) The puller is behind its floors: attestations and rows follow before the ops. */
   snapshot?: boolean
-  /** (server, with snapshot) Its newest collected tombstone, [wall, logical]. */
+  /**
+   * Its newest collected tombstone, [wall, logical]. (server, with snapshot)
+   * for the puller to tell which of its writes to make again; (puller) so the
+   * server sends a witness only with an op stamped at or before it.
+   */
   horizon?: [number, number]
   /** (server, with snapshot) Its floors, origin → [seq, wall, logical, digest accumulator (base64)]: where its rows end and its ops begin. */
   floors?: Record<string, [number, number, number, string]>

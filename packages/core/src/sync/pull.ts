@@ -99,7 +99,8 @@ export class PullSession {
       runs += ranges.length
       if (ranges.length > 0) skip[origin] = ranges
     }
-    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, ...(runs > 0 ? { skip } : {}) } }
+    const horizon: [number, number] = [state.horizon.wall, state.horizon.logical]
+    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, horizon, ...(runs > 0 ? { skip } : {}) } }
   }
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */

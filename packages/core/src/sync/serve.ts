@@ -10,12 +10,16 @@
  *   rows and superseded ops alike, skipping what it says it holds waiting.
  * - A superseded op goes with a witness (the op that beat it) when the
  *   puller's vector covers that op, so a puller that has since collected it
- *   does not take the loser for the latest.
+ *   does not take the loser for the latest; only when the loser is stamped
+ *   at or before the puller's horizon (its newest collected tombstone), the
+ *   only case where it can have collected what beat it (a puller that says
+ *   nothing gets every witness; one that lies only misses some).
  * - This node's own ops leave only once they are on disk.
  *
  * Frames are produced lazily (a generator), one page of the store at a time:
  * nothing is held across the network's backpressure but a cursor.
  */
+import { compareStamps } from '../compare.js'
 import { attestationKey, RESERVED_PREFIX } from '../keys.js'
 import { seqOf } from '../marks.js'
 import { chunkByBatch } from './chunk.js'
@@ -75,6 +79,8 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     for (const [origin, known] of state.origins) from.set(origin, Math.max(from.get(origin) ?? 0, known.floor.seq))
   }
   const covered = (op: Op): boolean => op.seq <= Math.max(seqOf(hello.vector, op.origin), snapshot ? (state.origins.get(op.origin)?.floor.seq ?? 0) : 0)
+  const horizon = hello.horizon === undefined ? undefined : { wall: hello.horizon[0], logical: hello.horizon[1] }
+  const mayNeedWitness = (op: Op): boolean => horizon === undefined || compareStamps(op, horizon) <= 0
   for (const origin of [...from.keys()].sort()) {
     const skip = hello.skip?.[origin] ?? []
     // nothing above the puller's vector (usually so for most origins): no need to read the store
@@ -88,7 +94,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
       const keys = new Set<string>()
       for (const op of sent) {
         // one witness per key: several ops of a page may have lost on one key
-        if (op.superseded !== true || keys.has(op.key)) continue
+        if (op.superseded !== true || keys.has(op.key) || !mayNeedWitness(op)) continue
         keys.add(op.key)
         const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true, proofCache })[0]
         if (winner !== undefined && winner.key === op.key && covered(winner)) witnesses.push(winner)
