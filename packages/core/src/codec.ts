@@ -24,7 +24,7 @@
  * names it once, so the overhead per op is a dozen bytes or so on top of the
  * key and value.
  */
-import { ByteReader, ByteWriter, MAX_VARINT_BYTES, check } from './bytes.js'
+import { ByteReader, ByteWriter, MAX_VARINT_BYTES } from './bytes.js'
 import { OpCodecError } from './errors.js'
 import { DIGEST_BYTES, opDigest } from './proof.js'
 import type { Op, OpProof } from './types.js'
@@ -63,18 +63,18 @@ export function encodeOps (ops: Op[]): Uint8Array {
     let entry = proofs.get(op.proof)
     if (entry == null) proofs.set(op.proof, (entry = { index: proofs.size, origin: op.origin, present: new Set() }))
     const slot = op.seq - op.proof.first
-    check(op.origin === entry.origin, `op ${JSON.stringify(op.key)} shares a proof with another origin`)
-    check(slot >= 0 && slot < op.proof.digests.length / DIGEST_BYTES, `op ${JSON.stringify(op.key)} (seq ${op.seq}) is outside its proof`)
-    check(!entry.present.has(slot), `seq ${op.seq} of ${op.origin} appears twice`)
+    if (op.origin !== entry.origin) throw new OpCodecError(`op ${JSON.stringify(op.key)} shares a proof with another origin`)
+    if (slot < 0 || slot >= op.proof.digests.length / DIGEST_BYTES) throw new OpCodecError(`op ${JSON.stringify(op.key)} (seq ${op.seq}) is outside its proof`)
+    if (entry.present.has(slot)) throw new OpCodecError(`seq ${op.seq} of ${op.origin} appears twice`)
     entry.present.add(slot)
   }
   const out = new ByteWriter()
   out.byte(FORMAT_VERSION)
   out.varint(origins.size)
   for (const origin of origins.keys()) {
-    check(origin.length > 0 && origin.isWellFormed(), `origin ${JSON.stringify(origin)} is empty or not well-formed`)
+    if (origin.length === 0 || !origin.isWellFormed()) throw new OpCodecError(`origin ${JSON.stringify(origin)} is empty or not well-formed`)
     const bytes = encoder.encode(origin)
-    check(bytes.length <= MAX_ORIGIN_BYTES, `origin is ${bytes.length} bytes, limit is ${MAX_ORIGIN_BYTES}`)
+    if (bytes.length > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${bytes.length} bytes, limit is ${MAX_ORIGIN_BYTES}`)
     out.bytes(bytes)
   }
   out.varint(proofs.size)
@@ -93,8 +93,8 @@ export function encodeOps (ops: Op[]): Uint8Array {
   }
   out.varint(ops.length)
   for (const op of ops) {
-    check(op.key.length > 0 && op.key.isWellFormed(), `key ${JSON.stringify(op.key)} is empty or not well-formed`)
-    check(op.seq >= 1, `seq ${op.seq} is below 1`)
+    if (op.key.length === 0 || !op.key.isWellFormed()) throw new OpCodecError(`key ${JSON.stringify(op.key)} is empty or not well-formed`)
+    if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
     out.byte((op.value === null ? TOMBSTONE : 0) | (op.proof != null ? PROVED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
@@ -125,12 +125,12 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
   const out = scratch.buffer
   let pos = 0
   const varint = (value: number): void => {
-    check(Number.isSafeInteger(value) && value >= 0, `${value} is not a safe non-negative integer`)
+    if (!Number.isSafeInteger(value) || value < 0) throw new OpCodecError(`${value} is not a safe non-negative integer`)
     for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80
     out[pos++] = value
   }
-  check(originBytes <= MAX_ORIGIN_BYTES, `origin is ${originBytes} bytes, limit is ${MAX_ORIGIN_BYTES}`)
-  check(op.seq >= 1, `seq ${op.seq} is below 1`)
+  if (originBytes > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${originBytes} bytes, limit is ${MAX_ORIGIN_BYTES}`)
+  if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
   out[pos++] = FORMAT_VERSION
   varint(1) // one origin
   varint(originBytes)
@@ -170,26 +170,30 @@ export function decodeOps (bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   const maxValueBytes = limits.maxValueBytes ?? 1024 * 1024
   const input = new ByteReader(bytes)
   const version = input.byte('format version')
-  check(version === FORMAT_VERSION, `unknown format version ${version}`)
+  if (version !== FORMAT_VERSION) throw new OpCodecError(`unknown format version ${version}`)
   const origins: string[] = []
   const originCount = input.varint('origin count')
   for (let i = 0; i < originCount; i++) {
     const origin = input.text(`origin ${i}`, MAX_ORIGIN_BYTES)
-    check(origin.length > 0, `origin ${i} is empty`)
+    if (origin.length === 0) throw new OpCodecError(`origin ${i} is empty`)
     origins.push(origin)
   }
   const proofs: DecodedProof[] = []
   const proofCount = input.varint('proof count')
   for (let i = 0; i < proofCount; i++) proofs.push(readProof(input, origins, `proof ${i}`))
   const opCount = input.varint('op count')
-  check(opCount <= maxOps, `batch has ${opCount} ops, limit is ${maxOps}`)
+  if (opCount > maxOps) throw new OpCodecError(`batch has ${opCount} ops, limit is ${maxOps}`)
   const ops: Op[] = []
-  for (let i = 0; i < opCount; i++) ops.push(readOp(input, origins, proofs, `op ${i}`, maxKeyBytes, maxValueBytes))
-  check(input.atEnd(), `${input.remaining()} trailing bytes after the last op`)
+  for (let i = 0; i < opCount; i++) {
+    input.scope('op', i)
+    ops.push(readOp(input, origins, proofs, maxKeyBytes, maxValueBytes))
+  }
+  input.scope('')
+  if (!input.atEnd()) throw new OpCodecError(`${input.remaining()} trailing bytes after the last op`)
   proofs.forEach((proof, i) => {
-    check(proof.used, `proof ${i} covers no op of this batch`)
+    if (!proof.used) throw new OpCodecError(`proof ${i} covers no op of this batch`)
     const missing = proof.filled.indexOf(0)
-    check(missing === -1, `proof ${i} lacks the digest of seq ${proof.proof.first + missing}`)
+    if (missing !== -1) throw new OpCodecError(`proof ${i} lacks the digest of seq ${proof.proof.first + missing}`)
   })
   return ops
 }
@@ -204,48 +208,50 @@ interface DecodedProof {
 
 function readProof (input: ByteReader, origins: string[], what: string): DecodedProof {
   const origin = origins[input.varint(`${what} origin index`)]
-  check(origin !== undefined, `${what} origin index is out of range (${origins.length} origins)`)
+  if (origin === undefined) throw new OpCodecError(`${what} origin index is out of range (${origins.length} origins)`)
   const first = input.varint(`${what} first seq`)
-  check(first >= 1, `${what} first seq is 0`)
+  if (first < 1) throw new OpCodecError(`${what} first seq is 0`)
   const count = input.varint(`${what} op count`)
-  check(count >= 1 && count <= MAX_PROOF_OPS, `${what} covers ${count} ops, limit is 1 to ${MAX_PROOF_OPS}`)
-  check(first + count - 1 <= Number.MAX_SAFE_INTEGER, `${what} seqs are above 2^53 - 1`)
+  if (count < 1 || count > MAX_PROOF_OPS) throw new OpCodecError(`${what} covers ${count} ops, limit is 1 to ${MAX_PROOF_OPS}`)
+  if (first + count - 1 > Number.MAX_SAFE_INTEGER) throw new OpCodecError(`${what} seqs are above 2^53 - 1`)
   const sig = new Uint8Array(input.chunk(`${what} sig`, MAX_SIG_BYTES))
   const digests = new Uint8Array(count * DIGEST_BYTES)
   const filled = new Uint8Array(count)
   const given = input.varint(`${what} digest count`)
-  check(given <= count, `${what} gives ${given} digests for ${count} ops`)
+  if (given > count) throw new OpCodecError(`${what} gives ${given} digests for ${count} ops`)
   for (let i = 0; i < given; i++) {
     const slot = input.varint(`${what} digest index`)
-    check(slot < count, `${what} digest index ${slot} is out of range`)
-    check(filled[slot] === 0, `${what} gives digest ${slot} twice`)
+    if (slot >= count) throw new OpCodecError(`${what} digest index ${slot} is out of range`)
+    if (filled[slot] !== 0) throw new OpCodecError(`${what} gives digest ${slot} twice`)
     digests.set(input.fixed(`${what} digest ${slot}`, DIGEST_BYTES), slot * DIGEST_BYTES)
     filled[slot] = 1
   }
   return { proof: { sig, first, digests }, origin, filled, used: false }
 }
 
-function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], what: string, maxKeyBytes: number, maxValueBytes: number): Op {
-  const flags = input.byte(`${what} flags`)
-  check((flags & ~(TOMBSTONE | PROVED)) === 0, `${what} has unknown flags 0x${flags.toString(16)}`)
-  const key = input.text(`${what} key`, maxKeyBytes)
-  check(key.length > 0, `${what} key is empty`)
+/** Reads one op, within the reader's scope ("op <index>"): the messages of its checks are built only when one fails. */
+function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
+  const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
+  const flags = input.byte('flags')
+  if ((flags & ~(TOMBSTONE | PROVED)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  const key = input.text('key', maxKeyBytes)
+  if (key.length === 0) fail('key is empty')
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
-  const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk(`${what} value`, maxValueBytes))
-  const wall = input.varint(`${what} wall`)
-  const logical = input.varint(`${what} logical`)
-  const origin = origins[input.varint(`${what} origin index`)]
-  check(origin !== undefined, `${what} origin index is out of range (${origins.length} origins)`)
-  const seq = input.varint(`${what} seq`)
-  check(seq >= 1, `${what} seq is 0`)
+  const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk('value', maxValueBytes))
+  const wall = input.varint('wall')
+  const logical = input.varint('logical')
+  const origin = origins[input.varint('origin index')]
+  if (origin === undefined) return fail(`origin index is out of range (${origins.length} origins)`)
+  const seq = input.varint('seq')
+  if (seq < 1) fail('seq is 0')
   const op: Op = { key, value, wall, logical, origin, seq }
   if ((flags & PROVED) === 0) return op
-  const entry = proofs[input.varint(`${what} proof index`)]
-  check(entry !== undefined, `${what} proof index is out of range (${proofs.length} proofs)`)
-  check(entry.origin === origin, `${what} is from another origin than its proof`)
+  const entry = proofs[input.varint('proof index')]
+  if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)
+  if (entry.origin !== origin) fail('is from another origin than its proof')
   const slot = seq - entry.proof.first
-  check(slot >= 0 && slot < entry.filled.length, `${what} seq ${seq} is outside its proof`)
-  check(entry.filled[slot] === 0, `${what} seq ${seq} is already in its proof`)
+  if (slot < 0 || slot >= entry.filled.length) fail(`seq ${seq} is outside its proof`)
+  if (entry.filled[slot] !== 0) fail(`seq ${seq} is already in its proof`)
   entry.proof.digests.set(opDigest(op), slot * DIGEST_BYTES)
   entry.filled[slot] = 1
   entry.used = true
