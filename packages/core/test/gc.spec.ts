@@ -98,6 +98,35 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((carol.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what carol holds')
     })
 
+    it('checks an attestation far behind its own ops from a remembered mark, not from every digest since', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
+      const burst = (count: number): void => {
+        for (let i = 0; i < count; i += 100) {
+          const ops = alice.write(Array.from({ length: 100 }, (_, j) => ({ key: `k${(i + j) % 50}`, value: Buffer.from(String(i + j)) })))
+          alice.markDurable((ops.at(-1) as Op).seq)
+        }
+      }
+      burst(600)
+      pull(bob, alice)
+      attest(bob)
+      const held = bob.vector().alice ?? 0
+      burst(1_500) // alice writes on: bob's mark is 1,500 ops behind, past the last 512 she remembers
+      pull(alice, bob)
+      attest(alice)
+      let read = 0
+      const digestsIn = alice.store.digestsIn.bind(alice.store)
+      alice.store.digestsIn = (origin, after, upTo) => {
+        const digests = digestsIn(origin, after, upTo)
+        read += digests.length
+        return digests
+      }
+      const collected = alice.collect()
+      assert.equal(collected.blocked, undefined, 'bob\'s attestation agrees with alice\'s ops')
+      assert.equal(alice.status().floors.alice, held, 'and sets her floor')
+      // the check and the new floor each start from a mark at most 256 seqs above bob's (from alice's held one: 1,500 each)
+      assert.ok(read <= 2 * 256, `${read} digests read to check it`)
+    })
+
     it('collects a tombstone only once every member has attested to holding it, then on every node alike', () => {
       const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => replica(id)) as [Replica, Replica, Replica]
       put(alice, 'doomed', 'v')

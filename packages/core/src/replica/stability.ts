@@ -31,6 +31,8 @@ export interface StabilityInit {
   store: Store
   /** A mark this node's held prefix passed through recently, if it remembers it. */
   recent: (origin: string, seq: number) => Mark | undefined
+  /** A remembered mark a little above `seq` (at most a few hundred seqs), if any. */
+  above: (origin: string, seq: number) => Mark | undefined
   self: string
   origins: () => ReadonlyMap<string, OriginState>
   attestations: () => ReadonlyMap<string, Attestation>
@@ -134,8 +136,11 @@ export class Stability {
     if (seq < state.floor.seq || seq > state.held.seq) return undefined
     const recent = this.init.recent(origin, seq)
     if (recent !== undefined) return recent.acc
-    const acc = new Uint8Array(state.held.acc)
-    for (const digest of this.init.store.digestsIn(origin, seq, state.held.seq)) {
+    // from the nearest mark above that this node remembers (or its held one): the accumulator there, less the ops between
+    const above = this.init.above(origin, seq)
+    const from = above !== undefined && above.seq <= state.held.seq ? above : state.held
+    const acc = new Uint8Array(from.acc)
+    for (const digest of this.init.store.digestsIn(origin, seq, from.seq)) {
       for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) ^ (digest[i] ?? 0)
     }
     return acc

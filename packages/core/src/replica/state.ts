@@ -9,6 +9,7 @@ import { HybridLogicalClock } from '../hlc.js'
 import { RESERVED_PREFIX } from '../keys.js'
 import { OpChecker, type VerifyBatch } from './checker.js'
 import { PendingOps } from './pending.js'
+import { RecentMarks } from './recent-marks.js'
 import { Stability } from './stability.js'
 import type { Change, Mark, OriginState, Stamp, Store } from '../types.js'
 
@@ -92,7 +93,7 @@ export interface ReplicaState {
   readonly cuts: Array<{ at: number, cut: Map<string, number> }>
   /** Mismatches already asked about: `member\norigin` → the attestation seq. */
   readonly rechecked: Map<string, number>
-  /** The last marks each held prefix passed through (seq → mark), so checking a recent attestation reads nothing. */
+  /** Marks each held prefix passed through, the last ones and every 256th, so checking an attestation reads little. */
   readonly recent: RecentMarks
   /** Writes to make again with new stamps, by key (see `nameRewrite`). */
   readonly rewrites: Map<string, Rewrite>
@@ -102,33 +103,6 @@ export interface ReplicaState {
 export interface Rewrite {
   change: Change
   over: { origin: string, seq: number }
-}
-
-/** A bounded memory of recent marks per origin. */
-export class RecentMarks {
-  private readonly marks = new Map<string, Map<number, Mark>>()
-
-  constructor (private readonly perOrigin = 512) {}
-
-  add (origin: string, passed: Mark[]): void {
-    let known = this.marks.get(origin)
-    if (known === undefined) this.marks.set(origin, (known = new Map()))
-    for (const mark of passed) known.set(mark.seq, mark)
-    // Maps iterate in insertion order: the oldest go first
-    for (const seq of known.keys()) {
-      if (known.size <= this.perOrigin) break
-      known.delete(seq)
-    }
-  }
-
-  get (origin: string, seq: number): Mark | undefined {
-    return this.marks.get(origin)?.get(seq)
-  }
-
-  /** Another version of a seq was taken: the origin's accumulators from there on changed. */
-  forget (origin: string): void {
-    this.marks.delete(origin)
-  }
 }
 
 export function openState (init: ReplicaInit): ReplicaState {
@@ -181,6 +155,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     stability: new Stability({
       store,
       recent: (origin, seq) => state.recent.get(origin, seq),
+      above: (origin, seq) => state.recent.above(origin, seq),
       self: nodeId,
       origins: () => state.origins,
       attestations: () => state.attestations,
