@@ -153,14 +153,17 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
 }
 
 /**
- * Ops `decodeOps` filled into their proof itself (it computed their digest
- * into their slot), so checking them against it again would only repeat it.
+ * Marks an op `decodeOps` filled into its proof itself (it computed its digest
+ * into its slot), so checking it against it again would only repeat it. A
+ * property that is not enumerable, so a copy of the op (`{ ...op }`) is not
+ * marked; one per op, where a WeakMap entry per op made every garbage
+ * collection trace millions of ephemerons.
  */
-const bound = new WeakMap<Op, OpProof>()
+const BOUND = Symbol('bound to its proof')
 
 /** Whether `op` came out of `decodeOps` with the proof it still carries (and so matches its slot). */
 export function boundToProof (op: Op): boolean {
-  return op.proof != null && bound.get(op) === op.proof
+  return op.proof != null && (op as { [BOUND]?: OpProof })[BOUND] === op.proof
 }
 
 /** Decodes and validates a batch. Throws `OpCodecError`, and nothing else, on any malformed input. */
@@ -256,6 +259,6 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   entry.filled[slot] = 1
   entry.used = true
   op.proof = entry.proof
-  bound.set(op, entry.proof)
+  Object.defineProperty(op, BOUND, { value: entry.proof })
   return op
 }

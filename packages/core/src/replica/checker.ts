@@ -36,7 +36,6 @@ export class OpChecker {
   private readonly init: CheckerInit
   private readonly good = new WeakMap<OpProof, string>()
   private readonly bad = new WeakSet<OpProof>()
-  private readonly checked = new WeakSet<Op>()
   /** Batches verified lately, by signature: the same origin, first seq and digests need no second check. */
   private readonly recent = new Map<string, { origin: string, first: number, digests: Uint8Array }>()
 
@@ -46,13 +45,11 @@ export class OpChecker {
 
   /** Why `op` must be refused, or undefined. */
   problem (op: Op): Refusal | undefined {
-    if (this.checked.has(op)) return undefined
     if (this.init.allowed?.(op.origin) === false) return { op, reason: 'its origin is not on the allow-list', forged: false }
     const signature = this.signatureProblem(op)
     if (signature != null) return { op, reason: signature, forged: true }
     const record = recordProblem(op)
     if (record != null) return { op, reason: record, forged: false }
-    this.checked.add(op)
     return undefined
   }
 
