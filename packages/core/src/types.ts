@@ -124,6 +124,8 @@ export interface Store {
   transaction<T>(fn: () => T): T
   /** The row (current op) for `key`, tombstones included. Its proof, if any, carries only the signature. */
   row(key: string): Op | undefined
+  /** The rows (tombstones included) of those of `keys` (user keys) that have one, as `row` gives them: one read for many. */
+  rowsAt(keys: string[]): Map<string, Op>
   /** Rows in key order (UTF-8 bytes): live ones, plus tombstones and murmur's own records when asked for. */
   rows(options?: RowOptions): Op[]
   /** Makes `op` the row for its key. The previous row, if any, must have been superseded or removed first. */

@@ -40,6 +40,16 @@ for (const kind of ['memory', 'sqlite'] as StoreKind[]) {
       assert.deepEqual(store.counts(), { keys: 5, tombstones: 1 })
     })
 
+    it('reads the rows of many keys at once, as one by one', () => {
+      const store = open()
+      const keys = ['a', 'quote"d', 'back\\slash', 'tab\tnew\nline', '\u{1F600}', '\u{E000}', 'dead']
+      store.transaction(() => { for (const [i, key] of keys.entries()) store.put(op(key, key === 'dead' ? null : 'v', { seq: i + 1 })) })
+      const asked = [...keys, 'absent', 'a\u0000b']
+      const many = store.rowsAt(asked)
+      assert.deepEqual([...many.keys()].sort(), [...keys].sort(), 'every key that has a row, tombstones too, and no other')
+      for (const key of keys) assert.deepEqual(plain(many.get(key)), plain(store.row(key)), key)
+    })
+
     it('keeps a superseded op in history, served with the rows by origin in seq order, with its proof', () => {
       const store = open()
       const [first, second, third] = batch('peerA', 1, [['k', 'one'], ['k', 'two'], ['j', null]]) as [Op, Op, Op]

@@ -43,6 +43,7 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     }
     return state
   }
+  const rows = new Rows(store, ops)
   for (const op of ops) {
     const state = stateOf(op.origin)
     const digest = digestOf(op)
@@ -58,14 +59,32 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     } else {
       throw new Error(`bug: op ${op.origin}/${op.seq} applied out of order (held ${state.held.seq}, floor ${state.floor.seq})`)
     }
-    place(store, floors, op, digest, superseded, result)
+    place(store, rows, floors, op, digest, superseded, result)
   }
   for (const [origin, state] of result.states) store.setOrigin(origin, state)
   return result
 }
 
-function place (store: Store, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied): void {
-  const current = store.row(op.key)
+/** The current row of each key `ops` touch: read in one go for a batch of user keys, kept as ops become rows. */
+class Rows {
+  private readonly known?: Map<string, Op>
+
+  constructor (private readonly store: Store, ops: Op[]) {
+    // a key's JSON form reaches SQLite as text: murmur's own keys (a leading U+0000) are read one by one
+    if (ops.length >= 16) this.known = store.rowsAt([...new Set(ops.filter(op => !isReserved(op.key)).map(op => op.key))])
+  }
+
+  get (key: string): Op | undefined {
+    return this.known === undefined || isReserved(key) ? this.store.row(key) : this.known.get(key)
+  }
+
+  became (op: Op): void {
+    if (!isReserved(op.key)) this.known?.set(op.key, op)
+  }
+}
+
+function place (store: Store, rows: Rows, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied): void {
+  const current = rows.get(op.key)
   if (current === undefined ? superseded(op) : !isNewer(op, current)) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
     return
@@ -76,6 +95,7 @@ function place (store: Store, floors: ReadonlyMap<string, number>, op: Op, diges
     else store.supersede(current, digestOf(current))
   }
   store.put(op)
+  rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)
 }

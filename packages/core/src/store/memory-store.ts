@@ -105,6 +105,15 @@ export class MemoryStore implements Store {
     return at === undefined ? undefined : { wall: at.wall, logical: at.logical }
   }
 
+  rowsAt (keys: string[]): Map<string, Op> {
+    const out = new Map<string, Op>()
+    for (const key of keys) {
+      const row = this.row(key)
+      if (row !== undefined) out.set(key, row)
+    }
+    return out
+  }
+
   supersededOf (origin: string, key: string, limit: number): Op[] {
     return (this.history.get(origin) ?? []).filter(v => v.op.key === key).map(v => structuredClone(v.op)).sort((a, b) => b.seq - a.seq).slice(0, limit)
   }

@@ -109,6 +109,7 @@ export function prepareStatements (db: Database.Database) {
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
         origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
+    rowsAt: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),

@@ -113,6 +113,10 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : ranked(row)
   }
 
+  rowsAt (keys: string[]): Map<string, Op> {
+    return new Map(this.sql.rowsAt.all(JSON.stringify(keys)).map(row => [row.key, ranked(row)]))
+  }
+
   rows (options: RowOptions = {}): Op[] {
     return listRows(this.sql, options)
   }
@@ -223,17 +227,7 @@ export class SqliteStore implements Store {
 
   setOrigin (origin: string, state: OriginState): void {
     const { held, floor } = state
-    const row: VectorRow = {
-      origin,
-      seq: held.seq,
-      wall: held.wall,
-      logical: held.logical,
-      acc: held.acc,
-      floor: floor.seq,
-      floor_wall: floor.wall,
-      floor_logical: floor.logical,
-      floor_acc: floor.acc
-    }
+    const row: VectorRow = { origin, seq: held.seq, wall: held.wall, logical: held.logical, acc: held.acc, floor: floor.seq, floor_wall: floor.wall, floor_logical: floor.logical, floor_acc: floor.acc }
     this.mutate(() => { this.sql.setVector.run(row) })
   }
 
