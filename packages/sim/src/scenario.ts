@@ -109,18 +109,32 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
     actions.push({ at: at(), kind: 'bulk', node: rng.pick(nodes), keys: [...keys], value: `bulk${rng.int(0, 9999)}:${'.'.repeat(rng.int(40, 400))}` })
   }
   actions.sort((a, b) => a.at - b.at)
-  return {
-    seed,
-    nodes,
-    ...(hostile !== undefined ? { hostile } : {}),
-    closed,
-    net,
-    config,
-    clocks,
-    actions,
-    faultsUntil,
-    settleMs: 200_000
-  }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000 }
+  // no member may count another silent during the quiet end (it would collect without it just before the checks):
+  // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
+  config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)
+  return made
+}
+
+/** How long before the checks nodes stop writing attestations (heartbeats included). */
+const QUIET_MS = 10_000
+
+/** The clocks' offsets: the nodes' own and those clock jumps set. */
+function offsets (s: Scenario): number[] {
+  return [...Object.values(s.clocks), ...s.actions.flatMap(a => a.kind === 'clock' ? [a.offset] : []), 0]
+}
+
+function spread (s: Scenario): number {
+  return Math.max(...offsets(s)) - Math.min(...offsets(s))
+}
+
+/**
+ * The quiet end of a run (see world.ts): long enough for the last
+ * attestations to reach everyone, even where clocks differ by more than the
+ * skew bound and an op waits until the receiver's clock catches up.
+ */
+export function quietMs (s: Scenario): number {
+  return QUIET_MS + Math.max(0, spread(s) - s.config.maxSkewMs)
 }
 
 /** Splits `ids` into two or three non-empty groups. */

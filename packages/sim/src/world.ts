@@ -13,7 +13,7 @@ import { SimNode, type NodeDeps } from './node.js'
 import { Recorder } from './record.js'
 import { Rng } from './rng.js'
 import { Scheduler } from './scheduler.js'
-import type { Action, Scenario } from './scenario.js'
+import { quietMs, type Action, type Scenario } from './scenario.js'
 
 export interface RunResult {
   seed: number
@@ -24,8 +24,6 @@ export interface RunResult {
 
 /** Most events one run may take: a run that would go on forever fails instead. */
 const MAX_EVENTS = 3_000_000
-/** How long before the checks nodes stop writing attestations (heartbeats included). */
-const QUIET_MS = 15_000
 
 export function run (scenario: Scenario): RunResult {
   const sched = new Scheduler()
@@ -113,11 +111,9 @@ export function run (scenario: Scenario): RunResult {
     }
   }
 
-  // the last seconds are quiet: no new attestations, so the last ones can reach everyone before the checks,
-  // even where clocks differ by more than the skew bound and an op waits until the receiver's clock catches up
+  // the last seconds are quiet: no new attestations, so the last ones can reach everyone before the checks
   const until = scenario.faultsUntil + scenario.settleMs
-  const offsets = [...Object.values(scenario.clocks), ...scenario.actions.flatMap(a => a.kind === 'clock' ? [a.offset] : []), 0]
-  const quiet = QUIET_MS + Math.max(0, Math.max(...offsets) - Math.min(...offsets) - scenario.config.maxSkewMs)
+  const quiet = quietMs(scenario)
   sched.at(Math.max(scenario.faultsUntil, until - quiet), () => { for (const node of [...nodes.values(), hostile]) node?.quiet() })
   if (sched.run(until, MAX_EVENTS)) record.fail(`still busy after ${MAX_EVENTS} events at ${(sched.now / 1000).toFixed(1)} s: something never settles`)
   if (record.failures.length === 0) {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import { REGRESSIONS, run, scenario, type RunResult } from '../src/index.js'
 
 /** Seeds `npm test` runs: enough to cover every kind of fault, bounded to about a minute on 2 cores. */
-const SEEDS = 60
+const SEEDS = 70
 
 function passes (result: RunResult): void {
   assert.deepEqual(result.failures, [], `seed ${result.seed} failed; replay it with: npm run sim -- --seed ${result.seed}\n${result.trace.slice(-40).join('\n')}`)
