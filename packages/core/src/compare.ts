@@ -2,7 +2,7 @@
  * The total order behind last-writer-wins. Every replica must rank two ops the
  * same way, so the order uses only replicated fields and never a local clock.
  */
-import type { Stamp, Version } from './types.js'
+import type { Head, Op, Stamp, Version } from './types.js'
 
 /** Orders clock readings by wall time, then logical counter. */
 export function compareStamps (a: Stamp, b: Stamp): number {
@@ -31,6 +31,22 @@ interface Content {
  */
 export function isNewer (a: Version & Content, b: Version & Content): boolean {
   return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value)) > 0
+}
+
+/**
+ * `isNewer(a, row)` for the row whose head is `head`, reading the whole row
+ * (`row()`) only when the value must break the tie: `a` and the row carry one
+ * version and one batch signature.
+ */
+export function beats (a: Op, head: Head, row: () => Op | undefined): boolean {
+  const order = compareVersions(a, head) || compareBytes(a.proof?.sig, head.sig)
+  if (order !== 0) return order > 0
+  return isNewer(a, row() ?? { ...head, value: null })
+}
+
+/** The head of a row read whole (see `Head`). */
+export function headOf (op: Op): Head {
+  return { key: op.key, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, live: op.value !== null, sig: op.proof?.sig ?? null }
 }
 
 /** Absent < present; then byte order. */

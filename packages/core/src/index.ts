@@ -6,7 +6,7 @@
  */
 export type * from './types.js'
 export { HybridLogicalClock, type HybridLogicalClockInit } from './hlc.js'
-export { compareStamps, compareVersions, compareUtf8, isNewer } from './compare.js'
+export { beats, compareStamps, compareVersions, compareUtf8, headOf, isNewer } from './compare.js'
 export { encodeOps, decodeOps, signingPayload, type DecodeLimits } from './codec.js'
 export { opDigest, proofPayload, proofProblem, proofSize, proveOps, DIGEST_BYTES, MAX_BATCH_OPS, MAX_BATCH_BYTES } from './proof.js'
 export { EMPTY_ACC, digestOf, seqOf, xorInto } from './marks.js'

@@ -49,6 +49,19 @@ export interface OpProof {
   digests: Uint8Array
 }
 
+/**
+ * What ranking a row against an arriving op and replacing it need, read
+ * without the row's value (`Store.rowsAt`): all of the order but the value,
+ * which breaks a tie only between two ops an origin signed with one version.
+ */
+export interface Head extends Version {
+  key: string
+  /** False for a tombstone. */
+  live: boolean
+  /** Its batch's signature (null when unsigned). */
+  sig: Uint8Array | null
+}
+
 /** An op as `Store.opsOf` returns it: `superseded` when it lost and waits in history. */
 export interface HeldOp extends Op {
   superseded?: boolean
@@ -124,22 +137,25 @@ export interface Store {
   transaction<T>(fn: () => T): T
   /** The row (current op) for `key`, tombstones included. Its proof, if any, carries only the signature. */
   row(key: string): Op | undefined
-  /** The rows (tombstones included) of those of `keys` (user keys) that have one, as `row` gives them: one read for many. */
-  rowsAt(keys: string[]): Map<string, Op>
+  /** The heads of the rows (tombstones included) of those of `keys` (user keys) that have one: one read for many. */
+  rowsAt(keys: string[]): Map<string, Head>
   /** Rows in key order (UTF-8 bytes): live ones, plus tombstones and murmur's own records when asked for. */
   rows(options?: RowOptions): Op[]
-  /** Makes `op` the row for its key. The previous row, if any, must have been superseded or removed first. */
-  put(op: Op): void
   /**
-   * Copies the row `row` (the current row for its key) to history, keeping
-   * its proof; the op that beat it must be `put` next, in the same
+   * Makes `op` (whose `opDigest` is `digest`) the row for its key. The
+   * previous row, if any, must have been superseded or removed first.
+   */
+  put(op: Op, digest: Uint8Array): void
+  /**
+   * Copies the current row of `row.key` (whose head is `row`) to history,
+   * keeping its proof; the op that beat it must be `put` next, in the same
    * transaction, and replaces it in place.
    */
-  supersede(row: Op, digest: Uint8Array): void
+  supersede(row: Head): void
   /** Records in history an op that lost to the row for its key on arrival. */
   addHistory(op: Op, digest: Uint8Array): void
-  /** Deletes the row `row` (a collected tombstone, or a row a snapshot showed collected). */
-  remove(row: Op): void
+  /** Deletes the row whose head is `row` (a collected tombstone, or a row a snapshot showed collected). */
+  remove(row: Head): void
   /**
    * Ops of `origin` above seq `after`, rows and history together, in seq
    * order with their whole proofs: about `limit` of them, the last batch

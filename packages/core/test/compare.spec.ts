@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { compareUtf8 } from '../src/compare.js'
-import { compareVersions, isNewer, type Version } from '../src/index.js'
+import { beats, compareVersions, headOf, isNewer, type Op, type Version } from '../src/index.js'
 
 const versionArb: fc.Arbitrary<Version> = fc.record({
   wall: fc.integer({ min: 0, max: 2 }),
@@ -53,5 +53,26 @@ describe('isNewer', () => {
     assert.equal(isNewer(a, b), false)
     assert.equal(isNewer(a, { ...a }), false, 'an op does not beat itself')
     assert.equal(isNewer({ ...base, value: Buffer.from('x') }, { ...base, value: null }), true, 'unsigned: by value, a delete lowest')
+  })
+})
+
+describe('beats', () => {
+  const opArb: fc.Arbitrary<Op> = fc.record({
+    version: versionArb,
+    value: fc.option(fc.constantFrom('x', 'y'), { nil: null }),
+    sig: fc.option(fc.constantFrom(1, 2), { nil: null })
+  }).map(({ version, value, sig }) => ({
+    key: 'k', ...version, value: value === null ? null : Buffer.from(value),
+    ...(sig === null ? {} : { proof: { sig: Buffer.from([sig]), first: version.seq, digests: new Uint8Array(0) } })
+  }))
+
+  it('ranks an op against a row\'s head as against the whole row, and reads the row only when the value decides', () => {
+    fc.assert(fc.property(opArb, opArb, (a, row) => {
+      let reads = 0
+      const result = beats(a, headOf(row), () => { reads++; return row })
+      assert.equal(result, isNewer(a, row))
+      const tied = compareVersions(a, row) === 0 && Buffer.compare(Buffer.from(a.proof?.sig ?? []), Buffer.from(row.proof?.sig ?? [])) === 0 && (a.proof == null) === (row.proof == null)
+      assert.equal(reads, tied ? 1 : 0)
+    }), { numRuns: 2000 })
   })
 })

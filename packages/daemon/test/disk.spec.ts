@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { SqliteStore } from '@murmur/core'
+import { SqliteStore, opDigest } from '@murmur/core'
 import { MURMURD, TestCluster, TestNode, run } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -180,7 +180,8 @@ function writeDamagedDatabase (path: string): void {
   const store = SqliteStore.open(path)
   store.transaction(() => {
     for (let i = 0; i < 500; i++) {
-      store.put({ key: `key:${String(i).padStart(4, '0')}`, value: Buffer.from(`v${i}`), wall: 1_760_000_000_000 + i, logical: 0, origin: '12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx', seq: i + 1 })
+      const op = { key: `key:${String(i).padStart(4, '0')}`, value: Buffer.from(`v${i}`), wall: 1_760_000_000_000 + i, logical: 0, origin: '12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx', seq: i + 1 }
+      store.put(op, opDigest(op))
     }
   })
   store.close()

@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { opDigest } from '@murmur/core'
 import { HostileNode } from './hostile.js'
 import { check } from './invariants.js'
 import { SimKeys } from './keys.js'
@@ -107,7 +108,10 @@ export function run (scenario: Scenario): RunResult {
         hostile?.act(action.act)
         return
       case 'tamper':
-        node?.replica.store.put({ key: action.key, value: Buffer.from('tampered'), wall: 0, logical: 0, origin: action.node, seq: 1 })
+        if (node !== undefined) {
+          const tampered = { key: action.key, value: Buffer.from('tampered'), wall: 0, logical: 0, origin: action.node, seq: 1 }
+          node.replica.store.put(tampered, opDigest(tampered))
+        }
     }
   }
 

@@ -9,10 +9,10 @@
  * accumulator covers every version, so replicas that hold the same versions
  * agree on it.
  */
-import { compareStamps, isNewer } from '../compare.js'
+import { beats, compareStamps, headOf } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin, xorInto } from '../marks.js'
-import type { Mark, Op, OriginState, Store } from '../types.js'
+import type { Head, Mark, Op, OriginState, Store } from '../types.js'
 
 export interface Applied {
   /** Ops that became the row of their key, in order. */
@@ -65,36 +65,38 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
   return result
 }
 
-/** The current row of each key `ops` touch: read in one go for a batch of user keys, kept as ops become rows. */
+/** The head of the current row of each key `ops` touch: read in one go for a batch of user keys, kept as ops become rows. */
 class Rows {
-  private readonly known?: Map<string, Op>
+  private readonly known?: Map<string, Head>
 
   constructor (private readonly store: Store, ops: Op[]) {
     // a key's JSON form reaches SQLite as text: murmur's own keys (a leading U+0000) are read one by one
     if (ops.length >= 16) this.known = store.rowsAt([...new Set(ops.filter(op => !isReserved(op.key)).map(op => op.key))])
   }
 
-  get (key: string): Op | undefined {
-    return this.known === undefined || isReserved(key) ? this.store.row(key) : this.known.get(key)
+  get (key: string): Head | undefined {
+    if (this.known !== undefined && !isReserved(key)) return this.known.get(key)
+    const row = this.store.row(key)
+    return row === undefined ? undefined : headOf(row)
   }
 
   became (op: Op): void {
-    if (!isReserved(op.key)) this.known?.set(op.key, op)
+    if (!isReserved(op.key)) this.known?.set(op.key, headOf(op))
   }
 }
 
 function place (store: Store, rows: Rows, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied): void {
   const current = rows.get(op.key)
-  if (current === undefined ? superseded(op) : !isNewer(op, current)) {
+  if (current === undefined ? superseded(op) : !beats(op, current, () => store.row(op.key))) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
     return
   }
   if (current !== undefined) {
     // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
     if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
-    else store.supersede(current, digestOf(current))
+    else store.supersede(current)
   }
-  store.put(op)
+  store.put(op, digest)
   rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)

@@ -15,6 +15,7 @@
  * horizon: gossip older than it is taken only from origins shown to have
  * seen everything collected.
  */
+import { headOf } from '../compare.js'
 import { noteSilent, raiseHorizon, type ReplicaState } from './state.js'
 import type { OriginState } from '../types.js'
 
@@ -56,7 +57,7 @@ export function collect (state: ReplicaState, now: number): Collected {
       if (floors.has(origin)) result.history += state.store.dropHistory(origin, floor)
       // a tombstone goes once it is `tombstoneGraceMs` old
       for (const tombstone of state.store.tombstones(origin, floor, now - state.config.tombstoneGraceMs + 1)) {
-        state.store.remove(tombstone)
+        state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
         result.tombstones++
       }

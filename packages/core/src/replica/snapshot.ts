@@ -12,7 +12,7 @@
  * any sync.
  */
 import { decodeAttestation } from '../attestation.js'
-import { compareStamps, isNewer } from '../compare.js'
+import { compareStamps, headOf, isNewer } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
 import type { Refusal } from './checker.js'
@@ -166,10 +166,10 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         const current = state.store.row(op.key)
         if (current !== undefined && !isNewer(op, current)) continue
         if (current !== undefined) {
-          if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(current)
-          else state.store.supersede(current, digestOf(current))
+          if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current))
+          else state.store.supersede(headOf(current))
         }
-        state.store.put(op)
+        state.store.put(op, digestOf(op))
         if (isReserved(op.key)) records.push(op)
         else end.changed.push(op)
         // older than a delete collected here: this node cannot tell whether it was of this key (see `nameRewrite`)
@@ -180,7 +180,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
       if (row.seq <= (prune.get(row.origin) ?? 0)) {
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {
-          state.store.remove(row)
+          state.store.remove(headOf(row))
           end.removed.push(row)
         } else {
           // deleted, and the delete collected, by the peer's account: deleted here too, by a delete of this node's

@@ -4,11 +4,11 @@
  * every row, so their cost grows with the store, not with the answer.
  * A transaction that throws is rolled back through an undo log.
  */
-import { compareStamps, compareUtf8 } from '../compare.js'
+import { compareStamps, compareUtf8, headOf } from '../compare.js'
 import { isReserved, USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
 import { completePage } from './pages.js'
-import type { HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 interface Versioned { op: Op, digest: Uint8Array }
 
@@ -51,7 +51,7 @@ export class MemoryStore implements Store {
       .slice(0, limit < 0 ? Infinity : limit)
   }
 
-  put (op: Op): void {
+  put (op: Op, _digest: Uint8Array): void {
     // a copy, as SQLite would store, so later changes to the caller's buffer do not reach the store
     const stored: Op = { ...op, value: op.value === null ? null : Buffer.from(op.value) }
     const previous = this.current.get(op.key)
@@ -60,10 +60,12 @@ export class MemoryStore implements Store {
     this.record(() => { if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous) })
   }
 
-  supersede (row: Op, digest: Uint8Array): void {
-    this.current.delete(row.key)
-    this.record(() => { this.current.set(row.key, row) })
-    this.addHistory(row, digest)
+  supersede (head: Head): void {
+    const row = this.current.get(head.key)
+    if (row === undefined) return
+    this.current.delete(head.key)
+    this.record(() => { this.current.set(head.key, row) })
+    this.addHistory(row, opDigest(row))
   }
 
   addHistory (op: Op, digest: Uint8Array): void {
@@ -77,7 +79,7 @@ export class MemoryStore implements Store {
     this.record(() => { owner.splice(owner.indexOf(entry), 1) })
   }
 
-  remove (row: Op): void {
+  remove (row: Head): void {
     const previous = this.current.get(row.key)
     this.current.delete(row.key)
     this.record(() => { if (previous !== undefined) this.current.set(row.key, previous) })
@@ -105,11 +107,11 @@ export class MemoryStore implements Store {
     return at === undefined ? undefined : { wall: at.wall, logical: at.logical }
   }
 
-  rowsAt (keys: string[]): Map<string, Op> {
-    const out = new Map<string, Op>()
+  rowsAt (keys: string[]): Map<string, Head> {
+    const out = new Map<string, Head>()
     for (const key of keys) {
       const row = this.row(key)
-      if (row !== undefined) out.set(key, row)
+      if (row !== undefined) out.set(key, headOf(row))
     }
     return out
   }

@@ -1,12 +1,12 @@
 /**
- * The SQLite file's schema (version 3) and the prepared statements the store
+ * The SQLite file's schema (version 4) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
  */
 import type Database from 'better-sqlite3'
 import type { Stamp, StoreCounts } from '../types.js'
 
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 export const SCHEMA = `
   CREATE TABLE kv_store (
@@ -16,7 +16,8 @@ export const SCHEMA = `
     logical INTEGER NOT NULL,
     origin TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    sig BLOB
+    sig BLOB,
+    digest BLOB NOT NULL
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE TABLE op_history (
@@ -63,6 +64,11 @@ export interface Row {
   sig: Uint8Array | null
 }
 
+/** A row's head (`Store.rowsAt`): SQLite gives `live` as 0 or 1. */
+export interface HeadRow extends Omit<Row, 'value'> {
+  live: number
+}
+
 /** A `snapshot_stage` row: an op with its whole proof. */
 export interface StagedRow extends Row {
   first: number | null
@@ -105,11 +111,15 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row]>(`INSERT INTO kv_store (${OP_COLUMNS}) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig)
+    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :digest)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, digest = excluded.digest`),
+    // the row moves to history inside SQLite: its value never comes out to be bound back in
+    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig)
+      SELECT origin, seq, digest, key, value, wall, logical, sig FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    rowsAt: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
+    headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, value IS NOT NULL AS live FROM kv_store
+      WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),
@@ -121,6 +131,10 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig)
       VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig)`),
+    rowDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM kv_store
+      WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
+    historyDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM op_history
+      WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     historyOf: prepare<[{ origin: string, after: number, limit: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     historyIn: prepare<[{ origin: string, after: number, upTo: number }], HistoryRow>(`SELECT ${OP_COLUMNS}, digest FROM op_history

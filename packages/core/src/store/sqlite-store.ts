@@ -12,13 +12,12 @@ import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
 import type Database from 'better-sqlite3'
 import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
-import { opDigest } from '../proof.js'
 import { BatchRefs } from './batch-refs.js'
 import { completePage } from './pages.js'
 import { openDatabase } from './sqlite-file.js'
 import { fromRow, listRows, merged, ranked, stagedOp, toRow, withProof } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
-import type { HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { Head, HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 export { SCHEMA_VERSION }
 
@@ -113,28 +112,28 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : ranked(row)
   }
 
-  rowsAt (keys: string[]): Map<string, Op> {
-    return new Map(this.sql.rowsAt.all(JSON.stringify(keys)).map(row => [row.key, ranked(row)]))
+  rowsAt (keys: string[]): Map<string, Head> {
+    return new Map(this.sql.headsAt.all(JSON.stringify(keys)).map(row => [row.key, { ...row, live: row.live === 1 }]))
   }
 
   rows (options: RowOptions = {}): Op[] {
     return listRows(this.sql, options)
   }
 
-  put (op: Op): void {
+  put (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
       this.refs.hold(op)
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null })
-      this.count(op, 1)
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, digest })
+      this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
   }
 
-  supersede (row: Op, digest: Uint8Array): void {
+  supersede (row: Head): void {
     this.mutate(() => {
       // no delete: the `put` that follows updates the row in place (one write of the table and its key index, not two)
-      this.sql.addHistory.run({ ...toRow(row), digest })
-      this.count(row, -1)
+      this.sql.supersede.run(row.key)
+      this.count(row.key, row.live, -1)
     })
   }
 
@@ -145,11 +144,11 @@ export class SqliteStore implements Store {
     })
   }
 
-  remove (row: Op): void {
+  remove (row: Head): void {
     this.mutate(() => {
       this.sql.remove.run(row.key)
-      this.refs.release(row.proof?.sig ?? null)
-      this.count(row, -1)
+      this.refs.release(row.sig)
+      this.count(row.key, row.live, -1)
     })
   }
 
@@ -169,10 +168,7 @@ export class SqliteStore implements Store {
 
   digestsIn (origin: string, after: number, upTo: number): Uint8Array[] {
     const range = { origin, after, upTo }
-    return [
-      ...this.sql.rowsIn.all(range).map(row => opDigest(fromRow(row))),
-      ...this.sql.historyIn.all(range).map(row => row.digest)
-    ]
+    return [...this.sql.rowDigestsIn.all(range), ...this.sql.historyDigestsIn.all(range)].map(row => row.digest)
   }
 
   stampAt (origin: string, seq: number): Stamp | undefined {
@@ -284,9 +280,9 @@ export class SqliteStore implements Store {
     if (compareStamps(stamp, this.latest) > 0) this.latest = { wall: stamp.wall, logical: stamp.logical }
   }
 
-  private count (op: Op, delta: number): void {
-    if (isReserved(op.key)) return
-    if (op.value === null) this.tally.tombstones += delta
-    else this.tally.keys += delta
+  private count (key: string, live: boolean, delta: number): void {
+    if (isReserved(key)) return
+    if (live) this.tally.keys += delta
+    else this.tally.tombstones += delta
   }
 }
