@@ -14,7 +14,7 @@ export { RESERVED_PREFIX, USER_KEYS_FROM, attestationKey, attestationOwner, isRe
 export { decodeAttestation, encodeAttestation, type Attestation } from './attestation.js'
 export { SqliteStore, SCHEMA_VERSION, type Durability, type SqliteStoreInit } from './store/sqlite-store.js'
 export { MemoryStore } from './store/memory-store.js'
-export { Replica, type ReplicaInit, type ReplicaStatus } from './replica/replica.js'
+export { REHAND_MS, Replica, type ReplicaInit, type ReplicaStatus } from './replica/replica.js'
 export type { ReceiveContext, Received } from './replica/inbound.js'
 export { sizeOf as pendingSize } from './replica/pending.js'
 export type { Collected } from './replica/collect.js'

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { attestationKey, encodeAttestation, proveOps, type Op, type Replica } from '../src/index.js'
+import { REHAND_MS, SqliteStore, attestationKey, encodeAttestation, proveOps, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -290,6 +290,25 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const again = alice.rewrites()
       assert.deepEqual(again.map(c => [c.key, text(c.value)]).sort(), [['j', 'old'], ['k', 'old']], 'each written again, so it means the same on every node')
       assert.deepEqual(alice.rewrites(), [], 'handed out once')
+      // a crash before those writes: the names were stored with the ops, so the node writes them after restarting
+      const restart = (node: Replica): Replica => {
+        let store: Store = node.store
+        if (store instanceof SqliteStore) {
+          store.close()
+          store = SqliteStore.open(store.path, { durability: 'normal' })
+        }
+        return replica(node.nodeId, { store })
+      }
+      const back = restart(alice)
+      const after = back.rewrites()
+      assert.deepEqual(after.map(c => [c.key, text(c.value)]).sort(), [['j', 'old'], ['k', 'old']], 'named again after a restart')
+      assert.deepEqual(back.rewrites(), [], 'not again while their write may be on its way')
+      clock.advance(REHAND_MS)
+      assert.equal(back.rewrites().length, 2, 'again once that write is overdue')
+      back.write(after)
+      clock.advance(REHAND_MS)
+      assert.deepEqual(back.rewrites(), [], 'written: no longer due')
+      assert.deepEqual(restart(back).rewrites(), [], 'and no longer named on disk')
       // named again by a second node; carol's newer write of k arrives before alice writes it: only j is still due
       const dave = replica('dave')
       deleteAlone(dave, 'x')

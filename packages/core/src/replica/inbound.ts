@@ -24,7 +24,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
-import { nameRewrite, noteCountedOut, type ReplicaState } from './state.js'
+import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
 import type { Op, Stamp } from '../types.js'
 
 export interface ReceiveContext {
@@ -230,6 +230,11 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
       state.equivocators.set(origin, seq)
       state.store.setMeta('equivocators', JSON.stringify(Object.fromEntries(state.equivocators)))
     }
+    // a value older than a delete collected here, taken from a peer: that delete may have been of its key, and no
+    // op is left here to say so; written again it means the same on every node (see `nameRewrite`)
+    const old = local ? [] : result.changed.filter(op => op.value !== null && compareStamps(op, state.horizon) < 0)
+    for (const op of old) nameRewrite(state, op.key, op, false)
+    if (old.length > 0) saveRewrites(state)
     return result
   })
   for (const [origin, next] of applied.states) state.origins.set(origin, next)
@@ -243,9 +248,6 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
     } catch {} // checked on arrival (`OpChecker`); a stray one only means no attestation from its member
   }
   if (applied.equivocations.length > 0) state.stability.reset()
-  // a value older than a delete collected here, taken from a peer: that delete may have been of its key, and no
-  // op is left here to say so; written again it means the same on every node (see `nameRewrite`)
-  if (!local) for (const op of applied.changed) if (op.value !== null && compareStamps(op, state.horizon) < 0) nameRewrite(state, { key: op.key, value: op.value }, op)
   if (ops.some(op => !isReserved(op.key))) state.dirty = true
   out.changed.push(...applied.changed)
   out.applied += ops.length

@@ -16,7 +16,7 @@ import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
 import { collect, type Collected } from './collect.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
-import { openState, type ReplicaInit, type ReplicaState } from './state.js'
+import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
 import type { Change, ListOptions, Mark, Op, OriginState, Stamp, StoreCounts, VersionVector } from '../types.js'
 
@@ -40,6 +40,9 @@ export interface ReplicaStatus {
   /** The newest tombstone collected here. */
   horizon: Stamp
 }
+
+/** A rewrite handed out whose row has not changed since is handed out again after this long. */
+export const REHAND_MS = 30_000
 
 export class Replica {
   readonly nodeId: string
@@ -82,15 +85,26 @@ export class Replica {
    * Writes this node should make again with new stamps, named by snapshots
    * and by ops older than a delete it collected (see `nameRewrite`); each
    * only while its key's row is still the op it was named over. Write them
-   * like any change (soon after each pull, say); each is handed out once.
+   * like any change (soon after each pull, say). Each is handed out once, and
+   * again after `REHAND_MS` (or a restart: they are kept on disk) if its row
+   * is still that op, so a write lost on the way is made after all.
    */
-  rewrites (): Change[] {
+  rewrites (now = this.state.now()): Change[] {
     const due: Change[] = []
-    for (const [key, { change, over }] of this.state.rewrites) {
+    let dropped = false
+    for (const [key, { over, remove }] of this.state.rewrites) {
       const row = this.state.store.row(key)
-      if (row !== undefined && row.origin === over.origin && row.seq === over.seq) due.push(change)
+      if (row === undefined || row.origin !== over.origin || row.seq !== over.seq) {
+        this.state.rewrites.delete(key)
+        this.state.handed.delete(key)
+        dropped = true
+        continue
+      }
+      if (now - (this.state.handed.get(key) ?? -Infinity) < REHAND_MS) continue
+      this.state.handed.set(key, now)
+      due.push({ key, value: remove ? null : row.value })
     }
-    this.state.rewrites.clear()
+    if (dropped) saveRewrites(this.state)
     return due
   }
 

@@ -17,7 +17,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
 import type { Refusal } from './checker.js'
 import type { SnapshotReason } from './snapshot-gate.js'
-import { nameRewrite, type ReplicaState } from './state.js'
+import { nameRewrite, saveRewrites, type ReplicaState } from './state.js'
 import type { Change, Mark, Op, OriginState, Stamp } from '../types.js'
 
 /** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */
@@ -121,10 +121,11 @@ export interface Settled {
   reissue: Change[]
 }
 
+/** Names `change` (the row `over`'s own value, or a delete) to be written again; new names go to `end.reissue`. */
 function again (end: Settled, state: ReplicaState, change: Change, over: Op): void {
   const named = state.rewrites.get(change.key)
   if (named === undefined || named.over.origin !== over.origin || named.over.seq !== over.seq) end.reissue.push(change)
-  nameRewrite(state, change, over)
+  nameRewrite(state, change.key, over, change.value === null)
 }
 
 /** Staged rows read per page while a snapshot is taken. */
@@ -192,6 +193,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
       }
     }
     if (newest !== undefined) state.hlc.update(newest)
+    if (end.reissue.length > 0) saveRewrites(state)
     state.store.clearStaged()
     state.store.setClock(state.hlc.peek())
   })

@@ -11,7 +11,7 @@ import { OpChecker, type VerifyBatch } from './checker.js'
 import { PendingOps } from './pending.js'
 import { RecentMarks } from './recent-marks.js'
 import { Stability } from './stability.js'
-import type { Change, Mark, OriginState, Stamp, Store } from '../types.js'
+import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface ReplicaInit {
   store: Store
@@ -95,14 +95,16 @@ export interface ReplicaState {
   readonly rechecked: Map<string, number>
   /** Marks each held prefix passed through, the last ones and every 256th, so checking an attestation reads little. */
   readonly recent: RecentMarks
-  /** Writes to make again with new stamps, by key (see `nameRewrite`). */
+  /** Writes to make again with new stamps, by key (see `nameRewrite`); kept in `meta`, so a crash loses none. */
   readonly rewrites: Map<string, Rewrite>
+  /** When each rewrite was last handed out (`Replica.rewrites`): not again while its write may be on its way. */
+  readonly handed: Map<string, number>
 }
 
-/** A write to make again: `change`, as long as its key's row is still the op `over`. */
+/** A write to make again as long as its key's row is still the op `over`: that row's value with a new stamp, or a delete. */
 export interface Rewrite {
-  change: Change
   over: { origin: string, seq: number }
+  remove: boolean
 }
 
 export function openState (init: ReplicaInit): ReplicaState {
@@ -147,7 +149,8 @@ export function openState (init: ReplicaInit): ReplicaState {
     rechecked: new Map(),
     cuts: [],
     recent: new RecentMarks(),
-    rewrites: new Map(),
+    rewrites: loadRewrites(store.meta('rewrites')),
+    handed: new Map(),
     absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
   }
@@ -191,8 +194,20 @@ export function raiseHorizon (state: ReplicaState, stamp: Stamp): void {
  * every node), or what a snapshot showed (see `snapshot.ts`). Made only while
  * the row is still `over`: a newer op of the key that arrives first decides.
  */
-export function nameRewrite (state: ReplicaState, change: Change, over: { origin: string, seq: number }): void {
-  state.rewrites.set(change.key, { change, over: { origin: over.origin, seq: over.seq } })
+export function nameRewrite (state: ReplicaState, key: string, over: { origin: string, seq: number }, remove: boolean): void {
+  state.rewrites.set(key, { over: { origin: over.origin, seq: over.seq }, remove })
+  state.handed.delete(key)
+}
+
+/** Writes the named rewrites to `meta` (in the caller's transaction, the one that named them). */
+export function saveRewrites (state: ReplicaState): void {
+  state.store.setMeta('rewrites', JSON.stringify([...state.rewrites].map(([key, { over, remove }]) => [key, over.origin, over.seq, remove ? 1 : 0])))
+}
+
+function loadRewrites (text: string | undefined): Map<string, Rewrite> {
+  const rewrites = new Map<string, Rewrite>()
+  for (const [key, origin, seq, remove] of JSON.parse(text ?? '[]') as Array<[string, string, number, number]>) rewrites.set(key, { over: { origin, seq }, remove: remove === 1 })
+  return rewrites
 }
 
 /** Remembers every member now counted as evicted (see `ReplicaState.silent`). */
