@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullQueue, PullSession, SyncProtocolError, attestationKey, encodeAttestation, encodeFrame, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { PullQueue, PullSession, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -121,6 +121,33 @@ for (const kind of ['memory', 'sqlite'] as const) {
       pull(alice, bob)
       assert.equal(alice.get('deleted-while-away')?.value ?? null, null)
       assert.equal(text(alice.get('offline-write')?.value), 'mine')
+    })
+
+    it('a tombstone a snapshot removes counts as collected here: an older value that comes later is written again', () => {
+      const [alice, bob] = ['alice', 'bob'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
+      put(alice, 'k', 'v')
+      const tombstone = put(alice, 'k', null)
+      mesh([alice, bob], 2)
+      assert.equal(bob.counts().tombstones, 1)
+      // bob is away past the retention (his own writes show it); alice writes on and collects the delete without him
+      put(bob, 'mine', 'x')
+      clock.advance(1)
+      put(alice, 'later', 'x')
+      clock.advance(61_000)
+      put(bob, 'mine', 'y')
+      attest(alice)
+      alice.collect()
+      assert.equal(alice.counts().tombstones, 0)
+      const result = pull(bob, alice)
+      assert.equal(result.snapshot, true)
+      assert.equal(result.removed, 1, 'the tombstone goes')
+      assert.ok(compareStamps(bob.status().horizon, tombstone) >= 0, 'and bob\'s horizon covers it, as if bob had collected it')
+      // a value older than that delete, from a writer neither had heard of, now reaches bob: he cannot tell whether
+      // the delete was of its key, so he writes it again rather than keep it as it is on his replica alone
+      const old = { ...tombstone, origin: 'carol', seq: 1, wall: tombstone.wall - 1, value: Buffer.from('older') }
+      proveOps([old], keys.signer('carol'))
+      assert.equal(bob.receive([old], { via: 'sync' }).changed.length, 1)
+      assert.deepEqual(bob.rewrites().filter(c => c.key === 'k').map(c => text(c.value)), ['older'])
     })
 
     it('takes a snapshot whole or not at all: one cut short leaves the node as it was', () => {

@@ -159,6 +159,43 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     ]
   }),
   /**
+   * Seed 545 (with a hostile member; shrunk to 16 of 117 actions): after the
+   * partition, n4 took a snapshot that showed n1's delete of k3 collected and
+   * removed the tombstone, but did not count it as collected (its horizon
+   * stayed put). n2's older k3=v1714, still in its peers' history, then came
+   * in an ordinary pull with no witness (the puller's horizon asked for none,
+   * and the delete that beat it was gone): it became n4's row, on n4 alone.
+   * A tombstone a snapshot removes now raises the horizon, as one collected
+   * here does, so the older value is written again the same on every node.
+   */
+  'snapshot-removes-without-horizon': () => base(545, 5, {
+    hostile: 'm0',
+    closed: false,
+    net: { latency: [10, 136], drop: 0, dup: 0.2 },
+    config: { graceMs: 7_000, retentionMs: 3_600_000, attestIntervalMs: 3_000, antiEntropyMs: 2_000, maxSkewMs: 60_000, pendingBytes: 8 * 1024 * 1024 },
+    clocks: { n0: -928, n1: 1427, n2: 437, n3: 1116, n4: 981, m0: 1143 },
+    faultsUntil: 35_000,
+    settleMs: 200_000,
+    actions: [
+      { at: 87, kind: 'write', node: 'n2', key: 'k5', value: null },
+      { at: 166, kind: 'partition', groups: [['n2', 'n3', 'm0'], ['n4', 'n0', 'n1']], healAfter: 25_000 },
+      { at: 2_244, kind: 'write', node: 'n3', key: 'k2', value: 'v8787' },
+      { at: 2_278, kind: 'write', node: 'n4', key: 'k5', value: 'v1706' },
+      { at: 20_787, kind: 'hostile', act: 'equivocate' },
+      { at: 21_538, kind: 'write', node: 'n2', key: 'k3', value: 'v1714' },
+      { at: 22_323, kind: 'write', node: 'n0', key: 'k4', value: 'v4832' },
+      { at: 23_078, kind: 'hostile', act: 'flood-future' },
+      { at: 23_610, kind: 'write', node: 'n3', key: 'k5', value: 'v2530' },
+      { at: 24_195, kind: 'write', node: 'n0', key: 'k2', value: 'v8352' },
+      { at: 24_690, kind: 'write', node: 'n1', key: 'k3', value: null },
+      { at: 24_776, kind: 'write', node: 'n2', key: 'u951', value: 'v9269' },
+      { at: 24_888, kind: 'write', node: 'n2', key: 'k4', value: 'v9002' },
+      { at: 25_154, kind: 'write', node: 'n3', key: 'k5', value: 'v1394' },
+      { at: 25_236, kind: 'clock', node: 'n0', offset: -89_000 },
+      { at: 27_171, kind: 'write', node: 'n4', key: 'k4', value: 'v2109' }
+    ]
+  }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -17,7 +17,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
 import type { Refusal } from './checker.js'
 import type { SnapshotReason } from './snapshot-gate.js'
-import { nameRewrite, saveRewrites, type ReplicaState } from './state.js'
+import { nameRewrite, raiseHorizon, saveRewrites, type ReplicaState } from './state.js'
 import type { Change, Mark, Op, OriginState, Stamp } from '../types.js'
 
 /** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */
@@ -181,7 +181,9 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
       if (row.seq <= (prune.get(row.origin) ?? 0)) {
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {
+          // collected here now, as `collect` collects: an older value that comes later is measured against it
           state.store.remove(headOf(row))
+          raiseHorizon(state, row)
           end.removed.push(row)
         } else {
           // deleted, and the delete collected, by the peer's account: deleted here too, by a delete of this node's
