@@ -150,13 +150,19 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(bob.rewrites().filter(c => c.key === 'k').map(c => text(c.value)), ['older'])
     })
 
-    it('takes a snapshot whole or not at all: one cut short leaves the node as it was', () => {
+    /** alice and bob, 40 keys of alice's held by both, and alice's floors past them: a new node pulls a snapshot. */
+    const collectedPair = (): [Replica, Replica] => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       for (let i = 0; i < 40; i++) put(alice, `k${i}`, `v${i}`)
       mesh([alice, bob], 2)
       clock.advance(GRACE)
       mesh([alice, bob], 2)
       alice.collect()
+      return [alice, bob]
+    }
+
+    it('takes a snapshot whole or not at all: one cut short leaves the node as it was', () => {
+      const [alice] = collectedPair()
       const carol = replica('carol')
       const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
       const hello = wire(session.hello())
@@ -171,6 +177,39 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(carol.vector(), {}, 'no floor moved')
       assert.equal(pull(carol, alice).snapshot, true, 'the next pull is a whole snapshot')
       assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      assert.deepEqual(carol.store.staged(undefined, 10), [], 'nothing left staged')
+    })
+
+    it('of two snapshot pulls at once (the first stalled), the newer takes the stage over and the older ends unsettled', () => {
+      const [alice, bob] = collectedPair()
+      bob.collect()
+      const carol = replica('carol')
+      const open = (server: Replica): { session: PullSession, frames: Iterator<Frame> } => {
+        const session = new PullSession(carol, { group: 'g', name: 'carol', peer: server.nodeId })
+        const hello = wire(session.hello())
+        assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+        return { session, frames: serve(server, hello.message, { group: 'g', name: server.nodeId, pageOps: 5, frameBytes: 300 }) }
+      }
+      const takeUntil = ({ session, frames }: { session: PullSession, frames: Iterator<Frame> }, imports: number): void => {
+        for (let seen = 0, next = frames.next(); next.done !== true && !session.done; next = frames.next()) {
+          session.take(wire(next.value))
+          if (next.value.kind === 'import' && ++seen === imports) return
+        }
+      }
+      // the first pull stalls after two frames of rows; the second starts beside it and gets two frames in
+      const first = open(alice)
+      takeUntil(first, 2)
+      const second = open(bob)
+      takeUntil(second, 2)
+      // the first goes on: its rows were cleared from the stage, so it ends without settling
+      takeUntil(first, Infinity)
+      assert.equal(first.session.done, true)
+      assert.match(first.session.result.aborted ?? '', /newer pull/)
+      assert.equal(first.session.result.snapshot, false)
+      assert.deepEqual(carol.vector(), {}, 'no floor moved on the strength of rows it no longer had')
+      takeUntil(second, Infinity)
+      assert.equal(second.session.result.snapshot, true)
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store), 'every row, from the one snapshot taken whole')
       assert.deepEqual(carol.store.staged(undefined, 10), [], 'nothing left staged')
     })
 

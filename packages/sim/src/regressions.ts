@@ -4,7 +4,7 @@
  * replication core as it stood at 728ec9a, and must pass now. After them,
  * the failures random seeds found since, each cut down to what it needs.
  */
-import type { Action, HostileAct, Scenario } from './scenario.js'
+import { scenario, type Action, type HostileAct, type Scenario } from './scenario.js'
 
 const base = (seed: number, nodes: number, extra: Partial<Scenario> = {}): Scenario => ({
   seed,
@@ -195,6 +195,21 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
       { at: 27_171, kind: 'write', node: 'n4', key: 'k4', value: 'v2109' }
     ]
   }),
+  /**
+   * Hostile seed 584, cut to 20 of its 103 actions (taken from the seed by
+   * time: its bulk writes name hundreds of keys). n1, back from a crash and
+   * behind what its peers collected, had a snapshot pull stall; the next pull
+   * started beside it and took a snapshot too. Both staged rows in the one
+   * `snapshot_stage`: the newer cleared the older's rows, the older settled
+   * on the newer's half-staged rows and cleared them, and n1 jumped its
+   * prefixes past rows it never got (hundreds of bulk keys, for good). Now
+   * the newer pull takes the stage over and the older ends unsettled.
+   */
+  'two-snapshots-at-once': () => {
+    const made = scenario(584, { hostile: true })
+    const kept = new Set([466, 1_073, 4_123, 4_289, 5_415, 6_724, 7_006, 10_010, 11_056, 13_585, 13_765, 13_895, 16_672, 17_487, 17_733, 17_736, 24_275, 28_435, 29_228, 29_527])
+    return { ...made, actions: made.actions.filter(action => kept.has(action.at)) }
+  },
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

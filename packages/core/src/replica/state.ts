@@ -99,6 +99,8 @@ export interface ReplicaState {
   readonly rewrites: Map<string, Rewrite>
   /** When each rewrite was last handed out (`Replica.rewrites`): not again while its write may be on its way. */
   readonly handed: Map<string, number>
+  /** The pull whose snapshot rows `snapshot_stage` holds: a newer one takes it over, and the older ends unsettled. */
+  staging?: object
 }
 
 /** A write to make again as long as its key's row is still the op `over`: that row's value with a new stamp, or a delete. */

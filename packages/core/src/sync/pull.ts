@@ -110,9 +110,9 @@ export class PullSession {
     else if (frame.kind === 'attest' && this.stage === 'attest') this.attestations.push(...frame.ops)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
       this.floorsFrom(step)
-      stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
+      if (!this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
     } else if ((frame.kind === 'witness' || frame.kind === 'ops') && this.stage !== 'done') {
-      this.settle(step)
+      if (!this.settle(step)) return step
       if (frame.kind === 'witness') this.witness(frame.ops, step)
       else this.ops(frame.ops, step)
     } else if (frame.kind === 'control' && frame.message.t === 'done' && this.stage !== 'done') {
@@ -163,22 +163,42 @@ export class PullSession {
     this.floors = jump
     this.prune = pruneFloors(attested, this.claimedFloors, jump)
     this.reason = reason
-    // rows a snapshot cut short left behind
+    // the stage is this session's now; rows a snapshot cut short (or an older session still going) left go
+    state.staging = this
     state.store.clearStaged()
   }
 
-  /** After the last snapshot row: the snapshot taken in one transaction (see `settle` in snapshot.ts). */
-  private settle (step: PullStep): void {
+  /**
+   * Whether a newer pull took the snapshot stage over (this one stalled, and
+   * the next started beside it): then this one ends without settling, since
+   * the staged rows are no longer its own.
+   */
+  private lostStage (): boolean {
+    if (!this.result.snapshot || this.replica.state.staging === this) return false
+    this.result.snapshot = false
+    this.result.aborted = 'a newer pull took over the snapshot this one was receiving'
+    this.stage = 'done'
+    return true
+  }
+
+  /**
+   * After the last snapshot row: the snapshot taken in one transaction (see
+   * `settle` in snapshot.ts). False when this session ended instead.
+   */
+  private settle (step: PullStep): boolean {
     this.floorsFrom(step)
-    if (this.stage !== 'import') return
+    if (this.stage !== 'import') return true
     this.stage = 'ops'
-    if (!this.result.snapshot) return
+    if (!this.result.snapshot) return true
+    if (this.lostStage()) return false
     const [wall, logical] = this.horizon
     const end = settle(this.replica.state, this.floors, this.prune, this.present, { wall, logical }, this.reason)
+    this.replica.state.staging = undefined
     step.changed.push(...end.changed)
     step.removed.push(...end.removed)
     this.result.removed += end.removed.length
     this.result.reissue.push(...end.reissue)
+    return true
   }
 
   private witness (ops: Op[], step: PullStep): void {
