@@ -260,6 +260,28 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(put(alice, 'next', 'x').seq, (before.vector.alice ?? 0) + 1, 'her next write takes her next seq')
     })
 
+    it('jumps no origin nothing here speaks of: a new node offered one attestation claiming everything takes nothing on its word', () => {
+      const [alice, mallory] = ['alice', 'mallory'].map(id => replica(id)) as [Replica, Replica]
+      put(alice, 'k', 'v')
+      put(mallory, 'm', '1')
+      // a new node: it has heard of neither, and mallory sends only her own attestation, claiming alice's ops to 2^53 − 1
+      const carol = replica('carol')
+      const max = Number.MAX_SAFE_INTEGER
+      const own = mallory.origin('mallory')?.held
+      assert.ok(own !== undefined)
+      const marks = new Map([['alice', { seq: max, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }], ['mallory', own]])
+      const [lie] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }])
+      const floors = { alice: [max, clock.ms, 0, Buffer.alloc(32).toString('base64')] as [number, number, number, string] }
+      const hello: Hello = { t: 'hello', group: 'g', name: 'mallory', now: clock.ms, vector: { alice: max, mallory: 2 }, snapshot: true, horizon: [0, 0], floors }
+      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'mallory' })
+      session.hello()
+      for (const frame of [{ kind: 'control', message: hello }, { kind: 'attest', ops: [lie] }, { kind: 'import', ops: [] }, { kind: 'control', message: { t: 'done' } }] as Frame[]) session.take(wire(frame))
+      assert.equal(carol.vector().alice ?? 0, 0, 'alice is not jumped: nothing but mallory\'s word speaks of her')
+      // so a pull from alice still brings her ops
+      pull(carol, alice)
+      assert.equal(text(carol.get('k')?.value), 'v')
+    })
+
     it('asks nothing of a server behind its own floors', () => {
       const alice = replica('alice')
       put(alice, 'k', '1')

@@ -160,6 +160,7 @@ export class SimNode implements Puller {
 
   pullEnded (result: PullResult, server: string): void {
     if (result.snapshot) this.deps.record.counts.snapshots++
+    if (result.overtaken === true) this.deps.record.counts.snapshotsOvertaken++
     this.writeAgain(`after a pull from ${server}`)
   }
 

@@ -35,6 +35,7 @@ export class Recorder {
     refused: 0,
     equivocations: 0,
     snapshots: 0,
+    snapshotsOvertaken: 0,
     reissued: 0,
     tombstonesCollected: 0,
     maxWaitingBytes: 0

@@ -22,6 +22,13 @@ const base = (seed: number, nodes: number, extra: Partial<Scenario> = {}): Scena
 const writes = (node: string, from: number, count: number, every: number, key = (i: number) => `k${i % 6}`): Action[] =>
   Array.from({ length: count }, (_, i) => ({ at: from + i * every, kind: 'write' as const, node, key: key(i), value: i % 5 === 4 ? null : `${node}-${i}` }))
 
+/** A hostile seed's scenario with only the actions at `times` (what shrinking it kept; its bulk writes name hundreds of keys). */
+const fromSeed = (seed: number, times: number[]): Scenario => {
+  const made = scenario(seed, { hostile: true })
+  const kept = new Set(times)
+  return { ...made, actions: made.actions.filter(action => kept.has(action.at)) }
+}
+
 const hostileActs = (act: HostileAct, times: number[]): Action[] => times.map(at => ({ at, kind: 'hostile' as const, act }))
 
 export const REGRESSIONS: Record<string, () => Scenario> = {
@@ -159,45 +166,27 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     ]
   }),
   /**
-   * Seed 545 (with a hostile member; shrunk to 16 of 117 actions): after the
-   * partition, n4 took a snapshot that showed n1's delete of k3 collected and
-   * removed the tombstone, but did not count it as collected (its horizon
-   * stayed put). n2's older k3=v1714, still in its peers' history, then came
-   * in an ordinary pull with no witness (the puller's horizon asked for none,
-   * and the delete that beat it was gone): it became n4's row, on n4 alone.
-   * A tombstone a snapshot removes now raises the horizon, as one collected
-   * here does, so the older value is written again the same on every node.
+   * Hostile seed 545, cut to 76 of its 117 actions (taken from the seed
+   * by time): after the partition, a node took a snapshot that showed a
+   * delete of k3 collected and removed its tombstone, but did not count it as
+   * collected (its horizon stayed put). An older k3 still in its peers'
+   * history then came in an ordinary pull with no witness (the puller's
+   * horizon asked for none, and the delete that beat it was gone): it became
+   * the row on that node alone. A tombstone a snapshot removes now raises the
+   * horizon, as one collected here does, so the older value is written again
+   * the same on every node.
    */
-  'snapshot-removes-without-horizon': () => base(545, 5, {
-    hostile: 'm0',
-    closed: false,
-    net: { latency: [10, 136], drop: 0, dup: 0.2 },
-    config: { graceMs: 7_000, retentionMs: 3_600_000, attestIntervalMs: 3_000, antiEntropyMs: 2_000, maxSkewMs: 60_000, pendingBytes: 8 * 1024 * 1024 },
-    clocks: { n0: -928, n1: 1427, n2: 437, n3: 1116, n4: 981, m0: 1143 },
-    faultsUntil: 35_000,
-    settleMs: 200_000,
-    actions: [
-      { at: 87, kind: 'write', node: 'n2', key: 'k5', value: null },
-      { at: 166, kind: 'partition', groups: [['n2', 'n3', 'm0'], ['n4', 'n0', 'n1']], healAfter: 25_000 },
-      { at: 2_244, kind: 'write', node: 'n3', key: 'k2', value: 'v8787' },
-      { at: 2_278, kind: 'write', node: 'n4', key: 'k5', value: 'v1706' },
-      { at: 20_787, kind: 'hostile', act: 'equivocate' },
-      { at: 21_538, kind: 'write', node: 'n2', key: 'k3', value: 'v1714' },
-      { at: 22_323, kind: 'write', node: 'n0', key: 'k4', value: 'v4832' },
-      { at: 23_078, kind: 'hostile', act: 'flood-future' },
-      { at: 23_610, kind: 'write', node: 'n3', key: 'k5', value: 'v2530' },
-      { at: 24_195, kind: 'write', node: 'n0', key: 'k2', value: 'v8352' },
-      { at: 24_690, kind: 'write', node: 'n1', key: 'k3', value: null },
-      { at: 24_776, kind: 'write', node: 'n2', key: 'u951', value: 'v9269' },
-      { at: 24_888, kind: 'write', node: 'n2', key: 'k4', value: 'v9002' },
-      { at: 25_154, kind: 'write', node: 'n3', key: 'k5', value: 'v1394' },
-      { at: 25_236, kind: 'clock', node: 'n0', offset: -89_000 },
-      { at: 27_171, kind: 'write', node: 'n4', key: 'k4', value: 'v2109' }
-    ]
-  }),
+  'snapshot-removes-without-horizon': () => fromSeed(545, [
+      87, 141, 166, 291, 339, 1_135, 1_280, 1_399, 2_087, 2_244, 2_278, 2_574, 3_121, 3_676, 3_799, 4_455, 4_601,
+      4_854, 5_128, 5_738, 6_056, 6_454, 6_467, 7_858, 8_259, 8_685, 8_692, 8_830, 8_913, 9_226, 10_190, 10_528,
+      10_569, 10_573, 11_049, 11_152, 11_856, 12_353, 12_718, 12_826, 12_840, 12_875, 13_114, 13_215, 13_291, 13_705,
+      13_805, 15_340, 15_930, 16_086, 16_199, 16_517, 16_595, 17_188, 18_030, 18_409, 18_572, 18_664, 19_734, 20_106,
+      20_369, 21_390, 21_538, 21_869, 23_078, 24_195, 24_776, 24_888, 25_415, 26_585, 26_757, 27_171, 27_836, 32_546,
+      33_013, 34_685
+  ]),
   /**
    * Hostile seed 584, cut to 20 of its 103 actions (taken from the seed by
-   * time: its bulk writes name hundreds of keys). n1, back from a crash and
+   * time). n1, back from a crash and
    * behind what its peers collected, had a snapshot pull stall; the next pull
    * started beside it and took a snapshot too. Both staged rows in the one
    * `snapshot_stage`: the newer cleared the older's rows, the older settled
@@ -205,11 +194,20 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * prefixes past rows it never got (hundreds of bulk keys, for good). Now
    * the newer pull takes the stage over and the older ends unsettled.
    */
-  'two-snapshots-at-once': () => {
-    const made = scenario(584, { hostile: true })
-    const kept = new Set([466, 1_073, 4_123, 4_289, 5_415, 6_724, 7_006, 10_010, 11_056, 13_585, 13_765, 13_895, 16_672, 17_487, 17_733, 17_736, 24_275, 28_435, 29_228, 29_527])
-    return { ...made, actions: made.actions.filter(action => kept.has(action.at)) }
-  },
+  'two-snapshots-at-once': () => fromSeed(584, [
+      466, 1_073, 4_123, 4_289, 5_415, 6_724, 7_006, 10_010, 11_056, 13_585, 13_765, 13_895, 16_672, 17_487, 17_733, 17_736,
+      24_275, 28_435, 29_228, 29_527
+  ]),
+  /**
+   * Seed 1446 (12 nodes and a hostile member; it shrinks no further): m0
+   * served n3 a snapshot of nothing behind one attestation, its own, that
+   * claims every origin up to 2^53 − 1. n3 had never heard of some origins
+   * (no op, no attestation), counted them as silent past the retention, and
+   * so took the attestations sent as their word: it jumped their prefixes
+   * to 2^53 − 1, past every op they went on to write. An origin nothing here
+   * speaks of is now unvouched, not silent: no jump for it.
+   */
+  'unvouched-origin-jump': () => scenario(1446),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

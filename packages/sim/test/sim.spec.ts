@@ -29,7 +29,10 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'partition-past-retention': r => r.counts.snapshots >= 2 && r.counts.tombstonesCollected > 0,
     'frames-over-budget': r => r.counts.writes === 1_000 && r.counts.crashes === 1,
     'snapshot-older-than-collected': r => r.counts.snapshots >= 2 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
-    'lie-while-down': r => r.counts.hostileActs === 1 && r.counts.crashes === 2 && r.counts.tombstonesCollected > 0
+    'lie-while-down': r => r.counts.hostileActs === 1 && r.counts.crashes === 2 && r.counts.tombstonesCollected > 0,
+    'snapshot-removes-without-horizon': r => r.counts.snapshots > 0 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
+    'two-snapshots-at-once': r => r.counts.snapshotsOvertaken > 0,
+    'unvouched-origin-jump': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {

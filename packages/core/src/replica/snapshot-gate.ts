@@ -17,8 +17,9 @@ import type { Mark, Op } from '../types.js'
  *   known here) holds that much, so no member can claim ops of another it
  *   never wrote (and an attestation cannot hold its own member's ops past
  *   its own seq); unless the origin has been silent longer than the
- *   retention (its newest attestation and op are older than that), where
- *   the attestations sent decide;
+ *   retention (its newest attestation and op are older than that, and one
+ *   of them is known: an origin nothing speaks of is not silent but
+ *   unvouched), where the attestations sent decide;
  * - never, for this node's own ops: it holds every one it wrote.
  *
  * It then takes the snapshot only when a jump passes what it holds, and:
@@ -57,7 +58,8 @@ export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, at
     const own = newestOwn(attestations, origin)
     const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
     const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, known?.held.wall ?? 0)
-    if (mark.seq > vouched && seen >= silentSince) jump.delete(origin)
+    // silent needs a sign: an origin nothing here speaks of at all (no op, no attestation) is not taken on the others' word
+    if (mark.seq > vouched && (seen === 0 || seen >= silentSince)) jump.delete(origin)
   }
   const held = (origin: string): number => state.origins.get(origin)?.held.seq ?? 0
   const behind = [...jump].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin))

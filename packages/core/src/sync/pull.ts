@@ -51,8 +51,10 @@ export interface PullResult {
   removed: number
   /** Writes a snapshot named to be made again with new stamps; `Replica.rewrites()` hands out those still due, to write. */
   reissue: Change[]
-  /** Set when this node asked nothing: the server is behind it. */
+  /** Set when this pull ended early: why (the server is behind this node, or a newer pull took its snapshot over). */
   aborted?: string
+  /** A newer pull took over the snapshot this one was receiving; this one settled nothing. */
+  overtaken?: boolean
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -177,6 +179,7 @@ export class PullSession {
     if (!this.result.snapshot || this.replica.state.staging === this) return false
     this.result.snapshot = false
     this.result.aborted = 'a newer pull took over the snapshot this one was receiving'
+    this.result.overtaken = true
     this.stage = 'done'
     return true
   }
