@@ -209,6 +209,15 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'unvouched-origin-jump': () => scenario(1446),
   /**
+   * Seed 1526 (3 nodes and a hostile member, whole): during a partition
+   * {n0, m0} | n1 | n2, n0 had heard of no other member and collected m0:1–3
+   * with m0 alone. n1 and n2 held m0 only to 1; no member's attestation
+   * reached n0's floor for m0 (they could never get m0:2–3), so no snapshot
+   * jumped it, and m0's later ops waited on them forever. A node stuck behind
+   * such a floor now takes it after `STUCK_MS`, as far as m0 itself vouches.
+   */
+  'premature-floor': () => scenario(1526),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -32,6 +32,7 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'lie-while-down': r => r.counts.hostileActs === 1 && r.counts.crashes === 2 && r.counts.tombstonesCollected > 0,
     'snapshot-removes-without-horizon': r => r.counts.snapshots > 0 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
     'two-snapshots-at-once': r => r.counts.snapshotsOvertaken > 0,
+    'premature-floor': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0 && r.counts.partitions === 1,
     'unvouched-origin-jump': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {

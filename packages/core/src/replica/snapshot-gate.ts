@@ -32,7 +32,10 @@ import type { Mark, Op } from '../types.js'
  *   behind for `STUCK_MS` with no such sign (one that never reached it); it
  *   takes the server's word for what was deleted and collected meanwhile,
  *   and deletes those values again itself, so every replica agrees whatever
- *   that word;
+ *   that word. Stuck, it also takes floors no member's attestation reaches
+ *   (collected before some members were known, in an open group: those
+ *   members can never reach them by pulling), as far as the origin itself
+ *   vouches;
  * - 'joining': otherwise, only for origins it has never held an op of (it is
  *   new, or they are): it jumps only those and keeps what it has, since no
  *   member could have collected a delete of its rows without its attestation.
@@ -46,33 +49,42 @@ export type SnapshotReason = 'returning' | 'joining'
 /** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
 export const STUCK_MS = 30_000
 
-export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, attestations: Op[]): SnapshotReason | undefined {
+export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, attestations: Op[], unattested: Map<string, Mark> = new Map()): SnapshotReason | undefined {
   const now = state.now()
   const silentSince = now - state.config.retentionMs
+  const vouchedFor = (origin: string): { vouched: number, seen: number } => {
+    const own = newestOwn(attestations, origin)
+    const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
+    const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, state.origins.get(origin)?.held.wall ?? 0)
+    return { vouched, seen }
+  }
   for (const [origin, mark] of jump) {
     const known = state.origins.get(origin)
     if (origin === state.self) {
       if (mark.seq > (known?.held.seq ?? 0)) jump.delete(origin)
       continue
     }
-    const own = newestOwn(attestations, origin)
-    const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
-    const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, known?.held.wall ?? 0)
+    const { vouched, seen } = vouchedFor(origin)
     // silent needs a sign: an origin nothing here speaks of at all (no op, no attestation) is not taken on the others' word
     if (mark.seq > vouched && (seen === 0 || seen >= silentSince)) jump.delete(origin)
   }
   const held = (origin: string): number => state.origins.get(origin)?.held.seq ?? 0
   const behind = [...jump].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin))
-  if (behind.length === 0) {
+  // floors not every member reaches, of origins this node holds ops of and that vouch for them: only the stuck rule takes them
+  const lagging = [...unattested].filter(([origin, mark]) => origin !== state.self && held(origin) > 0 && mark.seq > held(origin) && mark.seq <= vouchedFor(origin).vouched)
+  if (behind.length === 0 && lagging.length === 0) {
     state.behindSince = undefined
     return undefined
   }
   noteSilent(state, now)
-  if (state.absent || state.silent.size > 0 || countedOutBySomeone(state, attestations)) return 'returning'
+  if (behind.length > 0 && (state.absent || state.silent.size > 0 || countedOutBySomeone(state, attestations))) return 'returning'
   // no sign it was away, yet it stays behind what is collected (a sign that never reached it): after a while, it takes it
-  if (behind.some(([origin]) => held(origin) > 0)) {
+  if (behind.some(([origin]) => held(origin) > 0) || lagging.length > 0) {
     state.behindSince ??= now
-    if (now - state.behindSince >= STUCK_MS) return 'returning'
+    if (now - state.behindSince >= STUCK_MS) {
+      for (const [origin, mark] of lagging) jump.set(origin, mark)
+      return 'returning'
+    }
   }
   // otherwise only origins it has never held an op of: nothing of its own can depend on what was collected of them
   for (const origin of jump.keys()) if (held(origin) > 0) jump.delete(origin)

@@ -75,6 +75,20 @@ export function jumpMarks (attested: Map<string, Mark>, claimed: Record<string, 
 }
 
 /**
+ * The server's floors that `jump` left out because not every member's
+ * attestation reaches them: a floor collected before some members were known
+ * (an open group), or a lie. Only a node stuck behind them may take one, and
+ * only as far as the origin itself vouches (see `snapshotReason`).
+ */
+export function unattestedMarks (claimed: Record<string, [number, number, number, string]>, jump: Map<string, Mark>): Map<string, Mark> {
+  const marks = new Map<string, Mark>()
+  for (const [origin, [seq, wall, logical, acc]] of Object.entries(claimed)) {
+    if (!jump.has(origin)) marks.set(origin, { seq, wall, logical, acc: new Uint8Array(Buffer.from(acc, 'base64')) })
+  }
+  return marks
+}
+
+/**
  * Up to where, per origin, a row this node holds and the snapshot lacks was
  * superseded and collected: the jump, or where none (an attestation older
  * than the server's floor), the lower of the server's floor (its rows up to

@@ -10,7 +10,7 @@
  */
 import { isBehind } from './serve.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
-import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows } from '../replica/snapshot.js'
+import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
 import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
@@ -158,7 +158,7 @@ export class PullSession {
     const server = this.init.peer === undefined ? undefined : { id: this.init.peer, own: ownMark(valid, this.init.peer) }
     const attested = attestedFloors(state, this.attestations, step.refused)
     const jump = jumpMarks(attested, this.claimedFloors, server)
-    const reason = snapshotReason(state, jump, valid)
+    const reason = snapshotReason(state, jump, valid, unattestedMarks(this.claimedFloors, jump))
     // not behind anything collected without it, as far as this node can tell: an ordinary pull
     this.result.snapshot = reason !== undefined
     if (reason === undefined) return
