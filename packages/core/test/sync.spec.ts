@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullQueue, PullSession, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { PullQueue, PullSession, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -280,6 +280,33 @@ for (const kind of ['memory', 'sqlite'] as const) {
       // so a pull from alice still brings her ops
       pull(carol, alice)
       assert.equal(text(carol.get('k')?.value), 'v')
+    })
+
+    it('a node stuck behind a floor no member reaches takes it after STUCK_MS, as far as the writer vouches', () => {
+      // walt writes; nora takes his first op, then loses touch
+      const [walt, sam, nora] = ['walt', 'sam', 'nora'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(walt, 'a', '1')
+      pull(nora, walt)
+      put(walt, 'a', '2')
+      put(walt, 'a', '3')
+      // sam has heard only of walt: together they collect walt's first ops
+      mesh([walt, sam], 2)
+      clock.advance(GRACE)
+      mesh([walt, sam], 2)
+      sam.collect()
+      assert.ok((sam.origin('walt')?.floor.seq ?? 0) > 1)
+      // then sam meets a newcomer that has not heard of walt: no member's attestation now reaches walt's floor
+      const nick = replica('nick')
+      put(nick, 'n', 'x')
+      mesh([sam, nick], 2)
+      assert.equal(nora.vector().walt, 1)
+      assert.equal(pull(nora, sam).snapshot, false, 'not at once: nora may yet hear from the group')
+      assert.equal(nora.vector().walt, 1)
+      clock.advance(STUCK_MS)
+      assert.equal(pull(nora, sam).snapshot, true, 'stuck behind it past STUCK_MS, she takes it')
+      assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
+      assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
+      assert.equal(text(nora.get('a')?.value), '3')
     })
 
     it('asks nothing of a server behind its own floors', () => {
