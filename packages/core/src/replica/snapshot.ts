@@ -64,14 +64,22 @@ export function attestedFloors (state: ReplicaState, ops: Op[], refused: Refusal
  * claim could only hide ops it could as well never have written), and it is
  * the only way back for two sides that each collected without the other.
  */
-export function jumpMarks (attested: Map<string, Mark>, claimed: Record<string, [number, number, number, string]>, server?: { id: string, own?: Mark }): Map<string, Mark> {
+export function jumpMarks (attested: Map<string, Mark>, claimed: Record<string, Claimed>, server?: { id: string, own?: Mark }): Map<string, Mark> {
   const marks = new Map<string, Mark>()
-  for (const [origin, [seq, wall, logical, acc]] of Object.entries(claimed)) {
+  for (const [origin, floor] of Object.entries(claimed)) {
+    const seq = floor[0]
     const bound = origin === server?.id && server.own !== undefined && seq > (attested.get(origin)?.seq ?? 0) ? server.own : attested.get(origin)
     if (bound === undefined || seq > bound.seq) continue
-    marks.set(origin, seq === bound.seq ? bound : { seq, wall, logical, acc: new Uint8Array(Buffer.from(acc, 'base64')) })
+    marks.set(origin, seq === bound.seq ? bound : claimedMark(floor))
   }
   return marks
+}
+
+/** A floor as a server's hello claims it: `[seq, wall, logical, acc (base64)]`. */
+type Claimed = [number, number, number, string]
+
+function claimedMark ([seq, wall, logical, acc]: Claimed): Mark {
+  return { seq, wall, logical, acc: new Uint8Array(Buffer.from(acc, 'base64')) }
 }
 
 /**
@@ -80,11 +88,9 @@ export function jumpMarks (attested: Map<string, Mark>, claimed: Record<string, 
  * (an open group), or a lie. Only a node stuck behind them may take one, and
  * only as far as the origin itself vouches (see `snapshotReason`).
  */
-export function unattestedMarks (claimed: Record<string, [number, number, number, string]>, jump: Map<string, Mark>): Map<string, Mark> {
+export function unattestedMarks (claimed: Record<string, Claimed>, jump: Map<string, Mark>): Map<string, Mark> {
   const marks = new Map<string, Mark>()
-  for (const [origin, [seq, wall, logical, acc]] of Object.entries(claimed)) {
-    if (!jump.has(origin)) marks.set(origin, { seq, wall, logical, acc: new Uint8Array(Buffer.from(acc, 'base64')) })
-  }
+  for (const [origin, floor] of Object.entries(claimed)) if (!jump.has(origin)) marks.set(origin, claimedMark(floor))
   return marks
 }
 

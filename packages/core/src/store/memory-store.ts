@@ -14,6 +14,8 @@ interface Versioned { op: Op, digest: Uint8Array }
 
 export class MemoryStore implements Store {
   private readonly current = new Map<string, Op>()
+  /** Key → the digest `put` was given for its row, as `kv_store.digest` keeps it (left for a key removed since, until it is put again). */
+  private readonly digests = new Map<string, Uint8Array>()
   /** origin → ops that lost, with their digests. */
   private readonly history = new Map<string, Versioned[]>()
   private readonly vector = new Map<string, OriginState>()
@@ -51,13 +53,23 @@ export class MemoryStore implements Store {
       .slice(0, limit < 0 ? Infinity : limit)
   }
 
-  put (op: Op, _digest: Uint8Array): void {
+  put (op: Op, digest: Uint8Array): void {
     // a copy, as SQLite would store, so later changes to the caller's buffer do not reach the store
     const stored: Op = { ...op, value: op.value === null ? null : Buffer.from(op.value) }
     const previous = this.current.get(op.key)
+    const previousDigest = this.digests.get(op.key)
     this.current.set(op.key, stored)
+    this.digests.set(op.key, Buffer.from(digest))
     this.see(op)
-    this.record(() => { if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous) })
+    this.record(() => {
+      if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous)
+      if (previousDigest === undefined) this.digests.delete(op.key); else this.digests.set(op.key, previousDigest)
+    })
+  }
+
+  /** The digest kept with the row of `op.key` (the row is `op`). */
+  private digestOfRow (op: Op): Uint8Array {
+    return this.digests.get(op.key) ?? opDigest(op)
   }
 
   supersede (head: Head): void {
@@ -65,7 +77,7 @@ export class MemoryStore implements Store {
     if (row === undefined) return
     this.current.delete(head.key)
     this.record(() => { this.current.set(head.key, row) })
-    this.addHistory(row, opDigest(row))
+    this.addHistory(row, this.digestOfRow(row))
   }
 
   addHistory (op: Op, digest: Uint8Array): void {
@@ -97,7 +109,7 @@ export class MemoryStore implements Store {
   digestsIn (origin: string, after: number, upTo: number): Uint8Array[] {
     const inRange = (op: Op): boolean => op.origin === origin && op.seq > after && op.seq <= upTo
     return [
-      ...[...this.current.values()].filter(inRange).map(op => opDigest(op)),
+      ...[...this.current.values()].filter(inRange).map(op => this.digestOfRow(op)),
       ...(this.history.get(origin) ?? []).filter(v => inRange(v.op)).map(v => v.digest)
     ]
   }
