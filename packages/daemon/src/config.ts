@@ -1,6 +1,7 @@
 /**
  * murmurd's configuration: one schema, validated once at start. Every flag
- * can also come from `MURMUR_<FLAG>` in the environment; flags win.
+ * can also come from `MURMUR_<FLAG>` in the environment and from a key of the
+ * config file (config-file.ts): flags > environment > file > defaults.
  */
 import { Command, Help, Option } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -8,8 +9,10 @@ import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError,
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseAllowFile, parsePeerId } from './allow-list.js'
+import { applyConfigFile, findConfigFile, readConfigFile } from './config-file.js'
 import { ConfigError } from './errors.js'
 import { LOG_LEVELS } from './logger.js'
+import { Setting, settingsOf } from './setting.js'
 import { readSwarmKey } from './swarm-key.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
@@ -42,37 +45,28 @@ function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(/[\s,]+/).filter(v => v !== '')]
 }
 
-/**
- * A flag that can also be set from the environment. Commander's own `.env()`
- * always reads `process.env`, which would ignore the `env` given to `main()`,
- * so the variable is read by `applyEnv` instead.
- */
-class Setting extends Option {
-  constructor (flags: string, description: string, readonly envName: string) {
-    super(flags, description)
-  }
-}
-
 export function buildCommand (): Command {
   return new Command('murmurd')
     .description('murmur node: a full replica of a peer-to-peer replicated key-value map')
     .version(VERSION, '-V, --version')
+    .addOption(new Setting('--config <file>', 'TOML config file whose keys are these flags\' names, under flags and environment (default: $XDG_CONFIG_HOME/murmur/<name>.toml, or ~/.config/murmur/<name>.toml, when it exists)', 'MURMUR_CONFIG', 'path'))
+    .addOption(new Option('--print-config', 'print the effective configuration as TOML, each value with where it came from, and exit'))
     .addOption(new Setting('--name <name>', 'this node\'s name (required; letters, digits, . _ -)', 'MURMUR_NAME'))
-    .addOption(new Setting('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)', 'MURMUR_DATA_DIR'))
+    .addOption(new Setting('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)', 'MURMUR_DATA_DIR', 'path'))
     .addOption(new Setting('--group <group>', 'replication group; nodes replicate only within their group', 'MURMUR_GROUP').default('default'))
-    .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN').argParser(collect))
-    .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER').argParser(collect))
-    .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET'))
+    .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN', 'list').argParser(collect))
+    .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER', 'list').argParser(collect))
+    .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET', 'path'))
     .addOption(new Setting('--no-mdns', 'disable LAN discovery over mDNS', 'MURMUR_NO_MDNS'))
     .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
     .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
-    .addOption(new Setting('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up', 'MURMUR_MAX_CLOCK_SKEW').default('60000'))
-    .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL').default('5000'))
-    .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE').default('300000'))
-    .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION').default('604800000'))
-    .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY'))
-    .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW').argParser(collect))
-    .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE'))
+    .addOption(new Setting('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up', 'MURMUR_MAX_CLOCK_SKEW', 'count').default('60000'))
+    .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL', 'count').default('5000'))
+    .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
+    .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
+    .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
+    .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW', 'list').argParser(collect))
+    .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE', 'path'))
     .addOption(new Setting('--log-level <level>', 'log level', 'MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
     .configureHelp({ optionDescription })
@@ -85,20 +79,56 @@ function optionDescription (this: Help, option: Option): string {
   return option instanceof Setting ? `${text} (env: ${option.envName})` : text
 }
 
+/** A validated configuration, with where each setting's value came from. */
+export interface LoadedConfig {
+  config: DaemonConfig
+  /** The config file read, if any. */
+  file?: string
+  /** `--flag`, `MURMUR_X`, `<file> line N` or `default`, by attribute name. */
+  sources: Map<string, string>
+  /** `--print-config` was given. */
+  print: boolean
+}
+
 /**
- * Parses `argv` over `env` (flags > env > defaults) and validates the result.
- * `env` is the only environment read for `MURMUR_*`, so a caller can pass its own.
+ * Parses `argv` over `env` and the config file (flags > env > file >
+ * defaults) and validates the result. `env` is the only environment read for
+ * `MURMUR_*`, `XDG_*` and `HOME`, so a caller can pass its own.
  */
 export function parseConfig (command: Command, argv: string[], env: Env): DaemonConfig {
+  return loadConfig(command, argv, env).config
+}
+
+export function loadConfig (command: Command, argv: string[], env: Env): LoadedConfig {
   command.parse(argv, { from: 'user' })
   applyEnv(command, env)
-  return validateConfig(command.opts(), env)
+  const raw = command.opts()
+  const path = findConfigFile(raw.config as string | undefined, raw.name as string | undefined, env)
+  const located = path === undefined ? new Map<string, string>() : applyConfigFile(command, readConfigFile(path))
+  const sources = new Map<string, string>()
+  for (const setting of settingsOf(command.options)) {
+    const attribute = setting.attributeName()
+    const source = command.getOptionValueSource(attribute)
+    sources.set(attribute, source === 'cli' ? setting.long ?? attribute : source === 'env' ? setting.envName : located.get(attribute) ?? 'default')
+  }
+  try {
+    return { config: validateConfig(command.opts(), env), sources, print: raw.printConfig === true, ...(path !== undefined ? { file: path } : {}) }
+  } catch (err) {
+    throw err instanceof ConfigError ? locate(err, command, located) : err
+  }
+}
+
+/** Adds the file and line to an error about a flag whose value came from the config file. */
+function locate (err: ConfigError, command: Command, located: Map<string, string>): ConfigError {
+  const flag = /--[a-z-]+/.exec(err.message)?.[0]
+  const setting = settingsOf(command.options).find(s => s.long === flag)
+  const at = setting === undefined ? undefined : located.get(setting.attributeName())
+  return at === undefined ? err : new ConfigError(`${err.message} (set by ${setting?.fileKey} in ${at})`)
 }
 
 /** Gives each setting not set by a flag its value from `env`, when the variable is set. */
 function applyEnv (command: Command, env: Env): void {
-  for (const option of command.options) {
-    if (!(option instanceof Setting)) continue
+  for (const option of settingsOf(command.options)) {
     const raw = env[option.envName]
     const key = option.attributeName()
     if (raw === undefined || command.getOptionValueSource(key) === 'cli') continue

@@ -5,7 +5,8 @@
  */
 import './polyfill.js'
 import { CommanderError } from 'commander'
-import { buildCommand, parseConfig, type DaemonConfig } from './config.js'
+import { buildCommand, loadConfig, type DaemonConfig } from './config.js'
+import { formatConfig } from './config-print.js'
 import { ConfigError } from './errors.js'
 import { createLogger } from './logger.js'
 import { Murmur } from './murmur.js'
@@ -32,7 +33,15 @@ const defaultIO: MainIO = {
 export async function main (argv: string[], io: MainIO = defaultIO): Promise<number> {
   let config: DaemonConfig
   try {
-    config = parse(argv, io)
+    const command = buildCommand()
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    const loaded = loadConfig(command, argv, io.env)
+    if (loaded.print) {
+      io.stdout(formatConfig(command, loaded))
+      return 0
+    }
+    config = loaded.config
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     if (err instanceof ConfigError) {
@@ -59,13 +68,6 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
   await rpc.close()
   await node.stop()
   return 0
-}
-
-function parse (argv: string[], io: MainIO): DaemonConfig {
-  const command = buildCommand()
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-  return parseConfig(command, argv, io.env)
 }
 
 function describeStartError (err: NodeJS.ErrnoException): string {

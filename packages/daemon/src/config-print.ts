@@ -1,0 +1,39 @@
+/**
+ * `murmurd --print-config`: the effective configuration as a TOML file murmurd
+ * would read back, each value followed by where it came from. The swarm key
+ * appears only as its file's path, never its bytes.
+ */
+import { stringify } from 'smol-toml'
+import { settingsOf } from './setting.js'
+import type { Command } from 'commander'
+import type { LoadedConfig } from './config.js'
+
+/** What `config` holds for a setting, by its file key, where validation derived or resolved the value. */
+function derived (loaded: LoadedConfig): Record<string, unknown> {
+  const { config } = loaded
+  return { 'data-dir': config.dataDir, socket: config.socket, listen: config.listen, peer: config.peers }
+}
+
+export function formatConfig (command: Command, loaded: LoadedConfig): string {
+  const raw = command.opts()
+  const fromConfig = derived(loaded)
+  const lines = [
+    '# murmurd: effective configuration (flags > MURMUR_* environment > config file > defaults)',
+    `# config file: ${loaded.file ?? 'none'}`
+  ]
+  for (const setting of settingsOf(command.options)) {
+    const key = setting.fileKey
+    if (key === 'config') continue
+    const attribute = setting.attributeName()
+    const value = key in fromConfig ? fromConfig[key] : raw[attribute]
+    const source = loaded.sources.get(attribute) ?? 'default'
+    if (value === undefined) {
+      lines.push(`# ${key} is not set`)
+      continue
+    }
+    const typed = setting.kind === 'count' ? Number(value) : value
+    const note = key === 'swarm-key' ? `${source}; the key itself is never printed` : source
+    lines.push(`${stringify({ [key]: typed }).trimEnd()}  # ${note}`)
+  }
+  return lines.join('\n') + '\n'
+}
