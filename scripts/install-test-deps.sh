@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Node: iproute2 (namespaces, bridges and
 # veths) and nftables (partitions and packet loss) for scripts/netns-cluster.sh,
-# strace (the durability test) and faketime (the clock-skew test). Idempotent:
+# strace (the durability test), faketime (the clock-skew test), and socat and
+# systemd (systemd-notify, systemd-analyze: the service unit test). Idempotent:
 # installs only what is missing, so CI can call it on every run.
 set -euo pipefail
 
@@ -9,8 +10,9 @@ usage () {
   cat <<USAGE
 Usage: $(basename "$0") [-h]
 
-Installs iproute2, nftables, strace and faketime with apt-get when 'ip',
-'nft', 'strace' or 'faketime' is missing. Needs root (or sudo) on a Debian or
+Installs iproute2, nftables, strace, faketime, socat and systemd with apt-get
+when 'ip', 'nft', 'strace', 'faketime', 'socat', 'systemd-notify' or
+'systemd-analyze' is missing. Needs root (or sudo) on a Debian or
 Ubuntu machine. Does nothing when all are already present.
 USAGE
 }
@@ -24,8 +26,10 @@ main () {
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
   command -v strace >/dev/null 2>&1 || missing+=(strace)
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+  command -v socat >/dev/null 2>&1 || missing+=(socat)
+  { command -v systemd-notify && command -v systemd-analyze; } >/dev/null 2>&1 || missing+=(systemd)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps: iproute2, nftables, strace and faketime already installed"
+    echo "install-test-deps: iproute2, nftables, strace, faketime, socat and systemd already installed"
     return 0
   fi
 

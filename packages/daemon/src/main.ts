@@ -11,6 +11,7 @@ import { ConfigError } from './errors.js'
 import { createLogger } from './logger.js'
 import { Murmur } from './murmur.js'
 import { RpcServer } from './rpc/server.js'
+import { sdNotify } from './sd-notify.js'
 import { VERSION } from './version.js'
 import type { Logger } from 'pino'
 
@@ -64,9 +65,13 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
   }
   io.stdout(banner(config, node))
   log.info({ socket: rpc.path }, 'ready')
+  void sdNotify(['READY=1', `STATUS=serving ${config.group} as ${config.name} on ${rpc.path}`], io.env, log)
   await untilSignalled(io, log)
+  const stopping = sdNotify(['STOPPING=1'], io.env, log, false)
   await rpc.close()
   await node.stop()
+  // a READY=1 still waiting for its reader is left to finish alone
+  await stopping
   return 0
 }
 
