@@ -6,7 +6,7 @@ import { InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/pro
 
 export const ExitCode = {
   Ok: 0,
-  /** The daemon answered with an error (or keygen could not write its file). */
+  /** The daemon answered with an error (or keygen or backup could not write its file). */
   Error: 1,
   Usage: 2,
   /** The daemon could not be found, reached, or stopped answering. */
@@ -35,6 +35,12 @@ export class KeyFileError extends Error {
   override name = 'KeyFileError'
 }
 
+/** A file a command writes (a backup) cannot be made: it exists, or cannot be written. */
+export class OutputFileError extends Error {
+  static override name = 'OutputFileError'
+  override name = 'OutputFileError'
+}
+
 /** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
 export function report (err: unknown, stderr: NodeJS.WritableStream): number {
   const [code, message] = describe(err)
@@ -46,7 +52,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof CommanderError) return [err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage, undefined]
   if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
-  if (err instanceof KeyFileError) return [ExitCode.Error, err.message]
+  if (err instanceof KeyFileError || err instanceof OutputFileError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.

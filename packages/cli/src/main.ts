@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
+import { backup, type BackupOptions } from './commands/backup.js'
 import { connect, peers, status } from './commands/node.js'
 import { del } from './commands/del.js'
 import { get, type GetOptions } from './commands/get.js'
@@ -95,6 +96,10 @@ function program (io: CliIo, signal: AbortSignal): Command {
     .action(async (addr: string, _opts: unknown, command: Command) => { await connect(context(command), addr) })
   program.command('status').description('summarise the node')
     .action(async (_opts: unknown, command: Command) => { await status(context(command)) })
+  program.command('backup').description('write a consistent copy of the node\'s database to a new file (a progress bar on a terminal)')
+    .argument('<file>', 'where to write it; it must not exist')
+    .option('--force', 'replace the file if it exists')
+    .action(async (file: string, opts: BackupOptions, command: Command) => { await backup(context(command), file, opts) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })

@@ -41,10 +41,11 @@ export class Session {
     }
   }
 
-  async call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+  /** Calls `method`; `timeoutMs` (default: --timeout) bounds the wait for its answer. */
+  async call<M extends MethodName>(method: M, params: Params<M>, timeoutMs = this.timeoutMs): Promise<Result<M>> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(this.unavailable(`did not answer ${method} within ${this.timeoutMs} ms`)), this.timeoutMs)
+      timer = setTimeout(() => reject(this.unavailable(`did not answer ${method} within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       return await Promise.race([this.client.call(method, params), timeout])

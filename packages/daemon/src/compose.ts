@@ -9,6 +9,7 @@
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Replica, SqliteStore } from '@murmur/core'
+import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
 import { batchSigner, batchVerifier } from './op-signing.js'
@@ -61,13 +62,14 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
   const lock = lockDataDir(init.dataDir)
   let store: SqliteStore | undefined
   try {
-    const privateKey = await loadOrCreateIdentity(init.dataDir)
-    const nodeId = peerIdFromPrivateKey(privateKey).toString()
-    init.allowed?.add(nodeId) // a node always allows itself
     // both modes commit without waiting for the disk: 'full' acknowledges a batch after an fsync of the WAL,
     // 'normal' at once; either way own ops leave the node only once on disk (see Replication)
     store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
     store.syncNow() // whatever a crash left in the WAL is on disk before any of it is served
+    const privateKey = await identityForStore(store, init.dataDir, await loadOrCreateIdentity(init.dataDir), components.log)
+    clearBackups(init.dataDir)
+    const nodeId = peerIdFromPrivateKey(privateKey).toString()
+    init.allowed?.add(nodeId) // a node always allows itself
     const replica = new Replica({
       store,
       nodeId,

@@ -3,7 +3,7 @@
  * survives restarts. A key file that exists but cannot be read or parsed is an
  * error: silently making a new identity would fork the node's history.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { IdentityError } from './errors.js'
@@ -29,5 +29,31 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<PrivateKey
     return privateKeyFromProtobuf(bytes)
   } catch (err) {
     throw new IdentityError(`identity key ${path} is corrupt (${(err as Error).message}); restore it from a backup, or move it away to start as a new node`)
+  }
+}
+
+/**
+ * Puts a new identity key in place of the current one, which is kept as
+ * `peer.key.before-restore`; each step leaves either key in place, or none
+ * (then the next start makes a new one), never a half-written file.
+ */
+export async function replaceIdentity (dataDir: string): Promise<PrivateKey> {
+  const path = join(dataDir, KEY_FILE)
+  const key = await generateKeyPair('Ed25519')
+  const fresh = `${path}.new`
+  writeFileSync(fresh, privateKeyToProtobuf(key), { mode: 0o600 })
+  syncPath(fresh)
+  renameSync(path, `${path}.before-restore`)
+  renameSync(fresh, path)
+  syncPath(dataDir)
+  return key
+}
+
+function syncPath (path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }

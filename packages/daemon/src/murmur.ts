@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, rpcError, type PeerInfo } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
+import { writeBackup, type BackupInfo } from './backup.js'
 import { compose, type Running } from './compose.js'
 import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
@@ -154,6 +155,15 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     running.lock.release()
     this.members.clear()
     this.log.info('node stopped')
+  }
+
+  /**
+   * Writes a consistent copy of the node's database to `path` (a new file),
+   * marked as a backup of this node: restored, it runs under a new peer ID
+   * (see backup.ts). `progress` hears pages copied of the total.
+   */
+  async backup (path: string, progress?: (done: number, total: number) => void): Promise<BackupInfo> {
+    return await writeBackup(this.state().store, path, this.peerId, progress)
   }
 
   /** Writes `value` under `key`; resolves once the write is committed to disk. */

@@ -154,6 +154,19 @@ export interface NodeStatus {
   replication?: ReplicationStatus
 }
 
+/** The most bytes one node_backup_read returns (base64 in a frame well under the frame limit). */
+export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
+
+const BackupId = z.string().regex(/^[0-9a-f]{16}$/, 'a backup id from node_backup')
+
+/** A consistent copy of the node's database, made by node_backup, to read with node_backup_read. */
+export interface BackupResult {
+  id: string
+  bytes: number
+  /** SHA-256 of the whole file, hex. */
+  sha256: string
+}
+
 export const methods = {
   kv_put: z.strictObject({
     key: Key,
@@ -172,7 +185,15 @@ export const methods = {
   kv_unsubscribe: z.strictObject({ subscription: z.string().min(1) }),
   p2p_peers: z.strictObject({}),
   p2p_connect: z.strictObject({ addr: z.string().min(1).max(1024) }),
-  node_status: z.strictObject({})
+  node_status: z.strictObject({}),
+  // a backup is made in the daemon's data dir and read back in pieces over the same connection, which owns it
+  node_backup: z.strictObject({}),
+  node_backup_read: z.strictObject({
+    id: BackupId,
+    offset: z.number().int().min(0),
+    length: z.number().int().min(1).max(MAX_BACKUP_CHUNK_BYTES)
+  }),
+  node_backup_end: z.strictObject({ id: BackupId })
 } as const
 
 export type MethodName = keyof typeof methods
@@ -188,6 +209,10 @@ export interface Results {
   p2p_peers: PeerInfo[]
   p2p_connect: { id: string }
   node_status: NodeStatus
+  node_backup: BackupResult
+  /** `data`: base64 of the bytes from `offset` (fewer than `length` only at the end of the file). */
+  node_backup_read: { data: string }
+  node_backup_end: boolean
 }
 
 export type Result<M extends MethodName> = Results[M]

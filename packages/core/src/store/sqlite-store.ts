@@ -14,7 +14,7 @@ import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs } from './batch-refs.js'
 import { completePage } from './pages.js'
-import { openDatabase } from './sqlite-file.js'
+import { backupDatabase, openDatabase } from './sqlite-file.js'
 import { fromRow, listRows, merged, ranked, stagedOp, toRow, withProof } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import type { Head, HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
@@ -262,6 +262,11 @@ export class SqliteStore implements Store {
   /** `sync()` on this thread: no hand-off to the thread pool and back, for a caller that has nothing else to do meanwhile. */
   syncNow (): void {
     if (this.wal !== undefined) fsyncSync(this.wal)
+  }
+
+  /** A consistent copy of the database in a new file, `dest`, as `backupDatabase` describes; resolves to its pages. */
+  async backup (dest: string, stamp: Record<string, string>, progress?: (done: number, total: number) => void): Promise<number> {
+    return await backupDatabase(this.db, dest, stamp, progress)
   }
 
   close (): void {

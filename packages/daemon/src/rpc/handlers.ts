@@ -8,6 +8,7 @@ import {
   type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
 } from '@murmur/protocol'
 import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
+import { backupHandlers } from './backup-handlers.js'
 import type { Socket } from 'node:net'
 
 /** A subscription turns a node change into its wire form, or undefined to skip it. */
@@ -27,6 +28,8 @@ export interface Connection {
   busyWarned?: boolean
   /** Answers are being gathered into one socket write, sent on the next tick. */
   corked?: boolean
+  /** Backups this connection made and has not ended: id → file, removed when the connection closes. */
+  backups?: Map<string, string>
 }
 
 export interface HandlerContext {
@@ -34,7 +37,7 @@ export interface HandlerContext {
   maxSubscriptions: number
 }
 
-type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
+export type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
 
 export type WriteMethod = 'kv_put' | 'kv_delete'
 
@@ -84,7 +87,8 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
     kv_unsubscribe: ({ subscription }, connection) => connection.subscriptions.delete(subscription),
     p2p_peers: () => node.peers(),
     p2p_connect: async ({ addr }) => ({ id: await node.connect(addr) }),
-    node_status: () => ({ ...node.status(), socket: context.socket })
+    node_status: () => ({ ...node.status(), socket: context.socket }),
+    ...backupHandlers(node)
   }
   return {
     call: (method, params, connection) => (handlers[method] as (params: unknown, connection: Connection) => unknown)(validate(method, params), connection),

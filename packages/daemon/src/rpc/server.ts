@@ -20,6 +20,7 @@ import {
   FrameTooLargeError, InvalidRequestCode, LineDecoder, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
+import { endBackup } from './backup-handlers.js'
 import { createMethods, type Connection } from './handlers.js'
 import { prepareSocketPath } from './socket-file.js'
 import type { ChangeEvent, Murmur } from '../murmur.js'
@@ -148,6 +149,7 @@ export class RpcServer {
     socket.on('error', err => { this.log.debug({ conn: connection.id, err: err.message }, 'RPC connection error') })
     socket.on('close', () => {
       clearTimeout(deadline)
+      endBackup(connection)
       this.connections.delete(connection)
     })
   }
