@@ -41,6 +41,12 @@ export class OutputFileError extends Error {
   override name = 'OutputFileError'
 }
 
+/** Input a command reads (an import) is unreadable or malformed; nothing was written. */
+export class ImportInputError extends Error {
+  static override name = 'ImportInputError'
+  override name = 'ImportInputError'
+}
+
 /** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
 export function report (err: unknown, stderr: NodeJS.WritableStream): number {
   const [code, message] = describe(err)
@@ -52,7 +58,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof CommanderError) return [err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage, undefined]
   if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
-  if (err instanceof KeyFileError || err instanceof OutputFileError) return [ExitCode.Error, err.message]
+  if (err instanceof KeyFileError || err instanceof OutputFileError || err instanceof ImportInputError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.

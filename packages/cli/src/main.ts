@@ -8,6 +8,8 @@ import { Command, InvalidArgumentError } from 'commander'
 import { backup, type BackupOptions } from './commands/backup.js'
 import { connect, peers, status } from './commands/node.js'
 import { del } from './commands/del.js'
+import { exportKeys, type ExportOptions } from './commands/export.js'
+import { importKeys } from './commands/import.js'
 import { get, type GetOptions } from './commands/get.js'
 import { keygen } from './commands/keygen.js'
 import { list, type ListOptions } from './commands/list.js'
@@ -100,6 +102,12 @@ function program (io: CliIo, signal: AbortSignal): Command {
     .argument('<file>', 'where to write it; it must not exist')
     .option('--force', 'replace the file if it exists')
     .action(async (file: string, opts: BackupOptions, command: Command) => { await backup(context(command), file, opts) })
+  program.command('export').description('print every key as one JSON object a line (NDJSON): key, type (text or binary: base64), value, version')
+    .option('--prefix <prefix>', 'only keys starting with this')
+    .action(async (opts: ExportOptions, command: Command) => { await exportKeys(context(command), opts) })
+  program.command('import').description('write the keys of an export, in batches; every line is checked first, so bad input writes nothing')
+    .argument('<file>', 'an export (NDJSON), or - for stdin')
+    .action(async (file: string, _opts: unknown, command: Command) => { await importKeys(context(command), file) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })

@@ -58,6 +58,22 @@ export class Session {
     }
   }
 
+  /** Sends `calls` as one JSON-RPC batch (one transaction for its writes); each answer settles on its own. */
+  async batch (calls: Array<{ method: MethodName, params: unknown }>, timeoutMs = this.timeoutMs): Promise<Array<{ result?: unknown, error?: Error }>> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(this.unavailable(`did not answer a batch of ${calls.length} within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      return await Promise.race([this.client.batch(calls), timeout])
+    } catch (err) {
+      if (this.closedByDaemon || err instanceof ConnectionClosedError) throw this.unavailable('closed the connection')
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   onChange (listener: (event: ChangeEvent) => void): void {
     this.client.on('change', (_subscription, event) => listener(event))
   }

@@ -1,0 +1,45 @@
+/**
+ * `murmurctl export [--prefix p]`: every key as one JSON object per line
+ * (NDJSON) on stdout, `{"key", "type": "text"|"binary", "value", "version"}`,
+ * where a binary value is base64. `murmurctl import` reads it back.
+ */
+import { DEFAULT_LIST_LIMIT, type Entry, type Version } from '@murmur/protocol'
+import { withSession, type CommandContext } from '../context.js'
+
+export interface ExportOptions {
+  prefix?: string
+}
+
+/** One line of an export. */
+export interface Exported {
+  key: string
+  type: 'text' | 'binary'
+  value: string
+  version: Version
+}
+
+export function toExported (entry: Entry): Exported {
+  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : 'text', value: entry.value, version: entry.version }
+}
+
+/** Writes pages as they arrive (a large store need not fit in memory); the count of keys goes to stderr at the end. */
+export async function exportKeys (ctx: CommandContext, opts: ExportOptions): Promise<void> {
+  const count = await withSession(ctx, async session => {
+    let after: string | undefined
+    let count = 0
+    do {
+      const page = await session.call('kv_list', { prefix: opts.prefix, after, limit: DEFAULT_LIST_LIMIT })
+      if (page.items.length > 0) await write(ctx.io.stdout, page.items.map(entry => JSON.stringify(toExported(entry)) + '\n').join(''))
+      count += page.items.length
+      after = page.next
+    } while (after != null && !ctx.signal.aborted)
+    return count
+  })
+  ctx.io.stderr.write(`murmurctl: exported ${count} key${count === 1 ? '' : 's'}\n`)
+}
+
+/** Writes, waiting for the stream to drain when it asks to (a pipe to a slow reader). */
+async function write (out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (out.write(text)) return
+  await new Promise<void>(resolve => out.once('drain', resolve))
+}

@@ -1,0 +1,92 @@
+/**
+ * `murmurctl import <file>` (or `-` for stdin): writes the keys of an export
+ * (NDJSON, see export.ts) in batches, each one transaction on the daemon.
+ * Every line is checked before anything is written, as the daemon would
+ * check it, so bad input writes nothing and the error names its line.
+ */
+import { readFileSync } from 'node:fs'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, RESERVED_KEY_PREFIX, decodeValue, type MethodName } from '@murmur/protocol'
+import { emit, withSession, type CommandContext } from '../context.js'
+import { ImportInputError } from '../errors.js'
+import { readAll } from '../io.js'
+import { Progress } from '../progress.js'
+
+/** Writes per JSON-RPC batch (one transaction each). */
+const BATCH = 500
+
+interface Write { key: string, value: string, encoding?: 'base64' }
+
+export async function importKeys (ctx: CommandContext, file: string): Promise<void> {
+  const source = file === '-' ? 'stdin' : file
+  let text: string
+  try {
+    text = file === '-' ? (await readAll(ctx.io.stdin)).toString('utf8') : readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ImportInputError(`cannot read ${file}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+  }
+  const writes = parseExport(text, source)
+  const started = Date.now()
+  await withSession(ctx, async session => {
+    const progress = new Progress(ctx.io.stderr, `import ${source}`, writes.length)
+    for (let i = 0; i < writes.length; i += BATCH) {
+      const batch = writes.slice(i, i + BATCH)
+      const answers = await session.batch(batch.map(({ key, value, encoding }) => ({ method: 'kv_put' as MethodName, params: { key, value, ...(encoding != null ? { encoding } : {}) } })))
+      const refused = answers.findIndex(answer => answer.error != null)
+      if (refused >= 0) {
+        const error = answers[refused]?.error
+        throw new ImportInputError(`murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`)
+      }
+      progress.update(i + batch.length)
+    }
+    progress.finish()
+  })
+  const result = { imported: writes.length, batches: Math.ceil(writes.length / BATCH), ms: Date.now() - started }
+  emit(ctx, result, r => `OK imported ${r.imported} key${r.imported === 1 ? '' : 's'} from ${source} in ${r.batches} batch${r.batches === 1 ? '' : 'es'} (${r.ms} ms)`)
+}
+
+/** Every non-blank line as a write; throws `ImportInputError` naming the first bad line. */
+export function parseExport (text: string, source: string): Array<Write & { line: number }> {
+  const writes: Array<Write & { line: number }> = []
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).trim()
+    if (line === '') continue
+    try {
+      writes.push({ ...parseLine(line), line: i + 1 })
+    } catch (err) {
+      throw new ImportInputError(`${source} line ${i + 1}: ${(err as Error).message}; nothing was imported`)
+    }
+  }
+  return writes
+}
+
+const FIELDS = new Set(['key', 'type', 'value', 'version'])
+
+function parseLine (line: string): Write {
+  let entry: unknown
+  try {
+    entry = JSON.parse(line)
+  } catch (err) {
+    throw new Error(`not JSON (${(err as Error).message})`)
+  }
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new Error('expected an object such as {"key": "a", "type": "text", "value": "1"}')
+  const fields = entry as Record<string, unknown>
+  const unknown = Object.keys(fields).find(name => !FIELDS.has(name))
+  if (unknown !== undefined) throw new Error(`unknown field "${unknown}" (an export line has key, type, value and version)`)
+  const { key, type = 'text', value } = fields
+  if (typeof key !== 'string' || key === '') throw new Error('"key" must be a non-empty string')
+  if (!key.isWellFormed()) throw new Error('"key" must be valid UTF-8 (no lone surrogates)')
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new Error(`"key" is ${Buffer.byteLength(key)} bytes, over the ${MAX_KEY_BYTES}-byte limit`)
+  if (key.startsWith(RESERVED_KEY_PREFIX)) throw new Error('"key" starts with U+0000, which murmur keeps for its own records')
+  if (typeof value !== 'string') throw new Error('"value" must be a string (base64 when "type" is "binary")')
+  if (type !== 'text' && type !== 'binary') throw new Error(`"type" must be "text" or "binary", not ${JSON.stringify(type)}`)
+  if (type === 'text' && !value.isWellFormed()) throw new Error('"value" must be valid UTF-8 text; give binary values as base64 with "type": "binary"')
+  let size: number
+  try {
+    size = type === 'binary' ? decodeValue(value, 'base64').length : Buffer.byteLength(value)
+  } catch (err) {
+    throw new Error(`"value": ${(err as Error).message}`)
+  }
+  if (size > DEFAULT_MAX_VALUE_BYTES) throw new Error(`"value" is ${size} bytes, over the ${DEFAULT_MAX_VALUE_BYTES}-byte limit`)
+  return type === 'binary' ? { key, value, encoding: 'base64' } : { key, value }
+}

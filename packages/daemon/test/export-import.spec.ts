@@ -1,0 +1,89 @@
+/**
+ * `murmurctl export` and `murmurctl import` against real daemons: an export
+ * holds every key with its type and version, imported into another group it
+ * gives the same keys and values (binary ones included) and replicates from
+ * there, and bad input names its line and writes nothing at all.
+ */
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { TestCluster, type TestNode } from './harness.js'
+
+/** `list --json` as [key, value, encoding] triples, the form both sides can be compared in. */
+async function entries (node: TestNode): Promise<Array<[string, string, string | undefined]>> {
+  const items = await node.json<Array<{ key: string, value: string, encoding?: string }>>(['list'])
+  return items.map(({ key, value, encoding }) => [key, value, encoding])
+}
+
+describe('murmurctl export and import', () => {
+  let cluster: TestCluster
+  before(() => { cluster = new TestCluster() })
+  after(async () => { await cluster.close() })
+
+  it('exports every key with its type and version, and imports them into another group', async () => {
+    const alice = await cluster.start('alice')
+    await alice.put('app/name', 'murmur')
+    await alice.put('app/motd', 'line one\nline two')
+    const binary = Buffer.from([0, 255, 1, 254])
+    assert.equal((await alice.ctl(['put', '--base64', 'app/blob', binary.toString('base64')])).code, 0)
+    await alice.put('other', 'x')
+    const exported = await alice.ctl(['export'])
+    assert.equal(exported.code, 0, exported.stderr)
+    assert.match(exported.stderr, /exported 4 keys/)
+    const lines = exported.stdout.trim().split('\n').map(line => JSON.parse(line))
+    const listed = await alice.json<Array<{ key: string, version: unknown }>>(['list'])
+    assert.deepEqual(lines.map(l => [l.key, l.version]), listed.map(e => [e.key, e.version]), 'one line per key, in key order, with its version')
+    assert.deepEqual(lines.find(l => l.key === 'app/blob'), { key: 'app/blob', type: 'binary', value: binary.toString('base64'), version: listed.find(e => e.key === 'app/blob')?.version })
+    assert.equal(lines.find(l => l.key === 'app/motd')?.type, 'text')
+    const prefixed = await alice.ctl(['export', '--prefix', 'app/'])
+    assert.equal(prefixed.stdout.trim().split('\n').length, 3)
+
+    const dump = join(cluster.dir, 'dump.ndjson')
+    writeFileSync(dump, exported.stdout)
+    const carol = await cluster.start('carol', { group: 'elsewhere' })
+    const dave = await cluster.start('dave', { group: 'elsewhere', peers: [await carol.addr()] })
+    const imported = await carol.ctl(['import', dump])
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.match(imported.stdout, /^OK imported 4 keys from .*dump\.ndjson in 1 batch \(\d+ ms\)$/m)
+    assert.deepEqual(await entries(carol), await entries(alice))
+    const blob = await carol.ctl(['get', 'app/blob'])
+    assert.deepEqual(blob.stdoutBytes, binary)
+    await cluster.converged([carol, dave], 4)
+  })
+
+  it('imports a large export from stdin in batches', async () => {
+    const carol = cluster.node('carol')
+    const lines = Array.from({ length: 1200 }, (_, i) => JSON.stringify({ key: `bulk/${String(i).padStart(4, '0')}`, type: 'text', value: `v${i}` })).join('\n') + '\n'
+    const imported = await carol.ctl(['import', '-'], lines)
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.match(imported.stdout, /imported 1200 keys from stdin in 3 batches/)
+    const bulk = await carol.json<unknown[]>(['list', '--prefix', 'bulk/'])
+    assert.equal(bulk.length, 1200)
+  })
+
+  it('refuses bad input naming the line, and writes nothing of it', async () => {
+    const carol = cluster.node('carol')
+    const good = (key: string): string => JSON.stringify({ key, type: 'text', value: 'must-not-appear' })
+    const cases: Array<[string, RegExp]> = [
+      [`${good('bad/1')}\n${good('bad/2')}\n{"key": "bad/3", "value": 7}\n`, /line 3: "value" must be a string/],
+      [`${good('bad/1')}\n\n{"key": "bad/3"\n`, /line 3: not JSON/],
+      [`${good('bad/1')}\n{"key": "bad/2", "type": "binary", "value": "not base64!"}\n`, /line 2: "value": value is not valid base64/],
+      [`${good('bad/1')}\n{"key": "bad/2", "type": "json", "value": "{}"}\n`, /line 2: "type" must be "text" or "binary", not "json"/],
+      [`${good('bad/1')}\n{"key": "\\u0000x", "value": "v"}\n`, /line 2: "key" starts with U\+0000/],
+      [`${good('bad/1')}\n{"key": "bad/2", "value": "${'x'.repeat(1024 * 1024 + 1)}"}\n`, /line 2: "value" is 1048577 bytes, over the 1048576-byte limit/],
+      [`${good('bad/1')}\n{"key": "bad/2", "vaule": "v"}\n`, /line 2: unknown field "vaule"/]
+    ]
+    for (const [input, message] of cases) {
+      const file = join(cluster.dir, 'bad.ndjson')
+      writeFileSync(file, input)
+      const result = await carol.ctl(['import', file])
+      assert.equal(result.code, 1, input.slice(0, 200))
+      assert.match(result.stderr, message)
+      assert.match(result.stderr, /nothing was imported/)
+    }
+    assert.deepEqual(await carol.json(['list', '--prefix', 'bad/']), [], 'no line of a bad input was written')
+    const missing = await carol.ctl(['import', join(cluster.dir, 'missing.ndjson')])
+    assert.deepEqual([missing.code, missing.stderr.trim()], [1, `murmurctl: cannot read ${join(cluster.dir, 'missing.ndjson')}: ENOENT: no such file or directory`])
+  })
+})
