@@ -47,6 +47,12 @@ export class ImportInputError extends Error {
   override name = 'ImportInputError'
 }
 
+/** `health` found the daemon unhealthy; it has printed why (exit 1, nothing more to say). */
+export class UnhealthyError extends Error {
+  static override name = 'UnhealthyError'
+  override name = 'UnhealthyError'
+}
+
 /** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
 export function report (err: unknown, stderr: NodeJS.WritableStream): number {
   const [code, message] = describe(err)
@@ -58,6 +64,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof CommanderError) return [err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage, undefined]
   if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
+  if (err instanceof UnhealthyError) return [ExitCode.Error, undefined]
   if (err instanceof KeyFileError || err instanceof OutputFileError || err instanceof ImportInputError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]

@@ -11,6 +11,7 @@ import { del } from './commands/del.js'
 import { exportKeys, type ExportOptions } from './commands/export.js'
 import { importKeys } from './commands/import.js'
 import { get, type GetOptions } from './commands/get.js'
+import { health, version, type HealthOptions } from './commands/health.js'
 import { keygen } from './commands/keygen.js'
 import { list, type ListOptions } from './commands/list.js'
 import { put, type PutOptions } from './commands/put.js'
@@ -108,6 +109,11 @@ function program (io: CliIo, signal: AbortSignal): Command {
   program.command('import').description('write the keys of an export, in batches; every line is checked first, so bad input writes nothing')
     .argument('<file>', 'an export (NDJSON), or - for stdin')
     .action(async (file: string, _opts: unknown, command: Command) => { await importKeys(context(command), file) })
+  program.command('health').description('exit 0 only if murmurd answers, its database takes a write and (--peers) enough members are connected: for probes')
+    .option('--peers <n>', 'also require at least n connected group members', nonNegativeInteger)
+    .action(async (opts: HealthOptions, command: Command) => { await health(context(command), opts) })
+  program.command('version').description('print this client\'s version, and the daemon\'s with the protocols it speaks')
+    .action(async (_opts: unknown, command: Command) => { await version(context(command), packageVersion()) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })
@@ -130,6 +136,12 @@ function toContext (opts: GlobalOptions, io: CliIo, signal: AbortSignal): Comman
 function positiveInteger (text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
+  return n
+}
+
+function nonNegativeInteger (text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number')
   return n
 }
 

@@ -166,6 +166,22 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return await writeBackup(this.state().store, path, this.peerId, progress)
   }
 
+  /**
+   * For probes: whether the database takes a write now (64 KiB into a row of
+   * this node's own, never replicated: room for a typical put, not just one
+   * page), and who is connected.
+   */
+  health (): { writable: boolean, error?: string, members: number, peers: number } {
+    const { store, libp2p } = this.state()
+    let error: string | undefined
+    try {
+      store.setMeta('health_probe', `${Date.now()} ${HEALTH_PROBE_PADDING}`)
+    } catch (err) {
+      error = (err as Error).message
+    }
+    return { writable: error === undefined, ...(error !== undefined ? { error } : {}), members: this.members.size, peers: libp2p.getPeers().length }
+  }
+
   /** Writes `value` under `key`; resolves once the write is committed to disk. */
   async put (key: string, value: Uint8Array | string): Promise<Version> {
     return await this.writes.put(key, value)
@@ -277,6 +293,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}), ...(via != null ? { via } : {}) }
   }
 }
+
+const HEALTH_PROBE_PADDING = '.'.repeat(64 * 1024)
 
 /** Creates a node and starts it (pass `start: false` to start it yourself). */
 export async function createMurmur (init: MurmurInit & { start?: boolean }): Promise<Murmur> {

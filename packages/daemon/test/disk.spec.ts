@@ -97,6 +97,16 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
     const del = await node.ctl(['del', 'before:0'])
     assert.equal(del.code, 1, 'a delete needs room too')
 
+    // small writes may still find room in the WAL: fill it until even they are refused, then a probe must say so
+    for (let i = 0; i < 200; i++) {
+      if ((await client.request('kv_put', { key: `tiny:${i}`, value: 'x' })).error != null) break
+      stored.set(`tiny:${i}`, 'x')
+    }
+    assert.equal((await client.request('kv_put', { key: 'tiny:last', value: 'x' })).error?.code, 1001, 'even a tiny put is refused now')
+    const sick = await node.ctl(['health'])
+    assert.equal(sick.code, 1, sick.stdout + sick.stderr)
+    assert.match(sick.stdout, /^UNHEALTHY: the database does not take a write \(.*full.*\)$/m)
+
     // reads, lists and status go on
     assert.equal((await node.ctl(['get', 'before:3'])).stdout, stored.get('before:3') + '\n')
     const listed = await client.request('kv_list', {})
@@ -110,6 +120,7 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
     stored.set('after:space', 'back')
     assert.equal((await node.ctl(['put', 'cli:key', 'y'])).code, 0)
     stored.set('cli:key', 'y')
+    assert.equal((await node.ctl(['health'])).code, 0, 'healthy again once space returns')
     client.destroy()
     assert.equal(node.process?.exitCode, null, 'murmurd stayed up throughout')
 

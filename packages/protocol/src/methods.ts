@@ -154,6 +154,26 @@ export interface NodeStatus {
   replication?: ReplicationStatus
 }
 
+/** node_health: what a probe needs to know. */
+export interface HealthResult {
+  /** The database took a write just now (a row of this node's own, never replicated). */
+  writable: boolean
+  /** Why it did not. */
+  error?: string
+  /** Connected group members. */
+  members: number
+  /** Connected peers, members or not. */
+  peers: number
+}
+
+/** node_version: the daemon's version and the protocols it speaks. */
+export interface VersionResult {
+  version: string
+  /** The Node.js version murmurd runs on. */
+  node: string
+  protocols: { rpc: string, sync: string, gossip: string }
+}
+
 /** The most bytes one node_backup_read returns (base64 in a frame well under the frame limit). */
 export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -186,6 +206,8 @@ export const methods = {
   p2p_peers: z.strictObject({}),
   p2p_connect: z.strictObject({ addr: z.string().min(1).max(1024) }),
   node_status: z.strictObject({}),
+  node_health: z.strictObject({}),
+  node_version: z.strictObject({}),
   // a backup is made in the daemon's data dir and read back in pieces over the same connection, which owns it
   node_backup: z.strictObject({}),
   node_backup_read: z.strictObject({
@@ -209,6 +231,8 @@ export interface Results {
   p2p_peers: PeerInfo[]
   p2p_connect: { id: string }
   node_status: NodeStatus
+  node_health: HealthResult
+  node_version: VersionResult
   node_backup: BackupResult
   /** `data`: base64 of the bytes from `offset` (fewer than `length` only at the end of the file). */
   node_backup_read: { data: string }

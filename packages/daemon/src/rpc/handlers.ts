@@ -9,6 +9,9 @@ import {
 } from '@murmur/protocol'
 import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
+import { SYNC_PROTOCOL } from '@murmur/core'
+import { topicFor } from '../gossip.js'
+import { VERSION } from '../version.js'
 import type { Socket } from 'node:net'
 
 /** A subscription turns a node change into its wire form, or undefined to skip it. */
@@ -88,6 +91,8 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
     p2p_peers: () => node.peers(),
     p2p_connect: async ({ addr }) => ({ id: await node.connect(addr) }),
     node_status: () => ({ ...node.status(), socket: context.socket }),
+    node_health: () => node.health(),
+    node_version: () => ({ version: VERSION, node: process.version, protocols: { rpc: 'JSON-RPC 2.0 over NDJSON', sync: SYNC_PROTOCOL, gossip: topicFor(node.group) } }),
     ...backupHandlers(node)
   }
   return {
