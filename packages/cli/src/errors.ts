@@ -53,6 +53,12 @@ export class UnhealthyError extends Error {
   override name = 'UnhealthyError'
 }
 
+/** A template (or what `template` renders it to) cannot be read, parsed or written. */
+export class TemplateError extends Error {
+  static override name = 'TemplateError'
+  override name = 'TemplateError'
+}
+
 /** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
 export function report (err: unknown, stderr: NodeJS.WritableStream): number {
   const [code, message] = describe(err)
@@ -65,7 +71,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
   if (err instanceof UnhealthyError) return [ExitCode.Error, undefined]
-  if (err instanceof KeyFileError || err instanceof OutputFileError || err instanceof ImportInputError) return [ExitCode.Error, err.message]
+  if (err instanceof KeyFileError || err instanceof OutputFileError || err instanceof ImportInputError || err instanceof TemplateError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.

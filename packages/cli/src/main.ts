@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { backup, type BackupOptions } from './commands/backup.js'
 import { connect, peers, status } from './commands/node.js'
 import { del } from './commands/del.js'
+import { exec, isSignal, type ExecOptions } from './commands/exec.js'
 import { exportKeys, type ExportOptions } from './commands/export.js'
 import { importKeys } from './commands/import.js'
 import { get, type GetOptions } from './commands/get.js'
@@ -15,6 +16,7 @@ import { health, version, type HealthOptions } from './commands/health.js'
 import { keygen } from './commands/keygen.js'
 import { list, type ListOptions } from './commands/list.js'
 import { put, type PutOptions } from './commands/put.js'
+import { template, type TemplateOptions } from './commands/template.js'
 import { watch, type WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
 import { ExitCode, formatUsageError, report } from './errors.js'
@@ -38,8 +40,9 @@ export async function main (argv: string[], io: Partial<CliIo> = {}): Promise<nu
   cli.stdout.on('error', onOutputError)
   try {
     const signal = cli.signal != null ? AbortSignal.any([stop.signal, cli.signal]) : stop.signal
-    await program(cli, signal).parseAsync(argv, { from: 'user' })
-    return ExitCode.Ok
+    const outcome = { code: ExitCode.Ok as number }
+    await program(cli, signal, outcome).parseAsync(argv, { from: 'user' })
+    return outcome.code
   } catch (err) {
     return report(err, cli.stderr)
   } finally {
@@ -55,7 +58,8 @@ function ignoreLateErrors (out: NodeJS.WritableStream): void {
   if (!out.listeners('error').includes(ignore)) out.on('error', ignore)
 }
 
-function program (io: CliIo, signal: AbortSignal): Command {
+/** `outcome.code`: the exit code of a command that sets its own (exec passes on its child's). */
+function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Command {
   const program = new Command('murmurctl')
     .description('Command-line client for a local murmurd (murmur\'s replicated key-value store)')
     .version(packageVersion())
@@ -114,6 +118,20 @@ function program (io: CliIo, signal: AbortSignal): Command {
     .action(async (opts: HealthOptions, command: Command) => { await health(context(command), opts) })
   program.command('version').description('print this client\'s version, and the daemon\'s with the protocols it speaks')
     .action(async (_opts: unknown, command: Command) => { await version(context(command), packageVersion()) })
+  program.command('template').description('render a Liquid template from the keys under a prefix into a file, again on every change (after consul-template)')
+    .requiredOption('--prefix <prefix>', 'the keys the template sees')
+    .requiredOption('--template <file>', 'a Liquid template: keys["name"], json["name"], entries')
+    .requiredOption('--out <file>', 'the file to write (replaced whole, keeping its mode)')
+    .option('--exec <command>', 'run this (with /bin/sh) after each change of the file')
+    .option('--exec-timeout <ms>', 'SIGTERM the command after this long', positiveInteger, 30_000)
+    .option('--once', 'render once (and run --exec if the file changed), then exit')
+    .action(async (opts: TemplateOptions, command: Command) => { await template(context(command), opts) })
+  program.command('exec').description('run a command with the keys under a prefix as environment variables, restarted when they change (after envconsul)')
+    .requiredOption('--prefix <prefix>', 'the keys to pass: app/db/port under app/ becomes DB_PORT')
+    .option('--signal <name>', 'how to stop the command before a restart', signalName, 'SIGTERM')
+    .option('--kill-timeout <ms>', 'SIGKILL it if it has not exited this long after --signal', positiveInteger, 10_000)
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .action(async (words: string[], opts: ExecOptions, command: Command) => { outcome.code = await exec(context(command), words, opts) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })
@@ -137,6 +155,12 @@ function positiveInteger (text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
   return n
+}
+
+function signalName (text: string): NodeJS.Signals {
+  const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`
+  if (!isSignal(name)) throw new InvalidArgumentError('expected a signal name such as SIGTERM or HUP')
+  return name
 }
 
 function nonNegativeInteger (text: string): number {

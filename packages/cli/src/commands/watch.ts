@@ -27,7 +27,7 @@ export async function watch (ctx: CommandContext, opts: WatchOptions): Promise<v
  * Aborts on the first SIGINT or SIGTERM. The handlers are then removed, so a
  * second signal gets Node's default handling and ends the process at once.
  */
-function stopOnProcessSignals (): { signal: AbortSignal, dispose: () => void } {
+export function stopOnProcessSignals (): { signal: AbortSignal, dispose: () => void } {
   const controller = new AbortController()
   const onSignal = (): void => {
     dispose()

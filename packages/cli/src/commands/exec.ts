@@ -1,0 +1,100 @@
+/**
+ * `murmurctl exec --prefix p [--signal SIGTERM] -- <command…>` (after
+ * envconsul): runs a command with the keys under a prefix as environment
+ * variables, and restarts it when they change. A key's variable is its name
+ * without the prefix, upper-cased, each character other than A-Z, 0-9 and _
+ * made _ (`app/db/port` under `app/` is DB_PORT). Binary values are left out.
+ * murmurctl stays in front: SIGINT/SIGTERM go to the command, and murmurctl
+ * exits with the command's exit code when it ends on its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { constants } from 'node:os'
+import { followPrefix } from '../follow.js'
+import type { CommandContext } from '../context.js'
+import type { Entry } from '@murmur/protocol'
+
+export interface ExecOptions {
+  prefix: string
+  signal: NodeJS.Signals
+  killTimeout: number
+}
+
+/** The variables for `entries`, and what had to be left out. */
+export function environmentOf (entries: Entry[], prefix: string): { env: Record<string, string>, skipped: string[] } {
+  const env: Record<string, string> = {}
+  const skipped: string[] = []
+  for (const entry of entries) {
+    const name = entry.key.slice(prefix.length).toUpperCase().replace(/[^A-Z0-9_]/g, '_')
+    if (entry.encoding === 'base64' || entry.value.includes('\u0000') || name === '') skipped.push(entry.key)
+    else env[/^[0-9]/.test(name) ? `_${name}` : name] = entry.value
+  }
+  return { env, skipped }
+}
+
+export function isSignal (name: string): name is NodeJS.Signals {
+  return Object.hasOwn(constants.signals, name)
+}
+
+export async function exec (ctx: CommandContext, command: string[], opts: ExecOptions): Promise<number> {
+  const say = (line: string): void => { ctx.io.stderr.write(`murmurctl exec: ${line}\n`) }
+  const finished = new AbortController()
+  let child: ChildProcess | undefined
+  let exitCode = 0
+  let current = ''
+  let restarting = false
+  const start = (env: Record<string, string>): void => {
+    const proc = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: 'inherit' })
+    child = proc
+    proc.on('error', err => {
+      say(`cannot run ${command[0]}: ${err.message}`)
+      exitCode = 127
+      finished.abort()
+    })
+    proc.on('exit', (code, signal) => {
+      if (child !== proc || restarting) return
+      exitCode = code ?? 128 + (constants.signals[signal as NodeJS.Signals] ?? 0)
+      say(`${command[0]} ${signal != null ? `ended by ${signal}` : `exited ${code}`}`)
+      finished.abort()
+    })
+  }
+  const stopChild = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child
+    if (proc == null || proc.exitCode != null || proc.signalCode != null) return
+    const exited = new Promise(resolve => proc.once('exit', resolve))
+    proc.kill(signal)
+    const timer = setTimeout(() => {
+      say(`${command[0]} still running ${opts.killTimeout} ms after ${signal}: SIGKILL`)
+      proc.kill('SIGKILL')
+    }, opts.killTimeout)
+    await exited
+    clearTimeout(timer)
+  }
+  // our own SIGINT/SIGTERM go to the command; we exit when it does
+  const forward = (signal: NodeJS.Signals): void => { child?.kill(signal) }
+  process.on('SIGINT', forward)
+  process.on('SIGTERM', forward)
+  try {
+    await followPrefix(ctx, { prefix: opts.prefix, signal: AbortSignal.any([ctx.signal, finished.signal]), say }, async entries => {
+      const { env, skipped } = environmentOf(entries, opts.prefix)
+      const next = JSON.stringify(env)
+      if (child != null && next === current) return
+      if (skipped.length > 0) say(`left out of the environment (binary, or no name): ${skipped.join(', ')}`)
+      current = next
+      if (child == null) {
+        say(`starting ${command[0]} with ${Object.keys(env).length} variables from ${JSON.stringify(opts.prefix)}`)
+        start(env)
+        return
+      }
+      say(`keys under ${JSON.stringify(opts.prefix)} changed: restarting ${command[0]} (${opts.signal})`)
+      restarting = true
+      await stopChild(opts.signal)
+      restarting = false
+      if (!finished.signal.aborted) start(env)
+    })
+    if (ctx.signal.aborted) await stopChild('SIGTERM')
+  } finally {
+    process.off('SIGINT', forward)
+    process.off('SIGTERM', forward)
+  }
+  return exitCode
+}

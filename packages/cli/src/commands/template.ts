@@ -1,0 +1,113 @@
+/**
+ * `murmurctl template --prefix p --template t --out f [--exec cmd] [--once]`
+ * (after consul-template): renders a Liquid template (liquidjs) from the keys
+ * under a prefix into a file, replaced whole (atomic-file.ts), again after
+ * every burst of changes and after murmurd restarts, and runs `--exec` after
+ * each change of the file. In the template:
+ *
+ * - `keys["db/port"]`: the value of `<prefix>db/port` (binary values base64);
+ * - `json["settings"].replicas`: a value that parses as JSON, as data;
+ * - `entries`: every key, in key order: `{ key, name, value, type, version }`
+ *   (`name` is the key without the prefix; `type` is text or binary).
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { replaceFile } from '../atomic-file.js'
+import { TemplateError } from '../errors.js'
+import { followPrefix } from '../follow.js'
+import { stopOnProcessSignals } from './watch.js'
+import type { CommandContext } from '../context.js'
+import type { Entry } from '@murmur/protocol'
+
+export interface TemplateOptions {
+  prefix: string
+  template: string
+  out: string
+  exec?: string
+  execTimeout: number
+  once?: boolean
+}
+
+/** The data a template sees. */
+export function templateData (entries: Entry[], prefix: string): Record<string, unknown> {
+  const keys: Record<string, string> = {}
+  const json: Record<string, unknown> = {}
+  const list = entries.map(entry => {
+    const name = entry.key.slice(prefix.length)
+    keys[name] = entry.value
+    if (entry.encoding !== 'base64') {
+      try { json[name] = JSON.parse(entry.value) } catch {}
+    }
+    return { key: entry.key, name, value: entry.value, type: entry.encoding === 'base64' ? 'binary' : 'text', version: entry.version }
+  })
+  return { keys, json, entries: list, prefix }
+}
+
+export async function template (ctx: CommandContext, opts: TemplateOptions): Promise<void> {
+  const { Liquid } = await import('liquidjs')
+  const engine = new Liquid({ strictFilters: true })
+  const source = resolve(opts.template)
+  const out = resolve(opts.out)
+  let text: string
+  try {
+    text = readFileSync(source, 'utf8')
+  } catch (err) {
+    throw new TemplateError(`cannot read template ${source}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+  }
+  let parsed: ReturnType<typeof engine.parse>
+  try {
+    parsed = engine.parse(text, source)
+  } catch (err) {
+    throw new TemplateError(`template ${source}: ${(err as Error).message}`)
+  }
+  const say = (line: string): void => { ctx.io.stderr.write(`murmurctl template: ${line}\n`) }
+  const stop = stopOnProcessSignals()
+  let renders = 0
+  try {
+    await followPrefix(ctx, { prefix: opts.prefix, once: opts.once, signal: AbortSignal.any([ctx.signal, stop.signal]), say }, async entries => {
+      let content: string
+      try {
+        content = engine.renderSync(parsed, templateData(entries, opts.prefix)) as string
+      } catch (err) {
+        // a template that fails on some data leaves the file as it was
+        if (opts.once === true) throw new TemplateError(`template ${source}: ${(err as Error).message}`)
+        say(`rendering failed, ${out} left as it was: ${(err as Error).message}`)
+        return
+      }
+      let changed: boolean
+      try {
+        changed = replaceFile(out, content)
+      } catch (err) {
+        if (opts.once === true) throw new TemplateError(`cannot write ${out}: ${(err as Error).message}`)
+        say(`cannot write ${out}: ${(err as Error).message}`)
+        return
+      }
+      renders++
+      say(`${changed ? 'wrote' : 'unchanged'} ${out} (${entries.length} key${entries.length === 1 ? '' : 's'} under ${JSON.stringify(opts.prefix)})`)
+      if (changed && opts.exec != null) await runCommand(opts.exec, opts.execTimeout, ctx, say)
+    })
+  } finally {
+    stop.dispose()
+  }
+  if (renders === 0 && opts.once !== true) say('stopped before the first render')
+}
+
+/** Runs `command` with /bin/sh, its output to our stderr; reports a failure and goes on. */
+async function runCommand (command: string, timeoutMs: number, ctx: CommandContext, say: (line: string) => void): Promise<void> {
+  await new Promise<void>(done => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.on('data', (d: Buffer) => ctx.io.stderr.write(d))
+    child.stderr.on('data', (d: Buffer) => ctx.io.stderr.write(d))
+    const timer = setTimeout(() => {
+      say(`--exec still running after ${timeoutMs} ms: sending SIGTERM`)
+      child.kill('SIGTERM')
+    }, timeoutMs)
+    child.on('error', err => { say(`--exec failed to start: ${err.message}`) })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code !== 0) say(`--exec ${JSON.stringify(command)} ${signal != null ? `killed by ${signal}` : `exited ${code}`}`)
+      done()
+    })
+  })
+}
