@@ -45,6 +45,10 @@ export async function followPrefix (ctx: CommandContext, options: FollowOptions,
     try {
       if (!await followOnce(session, options, onKeys)) return
       say(`murmurd at ${session.socket.path} went away; following again once it is back`)
+    } catch (err) {
+      // gone between connecting and the first render: the same as going away later
+      if (!(err instanceof DaemonUnavailableError) || options.once === true) throw err
+      say(`murmurd at ${session.socket.path} went away; following again once it is back`)
     } finally {
       session.close()
     }
