@@ -8,6 +8,8 @@ import { CommanderError } from 'commander'
 import { buildCommand, parseConfig, type DaemonConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { createLogger } from './logger.js'
+import { isLoopbackHost } from './metrics/address.js'
+import { MetricsListenError, MetricsServer } from './metrics/server.js'
 import { Murmur } from './murmur.js'
 import { RpcServer } from './rpc/server.js'
 import { VERSION } from './version.js'
@@ -42,20 +44,27 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
     throw err
   }
   const log = createLogger(config.logLevel, { name: config.name })
-  const node = new Murmur({ ...config, logger: log })
+  const node = new Murmur({ ...config, metrics: config.metrics != null, logger: log })
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
+  const metrics = node.metrics != null && config.metrics != null ? new MetricsServer(node.metrics, config.metrics, log.child({ component: 'metrics' })) : undefined
   try {
+    // first: a metrics port in use fails the start before the node locks its data dir or starts libp2p
+    await metrics?.listen()
     await node.start()
     await rpc.listen()
   } catch (err) {
+    await metrics?.close()
+    await rpc.close().catch(() => {})
     await node.stop().catch(() => {})
-    io.stderr(`murmurd: ${describeStartError(err as NodeJS.ErrnoException)}\n`)
+    io.stderr(`murmurd: ${err instanceof MetricsListenError ? err.message : describeStartError(err as NodeJS.ErrnoException)}\n`)
     log.debug({ err }, 'start failed')
     return 1
   }
-  io.stdout(banner(config, node))
-  log.info({ socket: rpc.path }, 'ready')
+  io.stdout(banner(config, node, metrics?.url))
+  if (config.metrics != null && !isLoopbackHost(config.metrics.host)) log.warn({ url: metrics?.url }, 'metrics are served beyond this host, as --metrics asks: anyone who can reach the address can read them')
+  log.info({ socket: rpc.path, ...(metrics != null ? { metrics: metrics.url } : {}) }, 'ready')
   await untilSignalled(io, log)
+  await metrics?.close()
   await rpc.close()
   await node.stop()
   return 0
@@ -78,7 +87,7 @@ function describeStartError (err: NodeJS.ErrnoException): string {
   return err.message.split('\n')[0] ?? String(err)
 }
 
-function banner (config: DaemonConfig, node: Murmur): string {
+function banner (config: DaemonConfig, node: Murmur, metricsUrl?: string): string {
   const addrs = node.addrs
   const suggestion = addrs.find(a => !a.startsWith('/ip4/127.') && !a.startsWith('/ip6/::1/')) ?? addrs[0] ?? '<address>'
   return [
@@ -88,6 +97,7 @@ function banner (config: DaemonConfig, node: Murmur): string {
     `  group:     ${config.group}`,
     `  data dir:  ${config.dataDir}`,
     `  socket:    ${config.socket}`,
+    ...(metricsUrl != null ? [`  metrics:   ${metricsUrl}`] : []),
     ...addrs.map((addr, i) => `  ${i === 0 ? 'listening:' : '          '} ${addr}`),
     'To join another node to this one, run:',
     `  murmurd --name <other> --peer ${suggestion}${config.group !== 'default' ? ` --group ${config.group}` : ''}${config.swarmKey != null ? ' --swarm-key <the same key file>' : ''}`,
