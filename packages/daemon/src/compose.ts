@@ -18,6 +18,7 @@ import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
+import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { Replication } from './replication.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -55,6 +56,8 @@ export interface ComposeComponents {
   memberConnected: (peer: PeerId, name: string) => void
   /** The last connection to `peer` closed. */
   disconnected: (peer: PeerId) => void
+  /** Where sync pulls are timed, when the node keeps metrics. */
+  metrics?: NodeMetrics
 }
 
 /** Opens the node's data dir, store and replica and builds its parts; on failure, closes what it opened. */
@@ -111,7 +114,8 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer) => { replication.pullEnded(result, peer) },
-      onMember: (peer, name) => { components.memberConnected(peer, name) }
+      onMember: (peer, name) => { components.memberConnected(peer, name) },
+      ...(components.metrics != null ? { onPulled: components.metrics.pulled.bind(components.metrics) } : {})
     }
   })
   const gossip = new GossipReplication(libp2p.services.pubsub, {

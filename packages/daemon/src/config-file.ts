@@ -98,6 +98,7 @@ function fileValue (setting: Setting, value: unknown, where: string, base: strin
     }
     return String(value)
   }
+  if (setting.kind === 'address' && typeof value === 'number' && Number.isSafeInteger(value)) return String(value)
   if (typeof value !== 'string') throw new ConfigError(`${where} must be a string, not ${describe(value)}`)
   if (setting.argChoices != null && !setting.argChoices.includes(value)) {
     throw new ConfigError(`${where} "${value}": expected one of ${setting.argChoices.join(', ')}`)

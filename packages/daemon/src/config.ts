@@ -13,6 +13,7 @@ import { applyConfigFile, findConfigFile, readConfigFile } from './config-file.j
 import { ConfigError } from './errors.js'
 import { LOG_LEVELS } from './logger.js'
 import { Setting, settingsOf } from './setting.js'
+import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
@@ -36,6 +37,8 @@ export interface DaemonConfig {
   swarmKey?: Uint8Array
   /** Peer IDs from `--allow` and `--allow-file`; when set, no other peer may connect. */
   allow?: string[]
+  /** Where `--metrics` serves Prometheus metrics; off when absent. */
+  metrics?: MetricsAddress
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -67,6 +70,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
     .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW', 'list').argParser(collect))
     .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE', 'path'))
+    .addOption(new Setting('--metrics <[host:]port>', 'serve Prometheus metrics at http://<host:port>/metrics; a port alone is 127.0.0.1, any other host must be an IP address (0.0.0.0: every interface)', 'MURMUR_METRICS', 'address'))
     .addOption(new Setting('--log-level <level>', 'log level', 'MURMUR_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .helpOption('-h, --help', 'show this help')
     .configureHelp({ optionDescription })
@@ -194,7 +198,8 @@ function validateConfig (raw: Record<string, unknown>, env: Env): DaemonConfig {
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
     logLevel: raw.logLevel as LevelWithSilent,
     ...(raw.swarmKey != null ? { swarmKey: readSwarmKey(nonEmpty('--swarm-key', 'MURMUR_SWARM_KEY', raw.swarmKey as string)) } : {}),
-    ...allowList(raw.allow as string[] | undefined, raw.allowFile as string | undefined)
+    ...allowList(raw.allow as string[] | undefined, raw.allowFile as string | undefined),
+    ...(raw.metrics != null ? { metrics: parseMetricsAddress('--metrics', raw.metrics as string) } : {})
   }
 }
 

@@ -8,7 +8,7 @@
  * gossip window), so this only ever speeds things up; sync guarantees them.
  */
 import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
-import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal } from '@murmur/core'
+import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal, type RefusalKind } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -42,6 +42,8 @@ export class GossipReplication {
    */
   private readonly rate = new RateLimiter(5_000, 10_000)
   rejected = 0
+  /** `rejected` by why: a message that does not decode (or is empty), or the kind of its first refused op. */
+  readonly rejectedBy: Record<'malformed' | RefusalKind, number> = { malformed: 0, signature: 0, origin: 0, record: 0, future: 0, order: 0 }
 
   constructor (pubsub: GossipSub, init: GossipInit) {
     this.pubsub = pubsub
@@ -81,19 +83,20 @@ export class GossipReplication {
     try {
       ops = decodeOps(message.data, { maxValueBytes: this.init.maxValueBytes })
     } catch (err) {
-      return this.reject((err as Error).message, peer)
+      return this.reject((err as Error).message, 'malformed', peer)
     }
-    if (ops.length === 0) return this.reject('empty batch', peer)
+    if (ops.length === 0) return this.reject('empty batch', 'malformed', peer)
     for (const op of ops) {
       const refusal = this.init.check(op)
-      if (refusal != null) return this.reject(`op ${op.key}: ${refusal.reason}`, peer)
+      if (refusal != null) return this.reject(`op ${op.key}: ${refusal.reason}`, refusal.kind, peer)
     }
     this.decoded.set(message.data, ops)
     return TopicValidatorResult.Accept
   }
 
-  private reject (reason: string, from: PeerId): TopicValidatorResult {
+  private reject (reason: string, kind: 'malformed' | RefusalKind, from: PeerId): TopicValidatorResult {
     this.rejected++
+    this.rejectedBy[kind]++
     this.init.log.warn({ peer: from.toString(), reason }, 'rejected gossip message')
     return TopicValidatorResult.Reject
   }

@@ -50,6 +50,11 @@ export interface MurmurInit {
    * retention). This node's own ID is always allowed. @default any peer
    */
   allow?: string[]
+  /**
+   * Keep Prometheus metrics in a registry of this node's own: `node.metrics`
+   * then gives the scrape text (`await node.metrics.text()`). @default false
+   */
+  metrics?: boolean
   /** A pino logger; the node logs through children of it. @default silent */
   logger?: Logger
 }

@@ -9,6 +9,8 @@ import { buildCommand, loadConfig, type DaemonConfig } from './config.js'
 import { formatConfig } from './config-print.js'
 import { ConfigError } from './errors.js'
 import { createLogger } from './logger.js'
+import { isLoopbackHost } from './metrics/address.js'
+import { MetricsListenError, MetricsServer } from './metrics/server.js'
 import { Murmur } from './murmur.js'
 import { RpcServer } from './rpc/server.js'
 import { sdNotify } from './sd-notify.js'
@@ -52,22 +54,29 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
     throw err
   }
   const log = createLogger(config.logLevel, { name: config.name })
-  const node = new Murmur({ ...config, logger: log })
+  const node = new Murmur({ ...config, metrics: config.metrics != null, logger: log })
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
+  const metrics = node.metrics != null && config.metrics != null ? new MetricsServer(node.metrics, config.metrics, log.child({ component: 'metrics' })) : undefined
   try {
+    // first: a metrics port in use fails the start before the node locks its data dir or starts libp2p
+    await metrics?.listen()
     await node.start()
     await rpc.listen()
   } catch (err) {
+    await metrics?.close()
+    await rpc.close().catch(() => {})
     await node.stop().catch(() => {})
-    io.stderr(`murmurd: ${describeStartError(err as NodeJS.ErrnoException)}\n`)
+    io.stderr(`murmurd: ${err instanceof MetricsListenError ? err.message : describeStartError(err as NodeJS.ErrnoException)}\n`)
     log.debug({ err }, 'start failed')
     return 1
   }
-  io.stdout(banner(config, node))
-  log.info({ socket: rpc.path }, 'ready')
+  io.stdout(banner(config, node, metrics?.url))
+  if (config.metrics != null && !isLoopbackHost(config.metrics.host)) log.warn({ url: metrics?.url }, 'metrics are served beyond this host, as --metrics asks: anyone who can reach the address can read them')
+  log.info({ socket: rpc.path, ...(metrics != null ? { metrics: metrics.url } : {}) }, 'ready')
   void sdNotify(['READY=1', `STATUS=serving ${config.group} as ${config.name} on ${rpc.path}`], io.env, log)
   await untilSignalled(io, log)
   const stopping = sdNotify(['STOPPING=1'], io.env, log, false)
+  await metrics?.close()
   await rpc.close()
   await node.stop()
   // a READY=1 still waiting for its reader is left to finish alone
@@ -85,7 +94,7 @@ function describeStartError (err: NodeJS.ErrnoException): string {
   return err.message.split('\n')[0] ?? String(err)
 }
 
-function banner (config: DaemonConfig, node: Murmur): string {
+function banner (config: DaemonConfig, node: Murmur, metricsUrl?: string): string {
   const addrs = node.addrs
   const suggestion = addrs.find(a => !a.startsWith('/ip4/127.') && !a.startsWith('/ip6/::1/')) ?? addrs[0] ?? '<address>'
   return [
@@ -95,6 +104,7 @@ function banner (config: DaemonConfig, node: Murmur): string {
     `  group:     ${config.group}`,
     `  data dir:  ${config.dataDir}`,
     `  socket:    ${config.socket}`,
+    ...(metricsUrl != null ? [`  metrics:   ${metricsUrl}`] : []),
     ...addrs.map((addr, i) => `  ${i === 0 ? 'listening:' : '          '} ${addr}`),
     'To join another node to this one, run:',
     `  murmurd --name <other> --peer ${suggestion}${config.group !== 'default' ? ` --group ${config.group}` : ''}${config.swarmKey != null ? ' --swarm-key <the same key file>' : ''}`,

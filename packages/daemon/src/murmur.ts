@@ -18,6 +18,7 @@ import { writeBackup, type BackupInfo } from './backup.js'
 import { compose, type Running } from './compose.js'
 import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
+import { NodeMetrics } from './metrics/node-metrics.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, type MurmurStatus } from './status.js'
 import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
@@ -56,6 +57,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   readonly group: string
   readonly dataDir: string
   readonly maxValueBytes: number
+  /** This node's Prometheus metrics, when `init.metrics` is set. */
+  readonly metrics?: NodeMetrics
   private readonly init: MurmurInit
   private readonly log: Logger
   private readonly members = new Map<string, string>()
@@ -80,7 +83,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
       log: this.log.child({ component: 'replication' })
     })
-    this.writes = new Writes({ running: () => this.state() }, { maxValueBytes: this.maxValueBytes, log: this.log })
+    if (init.metrics === true) {
+      this.metrics = new NodeMetrics({ running: () => this.running, replication: this.replication, members: this.members, dataDir: this.dataDir, name: this.name, group: this.group })
+    }
+    this.writes = new Writes({ running: () => this.state() }, { maxValueBytes: this.maxValueBytes, log: this.log, metrics: this.metrics })
   }
 
   get isRunning (): boolean {
@@ -111,7 +117,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         replication: this.replication,
         isMember: peer => this.members.has(peer),
         memberConnected: (peer, name) => { this.addMember(peer, name) },
-        disconnected: peer => { this.removeMember(peer) }
+        disconnected: peer => { this.removeMember(peer) },
+        metrics: this.metrics
       }
     )
     try {

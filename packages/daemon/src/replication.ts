@@ -7,7 +7,7 @@
  * snapshot showed this node must write again. Every decision itself is the
  * replica's (see @murmur/core).
  */
-import { isReserved, type Change, type Op, type PullResult, type PullStep, type Received, type Refusal, type Replica, type SqliteStore } from '@murmur/core'
+import { isReserved, type Change, type Op, type PullResult, type PullStep, type Received, type Refusal, type RefusalKind, type Replica, type SqliteStore } from '@murmur/core'
 import type { NodeCounters } from '@murmur/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -40,6 +40,8 @@ export interface ReplicationComponents {
 
 export class Replication {
   readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0, collected: 0 }
+  /** `counters.rejected` by why, for the metrics. */
+  readonly refusedBy: Record<RefusalKind, number> = { signature: 0, origin: 0, record: 0, future: 0, order: 0 }
   private readonly init: ReplicationInit
   private parts?: ReplicationComponents
   private timers: NodeJS.Timeout[] = []
@@ -141,6 +143,7 @@ export class Replication {
   /** Counts refusals and logs (at most once a minute per peer) who sent them. */
   refused (from: string, refused: Refusal[]): void {
     this.counters.rejected += refused.length
+    for (const refusal of refused) this.refusedBy[refusal.kind]++
     if (!this.due(`refused:${from}`, 60_000)) return
     const first = refused[0] as Refusal
     this.init.log.warn({ peer: from, refused: refused.length, origin: first.op.origin, key: first.op.key, problem: first.reason }, 'refused ops from peer')

@@ -77,7 +77,7 @@ export function peerSyncOf (peers: ReadonlyMap<string, PeerSyncState>, members: 
 }
 
 /** Ops we have that the holder of `theirs` lacks, by what it says it holds. */
-function opsBehind (ours: Record<string, number>, theirs: Record<string, number>): number {
+export function opsBehind (ours: Record<string, number>, theirs: Record<string, number>): number {
   let behind = 0
   for (const [origin, seq] of Object.entries(ours)) behind += Math.max(0, seq - (Object.hasOwn(theirs, origin) ? theirs[origin] ?? 0 : 0))
   return behind

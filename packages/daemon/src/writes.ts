@@ -8,6 +8,7 @@
 import { Key, rpcError } from '@murmur/protocol'
 import type { Change, Op, Replica, Version } from '@murmur/core'
 import type { Logger } from 'pino'
+import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { WriteQueue } from './write-queue.js'
 
 /** What one write of `writeMany` settles to: a put's version, or what a delete did. */
@@ -17,6 +18,8 @@ export interface WritesInit {
   /** Largest value accepted, in bytes. */
   maxValueBytes: number
   log: Logger
+  /** Times each acknowledgement, when the node keeps metrics. */
+  metrics?: NodeMetrics
 }
 
 export interface WritesComponents {
@@ -81,9 +84,13 @@ export class Writes {
 
   /** Commits `changes` as this node's own ops, through the write queue. */
   async submit (changes: Change[]): Promise<Op[]> {
-    const { log } = this.init
+    const { log, metrics } = this.init
     try {
-      return await this.components.running().writeQueue.submit(changes)
+      if (metrics === undefined) return await this.components.running().writeQueue.submit(changes)
+      const started = performance.now()
+      const ops = await this.components.running().writeQueue.submit(changes)
+      metrics.acknowledged((performance.now() - started) / 1000)
+      return ops
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       if (code.startsWith('SQLITE_')) {

@@ -59,6 +59,12 @@ describe('murmurd config file', () => {
     assert.throws(() => config(['--name', 'x', '--config', join(dir, 'missing.toml')]), { name: 'ConfigError', message: /^cannot read config file .*missing\.toml: ENOENT/ })
   })
 
+  it('takes --metrics as a port number or an address string', () => {
+    assert.deepEqual(config(['--config', file('metrics.toml', 'name = "x"\nmetrics = 9464\n')]).metrics, { host: '127.0.0.1', port: 9464 })
+    assert.deepEqual(config(['--config', file('metrics.toml', 'name = "x"\nmetrics = "0.0.0.0:9100"\n')]).metrics, { host: '0.0.0.0', port: 9100 })
+    assert.throws(() => config(['--config', file('metrics.toml', 'name = "x"\nmetrics = true\n')]), { name: 'ConfigError', message: /metrics\.toml line 2: metrics must be a string, not boolean true/ })
+  })
+
   it('resolves relative paths against the file\'s directory', () => {
     const path = file('etc/rel.toml', 'name = "x"\ndata-dir = "data/x"\nsocket = "run/x.sock"\n')
     const { dataDir, socket } = config(['--config', path])

@@ -15,9 +15,18 @@ import type { Op, OpProof } from '../types.js'
 /** Checks `sig` as `origin`'s signature over `payload` (the signer adds its own domain). */
 export type VerifyBatch = (origin: string, payload: Uint8Array, sig: Uint8Array) => boolean
 
+/**
+ * Why an op was refused, in a word: a signature or proof that does not hold
+ * (`signature`), an origin off the allow-list (`origin`), a malformed record
+ * under the reserved keys (`record`), a stamp too far ahead of this node's
+ * clock (`future`), or a stamp not after its origin's previous op (`order`).
+ */
+export type RefusalKind = 'signature' | 'origin' | 'record' | 'future' | 'order'
+
 export interface Refusal {
   op: Op
   reason: string
+  kind: RefusalKind
   /** A bad or missing signature (the sender relayed a forgery), as opposed to a policy refusal. */
   forged: boolean
 }
@@ -45,11 +54,11 @@ export class OpChecker {
 
   /** Why `op` must be refused, or undefined. */
   problem (op: Op): Refusal | undefined {
-    if (this.init.allowed?.(op.origin) === false) return { op, reason: 'its origin is not on the allow-list', forged: false }
+    if (this.init.allowed?.(op.origin) === false) return { op, reason: 'its origin is not on the allow-list', kind: 'origin', forged: false }
     const signature = this.signatureProblem(op)
-    if (signature != null) return { op, reason: signature, forged: true }
+    if (signature != null) return { op, reason: signature, kind: 'signature', forged: true }
     const record = recordProblem(op)
-    if (record != null) return { op, reason: record, forged: false }
+    if (record != null) return { op, reason: record, kind: 'record', forged: false }
     return undefined
   }
 

@@ -202,7 +202,7 @@ function clockAllows (state: ReplicaState, arrived: Arrivals, op: Op, now: numbe
   if (op.wall <= now + state.config.maxClockSkewMs) return true
   if (op.wall > now + state.config.maxHoldMs) {
     arrived.remove(op)
-    out.refused.push({ op, reason: `stamped ${Math.round((op.wall - now) / 1000)} s ahead of this node's clock`, forged: false })
+    out.refused.push({ op, reason: `stamped ${Math.round((op.wall - now) / 1000)} s ahead of this node's clock`, kind: 'future', forged: false })
   } else {
     out.held++
   }
@@ -213,7 +213,7 @@ function clockAllows (state: ReplicaState, arrived: Arrivals, op: Op, now: numbe
 function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: Received): boolean {
   if (previous === undefined || compareStamps(op, previous) > 0) return true
   arrived.remove(op)
-  out.refused.push({ op, reason: 'stamped before its origin\'s previous op', forged: false })
+  out.refused.push({ op, reason: 'stamped before its origin\'s previous op', kind: 'order', forged: false })
   return false
 }
 

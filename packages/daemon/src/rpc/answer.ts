@@ -14,13 +14,21 @@ import type { Logger } from 'pino'
 /** An answer, or a promise of one when it waits on I/O (a write, a dial). */
 export type Answer<T> = T | null | Promise<T | null>
 
+/**
+ * Counts an answered request: `method` is a method name, "invalid" (not a
+ * JSON-RPC request) or "unknown" (no such method); `code` is undefined for success.
+ */
+export type CountRequest = (method: string, code?: number) => void
+
 export class Answerer {
   private readonly methods: RpcMethods
   private readonly log: Logger
+  private readonly count: CountRequest
 
-  constructor (methods: RpcMethods, log: Logger) {
+  constructor (methods: RpcMethods, log: Logger, count: CountRequest = () => {}) {
     this.methods = methods
     this.log = log
+    this.count = count
   }
 
   /** The answer to one frame: a response, a batch's responses, or null when nothing is to be sent back. */
@@ -30,6 +38,7 @@ export class Answerer {
       message = parseFrame(line)
     } catch (err) {
       this.log.debug({ conn: connection.id, err: (err as Error).message }, 'RPC client sent a frame that does not parse')
+      this.count('invalid', ParseErrorCode)
       return createJSONRPCErrorResponse(null, ParseErrorCode, `parse error: ${(err as Error).message}`, { name: (err as Error).name })
     }
     if (!Array.isArray(message)) return this.answerOne(connection, message)
@@ -38,6 +47,7 @@ export class Answerer {
       : message.length > MAX_BATCH_REQUESTS ? `batch of ${message.length} requests exceeds the limit of ${MAX_BATCH_REQUESTS}` : undefined
     if (problem != null) {
       this.log.debug({ conn: connection.id, batch: message.length }, `RPC request refused: ${problem}`)
+      this.count('invalid', InvalidRequestCode)
       return createJSONRPCErrorResponse(null, InvalidRequestCode, problem, { name: 'InvalidRequestError' })
     }
     return this.answerBatch(connection, message)
@@ -86,6 +96,7 @@ export class Answerer {
     const problem = requestProblem(message)
     if (problem != null) {
       this.log.debug({ conn: connection.id }, `RPC request refused: ${problem}`)
+      this.count('invalid', InvalidRequestCode)
       return createJSONRPCErrorResponse(idOf(message), InvalidRequestCode, `invalid request: ${problem}`, { name: 'InvalidRequestError' })
     }
     const request = message as JSONRPCRequest
@@ -104,6 +115,7 @@ export class Answerer {
   }
 
   private success (request: JSONRPCRequest, result: unknown): JSONRPCResponse | null {
+    this.count(request.method)
     return request.id === undefined ? null : createJSONRPCSuccessResponse(request.id, result)
   }
 
@@ -111,6 +123,7 @@ export class Answerer {
   private failure (connection: Connection, request: JSONRPCRequest, err: unknown): JSONRPCResponse | null {
     const response = this.errorResponse(request.id ?? null, err)
     const { error } = response
+    this.count(isMethodName(request.method) ? request.method : 'unknown', error?.code)
     if (error != null) this.log.debug({ conn: connection.id, method: request.method, code: error.code, err: error.message }, 'RPC request failed')
     return request.id === undefined ? null : response
   }

@@ -65,7 +65,8 @@ export class RpcServer {
     this.init = init
     this.log = init.log
     this.path = checkSocketPath(init.path)
-    this.answerer = new Answerer(createMethods(node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS }), init.log)
+    const metrics = node.metrics
+    this.answerer = new Answerer(createMethods(node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS }), init.log, metrics?.rpc.bind(metrics))
   }
 
   async listen (): Promise<void> {
@@ -163,6 +164,7 @@ export class RpcServer {
     const { socket } = connection
     if (connection.closing === true || socket.destroyed) return
     connection.closing = true
+    this.node.metrics?.rpc('unread', InvalidRequestCode)
     this.log.warn({ conn: connection.id, reason: name, ...fields }, `${message}; closing the RPC connection`)
     socket.end(encodeFrame(createJSONRPCErrorResponse(null, InvalidRequestCode, message, { name })))
     setTimeout(() => { socket.destroy() }, CLOSE_GRACE_MS).unref()
@@ -177,6 +179,7 @@ export class RpcServer {
         connection.busyWarned = true
         this.log.warn({ conn: connection.id, maxInFlight }, 'RPC client has too many requests in flight; refusing more until it reads its answers')
       }
+      this.node.metrics?.rpc('unread', InvalidRequestCode)
       this.send(connection, createJSONRPCErrorResponse(null, InvalidRequestCode, `too many requests in flight on this connection (limit ${maxInFlight}); wait for answers`, { name: 'TooBusyError' }))
       return
     }

@@ -38,6 +38,8 @@ export interface SyncInit {
   onResult(result: PullResult, peer: PeerId): void
   /** A peer proved it belongs to our group. */
   onMember(peer: PeerId, name: string): void
+  /** A pull ended (for the metrics): why it started, how it ended, how long it took. */
+  onPulled?(reason: string, outcome: 'ok' | 'aborted' | 'failed', seconds: number): void
   log: Logger
   maxValueBytes: number
   /** Ops read from the store per page. @default 512 */
@@ -110,13 +112,16 @@ export class SyncService implements Startable {
     const reason = this.reasons.get(id) ?? 'request'
     if (peer == null || this.shutdown.signal.aborted) return
     const started = Date.now()
+    const seconds = (): number => (Date.now() - started) / 1000
     try {
       const result = await this.pullOnce(peer)
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
+      this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
       this.init.onResult(result, peer)
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       this.peerState(peer).lastError = (err as Error).message
+      this.init.onPulled?.(reason, 'failed', seconds())
       const level = err instanceof SyncRejectedError ? 'info' : 'warn'
       this.init.log[level]({ peer: id, reason, err: (err as Error).message }, 'sync from peer failed')
     }
