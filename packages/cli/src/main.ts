@@ -2,16 +2,17 @@
  * murmurctl's entry point: `main(argv, io)` parses, runs one command and
  * returns the exit code. It never calls `process.exit`, so tests run it
  * in-process; the bin file sets `process.exitCode`.
+ *
+ * Each command's code is imported only when that command runs: a call pays
+ * for loading what it uses and no more (keygen's node:crypto, watch, the
+ * status formatter).
  */
 import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
-import { connect, peers, status } from './commands/node.js'
-import { del } from './commands/del.js'
-import { get, type GetOptions } from './commands/get.js'
-import { keygen } from './commands/keygen.js'
-import { list, type ListOptions } from './commands/list.js'
-import { put, type PutOptions } from './commands/put.js'
-import { watch, type WatchOptions } from './commands/watch.js'
+import type { GetOptions } from './commands/get.js'
+import type { ListOptions } from './commands/list.js'
+import type { PutOptions } from './commands/put.js'
+import type { WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
 import { ExitCode, formatUsageError, report } from './errors.js'
 import { resolveIo, type CliIo } from './io.js'
@@ -73,31 +74,31 @@ function program (io: CliIo, signal: AbortSignal): Command {
   program.command('put').description('store a value')
     .argument('<key>').argument('<value>', 'the value, or - to read it from stdin')
     .option('--base64', 'the value is base64 for binary bytes')
-    .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await put(context(command), key, value, opts) })
+    .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await (await import('./commands/put.js')).put(context(command), key, value, opts) })
   program.command('get').description('print a value (binary values as raw bytes)')
     .argument('<key>')
     .option('--meta', 'also print the value\'s version')
-    .action(async (key: string, opts: GetOptions, command: Command) => { await get(context(command), key, opts) })
+    .action(async (key: string, opts: GetOptions, command: Command) => { await (await import('./commands/get.js')).get(context(command), key, opts) })
   program.command('del').description('delete a key')
     .argument('<key>')
-    .action(async (key: string, _opts: unknown, command: Command) => { await del(context(command), key) })
+    .action(async (key: string, _opts: unknown, command: Command) => { await (await import('./commands/del.js')).del(context(command), key) })
   program.command('list').description('print `key = value` for every key, in key order')
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'print at most n entries', positiveInteger)
-    .action(async (opts: ListOptions, command: Command) => { await list(context(command), opts) })
+    .action(async (opts: ListOptions, command: Command) => { await (await import('./commands/list.js')).list(context(command), opts) })
   program.command('watch').description('print changes as they happen, until Ctrl-C')
     .option('--prefix <prefix>', 'only keys starting with this')
-    .action(async (opts: WatchOptions, command: Command) => { await watch(context(command), opts) })
+    .action(async (opts: WatchOptions, command: Command) => { await (await import('./commands/watch.js')).watch(context(command), opts) })
   program.command('peers').description('list connected peers')
-    .action(async (_opts: unknown, command: Command) => { await peers(context(command)) })
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/node.js')).peers(context(command)) })
   program.command('connect').description('dial a peer and print its peer id')
     .argument('<multiaddr>')
-    .action(async (addr: string, _opts: unknown, command: Command) => { await connect(context(command), addr) })
+    .action(async (addr: string, _opts: unknown, command: Command) => { await (await import('./commands/node.js')).connect(context(command), addr) })
   program.command('status').description('summarise the node')
-    .action(async (_opts: unknown, command: Command) => { await status(context(command)) })
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/node.js')).status(context(command)) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
-    .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })
+    .action(async (file: string | undefined, _opts: unknown, command: Command) => { (await import('./commands/keygen.js')).keygen(context(command), file) })
   return program
 }
 
