@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MURMURD = join(ROOT, 'packages/daemon/bin/murmurd.js')
-const MURMURCTL = join(ROOT, 'packages/cli/bin/murmurctl.js')
+const MURMURCTL = join(ROOT, 'packages/cli/bin/murmurctl.cjs')
 const WAIT_MS = 20_000
 const DEMO_DEADLINE_MS = 90_000
 const POLL_MS = 100
