@@ -41,7 +41,7 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
     }
     throw err
   }
-  const log = createLogger(config.logLevel, { name: config.name })
+  const log = await createLogger(config.logLevel, { name: config.name })
   const node = new Murmur({ ...config, logger: log })
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
   try {
