@@ -18,13 +18,14 @@ import { ROOT, cleanup, daemonLogs, daemonNodeArgs, forgetDaemons, installCleanu
 import { cdfSvg } from './lib/chart.mjs'
 import { Report } from './lib/report.mjs'
 import { catchup } from './scenarios/catchup.mjs'
+import { cli } from './scenarios/cli.mjs'
 import { cost } from './scenarios/cost.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli }
 
 const { values: opts } = parseArgs({
   options: {

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 readonly ROOT
 readonly NETNS=$ROOT/scripts/netns-cluster.sh
 readonly MURMURD=$ROOT/packages/daemon/bin/murmurd.js
-readonly MURMURCTL=$ROOT/packages/cli/bin/murmurctl.js
+readonly MURMURCTL=$ROOT/packages/cli/bin/murmurctl.cjs
 readonly NAMES=(alice bob charlie)
 readonly PORT=4001
 readonly SHARED_KEYS=3

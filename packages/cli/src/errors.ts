@@ -2,7 +2,7 @@
  * Exit codes, and the one line each expected error prints.
  */
 import { CommanderError } from 'commander'
-import { InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol'
+import { InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
 
 export const ExitCode = {
   Ok: 0,

@@ -5,7 +5,7 @@
  * after the first), and again after murmurd comes back from a restart, so
  * nothing that changed meanwhile is missed. Calls never overlap.
  */
-import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol/client'
 import { DaemonUnavailableError } from './errors.js'
 import { Session } from './session.js'
 import type { CommandContext } from './context.js'

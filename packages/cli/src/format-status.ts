@@ -1,4 +1,4 @@
-import type { AccessStatus, NodeStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol'
+import type { AccessStatus, NodeStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol/client'
 import { countOf, formatBytes, formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {

@@ -2,7 +2,7 @@
  * Human-readable output. `--json` bypasses all of it and prints what the
  * daemon returned.
  */
-import type { ChangeEvent, Entry, PeerInfo, Version } from '@murmur/protocol'
+import type { ChangeEvent, Entry, PeerInfo, Version } from '@murmur/protocol/client'
 
 // Line breaks and other control characters would break one-line-per-entry output.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/

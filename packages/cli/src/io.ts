@@ -2,7 +2,7 @@
  * The streams and environment a run of murmurctl uses, so that tests can run
  * `main()` in-process with their own.
  */
-import type { Env } from '@murmur/protocol'
+import type { Env } from '@murmur/protocol/client'
 
 export interface CliIo {
   stdout: NodeJS.WritableStream

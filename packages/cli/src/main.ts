@@ -2,22 +2,23 @@
  * murmurctl's entry point: `main(argv, io)` parses, runs one command and
  * returns the exit code. It never calls `process.exit`, so tests run it
  * in-process; the bin file sets `process.exitCode`.
+ *
+ * Each command's code is imported only when that command runs: a call pays
+ * for loading what it uses and no more (keygen's node:crypto, watch, the
+ * status formatter).
  */
 import { readFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
-import { backup, type BackupOptions } from './commands/backup.js'
-import { connect, peers, status } from './commands/node.js'
-import { del } from './commands/del.js'
-import { exec, isSignal, type ExecOptions } from './commands/exec.js'
-import { exportKeys, type ExportOptions } from './commands/export.js'
-import { importKeys } from './commands/import.js'
-import { get, type GetOptions } from './commands/get.js'
-import { health, version, type HealthOptions } from './commands/health.js'
-import { keygen } from './commands/keygen.js'
-import { list, type ListOptions } from './commands/list.js'
-import { put, type PutOptions } from './commands/put.js'
-import { template, type TemplateOptions } from './commands/template.js'
-import { watch, type WatchOptions } from './commands/watch.js'
+import type { BackupOptions } from './commands/backup.js'
+import type { ExecOptions } from './commands/exec.js'
+import type { ExportOptions } from './commands/export.js'
+import type { GetOptions } from './commands/get.js'
+import type { HealthOptions } from './commands/health.js'
+import type { ListOptions } from './commands/list.js'
+import type { PutOptions } from './commands/put.js'
+import type { TemplateOptions } from './commands/template.js'
+import type { WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
 import { ExitCode, formatUsageError, report } from './errors.js'
 import { resolveIo, type CliIo } from './io.js'
@@ -81,43 +82,43 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
   program.command('put').description('store a value')
     .argument('<key>').argument('<value>', 'the value, or - to read it from stdin')
     .option('--base64', 'the value is base64 for binary bytes')
-    .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await put(context(command), key, value, opts) })
+    .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await (await import('./commands/put.js')).put(context(command), key, value, opts) })
   program.command('get').description('print a value (binary values as raw bytes)')
     .argument('<key>')
     .option('--meta', 'also print the value\'s version')
-    .action(async (key: string, opts: GetOptions, command: Command) => { await get(context(command), key, opts) })
+    .action(async (key: string, opts: GetOptions, command: Command) => { await (await import('./commands/get.js')).get(context(command), key, opts) })
   program.command('del').description('delete a key')
     .argument('<key>')
-    .action(async (key: string, _opts: unknown, command: Command) => { await del(context(command), key) })
+    .action(async (key: string, _opts: unknown, command: Command) => { await (await import('./commands/del.js')).del(context(command), key) })
   program.command('list').description('print `key = value` for every key, in key order')
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'print at most n entries', positiveInteger)
-    .action(async (opts: ListOptions, command: Command) => { await list(context(command), opts) })
+    .action(async (opts: ListOptions, command: Command) => { await (await import('./commands/list.js')).list(context(command), opts) })
   program.command('watch').description('print changes as they happen, until Ctrl-C')
     .option('--prefix <prefix>', 'only keys starting with this')
-    .action(async (opts: WatchOptions, command: Command) => { await watch(context(command), opts) })
+    .action(async (opts: WatchOptions, command: Command) => { await (await import('./commands/watch.js')).watch(context(command), opts) })
   program.command('peers').description('list connected peers')
-    .action(async (_opts: unknown, command: Command) => { await peers(context(command)) })
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/node.js')).peers(context(command)) })
   program.command('connect').description('dial a peer and print its peer id')
     .argument('<multiaddr>')
-    .action(async (addr: string, _opts: unknown, command: Command) => { await connect(context(command), addr) })
+    .action(async (addr: string, _opts: unknown, command: Command) => { await (await import('./commands/node.js')).connect(context(command), addr) })
   program.command('status').description('summarise the node')
-    .action(async (_opts: unknown, command: Command) => { await status(context(command)) })
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/node.js')).status(context(command)) })
   program.command('backup').description('write a consistent copy of the node\'s database to a new file (a progress bar on a terminal)')
     .argument('<file>', 'where to write it; it must not exist')
     .option('--force', 'replace the file if it exists')
-    .action(async (file: string, opts: BackupOptions, command: Command) => { await backup(context(command), file, opts) })
+    .action(async (file: string, opts: BackupOptions, command: Command) => { await (await import('./commands/backup.js')).backup(context(command), file, opts) })
   program.command('export').description('print every key as one JSON object a line (NDJSON): key, type (text or binary: base64), value, version')
     .option('--prefix <prefix>', 'only keys starting with this')
-    .action(async (opts: ExportOptions, command: Command) => { await exportKeys(context(command), opts) })
+    .action(async (opts: ExportOptions, command: Command) => { await (await import('./commands/export.js')).exportKeys(context(command), opts) })
   program.command('import').description('write the keys of an export, in batches; every line is checked first, so bad input writes nothing')
     .argument('<file>', 'an export (NDJSON), or - for stdin')
-    .action(async (file: string, _opts: unknown, command: Command) => { await importKeys(context(command), file) })
+    .action(async (file: string, _opts: unknown, command: Command) => { await (await import('./commands/import.js')).importKeys(context(command), file) })
   program.command('health').description('exit 0 only if murmurd answers, its database takes a write and (--peers) enough members are connected: for probes')
     .option('--peers <n>', 'also require at least n connected group members', nonNegativeInteger)
-    .action(async (opts: HealthOptions, command: Command) => { await health(context(command), opts) })
+    .action(async (opts: HealthOptions, command: Command) => { await (await import('./commands/health.js')).health(context(command), opts) })
   program.command('version').description('print this client\'s version, and the daemon\'s with the protocols it speaks')
-    .action(async (_opts: unknown, command: Command) => { await version(context(command), packageVersion()) })
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/health.js')).version(context(command), packageVersion()) })
   program.command('template').description('render a Liquid template from the keys under a prefix into a file, again on every change (after consul-template)')
     .requiredOption('--prefix <prefix>', 'the keys the template sees')
     .requiredOption('--template <file>', 'a Liquid template: keys["name"], json["name"], entries')
@@ -125,16 +126,16 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .option('--exec <command>', 'run this (with /bin/sh) after each change of the file')
     .option('--exec-timeout <ms>', 'SIGTERM the command after this long', positiveInteger, 30_000)
     .option('--once', 'render once (and run --exec if the file changed), then exit')
-    .action(async (opts: TemplateOptions, command: Command) => { await template(context(command), opts) })
+    .action(async (opts: TemplateOptions, command: Command) => { await (await import('./commands/template.js')).template(context(command), opts) })
   program.command('exec').description('run a command with the keys under a prefix as environment variables, restarted when they change (after envconsul)')
     .requiredOption('--prefix <prefix>', 'the keys to pass: app/db/port under app/ becomes DB_PORT')
     .option('--signal <name>', 'how to stop the command before a restart', signalName, 'SIGTERM')
     .option('--kill-timeout <ms>', 'SIGKILL it if it has not exited this long after --signal', positiveInteger, 10_000)
     .argument('<command...>', 'the command and its arguments (after --)')
-    .action(async (words: string[], opts: ExecOptions, command: Command) => { outcome.code = await exec(context(command), words, opts) })
+    .action(async (words: string[], opts: ExecOptions, command: Command) => { outcome.code = await (await import('./commands/exec.js')).exec(context(command), words, opts) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
-    .action((file: string | undefined, _opts: unknown, command: Command) => { keygen(context(command), file) })
+    .action(async (file: string | undefined, _opts: unknown, command: Command) => { (await import('./commands/keygen.js')).keygen(context(command), file) })
   return program
 }
 
@@ -159,8 +160,8 @@ function positiveInteger (text: string): number {
 
 function signalName (text: string): NodeJS.Signals {
   const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`
-  if (!isSignal(name)) throw new InvalidArgumentError('expected a signal name such as SIGTERM or HUP')
-  return name
+  if (!Object.hasOwn(constants.signals, name)) throw new InvalidArgumentError('expected a signal name such as SIGTERM or HUP')
+  return name as NodeJS.Signals
 }
 
 function nonNegativeInteger (text: string): number {

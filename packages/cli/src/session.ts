@@ -5,7 +5,7 @@
 import {
   ConnectionClosedError, DaemonUnreachableError, MurmurClient, checkSocketPath, resolveSocketPath,
   type ChangeEvent, type Env, type MethodName, type Params, type ResolvedSocket, type Result, type SocketLocator
-} from '@murmur/protocol'
+} from '@murmur/protocol/client'
 import { DaemonUnavailableError } from './errors.js'
 import { startHint } from './start-hint.js'
 

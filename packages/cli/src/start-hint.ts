@@ -3,7 +3,7 @@
  * not reach, for the "start it with:" part of the message.
  */
 import { basename, dirname } from 'node:path'
-import { SOCKET_FILE, type ResolvedSocket } from '@murmur/protocol'
+import { SOCKET_FILE, type ResolvedSocket } from '@murmur/protocol/client'
 
 const BY_NAME = new Set(['--name', 'MURMUR_NAME', 'default'])
 

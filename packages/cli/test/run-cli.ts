@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
 import { main } from '../src/main.js'
 
-export const BIN = fileURLToPath(new URL('../../bin/murmurctl.js', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/murmurctl.cjs', import.meta.url))
 
 let home: string | undefined
 

@@ -4,6 +4,9 @@
  * private Kademlia DHT for discovery. Nothing here reaches outside the
  * addresses the user gives or the local network: no bootstrap lists, no
  * relays, no UPnP.
+ *
+ * mDNS, the DHT and the swarm key's protector are imported only when they are
+ * on: a node without them does not pay for loading them at start.
  */
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -11,8 +14,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, type Identify } from '@libp2p/identify'
-import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
+import type * as KadDht from '@libp2p/kad-dht'
+import type * as Mdns from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
@@ -31,7 +34,7 @@ export type MurmurServices = {
   pubsub: GossipSub
   sync: SyncService
   mdns?: PeerDiscovery
-  dht?: KadDHT
+  dht?: KadDht.KadDHT
 }
 
 export type MurmurLibp2p = Libp2p<MurmurServices>
@@ -52,6 +55,11 @@ export interface Libp2pNodeInit {
 
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
   const groupTag = createHash('sha256').update(init.group).digest('hex').slice(0, 16)
+  const [mdns, dht, protector] = await Promise.all([
+    init.mdns ? mdnsService(groupTag) : undefined,
+    init.dht ? dhtService(groupTag) : undefined,
+    init.swarmKey != null ? swarmKeyProtector(init.swarmKey) : undefined
+  ])
   return await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -66,7 +74,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
-    ...(init.swarmKey != null ? { connectionProtector: swarmKeyProtector(init.swarmKey) } : {}),
+    ...(protector != null ? { connectionProtector: protector } : {}),
     ...(init.allowed != null ? { connectionGater: allowListGater(init.allowed) } : {}),
     services: {
       identify: identify(),
@@ -101,22 +109,28 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
         }
       }),
       sync: murmurSync(init.sync),
-      // one mDNS service name per group, so two groups on one LAN never meet
-      ...(init.mdns ? { mdns: mdns({ serviceTag: `_murmur-${groupTag}._udp.local`, interval: 5_000 }) } : {}),
-      ...(init.dht
-        ? {
-            dht: kadDHT({
-              // a private DHT per group: never the public /ipfs/kad/1.0.0 network
-              protocol: `/murmur/${groupTag}/kad/1.0.0`,
-              // LAN clusters have no public addresses: serve anyway, and keep private addresses
-              clientMode: false,
-              peerInfoMapper: removePublicAddressesMapper,
-              initialQuerySelfInterval: 500,
-              querySelfInterval: 10_000
-            })
-          }
-        : {})
+      ...(mdns != null ? { mdns } : {}),
+      ...(dht != null ? { dht } : {})
     }
+  })
+}
+
+async function mdnsService (groupTag: string): Promise<ReturnType<typeof Mdns.mdns>> {
+  const { mdns } = await import('@libp2p/mdns')
+  // one mDNS service name per group, so two groups on one LAN never meet
+  return mdns({ serviceTag: `_murmur-${groupTag}._udp.local`, interval: 5_000 })
+}
+
+async function dhtService (groupTag: string): Promise<ReturnType<typeof KadDht.kadDHT>> {
+  const { kadDHT, removePublicAddressesMapper } = await import('@libp2p/kad-dht')
+  return kadDHT({
+    // a private DHT per group: never the public /ipfs/kad/1.0.0 network
+    protocol: `/murmur/${groupTag}/kad/1.0.0`,
+    // LAN clusters have no public addresses: serve anyway, and keep private addresses
+    clientMode: false,
+    peerInfoMapper: removePublicAddressesMapper,
+    initialQuerySelfInterval: 500,
+    querySelfInterval: 10_000
   })
 }
 

@@ -53,7 +53,7 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
     }
     throw err
   }
-  const log = createLogger(config.logLevel, { name: config.name })
+  const log = await createLogger(config.logLevel, { name: config.name })
   const node = new Murmur({ ...config, metrics: config.metrics != null, logger: log })
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
   const metrics = node.metrics != null && config.metrics != null ? new MetricsServer(node.metrics, config.metrics, log.child({ component: 'metrics' })) : undefined

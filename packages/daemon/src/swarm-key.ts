@@ -5,7 +5,6 @@
  * a stream. Noise still authenticates and encrypts every connection on top.
  */
 import { readFileSync } from 'node:fs'
-import { preSharedKey } from '@libp2p/pnet'
 import { formatSwarmKey, parseSwarmKey, SwarmKeyError } from '@murmur/protocol'
 import { ConfigError } from './errors.js'
 import type { ConnectionProtector } from '@libp2p/interface'
@@ -26,7 +25,8 @@ export function readSwarmKey (path: string): Uint8Array {
   }
 }
 
-/** libp2p's connection protector for a 32-byte swarm key. */
-export function swarmKeyProtector (key: Uint8Array): () => ConnectionProtector {
+/** libp2p's connection protector for a 32-byte swarm key (@libp2p/pnet is loaded only for a closed group). */
+export async function swarmKeyProtector (key: Uint8Array): Promise<() => ConnectionProtector> {
+  const { preSharedKey } = await import('@libp2p/pnet')
   return preSharedKey({ psk: new TextEncoder().encode(formatSwarmKey(key)) })
 }

@@ -44,6 +44,11 @@ describe('npm run demo', () => {
     assert.equal(result.code, 0, `the demo failed (code ${result.code}, signal ${result.signal}):\n${output}\n${result.stderr}`)
     assert.doesNotMatch(output, /\x1b\[/, 'no colour codes when stdout is not a terminal')
 
+    // charlie's last write, timed in each node's file from its commit on charlie: a replication time, nothing else
+    const replicated = /✓ charlie's last write reached alice (\d+\.\d) ms and bob (\d+\.\d) ms after it was committed on charlie/.exec(section(output, 2).join('\n'))
+    assert.ok(replicated != null, 'the replication line in section 2')
+    for (const ms of replicated.slice(1)) assert.ok(Number(ms) >= 0 && Number(ms) < 20_000, `a replication time of ${ms} ms`)
+
     // the converged table: every key with its value and writer, seen (✓) on all three nodes
     const table = section(output, 4)
     for (const [key, value, writer] of CONVERGED_TABLE) {
@@ -66,7 +71,7 @@ describe('npm run demo', () => {
     assert.match(output, /why: last writer wins on .*(HLC wall time|HLC logical counter|origin peer ID)/)
 
     // the offline node's writes and the others' meet again, in the database too
-    assert.match(output, /✓ both sides caught up in \d+ ms: `murmurctl list` identical on all 3 nodes \(13 keys\)/)
+    assert.match(output, /✓ both sides caught up \d+ ms after `murmurctl connect` was run: `murmurctl list` identical on all 3 nodes \(13 keys\)/)
     assert.match(output, /✓ SQLite kv_store rows identical on all 3 nodes after the catch-up/)
     assert.match(output, /✓ demo passed: \d+ checks in /)
   })

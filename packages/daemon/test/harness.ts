@@ -12,7 +12,7 @@ import Database from 'better-sqlite3'
 
 export const root = fileURLToPath(new URL('../../../../', import.meta.url))
 export const MURMURD = join(root, 'packages/daemon/bin/murmurd.js')
-export const MURMURCTL = join(root, 'packages/cli/bin/murmurctl.js')
+export const MURMURCTL = join(root, 'packages/cli/bin/murmurctl.cjs')
 
 export interface RunResult {
   code: number | null

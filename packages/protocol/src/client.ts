@@ -6,7 +6,8 @@ import { connect, type Socket } from 'node:net'
 import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0'
 import { MurmurRpcError, type WireError } from './errors.js'
 import { LineDecoder, encodeFrame } from './framing.js'
-import { SUBSCRIPTION_NOTIFICATION, type ChangeEvent, type MethodName, type Params, type Result, type SubscriptionNotification } from './methods.js'
+import type { MethodName, Params } from './methods.js'
+import { SUBSCRIPTION_NOTIFICATION, type ChangeEvent, type Result, type SubscriptionNotification } from './results.js'
 
 /** The daemon could not be reached at `path`. */
 export class DaemonUnreachableError extends Error {

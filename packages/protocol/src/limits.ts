@@ -20,3 +20,5 @@ export const MAX_SOCKET_PATH_BYTES = 107
 
 /** Keys starting with this (U+0000) are murmur's own records (members' attestations): no client may write them. */
 export const RESERVED_KEY_PREFIX = '\u0000'
+/** The most bytes one node_backup_read returns (base64 in a frame well under the frame limit). */
+export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { MAX_BACKUP_CHUNK_BYTES } from '@murmur/protocol'
+import { MAX_BACKUP_CHUNK_BYTES } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { OutputFileError } from '../errors.js'
 import { Progress } from '../progress.js'

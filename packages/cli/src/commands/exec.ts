@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { followPrefix } from '../follow.js'
 import type { CommandContext } from '../context.js'
-import type { Entry } from '@murmur/protocol'
+import type { Entry } from '@murmur/protocol/client'
 
 export interface ExecOptions {
   prefix: string

@@ -3,7 +3,7 @@
  * (NDJSON) on stdout, `{"key", "type": "text"|"binary", "value", "version"}`,
  * where a binary value is base64. `murmurctl import` reads it back.
  */
-import { DEFAULT_LIST_LIMIT, type Entry, type Version } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, type Entry, type Version } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
 
 export interface ExportOptions {

@@ -1,4 +1,4 @@
-import { decodeValue } from '@murmur/protocol'
+import { decodeValue } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
 import { KeyNotFoundError } from '../errors.js'
 import { formatEntryMeta } from '../format.js'

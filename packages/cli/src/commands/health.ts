@@ -8,7 +8,7 @@
 import { DaemonUnavailableError, UnhealthyError } from '../errors.js'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { printJson, printLine } from '../io.js'
-import type { VersionResult } from '@murmur/protocol'
+import type { VersionResult } from '@murmur/protocol/client'
 
 export interface HealthOptions {
   peers?: number

@@ -5,7 +5,7 @@
  * check it, so bad input writes nothing and the error names its line.
  */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, RESERVED_KEY_PREFIX, decodeValue, type MethodName } from '@murmur/protocol'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, RESERVED_KEY_PREFIX, decodeValue, type MethodName } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { ImportInputError } from '../errors.js'
 import { readAll } from '../io.js'

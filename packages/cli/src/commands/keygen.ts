@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, fchmodSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { formatSwarmKey, SWARM_KEY_BYTES } from '@murmur/protocol'
+import { formatSwarmKey, SWARM_KEY_BYTES } from '@murmur/protocol/client'
 import { emit, type CommandContext } from '../context.js'
 import { KeyFileError } from '../errors.js'
 

@@ -1,4 +1,4 @@
-import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
 import { formatEntryLine } from '../format.js'
 import type { Session } from '../session.js'

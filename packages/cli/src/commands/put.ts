@@ -1,4 +1,4 @@
-import { decodeValue, encodeValue } from '@murmur/protocol'
+import { decodeValue, encodeValue } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { formatVersion } from '../format.js'
 import { readAll, type CliIo } from '../io.js'

@@ -18,7 +18,7 @@ import { TemplateError } from '../errors.js'
 import { followPrefix } from '../follow.js'
 import { stopOnProcessSignals } from './watch.js'
 import type { CommandContext } from '../context.js'
-import type { Entry } from '@murmur/protocol'
+import type { Entry } from '@murmur/protocol/client'
 
 export interface TemplateOptions {
   prefix: string

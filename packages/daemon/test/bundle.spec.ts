@@ -1,0 +1,58 @@
+/**
+ * The murmurd bin runs dist/bundle/murmurd.js (scripts/bundle.mjs, run by
+ * `npm run build`): check that it is built from the current sources, and
+ * that what a node needs only when a feature is on stays out of its start.
+ */
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { root } from './harness.js'
+
+const BUNDLE = join(root, 'packages/daemon/dist/bundle')
+
+interface Meta {
+  inputs: Record<string, unknown>
+  outputs: Record<string, { entryPoint?: string, inputs: Record<string, unknown>, imports: Array<{ path: string, kind: string, external?: boolean }> }>
+}
+
+const meta = (): Meta => JSON.parse(readFileSync(join(BUNDLE, 'meta.json'), 'utf8')) as Meta
+
+/** The inputs of every output file that loads with the entry, before any dynamic import. */
+function loadedAtStart ({ outputs }: Meta): string[] {
+  const entry = Object.keys(outputs).find(path => outputs[path]?.entryPoint != null)
+  assert.ok(entry != null, 'meta.json names the entry')
+  const seen = new Set<string>()
+  const visit = (path: string): void => {
+    if (seen.has(path)) return
+    seen.add(path)
+    for (const i of outputs[path]?.imports ?? []) if (i.kind === 'import-statement' && i.external !== true) visit(i.path)
+  }
+  visit(entry)
+  return [...seen].flatMap(path => Object.keys(outputs[path]?.inputs ?? {}))
+}
+
+describe('murmurd bundle', () => {
+  it('is newer than every compiled source it is built from (else run npm run build)', () => {
+    const built = statSync(join(BUNDLE, 'murmurd.js')).mtimeMs
+    const sources = ['daemon', 'core', 'protocol'].flatMap(pkg => {
+      const dir = join(root, 'packages', pkg, 'dist/src')
+      return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.js')).map(f => join(dir, f))
+    })
+    assert.ok(sources.length > 50)
+    assert.deepEqual(sources.filter(f => statSync(f).mtimeMs > built), [], 'the bundle is older than these: run `npm run build`')
+  })
+
+  it('loads mDNS, the DHT, the swarm-key protector and pino-pretty only when a node uses them', () => {
+    const m = meta()
+    const lazy = /node_modules\/(@libp2p\/(kad-dht|mdns|pnet)|pino-pretty)\//
+    assert.ok(Object.keys(m.inputs).filter(i => lazy.test(i)).length > 10, 'they are in the bundle')
+    assert.deepEqual(loadedAtStart(m).filter(i => lazy.test(i)), [])
+  })
+
+  it('holds zod/mini, not classic zod and its locales', () => {
+    const zod = loadedAtStart(meta()).filter(i => i.includes('node_modules/zod/'))
+    assert.ok(zod.some(i => i.includes('/v4/mini/')))
+    assert.deepEqual(zod.filter(i => i.includes('/v4/classic/') || (i.includes('/locales/') && !i.endsWith('/en.js'))), [])
+  })
+})

@@ -1,0 +1,191 @@
+/**
+ * The wire types of the JSON-RPC contract: what the daemon returns and what
+ * a subscription delivers. Plain TypeScript with no runtime dependency, so a
+ * client (murmurctl) can use them without loading the zod schemas in
+ * `methods.ts`.
+ */
+import type { MethodName } from './methods.js'
+
+/** A value's version: its hybrid logical clock stamp, origin node and that node's sequence number. */
+export interface Version {
+  /** Wall-clock part of the HLC, milliseconds since the epoch. */
+  wall: number
+  /** Logical counter of the HLC, for events within one millisecond. */
+  logical: number
+  /** Peer ID of the node that wrote the value; breaks ties between equal clocks. */
+  origin: string
+  /** The origin's sequence number for this write. */
+  seq: number
+}
+
+export interface Entry {
+  key: string
+  value: string
+  encoding?: 'base64'
+  version: Version
+}
+
+export interface ChangeEvent {
+  type: 'put' | 'delete'
+  key: string
+  value?: string
+  encoding?: 'base64'
+  version: Version
+}
+
+export interface PeerInfo {
+  id: string
+  addrs: string[]
+  name?: string
+  /** Whether the peer has completed the murmur handshake for this group. */
+  member: boolean
+  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, or it dialled us. */
+  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
+}
+
+/** What this node knows of one peer's replication state. */
+export interface PeerSyncStatus {
+  id: string
+  name?: string
+  connected: boolean
+  /** When this node last completed a pull from the peer (ISO 8601). */
+  lastSync?: string
+  /** Ops that pull brought in. */
+  lastSyncOps?: number
+  /** Why the last pull from the peer failed, if it did. */
+  lastError?: string
+  /** Ops this node has that the peer lacked, by the peer's latest known version vector. */
+  behind?: number
+  /** The peer's clock minus this node's, in ms, estimated at the last handshake. */
+  clockOffsetMs?: number
+}
+
+export interface NodeCounters {
+  /** Ops that sync (catch-up, anti-entropy, repair) or the clock releasing held ops brought in and that changed a key. */
+  repaired: number
+  /** Ops that gossip brought in and that changed a key. */
+  gossiped: number
+  /** Ops or messages refused: invalid, or stamped too far in the future. */
+  rejected: number
+  /** Ops waiting now because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
+  held: number
+  /** Tombstones garbage-collected since start. */
+  collected: number
+}
+
+export interface ClockStatus {
+  /** Remote ops stamped further than this ahead of our clock wait (are held). */
+  maxSkewMs: number
+  /** Set when this node's clock disagrees with its peers' by more than half the bound. */
+  warning?: string
+}
+
+/** What every member holds, and what this node may therefore collect. */
+export interface ReplicationStatus {
+  /** Members counted for garbage collection, this node included. */
+  members: number
+  /** Members silent for longer than the retention: they no longer hold collection back. */
+  evicted: string[]
+  /** Origin → the seq up to which every member holds its ops (what is superseded at or below it is collected). */
+  floors: Record<string, number>
+  /** Why collection waits, if it does (a member that has not attested yet, or disagrees with this node). */
+  collectionBlocked?: string
+  /** Ops received that wait for an earlier op of their origin or for the clock. */
+  waiting: number
+  waitingBytes: number
+  /** Origins seen signing two different ops with one sequence number, and the first such seq: both ops are kept. */
+  equivocators: Record<string, number>
+}
+
+/** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */
+export interface AccessStatus {
+  /** Only peers holding the group's swarm key can connect. */
+  swarmKey: boolean
+  /** How many peer IDs may connect, this node's own included; absent when any peer may. */
+  allowList?: number
+}
+
+export interface NodeStatus {
+  id: string
+  name: string
+  group: string
+  version: string
+  dataDir: string
+  socket: string
+  addrs: string[]
+  /** Connected peers that are members of this group. */
+  peers: number
+  /** Live (non-deleted) keys. */
+  keys: number
+  tombstones: number
+  /** murmur has no leader; `role` is relative to the deterministic coordinator. */
+  mode: 'leaderless'
+  role: 'COORDINATOR' | 'FOLLOWER'
+  /** The lowest peer ID among this node and its connected group peers. */
+  coordinator: string
+  versionVector: Record<string, number>
+  peerSync: PeerSyncStatus[]
+  counters: NodeCounters
+  clock: ClockStatus
+  uptimeMs: number
+  /** Optional, so clients still read daemons that predate it. */
+  access?: AccessStatus
+  /** Optional, so clients still read daemons that predate it. */
+  replication?: ReplicationStatus
+}
+
+/** node_health: what a probe needs to know. */
+export interface HealthResult {
+  /** The database took a write just now (a row of this node's own, never replicated). */
+  writable: boolean
+  /** Why it did not. */
+  error?: string
+  /** Connected group members. */
+  members: number
+  /** Connected peers, members or not. */
+  peers: number
+}
+
+/** node_version: the daemon's version and the protocols it speaks. */
+export interface VersionResult {
+  version: string
+  /** The Node.js version murmurd runs on. */
+  node: string
+  protocols: { rpc: string, sync: string, gossip: string }
+}
+
+/** A consistent copy of the node's database, made by node_backup, to read with node_backup_read. */
+export interface BackupResult {
+  id: string
+  bytes: number
+  /** SHA-256 of the whole file, hex. */
+  sha256: string
+}
+
+export interface Results {
+  kv_put: { version: Version }
+  kv_get: Entry | null
+  kv_delete: { deleted: boolean, version?: Version }
+  kv_list: { items: Entry[], next?: string }
+  kv_subscribe: string
+  kv_unsubscribe: boolean
+  p2p_peers: PeerInfo[]
+  p2p_connect: { id: string }
+  node_status: NodeStatus
+  node_health: HealthResult
+  node_version: VersionResult
+  node_backup: BackupResult
+  /** `data`: base64 of the bytes from `offset` (fewer than `length` only at the end of the file). */
+  node_backup_read: { data: string }
+  node_backup_end: boolean
+}
+
+export type Result<M extends MethodName> = Results[M]
+
+/** The notification a subscription delivers on its connection. */
+export const SUBSCRIPTION_NOTIFICATION = 'kv_subscription'
+
+export interface SubscriptionNotification {
+  subscription: string
+  result: ChangeEvent
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * Bundles the two programs from what `tsc -b` compiled (run by `npm run build`
+ * and `prepare`, after tsc):
+ *
+ * - murmurctl → packages/cli/dist/bundle/murmurctl.cjs, one CommonJS file.
+ * - murmurd → packages/daemon/dist/bundle/murmurd.js, ESM, with what a node
+ *   imports only when it needs it (mDNS, the DHT, the swarm key's protector,
+ *   pino-pretty) split into chunks beside it that are read only then.
+ *
+ * Why: most of a start was Node resolving, reading and compiling files one by
+ * one — ~150 for a murmurctl call, ~1,000 for murmurd. A murmurctl call is a
+ * whole process, and Node's ESM loader alone costs ~7% of a bare start, so it
+ * is CommonJS. The ESM builds in dist/src stay the library entries (`main()`,
+ * `createMurmur`). Each bundle's meta.json lists its inputs, for the tests.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * commander requires node:child_process at load, only to run executable
+ * subcommands, which neither program has; loading it (and what it pulls in)
+ * cost ~10% of a bare Node start. Give commander a stand-in that loads the
+ * real module on first use.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup (b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, args =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "exports.spawn = (...args) => require('node:child_process').spawn(...args)",
+      loader: 'js'
+    }))
+  }
+}
+
+const common = { bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning', plugins: [lazyChildProcess] }
+
+const programs = [
+  {
+    dir: 'packages/cli/dist/bundle',
+    options: {
+      entryPoints: { murmurctl: 'packages/cli/dist/src/main.js' },
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
+      // only `murmurctl template` renders templates: liquidjs stays in node_modules, loaded by that command alone
+      external: ['liquidjs'],
+      // main.js finds packages/cli/package.json from its own URL; the bundle sits as deep (dist/bundle/)
+      define: { 'import.meta.url': '__bundle_url' },
+      banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" }
+    }
+  },
+  {
+    dir: 'packages/daemon/dist/bundle',
+    options: {
+      entryPoints: { murmurd: 'packages/daemon/dist/src/main.js' },
+      format: 'esm',
+      splitting: true,
+      // a native addon, loaded from node_modules as it is
+      external: ['better-sqlite3'],
+      // the CommonJS dependencies bundled in (pino, commander) call require() for Node's own modules
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+    }
+  }
+]
+
+for (const { dir, options } of programs) {
+  const outdir = join(ROOT, dir)
+  rmSync(outdir, { recursive: true, force: true }) // no chunk of an earlier build is left to load
+  mkdirSync(outdir, { recursive: true })
+  const result = await build({ ...common, ...options, absWorkingDir: ROOT, outdir })
+  writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile, null, 1) + '\n')
+}
