@@ -13,7 +13,7 @@
  * A backup restored into a fresh data dir gets a fresh identity anyway.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { replaceIdentity } from './identity.js'
@@ -36,6 +36,8 @@ export interface BackupInfo {
 
 /** Writes a backup of `store`, taken on the node `origin`, to `path` (a new file). */
 export async function writeBackup (store: SqliteStore, path: string, origin: string, progress?: (done: number, total: number) => void): Promise<BackupInfo> {
+  // SQLite's backup would write over whatever is there
+  if (existsSync(path)) throw new Error(`${path} already exists; a backup is written to a new file`)
   const pages = await store.backup(path, { [BACKUP_OF]: origin, backup_at: new Date().toISOString() }, progress)
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)

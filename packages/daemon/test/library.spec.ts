@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import { Murmur, createMurmur, type ChangeEvent } from '../src/index.js'
 import { waitFor } from './harness.js'
 
@@ -85,6 +86,28 @@ describe('library API (createMurmur)', () => {
     await waitFor(() => text(c.get('config:level')?.value) != null, 'c to sync after connect()')
     await assert.rejects(c.connect('nonsense'), { name: 'InvalidParamsError' })
     await assert.rejects(c.connect('/ip4/127.0.0.1/tcp/1'), { name: 'DialError' })
+  })
+
+  it('backup() writes a consistent copy to a new file, marked as this node\'s, and never over an existing one', async () => {
+    const e = await createMurmur({ name: 'e', dataDir: join(dir, 'e'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
+    try {
+      await e.put('k', 'v')
+      const file = join(dir, 'e.backup')
+      let steps = 0
+      const made = await e.backup(file, () => { steps++ })
+      assert.ok(made.bytes > 0 && made.pages > 0 && steps > 0 && /^[0-9a-f]{64}$/.test(made.sha256), JSON.stringify(made))
+      const copy = new Database(file, { readonly: true })
+      try {
+        assert.equal((copy.prepare("SELECT value FROM kv_store WHERE key = 'k'").get() as { value: Buffer }).value.toString(), 'v')
+        assert.equal((copy.prepare("SELECT value FROM meta WHERE name = 'backup_of'").get() as { value: string }).value, e.peerId)
+        assert.equal(copy.pragma('journal_mode', { simple: true }), 'delete', 'the copy stands alone, with no WAL')
+      } finally {
+        copy.close()
+      }
+      await assert.rejects(e.backup(file), /already exists; a backup is written to a new file/)
+    } finally {
+      await e.stop()
+    }
   })
 
   it('a node that is not started says so', async () => {
