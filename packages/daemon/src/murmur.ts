@@ -11,7 +11,7 @@
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, rpcError, type PeerInfo } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, rpcError, type HealthResult, type PeerInfo } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
@@ -20,7 +20,7 @@ import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { Replication } from './replication.js'
-import { clockWarning, nodeStatus, peerSyncOf, type MurmurStatus } from './status.js'
+import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
 import type { Op, Version } from '@murmur/core'
@@ -173,20 +173,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return await writeBackup(this.state().store, path, this.peerId, progress)
   }
 
-  /**
-   * For probes: whether the database takes a write now (64 KiB into a row of
-   * this node's own, never replicated: room for a typical put, not just one
-   * page), and who is connected.
-   */
-  health (): { writable: boolean, error?: string, members: number, peers: number } {
+  /** For probes: whether the database takes a write now (see `probeHealth`), and who is connected. */
+  health (): HealthResult {
     const { store, libp2p } = this.state()
-    let error: string | undefined
-    try {
-      store.setMeta('health_probe', `${Date.now()} ${HEALTH_PROBE_PADDING}`)
-    } catch (err) {
-      error = (err as Error).message
-    }
-    return { writable: error === undefined, ...(error !== undefined ? { error } : {}), members: this.members.size, peers: libp2p.getPeers().length }
+    return { ...probeHealth(store), members: this.members.size, peers: libp2p.getPeers().length }
   }
 
   /** Writes `value` under `key`; resolves once the write is committed to disk. */
@@ -300,8 +290,6 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}), ...(via != null ? { via } : {}) }
   }
 }
-
-const HEALTH_PROBE_PADDING = '.'.repeat(64 * 1024)
 
 /** Creates a node and starts it (pass `start: false` to start it yourself). */
 export async function createMurmur (init: MurmurInit & { start?: boolean }): Promise<Murmur> {

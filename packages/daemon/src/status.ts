@@ -2,7 +2,7 @@
  * `node_status`: what this node is, holds and knows of its peers, gathered
  * from the replica, the sync service and the node's own bookkeeping.
  */
-import type { Replica } from '@murmur/core'
+import type { Replica, SqliteStore } from '@murmur/core'
 import type { NodeCounters, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
 import type { PeerSyncState } from './sync/sync-service.js'
 import { VERSION } from './version.js'
@@ -94,4 +94,19 @@ export function clockWarning (peers: PeerSyncStatus[], maxSkewMs: number): { war
   const seconds = Math.round(Math.abs(median) / 1000)
   if (offsets.length === 1) return { warning: `this node's clock and its peer's differ by ${seconds} s; one of them is wrong` }
   return { warning: `this node's clock is about ${seconds} s ${median < 0 ? 'ahead of' : 'behind'} its peers'` }
+}
+
+const HEALTH_PROBE_PADDING = '.'.repeat(64 * 1024)
+
+/**
+ * Whether the database takes a write now: 64 KiB into a meta row of this
+ * node's own, never replicated (room for a typical put, not just one page).
+ */
+export function probeHealth (store: SqliteStore): { writable: boolean, error?: string } {
+  try {
+    store.setMeta('health_probe', `${Date.now()} ${HEALTH_PROBE_PADDING}`)
+    return { writable: true }
+  } catch (err) {
+    return { writable: false, error: (err as Error).message }
+  }
 }
