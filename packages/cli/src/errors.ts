@@ -35,28 +35,20 @@ export class KeyFileError extends Error {
   override name = 'KeyFileError'
 }
 
-/** A file a command writes (a backup) cannot be made: it exists, or cannot be written. */
-export class OutputFileError extends Error {
-  static override name = 'OutputFileError'
-  override name = 'OutputFileError'
-}
-
-/** Input a command reads (an import) is unreadable or malformed; nothing was written. */
-export class ImportInputError extends Error {
-  static override name = 'ImportInputError'
-  override name = 'ImportInputError'
+/**
+ * A command could not do its work and did nothing half-way: a backup's file
+ * (exists, cannot be written), an import's input (unreadable, malformed: the
+ * line is named), a template (cannot be read, parsed or written). Exit 1.
+ */
+export class CommandError extends Error {
+  static override name = 'CommandError'
+  override name = 'CommandError'
 }
 
 /** `health` found the daemon unhealthy; it has printed why (exit 1, nothing more to say). */
 export class UnhealthyError extends Error {
   static override name = 'UnhealthyError'
   override name = 'UnhealthyError'
-}
-
-/** A template (or what `template` renders it to) cannot be read, parsed or written. */
-export class TemplateError extends Error {
-  static override name = 'TemplateError'
-  override name = 'TemplateError'
 }
 
 /** Prints `err` as one line (commander has already printed its own) and returns the exit code. */
@@ -71,7 +63,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
   if (err instanceof UnhealthyError) return [ExitCode.Error, undefined]
-  if (err instanceof KeyFileError || err instanceof OutputFileError || err instanceof ImportInputError || err instanceof TemplateError) return [ExitCode.Error, err.message]
+  if (err instanceof KeyFileError || err instanceof CommandError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.

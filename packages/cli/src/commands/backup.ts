@@ -10,7 +10,7 @@ import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSy
 import { basename, dirname, resolve } from 'node:path'
 import { MAX_BACKUP_CHUNK_BYTES } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
-import { OutputFileError } from '../errors.js'
+import { CommandError } from '../errors.js'
 import { Progress } from '../progress.js'
 
 export interface BackupOptions {
@@ -35,7 +35,7 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
       while (offset < made.bytes) {
         const { data } = await session.call('node_backup_read', { id: made.id, offset, length: Math.min(CHUNK_BYTES, made.bytes - offset) })
         const bytes = Buffer.from(data, 'base64')
-        if (bytes.length === 0) throw new OutputFileError(`murmurd sent ${offset} of the backup's ${made.bytes} bytes and then nothing; ${path} was not written`)
+        if (bytes.length === 0) throw new CommandError(`murmurd sent ${offset} of the backup's ${made.bytes} bytes and then nothing; ${path} was not written`)
         writeSync(fd, bytes)
         hash.update(bytes)
         offset += bytes.length
@@ -44,7 +44,7 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
       progress.finish()
       await session.call('node_backup_end', { id: made.id })
       const sha256 = hash.digest('hex')
-      if (offset !== made.bytes || sha256 !== made.sha256) throw new OutputFileError(`the backup read back does not match what murmurd made (${offset} of ${made.bytes} bytes, sha256 ${sha256} vs ${made.sha256}); ${path} was not written`)
+      if (offset !== made.bytes || sha256 !== made.sha256) throw new CommandError(`the backup read back does not match what murmurd made (${offset} of ${made.bytes} bytes, sha256 ${sha256} vs ${made.sha256}); ${path} was not written`)
       return { file: path, bytes: made.bytes, sha256 }
     })
     fsyncSync(fd)
@@ -63,12 +63,12 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
 
 /** Opens `part` for writing, new; refuses when `path` exists (unless `force`) or `part` does (another backup running). */
 function openNew (part: string, path: string, force: boolean): number {
-  if (!force && existsSync(path)) throw new OutputFileError(`${path} already exists; choose another file, or pass --force to replace it`)
+  if (!force && existsSync(path)) throw new CommandError(`${path} already exists; choose another file, or pass --force to replace it`)
   try {
     return openSync(part, 'wx', 0o600)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputFileError(`${part} exists: another backup to ${path} is running, or one was cut off (remove the .part file)`)
-    throw new OutputFileError(`cannot create ${part}: ${reason(err)}`)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CommandError(`${part} exists: another backup to ${path} is running, or one was cut off (remove the .part file)`)
+    throw new CommandError(`cannot create ${part}: ${reason(err)}`)
   }
 }
 

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, RESERVED_KEY_PREFIX, decodeValue, type MethodName } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
-import { ImportInputError } from '../errors.js'
+import { CommandError } from '../errors.js'
 import { readAll } from '../io.js'
 import { Progress } from '../progress.js'
 
@@ -22,7 +22,7 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
   try {
     text = file === '-' ? (await readAll(ctx.io.stdin)).toString('utf8') : readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ImportInputError(`cannot read ${file}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+    throw new CommandError(`cannot read ${file}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
   }
   const writes = parseExport(text, source)
   const started = Date.now()
@@ -34,7 +34,7 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
       const refused = answers.findIndex(answer => answer.error != null)
       if (refused >= 0) {
         const error = answers[refused]?.error
-        throw new ImportInputError(`murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`)
+        throw new CommandError(`murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`)
       }
       progress.update(i + batch.length)
     }
@@ -44,7 +44,7 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
   emit(ctx, result, r => `OK imported ${r.imported} key${r.imported === 1 ? '' : 's'} from ${source} in ${r.batches} batch${r.batches === 1 ? '' : 'es'} (${r.ms} ms)`)
 }
 
-/** Every non-blank line as a write; throws `ImportInputError` naming the first bad line. */
+/** Every non-blank line as a write; throws `CommandError` naming the first bad line. */
 export function parseExport (text: string, source: string): Array<Write & { line: number }> {
   const writes: Array<Write & { line: number }> = []
   const lines = text.split('\n')
@@ -54,7 +54,7 @@ export function parseExport (text: string, source: string): Array<Write & { line
     try {
       writes.push({ ...parseLine(line), line: i + 1 })
     } catch (err) {
-      throw new ImportInputError(`${source} line ${i + 1}: ${(err as Error).message}; nothing was imported`)
+      throw new CommandError(`${source} line ${i + 1}: ${(err as Error).message}; nothing was imported`)
     }
   }
   return writes

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { replaceFile } from '../atomic-file.js'
-import { TemplateError } from '../errors.js'
+import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
 import { stopOnProcessSignals } from './watch.js'
 import type { CommandContext } from '../context.js'
@@ -53,13 +53,13 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
   try {
     text = readFileSync(source, 'utf8')
   } catch (err) {
-    throw new TemplateError(`cannot read template ${source}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+    throw new CommandError(`cannot read template ${source}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
   }
   let parsed: ReturnType<typeof engine.parse>
   try {
     parsed = engine.parse(text, source)
   } catch (err) {
-    throw new TemplateError(`template ${source}: ${(err as Error).message}`)
+    throw new CommandError(`template ${source}: ${(err as Error).message}`)
   }
   const say = (line: string): void => { ctx.io.stderr.write(`murmurctl template: ${line}\n`) }
   const stop = stopOnProcessSignals()
@@ -71,7 +71,7 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
         content = engine.renderSync(parsed, templateData(entries, opts.prefix)) as string
       } catch (err) {
         // a template that fails on some data leaves the file as it was
-        if (opts.once === true) throw new TemplateError(`template ${source}: ${(err as Error).message}`)
+        if (opts.once === true) throw new CommandError(`template ${source}: ${(err as Error).message}`)
         say(`rendering failed, ${out} left as it was: ${(err as Error).message}`)
         return
       }
@@ -79,7 +79,7 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
       try {
         changed = replaceFile(out, content)
       } catch (err) {
-        if (opts.once === true) throw new TemplateError(`cannot write ${out}: ${(err as Error).message}`)
+        if (opts.once === true) throw new CommandError(`cannot write ${out}: ${(err as Error).message}`)
         say(`cannot write ${out}: ${(err as Error).message}`)
         return
       }
