@@ -38,11 +38,16 @@ export function replaceFile (path: string, content: string, newMode = 0o644): bo
     rmSync(temp, { force: true })
     throw err
   }
-  const dir = openSync(dirname(path), 'r')
-  try {
-    fsyncSync(dir)
-  } finally {
-    closeSync(dir)
-  }
+  syncDir(dirname(path))
   return true
+}
+
+/** Puts a directory's entries (a rename into it) on disk. */
+export function syncDir (dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -10,6 +10,7 @@ import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSy
 import { basename, dirname, resolve } from 'node:path'
 import { MAX_BACKUP_CHUNK_BYTES } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
+import { syncDir } from '../atomic-file.js'
 import { CommandError } from '../errors.js'
 import { Progress } from '../progress.js'
 
@@ -69,15 +70,6 @@ function openNew (part: string, path: string, force: boolean): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CommandError(`${part} exists: another backup to ${path} is running, or one was cut off (remove the .part file)`)
     throw new CommandError(`cannot create ${part}: ${reason(err)}`)
-  }
-}
-
-function syncDir (dir: string): void {
-  const fd = openSync(dir, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
   }
 }
 
