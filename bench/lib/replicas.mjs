@@ -34,7 +34,32 @@ export async function assertIdentical (nodes, { timeoutMs = 15_000 } = {}) {
   while (true) {
     const digests = nodes.map(n => ({ name: n.name, ...digest(n.dataDir) }))
     if (digests.every(d => d.sha256 === digests[0].sha256)) return digests[0]
-    if (Date.now() > deadline) throw new Error(`replicas differ after ${timeoutMs} ms: ${digests.map(d => `${d.name} ${d.rows} rows ${d.sha256.slice(0, 12)}`).join(', ')}`)
+    if (Date.now() > deadline) {
+      throw new Error(`replicas differ after ${timeoutMs} ms: ${digests.map(d => `${d.name} ${d.rows} rows ${d.sha256.slice(0, 12)}`).join(', ')}\n` +
+        differingRows(nodes))
+    }
     await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/** The first few keys whose rows differ between the nodes, each node's (origin, seq, wall, logical, value bytes) for them. */
+function differingRows (nodes, limit = 5) {
+  const dbs = nodes.map(n => new Database(join(n.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true }))
+  try {
+    const iterators = dbs.map(db => db.prepare('SELECT key, origin, seq, wall, logical, length(value) AS bytes, hex(substr(sig, 1, 4)) AS sig, hex(substr(digest, 1, 4)) AS digest FROM kv_store ORDER BY key').iterate())
+    const lines = []
+    const heads = iterators.map(it => it.next())
+    while (lines.length < limit && heads.some(h => !h.done)) {
+      const keys = heads.filter(h => !h.done).map(h => h.value.key).sort()
+      const key = keys[0]
+      const rows = heads.map(h => (!h.done && h.value.key === key) ? h.value : undefined)
+      const shown = rows.map(r => r === undefined ? 'absent' : `${r.origin.slice(-6)}/${r.seq} @${r.wall}.${r.logical} ${r.bytes ?? 'tombstone'} sig ${r.sig || '-'} digest ${r.digest}`)
+      if (new Set(shown).size > 1) lines.push(`  ${JSON.stringify(key)}: ${shown.map((s, i) => `${nodes[i].name} ${s}`).join('; ')}`)
+      for (let i = 0; i < heads.length; i++) if (rows[i] !== undefined) heads[i] = iterators[i].next()
+    }
+    for (const it of iterators) it.return?.()
+    return lines.join('\n')
+  } finally {
+    for (const db of dbs) db.close()
   }
 }
