@@ -16,11 +16,13 @@ import { batchSigner, batchVerifier } from './op-signing.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
+import { storeMembership } from './membership.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { Replication } from './replication.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Ticket } from '@murmur/protocol'
 import type { Logger } from 'pino'
 
 /** The parts of a running node. */
@@ -43,6 +45,8 @@ export interface ComposeInit extends MurmurInit {
   maxValueBytes: number
   /** The peer IDs on the allow-list, if there is one; this node's own ID is added to it. */
   allowed?: Set<string>
+  /** A checked ticket to store in the data dir (group, key, peers) before the parts read it. */
+  ticket?: Ticket
 }
 
 /** Where the parts call back into the node. */
@@ -65,6 +69,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
   const lock = lockDataDir(init.dataDir)
   let store: SqliteStore | undefined
   try {
+    if (init.ticket != null) storeMembership(init.dataDir, init.ticket, components.log)
     // both modes commit without waiting for the disk: 'full' acknowledges a batch after an fsync of the WAL,
     // 'normal' at once; either way own ops leave the node only once on disk (see Replication)
     store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })

@@ -4,6 +4,8 @@
  * appears only as its file's path, never its bytes.
  */
 import { stringify } from 'smol-toml'
+import { join } from 'node:path'
+import { SWARM_KEY_FILE } from './membership.js'
 import { settingsOf } from './setting.js'
 import type { Command } from 'commander'
 import type { LoadedConfig } from './config.js'
@@ -11,7 +13,18 @@ import type { LoadedConfig } from './config.js'
 /** What `config` holds for a setting, by its file key, where validation derived or resolved the value. */
 function derived (loaded: LoadedConfig): Record<string, unknown> {
   const { config } = loaded
-  return { 'data-dir': config.dataDir, socket: config.socket, listen: config.listen, peer: config.peers }
+  const joined = loaded.sources.get('group') !== 'default' && loaded.sources.get('swarmKey') === loaded.sources.get('group')
+  return {
+    'data-dir': config.dataDir,
+    socket: config.socket,
+    listen: config.listen,
+    peer: config.peers,
+    group: config.group,
+    // a key from a ticket lives in the data dir (once the node has started)
+    ...(joined && config.swarmKey != null ? { 'swarm-key': join(config.dataDir, SWARM_KEY_FILE) } : {}),
+    // a ticket may hold the group's key: never printed
+    ...(config.join != null ? { join: '<ticket>' } : {})
+  }
 }
 
 export function formatConfig (command: Command, loaded: LoadedConfig): string {
@@ -32,7 +45,7 @@ export function formatConfig (command: Command, loaded: LoadedConfig): string {
       continue
     }
     const typed = setting.kind === 'count' ? Number(value) : value
-    const note = key === 'swarm-key' ? `${source}; the key itself is never printed` : source
+    const note = key === 'swarm-key' || key === 'join' ? `${source}; the key itself is never printed` : source
     lines.push(`${stringify({ [key]: typed }).trimEnd()}  # ${note}`)
   }
   return lines.join('\n') + '\n'

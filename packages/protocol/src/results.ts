@@ -39,8 +39,8 @@ export interface PeerInfo {
   name?: string
   /** Whether the peer has completed the murmur handshake for this group. */
   member: boolean
-  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, or it dialled us. */
-  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
+  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, it dialled us, or a ticket named it. */
+  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound' | 'ticket'
 }
 
 /** What this node knows of one peer's replication state. */
@@ -154,6 +154,18 @@ export interface VersionResult {
   protocols: { rpc: string, sync: string, gossip: string }
 }
 
+/** node_invite: a ticket for joining this node's group (see ticket.ts). */
+export interface InviteResult {
+  ticket: string
+  group: string
+  /** When the ticket stops being accepted (ISO 8601). */
+  expires: string
+  /** The ticket holds the group's swarm key: it is a secret, as the key file is. */
+  closed: boolean
+  /** The addresses the ticket carries. */
+  addrs: string[]
+}
+
 /** A consistent copy of the node's database, made by node_backup, to read with node_backup_read. */
 export interface BackupResult {
   id: string
@@ -174,6 +186,7 @@ export interface Results {
   node_status: NodeStatus
   node_health: HealthResult
   node_version: VersionResult
+  node_invite: InviteResult
   node_backup: BackupResult
   /** `data`: base64 of the bytes from `offset` (fewer than `length` only at the end of the file). */
   node_backup_read: { data: string }
