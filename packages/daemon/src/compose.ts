@@ -17,6 +17,7 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
 import { storeMembership } from './membership.js'
+import { MemberWatch } from './relay.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
@@ -102,7 +103,10 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
 async function build (init: ComposeInit, components: ComposeComponents, store: SqliteStore, replica: Replica, privateKey: PrivateKey): Promise<Pick<Running, 'libp2p' | 'gossip' | 'discovery' | 'writeQueue'>> {
   const { replication, log } = components
   const { allowed } = init
+  const watch = new MemberWatch(components.isMember)
   const libp2p = await createLibp2pNode({
+    relay: init.relay ?? false,
+    isMember: async peer => await watch.until(peer.toString()),
     privateKey,
     group: init.group,
     mdns: init.mdns ?? true,
@@ -119,7 +123,11 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer) => { replication.pullEnded(result, peer) },
-      onMember: (peer, name) => { components.memberConnected(peer, name) },
+      onMember: (peer, name) => {
+        components.memberConnected(peer, name)
+        watch.joined(peer.toString())
+      },
+      onStranger: peer => { watch.refused(peer.toString()) },
       ...(components.metrics != null ? { onPulled: components.metrics.pulled.bind(components.metrics) } : {})
     }
   })

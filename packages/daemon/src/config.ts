@@ -42,6 +42,8 @@ export interface DaemonConfig {
   metrics?: MetricsAddress
   /** A checked `--join` ticket, stored in the data dir when the node starts. */
   join?: string
+  /** Serve circuit relay v2 to the group's members. */
+  relay: boolean
 }
 
 const NAME = GROUP_NAME
@@ -71,6 +73,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
     .addOption(new Setting('--join <ticket>', 'join the group of a ticket from murmurctl invite: its group, swarm key and peers are kept in the data dir, so later starts need no flag', 'MURMUR_JOIN'))
+    .addOption(new Setting('--relay', 'serve as a circuit relay for this group\'s members (give it to a member others can reach); others behind NAT reserve a slot on it', 'MURMUR_RELAY').default(false))
     .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
     .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW', 'list').argParser(collect))
     .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE', 'path'))
@@ -149,7 +152,8 @@ function applyEnv (command: Command, env: Env): void {
 }
 
 function envValue (option: Setting, raw: string): unknown {
-  if (option.negate) return !turnsOff(option.envName, raw)
+  if (option.negate) return !turnsOn(option.envName, raw, 'to turn it off', 'to leave it on')
+  if (option.isBoolean()) return turnsOn(option.envName, raw, 'to turn it on', 'to leave it off')
   if (option.argChoices != null && !option.argChoices.includes(raw)) {
     throw new ConfigError(`invalid ${option.envName} "${raw}": expected one of ${option.argChoices.join(', ')}`)
   }
@@ -160,14 +164,15 @@ const TRUE_WORDS = ['1', 'true', 'yes', 'on']
 const FALSE_WORDS = ['0', 'false', 'no', 'off']
 
 /**
- * Whether a `--no-X` flag's variable turns X off. Counting any set value as
- * yes would make MURMUR_NO_MDNS=0 turn mDNS off, so only these words count.
+ * Whether a boolean flag's variable says yes (for `--no-X`: turn X off).
+ * Counting any set value as yes would make MURMUR_NO_MDNS=0 turn mDNS off,
+ * so only these words count.
  */
-function turnsOff (name: string, raw: string): boolean {
+function turnsOn (name: string, raw: string, yes: string, no: string): boolean {
   const word = raw.toLowerCase()
   if (TRUE_WORDS.includes(word)) return true
   if (FALSE_WORDS.includes(word)) return false
-  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} to turn it off, or ${FALSE_WORDS.join('/')} to leave it on`)
+  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} ${yes}, or ${FALSE_WORDS.join('/')} ${no}`)
 }
 
 /** Checks raw parsed options and fills in defaults; throws `ConfigError` naming the bad value. */
@@ -204,6 +209,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     socket,
     mdns: raw.mdns !== false,
     dht: raw.dht !== false,
+    relay: raw.relay === true,
     durability: raw.durability as 'full' | 'normal',
     maxClockSkewMs: positiveInteger('--max-clock-skew', raw.maxClockSkew as string),
     antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),

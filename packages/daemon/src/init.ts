@@ -19,6 +19,12 @@ export interface MurmurInit {
   mdns?: boolean
   /** Discovery through the group's private Kademlia DHT. @default true */
   dht?: boolean
+  /**
+   * Serve circuit relay v2 to this group's members only (a member others can
+   * reach should; nodes behind NAT then reserve a slot on it). Every node,
+   * relay or not, reserves on a group relay it is connected to. @default false
+   */
+  relay?: boolean
   /** 'full' fsyncs every commit (acknowledged = durable); 'normal' may lose the last commits on power loss. @default 'full' */
   durability?: 'full' | 'normal'
   /** Largest value accepted, in bytes. @default 1 MiB */

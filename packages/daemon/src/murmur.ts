@@ -21,6 +21,7 @@ import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { dialAddress, summarisePeer } from './peer-info.js'
+import { reachOf } from './reach.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
@@ -254,7 +255,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       counters,
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
       startedAt,
-      access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) }
+      access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
+      reach: reachOf(libp2p)
     })
   }
 

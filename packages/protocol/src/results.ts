@@ -41,6 +41,9 @@ export interface PeerInfo {
   member: boolean
   /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, it dialled us, or a ticket named it. */
   via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound' | 'ticket'
+  /** `direct`, or `relayed` through a group relay (`relay`, its peer ID) when no direct connection exists. */
+  connection?: 'direct' | 'relayed'
+  relay?: string
 }
 
 /** What this node knows of one peer's replication state. */
@@ -105,6 +108,21 @@ export interface AccessStatus {
   allowList?: number
 }
 
+/** How this node is reached from other networks. */
+export interface ReachStatus {
+  /**
+   * `public`: it announces an address of its own on a public IP (a listen
+   * address, or one AutoNAT confirmed by a dial back); `private`: all its own
+   * addresses are private (a LAN, or behind NAT), so other networks reach it
+   * through a relay; `unknown`: no address of its own yet.
+   */
+  reachability: 'public' | 'private' | 'unknown'
+  /** Group relays this node holds a reservation on (peer IDs): its relayed addresses are in `addrs`. */
+  relays: string[]
+  /** Present when this node serves as a relay (`--relay`): reservations held on it now. */
+  relayServer?: { reservations: number }
+}
+
 export interface NodeStatus {
   id: string
   name: string
@@ -132,6 +150,8 @@ export interface NodeStatus {
   access?: AccessStatus
   /** Optional, so clients still read daemons that predate it. */
   replication?: ReplicationStatus
+  /** Optional, so clients still read daemons that predate it. */
+  reach?: ReachStatus
 }
 
 /** node_health: what a probe needs to know. */
