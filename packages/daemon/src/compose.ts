@@ -106,6 +106,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
   const watch = new MemberWatch(components.isMember)
   const libp2p = await createLibp2pNode({
     relay: init.relay ?? false,
+    log: log.child({ component: 'relay' }),
     isMember: async peer => await watch.until(peer.toString()),
     privateKey,
     group: init.group,

@@ -26,12 +26,14 @@ import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
+import { relayClient, type RelayClient } from './relay-client.js'
 import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 import type { ConnectionGater, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
 
 export type MurmurServices = {
   identify: Identify
@@ -41,6 +43,7 @@ export type MurmurServices = {
   mdns?: PeerDiscovery
   dht?: KadDht.KadDHT
   dcutr: unknown
+  relayClient: RelayClient
   autonat: unknown
   relay?: CircuitRelayService
 }
@@ -61,6 +64,8 @@ export interface Libp2pNodeInit {
   allowed?: (peer: string) => boolean
   /** Serve circuit relay v2 to the group's members (`--relay`). @default false */
   relay?: boolean
+  /** The relay client logs here. */
+  log: Logger
   /** Whether a peer is, or shows itself within a few seconds to be, a group member: who the relay serves. */
   isMember?: (peer: PeerId) => Promise<boolean>
 }
@@ -76,8 +81,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     start: false,
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
-    // '/p2p-circuit': keep a reservation on a group relay once connected to one, and advertise it
-    addresses: { listen: [...init.listen, '/p2p-circuit'], announceFilter: withoutLoopback },
+    addresses: { listen: init.listen, announceFilter: withoutLoopback },
     transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
@@ -124,6 +128,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       sync: murmurSync(init.sync),
       // a relayed connection between members is upgraded to a direct one where the NATs allow it
       dcutr: dcutr(),
+      // a reservation on the group relays this node connects to, and so a relayed address
+      relayClient: relayClient({ log: init.log }),
       // members dial back each other's public addresses, so a node learns which of its own are reachable
       autonat: autoNAT(),
       ...(init.relay === true ? { relay: circuitRelayServer(RELAY_SERVER_LIMITS) } : {}),

@@ -5,9 +5,9 @@
  * so a node learns whether its addresses can be dialled from outside. No
  * public relay or bootstrap list is ever configured.
  *
- * Every node runs the relay transport and listens on `/p2p-circuit`, so it
- * keeps one reservation on a group relay it is connected to and advertises
- * the relayed address (in `status`, identify and its tickets).
+ * Every node runs the relay transport and a relay client (relay-client.ts)
+ * that keeps a reservation on the group relays it is connected to, so it
+ * advertises a relayed address (in `status`, identify and its tickets).
  */
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
