@@ -13,6 +13,8 @@ export interface InviteInit {
   /** This node's addresses, each ending in `/p2p/<inviter>`. */
   addrs: string[]
   swarmKey?: Uint8Array
+  /** Whether this node has an allow-list. */
+  allowList: boolean
   expiresInMs: number
   /** @default Date.now() */
   now?: number
@@ -29,5 +31,5 @@ export function createInvite (init: InviteInit): InviteResult {
   // tickets keep whole seconds: say the expiry the joining node will read
   const expires = Math.ceil(((init.now ?? Date.now()) + init.expiresInMs) / 1000) * 1000
   const ticket = encodeTicket({ group: init.group, inviter: init.inviter, addrs, expires, ...(init.swarmKey != null ? { swarmKey: init.swarmKey } : {}) })
-  return { ticket, group: init.group, expires: new Date(expires).toISOString(), closed: init.swarmKey != null, addrs }
+  return { ticket, group: init.group, expires: new Date(expires).toISOString(), closed: init.swarmKey != null, allowList: init.allowList, addrs }
 }

@@ -237,7 +237,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** A ticket for joining this node's group, valid for `expiresInMs`: a secret when the group has a swarm key. */
   invite (expiresInMs: number): InviteResult {
-    return createInvite({ group: this.group, inviter: this.peerId, addrs: this.addrs, swarmKey: this.swarmKey, expiresInMs })
+    return createInvite({ group: this.group, inviter: this.peerId, addrs: this.addrs, swarmKey: this.swarmKey, allowList: this.allowed != null, expiresInMs })
   }
 
   status (): MurmurStatus {

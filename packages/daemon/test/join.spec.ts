@@ -69,8 +69,10 @@ describe('joining with a ticket', () => {
     assert.deepEqual(decoded.swarmKey, aliceKey)
     const hours = (decoded.expires - Date.now()) / 3_600_000
     assert.ok(hours > 1.9 && hours <= 2.01, `expires in ${hours} h`)
+    assert.doesNotMatch(made.notes, /allow-list/)
     const json = await alice.json(['invite', '--expires', '30m'])
     assert.equal(json.closed, true)
+    assert.equal(json.allowList, false)
     assert.equal(decodeTicket(json.ticket).group, 'team')
   })
 
@@ -109,6 +111,8 @@ describe('joining with a ticket', () => {
     const carol = await cluster.start('carol', { args: ['--join', made.ticket] })
     await replicates(bob, carol, 'open-join')
     assert.equal(existsSync(join(carol.dataDir, 'swarm.key')), false)
+    const gina = await cluster.start('gina', { args: ['--allow', (await alice.status()).id] })
+    assert.match((await invite(gina)).notes, /allow-list: the new node is refused until its peer ID/)
     const bad = await bob.ctl(['invite', '--expires', 'soon'])
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /--expires/)

@@ -182,6 +182,8 @@ export interface InviteResult {
   expires: string
   /** The ticket holds the group's swarm key: it is a secret, as the key file is. */
   closed: boolean
+  /** The inviting node has an allow-list: the new node is refused until its peer ID is on every member's list. */
+  allowList: boolean
   /** The addresses the ticket carries. */
   addrs: string[]
 }

@@ -22,5 +22,6 @@ export async function invite (ctx: CommandContext, opts: InviteOptions): Promise
   const secret = result.closed
     ? `This ticket holds group ${result.group}'s swarm key: it is a SECRET. Anyone who has it can join and read and write everything until ${result.expires}, and the key inside never expires. Send it only to the new member, over a private channel.`
     : `Group ${result.group} is open (no swarm key): anyone who can reach its nodes can join, ticket or not.`
-  printLine(ctx.io.stderr, `${secret}\nOn the new node, run: murmurd --name <name> --join <ticket>  (valid until ${result.expires})`)
+  const allowed = result.allowList === true ? '\nThis group has an allow-list: the new node is refused until its peer ID (murmurd prints it at start) is on every member\'s list.' : ''
+  printLine(ctx.io.stderr, `${secret}${allowed}\nOn the new node, run: murmurd --name <name> --join <ticket>  (valid until ${result.expires})`)
 }
