@@ -21,9 +21,7 @@ function derived (loaded: LoadedConfig): Record<string, unknown> {
     peer: config.peers,
     group: config.group,
     // a key from a ticket lives in the data dir (once the node has started)
-    ...(joined && config.swarmKey != null ? { 'swarm-key': join(config.dataDir, SWARM_KEY_FILE) } : {}),
-    // a ticket may hold the group's key: never printed
-    ...(config.join != null ? { join: '<ticket>' } : {})
+    ...(joined && config.swarmKey != null ? { 'swarm-key': join(config.dataDir, SWARM_KEY_FILE) } : {})
   }
 }
 
@@ -40,12 +38,17 @@ export function formatConfig (command: Command, loaded: LoadedConfig): string {
     const attribute = setting.attributeName()
     const value = key in fromConfig ? fromConfig[key] : raw[attribute]
     const source = loaded.sources.get(attribute) ?? 'default'
+    if (key === 'join' && value !== undefined) {
+      // a ticket may hold the group's key: never printed, and a comment, so the output still reads back
+      lines.push(`# join = <a ticket, not printed>  # ${source}`)
+      continue
+    }
     if (value === undefined) {
       lines.push(`# ${key} is not set`)
       continue
     }
     const typed = setting.kind === 'count' ? Number(value) : value
-    const note = key === 'swarm-key' || key === 'join' ? `${source}; the key itself is never printed` : source
+    const note = key === 'swarm-key' ? `${source}; the key itself is never printed` : source
     lines.push(`${stringify({ [key]: typed }).trimEnd()}  # ${note}`)
   }
   return lines.join('\n') + '\n'

@@ -97,6 +97,9 @@ describe('joining with a ticket', () => {
     const printed = await run(process.execPath, [MURMURD, '--name', 'dave', '--data-dir', dave.dataDir, '--print-config'])
     assert.match(printed.stdout, /^group = "team" {2}# the data dir/m)
     assert.match(printed.stdout, /^swarm-key = ".*swarm\.key" {2}# the data dir .*never printed/m)
+    const withTicket = await run(process.execPath, [MURMURD, '--name', 'dave', '--data-dir', dave.dataDir, '--join', ticket, '--print-config'])
+    assert.match(withTicket.stdout, /^# join = <a ticket, not printed> {2}# --join$/m)
+    assert.doesNotMatch(withTicket.stdout, new RegExp(ticket.slice(1, 30)))
     assert.equal(await dave.stop(), 0)
   })
 
