@@ -89,6 +89,8 @@ describe('reach through NAT (network namespaces)', { skip }, () => {
     console.log(`# bob's start (--join with alice's ticket) to alice's key on bob: ${firstSyncMs} ms; bob's connection to alice: ${seen.connection}${seen.relay != null ? ` via ${seen.relay}` : ''}; DCUtR upgraded: ${seen.connection === 'direct' ? 'yes' : 'no (the addresses are private to libp2p, so it does not try)'}`)
     assert.equal(seen.connection, 'relayed', 'with private addresses on both sides DCUtR cannot upgrade: if it now does, update this test and the README')
     assert.equal(seen.relay, relayId)
+    // bob has pulled from alice herself, over the only connection he has to her: the relayed one
+    await waitFor(async () => (await bob.status()).peerSync.find((p: any) => p.id === aliceId)?.lastSync != null, 'bob to complete a sync pull from alice', 30_000)
   })
 
   it('the relay is killed: both keep writing, and converge once it returns', async () => {
