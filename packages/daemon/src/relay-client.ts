@@ -9,10 +9,12 @@
  * node is already connected to costs nothing while there are none, and never
  * looks outside the peers murmur dials.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { relayOf } from './reach.js'
 import type { IdentifyResult, Libp2pEvents, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 export interface RelayClientInit {
@@ -28,14 +30,17 @@ export interface RelayClientComponents {
 
 export class RelayClient implements Startable {
   private readonly pending = new Set<string>()
+  private stopped = new AbortController()
 
   constructor (private readonly components: RelayClientComponents, private readonly init: RelayClientInit) {}
 
   start (): void {
+    this.stopped = new AbortController()
     this.components.events.addEventListener('peer:identify', this.onIdentify)
   }
 
   stop (): void {
+    this.stopped.abort()
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
   }
 
@@ -53,12 +58,33 @@ export class RelayClient implements Startable {
     this.pending.add(id)
     // the relay's address as this node reached it; the reservation uses the open connection
     const at = connection.remoteAddr.toString().endsWith(`/p2p/${id}`) ? connection.remoteAddr : connection.remoteAddr.encapsulate(`/p2p/${id}`)
-    this.components.transportManager.listen([at.encapsulate('/p2p-circuit')])
-      .then(() => { this.init.log.info({ relay: id }, 'holding a reservation on a group relay') })
-      .catch((err: Error) => { this.init.log.info({ relay: id, err: err.message }, 'the relay refused a reservation') })
+    this.reserve(id, at.encapsulate('/p2p-circuit'))
       .finally(() => { this.pending.delete(id) })
   }
+
+  /**
+   * A few tries, a second or more apart: the relay transport's own discovery
+   * sees the same identify and queues a reservation on the relay that fails
+   * at once ("do not need any more relays"), and a listen in the meantime
+   * joins that failing attempt instead of making its own.
+   */
+  private async reserve (relay: string, addr: Multiaddr): Promise<void> {
+    for (let attempt = 1; attempt <= RESERVE_ATTEMPTS; attempt++) {
+      try {
+        await this.components.transportManager.listen([addr])
+        this.init.log.info({ relay }, 'holding a reservation on a group relay')
+        return
+      } catch (err) {
+        const last = attempt === RESERVE_ATTEMPTS
+        this.init.log[last ? 'info' : 'debug']({ relay, attempt, err: (err as Error).message.split('\n').find(line => line.includes('Error')) ?? (err as Error).message }, last ? 'no reservation on the relay' : 'reservation failed; trying again')
+        if (last || this.stopped.signal.aborted) return
+        await sleep(attempt * 1_000, undefined, { signal: this.stopped.signal }).catch(() => {})
+      }
+    }
+  }
 }
+
+const RESERVE_ATTEMPTS = 3
 
 export function relayClient (init: RelayClientInit): (components: RelayClientComponents) => RelayClient {
   return components => new RelayClient(components, init)

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { pino } from 'pino'
 import { RelayClient } from '../src/relay-client.js'
+import { waitFor } from './harness.js'
 import type { IdentifyResult, Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
 
@@ -25,7 +26,7 @@ interface Rig {
   settle: () => Promise<void>
 }
 
-function rig (maxRelays?: number): Rig {
+function rig (maxRelays?: number, failures = 0): Rig {
   const events = new EventTarget() as unknown as TypedEventTarget<Libp2pEvents>
   const listened: string[] = []
   const addrs: Multiaddr[] = []
@@ -33,6 +34,7 @@ function rig (maxRelays?: number): Rig {
     getAddrs: () => addrs,
     listen: async (list: Multiaddr[]) => {
       listened.push(...list.map(String))
+      if (failures-- > 0) throw new Error('HadEnoughRelaysError: Not making reservation on discovered relay')
       // the transport's listener then holds the relayed address
       addrs.push(...list.map(a => a.encapsulate(`/p2p/${ME}`)))
     }
@@ -63,6 +65,15 @@ describe('relay client', () => {
     identify(R2, [RELAY_V2_HOP_CODEC], '/ip4/10.0.0.2/tcp/4001')
     await settle()
     assert.equal(listened.length, 1, 'nothing after stop')
+  })
+
+  it('tries again when the transport\'s own discovery got in first and failed', async () => {
+    const { identify, listened, client } = rig(2, 1)
+    identify(R1, [RELAY_V2_HOP_CODEC], '/ip4/10.0.0.1/tcp/4001')
+    await waitFor(() => listened.length === 2, 'a second try', 5_000)
+    assert.deepEqual(listened, Array(2).fill(`/ip4/10.0.0.1/tcp/4001/p2p/${R1}/p2p-circuit`))
+    assert.deepEqual([...client.reserved()], [R1])
+    client.stop()
   })
 
   it('skips relays reached through another relay, and holds at most maxRelays', async () => {
