@@ -92,7 +92,7 @@ function accessRow ({ swarmKey, allowList }: AccessStatus): [string, string] {
 const REACHABILITY = {
   public: 'public (an address of its own that other networks can dial)',
   private: 'private (behind NAT or on a private network: other networks reach it through a relay)',
-  unknown: 'unknown (no address of its own yet)'
+  unknown: 'unknown (a public address no member has dialled back yet, or none of its own)'
 }
 
 function reachRow ({ reachability, relays, relayServer }: ReachStatus): [string, string] {

@@ -27,6 +27,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
+import { listenAddresses, type ListenAddresses } from './reach.js'
 import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
@@ -44,6 +45,7 @@ export type MurmurServices = {
   dht?: KadDht.KadDHT
   dcutr: unknown
   relayClient: RelayClient
+  addresses: ListenAddresses
   autonat: unknown
   relay?: CircuitRelayService
 }
@@ -130,6 +132,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       dcutr: dcutr(),
       // a reservation on the group relays this node connects to, and so a relayed address
       relayClient: relayClient({ log: init.log }),
+      addresses: listenAddresses(),
       // members dial back each other's public addresses, so a node learns which of its own are reachable
       autonat: autoNAT(),
       ...(init.relay === true ? { relay: circuitRelayServer(RELAY_SERVER_LIMITS) } : {}),

@@ -21,7 +21,7 @@ import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { dialAddress, summarisePeer } from './peer-info.js'
-import { reachOf } from './reach.js'
+import { ownAddrs, reachOf } from './reach.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
@@ -109,9 +109,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return this.state().libp2p.peerId.toString()
   }
 
-  /** Multiaddrs this node listens on, each ending in `/p2p/<peerId>`. */
+  /** Multiaddrs to reach this node at (announced, then listening; relayed too), each ending in `/p2p/<peerId>`. */
   get addrs (): string[] {
-    return this.state().libp2p.getMultiaddrs().map(String)
+    return ownAddrs(this.state().libp2p)
   }
 
   /** Whether `peerId` may connect: any peer without an allow-list; with one, the peers on it and this node. */

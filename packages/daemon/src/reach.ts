@@ -4,11 +4,12 @@
  * holds a reservation on, and whether each peer's connection is direct or
  * relayed (and through which relay).
  */
-import { isPrivate } from '@libp2p/utils'
+import { isLoopback, isPrivate } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { ReachStatus } from '@murmur/protocol'
 import type { MurmurLibp2p } from './libp2p-node.js'
 import type { Connection } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { TransportManager } from '@libp2p/interface-internal'
 
 const CIRCUIT = '/p2p-circuit'
 
@@ -21,19 +22,51 @@ export function relayOf (addr: Multiaddr | string): string | undefined {
 }
 
 /**
+ * The addresses a node gives out (status, banner, tickets): those libp2p
+ * announces, then the ones it listens on that it does not announce yet. A
+ * public address is announced only once AutoNAT had a member dial it back,
+ * which a group's first node (a hub on a cloud VM) cannot get: without the
+ * listening ones its tickets would hold 127.0.0.1. Loopback addresses only
+ * when there is nothing else.
+ */
+export function ownAddrs (libp2p: MurmurLibp2p): string[] {
+  const self = `/p2p/${libp2p.peerId.toString()}`
+  const listening = libp2p.services.addresses.listening().filter(addr => relayOf(addr) == null).map(addr => addr.encapsulate(self))
+  const all = [...new Set([...libp2p.getMultiaddrs(), ...listening].map(String))]
+  const external = all.filter(addr => !isLoopback(multiaddr(addr)))
+  return external.length > 0 ? external : all
+}
+
+/**
  * `public`: the node announces an address of its own (not relayed) on a
- * public IP: a listen address there, or an observed one that AutoNAT had
- * members dial back. `private`: all its own addresses are private (a LAN,
- * or behind NAT), so other networks reach it only through a relay.
- * `unknown`: it has no address of its own yet.
+ * public IP: one AutoNAT had a member dial back. `unknown`: it listens on a
+ * public address nobody has dialled back yet, or has no address of its own.
+ * `private`: all its own addresses are private (a LAN, or behind NAT), so
+ * other networks reach it only through a relay.
  */
 export function reachOf (libp2p: MurmurLibp2p): ReachStatus {
   const addrs = libp2p.getMultiaddrs()
-  const own = addrs.filter(addr => relayOf(addr) == null)
-  const reachability = own.length === 0 ? 'unknown' : own.some(addr => !isPrivate(addr)) ? 'public' : 'private'
+  const announced = addrs.filter(addr => relayOf(addr) == null)
+  const listening = libp2p.services.addresses.listening().filter(addr => relayOf(addr) == null)
+  const reachability = announced.some(addr => !isPrivate(addr))
+    ? 'public'
+    : listening.some(addr => !isPrivate(addr)) || announced.length === 0 ? 'unknown' : 'private'
   const relays = [...new Set(addrs.map(relayOf).filter(id => id != null))]
   const reservations = libp2p.services.relay?.reservations.size
   return { reachability, relays, ...(reservations != null ? { relayServer: { reservations } } : {}) }
+}
+
+/** A libp2p service that says which addresses the node listens on (libp2p itself says only which it announces). */
+export class ListenAddresses {
+  constructor (private readonly components: { transportManager: TransportManager }) {}
+
+  listening (): Multiaddr[] {
+    return this.components.transportManager.getAddrs()
+  }
+}
+
+export function listenAddresses (): (components: { transportManager: TransportManager }) => ListenAddresses {
+  return components => new ListenAddresses(components)
 }
 
 /** Direct when any connection to the peer is; else relayed, through the relay of the first. */

@@ -111,10 +111,11 @@ export interface AccessStatus {
 /** How this node is reached from other networks. */
 export interface ReachStatus {
   /**
-   * `public`: it announces an address of its own on a public IP (a listen
-   * address, or one AutoNAT confirmed by a dial back); `private`: all its own
+   * `public`: an address of its own on a public IP that AutoNAT confirmed
+   * (a member dialled it back); `unknown`: a public address nobody has
+   * dialled back yet, or no address of its own; `private`: all its own
    * addresses are private (a LAN, or behind NAT), so other networks reach it
-   * through a relay; `unknown`: no address of its own yet.
+   * through a relay.
    */
   reachability: 'public' | 'private' | 'unknown'
   /** Group relays this node holds a reservation on (peer IDs): its relayed addresses are in `addrs`. */
