@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throw-away LAN for tests: n "hosts" (network namespaces) on one Linux bridge
 # (in its own "switch" namespace), plus nftables knobs to cut links, isolate a
-# host or drop a share of its packets.
+# host or drop a share of its packets. Or, with nat-up, two private LANs behind
+# nftables masquerading routers on that bridge, with a relay host and a
+# stranger beside the routers.
 #
 # Everything lives inside namespaces this script creates: the veth pairs are
 # created directly inside the switch namespace with their peer end in a host
@@ -29,6 +31,9 @@ testing murmurd under partitions and packet loss. Needs root, iproute2 and
 nftables (scripts/install-test-deps.sh installs them).
 
   up <id> <n>              create hosts ${PREFIX}-<id>-h1..h<n> on a bridge (n <= ${MAX_HOSTS})
+  nat-up <id>              create two private LANs behind NAT routers and a public segment:
+                             h1 relay host (public), h2 NAT router of LAN A, h3 host on LAN A,
+                             h4 NAT router of LAN B, h5 host on LAN B, h6 stranger (public)
   ip <id> <i>              print host i's address
   exec <id> <i> <cmd...>   run a command in host i's namespace
   probe <id> <i> <j> <port>  exit 0 if host i can open a TCP connection to host j:port (2 s)
@@ -46,7 +51,15 @@ nftables (scripts/install-test-deps.sh installs them).
                            (--all: for every ${PREFIX}-* cluster, in use or not)
 
 <id> is 1-12 lowercase letters and digits; several clusters can coexist.
-Host addresses are 10.213.<k>.<i>/24 with k derived from the id.
+Host addresses are 10.213.<k>.<i>/24 with k derived from the id. With nat-up,
+the public segment is 100.64.<k>.0/24 (relay .10, router A .1, router B .2,
+stranger .20), LAN A 172.16.<k>.0/24 and LAN B 172.17.<k>.0/24 (router .1,
+host .2). The routers masquerade their LAN behind their public address with
+nftables (Linux conntrack NAT: the mapping keeps the source port when it is
+free; inbound packets pass only for connections the LAN opened, from the
+address they went to: address- and port-dependent filtering) and forward
+nothing else in; no port is forwarded, nothing speaks UPnP or NAT-PMP.
+'ip' prints a host's first address (a router's public one).
 USAGE
 }
 
@@ -82,7 +95,10 @@ subnet_octet () {
   echo $(( sum % 250 + 1 ))
 }
 
-host_ip () { echo "10.213.$(subnet_octet "$1").$2"; }
+# A host's first IPv4 address, as configured (up: 10.213.k.i; nat-up: see usage).
+host_ip () {
+  ip -n "$(host_ns "$1" "$2")" -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
 
 # Every namespace of cluster <id> (switch and hosts), one per line.
 cluster_namespaces () {
@@ -144,21 +160,17 @@ on_up_exit () {
   cmd_down "$UP_ID" >/dev/null 2>&1 || true
 }
 
-cmd_up () {
-  [[ $# -eq 2 ]] || usage_error "up needs <id> <n>"
-  local id=$1 n=$2
+# The start of 'up' and 'nat-up': no such cluster yet, a clean-up if the rest
+# fails, the owner, and the switch namespace with its bridge.
+begin_cluster () {
+  local id=$1 sw
   check_id "$id"
-  check_index "$n"
   [[ -z $(cluster_namespaces "$id") ]] || die "cluster '$id' already exists (run: $(basename "$0") down $id)"
-
   # a failure half-way (set -e exits) must not leave namespaces behind
   UP_ID=$id
   trap on_up_exit EXIT
-
   record_owner "$id"
-  local sw k
   sw=$(switch_ns "$id")
-  k=$(subnet_octet "$id")
   ip netns add "$sw"
   disable_ipv6 "$sw"
   ip -n "$sw" link set lo up
@@ -167,25 +179,92 @@ cmd_up () {
   # group flowing without an IGMP querier on the bridge
   ip -n "$sw" link set br0 type bridge mcast_snooping 0
   ip -n "$sw" link set br0 up
+}
 
-  local i ns
+# A host namespace with its firewall, and no interface but loopback yet.
+new_host () {
+  local ns
+  ns=$(host_ns "$1" "$2")
+  ip netns add "$ns"
+  disable_ipv6 "$ns"
+  ip -n "$ns" link set lo up
+  host_ruleset | ip netns exec "$ns" nft -f -
+}
+
+# Plugs host <i> into the switch's bridge as eth0 with <address>/24.
+attach_host () {
+  local id=$1 i=$2 address=$3 sw ns
+  sw=$(switch_ns "$id")
+  ns=$(host_ns "$id" "$i")
+  # created in the switch namespace with its peer directly in the host's
+  ip -n "$sw" link add "h$i" type veth peer name eth0 netns "$ns"
+  ip -n "$sw" link set "h$i" master br0
+  ip -n "$sw" link set "h$i" up
+  ip -n "$ns" addr add "$address/24" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
+cmd_up () {
+  [[ $# -eq 2 ]] || usage_error "up needs <id> <n>"
+  local id=$1 n=$2
+  check_id "$id"
+  check_index "$n"
+  begin_cluster "$id"
+  local k i
+  k=$(subnet_octet "$id")
   for (( i = 1; i <= n; i++ )); do
-    ns=$(host_ns "$id" "$i")
-    ip netns add "$ns"
-    disable_ipv6 "$ns"
-    ip -n "$ns" link set lo up
-    # created in the switch namespace with its peer directly in the host's
-    ip -n "$sw" link add "h$i" type veth peer name eth0 netns "$ns"
-    ip -n "$sw" link set "h$i" master br0
-    ip -n "$sw" link set "h$i" up
-    ip -n "$ns" addr add "10.213.$k.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
+    new_host "$id" "$i"
+    attach_host "$id" "$i" "10.213.$k.$i"
     # no default route exists in a host; multicast (mDNS) needs an explicit one
-    ip -n "$ns" route add 224.0.0.0/4 dev eth0
-    host_ruleset | ip netns exec "$ns" nft -f -
+    ip -n "$(host_ns "$id" "$i")" route add 224.0.0.0/4 dev eth0
   done
   UP_ID=
   echo "cluster $id: $n hosts on 10.213.$k.0/24 (namespaces $(host_ns "$id" 1) .. $(host_ns "$id" "$n"))"
+}
+
+# nat-up: a LAN host behind its NAT router. Called with the router's and host's
+# indexes and the LAN's /24 prefix (e.g. 172.16.9).
+nat_lan () {
+  local id=$1 router=$2 host=$3 lan=$4
+  local rns hns
+  rns=$(host_ns "$id" "$router")
+  hns=$(host_ns "$id" "$host")
+  ip -n "$rns" link add lan0 type veth peer name eth0 netns "$hns"
+  ip -n "$rns" addr add "$lan.1/24" dev lan0
+  ip -n "$rns" link set lan0 up
+  ip -n "$hns" addr add "$lan.2/24" dev eth0
+  ip -n "$hns" link set eth0 up
+  ip -n "$hns" route add default via "$lan.1"
+  ip netns exec "$rns" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  ip netns exec "$rns" nft -f - <<NFT
+table ip ${PREFIX}nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "eth0" masquerade
+  }
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "lan0" oifname "eth0" accept
+  }
+}
+NFT
+}
+
+cmd_nat_up () {
+  [[ $# -eq 1 ]] || usage_error "nat-up needs <id>"
+  local id=$1 k i
+  begin_cluster "$id"
+  k=$(subnet_octet "$id")
+  for (( i = 1; i <= 6; i++ )); do new_host "$id" "$i"; done
+  attach_host "$id" 1 "100.64.$k.10"
+  attach_host "$id" 2 "100.64.$k.1"
+  attach_host "$id" 4 "100.64.$k.2"
+  attach_host "$id" 6 "100.64.$k.20"
+  nat_lan "$id" 2 3 "172.16.$k"
+  nat_lan "$id" 4 5 "172.17.$k"
+  UP_ID=
+  echo "cluster $id: relay 100.64.$k.10, LAN A 172.16.$k.0/24 behind 100.64.$k.1, LAN B 172.17.$k.0/24 behind 100.64.$k.2, stranger 100.64.$k.20"
 }
 
 # Owner = pid plus its start time, so a recycled pid is not mistaken for a live owner.
@@ -375,6 +454,7 @@ main () {
   require_tools
   case $command in
     up) cmd_up "$@" ;;
+    nat-up) cmd_nat_up "$@" ;;
     down) cmd_down "$@" ;;
     down-stale) cmd_down_stale "$@" ;;
     ip) cmd_ip "$@" ;;

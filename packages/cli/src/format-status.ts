@@ -1,4 +1,4 @@
-import type { AccessStatus, NodeStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol/client'
+import type { AccessStatus, NodeStatus, ReachStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol/client'
 import { countOf, formatBytes, formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {
@@ -14,6 +14,7 @@ export function formatStatus (status: NodeStatus): string {
     ['ops', formatCounters(status)],
     ['clock', formatClock(status)],
     ...(status.access != null ? [accessRow(status.access)] : []),
+    ...(status.reach != null ? [reachRow(status.reach)] : []),
     ...(status.replication != null ? replicationRows(status.replication) : []),
     ['sync', status.peerSync.map(formatPeerSync).join('\n') || '(no peers yet)'],
     ['uptime', formatDuration(status.uptimeMs)],
@@ -86,6 +87,19 @@ function accessRow ({ swarmKey, allowList }: AccessStatus): [string, string] {
   const key = swarmKey ? 'swarm key' : 'no swarm key'
   const list = allowList != null ? `allow-list of ${countOf(allowList, 'peer')} (this node included)` : 'no allow-list'
   return ['access', `closed: ${key}, ${list}`]
+}
+
+const REACHABILITY = {
+  public: 'public (an address of its own that other networks can dial)',
+  private: 'private (behind NAT or on a private network: other networks reach it through a relay)',
+  unknown: 'unknown (a public address no member has dialled back yet, or none of its own)'
+}
+
+function reachRow ({ reachability, relays, relayServer }: ReachStatus): [string, string] {
+  const lines = [REACHABILITY[reachability] ?? reachability]
+  for (const relay of relays) lines.push(`reserved on relay ${relay}`)
+  if (relayServer != null) lines.push(`serving as a relay: ${countOf(relayServer.reservations, 'reservation')}`)
+  return ['reach', lines.join('\n')]
 }
 
 function formatClock ({ clock }: NodeStatus): string {

@@ -43,8 +43,9 @@ export function formatChange (event: ChangeEvent): string {
   return event.type === 'put' ? `put ${key} = ${displayValue(event)}` : `del ${key}`
 }
 
-export function formatPeer ({ id, name, member, via, addrs }: PeerInfo): string {
-  return [id, name ?? '-', member ? 'member' : 'non-member', via ?? '-', addrs.join(',') || '-'].join('  ')
+export function formatPeer ({ id, name, member, via, connection, relay, addrs }: PeerInfo): string {
+  const path = connection === 'relayed' ? `relayed${relay != null ? `:${relay}` : ''}` : connection ?? '-'
+  return [id, name ?? '-', member ? 'member' : 'non-member', via ?? '-', path, addrs.join(',') || '-'].join('  ')
 }
 
 /** `label:` columns aligned; a value with several lines is indented under the first. */

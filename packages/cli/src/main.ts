@@ -15,11 +15,13 @@ import type { ExecOptions } from './commands/exec.js'
 import type { ExportOptions } from './commands/export.js'
 import type { GetOptions } from './commands/get.js'
 import type { HealthOptions } from './commands/health.js'
+import type { InviteOptions } from './commands/invite.js'
 import type { ListOptions } from './commands/list.js'
 import type { PutOptions } from './commands/put.js'
 import type { TemplateOptions } from './commands/template.js'
 import type { WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
+import { DEFAULT_INVITE_MS, MAX_INVITE_MS } from '@murmur/protocol/client'
 import { ExitCode, formatUsageError, report } from './errors.js'
 import { resolveIo, type CliIo } from './io.js'
 
@@ -133,6 +135,9 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .option('--kill-timeout <ms>', 'SIGKILL it if it has not exited this long after --signal', positiveInteger, 10_000)
     .argument('<command...>', 'the command and its arguments (after --)')
     .action(async (words: string[], opts: ExecOptions, command: Command) => { outcome.code = await (await import('./commands/exec.js')).exec(context(command), words, opts) })
+  program.command('invite').description('print a ticket that joins a new node to this group (murmurd --join); for a closed group it is a secret')
+    .option('--expires <duration>', 'how long the ticket is valid: 30m, 24h, 7d (at most 365d)', parseDuration, DEFAULT_INVITE_MS)
+    .action(async (opts: InviteOptions, command: Command) => { await (await import('./commands/invite.js')).invite(context(command), opts) })
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action(async (file: string | undefined, _opts: unknown, command: Command) => { (await import('./commands/keygen.js')).keygen(context(command), file) })
@@ -162,6 +167,16 @@ function signalName (text: string): NodeJS.Signals {
   const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`
   if (!Object.hasOwn(constants.signals, name)) throw new InvalidArgumentError('expected a signal name such as SIGTERM or HUP')
   return name as NodeJS.Signals
+}
+
+const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `90s`, `30m`, `24h`, `7d`: at least 1 s, at most a year. */
+function parseDuration (text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text)
+  const ms = match == null ? NaN : Number(match[1]) * (UNITS[match[2] as string] as number)
+  if (!Number.isSafeInteger(ms) || ms < 1_000 || ms > MAX_INVITE_MS) throw new InvalidArgumentError('expected a duration such as 30m, 24h or 7d (1s to 365d)')
+  return ms
 }
 
 function nonNegativeInteger (text: string): number {

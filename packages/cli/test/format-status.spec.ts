@@ -81,3 +81,19 @@ describe('formatStatus: replication', () => {
     assert.deepEqual(row(text, 'versions'), [`${ALICE} 9`, `${BOB} 7 (this node)`, `${CAROL} 4`])
   })
 })
+
+describe('formatStatus: reach', () => {
+  it('says how the node is reached, the relays it holds a reservation on, and what it serves as a relay', () => {
+    const text = formatStatus({ ...HEALTHY, reach: { reachability: 'private', relays: ['12D3KooWRelay'], relayServer: { reservations: 2 } } })
+    assert.deepEqual(row(text, 'reach'), [
+      'private (behind NAT or on a private network: other networks reach it through a relay)',
+      'reserved on relay 12D3KooWRelay',
+      'serving as a relay: 2 reservations'
+    ])
+    assert.deepEqual(row(formatStatus({ ...HEALTHY, reach: { reachability: 'public', relays: [] } }), 'reach'), ['public (an address of its own that other networks can dial)'])
+  })
+
+  it('leaves the row out for a daemon that does not report it', () => {
+    assert.deepEqual(row(formatStatus(HEALTHY), 'reach'), [])
+  })
+})

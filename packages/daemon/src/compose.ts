@@ -16,11 +16,14 @@ import { batchSigner, batchVerifier } from './op-signing.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
+import { storeMembership } from './membership.js'
+import { MemberWatch } from './relay.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { Replication } from './replication.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Ticket } from '@murmur/protocol'
 import type { Logger } from 'pino'
 
 /** The parts of a running node. */
@@ -43,6 +46,8 @@ export interface ComposeInit extends MurmurInit {
   maxValueBytes: number
   /** The peer IDs on the allow-list, if there is one; this node's own ID is added to it. */
   allowed?: Set<string>
+  /** A checked ticket to store in the data dir (group, key, peers) before the parts read it. */
+  ticket?: Ticket
 }
 
 /** Where the parts call back into the node. */
@@ -65,6 +70,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
   const lock = lockDataDir(init.dataDir)
   let store: SqliteStore | undefined
   try {
+    if (init.ticket != null) storeMembership(init.dataDir, init.ticket, components.log)
     // both modes commit without waiting for the disk: 'full' acknowledges a batch after an fsync of the WAL,
     // 'normal' at once; either way own ops leave the node only once on disk (see Replication)
     store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
@@ -97,7 +103,11 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
 async function build (init: ComposeInit, components: ComposeComponents, store: SqliteStore, replica: Replica, privateKey: PrivateKey): Promise<Pick<Running, 'libp2p' | 'gossip' | 'discovery' | 'writeQueue'>> {
   const { replication, log } = components
   const { allowed } = init
+  const watch = new MemberWatch(components.isMember)
   const libp2p = await createLibp2pNode({
+    relay: init.relay ?? false,
+    log: log.child({ component: 'relay' }),
+    isMember: async peer => await watch.until(peer.toString()),
     privateKey,
     group: init.group,
     mdns: init.mdns ?? true,
@@ -114,7 +124,11 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer) => { replication.pullEnded(result, peer) },
-      onMember: (peer, name) => { components.memberConnected(peer, name) },
+      onMember: (peer, name) => {
+        components.memberConnected(peer, name)
+        watch.joined(peer.toString())
+      },
+      onStranger: peer => { watch.refused(peer.toString()) },
       ...(components.metrics != null ? { onPulled: components.metrics.pulled.bind(components.metrics) } : {})
     }
   })

@@ -79,7 +79,7 @@ export function applyConfigFile (command: Command, file: ConfigFile): Map<string
 
 /** A file value as the flag would have given it; throws `ConfigError` prefixed with `where` otherwise. */
 function fileValue (setting: Setting, value: unknown, where: string, base: string): unknown {
-  if (setting.negate) {
+  if (setting.negate || setting.isBoolean()) {
     if (typeof value !== 'boolean') throw new ConfigError(`${where} must be true or false, not ${describe(value)}`)
     return value
   }

@@ -4,6 +4,8 @@
  * appears only as its file's path, never its bytes.
  */
 import { stringify } from 'smol-toml'
+import { join } from 'node:path'
+import { SWARM_KEY_FILE } from './membership.js'
 import { settingsOf } from './setting.js'
 import type { Command } from 'commander'
 import type { LoadedConfig } from './config.js'
@@ -11,7 +13,16 @@ import type { LoadedConfig } from './config.js'
 /** What `config` holds for a setting, by its file key, where validation derived or resolved the value. */
 function derived (loaded: LoadedConfig): Record<string, unknown> {
   const { config } = loaded
-  return { 'data-dir': config.dataDir, socket: config.socket, listen: config.listen, peer: config.peers }
+  const joined = loaded.sources.get('group') !== 'default' && loaded.sources.get('swarmKey') === loaded.sources.get('group')
+  return {
+    'data-dir': config.dataDir,
+    socket: config.socket,
+    listen: config.listen,
+    peer: config.peers,
+    group: config.group,
+    // a key from a ticket lives in the data dir (once the node has started)
+    ...(joined && config.swarmKey != null ? { 'swarm-key': join(config.dataDir, SWARM_KEY_FILE) } : {})
+  }
 }
 
 export function formatConfig (command: Command, loaded: LoadedConfig): string {
@@ -27,6 +38,11 @@ export function formatConfig (command: Command, loaded: LoadedConfig): string {
     const attribute = setting.attributeName()
     const value = key in fromConfig ? fromConfig[key] : raw[attribute]
     const source = loaded.sources.get(attribute) ?? 'default'
+    if (key === 'join' && value !== undefined) {
+      // a ticket may hold the group's key: never printed, and a comment, so the output still reads back
+      lines.push(`# join = <a ticket, not printed>  # ${source}`)
+      continue
+    }
     if (value === undefined) {
       lines.push(`# ${key} is not set`)
       continue

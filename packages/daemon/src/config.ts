@@ -12,6 +12,7 @@ import { parseAllowFile, parsePeerId } from './allow-list.js'
 import { applyConfigFile, findConfigFile, readConfigFile } from './config-file.js'
 import { ConfigError } from './errors.js'
 import { LOG_LEVELS } from './logger.js'
+import { GROUP_NAME, resolveMembership } from './membership.js'
 import { Setting, settingsOf } from './setting.js'
 import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
@@ -39,9 +40,13 @@ export interface DaemonConfig {
   allow?: string[]
   /** Where `--metrics` serves Prometheus metrics; off when absent. */
   metrics?: MetricsAddress
+  /** A checked `--join` ticket, stored in the data dir when the node starts. */
+  join?: string
+  /** Serve circuit relay v2 to the group's members. */
+  relay: boolean
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const NAME = GROUP_NAME
 
 /** Repeatable flags; from the environment, a comma- or space-separated list. */
 function collect (value: string, previous: string[] | undefined): string[] {
@@ -67,6 +72,8 @@ export function buildCommand (): Command {
     .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL', 'count').default('5000'))
     .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
+    .addOption(new Setting('--join <ticket>', 'join the group of a ticket from murmurctl invite: its group, swarm key and peers are kept in the data dir, so later starts need no flag', 'MURMUR_JOIN'))
+    .addOption(new Setting('--relay', 'serve as a circuit relay for this group\'s members (give it to a member others can reach); others behind NAT reserve a slot on it', 'MURMUR_RELAY').default(false))
     .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
     .addOption(new Setting('--allow <peerId>', 'only this peer (and the others allowed) may connect, repeatable', 'MURMUR_ALLOW', 'list').argParser(collect))
     .addOption(new Setting('--allow-file <file>', 'only the peers listed in this file (one peer ID per line, # comments) may connect', 'MURMUR_ALLOW_FILE', 'path'))
@@ -116,7 +123,11 @@ export function loadConfig (command: Command, argv: string[], env: Env): LoadedC
     sources.set(attribute, source === 'cli' ? setting.long ?? attribute : source === 'env' ? setting.envName : located.get(attribute) ?? 'default')
   }
   try {
-    return { config: validateConfig(command.opts(), env), sources, print: raw.printConfig === true, ...(path !== undefined ? { file: path } : {}) }
+    const config = validateConfig(command.opts(), env, sources.get('group') !== 'default')
+    const joined = config.join != null ? '--join' : 'the data dir (joined with a ticket)'
+    if (sources.get('group') === 'default' && config.group !== 'default') sources.set('group', joined)
+    if (sources.get('swarmKey') === 'default' && config.swarmKey != null) sources.set('swarmKey', joined)
+    return { config, sources, print: raw.printConfig === true, ...(path !== undefined ? { file: path } : {}) }
   } catch (err) {
     throw err instanceof ConfigError ? locate(err, command, located) : err
   }
@@ -141,7 +152,8 @@ function applyEnv (command: Command, env: Env): void {
 }
 
 function envValue (option: Setting, raw: string): unknown {
-  if (option.negate) return !turnsOff(option.envName, raw)
+  if (option.negate) return !turnsOn(option.envName, raw, 'to turn it off', 'to leave it on')
+  if (option.isBoolean()) return turnsOn(option.envName, raw, 'to turn it on', 'to leave it off')
   if (option.argChoices != null && !option.argChoices.includes(raw)) {
     throw new ConfigError(`invalid ${option.envName} "${raw}": expected one of ${option.argChoices.join(', ')}`)
   }
@@ -152,18 +164,19 @@ const TRUE_WORDS = ['1', 'true', 'yes', 'on']
 const FALSE_WORDS = ['0', 'false', 'no', 'off']
 
 /**
- * Whether a `--no-X` flag's variable turns X off. Counting any set value as
- * yes would make MURMUR_NO_MDNS=0 turn mDNS off, so only these words count.
+ * Whether a boolean flag's variable says yes (for `--no-X`: turn X off).
+ * Counting any set value as yes would make MURMUR_NO_MDNS=0 turn mDNS off,
+ * so only these words count.
  */
-function turnsOff (name: string, raw: string): boolean {
+function turnsOn (name: string, raw: string, yes: string, no: string): boolean {
   const word = raw.toLowerCase()
   if (TRUE_WORDS.includes(word)) return true
   if (FALSE_WORDS.includes(word)) return false
-  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} to turn it off, or ${FALSE_WORDS.join('/')} to leave it on`)
+  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} ${yes}, or ${FALSE_WORDS.join('/')} ${no}`)
 }
 
 /** Checks raw parsed options and fills in defaults; throws `ConfigError` naming the bad value. */
-function validateConfig (raw: Record<string, unknown>, env: Env): DaemonConfig {
+function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: boolean): DaemonConfig {
   const name = raw.name as string | undefined
   if (name == null || name === '') throw new ConfigError('--name is required (or MURMUR_NAME), e.g. murmurd --name alice')
   if (!NAME.test(name)) throw new ConfigError(`invalid --name "${name}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
@@ -182,22 +195,29 @@ function validateConfig (raw: Record<string, unknown>, env: Env): DaemonConfig {
     if (err instanceof SocketPathError) throw new ConfigError(err.message)
     throw err
   }
+  const key = raw.swarmKey != null ? readSwarmKey(nonEmpty('--swarm-key', 'MURMUR_SWARM_KEY', raw.swarmKey as string)) : undefined
+  const join = raw.join as string | undefined
+  if (join?.trim() === '') throw new ConfigError('--join is empty (is MURMUR_JOIN blank?); give the ticket murmurctl invite printed')
+  // the ticket is checked here, so a bad one stops murmurd (exit 2) before anything is written
+  const membership = resolveMembership({ dataDir, ...(explicitGroup ? { group } : {}), swarmKey: key, join })
   return {
     name,
     dataDir,
-    group,
+    group: membership.group,
     listen,
     peers,
     socket,
     mdns: raw.mdns !== false,
     dht: raw.dht !== false,
+    relay: raw.relay === true,
     durability: raw.durability as 'full' | 'normal',
     maxClockSkewMs: positiveInteger('--max-clock-skew', raw.maxClockSkew as string),
     antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),
     tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
     logLevel: raw.logLevel as LevelWithSilent,
-    ...(raw.swarmKey != null ? { swarmKey: readSwarmKey(nonEmpty('--swarm-key', 'MURMUR_SWARM_KEY', raw.swarmKey as string)) } : {}),
+    ...(membership.swarmKey != null ? { swarmKey: membership.swarmKey } : {}),
+    ...(join != null ? { join } : {}),
     ...allowList(raw.allow as string[] | undefined, raw.allowFile as string | undefined),
     ...(raw.metrics != null ? { metrics: parseMetricsAddress('--metrics', raw.metrics as string) } : {})
   }

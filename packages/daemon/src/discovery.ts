@@ -49,7 +49,7 @@ export class Discovery {
     for (const entry of this.book.list()) {
       const peer = peerIdFromString(entry.id)
       if (peer.equals(this.libp2p.peerId)) continue
-      this.via.set(entry.id, 'peerbook')
+      this.via.set(entry.id, entry.via === 'ticket' ? 'ticket' : 'peerbook')
       void this.libp2p.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
         .then(() => { this.dialer.add(peer) })
     }

@@ -9,7 +9,7 @@ export interface MurmurInit {
   name: string
   /** Where the database, identity key and socket live. */
   dataDir: string
-  /** Nodes replicate only with nodes of the same group. @default 'default' */
+  /** Nodes replicate only with nodes of the same group. @default the group a ticket joined, else 'default' */
   group?: string
   /** Multiaddrs to listen on. @default ['/ip4/0.0.0.0/tcp/0'] */
   listen?: string[]
@@ -19,6 +19,12 @@ export interface MurmurInit {
   mdns?: boolean
   /** Discovery through the group's private Kademlia DHT. @default true */
   dht?: boolean
+  /**
+   * Serve circuit relay v2 to this group's members only (a member others can
+   * reach should; nodes behind NAT then reserve a slot on it). Every node,
+   * relay or not, reserves on a group relay it is connected to. @default false
+   */
+  relay?: boolean
   /** 'full' fsyncs every commit (acknowledged = durable); 'normal' may lose the last commits on power loss. @default 'full' */
   durability?: 'full' | 'normal'
   /** Largest value accepted, in bytes. @default 1 MiB */
@@ -43,6 +49,15 @@ export interface MurmurInit {
    * only peers holding the same key can connect. @default none
    */
   swarmKey?: Uint8Array
+  /**
+   * A ticket from `murmurctl invite` (or `node.invite()`): the node joins its
+   * group. The ticket is checked whole first (a malformed or expired one, or
+   * one for another group than `group` or the data dir's, is a
+   * `ConfigError` and nothing is written); then the data dir keeps the
+   * group, the swarm key (mode 0600) and the ticket's peers, so later starts
+   * need neither `join` nor `group` nor `swarmKey`. @default none
+   */
+  join?: string
   /**
    * Peer IDs that may connect, in either direction; no other peer can, and
    * no op from another origin is taken. They are the group's members: each

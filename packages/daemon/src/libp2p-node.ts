@@ -1,9 +1,10 @@
 /**
  * The libp2p node murmur runs on: TCP, noise, yamux, identify, ping,
- * gossipsub, murmur's sync protocol, and (unless turned off) mDNS and a
- * private Kademlia DHT for discovery. Nothing here reaches outside the
- * addresses the user gives or the local network: no bootstrap lists, no
- * relays, no UPnP.
+ * gossipsub, murmur's sync protocol, the circuit relay transport with DCUtR
+ * and AutoNAT (relay.ts; the relay server with `--relay`), and (unless
+ * turned off) mDNS and a private Kademlia DHT for discovery. Nothing here
+ * reaches outside the addresses the user gives, the group's members or the
+ * local network: no bootstrap lists, no public relays, no UPnP.
  *
  * mDNS, the DHT and the swarm key's protector are imported only when they are
  * on: a node without them does not pay for loading them at start.
@@ -11,6 +12,9 @@
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify, type Identify } from '@libp2p/identify'
@@ -21,12 +25,16 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
+import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
+import { relayClient, type RelayClient } from './relay-client.js'
+import { listenAddresses, type ListenAddresses } from './reach.js'
 import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
-import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
 
 export type MurmurServices = {
   identify: Identify
@@ -35,6 +43,11 @@ export type MurmurServices = {
   sync: SyncService
   mdns?: PeerDiscovery
   dht?: KadDht.KadDHT
+  dcutr: unknown
+  relayClient: RelayClient
+  addresses: ListenAddresses
+  autonat: unknown
+  relay?: CircuitRelayService
 }
 
 export type MurmurLibp2p = Libp2p<MurmurServices>
@@ -51,6 +64,12 @@ export interface Libp2pNodeInit {
   swarmKey?: Uint8Array
   /** When set, connections to and from peers it refuses are denied. */
   allowed?: (peer: string) => boolean
+  /** Serve circuit relay v2 to the group's members (`--relay`). @default false */
+  relay?: boolean
+  /** The relay client logs here. */
+  log: Logger
+  /** Whether a peer is, or shows itself within a few seconds to be, a group member: who the relay serves. */
+  isMember?: (peer: PeerId) => Promise<boolean>
 }
 
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
@@ -65,7 +84,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
     addresses: { listen: init.listen, announceFilter: withoutLoopback },
-    transports: [tcp()],
+    transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
     // notice a dead peer within seconds, every time (the default timeout doubles after each failure, up to a
@@ -75,7 +94,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     streamMuxers: [yamux()],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
     ...(protector != null ? { connectionProtector: protector } : {}),
-    ...(init.allowed != null ? { connectionGater: allowListGater(init.allowed) } : {}),
+    ...gater(init),
     services: {
       identify: identify(),
       ping: ping(),
@@ -109,10 +128,27 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
         }
       }),
       sync: murmurSync(init.sync),
+      // a relayed connection between members is upgraded to a direct one where the NATs allow it
+      dcutr: dcutr(),
+      // a reservation on the group relays this node connects to, and so a relayed address
+      relayClient: relayClient({ log: init.log }),
+      addresses: listenAddresses(),
+      // members dial back each other's public addresses, so a node learns which of its own are reachable
+      autonat: autoNAT(),
+      ...(init.relay === true ? { relay: circuitRelayServer(RELAY_SERVER_LIMITS) } : {}),
       ...(mdns != null ? { mdns } : {}),
       ...(dht != null ? { dht } : {})
     }
   })
+}
+
+/** The allow-list, and the relay's members-only rule when this node serves as a relay. */
+function gater (init: Libp2pNodeInit): { connectionGater?: ConnectionGater } {
+  const hooks: ConnectionGater = {
+    ...(init.allowed != null ? allowListGater(init.allowed) : {}),
+    ...(init.relay === true && init.isMember != null ? relayGate(init.isMember) : {})
+  }
+  return Object.keys(hooks).length > 0 ? { connectionGater: hooks } : {}
 }
 
 async function mdnsService (groupTag: string): Promise<ReturnType<typeof Mdns.mdns>> {

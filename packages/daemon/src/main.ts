@@ -108,6 +108,8 @@ function banner (config: DaemonConfig, node: Murmur, metricsUrl?: string): strin
     ...addrs.map((addr, i) => `  ${i === 0 ? 'listening:' : '          '} ${addr}`),
     'To join another node to this one, run:',
     `  murmurd --name <other> --peer ${suggestion}${config.group !== 'default' ? ` --group ${config.group}` : ''}${config.swarmKey != null ? ' --swarm-key <the same key file>' : ''}`,
+    `or with one ticket (murmurctl --socket ${config.socket} invite prints it):`,
+    '  murmurd --name <other> --join <ticket>',
     ''
   ].join('\n')
 }

@@ -10,15 +10,18 @@
  */
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
-import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, rpcError, type HealthResult, type PeerInfo } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, type HealthResult, type InviteResult, type PeerInfo, type Ticket } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
 import { compose, type Running } from './compose.js'
+import { createInvite } from './invite.js'
+import { resolveMembership } from './membership.js'
 import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
+import { dialAddress, summarisePeer } from './peer-info.js'
+import { ownAddrs, reachOf } from './reach.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
@@ -63,6 +66,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly log: Logger
   private readonly members = new Map<string, string>()
   private readonly allowed?: Set<string>
+  /** The group's key: from the options, a ticket, or the data dir a ticket was joined into. */
+  private readonly swarmKey?: Uint8Array
+  /** A checked ticket, stored in the data dir once the node holds its lock. */
+  private readonly ticket?: Ticket
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
@@ -71,7 +78,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     super()
     this.init = init
     this.name = init.name
-    this.group = init.group ?? 'default'
+    // before the data dir is made: a bad ticket or a conflict leaves nothing behind
+    const membership = resolveMembership({ dataDir: init.dataDir, group: init.group, swarmKey: init.swarmKey, join: init.join })
+    this.group = membership.group
+    this.swarmKey = membership.swarmKey
+    this.ticket = membership.ticket
     this.dataDir = prepareDataDir(init.dataDir)
     this.maxValueBytes = init.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
     this.log = init.logger ?? pino({ level: 'silent' })
@@ -98,9 +109,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return this.state().libp2p.peerId.toString()
   }
 
-  /** Multiaddrs this node listens on, each ending in `/p2p/<peerId>`. */
+  /** Multiaddrs to reach this node at (announced, then listening; relayed too), each ending in `/p2p/<peerId>`. */
   get addrs (): string[] {
-    return this.state().libp2p.getMultiaddrs().map(String)
+    return ownAddrs(this.state().libp2p)
   }
 
   /** Whether `peerId` may connect: any peer without an allow-list; with one, the peers on it and this node. */
@@ -111,7 +122,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   async start (): Promise<void> {
     if (this.running != null) return
     const running = await compose(
-      { ...this.init, group: this.group, dataDir: this.dataDir, maxValueBytes: this.maxValueBytes, allowed: this.allowed },
+      { ...this.init, group: this.group, swarmKey: this.swarmKey, ticket: this.ticket, dataDir: this.dataDir, maxValueBytes: this.maxValueBytes, allowed: this.allowed },
       {
         log: this.log,
         replication: this.replication,
@@ -216,24 +227,17 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** Dials a multiaddr and keeps nothing else: the peer is not redialled if it drops. */
   async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    let ma
-    try {
-      ma = multiaddr(addr)
-    } catch (err) {
-      throw rpcError('InvalidParams', `not a multiaddr: ${addr} (${(err as Error).message})`)
-    }
-    try {
-      const signal = AbortSignal.any([AbortSignal.timeout(10_000), ...(options.signal != null ? [options.signal] : [])])
-      const connection = await this.state().libp2p.dial(ma, { signal })
-      return connection.remotePeer.toString()
-    } catch (err) {
-      throw rpcError('Dial', `cannot connect to ${addr}: ${(err as Error).message}`)
-    }
+    return await dialAddress(this.state().libp2p, addr, options)
   }
 
   /** Connected peers, with group membership and names learned from the sync handshake. */
   peers (): PeerSummary[] {
     return this.state().libp2p.getPeers().map(peer => this.summarise(peer))
+  }
+
+  /** A ticket for joining this node's group, valid for `expiresInMs`: a secret when the group has a swarm key. */
+  invite (expiresInMs: number): InviteResult {
+    return createInvite({ group: this.group, inviter: this.peerId, addrs: this.addrs, swarmKey: this.swarmKey, allowList: this.allowed != null, expiresInMs })
   }
 
   status (): MurmurStatus {
@@ -251,7 +255,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       counters,
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
       startedAt,
-      access: { swarmKey: this.init.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) }
+      access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
+      reach: reachOf(libp2p)
     })
   }
 
@@ -284,10 +289,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private summarise (peer: PeerId): PeerSummary {
     const { libp2p, discovery } = this.state()
-    const name = this.members.get(peer.toString())
-    const addrs = libp2p.getConnections(peer).map(c => c.remoteAddr.toString())
-    const via = discovery.source(peer.toString())
-    return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}), ...(via != null ? { via } : {}) }
+    return summarisePeer(libp2p, discovery, this.members, peer)
   }
 }
 

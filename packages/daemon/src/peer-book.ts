@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 
 /** How a peer was found. */
-export type PeerSource = 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
+export type PeerSource = 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound' | 'ticket'
 
 export interface PeerBookEntry {
   id: string

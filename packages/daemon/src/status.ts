@@ -23,6 +23,7 @@ export interface StatusParts {
   maxSkewMs: number
   startedAt: number
   access: NodeStatus['access']
+  reach: NodeStatus['reach']
 }
 
 export function nodeStatus (parts: StatusParts): MurmurStatus {
@@ -52,6 +53,7 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
     clock: { maxSkewMs: parts.maxSkewMs, ...clockWarning(peerSync, parts.maxSkewMs) },
     uptimeMs: Date.now() - parts.startedAt,
     access: parts.access,
+    reach: parts.reach,
     replication: {
       members: replication.members,
       evicted: replication.evicted,

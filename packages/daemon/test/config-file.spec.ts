@@ -49,6 +49,12 @@ describe('murmurd config file', () => {
     assert.equal(config([], { MURMUR_CONFIG: path }).antiEntropyIntervalMs, 2500, 'MURMUR_CONFIG names the file')
   })
 
+  it('takes relay = true, and refuses a relay that is not a boolean', () => {
+    assert.equal(config(['--config', file('relay.toml', 'name = "r"\nrelay = true\n')]).relay, true)
+    assert.equal(config(['--config', file('relay-env.toml', 'name = "r"\nrelay = true\n')], { MURMUR_RELAY: 'off' }).relay, false, 'the environment wins')
+    assert.throws(() => config(['--config', file('relay-bad.toml', 'name = "r"\nrelay = "yes"\n')]), { name: 'ConfigError', message: /relay-bad\.toml line 2: relay must be true or false, not string "yes"/ })
+  })
+
   it('reads $XDG_CONFIG_HOME/murmur/<name>.toml, or ~/.config/murmur/<name>.toml, only when it exists', () => {
     file('xdg/murmur/alpha.toml', 'group = "from-xdg"\n')
     file('home/.config/murmur/beta.toml', 'group = "from-home"\n')

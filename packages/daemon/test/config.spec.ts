@@ -73,6 +73,14 @@ describe('murmurd configuration', () => {
     assert.deepEqual({ mdns, dht }, { mdns: true, dht: true }, 'both on when unset')
   })
 
+  it('reads --relay, MURMUR_RELAY (1/true/yes/on, 0/false/no/off) and relay = true in a config file; off by default', () => {
+    assert.equal(config([]).relay, false)
+    assert.equal(config(['--relay']).relay, true)
+    for (const value of ['1', 'yes', 'ON']) assert.equal(config([], { MURMUR_RELAY: value }).relay, true, value)
+    for (const value of ['0', 'no', 'off']) assert.equal(config([], { MURMUR_RELAY: value }).relay, false, value)
+    assert.throws(() => config([], { MURMUR_RELAY: 'maybe' }), { name: 'ConfigError', message: 'invalid MURMUR_RELAY "maybe": expected 1/true/yes/on to turn it on, or 0/false/no/off to leave it off' })
+  })
+
   it('lets --no-mdns and --no-dht win over a variable that leaves them on', () => {
     const { mdns, dht } = config(['--no-mdns', '--no-dht'], { MURMUR_NO_MDNS: '0', MURMUR_NO_DHT: 'false' })
     assert.deepEqual({ mdns, dht }, { mdns: false, dht: false })

@@ -47,11 +47,17 @@ export class NetnsCluster {
     return undefined
   }
 
-  /** Brings up `size` hosts on a bridge under a random cluster id. */
-  static async create (size: number): Promise<NetnsCluster> {
-    const cluster = new NetnsCluster(`t${randomBytes(4).toString('hex')}`, size)
+  /**
+   * Brings up `size` hosts on a bridge under a random cluster id; or, with
+   * `'nat'`, the six hosts of `netns-cluster.sh nat-up`: h1 a public relay
+   * host, h3 and h5 on two private LANs behind the NAT routers h2 and h4, h6
+   * a public stranger.
+   */
+  static async create (size: number, layout: 'lan' | 'nat' = 'lan'): Promise<NetnsCluster> {
+    const cluster = new NetnsCluster(`t${randomBytes(4).toString('hex')}`, layout === 'nat' ? 6 : size)
     try {
-      await cluster.script('up', String(size))
+      await (layout === 'nat' ? cluster.script('nat-up') : cluster.script('up', String(size)))
+      size = cluster.size
       for (let i = 1; i <= size; i++) cluster.addresses.push((await cluster.script('ip', String(i))).trim())
     } catch (err) {
       await cluster.close()

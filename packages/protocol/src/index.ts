@@ -1,2 +1,3 @@
 export * from './client-index.js'
 export * from './methods.js'
+export * from './ticket.js'

@@ -22,3 +22,7 @@ export const MAX_SOCKET_PATH_BYTES = 107
 export const RESERVED_KEY_PREFIX = '\u0000'
 /** The most bytes one node_backup_read returns (base64 in a frame well under the frame limit). */
 export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
+/** The longest a ticket from node_invite may stay valid: a year. */
+export const MAX_INVITE_MS = 365 * 24 * 60 * 60 * 1000
+/** How long a ticket stays valid when the caller does not say: a day. */
+export const DEFAULT_INVITE_MS = 24 * 60 * 60 * 1000

@@ -13,7 +13,7 @@
  */
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
-import { MAX_BACKUP_CHUNK_BYTES, MAX_KEY_BYTES, MAX_LIST_LIMIT, RESERVED_KEY_PREFIX } from './limits.js'
+import { MAX_BACKUP_CHUNK_BYTES, MAX_INVITE_MS, MAX_KEY_BYTES, MAX_LIST_LIMIT, RESERVED_KEY_PREFIX } from './limits.js'
 
 z.config(en())
 
@@ -59,6 +59,8 @@ export const methods = {
   node_status: z.strictObject({}),
   node_health: z.strictObject({}),
   node_version: z.strictObject({}),
+  // a ticket for joining this node's group, valid for this long (at most a year)
+  node_invite: z.strictObject({ expiresInMs: z.int().check(z.gte(1_000), z.lte(MAX_INVITE_MS)) }),
   // a backup is made in the daemon's data dir and read back in pieces over the same connection, which owns it
   node_backup: z.strictObject({}),
   node_backup_read: z.strictObject({

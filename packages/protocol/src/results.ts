@@ -39,8 +39,11 @@ export interface PeerInfo {
   name?: string
   /** Whether the peer has completed the murmur handshake for this group. */
   member: boolean
-  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, or it dialled us. */
-  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound'
+  /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, it dialled us, or a ticket named it. */
+  via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound' | 'ticket'
+  /** `direct`, or `relayed` through a group relay (`relay`, its peer ID) when no direct connection exists. */
+  connection?: 'direct' | 'relayed'
+  relay?: string
 }
 
 /** What this node knows of one peer's replication state. */
@@ -105,6 +108,22 @@ export interface AccessStatus {
   allowList?: number
 }
 
+/** How this node is reached from other networks. */
+export interface ReachStatus {
+  /**
+   * `public`: an address of its own on a public IP that AutoNAT confirmed
+   * (a member dialled it back); `unknown`: a public address nobody has
+   * dialled back yet, or no address of its own; `private`: all its own
+   * addresses are private (a LAN, or behind NAT), so other networks reach it
+   * through a relay.
+   */
+  reachability: 'public' | 'private' | 'unknown'
+  /** Group relays this node holds a reservation on (peer IDs): its relayed addresses are in `addrs`. */
+  relays: string[]
+  /** Present when this node serves as a relay (`--relay`): reservations held on it now. */
+  relayServer?: { reservations: number }
+}
+
 export interface NodeStatus {
   id: string
   name: string
@@ -132,6 +151,8 @@ export interface NodeStatus {
   access?: AccessStatus
   /** Optional, so clients still read daemons that predate it. */
   replication?: ReplicationStatus
+  /** Optional, so clients still read daemons that predate it. */
+  reach?: ReachStatus
 }
 
 /** node_health: what a probe needs to know. */
@@ -154,6 +175,20 @@ export interface VersionResult {
   protocols: { rpc: string, sync: string, gossip: string }
 }
 
+/** node_invite: a ticket for joining this node's group (see ticket.ts). */
+export interface InviteResult {
+  ticket: string
+  group: string
+  /** When the ticket stops being accepted (ISO 8601). */
+  expires: string
+  /** The ticket holds the group's swarm key: it is a secret, as the key file is. */
+  closed: boolean
+  /** The inviting node has an allow-list: the new node is refused until its peer ID is on every member's list. */
+  allowList: boolean
+  /** The addresses the ticket carries. */
+  addrs: string[]
+}
+
 /** A consistent copy of the node's database, made by node_backup, to read with node_backup_read. */
 export interface BackupResult {
   id: string
@@ -174,6 +209,7 @@ export interface Results {
   node_status: NodeStatus
   node_health: HealthResult
   node_version: VersionResult
+  node_invite: InviteResult
   node_backup: BackupResult
   /** `data`: base64 of the bytes from `offset` (fewer than `length` only at the end of the file). */
   node_backup_read: { data: string }

@@ -122,7 +122,7 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
   gauge('murmur_members_connected', 'Group members connected now (peers that completed the sync handshake).', s => s.peers.length)
   new Gauge({
     name: 'murmur_peers_connected',
-    help: 'libp2p peers connected now, by how they were found: explicit (--peer or connect), mdns, dht, peerbook, inbound.',
+    help: 'libp2p peers connected now, by how they were found: explicit (--peer or connect), mdns, dht, peerbook, inbound, ticket (named by the ticket this node joined with).',
     labelNames: ['via'],
     registers,
     collect () {

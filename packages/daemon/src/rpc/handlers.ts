@@ -92,6 +92,7 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
     p2p_connect: async ({ addr }) => ({ id: await node.connect(addr) }),
     node_status: () => ({ ...node.status(), socket: context.socket }),
     node_health: () => node.health(),
+    node_invite: ({ expiresInMs }) => node.invite(expiresInMs),
     node_version: () => ({ version: VERSION, node: process.version, protocols: { rpc: 'JSON-RPC 2.0 over NDJSON', sync: SYNC_PROTOCOL, gossip: topicFor(node.group) } }),
     ...backupHandlers(node)
   }

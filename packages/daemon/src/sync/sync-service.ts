@@ -38,6 +38,8 @@ export interface SyncInit {
   onResult(result: PullResult, peer: PeerId): void
   /** A peer proved it belongs to our group. */
   onMember(peer: PeerId, name: string): void
+  /** A peer showed it is not of our group: its hello named another, or it refused ours. */
+  onStranger?(peer: PeerId): void
   /** A pull ended (for the metrics): why it started, how it ended, how long it took. */
   onPulled?(reason: string, outcome: 'ok' | 'aborted' | 'failed', seconds: number): void
   log: Logger
@@ -122,6 +124,7 @@ export class SyncService implements Startable {
     } catch (err) {
       this.peerState(peer).lastError = (err as Error).message
       this.init.onPulled?.(reason, 'failed', seconds())
+      if (err instanceof SyncRejectedError) this.init.onStranger?.(peer)
       const level = err instanceof SyncRejectedError ? 'info' : 'warn'
       this.init.log[level]({ peer: id, reason, err: (err as Error).message }, 'sync from peer failed')
     }
@@ -174,6 +177,8 @@ export class SyncService implements Startable {
     if (hello.group === this.init.group) {
       this.init.onMember(connection.remotePeer, hello.name)
       Object.assign(this.peerState(connection.remotePeer), { name: hello.name, vector: hello.vector, clockOffsetMs: hello.now - Date.now() })
+    } else {
+      this.init.onStranger?.(connection.remotePeer)
     }
     for (const out of serve(this.init.replica, hello, { group: this.init.group, name: this.init.name, pageOps: this.init.pageOps, frameBytes: this.init.frameBytes })) {
       await lp.write(encodeFrame(out), { signal })
