@@ -30,6 +30,7 @@ import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
 import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
+import { STREAM_OPTIONS } from './sync/framed.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 import type { ConnectionGater, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
@@ -91,7 +92,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     // minute), but give a ping queued behind megabytes of sync pages time to get through
     connectionMonitor: { pingInterval: 5_000, pingTimeout: { minTimeout: 5_000, maxTimeout: 10_000 } },
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 2 MiB, not yamux's 16 MiB
+    streamMuxers: [yamux({ streamOptions: STREAM_OPTIONS })],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
     ...(protector != null ? { connectionProtector: protector } : {}),
     ...gater(init),

@@ -2,7 +2,8 @@
  * Pull-based catch-up over a dedicated libp2p stream protocol (never gossip),
  * as a thin adapter: the replica's sync state machines decide what to ask
  * for, what to take and what to serve; this moves their frames over
- * length-prefixed streams with backpressure and deadlines.
+ * length-prefixed streams (framed.ts: backpressure both ways, the event loop
+ * let go between frames) with deadlines.
  *
  * Whenever a peer that speaks the protocol connects, this node pulls from it
  * (and the peer from us). Pulls wait in core's `PullQueue`: one at a time,
@@ -10,11 +11,11 @@
  * trickles) stops holding back the next.
  */
 import { setMaxListeners } from 'node:events'
-import { lpStream } from '@libp2p/utils'
 import { PullQueue, PullSession, SYNC_PROTOCOL, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
+import { framed } from './framed.js'
 
 /** What this node knows of one peer's replication state. */
 export interface PeerSyncState {
@@ -135,14 +136,14 @@ export class SyncService implements Startable {
     const stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) must not hold up later pulls
     stream.inactivityTimeout = STREAM_IDLE_MS
-    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
+    const lp = framed(stream, this.maxFrameBytes)
     const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString() })
     try {
       const sentAt = Date.now()
       await lp.write(encodeFrame(session.hello()), { signal })
       let first = true
       while (!session.done) {
-        const frame = decodeFrame((await lp.read({ signal })).subarray(), { maxValueBytes: this.init.maxValueBytes })
+        const frame = decodeFrame(await lp.read({ signal }), { maxValueBytes: this.init.maxValueBytes })
         this.queue.progress(peer.toString())
         const step = session.take(frame)
         if (first) this.greeted(peer, session.result, sentAt)
@@ -170,8 +171,8 @@ export class SyncService implements Startable {
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
     stream.inactivityTimeout = STREAM_IDLE_MS
-    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
-    const frame = decodeFrame((await lp.read({ signal })).subarray(), { maxValueBytes: this.init.maxValueBytes })
+    const lp = framed(stream, this.maxFrameBytes)
+    const frame = decodeFrame(await lp.read({ signal }), { maxValueBytes: this.init.maxValueBytes })
     if (frame.kind !== 'control' || frame.message.t !== 'hello') throw new SyncProtocolError('expected hello')
     const hello = frame.message
     if (hello.group === this.init.group) {

@@ -1,0 +1,85 @@
+/**
+ * Length-prefixed sync frames over a libp2p stream, with backpressure on the
+ * reading side and a bounded hold on the event loop on both.
+ *
+ * libp2p's `lpStream` takes every byte the muxer delivers into its own buffer
+ * and fails the stream once that passes 4 MiB, and yamux grants the sender
+ * more window as soon as bytes arrive, not as they are read. A reader slower
+ * than its sender (a node applying a catch-up on a loaded machine) then loses
+ * the whole pull. Here the reader pauses the stream (yamux stops granting
+ * window) while more than two frames wait unread, and resumes once less than
+ * one does; the muxer's window (`MAX_STREAM_WINDOW`) bounds what still
+ * arrives meanwhile.
+ *
+ * A stream's reads and writes resolve at once while data is buffered, so a
+ * long sync would otherwise run frame after frame as one event-loop turn
+ * (seconds under load: pings time out, connections drop, puts and RPCs
+ * wait). Both sides let the loop turn between frames once they have held it
+ * for `TURN_MS`.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { lpStream } from '@libp2p/utils'
+import type { AbortOptions, Stream } from '@libp2p/interface'
+
+/** The most a yamux stream lets its sender have in flight (libp2p-node.ts): what may still arrive after a pause. */
+export const MAX_STREAM_WINDOW = 2 * 1024 * 1024
+
+/**
+ * What a stream may hold unread (libp2p-node.ts; libp2p's default is 4 MiB):
+ * a pause takes effect only once the stream hands its buffer on (a timer
+ * after the bytes arrived), so a paused stream can hold a few windows.
+ */
+export const MAX_STREAM_BUFFER = 16 * 1024 * 1024
+
+/** Options for every yamux stream of a murmur node (libp2p-node.ts). */
+export const STREAM_OPTIONS = { maxStreamWindowSize: MAX_STREAM_WINDOW, maxReadBufferLength: MAX_STREAM_BUFFER }
+
+/** How long sync keeps the event loop before letting it turn. */
+const TURN_MS = 20
+
+export interface FramedStream {
+  read(options: AbortOptions): Promise<Uint8Array>
+  write(frame: Uint8Array, options: AbortOptions): Promise<void>
+}
+
+/** Frames of at most `maxFrameBytes` over `stream`. */
+export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
+  // a whole frame (with its length prefix) always fits below `low`, so a paused reader always has one to read
+  const low = maxFrameBytes + 16
+  const high = 2 * low
+  let unread = 0
+  stream.addEventListener('message', evt => {
+    unread += evt.data.byteLength
+    if (unread > high && stream.readStatus === 'readable') stream.pause()
+  })
+  const lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: high + MAX_STREAM_BUFFER })
+  let heldSince = performance.now()
+  const letLoopTurn = async (): Promise<void> => {
+    if (performance.now() - heldSince < TURN_MS) return
+    await nextTurn()
+    heldSince = performance.now()
+  }
+  return {
+    async read (options) {
+      await letLoopTurn()
+      const frame = await lp.read(options)
+      unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
+      if (unread < low && stream.readStatus === 'paused') stream.resume()
+      return frame.subarray()
+    },
+    async write (frame, options) {
+      await lp.write(frame, options)
+      await letLoopTurn()
+    }
+  }
+}
+
+/** Bytes of the unsigned varint that prefixes a frame of `length` bytes. */
+function lengthOfPrefix (length: number): number {
+  let bytes = 1
+  while (length >= 0x80) {
+    length = Math.floor(length / 0x80)
+    bytes++
+  }
+  return bytes
+}
