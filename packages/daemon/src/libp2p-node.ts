@@ -12,7 +12,6 @@
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -25,6 +24,7 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
+import { groupAutoNAT } from './autonat.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -134,7 +134,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       relayClient: relayClient({ log: init.log }),
       addresses: listenAddresses(),
       // members dial back each other's public addresses, so a node learns which of its own are reachable
-      autonat: autoNAT(),
+      autonat: groupAutoNAT(),
       ...(init.relay === true ? { relay: circuitRelayServer(RELAY_SERVER_LIMITS) } : {}),
       ...(mdns != null ? { mdns } : {}),
       ...(dht != null ? { dht } : {})
