@@ -25,6 +25,7 @@ import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
 import { groupAutoNAT } from './autonat.js'
+import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -44,6 +45,7 @@ export type MurmurServices = {
   mdns?: PeerDiscovery
   dht?: KadDht.KadDHT
   dcutr: unknown
+  directUpgrade: DirectUpgrade
   relayClient: RelayClient
   addresses: ListenAddresses
   autonat: unknown
@@ -66,7 +68,7 @@ export interface Libp2pNodeInit {
   allowed?: (peer: string) => boolean
   /** Serve circuit relay v2 to the group's members (`--relay`). @default false */
   relay?: boolean
-  /** The relay client logs here. */
+  /** The relay client and the direct upgrade log here. */
   log: Logger
   /** Whether a peer is, or shows itself within a few seconds to be, a group member: who the relay serves. */
   isMember?: (peer: PeerId) => Promise<boolean>
@@ -130,6 +132,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       sync: murmurSync(init.sync),
       // a relayed connection between members is upgraded to a direct one where the NATs allow it
       dcutr: dcutr(),
+      // and where DCUtR gives up because this node, behind NAT, dialled through the relay: dial the peer directly
+      directUpgrade: directUpgrade({ log: init.log }),
       // a reservation on the group relays this node connects to, and so a relayed address
       relayClient: relayClient({ log: init.log }),
       addresses: listenAddresses(),

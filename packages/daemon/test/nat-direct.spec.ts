@@ -19,6 +19,9 @@
  *   converge that way.
  * - The relay is killed: alice and bob keep their direct connection and keep
  *   converging; carol, relayed only, converges once the relay is back.
+ * - carol dials alice through the relay: alice, the inbound side, finds no
+ *   public address of carol's and DCUtR gives up; murmur's direct upgrade
+ *   (src/direct-upgrade.ts) has carol dial alice's public address instead.
  *
  * Needs root, iproute2 and nftables; skipped otherwise. All traffic stays
  * inside the namespaces the test makes. libp2p's DCUtR debug log is turned on
@@ -41,6 +44,20 @@ async function peer (node: TestNode, id: string): Promise<any> {
 async function lastSync (node: TestNode, from: string): Promise<number | undefined> {
   const at = (await node.status()).peerSync.find((p: any) => p.id === from)?.lastSync
   return at != null ? Date.parse(at) : undefined
+}
+
+/**
+ * `from` dials `to` at its relayed address; resolves, once both hold a direct
+ * connection to the other, to their entries for each other in `peers`.
+ */
+async function dialThroughRelay (to: TestNode, from: TestNode, relayed: string): Promise<{ onFrom: any, onTo: any }> {
+  const [toId, fromId] = [(await to.status()).id, (await from.status()).id]
+  const dial = await from.ctl(['connect', relayed])
+  assert.equal(dial.code, 0, dial.stderr)
+  return await waitFor(async () => {
+    const [onFrom, onTo] = [await peer(from, toId), await peer(to, fromId)]
+    return onFrom?.connection === 'direct' && onTo?.connection === 'direct' && { onFrom, onTo }
+  }, `${from.name} and ${to.name} to hold a direct connection`, 30_000, 100)
 }
 
 /** libp2p's DCUtR log lines in a node's stderr from offset `from` on, without the timestamps. */
@@ -75,7 +92,7 @@ describe('DCUtR and AutoNAT through NAT66 (network namespaces)', { skip }, () =>
   it('AutoNAT: a member on a public address is dialled back and shows public; one behind NAT shows private', async () => {
     const relayTicket = await ticketOf(relay)
     const started = Date.now()
-    alice = await net.start(PUBLIC, 'alice', { args: ['--join', relayTicket] })
+    alice = await net.start(PUBLIC, 'alice', { args: ['--join', relayTicket], env: DCUTR_LOG })
     await waitFor(async () => (await alice.status()).reach.reachability === 'public', 'alice to show reach public', 30_000, 100)
     const aliceMs = Date.now() - started
     bob = await net.start(LAN_A, 'bob', { args: ['--join', relayTicket], env: DCUTR_LOG })
@@ -93,12 +110,7 @@ describe('DCUtR and AutoNAT through NAT66 (network namespaces)', { skip }, () =>
     await alice.put('from-alice', 'a1')
     const bobRelayed = (await bob.status()).addrs.find((a: string) => a.includes(`/p2p/${ids.relay}/p2p-circuit`))
     const started = Date.now()
-    const dial = await alice.ctl(['connect', bobRelayed])
-    assert.equal(dial.code, 0, dial.stderr)
-    const seen = await waitFor(async () => {
-      const [onAlice, onBob] = [await peer(alice, ids.bob), await peer(bob, ids.alice)]
-      return onAlice?.connection === 'direct' && onBob?.connection === 'direct' && onAlice
-    }, 'alice and bob to hold a direct connection', 30_000, 100)
+    const seen = (await dialThroughRelay(bob, alice, bobRelayed)).onFrom
     const upgradeMs = Date.now() - started
     // alice cannot dial into LAN A: the direct connection is bob's, out through NAT A
     assert.ok(seen.addrs.every((a: string) => a.startsWith(`/ip6/${net.ip(ROUTER_A)}/tcp/`)), `alice sees bob only at router A's address: ${seen.addrs}`)
@@ -140,5 +152,18 @@ describe('DCUtR and AutoNAT through NAT66 (network namespaces)', { skip }, () =>
     relay = await group.startRelay(RELAY)
     await waitFor(async () => await has(carol, 'outage-alice', 'a2') && await has(carol, 'outage-bob', 'b2'), 'carol to converge after the relay returns', 90_000, 200)
     console.log(`# relay restarted to carol (relayed only) converged: ${Date.now() - started} ms`)
+  })
+
+  it('carol, behind NAT B, dials alice through the relay: DCUtR gives up, carol dials alice\'s public address herself', async () => {
+    const aliceRelayed = await waitFor(async () => (await alice.status()).addrs.find((a: string) => a.includes(`/p2p/${ids.relay}/p2p-circuit`)), 'alice to hold a reservation on the restarted relay', 30_000, 100)
+    assert.equal(await peer(carol, ids.alice), undefined, 'carol and alice have not met yet')
+    const mark = alice.stderr.length
+    const started = Date.now()
+    const seen = (await dialThroughRelay(alice, carol, aliceRelayed)).onTo
+    console.log(`# carol's relayed dial to alice direct both ways (murmur's direct upgrade): ${Date.now() - started} ms; alice's DCUtR: ${dcutrLog(alice, mark).find(line => line.includes('dialable')) ?? 'no log line on dialable addresses'}`)
+    assert.ok(seen.addrs.every((a: string) => a.startsWith(`/ip6/${net.ip(ROUTER_B)}/tcp/`)), `alice sees carol only at router B's address: ${seen.addrs}`)
+    assert.match(carol.stderr, /dialled a peer reached through a relay directly/)
+    await carol.put('from-carol-direct', 'c2')
+    await waitFor(async () => await has(alice, 'from-carol-direct', 'c2'), 'carol\'s key to reach alice', 30_000, 100)
   })
 })
