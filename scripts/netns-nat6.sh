@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # nat6-up for netns-cluster.sh, which sources this file (it is not run on its own).
 #
 # The same six hosts as nat-up, on IPv6, so that libp2p acts on them: its
