@@ -34,6 +34,8 @@ nftables (scripts/install-test-deps.sh installs them).
   nat-up <id>              create two private LANs behind NAT routers and a public segment:
                              h1 relay host (public), h2 NAT router of LAN A, h3 host on LAN A,
                              h4 NAT router of LAN B, h5 host on LAN B, h6 stranger (public)
+  nat6-up <id>             the same six hosts on IPv6 (NAT66), where libp2p counts the public
+                             segment as public: see scripts/netns-nat6.sh
   ip <id> <i>              print host i's address
   exec <id> <i> <cmd...>   run a command in host i's namespace
   probe <id> <i> <j> <port>  exit 0 if host i can open a TCP connection to host j:port (2 s)
@@ -95,9 +97,12 @@ subnet_octet () {
   echo $(( sum % 250 + 1 ))
 }
 
-# A host's first IPv4 address, as configured (up: 10.213.k.i; nat-up: see usage).
+# A host's first IPv4 address, as configured (up: 10.213.k.i; nat-up: see usage),
+# or its first global IPv6 one when it has none (nat6-up).
 host_ip () {
-  ip -n "$(host_ns "$1" "$2")" -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }'
+  local ns
+  ns=$(host_ns "$1" "$2")
+  { ip -n "$ns" -4 -o addr show scope global; ip -n "$ns" -6 -o addr show scope global; } | awk '{ split($4, a, "/"); print a[1]; exit }'
 }
 
 # Every namespace of cluster <id> (switch and hosts), one per line.
@@ -191,16 +196,16 @@ new_host () {
   host_ruleset | ip netns exec "$ns" nft -f -
 }
 
-# Plugs host <i> into the switch's bridge as eth0 with <address>/24.
+# Plugs host <i> into the switch's bridge as eth0 with <address>/<prefix length, 24>.
 attach_host () {
-  local id=$1 i=$2 address=$3 sw ns
+  local id=$1 i=$2 address=$3 length=${4:-24} sw ns
   sw=$(switch_ns "$id")
   ns=$(host_ns "$id" "$i")
   # created in the switch namespace with its peer directly in the host's
   ip -n "$sw" link add "h$i" type veth peer name eth0 netns "$ns"
   ip -n "$sw" link set "h$i" master br0
   ip -n "$sw" link set "h$i" up
-  ip -n "$ns" addr add "$address/24" dev eth0
+  ip -n "$ns" addr add "$address/$length" dev eth0
   ip -n "$ns" link set eth0 up
 }
 
@@ -222,22 +227,24 @@ cmd_up () {
   echo "cluster $id: $n hosts on 10.213.$k.0/24 (namespaces $(host_ns "$id" 1) .. $(host_ns "$id" "$n"))"
 }
 
-# nat-up: a LAN host behind its NAT router. Called with the router's and host's
-# indexes and the LAN's /24 prefix (e.g. 172.16.9).
+# nat-up and nat6-up: a LAN host behind its NAT router. Called with the
+# router's and host's indexes, the LAN's prefix (e.g. 172.16.9 or fd00:9:a)
+# and the IP version (4: a /24, .1 and .2; 6: a /64, ::1 and ::2).
 nat_lan () {
-  local id=$1 router=$2 host=$3 lan=$4
-  local rns hns
+  local id=$1 router=$2 host=$3 version=${5:-4}
+  local rns hns lan=$4. length=24 family=ip forwarding=ipv4/ip_forward
+  [[ $version -eq 4 ]] || { lan=$4::; length=64; family=ip6; forwarding=ipv6/conf/all/forwarding; }
   rns=$(host_ns "$id" "$router")
   hns=$(host_ns "$id" "$host")
   ip -n "$rns" link add lan0 type veth peer name eth0 netns "$hns"
-  ip -n "$rns" addr add "$lan.1/24" dev lan0
+  ip -n "$rns" addr add "${lan}1/$length" dev lan0
   ip -n "$rns" link set lan0 up
-  ip -n "$hns" addr add "$lan.2/24" dev eth0
+  ip -n "$hns" addr add "${lan}2/$length" dev eth0
   ip -n "$hns" link set eth0 up
-  ip -n "$hns" route add default via "$lan.1"
-  ip netns exec "$rns" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  ip -n "$hns" route add default via "${lan}1"
+  ip netns exec "$rns" sh -c "echo 1 > /proc/sys/net/$forwarding"
   ip netns exec "$rns" nft -f - <<NFT
-table ip ${PREFIX}nat {
+table $family ${PREFIX}nat {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "eth0" masquerade
@@ -455,6 +462,8 @@ main () {
   case $command in
     up) cmd_up "$@" ;;
     nat-up) cmd_nat_up "$@" ;;
+    # shellcheck source=netns-nat6.sh
+    nat6-up) source "${BASH_SOURCE[0]%/*}/netns-nat6.sh"; cmd_nat6_up "$@" ;;
     down) cmd_down "$@" ;;
     down-stale) cmd_down_stale "$@" ;;
     ip) cmd_ip "$@" ;;

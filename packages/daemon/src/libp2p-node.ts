@@ -12,7 +12,6 @@
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -25,6 +24,8 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
+import { groupAutoNAT } from './autonat.js'
+import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -45,6 +46,7 @@ export type MurmurServices = {
   mdns?: PeerDiscovery
   dht?: KadDht.KadDHT
   dcutr: unknown
+  directUpgrade: DirectUpgrade
   relayClient: RelayClient
   addresses: ListenAddresses
   autonat: unknown
@@ -67,7 +69,7 @@ export interface Libp2pNodeInit {
   allowed?: (peer: string) => boolean
   /** Serve circuit relay v2 to the group's members (`--relay`). @default false */
   relay?: boolean
-  /** The relay client logs here. */
+  /** The relay client and the direct upgrade log here. */
   log: Logger
   /** Whether a peer is, or shows itself within a few seconds to be, a group member: who the relay serves. */
   isMember?: (peer: PeerId) => Promise<boolean>
@@ -132,11 +134,13 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       sync: murmurSync(init.sync),
       // a relayed connection between members is upgraded to a direct one where the NATs allow it
       dcutr: dcutr(),
+      // and where DCUtR gives up because this node, behind NAT, dialled through the relay: dial the peer directly
+      directUpgrade: directUpgrade({ log: init.log }),
       // a reservation on the group relays this node connects to, and so a relayed address
       relayClient: relayClient({ log: init.log }),
       addresses: listenAddresses(),
       // members dial back each other's public addresses, so a node learns which of its own are reachable
-      autonat: autoNAT(),
+      autonat: groupAutoNAT(),
       ...(init.relay === true ? { relay: circuitRelayServer(RELAY_SERVER_LIMITS) } : {}),
       ...(mdns != null ? { mdns } : {}),
       ...(dht != null ? { dht } : {})

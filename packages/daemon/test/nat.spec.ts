@@ -21,23 +21,15 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { decodeTicket, encodeTicket } from '@murmur/protocol'
-import { MURMURCTL, MURMURD, run, waitFor, type TestNode } from './harness.js'
+import { MURMURD, waitFor, type TestNode } from './harness.js'
+import { has, NatGroup, ticketOf } from './nat-group.js'
 import { NetnsCluster } from './netns.js'
 
 const skip = NetnsCluster.available()
 const [RELAY, LAN_A, LAN_B, STRANGER] = [1, 3, 5, 6]
 
-async function ticketOf (node: TestNode): Promise<string> {
-  const result = await node.ctl(['invite', '--expires', '1h'])
-  assert.equal(result.code, 0, result.stderr)
-  return result.stdout.trim()
-}
-
-async function has (node: TestNode, key: string, value: string): Promise<boolean> {
-  return (await node.ctl(['get', key])).stdout.trim() === value
-}
-
 describe('reach through NAT (network namespaces)', { skip }, () => {
+  let group: NatGroup
   let net: NetnsCluster
   let relay: TestNode
   let alice: TestNode
@@ -46,20 +38,15 @@ describe('reach through NAT (network namespaces)', { skip }, () => {
   let aliceId: string
   let relayTicket: string
   let aliceRelayed: string
-  let keyFile: string
 
   before(async () => {
-    net = await NetnsCluster.create(0, 'nat')
-    keyFile = join(net.nodes.dir, 'team.key')
-    assert.equal((await run(process.execPath, [MURMURCTL, 'keygen', keyFile])).code, 0)
+    group = await NatGroup.create('nat')
+    net = group.net
   })
-  after(async () => {
-    await net?.close()
-    assert.deepEqual(net?.leftovers() ?? [], [], 'the namespaces are removed')
-  })
+  after(async () => { await group?.close() })
 
   it('the NATs are real: no LAN host is reachable from outside its LAN', async () => {
-    relay = await net.start(RELAY, 'relay', { args: ['--relay', '--swarm-key', keyFile] })
+    relay = await group.startRelay(RELAY)
     relayId = (await relay.status()).id
     assert.equal(await net.probe(LAN_A, RELAY), true, 'alice reaches the relay through NAT A')
     assert.equal(await net.probe(RELAY, LAN_A), false, 'nothing on the public segment reaches alice')
@@ -98,7 +85,7 @@ describe('reach through NAT (network namespaces)', { skip }, () => {
     await alice.put('outage-alice', 'a2')
     await bob.put('outage-bob', 'b2')
     const started = Date.now()
-    relay = await net.start(RELAY, 'relay', { args: ['--relay', '--swarm-key', keyFile] })
+    relay = await group.startRelay(RELAY)
     await waitFor(async () => await has(bob, 'outage-alice', 'a2') && await has(alice, 'outage-bob', 'b2'), 'alice and bob to converge after the relay returns', 90_000, 200)
     console.log(`# relay restarted to alice and bob converged: ${Date.now() - started} ms`)
   })

@@ -51,12 +51,13 @@ export class NetnsCluster {
    * Brings up `size` hosts on a bridge under a random cluster id; or, with
    * `'nat'`, the six hosts of `netns-cluster.sh nat-up`: h1 a public relay
    * host, h3 and h5 on two private LANs behind the NAT routers h2 and h4, h6
-   * a public stranger.
+   * a public stranger; with `'nat6'`, the same on IPv6 (`nat6-up`), where
+   * libp2p counts the public segment as public.
    */
-  static async create (size: number, layout: 'lan' | 'nat' = 'lan'): Promise<NetnsCluster> {
-    const cluster = new NetnsCluster(`t${randomBytes(4).toString('hex')}`, layout === 'nat' ? 6 : size)
+  static async create (size: number, layout: 'lan' | 'nat' | 'nat6' = 'lan'): Promise<NetnsCluster> {
+    const cluster = new NetnsCluster(`t${randomBytes(4).toString('hex')}`, layout === 'lan' ? size : 6)
     try {
-      await (layout === 'nat' ? cluster.script('nat-up') : cluster.script('up', String(size)))
+      await (layout === 'lan' ? cluster.script('up', String(size)) : cluster.script(`${layout}-up`))
       size = cluster.size
       for (let i = 1; i <= size; i++) cluster.addresses.push((await cluster.script('ip', String(i))).trim())
     } catch (err) {
@@ -86,7 +87,8 @@ export class NetnsCluster {
 
   /** The murmurd listen address on a host, usable as a `--peer` (no /p2p/ part). */
   addr (host: number): string {
-    return `/ip4/${this.ip(host)}/tcp/${MURMUR_PORT}`
+    const ip = this.ip(host)
+    return `/ip${ip.includes(':') ? 6 : 4}/${ip}/tcp/${MURMUR_PORT}`
   }
 
   /** Starts murmurd `name` inside a host's namespace (mDNS off unless `options.mdns`). */
