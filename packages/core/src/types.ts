@@ -24,10 +24,19 @@ export interface Version extends Stamp {
   seq: number
 }
 
+/**
+ * What a value's bytes are: UTF-8 `text` (the default), a `json` document, or
+ * opaque `binary`. Signed with the op and replicated, so every replica reads
+ * a value the same way.
+ */
+export type ValueType = 'text' | 'json' | 'binary'
+
 /** One write. `value === null` is a delete (tombstone). */
 export interface Op extends Version {
   key: string
   value: Uint8Array | null
+  /** The value's type; absent for text (and always for a tombstone), so a text op reads as it did before types existed. */
+  type?: 'json' | 'binary'
   /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
@@ -71,6 +80,8 @@ export interface HeldOp extends Op {
 export interface Change {
   key: string
   value: Uint8Array | null
+  /** A put's value type (default text). */
+  type?: ValueType
 }
 
 /** Origin → a sequence number. What it means depends on where it comes from: see `OriginState`. */

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { WriteQueue } from '../src/write-queue.js'
 import type { Change, Op } from '@murmur/core'
 
-const asOps = (changes: Change[]): Op[] => changes.map((change, i) => ({ ...change, wall: 1, logical: 0, origin: 'o', seq: i + 1 }))
+const asOps = (changes: Change[]): Op[] => changes.map((change, i) => ({ key: change.key, value: change.value, wall: 1, logical: 0, origin: 'o', seq: i + 1 }))
 const change = (key: string): Change => ({ key, value: Buffer.from(key) })
 const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 

@@ -123,7 +123,7 @@ export class SqliteStore implements Store {
   put (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
       this.refs.hold(op)
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, digest })
+      this.sql.put.run({ ...toRow(op), digest })
       this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
