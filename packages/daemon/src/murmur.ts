@@ -21,29 +21,16 @@ import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
-import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
+import { Writes, checkKey, versionOf, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
+import { entryOf, type ChangeEvent, type Entry } from './entry.js'
 import type { Op, Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
 export type { MurmurInit } from './init.js'
 export type { MurmurStatus } from './status.js'
-export type { WriteOutcome } from './writes.js'
-
-export interface Entry {
-  key: string
-  value: Uint8Array
-  version: Version
-}
-
-export interface ChangeEvent {
-  type: 'put' | 'delete'
-  key: string
-  value?: Uint8Array
-  version: Version
-  /** 'local' for this node's writes, else the peer ID the op came through ('held' for ops the clock let through). */
-  source: string
-}
+export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
+export type { ChangeEvent, Entry, ValueType } from './entry.js'
 
 export type PeerSummary = PeerInfo
 
@@ -179,20 +166,29 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return { ...probeHealth(store), members: this.members.size, peers: libp2p.getPeers().length }
   }
 
-  /** Writes `value` under `key`; resolves once the write is committed to disk. */
-  async put (key: string, value: Uint8Array | string): Promise<Version> {
-    return await this.writes.put(key, value)
+  /**
+   * Writes `value` under `key` (`options.type`: text by default; a json value
+   * must parse); resolves once the write is committed to disk. With
+   * `ifVersion` or `ifAbsent` it commits only if the key is so on this node at
+   * the commit, else rejects with `ConditionFailedError` (see conditions.ts).
+   */
+  async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
+    return await this.writes.put(key, value, options)
   }
 
   get (key: string): Entry | undefined {
     checkKey(key)
     const op = this.state().replica.get(key)
-    return op?.value == null ? undefined : { key, value: op.value, version: versionOf(op) }
+    return op?.value == null ? undefined : entryOf(op)
   }
 
-  /** Deletes `key` (a tombstone that replicates). `deleted` is false when there was nothing to delete. */
-  async delete (key: string): Promise<{ deleted: boolean, version?: Version }> {
-    return await this.writes.delete(key)
+  /**
+   * Deletes `key` (a tombstone that replicates). `deleted` is false when there
+   * was nothing to delete; with `ifVersion`, a key not at that version is a
+   * `ConditionFailedError` instead.
+   */
+  async delete (key: string, options: Condition = {}): Promise<{ deleted: boolean, version?: Version }> {
+    return await this.writes.delete(key, options)
   }
 
   /**
@@ -202,7 +198,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * an invalid one fails alone, and deletes see the keys as they stood before
    * these writes.
    */
-  async writeMany (writes: Array<{ key: string, value: Uint8Array | string | null }>): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
+  async writeMany (writes: Write[]): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
     return await this.writes.writeMany(writes)
   }
 
@@ -210,7 +206,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   list (options: { prefix?: string, after?: string, limit?: number } = {}): { items: Entry[], next?: string } {
     const limit = options.limit ?? DEFAULT_LIST_LIMIT
     const ops = this.state().replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
-    const items = ops.slice(0, limit).map(op => ({ key: op.key, value: op.value as Uint8Array, version: versionOf(op) }))
+    const items = ops.slice(0, limit).map(entryOf)
     return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
   }
 
@@ -262,7 +258,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private emitChange (op: Op, source: string): void {
     const base = { key: op.key, version: versionOf(op), source }
-    this.emit('change', op.value == null ? { type: 'delete', ...base } : { type: 'put', value: op.value, ...base })
+    this.emit('change', op.value == null ? { type: 'delete', ...base } : { type: 'put', value: op.value, valueType: op.type ?? 'text', ...base })
   }
 
   private addMember (peer: PeerId, name: string): void {

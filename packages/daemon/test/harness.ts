@@ -123,7 +123,7 @@ export class TestNode {
 
   /** Runs murmurctl with --json and parses its output; throws on a non-zero exit. */
   async json<T = any>(args: string[]): Promise<T> {
-    const result = await this.ctl([...args, '--json'])
+    const result = await this.ctl(['--json', ...args])
     if (result.code !== 0) throw new Error(`murmurctl ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
     return JSON.parse(result.stdout) as T
   }

@@ -35,6 +35,28 @@ describe('write queue', () => {
     assert.deepEqual(events, ['after a', 'answered a', 'after b,c', 'answered b', 'answered c'])
   })
 
+  it('checks each precondition at the commit, with the keys written before it in the batch, and refuses that submission alone', async () => {
+    const committed: string[][] = []
+    const queue = new WriteQueue(changes => { committed.push(changes.map(c => c.key)); return asOps(changes) })
+    const seen: string[][] = []
+    const check = (refuse: string) => (touched: ReadonlySet<string>): Error | undefined => {
+      seen.push([...touched])
+      return touched.has(refuse) ? new Error(`${refuse} was written`) : undefined
+    }
+    const results = await Promise.allSettled([
+      queue.submit([change('a'), change('b')]),
+      queue.submit([change('c')], check('a')),
+      queue.submit([change('d')], check('x')),
+      queue.submit([change('e')])
+    ])
+    assert.deepEqual(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /a was written/)
+    assert.deepEqual(seen, [['a', 'b'], ['a', 'b']], 'a refused submission adds nothing to what later ones see')
+    assert.deepEqual(committed, [['a', 'b', 'd', 'e']], 'one transaction for the rest')
+    const thrown = queue.submit([change('f')], () => { throw new Error('not running') })
+    await assert.rejects(thrown, /not running/)
+  })
+
   it('a failed sync fails its own writers only', async () => {
     let calls = 0
     const queue = new WriteQueue(asOps, { durable: async () => { if (++calls === 1) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }) } })

@@ -18,18 +18,30 @@ export interface Version {
   seq: number
 }
 
+/** What a value is (see `ValueType` in methods.ts). */
+export type WireValueType = 'text' | 'json' | 'binary'
+
+/**
+ * A key's value: a string for text, base64 (`encoding`) for binary (and for
+ * text that is not valid UTF-8), the JSON itself for json (base64 with
+ * `encoding` if a peer wrote json that does not parse).
+ */
 export interface Entry {
   key: string
-  value: string
+  value: unknown
   encoding?: 'base64'
+  /** Absent from daemons that predate value types (their values are text). */
+  type?: WireValueType
   version: Version
 }
 
 export interface ChangeEvent {
   type: 'put' | 'delete'
   key: string
-  value?: string
+  value?: unknown
   encoding?: 'base64'
+  /** A put's value type (`type` is the kind of change). */
+  valueType?: WireValueType
   version: Version
 }
 

@@ -4,10 +4,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeValue, methods, rpcError,
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeTypedValue, methods, rpcError,
   type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
+import type { ChangeEvent, Entry, Murmur, Write } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
@@ -69,12 +69,15 @@ export interface RpcMethods {
 
 export function createMethods (node: Murmur, context: HandlerContext): RpcMethods {
   const handlers: Handlers = {
-    kv_put: async ({ key, value, encoding }) => ({ version: await node.put(key, toBytes(value, encoding)) }),
+    kv_put: async params => {
+      const { key, value, ...options } = toWrite({ method: 'kv_put', params })
+      return { version: await node.put(key, value as Uint8Array, options) }
+    },
     kv_get: ({ key, encoding }) => {
       const entry = node.get(key)
       return entry == null ? null : toWireEntry(entry, encoding)
     },
-    kv_delete: async ({ key }) => await node.delete(key),
+    kv_delete: async ({ key, ifVersion }) => await node.delete(key, { ifVersion }),
     kv_list: ({ prefix, after, limit, encoding }) => {
       const { items, next } = node.list({ prefix, after, limit })
       return { items: items.map(entry => toWireEntry(entry, encoding)), ...(next != null ? { next } : {}) }
@@ -103,7 +106,7 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
 
 async function writeMany (node: Murmur, calls: WriteCall[]): Promise<Array<PromiseSettledResult<unknown>>> {
   const settled = new Array<PromiseSettledResult<unknown>>(calls.length)
-  const writes: Array<{ key: string, value: Uint8Array | null }> = []
+  const writes: Write[] = []
   /** The index in `calls` of each write. */
   const indexes: number[] = []
   for (let i = 0; i < calls.length; i++) {
@@ -124,10 +127,17 @@ async function writeMany (node: Murmur, calls: WriteCall[]): Promise<Array<Promi
   return settled
 }
 
-function toWrite ({ method, params }: WriteCall): { key: string, value: Uint8Array | null } {
-  if (method === 'kv_delete') return { key: validate(method, params).key, value: null }
-  const { key, value, encoding } = validate(method, params)
-  return { key, value: toBytes(value, encoding) }
+/** A kv_put or kv_delete call's params, validated, as the write it asks for. */
+function toWrite ({ method, params }: WriteCall): Write {
+  if (method === 'kv_delete') {
+    const { key, ifVersion } = validate(method, params)
+    return { key, value: null, ifVersion }
+  }
+  const { key, value, encoding, ifVersion, ifAbsent, ...rest } = validate(method, params)
+  // base64 without a type is binary: what `put --base64` and an export's binary values send
+  const type = rest.type ?? (encoding === 'base64' ? 'binary' : 'text')
+  const bytes = type === 'json' ? Buffer.from(JSON.stringify(value), 'utf8') : toBytes(value as string, encoding ?? (type === 'binary' ? 'base64' : 'utf8'))
+  return { key, value: bytes, type, ifVersion, ifAbsent }
 }
 
 function validate<M extends MethodName> (method: M, params: unknown): Params<M> {
@@ -151,10 +161,11 @@ function toBytes (value: string, encoding?: ValueEncoding): Uint8Array {
 }
 
 function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
-  return { key: entry.key, ...encodeValue(entry.value, encoding), version: entry.version }
+  return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version }
 }
 
 function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {
-  const value = event.value == null ? {} : encodeValue(event.value, encoding)
-  return { type: event.type, key: event.key, ...value, version: event.version }
+  if (event.value == null) return { type: event.type, key: event.key, version: event.version }
+  const { type: valueType, ...value } = encodeTypedValue(event.value, event.valueType ?? 'text', encoding)
+  return { type: event.type, key: event.key, ...value, valueType, version: event.version }
 }
