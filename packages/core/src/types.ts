@@ -117,6 +117,20 @@ export interface StoreCounts {
   tombstones: number
 }
 
+/** This replica's change cursors (see `Store.changes`). */
+export interface ChangeMarks {
+  /** The cursor of the latest change. */
+  latest: number
+  /** Changes at or below it may be gone: a watcher that saw less must start from the current state. */
+  floor: number
+}
+
+/** A user key's latest change on this replica: its cursor and its row (a tombstone for a delete). */
+export interface ChangeRecord {
+  cursor: number
+  op: Op
+}
+
 /** A point in one origin's sequence: a seq, the stamp of the op there, and the digest accumulator up to it. */
 export interface Mark extends Stamp {
   seq: number
@@ -201,6 +215,15 @@ export interface Store {
   /** The highest stamp this replica has issued or seen (persisted, so the clock never runs backwards across restarts). */
   clock(): Stamp
   setClock(stamp: Stamp): void
+  /**
+   * User keys whose latest change has a cursor above `after`, in cursor
+   * order, at most `limit`, with their rows (see change-cursors.ts).
+   */
+  changes(after: number, limit: number): ChangeRecord[]
+  /** The latest cursor and the floor below which changes may be gone. */
+  changeMarks(): ChangeMarks
+  /** The cursor an op written (or a key removed) in this process got, while the op is still held by the caller. */
+  cursorOf(op: Op): number | undefined
   /** A small persisted value (the GC horizon, creation time, equivocation reports), or undefined. */
   meta(name: string): string | undefined
   setMeta(name: string, value: string): void

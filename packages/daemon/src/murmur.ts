@@ -10,20 +10,22 @@
  */
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
-import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, rpcError, type HealthResult, type PeerInfo } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, type HealthResult, type PeerInfo } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
 import { compose, type Running } from './compose.js'
 import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
+import { dialOnce } from './peer-dialer.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
-import { Writes, checkKey, versionOf, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
+import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
-import { entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { ChangeOrder } from './change-order.js'
+import { changeEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { replay, type Replay } from './replay.js'
 import type { Op, Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
@@ -31,6 +33,7 @@ export type { MurmurInit } from './init.js'
 export type { MurmurStatus } from './status.js'
 export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
 export type { ChangeEvent, Entry, ValueType } from './entry.js'
+export type { Replay } from './replay.js'
 
 export type PeerSummary = PeerInfo
 
@@ -53,6 +56,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
+  private order = new ChangeOrder()
 
   constructor (init: MurmurInit) {
     super()
@@ -105,9 +109,12 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         isMember: peer => this.members.has(peer),
         memberConnected: (peer, name) => { this.addMember(peer, name) },
         disconnected: peer => { this.removeMember(peer) },
-        metrics: this.metrics
+        metrics: this.metrics,
+        committed: ops => { this.order.committed(ops.flatMap(op => this.running?.store.cursorOf(op) ?? [])) },
+        lost: ops => { for (const op of ops) this.order.own(this.running?.store.cursorOf(op)) }
       }
     )
+    this.order = new ChangeOrder()
     try {
       await running.libp2p.start()
       this.running = running
@@ -210,21 +217,19 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
   }
 
+  /**
+   * For a watch that resumes from `since` (a `cursor` of an earlier change
+   * event): what changed after it, or a snapshot when that is gone (see
+   * replay.ts). Change events numbered up to `cursor` are covered by it.
+   */
+  changesSince (since: number | undefined, prefixes: string[] = []): Replay {
+    const { store, replica } = this.state()
+    return replay(store, replica, since, prefixes)
+  }
+
   /** Dials a multiaddr and keeps nothing else: the peer is not redialled if it drops. */
   async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    let ma
-    try {
-      ma = multiaddr(addr)
-    } catch (err) {
-      throw rpcError('InvalidParams', `not a multiaddr: ${addr} (${(err as Error).message})`)
-    }
-    try {
-      const signal = AbortSignal.any([AbortSignal.timeout(10_000), ...(options.signal != null ? [options.signal] : [])])
-      const connection = await this.state().libp2p.dial(ma, { signal })
-      return connection.remotePeer.toString()
-    } catch (err) {
-      throw rpcError('Dial', `cannot connect to ${addr}: ${(err as Error).message}`)
-    }
+    return await dialOnce(this.state().libp2p, addr, options.signal)
   }
 
   /** Connected peers, with group membership and names learned from the sync handshake. */
@@ -257,8 +262,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   private emitChange (op: Op, source: string): void {
-    const base = { key: op.key, version: versionOf(op), source }
-    this.emit('change', op.value == null ? { type: 'delete', ...base } : { type: 'put', value: op.value, valueType: op.type ?? 'text', ...base })
+    const cursor = this.running?.store.cursorOf(op)
+    const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor)) }
+    if (source === 'local') this.order.own(cursor, emit)
+    else this.order.peer(cursor, emit)
   }
 
   private addMember (peer: PeerId, name: string): void {

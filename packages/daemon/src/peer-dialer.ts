@@ -5,8 +5,9 @@
  * backoff whenever its connection is down.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { rpcError } from '@murmur/protocol'
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 export interface PeerDialerInit {
@@ -76,5 +77,21 @@ export class PeerDialer {
       this.libp2p.addEventListener('peer:disconnect', onDisconnect)
       this.controller.signal.addEventListener('abort', done)
     })
+  }
+}
+
+/** Dials `addr` once (10 s at most), for `Murmur.connect`: a bad address is `InvalidParams`, a failed dial `Dial`. */
+export async function dialOnce (libp2p: Libp2p, addr: string, signal?: AbortSignal): Promise<string> {
+  let ma
+  try {
+    ma = multiaddr(addr)
+  } catch (err) {
+    throw rpcError('InvalidParams', `not a multiaddr: ${addr} (${(err as Error).message})`)
+  }
+  try {
+    const connection = await libp2p.dial(ma, { signal: AbortSignal.any([AbortSignal.timeout(10_000), ...(signal != null ? [signal] : [])]) })
+    return connection.remotePeer.toString()
+  } catch (err) {
+    throw rpcError('Dial', `cannot connect to ${addr}: ${(err as Error).message}`)
   }
 }

@@ -31,6 +31,8 @@ export interface WriteQueueHooks {
   durable?: (writers: number) => Promise<void> | undefined
   /** Called with each batch's ops once they are durable, in commit order, as their writers' promises resolve. Must not throw. */
   after?: (ops: Op[]) => void
+  /** Called with a batch's ops, committed, whose sync failed (their writers are rejected; `after` never hears of them). Must not throw. */
+  lost?: (ops: Op[]) => void
   /** Most changes one transaction takes. @default 10_000 */
   maxBatch?: number
 }
@@ -99,6 +101,7 @@ export class WriteQueue {
     this.unanswered++
     const previous = this.tail
     this.tail = previous.then(async () => { await durable }, async () => { await durable }).then(answer, (err: Error) => {
+      this.hooks.lost?.(ops)
       for (const p of batch) p.reject(err)
     }).finally(() => { this.unanswered-- }).catch(() => {}) // every writer was answered above
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { TestCluster, usePair, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
 /** `kv_store.type` of `key`, read from the node's SQLite file as `sqlite3` would. */
@@ -30,17 +30,10 @@ async function versionId (node: TestNode, key: string): Promise<string> {
 }
 
 describe('typed values', () => {
-  let cluster: TestCluster
-  let alice: TestNode
-  let bob: TestNode
-  before(async () => {
-    cluster = new TestCluster()
-    alice = await cluster.start('alice')
-    bob = await cluster.start('bob', { peers: [await alice.addr()] })
-  })
-  after(async () => { await cluster.close() })
+  const pair = usePair()
 
   it('put --json checks, stores and replicates a json value; get prints it as stored, --pretty indented', async () => {
+    const { alice, bob } = pair
     const bad = await alice.ctl(['put', '--json', 'cfg', '{"replicas":'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /^murmurctl: the value is not valid JSON at position 12: /)
@@ -55,6 +48,7 @@ describe('typed values', () => {
   })
 
   it('list --json gives json values as JSON, text as strings, binary as base64; binary has its own type', async () => {
+    const { alice, bob } = pair
     await alice.put('name', 'murmur')
     assert.equal((await alice.ctl(['put', '--base64', 'blob', 'AP8='])).code, 0)
     const listed = await waitFor(async () => {
@@ -71,6 +65,7 @@ describe('typed values', () => {
   })
 
   it('over JSON-RPC a json value goes in and comes out as JSON; misuse is InvalidParams', async () => {
+    const { alice } = pair
     const client = await RawClient.connect(alice.socket)
     try {
       const put = await client.request('kv_put', { key: 'doc', value: { a: [1, null, 'x'] }, type: 'json' })

@@ -22,3 +22,9 @@ export const MAX_SOCKET_PATH_BYTES = 107
 export const RESERVED_KEY_PREFIX = '\u0000'
 /** The most bytes one node_backup_read returns (base64 in a frame well under the frame limit). */
 export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
+
+/** Most prefixes one subscription may name. */
+export const MAX_WATCH_PREFIXES = 64
+
+/** Entries per `snapshot` event of a resumed subscription. */
+export const SNAPSHOT_PAGE = 1000

@@ -13,7 +13,7 @@
  */
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
-import { MAX_BACKUP_CHUNK_BYTES, MAX_KEY_BYTES, MAX_LIST_LIMIT, RESERVED_KEY_PREFIX } from './limits.js'
+import { MAX_BACKUP_CHUNK_BYTES, MAX_KEY_BYTES, MAX_LIST_LIMIT, MAX_WATCH_PREFIXES, RESERVED_KEY_PREFIX } from './limits.js'
 
 z.config(en())
 
@@ -82,7 +82,17 @@ export const methods = {
     after: z.optional(Prefix),
     encoding: z.optional(ValueEncoding)
   }),
-  kv_subscribe: z.strictObject({ prefix: z.optional(Prefix), encoding: z.optional(ValueEncoding) }),
+  /**
+   * `prefixes`: several at once (with `prefix`, all of them). `since`: a
+   * `cursor` from an earlier event ('now': none yet): the subscription then
+   * replays what changed after it (or sends a `snapshot`), then `ready`.
+   */
+  kv_subscribe: z.strictObject({
+    prefix: z.optional(Prefix),
+    prefixes: z.optional(z.array(Prefix).check(z.maxLength(MAX_WATCH_PREFIXES))),
+    since: z.optional(z.union([z.int().check(z.gte(0)), z.literal('now')])),
+    encoding: z.optional(ValueEncoding)
+  }),
   kv_unsubscribe: z.strictObject({ subscription: z.string().check(z.minLength(1)) }),
   p2p_peers: z.strictObject({}),
   p2p_connect: z.strictObject({ addr: z.string().check(z.minLength(1), z.maxLength(1024)) }),

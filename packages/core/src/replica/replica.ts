@@ -75,7 +75,12 @@ export class Replica {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
-    const ops: Op[] = changes.map((change, i) => ({ key: change.key, value: change.value, ...typeOf(change), ...this.state.hlc.now(), origin: this.nodeId, seq: first + i }))
+    const ops: Op[] = changes.map((change, i) => {
+      const { wall, logical } = this.state.hlc.now()
+      const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
+      if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
+      return op
+    })
     if (ops.length === 0) return ops
     if (this.state.sign != null) proveOps(ops, this.state.sign)
     commit(this.state, ops, undefined, emptyReceived(), true)

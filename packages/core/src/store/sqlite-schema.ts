@@ -4,13 +4,14 @@
  * everything else is this replica's bookkeeping.
  *
  * Version 5 added the value type (`type`: 'text', 'json' or 'binary') to
- * `kv_store`, `op_history` and `snapshot_stage`; `MIGRATIONS` brings a
- * version 4 file up to date when it opens.
+ * `kv_store`, `op_history` and `snapshot_stage`; version 6 the change cursors
+ * (`changes`, see `Store.changes`). `MIGRATIONS` brings a version 4 or 5 file
+ * up to date when it opens.
  */
 import type Database from 'better-sqlite3'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 
 /** From each older version still opened, the statements that bring a file to the next. */
 export const MIGRATIONS: Record<number, string> = {
@@ -19,6 +20,12 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE op_history ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
     ALTER TABLE snapshot_stage ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
     UPDATE meta SET value = 5 WHERE name = 'schema_version';
+  `,
+  // keys changed before have no cursor: a watcher from before the upgrade gets a snapshot (floor 1)
+  5: `
+    CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
+    INSERT INTO meta (name, value) VALUES ('change_cursor', 1), ('change_floor', 1);
+    UPDATE meta SET value = 6 WHERE name = 'schema_version';
   `
 }
 
@@ -54,6 +61,7 @@ export const SCHEMA = `
   );
   CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+  CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   CREATE TABLE snapshot_stage (
     key TEXT PRIMARY KEY NOT NULL,
     value BLOB,
@@ -67,7 +75,7 @@ export const SCHEMA = `
     type TEXT NOT NULL DEFAULT 'text'
   );
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
-    ('keys', 0), ('tombstones', 0);
+    ('keys', 0), ('tombstones', 0), ('change_cursor', 0), ('change_floor', 0);
 `
 
 /** A `kv_store` row. */
@@ -182,6 +190,11 @@ export function prepareStatements (db: Database.Database) {
     setVector: prepare<[VectorRow]>(`INSERT INTO version_vector VALUES (:origin, :seq, :wall, :logical, :acc, :floor, :floor_wall, :floor_logical, :floor_acc)
       ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,
         floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
+    // this replica's change cursors (user keys only): local numbering, never replicated
+    changed: prepare<[string, number]>('INSERT INTO changes (key, cursor) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor'),
+    unchanged: prepare<[string], { cursor: number }>('DELETE FROM changes WHERE key = ? RETURNING cursor'),
+    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT changes.cursor, ${OP_COLUMNS.split(', ').map(c => `kv_store.${c}`).join(', ')}
+      FROM changes JOIN kv_store ON kv_store.key = changes.key WHERE changes.cursor > :after ORDER BY changes.cursor LIMIT :limit`),
     meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
     setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)

@@ -4,10 +4,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeTypedValue, methods, rpcError,
-  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, SNAPSHOT_PAGE, decodeValue, encodeTypedValue, methods, rpcError,
+  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type SubscriptionNotification,
+  type ValueEncoding, type WatchEvent
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, Murmur, Write } from '../murmur.js'
+import type { ChangeEvent, Entry, Murmur, Replay, Write } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
@@ -33,6 +34,8 @@ export interface Connection {
   corked?: boolean
   /** Backups this connection made and has not ended: id → file, removed when the connection closes. */
   backups?: Map<string, string>
+  /** Notifications to send right after the answer being made (a resumed subscription's replay). */
+  later?: unknown[]
 }
 
 export interface HandlerContext {
@@ -82,12 +85,22 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
       const { items, next } = node.list({ prefix, after, limit })
       return { items: items.map(entry => toWireEntry(entry, encoding)), ...(next != null ? { next } : {}) }
     },
-    kv_subscribe: ({ prefix, encoding }, connection) => {
+    kv_subscribe: ({ prefix, prefixes = [], since, encoding }, connection) => {
       if (connection.subscriptions.size >= context.maxSubscriptions) {
         throw new MurmurRpcError(InvalidRequestCode, `too many subscriptions on this connection (limit ${context.maxSubscriptions}); unsubscribe first`, { name: 'TooBusyError' })
       }
       const id = randomBytes(8).toString('hex')
-      connection.subscriptions.set(id, event => event.key.startsWith(prefix ?? '') ? toWireChange(event, encoding) : undefined)
+      const watched = prefix !== undefined ? [prefix, ...prefixes] : prefixes
+      const wanted = (key: string): boolean => watched.length === 0 || watched.some(p => key.startsWith(p))
+      if (since === undefined) {
+        connection.subscriptions.set(id, event => wanted(event.key) ? toWireChange(event, encoding) : undefined)
+        return id
+      }
+      // read and registered in one turn: every later change is numbered above `covered`
+      const replayed = node.changesSince(since === 'now' ? undefined : since, watched)
+      const covered = replayed.cursor
+      connection.subscriptions.set(id, event => wanted(event.key) && (event.cursor ?? Infinity) > covered ? toWireChange(event, encoding) : undefined)
+      connection.later = [...(connection.later ?? []), ...replayNotifications(id, replayed, encoding)]
       return id
     },
     kv_unsubscribe: ({ subscription }, connection) => connection.subscriptions.delete(subscription),
@@ -164,8 +177,23 @@ function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
   return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version }
 }
 
+/** A replay as the notifications that carry it: changes or snapshot pages, then `ready`. */
+function replayNotifications (subscription: string, replayed: Replay, encoding?: ValueEncoding): SubscriptionNotification[] {
+  const { cursor, changes, snapshot } = replayed
+  const results: WatchEvent[] = changes.map(event => toWireChange(event, encoding))
+  if (snapshot !== undefined) {
+    for (let i = 0; i === 0 || i < snapshot.length; i += SNAPSHOT_PAGE) {
+      const entries = snapshot.slice(i, i + SNAPSHOT_PAGE).map(entry => toWireEntry(entry, encoding))
+      results.push({ type: 'snapshot', entries, last: i + SNAPSHOT_PAGE >= snapshot.length, cursor })
+    }
+  }
+  results.push({ type: 'ready', cursor })
+  return results.map(result => ({ subscription, result }))
+}
+
 function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {
-  if (event.value == null) return { type: event.type, key: event.key, version: event.version }
+  const cursor = event.cursor !== undefined ? { cursor: event.cursor } : {}
+  if (event.value == null) return { type: event.type, key: event.key, version: event.version, ...cursor }
   const { type: valueType, ...value } = encodeTypedValue(event.value, event.valueType ?? 'text', encoding)
-  return { type: event.type, key: event.key, ...value, valueType, version: event.version }
+  return { type: event.type, key: event.key, ...value, valueType, version: event.version, ...cursor }
 }

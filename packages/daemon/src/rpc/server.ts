@@ -193,11 +193,15 @@ export class RpcServer {
     // a request answered without I/O (kv_get, a refusal) goes out now, never counted in flight
     if (!(answer instanceof Promise)) {
       if (answer != null) this.send(connection, answer)
+      this.sendLater(connection)
       return
     }
     connection.inFlight++
     answer
-      .then(response => { if (response != null) this.sendTogether(connection, response) })
+      .then(response => {
+        if (response != null) this.sendTogether(connection, response)
+        this.sendLater(connection)
+      })
       .catch(err => { this.log.error({ err }, 'RPC dispatch failed') })
       .finally(() => {
         connection.inFlight--
@@ -232,6 +236,14 @@ export class RpcServer {
       })
     }
     this.send(connection, message)
+  }
+
+  /** Sends what a handler left for after its answer (a resumed subscription's replay), as notifications. */
+  private sendLater (connection: Connection): void {
+    const later = connection.later
+    if (later === undefined) return
+    connection.later = undefined
+    for (const params of later) this.sendTogether(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params })
   }
 
   /** Delivers a change to the connection's subscriptions that want it. */
