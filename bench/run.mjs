@@ -23,9 +23,10 @@ import { cost } from './scenarios/cost.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
 import { propagation } from './scenarios/propagation.mjs'
+import { resume } from './scenarios/resume.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, resume }
 
 const { values: opts } = parseArgs({
   options: {
