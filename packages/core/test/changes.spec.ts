@@ -67,7 +67,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
 }
 
 describe('change cursors in the SQLite file', () => {
-  it('survive a restart, and a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
+  it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
     const path = join(dir, 'cursors.db')
     const store = SqliteStore.open(path)
     put(store, op('a', '1', { seq: 1 }))
@@ -77,6 +77,14 @@ describe('change cursors in the SQLite file', () => {
     assert.deepEqual(again.changeMarks(), { latest: 2, floor: 0 })
     assert.deepEqual(cursors(again, 1), [[2, 'b', '1']])
     again.close()
+    const restored = SqliteStore.open(path)
+    restored.restartChanges()
+    const { latest, floor } = restored.changeMarks()
+    assert.ok(floor === latest && latest > 2 ** 40, 'a restored copy replays nothing from before')
+    restored.close()
+    const reopened = SqliteStore.open(path)
+    assert.deepEqual(reopened.changeMarks(), { latest, floor }, 'and says so after a restart')
+    reopened.close()
     const db = new Database(path)
     db.exec(`DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
     db.close()

@@ -17,6 +17,9 @@ export interface CursorEntries {
   delete: (key: string) => number | undefined
 }
 
+/** How far `restart` moves the numbering: more changes than any database takes (2^53 allows 8,192 restarts). */
+export const RESTART_GAP = 2 ** 40
+
 export class ChangeCursors {
   marks: ChangeMarks
   /** The cursor each op written in this process got, for the change events that follow the commit. */
@@ -66,6 +69,17 @@ export class ChangeCursors {
       if (this.removals.size > 10_000) this.removals.delete(this.removals.keys().next().value as string)
     }
     this.marks = { ...this.marks, floor: Math.max(this.marks.floor, floor) }
+  }
+
+  /**
+   * Numbers every later change far above every cursor given so far, and
+   * below that nothing can be replayed: for a database restored from a copy,
+   * where the original went on numbering its own changes after the copy was
+   * taken, so the cursors a watcher of it holds mean nothing here.
+   */
+  restart (): void {
+    const latest = this.marks.latest + RESTART_GAP
+    this.marks = { latest, floor: latest }
   }
 
   /** The cursor `op`'s change got when it became its key's row (or, for a removal, the key's latest removal). */

@@ -259,6 +259,11 @@ export class SqliteStore implements Store {
     return this.cursors.cursorOf(op)
   }
 
+  /** For a restored copy: no watcher of the original resumes here from a cursor (see `ChangeCursors.restart`). */
+  restartChanges (): void {
+    this.mutate(() => { this.cursors.restart() })
+  }
+
   meta (name: string): string | undefined {
     const value = this.sql.meta.get(name)?.value
     return value == null ? undefined : String(value)
