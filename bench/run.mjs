@@ -24,9 +24,10 @@ import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
+import { resume } from './scenarios/resume.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume }
 
 const { values: opts } = parseArgs({
   options: {

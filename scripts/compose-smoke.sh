@@ -294,9 +294,9 @@ expected=$'api:endpoint = https://api.example.com\napi:timeout = 30\ncache:enabl
 sed 's/^/     /' <<<"${LISTS[alice]}"
 
 step "concurrent writes to counter"
-ctl alice put counter 100 --json >"$WORK/alice.json" &
+ctl alice --json put counter 100 >"$WORK/alice.json" &
 alice_put=$!
-ctl bob put counter 200 --json >"$WORK/bob.json" &
+ctl bob --json put counter 200 >"$WORK/bob.json" &
 bob_put=$!
 wait "$alice_put" || die "alice's put counter failed"
 wait "$bob_put" || die "bob's put counter failed"

@@ -151,7 +151,7 @@ class DemoNode {
 
   /** murmurctl … --json, parsed; fails on a non-zero exit. */
   async json (args) {
-    const result = await this.ctl([...args, '--json'])
+    const result = await this.ctl(['--json', ...args])
     if (result.code !== 0) fail(`murmurctl ${args.join(' ')} on ${this.name} exited ${result.code}: ${result.stderr.trim()}`)
     return JSON.parse(result.stdout)
   }

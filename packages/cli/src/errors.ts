@@ -2,7 +2,7 @@
  * Exit codes, and the one line each expected error prints.
  */
 import { CommanderError } from 'commander'
-import { InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
+import { ConditionFailedCode, InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
 
 export const ExitCode = {
   Ok: 0,
@@ -11,7 +11,9 @@ export const ExitCode = {
   Usage: 2,
   /** The daemon could not be found, reached, or stopped answering. */
   Unavailable: 3,
-  KeyNotFound: 4
+  KeyNotFound: 4,
+  /** A conditional write (`--if-version`, `--if-absent`) found the key otherwise: nothing was written. */
+  ConditionFailed: 5
 } as const
 
 export class KeyNotFoundError extends Error {
@@ -65,6 +67,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof UnhealthyError) return [ExitCode.Error, undefined]
   if (err instanceof KeyFileError || err instanceof CommandError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
+  if (err instanceof MurmurRpcError && err.code === ConditionFailedCode) return [ExitCode.ConditionFailed, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.
   return [ExitCode.Error, `unexpected error: ${err instanceof Error ? err.stack : String(err)}`]

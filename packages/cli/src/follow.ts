@@ -101,7 +101,8 @@ async function listAll (session: Session, prefix: string): Promise<Entry[]> {
   return all
 }
 
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
   await new Promise<void>(resolve => {
     const timer = setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })

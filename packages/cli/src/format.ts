@@ -2,7 +2,7 @@
  * Human-readable output. `--json` bypasses all of it and prints what the
  * daemon returned.
  */
-import type { ChangeEvent, Entry, PeerInfo, Version } from '@murmur/protocol/client'
+import { typeOfEntry, valueText, type ChangeEvent, type Entry, type PeerInfo, type Version, type WireValueType } from '@murmur/protocol/client'
 
 // Line breaks and other control characters would break one-line-per-entry output.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/
@@ -12,10 +12,15 @@ export function displayText (text: string): string {
   return CONTROL.test(text) ? JSON.stringify(text) : text
 }
 
-/** A wire value for display: binary values as `base64:<...>`. */
-export function displayValue ({ value, encoding }: { value?: string, encoding?: 'base64' }): string {
-  if (value == null) return ''
-  return encoding === 'base64' ? `base64:${value}` : displayText(value)
+/** A wire value for display: binary values as `base64:<...>`, json as compact JSON. */
+export function displayValue (entry: { value?: unknown, encoding?: 'base64', type?: WireValueType }): string {
+  if (entry.value === undefined) return ''
+  return entry.encoding === 'base64' ? `base64:${String(entry.value)}` : displayText(valueText(entry))
+}
+
+/** How `--if-version` names a version: `<origin>/<seq>`. */
+export function versionId ({ origin, seq }: Pick<Version, 'origin' | 'seq'>): string {
+  return `${origin}/${seq}`
 }
 
 export function formatVersion ({ wall, logical, origin, seq }: Version): string {
@@ -31,6 +36,8 @@ export function formatEntryMeta (entry: Entry): string {
   return labelled([
     ['key', displayText(entry.key)],
     ['value', displayValue(entry)],
+    ['type', typeOfEntry(entry)],
+    ['version', versionId(entry.version)],
     ['wall', `${new Date(wall).toISOString()} (${wall} ms)`],
     ['logical', String(logical)],
     ['origin', origin],
@@ -40,7 +47,7 @@ export function formatEntryMeta (entry: Entry): string {
 
 export function formatChange (event: ChangeEvent): string {
   const key = displayText(event.key)
-  return event.type === 'put' ? `put ${key} = ${displayValue(event)}` : `del ${key}`
+  return event.type === 'put' ? `put ${key} = ${displayValue({ ...event, type: event.valueType })}` : `del ${key}`
 }
 
 export function formatPeer ({ id, name, member, via, connection, relay, addrs }: PeerInfo): string {

@@ -44,7 +44,7 @@ export async function main (argv: string[], io: Partial<CliIo> = {}): Promise<nu
   try {
     const signal = cli.signal != null ? AbortSignal.any([stop.signal, cli.signal]) : stop.signal
     const outcome = { code: ExitCode.Ok as number }
-    await program(cli, signal, outcome).parseAsync(argv, { from: 'user' })
+    await program(cli, signal, outcome).parseAsync(putJsonAsType(argv), { from: 'user' })
     return outcome.code
   } catch (err) {
     return report(err, cli.stderr)
@@ -83,21 +83,28 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
 
   program.command('put').description('store a value')
     .argument('<key>').argument('<value>', 'the value, or - to read it from stdin')
-    .option('--base64', 'the value is base64 for binary bytes')
+    .option('--base64', 'the value is base64 for binary bytes (stored as binary)')
+    .option('--type <type>', 'the value\'s type: text, json (checked: it must parse) or binary (given as base64)', valueType)
+    .addHelpText('after', '\n`put --json` is `put --type json`; for JSON output, give --json before put.')
+    .option('--if-version <origin/seq>', 'write only if the key is at this version on this node (get --meta shows it); else exit 5', versionArg)
+    .option('--if-absent', 'write only if the key does not exist on this node; else exit 5')
     .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await (await import('./commands/put.js')).put(context(command), key, value, opts) })
   program.command('get').description('print a value (binary values as raw bytes)')
     .argument('<key>')
-    .option('--meta', 'also print the value\'s version')
+    .option('--meta', 'also print the value\'s type and version')
+    .option('--pretty', 'print a json value indented')
     .action(async (key: string, opts: GetOptions, command: Command) => { await (await import('./commands/get.js')).get(context(command), key, opts) })
   program.command('del').description('delete a key')
     .argument('<key>')
-    .action(async (key: string, _opts: unknown, command: Command) => { await (await import('./commands/del.js')).del(context(command), key) })
+    .option('--if-version <origin/seq>', 'delete only if the key is at this version on this node; else exit 5', versionArg)
+    .action(async (key: string, opts: Pick<PutOptions, 'ifVersion'>, command: Command) => { await (await import('./commands/del.js')).del(context(command), key, opts) })
   program.command('list').description('print `key = value` for every key, in key order')
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'print at most n entries', positiveInteger)
     .action(async (opts: ListOptions, command: Command) => { await (await import('./commands/list.js')).list(context(command), opts) })
-  program.command('watch').description('print changes as they happen, until Ctrl-C')
-    .option('--prefix <prefix>', 'only keys starting with this')
+  program.command('watch').description('print changes as they happen, until Ctrl-C; follows murmurd across restarts without missing a change')
+    .option('--prefix <prefix>', 'only keys starting with this (repeatable: any of them)', (p: string, all: string[] = []) => [...all, p])
+    .option('--since <cursor>', 'first replay what changed after this cursor (from an event of watch --json)', nonNegativeInteger)
     .action(async (opts: WatchOptions, command: Command) => { await (await import('./commands/watch.js')).watch(context(command), opts) })
   program.command('peers').description('list connected peers')
     .action(async (_opts: unknown, command: Command) => { await (await import('./commands/node.js')).peers(context(command)) })
@@ -157,6 +164,35 @@ function toContext (opts: GlobalOptions, io: CliIo, signal: AbortSignal): Comman
   }
 }
 
+/** Options of murmurctl itself that take a value (so the command is the first word that is neither). */
+const GLOBAL_WITH_VALUE = new Set(['--socket', '--data-dir', '--name', '--timeout'])
+
+/**
+ * `put --json` means a JSON value (`--type json`), while `--json` anywhere
+ * else asks for JSON output: commander would take every `--json` as the
+ * global one, so those after `put` are renamed before it parses.
+ */
+export function putJsonAsType (argv: string[]): string[] {
+  let i = 0
+  while (i < argv.length && (argv[i] as string).startsWith('-') && argv[i] !== '--') i += GLOBAL_WITH_VALUE.has(argv[i] as string) ? 2 : 1
+  if (argv[i] !== 'put') return argv
+  const end = argv.indexOf('--', i)
+  return argv.map((word, j) => j > i && (end === -1 || j < end) && word === '--json' ? '--type=json' : word)
+}
+
+function valueType (text: string): 'text' | 'json' | 'binary' {
+  if (text !== 'text' && text !== 'json' && text !== 'binary') throw new InvalidArgumentError('expected text, json or binary')
+  return text
+}
+
+/** `<origin>/<seq>`: a version as `get --meta` names it. */
+function versionArg (text: string): { origin: string, seq: number } {
+  const match = /^([^/\s]+)\/(\d+)$/.exec(text)
+  const seq = Number(match?.[2])
+  if (match == null || !Number.isSafeInteger(seq) || seq < 1) throw new InvalidArgumentError('expected <origin>/<seq>, as get --meta prints it')
+  return { origin: match[1] as string, seq }
+}
+
 function positiveInteger (text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
@@ -198,4 +234,4 @@ root ($XDG_DATA_HOME/murmur or ~/.local/share/murmur).
 
 Exit codes: 0 ok, 1 the daemon answered with an error (or keygen could not
 write its file), 2 usage, 3 daemon unreachable or not answering, 4 key not
-found.`
+found, 5 a conditional write's condition failed (nothing was written).`

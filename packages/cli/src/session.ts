@@ -4,7 +4,7 @@
  */
 import {
   ConnectionClosedError, DaemonUnreachableError, MurmurClient, checkSocketPath, resolveSocketPath,
-  type ChangeEvent, type Env, type MethodName, type Params, type ResolvedSocket, type Result, type SocketLocator
+  type ChangeEvent, type Env, type WatchEvent, type MethodName, type Params, type ResolvedSocket, type Result, type SocketLocator
 } from '@murmur/protocol/client'
 import { DaemonUnavailableError } from './errors.js'
 import { startHint } from './start-hint.js'
@@ -74,7 +74,13 @@ export class Session {
     }
   }
 
+  /** Changes (puts and deletes) only. */
   onChange (listener: (event: ChangeEvent) => void): void {
+    this.client.on('change', (_subscription, event) => { if (event.type === 'put' || event.type === 'delete') listener(event) })
+  }
+
+  /** Everything subscriptions deliver: changes, snapshot pages, ready marks. */
+  onWatch (listener: (event: WatchEvent) => void): void {
     this.client.on('change', (_subscription, event) => listener(event))
   }
 

@@ -8,7 +8,8 @@ const BINARY = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a])
 
 const STORE: Record<string, Entry> = {
   text: { key: 'text', value: 'hello world', version: VERSION },
-  binary: { key: 'binary', value: BINARY.toString('base64'), encoding: 'base64', version: VERSION }
+  binary: { key: 'binary', value: BINARY.toString('base64'), encoding: 'base64', version: VERSION },
+  doc: { key: 'doc', value: { replicas: 3, zones: ['a'] }, type: 'json', version: VERSION }
 }
 
 describe('key commands against a fake daemon', () => {
@@ -20,7 +21,9 @@ describe('key commands against a fake daemon', () => {
     daemon = await startFakeDaemon(byMethod({
       kv_put: ({ key }) => key === 'big'
         ? { error: { code: 1004, message: 'value is 2000000 bytes, over the 1048576-byte limit', data: { name: 'ValueTooLargeError' } } }
-        : { result: { version: VERSION } },
+        : key === 'taken'
+          ? { error: { code: 1006, message: 'condition failed for "taken": it exists', data: { name: 'ConditionFailedError', key, current: VERSION } } }
+          : { result: { version: VERSION } },
       kv_get: ({ key }) => ({ result: STORE[key as string] ?? null }),
       kv_delete: ({ key }): Answer => ({ result: key === 'text' ? { deleted: true, version: VERSION } : { deleted: false } })
     }))
@@ -35,8 +38,8 @@ describe('key commands against a fake daemon', () => {
     assert.deepEqual(lastParams(), { key: 'k', value: 'v' })
   })
 
-  it('put --json prints the result', async () => {
-    const { code, stdout } = await cli('put', 'k', 'v', '--json')
+  it('murmurctl --json put prints the result (put\'s own --json is the value\'s type)', async () => {
+    const { code, stdout } = await cli('--json', 'put', 'k', 'v')
     assert.equal(code, 0)
     assert.deepEqual(JSON.parse(stdout), { version: VERSION })
   })
@@ -79,12 +82,45 @@ describe('key commands against a fake daemon', () => {
     assert.equal(stdout, [
       'key:     binary',
       `value:   base64:${BINARY.toString('base64')}`,
+      'type:    binary',
+      'version: 12D3KooWAlice/5',
       'wall:    2024-11-26T14:06:40.000Z (1732630000000 ms)',
       'logical: 3',
       'origin:  12D3KooWAlice',
       'seq:     5',
       ''
     ].join('\n'))
+  })
+
+  it('put --json sends the parsed JSON with type json; JSON that does not parse is refused before sending', async () => {
+    assert.equal((await cli('put', '--json', 'k', '{ "a": [1, 2] }')).code, 0)
+    assert.deepEqual(lastParams(), { key: 'k', value: { a: [1, 2] }, type: 'json' })
+    assert.equal((await cli('put', 'k', '7', '--json')).code, 0, '--json after the key is still the value\'s type')
+    assert.deepEqual(lastParams(), { key: 'k', value: 7, type: 'json' })
+    const before = daemon.requests.length
+    const bad = await cli('put', '--json', 'k', '[1,,2]')
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /^murmurctl: the value is not valid JSON at position 3: /)
+    assert.equal(daemon.requests.length, before, 'nothing sent')
+    assert.equal((await cli('put', '--json', '--base64', 'k', 'AA==')).code, 1)
+  })
+
+  it('put --if-version and --if-absent send the condition; a failed one exits 5', async () => {
+    assert.equal((await cli('put', '--if-version', '12D3KooWAlice/5', 'k', 'v')).code, 0)
+    assert.deepEqual(lastParams(), { key: 'k', value: 'v', ifVersion: { origin: '12D3KooWAlice', seq: 5 } })
+    const failed = await cli('put', '--if-absent', 'taken', 'v')
+    assert.deepEqual(lastParams(), { key: 'taken', value: 'v', ifAbsent: true })
+    assert.equal(failed.code, 5)
+    assert.equal(failed.stderr, 'murmurctl: condition failed for "taken": it exists\n')
+    for (const bad of ['alice', 'alice/0', '/5', 'alice/5x']) assert.equal((await cli('put', '--if-version', bad, 'k', 'v')).code, 2, bad)
+    assert.equal((await cli('del', '--if-version', '12D3KooWAlice/5', 'text')).code, 0)
+    assert.deepEqual(lastParams(), { key: 'text', ifVersion: { origin: '12D3KooWAlice', seq: 5 } })
+  })
+
+  it('get prints a json value as stored, --pretty indented; list shows it compact', async () => {
+    assert.equal((await cli('get', 'doc')).stdout, '{"replicas":3,"zones":["a"]}\n')
+    assert.equal((await cli('get', 'doc', '--pretty')).stdout, '{\n  "replicas": 3,\n  "zones": [\n    "a"\n  ]\n}\n')
+    assert.match((await cli('get', 'doc', '--meta')).stdout, /^value: {3}\{"replicas":3,"zones":\["a"\]\}\ntype: {4}json$/m)
   })
 
   it('get --json prints the entry', async () => {

@@ -7,7 +7,7 @@ import { run, spawnCli, start, waitFor } from './run-cli.js'
 const CHANGES: ChangeEvent[] = [
   { type: 'put', key: 'a', value: 'one', version: VERSION },
   { type: 'put', key: 'b', value: '/w==', encoding: 'base64', version: VERSION },
-  { type: 'delete', key: 'a', version: VERSION }
+  { type: 'delete', key: 'a', version: VERSION, cursor: 7 }
 ]
 
 function sendChanges (conn: FakeConnection): void {
@@ -22,23 +22,39 @@ describe('watch against a fake daemon', () => {
       result: 'sub-1',
       after: conn => {
         sendChanges(conn)
-        if (params.prefix === 'close') conn.end()
+        if ((params.prefixes as string[] | undefined)?.includes('close') === true) conn.end()
       }
     }))
   })
   after(async () => await daemon.close())
 
-  it('prints each change, then exits 3 when the daemon closes the connection', async () => {
-    const { code, stdout, stderr } = await run(['--socket', daemon.path, 'watch', '--prefix', 'close'])
-    assert.equal(stdout, 'put a = one\nput b = base64:/w==\ndel a\n')
-    assert.equal(code, 3)
-    assert.equal(stderr, `murmurctl: murmurd at ${daemon.path} closed the connection\n`)
-    assert.deepEqual(daemon.requests.at(-1), { method: 'kv_subscribe', params: { prefix: 'close' } })
+  it('prints each change; when the daemon closes the connection it says so and tries again, resuming after the last cursor', async () => {
+    const stop = new AbortController()
+    const watching = start(['--socket', daemon.path, 'watch', '--prefix', 'close', '--prefix', 'other'], { signal: stop.signal })
+    try {
+      await waitFor(() => watching.stderr.text.includes('went away'), 'the first hang-up')
+      await waitFor(() => daemon.requests.filter(r => r.method === 'kv_subscribe').length >= 2, 'a second subscription')
+    } finally {
+      stop.abort() // a failed wait must not leave the watch running
+    }
+    assert.equal(await watching.exit, 0)
+    assert.ok(watching.stdout.text.startsWith('put a = one\nput b = base64:/w==\ndel a\n'), watching.stdout.text)
+    assert.match(watching.stderr.text, new RegExp(`^murmurctl watch: murmurd at ${daemon.path} went away; trying again with backoff`))
+    const subscriptions = daemon.requests.filter(r => r.method === 'kv_subscribe').map(r => r.params)
+    assert.deepEqual(subscriptions[0], { prefixes: ['close', 'other'], since: 'now' })
+    assert.deepEqual(subscriptions[1], { prefixes: ['close', 'other'], since: 7 }, 'resumes after the last cursor it saw')
   })
 
   it('--json prints one change event per line', async () => {
-    const { stdout } = await run(['--socket', daemon.path, '--json', 'watch', '--prefix', 'close'])
-    assert.deepEqual(stdout.trimEnd().split('\n').map(line => JSON.parse(line)), CHANGES)
+    const stop = new AbortController()
+    const watching = start(['--socket', daemon.path, '--json', 'watch', '--prefix', 'close'], { signal: stop.signal })
+    try {
+      await waitFor(() => watching.stdout.text.split('\n').length > CHANGES.length, 'the changes')
+    } finally {
+      stop.abort()
+    }
+    await watching.exit
+    assert.deepEqual(watching.stdout.text.trimEnd().split('\n').slice(0, CHANGES.length).map(line => JSON.parse(line)), CHANGES)
   })
 
   it('exits 0 when stopped', async () => {

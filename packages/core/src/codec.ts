@@ -11,7 +11,10 @@
  *     digests  varint k, then k × (varint index + 32 bytes): the digests of
  *              the batch's ops that are not in this message
  *   ops        varint count, then per op:
- *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, other bits must be 0
+ *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, bits 2-3 = value
+ *              type (0 text, 1 json, 2 binary; 0 for a tombstone), other bits
+ *              must be 0. A text op has the flags it had before types, so its
+ *              bytes, digest and signature are unchanged.
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
  *     wall, logical, origin index, seq    4 varints
@@ -32,6 +35,9 @@ import type { Op, OpProof } from './types.js'
 const FORMAT_VERSION = 2
 const TOMBSTONE = 0b1
 const PROVED = 0b10
+const TYPE_SHIFT = 2
+const TYPE_BITS = 0b1100
+const TYPES = [undefined, 'json', 'binary'] as const
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
@@ -95,7 +101,7 @@ export function encodeOps (ops: Op[]): Uint8Array {
   for (const op of ops) {
     if (op.key.length === 0 || !op.key.isWellFormed()) throw new OpCodecError(`key ${JSON.stringify(op.key)} is empty or not well-formed`)
     if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
-    out.byte((op.value === null ? TOMBSTONE : 0) | (op.proof != null ? PROVED : 0))
+    out.byte(contentFlags(op) | (op.proof != null ? PROVED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
@@ -104,9 +110,17 @@ export function encodeOps (ops: Op[]): Uint8Array {
   return out.finish()
 }
 
+/** The flags of an op's content (tombstone, value type), as signed. Throws for a typed tombstone or an unknown type. */
+function contentFlags (op: Op): number {
+  const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
+  if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
+  if (op.value === null && type !== 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type`)
+  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT)
+}
+
 /** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
 export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
+  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
 const scratch = { buffer: Buffer.alloc(4096) }
@@ -137,7 +151,7 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
   pos += out.write(op.origin, pos, 'utf8')
   varint(0) // no proofs
   varint(1) // one op
-  out[pos++] = op.value === null ? TOMBSTONE : 0
+  out[pos++] = contentFlags(op)
   varint(keyBytes)
   pos += out.write(op.key, pos, 'utf8')
   if (op.value !== null) {
@@ -236,7 +250,10 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
 function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
   const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
   const flags = input.byte('flags')
-  if ((flags & ~(TOMBSTONE | PROVED)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  const typeIndex = (flags & TYPE_BITS) >> TYPE_SHIFT
+  if (typeIndex >= TYPES.length) fail(`has unknown value type ${typeIndex}`)
+  if ((flags & TOMBSTONE) !== 0 && typeIndex !== 0) fail('is a delete with a value type')
   const key = input.text('key', maxKeyBytes)
   if (key.length === 0) fail('key is empty')
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
@@ -247,7 +264,8 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   if (origin === undefined) return fail(`origin index is out of range (${origins.length} origins)`)
   const seq = input.varint('seq')
   if (seq < 1) fail('seq is 0')
-  const op: Op = { key, value, wall, logical, origin, seq }
+  const type = TYPES[typeIndex]
+  const op: Op = type === undefined ? { key, value, wall, logical, origin, seq } : { key, value, type, wall, logical, origin, seq }
   if ((flags & PROVED) === 0) return op
   const entry = proofs[input.varint('proof index')]
   if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)

@@ -21,6 +21,7 @@ export function compareVersions (a: Version, b: Version): number {
 /** The content a version may carry: an op's value and its batch signature. */
 interface Content {
   value?: Uint8Array | null
+  type?: string
   proof?: { sig: Uint8Array }
 }
 
@@ -30,7 +31,7 @@ interface Content {
  * bytes, so every replica still keeps the same one whatever the arrival order.
  */
 export function isNewer (a: Version & Content, b: Version & Content): boolean {
-  return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value)) > 0
+  return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value) || compareStrings(a.type ?? '', b.type ?? '')) > 0
 }
 
 /**

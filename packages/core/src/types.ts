@@ -24,10 +24,19 @@ export interface Version extends Stamp {
   seq: number
 }
 
+/**
+ * What a value's bytes are: UTF-8 `text` (the default), a `json` document, or
+ * opaque `binary`. Signed with the op and replicated, so every replica reads
+ * a value the same way.
+ */
+export type ValueType = 'text' | 'json' | 'binary'
+
 /** One write. `value === null` is a delete (tombstone). */
 export interface Op extends Version {
   key: string
   value: Uint8Array | null
+  /** The value's type; absent for text (and always for a tombstone), so a text op reads as it did before types existed. */
+  type?: 'json' | 'binary'
   /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
@@ -71,6 +80,8 @@ export interface HeldOp extends Op {
 export interface Change {
   key: string
   value: Uint8Array | null
+  /** A put's value type (default text). */
+  type?: ValueType
 }
 
 /** Origin → a sequence number. What it means depends on where it comes from: see `OriginState`. */
@@ -104,6 +115,20 @@ export interface StoreCounts {
   keys: number
   /** User keys whose latest op is a delete. */
   tombstones: number
+}
+
+/** This replica's change cursors (see `Store.changes`). */
+export interface ChangeMarks {
+  /** The cursor of the latest change. */
+  latest: number
+  /** Changes at or below it may be gone: a watcher that saw less must start from the current state. */
+  floor: number
+}
+
+/** A user key's latest change on this replica: its cursor and its row (a tombstone for a delete). */
+export interface ChangeRecord {
+  cursor: number
+  op: Op
 }
 
 /** A point in one origin's sequence: a seq, the stamp of the op there, and the digest accumulator up to it. */
@@ -190,6 +215,15 @@ export interface Store {
   /** The highest stamp this replica has issued or seen (persisted, so the clock never runs backwards across restarts). */
   clock(): Stamp
   setClock(stamp: Stamp): void
+  /**
+   * User keys whose latest change has a cursor above `after`, in cursor
+   * order, at most `limit`, with their rows (see change-cursors.ts).
+   */
+  changes(after: number, limit: number): ChangeRecord[]
+  /** The latest cursor and the floor below which changes may be gone. */
+  changeMarks(): ChangeMarks
+  /** The cursor an op written (or a key removed) in this process got, while the op is still held by the caller. */
+  cursorOf(op: Op): number | undefined
   /** A small persisted value (the GC horizon, creation time, equivocation reports), or undefined. */
   meta(name: string): string | undefined
   setMeta(name: string, value: string): void

@@ -11,8 +11,9 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   wall: fc.oneof(fc.nat(), fc.maxSafeNat()),
   logical: fc.oneof(fc.nat(), fc.maxSafeNat()),
   origin: fc.constantFrom('12D3KooWA', '12D3KooWB', 'é-origin', 'x'.repeat(128)),
-  seq: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER))
-}).map(fields => ({ ...fields })) // fc.record makes null-prototype objects; decoded ops are plain
+  seq: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER)),
+  type: fc.constantFrom(undefined, 'json' as const, 'binary' as const)
+}).map(({ type, ...fields }) => ({ ...fields, ...(type !== undefined && fields.value !== null ? { type } : {}) })) // fc.record makes null-prototype objects; decoded ops are plain
 
 /** Asserts `fn` throws an `OpCodecError` whose message matches `pattern`. */
 function rejects (fn: () => unknown, pattern: RegExp): void {
@@ -123,7 +124,7 @@ describe('op codec', () => {
     })
 
     it('unknown flags', () => {
-      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 4)), /op 0 has unknown flags 0x4/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 0x10)), /op 0 has unknown flags 0x10/)
     })
 
     it('an origin over 128 bytes', () => {

@@ -81,6 +81,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
     it('gives a new node behind the floors a snapshot: attestations, rows, then the rest; it ends identical', () => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       for (let i = 0; i < 12; i++) put(alice, `k${i}`, `v${i}`)
+      const typed = alice.write([{ key: 'typed/json', value: Buffer.from('{"a":1}'), type: 'json' }, { key: 'typed/bin', value: Buffer.from([0, 255]), type: 'binary' }])
+      alice.markDurable(typed[1]?.seq ?? 0)
       for (let i = 0; i < 6; i++) put(bob, `k${i}`, i % 2 === 0 ? null : `bob${i}`)
       mesh([alice, bob], 2)
       clock.advance(GRACE)
@@ -91,6 +93,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const result = pull(carol, alice)
       assert.equal(result.snapshot, true)
       assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+      assert.deepEqual([carol.get('typed/json')?.type, carol.get('typed/bin')?.type], ['json', 'binary'], 'value types come through a snapshot, signed')
       assert.deepEqual(carol.vector(), alice.vector())
       assert.equal(pull(carol, bob).snapshot, false, 'caught up: no second snapshot')
     })

@@ -77,6 +77,8 @@ export async function identityForStore (store: SqliteStore, dataDir: string, pri
     log.warn({ old, new: peerIdFromPrivateKey(key).toString(), takenAt: store.meta('backup_at') },
       'this database is a restored backup of this node: it now writes under a new peer ID, so it never reuses a sequence number its peers may hold (the old key is in peer.key.before-restore)')
   }
+  // the original numbered its changes on after the copy: no watcher resumes here from its cursors
+  store.restartChanges()
   // once the key is on disk: a crash before this line finds a different identity next time, and only clears it
   store.setMeta(BACKUP_OF, '')
   return key

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Replica, SqliteStore } from '@murmur/core'
+import { Replica, SqliteStore, type Op } from '@murmur/core'
 import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
@@ -63,6 +63,9 @@ export interface ComposeComponents {
   disconnected: (peer: PeerId) => void
   /** Where sync pulls are timed, when the node keeps metrics. */
   metrics?: NodeMetrics
+  /** Own ops were committed (numbered), and will be told once durable; `lost`: never (their sync failed). */
+  committed: (ops: Op[]) => void
+  lost: (ops: Op[]) => void
 }
 
 /** Opens the node's data dir, store and replica and builds its parts; on failure, closes what it opened. */
@@ -140,7 +143,11 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     receive: (ops, via) => { replication.gossiped(ops, via) }
   })
   const discovery = new Discovery(libp2p, { dataDir: init.dataDir, peers: init.peers ?? [], log: log.child({ component: 'discovery' }) })
-  const writeQueue = new WriteQueue(changes => replica.write(changes), {
+  const writeQueue = new WriteQueue(changes => {
+    const ops = replica.write(changes)
+    components.committed(ops)
+    return ops
+  }, {
     // 'full': a lone writer waits for its fsync on this thread (a hand-off to the thread pool costs it more
     // than it saves); a batch of several writers syncs on the pool while the next batch commits
     durable: (init.durability ?? 'full') === 'full'
@@ -150,7 +157,8 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
         return undefined
       }
       : undefined,
-    after: ops => { replication.published(ops) }
+    after: ops => { replication.published(ops) },
+    lost: ops => { components.lost(ops) }
   })
   libp2p.addEventListener('peer:disconnect', event => { components.disconnected(event.detail) })
   // the sync topology's onConnect pulls on a peer's first connection only; a member that reconnects

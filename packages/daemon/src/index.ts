@@ -14,7 +14,7 @@
 import './polyfill.js'
 
 export { Murmur, createMurmur } from './murmur.js'
-export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents, WriteOutcome } from './murmur.js'
+export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents, WriteOutcome, Write, PutOptions, Condition, ValueType } from './murmur.js'
 export type { Version } from '@murmur/core'
 export type { NodeMetrics } from './metrics/node-metrics.js'
 export { RpcServer, type RpcServerInit } from './rpc/server.js'

@@ -24,29 +24,19 @@ import { dialAddress, summarisePeer } from './peer-info.js'
 import { ownAddrs, reachOf } from './reach.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
-import { Writes, checkKey, versionOf, type WriteOutcome } from './writes.js'
+import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
+import { ChangeOrder } from './change-order.js'
+import { changeEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { replay, type Replay } from './replay.js'
 import type { Op, Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
 export type { MurmurInit } from './init.js'
 export type { MurmurStatus } from './status.js'
-export type { WriteOutcome } from './writes.js'
-
-export interface Entry {
-  key: string
-  value: Uint8Array
-  version: Version
-}
-
-export interface ChangeEvent {
-  type: 'put' | 'delete'
-  key: string
-  value?: Uint8Array
-  version: Version
-  /** 'local' for this node's writes, else the peer ID the op came through ('held' for ops the clock let through). */
-  source: string
-}
+export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
+export type { ChangeEvent, Entry, ValueType } from './entry.js'
+export type { Replay } from './replay.js'
 
 export type PeerSummary = PeerInfo
 
@@ -73,6 +63,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
+  private order = new ChangeOrder()
 
   constructor (init: MurmurInit) {
     super()
@@ -129,9 +120,12 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         isMember: peer => this.members.has(peer),
         memberConnected: (peer, name) => { this.addMember(peer, name) },
         disconnected: peer => { this.removeMember(peer) },
-        metrics: this.metrics
+        metrics: this.metrics,
+        committed: ops => { this.order.committed(ops.flatMap(op => this.running?.store.cursorOf(op) ?? [])) },
+        lost: ops => { for (const op of ops) this.order.own(this.running?.store.cursorOf(op)) }
       }
     )
+    this.order = new ChangeOrder()
     try {
       await running.libp2p.start()
       this.running = running
@@ -190,20 +184,29 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return { ...probeHealth(store), members: this.members.size, peers: libp2p.getPeers().length }
   }
 
-  /** Writes `value` under `key`; resolves once the write is committed to disk. */
-  async put (key: string, value: Uint8Array | string): Promise<Version> {
-    return await this.writes.put(key, value)
+  /**
+   * Writes `value` under `key` (`options.type`: text by default; a json value
+   * must parse); resolves once the write is committed to disk. With
+   * `ifVersion` or `ifAbsent` it commits only if the key is so on this node at
+   * the commit, else rejects with `ConditionFailedError` (see conditions.ts).
+   */
+  async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
+    return await this.writes.put(key, value, options)
   }
 
   get (key: string): Entry | undefined {
     checkKey(key)
     const op = this.state().replica.get(key)
-    return op?.value == null ? undefined : { key, value: op.value, version: versionOf(op) }
+    return op?.value == null ? undefined : entryOf(op)
   }
 
-  /** Deletes `key` (a tombstone that replicates). `deleted` is false when there was nothing to delete. */
-  async delete (key: string): Promise<{ deleted: boolean, version?: Version }> {
-    return await this.writes.delete(key)
+  /**
+   * Deletes `key` (a tombstone that replicates). `deleted` is false when there
+   * was nothing to delete; with `ifVersion`, a key not at that version is a
+   * `ConditionFailedError` instead.
+   */
+  async delete (key: string, options: Condition = {}): Promise<{ deleted: boolean, version?: Version }> {
+    return await this.writes.delete(key, options)
   }
 
   /**
@@ -213,7 +216,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * an invalid one fails alone, and deletes see the keys as they stood before
    * these writes.
    */
-  async writeMany (writes: Array<{ key: string, value: Uint8Array | string | null }>): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
+  async writeMany (writes: Write[]): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
     return await this.writes.writeMany(writes)
   }
 
@@ -221,8 +224,18 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   list (options: { prefix?: string, after?: string, limit?: number } = {}): { items: Entry[], next?: string } {
     const limit = options.limit ?? DEFAULT_LIST_LIMIT
     const ops = this.state().replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
-    const items = ops.slice(0, limit).map(op => ({ key: op.key, value: op.value as Uint8Array, version: versionOf(op) }))
+    const items = ops.slice(0, limit).map(entryOf)
     return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
+  }
+
+  /**
+   * For a watch that resumes from `since` (a `cursor` of an earlier change
+   * event): what changed after it, or a snapshot when that is gone (see
+   * replay.ts). Change events numbered up to `cursor` are covered by it.
+   */
+  changesSince (since: number | undefined, prefixes: string[] = []): Replay {
+    const { store, replica } = this.state()
+    return replay(store, replica, since, prefixes)
   }
 
   /** Dials a multiaddr and keeps nothing else: the peer is not redialled if it drops. */
@@ -266,8 +279,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   private emitChange (op: Op, source: string): void {
-    const base = { key: op.key, version: versionOf(op), source }
-    this.emit('change', op.value == null ? { type: 'delete', ...base } : { type: 'put', value: op.value, ...base })
+    const cursor = this.running?.store.cursorOf(op)
+    const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor)) }
+    if (source === 'local') this.order.own(cursor, emit)
+    else this.order.peer(cursor, emit)
   }
 
   private addMember (peer: PeerId, name: string): void {

@@ -4,11 +4,20 @@
  * several writers share a batch, the disk sync (`durable`) may run off the
  * event loop, so the next batch commits while this one syncs; batches are
  * still acknowledged in commit order.
+ *
+ * A submission may carry a precondition (`check`), run at the commit, just
+ * before the transaction, against the replica as it then is and the keys the
+ * submissions before it in the batch write: a refused submission is rejected
+ * alone and the rest commit.
  */
 import type { Change, Op } from '@murmur/core'
 
+/** Refuses a submission (returns why) given the keys written before it in its commit. */
+export type Precondition = (touched: ReadonlySet<string>) => Error | undefined
+
 interface Pending {
   changes: Change[]
+  check?: Precondition
   resolve: (ops: Op[]) => void
   reject: (err: Error) => void
 }
@@ -22,6 +31,8 @@ export interface WriteQueueHooks {
   durable?: (writers: number) => Promise<void> | undefined
   /** Called with each batch's ops once they are durable, in commit order, as their writers' promises resolve. Must not throw. */
   after?: (ops: Op[]) => void
+  /** Called with a batch's ops, committed, whose sync failed (their writers are rejected; `after` never hears of them). Must not throw. */
+  lost?: (ops: Op[]) => void
   /** Most changes one transaction takes. @default 10_000 */
   maxBatch?: number
 }
@@ -45,9 +56,9 @@ export class WriteQueue {
   }
 
   /** Commits `changes` together, in order; resolves to their ops, one promise however many changes. */
-  async submit (changes: Change[]): Promise<Op[]> {
+  async submit (changes: Change[], check?: Precondition): Promise<Op[]> {
     return await new Promise((resolve, reject) => {
-      this.pending.push({ changes, resolve, reject })
+      this.pending.push({ changes, resolve, reject, ...(check !== undefined ? { check } : {}) })
       this.schedule()
     })
   }
@@ -62,7 +73,7 @@ export class WriteQueue {
 
   private flush (): void {
     this.scheduled = false
-    const batch = this.take()
+    const batch = admitted(this.take())
     if (this.pending.length > 0) this.schedule()
     if (batch.length === 0) return
     let ops: Op[]
@@ -90,11 +101,12 @@ export class WriteQueue {
     this.unanswered++
     const previous = this.tail
     this.tail = previous.then(async () => { await durable }, async () => { await durable }).then(answer, (err: Error) => {
+      this.hooks.lost?.(ops)
       for (const p of batch) p.reject(err)
     }).finally(() => { this.unanswered-- }).catch(() => {}) // every writer was answered above
   }
 
-  /** Whole submissions, up to `maxBatch` changes (at least one submission). */
+  /** Whole submissions, up to `maxBatch` changes (at least one submission), before their preconditions. */
   private take (): Pending[] {
     let count = 0
     let n = 0
@@ -104,4 +116,24 @@ export class WriteQueue {
     }
     return this.pending.splice(0, n)
   }
+}
+
+/** The submissions of `batch` whose preconditions hold, in order; the others are rejected. */
+function admitted (batch: Pending[]): Pending[] {
+  if (!batch.some(p => p.check !== undefined)) return batch
+  const touched = new Set<string>()
+  return batch.filter(p => {
+    let refusal: Error | undefined
+    try {
+      refusal = p.check?.(touched)
+    } catch (err) {
+      refusal = err as Error
+    }
+    if (refusal !== undefined) {
+      p.reject(refusal)
+      return false
+    }
+    for (const change of p.changes) touched.add(change.key)
+    return true
+  })
 }

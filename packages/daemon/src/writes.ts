@@ -4,15 +4,32 @@
  * committed through the write queue, and a commit or fsync the disk refuses
  * is reported as a `Storage` error, for the library API (and the RPC over it)
  * and replication's own writes (attestations, ops written again) alike.
+ * A json value must parse; a conditional write is checked at its commit (see
+ * conditions.ts).
  */
-import { Key, rpcError } from '@murmur/protocol'
-import type { Change, Op, Replica, Version } from '@murmur/core'
+import { InvalidJsonError, Key, MurmurRpcError, parseJson, rpcError } from '@murmur/protocol'
+import type { Change, Op, Replica, ValueType, Version } from '@murmur/core'
 import type { Logger } from 'pino'
+import { conditionFailure, isConditional, versionOf, type Condition } from './conditions.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
-import type { WriteQueue } from './write-queue.js'
+import type { Precondition, WriteQueue } from './write-queue.js'
+
+export { versionOf } from './conditions.js'
+export type { Condition } from './conditions.js'
 
 /** What one write of `writeMany` settles to: a put's version, or what a delete did. */
 export type WriteOutcome = Version | { deleted: boolean, version?: Version }
+
+/** A put's options: its value type (default text) and a condition. */
+export interface PutOptions extends Condition {
+  type?: ValueType
+}
+
+/** One write of `writeMany`: a put, or a delete (`value: null`, where only `ifVersion` applies). */
+export interface Write extends PutOptions {
+  key: string
+  value: Uint8Array | string | null
+}
 
 export interface WritesInit {
   /** Largest value accepted, in bytes. */
@@ -27,6 +44,14 @@ export interface WritesComponents {
   running: () => { replica: Replica, writeQueue: WriteQueue }
 }
 
+/** Changes submitted as one: a run of plain writes, or one conditional write with its check. */
+interface Submission {
+  changes: Change[]
+  /** The index in `writes` of each change. */
+  indexes: number[]
+  check?: Precondition
+}
+
 export class Writes {
   private readonly components: WritesComponents
   private readonly init: WritesInit
@@ -36,63 +61,70 @@ export class Writes {
     this.init = init
   }
 
-  async put (key: string, value: Uint8Array | string): Promise<Version> {
-    const [op] = await this.submit([this.putChange(key, value)])
-    return versionOf(op as Op)
+  async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
+    const [outcome] = await this.writeMany([{ ...options, key, value }])
+    if (outcome?.status === 'rejected') throw outcome.reason
+    return outcome?.value as Version
   }
 
-  async delete (key: string): Promise<{ deleted: boolean, version?: Version }> {
-    if (this.deleteChange(key) == null) return { deleted: false }
-    const [op] = await this.submit([{ key, value: null }])
-    return { deleted: true, version: versionOf(op as Op) }
+  async delete (key: string, options: Condition = {}): Promise<{ deleted: boolean, version?: Version }> {
+    const [outcome] = await this.writeMany([{ ifVersion: options.ifVersion, key, value: null }])
+    if (outcome?.status === 'rejected') throw outcome.reason
+    return outcome?.value as { deleted: boolean, version?: Version }
   }
 
-  /** One commit for all of `writes`, each settling on its own (see `Murmur.writeMany`). */
-  async writeMany (writes: Array<{ key: string, value: Uint8Array | string | null }>): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
+  /**
+   * One commit for all of `writes` (see `Murmur.writeMany`), each settling on
+   * its own: plain writes go in runs, each conditional one on its own, so a
+   * refused condition refuses that write alone.
+   */
+  async writeMany (writes: Write[]): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
     const settled = new Array<PromiseSettledResult<WriteOutcome>>(writes.length)
-    const changes: Change[] = []
-    /** The index in `writes` of each change. */
-    const indexes: number[] = []
-    writes.forEach(({ key, value }, i) => {
+    const submissions: Submission[] = []
+    writes.forEach((write, i) => {
       try {
-        const change = value == null ? this.deleteChange(key) : this.putChange(key, value)
-        if (change == null) settled[i] = { status: 'fulfilled', value: { deleted: false } }
-        else {
-          changes.push(change)
-          indexes.push(i)
+        const change = write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, write.type)
+        if (change == null) {
+          settled[i] = { status: 'fulfilled', value: { deleted: false } }
+          return
         }
+        const last = submissions[submissions.length - 1]
+        if (isConditional(write)) submissions.push({ changes: [change], indexes: [i], check: this.precondition(write.key, write) })
+        else if (last !== undefined && last.check === undefined) {
+          last.changes.push(change)
+          last.indexes.push(i)
+        } else submissions.push({ changes: [change], indexes: [i] })
       } catch (err) {
         settled[i] = { status: 'rejected', reason: err }
       }
     })
-    if (changes.length === 0) return settled
-    let ops: Op[] = []
-    let failure: unknown
-    try {
-      ops = await this.submit(changes)
-    } catch (err) {
-      failure = err
-    }
-    indexes.forEach((i, j) => {
-      const op = ops[j] as Op
-      settled[i] = failure != null
-        ? { status: 'rejected', reason: failure }
-        : { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
+    // submitted in one turn, so the write queue commits them together
+    const outcomes = await Promise.allSettled(submissions.map(async ({ changes, check }) => await this.submit(changes, check)))
+    submissions.forEach(({ indexes }, s) => {
+      const outcome = outcomes[s] as PromiseSettledResult<Op[]>
+      indexes.forEach((i, j) => {
+        if (outcome.status === 'rejected') settled[i] = outcome
+        else {
+          const op = outcome.value[j] as Op
+          settled[i] = { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
+        }
+      })
     })
     return settled
   }
 
-  /** Commits `changes` as this node's own ops, through the write queue. */
-  async submit (changes: Change[]): Promise<Op[]> {
+  /** Commits `changes` as this node's own ops, through the write queue (`check`: see `WriteQueue.submit`). */
+  async submit (changes: Change[], check?: Precondition): Promise<Op[]> {
     const { log, metrics } = this.init
     try {
-      if (metrics === undefined) return await this.components.running().writeQueue.submit(changes)
+      if (metrics === undefined) return await this.components.running().writeQueue.submit(changes, check)
       const started = performance.now()
-      const ops = await this.components.running().writeQueue.submit(changes)
+      const ops = await this.components.running().writeQueue.submit(changes, check)
       metrics.acknowledged((performance.now() - started) / 1000)
       return ops
     } catch (err) {
-      const code = (err as { code?: string }).code ?? ''
+      if (err instanceof MurmurRpcError) throw err // a refused condition
+      const code = String((err as { code?: unknown }).code ?? '')
       if (code.startsWith('SQLITE_')) {
         log.error({ err: (err as Error).message, code }, 'write failed')
         const reason = code === 'SQLITE_FULL' ? 'the disk is full' : (err as Error).message
@@ -107,21 +139,28 @@ export class Writes {
     }
   }
 
-  /** A put, checked: the key, and the value against the size limit. */
-  private putChange (key: string, value: Uint8Array | string): Change {
+  /** The check of a conditional write, run at its commit. */
+  private precondition (key: string, condition: Condition): Precondition {
+    return touched => conditionFailure(key, condition, this.components.running().replica.get(key), touched.has(key))
+  }
+
+  /** A put, checked: the key, the value against the size limit, a json value as JSON. */
+  private putChange (key: string, value: Uint8Array | string, type: ValueType = 'text'): Change {
     const { maxValueBytes } = this.init
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
     checkKey(key)
     if (bytes.byteLength > maxValueBytes) {
       throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${maxValueBytes}`, { limit: maxValueBytes, size: bytes.byteLength })
     }
-    return { key, value: bytes }
+    if (type === 'json') checkJson(bytes)
+    return type === 'text' ? { key, value: bytes } : { key, value: bytes, type }
   }
 
-  /** A delete, checked; undefined when there is nothing to delete. */
-  private deleteChange (key: string): Change | undefined {
-    checkKey(key)
-    return this.components.running().replica.get(key)?.value == null ? undefined : { key, value: null }
+  /** A delete, checked; undefined when there is nothing to delete (and no condition to fail). */
+  private deleteChange (write: Write): Change | undefined {
+    checkKey(write.key)
+    if (isConditional(write)) return { key: write.key, value: null }
+    return this.components.running().replica.get(write.key)?.value == null ? undefined : { key: write.key, value: null }
   }
 }
 
@@ -131,7 +170,20 @@ export function checkKey (key: string): void {
   if (!parsed.success) throw rpcError('InvalidParams', parsed.error.issues[0]?.message ?? 'invalid key')
 }
 
-/** An op's version, without the rest of the op. */
-export function versionOf (op: Version): Version {
-  return { wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Refuses bytes that are not one JSON document in UTF-8, naming where the parser stopped. */
+function checkJson (bytes: Uint8Array): void {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw rpcError('InvalidJson', 'value is not valid JSON: it is not UTF-8')
+  }
+  try {
+    parseJson(text)
+  } catch (err) {
+    if (!(err instanceof InvalidJsonError)) throw err
+    throw rpcError('InvalidJson', `value is ${err.message}`, { position: err.position })
+  }
 }

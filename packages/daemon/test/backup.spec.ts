@@ -24,6 +24,22 @@ function fileRows (path: string): unknown[] {
   }
 }
 
+/** The node's change cursor now (a watch's `ready` mark). */
+async function cursorNow (node: TestNode): Promise<number> {
+  return (await firstEvent(node, 'now')).cursor
+}
+
+/** The first event of a subscription with `since`. */
+async function firstEvent (node: TestNode, since: number | 'now'): Promise<{ type: string, cursor: number }> {
+  const client = await RawClient.connect(node.socket)
+  try {
+    const { result: id } = await client.request('kv_subscribe', { since })
+    return (await client.next(m => m.params?.subscription === id)).params.result
+  } finally {
+    client.destroy()
+  }
+}
+
 /** Replaces `node`'s database (stopped) with `backup`, as the README says to restore. */
 function restore (node: TestNode, backup: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(join(node.dataDir, `murmur.db${suffix}`), { force: true })
@@ -54,6 +70,7 @@ describe('murmurctl backup and restore', () => {
     await alice.put('k7', 'after-backup')
     await cluster.converged([alice, bob], 7)
     const oldId = (await alice.status()).id
+    const watchedAt = await cursorNow(alice)
     await bob.stop()
     await alice.stop()
 
@@ -68,6 +85,10 @@ describe('murmurctl backup and restore', () => {
     const list = await cluster.converged([alice, bob], 8)
     assert.match(list, /^k6 = after-backup$/m, 'what peers held beyond the backup came back by sync')
     assert.match(list, /^k8 = written-after-restore$/m)
+    // restored, she numbers her changes anew: a watcher of the original, resuming here once she has made as many
+    // changes again, gets a snapshot, not a replay that would skip what her new numbers gave to other changes
+    assert.ok((await cursorNow(alice)) > 2 ** 40)
+    assert.equal((await firstEvent(alice, watchedAt)).type, 'snapshot')
     for (const node of [alice, bob]) {
       const { replication } = await node.status()
       assert.deepEqual(replication.equivocators, {}, `${node.name} saw no origin write two ops under one sequence number`)

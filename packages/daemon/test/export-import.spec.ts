@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TestCluster, type TestNode } from './harness.js'
 
-/** `list --json` as [key, value, encoding] triples, the form both sides can be compared in. */
-async function entries (node: TestNode): Promise<Array<[string, string, string | undefined]>> {
-  const items = await node.json<Array<{ key: string, value: string, encoding?: string }>>(['list'])
-  return items.map(({ key, value, encoding }) => [key, value, encoding])
+/** `list --json` as [key, value, encoding, type], the form both sides can be compared in. */
+async function entries (node: TestNode): Promise<Array<[string, unknown, string | undefined, string | undefined]>> {
+  const items = await node.json<Array<{ key: string, value: unknown, encoding?: string, type?: string }>>(['list'])
+  return items.map(({ key, value, encoding, type }) => [key, value, encoding, type])
 }
 
 describe('murmurctl export and import', () => {
@@ -28,16 +28,18 @@ describe('murmurctl export and import', () => {
     const binary = Buffer.from([0, 255, 1, 254])
     assert.equal((await alice.ctl(['put', '--base64', 'app/blob', binary.toString('base64')])).code, 0)
     await alice.put('other', 'x')
+    assert.equal((await alice.ctl(['put', '--json', 'app/cfg', '{"replicas": 3}'])).code, 0)
     const exported = await alice.ctl(['export'])
     assert.equal(exported.code, 0, exported.stderr)
-    assert.match(exported.stderr, /exported 4 keys/)
+    assert.match(exported.stderr, /exported 5 keys/)
     const lines = exported.stdout.trim().split('\n').map(line => JSON.parse(line))
     const listed = await alice.json<Array<{ key: string, version: unknown }>>(['list'])
     assert.deepEqual(lines.map(l => [l.key, l.version]), listed.map(e => [e.key, e.version]), 'one line per key, in key order, with its version')
     assert.deepEqual(lines.find(l => l.key === 'app/blob'), { key: 'app/blob', type: 'binary', value: binary.toString('base64'), version: listed.find(e => e.key === 'app/blob')?.version })
     assert.equal(lines.find(l => l.key === 'app/motd')?.type, 'text')
+    assert.deepEqual([lines.find(l => l.key === 'app/cfg')?.type, lines.find(l => l.key === 'app/cfg')?.value], ['json', '{"replicas":3}'])
     const prefixed = await alice.ctl(['export', '--prefix', 'app/'])
-    assert.equal(prefixed.stdout.trim().split('\n').length, 3)
+    assert.equal(prefixed.stdout.trim().split('\n').length, 4)
 
     const dump = join(cluster.dir, 'dump.ndjson')
     writeFileSync(dump, exported.stdout)
@@ -45,7 +47,7 @@ describe('murmurctl export and import', () => {
     const dave = await cluster.start('dave', { group: 'elsewhere', peers: [await carol.addr()] })
     const imported = await carol.ctl(['import', dump])
     assert.equal(imported.code, 0, imported.stderr)
-    assert.match(imported.stdout, /^OK imported 4 keys from .*dump\.ndjson in 1 batch \(\d+ ms\)$/m)
+    assert.match(imported.stdout, /^OK imported 5 keys from .*dump\.ndjson in 1 batch \(\d+ ms\)$/m)
     assert.deepEqual(await entries(carol), await entries(alice))
     const blob = await carol.ctl(['get', 'app/blob'])
     assert.deepEqual(blob.stdoutBytes, binary)
@@ -69,7 +71,8 @@ describe('murmurctl export and import', () => {
       [`${good('bad/1')}\n${good('bad/2')}\n{"key": "bad/3", "value": 7}\n`, /line 3: "value" must be a string/],
       [`${good('bad/1')}\n\n{"key": "bad/3"\n`, /line 3: not JSON/],
       [`${good('bad/1')}\n{"key": "bad/2", "type": "binary", "value": "not base64!"}\n`, /line 2: "value": value is not valid base64/],
-      [`${good('bad/1')}\n{"key": "bad/2", "type": "json", "value": "{}"}\n`, /line 2: "type" must be "text" or "binary", not "json"/],
+      [`${good('bad/1')}\n{"key": "bad/2", "type": "yaml", "value": "{}"}\n`, /line 2: "type" must be "text", "json" or "binary", not "yaml"/],
+      [`${good('bad/1')}\n{"key": "bad/2", "type": "json", "value": "{"}\n`, /line 2: "value" is not JSON text/],
       [`${good('bad/1')}\n{"key": "\\u0000x", "value": "v"}\n`, /line 2: "key" starts with U\+0000/],
       [`${good('bad/1')}\n{"key": "bad/2", "value": "${'x'.repeat(1024 * 1024 + 1)}"}\n`, /line 2: "value" is 1048577 bytes, over the 1048576-byte limit/],
       [`${good('bad/1')}\n{"key": "bad/2", "vaule": "v"}\n`, /line 2: unknown field "vaule"/]

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
 
 export const root = fileURLToPath(new URL('../../../../', import.meta.url))
@@ -123,7 +124,7 @@ export class TestNode {
 
   /** Runs murmurctl with --json and parses its output; throws on a non-zero exit. */
   async json<T = any>(args: string[]): Promise<T> {
-    const result = await this.ctl([...args, '--json'])
+    const result = await this.ctl(['--json', ...args])
     if (result.code !== 0) throw new Error(`murmurctl ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
     return JSON.parse(result.stdout) as T
   }
@@ -208,4 +209,22 @@ export class TestCluster {
       return lists.every(l => l === lists[0]) && lines >= minKeys ? lists[0] : undefined
     }, `${nodes.map(n => n.name).join(', ')} to converge on ${minKeys}+ keys`, timeoutMs)
   }
+}
+
+export interface Pair { cluster: TestCluster, alice: TestNode, bob: TestNode }
+
+/**
+ * For a describe block: alice, and bob started with alice as his peer and
+ * connected to her, before its tests (the fields are set then); removed after.
+ */
+export function usePair (): Pair {
+  const pair = {} as Pair
+  before(async () => {
+    pair.cluster = new TestCluster()
+    pair.alice = await pair.cluster.start('alice')
+    pair.bob = await pair.cluster.start('bob', { peers: [await pair.alice.addr()] })
+    await waitFor(async () => (await pair.alice.status()).peers === 1, 'alice and bob to connect')
+  })
+  after(async () => { await pair.cluster?.close() })
+  return pair
 }

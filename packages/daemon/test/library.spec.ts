@@ -78,6 +78,25 @@ describe('library API (createMurmur)', () => {
     assert.equal(d.get('old'), undefined)
   })
 
+  it('put() takes a value type and a condition; writeMany() refuses a failed condition alone', async () => {
+    const a = nodes[0] as Murmur
+    await assert.rejects(a.put('doc', '{"a":', { type: 'json' }), (err: any) => err.name === 'InvalidJsonError' && err.code === 1007 && err.data.position === 5)
+    await assert.rejects(a.put('doc', new Uint8Array([0xff]), { type: 'json' }), { name: 'InvalidJsonError' })
+    const v1 = await a.put('doc', '{"a":1}', { type: 'json' })
+    assert.equal(a.get('doc')?.type, 'json')
+    assert.equal(a.get('config:level')?.type, 'text')
+    await assert.rejects(a.put('doc', '2', { ifAbsent: true }), (err: any) => err.name === 'ConditionFailedError' && err.code === 1006 && err.data.current.seq === v1.seq)
+    await assert.rejects(a.delete('nothing', { ifVersion: { origin: a.peerId, seq: 1 } }), (err: any) => err.name === 'ConditionFailedError' && err.data.current === null)
+    const settled = await a.writeMany([
+      { key: 'doc', value: '{"a":2}', type: 'json', ifVersion: { origin: v1.origin, seq: v1.seq } },
+      { key: 'doc', value: '{"a":3}', type: 'json', ifVersion: { origin: v1.origin, seq: v1.seq } },
+      { key: 'other', value: 'x' }
+    ])
+    assert.deepEqual(settled.map(s => s.status), ['fulfilled', 'rejected', 'fulfilled'])
+    assert.equal(text(a.get('doc')?.value), '{"a":2}')
+    await assert.rejects(a.put('doc', '{"a":4}', { type: 'json', ifVersion: { origin: v1.origin, seq: v1.seq, wall: v1.wall } }), { name: 'ConditionFailedError' })
+  })
+
   it('connect() dials a peer on demand and reports bad addresses as named errors', async () => {
     const c = await createMurmur({ name: 'c', dataDir: join(dir, 'c'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
     nodes.push(c)

@@ -242,6 +242,28 @@ describe('RPC limits under abuse (in-process server, small limits)', () => {
     assert.equal((await steady.request('kv_get', { key: 'kept' })).result.value, 'intact')
   })
 
+  it('sends a resumed subscription a replay larger than the unread limit whole, paced as the client reads, live events after it', async () => {
+    const c = await client()
+    const { result: id } = await c.request('kv_subscribe', { since: 'now', prefix: 'replay/' })
+    const cursor = (await c.next(m => m.params?.subscription === id && m.params.result.type === 'ready')).params.result.cursor
+    const value = 'r'.repeat(48 * 1024)
+    for (let i = 0; i < 40; i++) { // 40 × 48 KiB: nearly twice the 1 MiB limit
+      const key = `replay/${String(i).padStart(2, '0')}`
+      assert.ok((await c.request('kv_put', { key, value })).result)
+      written.set(key, value)
+    }
+    const reader = await client()
+    const { result: resumed } = await reader.request('kv_subscribe', { since: cursor, prefix: 'replay/' })
+    assert.ok((await c.request('kv_put', { key: 'replay/live', value: 'after' })).result)
+    written.set('replay/live', 'after')
+    await reader.next(m => m.params?.subscription === resumed && m.params.result.key === 'replay/live', 10_000)
+    const keys = reader.messages.filter(m => m.params?.subscription === resumed).map(m => m.params.result.type === 'ready' ? 'ready' : m.params.result.key)
+    assert.deepEqual(keys, [...Array.from({ length: 40 }, (_, i) => `replay/${String(i).padStart(2, '0')}`), 'ready', 'replay/live'])
+    assert.equal(reader.isClosed, false)
+    reader.destroy()
+    c.destroy()
+  })
+
   it('drops a client that sends requests but never reads the answers', async () => {
     const big = 'x'.repeat(48 * 1024)
     assert.ok((await (await client()).request('kv_put', { key: 'big', value: big })).result)

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { WriteQueue } from '../src/write-queue.js'
 import type { Change, Op } from '@murmur/core'
 
-const asOps = (changes: Change[]): Op[] => changes.map((change, i) => ({ ...change, wall: 1, logical: 0, origin: 'o', seq: i + 1 }))
+const asOps = (changes: Change[]): Op[] => changes.map((change, i) => ({ key: change.key, value: change.value, wall: 1, logical: 0, origin: 'o', seq: i + 1 }))
 const change = (key: string): Change => ({ key, value: Buffer.from(key) })
 const nextTurn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
@@ -33,6 +33,28 @@ describe('write queue', () => {
     await Promise.all([first, second, third])
     // `after` runs as a batch's promises resolve; their callbacks run just after it
     assert.deepEqual(events, ['after a', 'answered a', 'after b,c', 'answered b', 'answered c'])
+  })
+
+  it('checks each precondition at the commit, with the keys written before it in the batch, and refuses that submission alone', async () => {
+    const committed: string[][] = []
+    const queue = new WriteQueue(changes => { committed.push(changes.map(c => c.key)); return asOps(changes) })
+    const seen: string[][] = []
+    const check = (refuse: string) => (touched: ReadonlySet<string>): Error | undefined => {
+      seen.push([...touched])
+      return touched.has(refuse) ? new Error(`${refuse} was written`) : undefined
+    }
+    const results = await Promise.allSettled([
+      queue.submit([change('a'), change('b')]),
+      queue.submit([change('c')], check('a')),
+      queue.submit([change('d')], check('x')),
+      queue.submit([change('e')])
+    ])
+    assert.deepEqual(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /a was written/)
+    assert.deepEqual(seen, [['a', 'b'], ['a', 'b']], 'a refused submission adds nothing to what later ones see')
+    assert.deepEqual(committed, [['a', 'b', 'd', 'e']], 'one transaction for the rest')
+    const thrown = queue.submit([change('f')], () => { throw new Error('not running') })
+    await assert.rejects(thrown, /not running/)
   })
 
   it('a failed sync fails its own writers only', async () => {

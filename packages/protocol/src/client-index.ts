@@ -7,7 +7,7 @@
 export * from './errors.js'
 export * from './limits.js'
 export * from './results.js'
-export type { MethodName, Params, ValueEncoding } from './methods.js'
+export type { ExpectedVersion, MethodName, Params, ValueEncoding, ValueType } from './methods.js'
 export * from './framing.js'
 export * from './socket-path.js'
 export * from './client.js'

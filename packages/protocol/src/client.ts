@@ -7,7 +7,7 @@ import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0'
 import { MurmurRpcError, type WireError } from './errors.js'
 import { LineDecoder, encodeFrame } from './framing.js'
 import type { MethodName, Params } from './methods.js'
-import { SUBSCRIPTION_NOTIFICATION, type ChangeEvent, type Result, type SubscriptionNotification } from './results.js'
+import { SUBSCRIPTION_NOTIFICATION, type Result, type SubscriptionNotification, type WatchEvent } from './results.js'
 
 /** The daemon could not be reached at `path`. */
 export class DaemonUnreachableError extends Error {
@@ -30,7 +30,7 @@ export class ConnectionClosedError extends Error {
 }
 
 export interface ClientEvents {
-  change: [subscription: string, event: ChangeEvent]
+  change: [subscription: string, event: WatchEvent]
   close: []
 }
 

@@ -22,6 +22,10 @@ export const InternalErrorCode = -32603
 export const StorageErrorCode = 1001
 export const DialErrorCode = 1002
 export const ValueTooLargeCode = 1004
+/** A conditional write (`ifVersion`, `ifAbsent`) found the key in another state: `data.key`, `data.current` (its version, or null when absent). */
+export const ConditionFailedCode = 1006
+/** A json value that does not parse (`data.position`, when the parser gave one). */
+export const InvalidJsonCode = 1007
 
 export const ErrorCodes = {
   ParseError: ParseErrorCode,
@@ -31,7 +35,9 @@ export const ErrorCodes = {
   InternalError: InternalErrorCode,
   Storage: StorageErrorCode,
   Dial: DialErrorCode,
-  ValueTooLarge: ValueTooLargeCode
+  ValueTooLarge: ValueTooLargeCode,
+  ConditionFailed: ConditionFailedCode,
+  InvalidJson: InvalidJsonCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

@@ -26,3 +26,9 @@ export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
 export const MAX_INVITE_MS = 365 * 24 * 60 * 60 * 1000
 /** How long a ticket stays valid when the caller does not say: a day. */
 export const DEFAULT_INVITE_MS = 24 * 60 * 60 * 1000
+
+/** Most prefixes one subscription may name. */
+export const MAX_WATCH_PREFIXES = 64
+
+/** Entries per `snapshot` event of a resumed subscription. */
+export const SNAPSHOT_PAGE = 1000

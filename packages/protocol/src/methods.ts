@@ -13,7 +13,7 @@
  */
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
-import { MAX_BACKUP_CHUNK_BYTES, MAX_INVITE_MS, MAX_KEY_BYTES, MAX_LIST_LIMIT, RESERVED_KEY_PREFIX } from './limits.js'
+import { MAX_BACKUP_CHUNK_BYTES, MAX_INVITE_MS, MAX_KEY_BYTES, MAX_LIST_LIMIT, MAX_WATCH_PREFIXES, RESERVED_KEY_PREFIX } from './limits.js'
 
 z.config(en())
 
@@ -24,6 +24,14 @@ z.config(en())
  */
 export const ValueEncoding = z.enum(['utf8', 'base64'])
 export type ValueEncoding = z.infer<typeof ValueEncoding>
+
+/**
+ * What a value is: UTF-8 `text` (the default), a `json` document, or opaque
+ * `binary` bytes. A json value travels as JSON itself (`"value": {"replicas": 3}`),
+ * text as a string, binary as base64 (`encoding: "base64"`).
+ */
+export const ValueType = z.enum(['text', 'json', 'binary'])
+export type ValueType = z.infer<typeof ValueType>
 
 export const Key = z.string().check(
   z.minLength(1, 'key must not be empty'),
@@ -36,23 +44,55 @@ export const Key = z.string().check(
 const wellFormed = (text: string): boolean => text.isWellFormed()
 const Prefix = z.string().check(z.maxLength(MAX_KEY_BYTES), z.refine(wellFormed, 'must be valid UTF-8 (no lone surrogates)'))
 
+/**
+ * The version a conditional write expects the key to hold now: the `origin`
+ * and `seq` of its current write (what `kv_get` returns as `version`; `wall`
+ * and `logical`, if given, must match too).
+ */
+const ExpectedVersion = z.strictObject({
+  origin: z.string().check(z.minLength(1), z.maxLength(128)),
+  seq: z.int().check(z.gte(1)),
+  wall: z.optional(z.int().check(z.gte(0))),
+  logical: z.optional(z.int().check(z.gte(0)))
+})
+export type ExpectedVersion = z.infer<typeof ExpectedVersion>
+
 const BackupId = z.string().check(z.regex(/^[0-9a-f]{16}$/, 'a backup id from node_backup'))
 
 export const methods = {
   kv_put: z.strictObject({
     key: Key,
-    value: z.string().check(z.refine(wellFormed, 'value must be valid UTF-8 (no lone surrogates); send binary values base64-encoded')),
-    encoding: z.optional(ValueEncoding)
-  }),
+    // any JSON for type "json"; otherwise a string (checked below, where the type is known)
+    value: z.unknown(),
+    encoding: z.optional(ValueEncoding),
+    type: z.optional(ValueType),
+    ifVersion: z.optional(ExpectedVersion),
+    ifAbsent: z.optional(z.boolean())
+  }).check(
+    z.refine(p => p.type === 'json' ? p.value !== undefined : typeof p.value === 'string', { message: 'value must be a string (any JSON value with type "json")', path: ['value'] }),
+    z.refine(p => typeof p.value !== 'string' || p.type === 'json' || wellFormed(p.value), { message: 'value must be valid UTF-8 (no lone surrogates); send binary values base64-encoded', path: ['value'] }),
+    z.refine(p => p.type !== 'json' || p.encoding === undefined, { message: 'a json value travels as JSON: no encoding', path: ['encoding'] }),
+    z.refine(p => p.ifVersion === undefined || p.ifAbsent !== true, { message: 'give ifVersion or ifAbsent, not both', path: ['ifAbsent'] })
+  ),
   kv_get: z.strictObject({ key: Key, encoding: z.optional(ValueEncoding) }),
-  kv_delete: z.strictObject({ key: Key }),
+  kv_delete: z.strictObject({ key: Key, ifVersion: z.optional(ExpectedVersion) }),
   kv_list: z.strictObject({
     prefix: z.optional(Prefix),
     limit: z.optional(z.int().check(z.gte(1), z.lte(MAX_LIST_LIMIT))),
     after: z.optional(Prefix),
     encoding: z.optional(ValueEncoding)
   }),
-  kv_subscribe: z.strictObject({ prefix: z.optional(Prefix), encoding: z.optional(ValueEncoding) }),
+  /**
+   * `prefixes`: several at once (with `prefix`, all of them). `since`: a
+   * `cursor` from an earlier event ('now': none yet): the subscription then
+   * replays what changed after it (or sends a `snapshot`), then `ready`.
+   */
+  kv_subscribe: z.strictObject({
+    prefix: z.optional(Prefix),
+    prefixes: z.optional(z.array(Prefix).check(z.maxLength(MAX_WATCH_PREFIXES))),
+    since: z.optional(z.union([z.int().check(z.gte(0)), z.literal('now')])),
+    encoding: z.optional(ValueEncoding)
+  }),
   kv_unsubscribe: z.strictObject({ subscription: z.string().check(z.minLength(1)) }),
   p2p_peers: z.strictObject({}),
   p2p_connect: z.strictObject({ addr: z.string().check(z.minLength(1), z.maxLength(1024)) }),

@@ -18,20 +18,55 @@ export interface Version {
   seq: number
 }
 
+/** What a value is (see `ValueType` in methods.ts). */
+export type WireValueType = 'text' | 'json' | 'binary'
+
+/**
+ * A key's value: a string for text, base64 (`encoding`) for binary (and for
+ * text that is not valid UTF-8), the JSON itself for json (base64 with
+ * `encoding` if a peer wrote json that does not parse).
+ */
 export interface Entry {
   key: string
-  value: string
+  value: unknown
   encoding?: 'base64'
+  /** Absent from daemons that predate value types (their values are text). */
+  type?: WireValueType
   version: Version
 }
 
 export interface ChangeEvent {
   type: 'put' | 'delete'
   key: string
-  value?: string
+  value?: unknown
   encoding?: 'base64'
+  /** A put's value type (`type` is the kind of change). */
+  valueType?: WireValueType
   version: Version
+  /** This node's number for the change: pass the last one seen as `since` to resume (absent from daemons before cursors). */
+  cursor?: number
 }
+
+/**
+ * Sent to a subscription with `since` when the changes after it are gone:
+ * the current state of its prefixes, in pages; the last page has `last`.
+ * Replace what you hold under the prefixes with it.
+ */
+export interface SnapshotEvent {
+  type: 'snapshot'
+  entries: Entry[]
+  last: boolean
+  cursor: number
+}
+
+/** Ends the replay (or snapshot) of a subscription with `since`: live events follow; `cursor` is where it stands. */
+export interface ReadyEvent {
+  type: 'ready'
+  cursor: number
+}
+
+/** What a subscription delivers: changes, and for one with `since` its snapshot pages and its ready mark. */
+export type WatchEvent = ChangeEvent | SnapshotEvent | ReadyEvent
 
 export interface PeerInfo {
   id: string
@@ -223,5 +258,5 @@ export const SUBSCRIPTION_NOTIFICATION = 'kv_subscription'
 
 export interface SubscriptionNotification {
   subscription: string
-  result: ChangeEvent
+  result: WatchEvent
 }

@@ -4,8 +4,9 @@
  * key holds the winner among every op that exists in the group (so every
  * acknowledged write is there or superseded by a higher version, and no
  * deleted value is back unless a newer write brought it); waiting ops kept
- * to their budget; and, in a closed group whose members all stayed within
- * the retention, no honest node had to write anything again.
+ * to their budget; in a closed group whose members all stayed within the
+ * retention, no honest node had to write anything again; and each replica's
+ * change cursors (what a resuming watch reads) survived every crash intact.
  */
 import { isNewer, isReserved, type Op } from '@murmur/core'
 import { describeOp, type Recorder } from './record.js'
@@ -53,6 +54,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
       if (!superseded) record.fail(`${node.id}: acknowledged write ${write.key}=${write.value} (${write.node}:${write.version.seq}) is lost`)
     }
   }
+  for (const node of nodes) checkCursors(node, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
     record.fail(`${record.counts.reissued} writes made again by honest nodes in a closed group where no member was evicted: a deleted value could come back`)
@@ -61,4 +63,24 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
 
 function sorted (vector: Record<string, number>): Array<[string, number]> {
   return Object.entries(vector).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+}
+
+/**
+ * A replica's change cursors, after crashes that cut its WAL back: one entry
+ * per key at most, each on a user key that has a row, numbered at or below
+ * the latest cursor, in order; and a floor no higher than the latest.
+ */
+function checkCursors (node: SimNode, record: Recorder): void {
+  const { store } = node.replica
+  const { latest, floor } = store.changeMarks()
+  if (floor > latest) record.fail(`${node.id}: change floor ${floor} is above the latest cursor ${latest}`)
+  const changes = store.changes(0, Number.MAX_SAFE_INTEGER)
+  const keys = new Set<string>()
+  let previous = 0
+  for (const { cursor, op } of changes) {
+    if (cursor <= previous || cursor > latest) record.fail(`${node.id}: change cursor ${cursor} of ${op.key} is out of order or above the latest (${latest})`)
+    if (isReserved(op.key) || keys.has(op.key)) record.fail(`${node.id}: ${op.key} has a change cursor twice, or is murmur's own`)
+    keys.add(op.key)
+    previous = cursor
+  }
 }

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { followPrefix } from '../follow.js'
 import type { CommandContext } from '../context.js'
-import type { Entry } from '@murmur/protocol/client'
+import { valueText, type Entry } from '@murmur/protocol/client'
 
 export interface ExecOptions {
   prefix: string
@@ -25,8 +25,9 @@ export function environmentOf (entries: Entry[], prefix: string): { env: Record<
   const skipped: string[] = []
   for (const entry of entries) {
     const name = entry.key.slice(prefix.length).toUpperCase().replace(/[^A-Z0-9_]/g, '_')
-    if (entry.encoding === 'base64' || entry.value.includes('\u0000') || name === '') skipped.push(entry.key)
-    else env[/^[0-9]/.test(name) ? `_${name}` : name] = entry.value
+    const value = valueText(entry)
+    if (entry.encoding === 'base64' || value.includes('\u0000') || name === '') skipped.push(entry.key)
+    else env[/^[0-9]/.test(name) ? `_${name}` : name] = value
   }
   return { env, skipped }
 }

@@ -1,9 +1,10 @@
 /**
  * `murmurctl export [--prefix p]`: every key as one JSON object per line
- * (NDJSON) on stdout, `{"key", "type": "text"|"binary", "value", "version"}`,
- * where a binary value is base64. `murmurctl import` reads it back.
+ * (NDJSON) on stdout, `{"key", "type": "text"|"json"|"binary", "value", "version"}`,
+ * where a binary value is base64 and a json value its JSON text. `murmurctl
+ * import` reads it back.
  */
-import { DEFAULT_LIST_LIMIT, type Entry, type Version } from '@murmur/protocol/client'
+import { DEFAULT_LIST_LIMIT, typeOfEntry, valueText, type Entry, type Version, type WireValueType } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
 
 export interface ExportOptions {
@@ -13,13 +14,14 @@ export interface ExportOptions {
 /** One line of an export. */
 export interface Exported {
   key: string
-  type: 'text' | 'binary'
+  type: WireValueType
   value: string
   version: Version
 }
 
 export function toExported (entry: Entry): Exported {
-  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : 'text', value: entry.value, version: entry.version }
+  // bytes a json value cannot be read as travel as base64: exported as the binary they are
+  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : typeOfEntry(entry), value: valueText(entry), version: entry.version }
 }
 
 /** Writes pages as they arrive (a large store need not fit in memory); the count of keys goes to stderr at the end. */

@@ -14,7 +14,7 @@ import { Progress } from '../progress.js'
 /** Writes per JSON-RPC batch (one transaction each). */
 const BATCH = 500
 
-interface Write { key: string, value: string, encoding?: 'base64' }
+interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json' }
 
 export async function importKeys (ctx: CommandContext, file: string): Promise<void> {
   const source = file === '-' ? 'stdin' : file
@@ -30,7 +30,7 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
     const progress = new Progress(ctx.io.stderr, `import ${source}`, writes.length)
     for (let i = 0; i < writes.length; i += BATCH) {
       const batch = writes.slice(i, i + BATCH)
-      const answers = await session.batch(batch.map(({ key, value, encoding }) => ({ method: 'kv_put' as MethodName, params: { key, value, ...(encoding != null ? { encoding } : {}) } })))
+      const answers = await session.batch(batch.map(({ line, ...params }) => ({ method: 'kv_put' as MethodName, params })))
       const refused = answers.findIndex(answer => answer.error != null)
       if (refused >= 0) {
         const error = answers[refused]?.error
@@ -78,8 +78,8 @@ function parseLine (line: string): Write {
   if (!key.isWellFormed()) throw new Error('"key" must be valid UTF-8 (no lone surrogates)')
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new Error(`"key" is ${Buffer.byteLength(key)} bytes, over the ${MAX_KEY_BYTES}-byte limit`)
   if (key.startsWith(RESERVED_KEY_PREFIX)) throw new Error('"key" starts with U+0000, which murmur keeps for its own records')
-  if (typeof value !== 'string') throw new Error('"value" must be a string (base64 when "type" is "binary")')
-  if (type !== 'text' && type !== 'binary') throw new Error(`"type" must be "text" or "binary", not ${JSON.stringify(type)}`)
+  if (typeof value !== 'string') throw new Error('"value" must be a string (base64 when "type" is "binary", JSON text when "json")')
+  if (type !== 'text' && type !== 'binary' && type !== 'json') throw new Error(`"type" must be "text", "json" or "binary", not ${JSON.stringify(type)}`)
   if (type === 'text' && !value.isWellFormed()) throw new Error('"value" must be valid UTF-8 text; give binary values as base64 with "type": "binary"')
   let size: number
   try {
@@ -88,5 +88,12 @@ function parseLine (line: string): Write {
     throw new Error(`"value": ${(err as Error).message}`)
   }
   if (size > DEFAULT_MAX_VALUE_BYTES) throw new Error(`"value" is ${size} bytes, over the ${DEFAULT_MAX_VALUE_BYTES}-byte limit`)
+  if (type === 'json') {
+    try {
+      return { key, value: JSON.parse(value), type }
+    } catch (err) {
+      throw new Error(`"value" is not JSON text (${(err as Error).message})`)
+    }
+  }
   return type === 'binary' ? { key, value, encoding: 'base64' } : { key, value }
 }

@@ -18,7 +18,7 @@ import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
 import { stopOnProcessSignals } from './watch.js'
 import type { CommandContext } from '../context.js'
-import type { Entry } from '@murmur/protocol/client'
+import { typeOfEntry, valueText, type Entry } from '@murmur/protocol/client'
 
 export interface TemplateOptions {
   prefix: string
@@ -35,11 +35,13 @@ export function templateData (entries: Entry[], prefix: string): Record<string, 
   const json: Record<string, unknown> = {}
   const list = entries.map(entry => {
     const name = entry.key.slice(prefix.length)
-    keys[name] = entry.value
-    if (entry.encoding !== 'base64') {
-      try { json[name] = JSON.parse(entry.value) } catch {}
+    const value = valueText(entry)
+    keys[name] = value
+    if (entry.type === 'json' && entry.encoding !== 'base64') json[name] = entry.value
+    else if (entry.encoding !== 'base64') {
+      try { json[name] = JSON.parse(value) } catch {}
     }
-    return { key: entry.key, name, value: entry.value, type: entry.encoding === 'base64' ? 'binary' : 'text', version: entry.version }
+    return { key: entry.key, name, value, type: typeOfEntry(entry), version: entry.version }
   })
   return { keys, json, entries: list, prefix }
 }

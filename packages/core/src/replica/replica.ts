@@ -14,6 +14,7 @@ import { encodeAttestation } from '../attestation.js'
 import { attestationKey, isReserved } from '../keys.js'
 import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
+import { typeOf } from '../value-type.js'
 import { collect, type Collected } from './collect.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
@@ -74,7 +75,12 @@ export class Replica {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
-    const ops: Op[] = changes.map((change, i) => ({ key: change.key, value: change.value, ...this.state.hlc.now(), origin: this.nodeId, seq: first + i }))
+    const ops: Op[] = changes.map((change, i) => {
+      const { wall, logical } = this.state.hlc.now()
+      const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
+      if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
+      return op
+    })
     if (ops.length === 0) return ops
     if (this.state.sign != null) proveOps(ops, this.state.sign)
     commit(this.state, ops, undefined, emptyReceived(), true)
@@ -102,7 +108,7 @@ export class Replica {
       }
       if (now - (this.state.handed.get(key) ?? -Infinity) < REHAND_MS) continue
       this.state.handed.set(key, now)
-      due.push({ key, value: remove ? null : row.value })
+      due.push(remove ? { key, value: null } : { key, value: row.value, ...typeOf(row) })
     }
     if (dropped) saveRewrites(this.state)
     return due
@@ -195,5 +201,5 @@ export class Replica {
 }
 
 function withoutProof (op: Op): Op {
-  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  return { key: op.key, value: op.value, ...typeOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
 }

@@ -7,8 +7,9 @@
 import { compareStamps, compareUtf8, headOf } from '../compare.js'
 import { isReserved, USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
+import { ChangeCursors } from './change-cursors.js'
 import { completePage } from './pages.js'
-import type { Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 interface Versioned { op: Op, digest: Uint8Array }
 
@@ -23,6 +24,16 @@ export class MemoryStore implements Store {
   private readonly staging = new Map<string, Op>()
   private latest: Stamp = { wall: 0, logical: 0 }
   private undo?: Array<() => void>
+  /** Key → the cursor of its latest change. */
+  private readonly changeEntries = new Map<string, number>()
+  private readonly cursors = new ChangeCursors({
+    set: (key, cursor) => { this.setEntry(key, cursor) },
+    delete: key => {
+      const had = this.changeEntries.get(key)
+      this.setEntry(key, undefined)
+      return had
+    }
+  }, { latest: 0, floor: 0 })
 
   transaction<T> (fn: () => T): T {
     if (this.undo !== undefined) return fn()
@@ -61,6 +72,7 @@ export class MemoryStore implements Store {
     this.current.set(op.key, stored)
     this.digests.set(op.key, Buffer.from(digest))
     this.see(op)
+    this.changed(() => { this.cursors.put(op) })
     this.record(() => {
       if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous)
       if (previousDigest === undefined) this.digests.delete(op.key); else this.digests.set(op.key, previousDigest)
@@ -95,6 +107,37 @@ export class MemoryStore implements Store {
     const previous = this.current.get(row.key)
     this.current.delete(row.key)
     this.record(() => { if (previous !== undefined) this.current.set(row.key, previous) })
+    this.changed(() => { this.cursors.remove(row.key, row.live) })
+  }
+
+  changes (after: number, limit: number): ChangeRecord[] {
+    return [...this.changeEntries]
+      .filter(([key, cursor]) => cursor > after && this.current.has(key))
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([key, cursor]) => ({ cursor, op: this.current.get(key) as Op }))
+  }
+
+  changeMarks (): ChangeMarks {
+    return { ...this.cursors.marks }
+  }
+
+  cursorOf (op: Op): number | undefined {
+    return this.cursors.cursorOf(op)
+  }
+
+  /** Runs a change of the cursors, undone with the transaction. */
+  private changed (fn: () => void): void {
+    const undo = this.cursors.checkpoint()
+    fn()
+    this.record(undo)
+  }
+
+  private setEntry (key: string, cursor: number | undefined): void {
+    const previous = this.changeEntries.get(key)
+    if (cursor === undefined) this.changeEntries.delete(key)
+    else this.changeEntries.set(key, cursor)
+    this.record(() => { if (previous === undefined) this.changeEntries.delete(key); else this.changeEntries.set(key, previous) })
   }
 
   opsOf (origin: string, after: number, limit: number): HeldOp[] {

@@ -4,13 +4,17 @@
  */
 import Database from 'better-sqlite3'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
-import { SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
+import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
 
 /** How much of the file `checkIntegrity` maps at most; SQLite reads any rest as usual. */
 const CHECK_MMAP_BYTES = 2 ** 32
 
-/** Whether the file is empty (true) or ours (false); throws for anything else. */
-function inspect (db: Database.Database, path: string): boolean {
+/**
+ * Whether the file is empty (true) or ours (false); throws for anything else.
+ * Ours at an older version that `MIGRATIONS` covers comes back as `migrate`:
+ * nothing is written before the integrity check.
+ */
+function inspect (db: Database.Database, path: string): boolean | 'migrate' {
   let names: string[]
   try {
     // Every schema object counts, so a database holding only views or triggers is not mistaken for empty.
@@ -23,8 +27,20 @@ function inspect (db: Database.Database, path: string): boolean {
   if (!names.includes('meta') || !names.includes('kv_store')) throw new ForeignDatabaseError(path, `it holds ${names.slice(0, 5).join(', ')}`)
   const version = schemaVersion(db)
   if (version === undefined) throw new ForeignDatabaseError(path, 'its meta table has no schema_version')
-  if (version !== SCHEMA_VERSION) throw new StoreVersionError(path, version, SCHEMA_VERSION)
-  return false
+  if (version === SCHEMA_VERSION) return false
+  if (typeof version === 'number' && version < SCHEMA_VERSION && MIGRATIONS[version] !== undefined) return 'migrate'
+  throw new StoreVersionError(path, version, SCHEMA_VERSION)
+}
+
+/** Brings an older file up to `SCHEMA_VERSION`, each step and the whole in one transaction (a crash leaves it as it was). */
+function migrate (db: Database.Database): void {
+  db.transaction(() => {
+    for (let version = Number(schemaVersion(db)); version < SCHEMA_VERSION; version++) {
+      const step = MIGRATIONS[version]
+      if (step === undefined) throw new Error(`bug: no migration from schema version ${version}`)
+      db.exec(step)
+    }
+  })()
 }
 
 /**
@@ -77,7 +93,7 @@ export function openDatabase (path: string, full: boolean, checkpoints: boolean)
   try {
     db.pragma('busy_timeout = 5000')
     const empty = inspect(db, path)
-    if (!empty) checkIntegrity(db, path)
+    if (empty !== true) checkIntegrity(db, path)
     if (path !== ':memory:') {
       db.pragma('journal_mode = WAL')
       // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
@@ -86,7 +102,8 @@ export function openDatabase (path: string, full: boolean, checkpoints: boolean)
       db.pragma('journal_size_limit = 67108864')
       if (!checkpoints) db.pragma('wal_autocheckpoint = 0')
     }
-    if (empty) db.exec(SCHEMA)
+    if (empty === true) db.exec(SCHEMA)
+    if (empty === 'migrate') migrate(db)
     return db
   } catch (err) {
     db.close()

@@ -60,7 +60,10 @@ export function merged (rows: Row[], history: Row[], limit: number): Row[] {
 }
 
 export function fromRow (row: Row): Op {
-  return { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
+  const op: Op = { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
+  // text is the absence of a type, so a text op compares equal to one written before types existed
+  if (row.type !== 'text' && row.value !== null) op.type = row.type
+  return op
 }
 
 /** A staged row as the op it was, whole proof included. */
@@ -78,5 +81,5 @@ export function ranked (row: Row): Op {
 }
 
 export function toRow (op: Op): Row {
-  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null }
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text' }
 }

@@ -1,12 +1,33 @@
 /**
- * The SQLite file's schema (version 4) and the prepared statements the store
+ * The SQLite file's schema (version 5) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
+ *
+ * Version 5 added the value type (`type`: 'text', 'json' or 'binary') to
+ * `kv_store`, `op_history` and `snapshot_stage`; version 6 the change cursors
+ * (`changes`, see `Store.changes`). `MIGRATIONS` brings a version 4 or 5 file
+ * up to date when it opens.
  */
 import type Database from 'better-sqlite3'
-import type { Stamp, StoreCounts } from '../types.js'
+import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 6
+
+/** From each older version still opened, the statements that bring a file to the next. */
+export const MIGRATIONS: Record<number, string> = {
+  4: `
+    ALTER TABLE kv_store ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
+    ALTER TABLE op_history ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
+    ALTER TABLE snapshot_stage ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
+    UPDATE meta SET value = 5 WHERE name = 'schema_version';
+  `,
+  // keys changed before have no cursor: a watcher from before the upgrade gets a snapshot (floor 1)
+  5: `
+    CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
+    INSERT INTO meta (name, value) VALUES ('change_cursor', 1), ('change_floor', 1);
+    UPDATE meta SET value = 6 WHERE name = 'schema_version';
+  `
+}
 
 export const SCHEMA = `
   CREATE TABLE kv_store (
@@ -17,7 +38,8 @@ export const SCHEMA = `
     origin TEXT NOT NULL,
     seq INTEGER NOT NULL,
     sig BLOB,
-    digest BLOB NOT NULL
+    digest BLOB NOT NULL,
+    type TEXT NOT NULL DEFAULT 'text'
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE TABLE op_history (
@@ -29,6 +51,7 @@ export const SCHEMA = `
     wall INTEGER NOT NULL,
     logical INTEGER NOT NULL,
     sig BLOB,
+    type TEXT NOT NULL DEFAULT 'text',
     PRIMARY KEY (origin, seq, digest)
   ) WITHOUT ROWID;
   CREATE TABLE version_vector (
@@ -38,6 +61,7 @@ export const SCHEMA = `
   );
   CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+  CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   CREATE TABLE snapshot_stage (
     key TEXT PRIMARY KEY NOT NULL,
     value BLOB,
@@ -47,10 +71,11 @@ export const SCHEMA = `
     seq INTEGER NOT NULL,
     sig BLOB,
     first INTEGER,
-    digests BLOB
+    digests BLOB,
+    type TEXT NOT NULL DEFAULT 'text'
   );
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
-    ('keys', 0), ('tombstones', 0);
+    ('keys', 0), ('tombstones', 0), ('change_cursor', 0), ('change_floor', 0);
 `
 
 /** A `kv_store` row. */
@@ -62,10 +87,12 @@ export interface Row {
   origin: string
   seq: number
   sig: Uint8Array | null
+  /** The value type ('text' for a tombstone). */
+  type: ValueType
 }
 
 /** A row's head (`Store.rowsAt`): SQLite gives `live` as 0 or 1. */
-export interface HeadRow extends Omit<Row, 'value'> {
+export interface HeadRow extends Omit<Row, 'value' | 'type'> {
   live: number
 }
 
@@ -92,7 +119,7 @@ export interface VectorRow {
   floor_acc: Uint8Array
 }
 
-const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig'
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
 const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
 
@@ -111,12 +138,12 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :digest)
+    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :digest)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, digest = excluded.digest`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
-    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig)
-      SELECT origin, seq, digest, key, value, wall, logical, sig FROM kv_store WHERE key = ?`),
+    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type)
+      SELECT origin, seq, digest, key, value, wall, logical, sig, type FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
     headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, value IS NOT NULL AS live FROM kv_store
       WHERE key IN (SELECT value FROM json_each(?))`),
@@ -129,8 +156,8 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     rowsIn: prepare<[{ origin: string, after: number, upTo: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
-    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig)
-      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig)`),
+    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type)
+      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig, :type)`),
     rowDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     historyDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM op_history
@@ -151,9 +178,9 @@ export function prepareStatements (db: Database.Database) {
     releaseBatch: prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),
     dropBatch: prepare<[Uint8Array]>('DELETE FROM op_batch WHERE sig = ? AND live <= 0'),
     stage: prepare<[StagedRow]>(`INSERT INTO snapshot_stage (${OP_COLUMNS}, first, digests)
-      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :first, :digests)
+      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :first, :digests)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, first = excluded.first, digests = excluded.digests`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, first = excluded.first, digests = excluded.digests`),
     stagedAfter: prepare<[{ after: string, limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage
       WHERE key > :after ORDER BY key LIMIT :limit`),
     stagedFrom: prepare<[{ limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage ORDER BY key LIMIT :limit`),
@@ -163,6 +190,11 @@ export function prepareStatements (db: Database.Database) {
     setVector: prepare<[VectorRow]>(`INSERT INTO version_vector VALUES (:origin, :seq, :wall, :logical, :acc, :floor, :floor_wall, :floor_logical, :floor_acc)
       ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,
         floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
+    // this replica's change cursors (user keys only): local numbering, never replicated
+    changed: prepare<[string, number]>('INSERT INTO changes (key, cursor) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor'),
+    unchanged: prepare<[string], { cursor: number }>('DELETE FROM changes WHERE key = ? RETURNING cursor'),
+    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT changes.cursor, ${OP_COLUMNS.split(', ').map(c => `kv_store.${c}`).join(', ')}
+      FROM changes JOIN kv_store ON kv_store.key = changes.key WHERE changes.cursor > :after ORDER BY changes.cursor LIMIT :limit`),
     meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
     setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)

@@ -13,11 +13,12 @@ import type Database from 'better-sqlite3'
 import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs } from './batch-refs.js'
+import { ChangeCursors } from './change-cursors.js'
 import { completePage } from './pages.js'
 import { backupDatabase, openDatabase } from './sqlite-file.js'
 import { fromRow, listRows, merged, ranked, stagedOp, toRow, withProof } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
-import type { Head, HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 export { SCHEMA_VERSION }
 
@@ -51,6 +52,7 @@ export class SqliteStore implements Store {
   private readonly commit: (fn: () => unknown) => unknown
   private latest: Stamp
   private tally: StoreCounts
+  private readonly cursors: ChangeCursors
   /** The current transaction has written something. */
   private changed = false
   /** The WAL file, fsynced by `sync()` and `syncNow()` ('group' and 'normal' on disk). */
@@ -75,6 +77,10 @@ export class SqliteStore implements Store {
     this.refs = new BatchRefs(this.sql)
     this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
     this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
+    this.cursors = new ChangeCursors({
+      set: (key, cursor) => { this.sql.changed.run(key, cursor) },
+      delete: key => this.sql.unchanged.get(key)?.cursor
+    }, { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
     // the reads above opened the WAL, so the file exists; SQLite resets and truncates it in place, never replaces it while open
     if (durability !== 'full' && path !== ':memory:') this.wal = openSync(`${path}-wal`, 'r+')
     this.commit = db.transaction((fn: () => unknown) => {
@@ -84,6 +90,7 @@ export class SqliteStore implements Store {
       if (this.changed) {
         this.refs.flush()
         this.sql.setMeta.run({ ...this.latest, ...this.tally })
+        this.cursors.save((name, value) => this.sql.setMetaValue.run(name, String(value)))
       }
       return result
     })
@@ -97,12 +104,14 @@ export class SqliteStore implements Store {
     if (this.db.inTransaction) return fn()
     const tally = { ...this.tally }
     const latest = this.latest
+    const marks = this.cursors.checkpoint()
     try {
       return this.commit(fn) as T
     } catch (err) {
       this.refs.discard()
       this.tally = tally
       this.latest = latest
+      marks()
       throw err
     }
   }
@@ -123,7 +132,9 @@ export class SqliteStore implements Store {
   put (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
       this.refs.hold(op)
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, digest })
+      // an object literal, not a spread of toRow(op): this runs for every op applied
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', digest })
+      this.cursors.put(op)
       this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
@@ -147,6 +158,7 @@ export class SqliteStore implements Store {
   remove (row: Head): void {
     this.mutate(() => {
       this.sql.remove.run(row.key)
+      this.cursors.remove(row.key, row.live)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
     })
@@ -233,6 +245,23 @@ export class SqliteStore implements Store {
 
   setClock (stamp: Stamp): void {
     this.mutate(() => { this.see(stamp) })
+  }
+
+  changes (after: number, limit: number): ChangeRecord[] {
+    return this.sql.changesAfter.all({ after, limit }).map(row => ({ cursor: row.cursor, op: fromRow(row) }))
+  }
+
+  changeMarks (): ChangeMarks {
+    return { ...this.cursors.marks }
+  }
+
+  cursorOf (op: Op): number | undefined {
+    return this.cursors.cursorOf(op)
+  }
+
+  /** For a restored copy: no watcher of the original resumes here from a cursor (see `ChangeCursors.restart`). */
+  restartChanges (): void {
+    this.mutate(() => { this.cursors.restart() })
   }
 
   meta (name: string): string | undefined {

@@ -4,10 +4,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, decodeValue, encodeValue, methods, rpcError,
-  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type ValueEncoding
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, SNAPSHOT_PAGE, decodeValue, encodeTypedValue, methods, rpcError,
+  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type SubscriptionNotification,
+  type ValueEncoding, type WatchEvent
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, Murmur } from '../murmur.js'
+import type { ChangeEvent, Entry, Murmur, Replay, Write } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
@@ -33,6 +34,10 @@ export interface Connection {
   corked?: boolean
   /** Backups this connection made and has not ended: id → file, removed when the connection closes. */
   backups?: Map<string, string>
+  /** Notifications to send right after the answer being made (a resumed subscription's replay). */
+  later?: unknown[]
+  /** A replay being sent, paced by the socket draining; every notification for the connection queues behind it. */
+  replaying?: { queue: unknown[], next: number }
 }
 
 export interface HandlerContext {
@@ -69,22 +74,35 @@ export interface RpcMethods {
 
 export function createMethods (node: Murmur, context: HandlerContext): RpcMethods {
   const handlers: Handlers = {
-    kv_put: async ({ key, value, encoding }) => ({ version: await node.put(key, toBytes(value, encoding)) }),
+    kv_put: async params => {
+      const { key, value, ...options } = toWrite({ method: 'kv_put', params })
+      return { version: await node.put(key, value as Uint8Array, options) }
+    },
     kv_get: ({ key, encoding }) => {
       const entry = node.get(key)
       return entry == null ? null : toWireEntry(entry, encoding)
     },
-    kv_delete: async ({ key }) => await node.delete(key),
+    kv_delete: async ({ key, ifVersion }) => await node.delete(key, { ifVersion }),
     kv_list: ({ prefix, after, limit, encoding }) => {
       const { items, next } = node.list({ prefix, after, limit })
       return { items: items.map(entry => toWireEntry(entry, encoding)), ...(next != null ? { next } : {}) }
     },
-    kv_subscribe: ({ prefix, encoding }, connection) => {
+    kv_subscribe: ({ prefix, prefixes = [], since, encoding }, connection) => {
       if (connection.subscriptions.size >= context.maxSubscriptions) {
         throw new MurmurRpcError(InvalidRequestCode, `too many subscriptions on this connection (limit ${context.maxSubscriptions}); unsubscribe first`, { name: 'TooBusyError' })
       }
       const id = randomBytes(8).toString('hex')
-      connection.subscriptions.set(id, event => event.key.startsWith(prefix ?? '') ? toWireChange(event, encoding) : undefined)
+      const watched = prefix !== undefined ? [prefix, ...prefixes] : prefixes
+      const wanted = (key: string): boolean => watched.length === 0 || watched.some(p => key.startsWith(p))
+      if (since === undefined) {
+        connection.subscriptions.set(id, event => wanted(event.key) ? toWireChange(event, encoding) : undefined)
+        return id
+      }
+      // read and registered in one turn: every later change is numbered above `covered`
+      const replayed = node.changesSince(since === 'now' ? undefined : since, watched)
+      const covered = replayed.cursor
+      connection.subscriptions.set(id, event => wanted(event.key) && (event.cursor ?? Infinity) > covered ? toWireChange(event, encoding) : undefined)
+      connection.later = [...(connection.later ?? []), ...replayNotifications(id, replayed, encoding)]
       return id
     },
     kv_unsubscribe: ({ subscription }, connection) => connection.subscriptions.delete(subscription),
@@ -104,7 +122,7 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
 
 async function writeMany (node: Murmur, calls: WriteCall[]): Promise<Array<PromiseSettledResult<unknown>>> {
   const settled = new Array<PromiseSettledResult<unknown>>(calls.length)
-  const writes: Array<{ key: string, value: Uint8Array | null }> = []
+  const writes: Write[] = []
   /** The index in `calls` of each write. */
   const indexes: number[] = []
   for (let i = 0; i < calls.length; i++) {
@@ -125,10 +143,17 @@ async function writeMany (node: Murmur, calls: WriteCall[]): Promise<Array<Promi
   return settled
 }
 
-function toWrite ({ method, params }: WriteCall): { key: string, value: Uint8Array | null } {
-  if (method === 'kv_delete') return { key: validate(method, params).key, value: null }
-  const { key, value, encoding } = validate(method, params)
-  return { key, value: toBytes(value, encoding) }
+/** A kv_put or kv_delete call's params, validated, as the write it asks for. */
+function toWrite ({ method, params }: WriteCall): Write {
+  if (method === 'kv_delete') {
+    const { key, ifVersion } = validate(method, params)
+    return { key, value: null, ifVersion }
+  }
+  const { key, value, encoding, ifVersion, ifAbsent, ...rest } = validate(method, params)
+  // base64 without a type is binary: what `put --base64` and an export's binary values send
+  const type = rest.type ?? (encoding === 'base64' ? 'binary' : 'text')
+  const bytes = type === 'json' ? Buffer.from(JSON.stringify(value), 'utf8') : toBytes(value as string, encoding ?? (type === 'binary' ? 'base64' : 'utf8'))
+  return { key, value: bytes, type, ifVersion, ifAbsent }
 }
 
 function validate<M extends MethodName> (method: M, params: unknown): Params<M> {
@@ -152,10 +177,26 @@ function toBytes (value: string, encoding?: ValueEncoding): Uint8Array {
 }
 
 function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
-  return { key: entry.key, ...encodeValue(entry.value, encoding), version: entry.version }
+  return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version }
+}
+
+/** A replay as the notifications that carry it: changes or snapshot pages, then `ready`. */
+function replayNotifications (subscription: string, replayed: Replay, encoding?: ValueEncoding): SubscriptionNotification[] {
+  const { cursor, changes, snapshot } = replayed
+  const results: WatchEvent[] = changes.map(event => toWireChange(event, encoding))
+  if (snapshot !== undefined) {
+    for (let i = 0; i === 0 || i < snapshot.length; i += SNAPSHOT_PAGE) {
+      const entries = snapshot.slice(i, i + SNAPSHOT_PAGE).map(entry => toWireEntry(entry, encoding))
+      results.push({ type: 'snapshot', entries, last: i + SNAPSHOT_PAGE >= snapshot.length, cursor })
+    }
+  }
+  results.push({ type: 'ready', cursor })
+  return results.map(result => ({ subscription, result }))
 }
 
 function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {
-  const value = event.value == null ? {} : encodeValue(event.value, encoding)
-  return { type: event.type, key: event.key, ...value, version: event.version }
+  const cursor = event.cursor !== undefined ? { cursor: event.cursor } : {}
+  if (event.value == null) return { type: event.type, key: event.key, version: event.version, ...cursor }
+  const { type: valueType, ...value } = encodeTypedValue(event.value, event.valueType ?? 'text', encoding)
+  return { type: event.type, key: event.key, ...value, valueType, version: event.version, ...cursor }
 }

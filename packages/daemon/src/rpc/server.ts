@@ -193,11 +193,15 @@ export class RpcServer {
     // a request answered without I/O (kv_get, a refusal) goes out now, never counted in flight
     if (!(answer instanceof Promise)) {
       if (answer != null) this.send(connection, answer)
+      this.sendLater(connection)
       return
     }
     connection.inFlight++
     answer
-      .then(response => { if (response != null) this.sendTogether(connection, response) })
+      .then(response => {
+        if (response != null) this.sendTogether(connection, response)
+        this.sendLater(connection)
+      })
       .catch(err => { this.log.error({ err }, 'RPC dispatch failed') })
       .finally(() => {
         connection.inFlight--
@@ -234,11 +238,46 @@ export class RpcServer {
     this.send(connection, message)
   }
 
-  /** Delivers a change to the connection's subscriptions that want it. */
+  /**
+   * Sends what a handler left for after its answer (a resumed subscription's
+   * replay, as large as what was missed) as notifications, a little at a time
+   * as the client reads them: never more than half the unread limit waits in
+   * the socket, so a client that reads is not dropped as one that does not.
+   */
+  private sendLater (connection: Connection): void {
+    const later = connection.later
+    if (later === undefined) return
+    connection.later = undefined
+    if (connection.replaying !== undefined) connection.replaying.queue.push(...later)
+    else {
+      connection.replaying = { queue: later, next: 0 }
+      this.pump(connection)
+    }
+  }
+
+  private pump (connection: Connection): void {
+    const replaying = connection.replaying
+    if (replaying === undefined) return
+    const { socket } = connection
+    const high = (this.init.maxUnreadBytes ?? 64 * 1024 * 1024) / 2
+    while (replaying.next < replaying.queue.length) {
+      if (socket.destroyed) break
+      if (socket.writableLength > high) {
+        socket.once('drain', () => { this.pump(connection) })
+        return
+      }
+      this.send(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: replaying.queue[replaying.next++] })
+    }
+    connection.replaying = undefined
+  }
+
+  /** Delivers a change to the connection's subscriptions that want it (behind a replay being sent, if any). */
   private deliver (connection: Connection, event: ChangeEvent): void {
     for (const [id, subscription] of connection.subscriptions) {
       const result = subscription(event)
-      if (result != null) this.sendTogether(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
+      if (result == null) continue
+      if (connection.replaying !== undefined) connection.replaying.queue.push({ subscription: id, result })
+      else this.sendTogether(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
     }
   }
 }

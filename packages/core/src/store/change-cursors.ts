@@ -1,0 +1,94 @@
+/**
+ * This replica's change cursors: every change of a user key's row (a put, or
+ * a live row removed) gets the next number, in commit order, kept with the
+ * key so a watcher can ask for what changed after the cursor it last saw.
+ * Only a key's latest change is kept; a row that goes (a collected tombstone,
+ * a row a snapshot removed) takes its entry with it and lifts the floor, and
+ * a watcher behind the floor must start from the current state. Numbers are
+ * local: never replicated, never compared across nodes.
+ */
+import { isReserved } from '../keys.js'
+import type { ChangeMarks, Op } from '../types.js'
+
+/** Where a store keeps each key's latest cursor. */
+export interface CursorEntries {
+  set: (key: string, cursor: number) => void
+  /** Forgets the key's entry; its cursor, if it had one. */
+  delete: (key: string) => number | undefined
+}
+
+/** How far `restart` moves the numbering: more changes than any database takes (2^53 allows 8,192 restarts). */
+export const RESTART_GAP = 2 ** 40
+
+export class ChangeCursors {
+  marks: ChangeMarks
+  /** The cursor each op written in this process got, for the change events that follow the commit. */
+  private readonly ofOp = new WeakMap<Op, number>()
+  /** The cursor of the latest removal of each key, for its delete event (an op no longer exists). */
+  private readonly removals = new Map<string, number>()
+
+  /** The marks as last saved. */
+  private saved: ChangeMarks
+
+  constructor (private readonly entries: CursorEntries, marks: ChangeMarks) {
+    this.marks = marks
+    this.saved = marks
+  }
+
+  /** A function that puts the marks back as they are now (for a transaction that rolls back). */
+  checkpoint (): () => void {
+    const { marks, saved } = this
+    return () => {
+      this.marks = marks
+      this.saved = saved
+    }
+  }
+
+  /** Writes the marks that changed since the last save (as `change_cursor` and `change_floor`). */
+  save (write: (name: 'change_cursor' | 'change_floor', value: number) => void): void {
+    if (this.marks.latest !== this.saved.latest) write('change_cursor', this.marks.latest)
+    if (this.marks.floor !== this.saved.floor) write('change_floor', this.marks.floor)
+    this.saved = this.marks
+  }
+
+  put (op: Op): void {
+    if (isReserved(op.key)) return
+    const cursor = this.next()
+    this.entries.set(op.key, cursor)
+    this.ofOp.set(op, cursor)
+  }
+
+  remove (key: string, live: boolean): void {
+    if (isReserved(key)) return
+    const had = this.entries.delete(key)
+    // a live row removed is a change (a delete); a tombstone removed changes nothing visible
+    const floor = live ? this.next() : had ?? 0
+    if (live) {
+      this.removals.delete(key) // kept in insertion order: the oldest go first
+      this.removals.set(key, floor)
+      if (this.removals.size > 10_000) this.removals.delete(this.removals.keys().next().value as string)
+    }
+    this.marks = { ...this.marks, floor: Math.max(this.marks.floor, floor) }
+  }
+
+  /**
+   * Numbers every later change far above every cursor given so far, and
+   * below that nothing can be replayed: for a database restored from a copy,
+   * where the original went on numbering its own changes after the copy was
+   * taken, so the cursors a watcher of it holds mean nothing here.
+   */
+  restart (): void {
+    const latest = this.marks.latest + RESTART_GAP
+    this.marks = { latest, floor: latest }
+  }
+
+  /** The cursor `op`'s change got when it became its key's row (or, for a removal, the key's latest removal). */
+  cursorOf (op: Op): number | undefined {
+    return this.ofOp.get(op) ?? (op.value === null ? this.removals.get(op.key) : undefined)
+  }
+
+  private next (): number {
+    this.marks = { ...this.marks, latest: this.marks.latest + 1 }
+    return this.marks.latest
+  }
+}

@@ -1,0 +1,97 @@
+/** Change cursors: every change of a user key gets the next local number, kept with the key until its row goes. */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import fc from 'fast-check'
+import { SqliteStore, attestationKey, headOf, opDigest, type Op, type Store } from '../src/index.js'
+import { op, storeFactory, tempDir } from './helpers.js'
+
+const dir = tempDir()
+const put = (store: Store, written: Op): void => { store.put(written, opDigest(written)) }
+const cursors = (store: Store, after = 0): Array<[number, string, string | null]> =>
+  store.changes(after, 100).map(({ cursor, op }) => [cursor, op.key, op.value === null ? null : Buffer.from(op.value).toString()])
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  describe(`change cursors (${kind} store)`, () => {
+    const open = storeFactory(kind, dir)
+
+    it('numbers each change in commit order and keeps only a key\'s latest', () => {
+      const store = open()
+      const a1 = op('a', '1', { seq: 1 })
+      put(store, a1)
+      put(store, op('b', '1', { seq: 2 }))
+      put(store, op(attestationKey('x'), 'record', { seq: 3 }))
+      const a2 = op('a', '2', { seq: 4 })
+      store.transaction(() => { store.remove(headOf(a1)); put(store, a2) })
+      assert.deepEqual(cursors(store), [[2, 'b', '1'], [4, 'a', '2']], 'murmur\'s own records get no cursor')
+      assert.deepEqual(cursors(store, 2), [[4, 'a', '2']])
+      assert.equal(store.cursorOf(a1), 1)
+      assert.equal(store.cursorOf(a2), 4)
+      assert.deepEqual(store.changeMarks(), { latest: 4, floor: 3 }, 'a live row removed is a change, and what a watcher needed before it may be gone')
+    })
+
+    it('a collected tombstone takes its entry and lifts the floor to it; a rolled-back transaction leaves the cursors as they were', () => {
+      const store = open()
+      put(store, op('a', '1', { seq: 1 }))
+      const gone = op('a', null, { seq: 2 })
+      put(store, gone)
+      put(store, op('b', '1', { seq: 3 }))
+      assert.deepEqual(cursors(store), [[2, 'a', null], [3, 'b', '1']])
+      store.remove(headOf(gone))
+      assert.deepEqual(store.changeMarks(), { latest: 3, floor: 2 })
+      assert.deepEqual(cursors(store), [[3, 'b', '1']])
+      assert.throws(() => store.transaction(() => { put(store, op('c', '1', { seq: 4 })); throw new Error('abort') }), /abort/)
+      assert.deepEqual(store.changeMarks(), { latest: 3, floor: 2 })
+      assert.deepEqual(cursors(store), [[3, 'b', '1']])
+      put(store, op('c', '1', { seq: 4 }))
+      assert.deepEqual(cursors(store, 3), [[4, 'c', '1']], 'the number the rolled-back change took is given again')
+    })
+
+    it('replays, for any sequence of writes, each key changed after any cursor once, in its latest state', () => {
+      fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.option(fc.string({ maxLength: 3 }), { nil: null })), { minLength: 1, maxLength: 30 }), fc.nat(30), (writes, from) => {
+        const store = open()
+        const log: Array<[string, string | null]> = []
+        writes.forEach(([key, value], i) => { put(store, op(key, value, { seq: i + 1 })); log.push([key, value]) })
+        const after = Math.min(from, writes.length)
+        const expected = new Map<string, [number, string | null]>()
+        log.forEach(([key, value], i) => { if (i + 1 > after) expected.set(key, [i + 1, value]); else expected.delete(key) })
+        const latest = new Map<string, number>()
+        log.forEach(([key], i) => latest.set(key, i + 1))
+        const want = [...expected].filter(([key, [cursor]]) => latest.get(key) === cursor).map(([key, [cursor, value]]) => [cursor, key, value]).sort((x, y) => (x[0] as number) - (y[0] as number))
+        assert.deepEqual(cursors(store, after), want)
+        store.close()
+      }), { numRuns: kind === 'sqlite' ? 50 : 200 })
+    })
+  })
+}
+
+describe('change cursors in the SQLite file', () => {
+  it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
+    const path = join(dir, 'cursors.db')
+    const store = SqliteStore.open(path)
+    put(store, op('a', '1', { seq: 1 }))
+    put(store, op('b', '1', { seq: 2 }))
+    store.close()
+    const again = SqliteStore.open(path)
+    assert.deepEqual(again.changeMarks(), { latest: 2, floor: 0 })
+    assert.deepEqual(cursors(again, 1), [[2, 'b', '1']])
+    again.close()
+    const restored = SqliteStore.open(path)
+    restored.restartChanges()
+    const { latest, floor } = restored.changeMarks()
+    assert.ok(floor === latest && latest > 2 ** 40, 'a restored copy replays nothing from before')
+    restored.close()
+    const reopened = SqliteStore.open(path)
+    assert.deepEqual(reopened.changeMarks(), { latest, floor }, 'and says so after a restart')
+    reopened.close()
+    const db = new Database(path)
+    db.exec(`DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
+    db.close()
+    const migrated = SqliteStore.open(path)
+    assert.deepEqual(migrated.changeMarks(), { latest: 1, floor: 1 })
+    put(migrated, op('c', '1', { seq: 3 }))
+    assert.deepEqual(cursors(migrated, 1), [[2, 'c', '1']])
+    migrated.close()
+  })
+})

@@ -1,0 +1,107 @@
+/**
+ * A watch that always resumes, on real binaries: `murmurctl watch` keeps
+ * running while murmurd is killed and restarted under it, says so on stderr,
+ * and comes back with every change made meanwhile (here and by a peer), none
+ * twice; a cursor murmurd cannot replay from gets a snapshot instead; one
+ * subscription may name several prefixes.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { describe, it } from 'node:test'
+import { MURMURCTL, usePair, waitFor, type TestNode } from './harness.js'
+import { RawClient } from './raw-client.js'
+
+interface Event { type: string, key?: string, value?: unknown, cursor?: number, entries?: Array<{ key: string, value: unknown }> }
+
+/** A running `murmurctl --json watch`, its events as they arrive. */
+function startWatch (node: TestNode, args: string[]): { events: () => Event[], stderr: () => string, stop: () => Promise<number | null> } {
+  const child = spawn(process.execPath, [MURMURCTL, '--socket', node.socket, '--json', 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
+  return {
+    events: () => out.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as Event),
+    stderr: () => err,
+    stop: async () => { child.kill('SIGINT'); return await exited }
+  }
+}
+
+describe('murmurctl watch resumes', () => {
+  const pair = usePair()
+
+  it('across a kill -9 and restart of murmurd: every change once, none missed, in cursor order', async () => {
+    const { alice, bob } = pair
+    const watch = startWatch(alice, ['--prefix', 'app/', '--prefix', 'svc/'])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      await alice.put('app/1', 'a1')
+      await alice.put('other/x', 'not watched')
+      await bob.put('svc/1', 'from bob')
+      await waitFor(() => watch.events().filter(e => e.type === 'put').length === 2, 'two live events')
+      assert.equal(await alice.stop('SIGKILL'), null)
+      await waitFor(() => watch.stderr().includes('went away'), 'the watch to notice')
+      // meanwhile: bob writes, and after the restart alice writes before the watch is back
+      await bob.put('svc/2', 'while alice was down')
+      await bob.put('app/2', 'while alice was down')
+      await alice.start({ peers: [await bob.addr()] })
+      await alice.put('app/3', 'after restart')
+      await alice.ctl(['del', 'app/1'])
+      await waitFor(() => watch.stderr().includes('reached murmurd'), 'the watch to reconnect')
+      await waitFor(() => new Set(watch.events().filter(e => e.key !== undefined).map(e => e.key)).size === 5, 'every key on the watch')
+      await alice.put('svc/3', 'live again')
+      await waitFor(() => watch.events().some(e => e.key === 'svc/3'), 'a live event after the resume')
+      const changes = watch.events().filter(e => e.type === 'put' || e.type === 'delete')
+      const cursors = changes.map(e => e.cursor as number)
+      assert.deepEqual(cursors, [...cursors].sort((a, b) => a - b), 'in cursor order')
+      assert.equal(new Set(cursors).size, cursors.length, 'no change twice')
+      assert.ok(!changes.some(e => e.key === 'other/x'), 'only the watched prefixes')
+      // replayed changes come in their latest state: app/1 put before the kill, deleted after
+      assert.deepEqual(changes.map(e => `${e.type} ${e.key ?? ''}`).sort(), [
+        'delete app/1', 'put app/1', 'put app/2', 'put app/3', 'put svc/1', 'put svc/2', 'put svc/3'
+      ])
+      assert.match(watch.stderr(), /went away; trying again with backoff/)
+      assert.equal(watch.events().filter(e => e.type === 'snapshot').length, 0, 'resumed from its cursor, no snapshot')
+    } finally {
+      assert.equal(await watch.stop(), 0)
+    }
+  })
+
+  it('a cursor it cannot replay from gets the current state as a snapshot, then live events', async () => {
+    const { alice } = pair
+    const watch = startWatch(alice, ['--prefix', 'svc/', '--since', '999999999'])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      const [snapshot] = watch.events()
+      assert.equal(snapshot?.type, 'snapshot')
+      assert.deepEqual(snapshot?.entries?.map(e => e.key), ['svc/1', 'svc/2', 'svc/3'])
+      await alice.put('svc/4', 'after the snapshot')
+      await waitFor(() => watch.events().some(e => e.key === 'svc/4'), 'a live event')
+    } finally {
+      assert.equal(await watch.stop(), 0)
+    }
+  })
+
+  it('kv_subscribe with since replays what changed after it under any of its prefixes, then ready', async () => {
+    const { alice } = pair
+    const client = await RawClient.connect(alice.socket)
+    try {
+      const before = (await client.request('kv_subscribe', { since: 'now' })).result
+      const ready = await client.next(m => m.params?.subscription === before && m.params.result.type === 'ready')
+      const cursor = ready.params.result.cursor as number
+      await alice.put('a/1', '1')
+      await alice.put('b/1', '1')
+      await alice.put('c/1', '1')
+      const id = (await client.request('kv_subscribe', { prefixes: ['a/', 'c/'], since: cursor })).result
+      const done = await client.next(m => m.params?.subscription === id && m.params.result.type === 'ready')
+      const replayed = client.messages.filter(m => m.params?.subscription === id && m.params.result.type === 'put').map(m => m.params.result)
+      assert.deepEqual(replayed.map(r => r.key), ['a/1', 'c/1'])
+      assert.equal(done.params.result.cursor, replayed[1].cursor, 'ready carries the latest cursor: c/1 was the last change')
+      const bad = await client.request('kv_subscribe', { since: -1 })
+      assert.equal(bad.error?.code, -32602)
+    } finally {
+      client.socket.destroy()
+    }
+  })
+})
