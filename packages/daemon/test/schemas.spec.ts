@@ -1,5 +1,6 @@
 /**
- * Optional JSON Schemas: the prefix rule in-process, then real `murmurd` and
+ * Optional JSON Schemas: the prefix rule, bad stored schemas and the
+ * per-version cache in-process, then real `murmurd` and
  * `murmurctl` binaries: a schema set on one node replicates and governs puts
  * on the other (refused with code 1008 and exit 6), the longest prefix wins,
  * a changed or deleted schema takes effect, and a schema ajv cannot compile
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { governingPrefix } from '../src/schemas.js'
+import { Schemas, governingPrefix } from '../src/schemas.js'
 import { usePair, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -22,6 +23,27 @@ describe('governingPrefix', () => {
     assert.equal(governingPrefix('other', prefixes), '')
     assert.equal(governingPrefix('other', ['cfg/']), undefined)
     assert.equal(governingPrefix('_schema/cfg/', prefixes), undefined)
+  })
+})
+
+describe('Schemas (no network)', () => {
+  const row = (prefix: string, schema: string, seq: number): any => ({ key: `_schema/${prefix}`, value: Buffer.from(schema), origin: 'p', seq })
+  const bytes = (json: string): Uint8Array => Buffer.from(json)
+
+  it('refuses puts under a stored schema that does not compile, without throwing anything else', () => {
+    const view = new Schemas().view({ list: () => [row('x/', '{"type":"nope"}', 1), row('y/', 'not json', 1)] })
+    assert.throws(() => view.check('x/a', bytes('1')), (err: any) => err.code === 1009 && err.data.prefix === 'x/')
+    assert.throws(() => view.check('y/a', bytes('1')), (err: any) => err.code === 1009 && /not JSON/.test(err.message))
+    assert.doesNotThrow(() => view.check('z/a', bytes('not json either')))
+  })
+
+  it('compiles a schema once per version of its key', () => {
+    const schemas = new Schemas()
+    const integer = row('n/', '{"type":"integer"}', 1)
+    schemas.view({ list: () => [integer] }).check('n/a', bytes('1'))
+    // the same version with other bytes cannot happen; here it shows the validator was kept
+    assert.doesNotThrow(() => schemas.view({ list: () => [{ ...integer, value: Buffer.from('{"type":"string"}') }] }).check('n/a', bytes('1')))
+    assert.throws(() => schemas.view({ list: () => [row('n/', '{"type":"string"}', 2)] }).check('n/a', bytes('1')), { name: 'SchemaViolationError' })
   })
 })
 
