@@ -2,7 +2,7 @@
  * Exit codes, and the one line each expected error prints.
  */
 import { CommanderError } from 'commander'
-import { ConditionFailedCode, InvalidBase64Error, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
+import { ConditionFailedCode, InvalidBase64Error, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
 
 export const ExitCode = {
   Ok: 0,
@@ -13,7 +13,9 @@ export const ExitCode = {
   Unavailable: 3,
   KeyNotFound: 4,
   /** A conditional write (`--if-version`, `--if-absent`) found the key otherwise: nothing was written. */
-  ConditionFailed: 5
+  ConditionFailed: 5,
+  /** A put's value does not match the schema of its prefix, or a schema does not compile: nothing was written. */
+  SchemaRefused: 6
 } as const
 
 export class KeyNotFoundError extends Error {
@@ -68,6 +70,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof KeyFileError || err instanceof CommandError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError && err.code === ConditionFailedCode) return [ExitCode.ConditionFailed, err.message]
+  if (err instanceof MurmurRpcError && isSchemaRefusal(err.code)) return [ExitCode.SchemaRefused, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.
   return [ExitCode.Error, `unexpected error: ${err instanceof Error ? err.stack : String(err)}`]

@@ -148,6 +148,16 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
   program.command('keygen').description('write a new swarm key for a closed group (murmurd --swarm-key); needs no daemon')
     .argument('[file]', 'where to write it: a new file, made with mode 0600; - or none for stdout')
     .action(async (file: string | undefined, _opts: unknown, command: Command) => { (await import('./commands/keygen.js')).keygen(context(command), file) })
+  const schema = program.command('schema').description('JSON Schemas that puts under a prefix must match (kept at the key _schema/<prefix>); a put that does not match exits 6')
+  schema.command('set').description('store the schema for the keys under <prefix>; refused (exit 6) unless it compiles')
+    .argument('<prefix>').argument('<file>', 'a JSON Schema file, or - for stdin')
+    .action(async (prefix: string, file: string, _opts: unknown, command: Command) => { await (await import('./commands/schema.js')).setSchema(context(command), prefix, file) })
+  schema.command('get').description('print the schema for <prefix>').argument('<prefix>')
+    .action(async (prefix: string, _opts: unknown, command: Command) => { await (await import('./commands/schema.js')).getSchema(context(command), prefix) })
+  schema.command('list').description('print the prefixes that have a schema')
+    .action(async (_opts: unknown, command: Command) => { await (await import('./commands/schema.js')).listSchemas(context(command)) })
+  schema.command('del').description('delete the schema for <prefix>').argument('<prefix>')
+    .action(async (prefix: string, _opts: unknown, command: Command) => { await (await import('./commands/schema.js')).delSchema(context(command), prefix) })
   return program
 }
 

@@ -4,8 +4,8 @@
  * committed through the write queue, and a commit or fsync the disk refuses
  * is reported as a `Storage` error, for the library API (and the RPC over it)
  * and replication's own writes (attestations, ops written again) alike.
- * A json value must parse; a conditional write is checked at its commit (see
- * conditions.ts).
+ * A json value must parse; a value under a schema's prefix must validate (see
+ * schemas.ts); a conditional write is checked at its commit (see conditions.ts).
  */
 import { InvalidJsonError, Key, MurmurRpcError, parseJson, rpcError } from '@murmur/protocol'
 import type { Change, Op, Replica, ValueType, Version } from '@murmur/core'
@@ -13,6 +13,7 @@ import type { Logger } from 'pino'
 import { conditionFailure, isConditional, versionOf, type Condition } from './conditions.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { Precondition, WriteQueue } from './write-queue.js'
+import { Schemas, type SchemaView } from './schemas.js'
 
 export { versionOf } from './conditions.js'
 export type { Condition } from './conditions.js'
@@ -55,6 +56,7 @@ interface Submission {
 export class Writes {
   private readonly components: WritesComponents
   private readonly init: WritesInit
+  private readonly schemas = new Schemas()
 
   constructor (components: WritesComponents, init: WritesInit) {
     this.components = components
@@ -81,9 +83,11 @@ export class Writes {
   async writeMany (writes: Write[]): Promise<Array<PromiseSettledResult<WriteOutcome>>> {
     const settled = new Array<PromiseSettledResult<WriteOutcome>>(writes.length)
     const submissions: Submission[] = []
+    let schemas: SchemaView | undefined // read once, at the first put
+    const view = (): SchemaView => (schemas ??= this.schemas.view(this.components.running().replica))
     writes.forEach((write, i) => {
       try {
-        const change = write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, write.type)
+        const change = write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, view, write.type)
         if (change == null) {
           settled[i] = { status: 'fulfilled', value: { deleted: false } }
           return
@@ -144,8 +148,8 @@ export class Writes {
     return touched => conditionFailure(key, condition, this.components.running().replica.get(key), touched.has(key))
   }
 
-  /** A put, checked: the key, the value against the size limit, a json value as JSON. */
-  private putChange (key: string, value: Uint8Array | string, type: ValueType = 'text'): Change {
+  /** A put, checked: the key, the value against the size limit, a json value as JSON, the value against its schema. */
+  private putChange (key: string, value: Uint8Array | string, schemas: () => SchemaView, type: ValueType = 'text'): Change {
     const { maxValueBytes } = this.init
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
     checkKey(key)
@@ -153,6 +157,7 @@ export class Writes {
       throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${maxValueBytes}`, { limit: maxValueBytes, size: bytes.byteLength })
     }
     if (type === 'json') checkJson(bytes)
+    schemas().check(key, bytes)
     return type === 'text' ? { key, value: bytes } : { key, value: bytes, type }
   }
 

@@ -97,6 +97,17 @@ describe('library API (createMurmur)', () => {
     await assert.rejects(a.put('doc', '{"a":4}', { type: 'json', ifVersion: { origin: v1.origin, seq: v1.seq, wall: v1.wall } }), { name: 'ConditionFailedError' })
   })
 
+  it('a schema governs put(), conditional puts and writeMany() alike, each refused write alone', async () => {
+    const a = nodes[0] as Murmur
+    await assert.rejects(a.put('_schema/lib/', '{"type":"nope"}', { type: 'json' }), (err: any) => err.name === 'InvalidSchemaError' && err.code === 1009)
+    await a.put('_schema/lib/', '{"type":"integer"}', { type: 'json' })
+    await assert.rejects(a.put('lib/n', '"x"', { type: 'json' }), (err: any) => err.name === 'SchemaViolationError' && err.code === 1008 && err.data.prefix === 'lib/')
+    await assert.rejects(a.put('lib/n', '"x"', { type: 'json', ifAbsent: true }), { name: 'SchemaViolationError' })
+    const settled = await a.writeMany([{ key: 'lib/a', value: '1', type: 'json' }, { key: 'lib/b', value: 'x' }, { key: 'lib/c', value: '3' }])
+    assert.deepEqual(settled.map(s => s.status), ['fulfilled', 'rejected', 'fulfilled'])
+    await a.delete('_schema/lib/')
+  })
+
   it('connect() dials a peer on demand and reports bad addresses as named errors', async () => {
     const c = await createMurmur({ name: 'c', dataDir: join(dir, 'c'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
     nodes.push(c)

@@ -26,6 +26,15 @@ export const ValueTooLargeCode = 1004
 export const ConditionFailedCode = 1006
 /** A json value that does not parse (`data.position`, when the parser gave one). */
 export const InvalidJsonCode = 1007
+/** A put under a schema's prefix whose value does not validate: `data.key`, `data.prefix`, `data.errors` (ajv's). */
+export const SchemaViolationCode = 1008
+/** A schema ajv cannot compile, set at `_schema/<prefix>` or (from a peer) governing a put: `data.prefix`. */
+export const InvalidSchemaCode = 1009
+
+/** A schema refused the write (murmurctl exits 6): the value does not match, or the schema does not compile. */
+export function isSchemaRefusal (code: number): boolean {
+  return code === SchemaViolationCode || code === InvalidSchemaCode
+}
 
 export const ErrorCodes = {
   ParseError: ParseErrorCode,
@@ -37,7 +46,9 @@ export const ErrorCodes = {
   Dial: DialErrorCode,
   ValueTooLarge: ValueTooLargeCode,
   ConditionFailed: ConditionFailedCode,
-  InvalidJson: InvalidJsonCode
+  InvalidJson: InvalidJsonCode,
+  SchemaViolation: SchemaViolationCode,
+  InvalidSchema: InvalidSchemaCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

@@ -110,3 +110,9 @@ export function valueText (entry: { value?: unknown, encoding?: 'base64', type?:
   if (typeof entry.value === 'string' && (entry.type !== 'json' || entry.encoding === 'base64')) return entry.value
   return JSON.stringify(entry.value) ?? ''
 }
+
+/**
+ * Where schemas live: the JSON Schema for the keys under `<prefix>` is the
+ * json value of the key `_schema/<prefix>`, an ordinary replicated key.
+ */
+export const SCHEMA_KEY_PREFIX = '_schema/'

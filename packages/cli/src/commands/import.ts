@@ -5,7 +5,7 @@
  * check it, so bad input writes nothing and the error names its line.
  */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, RESERVED_KEY_PREFIX, decodeValue, type MethodName } from '@murmur/protocol/client'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, type MethodName } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { CommandError } from '../errors.js'
 import { readAll } from '../io.js'
@@ -34,7 +34,9 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
       const refused = answers.findIndex(answer => answer.error != null)
       if (refused >= 0) {
         const error = answers[refused]?.error
-        throw new CommandError(`murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`)
+        const message = `murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`
+        // a schema's refusal keeps its exit code (6), which the client could not check beforehand
+        throw error instanceof MurmurRpcError && isSchemaRefusal(error.code) ? new MurmurRpcError(error.code, message, error.data) : new CommandError(message)
       }
       progress.update(i + batch.length)
     }

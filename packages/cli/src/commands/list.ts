@@ -18,7 +18,7 @@ export async function list (ctx: CommandContext, opts: ListOptions): Promise<voi
   })
 }
 
-async function * entries (session: Session, { prefix, limit = Infinity }: ListOptions, signal: AbortSignal): AsyncGenerator<Entry> {
+export async function * entries (session: Session, { prefix, limit = Infinity }: ListOptions, signal: AbortSignal): AsyncGenerator<Entry> {
   let after: string | undefined
   let remaining = limit
   do {

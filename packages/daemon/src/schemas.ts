@@ -1,0 +1,120 @@
+/**
+ * Optional JSON Schemas. The schema for the keys under `<prefix>` is the
+ * value of the key `_schema/<prefix>`, replicated like any key, so every node
+ * learns it. This node's own puts are checked against the schemas it holds
+ * when the put is accepted: a value under a schema's prefix must be JSON
+ * (whatever its type: text and binary bytes too must parse as UTF-8 JSON) and
+ * validate against the schema of the longest matching prefix; a put to
+ * `_schema/<prefix>` must be a schema ajv compiles. Ops from peers are never
+ * checked here: a replica applies whatever a valid signed op holds, so all
+ * replicas converge; the check stops bad config where it is written.
+ */
+import { Ajv, type ValidateFunction } from 'ajv'
+import { SCHEMA_KEY_PREFIX, rpcError } from '@murmur/protocol'
+import type { Op, Replica } from '@murmur/core'
+
+/** A schema, compiled for one version of its key (or why it does not compile). */
+interface Compiled {
+  version: string
+  validate?: ValidateFunction
+  error?: string
+}
+
+/** The schemas a node holds, at one moment: what `check` validates against. */
+export interface SchemaView {
+  /** Throws `SchemaViolationError` or `InvalidSchemaError` when `value` may not be put at `key`. */
+  check: (key: string, value: Uint8Array) => void
+}
+
+/** The schema prefix that governs `key`: the longest of `prefixes` that starts it. Schema keys are governed by none. */
+export function governingPrefix (key: string, prefixes: Iterable<string>): string | undefined {
+  if (key.startsWith(SCHEMA_KEY_PREFIX)) return undefined
+  let best: string | undefined
+  for (const prefix of prefixes) {
+    if (key.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
+  }
+  return best
+}
+
+export class Schemas {
+  /** By schema key; an entry is compiled again only when its key's version changes. */
+  private readonly compiled = new Map<string, Compiled>()
+
+  /** The schemas `replica` holds now (read once, for a batch of writes). */
+  view (replica: Pick<Replica, 'list'>): SchemaView {
+    const rows = new Map<string, Op>()
+    for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX })) rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
+    for (const key of this.compiled.keys()) if (!rows.has(key)) this.compiled.delete(key)
+    return {
+      check: (key, value) => {
+        if (key.startsWith(SCHEMA_KEY_PREFIX)) {
+          const error = compile(value).error
+          const prefix = key.slice(SCHEMA_KEY_PREFIX.length)
+          if (error !== undefined) throw rpcError('InvalidSchema', `not a valid JSON Schema for prefix ${JSON.stringify(prefix)}: ${error}`, { prefix })
+          return
+        }
+        const prefix = governingPrefix(key, rows.keys())
+        if (prefix === undefined) return
+        this.validate(key, prefix, rows.get(prefix) as Op, value)
+      }
+    }
+  }
+
+  private validate (key: string, prefix: string, schema: Op, value: Uint8Array): void {
+    const { validate, error } = this.compiledFor(prefix, schema)
+    const where = `the schema for prefix ${JSON.stringify(prefix)}`
+    if (validate === undefined) throw rpcError('InvalidSchema', `${JSON.stringify(key)} is under ${where}, which does not compile: ${error ?? ''}`, { key, prefix })
+    const data = parse(value)
+    if (data === undefined) throw violation(key, prefix, `${JSON.stringify(key)} is under ${where}, and its value is not JSON`, [])
+    let valid: unknown
+    try {
+      valid = validate(data.value)
+    } catch (err) {
+      throw violation(key, prefix, `${where} could not check ${JSON.stringify(key)}: ${(err as Error).message}`, [])
+    }
+    if (valid !== true) {
+      const errors = validate.errors ?? []
+      throw violation(key, prefix, `${JSON.stringify(key)} does not match ${where}: ${ajv.errorsText(errors, { dataVar: 'value' })}`, errors)
+    }
+  }
+
+  private compiledFor (prefix: string, schema: Op): Compiled {
+    const version = `${schema.origin}/${schema.seq}`
+    const cached = this.compiled.get(prefix)
+    if (cached?.version === version) return cached
+    const compiled = { version, ...compile(schema.value ?? new Uint8Array()) }
+    this.compiled.set(prefix, compiled)
+    return compiled
+  }
+}
+
+// One instance for every schema: `addUsedSchema: false` keeps a schema's `$id`
+// from clashing with another's (or its own next version's); `logger: false`
+// keeps ajv's warnings off the daemon's stderr.
+const ajv = new Ajv({ addUsedSchema: false, logger: false })
+
+function compile (bytes: Uint8Array): Omit<Compiled, 'version'> {
+  const schema = parse(bytes)
+  if (schema === undefined) return { error: 'it is not JSON' }
+  try {
+    const validate = ajv.compile(schema.value as object)
+    // an async schema's answer is a promise, which a write cannot wait for
+    return (validate as { $async?: unknown }).$async === true ? { error: '$async schemas are not supported' } : { validate }
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) }
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function parse (bytes: Uint8Array): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(utf8.decode(bytes)) }
+  } catch {
+    return undefined
+  }
+}
+
+function violation (key: string, prefix: string, message: string, errors: unknown[]): Error {
+  return rpcError('SchemaViolation', message, { key, prefix, errors })
+}

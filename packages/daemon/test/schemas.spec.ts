@@ -1,0 +1,143 @@
+/**
+ * Optional JSON Schemas: the prefix rule, bad stored schemas and the
+ * per-version cache in-process, then real `murmurd` and
+ * `murmurctl` binaries: a schema set on one node replicates and governs puts
+ * on the other (refused with code 1008 and exit 6), the longest prefix wins,
+ * a changed or deleted schema takes effect, and a schema ajv cannot compile
+ * is refused (code 1009, exit 6).
+ */
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { Schemas, governingPrefix } from '../src/schemas.js'
+import { usePair, waitFor, type TestNode } from './harness.js'
+import { RawClient } from './raw-client.js'
+
+describe('governingPrefix', () => {
+  it('picks the longest prefix that starts the key, and none for schema keys', () => {
+    const prefixes = ['cfg/', 'cfg/db/', 'c', '']
+    assert.equal(governingPrefix('cfg/db/main', prefixes), 'cfg/db/')
+    assert.equal(governingPrefix('cfg/web', prefixes), 'cfg/')
+    assert.equal(governingPrefix('cat', prefixes), 'c')
+    assert.equal(governingPrefix('other', prefixes), '')
+    assert.equal(governingPrefix('other', ['cfg/']), undefined)
+    assert.equal(governingPrefix('_schema/cfg/', prefixes), undefined)
+  })
+})
+
+describe('Schemas (no network)', () => {
+  const row = (prefix: string, schema: string, seq: number): any => ({ key: `_schema/${prefix}`, value: Buffer.from(schema), origin: 'p', seq })
+  const bytes = (json: string): Uint8Array => Buffer.from(json)
+
+  it('refuses puts under a stored schema that does not compile, without throwing anything else', () => {
+    const view = new Schemas().view({ list: () => [row('x/', '{"type":"nope"}', 1), row('y/', 'not json', 1)] })
+    assert.throws(() => view.check('x/a', bytes('1')), (err: any) => err.code === 1009 && err.data.prefix === 'x/')
+    assert.throws(() => view.check('y/a', bytes('1')), (err: any) => err.code === 1009 && /not JSON/.test(err.message))
+    assert.doesNotThrow(() => view.check('z/a', bytes('not json either')))
+  })
+
+  it('compiles a schema once per version of its key', () => {
+    const schemas = new Schemas()
+    const integer = row('n/', '{"type":"integer"}', 1)
+    schemas.view({ list: () => [integer] }).check('n/a', bytes('1'))
+    // the same version with other bytes cannot happen; here it shows the validator was kept
+    assert.doesNotThrow(() => schemas.view({ list: () => [{ ...integer, value: Buffer.from('{"type":"string"}') }] }).check('n/a', bytes('1')))
+    assert.throws(() => schemas.view({ list: () => [row('n/', '{"type":"string"}', 2)] }).check('n/a', bytes('1')), { name: 'SchemaViolationError' })
+  })
+})
+
+describe('schemas', () => {
+  const pair = usePair()
+  let files = 0
+
+  /** Writes `schema` to a new file and sets it for `prefix` on `node`. */
+  async function setSchema (node: TestNode, prefix: string, schema: unknown): Promise<Awaited<ReturnType<TestNode['ctl']>>> {
+    const file = join(pair.cluster.dir, `schema-${files++}.json`)
+    writeFileSync(file, JSON.stringify(schema))
+    return await node.ctl(['schema', 'set', prefix, file])
+  }
+
+  /** Waits until `node` holds `schema` for `prefix`. */
+  async function holds (node: TestNode, prefix: string, schema: unknown): Promise<void> {
+    await waitFor(async () => {
+      const got = await node.ctl(['schema', 'get', prefix])
+      return got.code === 0 && JSON.stringify(JSON.parse(got.stdout)) === JSON.stringify(schema)
+    }, `the schema for ${prefix} on ${node.name}`)
+  }
+
+  const replicas = (minimum: number): unknown => ({
+    type: 'object', required: ['replicas'], properties: { replicas: { type: 'integer', minimum } }
+  })
+
+  it('a schema set on one node governs puts on another: refused with 1008 and exit 6, good puts replicate', async () => {
+    const { alice, bob } = pair
+    const set = await setSchema(alice, 'cfg/', replicas(1))
+    assert.equal(set.code, 0, set.stderr)
+    await holds(bob, 'cfg/', replicas(1))
+    assert.equal((await bob.ctl(['schema', 'list'])).stdout, 'cfg/\n')
+
+    const bad = await bob.ctl(['put', '--json', 'cfg/db', '{"replicas":"three"}'])
+    assert.equal(bad.code, 6, bad.stderr)
+    assert.match(bad.stderr, /^murmurctl: "cfg\/db" does not match the schema for prefix "cfg\/": value\/replicas must be integer\n$/)
+    const client = await RawClient.connect(bob.socket)
+    try {
+      const answer = await client.request('kv_put', { key: 'cfg/db', value: { replicas: 0 }, type: 'json' })
+      assert.equal(answer.error?.code, 1008, JSON.stringify(answer))
+      assert.equal(answer.error.data.name, 'SchemaViolationError')
+      assert.equal(answer.error.data.prefix, 'cfg/')
+      assert.match(answer.error.message, /value\/replicas must be >= 1/)
+    } finally {
+      client.destroy()
+    }
+    const text = await bob.ctl(['put', 'cfg/db', 'three'])
+    assert.equal(text.code, 6, 'a text value under a schema must be JSON')
+    assert.match(text.stderr, /its value is not JSON/)
+    assert.equal((await bob.ctl(['get', 'cfg/db'])).code, 4, 'nothing was written')
+
+    assert.equal((await bob.ctl(['put', '--json', 'cfg/db', '{"replicas":3}'])).code, 0)
+    assert.equal((await bob.ctl(['put', 'cfg/text', '{"replicas":2}'])).code, 0, 'text that is valid JSON is checked as JSON')
+    assert.equal((await bob.ctl(['put', 'free', 'anything'])).code, 0, 'keys under no schema are not checked')
+    await waitFor(async () => (await alice.ctl(['get', 'cfg/db'])).stdout === '{"replicas":3}\n', 'cfg/db on alice')
+
+    const dump = join(pair.cluster.dir, 'dump.ndjson')
+    writeFileSync(dump, '{"key":"cfg/imported","type":"json","value":"{\\"replicas\\":-1}"}\n')
+    const imported = await bob.ctl(['import', dump])
+    assert.equal(imported.code, 6, imported.stderr)
+    assert.match(imported.stderr, /line 1: "cfg\/imported" does not match the schema for prefix "cfg\/"/)
+  })
+
+  it('the longest prefix wins; a changed schema and a deleted one take effect', async () => {
+    const { alice, bob } = pair
+    assert.equal((await setSchema(alice, 'cfg/db/', { type: 'string' })).code, 0)
+    await holds(bob, 'cfg/db/', { type: 'string' })
+    assert.equal((await bob.ctl(['put', '--json', 'cfg/db/name', '"main"'])).code, 0)
+    assert.equal((await bob.ctl(['put', '--json', 'cfg/db/name', '{"replicas":3}'])).code, 6, 'cfg/db/ governs, not cfg/')
+
+    assert.equal((await setSchema(alice, 'cfg/', replicas(5))).code, 0)
+    await holds(bob, 'cfg/', replicas(5))
+    const stricter = await bob.ctl(['put', '--json', 'cfg/web', '{"replicas":3}'])
+    assert.equal(stricter.code, 6)
+    assert.match(stricter.stderr, /must be >= 5/)
+
+    assert.equal((await alice.ctl(['schema', 'del', 'cfg/'])).code, 0)
+    await waitFor(async () => (await bob.ctl(['schema', 'list'])).stdout === 'cfg/db/\n', 'cfg/ deleted on bob')
+    assert.equal((await bob.ctl(['put', '--json', 'cfg/web', '{"replicas":3}'])).code, 0)
+  })
+
+  it('a schema ajv cannot compile is refused with its message (1009, exit 6) and not stored', async () => {
+    const { alice } = pair
+    const bad = await setSchema(alice, 'svc/', { type: 'nosuchtype' })
+    assert.equal(bad.code, 6)
+    assert.match(bad.stderr, /^murmurctl: not a valid JSON Schema for prefix "svc\/": schema is invalid: data\/type must be equal to one of the allowed values/)
+    assert.equal((await alice.ctl(['schema', 'get', 'svc/'])).code, 4)
+    const client = await RawClient.connect(alice.socket)
+    try {
+      const answer = await client.request('kv_put', { key: '_schema/svc/', value: { type: 'object', requird: ['a'] }, type: 'json' })
+      assert.equal(answer.error?.code, 1009, JSON.stringify(answer))
+      assert.match(answer.error.message, /unknown keyword: "requird"/)
+    } finally {
+      client.destroy()
+    }
+  })
+})
