@@ -140,7 +140,13 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     check: op => replica.check(op),
     maxValueBytes: init.maxValueBytes,
     log: log.child({ component: 'gossip' }),
-    receive: (ops, via) => { replication.gossiped(ops, via) }
+    receive: (ops, via) => { replication.gossiped(ops, via) },
+    members: {
+      connections: () => libp2p.getConnections(),
+      identify: async connection => await libp2p.services.identify.identify(connection),
+      hangUp: async peer => { await libp2p.hangUp(peer) },
+      isMember: peer => components.isMember(peer)
+    }
   })
   const discovery = new Discovery(libp2p, { dataDir: init.dataDir, peers: init.peers ?? [], log: log.child({ component: 'discovery' }) })
   const writeQueue = new WriteQueue(changes => {

@@ -11,6 +11,7 @@ import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Messa
 import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal, type RefusalKind } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { GossipPeers, type GossipPeersInit } from './gossip-peers.js'
 
 export interface GossipInit {
   group: string
@@ -22,6 +23,8 @@ export interface GossipInit {
   receive(ops: Op[], via: PeerId): void
   /** Payload bytes per message before encoding. @default 256 KiB */
   messageBytes?: number
+  /** Where to find connected members gossipsub may have lost (gossip-peers.ts); none: not watched. */
+  members?: Omit<GossipPeersInit, 'pubsub' | 'log' | 'topic'>
 }
 
 export function topicFor (group: string): string {
@@ -45,19 +48,24 @@ export class GossipReplication {
   /** `rejected` by why: a message that does not decode (or is empty), or the kind of its first refused op. */
   readonly rejectedBy: Record<'malformed' | RefusalKind, number> = { malformed: 0, signature: 0, origin: 0, record: 0, future: 0, order: 0 }
 
+  private readonly peers?: GossipPeers
+
   constructor (pubsub: GossipSub, init: GossipInit) {
     this.pubsub = pubsub
     this.init = init
     this.topic = topicFor(init.group)
+    if (init.members != null) this.peers = new GossipPeers({ ...init.members, pubsub, topic: this.topic, log: init.log })
   }
 
   start (): void {
     this.pubsub.topicValidators.set(this.topic, (peer, message) => this.rate.take(peer.toString()) ? this.validate(peer, message) : TopicValidatorResult.Ignore)
     this.pubsub.addEventListener('gossipsub:message', this.onMessage)
     this.pubsub.subscribe(this.topic)
+    this.peers?.start()
   }
 
   stop (): void {
+    this.peers?.stop()
     this.pubsub.unsubscribe(this.topic)
     this.pubsub.removeEventListener('gossipsub:message', this.onMessage)
     this.pubsub.topicValidators.delete(this.topic)
