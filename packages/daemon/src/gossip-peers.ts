@@ -30,7 +30,7 @@ export interface GossipPeersInit {
   log: Logger
   /** How often to look, and how long a member may be missing before it is identified again. @default 2_000 */
   everyMs?: number
-  /** How long after that identify a member still missing is hung up on. @default 3_000 */
+  /** How long after that identify a member still missing is hung up on (a new connection's subscription may take a moment under load). @default 3_000 */
   retryMs?: number
 }
 

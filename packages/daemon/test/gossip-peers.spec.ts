@@ -63,6 +63,8 @@ function watch (over: Partial<GossipPeersInit> = {}): GossipPeers {
     hangUp: async peer => { await a.hangUp(peer) },
     isMember: peer => peer === b.peerId.toString(),
     log: pino({ level: 'silent' }),
+    everyMs: 2_000,
+    retryMs: 3_000,
     ...over
   })
 }
