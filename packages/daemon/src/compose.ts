@@ -102,6 +102,20 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
   }
 }
 
+/**
+ * Stops every part of a composed node, in order, each step tried whatever the
+ * ones before it did (a part may never have started), then closes the store
+ * and releases the data dir's lock; rejects with the first failure.
+ */
+export async function shutdown (running: Running): Promise<void> {
+  let failure: unknown
+  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { running.store.close() }]) {
+    try { await step() } catch (err) { failure ??= err }
+  }
+  running.lock.release()
+  if (failure !== undefined) throw failure
+}
+
 /** The parts around the replica, wired to each other. */
 async function build (init: ComposeInit, components: ComposeComponents, store: SqliteStore, replica: Replica, privateKey: PrivateKey): Promise<Pick<Running, 'libp2p' | 'gossip' | 'discovery' | 'writeQueue'>> {
   const { replication, log } = components

@@ -14,8 +14,9 @@ import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, type HealthResult, type In
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
-import { compose, type Running } from './compose.js'
+import { compose, shutdown, type Running } from './compose.js'
 import { createInvite } from './invite.js'
+import { Members } from './members.js'
 import { resolveMembership } from './membership.js'
 import { prepareDataDir } from './data-dir.js'
 import { NotStartedError } from './errors.js'
@@ -54,7 +55,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   readonly metrics?: NodeMetrics
   private readonly init: MurmurInit
   private readonly log: Logger
-  private readonly members = new Map<string, string>()
+  private readonly members: Members
   private readonly allowed?: Set<string>
   /** The group's key: from the options, a ticket, or the data dir a ticket was joined into. */
   private readonly swarmKey?: Uint8Array
@@ -77,6 +78,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.dataDir = prepareDataDir(init.dataDir)
     this.maxValueBytes = init.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
     this.log = init.logger ?? pino({ level: 'silent' })
+    this.members = new Members({ log: this.log, joined: peer => { this.emit('peer:member', this.summarise(peer)) } })
     if (init.allow != null) this.allowed = new Set(init.allow.map(id => parsePeerId(id, 'the allow-list')))
     this.replication = new Replication({
       durability: init.durability ?? 'full',
@@ -118,8 +120,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         log: this.log,
         replication: this.replication,
         isMember: peer => this.members.has(peer),
-        memberConnected: (peer, name) => { this.addMember(peer, name) },
-        disconnected: peer => { this.removeMember(peer) },
+        memberConnected: (peer, name) => {
+          void this.running?.discovery.remember(peer, name)
+          this.members.connected(peer, name)
+        },
+        disconnected: peer => { this.members.disconnected(peer) },
         metrics: this.metrics,
         committed: ops => { this.order.committed(ops.flatMap(op => this.running?.store.cursorOf(op) ?? [])) },
         lost: ops => { for (const op of ops) this.order.own(this.running?.store.cursorOf(op)) }
@@ -146,11 +151,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       // undo whatever started (each step may find its part never started), so a retry can start the node again
       this.running = undefined
       this.replication.stop()
-      for (const undo of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }]) {
-        try { await undo() } catch {}
-      }
-      running.store.close()
-      running.lock.release()
+      await shutdown(running).catch(() => {})
       throw err
     }
   }
@@ -160,12 +161,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     if (running == null) return
     this.running = undefined
     this.replication.stop()
-    await running.discovery.stop()
-    running.gossip.stop()
-    await running.libp2p.stop()
-    running.store.close()
-    running.lock.release()
-    this.members.clear()
+    try {
+      await shutdown(running)
+    } finally {
+      this.members.clear()
+    }
     this.log.info('node stopped')
   }
 
@@ -283,23 +283,6 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor)) }
     if (source === 'local') this.order.own(cursor, emit)
     else this.order.peer(cursor, emit)
-  }
-
-  private addMember (peer: PeerId, name: string): void {
-    const isNew = !this.members.has(peer.toString())
-    this.members.set(peer.toString(), name)
-    void this.running?.discovery.remember(peer, name)
-    if (isNew) {
-      this.log.info({ peer: peer.toString(), peerName: name }, 'group member connected')
-      this.emit('peer:member', this.summarise(peer))
-    }
-  }
-
-  private removeMember (peer: PeerId): void {
-    const name = this.members.get(peer.toString())
-    if (name == null) return
-    this.members.delete(peer.toString())
-    this.log.info({ peer: peer.toString(), peerName: name }, 'group member disconnected')
   }
 
   private summarise (peer: PeerId): PeerSummary {

@@ -6,6 +6,28 @@ import Database from 'better-sqlite3'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
 
+export type Durability = 'full' | 'group' | 'normal'
+
+export interface SqliteStoreInit {
+  /**
+   * 'full' (default): a commit is on disk before its transaction returns
+   * (`synchronous=FULL`). 'group' and 'normal': a commit returns before it is
+   * on disk, and `sync()` or `syncNow()` then puts every commit so far on disk
+   * with one fsync of the WAL, so a caller can acknowledge a group of commits
+   * at once and keep committing while the disk syncs ('normal' says the caller
+   * acknowledges before that).
+   */
+  durability?: Durability
+  /**
+   * false: never move the WAL into the database file while open (SQLite's
+   * automatic checkpoints are off), so cutting the WAL to its length at the
+   * last fsync reproduces exactly what a power loss would leave. For
+   * simulations. @default true
+   */
+  checkpoints?: boolean
+}
+
+
 /** How much of the file `checkIntegrity` maps at most; SQLite reads any rest as usual. */
 const CHECK_MMAP_BYTES = 2 ** 32
 

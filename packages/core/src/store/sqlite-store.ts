@@ -8,40 +8,20 @@
  * `op_history.sig` name the signed batch an op was written in; the batch's
  * digests live in `op_batch` while any of its ops is held.
  */
-import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
 import type Database from 'better-sqlite3'
 import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
-import { completePage } from './pages.js'
-import { backupDatabase, openDatabase } from './sqlite-file.js'
-import { fromRow, listRows, merged, ranked, stagedOp, toRow, withProof } from './sqlite-rows.js'
+import { digestsIn, opsOf, stampAt } from './origin-reads.js'
+import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
+import { fromRow, listRows, ranked, stagedOp, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
-import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OpProof, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import { WalFile } from './wal-file.js'
+import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 export { SCHEMA_VERSION }
-
-export type Durability = 'full' | 'group' | 'normal'
-
-export interface SqliteStoreInit {
-  /**
-   * 'full' (default): a commit is on disk before its transaction returns
-   * (`synchronous=FULL`). 'group' and 'normal': a commit returns before it is
-   * on disk, and `sync()` or `syncNow()` then puts every commit so far on disk
-   * with one fsync of the WAL, so a caller can acknowledge a group of commits
-   * at once and keep committing while the disk syncs ('normal' says the caller
-   * acknowledges before that).
-   */
-  durability?: Durability
-  /**
-   * false: never move the WAL into the database file while open (SQLite's
-   * automatic checkpoints are off), so cutting the WAL to its length at the
-   * last fsync reproduces exactly what a power loss would leave. For
-   * simulations. @default true
-   */
-  checkpoints?: boolean
-}
+export type { Durability, SqliteStoreInit }
 
 export class SqliteStore implements Store {
   readonly path: string
@@ -56,7 +36,7 @@ export class SqliteStore implements Store {
   /** The current transaction has written something. */
   private changed = false
   /** The WAL file, fsynced by `sync()` and `syncNow()` ('group' and 'normal' on disk). */
-  private readonly wal?: number
+  private readonly wal?: WalFile
 
   /**
    * Opens `path` (or ':memory:'), creating the schema in a new or empty file.
@@ -81,8 +61,8 @@ export class SqliteStore implements Store {
       set: (key, cursor) => { this.sql.changed.run(key, cursor) },
       delete: key => this.sql.unchanged.get(key)?.cursor
     }, { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
-    // the reads above opened the WAL, so the file exists; SQLite resets and truncates it in place, never replaces it while open
-    if (durability !== 'full' && path !== ':memory:') this.wal = openSync(`${path}-wal`, 'r+')
+    // the reads above opened the WAL, so the file exists
+    if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
     this.commit = db.transaction((fn: () => unknown) => {
       this.changed = false
       const result = fn()
@@ -166,12 +146,7 @@ export class SqliteStore implements Store {
 
   // no transaction needed: nothing else runs on this connection between these synchronous reads
   opsOf (origin: string, after: number, limit: number): HeldOp[] {
-    const proofs = new Map<string, OpProof | null>()
-    const first = merged(this.sql.rowsOf.all({ origin, after, limit }), this.sql.historyOf.all({ origin, after, limit }), limit)
-    return completePage(first.map(row => withProof(this.sql, row, proofs)), limit, (from, upTo) => {
-      const range = { origin, after: from, upTo }
-      return [...this.sql.rowsIn.all(range), ...this.sql.historyIn.all(range)].map(row => withProof(this.sql, row, proofs))
-    })
+    return opsOf(this.sql, origin, after, limit)
   }
 
   digestsAt (origin: string, seq: number): Uint8Array[] {
@@ -179,17 +154,11 @@ export class SqliteStore implements Store {
   }
 
   digestsIn (origin: string, after: number, upTo: number): Uint8Array[] {
-    const range = { origin, after, upTo }
-    return [...this.sql.rowDigestsIn.all(range), ...this.sql.historyDigestsIn.all(range)].map(row => row.digest)
+    return digestsIn(this.sql, origin, after, upTo)
   }
 
   stampAt (origin: string, seq: number): Stamp | undefined {
-    const range = { origin, after: seq - 1, upTo: seq }
-    let lowest: Stamp | undefined
-    for (const row of [...this.sql.rowsIn.all(range), ...this.sql.historyIn.all(range)]) {
-      if (lowest === undefined || compareStamps(row, lowest) < 0) lowest = { wall: row.wall, logical: row.logical }
-    }
-    return lowest
+    return stampAt(this.sql, origin, seq)
   }
 
   supersededOf (origin: string, key: string, limit: number): Op[] {
@@ -283,14 +252,12 @@ export class SqliteStore implements Store {
    * of the WAL on libuv's thread pool, so the event loop goes on meanwhile.
    */
   async sync (): Promise<void> {
-    const wal = this.wal
-    if (wal === undefined) return
-    await new Promise<void>((resolve, reject) => { fsync(wal, err => { if (err != null) reject(err); else resolve() }) })
+    await this.wal?.sync()
   }
 
   /** `sync()` on this thread: no hand-off to the thread pool and back, for a caller that has nothing else to do meanwhile. */
   syncNow (): void {
-    if (this.wal !== undefined) fsyncSync(this.wal)
+    this.wal?.syncNow()
   }
 
   /** A consistent copy of the database in a new file, `dest`, as `backupDatabase` describes; resolves to its pages. */
@@ -300,7 +267,7 @@ export class SqliteStore implements Store {
 
   close (): void {
     this.db.close()
-    if (this.wal !== undefined) closeSync(this.wal)
+    this.wal?.close()
   }
 
   /** Runs a mutation inside the current transaction, or in one of its own. */
