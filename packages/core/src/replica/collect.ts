@@ -4,7 +4,8 @@
  * (by default the grace period) later. Ops that lost (history) at or below
  * it go then; tombstones at or below it go once they are older than the
  * grace period too, which gives a node the group has not heard of yet time
- * to show up.
+ * to show up, and so do values whose expiry is that old (see `expiry.ts`):
+ * an expired value is a tombstone stamped with its write.
  *
  * The wait keeps snapshots for nodes that were away. Ops are superseded all
  * the time (each member's attestation replaces its last, every second while
@@ -22,7 +23,7 @@ import type { OriginState } from '../types.js'
 export interface Collected {
   /** Superseded ops dropped from history. */
   history: number
-  /** Tombstones removed. */
+  /** Tombstones (and expired values) removed. */
   tombstones: number
   /** Why nothing could be collected beyond the current floors, if so. */
   blocked?: string
@@ -55,7 +56,7 @@ export function collect (state: ReplicaState, now: number): Collected {
       if (floor === 0) continue
       // ops that lose at or below a floor are not kept (apply.ts): only a floor that moved leaves history to drop
       if (floors.has(origin)) result.history += state.store.dropHistory(origin, floor)
-      // a tombstone goes once it is `tombstoneGraceMs` old
+      // a tombstone goes once it is `tombstoneGraceMs` old; an expired value once its expiry is
       for (const tombstone of state.store.tombstones(origin, floor, now - state.config.tombstoneGraceMs + 1)) {
         state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
