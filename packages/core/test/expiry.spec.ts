@@ -115,6 +115,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       clock.advance(1_000)
       const expired = alice.expire()
       assert.deepEqual(expired.map(o => o.key), ['k'])
+      assert.ok((alice.store.cursorOf(expired[0] as Op) as number) > putCursor, 'the op returned carries its new cursor')
       const [change] = alice.store.changes(putCursor, 10)
       assert.ok(change !== undefined && change.cursor > putCursor && change.op.key === 'k', 'a new cursor after the put')
       assert.ok(alice.sweptExpiry(change.op))

@@ -183,10 +183,11 @@ export class Replica {
 
   /**
    * Rows whose expiry fell since the last call, each with a new change cursor
-   * (see `expiry.ts`): tell watchers `expire`. Call about once a second.
+   * (`store.cursorOf` on the op returned; see `expiry.ts`): tell watchers
+   * `expire`. Call about once a second.
    */
   expire (now = this.state.now()): Op[] {
-    return sweep(this.state, now).map(withoutProof)
+    return sweep(this.state, now)
   }
 
   /** Whether the change of `op` is an expiry for watchers: its expiry is one the sweep passed. */
