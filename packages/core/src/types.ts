@@ -226,9 +226,9 @@ export interface Store {
   clearStaged(): void
   /**
    * Rows of `origin` at or below seq `upTo` that may be collected: tombstones
-   * stamped before `beforeWall`, and values that expired before it.
+   * stamped before `beforeWall`, and values that expired before `expiredBefore`.
    */
-  tombstones(origin: string, upTo: number, beforeWall: number): Op[]
+  tombstones(origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[]
   /** Live user rows whose expiry is in `(after, upTo]`, by expiry, at most `limit`. */
   expiring(after: number, upTo: number, limit: number): Op[]
   /** Gives the row `op` (its key's current row) a new change cursor: it expired (see `Store.changes`). */

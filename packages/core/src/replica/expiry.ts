@@ -19,7 +19,9 @@
  *   Only a newer write brings the key back.
  * - It is collected as a tombstone is (`collect.ts`), with its write's stamp
  *   standing for the tombstone's: once every member holds it (its origin's
- *   floor covers it) and its expiry is `tombstoneGraceMs` old. Collecting it
+ *   floor covers it) and its expiry is `tombstoneGraceMs` old by this node's
+ *   expiry clock (so nodes whose physical clocks differ still collect it at
+ *   about the same time, as long as stamps flow between them). Collecting it
  *   raises the GC horizon to that stamp, so an older op that turns up later
  *   is measured against it as against a collected delete.
  *

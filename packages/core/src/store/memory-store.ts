@@ -200,8 +200,8 @@ export class MemoryStore implements Store {
     this.record(() => { for (const [key, op] of previous) this.staging.set(key, op) })
   }
 
-  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
-    return [...this.current.values()].filter(op => op.origin === origin && op.seq <= upTo && ((op.value === null && op.wall < beforeWall) || (op.expires ?? Infinity) < beforeWall))
+  tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
+    return [...this.current.values()].filter(op => op.origin === origin && op.seq <= upTo && ((op.value === null && op.wall < beforeWall) || (op.expires ?? Infinity) < expiredBefore))
   }
 
   expiring (after: number, upTo: number, limit: number): Op[] {

@@ -189,8 +189,8 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND key = :key ORDER BY seq DESC LIMIT :limit`),
     historyUpTo: prepare<[{ origin: string, upTo: number }], { sig: Uint8Array | null }>('SELECT sig FROM op_history WHERE origin = :origin AND seq <= :upTo'),
     dropHistory: prepare<[{ origin: string, upTo: number }]>('DELETE FROM op_history WHERE origin = :origin AND seq <= :upTo'),
-    tombstones: prepare<[{ origin: string, upTo: number, before: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
-      WHERE origin = :origin AND seq <= :upTo AND ((value IS NULL AND wall < :before) OR expires < :before)`),
+    tombstones: prepare<[{ origin: string, upTo: number, before: number, expiredBefore: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq <= :upTo AND ((value IS NULL AND wall < :before) OR expires < :expiredBefore)`),
     expiring: prepare<[{ after: number, upTo: number, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE expires > :after AND expires <= :upTo AND value IS NOT NULL ORDER BY expires LIMIT :limit`),
     batch: prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM op_batch WHERE sig = ?'),

@@ -191,8 +191,8 @@ export class SqliteStore implements Store {
     this.mutate(() => { this.sql.clearStaged.run() })
   }
 
-  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
-    return this.sql.tombstones.all({ origin, upTo, before: beforeWall }).map(row => ranked(row))
+  tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
+    return this.sql.tombstones.all({ origin, upTo, before: beforeWall, expiredBefore }).map(row => ranked(row))
   }
 
   expiring (after: number, upTo: number, limit: number): Op[] {
