@@ -80,6 +80,9 @@ describe('put --ttl', () => {
         assert.equal(await resumed.stop(), 0)
       }
       assert.deepEqual(storeRows(bob), storeRows(alice), 'the expired row stays, the same on both')
+      // expired is absent for a conditional write too
+      const again = await bob.ctl(['put', '--if-absent', 'lease/a', 'bob takes it'])
+      assert.equal(again.code, 0, again.stderr)
     } finally {
       assert.equal(await watch.stop(), 0)
     }
