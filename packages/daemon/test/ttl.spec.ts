@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
@@ -86,6 +87,41 @@ describe('put --ttl', () => {
     } finally {
       assert.equal(await watch.stop(), 0)
     }
+  })
+
+  it('murmurctl template renders an expiring key, and renders again without it when it expires', async () => {
+    const { alice, cluster } = pair
+    const template = join(cluster.dir, 'svc.liquid')
+    const out = join(cluster.dir, 'svc.txt')
+    writeFileSync(template, '{% for e in entries %}{{ e.key }}={{ e.value }}\n{% endfor %}end\n')
+    const child = spawn(process.execPath, [MURMURCTL, '--socket', alice.socket, 'template', '--prefix', 'svc/', '--template', template, '--out', out], { stdio: 'ignore' })
+    const exited = new Promise(resolve => child.on('exit', resolve))
+    const rendered = (): string => existsSync(out) ? readFileSync(out, 'utf8') : ''
+    try {
+      await alice.put('svc/stays', 'a')
+      assert.equal((await alice.ctl(['put', '--ttl', '2s', 'svc/leaves', 'b'])).code, 0)
+      await waitFor(() => rendered().includes('svc/leaves=b'), 'the expiring key rendered')
+      await waitFor(() => rendered() === 'svc/stays=a\nend\n', 'the file rendered again without it', 8_000)
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+
+  it('export keeps the expiry and import writes what is left of the TTL; a line already expired is left out', async () => {
+    const { alice, cluster } = pair
+    assert.equal((await alice.ctl(['put', '--ttl', '60s', 'exp/lease', 'x'])).code, 0)
+    const exported = await alice.ctl(['export', '--prefix', 'exp/'])
+    const line = JSON.parse(exported.stdout.trim()) as { key: string, expires: number }
+    const original = (await alice.json(['get', 'exp/lease'])).expires as number
+    assert.equal(line.expires, original)
+    const file = join(cluster.dir, 'exp.ndjson')
+    writeFileSync(file, JSON.stringify({ ...line, key: 'exp/copy' }) + '\n' + JSON.stringify({ ...line, key: 'exp/gone', expires: Date.now() - 1 }) + '\n')
+    const imported = await alice.ctl(['import', file])
+    assert.equal(imported.code, 0, imported.stderr)
+    const copy = await alice.json(['get', 'exp/copy'])
+    assert.ok(Math.abs(copy.expires - original) < 5_000, `the copy expires when the original does (${copy.expires} vs ${original})`)
+    assert.equal(await present(alice, 'exp/gone'), false)
   })
 
   it('refuses bad TTLs: exit 2 with what to fix, InvalidTtlError (1010) over RPC', async () => {
