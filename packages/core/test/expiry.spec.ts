@@ -107,6 +107,31 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok(old.wall < (bob.store.row('k') as Op).wall)
     })
 
+    it('a member\'s expiry is a claim like any other: one before its write hides the value everywhere, one far ahead keeps it', () => {
+      const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(alice, 'past', 'older, from alice')
+      clock.advance(1)
+      const [born, far] = mallory.write([{ key: 'past', value: bytes('never shown'), expires: 0 }, { key: 'far', value: bytes('forever'), expires: Number.MAX_SAFE_INTEGER }])
+      mallory.markDurable((far as Op).seq)
+      assert.equal(proofProblem(born as Op), undefined, 'signed like any op')
+      mesh([alice, bob, mallory], 1)
+      for (const node of [alice, bob, mallory]) {
+        assert.equal(node.get('past'), undefined, `${node.nodeId}: an expiry before the write: never shown`)
+        assert.equal(node.store.row('past')?.origin, 'mallory', `${node.nodeId}: yet it is the row, so alice's older write stays beaten`)
+        assert.equal(text(node.get('far')?.value), 'forever')
+        assert.ok(node.sweptExpiry(node.store.row('past') as Op), 'watchers hear expire, not put')
+      }
+      assert.deepEqual(userRows(bob), userRows(alice))
+      assert.deepEqual(userRows(mallory), userRows(alice))
+      clock.advance(GRACE)
+      mesh([alice, bob, mallory], 2)
+      for (const node of [alice, bob, mallory]) node.collect()
+      for (const node of [alice, bob, mallory]) {
+        assert.equal(node.store.row('past'), undefined, `${node.nodeId}: collected as a tombstone`)
+        assert.ok(node.get('far') !== undefined)
+      }
+    })
+
     it('the sweep gives each expired row one new change cursor, once', () => {
       const alice = replica('alice')
       const written = putFor(alice, 'k', 'v', 1_000)

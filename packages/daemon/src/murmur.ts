@@ -271,7 +271,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
       startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
-      reach: reachOf(libp2p)
+      reach: reachOf(libp2p),
+      keepalives: this.writes.keepalives.list()
     })
   }
 

@@ -184,6 +184,8 @@ describe('put --ttl --keepalive', () => {
     const TTL = 3_000
     assert.equal((await alice.ctl(['put', '--ttl', '3s', '--keepalive', 'presence/alice', 'v1.2.3'])).code, 0)
     await waitFor(async () => await present(bob, 'presence/alice'), 'bob to see alice')
+    assert.deepEqual((await alice.status()).keepalives, [{ key: 'presence/alice', ttlMs: TTL }])
+    assert.match((await alice.ctl(['status'])).stdout, /keepalives: +presence\/alice \(ttl 3 s\)/)
     const first = await versionOf(bob, 'presence/alice')
     // two TTLs later it is still there, written again meanwhile
     const until = Date.now() + 2 * TTL
@@ -212,6 +214,7 @@ describe('put --ttl --keepalive', () => {
     await waitFor(async () => await present(bob, 'presence/alice'), 'alice\'s presence back')
     assert.equal((await alice.ctl(['del', 'presence/alice'])).code, 0)
     await waitFor(async () => !(await present(bob, 'presence/alice')), 'the delete')
+    assert.deepEqual((await alice.status()).keepalives, [], 'del ended it')
     const quiet = Date.now() + TTL
     while (Date.now() < quiet) {
       assert.equal(await present(alice, 'presence/alice'), false, 'no refresh after del')

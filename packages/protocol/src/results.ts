@@ -174,9 +174,11 @@ export interface NodeStatus {
   addrs: string[]
   /** Connected peers that are members of this group. */
   peers: number
-  /** Live (non-deleted) keys. */
+  /** Live (non-deleted) keys; an expired value counts until it is collected. */
   keys: number
   tombstones: number
+  /** Keys this node keeps alive (`kv_put` with `keepalive`), with their TTLs (absent from daemons before keepalives). */
+  keepalives?: Array<{ key: string, ttlMs: number }>
   /** murmur has no leader; `role` is relative to the deterministic coordinator. */
   mode: 'leaderless'
   role: 'COORDINATOR' | 'FOLLOWER'
