@@ -2,7 +2,7 @@
  * Exit codes, and the one line each expected error prints.
  */
 import { CommanderError } from 'commander'
-import { ConditionFailedCode, InvalidBase64Error, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
+import { ConditionFailedCode, InvalidBase64Error, InvalidTtlCode, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
 
 export const ExitCode = {
   Ok: 0,
@@ -49,6 +49,12 @@ export class CommandError extends Error {
   override name = 'CommandError'
 }
 
+/** Options that do not go together, found once parsed (exit 2, as commander's own usage errors). */
+export class UsageError extends Error {
+  static override name = 'UsageError'
+  override name = 'UsageError'
+}
+
 /** `health` found the daemon unhealthy; it has printed why (exit 1, nothing more to say). */
 export class UnhealthyError extends Error {
   static override name = 'UnhealthyError'
@@ -64,7 +70,8 @@ export function report (err: unknown, stderr: NodeJS.WritableStream): number {
 
 function describe (err: unknown): [number, string | undefined] {
   if (err instanceof CommanderError) return [err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage, undefined]
-  if (err instanceof InvalidBase64Error) return [ExitCode.Usage, err.message]
+  if (err instanceof InvalidBase64Error || err instanceof UsageError) return [ExitCode.Usage, err.message]
+  if (err instanceof MurmurRpcError && err.code === InvalidTtlCode) return [ExitCode.Usage, err.message]
   if (err instanceof KeyNotFoundError) return [ExitCode.KeyNotFound, err.message]
   if (err instanceof UnhealthyError) return [ExitCode.Error, undefined]
   if (err instanceof KeyFileError || err instanceof CommandError) return [ExitCode.Error, err.message]

@@ -11,6 +11,7 @@ export function formatStatus (status: NodeStatus): string {
     ['peers', String(status.peers)],
     ['keys', String(status.keys)],
     ['tombstones', String(status.tombstones)],
+    ...(status.keepalives != null && status.keepalives.length > 0 ? [['keepalives', status.keepalives.map(k => `${k.key} (ttl ${k.ttlMs / 1000} s)`).join('\n')] as [string, string]] : []),
     ['ops', formatCounters(status)],
     ['clock', formatClock(status)],
     ...(status.access != null ? [accessRow(status.access)] : []),

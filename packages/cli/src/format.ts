@@ -41,12 +41,14 @@ export function formatEntryMeta (entry: Entry): string {
     ['wall', `${new Date(wall).toISOString()} (${wall} ms)`],
     ['logical', String(logical)],
     ['origin', origin],
-    ['seq', String(seq)]
+    ['seq', String(seq)],
+    ...(entry.expires !== undefined ? [['expires', `${new Date(entry.expires).toISOString()} (${entry.expires} ms)`] as [string, string]] : [])
   ])
 }
 
 export function formatChange (event: ChangeEvent): string {
   const key = displayText(event.key)
+  if (event.type === 'expire') return `expire ${key}`
   return event.type === 'put' ? `put ${key} = ${displayValue({ ...event, type: event.valueType })}` : `del ${key}`
 }
 

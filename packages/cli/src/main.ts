@@ -21,7 +21,7 @@ import type { PutOptions } from './commands/put.js'
 import type { TemplateOptions } from './commands/template.js'
 import type { WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
-import { DEFAULT_INVITE_MS, MAX_INVITE_MS } from '@murmur/protocol/client'
+import { DEFAULT_INVITE_MS, MAX_INVITE_MS, MAX_TTL_MS } from '@murmur/protocol/client'
 import { ExitCode, formatUsageError, report } from './errors.js'
 import { resolveIo, type CliIo } from './io.js'
 
@@ -88,6 +88,8 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .addHelpText('after', '\n`put --json` is `put --type json`; for JSON output, give --json before put.')
     .option('--if-version <origin/seq>', 'write only if the key is at this version on this node (get --meta shows it); else exit 5', versionArg)
     .option('--if-absent', 'write only if the key does not exist on this node; else exit 5')
+    .option('--ttl <duration>', 'the value expires this long after the write, on every replica: 500ms, 30s, 10m, 24h (at most 365d)', parseTtl)
+    .option('--keepalive', 'murmurd writes it again every third of --ttl (at least 2s) while it runs, so it vanishes within the TTL of the node stopping; a del or a put without --keepalive ends it')
     .action(async (key: string, value: string, opts: PutOptions, command: Command) => { await (await import('./commands/put.js')).put(context(command), key, value, opts) })
   program.command('get').description('print a value (binary values as raw bytes)')
     .argument('<key>')
@@ -215,13 +217,25 @@ function signalName (text: string): NodeJS.Signals {
   return name as NodeJS.Signals
 }
 
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** `90s`, `30m`, `24h`, `7d`: at least 1 s, at most a year. */
+/** `500ms`, `90s`, `30m`, `24h`, `7d` in ms; NaN for anything else. */
+function durationMs (text: string): number {
+  const match = /^(\d+)(ms|[smhd])$/.exec(text)
+  return match == null ? NaN : Number(match[1]) * (UNITS[match[2] as string] as number)
+}
+
+/** An invite's validity: at least 1 s, at most a year. */
 function parseDuration (text: string): number {
-  const match = /^(\d+)([smhd])$/.exec(text)
-  const ms = match == null ? NaN : Number(match[1]) * (UNITS[match[2] as string] as number)
-  if (!Number.isSafeInteger(ms) || ms < 1_000 || ms > MAX_INVITE_MS) throw new InvalidArgumentError('expected a duration such as 30m, 24h or 7d (1s to 365d)')
+  const ms = durationMs(text)
+  if (!Number.isSafeInteger(ms) || ms < 1_000 || ms > MAX_INVITE_MS || text.endsWith('ms')) throw new InvalidArgumentError('expected a duration such as 30m, 24h or 7d (1s to 365d)')
+  return ms
+}
+
+/** A TTL: at least 1 ms, at most a year. */
+function parseTtl (text: string): number {
+  const ms = durationMs(text)
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_TTL_MS) throw new InvalidArgumentError('expected a TTL such as 500ms, 30s, 10m or 24h (1ms to 365d)')
   return ms
 }
 

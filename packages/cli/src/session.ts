@@ -74,9 +74,9 @@ export class Session {
     }
   }
 
-  /** Changes (puts and deletes) only. */
+  /** Changes (puts, deletes and expiries) only. */
   onChange (listener: (event: ChangeEvent) => void): void {
-    this.client.on('change', (_subscription, event) => { if (event.type === 'put' || event.type === 'delete') listener(event) })
+    this.client.on('change', (_subscription, event) => { if (event.type === 'put' || event.type === 'delete' || event.type === 'expire') listener(event) })
   }
 
   /** Everything subscriptions deliver: changes, snapshot pages, ready marks. */

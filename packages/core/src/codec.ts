@@ -12,11 +12,13 @@
  *              the batch's ops that are not in this message
  *   ops        varint count, then per op:
  *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, bits 2-3 = value
- *              type (0 text, 1 json, 2 binary; 0 for a tombstone), other bits
- *              must be 0. A text op has the flags it had before types, so its
- *              bytes, digest and signature are unchanged.
+ *              type (0 text, 1 json, 2 binary; 0 for a tombstone), bit 4 =
+ *              has expiry (never on a tombstone), other bits must be 0. An op
+ *              without a type or an expiry has the flags it had before they
+ *              existed, so its bytes, digest and signature are unchanged.
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
+ *     expires  varint, HLC wall ms (only with bit 4)
  *     wall, logical, origin index, seq    4 varints
  *     proof    varint index into proofs (only when proved)
  *
@@ -38,6 +40,7 @@ const PROVED = 0b10
 const TYPE_SHIFT = 2
 const TYPE_BITS = 0b1100
 const TYPES = [undefined, 'json', 'binary'] as const
+const EXPIRES = 0b10000
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
@@ -104,23 +107,24 @@ export function encodeOps (ops: Op[]): Uint8Array {
     out.byte(contentFlags(op) | (op.proof != null ? PROVED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
+    if (op.expires !== undefined) out.varint(op.expires)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
     if (op.proof != null) out.varint(proofs.get(op.proof)?.index ?? 0)
   }
   return out.finish()
 }
 
-/** The flags of an op's content (tombstone, value type), as signed. Throws for a typed tombstone or an unknown type. */
+/** The flags of an op's content (tombstone, value type, expiry), as signed. Throws for a typed or expiring tombstone or an unknown type. */
 function contentFlags (op: Op): number {
   const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
   if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
-  if (op.value === null && type !== 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type`)
-  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT)
+  if (op.value === null && (type !== 0 || op.expires !== undefined)) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type or an expiry`)
+  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.expires !== undefined ? EXPIRES : 0)
 }
 
 /** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
 export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
+  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.expires !== undefined ? { expires: op.expires } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
 const scratch = { buffer: Buffer.alloc(4096) }
@@ -134,7 +138,7 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
   if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0) return use(signingPayload(op)) // throws the encoder's error
   const originBytes = Buffer.byteLength(op.origin)
   const keyBytes = Buffer.byteLength(op.key)
-  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + keyBytes + (op.value?.length ?? 0) + 8 * MAX_VARINT_BYTES
+  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + keyBytes + (op.value?.length ?? 0) + 9 * MAX_VARINT_BYTES
   if (scratch.buffer.length < size) scratch.buffer = Buffer.alloc(Math.max(size, scratch.buffer.length * 2))
   const out = scratch.buffer
   let pos = 0
@@ -159,6 +163,7 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
     out.set(op.value, pos)
     pos += op.value.length
   }
+  if (op.expires !== undefined) varint(op.expires)
   varint(op.wall)
   varint(op.logical)
   varint(0) // origin index
@@ -250,14 +255,15 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
 function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
   const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
   const flags = input.byte('flags')
-  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | EXPIRES)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
   const typeIndex = (flags & TYPE_BITS) >> TYPE_SHIFT
   if (typeIndex >= TYPES.length) fail(`has unknown value type ${typeIndex}`)
-  if ((flags & TOMBSTONE) !== 0 && typeIndex !== 0) fail('is a delete with a value type')
+  if ((flags & TOMBSTONE) !== 0 && (typeIndex !== 0 || (flags & EXPIRES) !== 0)) fail('is a delete with a value type or an expiry')
   const key = input.text('key', maxKeyBytes)
   if (key.length === 0) fail('key is empty')
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
   const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk('value', maxValueBytes))
+  const expires = (flags & EXPIRES) !== 0 ? input.varint('expires') : undefined
   const wall = input.varint('wall')
   const logical = input.varint('logical')
   const origin = origins[input.varint('origin index')]
@@ -266,6 +272,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   if (seq < 1) fail('seq is 0')
   const type = TYPES[typeIndex]
   const op: Op = type === undefined ? { key, value, wall, logical, origin, seq } : { key, value, type, wall, logical, origin, seq }
+  if (expires !== undefined) op.expires = expires
   if ((flags & PROVED) === 0) return op
   const entry = proofs[input.varint('proof index')]
   if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)

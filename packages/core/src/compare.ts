@@ -22,6 +22,7 @@ export function compareVersions (a: Version, b: Version): number {
 interface Content {
   value?: Uint8Array | null
   type?: string
+  expires?: number
   proof?: { sig: Uint8Array }
 }
 
@@ -31,7 +32,8 @@ interface Content {
  * bytes, so every replica still keeps the same one whatever the arrival order.
  */
 export function isNewer (a: Version & Content, b: Version & Content): boolean {
-  return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value) || compareStrings(a.type ?? '', b.type ?? '')) > 0
+  return (compareVersions(a, b) || compareBytes(a.proof?.sig, b.proof?.sig) || compareBytes(a.value, b.value) || compareStrings(a.type ?? '', b.type ?? '') ||
+    Math.sign((a.expires ?? -1) - (b.expires ?? -1))) > 0
 }
 
 /**

@@ -38,6 +38,14 @@ export interface Op extends Version {
   /** The value's type; absent for text (and always for a tombstone), so a text op reads as it did before types existed. */
   type?: 'json' | 'binary'
   /**
+   * When the value expires: an HLC wall time in ms, signed with the op. From
+   * then on a replica whose clock has reached it reads the key as absent; the
+   * row stays, ranked as the write it is, until collected like a tombstone
+   * (see `replica/expiry.ts`). Absent for a value that never expires (and
+   * always for a tombstone).
+   */
+  expires?: number
+  /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
    * A store's `row()` returns it with the signature only (for ranking);
@@ -82,6 +90,10 @@ export interface Change {
   value: Uint8Array | null
   /** A put's value type (default text). */
   type?: ValueType
+  /** A put that expires this long after its stamp (see `Op.expires`). */
+  ttlMs?: number
+  /** A put that expires at this HLC wall time: a value written again keeps its expiry. */
+  expires?: number
 }
 
 /** Origin → a sequence number. What it means depends on where it comes from: see `OriginState`. */
@@ -101,6 +113,11 @@ export interface RowOptions extends ListOptions {
   tombstones?: boolean
   /** Keys under U+0000 (murmur's own records) too. */
   reserved?: boolean
+  /**
+   * Only rows live at this HLC wall time: a value that expired by then is
+   * left out as a tombstone is (ignored with `tombstones`).
+   */
+  liveAt?: number
   /** Whole proofs, for sending; otherwise a signed op's proof carries only its signature. */
   proofs?: boolean
   /**
@@ -207,8 +224,15 @@ export interface Store {
   staged(after: string | undefined, limit: number): Op[]
   /** Forgets every staged op. */
   clearStaged(): void
-  /** Tombstone rows of `origin` at or below seq `upTo`, stamped before `beforeWall`. */
-  tombstones(origin: string, upTo: number, beforeWall: number): Op[]
+  /**
+   * Rows of `origin` at or below seq `upTo` that may be collected: tombstones
+   * stamped before `beforeWall`, and values that expired before `expiredBefore`.
+   */
+  tombstones(origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[]
+  /** Live user rows whose expiry is in `(after, upTo]`, by expiry, at most `limit`. */
+  expiring(after: number, upTo: number, limit: number): Op[]
+  /** Gives the row `op` (its key's current row) a new change cursor: it expired (see `Store.changes`). */
+  touch(op: Op): void
   /** Every origin this replica holds ops of. */
   origins(): Map<string, OriginState>
   setOrigin(origin: string, state: OriginState): void

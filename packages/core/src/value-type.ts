@@ -1,7 +1,12 @@
-/** The value type as ops carry it: absent for text and for deletes (see `Op.type`). */
+/** The value type and expiry as ops carry them: absent for text, for none, and for deletes (see `Op.type`, `Op.expires`). */
 import type { Op } from './types.js'
 
 /** The `type` field of an op made from `source` (a change or an op): none for text and for deletes. */
 export function typeOf ({ type, value }: { type?: string, value: Uint8Array | null }): Pick<Op, 'type'> {
   return value === null || type === undefined || type === 'text' ? {} : { type: type as NonNullable<Op['type']> }
+}
+
+/** The `expires` field of an op made again from `op`: a value written again keeps its expiry. */
+export function expiryOf ({ expires, value }: { expires?: number, value: Uint8Array | null }): Pick<Op, 'expires'> {
+  return value === null || expires === undefined ? {} : { expires }
 }

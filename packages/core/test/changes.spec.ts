@@ -86,7 +86,8 @@ describe('change cursors in the SQLite file', () => {
     assert.deepEqual(reopened.changeMarks(), { latest, floor }, 'and says so after a restart')
     reopened.close()
     const db = new Database(path)
-    db.exec(`DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
+    db.exec(`DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version';
+      DROP INDEX kv_store_expires; ALTER TABLE kv_store DROP COLUMN expires; ALTER TABLE op_history DROP COLUMN expires; ALTER TABLE snapshot_stage DROP COLUMN expires`)
     db.close()
     const migrated = SqliteStore.open(path)
     assert.deepEqual(migrated.changeMarks(), { latest: 1, floor: 1 })

@@ -28,7 +28,7 @@ export function storeFactory (kind: StoreKind, dir: string): () => Store {
 
 /** An op as plain data, with its value as hex, so Buffer and Uint8Array values compare equal. */
 export function plain (op: Op | undefined): object | null {
-  return op === undefined ? null : { key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString('hex'), ...(op.type !== undefined ? { type: op.type } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  return op === undefined ? null : { key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString('hex'), ...(op.type !== undefined ? { type: op.type } : {}), ...(op.expires !== undefined ? { expires: op.expires } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
 }
 
 /** Every row of a store (tombstones and murmur's records included), as plain data: what replicas must agree on. */

@@ -86,7 +86,8 @@ describe('schema version 5 (value types)', () => {
     // the file as version 4 left it: no type columns
     const db = new Database(path)
     db.exec(`ALTER TABLE kv_store DROP COLUMN type; ALTER TABLE op_history DROP COLUMN type; ALTER TABLE snapshot_stage DROP COLUMN type;
-      DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 4 WHERE name = 'schema_version'`)
+      DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 4 WHERE name = 'schema_version';
+      DROP INDEX kv_store_expires; ALTER TABLE kv_store DROP COLUMN expires; ALTER TABLE op_history DROP COLUMN expires; ALTER TABLE snapshot_stage DROP COLUMN expires`)
     db.close()
     const reopened = SqliteStore.open(path)
     assert.deepEqual(plain(reopened.row('old')), plain(op('old', 'value')))
@@ -96,7 +97,7 @@ describe('schema version 5 (value types)', () => {
     reopened.close()
     const check = new Database(path, { readonly: true })
     assert.deepEqual(check.prepare('SELECT key, type FROM kv_store ORDER BY key').all(), [{ key: 'new', type: 'json' }, { key: 'old', type: 'text' }])
-    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), 6)
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), 7)
     check.close()
   })
 

@@ -9,16 +9,21 @@ export interface Entry {
   value: Uint8Array
   type: ValueType
   version: Version
+  /** When the value expires (HLC wall ms), if it does. */
+  expires?: number
 }
 
 export interface ChangeEvent {
-  type: 'put' | 'delete'
+  /** 'expire': the value's expiry passed (the key reads as absent, as after a delete). */
+  type: 'put' | 'delete' | 'expire'
   key: string
   value?: Uint8Array
   /** A put's value type. */
   valueType?: ValueType
   version: Version
-  /** 'local' for this node's writes, else the peer ID the op came through ('held' for ops the clock let through; 'replay' for what a resumed watch replays). */
+  /** A put's expiry (HLC wall ms), if it has one. */
+  expires?: number
+  /** 'local' for this node's writes, else the peer ID the op came through ('held' for ops the clock let through; 'replay' for what a resumed watch replays; 'expire' for the expiry sweep). */
   source: string
   /** This node's number for the change (see `Murmur.changesSince`); events leave in its order. */
   cursor?: number
@@ -26,11 +31,20 @@ export interface ChangeEvent {
 
 /** A live row as an entry. */
 export function entryOf (op: Op): Entry {
-  return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op) }
+  return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op), ...expiresOf(op) }
 }
 
-/** The change event for an op that became its key's row (a removed row: the op with a null value). */
-export function changeEventOf (op: Op, source: string, cursor: number | undefined): ChangeEvent {
+/**
+ * The change event for an op that became its key's row (a removed row: the
+ * op with a null value); `expired`: its expiry is one the sweep passed (see
+ * `Replica.sweptExpiry`), so watchers hear `expire`.
+ */
+export function changeEventOf (op: Op, source: string, cursor: number | undefined, expired = false): ChangeEvent {
   const base = { key: op.key, version: versionOf(op), source, ...(cursor !== undefined ? { cursor } : {}) }
-  return op.value == null ? { type: 'delete', ...base } : { type: 'put', value: op.value, valueType: op.type ?? 'text', ...base }
+  if (op.value == null) return { type: 'delete', ...base }
+  return expired ? { type: 'expire', ...base } : { type: 'put', value: op.value, valueType: op.type ?? 'text', ...expiresOf(op), ...base }
+}
+
+function expiresOf (op: Op): { expires?: number } {
+  return op.expires !== undefined ? { expires: op.expires } : {}
 }

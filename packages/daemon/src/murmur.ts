@@ -146,6 +146,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         changed: (op, source) => { this.emitChange(op, source) },
         clockWarning: () => clockWarning(peerSyncOf(running.libp2p.services.sync.peers, this.members, {}), this.init.maxClockSkewMs ?? 60_000).warning
       })
+      this.writes.keepalives.start()
       this.log.info({ peerId: running.libp2p.peerId.toString(), group: this.group, addrs: this.addrs }, 'node started')
     } catch (err) {
       // undo whatever started (each step may find its part never started), so a retry can start the node again
@@ -161,6 +162,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     if (running == null) return
     this.running = undefined
     this.replication.stop()
+    this.writes.keepalives.stop()
     try {
       await shutdown(running)
     } finally {
@@ -188,7 +190,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * Writes `value` under `key` (`options.type`: text by default; a json value
    * must parse); resolves once the write is committed to disk. With
    * `ifVersion` or `ifAbsent` it commits only if the key is so on this node at
-   * the commit, else rejects with `ConditionFailedError` (see conditions.ts).
+   * the commit, else rejects with `ConditionFailedError`; `ttlMs`, `keepalive`: see `PutOptions`.
    */
   async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
     return await this.writes.put(key, value, options)
@@ -269,7 +271,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
       startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
-      reach: reachOf(libp2p)
+      reach: reachOf(libp2p),
+      keepalives: this.writes.keepalives.list()
     })
   }
 
@@ -280,7 +283,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private emitChange (op: Op, source: string): void {
     const cursor = this.running?.store.cursorOf(op)
-    const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor)) }
+    const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor, this.running?.replica.sweptExpiry(op))) }
     if (source === 'local') this.order.own(cursor, emit)
     else this.order.peer(cursor, emit)
   }

@@ -28,7 +28,7 @@ export function replay (store: SqliteStore, replica: Replica, since: number | un
   const changes: ChangeEvent[] = []
   for (let after = since; ;) {
     const page = store.changes(after, DEFAULT_LIST_LIMIT)
-    for (const { cursor, op } of page) if (wanted(op.key)) changes.push(changeEventOf(op, 'replay', cursor))
+    for (const { cursor, op } of page) if (wanted(op.key)) changes.push(changeEventOf(op, 'replay', cursor, replica.sweptExpiry(op)))
     if (page.length < DEFAULT_LIST_LIMIT) break
     after = page[page.length - 1]?.cursor ?? latest
   }

@@ -3,8 +3,9 @@
  * and real peers. It publishes this node's ops once they are on disk, turns
  * what gossip and sync bring into change events, counters and logs, writes
  * attestations when they fall due, collects, pulls from a random member every
- * few seconds (anti-entropy) and soon after a gap, and re-writes what a
- * snapshot showed this node must write again. Every decision itself is the
+ * few seconds (anti-entropy) and soon after a gap, re-writes what a
+ * snapshot showed this node must write again, and tells watchers of values
+ * that expired (each second). Every decision itself is the
  * replica's (see @murmur/core).
  */
 import { isReserved, type Change, type Op, type PullResult, type PullStep, type Received, type Refusal, type RefusalKind, type Replica, type SqliteStore } from '@murmur/core'
@@ -206,6 +207,8 @@ export class Replication {
       parts.write([attestation]).catch((err: Error) => { this.init.log.warn({ err: err.message }, 'cannot write this node\'s attestation; will retry') })
     }
     parts.sync.tick()
+    // last: a failed sweep is tried again next second, and holds up nothing else
+    for (const op of parts.replica.expire()) parts.changed(op, 'expire')
   }
 
   private collect (): void {

@@ -24,6 +24,7 @@ export interface StatusParts {
   startedAt: number
   access: NodeStatus['access']
   reach: NodeStatus['reach']
+  keepalives: NonNullable<NodeStatus['keepalives']>
 }
 
 export function nodeStatus (parts: StatusParts): MurmurStatus {
@@ -44,6 +45,7 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
     peers: memberIds.length,
     keys: counts.keys,
     tombstones: counts.tombstones,
+    keepalives: parts.keepalives,
     mode: 'leaderless',
     role: coordinator === id ? 'COORDINATOR' : 'FOLLOWER',
     coordinator,

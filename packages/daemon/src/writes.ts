@@ -5,15 +5,18 @@
  * is reported as a `Storage` error, for the library API (and the RPC over it)
  * and replication's own writes (attestations, ops written again) alike.
  * A json value must parse; a value under a schema's prefix must validate (see
- * schemas.ts); a conditional write is checked at its commit (see conditions.ts).
+ * schemas.ts); a conditional write is checked at its commit (see conditions.ts);
+ * a TTL must be in range, and a keepalive is refreshed from its commit on (see
+ * keepalive.ts) until a delete or a put without one enters.
  */
-import { InvalidJsonError, Key, MurmurRpcError, parseJson, rpcError } from '@murmur/protocol'
+import { InvalidJsonError, Key, MAX_TTL_MS, MIN_KEEPALIVE_TTL_MS, MurmurRpcError, parseJson, rpcError } from '@murmur/protocol'
 import type { Change, Op, Replica, ValueType, Version } from '@murmur/core'
 import type { Logger } from 'pino'
 import { conditionFailure, isConditional, versionOf, type Condition } from './conditions.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { Precondition, WriteQueue } from './write-queue.js'
 import { Schemas, type SchemaView } from './schemas.js'
+import { Keepalives } from './keepalive.js'
 
 export { versionOf } from './conditions.js'
 export type { Condition } from './conditions.js'
@@ -21,9 +24,13 @@ export type { Condition } from './conditions.js'
 /** What one write of `writeMany` settles to: a put's version, or what a delete did. */
 export type WriteOutcome = Version | { deleted: boolean, version?: Version }
 
-/** A put's options: its value type (default text) and a condition. */
+/** A put's options: its value type (default text), a condition, a TTL and whether this node keeps it alive. */
 export interface PutOptions extends Condition {
   type?: ValueType
+  /** The value expires this long after its write, on every replica: 1 ms to a year. */
+  ttlMs?: number
+  /** This node writes it again every third of `ttlMs` while it runs (a TTL of at least 2 s), until a delete or a put without keepalive. */
+  keepalive?: boolean
 }
 
 /** One write of `writeMany`: a put, or a delete (`value: null`, where only `ifVersion` applies). */
@@ -57,10 +64,12 @@ export class Writes {
   private readonly components: WritesComponents
   private readonly init: WritesInit
   private readonly schemas = new Schemas()
+  readonly keepalives: Keepalives
 
   constructor (components: WritesComponents, init: WritesInit) {
     this.components = components
     this.init = init
+    this.keepalives = new Keepalives({ replica: () => components.running().replica, submit: async (changes, check) => await this.submit(changes, check), log: init.log.child({ component: 'keepalive' }) })
   }
 
   async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
@@ -87,7 +96,8 @@ export class Writes {
     const view = (): SchemaView => (schemas ??= this.schemas.view(this.components.running().replica))
     writes.forEach((write, i) => {
       try {
-        const change = write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, view, write.type)
+        const change = write.value == null ? this.deleteChange(write) : this.putChange(write, view)
+        this.keepalives.drop(write.key)
         if (change == null) {
           settled[i] = { status: 'fulfilled', value: { deleted: false } }
           return
@@ -110,6 +120,8 @@ export class Writes {
         if (outcome.status === 'rejected') settled[i] = outcome
         else {
           const op = outcome.value[j] as Op
+          const write = writes[i] as Write
+          if (write.keepalive === true && write.ttlMs !== undefined) this.keepalives.hold(op, write.ttlMs)
           settled[i] = { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
         }
       })
@@ -148,17 +160,18 @@ export class Writes {
     return touched => conditionFailure(key, condition, this.components.running().replica.get(key), touched.has(key))
   }
 
-  /** A put, checked: the key, the value against the size limit, a json value as JSON, the value against its schema. */
-  private putChange (key: string, value: Uint8Array | string, schemas: () => SchemaView, type: ValueType = 'text'): Change {
+  /** A put, checked: the key, the TTL, the value against the size limit, a json value as JSON, the value against its schema. */
+  private putChange ({ key, value, type = 'text', ttlMs, keepalive }: Write, schemas: () => SchemaView): Change {
     const { maxValueBytes } = this.init
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
+    const bytes = typeof value === 'string' ? Buffer.from(value as string, 'utf8') : value as Uint8Array
     checkKey(key)
+    checkTtl(ttlMs, keepalive === true)
     if (bytes.byteLength > maxValueBytes) {
       throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${maxValueBytes}`, { limit: maxValueBytes, size: bytes.byteLength })
     }
     if (type === 'json') checkJson(bytes)
     schemas().check(key, bytes)
-    return type === 'text' ? { key, value: bytes } : { key, value: bytes, type }
+    return { key, value: bytes, ...(type !== 'text' ? { type } : {}), ...(ttlMs !== undefined ? { ttlMs } : {}) }
   }
 
   /** A delete, checked; undefined when there is nothing to delete (and no condition to fail). */
@@ -173,6 +186,20 @@ export class Writes {
 export function checkKey (key: string): void {
   const parsed = Key.safeParse(key)
   if (!parsed.success) throw rpcError('InvalidParams', parsed.error.issues[0]?.message ?? 'invalid key')
+}
+
+/** A TTL is a whole number of ms from 1 to a year; a keepalive needs one of at least `MIN_KEEPALIVE_TTL_MS`. */
+function checkTtl (ttlMs: number | undefined, keepalive: boolean): void {
+  if (ttlMs === undefined) {
+    if (keepalive) throw rpcError('InvalidTtl', `a keepalive needs a TTL (ttlMs, at least ${MIN_KEEPALIVE_TTL_MS} ms)`, { ttlMs: null })
+    return
+  }
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS) {
+    throw rpcError('InvalidTtl', `ttlMs must be a whole number of milliseconds from 1 to ${MAX_TTL_MS} (a year); got ${ttlMs}`, { ttlMs })
+  }
+  if (keepalive && ttlMs < MIN_KEEPALIVE_TTL_MS) {
+    throw rpcError('InvalidTtl', `a keepalive's TTL must be at least ${MIN_KEEPALIVE_TTL_MS} ms (it is refreshed every third of it); got ${ttlMs}`, { ttlMs })
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })

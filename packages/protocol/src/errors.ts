@@ -31,6 +31,9 @@ export const SchemaViolationCode = 1008
 /** A schema ajv cannot compile, set at `_schema/<prefix>` or (from a peer) governing a put: `data.prefix`. */
 export const InvalidSchemaCode = 1009
 
+/** A put's `ttlMs` is not a whole number of ms from 1 to `MAX_TTL_MS`, or a keepalive's is under `MIN_KEEPALIVE_TTL_MS` (or it has none): `data.ttlMs`. */
+export const InvalidTtlCode = 1010
+
 /** A schema refused the write (murmurctl exits 6): the value does not match, or the schema does not compile. */
 export function isSchemaRefusal (code: number): boolean {
   return code === SchemaViolationCode || code === InvalidSchemaCode
@@ -48,7 +51,8 @@ export const ErrorCodes = {
   ConditionFailed: ConditionFailedCode,
   InvalidJson: InvalidJsonCode,
   SchemaViolation: SchemaViolationCode,
-  InvalidSchema: InvalidSchemaCode
+  InvalidSchema: InvalidSchemaCode,
+  InvalidTtl: InvalidTtlCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

@@ -27,6 +27,11 @@ export const MAX_INVITE_MS = 365 * 24 * 60 * 60 * 1000
 /** How long a ticket stays valid when the caller does not say: a day. */
 export const DEFAULT_INVITE_MS = 24 * 60 * 60 * 1000
 
+/** The longest TTL a put may ask for: a year (a value that should live longer needs none). */
+export const MAX_TTL_MS = 365 * 24 * 60 * 60 * 1000
+/** The shortest TTL a keepalive may have: it is refreshed every third of it, so a shorter one is mostly writes. */
+export const MIN_KEEPALIVE_TTL_MS = 2_000
+
 /** Most prefixes one subscription may name. */
 export const MAX_WATCH_PREFIXES = 64
 

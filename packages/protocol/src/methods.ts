@@ -67,7 +67,11 @@ export const methods = {
     encoding: z.optional(ValueEncoding),
     type: z.optional(ValueType),
     ifVersion: z.optional(ExpectedVersion),
-    ifAbsent: z.optional(z.boolean())
+    ifAbsent: z.optional(z.boolean()),
+    // checked by the write path (InvalidTtlError), for RPC and library puts alike
+    ttlMs: z.optional(z.number()),
+    // refreshed by this daemon while it runs, every third of the TTL (see the daemon's keepalive.ts)
+    keepalive: z.optional(z.boolean())
   }).check(
     z.refine(p => p.type === 'json' ? p.value !== undefined : typeof p.value === 'string', { message: 'value must be a string (any JSON value with type "json")', path: ['value'] }),
     z.refine(p => typeof p.value !== 'string' || p.type === 'json' || wellFormed(p.value), { message: 'value must be valid UTF-8 (no lone surrogates); send binary values base64-encoded', path: ['value'] }),

@@ -33,16 +33,21 @@ export interface Entry {
   /** Absent from daemons that predate value types (their values are text). */
   type?: WireValueType
   version: Version
+  /** When the value expires: an HLC wall time in ms (absent when it never does). */
+  expires?: number
 }
 
 export interface ChangeEvent {
-  type: 'put' | 'delete'
+  /** 'expire': the key's value expired (it reads as absent, as after a delete). */
+  type: 'put' | 'delete' | 'expire'
   key: string
   value?: unknown
   encoding?: 'base64'
   /** A put's value type (`type` is the kind of change). */
   valueType?: WireValueType
   version: Version
+  /** A put's expiry (HLC wall ms), when it has one. */
+  expires?: number
   /** This node's number for the change: pass the last one seen as `since` to resume (absent from daemons before cursors). */
   cursor?: number
 }
@@ -175,9 +180,11 @@ export interface NodeStatus {
   addrs: string[]
   /** Connected peers that are members of this group. */
   peers: number
-  /** Live (non-deleted) keys. */
+  /** Live (non-deleted) keys; an expired value counts until it is collected. */
   keys: number
   tombstones: number
+  /** Keys this node keeps alive (`kv_put` with `keepalive`), with their TTLs (absent from daemons before keepalives). */
+  keepalives?: Array<{ key: string, ttlMs: number }>
   /** murmur has no leader; `role` is relative to the deterministic coordinator. */
   mode: 'leaderless'
   role: 'COORDINATOR' | 'FOLLOWER'

@@ -5,8 +5,11 @@
  * acknowledged write is there or superseded by a higher version, and no
  * deleted value is back unless a newer write brought it); waiting ops kept
  * to their budget; in a closed group whose members all stayed within the
- * retention, no honest node had to write anything again; and each replica's
- * change cursors (what a resuming watch reads) survived every crash intact.
+ * retention, no honest node had to write anything again; each replica's
+ * change cursors (what a resuming watch reads) survived every crash intact;
+ * and, at one HLC moment (the latest any replica has reached), every replica
+ * shows the same keys: no value past its expiry on any of them, and a winner
+ * that expired may be gone (collected) as a winning tombstone may.
  */
 import { isNewer, isReserved, type Op } from '@murmur/core'
 import { describeOp, type Recorder } from './record.js'
@@ -35,12 +38,15 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
     const best = winners.get(op.key)
     if (best === undefined || isNewer(op, best)) winners.set(op.key, op)
   }
+  const at = Math.max(...nodes.map(node => node.replica.expiryClock()))
+  /** A winner no replica shows at `at`: a delete, or a value that expired by then. */
+  const absent = (winner: Op | undefined): boolean => winner !== undefined && (winner.value === null || (winner.expires !== undefined && winner.expires <= at))
   for (const node of nodes) {
     const rows = new Map(node.replica.store.rows({ tombstones: true }).map(op => [op.key, op]))
     for (const [key, winner] of winners) {
       const row = rows.get(key)
       const same = row !== undefined && describeOp(row) === describeOp(winner)
-      if (winner.value === null ? row !== undefined && !same : !same) {
+      if (absent(winner) ? row !== undefined && !same : !same) {
         record.fail(`${node.id}: ${key} holds ${row === undefined ? 'nothing' : describeOp(row)}, but the winner of every op that exists is ${describeOp(winner)}`)
       }
     }
@@ -50,14 +56,42 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   for (const node of nodes) {
     for (const write of record.acked) {
       const row = node.replica.store.row(write.key)
-      const superseded = row !== undefined ? !isNewer({ ...write.version, value: null }, row) : winners.get(write.key)?.value === null
+      const superseded = row !== undefined ? !isNewer({ ...write.version, value: null }, row) : absent(winners.get(write.key))
       if (!superseded) record.fail(`${node.id}: acknowledged write ${write.key}=${write.value} (${write.node}:${write.version.seq}) is lost`)
     }
   }
+  checkExpiry(nodes, winners, at, record)
   for (const node of nodes) checkCursors(node, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
     record.fail(`${record.counts.reissued} writes made again by honest nodes in a closed group where no member was evicted: a deleted value could come back`)
+  }
+}
+
+/** At HLC moment `at` every replica shows each key as its winner says: present with its value, or absent once expired or deleted. */
+function checkExpiry (nodes: SimNode[], winners: Map<string, Op>, at: number, record: Recorder): void {
+  for (const node of nodes) {
+    const listed = new Set(node.replica.list({}, at).map(op => op.key))
+    for (const [key, winner] of winners) {
+      const shown = node.replica.get(key, at)?.value != null ? node.replica.get(key, at) : undefined
+      const expected = winner.value !== null && !(winner.expires !== undefined && winner.expires <= at)
+      if ((shown !== undefined) !== expected || listed.has(key) !== expected) {
+        record.fail(`${node.id}: at ${at} ${key} is ${shown === undefined ? 'absent' : 'shown'} (listed: ${listed.has(key)}), but its winner ${describeOp(winner)} says ${expected ? 'present' : 'absent'}`)
+      }
+    }
+  }
+}
+
+/** Mid-run: each value this replica holds is shown (by get and list) exactly while its expiry is ahead of the replica's clock. */
+export function checkVisible (node: SimNode, record: Recorder): void {
+  const at = node.replica.expiryClock()
+  const listed = new Set(node.replica.list({}, at).map(op => op.key))
+  for (const row of node.replica.store.rows({ tombstones: true })) {
+    if (row.value === null) continue
+    const expected = row.expires === undefined || row.expires > at
+    if ((node.replica.get(row.key, at)?.value != null) !== expected || listed.has(row.key) !== expected) {
+      record.fail(`${node.id}: at ${at} ${describeOp(row)} is ${expected ? 'hidden' : 'shown past its expiry'}`)
+    }
   }
 }
 

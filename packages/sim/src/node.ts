@@ -108,9 +108,9 @@ export class SimNode implements Puller {
   }
 
   /** A client's request (a put, a delete, or many): one commit, each change acknowledged (recorded) once it is on disk. */
-  write (changes: Array<{ key: string, value: string | null }>): void {
+  write (changes: Array<{ key: string, value: string | null, ttlMs?: number }>): void {
     if (!this.up) return
-    this.enqueue(changes.map(({ key, value }) => ({ key, value: value === null ? null : Buffer.from(value) })), true)
+    this.enqueue(changes.map(({ key, value, ttlMs }) => ({ key, value: value === null ? null : Buffer.from(value), ...(ttlMs !== undefined ? { ttlMs } : {}) })), true)
   }
 
   gossip (bytes: Uint8Array, from: string): Verdict {

@@ -27,6 +27,7 @@ export class Recorder {
     writes: 0,
     writesFailed: 0,
     deletes: 0,
+    expiring: 0,
     crashes: 0,
     partitions: 0,
     clockJumps: 0,
@@ -71,10 +72,11 @@ export class Recorder {
 /** An op as data, without its batch's digests; the signature stays: it breaks ties between two ops of one version. */
 export function stripped (op: Op): Op {
   const plain: Op = { key: op.key, value: op.value === null ? null : Buffer.from(op.value), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.expires !== undefined) plain.expires = op.expires
   if (op.proof != null) plain.proof = { sig: op.proof.sig, first: op.seq, digests: new Uint8Array(0) }
   return plain
 }
 
 export function describeOp (op: Op): string {
-  return `${op.key}=${op.value === null ? '∅' : Buffer.from(op.value).toString().slice(0, 12)} @${op.origin}:${op.seq} (${op.wall}.${op.logical})`
+  return `${op.key}=${op.value === null ? '∅' : Buffer.from(op.value).toString().slice(0, 12)} @${op.origin}:${op.seq} (${op.wall}.${op.logical})${op.expires !== undefined ? ` ⌛${op.expires}` : ''}`
 }

@@ -23,7 +23,7 @@ export type HostileAct =
   | 'lie-attest'
 
 export type Action = { at: number } & (
-  | { kind: 'write', node: string, key: string, value: string | null }
+  | { kind: 'write', node: string, key: string, value: string | null, ttlMs?: number }
   /** One request writing many keys: one group commit, signed in batches of up to 256 ops. */
   | { kind: 'bulk', node: string, keys: string[], value: string }
   | { kind: 'crash', node: string, downFor: number }
@@ -108,6 +108,8 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
     const keys = new Set(Array.from({ length: rng.int(50, 600) }, () => `b${rng.int(0, 1999)}`))
     actions.push({ at: at(), kind: 'bulk', node: rng.pick(nodes), keys: [...keys], value: `bulk${rng.int(0, 9999)}:${'.'.repeat(rng.int(40, 400))}` })
   }
+  // drawn last too: a third of the seeds give some of their puts a TTL, expiring during the faults or after
+  if (rng.chance(0.35)) for (const action of actions) if (action.kind === 'write' && action.value !== null && rng.chance(0.3)) action.ttlMs = rng.int(1, 40) * 1_000
   actions.sort((a, b) => a.at - b.at)
   const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000 }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):

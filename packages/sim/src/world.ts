@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { opDigest } from '@murmur/core'
 import { HostileNode } from './hostile.js'
-import { check } from './invariants.js'
+import { check, checkVisible } from './invariants.js'
 import { SimKeys } from './keys.js'
 import { Network } from './network.js'
 import { SimNode, type NodeDeps } from './node.js'
@@ -71,7 +71,12 @@ export function run (scenario: Scenario): RunResult {
       case 'write':
         record.counts.writes++
         if (action.value === null) record.counts.deletes++
-        node?.write([{ key: action.key, value: action.value }])
+        if (action.ttlMs !== undefined) {
+          record.counts.expiring++
+          // a little after it expires (clocks differ): no up replica that holds it may show it past its expiry
+          sched.after(action.ttlMs + 1_000, guarded('expiry check', () => { for (const n of nodes.values()) if (n.up) checkVisible(n, record) }))
+        }
+        node?.write([{ key: action.key, value: action.value, ...(action.ttlMs !== undefined ? { ttlMs: action.ttlMs } : {}) }])
         return
       case 'bulk':
         record.counts.writes += action.keys.length
@@ -132,7 +137,7 @@ export function run (scenario: Scenario): RunResult {
 
 export function describe (action: Action): string {
   switch (action.kind) {
-    case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}`}`
+    case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}${action.ttlMs !== undefined ? ` ttl ${action.ttlMs / 1000} s` : ''}`}`
     case 'bulk': return `${action.node} puts ${action.keys.length} keys in one request (${action.keys.slice(0, 3).join(', ')}, …)=${action.value}`
     case 'crash': return `${action.node} crashes for ${action.downFor / 1000} s`
     case 'partition': return `partition ${action.groups.map(g => g.join(',')).join(' | ')} for ${action.healAfter / 1000} s`

@@ -1,8 +1,8 @@
 /**
  * `murmurctl export [--prefix p]`: every key as one JSON object per line
  * (NDJSON) on stdout, `{"key", "type": "text"|"json"|"binary", "value", "version"}`,
- * where a binary value is base64 and a json value its JSON text. `murmurctl
- * import` reads it back.
+ * and `"expires"` (HLC wall ms) for a value with a TTL, where a binary value
+ * is base64 and a json value its JSON text. `murmurctl import` reads it back.
  */
 import { DEFAULT_LIST_LIMIT, typeOfEntry, valueText, type Entry, type Version, type WireValueType } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
@@ -17,11 +17,12 @@ export interface Exported {
   type: WireValueType
   value: string
   version: Version
+  expires?: number
 }
 
 export function toExported (entry: Entry): Exported {
   // bytes a json value cannot be read as travel as base64: exported as the binary they are
-  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : typeOfEntry(entry), value: valueText(entry), version: entry.version }
+  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : typeOfEntry(entry), value: valueText(entry), version: entry.version, ...(entry.expires !== undefined ? { expires: entry.expires } : {}) }
 }
 
 /** Writes pages as they arrive (a large store need not fit in memory); the count of keys goes to stderr at the end. */

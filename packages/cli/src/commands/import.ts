@@ -2,10 +2,13 @@
  * `murmurctl import <file>` (or `-` for stdin): writes the keys of an export
  * (NDJSON, see export.ts) in batches, each one transaction on the daemon.
  * Every line is checked before anything is written, as the daemon would
- * check it, so bad input writes nothing and the error names its line.
+ * check it, so bad input writes nothing and the error names its line. A
+ * value with an expiry is written with the TTL left until it (so it expires
+ * when it would have); one already past it is left out; one more than a
+ * year ahead (only a peer's claim can be) is written without.
  */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, type MethodName } from '@murmur/protocol/client'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MAX_TTL_MS, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, type MethodName } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { CommandError } from '../errors.js'
 import { readAll } from '../io.js'
@@ -14,7 +17,7 @@ import { Progress } from '../progress.js'
 /** Writes per JSON-RPC batch (one transaction each). */
 const BATCH = 500
 
-interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json' }
+interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json', ttlMs?: number }
 
 export async function importKeys (ctx: CommandContext, file: string): Promise<void> {
   const source = file === '-' ? 'stdin' : file
@@ -24,7 +27,7 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
   } catch (err) {
     throw new CommandError(`cannot read ${file}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
   }
-  const writes = parseExport(text, source)
+  const writes = parseExport(text, source, Date.now())
   const started = Date.now()
   await withSession(ctx, async session => {
     const progress = new Progress(ctx.io.stderr, `import ${source}`, writes.length)
@@ -46,15 +49,16 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
   emit(ctx, result, r => `OK imported ${r.imported} key${r.imported === 1 ? '' : 's'} from ${source} in ${r.batches} batch${r.batches === 1 ? '' : 'es'} (${r.ms} ms)`)
 }
 
-/** Every non-blank line as a write; throws `CommandError` naming the first bad line. */
-export function parseExport (text: string, source: string): Array<Write & { line: number }> {
+/** Every non-blank line as a write (but values expired by `now`); throws `CommandError` naming the first bad line. */
+export function parseExport (text: string, source: string, now: number): Array<Write & { line: number }> {
   const writes: Array<Write & { line: number }> = []
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).trim()
     if (line === '') continue
     try {
-      writes.push({ ...parseLine(line), line: i + 1 })
+      const write = parseLine(line, now)
+      if (write !== undefined) writes.push({ ...write, line: i + 1 })
     } catch (err) {
       throw new CommandError(`${source} line ${i + 1}: ${(err as Error).message}; nothing was imported`)
     }
@@ -62,9 +66,9 @@ export function parseExport (text: string, source: string): Array<Write & { line
   return writes
 }
 
-const FIELDS = new Set(['key', 'type', 'value', 'version'])
+const FIELDS = new Set(['key', 'type', 'value', 'version', 'expires'])
 
-function parseLine (line: string): Write {
+function parseLine (line: string, now: number): Write | undefined {
   let entry: unknown
   try {
     entry = JSON.parse(line)
@@ -74,8 +78,8 @@ function parseLine (line: string): Write {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new Error('expected an object such as {"key": "a", "type": "text", "value": "1"}')
   const fields = entry as Record<string, unknown>
   const unknown = Object.keys(fields).find(name => !FIELDS.has(name))
-  if (unknown !== undefined) throw new Error(`unknown field "${unknown}" (an export line has key, type, value and version)`)
-  const { key, type = 'text', value } = fields
+  if (unknown !== undefined) throw new Error(`unknown field "${unknown}" (an export line has key, type, value, version and expires)`)
+  const { key, type = 'text', value, expires } = fields
   if (typeof key !== 'string' || key === '') throw new Error('"key" must be a non-empty string')
   if (!key.isWellFormed()) throw new Error('"key" must be valid UTF-8 (no lone surrogates)')
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new Error(`"key" is ${Buffer.byteLength(key)} bytes, over the ${MAX_KEY_BYTES}-byte limit`)
@@ -90,12 +94,16 @@ function parseLine (line: string): Write {
     throw new Error(`"value": ${(err as Error).message}`)
   }
   if (size > DEFAULT_MAX_VALUE_BYTES) throw new Error(`"value" is ${size} bytes, over the ${DEFAULT_MAX_VALUE_BYTES}-byte limit`)
+  if (expires !== undefined && !(Number.isSafeInteger(expires) && (expires as number) >= 0)) throw new Error('"expires" must be a whole number of milliseconds since the epoch')
+  const ttlMs = expires === undefined ? undefined : (expires as number) - now
+  if (ttlMs !== undefined && ttlMs <= 0) return undefined
+  const ttl = ttlMs !== undefined && ttlMs <= MAX_TTL_MS ? { ttlMs } : {}
   if (type === 'json') {
     try {
-      return { key, value: JSON.parse(value), type }
+      return { key, value: JSON.parse(value), type, ...ttl }
     } catch (err) {
       throw new Error(`"value" is not JSON text (${(err as Error).message})`)
     }
   }
-  return type === 'binary' ? { key, value, encoding: 'base64' } : { key, value }
+  return type === 'binary' ? { key, value, encoding: 'base64', ...ttl } : { key, value, ...ttl }
 }

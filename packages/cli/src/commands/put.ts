@@ -1,6 +1,6 @@
 import { decodeValue, encodeValue, parseJson, type ExpectedVersion } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
-import { CommandError } from '../errors.js'
+import { CommandError, UsageError } from '../errors.js'
 import { formatVersion } from '../format.js'
 import { readAll, type CliIo } from '../io.js'
 
@@ -16,13 +16,18 @@ export interface PutOptions extends ConditionOptions {
   base64?: boolean
   /** json: the value is a JSON document, checked here; binary: given as base64 (as with `base64`). */
   type?: 'text' | 'json' | 'binary'
+  /** `--ttl`, parsed: the value expires this long after the write, on every replica. */
+  ttl?: number
+  /** murmurd writes it again every third of the TTL while it runs. */
+  keepalive?: boolean
 }
 
 /** `put <key> <value>`; `-` reads the value from stdin. */
 export async function put (ctx: CommandContext, key: string, value: string, opts: PutOptions): Promise<void> {
   // Read stdin before connecting, so a slow producer does not hold a connection open.
+  if (opts.keepalive === true && opts.ttl === undefined) throw new UsageError('--keepalive needs --ttl (at least 2s): the key expires that long after its node stops')
   const wire = await wireValue(ctx.io, value, opts)
-  const params = { key, ...wire, ...conditionParams(opts) }
+  const params = { key, ...wire, ...conditionParams(opts), ...(opts.ttl !== undefined ? { ttlMs: opts.ttl } : {}), ...(opts.keepalive === true ? { keepalive: true } : {}) }
   const result = await withSession(ctx, async session => await session.call('kv_put', params))
   emit(ctx, result, ({ version }) => `OK ${formatVersion(version)}`)
 }

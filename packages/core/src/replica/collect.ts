@@ -4,7 +4,8 @@
  * (by default the grace period) later. Ops that lost (history) at or below
  * it go then; tombstones at or below it go once they are older than the
  * grace period too, which gives a node the group has not heard of yet time
- * to show up.
+ * to show up, and so do values whose expiry is that old (see `expiry.ts`):
+ * an expired value is a tombstone stamped with its write.
  *
  * The wait keeps snapshots for nodes that were away. Ops are superseded all
  * the time (each member's attestation replaces its last, every second while
@@ -16,13 +17,14 @@
  * seen everything collected.
  */
 import { headOf } from '../compare.js'
+import { expiryClock } from './expiry.js'
 import { noteSilent, raiseHorizon, type ReplicaState } from './state.js'
 import type { OriginState } from '../types.js'
 
 export interface Collected {
   /** Superseded ops dropped from history. */
   history: number
-  /** Tombstones removed. */
+  /** Tombstones (and expired values) removed. */
   tombstones: number
   /** Why nothing could be collected beyond the current floors, if so. */
   blocked?: string
@@ -48,6 +50,7 @@ export function collect (state: ReplicaState, now: number): Collected {
       floors.set(origin, { held: known.held, floor: { seq, wall: stamp.wall, logical: stamp.logical, acc } })
     }
   }
+  const grace = state.config.tombstoneGraceMs
   state.store.transaction(() => {
     for (const [origin, next] of floors) state.store.setOrigin(origin, next)
     for (const [origin, known] of state.origins) {
@@ -55,8 +58,8 @@ export function collect (state: ReplicaState, now: number): Collected {
       if (floor === 0) continue
       // ops that lose at or below a floor are not kept (apply.ts): only a floor that moved leaves history to drop
       if (floors.has(origin)) result.history += state.store.dropHistory(origin, floor)
-      // a tombstone goes once it is `tombstoneGraceMs` old
-      for (const tombstone of state.store.tombstones(origin, floor, now - state.config.tombstoneGraceMs + 1)) {
+      // a tombstone goes once it is `tombstoneGraceMs` old; an expired value once its expiry is, by the expiry clock
+      for (const tombstone of state.store.tombstones(origin, floor, now - grace + 1, expiryClock(state, now) - grace + 1)) {
         state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
         result.tombstones++

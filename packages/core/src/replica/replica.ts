@@ -14,8 +14,9 @@ import { encodeAttestation } from '../attestation.js'
 import { attestationKey, isReserved } from '../keys.js'
 import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
-import { typeOf } from '../value-type.js'
+import { expiryOf, typeOf } from '../value-type.js'
 import { collect, type Collected } from './collect.js'
+import { expiryClock, isExpired, sweep } from './expiry.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
@@ -73,12 +74,15 @@ export class Replica {
     const own = attestationKey(this.nodeId)
     for (const change of changes) {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
+      if (change.ttlMs !== undefined && !(Number.isSafeInteger(change.ttlMs) && change.ttlMs > 0)) throw new RangeError(`ttlMs ${change.ttlMs} is not a positive whole number of milliseconds`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()
       const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
       if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
+      const expires = change.expires ?? (change.ttlMs !== undefined ? wall + change.ttlMs : undefined)
+      if (expires !== undefined && change.value !== null) op.expires = expires
       return op
     })
     if (ops.length === 0) return ops
@@ -108,7 +112,7 @@ export class Replica {
       }
       if (now - (this.state.handed.get(key) ?? -Infinity) < REHAND_MS) continue
       this.state.handed.set(key, now)
-      due.push(remove ? { key, value: null } : { key, value: row.value, ...typeOf(row) })
+      due.push(remove ? { key, value: null } : { key, value: row.value, ...typeOf(row), ...expiryOf(row) })
     }
     if (dropped) saveRewrites(this.state)
     return due
@@ -160,15 +164,35 @@ export class Replica {
     return this.state.checker.problem(op)
   }
 
-  get (key: string): Op | undefined {
+  /** The key's live value, or undefined: absent, deleted, or expired (see `expiry.ts`). */
+  get (key: string, now = this.state.now()): Op | undefined {
     if (isReserved(key)) return undefined
     const op = this.state.store.row(key)
-    return op === undefined ? undefined : withoutProof(op)
+    return op === undefined || isExpired(op, expiryClock(this.state, now)) ? undefined : withoutProof(op)
   }
 
-  /** Live user entries in key order. */
-  list (options?: ListOptions): Op[] {
-    return this.state.store.rows(options).map(withoutProof)
+  /** Live user entries in key order (expired values left out). */
+  list (options?: ListOptions, now = this.state.now()): Op[] {
+    return this.state.store.rows({ ...options, liveAt: expiryClock(this.state, now) }).map(withoutProof)
+  }
+
+  /** This node's time for expiry (see `expiry.ts`). */
+  expiryClock (now = this.state.now()): number {
+    return expiryClock(this.state, now)
+  }
+
+  /**
+   * Rows whose expiry fell since the last call, each with a new change cursor
+   * (`store.cursorOf` on the op returned; see `expiry.ts`): tell watchers
+   * `expire`. Call about once a second.
+   */
+  expire (now = this.state.now()): Op[] {
+    return sweep(this.state, now)
+  }
+
+  /** Whether the change of `op` is an expiry for watchers: its expiry is one the sweep passed. */
+  sweptExpiry (op: Op): boolean {
+    return isExpired(op, this.state.swept)
   }
 
   counts (): StoreCounts {
@@ -201,5 +225,5 @@ export class Replica {
 }
 
 function withoutProof (op: Op): Op {
-  return { key: op.key, value: op.value, ...typeOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  return { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
 }

@@ -15,7 +15,7 @@ import { decodeAttestation } from '../attestation.js'
 import { compareStamps, headOf, isNewer } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
-import { typeOf } from '../value-type.js'
+import { expiryOf, typeOf } from '../value-type.js'
 import type { Refusal } from './checker.js'
 import type { SnapshotReason } from './snapshot-gate.js'
 import { nameRewrite, raiseHorizon, saveRewrites, type ReplicaState } from './state.js'
@@ -195,7 +195,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (isReserved(op.key)) records.push(op)
         else end.changed.push(op)
         // older than a delete collected here: this node cannot tell whether it was of this key (see `nameRewrite`)
-        if (op.value !== null && !isReserved(op.key) && compareStamps(op, state.horizon) < 0) again(end, state, { key: op.key, value: op.value, ...typeOf(op) }, op)
+        if (op.value !== null && !isReserved(op.key) && compareStamps(op, state.horizon) < 0) again(end, state, { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op) }, op)
       }
     }
     for (const row of state.store.rows({ tombstones: true, reserved: true })) {
@@ -212,7 +212,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
           again(end, state, { key: row.key, value: null }, row)
         }
       } else if (row.value !== null && !isReserved(row.key) && (reason !== 'joining' || row.origin === state.self) && compareStamps(row, horizon) < 0) {
-        again(end, state, { key: row.key, value: row.value, ...typeOf(row) }, row)
+        again(end, state, { key: row.key, value: row.value, ...typeOf(row), ...expiryOf(row) }, row)
       }
     }
     if (newest !== undefined) state.hlc.update(newest)

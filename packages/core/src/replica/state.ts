@@ -72,6 +72,8 @@ export interface ReplicaState {
   lastAttest: number
   /** Why the last collection stopped, if it did. */
   blocked?: string
+  /** The HLC wall time up to which expired rows have been given their `expire` change (see `expiry.ts`). */
+  swept: number
   /**
    * This node was away (its newest op older than the retention) when it
    * opened, and has not caught up from a snapshot since: the group may have
@@ -148,6 +150,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     durable: origins.get(nodeId)?.held.seq ?? 0,
     dirty: true,
     lastAttest: -Infinity,
+    swept: Number(store.meta('expiry_swept') ?? 0),
     rechecked: new Map(),
     cuts: [],
     recent: new RecentMarks(),

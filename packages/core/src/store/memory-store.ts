@@ -57,7 +57,7 @@ export class MemoryStore implements Store {
   rows (options: RowOptions = {}): Op[] {
     const { prefix = '', after, limit = Infinity } = options
     return [...this.current.values()]
-      .filter(op => (options.tombstones === true || op.value !== null) && op.key.startsWith(prefix) &&
+      .filter(op => (options.tombstones === true || (op.value !== null && !(op.expires !== undefined && options.liveAt !== undefined && op.expires <= options.liveAt))) && op.key.startsWith(prefix) &&
         (options.reserved === true || compareUtf8(op.key, USER_KEYS_FROM) >= 0) &&
         (after === undefined || compareUtf8(op.key, after) > 0))
       .sort((a, b) => compareUtf8(a.key, b.key))
@@ -200,8 +200,19 @@ export class MemoryStore implements Store {
     this.record(() => { for (const [key, op] of previous) this.staging.set(key, op) })
   }
 
-  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
-    return [...this.current.values()].filter(op => op.origin === origin && op.seq <= upTo && op.value === null && op.wall < beforeWall)
+  tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
+    return [...this.current.values()].filter(op => op.origin === origin && op.seq <= upTo && ((op.value === null && op.wall < beforeWall) || (op.expires ?? Infinity) < expiredBefore))
+  }
+
+  expiring (after: number, upTo: number, limit: number): Op[] {
+    return [...this.current.values()]
+      .filter(op => op.value !== null && op.expires !== undefined && op.expires > after && op.expires <= upTo)
+      .sort((a, b) => (a.expires as number) - (b.expires as number))
+      .slice(0, limit < 0 ? Infinity : limit)
+  }
+
+  touch (op: Op): void {
+    this.changed(() => { this.cursors.put(op) })
   }
 
   origins (): Map<string, OriginState> {

@@ -20,7 +20,7 @@ export function listRows (sql: Statements, options: RowOptions): Op[] {
     from = USER_KEYS_FROM
     exclusive = false
   }
-  const params = { prefix, from, limit, tombstones: options.tombstones === true ? 1 : 0 }
+  const params = { prefix, from, limit, tombstones: options.tombstones === true ? 1 : 0, now: options.liveAt ?? Number.MIN_SAFE_INTEGER }
   const rows = (exclusive ? sql.listAfter : sql.listFrom).all(params)
   if (options.proofs === true) {
     const proofs = options.proofCache ?? new Map<string, OpProof | null>()
@@ -63,6 +63,7 @@ export function fromRow (row: Row): Op {
   const op: Op = { key: row.key, value: row.value, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq }
   // text is the absence of a type, so a text op compares equal to one written before types existed
   if (row.type !== 'text' && row.value !== null) op.type = row.type
+  if (row.expires !== null) op.expires = row.expires
   return op
 }
 
@@ -81,5 +82,5 @@ export function ranked (row: Row): Op {
 }
 
 export function toRow (op: Op): Row {
-  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text' }
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null }
 }

@@ -1,17 +1,19 @@
 /**
- * The SQLite file's schema (version 5) and the prepared statements the store
+ * The SQLite file's schema (version 7) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
  *
  * Version 5 added the value type (`type`: 'text', 'json' or 'binary') to
  * `kv_store`, `op_history` and `snapshot_stage`; version 6 the change cursors
- * (`changes`, see `Store.changes`). `MIGRATIONS` brings a version 4 or 5 file
- * up to date when it opens.
+ * (`changes`, see `Store.changes`); version 7 the expiry (`expires`, an HLC
+ * wall time in ms, NULL for none) to the same three tables, with an index
+ * for the expiry sweep. `MIGRATIONS` brings a version 4, 5 or 6 file up to
+ * date when it opens.
  */
 import type Database from 'better-sqlite3'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 6
+export const SCHEMA_VERSION = 7
 
 /** From each older version still opened, the statements that bring a file to the next. */
 export const MIGRATIONS: Record<number, string> = {
@@ -26,6 +28,14 @@ export const MIGRATIONS: Record<number, string> = {
     CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
     INSERT INTO meta (name, value) VALUES ('change_cursor', 1), ('change_floor', 1);
     UPDATE meta SET value = 6 WHERE name = 'schema_version';
+  `,
+  // no op before version 7 expires: every row keeps NULL
+  6: `
+    ALTER TABLE kv_store ADD COLUMN expires INTEGER;
+    ALTER TABLE op_history ADD COLUMN expires INTEGER;
+    ALTER TABLE snapshot_stage ADD COLUMN expires INTEGER;
+    CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
+    UPDATE meta SET value = 7 WHERE name = 'schema_version';
   `
 }
 
@@ -39,9 +49,11 @@ export const SCHEMA = `
     seq INTEGER NOT NULL,
     sig BLOB,
     digest BLOB NOT NULL,
-    type TEXT NOT NULL DEFAULT 'text'
+    type TEXT NOT NULL DEFAULT 'text',
+    expires INTEGER
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
+  CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
   CREATE TABLE op_history (
     origin TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -52,6 +64,7 @@ export const SCHEMA = `
     logical INTEGER NOT NULL,
     sig BLOB,
     type TEXT NOT NULL DEFAULT 'text',
+    expires INTEGER,
     PRIMARY KEY (origin, seq, digest)
   ) WITHOUT ROWID;
   CREATE TABLE version_vector (
@@ -72,7 +85,8 @@ export const SCHEMA = `
     sig BLOB,
     first INTEGER,
     digests BLOB,
-    type TEXT NOT NULL DEFAULT 'text'
+    type TEXT NOT NULL DEFAULT 'text',
+    expires INTEGER
   );
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
     ('keys', 0), ('tombstones', 0), ('change_cursor', 0), ('change_floor', 0);
@@ -89,10 +103,12 @@ export interface Row {
   sig: Uint8Array | null
   /** The value type ('text' for a tombstone). */
   type: ValueType
+  /** When the value expires (HLC wall ms), or null. */
+  expires: number | null
 }
 
 /** A row's head (`Store.rowsAt`): SQLite gives `live` as 0 or 1. */
-export interface HeadRow extends Omit<Row, 'value' | 'type'> {
+export interface HeadRow extends Omit<Row, 'value' | 'type' | 'expires'> {
   live: number
 }
 
@@ -119,11 +135,14 @@ export interface VectorRow {
   floor_acc: Uint8Array
 }
 
-const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type'
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
 const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
 
-interface ListParams { prefix: string, from: string, limit: number, tombstones: number }
+/** `now`: the HLC wall time a listing of live rows reads at (an expired value is left out). */
+interface ListParams { prefix: string, from: string, limit: number, tombstones: number, now: number }
+/** A live row, or any row when tombstones are asked for. */
+const SHOWN = '(:tombstones OR (value IS NOT NULL AND (expires IS NULL OR expires > :now)))'
 
 /** The part of a better-sqlite3 statement the store uses, under a name declaration files can print. */
 export interface Statement<P extends unknown[], R> {
@@ -138,26 +157,26 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :digest)
+    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :digest)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, expires = excluded.expires, digest = excluded.digest`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
-    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type)
-      SELECT origin, seq, digest, key, value, wall, logical, sig, type FROM kv_store WHERE key = ?`),
+    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type, expires)
+      SELECT origin, seq, digest, key, value, wall, logical, sig, type, expires FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
     headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, value IS NOT NULL AS live FROM kv_store
       WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
-      WHERE key >= :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),
+      WHERE key >= :from AND key < ${PREFIX_END} AND ${SHOWN} ORDER BY key LIMIT :limit`),
     listAfter: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
-      WHERE key > :from AND key < ${PREFIX_END} AND (:tombstones OR value IS NOT NULL) ORDER BY key LIMIT :limit`),
+      WHERE key > :from AND key < ${PREFIX_END} AND ${SHOWN} ORDER BY key LIMIT :limit`),
     rowsOf: prepare<[{ origin: string, after: number, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     rowsIn: prepare<[{ origin: string, after: number, upTo: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
-    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type)
-      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig, :type)`),
+    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type, expires)
+      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig, :type, :expires)`),
     rowDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     historyDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM op_history
@@ -170,17 +189,20 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND key = :key ORDER BY seq DESC LIMIT :limit`),
     historyUpTo: prepare<[{ origin: string, upTo: number }], { sig: Uint8Array | null }>('SELECT sig FROM op_history WHERE origin = :origin AND seq <= :upTo'),
     dropHistory: prepare<[{ origin: string, upTo: number }]>('DELETE FROM op_history WHERE origin = :origin AND seq <= :upTo'),
-    tombstones: prepare<[{ origin: string, upTo: number, before: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
-      WHERE origin = :origin AND seq <= :upTo AND value IS NULL AND wall < :before`),
+    tombstones: prepare<[{ origin: string, upTo: number, before: number, expiredBefore: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE origin = :origin AND seq <= :upTo AND ((value IS NULL AND wall < :before) OR expires < :expiredBefore)`),
+    expiring: prepare<[{ after: number, upTo: number, limit: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
+      WHERE expires > :after AND expires <= :upTo AND value IS NOT NULL ORDER BY expires LIMIT :limit`),
     batch: prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM op_batch WHERE sig = ?'),
     holdBatch: prepare<[{ sig: Uint8Array, first: number, digests: Uint8Array, delta: number }]>(`INSERT INTO op_batch (sig, first, digests, live)
       VALUES (:sig, :first, :digests, :delta) ON CONFLICT (sig) DO UPDATE SET live = live + excluded.live`),
     releaseBatch: prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),
     dropBatch: prepare<[Uint8Array]>('DELETE FROM op_batch WHERE sig = ? AND live <= 0'),
     stage: prepare<[StagedRow]>(`INSERT INTO snapshot_stage (${OP_COLUMNS}, first, digests)
-      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :first, :digests)
+      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :first, :digests)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, first = excluded.first, digests = excluded.digests`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, expires = excluded.expires,
+        first = excluded.first, digests = excluded.digests`),
     stagedAfter: prepare<[{ after: string, limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage
       WHERE key > :after ORDER BY key LIMIT :limit`),
     stagedFrom: prepare<[{ limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage ORDER BY key LIMIT :limit`),

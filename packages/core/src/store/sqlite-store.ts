@@ -113,7 +113,7 @@ export class SqliteStore implements Store {
     this.mutate(() => {
       this.refs.hold(op)
       // an object literal, not a spread of toRow(op): this runs for every op applied
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', digest })
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest })
       this.cursors.put(op)
       this.count(op.key, op.value !== null, 1)
       this.see(op)
@@ -191,8 +191,16 @@ export class SqliteStore implements Store {
     this.mutate(() => { this.sql.clearStaged.run() })
   }
 
-  tombstones (origin: string, upTo: number, beforeWall: number): Op[] {
-    return this.sql.tombstones.all({ origin, upTo, before: beforeWall }).map(row => ranked(row))
+  tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
+    return this.sql.tombstones.all({ origin, upTo, before: beforeWall, expiredBefore }).map(row => ranked(row))
+  }
+
+  expiring (after: number, upTo: number, limit: number): Op[] {
+    return this.sql.expiring.all({ after, upTo, limit }).map(row => ranked(row))
+  }
+
+  touch (op: Op): void {
+    this.mutate(() => { this.cursors.put(op) })
   }
 
   origins (): Map<string, OriginState> {

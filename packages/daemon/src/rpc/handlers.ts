@@ -149,11 +149,11 @@ function toWrite ({ method, params }: WriteCall): Write {
     const { key, ifVersion } = validate(method, params)
     return { key, value: null, ifVersion }
   }
-  const { key, value, encoding, ifVersion, ifAbsent, ...rest } = validate(method, params)
+  const { key, value, encoding, ifVersion, ifAbsent, ttlMs, keepalive, ...rest } = validate(method, params)
   // base64 without a type is binary: what `put --base64` and an export's binary values send
   const type = rest.type ?? (encoding === 'base64' ? 'binary' : 'text')
   const bytes = type === 'json' ? Buffer.from(JSON.stringify(value), 'utf8') : toBytes(value as string, encoding ?? (type === 'binary' ? 'base64' : 'utf8'))
-  return { key, value: bytes, type, ifVersion, ifAbsent }
+  return { key, value: bytes, type, ifVersion, ifAbsent, ttlMs, keepalive }
 }
 
 function validate<M extends MethodName> (method: M, params: unknown): Params<M> {
@@ -177,7 +177,11 @@ function toBytes (value: string, encoding?: ValueEncoding): Uint8Array {
 }
 
 function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
-  return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version }
+  return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version, ...expiresOf(entry) }
+}
+
+function expiresOf ({ expires }: { expires?: number }): { expires?: number } {
+  return expires !== undefined ? { expires } : {}
 }
 
 /** A replay as the notifications that carry it: changes or snapshot pages, then `ready`. */
@@ -198,5 +202,5 @@ function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange
   const cursor = event.cursor !== undefined ? { cursor: event.cursor } : {}
   if (event.value == null) return { type: event.type, key: event.key, version: event.version, ...cursor }
   const { type: valueType, ...value } = encodeTypedValue(event.value, event.valueType ?? 'text', encoding)
-  return { type: event.type, key: event.key, ...value, valueType, version: event.version, ...cursor }
+  return { type: event.type, key: event.key, ...value, valueType, version: event.version, ...expiresOf(event), ...cursor }
 }

@@ -1,0 +1,125 @@
+/**
+ * Keepalives: a put with `keepalive` is written again by this daemon every
+ * third of its TTL while the daemon runs, each time with a new stamp and a
+ * new expiry, so the key stays while its node is up and reachable and
+ * vanishes within the TTL of the node stopping, crashing or being cut off.
+ * That is presence and service registration without a server.
+ *
+ * A keepalive belongs to the node, not to the client that asked for it (as a
+ * Consul session belongs to its agent): it is kept in the store's `meta` and
+ * resumes when the daemon starts again, so a node that restarts shows up
+ * again by itself. It stops when this node deletes the key or puts it without
+ * `keepalive` (both drop it as they enter, so a refresh never follows them),
+ * and when the key's row is found written by another node: a refresh is
+ * committed only while the row is still this node's own write (or is gone,
+ * collected while this node was down), checked at its commit.
+ */
+import type { Change, Op, Replica, ValueType } from '@murmur/core'
+import type { Logger } from 'pino'
+import type { Precondition } from './write-queue.js'
+
+/** A refresh found the key written by another node since: the keepalive ends. */
+export class KeepaliveLostError extends Error {
+  static override name = 'KeepaliveLostError'
+  override name = 'KeepaliveLostError'
+}
+
+interface Held {
+  ttlMs: number
+  /** The value, base64. */
+  value: string
+  type?: ValueType
+}
+
+export interface KeepalivesComponents {
+  /** The running node's replica; throws while the node is stopped. */
+  replica: () => Replica
+  /** Commits changes as this node's own, refused at the commit if `check` says so. */
+  submit: (changes: Change[], check: Precondition) => Promise<Op[]>
+  log: Logger
+}
+
+const META = 'keepalives'
+
+export class Keepalives {
+  private readonly held = new Map<string, Held>()
+  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private running = false
+
+  constructor (private readonly components: KeepalivesComponents) {}
+
+  /** Loads the keepalives kept in the store and refreshes each at once. */
+  start (): void {
+    this.running = true
+    this.held.clear()
+    for (const [key, held] of JSON.parse(this.components.replica().store.meta(META) ?? '[]') as Array<[string, Held]>) {
+      this.held.set(key, held)
+      this.schedule(key, 0)
+    }
+    if (this.held.size > 0) this.components.log.info({ keys: [...this.held.keys()] }, 'resuming keepalives')
+  }
+
+  stop (): void {
+    this.running = false
+    for (const timer of this.timers.values()) clearTimeout(timer)
+    this.timers.clear()
+  }
+
+  /** Keys kept alive, with their TTLs. */
+  list (): Array<{ key: string, ttlMs: number }> {
+    return [...this.held].map(([key, { ttlMs }]) => ({ key, ttlMs }))
+  }
+
+  /** A put with keepalive was committed as `op`: refresh it from now on. */
+  hold (op: Op, ttlMs: number): void {
+    const held: Held = { ttlMs, value: Buffer.from(op.value as Uint8Array).toString('base64'), ...(op.type !== undefined ? { type: op.type } : {}) }
+    this.held.set(op.key, held)
+    this.save()
+    this.schedule(op.key, ttlMs / 3)
+  }
+
+  /** A delete or a put without keepalive of `key` enters: no refresh of it follows. */
+  drop (key: string): void {
+    if (!this.held.delete(key)) return
+    clearTimeout(this.timers.get(key))
+    this.timers.delete(key)
+    this.save()
+  }
+
+  private schedule (key: string, ms: number): void {
+    clearTimeout(this.timers.get(key))
+    if (!this.running) return
+    const timer = setTimeout(() => { void this.refresh(key) }, ms)
+    timer.unref()
+    this.timers.set(key, timer)
+  }
+
+  private async refresh (key: string): Promise<void> {
+    const held = this.held.get(key)
+    if (held === undefined || !this.running) return
+    const replica = this.components.replica()
+    const check: Precondition = () => {
+      const row = replica.store.row(key)
+      return row === undefined || row.origin === replica.nodeId ? undefined : new KeepaliveLostError(`${key} was written by ${row.origin}`)
+    }
+    const change: Change = { key, value: Buffer.from(held.value, 'base64'), ttlMs: held.ttlMs, ...(held.type !== undefined ? { type: held.type } : {}) }
+    try {
+      await this.components.submit([change], check)
+      if (this.held.get(key) === held) this.schedule(key, held.ttlMs / 3)
+    } catch (err) {
+      if (this.held.get(key) !== held || !this.running) return
+      if (err instanceof KeepaliveLostError) {
+        this.components.log.info({ key, reason: err.message }, 'keepalive ended: another node wrote the key')
+        this.drop(key)
+        return
+      }
+      this.components.log.warn({ key, err: (err as Error).message }, 'cannot refresh a keepalive; retrying')
+      this.schedule(key, Math.min(1_000, held.ttlMs / 3))
+    }
+  }
+
+  private save (): void {
+    if (!this.running) return
+    this.components.replica().store.setMeta(META, JSON.stringify([...this.held]))
+  }
+}
