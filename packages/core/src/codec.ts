@@ -12,11 +12,14 @@
  *              the batch's ops that are not in this message
  *   ops        varint count, then per op:
  *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, bits 2-3 = value
- *              type (0 text, 1 json, 2 binary; 0 for a tombstone), other bits
- *              must be 0. A text op has the flags it had before types, so its
- *              bytes, digest and signature are unchanged.
+ *              type (0 text, 1 json, 2 binary; 0 for a tombstone), bit 5 =
+ *              has seen; other bits must be 0. A text op has the flags it
+ *              had before types, so its bytes, digest and signature are
+ *              unchanged; so has an op without `seen`.
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
+ *     seen     (bit 5 only) wall, logical, origin index: 3 varints, the
+ *              version of the key the writer held (see `Op.seen`)
  *     wall, logical, origin index, seq    4 varints
  *     proof    varint index into proofs (only when proved)
  *
@@ -30,7 +33,7 @@
 import { ByteReader, ByteWriter, MAX_VARINT_BYTES } from './bytes.js'
 import { OpCodecError } from './errors.js'
 import { DIGEST_BYTES, opDigest } from './proof.js'
-import type { Op, OpProof } from './types.js'
+import type { Op, OpProof, Seen } from './types.js'
 
 const FORMAT_VERSION = 2
 const TOMBSTONE = 0b1
@@ -38,6 +41,7 @@ const PROVED = 0b10
 const TYPE_SHIFT = 2
 const TYPE_BITS = 0b1100
 const TYPES = [undefined, 'json', 'binary'] as const
+const HAS_SEEN = 0b100000
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
@@ -65,6 +69,7 @@ export function encodeOps (ops: Op[]): Uint8Array {
   const proofs = new Map<OpProof, { index: number, origin: string, present: Set<number> }>()
   for (const op of ops) {
     if (!origins.has(op.origin)) origins.set(op.origin, origins.size)
+    if (op.seen !== undefined && !origins.has(op.seen.origin)) origins.set(op.seen.origin, origins.size)
     if (op.proof == null) continue
     let entry = proofs.get(op.proof)
     if (entry == null) proofs.set(op.proof, (entry = { index: proofs.size, origin: op.origin, present: new Set() }))
@@ -104,6 +109,7 @@ export function encodeOps (ops: Op[]): Uint8Array {
     out.byte(contentFlags(op) | (op.proof != null ? PROVED : 0))
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
+    if (op.seen !== undefined) for (const n of [op.seen.wall, op.seen.logical, origins.get(op.seen.origin) ?? 0]) out.varint(n)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
     if (op.proof != null) out.varint(proofs.get(op.proof)?.index ?? 0)
   }
@@ -115,12 +121,12 @@ function contentFlags (op: Op): number {
   const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
   if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
   if (op.value === null && type !== 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type`)
-  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT)
+  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.seen !== undefined ? HAS_SEEN : 0)
 }
 
 /** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
 export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
+  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.seen !== undefined ? { seen: op.seen } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
 const scratch = { buffer: Buffer.alloc(4096) }
@@ -131,10 +137,15 @@ const scratch = { buffer: Buffer.alloc(4096) }
  * for hashing every op of every batch.
  */
 export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T): T {
-  if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0) return use(signingPayload(op)) // throws the encoder's error
+  const seen = op.seen
+  // a seen origin other than the op's own is the second entry of the origins table
+  const other = seen !== undefined && seen.origin !== op.origin ? seen.origin : undefined
+  if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0 ||
+    (other !== undefined && (other.length === 0 || !other.isWellFormed()))) return use(signingPayload(op)) // throws the encoder's error
   const originBytes = Buffer.byteLength(op.origin)
+  const otherBytes = other === undefined ? 0 : Buffer.byteLength(other)
   const keyBytes = Buffer.byteLength(op.key)
-  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + keyBytes + (op.value?.length ?? 0) + 8 * MAX_VARINT_BYTES
+  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + otherBytes + keyBytes + (op.value?.length ?? 0) + 12 * MAX_VARINT_BYTES
   if (scratch.buffer.length < size) scratch.buffer = Buffer.alloc(Math.max(size, scratch.buffer.length * 2))
   const out = scratch.buffer
   let pos = 0
@@ -143,12 +154,16 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
     for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80
     out[pos++] = value
   }
-  if (originBytes > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${originBytes} bytes, limit is ${MAX_ORIGIN_BYTES}`)
+  if (Math.max(originBytes, otherBytes) > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${Math.max(originBytes, otherBytes)} bytes, limit is ${MAX_ORIGIN_BYTES}`)
   if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
   out[pos++] = FORMAT_VERSION
-  varint(1) // one origin
+  varint(other === undefined ? 1 : 2)
   varint(originBytes)
   pos += out.write(op.origin, pos, 'utf8')
+  if (other !== undefined) {
+    varint(otherBytes)
+    pos += out.write(other, pos, 'utf8')
+  }
   varint(0) // no proofs
   varint(1) // one op
   out[pos++] = contentFlags(op)
@@ -158,6 +173,11 @@ export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T):
     varint(op.value.length)
     out.set(op.value, pos)
     pos += op.value.length
+  }
+  if (seen !== undefined) {
+    varint(seen.wall)
+    varint(seen.logical)
+    varint(other === undefined ? 0 : 1)
   }
   varint(op.wall)
   varint(op.logical)
@@ -250,7 +270,7 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
 function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
   const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
   const flags = input.byte('flags')
-  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | HAS_SEEN)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
   const typeIndex = (flags & TYPE_BITS) >> TYPE_SHIFT
   if (typeIndex >= TYPES.length) fail(`has unknown value type ${typeIndex}`)
   if ((flags & TOMBSTONE) !== 0 && typeIndex !== 0) fail('is a delete with a value type')
@@ -258,6 +278,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   if (key.length === 0) fail('key is empty')
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
   const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk('value', maxValueBytes))
+  const seen = (flags & HAS_SEEN) !== 0 ? readSeen(input, origins, fail) : undefined
   const wall = input.varint('wall')
   const logical = input.varint('logical')
   const origin = origins[input.varint('origin index')]
@@ -266,6 +287,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   if (seq < 1) fail('seq is 0')
   const type = TYPES[typeIndex]
   const op: Op = type === undefined ? { key, value, wall, logical, origin, seq } : { key, value, type, wall, logical, origin, seq }
+  if (seen !== undefined) op.seen = seen
   if ((flags & PROVED) === 0) return op
   const entry = proofs[input.varint('proof index')]
   if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)
@@ -279,4 +301,12 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   op.proof = entry.proof
   Object.defineProperty(op, BOUND, { value: entry.proof })
   return op
+}
+
+function readSeen (input: ByteReader, origins: string[], fail: (what: string) => never): Seen {
+  const wall = input.varint('seen wall')
+  const logical = input.varint('seen logical')
+  const origin = origins[input.varint('seen origin index')]
+  if (origin === undefined) return fail(`seen origin index is out of range (${origins.length} origins)`)
+  return { wall, logical, origin }
 }

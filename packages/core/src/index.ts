@@ -18,6 +18,8 @@ export { REHAND_MS, Replica, type ReplicaInit, type ReplicaStatus } from './repl
 export type { ReceiveContext, Received } from './replica/inbound.js'
 export { sizeOf as pendingSize } from './replica/pending.js'
 export type { Collected } from './replica/collect.js'
+export { compareSeen, concurrent, nothingSeen } from './replica/conflicts.js'
+export type { HistoryBound } from './replica/history.js'
 export { OpChecker, type Refusal, type RefusalKind, type VerifyBatch } from './replica/checker.js'
 export { serve, isBehind, type ServeInit } from './sync/serve.js'
 export { PullSession, type PullInit, type PullResult, type PullStep } from './sync/pull.js'

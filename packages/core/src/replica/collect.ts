@@ -16,6 +16,7 @@
  * seen everything collected.
  */
 import { headOf } from '../compare.js'
+import { KeyHistory } from './history.js'
 import { noteSilent, raiseHorizon, type ReplicaState } from './state.js'
 import type { OriginState } from '../types.js'
 
@@ -48,6 +49,7 @@ export function collect (state: ReplicaState, now: number): Collected {
       floors.set(origin, { held: known.held, floor: { seq, wall: stamp.wall, logical: stamp.logical, acc } })
     }
   }
+  const history = new KeyHistory(state.store, state.history)
   state.store.transaction(() => {
     for (const [origin, next] of floors) state.store.setOrigin(origin, next)
     for (const [origin, known] of state.origins) {
@@ -57,6 +59,8 @@ export function collect (state: ReplicaState, now: number): Collected {
       if (floors.has(origin)) result.history += state.store.dropHistory(origin, floor)
       // a tombstone goes once it is `tombstoneGraceMs` old
       for (const tombstone of state.store.tombstones(origin, floor, now - state.config.tombstoneGraceMs + 1)) {
+        // kept as the key's newest past version: the next write of the key says it saw it
+        history.replaced(tombstone.key)
         state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
         result.tombstones++

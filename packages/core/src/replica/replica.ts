@@ -19,11 +19,15 @@ import { collect, type Collected } from './collect.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
-import type { Change, ListOptions, Mark, Op, OriginState, Stamp, StoreCounts, VersionVector } from '../types.js'
+import { nothingSeen } from './conflicts.js'
+import { compareVersions } from '../compare.js'
+import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
 
 export type { ReplicaInit } from './state.js'
 
 export interface ReplicaStatus {
+  /** Past versions held that lost to a write that had not seen them (see `conflicts.ts`). */
+  conflicts: number
   /** Members counted for collection (this node included), and those evicted for silence. */
   members: number
   evicted: string[]
@@ -75,10 +79,15 @@ export class Replica {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
+    const written = new Map<string, Seen>()
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()
       const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
       if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
+      if (!isReserved(change.key)) {
+        op.seen = written.get(change.key) ?? this.seen(change.key)
+        written.set(change.key, { wall, logical, origin: this.nodeId })
+      }
       return op
     })
     if (ops.length === 0) return ops
@@ -166,6 +175,23 @@ export class Replica {
     return op === undefined ? undefined : withoutProof(op)
   }
 
+  /**
+   * What a write of `key` here now has seen: the newest version of it this
+   * replica holds (its row, or the newest past version when the row was a
+   * collected tombstone), or nothing.
+   */
+  private seen (key: string): Seen {
+    const row = this.state.store.row(key)
+    const past = this.state.store.past.newest(key)
+    const newest = row === undefined ? past : past === undefined || compareVersions(row, { ...past, seq: 0 }) > 0 ? row : past
+    return newest === undefined ? nothingSeen(this.nodeId) : { wall: newest.wall, logical: newest.logical, origin: newest.origin }
+  }
+
+  /** `key`'s past versions held here, newest first, at most `limit` (its current row is `get`). */
+  history (key: string, limit = this.state.history.versions): PastVersion[] {
+    return isReserved(key) ? [] : this.state.store.past.list(key, limit)
+  }
+
   /** Live user entries in key order. */
   list (options?: ListOptions): Op[] {
     return this.state.store.rows(options).map(withoutProof)
@@ -187,6 +213,7 @@ export class Replica {
   status (now = this.state.now()): ReplicaStatus {
     const { active, evicted } = this.state.stability.members(now)
     return {
+      conflicts: this.state.store.past.conflicts(),
       members: active.length + 1,
       evicted,
       floors: Object.fromEntries([...this.state.origins].filter(([, known]) => known.floor.seq > 0).map(([origin, known]) => [origin, known.floor.seq])),
@@ -201,5 +228,7 @@ export class Replica {
 }
 
 function withoutProof (op: Op): Op {
-  return { key: op.key, value: op.value, ...typeOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  const plain: Op = { key: op.key, value: op.value, ...typeOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.seen !== undefined) plain.seen = op.seen
+  return plain
 }
