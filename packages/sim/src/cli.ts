@@ -104,7 +104,7 @@ function hunt (all: Array<{ name: string, scenario: Scenario }>, { verbose, shri
   io.out(`\n${all.length} runs passed in ${seconds.toFixed(1)} s (${(all.length / seconds).toFixed(1)} runs/s)\n` +
     `  faults injected: ${faults.toLocaleString('en')} (${totals.crashes ?? 0} crashes, ${totals.partitions ?? 0} partitions, ${totals.clockJumps ?? 0} clock jumps, ${totals.diskFull ?? 0} full disks, ${totals.hostileActs ?? 0} hostile acts, ${totals.dropped ?? 0} messages dropped, ${totals.duplicated ?? 0} duplicated, ${totals.streamsBroken ?? 0} syncs broken)\n` +
     `  work: ${(totals.writes ?? 0).toLocaleString('en')} writes, ${(totals.gossip ?? 0).toLocaleString('en')} gossip deliveries, ${(totals.frames ?? 0).toLocaleString('en')} sync frames, ${totals.snapshots ?? 0} snapshots, ${totals.tombstonesCollected ?? 0} tombstones collected, ${totals.refused ?? 0} ops refused, ${totals.equivocations ?? 0} second versions kept\n` +
-    `  checks passed on every run: identical rows and prefixes on every honest replica, every key the winner of every op that exists, every acknowledged write present or superseded, change cursors whole, waiting ops within budget (largest seen: ${totals.maxWaitingBytes ?? 0} bytes)\n`)
+    `  checks passed on every run: identical rows and prefixes on every honest replica, every key the winner of every op that exists, every acknowledged write present or superseded (and the current value or in history), the same history and conflicts on every replica, change cursors whole, waiting ops within budget (largest seen: ${totals.maxWaitingBytes ?? 0} bytes)\n`)
   return 0
 }
 

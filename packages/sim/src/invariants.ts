@@ -5,10 +5,12 @@
  * acknowledged write is there or superseded by a higher version, and no
  * deleted value is back unless a newer write brought it); waiting ops kept
  * to their budget; in a closed group whose members all stayed within the
- * retention, no honest node had to write anything again; and each replica's
- * change cursors (what a resuming watch reads) survived every crash intact.
+ * retention, no honest node had to write anything again; each replica's
+ * change cursors (what a resuming watch reads) survived every crash intact;
+ * and replicas agree on each key's history and conflicts (history-check.ts).
  */
 import { isNewer, isReserved, type Op } from '@murmur/core'
+import { checkHistory } from './history-check.js'
 import { describeOp, type Recorder } from './record.js'
 import type { Scenario } from './scenario.js'
 import type { SimNode } from './node.js'
@@ -55,6 +57,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
     }
   }
   for (const node of nodes) checkCursors(node, record)
+  checkHistory(nodes, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
     record.fail(`${record.counts.reissued} writes made again by honest nodes in a closed group where no member was evicted: a deleted value could come back`)

@@ -71,6 +71,7 @@ export class Recorder {
 /** An op as data, without its batch's digests; the signature stays: it breaks ties between two ops of one version. */
 export function stripped (op: Op): Op {
   const plain: Op = { key: op.key, value: op.value === null ? null : Buffer.from(op.value), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.seen !== undefined) plain.seen = op.seen
   if (op.proof != null) plain.proof = { sig: op.proof.sig, first: op.seq, digests: new Uint8Array(0) }
   return plain
 }
