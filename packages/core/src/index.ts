@@ -18,7 +18,7 @@ export { REHAND_MS, Replica, type ReplicaInit, type ReplicaStatus } from './repl
 export type { ReceiveContext, Received } from './replica/inbound.js'
 export { sizeOf as pendingSize } from './replica/pending.js'
 export type { Collected } from './replica/collect.js'
-export { compareSeen, concurrent, nothingSeen } from './replica/conflicts.js'
+export { compareSeen, concurrent, nothingSeen, seenKind } from './replica/conflicts.js'
 export type { HistoryBound } from './replica/history.js'
 export { OpChecker, type Refusal, type RefusalKind, type VerifyBatch } from './replica/checker.js'
 export { serve, isBehind, type ServeInit } from './sync/serve.js'

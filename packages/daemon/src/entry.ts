@@ -1,6 +1,6 @@
 /** What the library API hands out for a key and for a change. */
 import { versionOf } from './conditions.js'
-import type { Op, ValueType, Version } from '@murmur/core'
+import type { Op, PastVersion, ValueType, Version } from '@murmur/core'
 
 export type { ValueType } from '@murmur/core'
 
@@ -12,7 +12,8 @@ export interface Entry {
 }
 
 export interface ChangeEvent {
-  type: 'put' | 'delete'
+  /** `conflict`: the version `version` of the key (its `value`; none when `deleted`) lost to a write that had not seen it. */
+  type: 'put' | 'delete' | 'conflict'
   key: string
   value?: Uint8Array
   /** A put's value type. */
@@ -22,11 +23,20 @@ export interface ChangeEvent {
   source: string
   /** This node's number for the change (see `Murmur.changesSince`); events leave in its order. */
   cursor?: number
+  /** A conflict whose losing version was a delete. */
+  deleted?: boolean
 }
 
 /** A live row as an entry. */
 export function entryOf (op: Op): Entry {
   return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op) }
+}
+
+/** The conflict event for a past version found to have lost to a write that had not seen it. */
+export function conflictEventOf (past: PastVersion, source: string): ChangeEvent {
+  const { op } = past
+  const base = { type: 'conflict' as const, key: op.key, version: versionOf(op), source, ...(past.conflict !== undefined ? { cursor: past.conflict } : {}) }
+  return op.value == null ? { ...base, deleted: true } : { ...base, value: op.value, valueType: op.type ?? 'text' }
 }
 
 /** The change event for an op that became its key's row (a removed row: the op with a null value). */

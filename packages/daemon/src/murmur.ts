@@ -28,9 +28,11 @@ import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } 
 import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
 import { ChangeOrder } from './change-order.js'
-import { changeEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { changeEventOf, conflictEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { conflictsOf, historyOf, revertWrite, type HistoryVersion } from './key-history.js'
 import { replay, type Replay } from './replay.js'
 import type { Op, Version } from '@murmur/core'
+import { versionOf } from './conditions.js'
 import type { PeerId } from '@libp2p/interface'
 
 export type { MurmurInit } from './init.js'
@@ -38,6 +40,7 @@ export type { MurmurStatus } from './status.js'
 export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
 export type { ChangeEvent, Entry, ValueType } from './entry.js'
 export type { Replay } from './replay.js'
+export type { HistoryVersion } from './key-history.js'
 
 export type PeerSummary = PeerInfo
 
@@ -144,6 +147,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         members: () => running.libp2p.getPeers().filter(p => this.members.has(p.toString())),
         write: async changes => await this.writes.submit(changes),
         changed: (op, source) => { this.emitChange(op, source) },
+        conflicted: (past, source) => { this.order.peer(past.conflict, () => { this.emit('change', conflictEventOf(past, source)) }) },
         clockWarning: () => clockWarning(peerSyncOf(running.libp2p.services.sync.peers, this.members, {}), this.init.maxClockSkewMs ?? 60_000).warning
       })
       this.log.info({ peerId: running.libp2p.peerId.toString(), group: this.group, addrs: this.addrs }, 'node started')
@@ -198,6 +202,28 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     checkKey(key)
     const op = this.state().replica.get(key)
     return op?.value == null ? undefined : entryOf(op)
+  }
+
+  /**
+   * `key`'s versions this node holds, newest first (the current one, then
+   * its history; see key-history.ts), at most `limit` (default: all kept).
+   * `conflicts`: only the past versions that lost to a write that had not seen them.
+   */
+  history (key: string, options: { limit?: number, conflicts?: boolean } = {}): HistoryVersion[] {
+    checkKey(key)
+    const { replica } = this.state()
+    const nameOf = (peer: string): string | undefined => peer === this.peerId ? this.name : this.members.get(peer) ?? this.state().discovery.nameOf(peer)
+    return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, options.limit ?? Number.MAX_SAFE_INTEGER, nameOf)
+  }
+
+  /** Writes `key`'s version `version` (one `history` lists) again as a new write: its value and type, or a delete. */
+  async revert (key: string, version: { origin: string, seq: number }): Promise<Version> {
+    checkKey(key)
+    const [outcome] = await this.writes.writeMany([revertWrite(this.state().replica, key, version)])
+    if (outcome?.status === 'rejected') throw outcome.reason
+    const value = outcome?.value as WriteOutcome
+    // a delete of a key already deleted writes nothing: the key is at a delete already
+    return 'deleted' in value ? value.version ?? versionOf(this.state().replica.store.row(key) ?? { ...version, wall: 0, logical: 0 }) : value
   }
 
   /**

@@ -30,6 +30,8 @@ export const InvalidJsonCode = 1007
 export const SchemaViolationCode = 1008
 /** A schema ajv cannot compile, set at `_schema/<prefix>` or (from a peer) governing a put: `data.prefix`. */
 export const InvalidSchemaCode = 1009
+/** kv_revert named a version of the key this node does not hold (never written, or trimmed from its history): `data.key`, `data.version`. */
+export const VersionNotFoundCode = 1011
 
 /** A schema refused the write (murmurctl exits 6): the value does not match, or the schema does not compile. */
 export function isSchemaRefusal (code: number): boolean {
@@ -48,7 +50,8 @@ export const ErrorCodes = {
   ConditionFailed: ConditionFailedCode,
   InvalidJson: InvalidJsonCode,
   SchemaViolation: SchemaViolationCode,
-  InvalidSchema: InvalidSchemaCode
+  InvalidSchema: InvalidSchemaCode,
+  VersionNotFound: VersionNotFoundCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

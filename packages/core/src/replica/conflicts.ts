@@ -37,6 +37,6 @@ export function concurrent (loser: Version, winner: Version & { seen?: Seen }): 
 }
 
 /** What `op` says its writer had seen, as history shows it: a version, nothing, or unknown (an op without `seen`). */
-export function seenOf (op: Op): Seen | 'nothing' | undefined {
+export function seenKind (op: Op): Seen | 'nothing' | undefined {
   return op.seen === undefined ? undefined : op.seen.wall === 0 ? 'nothing' : op.seen
 }
