@@ -171,7 +171,7 @@ export interface PastStore {
   keepRow(key: string): void
   /** Keeps `op` (whose digest is `digest`) as a past version. */
   keep(op: Op, digest: Uint8Array): void
-  /** The newest past version of `key`. */
+  /** The newest version of `key` held: its row, or a past version newer than it (a collected tombstone's). */
   newest(key: string): Seen | undefined
   /**
    * Marks as conflicts, each with a new change cursor, the past versions of

@@ -8,7 +8,7 @@
 import { rpcError } from '@murmur/protocol'
 import { seenKind, type Op, type PastVersion, type Replica, type Seen, type ValueType, type Version } from '@murmur/core'
 import { versionOf } from './conditions.js'
-import type { Write } from './writes.js'
+import type { Write, WriteOutcome, Writes } from './writes.js'
 
 export interface HistoryVersion {
   key: string
@@ -25,6 +25,19 @@ export interface HistoryVersion {
   current: boolean
   /** It lost to a write that had not seen it: at this change cursor. */
   conflictCursor?: number
+}
+
+/** `Murmur.history`: the key's versions, or (`conflicts`) only its past versions that are conflicts. */
+export function readHistory (replica: Replica, key: string, options: { limit?: number, conflicts?: boolean }, nameOf: (peer: string) => string | undefined): HistoryVersion[] {
+  return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, options.limit ?? Number.MAX_SAFE_INTEGER, nameOf)
+}
+
+/** `Murmur.revert`: writes the version again; a delete of a key already deleted writes nothing and gives the delete it is at. */
+export async function revertKey (writes: Writes, replica: Replica, key: string, version: { origin: string, seq: number }): Promise<Version> {
+  const [outcome] = await writes.writeMany([revertWrite(replica, key, version)])
+  if (outcome?.status === 'rejected') throw outcome.reason
+  const value = outcome?.value as WriteOutcome
+  return 'deleted' in value ? value.version ?? versionOf(replica.store.row(key) ?? { ...version, wall: 0, logical: 0 }) : value
 }
 
 /** The key's versions held here, newest first: its row, then its past versions; at most `limit`. */

@@ -29,10 +29,9 @@ import { Writes, checkKey, type Condition, type PutOptions, type Write, type Wri
 import type { MurmurInit } from './init.js'
 import { ChangeOrder } from './change-order.js'
 import { changeEventOf, conflictEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
-import { conflictsOf, historyOf, revertWrite, type HistoryVersion } from './key-history.js'
+import { readHistory, revertKey, type HistoryVersion } from './key-history.js'
 import { replay, type Replay } from './replay.js'
 import type { Op, Version } from '@murmur/core'
-import { versionOf } from './conditions.js'
 import type { PeerId } from '@libp2p/interface'
 
 export type { MurmurInit } from './init.js'
@@ -211,19 +210,13 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    */
   history (key: string, options: { limit?: number, conflicts?: boolean } = {}): HistoryVersion[] {
     checkKey(key)
-    const { replica } = this.state()
-    const nameOf = (peer: string): string | undefined => peer === this.peerId ? this.name : this.members.get(peer) ?? this.state().discovery.nameOf(peer)
-    return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, options.limit ?? Number.MAX_SAFE_INTEGER, nameOf)
+    return readHistory(this.state().replica, key, options, peer => peer === this.peerId ? this.name : this.members.get(peer) ?? this.state().discovery.nameOf(peer))
   }
 
   /** Writes `key`'s version `version` (one `history` lists) again as a new write: its value and type, or a delete. */
   async revert (key: string, version: { origin: string, seq: number }): Promise<Version> {
     checkKey(key)
-    const [outcome] = await this.writes.writeMany([revertWrite(this.state().replica, key, version)])
-    if (outcome?.status === 'rejected') throw outcome.reason
-    const value = outcome?.value as WriteOutcome
-    // a delete of a key already deleted writes nothing: the key is at a delete already
-    return 'deleted' in value ? value.version ?? versionOf(this.state().replica.store.row(key) ?? { ...version, wall: 0, logical: 0 }) : value
+    return await revertKey(this.writes, this.state().replica, key, version)
   }
 
   /**

@@ -35,8 +35,8 @@ export interface Applied {
  * says an op that would create its key is known to have lost to an op this
  * node once held and has since collected (a sync witness).
  */
-export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false): Applied {
-  const history = new KeyHistory(store, bound)
+export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false, local = false): Applied {
+  const history = new KeyHistory(store, bound, local)
   const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map(), conflicts: history.conflicts }
   const floors = new Map([...origins].map(([origin, state]) => [origin, state.floor.seq]))
   const stateOf = (origin: string): OriginState => {

@@ -28,10 +28,13 @@ export class KeyHistory {
   readonly conflicts: PastVersion[] = []
   private readonly store: Store
   private readonly bound: HistoryBound
+  /** This node's own writes: each saw the newest version held, so none can make a conflict here. */
+  private readonly local: boolean
 
-  constructor (store: Store, bound: HistoryBound) {
+  constructor (store: Store, bound: HistoryBound, local = false) {
     this.store = store
     this.bound = bound
+    this.local = local
   }
 
   /** The row of `key` is about to be replaced or removed: it becomes a past version. */
@@ -42,7 +45,7 @@ export class KeyHistory {
   /** `op` became the row of its key: the past versions it had not seen are conflicts. */
   won (op: Op): void {
     if (isReserved(op.key)) return
-    this.beat(op)
+    if (!this.local) this.beat(op)
     this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
   }
 

@@ -225,7 +225,7 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
   if (!local) state.hlc.update(ops.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
   const superseded = (op: Op): boolean => (witnesses?.get(op.key) ?? []).some(w => isNewer(w, op) && w.seq <= (state.origins.get(w.origin)?.held.seq ?? 0))
   const applied = state.store.transaction(() => {
-    const result = applyOps(state.store, state.origins, ops, state.history, superseded)
+    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local)
     state.store.setClock(state.hlc.peek())
     for (const { origin, seq } of result.equivocations) {
       if (state.equivocators.has(origin)) continue

@@ -20,7 +20,6 @@ import { commit, emptyReceived, receive, release, type ReceiveContext, type Rece
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
 import { nothingSeen } from './conflicts.js'
-import { compareVersions } from '../compare.js'
 import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
 
 export type { ReplicaInit } from './state.js'
@@ -181,10 +180,7 @@ export class Replica {
    * collected tombstone), or nothing.
    */
   private seen (key: string): Seen {
-    const row = this.state.store.row(key)
-    const past = this.state.store.past.newest(key)
-    const newest = row === undefined ? past : past === undefined || compareVersions(row, { ...past, seq: 0 }) > 0 ? row : past
-    return newest === undefined ? nothingSeen(this.nodeId) : { wall: newest.wall, logical: newest.logical, origin: newest.origin }
+    return this.state.store.past.newest(key) ?? nothingSeen(this.nodeId)
   }
 
   /** `key`'s past versions held here, newest first, at most `limit` (its current row is `get`). */

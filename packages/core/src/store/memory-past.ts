@@ -35,7 +35,9 @@ export class MemoryPast implements PastStore {
   }
 
   newest (key: string): Seen | undefined {
-    const op = this.sorted(key)[0]?.op
+    const past = this.sorted(key)[0]?.op
+    const row = this.components.row(key)
+    const op = row === undefined || (past !== undefined && compareVersions(past, row) > 0) ? past : row
     return op === undefined ? undefined : { wall: op.wall, logical: op.logical, origin: op.origin }
   }
 

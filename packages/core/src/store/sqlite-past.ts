@@ -27,7 +27,10 @@ function prepare (db: Database.Database) {
     keepRow: db.prepare<[string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}) SELECT ${COLUMNS} FROM kv_store WHERE key = ?`),
     keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS})
       VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest)`),
-    newest: db.prepare<[string], Seen>(`SELECT wall, logical, origin FROM key_history WHERE key = ? ORDER BY ${NEWEST_FIRST} LIMIT 1`),
+    // the row, and the newest past version (ahead of the row only when the row was a collected tombstone)
+    newest: db.prepare<[{ key: string }], Seen>(`SELECT wall, logical, origin FROM kv_store WHERE key = :key UNION ALL
+      SELECT * FROM (SELECT wall, logical, origin FROM key_history WHERE key = :key ORDER BY ${NEWEST_FIRST} LIMIT 1)
+      ORDER BY wall DESC, logical DESC, origin DESC LIMIT 1`),
     between: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND conflict IS NULL
       AND (wall, logical, origin) > (:sw, :sl, :so) AND (wall, logical, origin, seq) < (:wall, :logical, :origin, :seq) ORDER BY ${NEWEST_FIRST}`),
     unseen: db.prepare<[Record<string, unknown>], { one: number }>(`SELECT 1 AS one FROM key_history WHERE key = :key
@@ -36,6 +39,7 @@ function prepare (db: Database.Database) {
     at: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND wall = :wall
       AND logical = :logical AND origin = :origin AND seq = :seq AND conflict IS NULL`),
     mark: db.prepare<[number, number], PastRow>('UPDATE key_history SET conflict = ? WHERE id = ? RETURNING *'),
+    size: db.prepare<[string], { n: number, bytes: number | null }>('SELECT count(*) AS n, sum(length(value)) AS bytes FROM key_history WHERE key = ?'),
     trim: db.prepare<[{ key: string, versions: number, bytes: number }]>(`DELETE FROM key_history WHERE id IN (
       SELECT id FROM (SELECT id, ROW_NUMBER() OVER w AS n, SUM(coalesce(length(value), 0)) OVER w AS total FROM key_history
         WHERE key = :key WINDOW w AS (ORDER BY ${NEWEST_FIRST} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
@@ -65,7 +69,7 @@ export class SqlitePast implements PastStore {
   }
 
   newest (key: string): Seen | undefined {
-    return this.sql.newest.get(key)
+    return this.sql.newest.get({ key })
   }
 
   markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
@@ -83,6 +87,9 @@ export class SqlitePast implements PastStore {
   }
 
   trim (key: string, versions: number, bytes: number): void {
+    // the window query only when something is over: most keys are within the bound
+    const size = this.sql.size.get(key)
+    if (size === undefined || (size.n <= versions && (size.bytes ?? 0) <= bytes)) return
     this.components.mutate(() => this.sql.trim.run({ key, versions, bytes }))
   }
 
