@@ -4,10 +4,12 @@
  * order, and the bound.
  */
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { concurrent, decodeOps, encodeOps, opDigest, signingPayload, type Op, type Replica } from '../src/index.js'
-import { Clock, Keys, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
+import { SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, signingPayload, type Op, type Replica } from '../src/index.js'
+import { Clock, Keys, UNDO_VERSION_7, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
 
@@ -138,3 +140,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
     })
   })
 }
+
+describe('schema version 7 (seen, key_history)', () => {
+  it('brings a version 6 file up: its ops keep their bytes (no seen), history starts empty, and new writes record it', () => {
+    const path = join(dir, 'v6.db')
+    const store = SqliteStore.open(path)
+    const old = op('k', 'old', { origin: 'alice' })
+    store.put(old, opDigest(old))
+    store.close()
+    const db = new Database(path)
+    db.exec(`${UNDO_VERSION_7} UPDATE meta SET value = 6 WHERE name = 'schema_version'`)
+    db.close()
+    const migrated = SqliteStore.open(path)
+    const row = migrated.row('k') as Op
+    assert.equal(row.seen, undefined)
+    assert.deepEqual(opDigest(row), opDigest(old), 'no seen, so the same digest and signature')
+    assert.deepEqual(migrated.past.list('k', 10), [])
+    const next: Op = { ...op('k', 'new', { origin: 'bob', wall: 5 }), seen: { wall: 1, logical: 0, origin: 'alice' } }
+    migrated.transaction(() => {
+      migrated.past.keepRow('k')
+      migrated.put(next, opDigest(next))
+    })
+    assert.deepEqual(migrated.row('k')?.seen, next.seen)
+    assert.deepEqual(migrated.past.list('k', 10).map(p => text(p.op.value)), ['old'])
+    migrated.close()
+    const check = new Database(path, { readonly: true })
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
+    check.close()
+  })
+})
