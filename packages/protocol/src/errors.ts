@@ -31,7 +31,7 @@ export const SchemaViolationCode = 1008
 /** A schema ajv cannot compile, set at `_schema/<prefix>` or (from a peer) governing a put: `data.prefix`. */
 export const InvalidSchemaCode = 1009
 /** kv_revert named a version of the key this node does not hold (never written, or trimmed from its history): `data.key`, `data.version`. */
-export const VersionNotFoundCode = 1011
+export const VersionNotFoundCode = 1010
 
 /** A schema refused the write (murmurctl exits 6): the value does not match, or the schema does not compile. */
 export function isSchemaRefusal (code: number): boolean {
