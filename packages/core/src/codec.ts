@@ -30,12 +30,12 @@
  * names it once, so the overhead per op is a dozen bytes or so on top of the
  * key and value.
  */
-import { ByteReader, ByteWriter, MAX_VARINT_BYTES } from './bytes.js'
+import { ByteReader, ByteWriter } from './bytes.js'
 import { OpCodecError } from './errors.js'
 import { DIGEST_BYTES, opDigest } from './proof.js'
 import type { Op, OpProof, Seen } from './types.js'
 
-const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 2
 const TOMBSTONE = 0b1
 const PROVED = 0b10
 const TYPE_SHIFT = 2
@@ -45,7 +45,7 @@ const HAS_SEEN = 0b100000
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
-const MAX_ORIGIN_BYTES = 128
+export const MAX_ORIGIN_BYTES = 128
 
 export interface DecodeLimits {
   /** Reject a batch of more ops than this. Default: no limit beyond the buffer. */
@@ -116,74 +116,12 @@ export function encodeOps (ops: Op[]): Uint8Array {
   return out.finish()
 }
 
-/** The flags of an op's content (tombstone, value type), as signed. Throws for a typed tombstone or an unknown type. */
-function contentFlags (op: Op): number {
+/** The flags of an op's content (tombstone, value type, has seen), as signed. Throws for a typed tombstone or an unknown type. */
+export function contentFlags (op: Op): number {
   const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
   if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
   if (op.value === null && type !== 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type`)
   return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.seen !== undefined ? HAS_SEEN : 0)
-}
-
-/** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
-export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.seen !== undefined ? { seen: op.seen } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
-}
-
-const scratch = { buffer: Buffer.alloc(4096) }
-
-/**
- * `signingPayload(op)` written into a reused buffer and handed to `use`
- * before the next call overwrites it: the same bytes without the allocations,
- * for hashing every op of every batch.
- */
-export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T): T {
-  const seen = op.seen
-  // a seen origin other than the op's own is the second entry of the origins table
-  const other = seen !== undefined && seen.origin !== op.origin ? seen.origin : undefined
-  if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0 ||
-    (other !== undefined && (other.length === 0 || !other.isWellFormed()))) return use(signingPayload(op)) // throws the encoder's error
-  const originBytes = Buffer.byteLength(op.origin)
-  const otherBytes = other === undefined ? 0 : Buffer.byteLength(other)
-  const keyBytes = Buffer.byteLength(op.key)
-  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + otherBytes + keyBytes + (op.value?.length ?? 0) + 12 * MAX_VARINT_BYTES
-  if (scratch.buffer.length < size) scratch.buffer = Buffer.alloc(Math.max(size, scratch.buffer.length * 2))
-  const out = scratch.buffer
-  let pos = 0
-  const varint = (value: number): void => {
-    if (!Number.isSafeInteger(value) || value < 0) throw new OpCodecError(`${value} is not a safe non-negative integer`)
-    for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80
-    out[pos++] = value
-  }
-  if (Math.max(originBytes, otherBytes) > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${Math.max(originBytes, otherBytes)} bytes, limit is ${MAX_ORIGIN_BYTES}`)
-  if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
-  out[pos++] = FORMAT_VERSION
-  varint(other === undefined ? 1 : 2)
-  varint(originBytes)
-  pos += out.write(op.origin, pos, 'utf8')
-  if (other !== undefined) {
-    varint(otherBytes)
-    pos += out.write(other, pos, 'utf8')
-  }
-  varint(0) // no proofs
-  varint(1) // one op
-  out[pos++] = contentFlags(op)
-  varint(keyBytes)
-  pos += out.write(op.key, pos, 'utf8')
-  if (op.value !== null) {
-    varint(op.value.length)
-    out.set(op.value, pos)
-    pos += op.value.length
-  }
-  if (seen !== undefined) {
-    varint(seen.wall)
-    varint(seen.logical)
-    varint(other === undefined ? 0 : 1)
-  }
-  varint(op.wall)
-  varint(op.logical)
-  varint(0) // origin index
-  varint(op.seq)
-  return use(out.subarray(0, pos))
 }
 
 /**

@@ -171,8 +171,8 @@ export interface PastStore {
   keepRow(key: string): void
   /** Keeps `op` (whose digest is `digest`) as a past version. */
   keep(op: Op, digest: Uint8Array): void
-  /** The newest version of `key` held: its row, or a past version newer than it (a collected tombstone's). */
-  newest(key: string): Seen | undefined
+  /** The version of each of `keys` (user keys) a write here now has seen: its row's, or with no row (a collected tombstone) its newest past version's; none for a key with neither. */
+  newest(keys: string[]): Map<string, Seen>
   /**
    * Marks as conflicts, each with a new change cursor, the past versions of
    * `key` above `seen` and below `winner` not marked yet; returns them.

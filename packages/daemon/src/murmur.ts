@@ -276,17 +276,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const { replica, startedAt, libp2p, gossip } = this.state()
     const counters = { ...this.replication.counters, rejected: this.replication.counters.rejected + gossip.rejected }
     return nodeStatus({
-      id: this.peerId,
-      name: this.name,
-      group: this.group,
-      dataDir: this.dataDir,
-      addrs: this.addrs,
-      replica,
-      members: this.members,
-      peers: libp2p.services.sync.peers,
-      counters,
-      maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
-      startedAt,
+      id: this.peerId, name: this.name, group: this.group, dataDir: this.dataDir, addrs: this.addrs,
+      replica, members: this.members, peers: libp2p.services.sync.peers, counters,
+      maxSkewMs: this.init.maxClockSkewMs ?? 60_000, startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
       reach: reachOf(libp2p)
     })

@@ -46,6 +46,8 @@ export class KeyHistory {
   won (op: Op): void {
     if (isReserved(op.key)) return
     if (!this.local) this.beat(op)
+    // a write of this node's that saw nothing of its key: it has no past versions to trim
+    if (this.local && op.seen?.wall === 0) return
     this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
   }
 

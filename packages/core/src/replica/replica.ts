@@ -78,13 +78,15 @@ export class Replica {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
-    const written = new Map<string, Seen>()
+    // what each write has seen (see `conflicts.ts`): its key's row, a tombstone included, or with none its
+    // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write
+    const written = this.state.store.past.newest([...new Set(changes.filter(change => !isReserved(change.key)).map(change => change.key))])
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()
       const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
       if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
       if (!isReserved(change.key)) {
-        op.seen = written.get(change.key) ?? this.seen(change.key)
+        op.seen = written.get(change.key) ?? nothingSeen(this.nodeId)
         written.set(change.key, { wall, logical, origin: this.nodeId })
       }
       return op
@@ -172,15 +174,6 @@ export class Replica {
     if (isReserved(key)) return undefined
     const op = this.state.store.row(key)
     return op === undefined ? undefined : withoutProof(op)
-  }
-
-  /**
-   * What a write of `key` here now has seen: the newest version of it this
-   * replica holds (its row, or the newest past version when the row was a
-   * collected tombstone), or nothing.
-   */
-  private seen (key: string): Seen {
-    return this.state.store.past.newest(key) ?? nothingSeen(this.nodeId)
   }
 
   /** `key`'s past versions held here, newest first, at most `limit` (its current row is `get`). */

@@ -34,11 +34,13 @@ export class MemoryPast implements PastStore {
     this.change(op.key, [...entries, { op: { ...plain, value: op.value === null ? null : Buffer.from(op.value) }, digest: Buffer.from(digest) }])
   }
 
-  newest (key: string): Seen | undefined {
-    const past = this.sorted(key)[0]?.op
-    const row = this.components.row(key)
-    const op = row === undefined || (past !== undefined && compareVersions(past, row) > 0) ? past : row
-    return op === undefined ? undefined : { wall: op.wall, logical: op.logical, origin: op.origin }
+  newest (keys: string[]): Map<string, Seen> {
+    const found = new Map<string, Seen>()
+    for (const key of keys) {
+      const op = this.components.row(key) ?? this.sorted(key)[0]?.op
+      if (op !== undefined) found.set(key, { wall: op.wall, logical: op.logical, origin: op.origin })
+    }
+    return found
   }
 
   markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {

@@ -27,10 +27,10 @@ function prepare (db: Database.Database) {
     keepRow: db.prepare<[string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}) SELECT ${COLUMNS} FROM kv_store WHERE key = ?`),
     keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS})
       VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest)`),
-    // the row, and the newest past version (ahead of the row only when the row was a collected tombstone)
-    newest: db.prepare<[{ key: string }], Seen>(`SELECT wall, logical, origin FROM kv_store WHERE key = :key UNION ALL
-      SELECT * FROM (SELECT wall, logical, origin FROM key_history WHERE key = :key ORDER BY ${NEWEST_FIRST} LIMIT 1)
-      ORDER BY wall DESC, logical DESC, origin DESC LIMIT 1`),
+    // one query for all the keys of a write (a key's JSON form reaches SQLite as text), rows first, then past versions
+    rowVersions: db.prepare<[string], Seen & { key: string }>('SELECT key, wall, logical, origin FROM kv_store WHERE key IN (SELECT value FROM json_each(?))'),
+    pastVersions: db.prepare<[string], Seen & { key: string }>(`SELECT key, wall, logical, origin FROM key_history
+      WHERE key IN (SELECT value FROM json_each(?)) ORDER BY key, ${NEWEST_FIRST}`),
     between: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND conflict IS NULL
       AND (wall, logical, origin) > (:sw, :sl, :so) AND (wall, logical, origin, seq) < (:wall, :logical, :origin, :seq) ORDER BY ${NEWEST_FIRST}`),
     unseen: db.prepare<[Record<string, unknown>], { one: number }>(`SELECT 1 AS one FROM key_history WHERE key = :key
@@ -68,8 +68,12 @@ export class SqlitePast implements PastStore {
     this.components.mutate(() => this.sql.keep.run(row))
   }
 
-  newest (key: string): Seen | undefined {
-    return this.sql.newest.get({ key })
+  newest (keys: string[]): Map<string, Seen> {
+    const found = new Map<string, Seen>()
+    for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
+    const rest = keys.filter(key => !found.has(key))
+    if (rest.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(rest))) if (!found.has(key)) found.set(key, seen)
+    return found
   }
 
   markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
