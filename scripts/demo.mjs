@@ -321,6 +321,18 @@ async function scenario (root, nodes) {
   say(indent(dim('  Every node applies the same rule to the same two versions, whatever order they arrive in.')))
   await identicalRows(all, 'identical kv_store rows after the conflict')
   passed('SQLite kv_store rows still identical after the conflict')
+  // the loser stays in every node's history, marked a conflict exactly when the winner's writer had not seen it
+  const marks = history => JSON.stringify(history.versions.map(v => [v.version, v.conflict]))
+  const histories = await waitFor(async () => {
+    const got = await Promise.all(all.map(async node => await node.json(['history', 'counter'])))
+    return got.every(h => h.versions.length === 2 && marks(h) === marks(got[0])) ? got : undefined
+  }, 'every node to hold both writes of counter in its history, marked alike')
+  const [current, earlier] = histories[0].versions
+  if (earlier.value !== loser.value || current.value !== winner.value) fail(`history of counter is not ${winner.value} then ${loser.value}`)
+  table(['node', 'current', 'before it', 'conflict?'], all.map((node, i) => [node.name, `${histories[i].versions[0].value} (${nameOf(histories[i].versions[0].version.origin)})`, `${histories[i].versions[1].value} (${nameOf(histories[i].versions[1].version.origin)})`, histories[i].versions[1].conflict ? 'yes' : 'no']))
+  passed(earlier.conflict
+    ? `${loser.node.name}'s ${loser.value} kept in history on all 3 nodes, marked as a conflict: ${winner.node.name} had not seen it (murmurctl get counter --conflicts)`
+    : `${loser.node.name}'s ${loser.value} kept in history on all 3 nodes, not a conflict: ${winner.node.name} had seen it before writing`)
 
   heading('A node goes offline, and everyone keeps writing')
   const charlieId = charlie.id

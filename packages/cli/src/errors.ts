@@ -2,7 +2,7 @@
  * Exit codes, and the one line each expected error prints.
  */
 import { CommanderError } from 'commander'
-import { ConditionFailedCode, InvalidBase64Error, InvalidTtlCode, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
+import { ConditionFailedCode, VersionNotFoundCode, InvalidBase64Error, InvalidTtlCode, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
 
 export const ExitCode = {
   Ok: 0,
@@ -77,6 +77,7 @@ function describe (err: unknown): [number, string | undefined] {
   if (err instanceof KeyFileError || err instanceof CommandError) return [ExitCode.Error, err.message]
   if (err instanceof DaemonUnavailableError || err instanceof SocketPathError) return [ExitCode.Unavailable, err.message]
   if (err instanceof MurmurRpcError && err.code === ConditionFailedCode) return [ExitCode.ConditionFailed, err.message]
+  if (err instanceof MurmurRpcError && err.code === VersionNotFoundCode) return [ExitCode.KeyNotFound, err.message]
   if (err instanceof MurmurRpcError && isSchemaRefusal(err.code)) return [ExitCode.SchemaRefused, err.message]
   if (err instanceof MurmurRpcError) return [ExitCode.Error, `${err.message} (${err.data.name}, code ${err.code})`]
   // Not an error we expect: keep the stack so the bug can be found.

@@ -74,6 +74,9 @@ function replicationRows (replication: ReplicationStatus): Array<[string, string
       ...(collectionBlocked != null ? [`blocked: ${collectionBlocked}`] : [])
     ].join('\n')]
   ]
+  if (replication.conflicts !== undefined) {
+    rows.push(['conflicts', replication.conflicts === 0 ? '0' : `${countOf(replication.conflicts, 'version')} in history lost to a write that had not seen them (murmurctl get --conflicts <key>)`])
+  }
   if (waiting > 0) rows.push(['waiting', `${countOf(waiting, 'op')} (${formatBytes(waitingBytes)}) for an earlier op of their origin or for the clock`])
   return rows
 }

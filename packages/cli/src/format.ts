@@ -49,6 +49,10 @@ export function formatEntryMeta (entry: Entry): string {
 export function formatChange (event: ChangeEvent): string {
   const key = displayText(event.key)
   if (event.type === 'expire') return `expire ${key}`
+  if (event.type === 'conflict') {
+    const lost = event.deleted === true ? '(deleted)' : displayValue({ ...event, type: event.valueType })
+    return `conflict ${key}: ${lost} by ${event.version.origin} at ${new Date(event.version.wall).toISOString()} lost to a write that had not seen it`
+  }
   return event.type === 'put' ? `put ${key} = ${displayValue({ ...event, type: event.valueType })}` : `del ${key}`
 }
 

@@ -95,7 +95,15 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .argument('<key>')
     .option('--meta', 'also print the value\'s type and version')
     .option('--pretty', 'print a json value indented')
+    .option('--conflicts', 'also print the values that lost to a write that had not seen them, still in history')
     .action(async (key: string, opts: GetOptions, command: Command) => { await (await import('./commands/get.js')).get(context(command), key, opts) })
+  program.command('history').description('print the versions of a key this node holds, newest first: who wrote each and when, and the conflicts')
+    .argument('<key>')
+    .option('--limit <n>', 'print at most n versions', positiveInteger)
+    .action(async (key: string, opts: { limit?: number }, command: Command) => { await (await import('./commands/history.js')).history(context(command), key, opts) })
+  program.command('revert').description('write a version of a key that history lists (its value and type; a delete deletes) as a new write')
+    .argument('<key>').argument('<origin/seq>', 'the version, as history prints it', versionArg)
+    .action(async (key: string, version: { origin: string, seq: number }, _opts: unknown, command: Command) => { await (await import('./commands/history.js')).revert(context(command), key, version) })
   program.command('del').description('delete a key')
     .argument('<key>')
     .option('--if-version <origin/seq>', 'delete only if the key is at this version on this node; else exit 5', versionArg)
@@ -258,4 +266,4 @@ root ($XDG_DATA_HOME/murmur or ~/.local/share/murmur).
 
 Exit codes: 0 ok, 1 the daemon answered with an error (or keygen could not
 write its file), 2 usage, 3 daemon unreachable or not answering, 4 key not
-found, 5 a conditional write's condition failed (nothing was written).`
+found (for revert: no such version here), 5 a conditional write's condition failed (nothing was written).`

@@ -13,12 +13,15 @@
  *   ops        varint count, then per op:
  *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, bits 2-3 = value
  *              type (0 text, 1 json, 2 binary; 0 for a tombstone), bit 4 =
- *              has expiry (never on a tombstone), other bits must be 0. An op
- *              without a type or an expiry has the flags it had before they
- *              existed, so its bytes, digest and signature are unchanged.
+ *              has expiry (never on a tombstone), bit 5 = has seen; other bits
+ *              must be 0. An op without a type, an expiry or `seen` has the
+ *              flags it had before they existed, so its bytes, digest and
+ *              signature are unchanged.
  *     key      varint length + UTF-8
  *     value    varint length + bytes (absent for a tombstone)
  *     expires  varint, HLC wall ms (only with bit 4)
+ *     seen     (bit 5 only) wall, logical, origin index: 3 varints, the
+ *              version of the key the writer held (see `Op.seen`)
  *     wall, logical, origin index, seq    4 varints
  *     proof    varint index into proofs (only when proved)
  *
@@ -29,22 +32,23 @@
  * names it once, so the overhead per op is a dozen bytes or so on top of the
  * key and value.
  */
-import { ByteReader, ByteWriter, MAX_VARINT_BYTES } from './bytes.js'
+import { ByteReader, ByteWriter } from './bytes.js'
 import { OpCodecError } from './errors.js'
 import { DIGEST_BYTES, opDigest } from './proof.js'
-import type { Op, OpProof } from './types.js'
+import type { Op, OpProof, Seen } from './types.js'
 
-const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 2
 const TOMBSTONE = 0b1
 const PROVED = 0b10
 const TYPE_SHIFT = 2
 const TYPE_BITS = 0b1100
 const TYPES = [undefined, 'json', 'binary'] as const
 const EXPIRES = 0b10000
+const HAS_SEEN = 0b100000
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
-const MAX_ORIGIN_BYTES = 128
+export const MAX_ORIGIN_BYTES = 128
 
 export interface DecodeLimits {
   /** Reject a batch of more ops than this. Default: no limit beyond the buffer. */
@@ -68,6 +72,7 @@ export function encodeOps (ops: Op[]): Uint8Array {
   const proofs = new Map<OpProof, { index: number, origin: string, present: Set<number> }>()
   for (const op of ops) {
     if (!origins.has(op.origin)) origins.set(op.origin, origins.size)
+    if (op.seen !== undefined && !origins.has(op.seen.origin)) origins.set(op.seen.origin, origins.size)
     if (op.proof == null) continue
     let entry = proofs.get(op.proof)
     if (entry == null) proofs.set(op.proof, (entry = { index: proofs.size, origin: op.origin, present: new Set() }))
@@ -108,67 +113,19 @@ export function encodeOps (ops: Op[]): Uint8Array {
     out.bytes(encoder.encode(op.key))
     if (op.value !== null) out.bytes(op.value)
     if (op.expires !== undefined) out.varint(op.expires)
+    if (op.seen !== undefined) for (const n of [op.seen.wall, op.seen.logical, origins.get(op.seen.origin) ?? 0]) out.varint(n)
     for (const n of [op.wall, op.logical, origins.get(op.origin) ?? 0, op.seq]) out.varint(n)
     if (op.proof != null) out.varint(proofs.get(op.proof)?.index ?? 0)
   }
   return out.finish()
 }
 
-/** The flags of an op's content (tombstone, value type, expiry), as signed. Throws for a typed or expiring tombstone or an unknown type. */
-function contentFlags (op: Op): number {
+/** The flags of an op's content (tombstone, value type, expiry, has seen), as signed. Throws for a typed or expiring tombstone or an unknown type. */
+export function contentFlags (op: Op): number {
   const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
   if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
   if (op.value === null && (type !== 0 || op.expires !== undefined)) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type or an expiry`)
-  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.expires !== undefined ? EXPIRES : 0)
-}
-
-/** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
-export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.expires !== undefined ? { expires: op.expires } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
-}
-
-const scratch = { buffer: Buffer.alloc(4096) }
-
-/**
- * `signingPayload(op)` written into a reused buffer and handed to `use`
- * before the next call overwrites it: the same bytes without the allocations,
- * for hashing every op of every batch.
- */
-export function withSigningPayload<T> (op: Op, use: (payload: Uint8Array) => T): T {
-  if (!op.key.isWellFormed() || !op.origin.isWellFormed() || op.key.length === 0 || op.origin.length === 0) return use(signingPayload(op)) // throws the encoder's error
-  const originBytes = Buffer.byteLength(op.origin)
-  const keyBytes = Buffer.byteLength(op.key)
-  const size = 1 + 3 * MAX_VARINT_BYTES + originBytes + keyBytes + (op.value?.length ?? 0) + 9 * MAX_VARINT_BYTES
-  if (scratch.buffer.length < size) scratch.buffer = Buffer.alloc(Math.max(size, scratch.buffer.length * 2))
-  const out = scratch.buffer
-  let pos = 0
-  const varint = (value: number): void => {
-    if (!Number.isSafeInteger(value) || value < 0) throw new OpCodecError(`${value} is not a safe non-negative integer`)
-    for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80
-    out[pos++] = value
-  }
-  if (originBytes > MAX_ORIGIN_BYTES) throw new OpCodecError(`origin is ${originBytes} bytes, limit is ${MAX_ORIGIN_BYTES}`)
-  if (op.seq < 1) throw new OpCodecError(`seq ${op.seq} is below 1`)
-  out[pos++] = FORMAT_VERSION
-  varint(1) // one origin
-  varint(originBytes)
-  pos += out.write(op.origin, pos, 'utf8')
-  varint(0) // no proofs
-  varint(1) // one op
-  out[pos++] = contentFlags(op)
-  varint(keyBytes)
-  pos += out.write(op.key, pos, 'utf8')
-  if (op.value !== null) {
-    varint(op.value.length)
-    out.set(op.value, pos)
-    pos += op.value.length
-  }
-  if (op.expires !== undefined) varint(op.expires)
-  varint(op.wall)
-  varint(op.logical)
-  varint(0) // origin index
-  varint(op.seq)
-  return use(out.subarray(0, pos))
+  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.expires !== undefined ? EXPIRES : 0) | (op.seen !== undefined ? HAS_SEEN : 0)
 }
 
 /**
@@ -255,7 +212,7 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
 function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
   const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
   const flags = input.byte('flags')
-  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | EXPIRES)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | EXPIRES | HAS_SEEN)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
   const typeIndex = (flags & TYPE_BITS) >> TYPE_SHIFT
   if (typeIndex >= TYPES.length) fail(`has unknown value type ${typeIndex}`)
   if ((flags & TOMBSTONE) !== 0 && (typeIndex !== 0 || (flags & EXPIRES) !== 0)) fail('is a delete with a value type or an expiry')
@@ -264,6 +221,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   // A copy, so the op does not pin (or change with) the caller's receive buffer.
   const value = (flags & TOMBSTONE) !== 0 ? null : new Uint8Array(input.chunk('value', maxValueBytes))
   const expires = (flags & EXPIRES) !== 0 ? input.varint('expires') : undefined
+  const seen = (flags & HAS_SEEN) !== 0 ? readSeen(input, origins, fail) : undefined
   const wall = input.varint('wall')
   const logical = input.varint('logical')
   const origin = origins[input.varint('origin index')]
@@ -273,6 +231,7 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   const type = TYPES[typeIndex]
   const op: Op = type === undefined ? { key, value, wall, logical, origin, seq } : { key, value, type, wall, logical, origin, seq }
   if (expires !== undefined) op.expires = expires
+  if (seen !== undefined) op.seen = seen
   if ((flags & PROVED) === 0) return op
   const entry = proofs[input.varint('proof index')]
   if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)
@@ -286,4 +245,12 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   op.proof = entry.proof
   Object.defineProperty(op, BOUND, { value: entry.proof })
   return op
+}
+
+function readSeen (input: ByteReader, origins: string[], fail: (what: string) => never): Seen {
+  const wall = input.varint('seen wall')
+  const logical = input.varint('seen logical')
+  const origin = origins[input.varint('seen origin index')]
+  if (origin === undefined) return fail(`seen origin index is out of range (${origins.length} origins)`)
+  return { wall, logical, origin }
 }

@@ -49,7 +49,9 @@ export function beats (a: Op, head: Head, row: () => Op | undefined): boolean {
 
 /** The head of a row read whole (see `Head`). */
 export function headOf (op: Op): Head {
-  return { key: op.key, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, live: op.value !== null, sig: op.proof?.sig ?? null }
+  const head: Head = { key: op.key, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, live: op.value !== null, sig: op.proof?.sig ?? null }
+  if (op.seen !== undefined) head.seen = op.seen
+  return head
 }
 
 /** Absent < present; then byte order. */

@@ -11,7 +11,8 @@
  * signature, not one per op.
  */
 import * as crypto from 'node:crypto'
-import { boundToProof, withSigningPayload } from './codec.js'
+import { boundToProof } from './codec.js'
+import { withSigningPayload } from './signing-payload.js'
 import type { Op, OpProof } from './types.js'
 
 export const DIGEST_BYTES = 32

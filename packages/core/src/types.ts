@@ -31,6 +31,15 @@ export interface Version extends Stamp {
  */
 export type ValueType = 'text' | 'json' | 'binary'
 
+/**
+ * The version of its key the writer's replica held when it wrote an op (the
+ * row it replaced, a tombstone included): what the writer had seen. `wall`
+ * 0 says it held none (see `NOTHING_SEEN`).
+ */
+export interface Seen extends Stamp {
+  origin: string
+}
+
 /** One write. `value === null` is a delete (tombstone). */
 export interface Op extends Version {
   key: string
@@ -45,6 +54,12 @@ export interface Op extends Version {
    * always for a tombstone).
    */
   expires?: number
+  /**
+   * What the writer had seen of the key (signed with the op; see
+   * `replica/conflicts.ts`). Absent from ops written by nodes before history:
+   * those are never classified as conflicting or not.
+   */
+  seen?: Seen
   /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
@@ -77,6 +92,8 @@ export interface Head extends Version {
   live: boolean
   /** Its batch's signature (null when unsigned). */
   sig: Uint8Array | null
+  /** What its writer had seen of the key (see `Op.seen`). */
+  seen?: Seen
 }
 
 /** An op as `Store.opsOf` returns it: `superseded` when it lost and waits in history. */
@@ -148,6 +165,50 @@ export interface ChangeRecord {
   op: Op
 }
 
+/**
+ * An earlier version of a user key, kept for `history` on this node alone
+ * (never replicated, never served): an op that was replaced or lost on
+ * arrival, or a collected tombstone. Separate from the superseded ops a
+ * replica keeps for its peers until every member holds them.
+ */
+export interface PastVersion {
+  /** The op, without its proof. */
+  op: Op
+  /** The change cursor at which it was found to have lost to a write that had not seen it; absent when it did not. */
+  conflict?: number
+}
+
+/**
+ * The past versions of user keys (see `replica/history.ts`, which decides
+ * what goes in, what is a conflict and what is trimmed). Mutations run
+ * inside the store's transactions.
+ */
+export interface PastStore {
+  /** Keeps the current row of `key` as a past version (before it is replaced or removed). */
+  keepRow(key: string): void
+  /** Keeps `op` (whose digest is `digest`) as a past version. */
+  keep(op: Op, digest: Uint8Array): void
+  /** The version of each of `keys` (user keys) a write here now has seen: its row's, or with no row (a collected tombstone) its newest past version's; none for a key with neither. */
+  newest(keys: string[]): Map<string, Seen>
+  /**
+   * Marks as conflicts, each with a new change cursor, the past versions of
+   * `key` above `seen` and below `winner` not marked yet; returns them.
+   */
+  markBetween(key: string, seen: Seen, winner: Version): PastVersion[]
+  /** Whether a past version of `op.key` newer than `op` had seen less than `op` (a `seen` below it). */
+  unseenByNewer(op: Version & { key: string }): boolean
+  /** Marks `op` (a past version) as a conflict with a new change cursor, unless it is one or is gone; returns it. */
+  mark(op: Op): PastVersion | undefined
+  /** Keeps only the newest `versions` past versions of `key`, and of those only the newest whose values fit `bytes`. */
+  trim(key: string, versions: number, bytes: number): void
+  /** Past versions of `key`, newest first, at most `limit`. */
+  list(key: string, limit: number): PastVersion[]
+  /** Past versions marked as conflicts with a cursor above `after`, in cursor order, at most `limit`. */
+  conflictsAfter(after: number, limit: number): PastVersion[]
+  /** How many past versions are marked as conflicts. */
+  conflicts(): number
+}
+
 /** A point in one origin's sequence: a seq, the stamp of the op there, and the digest accumulator up to it. */
 export interface Mark extends Stamp {
   seq: number
@@ -175,6 +236,8 @@ export interface OriginState {
  * listed or counted unless asked for.
  */
 export interface Store {
+  /** Past versions of user keys, for history (on this node only). */
+  readonly past: PastStore
   /** Runs `fn` as one atomic transaction; a throw rolls back every mutation in it. */
   transaction<T>(fn: () => T): T
   /** The row (current op) for `key`, tombstones included. Its proof, if any, carries only the signature. */

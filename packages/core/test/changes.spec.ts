@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { SqliteStore, attestationKey, headOf, opDigest, type Op, type Store } from '../src/index.js'
-import { op, storeFactory, tempDir } from './helpers.js'
+import { UNDO_VERSIONS_7_8, op, storeFactory, tempDir } from './helpers.js'
 
 const dir = tempDir()
 const put = (store: Store, written: Op): void => { store.put(written, opDigest(written)) }
@@ -86,8 +86,7 @@ describe('change cursors in the SQLite file', () => {
     assert.deepEqual(reopened.changeMarks(), { latest, floor }, 'and says so after a restart')
     reopened.close()
     const db = new Database(path)
-    db.exec(`DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version';
-      DROP INDEX kv_store_expires; ALTER TABLE kv_store DROP COLUMN expires; ALTER TABLE op_history DROP COLUMN expires; ALTER TABLE snapshot_stage DROP COLUMN expires`)
+    db.exec(`${UNDO_VERSIONS_7_8} DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
     db.close()
     const migrated = SqliteStore.open(path)
     assert.deepEqual(migrated.changeMarks(), { latest: 1, floor: 1 })
@@ -96,3 +95,4 @@ describe('change cursors in the SQLite file', () => {
     migrated.close()
   })
 })
+

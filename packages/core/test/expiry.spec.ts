@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { OpCodecError, SqliteStore, decodeOps, encodeOps, opDigest, proofProblem, type Op, type Replica } from '../src/index.js'
-import { Clock, Keys, attest, bytes, mesh, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
+import { OpCodecError, SCHEMA_VERSION, SqliteStore, decodeOps, encodeOps, opDigest, proofProblem, type Op, type Replica } from '../src/index.js'
+import { Clock, Keys, attest, bytes, mesh, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, UNDO_VERSIONS_7_8 } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
@@ -207,8 +207,7 @@ describe('schema version 7 (expiry)', () => {
     store.put(op('old', 'value'), opDigest(op('old', 'value')))
     store.close()
     const db = new Database(path)
-    db.exec(`DROP INDEX kv_store_expires; ALTER TABLE kv_store DROP COLUMN expires; ALTER TABLE op_history DROP COLUMN expires;
-      ALTER TABLE snapshot_stage DROP COLUMN expires; UPDATE meta SET value = 6 WHERE name = 'schema_version'`)
+    db.exec(`${UNDO_VERSIONS_7_8} UPDATE meta SET value = 6 WHERE name = 'schema_version'`)
     db.close()
     const reopened = SqliteStore.open(path)
     assert.deepEqual(plain(reopened.row('old')), plain(op('old', 'value')))
@@ -218,7 +217,7 @@ describe('schema version 7 (expiry)', () => {
     reopened.close()
     const check = new Database(path, { readonly: true })
     assert.deepEqual(check.prepare('SELECT key, expires FROM kv_store ORDER BY key').all(), [{ key: 'new', expires: 99 }, { key: 'old', expires: null }])
-    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), 7)
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
     check.close()
   })
 })

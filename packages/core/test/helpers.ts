@@ -128,3 +128,12 @@ export function mesh (nodes: Replica[], rounds = 3): void {
     for (const puller of nodes) for (const server of nodes) if (puller !== server) pull(puller, server)
   }
 }
+
+/** What version 7 added (seen, key_history), taken away: a file as version 6 left it. */
+/** SQL that takes a current file back to version 7: no `seen` columns, no `key_history`. */
+export const UNDO_VERSION_8 = ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
+  ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history;'
+
+/** SQL that takes a current file back to version 6: nor `expires` (version 7). */
+export const UNDO_VERSIONS_7_8 = UNDO_VERSION_8 + ' DROP INDEX kv_store_expires;' +
+  ['kv_store', 'op_history', 'snapshot_stage'].map(table => ` ALTER TABLE ${table} DROP COLUMN expires;`).join('')

@@ -168,7 +168,7 @@ describe('sqlite store file', () => {
     const db = new Database(old)
     db.exec("CREATE TABLE kv_store (key TEXT); CREATE TABLE meta (name TEXT PRIMARY KEY, value); INSERT INTO meta VALUES ('schema_version', 2)")
     db.close()
-    assert.throws(() => SqliteStore.open(old), (err: Error) => err instanceof StoreVersionError && /schema version 2; this murmur supports 7/.test(err.message))
+    assert.throws(() => SqliteStore.open(old), (err: Error) => err instanceof StoreVersionError && /schema version 2; this murmur supports 8/.test(err.message))
     const foreign = file('foreign.db')
     const other = new Database(foreign)
     other.exec('CREATE TABLE users (id INTEGER)')

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { MemoryStore, OpCodecError, SqliteStore, decodeOps, encodeOps, opDigest, proofProblem, type Op } from '../src/index.js'
-import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir } from './helpers.js'
+import { MemoryStore, OpCodecError, SCHEMA_VERSION, SqliteStore, decodeOps, encodeOps, opDigest, proofProblem, type Op } from '../src/index.js'
+import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, UNDO_VERSIONS_7_8 } from './helpers.js'
 import type { Replica } from '../src/index.js'
 
 const dir = tempDir()
@@ -36,7 +36,7 @@ describe('value types in the op codec', () => {
     assert.throws(() => encodeOps([{ ...op('k', 'v'), type: 'yaml' as 'json' }]), (err: Error) => err instanceof OpCodecError && /unknown value type "yaml"/.test(err.message))
     const encoded = encodeOps([op('k', 'v')])
     const flagsAt = encoded.indexOf(0x6b) - 2 // flags, key length, then the key 'k'
-    for (const [flags, message] of [[0b1100, /unknown value type 3/], [0b0101, /delete with a value type/], [0b100000, /unknown flags/]] as const) {
+    for (const [flags, message] of [[0b1100, /unknown value type 3/], [0b0101, /delete with a value type/], [0b1000000, /unknown flags/]] as const) {
       const bad = Uint8Array.from(encoded)
       bad[flagsAt] = flags
       assert.throws(() => decodeOps(bad), (err: Error) => err instanceof OpCodecError && message.test(err.message), `flags ${flags}`)
@@ -85,9 +85,8 @@ describe('schema version 5 (value types)', () => {
     store.close()
     // the file as version 4 left it: no type columns
     const db = new Database(path)
-    db.exec(`ALTER TABLE kv_store DROP COLUMN type; ALTER TABLE op_history DROP COLUMN type; ALTER TABLE snapshot_stage DROP COLUMN type;
-      DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 4 WHERE name = 'schema_version';
-      DROP INDEX kv_store_expires; ALTER TABLE kv_store DROP COLUMN expires; ALTER TABLE op_history DROP COLUMN expires; ALTER TABLE snapshot_stage DROP COLUMN expires`)
+    db.exec(`${UNDO_VERSIONS_7_8} ALTER TABLE kv_store DROP COLUMN type; ALTER TABLE op_history DROP COLUMN type; ALTER TABLE snapshot_stage DROP COLUMN type;
+      DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 4 WHERE name = 'schema_version'`)
     db.close()
     const reopened = SqliteStore.open(path)
     assert.deepEqual(plain(reopened.row('old')), plain(op('old', 'value')))
@@ -97,7 +96,7 @@ describe('schema version 5 (value types)', () => {
     reopened.close()
     const check = new Database(path, { readonly: true })
     assert.deepEqual(check.prepare('SELECT key, type FROM kv_store ORDER BY key').all(), [{ key: 'new', type: 'json' }, { key: 'old', type: 'text' }])
-    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), 7)
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
     check.close()
   })
 

@@ -91,6 +91,8 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       maxClockSkewMs: init.maxClockSkewMs,
       tombstoneGraceMs: init.tombstoneGraceMs,
       retentionMs: init.tombstoneRetentionMs,
+      historyVersions: init.historyVersions,
+      historyBytes: init.historyBytes,
       // while ops keep arriving, at most one attestation a second: collection follows writes within seconds
       attestIntervalMs: Math.min(1_000, init.antiEntropyIntervalMs ?? 1_000)
     })

@@ -33,6 +33,8 @@ export interface DaemonConfig {
   antiEntropyIntervalMs: number
   tombstoneGraceMs: number
   tombstoneRetentionMs: number
+  historyVersions: number
+  historyBytes: number
   logLevel: LevelWithSilent
   /** The 32-byte key from `--swarm-key`; only peers holding it can connect. */
   swarmKey?: Uint8Array
@@ -72,6 +74,8 @@ export function buildCommand (): Command {
     .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL', 'count').default('5000'))
     .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
+    .addOption(new Setting('--history-versions <n>', 'versions of each key kept for murmurctl history, the current one included', 'MURMUR_HISTORY_VERSIONS', 'count').default('16'))
+    .addOption(new Setting('--history-bytes <bytes>', 'bytes of earlier values kept for history per key: the oldest go first', 'MURMUR_HISTORY_BYTES', 'count').default('1048576'))
     .addOption(new Setting('--join <ticket>', 'join the group of a ticket from murmurctl invite: its group, swarm key and peers are kept in the data dir, so later starts need no flag', 'MURMUR_JOIN'))
     .addOption(new Setting('--relay', 'serve as a circuit relay for this group\'s members (give it to a member others can reach); others behind NAT reserve a slot on it', 'MURMUR_RELAY').default(false))
     .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
@@ -215,6 +219,8 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),
     tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
+    historyVersions: positiveInteger('--history-versions', raw.historyVersions as string),
+    historyBytes: positiveInteger('--history-bytes', raw.historyBytes as string),
     logLevel: raw.logLevel as LevelWithSilent,
     ...(membership.swarmKey != null ? { swarmKey: membership.swarmKey } : {}),
     ...(join != null ? { join } : {}),

@@ -65,6 +65,11 @@ export class Discovery {
     return this.book.get(peer) != null
   }
 
+  /** The name a peer gave when it last completed the handshake, if the peer book holds it. */
+  nameOf (peer: string): string | undefined {
+    return this.book.get(peer)?.name
+  }
+
   /** How a peer was found, if we know. */
   source (peer: string): PeerSource | undefined {
     return this.via.get(peer)

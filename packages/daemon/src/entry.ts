@@ -1,6 +1,6 @@
 /** What the library API hands out for a key and for a change. */
 import { versionOf } from './conditions.js'
-import type { Op, ValueType, Version } from '@murmur/core'
+import type { Op, PastVersion, ValueType, Version } from '@murmur/core'
 
 export type { ValueType } from '@murmur/core'
 
@@ -14,8 +14,8 @@ export interface Entry {
 }
 
 export interface ChangeEvent {
-  /** 'expire': the value's expiry passed (the key reads as absent, as after a delete). */
-  type: 'put' | 'delete' | 'expire'
+  /** 'expire': the value's expiry passed (the key reads as absent, as after a delete). `conflict`: the version `version` of the key (its `value`; none when `deleted`) lost to a write that had not seen it. */
+  type: 'put' | 'delete' | 'expire' | 'conflict'
   key: string
   value?: Uint8Array
   /** A put's value type. */
@@ -27,11 +27,20 @@ export interface ChangeEvent {
   source: string
   /** This node's number for the change (see `Murmur.changesSince`); events leave in its order. */
   cursor?: number
+  /** A conflict whose losing version was a delete. */
+  deleted?: boolean
 }
 
 /** A live row as an entry. */
 export function entryOf (op: Op): Entry {
   return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op), ...expiresOf(op) }
+}
+
+/** The conflict event for a past version found to have lost to a write that had not seen it. */
+export function conflictEventOf (past: PastVersion, source: string): ChangeEvent {
+  const { op } = past
+  const base = { type: 'conflict' as const, key: op.key, version: versionOf(op), source, ...(past.conflict !== undefined ? { cursor: past.conflict } : {}) }
+  return op.value == null ? { ...base, deleted: true } : { ...base, value: op.value, valueType: op.type ?? 'text' }
 }
 
 /**

@@ -44,6 +44,10 @@ export interface MurmurInit {
    * holds collection back. @default 604_800_000 (7 days)
    */
   tombstoneRetentionMs?: number
+  /** Versions of each key kept for `history`, the current one included. @default 16 */
+  historyVersions?: number
+  /** Bytes of earlier values kept for `history` per key (the oldest go first). @default 1 MiB */
+  historyBytes?: number
   /**
    * The group's 32-byte swarm key (`readSwarmKey(path)` reads a key file):
    * only peers holding the same key can connect. @default none

@@ -28,7 +28,8 @@ import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } 
 import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
 import { ChangeOrder } from './change-order.js'
-import { changeEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { changeEventOf, conflictEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { readHistory, revertKey, type HistoryVersion } from './key-history.js'
 import { replay, type Replay } from './replay.js'
 import type { Op, Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
@@ -38,6 +39,7 @@ export type { MurmurStatus } from './status.js'
 export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
 export type { ChangeEvent, Entry, ValueType } from './entry.js'
 export type { Replay } from './replay.js'
+export type { HistoryVersion } from './key-history.js'
 
 export type PeerSummary = PeerInfo
 
@@ -144,6 +146,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         members: () => running.libp2p.getPeers().filter(p => this.members.has(p.toString())),
         write: async changes => await this.writes.submit(changes),
         changed: (op, source) => { this.emitChange(op, source) },
+        conflicted: (past, source) => { this.order.peer(past.conflict, () => { this.emit('change', conflictEventOf(past, source)) }) },
         clockWarning: () => clockWarning(peerSyncOf(running.libp2p.services.sync.peers, this.members, {}), this.init.maxClockSkewMs ?? 60_000).warning
       })
       this.writes.keepalives.start()
@@ -203,6 +206,22 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   /**
+   * `key`'s versions this node holds, newest first (the current one, then
+   * its history; see key-history.ts), at most `limit` (default: all kept).
+   * `conflicts`: only the past versions that lost to a write that had not seen them.
+   */
+  history (key: string, options: { limit?: number, conflicts?: boolean } = {}): HistoryVersion[] {
+    checkKey(key)
+    return readHistory(this.state().replica, key, options, peer => peer === this.peerId ? this.name : this.members.get(peer) ?? this.state().discovery.nameOf(peer))
+  }
+
+  /** Writes `key`'s version `version` (one `history` lists) again as a new write: its value and type, or a delete. */
+  async revert (key: string, version: { origin: string, seq: number }): Promise<Version> {
+    checkKey(key)
+    return await revertKey(this.writes, this.state().replica, key, version)
+  }
+
+  /**
    * Deletes `key` (a tombstone that replicates). `deleted` is false when there
    * was nothing to delete; with `ifVersion`, a key not at that version is a
    * `ConditionFailedError` instead.
@@ -259,17 +278,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const { replica, startedAt, libp2p, gossip } = this.state()
     const counters = { ...this.replication.counters, rejected: this.replication.counters.rejected + gossip.rejected }
     return nodeStatus({
-      id: this.peerId,
-      name: this.name,
-      group: this.group,
-      dataDir: this.dataDir,
-      addrs: this.addrs,
-      replica,
-      members: this.members,
-      peers: libp2p.services.sync.peers,
-      counters,
-      maxSkewMs: this.init.maxClockSkewMs ?? 60_000,
-      startedAt,
+      id: this.peerId, name: this.name, group: this.group, dataDir: this.dataDir, addrs: this.addrs,
+      replica, members: this.members, peers: libp2p.services.sync.peers, counters,
+      maxSkewMs: this.init.maxClockSkewMs ?? 60_000, startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
       reach: reachOf(libp2p),
       keepalives: this.writes.keepalives.list()

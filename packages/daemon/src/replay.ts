@@ -3,11 +3,13 @@
  * key under its prefixes changed after the cursor, once, in its latest state
  * and in cursor order; or, when changes it needs are gone (collected, or the
  * cursor is not one this node gave), the current state of its prefixes.
+ * Conflicts found after the cursor (whose losing version history still
+ * holds) are replayed too, each at its own cursor.
  * Read in one go, synchronously, so no change can fall between it and the
  * live events that follow (those numbered up to `cursor` are then skipped).
  */
 import { DEFAULT_LIST_LIMIT } from '@murmur/protocol'
-import { changeEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { changeEventOf, conflictEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
 import type { Replica, SqliteStore } from '@murmur/core'
 
 export interface Replay {
@@ -32,7 +34,15 @@ export function replay (store: SqliteStore, replica: Replica, since: number | un
     if (page.length < DEFAULT_LIST_LIMIT) break
     after = page[page.length - 1]?.cursor ?? latest
   }
-  return { cursor: latest, changes }
+  // conflicts found after the cursor whose losing version is still in history, merged in cursor order
+  const conflicts: ChangeEvent[] = []
+  for (let after = since; ;) {
+    const page = store.past.conflictsAfter(after, DEFAULT_LIST_LIMIT)
+    for (const past of page) if (wanted(past.op.key)) conflicts.push(conflictEventOf(past, 'replay'))
+    if (page.length < DEFAULT_LIST_LIMIT) break
+    after = page[page.length - 1]?.conflict ?? latest
+  }
+  return { cursor: latest, changes: conflicts.length === 0 ? changes : [...changes, ...conflicts].sort((a, b) => (a.cursor ?? 0) - (b.cursor ?? 0)) }
 }
 
 /** Every live entry under the prefixes (overlapping prefixes give a key once), in key order. */

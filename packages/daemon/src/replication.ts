@@ -8,7 +8,7 @@
  * that expired (each second). Every decision itself is the
  * replica's (see @murmur/core).
  */
-import { isReserved, type Change, type Op, type PullResult, type PullStep, type Received, type Refusal, type RefusalKind, type Replica, type SqliteStore } from '@murmur/core'
+import { isReserved, type Change, type Op, type PastVersion, type PullResult, type PullStep, type Received, type Refusal, type RefusalKind, type Replica, type SqliteStore } from '@murmur/core'
 import type { NodeCounters } from '@murmur/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -35,6 +35,8 @@ export interface ReplicationComponents {
   write: (changes: Change[]) => Promise<unknown>
   /** A key changed: `source` is 'local' or the peer the op came through. */
   changed: (op: Op, source: string) => void
+  /** A version of a key was found to have lost to a write that had not seen it. */
+  conflicted: (past: PastVersion, source: string) => void
   /** Why this node's clock looks wrong to its peers, if it does. */
   clockWarning: () => string | undefined
 }
@@ -120,6 +122,7 @@ export class Replication {
     this.counters.repaired += step.changed.length
     for (const op of step.changed) parts.changed(op, peer.toString())
     for (const op of step.removed) if (op.value !== null) parts.changed({ ...op, value: null }, peer.toString())
+    for (const past of step.conflicts) parts.conflicted(past, peer.toString())
     if (step.refused.length > 0) this.refused(peer.toString(), step.refused)
     this.equivocated(step.equivocations, peer.toString())
     if (step.applied > 0 || step.changed.length > 0) this.flushSoon()
@@ -164,6 +167,7 @@ export class Replication {
     if (parts == null) return
     this.counters[counter] += received.changed.length
     for (const op of received.changed) parts.changed(op, from)
+    for (const past of received.conflicts) parts.conflicted(past, from)
     if (received.refused.length > 0) this.refused(from, received.refused)
     if (received.held > 0 && this.due(`skew:${from}`, 60_000)) {
       this.init.log.warn({ peer: from, held: received.held, maxSkewMs: this.init.maxClockSkewMs },

@@ -63,7 +63,8 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
       ...(replication.blocked != null ? { collectionBlocked: replication.blocked } : {}),
       waiting: replication.waiting,
       waitingBytes: replication.waitingBytes,
-      equivocators: replication.equivocators
+      equivocators: replication.equivocators,
+      conflicts: replication.conflicts
     }
   }
 }

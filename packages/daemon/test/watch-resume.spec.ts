@@ -6,27 +6,10 @@
  * subscription may name several prefixes.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { describe, it } from 'node:test'
-import { MURMURCTL, usePair, waitFor, type TestNode } from './harness.js'
+import { usePair, waitFor } from './harness.js'
+import { startWatch } from './watch-client.js'
 import { RawClient } from './raw-client.js'
-
-interface Event { type: string, key?: string, value?: unknown, cursor?: number, entries?: Array<{ key: string, value: unknown }> }
-
-/** A running `murmurctl --json watch`, its events as they arrive. */
-function startWatch (node: TestNode, args: string[]): { events: () => Event[], stderr: () => string, stop: () => Promise<number | null> } {
-  const child = spawn(process.execPath, [MURMURCTL, '--socket', node.socket, '--json', 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
-  return {
-    events: () => out.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as Event),
-    stderr: () => err,
-    stop: async () => { child.kill('SIGINT'); return await exited }
-  }
-}
 
 describe('murmurctl watch resumes', () => {
   const pair = usePair()

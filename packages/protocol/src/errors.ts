@@ -30,6 +30,8 @@ export const InvalidJsonCode = 1007
 export const SchemaViolationCode = 1008
 /** A schema ajv cannot compile, set at `_schema/<prefix>` or (from a peer) governing a put: `data.prefix`. */
 export const InvalidSchemaCode = 1009
+/** kv_revert named a version of the key this node does not hold (never written, or trimmed from its history): `data.key`, `data.version`. */
+export const VersionNotFoundCode = 1011
 
 /** A put's `ttlMs` is not a whole number of ms from 1 to `MAX_TTL_MS`, or a keepalive's is under `MIN_KEEPALIVE_TTL_MS` (or it has none): `data.ttlMs`. */
 export const InvalidTtlCode = 1010
@@ -52,7 +54,8 @@ export const ErrorCodes = {
   InvalidJson: InvalidJsonCode,
   SchemaViolation: SchemaViolationCode,
   InvalidSchema: InvalidSchemaCode,
-  InvalidTtl: InvalidTtlCode
+  InvalidTtl: InvalidTtlCode,
+  VersionNotFound: VersionNotFoundCode
 } as const
 
 export type ErrorName = keyof typeof ErrorCodes

@@ -78,7 +78,12 @@ export const methods = {
     z.refine(p => p.type !== 'json' || p.encoding === undefined, { message: 'a json value travels as JSON: no encoding', path: ['encoding'] }),
     z.refine(p => p.ifVersion === undefined || p.ifAbsent !== true, { message: 'give ifVersion or ifAbsent, not both', path: ['ifAbsent'] })
   ),
-  kv_get: z.strictObject({ key: Key, encoding: z.optional(ValueEncoding) }),
+  // conflicts: also the key's past versions that lost to a write that had not seen them (see kv_history)
+  kv_get: z.strictObject({ key: Key, encoding: z.optional(ValueEncoding), conflicts: z.optional(z.boolean()) }),
+  /** The key's versions this node holds, newest first: the current one, then its history. */
+  kv_history: z.strictObject({ key: Key, limit: z.optional(z.int().check(z.gte(1), z.lte(MAX_LIST_LIMIT))), encoding: z.optional(ValueEncoding) }),
+  /** Writes the value (and type) the key had at `version` (one of its versions in kv_history) as a new write; a delete's version deletes. */
+  kv_revert: z.strictObject({ key: Key, version: z.strictObject({ origin: z.string().check(z.minLength(1), z.maxLength(128)), seq: z.int().check(z.gte(1)) }) }),
   kv_delete: z.strictObject({ key: Key, ifVersion: z.optional(ExpectedVersion) }),
   kv_list: z.strictObject({
     prefix: z.optional(Prefix),

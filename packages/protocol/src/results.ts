@@ -38,8 +38,8 @@ export interface Entry {
 }
 
 export interface ChangeEvent {
-  /** 'expire': the key's value expired (it reads as absent, as after a delete). */
-  type: 'put' | 'delete' | 'expire'
+  /** 'expire': the key's value expired (it reads as absent, as after a delete). `conflict`: a version of the key (`value`, `version`; no value when it was a delete) lost to a write that had not seen it. */
+  type: 'put' | 'delete' | 'expire' | 'conflict'
   key: string
   value?: unknown
   encoding?: 'base64'
@@ -50,6 +50,30 @@ export interface ChangeEvent {
   expires?: number
   /** This node's number for the change: pass the last one seen as `since` to resume (absent from daemons before cursors). */
   cursor?: number
+  /** A conflict whose losing version was a delete. */
+  deleted?: boolean
+}
+
+/**
+ * One version of a key in kv_history: its value (none for a delete), who
+ * wrote it and when (`version.wall`), what its writer had seen of the key,
+ * and whether it lost to a write that had not seen it.
+ */
+export interface HistoryEntry {
+  value?: unknown
+  encoding?: 'base64'
+  type?: WireValueType
+  deleted: boolean
+  version: Version
+  /** The writer's node name, when this node knows it (its own, a peer's from the handshake or the peer book). */
+  originName?: string
+  /** The version of the key its writer held when it wrote ('nothing': none); absent for writes from nodes before history. */
+  seen?: { wall: number, logical: number, origin: string } | 'nothing'
+  /** The key's current version (the first entry). */
+  current: boolean
+  /** It lost to a write that had not seen it; `conflictCursor`: the change cursor at which that was found. */
+  conflict: boolean
+  conflictCursor?: number
 }
 
 /**
@@ -144,6 +168,8 @@ export interface ReplicationStatus {
   waitingBytes: number
   /** Origins seen signing two different ops with one sequence number, and the first such seq: both ops are kept. */
   equivocators: Record<string, number>
+  /** Past versions in history that lost to a write that had not seen them (absent from daemons before history). */
+  conflicts?: number
 }
 
 /** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */
@@ -247,7 +273,10 @@ export interface BackupResult {
 
 export interface Results {
   kv_put: { version: Version }
-  kv_get: Entry | null
+  /** With `conflicts`: the entry's `conflicts` lists the losing versions still in history. */
+  kv_get: (Entry & { conflicts?: HistoryEntry[] }) | null
+  kv_history: { key: string, versions: HistoryEntry[] }
+  kv_revert: { version: Version }
   kv_delete: { deleted: boolean, version?: Version }
   kv_list: { items: Entry[], next?: string }
   kv_subscribe: string

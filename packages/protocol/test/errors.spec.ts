@@ -4,7 +4,7 @@ import { ErrorCodes, MurmurRpcError } from '../src/index.js'
 
 describe('error codes', () => {
   it('assigns application codes only to errors murmurd sends, without renumbering them', () => {
-    assert.deepEqual(Object.values(ErrorCodes).filter(code => code > 0), [1001, 1002, 1004, 1006, 1007, 1008, 1009, 1010])
+    assert.deepEqual(Object.values(ErrorCodes).filter(code => code > 0), [1001, 1002, 1004, 1006, 1007, 1008, 1009, 1010, 1011])
   })
 
   it('names an error rebuilt without data.name after its code, and an unassigned code RpcError', () => {

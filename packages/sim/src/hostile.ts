@@ -5,7 +5,8 @@
  * the idle timeout), and on cue it: claims vectors it does not have, replays
  * genuine ops after their deletes were collected, signs two ops with one seq
  * for different peers, floods far-future ops, forges other origins' ops,
- * backdates its own, and attests to more than it holds. None of it may make
+ * backdates its own (each saying it had seen nothing, or everything, of its
+ * key), and attests to more than it holds. None of it may make
  * honest replicas disagree, lose an acknowledged write, or run out of memory.
  */
 import { attestationKey, decodeOps, encodeAttestation, encodeOps, proveOps, type Frame, type Mark, type Op, type PullResult, type PullSession, type PullStep } from '@murmur/core'
@@ -137,7 +138,9 @@ export class HostileNode implements Puller {
     const sign = this.deps.keys.signer(this.id)
     // stamped after its own last op, as an honest clock would (but for the backdated one)
     const stamp = now > held.wall ? { wall: now, logical: 0 } : { wall: held.wall, logical: held.logical + 1 }
-    const ops = (entries: Array<Partial<Op> & { key: string }>): Op[] => entries.map(e => ({ value: Buffer.from('x'), ...stamp, origin: this.id, seq: held.seq + 1, ...e }))
+    // what it says it had seen is a lie too, in turn: that it saw nothing, or everything (history must still agree)
+    const seen = held.seq % 2 === 0 ? { wall: 0, logical: 0, origin: this.id } : { wall: MAX, logical: 0, origin: 'zz-saw-all' }
+    const ops = (entries: Array<Partial<Op> & { key: string }>): Op[] => entries.map(e => ({ value: Buffer.from('x'), ...stamp, origin: this.id, seq: held.seq + 1, seen, ...e }))
     switch (act) {
       case 'lie-vector':
         this.lies += 3

@@ -9,9 +9,11 @@
  * change cursors (what a resuming watch reads) survived every crash intact;
  * and, at one HLC moment (the latest any replica has reached), every replica
  * shows the same keys: no value past its expiry on any of them, and a winner
- * that expired may be gone (collected) as a winning tombstone may.
+ * that expired may be gone (collected) as a winning tombstone may; and
+ * replicas agree on each key's history and conflicts (history-check.ts).
  */
 import { isNewer, isReserved, type Op } from '@murmur/core'
+import { checkHistory } from './history-check.js'
 import { describeOp, type Recorder } from './record.js'
 import type { Scenario } from './scenario.js'
 import type { SimNode } from './node.js'
@@ -62,6 +64,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   }
   checkExpiry(nodes, winners, at, record)
   for (const node of nodes) checkCursors(node, record)
+  checkHistory(nodes, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissued > 0) {
     record.fail(`${record.counts.reissued} writes made again by honest nodes in a closed group where no member was evicted: a deleted value could come back`)

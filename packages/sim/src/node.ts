@@ -8,6 +8,7 @@
  */
 import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
 import { SimDisk } from './disk.js'
+import { SIM_HISTORY } from './history-check.js'
 import { FRAME_BYTES, GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
 import { describeOp, type Recorder } from './record.js'
 import type { Rng } from './rng.js'
@@ -47,6 +48,8 @@ export class SimNode implements Puller {
   private readonly repairs = new Set<string>()
   /** Who runs this node's pulls: itself, or a hostile node wrapped around it. */
   puller: Puller = this
+  /** It took a snapshot, or a row was changed behind its back: its history lacks versions the group wrote. */
+  historyIncomplete = false
   /** Writes no more attestations (the run is about to be checked). */
   private silent = false
 
@@ -76,7 +79,8 @@ export class SimNode implements Puller {
       tombstoneGraceMs: scenario.config.graceMs,
       retentionMs: scenario.config.retentionMs,
       attestIntervalMs: scenario.config.attestIntervalMs,
-      pendingBytes: scenario.config.pendingBytes
+      pendingBytes: scenario.config.pendingBytes,
+      ...SIM_HISTORY
     })
     this.up = true
     this.incarnation++
@@ -159,7 +163,10 @@ export class SimNode implements Puller {
   }
 
   pullEnded (result: PullResult, server: string): void {
-    if (result.snapshot) this.deps.record.counts.snapshots++
+    if (result.snapshot) {
+      this.deps.record.counts.snapshots++
+      this.historyIncomplete = true
+    }
     if (result.overtaken === true) this.deps.record.counts.snapshotsOvertaken++
     this.writeAgain(`after a pull from ${server}`)
   }

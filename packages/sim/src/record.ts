@@ -73,6 +73,7 @@ export class Recorder {
 export function stripped (op: Op): Op {
   const plain: Op = { key: op.key, value: op.value === null ? null : Buffer.from(op.value), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
   if (op.expires !== undefined) plain.expires = op.expires
+  if (op.seen !== undefined) plain.seen = op.seen
   if (op.proof != null) plain.proof = { sig: op.proof.sig, first: op.seq, digests: new Uint8Array(0) }
   return plain
 }

@@ -116,6 +116,7 @@ export function run (scenario: Scenario): RunResult {
         if (node !== undefined) {
           const tampered = { key: action.key, value: Buffer.from('tampered'), wall: 0, logical: 0, origin: action.node, seq: 1 }
           node.replica.store.put(tampered, opDigest(tampered))
+          node.historyIncomplete = true
         }
     }
   }

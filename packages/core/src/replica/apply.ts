@@ -12,7 +12,8 @@
 import { beats, compareStamps, headOf } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin, xorInto } from '../marks.js'
-import type { Head, Mark, Op, OriginState, Store } from '../types.js'
+import { KeyHistory, type HistoryBound } from './history.js'
+import type { Head, Mark, Op, OriginState, PastVersion, Store } from '../types.js'
 
 export interface Applied {
   /** Ops that became the row of their key, in order. */
@@ -25,6 +26,8 @@ export interface Applied {
   equivocations: Array<{ origin: string, seq: number }>
   /** Every mark a held prefix passed through, in order, per origin (so recent marks need not be recomputed). */
   marks: Map<string, Mark[]>
+  /** Past versions found to have lost to a write that had not seen them. */
+  conflicts: PastVersion[]
 }
 
 /**
@@ -32,8 +35,9 @@ export interface Applied {
  * says an op that would create its key is known to have lost to an op this
  * node once held and has since collected (a sync witness).
  */
-export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], superseded: (op: Op) => boolean = () => false): Applied {
-  const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map() }
+export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false, local = false): Applied {
+  const history = new KeyHistory(store, bound, local)
+  const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map(), conflicts: history.conflicts }
   const floors = new Map([...origins].map(([origin, state]) => [origin, state.floor.seq]))
   const stateOf = (origin: string): OriginState => {
     let state = result.states.get(origin)
@@ -59,7 +63,7 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     } else {
       throw new Error(`bug: op ${op.origin}/${op.seq} applied out of order (held ${state.held.seq}, floor ${state.floor.seq})`)
     }
-    place(store, rows, floors, op, digest, superseded, result)
+    place(store, rows, floors, op, digest, superseded, result, history)
   }
   for (const [origin, state] of result.states) store.setOrigin(origin, state)
   return result
@@ -85,18 +89,21 @@ class Rows {
   }
 }
 
-function place (store: Store, rows: Rows, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied): void {
+function place (store: Store, rows: Rows, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied, history: KeyHistory): void {
   const current = rows.get(op.key)
   if (current === undefined ? superseded(op) : !beats(op, current, () => store.row(op.key))) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
+    history.lost(op, digest, current)
     return
   }
   if (current !== undefined) {
+    history.replaced(op.key)
     // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
     if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
     else store.supersede(current)
   }
   store.put(op, digest)
+  history.won(op)
   rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)

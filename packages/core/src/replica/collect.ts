@@ -18,6 +18,7 @@
  */
 import { headOf } from '../compare.js'
 import { expiryClock } from './expiry.js'
+import { KeyHistory } from './history.js'
 import { noteSilent, raiseHorizon, type ReplicaState } from './state.js'
 import type { OriginState } from '../types.js'
 
@@ -51,6 +52,7 @@ export function collect (state: ReplicaState, now: number): Collected {
     }
   }
   const grace = state.config.tombstoneGraceMs
+  const history = new KeyHistory(state.store, state.history)
   state.store.transaction(() => {
     for (const [origin, next] of floors) state.store.setOrigin(origin, next)
     for (const [origin, known] of state.origins) {
@@ -60,6 +62,8 @@ export function collect (state: ReplicaState, now: number): Collected {
       if (floors.has(origin)) result.history += state.store.dropHistory(origin, floor)
       // a tombstone goes once it is `tombstoneGraceMs` old; an expired value once its expiry is, by the expiry clock
       for (const tombstone of state.store.tombstones(origin, floor, now - grace + 1, expiryClock(state, now) - grace + 1)) {
+        // kept as the key's newest past version: the next write of the key says it saw it
+        history.replaced(tombstone.key)
         state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
         result.tombstones++

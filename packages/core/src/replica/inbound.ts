@@ -25,7 +25,7 @@ import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
 import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
-import type { Op, Stamp } from '../types.js'
+import type { Op, PastVersion, Stamp } from '../types.js'
 
 export interface ReceiveContext {
   via: 'gossip' | 'sync'
@@ -50,10 +50,12 @@ export interface Received {
   gap: boolean
   /** `(origin, seq)` where a second op signed with one seq was taken. */
   equivocations: Array<{ origin: string, seq: number }>
+  /** Past versions found to have lost to a write that had not seen them (see `conflicts.ts`). */
+  conflicts: PastVersion[]
 }
 
 export function emptyReceived (): Received {
-  return { changed: [], refused: [], applied: 0, waiting: 0, held: 0, deferred: 0, duplicates: 0, gap: false, equivocations: [] }
+  return { changed: [], refused: [], applied: 0, waiting: 0, held: 0, deferred: 0, duplicates: 0, gap: false, equivocations: [], conflicts: [] }
 }
 
 export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext): Received {
@@ -223,7 +225,7 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
   if (!local) state.hlc.update(ops.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
   const superseded = (op: Op): boolean => (witnesses?.get(op.key) ?? []).some(w => isNewer(w, op) && w.seq <= (state.origins.get(w.origin)?.held.seq ?? 0))
   const applied = state.store.transaction(() => {
-    const result = applyOps(state.store, state.origins, ops, superseded)
+    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local)
     state.store.setClock(state.hlc.peek())
     for (const { origin, seq } of result.equivocations) {
       if (state.equivocators.has(origin)) continue
@@ -252,4 +254,5 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
   out.changed.push(...applied.changed)
   out.applied += ops.length
   out.equivocations.push(...applied.equivocations)
+  out.conflicts.push(...applied.conflicts)
 }

@@ -20,11 +20,14 @@ import { expiryClock, isExpired, sweep } from './expiry.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
-import type { Change, ListOptions, Mark, Op, OriginState, Stamp, StoreCounts, VersionVector } from '../types.js'
+import { nothingSeen } from './conflicts.js'
+import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
 
 export type { ReplicaInit } from './state.js'
 
 export interface ReplicaStatus {
+  /** Past versions held that lost to a write that had not seen them (see `conflicts.ts`). */
+  conflicts: number
   /** Members counted for collection (this node included), and those evicted for silence. */
   members: number
   evicted: string[]
@@ -77,12 +80,19 @@ export class Replica {
       if (change.ttlMs !== undefined && !(Number.isSafeInteger(change.ttlMs) && change.ttlMs > 0)) throw new RangeError(`ttlMs ${change.ttlMs} is not a positive whole number of milliseconds`)
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
+    // what each write has seen (see `conflicts.ts`): its key's row, a tombstone included, or with none its
+    // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write
+    const written = this.state.store.past.newest([...new Set(changes.filter(change => !isReserved(change.key)).map(change => change.key))])
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()
       const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
       if (change.type !== undefined && change.type !== 'text' && change.value !== null) op.type = change.type
       const expires = change.expires ?? (change.ttlMs !== undefined ? wall + change.ttlMs : undefined)
       if (expires !== undefined && change.value !== null) op.expires = expires
+      if (!isReserved(change.key)) {
+        op.seen = written.get(change.key) ?? nothingSeen(this.nodeId)
+        written.set(change.key, { wall, logical, origin: this.nodeId })
+      }
       return op
     })
     if (ops.length === 0) return ops
@@ -171,6 +181,11 @@ export class Replica {
     return op === undefined || isExpired(op, expiryClock(this.state, now)) ? undefined : withoutProof(op)
   }
 
+  /** `key`'s past versions held here, newest first, at most `limit` (its current row is `get`). */
+  history (key: string, limit = this.state.history.versions): PastVersion[] {
+    return isReserved(key) ? [] : this.state.store.past.list(key, limit)
+  }
+
   /** Live user entries in key order (expired values left out). */
   list (options?: ListOptions, now = this.state.now()): Op[] {
     return this.state.store.rows({ ...options, liveAt: expiryClock(this.state, now) }).map(withoutProof)
@@ -211,6 +226,7 @@ export class Replica {
   status (now = this.state.now()): ReplicaStatus {
     const { active, evicted } = this.state.stability.members(now)
     return {
+      conflicts: this.state.store.past.conflicts(),
       members: active.length + 1,
       evicted,
       floors: Object.fromEntries([...this.state.origins].filter(([, known]) => known.floor.seq > 0).map(([origin, known]) => [origin, known.floor.seq])),
@@ -225,5 +241,7 @@ export class Replica {
 }
 
 function withoutProof (op: Op): Op {
-  return { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  const plain: Op = { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.seen !== undefined) plain.seen = op.seen
+  return plain
 }

@@ -17,9 +17,10 @@ import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin } from '../marks.js'
 import { expiryOf, typeOf } from '../value-type.js'
 import type { Refusal } from './checker.js'
+import { KeyHistory } from './history.js'
 import type { SnapshotReason } from './snapshot-gate.js'
 import { nameRewrite, raiseHorizon, saveRewrites, type ReplicaState } from './state.js'
-import type { Change, Mark, Op, OriginState, Stamp } from '../types.js'
+import type { Change, Mark, Op, OriginState, PastVersion, Stamp } from '../types.js'
 
 /** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */
 export function attestedFloors (state: ReplicaState, ops: Op[], refused: Refusal[]): Map<string, Mark> {
@@ -140,6 +141,8 @@ export interface Settled {
   removed: Op[]
   /** Writes named to be made again with new stamps (`Replica.rewrites` gives those still due). */
   reissue: Change[]
+  /** Past versions found to have lost to a write that had not seen them. */
+  conflicts: PastVersion[]
 }
 
 /** Names `change` (the row `over`'s own value, or a delete) to be written again; new names go to `end.reissue`. */
@@ -169,7 +172,7 @@ const PAGE = 1000
  * reason the other way round.
  */
 export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: Map<string, number>, present: Set<string>, horizon: Stamp, reason: SnapshotReason): Settled {
-  const end: Settled = { changed: [], removed: [], reissue: [] }
+  const end: Settled = { changed: [], removed: [], reissue: [], conflicts: [] }
   const moved = new Map<string, OriginState>()
   for (const [origin, mark] of floors) {
     const known = state.origins.get(origin) ?? freshOrigin()
@@ -178,6 +181,8 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
   const records: Op[] = []
   // the marks' stamps and the rows are ops this node now counts as held: its clock moves past them, as past any op it takes
   let newest: Stamp | undefined
+  const history = new KeyHistory(state.store, state.history)
+  end.conflicts = history.conflicts
   for (const mark of floors.values()) if (newest === undefined || compareStamps(mark, newest) > 0) newest = mark
   state.store.transaction(() => {
     for (const [origin, next] of moved) state.store.setOrigin(origin, next)
@@ -188,10 +193,12 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         const current = state.store.row(op.key)
         if (current !== undefined && !isNewer(op, current)) continue
         if (current !== undefined) {
+          history.replaced(op.key)
           if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current))
           else state.store.supersede(headOf(current))
         }
         state.store.put(op, digestOf(op))
+        history.won(op)
         if (isReserved(op.key)) records.push(op)
         else end.changed.push(op)
         // older than a delete collected here: this node cannot tell whether it was of this key (see `nameRewrite`)
@@ -203,6 +210,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {
           // collected here now, as `collect` collects: an older value that comes later is measured against it
+          history.replaced(row.key)
           state.store.remove(headOf(row))
           raiseHorizon(state, row)
           end.removed.push(row)

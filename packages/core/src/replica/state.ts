@@ -8,6 +8,7 @@ import { compareStamps } from '../compare.js'
 import { HybridLogicalClock } from '../hlc.js'
 import { RESERVED_PREFIX } from '../keys.js'
 import { OpChecker, type VerifyBatch } from './checker.js'
+import type { HistoryBound } from './history.js'
 import { PendingOps } from './pending.js'
 import { RecentMarks } from './recent-marks.js'
 import { Stability } from './stability.js'
@@ -46,6 +47,10 @@ export interface ReplicaInit {
   retentionMs?: number
   /** The least time between two attestations while ops keep arriving. @default 5_000 */
   attestIntervalMs?: number
+  /** Versions of each key kept for history, the current one included (at least 1). @default 16 */
+  historyVersions?: number
+  /** Bytes of past values kept per key for history. @default 1 MiB */
+  historyBytes?: number
 }
 
 export interface ReplicaState {
@@ -63,6 +68,8 @@ export interface ReplicaState {
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
   readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'attestIntervalMs'>>
+  /** What history keeps of each key (see `history.ts`). */
+  readonly history: HistoryBound
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
   horizon: Stamp
   /** This node's own ops up to this seq are on disk, and only those may leave it. */
@@ -146,6 +153,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     attestations,
     equivocators: new Map(Object.entries(JSON.parse(store.meta('equivocators') ?? '{}') as Record<string, number>)),
     config,
+    history: historyBound(init),
     horizon: parseStamp(store.meta('gc_horizon')),
     durable: origins.get(nodeId)?.held.seq ?? 0,
     dirty: true,
@@ -174,6 +182,14 @@ export function openState (init: ReplicaInit): ReplicaState {
   })
   noteSilent(state)
   return state
+}
+
+function historyBound (init: ReplicaInit): HistoryBound {
+  const versions = init.historyVersions ?? 16
+  const bytes = init.historyBytes ?? 1024 * 1024
+  if (!Number.isSafeInteger(versions) || versions < 1) throw new RangeError(`historyVersions must be a whole number of at least 1, not ${versions}`)
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`historyBytes must be a whole number of bytes, not ${bytes}`)
+  return { versions, bytes }
 }
 
 export function formatStamp (stamp: Stamp): string {

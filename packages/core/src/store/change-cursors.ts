@@ -87,6 +87,11 @@ export class ChangeCursors {
     return this.ofOp.get(op) ?? (op.value === null ? this.removals.get(op.key) : undefined)
   }
 
+  /** A cursor for a change that is not a key's row (a conflict found): the key's entry stays as it is. */
+  claim (): number {
+    return this.next()
+  }
+
   private next (): number {
     this.marks = { ...this.marks, latest: this.marks.latest + 1 }
     return this.marks.latest

@@ -8,12 +8,22 @@ import { compareStamps, compareUtf8, headOf } from '../compare.js'
 import { isReserved, USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
 import { ChangeCursors } from './change-cursors.js'
+import { MemoryPast } from './memory-past.js'
 import { completePage } from './pages.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 interface Versioned { op: Op, digest: Uint8Array }
 
 export class MemoryStore implements Store {
+  readonly past: MemoryPast = new MemoryPast({
+    row: key => this.current.get(key),
+    record: undo => { this.record(undo) },
+    claim: () => {
+      let cursor = 0
+      this.changed(() => { cursor = this.cursors.claim() })
+      return cursor
+    }
+  })
   private readonly current = new Map<string, Op>()
   /** Key → the digest `put` was given for its row, as `kv_store.digest` keeps it (left for a key removed since, until it is put again). */
   private readonly digests = new Map<string, Uint8Array>()

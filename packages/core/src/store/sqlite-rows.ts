@@ -2,8 +2,8 @@
 import { compareUtf8 } from '../compare.js'
 import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
-import type { HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
-import type { HeldOp, Op, OpProof, RowOptions } from '../types.js'
+import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
+import type { Head, HeldOp, Op, OpProof, RowOptions, Seen } from '../types.js'
 
 const NO_DIGESTS = new Uint8Array(0)
 
@@ -64,7 +64,19 @@ export function fromRow (row: Row): Op {
   // text is the absence of a type, so a text op compares equal to one written before types existed
   if (row.type !== 'text' && row.value !== null) op.type = row.type
   if (row.expires !== null) op.expires = row.expires
+  const seen = seenOf(row)
+  if (seen !== undefined) op.seen = seen
   return op
+}
+
+/** A row's `seen_*` columns as `Op.seen`. */
+export function seenOf (row: Pick<Row, 'seen_wall' | 'seen_logical' | 'seen_origin'>): Seen | undefined {
+  return row.seen_origin === null ? undefined : { wall: row.seen_wall ?? 0, logical: row.seen_logical ?? 0, origin: row.seen_origin }
+}
+
+/** `Op.seen` as a row's columns. */
+export function seenColumns (seen: Seen | undefined): Pick<Row, 'seen_wall' | 'seen_logical' | 'seen_origin'> {
+  return { seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null }
 }
 
 /** A staged row as the op it was, whole proof included. */
@@ -82,5 +94,13 @@ export function ranked (row: Row): Op {
 }
 
 export function toRow (op: Op): Row {
-  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null }
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, ...seenColumns(op.seen) }
+}
+
+/** A `Store.rowsAt` row as a head. */
+export function headOfRow (row: HeadRow): Head {
+  const head: Head = { key: row.key, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq, live: row.live === 1, sig: row.sig }
+  const seen = seenOf(row)
+  if (seen !== undefined) head.seen = seen
+  return head
 }

@@ -7,13 +7,40 @@
  * `kv_store`, `op_history` and `snapshot_stage`; version 6 the change cursors
  * (`changes`, see `Store.changes`); version 7 the expiry (`expires`, an HLC
  * wall time in ms, NULL for none) to the same three tables, with an index
- * for the expiry sweep. `MIGRATIONS` brings a version 4, 5 or 6 file up to
- * date when it opens.
+ * for the expiry sweep; version 8 what a writer had seen (`seen_*`, see
+ * `Op.seen`) on every table that holds ops, and the past versions of keys
+ * (`key_history`, see `PastStore`). `MIGRATIONS` brings a version 4, 5, 6 or
+ * 7 file up to date when it opens.
  */
 import type Database from 'better-sqlite3'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
+
+/**
+ * A key's past versions, this node's alone: `conflict` is the change cursor
+ * at which the version was found to have lost to a write that had not seen
+ * it (NULL when it did not).
+ */
+const KEY_HISTORY = `
+  CREATE TABLE key_history (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    value BLOB,
+    wall INTEGER NOT NULL,
+    logical INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL DEFAULT 'text',
+    seen_wall INTEGER,
+    seen_logical INTEGER,
+    seen_origin TEXT,
+    digest BLOB NOT NULL,
+    conflict INTEGER
+  );
+  CREATE UNIQUE INDEX key_history_version ON key_history (key, wall, logical, origin, seq, digest);
+  CREATE INDEX key_history_conflict ON key_history (conflict) WHERE conflict IS NOT NULL;
+`
 
 /** From each older version still opened, the statements that bring a file to the next. */
 export const MIGRATIONS: Record<number, string> = {
@@ -36,6 +63,20 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE snapshot_stage ADD COLUMN expires INTEGER;
     CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
     UPDATE meta SET value = 7 WHERE name = 'schema_version';
+  `,
+  // ops from before have no seen; keys have no past versions yet
+  7: `
+    ALTER TABLE kv_store ADD COLUMN seen_wall INTEGER;
+    ALTER TABLE kv_store ADD COLUMN seen_logical INTEGER;
+    ALTER TABLE kv_store ADD COLUMN seen_origin TEXT;
+    ALTER TABLE op_history ADD COLUMN seen_wall INTEGER;
+    ALTER TABLE op_history ADD COLUMN seen_logical INTEGER;
+    ALTER TABLE op_history ADD COLUMN seen_origin TEXT;
+    ALTER TABLE snapshot_stage ADD COLUMN seen_wall INTEGER;
+    ALTER TABLE snapshot_stage ADD COLUMN seen_logical INTEGER;
+    ALTER TABLE snapshot_stage ADD COLUMN seen_origin TEXT;
+    ${KEY_HISTORY}
+    UPDATE meta SET value = 8 WHERE name = 'schema_version';
   `
 }
 
@@ -50,7 +91,10 @@ export const SCHEMA = `
     sig BLOB,
     digest BLOB NOT NULL,
     type TEXT NOT NULL DEFAULT 'text',
-    expires INTEGER
+    expires INTEGER,
+    seen_wall INTEGER,
+    seen_logical INTEGER,
+    seen_origin TEXT
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
@@ -65,6 +109,9 @@ export const SCHEMA = `
     sig BLOB,
     type TEXT NOT NULL DEFAULT 'text',
     expires INTEGER,
+    seen_wall INTEGER,
+    seen_logical INTEGER,
+    seen_origin TEXT,
     PRIMARY KEY (origin, seq, digest)
   ) WITHOUT ROWID;
   CREATE TABLE version_vector (
@@ -86,8 +133,12 @@ export const SCHEMA = `
     first INTEGER,
     digests BLOB,
     type TEXT NOT NULL DEFAULT 'text',
-    expires INTEGER
+    expires INTEGER,
+    seen_wall INTEGER,
+    seen_logical INTEGER,
+    seen_origin TEXT
   );
+  ${KEY_HISTORY}
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
     ('keys', 0), ('tombstones', 0), ('change_cursor', 0), ('change_floor', 0);
 `
@@ -105,6 +156,10 @@ export interface Row {
   type: ValueType
   /** When the value expires (HLC wall ms), or null. */
   expires: number | null
+  /** `Op.seen`, all three NULL when absent. */
+  seen_wall: number | null
+  seen_logical: number | null
+  seen_origin: string | null
 }
 
 /** A row's head (`Store.rowsAt`): SQLite gives `live` as 0 or 1. */
@@ -135,7 +190,10 @@ export interface VectorRow {
   floor_acc: Uint8Array
 }
 
-const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires'
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires, seen_wall, seen_logical, seen_origin'
+const OP_PARAMS = ':key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :seen_wall, :seen_logical, :seen_origin'
+/** The columns an upsert sets besides the version's own. */
+const LATER_SET = 'expires = excluded.expires, seen_wall = excluded.seen_wall, seen_logical = excluded.seen_logical, seen_origin = excluded.seen_origin'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
 const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
 
@@ -157,14 +215,14 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :digest)
+    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PARAMS}, :digest)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, expires = excluded.expires, digest = excluded.digest`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest, ${LATER_SET}`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
-    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type, expires)
-      SELECT origin, seq, digest, key, value, wall, logical, sig, type, expires FROM kv_store WHERE key = ?`),
+    supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
+      SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, value IS NOT NULL AS live FROM kv_store
+    headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, value IS NOT NULL AS live FROM kv_store
       WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
@@ -175,8 +233,7 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     rowsIn: prepare<[{ origin: string, after: number, upTo: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
-    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (origin, seq, digest, key, value, wall, logical, sig, type, expires)
-      VALUES (:origin, :seq, :digest, :key, :value, :wall, :logical, :sig, :type, :expires)`),
+    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest) VALUES (${OP_PARAMS}, :digest)`),
     rowDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     historyDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM op_history
@@ -198,11 +255,9 @@ export function prepareStatements (db: Database.Database) {
       VALUES (:sig, :first, :digests, :delta) ON CONFLICT (sig) DO UPDATE SET live = live + excluded.live`),
     releaseBatch: prepare<[{ sig: Uint8Array, delta: number }]>('UPDATE op_batch SET live = live + :delta WHERE sig = :sig'),
     dropBatch: prepare<[Uint8Array]>('DELETE FROM op_batch WHERE sig = ? AND live <= 0'),
-    stage: prepare<[StagedRow]>(`INSERT INTO snapshot_stage (${OP_COLUMNS}, first, digests)
-      VALUES (:key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :first, :digests)
+    stage: prepare<[StagedRow]>(`INSERT INTO snapshot_stage (${OP_COLUMNS}, first, digests) VALUES (${OP_PARAMS}, :first, :digests)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, expires = excluded.expires,
-        first = excluded.first, digests = excluded.digests`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, first = excluded.first, digests = excluded.digests, ${LATER_SET}`),
     stagedAfter: prepare<[{ after: string, limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage
       WHERE key > :after ORDER BY key LIMIT :limit`),
     stagedFrom: prepare<[{ limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage ORDER BY key LIMIT :limit`),

@@ -15,8 +15,9 @@ import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { fromRow, listRows, ranked, stagedOp, toRow } from './sqlite-rows.js'
+import { fromRow, headOfRow, listRows, ranked, stagedOp, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
+import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
@@ -25,6 +26,7 @@ export type { Durability, SqliteStoreInit }
 
 export class SqliteStore implements Store {
   readonly path: string
+  readonly past: SqlitePast
   private readonly db: Database.Database
   private readonly mode: Durability
   private readonly sql: Statements
@@ -61,6 +63,7 @@ export class SqliteStore implements Store {
       set: (key, cursor) => { this.sql.changed.run(key, cursor) },
       delete: key => this.sql.unchanged.get(key)?.cursor
     }, { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
+    this.past = new SqlitePast({ db, mutate: fn => this.mutate(fn), claim: () => this.cursors.claim() })
     // the reads above opened the WAL, so the file exists
     if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
     this.commit = db.transaction((fn: () => unknown) => {
@@ -102,7 +105,7 @@ export class SqliteStore implements Store {
   }
 
   rowsAt (keys: string[]): Map<string, Head> {
-    return new Map(this.sql.headsAt.all(JSON.stringify(keys)).map(row => [row.key, { ...row, live: row.live === 1 }]))
+    return new Map(this.sql.headsAt.all(JSON.stringify(keys)).map(row => [row.key, headOfRow(row)]))
   }
 
   rows (options: RowOptions = {}): Op[] {
@@ -113,7 +116,8 @@ export class SqliteStore implements Store {
     this.mutate(() => {
       this.refs.hold(op)
       // an object literal, not a spread of toRow(op): this runs for every op applied
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest })
+      const seen = op.seen
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null })
       this.cursors.put(op)
       this.count(op.key, op.value !== null, 1)
       this.see(op)

@@ -14,7 +14,7 @@ import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMa
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
 import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
-import type { Change, Mark, Op, VersionVector } from '../types.js'
+import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
 
 export interface PullInit {
   group: string
@@ -34,6 +34,8 @@ export interface PullStep {
   applied: number
   /** `(origin, seq)` where a second op signed with one seq was taken. */
   equivocations: Array<{ origin: string, seq: number }>
+  /** Past versions found to have lost to a write that had not seen them. */
+  conflicts: PastVersion[]
 }
 
 export interface PullResult {
@@ -107,7 +109,7 @@ export class PullSession {
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
   take (frame: Frame): PullStep {
-    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [] }
+    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [] }
     if (this.stage === 'hello') this.greet(frame)
     else if (frame.kind === 'attest' && this.stage === 'attest') this.attestations.push(...frame.ops)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
@@ -199,6 +201,7 @@ export class PullSession {
     this.replica.state.staging = undefined
     step.changed.push(...end.changed)
     step.removed.push(...end.removed)
+    step.conflicts.push(...end.conflicts)
     this.result.removed += end.removed.length
     this.result.reissue.push(...end.reissue)
     return true
@@ -220,6 +223,7 @@ export class PullSession {
     step.refused.push(...received.refused)
     step.applied += received.applied
     step.equivocations.push(...received.equivocations)
+    step.conflicts.push(...received.conflicts)
     this.result.applied += received.applied
   }
 }

@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto'
 import {
   InvalidBase64Error, InvalidRequestCode, MurmurRpcError, SNAPSHOT_PAGE, decodeValue, encodeTypedValue, methods, rpcError,
-  type ChangeEvent as WireChange, type Entry as WireEntry, type MethodName, type Params, type Result, type SubscriptionNotification,
+  type ChangeEvent as WireChange, type Entry as WireEntry, type HistoryEntry, type MethodName, type Params, type Result, type SubscriptionNotification,
   type ValueEncoding, type WatchEvent
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, Murmur, Replay, Write } from '../murmur.js'
+import type { ChangeEvent, Entry, HistoryVersion, Murmur, Replay, Write } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
@@ -78,10 +78,13 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
       const { key, value, ...options } = toWrite({ method: 'kv_put', params })
       return { version: await node.put(key, value as Uint8Array, options) }
     },
-    kv_get: ({ key, encoding }) => {
+    kv_get: ({ key, encoding, conflicts }) => {
       const entry = node.get(key)
-      return entry == null ? null : toWireEntry(entry, encoding)
+      if (entry == null) return null
+      return conflicts === true ? { ...toWireEntry(entry, encoding), conflicts: node.history(key, { conflicts: true }).map(v => toWireHistory(v, encoding)) } : toWireEntry(entry, encoding)
     },
+    kv_history: ({ key, limit, encoding }) => ({ key, versions: node.history(key, { limit }).map(v => toWireHistory(v, encoding)) }),
+    kv_revert: async ({ key, version }) => ({ version: await node.revert(key, version) }),
     kv_delete: async ({ key, ifVersion }) => await node.delete(key, { ifVersion }),
     kv_list: ({ prefix, after, limit, encoding }) => {
       const { items, next } = node.list({ prefix, after, limit })
@@ -176,6 +179,12 @@ function toBytes (value: string, encoding?: ValueEncoding): Uint8Array {
   }
 }
 
+function toWireHistory (entry: HistoryVersion, encoding?: ValueEncoding): HistoryEntry {
+  const { key: _key, value, type, conflictCursor, ...rest } = entry
+  const wireValue = value === undefined ? {} : encodeTypedValue(value, type, encoding)
+  return { ...wireValue, ...rest, conflict: conflictCursor !== undefined, ...(conflictCursor !== undefined ? { conflictCursor } : {}) }
+}
+
 function toWireEntry (entry: Entry, encoding?: ValueEncoding): WireEntry {
   return { key: entry.key, ...encodeTypedValue(entry.value, entry.type, encoding), version: entry.version, ...expiresOf(entry) }
 }
@@ -200,7 +209,7 @@ function replayNotifications (subscription: string, replayed: Replay, encoding?:
 
 function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {
   const cursor = event.cursor !== undefined ? { cursor: event.cursor } : {}
-  if (event.value == null) return { type: event.type, key: event.key, version: event.version, ...cursor }
+  if (event.value == null) return { type: event.type, key: event.key, version: event.version, ...cursor, ...(event.deleted === true ? { deleted: true } : {}) }
   const { type: valueType, ...value } = encodeTypedValue(event.value, event.valueType ?? 'text', encoding)
   return { type: event.type, key: event.key, ...value, valueType, version: event.version, ...expiresOf(event), ...cursor }
 }

@@ -1,0 +1,74 @@
+/**
+ * What a replica keeps of each user key's past, for `history` on this node:
+ * every version replaced, lost on arrival or collected, up to a bound, with
+ * the versions that lost to a write that had not seen them marked as
+ * conflicts (the rule: `conflicts.ts`). Called inside the transactions that
+ * apply ops, collect tombstones and take snapshots.
+ *
+ * The bound counts versions newest first, the current row included (a
+ * collected tombstone, which leaves no row, counts as the newest past
+ * version instead), and of the past versions keeps only the newest whose
+ * values fit a byte budget. Both follow from the versions held, not from the
+ * order they arrived in, so replicas that hold the same ops of a key keep the
+ * same past versions of it.
+ */
+import { isReserved } from '../keys.js'
+import { concurrent } from './conflicts.js'
+import type { Head, Op, PastVersion, Store } from '../types.js'
+
+export interface HistoryBound {
+  /** Versions of a key kept, the current one included. */
+  versions: number
+  /** Bytes of past values kept per key. */
+  bytes: number
+}
+
+export class KeyHistory {
+  /** Past versions found to be conflicts, in the order found. */
+  readonly conflicts: PastVersion[] = []
+  private readonly store: Store
+  private readonly bound: HistoryBound
+  /** This node's own writes: each saw the newest version held, so none can make a conflict here. */
+  private readonly local: boolean
+
+  constructor (store: Store, bound: HistoryBound, local = false) {
+    this.store = store
+    this.bound = bound
+    this.local = local
+  }
+
+  /** The row of `key` is about to be replaced or removed: it becomes a past version. */
+  replaced (key: string): void {
+    if (!isReserved(key)) this.store.past.keepRow(key)
+  }
+
+  /** `op` became the row of its key: the past versions it had not seen are conflicts. */
+  won (op: Op): void {
+    if (isReserved(op.key)) return
+    if (!this.local) this.beat(op)
+    // a write of this node's that saw nothing of its key: it has no past versions to trim
+    if (this.local && op.seen?.wall === 0) return
+    this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
+  }
+
+  /**
+   * `op` lost on arrival, to the row `current` (or, with none, to an op
+   * collected here): it is a conflict if a newer version had not seen it,
+   * and the older ones it had not seen are.
+   */
+  lost (op: Op, digest: Uint8Array, current: Head | undefined): void {
+    if (isReserved(op.key)) return
+    this.store.past.keep(op, digest)
+    this.store.past.trim(op.key, this.bound.versions - (current === undefined ? 0 : 1), this.bound.bytes)
+    if ((current !== undefined && concurrent(op, current)) || this.store.past.unseenByNewer(op)) {
+      const marked = this.store.past.mark(op)
+      if (marked !== undefined) this.conflicts.push(marked)
+    }
+    this.beat(op)
+  }
+
+  /** Marks the past versions older than `op` that it had not seen. */
+  private beat (op: Op): void {
+    if (op.seen !== undefined) this.conflicts.push(...this.store.past.markBetween(op.key, op.seen, op))
+  }
+}

@@ -1,0 +1,104 @@
+/** `PastStore` in memory (for `MemoryStore`): the rule's ranges as `replica/conflicts.ts` states them. */
+import { compareVersions } from '../compare.js'
+import { concurrent } from '../replica/conflicts.js'
+import type { Op, PastStore, PastVersion, Seen, Version } from '../types.js'
+
+interface Entry { op: Op, digest: Uint8Array, conflict?: number }
+
+export interface MemoryPastComponents {
+  /** The key's current row. */
+  row: (key: string) => Op | undefined
+  /** Registers an undo step with the current transaction. */
+  record: (undo: () => void) => void
+  /** The next change cursor (undone with the transaction). */
+  claim: () => number
+}
+
+export class MemoryPast implements PastStore {
+  private readonly keys = new Map<string, Entry[]>()
+  private readonly components: MemoryPastComponents
+
+  constructor (components: MemoryPastComponents) {
+    this.components = components
+  }
+
+  keepRow (key: string): void {
+    const row = this.components.row(key)
+    if (row !== undefined) this.keep(row, new Uint8Array(0))
+  }
+
+  keep (op: Op, digest: Uint8Array): void {
+    const entries = this.of(op.key)
+    if (entries.some(e => compareVersions(e.op, op) === 0 && Buffer.compare(e.digest, digest) === 0)) return
+    const { proof, ...plain } = op
+    this.change(op.key, [...entries, { op: { ...plain, value: op.value === null ? null : Buffer.from(op.value) }, digest: Buffer.from(digest) }])
+  }
+
+  newest (keys: string[]): Map<string, Seen> {
+    const found = new Map<string, Seen>()
+    for (const key of keys) {
+      const op = this.components.row(key) ?? this.sorted(key)[0]?.op
+      if (op !== undefined) found.set(key, { wall: op.wall, logical: op.logical, origin: op.origin })
+    }
+    return found
+  }
+
+  markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
+    const due = this.of(key).filter(e => e.conflict === undefined && concurrent(e.op, { ...winner, seen }))
+    return due.map(e => this.markEntry(key, e))
+  }
+
+  unseenByNewer (op: Version & { key: string }): boolean {
+    return this.of(op.key).some(e => concurrent(op, e.op))
+  }
+
+  mark (op: Op): PastVersion | undefined {
+    const entry = this.of(op.key).find(e => e.conflict === undefined && compareVersions(e.op, op) === 0)
+    return entry === undefined ? undefined : this.markEntry(op.key, entry)
+  }
+
+  trim (key: string, versions: number, bytes: number): void {
+    let total = 0
+    const kept = this.sorted(key).filter((e, i) => (total += e.op.value?.length ?? 0) <= bytes && i < versions)
+    if (kept.length < this.of(key).length) this.change(key, kept)
+  }
+
+  list (key: string, limit: number): PastVersion[] {
+    return this.sorted(key).slice(0, limit).map(pastOf)
+  }
+
+  conflictsAfter (after: number, limit: number): PastVersion[] {
+    return [...this.keys.values()].flat().filter(e => (e.conflict ?? 0) > after).sort((a, b) => (a.conflict ?? 0) - (b.conflict ?? 0)).slice(0, limit).map(pastOf)
+  }
+
+  conflicts (): number {
+    return [...this.keys.values()].flat().filter(e => e.conflict !== undefined).length
+  }
+
+  private markEntry (key: string, entry: Entry): PastVersion {
+    const marked = { ...entry, conflict: this.components.claim() }
+    this.change(key, this.of(key).map(e => e === entry ? marked : e))
+    return pastOf(marked)
+  }
+
+  private of (key: string): Entry[] {
+    return this.keys.get(key) ?? []
+  }
+
+  private sorted (key: string): Entry[] {
+    return [...this.of(key)].sort((a, b) => compareVersions(b.op, a.op) || Buffer.compare(b.digest, a.digest))
+  }
+
+  private change (key: string, entries: Entry[]): void {
+    const before = this.keys.get(key)
+    if (entries.length === 0) this.keys.delete(key)
+    else this.keys.set(key, entries)
+    this.components.record(() => { if (before === undefined) this.keys.delete(key); else this.keys.set(key, before) })
+  }
+}
+
+function pastOf (entry: Entry): PastVersion {
+  return entry.conflict === undefined ? { op: structuredClone(entry.op) } : { op: structuredClone(entry.op), conflict: entry.conflict }
+}
+
+

@@ -1,0 +1,124 @@
+/**
+ * `PastStore` in the SQLite file: the `key_history` table. The ranges
+ * `replica/conflicts.ts` defines are row-value comparisons here, on
+ * (wall, logical, origin[, seq]); origins compare as bytes, as peer IDs
+ * (ASCII) do in JavaScript too.
+ */
+import type Database from 'better-sqlite3'
+import { fromRow, seenColumns } from './sqlite-rows.js'
+import type { Row } from './sqlite-schema.js'
+import type { Op, PastStore, PastVersion, Seen, Version } from '../types.js'
+
+type PastRow = Row & { id: number, conflict: number | null }
+
+const COLUMNS = 'key, value, wall, logical, origin, seq, type, seen_wall, seen_logical, seen_origin, digest'
+const NEWEST_FIRST = 'wall DESC, logical DESC, origin DESC, seq DESC, digest DESC'
+
+export interface SqlitePastComponents {
+  db: Database.Database
+  /** Runs a mutation in the store's current transaction (or one of its own). */
+  mutate: <T>(fn: () => T) => T
+  /** The next change cursor. */
+  claim: () => number
+}
+
+function prepare (db: Database.Database) {
+  return {
+    keepRow: db.prepare<[string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}) SELECT ${COLUMNS} FROM kv_store WHERE key = ?`),
+    keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS})
+      VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest)`),
+    // one query for all the keys of a write (a key's JSON form reaches SQLite as text), rows first, then past versions
+    rowVersions: db.prepare<[string], Seen & { key: string }>('SELECT key, wall, logical, origin FROM kv_store WHERE key IN (SELECT value FROM json_each(?))'),
+    pastVersions: db.prepare<[string], Seen & { key: string }>(`SELECT key, wall, logical, origin FROM key_history
+      WHERE key IN (SELECT value FROM json_each(?)) ORDER BY key, ${NEWEST_FIRST}`),
+    between: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND conflict IS NULL
+      AND (wall, logical, origin) > (:sw, :sl, :so) AND (wall, logical, origin, seq) < (:wall, :logical, :origin, :seq) ORDER BY ${NEWEST_FIRST}`),
+    unseen: db.prepare<[Record<string, unknown>], { one: number }>(`SELECT 1 AS one FROM key_history WHERE key = :key
+      AND (wall, logical, origin, seq) > (:wall, :logical, :origin, :seq)
+      AND seen_origin IS NOT NULL AND (seen_wall, seen_logical, seen_origin) < (:wall, :logical, :origin) LIMIT 1`),
+    at: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND wall = :wall
+      AND logical = :logical AND origin = :origin AND seq = :seq AND conflict IS NULL`),
+    mark: db.prepare<[number, number], PastRow>('UPDATE key_history SET conflict = ? WHERE id = ? RETURNING *'),
+    size: db.prepare<[string], { n: number, bytes: number | null }>('SELECT count(*) AS n, sum(length(value)) AS bytes FROM key_history WHERE key = ?'),
+    trim: db.prepare<[{ key: string, versions: number, bytes: number }]>(`DELETE FROM key_history WHERE id IN (
+      SELECT id FROM (SELECT id, ROW_NUMBER() OVER w AS n, SUM(coalesce(length(value), 0)) OVER w AS total FROM key_history
+        WHERE key = :key WINDOW w AS (ORDER BY ${NEWEST_FIRST} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+      WHERE n > :versions OR total > :bytes)`),
+    list: db.prepare<[string, number], PastRow>(`SELECT * FROM key_history WHERE key = ? ORDER BY ${NEWEST_FIRST} LIMIT ?`),
+    conflictsAfter: db.prepare<[number, number], PastRow>('SELECT * FROM key_history WHERE conflict > ? ORDER BY conflict LIMIT ?'),
+    conflicts: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM key_history WHERE conflict IS NOT NULL')
+  }
+}
+
+export class SqlitePast implements PastStore {
+  private readonly sql: ReturnType<typeof prepare>
+  private readonly components: SqlitePastComponents
+
+  constructor (components: SqlitePastComponents) {
+    this.components = components
+    this.sql = prepare(components.db)
+  }
+
+  keepRow (key: string): void {
+    this.components.mutate(() => this.sql.keepRow.run(key))
+  }
+
+  keep (op: Op, digest: Uint8Array): void {
+    const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text', ...seenColumns(op.seen), digest }
+    this.components.mutate(() => this.sql.keep.run(row))
+  }
+
+  newest (keys: string[]): Map<string, Seen> {
+    const found = new Map<string, Seen>()
+    for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
+    const rest = keys.filter(key => !found.has(key))
+    if (rest.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(rest))) if (!found.has(key)) found.set(key, seen)
+    return found
+  }
+
+  markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
+    const ids = this.sql.between.all({ key, sw: seen.wall, sl: seen.logical, so: seen.origin, ...version(winner) })
+    return ids.map(({ id }) => this.markId(id))
+  }
+
+  unseenByNewer (op: Version & { key: string }): boolean {
+    return this.sql.unseen.get({ key: op.key, ...version(op) }) !== undefined
+  }
+
+  mark (op: Op): PastVersion | undefined {
+    const ids = this.sql.at.all({ key: op.key, ...version(op) })
+    return ids.map(({ id }) => this.markId(id))[0]
+  }
+
+  trim (key: string, versions: number, bytes: number): void {
+    // the window query only when something is over: most keys are within the bound
+    const size = this.sql.size.get(key)
+    if (size === undefined || (size.n <= versions && (size.bytes ?? 0) <= bytes)) return
+    this.components.mutate(() => this.sql.trim.run({ key, versions, bytes }))
+  }
+
+  list (key: string, limit: number): PastVersion[] {
+    return this.sql.list.all(key, limit).map(pastOf)
+  }
+
+  conflictsAfter (after: number, limit: number): PastVersion[] {
+    return this.sql.conflictsAfter.all(after, limit).map(pastOf)
+  }
+
+  conflicts (): number {
+    return this.sql.conflicts.get()?.n ?? 0
+  }
+
+  private markId (id: number): PastVersion {
+    return this.components.mutate(() => pastOf(this.sql.mark.get(this.components.claim(), id) as PastRow))
+  }
+}
+
+function version (v: Version): { wall: number, logical: number, origin: string, seq: number } {
+  return { wall: v.wall, logical: v.logical, origin: v.origin, seq: v.seq }
+}
+
+function pastOf (row: PastRow): PastVersion {
+  const op = fromRow({ ...row, sig: null })
+  return row.conflict === null ? { op } : { op, conflict: row.conflict }
+}

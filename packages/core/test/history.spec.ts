@@ -1,0 +1,171 @@
+/**
+ * History and honest conflicts in the replication core: what a write says it
+ * had seen (signed, on the wire), the rule, its determinism over any delivery
+ * order, and the bound.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import fc from 'fast-check'
+import { SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, signingPayload, type Op, type Replica } from '../src/index.js'
+import { Clock, Keys, UNDO_VERSION_8, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
+
+const dir = tempDir()
+
+describe('seen in the op codec', () => {
+  it('round-trips, with the seen origin in the origins table, and is signed', () => {
+    const written: Op = { ...op('k', 'v', { origin: 'alice', seq: 3, wall: 10 }), seen: { wall: 7, logical: 2, origin: 'bob' } }
+    const [back] = decodeOps(encodeOps([written]))
+    assert.deepEqual(back?.seen, { wall: 7, logical: 2, origin: 'bob' })
+    const own: Op = { ...written, seen: { wall: 0, logical: 0, origin: 'alice' } }
+    assert.deepEqual(decodeOps(encodeOps([own]))[0]?.seen, own.seen)
+    assert.notDeepEqual(opDigest(written), opDigest({ ...written, seen: { wall: 7, logical: 3, origin: 'bob' } }), 'seen is covered by the digest')
+    assert.notDeepEqual(opDigest(written), opDigest({ ...written, seen: { wall: 7, logical: 2, origin: 'carol' } }))
+    assert.deepEqual(opDigest(written), opDigest(decodeOps(signingPayload(written))[0] as Op), 'the fast payload is the canonical encoding')
+  })
+
+  it('leaves an op without seen byte for byte as before (flags 0, no origin added)', () => {
+    const plainOp = op('k', 'v', { origin: 'alice' })
+    const encoded = signingPayload(plainOp)
+    // version, 1 origin "alice", 0 proofs, 1 op, flags 0, key "k", value "v", wall 1, logical 0, origin 0, seq 1
+    assert.deepEqual([...encoded], [2, 1, 5, ...bytes('alice'), 0, 1, 0, 1, ...bytes('k'), 1, ...bytes('v'), 1, 0, 0, 1])
+  })
+})
+
+describe('the conflict rule', () => {
+  const v = (wall: number, origin = 'a'): Op => op('k', 'x', { wall, origin })
+  it('W is concurrent with an older L exactly when W.seen is below L', () => {
+    assert.equal(concurrent(v(5), { ...v(9, 'b'), seen: { wall: 4, logical: 0, origin: 'z' } }), true)
+    assert.equal(concurrent(v(5), { ...v(9, 'b'), seen: { wall: 5, logical: 0, origin: 'a' } }), false, 'saw L itself')
+    assert.equal(concurrent(v(5), { ...v(9, 'b'), seen: { wall: 6, logical: 0, origin: 'a' } }), false, 'saw something newer than L')
+    assert.equal(concurrent(v(5), { ...v(9, 'b'), seen: { wall: 0, logical: 0, origin: 'b' } }), true, 'saw nothing')
+    assert.equal(concurrent(v(5), v(9, 'b')), false, 'W without seen: not classified')
+    assert.equal(concurrent(v(9), { ...v(5, 'b'), seen: { wall: 0, logical: 0, origin: 'b' } }), false, 'only a newer op wins')
+  })
+})
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  describe(`history and conflicts (${kind})`, () => {
+    const open = storeFactory(kind, dir)
+    const setup = (init = {}): { make: (id: string) => Replica, clock: Clock } => {
+      const clock = new Clock()
+      return { make: replicaFactory(new Keys(), clock, open, init), clock }
+    }
+    const exchange = (a: Replica, b: Replica): void => {
+      pull(a, b)
+      pull(b, a)
+    }
+    const report = (r: Replica): string[] => r.history('k').map(p => `${text(p.op.value)}@${p.op.origin}${p.conflict !== undefined ? ' conflict' : ''}`)
+
+    it('keeps both of two concurrent writes, marks the loser a conflict on both replicas, and counts it', () => {
+      const { make, clock } = setup()
+      const alice = make('alice')
+      const bob = make('bob')
+      put(alice, 'k', 'from alice')
+      clock.advance(5)
+      put(bob, 'k', 'from bob')
+      exchange(alice, bob)
+      assert.equal(text(alice.get('k')?.value), 'from bob')
+      assert.deepEqual(report(alice), ['from alice@alice conflict'])
+      assert.deepEqual(report(bob), report(alice))
+      assert.equal(alice.status().conflicts, 1)
+      assert.equal(bob.status().conflicts, 1)
+    })
+
+    it('does not mark a write the next writer had seen', () => {
+      const { make, clock } = setup()
+      const alice = make('alice')
+      const bob = make('bob')
+      put(alice, 'k', 'one')
+      exchange(alice, bob)
+      clock.advance(5)
+      put(bob, 'k', 'two')
+      exchange(alice, bob)
+      assert.deepEqual(report(alice), ['one@alice'])
+      assert.deepEqual(report(bob), ['one@alice'])
+      assert.equal(bob.status().conflicts, 0)
+    })
+
+    it('marks a value a delete did not see, even once a later write saw the delete', () => {
+      const { make, clock } = setup()
+      const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(make) as [Replica, Replica, Replica]
+      put(alice, 'k', 'a')
+      clock.advance(1)
+      put(bob, 'k', null) // bob never saw alice's value: it had no row
+      exchange(bob, carol)
+      clock.advance(1)
+      put(carol, 'k', 'c') // carol saw bob's delete, the newest version: alice's value is older than it
+      for (const [x, y] of [[alice, bob], [bob, carol], [alice, carol]] as const) exchange(x, y)
+      for (const r of [alice, bob, carol]) assert.deepEqual(report(r), ['null@bob', 'a@alice conflict'], r.nodeId)
+      assert.equal(text(alice.get('k')?.value), 'c')
+    })
+
+    it('keeps the newest versions within the bound, the current one included', () => {
+      const { make, clock } = setup({ historyVersions: 4, historyBytes: 9 })
+      const alice = make('alice')
+      for (let i = 0; i < 8; i++) {
+        clock.advance(1)
+        put(alice, 'k', `v${i}`)
+      }
+      assert.deepEqual(report(alice), ['v6@alice', 'v5@alice', 'v4@alice'])
+      clock.advance(1)
+      put(alice, 'k', 'x'.repeat(8))
+      clock.advance(1)
+      put(alice, 'k', 'last')
+      assert.deepEqual(report(alice), ['xxxxxxxx@alice'], 'the byte budget keeps only the newest past values that fit')
+    })
+
+    it('reports the same history and conflicts on every replica whatever order the ops arrive in', () => {
+      fc.assert(fc.property(
+        fc.array(fc.record({ node: fc.integer({ min: 0, max: 2 }), del: fc.boolean(), sync: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))) }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })), { minLength: 0, maxLength: 6 }),
+        fc.constantFrom(2, 4, 100),
+        (steps, order, versions) => {
+          const { make, clock } = setup({ historyVersions: versions, historyBytes: versions === 4 ? 6 : 1024 })
+          const nodes = ['n0', 'n1', 'n2'].map(make)
+          steps.forEach((step, i) => {
+            clock.advance(1)
+            put(nodes[step.node] as Replica, 'k', step.del ? null : `w${i}`)
+            if (step.sync != null && step.sync[0] !== step.sync[1]) exchange(nodes[step.sync[0]] as Replica, nodes[step.sync[1]] as Replica)
+          })
+          for (const [a, b] of order) if (a !== b) exchange(nodes[a] as Replica, nodes[b] as Replica)
+          for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) exchange(nodes[i] as Replica, nodes[j] as Replica)
+          const [first, ...rest] = nodes.map(report)
+          for (const other of rest) assert.deepEqual(other, first)
+          if (versions === 100) assert.equal(first?.length, steps.length - 1, 'every version but the current one is in history')
+          else assert.ok((first?.length ?? 0) <= versions - 1)
+        }
+      ), { numRuns: kind === 'memory' ? 200 : 60 })
+    })
+  })
+}
+
+describe('schema version 7 (seen, key_history)', () => {
+  it('brings a version 7 file up: its ops keep their bytes (no seen), history starts empty, and new writes record it', () => {
+    const path = join(dir, 'v7.db')
+    const store = SqliteStore.open(path)
+    const old = op('k', 'old', { origin: 'alice' })
+    store.put(old, opDigest(old))
+    store.close()
+    const db = new Database(path)
+    db.exec(`${UNDO_VERSION_8} UPDATE meta SET value = 7 WHERE name = 'schema_version'`)
+    db.close()
+    const migrated = SqliteStore.open(path)
+    const row = migrated.row('k') as Op
+    assert.equal(row.seen, undefined)
+    assert.deepEqual(opDigest(row), opDigest(old), 'no seen, so the same digest and signature')
+    assert.deepEqual(migrated.past.list('k', 10), [])
+    const next: Op = { ...op('k', 'new', { origin: 'bob', wall: 5 }), seen: { wall: 1, logical: 0, origin: 'alice' } }
+    migrated.transaction(() => {
+      migrated.past.keepRow('k')
+      migrated.put(next, opDigest(next))
+    })
+    assert.deepEqual(migrated.row('k')?.seen, next.seen)
+    assert.deepEqual(migrated.past.list('k', 10).map(p => text(p.op.value)), ['old'])
+    migrated.close()
+    const check = new Database(path, { readonly: true })
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
+    check.close()
+  })
+})

@@ -1,0 +1,176 @@
+/**
+ * History and honest conflicts on real `murmurd` and `murmurctl` binaries:
+ * two nodes that have not met both write a key, then connect: both keep the
+ * same winner, show the loser with `get --conflicts` and in `history`, emit a
+ * `conflict` event (to a live watch, and to one resumed from a cursor), and
+ * count it in `status`; an overwrite of a value the writer had seen is no
+ * conflict; `revert` writes an old version again on every node; the bound
+ * holds. And the same through the library API.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { createMurmur, type ChangeEvent, type Murmur } from '../src/index.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { startWatch, type WatchEvent as Event } from './watch-client.js'
+
+/** Rows of `key_history` for `key`, read from the SQLite file as `sqlite3` would. */
+function pastRows (node: TestNode, key: string): number {
+  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true })
+  try {
+    return db.prepare('SELECT count(*) FROM key_history WHERE key = ?').pluck().get(key) as number
+  } finally {
+    db.close()
+  }
+}
+
+describe('conflicts between nodes that had not met', () => {
+  const cluster = new TestCluster()
+  let alice: TestNode
+  let bob: TestNode
+  before(async () => {
+    alice = await cluster.start('alice')
+    bob = await cluster.start('bob')
+  })
+  after(async () => { await cluster.close() })
+
+  it('keep one winner everywhere, show the loser in get --conflicts and history, emit conflict, count it', async () => {
+    const watches = [startWatch(alice), startWatch(bob)]
+    try {
+      await waitFor(async () => (await alice.status()).replication?.conflicts === 0, 'alice to answer')
+      const before = (await alice.status()) as { id: string }
+      assert.equal((await alice.ctl(['put', '--json', 'cfg', '{"replicas":3}'])).code, 0)
+      assert.equal((await bob.ctl(['put', '--json', 'cfg', '{"replicas":5}'])).code, 0)
+      const cursor = Math.max(...watches[0]?.events().map(e => e.cursor ?? 0) ?? [0])
+      assert.equal((await bob.ctl(['connect', await alice.addr()])).code, 0)
+      const winner = await waitFor(async () => {
+        const [a, b] = await Promise.all([alice.ctl(['get', 'cfg']), bob.ctl(['get', 'cfg'])])
+        return a.stdout === b.stdout && a.stdout
+      }, 'both nodes to agree on cfg')
+      assert.equal(winner, '{"replicas":5}\n', 'bob wrote later')
+      for (const node of [alice, bob]) {
+        const got = await waitFor(async () => {
+          const entry = await node.json(['get', 'cfg', '--conflicts'])
+          return entry.conflicts?.length === 1 && entry
+        }, `the conflict on ${node.name}`)
+        assert.deepEqual(got.value, { replicas: 5 })
+        assert.deepEqual(got.conflicts[0].value, { replicas: 3 })
+        assert.equal(got.conflicts[0].version.origin, before.id)
+        assert.equal(got.conflicts[0].originName, 'alice')
+        assert.equal(got.conflicts[0].type, 'json')
+        const human = await node.ctl(['get', 'cfg', '--conflicts'])
+        assert.match(human.stdout, /^conflict: \{"replicas":3\}\s+by alice \(12D3\w+\) at \d{4}-/m)
+        assert.equal((await node.status()).replication.conflicts, 1)
+        assert.match((await node.ctl(['status'])).stdout, /conflicts:\s+1 version in history lost to a write that had not seen them/)
+      }
+      for (const [i, watch] of watches.entries()) {
+        await waitFor(() => watch.events().some(e => e.type === 'conflict' && e.key === 'cfg'), `a conflict event on ${i === 0 ? 'alice' : 'bob'}`)
+        const event = watch.events().find(e => e.type === 'conflict') as Event
+        assert.deepEqual(event.value, { replicas: 3 })
+        assert.equal(event.version?.origin, before.id)
+      }
+      // a watch resumed from a cursor taken before the connect replays the conflict
+      const resumed = startWatch(alice, ['--since', String(cursor)])
+      try {
+        await waitFor(() => resumed.events().some(e => e.type === 'ready'), 'the resumed watch to be ready')
+        assert.ok(resumed.events().some(e => e.type === 'conflict' && e.key === 'cfg'), JSON.stringify(resumed.events()))
+      } finally {
+        assert.equal(await resumed.stop(), 0)
+      }
+      const history = await alice.json(['history', 'cfg'])
+      assert.deepEqual(history.versions.map((v: any) => [v.originName, v.current, v.conflict, v.seen === 'nothing']), [['bob', true, false, true], ['alice', false, true, true]])
+      const table = (await alice.ctl(['history', 'cfg'])).stdout.split('\n')
+      assert.match(table[0] ?? '', /^VERSION\s+WHEN\s+WHO\s+TYPE\s+VALUE\s+NOTES$/)
+      assert.match(table[1] ?? '', /^12D3\w+\/\d+\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+bob\s+json\s+\{"replicas":5\}\s+current/)
+      assert.match(table[2] ?? '', /^12D3\w+\/\d+\s+\S+\s+alice\s+json\s+\{"replicas":3\}\s+CONFLICT: lost to a write that had not seen it/)
+    } finally {
+      for (const watch of watches) await watch.stop()
+    }
+  })
+
+  it('an overwrite of a value the writer had seen is no conflict', async () => {
+    await alice.put('seq', 'one')
+    await waitFor(async () => (await bob.ctl(['get', 'seq'])).stdout === 'one\n', 'one on bob')
+    await bob.put('seq', 'two')
+    await waitFor(async () => (await alice.ctl(['get', 'seq'])).stdout === 'two\n', 'two on alice')
+    for (const node of [alice, bob]) {
+      const history = await node.json(['history', 'seq'])
+      assert.deepEqual(history.versions.map((v: any) => [v.value, v.originName, v.conflict]), [['two', 'bob', false], ['one', 'alice', false]])
+      assert.equal(history.versions[0].seen.origin, history.versions[1].version.origin, 'bob says he saw alice\'s write')
+      assert.deepEqual((await node.json(['get', 'seq', '--conflicts'])).conflicts, [])
+      assert.equal((await node.status()).replication.conflicts, 1, 'still only the first conflict')
+    }
+  })
+
+  it('revert writes an old version (with its type) again on every node; a version not held is exit 4', async () => {
+    assert.equal((await alice.ctl(['put', '--json', 'r', '{"a":1}'])).code, 0)
+    await alice.put('r', 'plain')
+    const old = (await alice.json(['history', 'r'])).versions[1].version
+    const reverted = await alice.ctl(['revert', 'r', `${old.origin as string}/${old.seq as number}`])
+    assert.equal(reverted.code, 0, reverted.stderr)
+    assert.match(reverted.stdout, /^OK reverted r to 12D3\w+\/\d+, version \d+/)
+    for (const node of [alice, bob]) {
+      await waitFor(async () => (await node.ctl(['get', 'r'])).stdout === '{"a":1}\n', `r reverted on ${node.name}`)
+      assert.equal((await node.json(['get', 'r'])).type, 'json')
+      assert.equal((await node.json(['history', 'r'])).versions.length, 3)
+    }
+    const missing = await alice.ctl(['revert', 'r', `${old.origin as string}/999`])
+    assert.equal(missing.code, 4)
+    assert.match(missing.stderr, /"r" has no version 12D3\w+\/999 on this node \(murmurctl history r lists those it holds\)/)
+    assert.equal((await alice.ctl(['revert', 'r', 'not-a-version'])).code, 2)
+    assert.equal((await alice.ctl(['history', 'never-written'])).code, 4)
+  })
+})
+
+describe('the history bound', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('keeps the last --history-versions versions and no more past values than --history-bytes', async () => {
+    const node = await cluster.start('carol', { args: ['--history-versions', '3', '--history-bytes', '10'] })
+    for (let i = 0; i < 6; i++) await node.put('k', `v${i}`)
+    assert.deepEqual((await node.json(['history', 'k'])).versions.map((v: any) => v.value), ['v5', 'v4', 'v3'])
+    assert.equal(pastRows(node, 'k'), 2)
+    await node.put('k', 'x'.repeat(9))
+    await node.put('k', 'last')
+    assert.deepEqual((await node.json(['history', 'k'])).versions.map((v: any) => v.value), ['last', 'x'.repeat(9)], 'v5 no longer fits the bytes')
+    const bad = await cluster.node('dave').start({ args: ['--history-versions', '0'] }).then(() => 'started', (err: Error) => err.message)
+    assert.match(bad, /invalid --history-versions "0": expected a positive whole number/)
+  })
+})
+
+describe('history through the library API', () => {
+  const cluster = new TestCluster()
+  const nodes: Murmur[] = []
+  after(async () => {
+    await Promise.all(nodes.map(async node => await node.stop()))
+    await cluster.close()
+  })
+
+  it('history(), history({ conflicts }), revert() and the conflict change event', async () => {
+    const open = async (name: string): Promise<Murmur> => {
+      const node = await createMurmur({ name, dataDir: join(cluster.dir, name), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
+      nodes.push(node)
+      return node
+    }
+    const a = await open('a')
+    const b = await open('b')
+    const events: ChangeEvent[] = []
+    a.on('change', event => events.push(event))
+    await a.put('mode', 'a')
+    await b.put('mode', 'b')
+    await b.connect(a.addrs[0] as string)
+    await waitFor(() => a.history('mode', { conflicts: true }).length === 1 && b.history('mode', { conflicts: true }).length === 1, 'the conflict on both')
+    const [lost] = a.history('mode', { conflicts: true })
+    assert.equal(Buffer.from(lost?.value ?? []).toString(), 'a')
+    assert.equal(lost?.originName, 'a')
+    assert.equal(lost?.version.origin, a.peerId)
+    await waitFor(() => events.some(e => e.type === 'conflict'), 'the conflict event')
+    assert.equal(Buffer.from(events.find(e => e.type === 'conflict')?.value ?? []).toString(), 'a')
+    assert.equal(a.status().replication?.conflicts, 1)
+    await b.revert('mode', lost?.version as { origin: string, seq: number })
+    await waitFor(() => Buffer.from(a.get('mode')?.value ?? []).toString() === 'a', 'the revert on a')
+    assert.deepEqual(a.history('mode').map(v => [Buffer.from(v.value ?? []).toString(), v.current]), [['a', true], ['b', false], ['a', false]])
+  })
+})

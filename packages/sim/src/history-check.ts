@@ -1,0 +1,49 @@
+/**
+ * The history checks at the end of a run: every honest replica that holds
+ * every op of the group as it arrived (none caught up from a snapshot, which
+ * carries current rows only, and none had a row changed behind its back)
+ * reports the same past versions of each key, with the same ones marked as
+ * conflicts; and every acknowledged write is the current row of its key or
+ * one of those past versions (the run's bound keeps every version).
+ */
+import { digestOf, isReserved, type Op } from '@murmur/core'
+import { describeOp, type Recorder } from './record.js'
+import type { SimNode } from './node.js'
+
+/** Large enough that a run never trims a version. */
+export const SIM_HISTORY = { historyVersions: 1_000_000, historyBytes: 2 ** 40 }
+
+export function checkHistory (nodes: SimNode[], record: Recorder): void {
+  const whole = nodes.filter(node => !node.historyIncomplete)
+  const keys = new Set<string>()
+  for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
+  const exists = (op: Op): boolean => record.ops.has(`${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`)
+  const reports = new Map<SimNode, Map<string, string[]>>()
+  for (const node of whole) {
+    const report = new Map<string, string[]>()
+    for (const key of keys) {
+      report.set(key, node.replica.history(key, Number.MAX_SAFE_INTEGER).filter(past => exists(past.op))
+        .map(past => `${describeOp(past.op)}${past.conflict !== undefined ? ' conflict' : ''}`))
+    }
+    reports.set(node, report)
+  }
+  const [first, ...rest] = whole
+  for (const node of rest) {
+    for (const key of keys) {
+      const mine = reports.get(node)?.get(key) ?? []
+      const theirs = reports.get(first as SimNode)?.get(key) ?? []
+      if (mine.join('\n') !== theirs.join('\n')) {
+        record.fail(`history of ${key} differs: ${node.id} reports [${mine.slice(0, 4).join(', ')}], ${first?.id} [${theirs.slice(0, 4).join(', ')}]`)
+      }
+    }
+  }
+  for (const node of whole) {
+    for (const write of record.acked) {
+      const row = node.replica.store.row(write.key)
+      const same = (op: Op): boolean => op.origin === write.version.origin && op.seq === write.version.seq
+      if (row !== undefined && same(row)) continue
+      if (node.replica.history(write.key, Number.MAX_SAFE_INTEGER).some(past => same(past.op))) continue
+      record.fail(`${node.id}: acknowledged write ${write.key}=${write.value} (${write.node}:${write.version.seq}) is neither the current value nor in history`)
+    }
+  }
+}
