@@ -1,8 +1,13 @@
 /**
  * The reference scenario on three real murmurd processes, driven only through
- * murmurctl, plus late joins, deletes and restarts.
+ * murmurctl, plus late joins, deletes and restarts; then what people who share
+ * config expect on top: charlie's cache config under a schema, bob's presence
+ * kept alive until he stops, and an edit made while apart that shows up in
+ * every node's history as a conflict.
  */
 import assert from 'node:assert/strict'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -104,5 +109,63 @@ describe('three-node cluster (reference scenario)', () => {
     assert.equal((await charlie.ctl(['get', 'user:charlie'])).stdout, 'charlie\n')
     await waitFor(async () => (await charlie.ctl(['get', 'while:charlie:was:away'])).stdout === 'yes\n', 'charlie to catch up after restart')
     await cluster.converged([alice, bob, charlie], 12)
+  })
+
+  it('charlie puts his cache config under a schema: a bad value is refused on every node, a good one replicates', async () => {
+    const schema = join(cluster.dir, 'cache-ttl.schema.json')
+    writeFileSync(schema, JSON.stringify({ type: 'integer', minimum: 0, maximum: 86400 }))
+    const set = await charlie.ctl(['schema', 'set', 'cache:ttl', schema])
+    assert.equal(set.code, 0, set.stderr)
+    await waitFor(async () => (await bob.ctl(['schema', 'list'])).stdout === 'cache:ttl\n', 'the schema to reach bob')
+    const bad = await bob.ctl(['put', 'cache:ttl', '-5'])
+    assert.equal(bad.code, 6, 'refused on bob, who did not set the schema')
+    assert.match(bad.stderr, /does not match the schema for prefix "cache:ttl"/)
+    assert.equal((await bob.ctl(['get', 'cache:ttl'])).code, 4, 'nothing was written (the key stays deleted)')
+    assert.equal((await bob.ctl(['put', 'cache:ttl', '7200'])).code, 0)
+    await waitFor(async () => (await charlie.ctl(['get', 'cache:ttl'])).stdout === '7200\n' && (await alice.ctl(['get', 'cache:ttl'])).stdout === '7200\n', 'the good value everywhere')
+  })
+
+  it('bob registers his presence with a keepalive: it stays while he runs, vanishes when he stops, and is back when he returns', async () => {
+    assert.equal((await bob.ctl(['put', '--ttl', '3s', '--keepalive', 'presence/bob', '1.1.0'])).code, 0)
+    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence on alice')
+    // refreshed every second: still there well past the first TTL
+    const since = Date.now()
+    while (Date.now() - since < 4_500) {
+      assert.equal((await charlie.ctl(['get', 'presence/bob'])).code, 0, 'presence/bob stays while bob runs')
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    assert.equal(await bob.stop('SIGKILL'), null)
+    const stopped = Date.now()
+    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).code === 4 && (await charlie.ctl(['get', 'presence/bob'])).code === 4,
+      'bob\'s presence to expire on alice and charlie', 15_000, 100)
+    console.log(`# bob's presence gone ${Date.now() - stopped} ms after SIGKILL (TTL 3 s)`)
+    const listed = await alice.ctl(['list', '--prefix', 'presence/'])
+    assert.equal(listed.stdout, '', 'no one present')
+    await bob.start({ peers: [await alice.addr()] })
+    await waitFor(async () => (await charlie.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence back once he restarts')
+  })
+
+  it('an edit made while apart shows up in every node\'s history as a conflict; nothing is lost', async () => {
+    // charlie away, and back with no peers: he and alice each change the DB port without seeing the other's
+    assert.equal(await charlie.stop(), 0)
+    rmSync(join(charlie.dataDir, 'peers.json'))
+    await charlie.start()
+    await alice.put('db:port', '3307')
+    await charlie.put('db:port', '3308')
+    assert.equal((await charlie.ctl(['connect', await alice.addr()])).code, 0)
+    const winner = await waitFor(async () => {
+      const all = await Promise.all([alice, bob, charlie].map(async node => (await node.ctl(['get', 'db:port'])).stdout))
+      return all.every(v => v === all[0]) && all[0]
+    }, 'one winner for db:port on all three', 20_000)
+    assert.equal(winner, '3308\n', 'charlie wrote later')
+    for (const node of [alice, bob, charlie]) {
+      const history = await waitFor(async () => {
+        const h = await node.json<{ versions: Array<{ value: unknown, conflict: boolean, current: boolean, originName?: string }> }>(['history', 'db:port'])
+        return h.versions.some(v => v.conflict) && h
+      }, `the conflict in ${node.name}'s history`, 20_000)
+      assert.ok(history.versions.some(v => v.conflict && v.value === '3307' && v.originName === 'alice'), `${node.name}: alice's 3307 lost to a write that had not seen it`)
+      assert.deepEqual(history.versions.filter(v => v.current).map(v => v.value), ['3308'])
+      assert.ok(history.versions.some(v => v.value === '3306' && !v.conflict), `${node.name}: charlie's earlier 3306, overwritten by writes that had seen it, is no conflict`)
+    }
   })
 })
