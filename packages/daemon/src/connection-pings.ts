@@ -39,20 +39,28 @@ function pingerOf (connection: Connection): Pinger | undefined {
 
 export class ConnectionPings implements Startable {
   private timer?: NodeJS.Timeout
-  private readonly inFlight = new Set<string>()
-  private stopped = new AbortController()
+  /**
+   * Each ping in flight, by connection: its controller is held here, not only
+   * by listeners (a signal made by `AbortSignal.any` or `.timeout` that nothing
+   * holds can be collected before it fires, and the ping would never end).
+   */
+  private readonly inFlight = new Map<string, AbortController>()
 
   constructor (private readonly components: ConnectionPingsComponents, private readonly init: ConnectionPingsInit) {}
 
+  private running = false
+
   start (): void {
-    this.stopped = new AbortController()
+    this.running = true
     this.timer = setInterval(() => { this.check() }, this.init.intervalMs ?? 5_000)
     this.timer.unref()
   }
 
   stop (): void {
+    this.running = false
     clearInterval(this.timer)
-    this.stopped.abort()
+    for (const controller of this.inFlight.values()) controller.abort()
+    this.inFlight.clear()
   }
 
   /** Pings every open connection that has no ping in flight. */
@@ -60,16 +68,21 @@ export class ConnectionPings implements Startable {
     for (const connection of this.components.connectionManager.getConnections()) {
       const pinger = pingerOf(connection)
       if (connection.status !== 'open' || pinger == null || this.inFlight.has(connection.id)) continue
-      this.inFlight.add(connection.id)
-      const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs ?? 10_000), this.stopped.signal])
-      pinger.ping({ signal })
+      const controller = new AbortController()
+      this.inFlight.set(connection.id, controller)
+      const timeoutMs = this.init.timeoutMs ?? 10_000
+      const timer = setTimeout(() => { controller.abort(new Error(`no pong within ${timeoutMs} ms`)) }, timeoutMs)
+      pinger.ping({ signal: controller.signal })
         .then(rtt => { connection.rtt = rtt })
         .catch((err: Error) => {
-          if (this.stopped.signal.aborted || connection.status !== 'open') return
+          if (!this.running || connection.status !== 'open') return
           this.init.log.info({ peer: connection.remotePeer.toString(), err: err.message }, 'no answer to a ping; closing the connection')
           connection.abort(err)
         })
-        .finally(() => { this.inFlight.delete(connection.id) })
+        .finally(() => {
+          clearTimeout(timer)
+          if (this.inFlight.get(connection.id) === controller) this.inFlight.delete(connection.id)
+        })
     }
   }
 }
