@@ -64,15 +64,19 @@ export class Writes {
   }
 
   async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
-    const [outcome] = await this.writeMany([{ ...options, key, value }])
-    if (outcome?.status === 'rejected') throw outcome.reason
-    return outcome?.value as Version
+    return await this.one({ ...options, key, value }) as Version
   }
 
   async delete (key: string, options: Condition = {}): Promise<{ deleted: boolean, version?: Version }> {
-    const [outcome] = await this.writeMany([{ ifVersion: options.ifVersion, key, value: null }])
-    if (outcome?.status === 'rejected') throw outcome.reason
-    return outcome?.value as { deleted: boolean, version?: Version }
+    return await this.one({ ifVersion: options.ifVersion, key, value: null }) as { deleted: boolean, version?: Version }
+  }
+
+  /** One write on its own: what `writeMany` does for one, without its bookkeeping (the common case, on every put). */
+  private async one (write: Write): Promise<WriteOutcome> {
+    const change = this.changeOf(write, () => this.schemas.view(this.components.running().replica))
+    if (change === undefined) return { deleted: false }
+    const [op] = await this.submit([change], isConditional(write) ? this.precondition(write.key, write) : undefined)
+    return outcomeOf(op as Op)
   }
 
   /**
@@ -87,7 +91,7 @@ export class Writes {
     const view = (): SchemaView => (schemas ??= this.schemas.view(this.components.running().replica))
     writes.forEach((write, i) => {
       try {
-        const change = write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, view, write.type)
+        const change = this.changeOf(write, view)
         if (change == null) {
           settled[i] = { status: 'fulfilled', value: { deleted: false } }
           return
@@ -108,10 +112,7 @@ export class Writes {
       const outcome = outcomes[s] as PromiseSettledResult<Op[]>
       indexes.forEach((i, j) => {
         if (outcome.status === 'rejected') settled[i] = outcome
-        else {
-          const op = outcome.value[j] as Op
-          settled[i] = { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
-        }
+        else settled[i] = { status: 'fulfilled', value: outcomeOf(outcome.value[j] as Op) }
       })
     })
     return settled
@@ -143,6 +144,11 @@ export class Writes {
     }
   }
 
+  /** A write as the change to commit, checked; undefined for a delete with nothing to delete. */
+  private changeOf (write: Write, schemas: () => SchemaView): Change | undefined {
+    return write.value == null ? this.deleteChange(write) : this.putChange(write.key, write.value, schemas, write.type)
+  }
+
   /** The check of a conditional write, run at its commit. */
   private precondition (key: string, condition: Condition): Precondition {
     return touched => conditionFailure(key, condition, this.components.running().replica.get(key), touched.has(key))
@@ -167,6 +173,10 @@ export class Writes {
     if (isConditional(write)) return { key: write.key, value: null }
     return this.components.running().replica.get(write.key)?.value == null ? undefined : { key: write.key, value: null }
   }
+}
+
+function outcomeOf (op: Op): WriteOutcome {
+  return op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op)
 }
 
 /** The protocol's `Key` schema is the one definition of a valid key, for RPC and library calls alike. */
