@@ -22,12 +22,13 @@ import { cli } from './scenarios/cli.mjs'
 import { cost } from './scenarios/cost.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
+import { peers } from './scenarios/peers.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
 import { resume } from './scenarios/resume.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers }
 
 const { values: opts } = parseArgs({
   options: {
