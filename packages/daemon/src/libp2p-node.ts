@@ -26,6 +26,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
 import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
+import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -82,12 +83,13 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     init.dht ? dhtService(groupTag) : undefined,
     init.swarmKey != null ? swarmKeyProtector(init.swarmKey) : undefined
   ])
+  windowUpdatesAtHalf()
   return await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
     addresses: { listen: init.listen, announceFilter: withoutLoopback },
-    transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
+    transports: [oneWritePerSend(tcp()), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
     // notice a dead peer within seconds, every time (the default timeout doubles after each failure, up to a
