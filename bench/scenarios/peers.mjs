@@ -6,12 +6,13 @@
  * put → event p99 at 100 writes/s, quiet and then beside a bounded busy
  * process on one core; the writes again, with the CPU each node spent per
  * replicated write; one peer stopped while 1,000 keys are written and
- * restarted (spawn → identical replicas); then seven more peers join and
+ * restarted (spawn → it holds every one of them); then seven more peers join and
  * the sequential puts and loaded p99 are measured again with 9 peers.
  */
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Daemon, removeDir, sleep, tempDir } from '../lib/daemon.mjs'
+import Database from 'better-sqlite3'
 import { converged } from '../lib/cluster.mjs'
 import { BusyProcess } from '../lib/busy.mjs'
 import { batchedPuts, concurrentPuts, sequentialPuts, valueOf } from '../lib/load.mjs'
@@ -41,6 +42,27 @@ async function addPeers (root, writer, nodes, n) {
   nodes.push(...added)
   for (let i = 0; i < added.length; i += 4) await Promise.all(added.slice(i, i + 4).map(async d => await d.start()))
   await converged(nodes, { timeoutMs: 120_000 })
+}
+
+/**
+ * When `node` holds every op of `origin` up to `seq`: its version vector,
+ * read from its SQLite file by this process every `pollMs` (the daemon
+ * spends nothing on it). Resolves with that time (performance.now()).
+ */
+async function holds (node, origin, seq, { timeoutMs = 60_000, pollMs = 5 } = {}) {
+  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+  try {
+    const held = db.prepare('SELECT seq FROM version_vector WHERE origin = ?').pluck()
+    const deadline = performance.now() + timeoutMs
+    while (true) {
+      const at = performance.now()
+      if ((held.get(origin) ?? 0) >= seq) return at
+      if (at > deadline) throw new Error(`${node.name} does not hold ${origin}'s ops up to ${seq} after ${timeoutMs} ms`)
+      await sleep(pollMs)
+    }
+  } finally {
+    db.close()
+  }
 }
 
 /** put → event p99 at 100 writes/s on `nodes`, quiet and then beside a busy process on one core. */
@@ -106,10 +128,12 @@ export async function peers ({ quick, runs, report, log }) {
       const peer = nodes[2]
       await peer.stop()
       await batchedPuts(writer.ctl, { prefix: `missed${run}`, ms: 30_000, max: MISSED, size: MISSED, value })
+      const written = (await writer.status()).versionVector[writer.id]
       await sleep(quick ? 3_500 : 5_000)
       await peer.start()
-      const at = await converged(nodes, { timeoutMs: 60_000, pollMs: 5 })
+      const at = await holds(peer, writer.id, written)
       r.restart.push(at - peer.startedAt); r.restartReady.push(at - peer.startedAt - peer.readyMs)
+      await converged(nodes)
 
       await addPeers(root, writer, nodes, 7)
       await sequentialPuts(writer.ctl, { prefix: 'warm9', ms: 300, max: 1_000, value })
