@@ -39,8 +39,8 @@ export function oneWritePerSend (factory: TcpTransportFactory): TcpTransportFact
 /** An upgrader that corks each raw TCP connection before handing it to `upgrader`. */
 function corking (upgrader: Upgrader): Upgrader {
   return {
-    upgradeInbound: async (maConn: MultiaddrConnection, opts: any) => { cork(maConn); await upgrader.upgradeInbound(maConn, opts) },
-    upgradeOutbound: async (maConn: MultiaddrConnection, opts: any) => { cork(maConn); return await upgrader.upgradeOutbound(maConn, opts) },
+    upgradeInbound: async (maConn: MultiaddrConnection, opts: Parameters<Upgrader['upgradeInbound']>[1]) => { cork(maConn); await upgrader.upgradeInbound(maConn, opts) },
+    upgradeOutbound: async (maConn: MultiaddrConnection, opts: Parameters<Upgrader['upgradeOutbound']>[1]) => { cork(maConn); return await upgrader.upgradeOutbound(maConn, opts) },
     createInboundAbortSignal: signal => upgrader.createInboundAbortSignal(signal),
     getStreamMuxers: () => upgrader.getStreamMuxers(),
     getConnectionEncrypters: () => upgrader.getConnectionEncrypters()
