@@ -20,6 +20,7 @@ import { Report } from './lib/report.mjs'
 import { catchup } from './scenarios/catchup.mjs'
 import { cli } from './scenarios/cli.mjs'
 import { cost } from './scenarios/cost.mjs'
+import { etcd } from './scenarios/etcd.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
 import { peers } from './scenarios/peers.mjs'
@@ -28,7 +29,7 @@ import { relay } from './scenarios/relay.mjs'
 import { resume } from './scenarios/resume.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, etcd }
 
 const { values: opts } = parseArgs({
   options: {
