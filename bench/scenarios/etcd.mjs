@@ -1,5 +1,5 @@
 /**
- * 12. murmur next to etcd (issue #15), optional: skipped with one line when
+ * 13. murmur next to etcd (issue #15), optional: skipped with one line when
  * no `etcd` is on PATH (Debian's `etcd-server` 3.4; the bench installs
  * nothing). Per run, a 3-member etcd cluster and then 3 murmurd (two `--peer`
  * the first), each with its default durability (etcd fsyncs its WAL; murmur
@@ -103,7 +103,7 @@ export async function etcd ({ quick, runs, report, log }) {
       removeDir(root)
     }
   }
-  const S = '12 etcd'
+  const S = '13 etcd'
   const ahead = { on: 'ratio', op: '>=', limit: 1, text: '≥ 1× etcd' }
   const sooner = { on: 'ratio', op: '<=', limit: 1, text: '≤ 1× etcd' }
   report.row({ section: S, id: 'etcd.sequential', label: 'murmur, 3 nodes: sequential puts, 1 client', unit: 'puts/s', runs: r.murmurSeq,
