@@ -27,9 +27,12 @@ import { peers } from './scenarios/peers.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
 import { resume } from './scenarios/resume.mjs'
+import { scale } from './scenarios/scale.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, etcd }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, scale, etcd }
+/** Sections run only when named in --only: they take many minutes. */
+const OPT_IN = new Set(['scale'])
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,6 +41,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench/results') },
     profile: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
@@ -48,13 +52,17 @@ if (opts.help) {
   --only     run only these sections (comma-separated)
   --out      where <date>.json, <date>.md and <date>.svg go (default bench/results)
   --profile  run every murmurd under node --cpu-prof; profiles land in <out>/profiles-<date>/
+  --sizes    cluster sizes for the scale section (default 3,10,30,100; 3,10 with --quick)
+  scale runs only when named in --only: it starts up to 100 daemons and takes about ten minutes
 `)
   process.exit(0)
 }
 const quick = opts.quick
 const runs = Number(opts.runs ?? (quick ? 2 : 3))
 if (!Number.isInteger(runs) || runs < 1 || runs > 9) throw new Error('--runs must be a whole number from 1 to 9')
-const only = opts.only?.split(',').map(s => s.trim()).filter(Boolean) ?? Object.keys(SCENARIOS)
+const only = opts.only?.split(',').map(s => s.trim()).filter(Boolean) ?? Object.keys(SCENARIOS).filter(name => !OPT_IN.has(name))
+const sizes = opts.sizes?.split(',').map(Number)
+if (sizes != null && !sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 200)) throw new Error('--sizes takes cluster sizes from 2 to 200, comma-separated')
 for (const name of only) if (SCENARIOS[name] == null) throw new Error(`unknown section "${name}"; choose from ${Object.keys(SCENARIOS).join(', ')}`)
 
 const log = (...args) => { process.stderr.write(args.join(' ') + '\n') }
@@ -71,7 +79,7 @@ if (opts.profile) {
 }
 
 // A hard stop, whatever happens: the full run is meant to take well under 15 minutes.
-const hardCapMs = (quick ? 5 : 25) * 60_000
+const hardCapMs = (quick ? 5 : 25) * 60_000 + (only.includes('scale') ? (quick ? 5 : 40) * 60_000 : 0)
 const watchdog = setTimeout(() => {
   log(`bench: still running after ${hardCapMs / 60_000} minutes; stopping`)
   cleanup().finally(() => process.exit(1))
@@ -98,7 +106,7 @@ for (const name of only) {
   log(`\n[${name}]`)
   forgetDaemons()
   try {
-    await SCENARIOS[name]({ quick, runs, report, log, shared })
+    await SCENARIOS[name]({ quick, runs, report, log, shared, sizes })
   } catch (err) {
     log(`  ${name} failed: ${err.stack ?? err}`)
     report.meta.errors.push({ section: name, error: String(err.message ?? err) })
@@ -115,6 +123,10 @@ report.meta.host.loadavgAtEnd = loadavg()
 report.meta.host.cpuPressureAtEnd = pressure()
 
 const files = []
+for (const { name, svg, title } of report.charts) {
+  writeFileSync(join(opts.out, `${stamp}-${name}.svg`), svg)
+  files.push({ title, file: `${stamp}-${name}.svg` })
+}
 if (Object.keys(shared.latencies).length > 0) {
   const svg = cdfSvg(shared.latencies, { title: 'murmur: propagation latency (CDF)', subtitle: `${stamp}${quick ? ' --quick' : ''}; kv_put on node 0 → kv_subscription on every other node; every window of the run pooled; 127.0.0.1, ${cpus().length} cores` })
   writeFileSync(join(opts.out, `${stamp}.svg`), svg)
@@ -126,6 +138,6 @@ process.stdout.write('\n' + report.table() + '\n\n')
 const missed = report.rows.filter(r => r.met === false).length
 const met = report.rows.filter(r => r.met === true).length
 process.stdout.write(`targets: ${met} met, ${missed} missed${report.meta.errors.length > 0 ? `; ${report.meta.errors.length} section(s) failed` : ''}; ${(report.meta.durationMs / 1000).toFixed(0)} s\n`)
-process.stdout.write(`results: ${join(opts.out, stamp)}.{json,md${files.length > 0 ? ',svg' : ''}}\n`)
+process.stdout.write(`results: ${join(opts.out, stamp)}.{json,md}${files.length > 0 ? ` and ${files.map(f => f.file).join(', ')}` : ''}\n`)
 await cleanup()
 process.exit(report.meta.errors.length > 0 ? 1 : 0)

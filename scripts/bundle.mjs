@@ -39,7 +39,7 @@ const lazyChildProcess = {
   }
 }
 
-const common = { bundle: true, platform: 'node', target: 'node20', metafile: true, logLevel: 'warning', plugins: [lazyChildProcess] }
+const common = { bundle: true, platform: 'node', target: 'node20', charset: 'ascii', metafile: true, logLevel: 'warning', plugins: [lazyChildProcess] }
 
 const programs = [
   {
@@ -69,10 +69,22 @@ const programs = [
   }
 ]
 
+/**
+ * V8 keeps a script's source for as long as its functions live, as one byte a
+ * character only when every character is Latin-1: a single arrow in a comment
+ * doubles murmurd's 2.4 MB bundle in memory. `charset: 'ascii'` escapes what
+ * is in strings, regular expressions and names; what is left is in comments,
+ * where an escape is as good as the character.
+ */
+function asciiOnly (text) {
+  return text.replace(/[^\x00-\x7f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 for (const { dir, options } of programs) {
   const outdir = join(ROOT, dir)
   rmSync(outdir, { recursive: true, force: true }) // no chunk of an earlier build is left to load
   mkdirSync(outdir, { recursive: true })
-  const result = await build({ ...common, ...options, absWorkingDir: ROOT, outdir })
+  const result = await build({ ...common, ...options, absWorkingDir: ROOT, outdir, write: false })
+  for (const file of result.outputFiles) writeFileSync(file.path, asciiOnly(file.text))
   writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile, null, 1) + '\n')
 }

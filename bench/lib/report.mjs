@@ -38,6 +38,9 @@ export class Report {
 
   detail (key, value) { this.details[key] = value }
 
+  /** An SVG a section drew: written beside the results as <date>-<name>.svg and linked from the Markdown. */
+  chart (name, svg, title) { this.charts.push({ name, svg, title }) }
+
   toJSON () {
     return { meta: this.meta, rows: this.rows, details: this.details }
   }

@@ -50,9 +50,10 @@ export function formatChange (event: ChangeEvent): string {
   return event.type === 'put' ? `put ${key} = ${displayValue({ ...event, type: event.valueType })}` : `del ${key}`
 }
 
-export function formatPeer ({ id, name, member, via, connection, relay, addrs }: PeerInfo): string {
+export function formatPeer ({ id, name, member, gossip, via, connection, relay, addrs }: PeerInfo): string {
   const path = connection === 'relayed' ? `relayed${relay != null ? `:${relay}` : ''}` : connection ?? '-'
-  return [id, name ?? '-', member ? 'member' : 'non-member', via ?? '-', path, addrs.join(',') || '-'].join('  ')
+  const membership = member ? (gossip === false ? 'member,no-gossip' : 'member') : 'non-member'
+  return [id, name ?? '-', membership, via ?? '-', path, addrs.join(',') || '-'].join('  ')
 }
 
 /** `label:` columns aligned; a value with several lines is indented under the first. */

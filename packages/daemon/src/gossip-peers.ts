@@ -1,13 +1,13 @@
 /**
  * Keeps gossipsub attached to every connected member.
  *
- * libp2p tells gossipsub that a peer went away whenever the peer store's
- * record of that peer's protocols loses gossipsub's, which happens while a
- * connection is up (seen right after the catch-up of a restarted node).
- * Gossipsub then forgets the peer for as long as the connection lasts and
- * closes its streams, so the other side stops hearing from it too: nothing is
- * published either way, and writes travel only by anti-entropy, seconds
- * later. A connected member that gossipsub does not count as subscribed to
+ * Gossipsub forgets a peer whose stream fails while the connection stays up:
+ * for an RPC over its read limit (the cause seen right after the catch-up of
+ * a restarted node, an IWANT answered with a burst's messages in one RPC;
+ * gossip-fragment.ts now keeps murmur's own RPCs under it), and when libp2p
+ * reports the peer's protocols lost from the peer store. It then closes its
+ * streams, so the other side stops hearing from it too: nothing is published
+ * either way, and writes travel only by anti-entropy, seconds later. A connected member that gossipsub does not count as subscribed to
  * the group's topic is first identified again (libp2p then hands it to
  * gossipsub anew); if that does not bring it back, the connection is closed,
  * and the redial starts gossipsub afresh on both sides.

@@ -11,6 +11,7 @@ import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Messa
 import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal, type RefusalKind } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { fragmentRpcs } from './gossip-fragment.js'
 import { GossipPeers, type GossipPeersInit } from './gossip-peers.js'
 
 export interface GossipInit {
@@ -54,7 +55,13 @@ export class GossipReplication {
     this.pubsub = pubsub
     this.init = init
     this.topic = topicFor(init.group)
+    fragmentRpcs(pubsub)
     if (init.members != null) this.peers = new GossipPeers({ ...init.members, pubsub, topic: this.topic, log: init.log })
+  }
+
+  /** Whether gossipsub counts `peer` as subscribed to the group's topic (so publishing reaches it). */
+  hears (peer: string): boolean {
+    return this.pubsub.getSubscribers(this.topic).some(subscriber => subscriber.toString() === peer)
   }
 
   start (): void {

@@ -24,6 +24,7 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
+import { connectionPings } from './connection-pings.js'
 import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
@@ -92,9 +93,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     transports: [oneWritePerSend(tcp()), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
-    // notice a dead peer within seconds, every time (the default timeout doubles after each failure, up to a
-    // minute), but give a ping queued behind megabytes of sync pages time to get through
-    connectionMonitor: { pingInterval: 5_000, pingTimeout: { minTimeout: 5_000, maxTimeout: 10_000 } },
+    // dead connections are noticed by connection-pings.ts: a yamux ping frame, not a stream per ping
+    connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],
     // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 2 MiB, not yamux's 16 MiB
     streamMuxers: [yamux({ streamOptions: STREAM_OPTIONS })],
@@ -103,7 +103,10 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     ...gater(init),
     services: {
       identify: identify(),
+      // answers peers' pings (older murmur, other libp2p tools); this node pings with connection-pings.ts
       ping: ping(),
+      // notice a dead peer within seconds, every time, but give a pong queued behind megabytes of sync pages time
+      connectionPings: connectionPings({ log: init.log, intervalMs: 5_000, timeoutMs: 10_000 }),
       pubsub: gossipsub({
         // a lone node must still accept writes; sync delivers them later
         allowPublishToZeroTopicPeers: true,

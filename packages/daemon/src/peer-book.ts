@@ -22,6 +22,12 @@ export interface PeerBookEntry {
 export const PEER_BOOK_FILE = 'peers.json'
 /** Entries not seen for this long are forgotten. */
 const FORGET_AFTER_MS = 30 * 24 * 60 * 60 * 1000
+/** How stale a `lastSeen` may get before a handshake writes the file again. */
+const SEEN_RESOLUTION_MS = 60 * 60 * 1000
+
+function sameEntry (a: PeerBookEntry, b: PeerBookEntry): boolean {
+  return a.name === b.name && a.via === b.via && a.addrs.length === b.addrs.length && a.addrs.every((addr, i) => addr === b.addrs[i])
+}
 
 export class PeerBook {
   private readonly path: string
@@ -45,16 +51,23 @@ export class PeerBook {
     return this.entries.get(id)
   }
 
+  /**
+   * Records a handshake with a member. Every sync handshake calls this (every
+   * few seconds per peer), so the file is written only when the entry changes
+   * or its `lastSeen` is an hour stale, not for every handshake.
+   */
   remember (entry: Omit<PeerBookEntry, 'lastSeen'>): void {
     const previous = this.entries.get(entry.id)
     // keep the first way we found a peer, and its last known addresses if it gave none now
-    this.entries.set(entry.id, {
+    const next: PeerBookEntry = {
       ...previous,
       ...entry,
       via: previous?.via ?? entry.via,
       addrs: entry.addrs.length > 0 ? entry.addrs : previous?.addrs ?? [],
       lastSeen: new Date().toISOString()
-    })
+    }
+    if (previous !== undefined && sameEntry(previous, next) && Date.parse(next.lastSeen) - Date.parse(previous.lastSeen) < SEEN_RESOLUTION_MS) return
+    this.entries.set(entry.id, next)
     this.saveTimer ??= setTimeout(() => { this.flush() }, 1_000)
   }
 

@@ -9,13 +9,18 @@ import { connectionKind } from './reach.js'
 import type { MurmurLibp2p } from './libp2p-node.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** A connected peer: its addresses, membership and name from the sync handshake, how it was found, direct or relayed. */
-export function summarisePeer (libp2p: MurmurLibp2p, discovery: Discovery, members: ReadonlyMap<string, string>, peer: PeerId): PeerInfo {
-  const name = members.get(peer.toString())
+/**
+ * A connected peer: its addresses, membership and name from the sync
+ * handshake, how it was found, direct or relayed, and for a member whether
+ * gossip reaches it (`gossiping`).
+ */
+export function summarisePeer (libp2p: MurmurLibp2p, discovery: Discovery, members: ReadonlyMap<string, string>, peer: PeerId, gossiping: (peer: string) => boolean): PeerInfo {
+  const id = peer.toString()
+  const name = members.get(id)
   const connections = libp2p.getConnections(peer)
   const addrs = connections.map(c => c.remoteAddr.toString())
-  const via = discovery.source(peer.toString())
-  return { id: peer.toString(), addrs, member: name != null, ...(name != null ? { name } : {}), ...(via != null ? { via } : {}), ...connectionKind(connections) }
+  const via = discovery.source(id)
+  return { id, addrs, member: name != null, ...(name != null ? { name, gossip: gossiping(id) } : {}), ...(via != null ? { via } : {}), ...connectionKind(connections) }
 }
 
 /** Dials a multiaddr once (10 s at most) and resolves to the peer's ID; errors are `InvalidParams` or `Dial`. */

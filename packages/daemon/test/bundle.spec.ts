@@ -50,6 +50,18 @@ describe('murmurd bundle', () => {
     assert.deepEqual(loadedAtStart(m).filter(i => lazy.test(i)), [])
   })
 
+  it('leaves prom-client out: a node with metrics on requires it from node_modules when it starts them', () => {
+    assert.deepEqual(Object.keys(meta().inputs).filter(i => i.includes('node_modules/prom-client/')), [])
+  })
+
+  it('is ASCII, so V8 keeps its source at one byte a character', () => {
+    for (const file of readdirSync(BUNDLE).filter(f => f.endsWith('.js'))) {
+      const text = readFileSync(join(BUNDLE, file), 'utf8')
+      const at = text.search(/[^\x00-\x7f]/)
+      assert.equal(at, -1, `${file} has a non-ASCII character: …${text.slice(Math.max(0, at - 40), at + 10)}…`)
+    }
+  })
+
   it('holds zod/mini, not classic zod and its locales', () => {
     const zod = loadedAtStart(meta()).filter(i => i.includes('node_modules/zod/'))
     assert.ok(zod.some(i => i.includes('/v4/mini/')))

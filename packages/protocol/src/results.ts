@@ -79,6 +79,12 @@ export interface PeerInfo {
   /** `direct`, or `relayed` through a group relay (`relay`, its peer ID) when no direct connection exists. */
   connection?: 'direct' | 'relayed'
   relay?: string
+  /**
+   * For a member: whether gossipsub counts it as subscribed to the group's
+   * topic. `false` means writes reach it (and its writes reach this node)
+   * only by anti-entropy until the connection is replaced.
+   */
+  gossip?: boolean
 }
 
 /** What this node knows of one peer's replication state. */

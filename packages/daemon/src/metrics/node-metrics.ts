@@ -8,7 +8,8 @@
  * happens, each in O(1): write-acknowledgement latency, sync pulls and their
  * duration, RPC requests.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Counter, Histogram, Registry } from 'prom-client'
+import { promClient } from './prom.js'
 import { registerScrapeTime, type ScrapeComponents } from './scrape-time.js'
 
 export type PullOutcome = 'ok' | 'aborted' | 'failed'
@@ -17,7 +18,7 @@ export type { ScrapeComponents } from './scrape-time.js'
 
 export class NodeMetrics {
   /** This node's metrics only; `text()` adds the process's. */
-  readonly registry = new Registry()
+  readonly registry: Registry
   private readonly writeAck: Histogram
   private readonly pullSeconds: Histogram<'outcome'>
   private readonly pulls: Counter<'trigger' | 'outcome'>
@@ -26,6 +27,8 @@ export class NodeMetrics {
   private readonly rpcSeries = new Map<string, Counter.Internal>()
 
   constructor (components: ScrapeComponents) {
+    const { Counter, Histogram, Registry } = promClient()
+    this.registry = new Registry()
     const registers = [this.registry]
     this.writeAck = new Histogram({
       name: 'murmur_write_ack_seconds',
@@ -79,7 +82,7 @@ export class NodeMetrics {
 
   /** The scrape: this node's metrics and the process's, in Prometheus text format. */
   async text (): Promise<string> {
-    return await Registry.merge([this.registry, processRegistry()]).metrics()
+    return await promClient().Registry.merge([this.registry, processRegistry()]).metrics()
   }
 
   get contentType (): string {
@@ -96,6 +99,7 @@ let processMetrics: Registry | undefined
  */
 function processRegistry (): Registry {
   if (processMetrics === undefined) {
+    const { Registry, collectDefaultMetrics } = promClient()
     processMetrics = new Registry()
     collectDefaultMetrics({ register: processMetrics })
   }

@@ -10,7 +10,8 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { promClient } from './prom.js'
 import { opsBehind } from '../status.js'
 import { VERSION } from '../version.js'
 import type { Running } from '../compose.js'
@@ -54,6 +55,7 @@ interface Snapshot {
 /** Registers every scrape-time metric of a node in `registry`. */
 export function registerScrapeTime (registry: Registry, components: ScrapeComponents): void {
   const { replication } = components
+  const { Counter, Gauge } = promClient()
   const registers = [registry]
   let cached: { snapshot?: Snapshot } | undefined
   /** A scrape collects every metric in one synchronous pass, so a snapshot lives until the next microtask. */
