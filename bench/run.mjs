@@ -20,15 +20,17 @@ import { Report } from './lib/report.mjs'
 import { catchup } from './scenarios/catchup.mjs'
 import { cli } from './scenarios/cli.mjs'
 import { cost } from './scenarios/cost.mjs'
+import { etcd } from './scenarios/etcd.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
+import { peers } from './scenarios/peers.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
 import { resume } from './scenarios/resume.mjs'
 import { scale } from './scenarios/scale.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, scale }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, scale, etcd }
 /** Sections run only when named in --only: they take many minutes. */
 const OPT_IN = new Set(['scale'])
 

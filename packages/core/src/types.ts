@@ -311,6 +311,12 @@ export interface Store {
   changeMarks(): ChangeMarks
   /** The cursor an op written (or a key removed) in this process got, while the op is still held by the caller. */
   cursorOf(op: Op): number | undefined
+  /**
+   * Calls `changed` whenever a user key under `prefix` is put or its row
+   * removed, at the mutation (even in a transaction that then rolls back),
+   * whatever wrote it: for a cache of those keys. Returns a function that stops it.
+   */
+  watch(prefix: string, changed: () => void): () => void
   /** A small persisted value (the GC horizon, creation time, equivocation reports), or undefined. */
   meta(name: string): string | undefined
   setMeta(name: string, value: string): void

@@ -27,6 +27,7 @@ import { allowListGater } from './allow-list.js'
 import { connectionPings } from './connection-pings.js'
 import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
+import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -83,12 +84,13 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     init.dht ? dhtService(groupTag) : undefined,
     init.swarmKey != null ? swarmKeyProtector(init.swarmKey) : undefined
   ])
+  windowUpdatesAtHalf()
   return await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
     addresses: { listen: init.listen, announceFilter: withoutLoopback },
-    transports: [tcp(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
+    transports: [oneWritePerSend(tcp()), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
     // dead connections are noticed by connection-pings.ts: a yamux ping frame, not a stream per ping

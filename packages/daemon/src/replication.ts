@@ -15,6 +15,9 @@ import type { Logger } from 'pino'
 import type { GossipReplication } from './gossip.js'
 import type { SyncService } from './sync/sync-service.js'
 
+/** How long the fsync of ops from peers waits for more to cover (see `flushSoon`). */
+export const REMOTE_SYNC_DELAY_MS = 25
+
 export interface ReplicationInit {
   /** 'full': ops are published once their commit is fsynced (the writer waits for it anyway); 'normal': after a background fsync. */
   durability: 'full' | 'normal'
@@ -55,6 +58,7 @@ export class Replication {
   private syncing = false
   private flushing?: Promise<void>
   private flushAgain = false
+  private flushTimer?: NodeJS.Timeout
 
   constructor (init: ReplicationInit) {
     this.init = init
@@ -77,7 +81,10 @@ export class Replication {
   }
 
   stop (): void {
-    for (const timer of [...this.timers, ...this.repairs.values()]) clearTimeout(timer)
+    for (const timer of [...this.timers, ...this.repairs.values(), this.flushTimer]) clearTimeout(timer)
+    // a flush whose timer was cleared never settles: the next start begins afresh
+    this.flushing = undefined
+    this.flushAgain = false
     this.timers = []
     this.repairs.clear()
     this.parts = undefined
@@ -273,7 +280,12 @@ export class Replication {
 
   /**
    * Remote ops were committed: on disk soon, off the event loop. Nobody waits
-   * for it, so one fsync at a time covers everything committed before it.
+   * for it, so one fsync at a time covers everything committed before it, and
+   * it starts `REMOTE_SYNC_DELAY_MS` after the first op it covers: a stream of
+   * gossiped ops costs one fsync per delay, not one per op, and a node stops
+   * lengthening the fsyncs its own writers wait for (a disk serves one flush
+   * at a time). Ops are served before their fsync either way; what this node
+   * attests to, it attests in a write of its own, fsynced first.
    */
   private flushSoon (): void {
     if (this.flushing !== undefined) {
@@ -283,7 +295,8 @@ export class Replication {
     const store = this.parts?.store
     if (store == null) return
     this.flushAgain = false
-    this.flushing = store.sync()
+    this.flushing = new Promise<void>(resolve => { this.flushTimer = setTimeout(resolve, REMOTE_SYNC_DELAY_MS) })
+      .then(async () => { if (this.parts?.store === store) await store.sync() })
       .catch((err: Error) => { this.init.log.warn({ err: err.message }, 'fsync after applying remote ops failed') })
       .finally(() => {
         this.flushing = undefined

@@ -8,6 +8,10 @@
  * `_schema/<prefix>` must be a schema ajv compiles. Ops from peers are never
  * checked here: a replica applies whatever a valid signed op holds, so all
  * replicas converge; the check stops bad config where it is written.
+ *
+ * The schema keys are read once and kept until one of them changes: the
+ * store tells of every change under `_schema/` (this node's puts, a peer's
+ * ops however they came, a row a snapshot or collection removed).
  */
 import { Ajv, type ValidateFunction } from 'ajv'
 import { SCHEMA_KEY_PREFIX, rpcError } from '@murmur/protocol'
@@ -19,6 +23,9 @@ interface Compiled {
   validate?: ValidateFunction
   error?: string
 }
+
+/** What the schemas are read from: a replica, and its store, which tells of changes. */
+export type SchemaSource = Pick<Replica, 'list'> & { store: Pick<Replica['store'], 'watch'> }
 
 /** The schemas a node holds, at one moment: what `check` validates against. */
 export interface SchemaView {
@@ -39,12 +46,14 @@ export function governingPrefix (key: string, prefixes: Iterable<string>): strin
 export class Schemas {
   /** By schema key; an entry is compiled again only when its key's version changes. */
   private readonly compiled = new Map<string, Compiled>()
+  /** The schema rows as last read, by prefix, until a schema key changes. */
+  private rows?: Map<string, Op>
+  /** The replica whose store tells this cache of changes, and how to stop it. */
+  private watched?: { replica: SchemaSource, stop: () => void }
 
-  /** The schemas `replica` holds now (read once, for a batch of writes). */
-  view (replica: Pick<Replica, 'list'>): SchemaView {
-    const rows = new Map<string, Op>()
-    for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX })) rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
-    for (const key of this.compiled.keys()) if (!rows.has(key)) this.compiled.delete(key)
+  /** The schemas `replica` holds now. */
+  view (replica: SchemaSource): SchemaView {
+    const rows = this.read(replica)
     return {
       check: (key, value) => {
         if (key.startsWith(SCHEMA_KEY_PREFIX)) {
@@ -58,6 +67,20 @@ export class Schemas {
         this.validate(key, prefix, rows.get(prefix) as Op, value)
       }
     }
+  }
+
+  private read (replica: SchemaSource): Map<string, Op> {
+    if (this.watched?.replica !== replica) { // a node started again has a new replica
+      this.watched?.stop()
+      this.rows = undefined
+      this.watched = { replica, stop: replica.store.watch(SCHEMA_KEY_PREFIX, () => { this.rows = undefined }) }
+    }
+    if (this.rows !== undefined) return this.rows
+    const rows = new Map<string, Op>()
+    for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX })) rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
+    for (const key of this.compiled.keys()) if (!rows.has(key)) this.compiled.delete(key)
+    this.rows = rows
+    return rows
   }
 
   private validate (key: string, prefix: string, schema: Op, value: Uint8Array): void {

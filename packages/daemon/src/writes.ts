@@ -73,15 +73,25 @@ export class Writes {
   }
 
   async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
-    const [outcome] = await this.writeMany([{ ...options, key, value }])
-    if (outcome?.status === 'rejected') throw outcome.reason
-    return outcome?.value as Version
+    return await this.one({ ...options, key, value }) as Version
   }
 
   async delete (key: string, options: Condition = {}): Promise<{ deleted: boolean, version?: Version }> {
-    const [outcome] = await this.writeMany([{ ifVersion: options.ifVersion, key, value: null }])
-    if (outcome?.status === 'rejected') throw outcome.reason
-    return outcome?.value as { deleted: boolean, version?: Version }
+    return await this.one({ ifVersion: options.ifVersion, key, value: null }) as { deleted: boolean, version?: Version }
+  }
+
+  /** One write on its own: what `writeMany` does for one, without its bookkeeping (the common case, on every put). */
+  private async one (write: Write): Promise<WriteOutcome> {
+    const change = this.changeOf(write, () => this.schemas.view(this.components.running().replica))
+    if (change === undefined) return { deleted: false }
+    const [op] = await this.submit([change], isConditional(write) ? this.precondition(write.key, write) : undefined)
+    return this.settle(write, op as Op)
+  }
+
+  /** What a committed write settles to; a put with `keepalive` is kept alive from its commit on. */
+  private settle (write: Write, op: Op): WriteOutcome {
+    if (write.keepalive === true && write.ttlMs !== undefined) this.keepalives.hold(op, write.ttlMs)
+    return outcomeOf(op)
   }
 
   /**
@@ -96,8 +106,7 @@ export class Writes {
     const view = (): SchemaView => (schemas ??= this.schemas.view(this.components.running().replica))
     writes.forEach((write, i) => {
       try {
-        const change = write.value == null ? this.deleteChange(write) : this.putChange(write, view)
-        this.keepalives.drop(write.key)
+        const change = this.changeOf(write, view)
         if (change == null) {
           settled[i] = { status: 'fulfilled', value: { deleted: false } }
           return
@@ -118,12 +127,7 @@ export class Writes {
       const outcome = outcomes[s] as PromiseSettledResult<Op[]>
       indexes.forEach((i, j) => {
         if (outcome.status === 'rejected') settled[i] = outcome
-        else {
-          const op = outcome.value[j] as Op
-          const write = writes[i] as Write
-          if (write.keepalive === true && write.ttlMs !== undefined) this.keepalives.hold(op, write.ttlMs)
-          settled[i] = { status: 'fulfilled', value: op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op) }
-        }
+        else settled[i] = { status: 'fulfilled', value: this.settle(writes[i] as Write, outcome.value[j] as Op) }
       })
     })
     return settled
@@ -155,6 +159,18 @@ export class Writes {
     }
   }
 
+  /**
+   * A write as the change to commit, checked; undefined for a delete with
+   * nothing to delete. Any write of a key that passes its checks ends this
+   * node's keepalive of it (a put with `keepalive` starts a new one at its
+   * commit), even one whose condition then fails.
+   */
+  private changeOf (write: Write, schemas: () => SchemaView): Change | undefined {
+    const change = write.value == null ? this.deleteChange(write) : this.putChange(write, schemas)
+    this.keepalives.drop(write.key)
+    return change
+  }
+
   /** The check of a conditional write, run at its commit. */
   private precondition (key: string, condition: Condition): Precondition {
     return touched => conditionFailure(key, condition, this.components.running().replica.get(key), touched.has(key))
@@ -180,6 +196,10 @@ export class Writes {
     if (isConditional(write)) return { key: write.key, value: null }
     return this.components.running().replica.get(write.key)?.value == null ? undefined : { key: write.key, value: null }
   }
+}
+
+function outcomeOf (op: Op): WriteOutcome {
+  return op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op)
 }
 
 /** The protocol's `Key` schema is the one definition of a valid key, for RPC and library calls alike. */

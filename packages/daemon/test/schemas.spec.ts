@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { Schemas, governingPrefix } from '../src/schemas.js'
+import { MemoryStore, Replica } from '@murmur/core'
+import { Schemas, governingPrefix, type SchemaSource } from '../src/schemas.js'
 import { usePair, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -29,9 +30,11 @@ describe('governingPrefix', () => {
 describe('Schemas (no network)', () => {
   const row = (prefix: string, schema: string, seq: number): any => ({ key: `_schema/${prefix}`, value: Buffer.from(schema), origin: 'p', seq })
   const bytes = (json: string): Uint8Array => Buffer.from(json)
+  /** A source holding `rows`, read afresh by every view (a new source each call). */
+  const source = (...rows: any[]): SchemaSource => ({ list: () => rows, store: { watch: () => () => {} } })
 
   it('refuses puts under a stored schema that does not compile, without throwing anything else', () => {
-    const view = new Schemas().view({ list: () => [row('x/', '{"type":"nope"}', 1), row('y/', 'not json', 1)] })
+    const view = new Schemas().view(source(row('x/', '{"type":"nope"}', 1), row('y/', 'not json', 1)))
     assert.throws(() => view.check('x/a', bytes('1')), (err: any) => err.code === 1009 && err.data.prefix === 'x/')
     assert.throws(() => view.check('y/a', bytes('1')), (err: any) => err.code === 1009 && /not JSON/.test(err.message))
     assert.doesNotThrow(() => view.check('z/a', bytes('not json either')))
@@ -40,10 +43,28 @@ describe('Schemas (no network)', () => {
   it('compiles a schema once per version of its key', () => {
     const schemas = new Schemas()
     const integer = row('n/', '{"type":"integer"}', 1)
-    schemas.view({ list: () => [integer] }).check('n/a', bytes('1'))
+    schemas.view(source(integer)).check('n/a', bytes('1'))
     // the same version with other bytes cannot happen; here it shows the validator was kept
-    assert.doesNotThrow(() => schemas.view({ list: () => [{ ...integer, value: Buffer.from('{"type":"string"}') }] }).check('n/a', bytes('1')))
-    assert.throws(() => schemas.view({ list: () => [row('n/', '{"type":"string"}', 2)] }).check('n/a', bytes('1')), { name: 'SchemaViolationError' })
+    assert.doesNotThrow(() => schemas.view(source({ ...integer, value: Buffer.from('{"type":"string"}') })).check('n/a', bytes('1')))
+    assert.throws(() => schemas.view(source(row('n/', '{"type":"string"}', 2))).check('n/a', bytes('1')), { name: 'SchemaViolationError' })
+  })
+
+  it('reads the schema keys once, and again after any of them changes, whoever wrote it', () => {
+    const alice = new Replica({ store: new MemoryStore(), nodeId: 'alice', now: () => 1_000 })
+    const bob = new Replica({ store: new MemoryStore(), nodeId: 'bob', now: () => 1_000 })
+    let reads = 0
+    const replica: SchemaSource = { list: options => { reads++; return alice.list(options) }, store: alice.store }
+    const schemas = new Schemas()
+    schemas.view(replica).check('n/a', bytes('"text"'))
+    alice.write([{ key: 'other', value: bytes('1') }])
+    schemas.view(replica).check('n/a', bytes('"text"'))
+    assert.equal(reads, 1, 'a write outside _schema/ keeps the cache')
+    alice.receive(bob.write([{ key: '_schema/n/', value: bytes('{"type":"integer"}') }]))
+    assert.throws(() => schemas.view(replica).check('n/a', bytes('"text"')), { name: 'SchemaViolationError' })
+    assert.equal(reads, 2, 'a peer\'s op under _schema/ was read again')
+    alice.write([{ key: '_schema/n/', value: null }])
+    assert.doesNotThrow(() => schemas.view(replica).check('n/a', bytes('"text"')))
+    assert.equal(reads, 3, 'this node\'s own delete was read again')
   })
 })
 

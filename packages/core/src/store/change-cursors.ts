@@ -29,6 +29,8 @@ export class ChangeCursors {
 
   /** The marks as last saved. */
   private saved: ChangeMarks
+  /** Who hears of every change under a prefix (see `watch`). */
+  private readonly watchers: Array<{ prefix: string, changed: () => void }> = []
 
   constructor (private readonly entries: CursorEntries, marks: ChangeMarks) {
     this.marks = marks
@@ -51,8 +53,24 @@ export class ChangeCursors {
     this.saved = this.marks
   }
 
+  /**
+   * Calls `changed` whenever a user key under `prefix` changes (a put, or its
+   * row removed), at the mutation, whether or not its transaction commits:
+   * for a cache of those keys, which then reads them again. Returns a
+   * function that stops it.
+   */
+  watch (prefix: string, changed: () => void): () => void {
+    const watcher = { prefix, changed }
+    this.watchers.push(watcher)
+    return () => {
+      const at = this.watchers.indexOf(watcher)
+      if (at !== -1) this.watchers.splice(at, 1)
+    }
+  }
+
   put (op: Op): void {
     if (isReserved(op.key)) return
+    this.tell(op.key)
     const cursor = this.next()
     this.entries.set(op.key, cursor)
     this.ofOp.set(op, cursor)
@@ -60,6 +78,7 @@ export class ChangeCursors {
 
   remove (key: string, live: boolean): void {
     if (isReserved(key)) return
+    this.tell(key)
     const had = this.entries.delete(key)
     // a live row removed is a change (a delete); a tombstone removed changes nothing visible
     const floor = live ? this.next() : had ?? 0
@@ -90,6 +109,10 @@ export class ChangeCursors {
   /** A cursor for a change that is not a key's row (a conflict found): the key's entry stays as it is. */
   claim (): number {
     return this.next()
+  }
+
+  private tell (key: string): void {
+    for (const { prefix, changed } of this.watchers) if (key.startsWith(prefix)) changed()
   }
 
   private next (): number {

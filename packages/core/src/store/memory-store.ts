@@ -136,6 +136,10 @@ export class MemoryStore implements Store {
     return this.cursors.cursorOf(op)
   }
 
+  watch (prefix: string, changed: () => void): () => void {
+    return this.cursors.watch(prefix, changed)
+  }
+
   /** Runs a change of the cursors, undone with the transaction. */
   private changed (fn: () => void): void {
     const undo = this.cursors.checkpoint()

@@ -240,6 +240,10 @@ export class SqliteStore implements Store {
     return this.cursors.cursorOf(op)
   }
 
+  watch (prefix: string, changed: () => void): () => void {
+    return this.cursors.watch(prefix, changed)
+  }
+
   /** For a restored copy: no watcher of the original resumes here from a cursor (see `ChangeCursors.restart`). */
   restartChanges (): void {
     this.mutate(() => { this.cursors.restart() })
