@@ -131,4 +131,4 @@ export function mesh (nodes: Replica[], rounds = 3): void {
 
 /** What version 7 added (seen, key_history), taken away: a file as version 6 left it. */
 export const UNDO_VERSION_7 = ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
-  ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history;'
+  ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history; DROP TABLE key_history_floor;'

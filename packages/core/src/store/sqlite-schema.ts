@@ -19,7 +19,8 @@ export const SCHEMA_VERSION = 7
 /**
  * A key's past versions, this node's alone: `conflict` is the change cursor
  * at which the version was found to have lost to a write that had not seen
- * it (NULL when it did not).
+ * it (NULL when it did not). `key_history_floor`: per key, the newest past
+ * version the bound trimmed; nothing at or below it is kept again.
  */
 const KEY_HISTORY = `
   CREATE TABLE key_history (
@@ -39,6 +40,7 @@ const KEY_HISTORY = `
   );
   CREATE UNIQUE INDEX key_history_version ON key_history (key, wall, logical, origin, seq, digest);
   CREATE INDEX key_history_conflict ON key_history (conflict) WHERE conflict IS NOT NULL;
+  CREATE TABLE key_history_floor (key TEXT PRIMARY KEY NOT NULL, wall INTEGER NOT NULL, logical INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL);
 `
 
 export const MIGRATIONS: Record<number, string> = {
