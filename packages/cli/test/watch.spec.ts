@@ -7,7 +7,8 @@ import { run, spawnCli, start, waitFor } from './run-cli.js'
 const CHANGES: ChangeEvent[] = [
   { type: 'put', key: 'a', value: 'one', version: VERSION },
   { type: 'put', key: 'b', value: '/w==', encoding: 'base64', version: VERSION },
-  { type: 'delete', key: 'a', version: VERSION, cursor: 7 }
+  { type: 'delete', key: 'a', version: VERSION, cursor: 7 },
+  { type: 'conflict', key: 'c', value: 'lost', valueType: 'text', version: VERSION, cursor: 8 }
 ]
 
 function sendChanges (conn: FakeConnection): void {
@@ -38,11 +39,12 @@ describe('watch against a fake daemon', () => {
       stop.abort() // a failed wait must not leave the watch running
     }
     assert.equal(await watching.exit, 0)
-    assert.ok(watching.stdout.text.startsWith('put a = one\nput b = base64:/w==\ndel a\n'), watching.stdout.text)
+    assert.ok(watching.stdout.text.startsWith('put a = one\nput b = base64:/w==\ndel a\n' +
+      'conflict c: lost by 12D3KooWAlice at 2024-11-26T14:06:40.000Z lost to a write that had not seen it\n'), watching.stdout.text)
     assert.match(watching.stderr.text, new RegExp(`^murmurctl watch: murmurd at ${daemon.path} went away; trying again with backoff`))
     const subscriptions = daemon.requests.filter(r => r.method === 'kv_subscribe').map(r => r.params)
     assert.deepEqual(subscriptions[0], { prefixes: ['close', 'other'], since: 'now' })
-    assert.deepEqual(subscriptions[1], { prefixes: ['close', 'other'], since: 7 }, 'resumes after the last cursor it saw')
+    assert.deepEqual(subscriptions[1], { prefixes: ['close', 'other'], since: 8 }, 'resumes after the last cursor it saw (a conflict\'s too)')
   })
 
   it('--json prints one change event per line', async () => {
@@ -60,7 +62,7 @@ describe('watch against a fake daemon', () => {
   it('exits 0 when stopped', async () => {
     const stop = new AbortController()
     const watching = start(['--socket', daemon.path, 'watch'], { signal: stop.signal })
-    await waitFor(() => watching.stdout.text.endsWith('del a\n'), 'the changes')
+    await waitFor(() => watching.stdout.text.endsWith('had not seen it\n'), 'the changes')
     stop.abort()
     assert.equal(await watching.exit, 0)
     assert.equal(watching.stderr.text, '')
@@ -68,7 +70,7 @@ describe('watch against a fake daemon', () => {
 
   it('the real bin exits 0 on SIGINT', async () => {
     const watching = spawnCli(['--socket', daemon.path, 'watch'])
-    await waitFor(() => watching.stdout.text.endsWith('del a\n'), 'the changes')
+    await waitFor(() => watching.stdout.text.endsWith('had not seen it\n'), 'the changes')
     watching.kill('SIGINT')
     const { code, stderr } = await watching.exit
     assert.equal(stderr, '')

@@ -130,9 +130,9 @@ export function mesh (nodes: Replica[], rounds = 3): void {
 }
 
 /** What version 7 added (seen, key_history), taken away: a file as version 6 left it. */
-/** SQL that takes a current file back to version 7: no `seen` columns, no `key_history`. */
+/** SQL that takes a current file back to version 7: no `seen` columns, no `key_history` or `key_history_floor`. */
 export const UNDO_VERSION_8 = ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
-  ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history;'
+  ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history; DROP TABLE key_history_floor;'
 
 /** SQL that takes a current file back to version 6: nor `expires` (version 7). */
 export const UNDO_VERSIONS_7_8 = UNDO_VERSION_8 + ' DROP INDEX kv_store_expires;' +

@@ -136,7 +136,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
           if (versions === 100) assert.equal(first?.length, steps.length - 1, 'every version but the current one is in history')
           else assert.ok((first?.length ?? 0) <= versions - 1)
         }
-      ), { numRuns: kind === 'memory' ? 200 : 60 })
+      ), { numRuns: kind === 'memory' ? 300 : 80 })
     })
   })
 }

@@ -7,10 +7,13 @@
  *
  * The bound counts versions newest first, the current row included (a
  * collected tombstone, which leaves no row, counts as the newest past
- * version instead), and of the past versions keeps only the newest whose
- * values fit a byte budget. Both follow from the versions held, not from the
- * order they arrived in, so replicas that hold the same ops of a key keep the
- * same past versions of it.
+ * version instead): that follows from the versions held, not from the order
+ * they arrived in, so replicas that hold the same ops of a key keep the same
+ * past versions of it. Of those it keeps only the newest whose values fit a
+ * byte budget. The store remembers the newest version it trimmed of each key
+ * and keeps nothing at or below it again: a version trimmed for its bytes
+ * would otherwise leave room for an older one that arrives later, which a
+ * replica that held both never kept.
  */
 import { isReserved } from '../keys.js'
 import { concurrent } from './conflicts.js'

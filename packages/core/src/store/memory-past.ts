@@ -16,6 +16,8 @@ export interface MemoryPastComponents {
 
 export class MemoryPast implements PastStore {
   private readonly keys = new Map<string, Entry[]>()
+  /** Per key, the newest past version the bound trimmed: nothing at or below it is kept again. */
+  private readonly floors = new Map<string, Op>()
   private readonly components: MemoryPastComponents
 
   constructor (components: MemoryPastComponents) {
@@ -28,6 +30,8 @@ export class MemoryPast implements PastStore {
   }
 
   keep (op: Op, digest: Uint8Array): void {
+    const floor = this.floors.get(op.key)
+    if (floor !== undefined && compareVersions(op, floor) <= 0) return
     const entries = this.of(op.key)
     if (entries.some(e => compareVersions(e.op, op) === 0 && Buffer.compare(e.digest, digest) === 0)) return
     const { proof, ...plain } = op
@@ -59,8 +63,14 @@ export class MemoryPast implements PastStore {
 
   trim (key: string, versions: number, bytes: number): void {
     let total = 0
-    const kept = this.sorted(key).filter((e, i) => (total += e.op.value?.length ?? 0) <= bytes && i < versions)
-    if (kept.length < this.of(key).length) this.change(key, kept)
+    const sorted = this.sorted(key)
+    const kept = sorted.filter((e, i) => (total += e.op.value?.length ?? 0) <= bytes && i < versions)
+    if (kept.length === sorted.length) return
+    this.change(key, kept)
+    const newest = sorted[kept.length]?.op as Op
+    const before = this.floors.get(key)
+    if (before === undefined || compareVersions(newest, before) > 0) this.floors.set(key, newest)
+    this.components.record(() => { if (before === undefined) this.floors.delete(key); else this.floors.set(key, before) })
   }
 
   list (key: string, limit: number): PastVersion[] {

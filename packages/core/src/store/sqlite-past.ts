@@ -5,6 +5,7 @@
  * (ASCII) do in JavaScript too.
  */
 import type Database from 'better-sqlite3'
+import { compareVersions } from '../compare.js'
 import { fromRow, seenColumns } from './sqlite-rows.js'
 import type { Row } from './sqlite-schema.js'
 import type { Op, PastStore, PastVersion, Seen, Version } from '../types.js'
@@ -40,10 +41,14 @@ function prepare (db: Database.Database) {
       AND logical = :logical AND origin = :origin AND seq = :seq AND conflict IS NULL`),
     mark: db.prepare<[number, number], PastRow>('UPDATE key_history SET conflict = ? WHERE id = ? RETURNING *'),
     size: db.prepare<[string], { n: number, bytes: number | null }>('SELECT count(*) AS n, sum(length(value)) AS bytes FROM key_history WHERE key = ?'),
-    trim: db.prepare<[{ key: string, versions: number, bytes: number }]>(`DELETE FROM key_history WHERE id IN (
+    trim: db.prepare<[{ key: string, versions: number, bytes: number }], Version>(`DELETE FROM key_history WHERE id IN (
       SELECT id FROM (SELECT id, ROW_NUMBER() OVER w AS n, SUM(coalesce(length(value), 0)) OVER w AS total FROM key_history
         WHERE key = :key WINDOW w AS (ORDER BY ${NEWEST_FIRST} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-      WHERE n > :versions OR total > :bytes)`),
+      WHERE n > :versions OR total > :bytes) RETURNING wall, logical, origin, seq`),
+    floor: db.prepare<[string], Version>('SELECT wall, logical, origin, seq FROM key_history_floor WHERE key = ?'),
+    setFloor: db.prepare<[Version & { key: string }]>(`INSERT INTO key_history_floor (key, wall, logical, origin, seq) VALUES (:key, :wall, :logical, :origin, :seq)
+      ON CONFLICT (key) DO UPDATE SET wall = excluded.wall, logical = excluded.logical, origin = excluded.origin, seq = excluded.seq
+      WHERE (excluded.wall, excluded.logical, excluded.origin, excluded.seq) > (wall, logical, origin, seq)`),
     list: db.prepare<[string, number], PastRow>(`SELECT * FROM key_history WHERE key = ? ORDER BY ${NEWEST_FIRST} LIMIT ?`),
     conflictsAfter: db.prepare<[number, number], PastRow>('SELECT * FROM key_history WHERE conflict > ? ORDER BY conflict LIMIT ?'),
     conflicts: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM key_history WHERE conflict IS NOT NULL')
@@ -64,6 +69,9 @@ export class SqlitePast implements PastStore {
   }
 
   keep (op: Op, digest: Uint8Array): void {
+    // at or below what the bound trimmed: it would have been trimmed too, had it come before
+    const floor = this.sql.floor.get(op.key)
+    if (floor !== undefined && compareVersions(op, floor) <= 0) return
     const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text', ...seenColumns(op.seen), digest }
     this.components.mutate(() => this.sql.keep.run(row))
   }
@@ -94,7 +102,11 @@ export class SqlitePast implements PastStore {
     // the window query only when something is over: most keys are within the bound
     const size = this.sql.size.get(key)
     if (size === undefined || (size.n <= versions && (size.bytes ?? 0) <= bytes)) return
-    this.components.mutate(() => this.sql.trim.run({ key, versions, bytes }))
+    this.components.mutate(() => {
+      const gone = this.sql.trim.all({ key, versions, bytes })
+      const newest = gone.reduce<Version | undefined>((max, v) => max === undefined || compareVersions(v, max) > 0 ? v : max, undefined)
+      if (newest !== undefined) this.sql.setFloor.run({ key, ...version(newest) })
+    })
   }
 
   list (key: string, limit: number): PastVersion[] {

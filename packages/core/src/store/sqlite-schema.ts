@@ -20,7 +20,8 @@ export const SCHEMA_VERSION = 8
 /**
  * A key's past versions, this node's alone: `conflict` is the change cursor
  * at which the version was found to have lost to a write that had not seen
- * it (NULL when it did not).
+ * it (NULL when it did not). `key_history_floor`: per key, the newest past
+ * version the bound trimmed; nothing at or below it is kept again.
  */
 const KEY_HISTORY = `
   CREATE TABLE key_history (
@@ -40,6 +41,7 @@ const KEY_HISTORY = `
   );
   CREATE UNIQUE INDEX key_history_version ON key_history (key, wall, logical, origin, seq, digest);
   CREATE INDEX key_history_conflict ON key_history (conflict) WHERE conflict IS NOT NULL;
+  CREATE TABLE key_history_floor (key TEXT PRIMARY KEY NOT NULL, wall INTEGER NOT NULL, logical INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL);
 `
 
 /** From each older version still opened, the statements that bring a file to the next. */
