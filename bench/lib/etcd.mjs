@@ -9,8 +9,10 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Etcd3 } from 'etcd3'
 import { sleep } from './daemon.mjs'
+
+/** etcd3 (a devDependency) is loaded by the etcd section alone, so the rest of the bench runs without it. */
+let Etcd3
 
 /** The etcd binary's version line, or undefined when there is none on PATH. */
 export function etcdVersion () {
@@ -60,6 +62,7 @@ export class EtcdCluster {
       child.once('exit', () => running.delete(child))
       this.members.push({ child, url: client })
     }
+    Etcd3 ??= (await import('etcd3')).Etcd3
     this.clients = this.members.map(m => new Etcd3({ hosts: m.url }))
     const deadline = performance.now() + timeoutMs
     for (const client of this.clients) {
