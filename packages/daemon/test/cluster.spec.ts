@@ -127,7 +127,7 @@ describe('three-node cluster (reference scenario)', () => {
 
   it('bob registers his presence with a keepalive: it stays while he runs, vanishes when he stops, and is back when he returns', async () => {
     assert.equal((await bob.ctl(['put', '--ttl', '3s', '--keepalive', 'presence/bob', '1.1.0'])).code, 0)
-    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence on alice')
+    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n' && (await charlie.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence on alice and charlie')
     // refreshed every second: still there well past the first TTL
     const since = Date.now()
     while (Date.now() - since < 4_500) {
