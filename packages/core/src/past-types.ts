@@ -17,6 +17,9 @@ export interface PastVersion {
   conflict?: number
 }
 
+/** A past version the bound removed. */
+export type Trimmed = Version & { digest: Uint8Array }
+
 /**
  * The past versions of user keys (see `replica/history.ts`, which decides
  * what goes in, what is a conflict and what is trimmed). Mutations run
@@ -25,8 +28,12 @@ export interface PastVersion {
 export interface PastStore {
   /** Keeps the current row of `key` as a past version (before it is replaced or removed). */
   keepRow(key: string): void
-  /** Keeps `op` (whose digest is `digest`) as a past version. */
-  keep(op: Op, digest: Uint8Array): void
+  /**
+   * Keeps `op` (whose digest is `digest`) as a past version; when `conflict`,
+   * marked as one with a new change cursor and returned (unless that version
+   * was kept already, or was trimmed before).
+   */
+  keep(op: Op, digest: Uint8Array, conflict?: boolean): PastVersion | undefined
   /** The version of each of `keys` (user keys) a write here now has seen: its row's, or with no row (a collected tombstone) its newest past version's; none for a key with neither. */
   newest(keys: string[]): Map<string, Seen>
   /**
@@ -38,8 +45,8 @@ export interface PastStore {
   unseenByNewer(op: Version & { key: string }): boolean
   /** Marks `op` (a past version) as a conflict with a new change cursor, unless it is one or is gone; returns it. */
   mark(op: Op): PastVersion | undefined
-  /** Keeps only the newest `versions` past versions of `key`, and of those only the newest whose values fit `bytes`. */
-  trim(key: string, versions: number, bytes: number): void
+  /** Keeps only the newest `versions` past versions of `key`, and of those only the newest whose values fit `bytes`; returns the versions it removed, with their digests. */
+  trim(key: string, versions: number, bytes: number): Trimmed[]
   /** Past versions of `key`, newest first, at most `limit`. */
   list(key: string, limit: number): PastVersion[]
   /** Past versions marked as conflicts with a cursor above `after`, in cursor order, at most `limit`. */

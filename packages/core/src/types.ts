@@ -9,7 +9,7 @@
  */
 import type { PastStore } from './past-types.js'
 
-export type { PastStore, PastVersion } from './past-types.js'
+export type { PastStore, PastVersion, Trimmed } from './past-types.js'
 
 /** A hybrid logical clock reading. */
 export interface Stamp {

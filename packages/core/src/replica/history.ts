@@ -15,6 +15,7 @@
  * would otherwise leave room for an older one that arrives later, which a
  * replica that held both never kept.
  */
+import { compareVersions } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { concurrent } from './conflicts.js'
 import type { Head, Op, PastVersion, Store } from '../types.js'
@@ -61,12 +62,12 @@ export class KeyHistory {
    */
   lost (op: Op, digest: Uint8Array, current: Head | undefined): void {
     if (isReserved(op.key)) return
-    this.store.past.keep(op, digest)
-    this.store.past.trim(op.key, this.bound.versions - (current === undefined ? 0 : 1), this.bound.bytes)
-    if ((current !== undefined && concurrent(op, current)) || this.store.past.unseenByNewer(op)) {
-      const marked = this.store.past.mark(op)
-      if (marked !== undefined) this.conflicts.push(marked)
-    }
+    const conflict = (current !== undefined && concurrent(op, current)) || this.store.past.unseenByNewer(op)
+    // marked as it goes in; or, were this version kept already, marked where it is
+    const marked = this.store.past.keep(op, digest, conflict) ?? (conflict ? this.store.past.mark(op) : undefined)
+    const gone = this.store.past.trim(op.key, this.bound.versions - (current === undefined ? 0 : 1), this.bound.bytes)
+    // a version the bound drops at once was never history here: no conflict to report
+    if (marked !== undefined && !gone.some(v => compareVersions(v, op) === 0 && Buffer.compare(v.digest, digest) === 0)) this.conflicts.push(marked)
     this.beat(op)
   }
 

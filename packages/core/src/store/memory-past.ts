@@ -1,7 +1,7 @@
 /** `PastStore` in memory (for `MemoryStore`): the rule's ranges as `replica/conflicts.ts` states them. */
 import { compareVersions } from '../compare.js'
 import { concurrent } from '../replica/conflicts.js'
-import type { Op, PastStore, PastVersion, Seen, Version } from '../types.js'
+import type { Op, PastStore, PastVersion, Seen, Trimmed, Version } from '../types.js'
 
 interface Entry { op: Op, digest: Uint8Array, conflict?: number }
 
@@ -29,13 +29,16 @@ export class MemoryPast implements PastStore {
     if (row !== undefined) this.keep(row, new Uint8Array(0))
   }
 
-  keep (op: Op, digest: Uint8Array): void {
+  keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
     const floor = this.floors.get(op.key)
-    if (floor !== undefined && compareVersions(op, floor) <= 0) return
+    if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined
     const entries = this.of(op.key)
-    if (entries.some(e => compareVersions(e.op, op) === 0 && Buffer.compare(e.digest, digest) === 0)) return
+    if (entries.some(e => compareVersions(e.op, op) === 0 && Buffer.compare(e.digest, digest) === 0)) return undefined
     const { proof, ...plain } = op
-    this.change(op.key, [...entries, { op: { ...plain, value: op.value === null ? null : Buffer.from(op.value) }, digest: Buffer.from(digest) }])
+    const entry: Entry = { op: { ...plain, value: op.value === null ? null : Buffer.from(op.value) }, digest: Buffer.from(digest) }
+    if (conflict) entry.conflict = this.components.claim()
+    this.change(op.key, [...entries, entry])
+    return conflict ? pastOf(entry) : undefined
   }
 
   newest (keys: string[]): Map<string, Seen> {
@@ -61,16 +64,17 @@ export class MemoryPast implements PastStore {
     return entry === undefined ? undefined : this.markEntry(op.key, entry)
   }
 
-  trim (key: string, versions: number, bytes: number): void {
+  trim (key: string, versions: number, bytes: number): Trimmed[] {
     let total = 0
     const sorted = this.sorted(key)
     const kept = sorted.filter((e, i) => (total += e.op.value?.length ?? 0) <= bytes && i < versions)
-    if (kept.length === sorted.length) return
+    if (kept.length === sorted.length) return []
     this.change(key, kept)
     const newest = sorted[kept.length]?.op as Op
     const before = this.floors.get(key)
     if (before === undefined || compareVersions(newest, before) > 0) this.floors.set(key, newest)
     this.components.record(() => { if (before === undefined) this.floors.delete(key); else this.floors.set(key, before) })
+    return sorted.filter(e => !kept.includes(e)).map(e => ({ ...e.op, digest: e.digest }))
   }
 
   list (key: string, limit: number): PastVersion[] {

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3'
 import { compareVersions } from '../compare.js'
 import { fromRow, seenColumns } from './sqlite-rows.js'
 import type { Row } from './sqlite-schema.js'
-import type { Op, PastStore, PastVersion, Seen, Version } from '../types.js'
+import type { Op, PastStore, PastVersion, Seen, Trimmed, Version } from '../types.js'
 
 type PastRow = Row & { id: number, conflict: number | null }
 
@@ -26,25 +26,28 @@ export interface SqlitePastComponents {
 function prepare (db: Database.Database) {
   return {
     keepRow: db.prepare<[string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}) SELECT ${COLUMNS} FROM kv_store WHERE key = ?`),
-    keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS})
-      VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest)`),
+    // a version kept as a conflict is marked as it goes in (an update of the row after it would write it twice); no
+    // RETURNING here or below: it costs more than the statement (SQLite stages the rows, better-sqlite3 copies them)
+    keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict)
+      VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest, :conflict)`),
     // one query for all the keys of a write (a key's JSON form reaches SQLite as text), rows first, then past versions
     rowVersions: db.prepare<[string], Seen & { key: string }>('SELECT key, wall, logical, origin FROM kv_store WHERE key IN (SELECT value FROM json_each(?))'),
     pastVersions: db.prepare<[string], Seen & { key: string }>(`SELECT key, wall, logical, origin FROM key_history
       WHERE key IN (SELECT value FROM json_each(?)) ORDER BY key, ${NEWEST_FIRST}`),
-    between: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND conflict IS NULL
+    between: db.prepare<[Record<string, unknown>], PastRow>(`SELECT * FROM key_history WHERE key = :key AND conflict IS NULL
       AND (wall, logical, origin) > (:sw, :sl, :so) AND (wall, logical, origin, seq) < (:wall, :logical, :origin, :seq) ORDER BY ${NEWEST_FIRST}`),
     unseen: db.prepare<[Record<string, unknown>], { one: number }>(`SELECT 1 AS one FROM key_history WHERE key = :key
       AND (wall, logical, origin, seq) > (:wall, :logical, :origin, :seq)
       AND seen_origin IS NOT NULL AND (seen_wall, seen_logical, seen_origin) < (:wall, :logical, :origin) LIMIT 1`),
     at: db.prepare<[Record<string, unknown>], { id: number }>(`SELECT id FROM key_history WHERE key = :key AND wall = :wall
       AND logical = :logical AND origin = :origin AND seq = :seq AND conflict IS NULL`),
-    mark: db.prepare<[number, number], PastRow>('UPDATE key_history SET conflict = ? WHERE id = ? RETURNING *'),
+    mark: db.prepare<[number, number]>('UPDATE key_history SET conflict = ? WHERE id = ?'),
+    byId: db.prepare<[number], PastRow>('SELECT * FROM key_history WHERE id = ?'),
     size: db.prepare<[string], { n: number, bytes: number | null }>('SELECT count(*) AS n, sum(length(value)) AS bytes FROM key_history WHERE key = ?'),
-    trim: db.prepare<[{ key: string, versions: number, bytes: number }], Version>(`DELETE FROM key_history WHERE id IN (
+    trim: db.prepare<[{ key: string, versions: number, bytes: number }], Trimmed>(`DELETE FROM key_history WHERE id IN (
       SELECT id FROM (SELECT id, ROW_NUMBER() OVER w AS n, SUM(coalesce(length(value), 0)) OVER w AS total FROM key_history
         WHERE key = :key WINDOW w AS (ORDER BY ${NEWEST_FIRST} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-      WHERE n > :versions OR total > :bytes) RETURNING wall, logical, origin, seq`),
+      WHERE n > :versions OR total > :bytes) RETURNING wall, logical, origin, seq, digest`),
     floor: db.prepare<[string], Version>('SELECT wall, logical, origin, seq FROM key_history_floor WHERE key = ?'),
     setFloor: db.prepare<[Version & { key: string }]>(`INSERT INTO key_history_floor (key, wall, logical, origin, seq) VALUES (:key, :wall, :logical, :origin, :seq)
       ON CONFLICT (key) DO UPDATE SET wall = excluded.wall, logical = excluded.logical, origin = excluded.origin, seq = excluded.seq
@@ -68,12 +71,16 @@ export class SqlitePast implements PastStore {
     this.components.mutate(() => this.sql.keepRow.run(key))
   }
 
-  keep (op: Op, digest: Uint8Array): void {
+  keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
     // at or below what the bound trimmed: it would have been trimmed too, had it come before
     const floor = this.sql.floor.get(op.key)
-    if (floor !== undefined && compareVersions(op, floor) <= 0) return
-    const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text', ...seenColumns(op.seen), digest }
-    this.components.mutate(() => this.sql.keep.run(row))
+    if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined
+    const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text' as const, ...seenColumns(op.seen), digest }
+    return this.components.mutate(() => {
+      const cursor = conflict ? this.components.claim() : null
+      if (this.sql.keep.run({ ...row, conflict: cursor }).changes === 0 || cursor === null) return undefined
+      return pastOf({ ...row, sig: null, expires: null, id: 0, conflict: cursor })
+    })
   }
 
   newest (keys: string[]): Map<string, Seen> {
@@ -85,8 +92,8 @@ export class SqlitePast implements PastStore {
   }
 
   markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
-    const ids = this.sql.between.all({ key, sw: seen.wall, sl: seen.logical, so: seen.origin, ...version(winner) })
-    return ids.map(({ id }) => this.markId(id))
+    const rows = this.sql.between.all({ key, sw: seen.wall, sl: seen.logical, so: seen.origin, ...version(winner) })
+    return rows.map(row => this.markRow(row))
   }
 
   unseenByNewer (op: Version & { key: string }): boolean {
@@ -94,18 +101,20 @@ export class SqlitePast implements PastStore {
   }
 
   mark (op: Op): PastVersion | undefined {
-    const ids = this.sql.at.all({ key: op.key, ...version(op) })
-    return ids.map(({ id }) => this.markId(id))[0]
+    const at = this.sql.at.get({ key: op.key, ...version(op) })
+    const row = at === undefined ? undefined : this.sql.byId.get(at.id)
+    return row === undefined ? undefined : this.markRow(row)
   }
 
-  trim (key: string, versions: number, bytes: number): void {
+  trim (key: string, versions: number, bytes: number): Trimmed[] {
     // the window query only when something is over: most keys are within the bound
     const size = this.sql.size.get(key)
-    if (size === undefined || (size.n <= versions && (size.bytes ?? 0) <= bytes)) return
-    this.components.mutate(() => {
+    if (size === undefined || (size.n <= versions && (size.bytes ?? 0) <= bytes)) return []
+    return this.components.mutate(() => {
       const gone = this.sql.trim.all({ key, versions, bytes })
       const newest = gone.reduce<Version | undefined>((max, v) => max === undefined || compareVersions(v, max) > 0 ? v : max, undefined)
       if (newest !== undefined) this.sql.setFloor.run({ key, ...version(newest) })
+      return gone
     })
   }
 
@@ -121,8 +130,12 @@ export class SqlitePast implements PastStore {
     return this.sql.conflicts.get()?.n ?? 0
   }
 
-  private markId (id: number): PastVersion {
-    return this.components.mutate(() => pastOf(this.sql.mark.get(this.components.claim(), id) as PastRow))
+  private markRow (row: PastRow): PastVersion {
+    return this.components.mutate(() => {
+      const conflict = this.components.claim()
+      this.sql.mark.run(conflict, row.id)
+      return pastOf({ ...row, conflict })
+    })
   }
 }
 
