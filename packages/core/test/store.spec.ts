@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { EMPTY_ACC, ForeignDatabaseError, SqliteStore, StoreVersionError, attestationKey, headOf, opDigest, proveOps, type Op, type Store } from '../src/index.js'
+import { EMPTY_ACC, ForeignDatabaseError, SCHEMA_VERSION, SqliteStore, StoreVersionError, attestationKey, headOf, opDigest, proveOps, type Op, type Store } from '../src/index.js'
 import { Keys, op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
@@ -168,7 +168,7 @@ describe('sqlite store file', () => {
     const db = new Database(old)
     db.exec("CREATE TABLE kv_store (key TEXT); CREATE TABLE meta (name TEXT PRIMARY KEY, value); INSERT INTO meta VALUES ('schema_version', 2)")
     db.close()
-    assert.throws(() => SqliteStore.open(old), (err: Error) => err instanceof StoreVersionError && /schema version 2; this murmur supports 8/.test(err.message))
+    assert.throws(() => SqliteStore.open(old), (err: Error) => err instanceof StoreVersionError && new RegExp(`schema version 2; this murmur supports ${SCHEMA_VERSION}`).test(err.message))
     const foreign = file('foreign.db')
     const other = new Database(foreign)
     other.exec('CREATE TABLE users (id INTEGER)')

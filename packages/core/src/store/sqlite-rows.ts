@@ -2,6 +2,7 @@
 import { compareUtf8 } from '../compare.js'
 import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
+import type { CursorEntries } from './change-cursors.js'
 import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
 import type { Head, HeldOp, Op, OpProof, RowOptions, Seen } from '../types.js'
 
@@ -77,6 +78,19 @@ export function seenOf (row: Pick<Row, 'seen_wall' | 'seen_logical' | 'seen_orig
 /** `Op.seen` as a row's columns. */
 export function seenColumns (seen: Seen | undefined): Pick<Row, 'seen_wall' | 'seen_logical' | 'seen_origin'> {
   return { seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null }
+}
+
+/** An op as a `snapshot_stage` row, whole proof included. */
+export function stagedRow (op: Op): StagedRow {
+  return { ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null }
+}
+
+/** Where a SQLite store keeps each key's latest change cursor: in its row (`put` writes it with the row itself). */
+export function cursorEntries (sql: Statements): CursorEntries {
+  return {
+    set: (key, cursor) => { sql.changed.run(cursor, key) },
+    delete: key => sql.cursorOf.get(key)?.cursor ?? undefined
+  }
 }
 
 /** A staged row as the op it was, whole proof included. */

@@ -15,7 +15,7 @@ import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { fromRow, headOfRow, listRows, ranked, stagedOp, toRow } from './sqlite-rows.js'
+import { cursorEntries, fromRow, headOfRow, listRows, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
@@ -59,10 +59,7 @@ export class SqliteStore implements Store {
     this.refs = new BatchRefs(this.sql)
     this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
     this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
-    this.cursors = new ChangeCursors({
-      set: (key, cursor) => { this.sql.changed.run(key, cursor) },
-      delete: key => this.sql.unchanged.get(key)?.cursor
-    }, { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
+    this.cursors = new ChangeCursors(cursorEntries(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
     this.past = new SqlitePast({ db, mutate: fn => this.mutate(fn), claim: () => this.cursors.claim() })
     // the reads above opened the WAL, so the file exists
     if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
@@ -117,8 +114,8 @@ export class SqliteStore implements Store {
       this.refs.hold(op)
       // an object literal, not a spread of toRow(op): this runs for every op applied
       const seen = op.seen
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null })
-      this.cursors.put(op)
+      const cursor = this.cursors.take(op) // the change cursor goes in with the row
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null, cursor })
       this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
@@ -141,8 +138,9 @@ export class SqliteStore implements Store {
 
   remove (row: Head): void {
     this.mutate(() => {
-      this.sql.remove.run(row.key)
+      // the cursor is read from the row before it goes
       this.cursors.remove(row.key, row.live)
+      this.sql.remove.run(row.key)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
     })
@@ -179,14 +177,11 @@ export class SqliteStore implements Store {
   }
 
   stage (ops: Op[]): void {
-    this.mutate(() => {
-      for (const op of ops) this.sql.stage.run({ ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null })
-    })
+    this.mutate(() => { for (const op of ops) this.sql.stage.run(stagedRow(op)) })
   }
 
   staged (after: string | undefined, limit: number): Op[] {
-    const rows = after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit })
-    return rows.map(stagedOp)
+    return (after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit })).map(stagedOp)
   }
 
   clearStaged (): void {
