@@ -1,6 +1,7 @@
 /** What the library API hands out for a key and for a change. */
 import { versionOf } from './conditions.js'
-import type { Op, PastVersion, ValueType, Version } from '@murmur/core'
+import { DEFAULT_LIST_LIMIT } from '@murmur/protocol'
+import type { Op, PastVersion, Replica, ValueType, Version } from '@murmur/core'
 
 export type { ValueType } from '@murmur/core'
 
@@ -36,6 +37,14 @@ export function entryOf (op: Op): Entry {
   return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op), ...expiresOf(op) }
 }
 
+/** Live entries of `replica` in key order, a page at a time (`next`: the `after` of the next page). */
+export function listEntries (replica: Replica, options: { prefix?: string, after?: string, limit?: number }): { items: Entry[], next?: string } {
+  const limit = options.limit ?? DEFAULT_LIST_LIMIT
+  const ops = replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
+  const items = ops.slice(0, limit).map(entryOf)
+  return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
+}
+
 /** The conflict event for a past version found to have lost to a write that had not seen it. */
 export function conflictEventOf (past: PastVersion, source: string): ChangeEvent {
   const { op } = past
@@ -56,4 +65,17 @@ export function changeEventOf (op: Op, source: string, cursor: number | undefine
 
 function expiresOf (op: Op): { expires?: number } {
   return op.expires !== undefined ? { expires: op.expires } : {}
+}
+
+/**
+ * The events for a peer's changes and the conflicts they made, in cursor
+ * order (events without a cursor last): each op's change was numbered as it
+ * became its key's row, a conflict as it was found, so the two interleave.
+ */
+export function peerEvents (changed: Op[], conflicts: PastVersion[], source: string, cursorOf: (op: Op) => number | undefined, expired: (op: Op) => boolean): Array<{ cursor: number | undefined, event: () => ChangeEvent }> {
+  const events = [
+    ...changed.map(op => { const cursor = cursorOf(op); return { cursor, event: () => changeEventOf(op, source, cursor, expired(op)) } }),
+    ...conflicts.map(past => ({ cursor: past.conflict, event: () => conflictEventOf(past, source) }))
+  ]
+  return events.sort((x, y) => (x.cursor ?? Infinity) - (y.cursor ?? Infinity))
 }

@@ -10,7 +10,7 @@
  */
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
-import { DEFAULT_LIST_LIMIT, DEFAULT_MAX_VALUE_BYTES, type HealthResult, type InviteResult, type PeerInfo, type Ticket } from '@murmur/protocol'
+import { DEFAULT_MAX_VALUE_BYTES, type HealthResult, type InviteResult, type PeerInfo, type Ticket } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
@@ -27,11 +27,11 @@ import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
-import { ChangeOrder } from './change-order.js'
-import { changeEventOf, conflictEventOf, entryOf, type ChangeEvent, type Entry } from './entry.js'
+import { ChangeEvents } from './change-events.js'
+import { entryOf, listEntries, type ChangeEvent, type Entry } from './entry.js'
 import { readHistory, revertKey, type HistoryVersion } from './key-history.js'
 import { replay, type Replay } from './replay.js'
-import type { Op, Version } from '@murmur/core'
+import type { Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
 export type { MurmurInit } from './init.js'
@@ -66,7 +66,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
-  private order = new ChangeOrder()
+  private readonly events = new ChangeEvents(event => this.emit('change', event), () => this.running)
 
   constructor (init: MurmurInit) {
     super()
@@ -128,11 +128,11 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         },
         disconnected: peer => { this.members.disconnected(peer) },
         metrics: this.metrics,
-        committed: ops => { this.order.committed(ops.flatMap(op => this.running?.store.cursorOf(op) ?? [])) },
-        lost: ops => { for (const op of ops) this.order.own(this.running?.store.cursorOf(op)) }
+        committed: ops => { this.events.committed(ops) },
+        lost: ops => { this.events.lost(ops) }
       }
     )
-    this.order = new ChangeOrder()
+    this.events.reset()
     try {
       await running.libp2p.start()
       this.running = running
@@ -145,8 +145,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         sync: running.libp2p.services.sync,
         members: () => running.libp2p.getPeers().filter(p => this.members.has(p.toString())),
         write: async changes => await this.writes.submit(changes),
-        changed: (op, source) => { this.emitChange(op, source) },
-        conflicted: (past, source) => { this.order.peer(past.conflict, () => { this.emit('change', conflictEventOf(past, source)) }) },
+        changed: (op, source) => { this.events.changed(op, source) },
+        peerChanged: (changed, conflicts, source) => { this.events.peerChanged(changed, conflicts, source) },
         clockWarning: () => clockWarning(peerSyncOf(running.libp2p.services.sync.peers, this.members, {}), this.init.maxClockSkewMs ?? 60_000).warning
       })
       this.writes.keepalives.start()
@@ -175,9 +175,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   /**
-   * Writes a consistent copy of the node's database to `path` (a new file),
-   * marked as a backup of this node: restored, it runs under a new peer ID
-   * (see backup.ts). `progress` hears pages copied of the total.
+   * Writes a consistent copy of the node's database to `path` (a new file), marked as a backup of this
+   * node: restored, it runs under a new peer ID (see backup.ts). `progress` hears pages copied of the total.
    */
   async backup (path: string, progress?: (done: number, total: number) => void): Promise<BackupInfo> {
     return await writeBackup(this.state().store, path, this.peerId, progress)
@@ -185,8 +184,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** For probes: whether the database takes a write now (see `probeHealth`), and who is connected. */
   health (): HealthResult {
-    const { store, libp2p } = this.state()
-    return { ...probeHealth(store), members: this.members.size, peers: libp2p.getPeers().length }
+    return { ...probeHealth(this.state().store), members: this.members.size, peers: this.state().libp2p.getPeers().length }
   }
 
   /**
@@ -243,10 +241,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   /** Live entries in key order, a page at a time: pass `next` back as `after`. */
   list (options: { prefix?: string, after?: string, limit?: number } = {}): { items: Entry[], next?: string } {
-    const limit = options.limit ?? DEFAULT_LIST_LIMIT
-    const ops = this.state().replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
-    const items = ops.slice(0, limit).map(entryOf)
-    return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
+    return listEntries(this.state().replica, options)
   }
 
   /**
@@ -255,8 +250,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * replay.ts). Change events numbered up to `cursor` are covered by it.
    */
   changesSince (since: number | undefined, prefixes: string[] = []): Replay {
-    const { store, replica } = this.state()
-    return replay(store, replica, since, prefixes)
+    return replay(this.state().store, this.state().replica, since, prefixes)
   }
 
   /** Dials a multiaddr and keeps nothing else: the peer is not redialled if it drops. */
@@ -276,10 +270,10 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   status (): MurmurStatus {
     const { replica, startedAt, libp2p, gossip } = this.state()
-    const counters = { ...this.replication.counters, rejected: this.replication.counters.rejected + gossip.rejected }
     return nodeStatus({
       id: this.peerId, name: this.name, group: this.group, dataDir: this.dataDir, addrs: this.addrs,
-      replica, members: this.members, peers: libp2p.services.sync.peers, counters,
+      replica, members: this.members, peers: libp2p.services.sync.peers,
+      counters: { ...this.replication.counters, rejected: this.replication.counters.rejected + gossip.rejected },
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000, startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
       reach: reachOf(libp2p),
@@ -290,13 +284,6 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private state (): Running {
     if (this.running == null) throw new NotStartedError('the murmur node is not running; call start() first')
     return this.running
-  }
-
-  private emitChange (op: Op, source: string): void {
-    const cursor = this.running?.store.cursorOf(op)
-    const emit = (): void => { this.emit('change', changeEventOf(op, source, cursor, this.running?.replica.sweptExpiry(op))) }
-    if (source === 'local') this.order.own(cursor, emit)
-    else this.order.peer(cursor, emit)
   }
 
   private summarise (peer: PeerId): PeerSummary {

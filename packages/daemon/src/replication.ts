@@ -36,10 +36,10 @@ export interface ReplicationComponents {
   members: () => PeerId[]
   /** Writes changes as this node's own (the write queue). */
   write: (changes: Change[]) => Promise<unknown>
-  /** A key changed: `source` is 'local' or the peer the op came through. */
+  /** A key changed by this node (`source` 'local') or by its expiry ('expire'). */
   changed: (op: Op, source: string) => void
-  /** A version of a key was found to have lost to a write that had not seen it. */
-  conflicted: (past: PastVersion, source: string) => void
+  /** Keys a peer's ops changed (`source`: the peer they came through), and the versions found to have lost to a write that had not seen them. */
+  peerChanged: (changed: Op[], conflicts: PastVersion[], source: string) => void
   /** Why this node's clock looks wrong to its peers, if it does. */
   clockWarning: () => string | undefined
 }
@@ -127,9 +127,7 @@ export class Replication {
     if (parts == null) return
     if (step.received.length > 0) this.logReceived(step.received, peer.toString(), 'sync', step)
     this.counters.repaired += step.changed.length
-    for (const op of step.changed) parts.changed(op, peer.toString())
-    for (const op of step.removed) if (op.value !== null) parts.changed({ ...op, value: null }, peer.toString())
-    for (const past of step.conflicts) parts.conflicted(past, peer.toString())
+    parts.peerChanged([...step.changed, ...step.removed.filter(op => op.value !== null).map(op => ({ ...op, value: null }))], step.conflicts, peer.toString())
     if (step.refused.length > 0) this.refused(peer.toString(), step.refused)
     this.equivocated(step.equivocations, peer.toString())
     if (step.applied > 0 || step.changed.length > 0) this.flushSoon()
@@ -173,8 +171,7 @@ export class Replication {
     const parts = this.parts
     if (parts == null) return
     this.counters[counter] += received.changed.length
-    for (const op of received.changed) parts.changed(op, from)
-    for (const past of received.conflicts) parts.conflicted(past, from)
+    parts.peerChanged(received.changed, received.conflicts, from)
     if (received.refused.length > 0) this.refused(from, received.refused)
     if (received.held > 0 && this.due(`skew:${from}`, 60_000)) {
       this.init.log.warn({ peer: from, held: received.held, maxSkewMs: this.init.maxClockSkewMs },

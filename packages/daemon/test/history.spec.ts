@@ -158,17 +158,23 @@ describe('history through the library API', () => {
     const b = await open('b')
     const events: ChangeEvent[] = []
     a.on('change', event => events.push(event))
-    await a.put('mode', 'a')
-    await b.put('mode', 'b')
+    const keys = ['mode', 'c1', 'c2', 'c3']
+    for (const key of keys) await a.put(key, 'a')
+    for (const key of keys) await b.put(key, 'b')
+    const before = events.length
     await b.connect(a.addrs[0] as string)
-    await waitFor(() => a.history('mode', { conflicts: true }).length === 1 && b.history('mode', { conflicts: true }).length === 1, 'the conflict on both')
+    await waitFor(() => keys.every(key => a.history(key, { conflicts: true }).length === 1) && b.history('mode', { conflicts: true }).length === 1, 'the conflicts on both')
+    await waitFor(() => events.filter(e => e.type === 'conflict').length === keys.length, 'a conflict event for each key')
+    // b's ops came in together and each made a conflict: told in cursor order, so a watcher resuming from the last cursor it saw misses none
+    const cursors = events.slice(before).map(e => e.cursor)
+    assert.deepEqual(cursors, [...cursors].sort((x, y) => (x ?? 0) - (y ?? 0)), JSON.stringify(events.slice(before).map(e => [e.type, e.key, e.cursor])))
     const [lost] = a.history('mode', { conflicts: true })
     assert.equal(Buffer.from(lost?.value ?? []).toString(), 'a')
     assert.equal(lost?.originName, 'a')
     assert.equal(lost?.version.origin, a.peerId)
     await waitFor(() => events.some(e => e.type === 'conflict'), 'the conflict event')
     assert.equal(Buffer.from(events.find(e => e.type === 'conflict')?.value ?? []).toString(), 'a')
-    assert.equal(a.status().replication?.conflicts, 1)
+    assert.equal(a.status().replication?.conflicts, keys.length)
     await b.revert('mode', lost?.version as { origin: string, seq: number })
     await waitFor(() => Buffer.from(a.get('mode')?.value ?? []).toString() === 'a', 'the revert on a')
     assert.deepEqual(a.history('mode').map(v => [Buffer.from(v.value ?? []).toString(), v.current]), [['a', true], ['b', false], ['a', false]])
