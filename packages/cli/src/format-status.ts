@@ -77,6 +77,10 @@ function replicationRows (replication: ReplicationStatus): Array<[string, string
   if (replication.conflicts !== undefined) {
     rows.push(['conflicts', replication.conflicts === 0 ? '0' : `${countOf(replication.conflicts, 'version')} in history lost to a write that had not seen them (murmurctl get --conflicts <key>)`])
   }
+  if (replication.changes !== undefined) {
+    const { cursor, floor } = replication.changes
+    rows.push(['changes', `cursor ${cursor} (murmurctl watch --since <cursor> replays from ${floor} on; older gets a snapshot)`])
+  }
   if (waiting > 0) rows.push(['waiting', `${countOf(waiting, 'op')} (${formatBytes(waitingBytes)}) for an earlier op of their origin or for the clock`])
   return rows
 }

@@ -35,6 +35,7 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
   const vector = replica.vector()
   const peerSync = peerSyncOf(parts.peers, parts.members, vector)
   const replication = replica.status()
+  const marks = replica.store.changeMarks()
   return {
     id,
     name: parts.name,
@@ -64,7 +65,8 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
       waiting: replication.waiting,
       waitingBytes: replication.waitingBytes,
       equivocators: replication.equivocators,
-      conflicts: replication.conflicts
+      conflicts: replication.conflicts,
+      changes: { cursor: marks.latest, floor: marks.floor }
     }
   }
 }

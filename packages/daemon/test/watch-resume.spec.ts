@@ -46,6 +46,11 @@ describe('murmurctl watch resumes', () => {
       ])
       assert.match(watch.stderr(), /went away; trying again with backoff/)
       assert.equal(watch.events().filter(e => e.type === 'snapshot').length, 0, 'resumed from its cursor, no snapshot')
+      // status names the latest cursor (here the last change, alice's live put) and the floor a watch resumes from
+      const { changes: marks } = (await alice.status()).replication
+      assert.equal(marks.cursor, changes.at(-1)?.cursor)
+      assert.ok(marks.floor >= 0 && marks.floor <= marks.cursor, JSON.stringify(marks))
+      assert.match((await alice.ctl(['status'])).stdout, new RegExp(`changes:\\s+cursor ${marks.cursor as number} \\(murmurctl watch --since <cursor> replays from ${marks.floor as number} on`))
     } finally {
       assert.equal(await watch.stop(), 0)
     }

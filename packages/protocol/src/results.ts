@@ -151,6 +151,12 @@ export interface ReplicationStatus {
   equivocators: Record<string, number>
   /** Past versions in history that lost to a write that had not seen them (absent from daemons before history). */
   conflicts?: number
+  /**
+   * This node's change cursors: `cursor`, the latest change's; a watch with
+   * `since` from `floor` to `cursor` replays what changed after it, one below
+   * `floor` gets a snapshot (absent from daemons before this field).
+   */
+  changes?: { cursor: number, floor: number }
 }
 
 /** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */
