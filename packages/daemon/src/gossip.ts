@@ -50,6 +50,9 @@ export class GossipReplication {
   readonly rejectedBy: Record<'malformed' | RefusalKind, number> = { malformed: 0, signature: 0, origin: 0, record: 0, future: 0, order: 0 }
 
   private readonly peers?: GossipPeers
+  /** Accepted messages not yet handed on, by the peer they came through (see `deliver`). */
+  private readonly arrived = new Map<string, { via: PeerId, ops: Op[] }>()
+  private handing?: NodeJS.Immediate
 
   constructor (pubsub: GossipSub, init: GossipInit) {
     this.pubsub = pubsub
@@ -72,6 +75,7 @@ export class GossipReplication {
   }
 
   stop (): void {
+    this.handOn()
     this.peers?.stop()
     this.pubsub.unsubscribe(this.topic)
     this.pubsub.removeEventListener('gossipsub:message', this.onMessage)
@@ -116,10 +120,27 @@ export class GossipReplication {
     return TopicValidatorResult.Reject
   }
 
+  /**
+   * Messages accepted in one turn of the event loop are handed on together,
+   * one `receive` per peer they came through, right after it (setImmediate):
+   * a replica that falls behind a fast writer then applies what queued up in
+   * one transaction, not one per message.
+   */
   private deliver ({ msg, propagationSource }: GossipsubMessage): void {
     if (msg.topic !== this.topic) return
     const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
-    this.init.receive(ops, propagationSource)
+    const from = this.arrived.get(propagationSource.toString())
+    if (from !== undefined) from.ops.push(...ops)
+    else this.arrived.set(propagationSource.toString(), { via: propagationSource, ops: [...ops] })
+    this.handing ??= setImmediate(() => { this.handOn() })
+  }
+
+  private handOn (): void {
+    clearImmediate(this.handing)
+    this.handing = undefined
+    const arrived = [...this.arrived.values()]
+    this.arrived.clear()
+    for (const { ops, via } of arrived) this.init.receive(ops, via)
   }
 }
 
