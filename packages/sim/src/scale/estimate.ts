@@ -1,7 +1,8 @@
 /**
  * What attestations would cost where the model runs without them (above
- * `REAL_ATTEST_MAX` nodes: there, N nodes each storing N attestations of N
- * marks is N³ bytes in one process, and decoding them all N³ work). The
+ * `REAL_ATTEST_MAX` nodes, but for the churn phase: N nodes each storing N
+ * attestations of N marks is N³ bytes in one process, and decoding each
+ * second's N³ marks takes the model's time). The
  * size comes from the real encoder; the traffic from how many bytes the run
  * itself moved per byte published, under the same writes. Below the limit
  * both are reported, so the estimate is checked against the real thing.
@@ -10,7 +11,9 @@ import { encodeAttestation, type Mark } from '@murmur/core'
 import { peerId } from './fleet.js'
 import { MESSAGE_OVERHEAD } from './wire.js'
 
-export const REAL_ATTEST_MAX = 100
+/** Attestations in every phase up to this size; in the churn phase alone up to `GC_ATTEST_MAX`. */
+export const REAL_ATTEST_MAX = 30
+export const GC_ATTEST_MAX = 100
 
 /** An attestation's value naming `origins` origins (seqs and stamps of a busy hour). */
 export function attestationSize (origins: number, seed = 1): number {

@@ -25,7 +25,7 @@ export interface FleetInit {
   antiEntropyMs: number
   graceMs: number
   attestIntervalMs: number
-  /** Off: nodes write no attestations (nothing is ever collected); see run.ts for when. */
+  /** Whether nodes write attestations from the start (`attesting` turns them on later); see run.ts. */
   attest: boolean
   gossip: boolean
 }
@@ -79,8 +79,9 @@ export class Fleet {
         pull: (puller, server, finished) => { this.pull(puller, server, finished) },
         holds: (n, op) => { this.onHold(n, op) },
         published: (bytes, traffic) => { this.published[traffic] += bytes },
-        config: { antiEntropyMs: init.antiEntropyMs, graceMs: init.graceMs, attestIntervalMs: init.attestIntervalMs, attest: init.attest, gossip: init.gossip }
+        config: { antiEntropyMs: init.antiEntropyMs, graceMs: init.graceMs, attestIntervalMs: init.attestIntervalMs, gossip: init.gossip }
       })
+      node.attest = init.attest
       node.router.routerOf = j => this.nodes[j]?.up === true ? this.nodes[j]?.router : undefined
       this.nodes.push(node)
     }
@@ -124,6 +125,11 @@ export class Fleet {
     if (node === undefined || node.up) return
     node.start()
     for (const peer of this.peers(i)) this.connect(i, peer)
+  }
+
+  /** Turns every node's attestations on or off. */
+  attesting (on: boolean): void {
+    for (const node of this.nodes) node.attest = on
   }
 
   resetBytes (): void {

@@ -17,14 +17,14 @@ export function table (reports: ScaleReport[], rate: number): string {
       r.partitionHealMs === undefined ? '-' : ms(r.partitionHealMs), r.tombstones === undefined ? '-' : `${ms(r.tombstones.collectedMs.p50)} / ${ms(r.tombstones.collectedMs.max)}`,
       r.tombstones === undefined ? '-' : `${r.tombstones.left}`]))
   const bytes = rows(
-    ['nodes', 'rest AE', 'rest ping', 'rest total', `${rate}/s gossip`, 'IHAVE', 'IWANT', 'GRAFT', 'AE', 'attest', 'attest (est.)', 'total'],
-    reports.map(r => [String(r.nodes), kb(r.restBytes.ae), kb(r.restBytes.ping), kb(r.restBytes.total), kb(r.writeBytes.gossip), kb(r.writeBytes.ihave), kb(r.writeBytes.iwant), kb(r.writeBytes.graft),
+    ['nodes', 'rest AE', 'rest ping', 'rest total', 'rest after', `${rate}/s gossip`, 'IHAVE', 'IWANT', 'GRAFT', 'AE', 'attest', 'attest (est.)', 'total'],
+    reports.map(r => [String(r.nodes), kb(r.restBytes.ae), kb(r.restBytes.ping), kb(r.restBytes.total), r.restAfterBytes === undefined ? '-' : kb(r.restAfterBytes.total), kb(r.writeBytes.gossip), kb(r.writeBytes.ihave), kb(r.writeBytes.iwant), kb(r.writeBytes.graft),
       kb(r.writeBytes.ae), r.writeBytes.attest > 0 ? kb(r.writeBytes.attest) : '-', kb(r.attestEstimate), kb(r.writeBytes.total)]))
   const growth = rows(
     ['nodes', 'origins', 'AE hello', 'attestation', 'fan-out', 'events', 'wall', 'RSS'],
     reports.map(r => [String(r.nodes), String(r.origins), `${kb(r.helloBytes)} B`, r.attestationBytes > 0 ? `${kb(r.attestationBytes)} B` : '-', `${r.fanOut}×`,
       r.events.toLocaleString('en'), ms(r.wallMs), `${r.rssMB} MB`]))
   return `propagation: ms from a write until 99% / 100% of nodes hold it (p50, p99 over writes); node: write → each node; heal: a third cut off for 30 s, time from heal to every write everywhere; GC: delete → tombstone collected on every node (p50 / max), under churn\n${propagation}\n\n` +
-    `bytes per node per second, in + out (rest: no writes; then ${rate} writes/s)\n${bytes}\n\n` +
+    `bytes per node per second, in + out (rest: no writes yet; rest after: no writes, every writer an origin; then ${rate} writes/s)\n${bytes}\n\n` +
     `what grows with the fleet (at the end of the run)\n${growth}\n`
 }

@@ -4,8 +4,9 @@
  * 1. warm-up (20 s): connections, each pulling from the other, meshes forming;
  * 2. rest (30 s): no writes; bytes per node per second;
  * 3. writes (`rate` a second for `writeSeconds`, each from a random node, a
- *    new key of 100 bytes): when 99 % and all of the fleet hold each write,
+ *    new key, a value of `valueBytes`): when 99 % and all of the fleet hold each write,
  *    bytes per node per second, then up to 120 s for the last ones to land;
+ *    then rest again (30 s), now with every writer an origin in each vector;
  * 4. a third of the fleet cut off for 30 s while a tenth of the rate goes on
  *    both sides, then healed: time until every node holds every write;
  * 5. churn (`churnPerMin` of the nodes leave each minute, for 10–60 s):
@@ -22,9 +23,18 @@ import { attestationTraffic } from './estimate.js'
 import { Tracker } from './tracker.js'
 import { TRAFFIC, type Traffic } from './wire.js'
 
-export interface ScaleOptions extends FleetInit {
+export interface ScaleOptions extends Omit<FleetInit, 'attest'> {
+  /**
+   * Attestations: 'all' phases; 'gc', only in the churn phase (where they are
+   * what collection waits for; in the others they are estimated, see
+   * estimate.ts); 'off' (no churn phase then: nothing would be collected).
+   */
+  attest: 'all' | 'gc' | 'off'
   rate: number
   writeSeconds: number
+  /** Who writes: a random node each time, or always this one (the bench writes on node 0). */
+  writer: 'random' | number
+  valueBytes: number
   restSeconds: number
   partition: boolean
   churnPerMin: number
@@ -37,6 +47,8 @@ export interface ScaleReport {
   seed: number
   links: { median: number, max: number }
   restBytes: Record<Traffic | 'total', number>
+  /** At rest again after the writes: every writer (and attester) now an origin in each vector. */
+  restAfterBytes: Record<Traffic | 'total', number>
   writeBytes: Record<Traffic | 'total', number>
   /** Over writes: ms from the write until 99 % / all nodes hold it. */
   t99: { p50: number, p99: number }
@@ -68,10 +80,12 @@ export const defaults: Omit<ScaleOptions, 'seed' | 'nodes'> = {
   antiEntropyMs: 5_000,
   graceMs: 30_000,
   attestIntervalMs: 1_000,
-  attest: true,
+  attest: 'all',
   gossip: true,
   rate: 100,
   writeSeconds: 10,
+  writer: 'random',
+  valueBytes: 100,
   restSeconds: 30,
   partition: true,
   churnPerMin: 0.03,
@@ -80,7 +94,7 @@ export const defaults: Omit<ScaleOptions, 'seed' | 'nodes'> = {
 
 export function runScale (options: ScaleOptions): ScaleReport {
   const started = Date.now()
-  const fleet = new Fleet(options)
+  const fleet = new Fleet({ ...options, attest: options.attest === 'all' })
   const n = options.nodes
   const rng = new Rng(options.seed).fork('scale')
   const tracker = new Tracker(fleet)
@@ -104,6 +118,7 @@ export function runScale (options: ScaleOptions): ScaleReport {
     return out
   }
   const writer = (): number => {
+    if (options.writer !== 'random') return options.writer
     const up = fleet.nodes.filter(node => node.up)
     return (rng.pick(up.length > 0 ? up : fleet.nodes)).index
   }
@@ -115,7 +130,7 @@ export function runScale (options: ScaleOptions): ScaleReport {
   const writesFor = (seconds: number, rate: number, prefix: string): void => {
     const start = fleet.sched.now
     const count = Math.round(seconds * rate)
-    for (let i = 0; i < count; i++) fleet.sched.at(start + i * 1000 / rate, () => { write(`${prefix}${i}`, `${prefix}${i}:${'v'.repeat(96)}`) })
+    for (let i = 0; i < count; i++) fleet.sched.at(start + i * 1000 / rate, () => { write(`${prefix}${i}`, 'v'.repeat(options.valueBytes)) })
   }
 
   fleet.start()
@@ -135,11 +150,17 @@ export function runScale (options: ScaleOptions): ScaleReport {
   for (let s = 0; s < 120 && !tracker.allEverywhere(); s++) phase(fleet.sched.now + 1_000)
   const steady = tracker.summary()
   lap('writes')
+  phase(fleet.sched.now + 5_000) // the last attestations the writes prompted
+  fleet.resetBytes()
+  phase(fleet.sched.now + options.restSeconds * 1000)
+  const restAfterBytes = perSecond(options.restSeconds)
+  lap('rest after')
   const report: ScaleReport = {
     nodes: n,
     seed: options.seed,
     links: linkStats(fleet),
     restBytes,
+    restAfterBytes,
     writeBytes,
     ...steady,
     fanOut: Math.round(fanOut * 10) / 10,
@@ -155,7 +176,8 @@ export function runScale (options: ScaleOptions): ScaleReport {
   if (options.phases === 'all') {
     if (options.partition) report.partitionHealMs = partitionPhase(fleet, tracker, phase, writesFor, options.rate / 10)
     lap('partition')
-    if (options.attest) report.tombstones = churnPhase(fleet, rng, tracker, phase, write, options.churnPerMin)
+    fleet.attesting(options.attest !== 'off')
+    if (options.attest !== 'off') report.tombstones = churnPhase(fleet, rng, tracker, phase, write, options.churnPerMin)
     lap('churn')
   }
   const last = fleet.nodes[n - 1]

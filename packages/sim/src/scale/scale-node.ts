@@ -26,7 +26,7 @@ export interface ScaleNodeDeps {
   holds: (node: ScaleNode, op: Op) => void
   /** A message of its own published, its bytes on the wire. */
   published: (bytes: number, traffic: 'gossip' | 'attest') => void
-  config: { antiEntropyMs: number, graceMs: number, attestIntervalMs: number, attest: boolean, gossip: boolean }
+  config: { antiEntropyMs: number, graceMs: number, attestIntervalMs: number, gossip: boolean }
 }
 
 const FSYNC_MS = 2
@@ -34,6 +34,8 @@ const EPOCH = 1_700_000_000_000
 
 export class ScaleNode {
   up = true
+  /** Writes its attestations when due (the scale model turns them off where it cannot afford them). */
+  attest = true
   readonly replica: Replica
   readonly router: Router
   private readonly pulls: PullQueue
@@ -136,7 +138,7 @@ export class ScaleNode {
 
   private second (): void {
     this.took(this.replica.release())
-    const attestation = this.deps.config.attest ? this.replica.attestation() : undefined
+    const attestation = this.attest ? this.replica.attestation() : undefined
     if (attestation !== undefined) this.write([attestation])
     this.pulls.tick()
   }

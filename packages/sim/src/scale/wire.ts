@@ -18,9 +18,9 @@ export const ID_BYTES = 34
 export const GRAFT_BYTES = CONTROL_OVERHEAD
 /** A sync stream's opening: yamux SYN, multistream-select of the protocol both ways. */
 export const STREAM_OPEN_BYTES = 2 * (FRAME_OVERHEAD + 40)
-/** murmurd pings every connection every 5 s (connection-pings.ts): a stream, 32 bytes each way. */
+/** murmurd pings every connection from each end every 5 s (connection-pings.ts): a yamux ping frame and its pong. */
 export const PING_EVERY_MS = 5_000
-export const PING_BYTES = STREAM_OPEN_BYTES + 2 * (FRAME_OVERHEAD + 32)
+export const PING_BYTES = 2 * FRAME_OVERHEAD
 
 /** What a byte was for: the report's columns. */
 export type Traffic = 'gossip' | 'attest' | 'ihave' | 'iwant' | 'graft' | 'ae' | 'ping'
