@@ -137,6 +137,7 @@ export class Fleet {
     this.published = { gossip: 0, attest: 0 }
   }
 
+  /** A connection comes up after three one-way trips (TCP, noise, multistream-select), then each end pulls from the other. */
   private connect (a: number, b: number): void {
     this.sched.after(3 * this.delay(a, b), () => {
       if (!this.connected(a, b)) return

@@ -43,6 +43,8 @@ export class ScaleNode {
   private readonly repairs = new Set<number>()
   private queue: Change[] = []
   private flushing?: Timer
+  /** Bumped on each start: a timer set in an earlier life does nothing. */
+  private life = 0
 
   constructor (readonly index: number, readonly id: string, private readonly deps: ScaleNodeDeps) {
     const { sched, keys, config } = deps
@@ -62,12 +64,13 @@ export class ScaleNode {
   start (): void {
     const { config, sched, rng } = this.deps
     this.up = true
+    const life = ++this.life
     const every = (ms: number, fn: () => void, jitter = false): void => {
       sched.every(this.timers, () => jitter ? Math.round(ms * (0.5 + rng.next())) : ms, () => { if (this.up) fn() })
     }
     // each node's timers start at a random phase, as independent processes' do
     sched.after(rng.int(0, 999), () => {
-      if (!this.up) return
+      if (!this.up || life !== this.life) return
       every(1_000, () => { this.second() })
       every(1_000, () => { this.router.heartbeat() })
       every(Math.min(60_000, Math.max(1_000, Math.min(config.antiEntropyMs, config.graceMs / 2))), () => { this.replica.collect() })
