@@ -10,6 +10,7 @@ import { REGRESSIONS } from './regressions.js'
 import { scenario, type Scenario, type ScenarioOptions } from './scenario.js'
 import { shrink } from './shrink.js'
 import { describe, run, type RunResult } from './world.js'
+import { scaleMain, SCALE_USAGE } from './scale/scale-cli.js'
 
 export interface CliIO {
   out: (text: string) => void
@@ -27,9 +28,12 @@ const USAGE = `usage: npm run sim -- [options]
   --hostile         every seed has a hostile member (default: one in four)
   --nodes N         every seed has N honest nodes (default: 2 to 12, mostly 3 to 5)
   --no-shrink       report a failure without looking for a shorter one
-`
+
+or the scale model (gossipsub mesh, anti-entropy and GC at fleet sizes; see README):
+${SCALE_USAGE}`
 
 export async function main (argv: string[], io: CliIO = defaultIO): Promise<number> {
+  if (argv.some(arg => arg === '--scale' || arg.startsWith('--scale='))) return await scaleMain(argv, io)
   let opts
   try {
     opts = parseArgs({

@@ -38,7 +38,8 @@ export interface Applied {
 export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false, local = false): Applied {
   const history = new KeyHistory(store, bound, local)
   const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map(), conflicts: history.conflicts }
-  const floors = new Map([...origins].map(([origin, state]) => [origin, state.floor.seq]))
+  // looked up per op, not copied per call: a copy cost O(origins) on every message received
+  const floors = { get: (origin: string): number | undefined => origins.get(origin)?.floor.seq }
   const stateOf = (origin: string): OriginState => {
     let state = result.states.get(origin)
     if (state === undefined) {
@@ -89,7 +90,7 @@ class Rows {
   }
 }
 
-function place (store: Store, rows: Rows, floors: ReadonlyMap<string, number>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied, history: KeyHistory): void {
+function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, number>, 'get'>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied, history: KeyHistory): void {
   const current = rows.get(op.key)
   if (current === undefined ? superseded(op) : !beats(op, current, () => store.row(op.key))) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
