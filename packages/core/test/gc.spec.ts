@@ -18,6 +18,29 @@ for (const kind of ['memory', 'sqlite'] as const) {
     const clock = new Clock()
     const replica = replicaFactory(keys, clock, storeFactory(kind, dir), { tombstoneGraceMs: GRACE })
 
+    it('attests at most once per 100 ms for each origin it names, so a large group\'s attestations do not grow with its square', () => {
+      const hub = replica('hub', { attestMsPerOrigin: 100, attestIntervalMs: 1_000 })
+      const writers = Array.from({ length: 20 }, (_, i) => replica(`w${i}`))
+      const round = (): void => { for (const w of writers) { put(w, `k/${w.nodeId}`, String(clock.ms)); pull(hub, w) } }
+      round()
+      const firstAt = clock.ms
+      assert.ok(attest(hub) !== undefined, 'the first is due at once')
+      const times: number[] = []
+      for (let ms = 100; ms <= 6_000; ms += 100) {
+        clock.advance(100)
+        round()
+        if (attest(hub) !== undefined) times.push(clock.ms - firstAt)
+      }
+      // 21 origins (20 writers and the hub's own attestation): every 2.1 s, not every second
+      assert.deepEqual(times, [2_100, 4_200])
+      const few = replica('few', { attestMsPerOrigin: 100, attestIntervalMs: 1_000 })
+      put(few, 'x', '1')
+      assert.ok(attest(few) !== undefined)
+      clock.advance(1_000)
+      put(few, 'x', '2')
+      assert.ok(attest(few) !== undefined, 'a small group keeps the interval')
+    })
+
     it('a lone node drops superseded ops at once and its tombstones after the grace period', () => {
       const solo = replica('solo')
       put(solo, 'k', '1')

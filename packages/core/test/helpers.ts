@@ -85,7 +85,7 @@ export class Clock {
 /** Signed replicas sharing keys and a clock. */
 export function replicaFactory (keys: Keys, clock: Clock, open: () => Store, defaults: Partial<ReplicaInit> = {}): (nodeId: string, init?: Partial<ReplicaInit>) => Replica {
   // floors follow what every member holds at once (floorLagMs 0) unless a test asks for the lag
-  return (nodeId, init = {}) => new Replica({ store: open(), nodeId, now: clock.now, sign: keys.signer(nodeId), verify: keys.verify, attestIntervalMs: 0, floorLagMs: 0, ...defaults, ...init })
+  return (nodeId, init = {}) => new Replica({ store: open(), nodeId, now: clock.now, sign: keys.signer(nodeId), verify: keys.verify, attestIntervalMs: 0, attestMsPerOrigin: 0, floorLagMs: 0, ...defaults, ...init })
 }
 
 /** Writes through `replica` and marks the ops durable, as the daemon does once they are on disk. */

@@ -58,7 +58,7 @@ function deliveryOf (ops: Op[]): fc.Arbitrary<Array<{ ops: Op[], via: 'gossip' |
 
 for (const kind of ['memory', 'sqlite'] as const) {
   const open: () => Store = storeFactory(kind, dir)
-  const node = (id: string): Replica => new Replica({ store: open(), nodeId: id, now: () => 1_000, attestIntervalMs: 0 })
+  const node = (id: string): Replica => new Replica({ store: open(), nodeId: id, now: () => 1_000, attestIntervalMs: 0, attestMsPerOrigin: 0 })
 
   describe(`convergence (${kind})`, () => {
     it('any order, batching, repetition and channel gives the state of in-order delivery', () => {

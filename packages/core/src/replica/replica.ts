@@ -10,7 +10,7 @@
  * members signed. What a peer says in a sync (its vector, its collection
  * horizon) decides only what to ask for and when.
  */
-import { encodeAttestation } from '../attestation.js'
+import { attestEvery, encodeAttestation } from '../attestation.js'
 import { attestationKey, isReserved } from '../keys.js'
 import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
@@ -140,17 +140,17 @@ export class Replica {
 
   /**
    * This node's attestation, when one is due (ops arrived since the last one,
-   * at most once per `attestIntervalMs`, and at least every quarter of the
-   * retention, capped at an hour): write it like any change.
+   * at most once per `attestEvery` of the origins it names, and at least every
+   * quarter of the retention, capped at an hour): write it like any change.
    */
   attestation (now = this.state.now()): Change | undefined {
     const quiet = now - this.state.lastAttest
     const heartbeat = Math.min(this.state.config.retentionMs / 4, 3_600_000)
-    if (!(this.state.dirty && quiet >= this.state.config.attestIntervalMs) && quiet < heartbeat) return undefined
-    this.state.dirty = false
-    this.state.lastAttest = now
     const marks = new Map<string, Mark>()
     for (const [origin, known] of this.state.origins) if (known.held.seq > 0) marks.set(origin, known.held)
+    if (!(this.state.dirty && quiet >= attestEvery(marks.size, this.state.config.attestIntervalMs, this.state.config.attestMsPerOrigin)) && quiet < heartbeat) return undefined
+    this.state.dirty = false
+    this.state.lastAttest = now
     return { key: attestationKey(this.nodeId), value: encodeAttestation(marks) }
   }
 

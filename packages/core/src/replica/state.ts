@@ -3,7 +3,7 @@
  * (inbound ops, collection, snapshots, sync): loaded from the store at open,
  * written through to it in the same transactions that change it.
  */
-import { decodeAttestation, type Attestation } from '../attestation.js'
+import { ATTEST_MS_PER_ORIGIN, decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { HybridLogicalClock } from '../hlc.js'
 import { RESERVED_PREFIX } from '../keys.js'
@@ -47,6 +47,8 @@ export interface ReplicaInit {
   retentionMs?: number
   /** The least time between two attestations while ops keep arriving. @default 5_000 */
   attestIntervalMs?: number
+  /** And at least this much per origin an attestation names (see `attestEvery`). @default 100 */
+  attestMsPerOrigin?: number
   /** Versions of each key kept for history, the current one included (at least 1). @default 16 */
   historyVersions?: number
   /** Bytes of past values kept per key for history. @default 1 MiB */
@@ -67,7 +69,7 @@ export interface ReplicaState {
   readonly attestations: Map<string, Attestation>
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
-  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'attestIntervalMs'>>
+  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'attestIntervalMs' | 'attestMsPerOrigin'>>
   /** What history keeps of each key (see `history.ts`). */
   readonly history: HistoryBound
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
@@ -138,7 +140,8 @@ export function openState (init: ReplicaInit): ReplicaState {
     tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
     floorLagMs: init.floorLagMs ?? init.tombstoneGraceMs ?? 300_000,
     retentionMs: init.retentionMs ?? 604_800_000,
-    attestIntervalMs: init.attestIntervalMs ?? 5_000
+    attestIntervalMs: init.attestIntervalMs ?? 5_000,
+    attestMsPerOrigin: init.attestMsPerOrigin ?? ATTEST_MS_PER_ORIGIN
   }
   const state: ReplicaState = {
     store,

@@ -16,7 +16,7 @@
  * Every phase is bounded by virtual time and by a number of events; a phase
  * that runs out of events throws.
  */
-import { attestationKey, encodeFrame, PullSession, type Op } from '@murmur/core'
+import { attestationKey, attestEvery, encodeFrame, PullSession, type Op } from '@murmur/core'
 import { Rng } from '../rng.js'
 import { Fleet, type FleetInit } from './fleet.js'
 import { attestationTraffic } from './estimate.js'
@@ -62,7 +62,7 @@ export interface ScaleReport {
   /** What one anti-entropy exchange and one attestation weigh at the end. */
   /** Bytes counted (in + out, all nodes) per byte published, for gossip of writes: the mesh's amplification. */
   fanOut: number
-  /** Attestation bytes per node per second at one attestation per node per second, from the encoder and `fanOut`. */
+  /** Attestation bytes per node per second with every node attesting as often as `attestEvery` lets it (the N origins it names), from the encoder and `fanOut`. */
   attestEstimate: number
   helloBytes: number
   attestationBytes: number
@@ -164,7 +164,8 @@ export function runScale (options: ScaleOptions): ScaleReport {
     writeBytes,
     ...steady,
     fanOut: Math.round(fanOut * 10) / 10,
-    attestEstimate: attestationTraffic(n, fanOut),
+    // each node attests once every attestEvery(n) while writes go on: that many fall in the write phase, at most
+    attestEstimate: attestationTraffic(n, fanOut, Math.ceil(options.writeSeconds * 1_000 / attestEvery(n, options.attestIntervalMs)) / options.writeSeconds),
     helloBytes: 0,
     attestationBytes: 0,
     origins: 0,
