@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { SqliteStore, attestationKey, headOf, opDigest, type Op, type Store } from '../src/index.js'
-import { UNDO_VERSIONS_7_8, UNDO_VERSION_9, op, storeFactory, tempDir } from './helpers.js'
+import { UNDO_VERSIONS_7_8, op, storeFactory, tempDir } from './helpers.js'
 
 const dir = tempDir()
 const put = (store: Store, written: Op): void => { store.put(written, opDigest(written)) }
@@ -94,31 +94,5 @@ describe('change cursors in the SQLite file', () => {
     assert.deepEqual(cursors(migrated, 1), [[2, 'c', '1']])
     migrated.close()
   })
-
-  it('a version 8 file (cursors in their own table) opens with every key\'s cursor and the marks kept', () => {
-    const path = join(dir, 'v8.db')
-    const store = SqliteStore.open(path)
-    put(store, op('a', '1', { seq: 1 }))
-    put(store, op('b', '1', { seq: 2 }))
-    put(store, op(attestationKey('x'), 'record', { seq: 3 }))
-    put(store, op('a', '2', { seq: 4 }))
-    const gone = op('c', null, { seq: 5 })
-    put(store, gone)
-    store.remove(headOf(gone))
-    const before = { marks: store.changeMarks(), changes: cursors(store) }
-    store.close()
-    const db = new Database(path)
-    db.exec(`${UNDO_VERSION_9} UPDATE meta SET value = 8 WHERE name = 'schema_version'`)
-    assert.deepEqual(db.prepare('SELECT key, cursor FROM changes ORDER BY cursor').raw().all(), [['b', 2], ['a', 3]], 'the undo made a version 8 file')
-    db.close()
-    const migrated = SqliteStore.open(path)
-    assert.deepEqual({ marks: migrated.changeMarks(), changes: cursors(migrated) }, before)
-    assert.deepEqual(before.changes, [[2, 'b', '1'], [3, 'a', '2']])
-    put(migrated, op('b', '2', { seq: 6 }))
-    assert.deepEqual(cursors(migrated, 2), [[3, 'a', '2'], [5, 'b', '2']], 'numbering goes on from the marks')
-    migrated.close()
-    const check = new Database(path, { readonly: true })
-    assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE name = 'changes'").all(), [], 'the old table is gone')
-    check.close()
-  })
 })
+

@@ -129,13 +129,9 @@ export function mesh (nodes: Replica[], rounds = 3): void {
   }
 }
 
-/** SQL that takes a current file back to version 8: each key's change cursor in `changes` again, none in `kv_store`. */
-export const UNDO_VERSION_9 = `CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
-  INSERT INTO changes (key, cursor) SELECT key, cursor FROM kv_store WHERE cursor IS NOT NULL;
-  DROP INDEX kv_store_cursor; ALTER TABLE kv_store DROP COLUMN cursor;`
-
+/** What version 7 added (seen, key_history), taken away: a file as version 6 left it. */
 /** SQL that takes a current file back to version 7: no `seen` columns, no `key_history` or `key_history_floor`. */
-export const UNDO_VERSION_8 = UNDO_VERSION_9 + ' ' + ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
+export const UNDO_VERSION_8 = ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
   ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history; DROP TABLE key_history_floor;'
 
 /** SQL that takes a current file back to version 6: nor `expires` (version 7). */

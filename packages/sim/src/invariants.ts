@@ -12,7 +12,7 @@
  * that expired may be gone (collected) as a winning tombstone may; and
  * replicas agree on each key's history and conflicts (history-check.ts).
  */
-import { isNewer, isReserved, type Op } from '@murmur/core'
+import { isNewer, isReserved, kvStoreDigest, type Op, type SqliteStore } from '@murmur/core'
 import { checkHistory } from './history-check.js'
 import { describeOp, type Recorder } from './record.js'
 import type { Scenario } from './scenario.js'
@@ -29,6 +29,10 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
       const missing = reference.filter(r => !rows.includes(r)).slice(0, 3)
       const extra = rows.filter(r => !reference.includes(r)).slice(0, 3)
       record.fail(`rows differ: ${node.id} lacks [${missing.join(', ')}] and has [${extra.join(', ')}] compared with ${first.id}`)
+    }
+    // byte for byte too, every column as sqlite3 shows it: nothing local may be a column of kv_store
+    if (rows.join('\n') === reference.join('\n') && kvStoreDigest((node.replica.store as SqliteStore).path) !== kvStoreDigest((first.replica.store as SqliteStore).path)) {
+      record.fail(`rows differ in their bytes: ${node.id}'s kv_store and ${first.id}'s hold the same ops but not the same columns`)
     }
     if (JSON.stringify(sorted(node.replica.vector())) !== JSON.stringify(sorted(first.replica.vector()))) {
       record.fail(`held prefixes differ: ${node.id} ${JSON.stringify(sorted(node.replica.vector()))} vs ${first.id} ${JSON.stringify(sorted(first.replica.vector()))}`)

@@ -69,17 +69,11 @@ export class ChangeCursors {
   }
 
   put (op: Op): void {
-    const cursor = this.take(op)
-    if (cursor !== null) this.entries.set(op.key, cursor)
-  }
-
-  /** As `put`, for a store that writes the entry with the row itself: the cursor to write (null for murmur's own keys). */
-  take (op: Op): number | null {
-    if (isReserved(op.key)) return null
+    if (isReserved(op.key)) return
     this.tell(op.key)
     const cursor = this.next()
+    this.entries.set(op.key, cursor)
     this.ofOp.set(op, cursor)
-    return cursor
   }
 
   remove (key: string, live: boolean): void {

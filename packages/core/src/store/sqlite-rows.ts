@@ -85,11 +85,11 @@ export function stagedRow (op: Op): StagedRow {
   return { ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null }
 }
 
-/** Where a SQLite store keeps each key's latest change cursor: in its row (`put` writes it with the row itself). */
+/** Where a SQLite store keeps each user key's latest change cursor: the `changes` table. */
 export function cursorEntries (sql: Statements): CursorEntries {
   return {
-    set: (key, cursor) => { sql.changed.run(cursor, key) },
-    delete: key => sql.cursorOf.get(key)?.cursor ?? undefined
+    set: (key, cursor) => { sql.changed.run(key, cursor) },
+    delete: key => sql.unchanged.get(key)?.cursor
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The SQLite file's schema (version 9) and the prepared statements the store
+ * The SQLite file's schema (version 7) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
  *
@@ -9,15 +9,13 @@
  * wall time in ms, NULL for none) to the same three tables, with an index
  * for the expiry sweep; version 8 what a writer had seen (`seen_*`, see
  * `Op.seen`) on every table that holds ops, and the past versions of keys
- * (`key_history`, see `PastStore`); version 9 moved each key's change cursor
- * from `changes` into its row (`kv_store.cursor`, NULL for murmur's own
- * keys), so a change writes one table and one index less. `MIGRATIONS`
- * brings a version 4 to 8 file up to date when it opens.
+ * (`key_history`, see `PastStore`). `MIGRATIONS` brings a version 4, 5, 6 or
+ * 7 file up to date when it opens.
  */
 import type Database from 'better-sqlite3'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 9
+export const SCHEMA_VERSION = 8
 
 /**
  * A key's past versions, this node's alone: `conflict` is the change cursor
@@ -81,14 +79,6 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE snapshot_stage ADD COLUMN seen_origin TEXT;
     ${KEY_HISTORY}
     UPDATE meta SET value = 8 WHERE name = 'schema_version';
-  `,
-  // every cursor moves to its key's row (a `changes` entry always had one)
-  8: `
-    ALTER TABLE kv_store ADD COLUMN cursor INTEGER;
-    UPDATE kv_store SET cursor = (SELECT cursor FROM changes WHERE changes.key = kv_store.key);
-    CREATE UNIQUE INDEX kv_store_cursor ON kv_store (cursor) WHERE cursor IS NOT NULL;
-    DROP TABLE changes;
-    UPDATE meta SET value = 9 WHERE name = 'schema_version';
   `
 }
 
@@ -106,12 +96,10 @@ export const SCHEMA = `
     expires INTEGER,
     seen_wall INTEGER,
     seen_logical INTEGER,
-    seen_origin TEXT,
-    cursor INTEGER
+    seen_origin TEXT
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
-  CREATE UNIQUE INDEX kv_store_cursor ON kv_store (cursor) WHERE cursor IS NOT NULL;
   CREATE TABLE op_history (
     origin TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -135,6 +123,7 @@ export const SCHEMA = `
   );
   CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+  CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   CREATE TABLE snapshot_stage (
     key TEXT PRIMARY KEY NOT NULL,
     value BLOB,
@@ -228,9 +217,9 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row & { digest: Uint8Array, cursor: number | null }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest, cursor) VALUES (${OP_PARAMS}, :digest, :cursor)
+    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PARAMS}, :digest)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
-        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest, cursor = excluded.cursor, ${LATER_SET}`),
+        origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest, ${LATER_SET}`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
     supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
       SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
@@ -281,10 +270,10 @@ export function prepareStatements (db: Database.Database) {
       ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,
         floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
     // this replica's change cursors (user keys only): local numbering, never replicated
-    changed: prepare<[number, string]>('UPDATE kv_store SET cursor = ? WHERE key = ?'),
-    cursorOf: prepare<[string], { cursor: number | null }>('SELECT cursor FROM kv_store WHERE key = ?'),
-    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT cursor, ${OP_COLUMNS} FROM kv_store
-      WHERE cursor > :after ORDER BY cursor LIMIT :limit`),
+    changed: prepare<[string, number]>('INSERT INTO changes (key, cursor) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor'),
+    unchanged: prepare<[string], { cursor: number }>('DELETE FROM changes WHERE key = ? RETURNING cursor'),
+    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT changes.cursor, ${OP_COLUMNS.split(', ').map(c => `kv_store.${c}`).join(', ')}
+      FROM changes JOIN kv_store ON kv_store.key = changes.key WHERE changes.cursor > :after ORDER BY changes.cursor LIMIT :limit`),
     meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
     setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)

@@ -114,8 +114,8 @@ export class SqliteStore implements Store {
       this.refs.hold(op)
       // an object literal, not a spread of toRow(op): this runs for every op applied
       const seen = op.seen
-      const cursor = this.cursors.take(op) // the change cursor goes in with the row
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null, cursor })
+      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null })
+      this.cursors.put(op)
       this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
@@ -138,9 +138,8 @@ export class SqliteStore implements Store {
 
   remove (row: Head): void {
     this.mutate(() => {
-      // the cursor is read from the row before it goes
-      this.cursors.remove(row.key, row.live)
       this.sql.remove.run(row.key)
+      this.cursors.remove(row.key, row.live)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
     })
