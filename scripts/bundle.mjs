@@ -15,6 +15,7 @@
  * `createMurmur`). Each bundle's meta.json lists its inputs, for the tests.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -39,7 +40,28 @@ const lazyChildProcess = {
   }
 }
 
-const common = { bundle: true, platform: 'node', target: 'node20', charset: 'ascii', metafile: true, logLevel: 'warning', plugins: [lazyChildProcess] }
+/**
+ * libp2p's peer store sorts addresses, protocols and metadata keys with
+ * `localeCompare` each time it saves a peer (every stream opened merges
+ * one). That is ICU's collation: ~2 MB of murmurd's RSS in the pages of the
+ * Node binary it touches, for an order nothing outside the process sees (the
+ * sorts only make a peer's record deterministic). Compare UTF-16 code units
+ * instead; the build fails if an upgrade brings a call of another shape.
+ */
+const plainCompare = {
+  name: 'plain-compare',
+  setup (b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]@libp2p[\\/]peer-(store|record)[\\/]dist[\\/]src[\\/].*\.js$/ }, async args => {
+      const text = await readFile(args.path, 'utf8')
+      if (!text.includes('localeCompare')) return undefined
+      const out = text.replace(/([A-Za-z_$][\w$.]*(?:\(\))?)\.localeCompare\(([A-Za-z_$][\w$.]*(?:\(\))?)\)/g, '__codeUnitOrder($1, $2)')
+      if (out.includes('localeCompare')) throw new Error(`plain-compare: a localeCompare call in ${args.path} has a shape it does not know`)
+      return { contents: 'const __codeUnitOrder = (a, b) => a < b ? -1 : a > b ? 1 : 0;\n' + out, loader: 'js' }
+    })
+  }
+}
+
+const common = { bundle: true, platform: 'node', target: 'node20', charset: 'ascii', metafile: true, logLevel: 'warning', plugins: [lazyChildProcess, plainCompare] }
 
 const programs = [
   {

@@ -142,7 +142,8 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       maxValueBytes: init.maxValueBytes,
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
-      onResult: (result, peer) => { replication.pullEnded(result, peer) },
+      onResult: (result, peer, reason) => { replication.pullEnded(result, peer, reason) },
+      onClaim: vector => { replication.antiEntropy.claimed(vector) },
       onMember: (peer, name) => {
         components.memberConnected(peer, name)
         watch.joined(peer.toString())

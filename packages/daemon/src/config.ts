@@ -31,6 +31,7 @@ export interface DaemonConfig {
   durability: 'full' | 'normal'
   maxClockSkewMs: number
   antiEntropyIntervalMs: number
+  antiEntropyMaxIntervalMs?: number
   tombstoneGraceMs: number
   tombstoneRetentionMs: number
   historyVersions: number
@@ -71,7 +72,8 @@ export function buildCommand (): Command {
     .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
     .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
     .addOption(new Setting('--max-clock-skew <ms>', 'hold remote ops stamped further than this ahead of our clock until it catches up', 'MURMUR_MAX_CLOCK_SKEW', 'count').default('60000'))
-    .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer', 'MURMUR_ANTI_ENTROPY_INTERVAL', 'count').default('5000'))
+    .addOption(new Setting('--anti-entropy-interval <ms>', 'mean time between version-vector exchanges with a random peer while the group is busy; each exchange that finds nothing doubles it, up to --anti-entropy-max-interval, and any write, gap, new connection or peer holding more resets it', 'MURMUR_ANTI_ENTROPY_INTERVAL', 'count').default('5000'))
+    .addOption(new Setting('--anti-entropy-max-interval <ms>', 'longest wait between two exchanges in a quiet group, whatever peers say: a write gossip lost reaches a member within it (default 12 intervals, at most 60000)', 'MURMUR_ANTI_ENTROPY_MAX_INTERVAL', 'count'))
     .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
     .addOption(new Setting('--history-versions <n>', 'versions of each key kept for murmurctl history, the current one included', 'MURMUR_HISTORY_VERSIONS', 'count').default('16'))
@@ -216,7 +218,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     relay: raw.relay === true,
     durability: raw.durability as 'full' | 'normal',
     maxClockSkewMs: positiveInteger('--max-clock-skew', raw.maxClockSkew as string),
-    antiEntropyIntervalMs: positiveInteger('--anti-entropy-interval', raw.antiEntropyInterval as string),
+    ...antiEntropy(raw.antiEntropyInterval as string, raw.antiEntropyMaxInterval as string | undefined),
     tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
     historyVersions: positiveInteger('--history-versions', raw.historyVersions as string),
@@ -255,6 +257,14 @@ function allowList (ids?: string[], file?: string): { allow?: string[] } {
 function nonEmpty (flag: string, env: string, value: string): string {
   if (value.trim() === '') throw new ConfigError(`${flag} is empty (is ${env} blank?); give a file, or unset it to let any peer connect`)
   return value
+}
+
+function antiEntropy (interval: string, max?: string): Pick<DaemonConfig, 'antiEntropyIntervalMs' | 'antiEntropyMaxIntervalMs'> {
+  const antiEntropyIntervalMs = positiveInteger('--anti-entropy-interval', interval)
+  if (max == null) return { antiEntropyIntervalMs }
+  const antiEntropyMaxIntervalMs = positiveInteger('--anti-entropy-max-interval', max)
+  if (antiEntropyMaxIntervalMs < antiEntropyIntervalMs) throw new ConfigError(`invalid --anti-entropy-max-interval "${max}": shorter than --anti-entropy-interval (${antiEntropyIntervalMs} ms); give at least that`)
+  return { antiEntropyIntervalMs, antiEntropyMaxIntervalMs }
 }
 
 function positiveInteger (flag: string, value: string): number {

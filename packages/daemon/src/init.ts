@@ -35,8 +35,14 @@ export interface MurmurInit {
    * clocks forward. @default 60_000
    */
   maxClockSkewMs?: number
-  /** Mean interval between anti-entropy pulls from a random connected peer (jittered ±50%). @default 5_000 */
+  /** Mean interval between anti-entropy pulls from a random connected peer (jittered ±50%) while the group is busy. @default 5_000 */
   antiEntropyIntervalMs?: number
+  /**
+   * The longest wait between anti-entropy pulls: each pull that brings nothing
+   * doubles the wait up to this; anything written, received or claimed by a
+   * peer brings it back to the interval. @default 12 intervals, at most 60_000
+   */
+  antiEntropyMaxIntervalMs?: number
   /** A tombstone every member of the group holds is collected once it is this old. @default 300_000 (5 min) */
   tombstoneGraceMs?: number
   /**

@@ -84,7 +84,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     if (init.allow != null) this.allowed = new Set(init.allow.map(id => parsePeerId(id, 'the allow-list')))
     this.replication = new Replication({
       durability: init.durability ?? 'full',
-      antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 5_000,
+      antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 5_000, antiEntropyMaxIntervalMs: init.antiEntropyMaxIntervalMs,
       tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
       maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
       log: this.log.child({ component: 'replication' })
@@ -277,7 +277,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000, startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
       reach: reachOf(libp2p),
-      keepalives: this.writes.keepalives.list()
+      keepalives: this.writes.keepalives.list(), antiEntropy: this.replication.antiEntropy.status()
     })
   }
 

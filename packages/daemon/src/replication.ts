@@ -2,16 +2,17 @@
  * The daemon side of replication: runs the replica's decisions on real time
  * and real peers. It publishes this node's ops once they are on disk, turns
  * what gossip and sync bring into change events, counters and logs, writes
- * attestations when they fall due, collects, pulls from a random member every
- * few seconds (anti-entropy) and soon after a gap, re-writes what a
- * snapshot showed this node must write again, and tells watchers of values
- * that expired (each second). Every decision itself is the
+ * attestations when they fall due, collects, pulls from a random member now
+ * and then (anti-entropy.ts) and soon after a gap, re-writes what a snapshot
+ * showed this node must write again, and tells watchers of values that
+ * expired (each second). Every decision itself is the
  * replica's (see @murmur/core).
  */
 import { isReserved, type Change, type Op, type PastVersion, type PullResult, type PullStep, type Received, type Refusal, type RefusalKind, type Replica, type SqliteStore } from '@murmur/core'
 import type { NodeCounters } from '@murmur/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { AntiEntropy, type AntiEntropyComponents } from './anti-entropy.js'
 import type { GossipReplication } from './gossip.js'
 import type { SyncService } from './sync/sync-service.js'
 
@@ -22,35 +23,35 @@ export interface ReplicationInit {
   /** 'full': ops are published once their commit is fsynced (the writer waits for it anyway); 'normal': after a background fsync. */
   durability: 'full' | 'normal'
   antiEntropyIntervalMs: number
+  /** The longest wait between anti-entropy pulls in a quiet group. @default core's `maxIntervalFor` */
+  antiEntropyMaxIntervalMs?: number
   tombstoneGraceMs: number
   maxClockSkewMs: number
   log: Logger
 }
 
-export interface ReplicationComponents {
+/** Anti-entropy's own parts (members, the clock warning) besides what replication uses. */
+export interface ReplicationComponents extends AntiEntropyComponents {
   replica: Replica
   store: SqliteStore
   gossip: GossipReplication
   sync: SyncService
-  /** Group members connected now. */
-  members: () => PeerId[]
   /** Writes changes as this node's own (the write queue). */
   write: (changes: Change[]) => Promise<unknown>
   /** A key changed by this node (`source` 'local') or by its expiry ('expire'). */
   changed: (op: Op, source: string) => void
   /** Keys a peer's ops changed (`source`: the peer they came through), and the versions found to have lost to a write that had not seen them. */
   peerChanged: (changed: Op[], conflicts: PastVersion[], source: string) => void
-  /** Why this node's clock looks wrong to its peers, if it does. */
-  clockWarning: () => string | undefined
 }
 
 export class Replication {
   readonly counters: NodeCounters = { repaired: 0, gossiped: 0, rejected: 0, held: 0, collected: 0 }
   /** `counters.rejected` by why, for the metrics. */
   readonly refusedBy: Record<RefusalKind, number> = { signature: 0, origin: 0, record: 0, future: 0, order: 0 }
+  readonly antiEntropy: AntiEntropy
   private readonly init: ReplicationInit
   private parts?: ReplicationComponents
-  private timers: NodeJS.Timeout[] = []
+  private timers: NodeJS.Timeout[] = [] // setInterval's, which clearTimeout clears too
   private readonly repairs = new Map<string, NodeJS.Timeout>()
   private readonly warnedAt = new Map<string, number>()
   /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
@@ -62,25 +63,22 @@ export class Replication {
 
   constructor (init: ReplicationInit) {
     this.init = init
+    this.antiEntropy = new AntiEntropy({ intervalMs: init.antiEntropyIntervalMs, maxIntervalMs: init.antiEntropyMaxIntervalMs, maxClockSkewMs: init.maxClockSkewMs, log: init.log })
   }
 
   start (parts: ReplicationComponents): void {
     this.parts = parts
-    const every = (ms: number, fn: () => void, jitter = false): void => {
-      const slot = this.timers.length
-      const run = (): void => {
-        try { fn() } catch (err) { this.init.log.error({ err }, 'replication timer failed') }
-        this.timers[slot] = setTimeout(run, jitter ? ms * (0.5 + Math.random()) : ms)
-      }
-      this.timers[slot] = setTimeout(run, jitter ? ms * (0.5 + Math.random()) : ms)
+    const every = (ms: number, fn: () => void): void => {
+      this.timers.push(setInterval(() => { try { fn() } catch (err) { this.init.log.error({ err }, 'replication timer failed') } }, ms))
     }
     every(1_000, () => { this.second() })
     every(Math.min(60_000, Math.max(1_000, Math.min(this.init.antiEntropyIntervalMs, this.init.tombstoneGraceMs / 2))), () => { this.collect() })
-    every(this.init.antiEntropyIntervalMs, () => { this.antiEntropy() }, true)
+    this.antiEntropy.start(parts)
     this.second()
   }
 
   stop (): void {
+    this.antiEntropy.stop()
     for (const timer of [...this.timers, ...this.repairs.values(), this.flushTimer]) clearTimeout(timer)
     // a flush whose timer was cleared never settles: the next start begins afresh
     this.flushing = undefined
@@ -103,6 +101,7 @@ export class Replication {
     } catch (err) {
       this.init.log.error({ err }, 'a change listener failed')
     }
+    this.antiEntropy.stir()
     if (this.init.durability === 'full') this.release(ops)
     else {
       this.unsynced.push(...ops)
@@ -118,6 +117,7 @@ export class Replication {
     this.logReceived(ops, via.toString(), 'gossip', received)
     if (received == null) return
     this.took(received, via.toString(), 'gossiped')
+    if (received.applied > 0 || received.gap) this.antiEntropy.stir()
     if (received.gap) this.repairSoon(via)
   }
 
@@ -133,8 +133,9 @@ export class Replication {
     if (step.applied > 0 || step.changed.length > 0) this.flushSoon()
   }
 
-  /** A pull ended. */
-  pullEnded (result: PullResult, peer: PeerId): void {
+  /** A pull ended; `reason`: why it was asked for. */
+  pullEnded (result: PullResult, peer: PeerId, reason: string): void {
+    this.antiEntropy.ended(result, reason)
     if (result.forged > 0) this.init.log.warn({ peer: peer.toString(), forged: result.forged }, 'peer relayed ops with bad signatures; they were refused')
     if (result.removed > 0) this.init.log.warn({ peer: peer.toString(), removed: result.removed }, 'caught up from a peer snapshot: dropped values deleted while this node was away')
     this.writeAgain(peer.toString())
@@ -226,14 +227,6 @@ export class Replication {
     this.counters.collected += collected.tombstones
     if (collected.tombstones > 0 || collected.history > 0) this.init.log.info({ tombstones: collected.tombstones, superseded: collected.history }, 'collected what every member holds')
     if (collected.blocked != null && this.due('blocked', 300_000)) this.init.log.info({ reason: collected.blocked }, 'collection waits')
-  }
-
-  private antiEntropy (): void {
-    const warning = this.parts?.clockWarning()
-    if (warning != null && this.due('clock', 300_000)) this.init.log.warn({ maxSkewMs: this.init.maxClockSkewMs }, warning)
-    const members = this.parts?.members() ?? []
-    const peer = members[Math.floor(Math.random() * members.length)]
-    if (peer != null) this.parts?.sync.pullInBackground(peer, 'anti-entropy')
   }
 
   /** Ops arrived past a gap in some origin's sequence: pull from the peer soon (coalesced). */

@@ -13,7 +13,8 @@
  * store tells of every change under `_schema/` (this node's puts, a peer's
  * ops however they came, a row a snapshot or collection removed).
  */
-import { Ajv, type ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import type { Ajv, ValidateFunction } from 'ajv'
 import { SCHEMA_KEY_PREFIX, rpcError } from '@murmur/protocol'
 import type { Op, Replica } from '@murmur/core'
 
@@ -97,7 +98,7 @@ export class Schemas {
     }
     if (valid !== true) {
       const errors = validate.errors ?? []
-      throw violation(key, prefix, `${JSON.stringify(key)} does not match ${where}: ${ajv.errorsText(errors, { dataVar: 'value' })}`, errors)
+      throw violation(key, prefix, `${JSON.stringify(key)} does not match ${where}: ${validator().errorsText(errors, { dataVar: 'value' })}`, errors)
     }
   }
 
@@ -111,16 +112,26 @@ export class Schemas {
   }
 }
 
-// One instance for every schema: `addUsedSchema: false` keeps a schema's `$id`
-// from clashing with another's (or its own next version's); `logger: false`
-// keeps ajv's warnings off the daemon's stderr.
-const ajv = new Ajv({ addUsedSchema: false, logger: false })
+let ajv: Ajv | undefined
+
+/**
+ * ajv, loaded on first use: only a node that holds or takes a `_schema/` key
+ * needs it, and loading and setting it up costs an idle node ~4 MB of RSS.
+ * Required at run time like prom-client (metrics/prom.ts): murmurd's bundle
+ * leaves it out. One instance for every schema: `addUsedSchema: false` keeps
+ * a schema's `$id` from clashing with another's (or its own next version's);
+ * `logger: false` keeps ajv's warnings off the daemon's stderr.
+ */
+function validator (): Ajv {
+  ajv ??= new (createRequire(import.meta.url)('ajv') as typeof import('ajv')).Ajv({ addUsedSchema: false, logger: false })
+  return ajv
+}
 
 function compile (bytes: Uint8Array): Omit<Compiled, 'version'> {
   const schema = parse(bytes)
   if (schema === undefined) return { error: 'it is not JSON' }
   try {
-    const validate = ajv.compile(schema.value as object)
+    const validate = validator().compile(schema.value as object)
     // an async schema's answer is a promise, which a write cannot wait for
     return (validate as { $async?: unknown }).$async === true ? { error: '$async schemas are not supported' } : { validate }
   } catch (err) {

@@ -3,7 +3,7 @@
  * from the replica, the sync service and the node's own bookkeeping.
  */
 import type { Replica, SqliteStore } from '@murmur/core'
-import type { NodeCounters, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
+import type { AntiEntropyStatus, NodeCounters, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
 import type { PeerSyncState } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 
@@ -25,6 +25,7 @@ export interface StatusParts {
   access: NodeStatus['access']
   reach: NodeStatus['reach']
   keepalives: NonNullable<NodeStatus['keepalives']>
+  antiEntropy: AntiEntropyStatus
 }
 
 export function nodeStatus (parts: StatusParts): MurmurStatus {
@@ -66,7 +67,8 @@ export function nodeStatus (parts: StatusParts): MurmurStatus {
       waitingBytes: replication.waitingBytes,
       equivocators: replication.equivocators,
       conflicts: replication.conflicts,
-      changes: { cursor: marks.latest, floor: marks.floor }
+      changes: { cursor: marks.latest, floor: marks.floor },
+      antiEntropy: parts.antiEntropy
     }
   }
 }

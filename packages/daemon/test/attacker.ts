@@ -14,7 +14,7 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { SYNC_PROTOCOL, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op } from '@murmur/core'
+import { SYNC_PROTOCOL, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { topicFor } from '../src/gossip.js'
 import { batchSigner } from '../src/op-signing.js'
@@ -100,6 +100,15 @@ export class Attacker {
   async dial (addr: string): Promise<void> {
     await this.node.dial(multiaddr(addr))
     await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).length > 0, 'the attacker to join the topic mesh')
+  }
+
+  /** Starts a pull from the node at `addr` with a hello that says it holds `vector`, takes the node's hello and hangs up. */
+  async claim (addr: string, vector: VersionVector, group = 'default'): Promise<void> {
+    const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector } }))
+    await lp.read()
+    stream.abort(new Error('the attacker had what it came for'))
   }
 
   async hangUp (addr: string): Promise<void> {

@@ -50,8 +50,15 @@ describe('murmurd bundle', () => {
     assert.deepEqual(loadedAtStart(m).filter(i => lazy.test(i)), [])
   })
 
-  it('leaves prom-client out: a node with metrics on requires it from node_modules when it starts them', () => {
-    assert.deepEqual(Object.keys(meta().inputs).filter(i => i.includes('node_modules/prom-client/')), [])
+  it('leaves prom-client and ajv out: a node with metrics on, or with a schema, requires them from node_modules when it needs them', () => {
+    assert.deepEqual(Object.keys(meta().inputs).filter(i => i.includes('node_modules/prom-client/') || /node_modules\/ajv\//.test(i)), [])
+  })
+
+  it('sorts in the peer store without ICU collation (localeCompare): only commander\'s help still uses it', () => {
+    const sections = readFileSync(join(BUNDLE, 'murmurd.js'), 'utf8').split(/\n(?=\/\/ node_modules\/)/)
+    const peerStore = sections.filter(s => /^\/\/ node_modules\/@libp2p\/peer-(store|record)\//.test(s))
+    assert.ok(peerStore.some(s => s.includes('__codeUnitOrder')), 'the peer store sorts by code units')
+    assert.deepEqual(sections.filter(s => s.includes('.localeCompare(')).map(s => s.slice(3, s.indexOf('\n'))).filter(name => !name.startsWith('node_modules/commander/')), [])
   })
 
   it('is ASCII, so V8 keeps its source at one byte a character', () => {

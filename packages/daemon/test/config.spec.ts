@@ -60,6 +60,13 @@ describe('murmurd configuration', () => {
     assert.throws(() => config([], { MURMUR_DURABILITY: 'sometimes' }), { name: 'ConfigError', message: 'invalid MURMUR_DURABILITY "sometimes": expected one of full, normal' })
   })
 
+  it('takes an anti-entropy bound no shorter than the interval, or leaves it to the node', () => {
+    assert.equal(config([]).antiEntropyMaxIntervalMs, undefined)
+    assert.equal(config(['--anti-entropy-max-interval', '20000'], { MURMUR_ANTI_ENTROPY_INTERVAL: '2000' }).antiEntropyMaxIntervalMs, 20_000)
+    assert.throws(() => config(['--anti-entropy-interval', '2000', '--anti-entropy-max-interval', '1000']), { name: 'ConfigError', message: 'invalid --anti-entropy-max-interval "1000": shorter than --anti-entropy-interval (2000 ms); give at least that' })
+    assert.throws(() => config([], { MURMUR_ANTI_ENTROPY_MAX_INTERVAL: 'soon' }), ConfigError)
+  })
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })

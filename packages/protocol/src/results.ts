@@ -157,6 +157,20 @@ export interface ReplicationStatus {
    * `floor` gets a snapshot (absent from daemons before this field).
    */
   changes?: { cursor: number, floor: number }
+  /** Absent from daemons before the pace. */
+  antiEntropy?: AntiEntropyStatus
+}
+
+/** Anti-entropy's pace: each pull that brings nothing doubles the wait (up to the bound); activity resets it. */
+export interface AntiEntropyStatus {
+  /** The configured mean wait, and the bound on any wait. */
+  intervalMs: number
+  maxIntervalMs: number
+  /** The mean wait now, and until the next pull. */
+  waitMs: number
+  nextInMs: number
+  /** Anti-entropy pulls started since the node started. */
+  pulls: number
 }
 
 /** Who may connect to the node: a closed group has a swarm key, an allow-list, or both. */

@@ -2,11 +2,12 @@
  * An honest simulated node: the real replica over a real SQLite store (see
  * disk.ts), run as murmurd runs it — writes acknowledged only after an fsync,
  * own ops published and served only once on disk, release/attest every
- * second, collection and anti-entropy on their intervals, a pull on every
+ * second, collection on its interval, anti-entropy at murmurd's pace, a pull on every
  * new connection and soon after a gap, and a write of what a snapshot says
  * to write again.
  */
 import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
+import { SimAntiEntropy } from './anti-entropy.js'
 import { SimDisk } from './disk.js'
 import { SIM_HISTORY } from './history-check.js'
 import { FRAME_BYTES, GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
@@ -45,7 +46,7 @@ export class SimNode implements Puller {
   private queue: Array<{ change: Change, client: boolean }> = []
   private flushing?: Timer
   private lazySync?: Timer
-  private readonly repairs = new Set<string>()
+  private readonly antiEntropy: SimAntiEntropy
   /** Who runs this node's pulls: itself, or a hostile node wrapped around it. */
   puller: Puller = this
   /** It took a snapshot, or a row was changed behind its back: its history lacks versions the group wrote. */
@@ -58,6 +59,7 @@ export class SimNode implements Puller {
     this.deps = deps
     this.clockOffset = deps.scenario.clocks[id] ?? 0
     this.disk = new SimDisk(deps.dir, id, () => deps.sched.now)
+    this.antiEntropy = new SimAntiEntropy({ ...deps, intervalMs: deps.scenario.config.antiEntropyMs, peers: () => deps.net.peersOf(id), pull: peer => { this.pulls.request(peer) }, vector: () => this.replica.vector() })
   }
 
   /** This node's wall clock: virtual time from a fixed epoch, plus its offset. */
@@ -87,7 +89,7 @@ export class SimNode implements Puller {
     this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })
     this.every(1_000, () => { this.second() })
     this.every(Math.min(60_000, Math.max(1_000, Math.min(scenario.config.antiEntropyMs, scenario.config.graceMs / 2))), () => { this.collect() })
-    this.every(scenario.config.antiEntropyMs, () => { this.antiEntropy() }, true)
+    this.antiEntropy.start()
     this.deps.net.forget(this.id)
     this.deps.net.changed()
   }
@@ -98,10 +100,10 @@ export class SimNode implements Puller {
     this.up = false
     for (const timer of [...this.timers, this.flushing, this.lazySync]) this.deps.sched.cancel(timer)
     this.timers = []
+    this.antiEntropy.stop()
     this.flushing = undefined
     this.lazySync = undefined
     this.queue = []
-    this.repairs.clear()
     this.disk.crash(this.store)
     this.deps.net.changed()
   }
@@ -114,6 +116,7 @@ export class SimNode implements Puller {
   /** A client's request (a put, a delete, or many): one commit, each change acknowledged (recorded) once it is on disk. */
   write (changes: Array<{ key: string, value: string | null, ttlMs?: number }>): void {
     if (!this.up) return
+    this.antiEntropy.stir()
     this.enqueue(changes.map(({ key, value, ttlMs }) => ({ key, value: value === null ? null : Buffer.from(value), ...(ttlMs !== undefined ? { ttlMs } : {}) })), true)
   }
 
@@ -132,13 +135,15 @@ export class SimNode implements Puller {
     const received = this.guard(() => this.replica.receive(ops, { via: 'gossip' }))
     if (received !== undefined) {
       this.took(received)
-      if (received.gap) this.repairSoon(from)
+      if (received.gap) this.antiEntropy.gap(from)
+      else if (received.applied > 0) this.antiEntropy.stir()
     }
     return 'accept'
   }
 
   serve (hello: Frame, _puller: string): Iterator<Frame> {
     if (hello.kind !== 'control' || hello.message.t !== 'hello') return [][Symbol.iterator]()
+    if (hello.message.group === GROUP) this.antiEntropy.claimed(hello.message.vector)
     return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES })
   }
 
@@ -147,7 +152,9 @@ export class SimNode implements Puller {
   }
 
   connected (peer: string): void {
-    if (this.up) this.pulls.request(peer)
+    if (!this.up) return
+    this.antiEntropy.stir()
+    this.pulls.request(peer)
   }
 
   session (server: string): PullSession {
@@ -163,6 +170,7 @@ export class SimNode implements Puller {
   }
 
   pullEnded (result: PullResult, server: string): void {
+    this.antiEntropy.ended(result, server)
     if (result.snapshot) {
       this.deps.record.counts.snapshots++
       this.historyIncomplete = true
@@ -208,11 +216,6 @@ export class SimNode implements Puller {
     }
   }
 
-  private antiEntropy (): void {
-    const peers = this.deps.net.peersOf(this.id)
-    if (peers.length > 0) this.pulls.request(this.deps.rng.pick(peers))
-  }
-
   /** Ops taken from a peer (or released): they exist; an fsync soon covers them. */
   private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
     for (const op of received.changed) this.deps.record.exists(op)
@@ -233,15 +236,6 @@ export class SimNode implements Puller {
       if (isDiskFull(err)) return undefined
       throw err
     }
-  }
-
-  private repairSoon (peer: string): void {
-    if (this.repairs.has(peer)) return
-    this.repairs.add(peer)
-    this.later(500, () => {
-      this.repairs.delete(peer)
-      this.pulls.request(peer)
-    })
   }
 
   /** Group commit: what is queued commits together, then an fsync; acknowledged and published only after it. */
@@ -294,8 +288,8 @@ export class SimNode implements Puller {
     })
   }
 
-  private every (ms: number, fn: () => void, jitter = false): void {
-    this.deps.sched.every(this.timers, () => jitter ? Math.round(ms * (0.5 + this.deps.rng.next())) : ms, fn)
+  private every (ms: number, fn: () => void): void {
+    this.deps.sched.every(this.timers, () => ms, fn)
   }
 
   /** Runs `fn` after `ms` unless the node went down (or restarted) meanwhile. */

@@ -35,8 +35,10 @@ export interface SyncInit {
   replica: Replica
   /** A frame of a pull from `peer` was taken. */
   onStep(step: PullStep, peer: PeerId): void
-  /** A pull from `peer` ended. */
-  onResult(result: PullResult, peer: PeerId): void
+  /** A pull from `peer` ended; `reason` is the one it was asked for with. */
+  onResult(result: PullResult, peer: PeerId, reason: string): void
+  /** A member pulling from this node said it holds `vector` (its own word). */
+  onClaim?(vector: VersionVector, peer: PeerId): void
   /** A peer proved it belongs to our group. */
   onMember(peer: PeerId, name: string): void
   /** A peer showed it is not of our group: its hello named another, or it refused ours. */
@@ -120,7 +122,7 @@ export class SyncService implements Startable {
       const result = await this.pullOnce(peer)
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
       this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
-      this.init.onResult(result, peer)
+      this.init.onResult(result, peer, reason)
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       this.peerState(peer).lastError = (err as Error).message
@@ -178,6 +180,7 @@ export class SyncService implements Startable {
     if (hello.group === this.init.group) {
       this.init.onMember(connection.remotePeer, hello.name)
       Object.assign(this.peerState(connection.remotePeer), { name: hello.name, vector: hello.vector, clockOffsetMs: hello.now - Date.now() })
+      this.init.onClaim?.(hello.vector, connection.remotePeer)
     } else {
       this.init.onStranger?.(connection.remotePeer)
     }

@@ -1,0 +1,113 @@
+/**
+ * Anti-entropy on real time: a pull from a random connected member when the
+ * pace (core's `AntiEntropyPace`) says one is due. Pulls that bring nothing
+ * lengthen the wait, up to the bound; an op written or received, a gap, a new
+ * connection or a peer saying it holds ops this node lacks shorten it again
+ * (`stir`, `claimed`). A peer's word only ever brings a pull sooner: the bound
+ * holds whatever peers say.
+ */
+import { AntiEntropyPace, lacks, type PullResult, type Replica, type VersionVector } from '@murmur/core'
+import type { AntiEntropyStatus } from '@murmur/protocol'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import type { SyncService } from './sync/sync-service.js'
+
+export interface AntiEntropyInit {
+  intervalMs: number
+  /** @default core's `maxIntervalFor(intervalMs)` */
+  maxIntervalMs?: number
+  maxClockSkewMs: number
+  log: Logger
+}
+
+export interface AntiEntropyComponents {
+  replica: Replica
+  sync: SyncService
+  /** Group members connected now. */
+  members: () => PeerId[]
+  /** Why this node's clock looks wrong to its peers, if it does. */
+  clockWarning: () => string | undefined
+}
+
+/** The reason a pull of this module's own is started with (the sync service hands it back with the result). */
+export const ANTI_ENTROPY = 'anti-entropy'
+
+export class AntiEntropy {
+  private readonly init: AntiEntropyInit
+  private readonly pace: AntiEntropyPace
+  private parts?: AntiEntropyComponents
+  private timer?: NodeJS.Timeout
+  private pulls = 0
+  private clockWarnedAt = -Infinity
+
+  constructor (init: AntiEntropyInit) {
+    this.init = init
+    this.pace = new AntiEntropyPace({ intervalMs: init.intervalMs, ...(init.maxIntervalMs != null ? { maxIntervalMs: init.maxIntervalMs } : {}) })
+  }
+
+  start (parts: AntiEntropyComponents): void {
+    this.parts = parts
+    this.pace.stir(Date.now(), Math.random()) // a restarted node begins at the configured pace
+    this.plan(this.pace.next(Date.now(), Math.random()))
+  }
+
+  stop (): void {
+    clearTimeout(this.timer)
+    this.parts = undefined
+  }
+
+  /** Something happened that may have left this node behind: the next pull comes at the configured pace. */
+  stir (): void {
+    const wait = this.pace.stir(Date.now(), Math.random())
+    if (wait != null && this.parts != null) this.plan(wait)
+  }
+
+  /** A peer says it holds `vector`: if that names ops this node lacks, the next pull comes sooner (never later). */
+  claimed (vector: VersionVector | undefined): void {
+    if (vector != null && this.parts != null && lacks(this.parts.replica.vector(), vector)) this.stir()
+  }
+
+  /**
+   * A pull ended. One of ours that brought nothing, from a server that
+   * claimed nothing more, lengthens the wait; any other pull (on a new
+   * connection, after a gap) or one that brought ops shortens it.
+   */
+  ended (result: PullResult, reason: string): void {
+    const brought = result.applied > 0 || result.snapshot || result.removed > 0
+    if (brought || reason !== ANTI_ENTROPY) {
+      this.stir()
+      return
+    }
+    this.pace.quiet()
+    this.claimed(result.peerVector)
+  }
+
+  status (): AntiEntropyStatus {
+    return { intervalMs: this.pace.intervalMs, maxIntervalMs: this.pace.maxIntervalMs, waitMs: this.pace.currentMs, nextInMs: Math.max(0, this.pace.due - Date.now()), pulls: this.pulls }
+  }
+
+  private plan (wait: number): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { this.due() }, wait)
+  }
+
+  private due (): void {
+    const parts = this.parts
+    if (parts == null) return
+    this.plan(this.pace.next(Date.now(), Math.random()))
+    try {
+      const warning = parts.clockWarning()
+      if (warning != null && this.clockWarnedAt < Date.now() - 300_000) {
+        this.clockWarnedAt = Date.now()
+        this.init.log.warn({ maxSkewMs: this.init.maxClockSkewMs }, warning)
+      }
+      const members = parts.members()
+      const peer = members[Math.floor(Math.random() * members.length)]
+      if (peer == null) return
+      this.pulls++
+      parts.sync.pullInBackground(peer, ANTI_ENTROPY)
+    } catch (err) {
+      this.init.log.error({ err }, 'anti-entropy failed')
+    }
+  }
+}

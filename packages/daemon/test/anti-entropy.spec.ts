@@ -1,0 +1,69 @@
+/**
+ * Anti-entropy's pace on real daemons (README "Guarantees" 3): in a quiet
+ * group pulls slow down to the bound; a member's claim to hold ops this node
+ * lacks brings the next pull forward at once; and a write gossip never
+ * carried to a member still reaches it within the bound.
+ */
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, describe, it } from 'node:test'
+import type { Frame } from '@murmur/core'
+import { Attacker } from './attacker.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+const INTERVAL = 100
+const MAX = 800
+const ARGS = ['--anti-entropy-interval', String(INTERVAL), '--anti-entropy-max-interval', String(MAX)]
+
+const pace = async (node: TestNode): Promise<{ waitMs: number, nextInMs: number, pulls: number }> => (await node.status()).replication.antiEntropy
+
+/** When each anti-entropy pull of `node` started (ms since the epoch), from its log. */
+function pullStarts (node: TestNode): number[] {
+  return node.stderr.split('\n').flatMap(line => {
+    if (!line.includes('"synced from peer"') || !line.includes('"reason":"anti-entropy"')) return []
+    const entry = JSON.parse(line) as { time: number, ms: number }
+    return [entry.time - entry.ms]
+  })
+}
+
+describe('anti-entropy in a quiet group', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('slows down to its bound, comes sooner on a claim, and brings a write gossip lost within the bound', async () => {
+    const alice = await cluster.start('alice', { args: ARGS })
+    const bob = await cluster.start('bob', { args: ARGS, peers: [await alice.addr()] })
+    attacker = await Attacker.start()
+    await attacker.dial(await alice.addr())
+
+    // nothing is written: each pull finds nothing, so both wait longer and longer, up to the bound
+    await waitFor(async () => (await pace(alice)).waitMs === MAX && (await pace(bob)).waitMs === MAX, 'both nodes to slow down to the bound', 10_000)
+    const [a0, b0] = [(await pace(alice)).pulls, (await pace(bob)).pulls]
+    await sleep(2_000)
+    const [a1, b1] = [(await pace(alice)).pulls, (await pace(bob)).pulls]
+    // at the configured 100 ms that would be about 20 pulls each; at the bound, 2.5 to 5
+    assert.ok(a1 - a0 <= 6 && b1 - b0 <= 6, `pulls in 2 s of quiet: alice ${a1 - a0}, bob ${b1 - b0}`)
+
+    // a member says it holds an op alice lacks: her next pull comes at the configured pace, not at the planned one
+    const op = attacker.op('lost', 'to gossip')
+    const done: Frame = { kind: 'control', message: { t: 'done' } }
+    const addr = await alice.addr()
+    await waitFor(async () => (await pace(alice)).nextInMs >= 600, 'alice to have just pulled', 5_000, 20)
+    const claimedAt = Date.now()
+    await attacker.claim(addr, { [attacker.id]: 1 })
+    const claimed = Date.now()
+    // from now on it serves the op it claimed (alice's pulls from it before took nothing)
+    attacker.answer = (_puller, hello) => [attacker!.hello(hello, { vector: { ...hello.vector, [attacker!.id]: 1 } }), { kind: 'ops', ops: [op] }, done]
+    const next = await waitFor(() => pullStarts(alice).find(t => t >= claimedAt), 'alice to pull after the claim', 5_000, 20)
+    assert.ok(next - claimed <= 300, `alice's first pull after the claim started ${next - claimed} ms after it (planned: 500 ms or more)`)
+
+    // alice takes the op by sync, and never gossips it: bob must pull it, and does within the bound
+    const atAlice = await waitFor(async () => (await alice.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'alice to take the op', 5_000, 20)
+    const atBob = await waitFor(async () => (await bob.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'bob to pull the op gossip never brought him', 5_000, 20)
+    assert.ok(atBob - atAlice <= MAX + 700, `bob had it ${atBob - atAlice} ms after alice`)
+  })
+})

@@ -1,0 +1,92 @@
+/**
+ * The pulls a node starts on its own, as murmurd starts them: one from the
+ * peer that sent ops past a gap, 500 ms later (coalesced), and anti-entropy
+ * (daemon/src/anti-entropy.ts) on virtual time: the
+ * same pace from core, its timer on the scheduler and its jitter from the
+ * run's seed. A pull that brings nothing lengthens the wait up to the bound;
+ * anything written or received, a gap, a new connection, or a peer that says
+ * it holds more (its hello) shortens it.
+ */
+import { AntiEntropyPace, lacks, type PullResult, type VersionVector } from '@murmur/core'
+import type { Rng } from './rng.js'
+import type { Scheduler, Timer } from './scheduler.js'
+
+export interface SimAntiEntropyInit {
+  sched: Scheduler
+  rng: Rng
+  intervalMs: number
+  /** The peers this node reaches now. */
+  peers: () => string[]
+  /** Starts a pull from `peer`. */
+  pull: (peer: string) => void
+  /** What this node holds now. */
+  vector: () => VersionVector
+}
+
+export class SimAntiEntropy {
+  private readonly init: SimAntiEntropyInit
+  private pace: AntiEntropyPace
+  private timer?: Timer
+  /** Peers of pulls this started, not yet ended. */
+  private readonly asked = new Set<string>()
+  private readonly repairs = new Map<string, Timer>()
+
+  constructor (init: SimAntiEntropyInit) {
+    this.init = init
+    this.pace = new AntiEntropyPace({ intervalMs: init.intervalMs })
+  }
+
+  start (): void {
+    this.pace = new AntiEntropyPace({ intervalMs: this.init.intervalMs })
+    this.plan(this.pace.next(this.init.sched.now, this.init.rng.next()))
+  }
+
+  stop (): void {
+    this.init.sched.cancel(this.timer)
+    this.timer = undefined
+    this.asked.clear()
+    for (const timer of this.repairs.values()) this.init.sched.cancel(timer)
+    this.repairs.clear()
+  }
+
+  /** Ops from `peer` arrived past a gap in an origin's sequence: pull from it soon. */
+  gap (peer: string): void {
+    this.stir()
+    if (this.repairs.has(peer)) return
+    this.repairs.set(peer, this.init.sched.after(500, () => {
+      this.repairs.delete(peer)
+      this.init.pull(peer)
+    }))
+  }
+
+  stir (): void {
+    const wait = this.pace.stir(this.init.sched.now, this.init.rng.next())
+    if (wait !== undefined && this.timer !== undefined) this.plan(wait)
+  }
+
+  claimed (vector: VersionVector | undefined): void {
+    if (vector !== undefined && lacks(this.init.vector(), vector)) this.stir()
+  }
+
+  ended (result: PullResult, server: string): void {
+    const ours = this.asked.delete(server)
+    if (!ours || result.applied > 0 || result.snapshot || result.removed > 0) {
+      this.stir()
+      return
+    }
+    this.pace.quiet()
+    this.claimed(result.peerVector)
+  }
+
+  private plan (wait: number): void {
+    this.init.sched.cancel(this.timer)
+    this.timer = this.init.sched.after(wait, () => {
+      this.plan(this.pace.next(this.init.sched.now, this.init.rng.next()))
+      const peers = this.init.peers()
+      if (peers.length === 0) return
+      const peer = this.init.rng.pick(peers)
+      this.asked.add(peer)
+      this.init.pull(peer)
+    })
+  }
+}
