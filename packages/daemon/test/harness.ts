@@ -110,10 +110,13 @@ export class TestNode {
     child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
     child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })
     this.exited = new Promise(resolve => child.on('exit', code => { resolve(code) }))
-    await waitFor(async () => {
+    // a murmurd that exits while starting fails the start at once (with all it wrote), not at the deadline
+    const gone = new Promise<never>((resolve, reject) => child.once('close', code => { reject(new Error(`murmurd ${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`)) }))
+    gone.catch(() => {})
+    await Promise.race([gone, waitFor(async () => {
       if (child.exitCode != null) throw new Error(`murmurd ${this.name} exited with ${child.exitCode}: ${this.stderr.slice(-2000)}`)
       return (await this.ctl(['status'])).code === 0
-    }, `murmurd ${this.name} to answer on its socket`)
+    }, `murmurd ${this.name} to answer on its socket`)])
     return this
   }
 

@@ -14,8 +14,8 @@ describe('peer book', () => {
   after(async () => { await cluster.close() })
 
   it('remembers a member once, not at every handshake', async () => {
-    // handshakes every ~200 ms: each anti-entropy pull opens one
-    const args = ['--anti-entropy-interval', '200']
+    // handshakes every ~200 ms: each anti-entropy pull opens one (and a quiet group's pulls must not slow down)
+    const args = ['--anti-entropy-interval', '200', '--anti-entropy-max-interval', '200']
     const alice = await cluster.start('alice', { args })
     const bob = await cluster.start('bob', { args, peers: [await alice.addr()] })
     const aliceId = (await alice.status()).id as string
