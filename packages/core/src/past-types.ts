@@ -29,11 +29,19 @@ export interface PastStore {
   /** Keeps the current row of `key` as a past version (before it is replaced or removed). */
   keepRow(key: string): void
   /**
+   * Keeps the current row of `row.key`, which the caller read as `row`
+   * (`RowHead.asPast`), as `keepRow` does; when `conflict`, marked as one
+   * with a new change cursor and returned, with `row` as its op (unless that
+   * version was kept already).
+   */
+  keepCurrent(row: Op, conflict: boolean): PastVersion | undefined
+  /**
    * Keeps `op` (whose digest is `digest`) as a past version; when `conflict`,
    * marked as one with a new change cursor and returned (unless that version
-   * was kept already, or was trimmed before).
+   * was kept already, or was trimmed before). `pastless`: the caller knows
+   * the key has no past versions and none trimmed.
    */
-  keep(op: Op, digest: Uint8Array, conflict?: boolean): PastVersion | undefined
+  keep(op: Op, digest: Uint8Array, conflict?: boolean, pastless?: boolean): PastVersion | undefined
   /** The version of each of `keys` (user keys) a write here now has seen: its row's, or with no row (a collected tombstone) its newest past version's; none for a key with neither. */
   newest(keys: string[]): Map<string, Seen>
   /**

@@ -99,6 +99,18 @@ export interface Head extends Version {
   seen?: Seen
 }
 
+/**
+ * A head as `Store.rowsAt` returns it, with what applying a batch may skip
+ * its history queries for: whether the key has no past versions yet (none
+ * kept, none trimmed), and its value's size. Both may be absent (unknown).
+ */
+export interface RowHead extends Head {
+  pastless?: boolean
+  bytes?: number
+  /** With `pastless`: the row as a past version keeps it (no proof, no expiry), so keeping it needs no read back. */
+  asPast?: Op
+}
+
 /** An op as `Store.opsOf` returns it: `superseded` when it lost and waits in history. */
 export interface HeldOp extends Op {
   superseded?: boolean
@@ -202,7 +214,7 @@ export interface Store {
   /** The row (current op) for `key`, tombstones included. Its proof, if any, carries only the signature. */
   row(key: string): Op | undefined
   /** The heads of the rows (tombstones included) of those of `keys` (user keys) that have one: one read for many. */
-  rowsAt(keys: string[]): Map<string, Head>
+  rowsAt(keys: string[]): Map<string, RowHead>
   /** Rows in key order (UTF-8 bytes): live ones, plus tombstones and murmur's own records when asked for. */
   rows(options?: RowOptions): Op[]
   /**

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, signingPayload, type Op, type Replica } from '../src/index.js'
-import { Clock, Keys, UNDO_VERSION_8, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
+import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, serve, signingPayload, type Op, type Replica } from '../src/index.js'
+import { Clock, Keys, UNDO_VERSION_8, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
 
@@ -137,6 +137,46 @@ for (const kind of ['memory', 'sqlite'] as const) {
           else assert.ok((first?.length ?? 0) <= versions - 1)
         }
       ), { numRuns: kind === 'memory' ? 300 : 80 })
+    })
+
+    // a batch of 16 ops or more reads its keys' rows at once and skips the history queries for keys with no past
+    // versions yet: the history and conflicts must be those that applying the same ops one at a time makes
+    it('keeps the same history and conflicts whether a peer\'s ops arrive in one batch or one at a time', () => {
+      const pullPages = (puller: Replica, server: Replica, pageOps: number): void => {
+        const session = new PullSession(puller, { group: 'g', name: puller.nodeId, peer: server.nodeId })
+        const hello = wire(session.hello())
+        if (hello.kind !== 'control' || hello.message.t !== 'hello') throw new Error('bad hello')
+        for (const frame of serve(server, hello.message, { group: 'g', name: server.nodeId, pageOps, frameBytes: 1 << 20 })) {
+          if (session.done) break
+          session.take(wire(frame))
+        }
+      }
+      const keys = Array.from({ length: 24 }, (_, i) => `k${i}`)
+      const all = (r: Replica): string[] => keys.flatMap(key => r.history(key).map(p => `${key}=${text(p.op.value)}@${p.op.origin}${p.conflict !== undefined ? ' conflict' : ''}`))
+      fc.assert(fc.property(
+        fc.array(fc.record({ node: fc.integer({ min: 0, max: 2 }), keys: fc.subarray(keys, { minLength: 1 }), del: fc.boolean(), sync: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))) }), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom(1, 2, 3, 100),
+        fc.constantFrom(5, 1024),
+        (steps, versions, historyBytes) => {
+          const { make, clock } = setup({ historyVersions: versions, historyBytes })
+          const nodes = ['n0', 'n1', 'n2'].map(make)
+          steps.forEach((step, i) => {
+            clock.advance(1)
+            const writer = nodes[step.node] as Replica
+            const written = writer.write(step.keys.map(key => ({ key, value: step.del && key < 'k2' ? null : bytes(`w${i}`.repeat(step.node + 1)) })))
+            writer.markDurable((written.at(-1) as Op).seq)
+            if (step.sync != null && step.sync[0] !== step.sync[1]) pullPages(nodes[step.sync[0]] as Replica, nodes[step.sync[1]] as Replica, 1000)
+          })
+          const batched = make('batched')
+          const single = make('single')
+          for (const server of nodes) {
+            pullPages(batched, server, 1000)
+            pullPages(single, server, 1)
+          }
+          assert.deepEqual(all(batched), all(single))
+          assert.equal(batched.status().conflicts, single.status().conflicts)
+        }
+      ), { numRuns: kind === 'memory' ? 150 : 40 })
     })
   })
 }

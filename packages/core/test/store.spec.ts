@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { EMPTY_ACC, ForeignDatabaseError, SCHEMA_VERSION, SqliteStore, StoreVersionError, attestationKey, headOf, opDigest, proveOps, type Op, type Store } from '../src/index.js'
+import { EMPTY_ACC, ForeignDatabaseError, SCHEMA_VERSION, SqliteStore, StoreVersionError, attestationKey, headOf, opDigest, proveOps, type Op, type RowHead, type Store } from '../src/index.js'
 import { Keys, op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
@@ -52,7 +52,19 @@ for (const kind of ['memory', 'sqlite'] as StoreKind[]) {
       const asked = [...keys, 'absent', 'a\u0000b']
       const many = store.rowsAt(asked)
       assert.deepEqual([...many.keys()].sort(), [...keys].sort(), 'every key that has a row, tombstones too, and no other')
-      for (const key of keys) assert.deepEqual(many.get(key), headOf(store.row(key) as Op), key)
+      for (const key of keys) {
+        const { pastless, bytes, asPast, ...head } = many.get(key) as RowHead
+        assert.deepEqual(head, headOf(store.row(key) as Op), key)
+        if (asPast !== undefined) assert.deepEqual(plain(asPast), plain(store.row(key)), `${key}: the row as a past version keeps it`)
+        assert.equal(bytes, key === 'dead' ? 0 : 1, `${key}: its value's size`)
+        assert.equal(pastless, true, `${key}: no past version yet`)
+      }
+      // a past version, or one trimmed (a floor), and the key's history is no longer empty
+      store.transaction(() => { store.past.keepRow('a') })
+      store.transaction(() => { store.past.keep(op('quote"d', 'old', { seq: 9, wall: 0 }), new Uint8Array(32)); store.past.trim('quote"d', 0, 0) })
+      assert.deepEqual(store.past.list('quote"d', 5), [], 'the version kept was trimmed')
+      const after = store.rowsAt(keys)
+      assert.deepEqual(keys.filter(key => after.get(key)?.pastless === false), ['a', 'quote"d'])
     })
 
     it('keeps a superseded op in history, served with the rows by origin in seq order, with its proof', () => {

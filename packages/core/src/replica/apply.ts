@@ -13,7 +13,7 @@ import { beats, compareStamps, headOf } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin, xorInto } from '../marks.js'
 import { KeyHistory, type HistoryBound } from './history.js'
-import type { Head, Mark, Op, OriginState, PastVersion, Store } from '../types.js'
+import type { Head, Mark, Op, OriginState, PastVersion, RowHead, Store } from '../types.js'
 
 export interface Applied {
   /** Ops that became the row of their key, in order. */
@@ -70,13 +70,20 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
   return result
 }
 
-/** The head of the current row of each key `ops` touch: read in one go for a batch of user keys, kept as ops become rows. */
+/**
+ * The head of the current row of each key `ops` touch: read in one go for a
+ * batch of user keys, kept as ops become rows; and of those, the keys with no
+ * past versions yet, until this batch keeps one.
+ */
 class Rows {
-  private readonly known?: Map<string, Head>
+  private readonly known?: Map<string, RowHead>
+  private readonly pastless = new Set<string>()
 
   constructor (private readonly store: Store, ops: Op[]) {
     // a key's JSON form reaches SQLite as text: murmur's own keys (a leading U+0000) are read one by one
-    if (ops.length >= 16) this.known = store.rowsAt([...new Set(ops.filter(op => !isReserved(op.key)).map(op => op.key))])
+    if (ops.length < 16) return
+    this.known = store.rowsAt([...new Set(ops.filter(op => !isReserved(op.key)).map(op => op.key))])
+    for (const [key, head] of this.known) if (head.pastless === true) this.pastless.add(key)
   }
 
   get (key: string): Head | undefined {
@@ -85,26 +92,43 @@ class Rows {
     return row === undefined ? undefined : headOf(row)
   }
 
+  /** The current row of `key` when its key has no past versions (`RowHead.pastless`). */
+  alone (key: string): (RowHead & { asPast: Op }) | undefined {
+    const head = this.pastless.has(key) ? this.known?.get(key) : undefined
+    return head?.asPast === undefined ? undefined : head as RowHead & { asPast: Op }
+  }
+
+  /** A past version of `key` was kept. */
+  kept (key: string): void {
+    this.pastless.delete(key)
+  }
+
   became (op: Op): void {
+    this.pastless.delete(op.key)
     if (!isReserved(op.key)) this.known?.set(op.key, headOf(op))
   }
 }
 
 function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, number>, 'get'>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied, history: KeyHistory): void {
   const current = rows.get(op.key)
+  const alone = rows.alone(op.key)
   if (current === undefined ? superseded(op) : !beats(op, current, () => store.row(op.key))) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
-    history.lost(op, digest, current)
+    history.lost(op, digest, current, alone !== undefined)
+    rows.kept(op.key)
     return
   }
+  // a key with no past versions yet: its row becomes the only one, and no query finds what else to mark or trim
+  let done = false
   if (current !== undefined) {
-    history.replaced(op.key)
+    if (alone !== undefined) done = history.replacedAlone(op, alone)
+    else history.replaced(op.key)
     // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
     if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
     else store.supersede(current)
   }
   store.put(op, digest)
-  history.won(op)
+  if (!done) history.won(op)
   rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)

@@ -18,7 +18,7 @@
 import { compareVersions } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { concurrent } from './conflicts.js'
-import type { Head, Op, PastVersion, Store } from '../types.js'
+import type { Head, Op, PastVersion, RowHead, Store } from '../types.js'
 
 export interface HistoryBound {
   /** Versions of a key kept, the current one included. */
@@ -46,6 +46,20 @@ export class KeyHistory {
     if (!isReserved(key)) this.store.past.keepRow(key)
   }
 
+  /**
+   * `op` is about to replace `row`, the current row of a key with no past
+   * versions yet (`RowHead.pastless`): the row becomes its only one, a
+   * conflict if `op` had not seen it. That is what `replaced`, then `won`,
+   * would find, without their queries: nothing older to mark. Returns
+   * whether `won` may be skipped: the one past version is within the bound.
+   */
+  replacedAlone (op: Op, row: RowHead & { asPast: Op }): boolean {
+    if (isReserved(op.key)) return true
+    const marked = this.store.past.keepCurrent(row.asPast, !this.local && concurrent(row, op))
+    if (marked !== undefined) this.conflicts.push(marked)
+    return this.bound.versions > 1 && row.bytes !== undefined && row.bytes <= this.bound.bytes
+  }
+
   /** `op` became the row of its key: the past versions it had not seen are conflicts. */
   won (op: Op): void {
     if (isReserved(op.key)) return
@@ -58,17 +72,21 @@ export class KeyHistory {
   /**
    * `op` lost on arrival, to the row `current` (or, with none, to an op
    * collected here): it is a conflict if a newer version had not seen it,
-   * and the older ones it had not seen are.
+   * and the older ones it had not seen are. `pastless`: the key has no past
+   * versions yet (`RowHead.pastless`), so `op` becomes its only one, with
+   * nothing newer or older to compare it with, and no query is needed.
    */
-  lost (op: Op, digest: Uint8Array, current: Head | undefined): void {
+  lost (op: Op, digest: Uint8Array, current: Head | undefined, pastless = false): void {
     if (isReserved(op.key)) return
-    const conflict = (current !== undefined && concurrent(op, current)) || this.store.past.unseenByNewer(op)
+    const conflict = (current !== undefined && concurrent(op, current)) || (!pastless && this.store.past.unseenByNewer(op))
     // marked as it goes in; or, were this version kept already, marked where it is
-    const marked = this.store.past.keep(op, digest, conflict) ?? (conflict ? this.store.past.mark(op) : undefined)
-    const gone = this.store.past.trim(op.key, this.bound.versions - (current === undefined ? 0 : 1), this.bound.bytes)
+    const marked = this.store.past.keep(op, digest, conflict, pastless) ?? (conflict && !pastless ? this.store.past.mark(op) : undefined)
+    const versions = this.bound.versions - (current === undefined ? 0 : 1)
+    const alone = pastless && versions >= 1 && (op.value?.length ?? 0) <= this.bound.bytes
+    const gone = alone ? [] : this.store.past.trim(op.key, versions, this.bound.bytes)
     // a version the bound drops at once was never history here: no conflict to report
     if (marked !== undefined && !gone.some(v => compareVersions(v, op) === 0 && Buffer.compare(v.digest, digest) === 0)) this.conflicts.push(marked)
-    this.beat(op)
+    if (!pastless) this.beat(op)
   }
 
   /** Marks the past versions older than `op` that it had not seen. */

@@ -29,6 +29,16 @@ export class MemoryPast implements PastStore {
     if (row !== undefined) this.keep(row, new Uint8Array(0))
   }
 
+  keepCurrent (row: Op, conflict: boolean): PastVersion | undefined {
+    const current = this.components.row(row.key)
+    return current === undefined ? undefined : this.keep(current, new Uint8Array(0), conflict)
+  }
+
+  /** Whether `key` has no past versions and none trimmed (`RowHead.pastless`). */
+  pastless (key: string): boolean {
+    return !this.keys.has(key) && !this.floors.has(key)
+  }
+
   keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
     const floor = this.floors.get(op.key)
     if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined

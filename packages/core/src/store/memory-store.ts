@@ -10,7 +10,7 @@ import { opDigest } from '../proof.js'
 import { ChangeCursors } from './change-cursors.js'
 import { MemoryPast } from './memory-past.js'
 import { completePage } from './pages.js'
-import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 interface Versioned { op: Op, digest: Uint8Array }
 
@@ -176,11 +176,14 @@ export class MemoryStore implements Store {
     return at === undefined ? undefined : { wall: at.wall, logical: at.logical }
   }
 
-  rowsAt (keys: string[]): Map<string, Head> {
-    const out = new Map<string, Head>()
+  rowsAt (keys: string[]): Map<string, RowHead> {
+    const out = new Map<string, RowHead>()
     for (const key of keys) {
       const row = this.row(key)
-      if (row !== undefined) out.set(key, headOf(row))
+      if (row !== undefined) {
+        const { proof, expires, ...asPast } = row
+        out.set(key, { ...headOf(row), pastless: this.past.pastless(key), bytes: row.value?.length ?? 0, asPast })
+      }
     }
     return out
   }

@@ -25,7 +25,7 @@ export interface SqlitePastComponents {
 
 function prepare (db: Database.Database) {
   return {
-    keepRow: db.prepare<[string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}) SELECT ${COLUMNS} FROM kv_store WHERE key = ?`),
+    keepRow: db.prepare<[number | null, string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict) SELECT ${COLUMNS}, ? FROM kv_store WHERE key = ?`),
     // a version kept as a conflict is marked as it goes in (an update of the row after it would write it twice); no
     // RETURNING here or below: it costs more than the statement (SQLite stages the rows, better-sqlite3 copies them)
     keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict)
@@ -68,12 +68,21 @@ export class SqlitePast implements PastStore {
   }
 
   keepRow (key: string): void {
-    this.components.mutate(() => this.sql.keepRow.run(key))
+    this.components.mutate(() => this.sql.keepRow.run(null, key))
   }
 
-  keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
+  keepCurrent (row: Op, conflict: boolean): PastVersion | undefined {
+    // a statement that returns rows costs several that do not: the caller's copy of the row goes out, none is read back
+    return this.components.mutate(() => {
+      const cursor = conflict ? this.components.claim() : null
+      if (this.sql.keepRow.run(cursor, row.key).changes === 0 || cursor === null) return undefined
+      return { op: row, conflict: cursor }
+    })
+  }
+
+  keep (op: Op, digest: Uint8Array, conflict = false, pastless = false): PastVersion | undefined {
     // at or below what the bound trimmed: it would have been trimmed too, had it come before
-    const floor = this.sql.floor.get(op.key)
+    const floor = pastless ? undefined : this.sql.floor.get(op.key)
     if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined
     const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text' as const, ...seenColumns(op.seen), digest }
     return this.components.mutate(() => {

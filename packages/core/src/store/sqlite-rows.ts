@@ -4,7 +4,7 @@ import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
 import type { CursorEntries } from './change-cursors.js'
 import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
-import type { Head, HeldOp, Op, OpProof, RowOptions, Seen } from '../types.js'
+import type { Head, HeldOp, RowHead, Op, OpProof, RowOptions, Seen } from '../types.js'
 
 const NO_DIGESTS = new Uint8Array(0)
 
@@ -112,9 +112,11 @@ export function toRow (op: Op): Row {
 }
 
 /** A `Store.rowsAt` row as a head. */
-export function headOfRow (row: HeadRow): Head {
-  const head: Head = { key: row.key, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq, live: row.live === 1, sig: row.sig }
+export function headOfRow (row: HeadRow): RowHead {
+  const head: RowHead = { key: row.key, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq, live: row.live === 1, sig: row.sig, pastless: row.pastless === 1, bytes: row.bytes }
   const seen = seenOf(row)
   if (seen !== undefined) head.seen = seen
+  // as key_history keeps it: no expiry
+  if (head.pastless === true) head.asPast = fromRow({ ...row, expires: null })
   return head
 }

@@ -164,9 +164,11 @@ export interface Row {
   seen_origin: string | null
 }
 
-/** A row's head (`Store.rowsAt`): SQLite gives `live` as 0 or 1. */
-export interface HeadRow extends Omit<Row, 'value' | 'type' | 'expires'> {
+/** A row's head (`Store.rowsAt`): SQLite gives `live` and `pastless` as 0 or 1. */
+export interface HeadRow extends Omit<Row, 'expires'> {
   live: number
+  bytes: number
+  pastless: number
 }
 
 /** A `snapshot_stage` row: an op with its whole proof. */
@@ -224,8 +226,11 @@ export function prepareStatements (db: Database.Database) {
     supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
       SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    headsAt: prepare<[string], HeadRow>(`SELECT key, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, value IS NOT NULL AS live FROM kv_store
-      WHERE key IN (SELECT value FROM json_each(?))`),
+    // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries
+    headsAt: prepare<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, value IS NOT NULL AS live,
+      coalesce(length(value), 0) AS bytes, NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key)
+        AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key) AS pastless
+      FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :from AND key < ${PREFIX_END} AND ${SHOWN} ORDER BY key LIMIT :limit`),

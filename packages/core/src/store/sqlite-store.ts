@@ -19,7 +19,7 @@ import { cursorEntries, fromRow, headOfRow, listRows, ranked, stagedOp, stagedRo
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
-import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
+import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 export { SCHEMA_VERSION }
 export type { Durability, SqliteStoreInit }
@@ -101,7 +101,7 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : ranked(row)
   }
 
-  rowsAt (keys: string[]): Map<string, Head> {
+  rowsAt (keys: string[]): Map<string, RowHead> {
     return new Map(this.sql.headsAt.all(JSON.stringify(keys)).map(row => [row.key, headOfRow(row)]))
   }
 
