@@ -164,7 +164,7 @@ export interface Row {
   seen_origin: string | null
 }
 
-/** A row's head (`Store.rowsAt`): SQLite gives `live` and `pastless` as 0 or 1. */
+/** A row's head (`Store.rowsAt`): SQLite gives `live` and `pastless` as 0 or 1, and `value` only with `pastless` (NULL otherwise). */
 export interface HeadRow extends Omit<Row, 'expires'> {
   live: number
   bytes: number
@@ -226,11 +226,13 @@ export function prepareStatements (db: Database.Database) {
     supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
       SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries
-    headsAt: prepare<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, value IS NOT NULL AS live,
-      coalesce(length(value), 0) AS bytes, NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key)
-        AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key) AS pastless
-      FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
+    // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries;
+    // the value only for those (it becomes their past version), not for keys with a history, the steady state
+    headsAt: prepare<[string], HeadRow>(`SELECT key, CASE WHEN pastless THEN value END AS value, type, wall, logical, origin, seq, sig,
+      seen_wall, seen_logical, seen_origin, live, bytes, pastless
+      FROM (SELECT *, value IS NOT NULL AS live, coalesce(length(value), 0) AS bytes,
+        NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key) AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key) AS pastless
+        FROM kv_store WHERE key IN (SELECT value FROM json_each(?)))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :from AND key < ${PREFIX_END} AND ${SHOWN} ORDER BY key LIMIT :limit`),
