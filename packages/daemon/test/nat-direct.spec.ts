@@ -95,7 +95,9 @@ describe('DCUtR and AutoNAT through NAT66 (network namespaces)', { skip }, () =>
     alice = await net.start(PUBLIC, 'alice', { args: ['--join', relayTicket], env: DCUTR_LOG })
     await waitFor(async () => (await alice.status()).reach.reachability === 'public', 'alice to show reach public', 30_000, 100)
     const aliceMs = Date.now() - started
-    bob = await net.start(LAN_A, 'bob', { args: ['--join', relayTicket], env: DCUTR_LOG })
+    // bob pulls from a random member (the relay or alice) and quiet pulls back off up to the bound: at the
+    // default bound (60 s) a pull from alice after the upgrade could take minutes to come; at 1 s it comes within seconds
+    bob = await net.start(LAN_A, 'bob', { args: ['--join', relayTicket, '--anti-entropy-interval', '500', '--anti-entropy-max-interval', '1000'], env: DCUTR_LOG })
     // the relay asks each member that connects, if that member has an IPv6 address to show: alice had
     // none yet (hers was unconfirmed) when she connected; bob dials the relay back through NAT A
     await waitFor(async () => (await relay.status()).reach.reachability === 'public', 'the relay to show reach public', 30_000, 100)
@@ -120,7 +122,7 @@ describe('DCUtR and AutoNAT through NAT66 (network namespaces)', { skip }, () =>
     await bob.put('from-bob', 'b1')
     await waitFor(async () => await has(alice, 'from-bob', 'b1') && await has(bob, 'from-alice', 'a1'), 'alice and bob to converge', 30_000, 100)
     const upgradedAt = Date.now()
-    await waitFor(async () => ((await lastSync(bob, ids.alice)) ?? 0) > upgradedAt, 'bob to complete a sync pull from alice over the direct connection', 60_000, 200)
+    await waitFor(async () => ((await lastSync(bob, ids.alice)) ?? 0) > upgradedAt, 'bob to complete a sync pull from alice over the direct connection', 30_000, 200)
     assert.equal((await peer(bob, ids.alice)).connection, 'direct')
     console.log(`# alice's relayed dial to bob direct both ways (DCUtR unilateral upgrade): ${upgradeMs} ms`)
   })
