@@ -42,8 +42,13 @@ export interface PastStore {
    * the key has no past versions and none trimmed.
    */
   keep(op: Op, digest: Uint8Array, conflict?: boolean, pastless?: boolean): PastVersion | undefined
-  /** The version of each of `keys` (user keys) a write here now has seen: its row's, or with no row (a collected tombstone) its newest past version's; none for a key with neither. */
-  newest(keys: string[]): Map<string, Seen>
+  /**
+   * The version of each of `keys` (user keys) a write here now has seen: its
+   * row's, or with no row (a collected tombstone) its newest past version's;
+   * none for a key with neither. `rows`: the keys' rows, read already
+   * (`Store.rowsAt`): a key not in it has none, and only its past is read.
+   */
+  newest(keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen>
   /**
    * Marks as conflicts, each with a new change cursor, the past versions of
    * `key` above `seen` and below `winner` not marked yet; returns them.

@@ -33,9 +33,10 @@ export interface Applied {
 /**
  * Applies `ops` (in the order given) on top of `origins`. `superseded(op)`
  * says an op that would create its key is known to have lost to an op this
- * node once held and has since collected (a sync witness).
+ * node once held and has since collected (a sync witness). `rows`: the
+ * rows of the ops' user keys, read for this batch already (`readRows`).
  */
-export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false, local = false): Applied {
+export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState>, ops: Op[], bound: HistoryBound, superseded: (op: Op) => boolean = () => false, local = false, rows?: Map<string, RowHead>): Applied {
   const history = new KeyHistory(store, bound, local)
   const result: Applied = { changed: [], states: new Map(), records: [], equivocations: [], marks: new Map(), conflicts: history.conflicts }
   // looked up per op, not copied per call: a copy cost O(origins) on every message received
@@ -48,7 +49,7 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     }
     return state
   }
-  const rows = new Rows(store, ops)
+  const heads = new Rows(store, ops, rows)
   for (const op of ops) {
     const state = stateOf(op.origin)
     const digest = digestOf(op)
@@ -64,10 +65,21 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     } else {
       throw new Error(`bug: op ${op.origin}/${op.seq} applied out of order (held ${state.held.seq}, floor ${state.floor.seq})`)
     }
-    place(store, rows, floors, op, digest, superseded, result, history)
+    place(store, heads, floors, op, digest, superseded, result, history)
   }
   for (const [origin, state] of result.states) store.setOrigin(origin, state)
   return result
+}
+
+/**
+ * The rows of the user keys of a batch of `count` writes, read in one query;
+ * undefined for a batch too small to gain from that (its rows are read one by
+ * one). A key's JSON form reaches SQLite as text: murmur's own keys (a
+ * leading U+0000) are always read one by one.
+ */
+export function readRows (store: Store, count: number, writes: Array<{ key: string }>): Map<string, RowHead> | undefined {
+  if (count < 16) return undefined
+  return store.rowsAt([...new Set(writes.filter(write => !isReserved(write.key)).map(write => write.key))])
 }
 
 /**
@@ -79,11 +91,9 @@ class Rows {
   private readonly known?: Map<string, RowHead>
   private readonly pastless = new Set<string>()
 
-  constructor (private readonly store: Store, ops: Op[]) {
-    // a key's JSON form reaches SQLite as text: murmur's own keys (a leading U+0000) are read one by one
-    if (ops.length < 16) return
-    this.known = store.rowsAt([...new Set(ops.filter(op => !isReserved(op.key)).map(op => op.key))])
-    for (const [key, head] of this.known) if (head.pastless === true) this.pastless.add(key)
+  constructor (private readonly store: Store, ops: Op[], known = readRows(store, ops.length, ops)) {
+    this.known = known
+    for (const [key, head] of known ?? []) if (head.pastless === true) this.pastless.add(key)
   }
 
   get (key: string): Head | undefined {

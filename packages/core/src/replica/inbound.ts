@@ -25,7 +25,7 @@ import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
 import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
-import type { Op, PastVersion, Stamp } from '../types.js'
+import type { Op, PastVersion, RowHead, Stamp } from '../types.js'
 
 export interface ReceiveContext {
   via: 'gossip' | 'sync'
@@ -220,12 +220,12 @@ function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: R
 }
 
 /** Applies `ops` in one transaction and moves the replica's state along with it. */
-export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received, local = false): void {
+export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received, local = false, rows?: Map<string, RowHead>): void {
   // this node's own new writes were stamped by its clock already
   if (!local) state.hlc.update(ops.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
   const superseded = (op: Op): boolean => (witnesses?.get(op.key) ?? []).some(w => isNewer(w, op) && w.seq <= (state.origins.get(w.origin)?.held.seq ?? 0))
   const applied = state.store.transaction(() => {
-    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local)
+    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local, rows)
     state.store.setClock(state.hlc.peek())
     for (const { origin, seq } of result.equivocations) {
       if (state.equivocators.has(origin)) continue

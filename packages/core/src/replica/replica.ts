@@ -15,6 +15,7 @@ import { attestationKey, isReserved } from '../keys.js'
 import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
 import { expiryOf, typeOf } from '../value-type.js'
+import { readRows } from './apply.js'
 import { collect, type Collected } from './collect.js'
 import { expiryClock, isExpired, sweep } from './expiry.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
@@ -81,8 +82,10 @@ export class Replica {
     }
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
     // what each write has seen (see `conflicts.ts`): its key's row, a tombstone included, or with none its
-    // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write
-    const written = this.state.store.past.newest([...new Set(changes.filter(change => !isReserved(change.key)).map(change => change.key))])
+    // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write.
+    // The rows are read once, for this and for the commit
+    const rows = readRows(this.state.store, changes.length, changes)
+    const written = this.state.store.past.newest([...new Set(changes.filter(change => !isReserved(change.key)).map(change => change.key))], rows)
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()
       const op: Op = { key: change.key, value: change.value, wall, logical, origin: this.nodeId, seq: first + i }
@@ -97,7 +100,7 @@ export class Replica {
     })
     if (ops.length === 0) return ops
     if (this.state.sign != null) proveOps(ops, this.state.sign)
-    commit(this.state, ops, undefined, emptyReceived(), true)
+    commit(this.state, ops, undefined, emptyReceived(), true, rows)
     return ops
   }
 

@@ -51,10 +51,10 @@ export class MemoryPast implements PastStore {
     return conflict ? pastOf(entry) : undefined
   }
 
-  newest (keys: string[]): Map<string, Seen> {
+  newest (keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen> {
     const found = new Map<string, Seen>()
     for (const key of keys) {
-      const op = this.components.row(key) ?? this.sorted(key)[0]?.op
+      const op = (rows !== undefined ? rows.get(key) : this.components.row(key)) ?? this.sorted(key)[0]?.op
       if (op !== undefined) found.set(key, { wall: op.wall, logical: op.logical, origin: op.origin })
     }
     return found

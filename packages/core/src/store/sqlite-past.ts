@@ -28,8 +28,9 @@ function prepare (db: Database.Database) {
     keepRow: db.prepare<[number | null, string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict) SELECT ${COLUMNS}, ? FROM kv_store WHERE key = ?`),
     // a version kept as a conflict is marked as it goes in (an update of the row after it would write it twice); no
     // RETURNING here or below: it costs more than the statement (SQLite stages the rows, better-sqlite3 copies them)
-    keep: db.prepare<[Record<string, unknown>]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict)
-      VALUES (:key, :value, :wall, :logical, :origin, :seq, :type, :seen_wall, :seen_logical, :seen_origin, :digest, :conflict)`),
+    // positional: `COLUMNS`, then conflict
+    keep: db.prepare<[string, Uint8Array | null, number, number, string, number, string, number | null, number | null, string | null, Uint8Array, number | null]>(`INSERT OR IGNORE
+      INTO key_history (${COLUMNS}, conflict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // one query for all the keys of a write (a key's JSON form reaches SQLite as text), rows first, then past versions
     rowVersions: db.prepare<[string], Seen & { key: string }>('SELECT key, wall, logical, origin FROM kv_store WHERE key IN (SELECT value FROM json_each(?))'),
     pastVersions: db.prepare<[string], Seen & { key: string }>(`SELECT key, wall, logical, origin FROM key_history
@@ -87,14 +88,15 @@ export class SqlitePast implements PastStore {
     const row = { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, type: op.type ?? 'text' as const, ...seenColumns(op.seen), digest }
     return this.components.mutate(() => {
       const cursor = conflict ? this.components.claim() : null
-      if (this.sql.keep.run({ ...row, conflict: cursor }).changes === 0 || cursor === null) return undefined
+      if (this.sql.keep.run(row.key, row.value, row.wall, row.logical, row.origin, row.seq, row.type, row.seen_wall, row.seen_logical, row.seen_origin, digest, cursor).changes === 0 || cursor === null) return undefined
       return pastOf({ ...row, sig: null, expires: null, id: 0, conflict: cursor })
     })
   }
 
-  newest (keys: string[]): Map<string, Seen> {
+  newest (keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen> {
     const found = new Map<string, Seen>()
-    for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
+    if (rows === undefined) for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
+    else for (const key of keys) { const row = rows.get(key); if (row !== undefined) found.set(key, { wall: row.wall, logical: row.logical, origin: row.origin }) }
     const rest = keys.filter(key => !found.has(key))
     if (rest.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(rest))) if (!found.has(key)) found.set(key, seen)
     return found

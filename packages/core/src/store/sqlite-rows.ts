@@ -4,7 +4,7 @@ import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
 import type { CursorEntries } from './change-cursors.js'
 import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
-import type { Head, HeldOp, RowHead, Op, OpProof, RowOptions, Seen } from '../types.js'
+import type { Head, HeldOp, RowHead, Op, OpProof, RowOptions, Seen, ValueType } from '../types.js'
 
 const NO_DIGESTS = new Uint8Array(0)
 
@@ -109,6 +109,15 @@ export function ranked (row: Row): Op {
 
 export function toRow (op: Op): Row {
   return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, ...seenColumns(op.seen) }
+}
+
+/** An op's columns in `OP_COLUMNS` order (key … seen_origin), then its digest: the positional parameters of `put` and `addHistory`. */
+export type OpParams = [string, Uint8Array | null, number, number, string, number, Uint8Array | null, ValueType, number | null, number | null, number | null, string | null, Uint8Array]
+
+/** `op`'s `OpParams` (positional: binding thirteen named parameters cost ~1.5 µs more per op). */
+export function opParams (op: Op, digest: Uint8Array): OpParams {
+  const seen = op.seen
+  return [op.key, op.value, op.wall, op.logical, op.origin, op.seq, op.proof?.sig ?? null, op.type ?? 'text', op.expires ?? null, seen?.wall ?? null, seen?.logical ?? null, seen?.origin ?? null, digest]
 }
 
 /** A `Store.rowsAt` row as a head. */

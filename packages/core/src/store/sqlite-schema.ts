@@ -13,6 +13,7 @@
  * 7 file up to date when it opens.
  */
 import type Database from 'better-sqlite3'
+import type { OpParams } from './sqlite-rows.js'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
 export const SCHEMA_VERSION = 8
@@ -196,6 +197,8 @@ export interface VectorRow {
 
 const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires, seen_wall, seen_logical, seen_origin'
 const OP_PARAMS = ':key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :seen_wall, :seen_logical, :seen_origin'
+/** `OP_COLUMNS` as positional parameters (`OpParams`, in sqlite-rows.ts). */
+const OP_PLACES = OP_COLUMNS.split(', ').map(() => '?').join(', ')
 /** The columns an upsert sets besides the version's own. */
 const LATER_SET = 'expires = excluded.expires, seen_wall = excluded.seen_wall, seen_logical = excluded.seen_logical, seen_origin = excluded.seen_origin'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
@@ -219,7 +222,7 @@ export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<[Row & { digest: Uint8Array }]>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PARAMS}, :digest)
+    put: prepare<OpParams>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PLACES}, ?)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
         origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest, ${LATER_SET}`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
@@ -242,7 +245,7 @@ export function prepareStatements (db: Database.Database) {
       WHERE origin = :origin AND seq > :after ORDER BY seq LIMIT :limit`),
     rowsIn: prepare<[{ origin: string, after: number, upTo: number }], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
-    addHistory: prepare<[HistoryRow]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest) VALUES (${OP_PARAMS}, :digest)`),
+    addHistory: prepare<OpParams>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest) VALUES (${OP_PLACES}, ?)`),
     rowDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM kv_store
       WHERE origin = :origin AND seq > :after AND seq <= :upTo`),
     historyDigestsIn: prepare<[{ origin: string, after: number, upTo: number }], { digest: Uint8Array }>(`SELECT digest FROM op_history

@@ -15,7 +15,7 @@ import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { cursorEntries, fromRow, headOfRow, listRows, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
+import { cursorEntries, fromRow, headOfRow, listRows, opParams, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
@@ -112,9 +112,7 @@ export class SqliteStore implements Store {
   put (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
       this.refs.hold(op)
-      // an object literal, not a spread of toRow(op): this runs for every op applied
-      const seen = op.seen
-      this.sql.put.run({ key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, digest, seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null })
+      this.sql.put.run(...opParams(op, digest))
       this.cursors.put(op)
       this.count(op.key, op.value !== null, 1)
       this.see(op)
@@ -131,7 +129,7 @@ export class SqliteStore implements Store {
 
   addHistory (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
-      if (this.sql.addHistory.run({ ...toRow(op), digest }).changes > 0) this.refs.hold(op)
+      if (this.sql.addHistory.run(...opParams(op, digest)).changes > 0) this.refs.hold(op)
       this.see(op)
     })
   }
