@@ -122,10 +122,16 @@ export function opParams (op: Op, digest: Uint8Array): OpParams {
 
 /** A `Store.rowsAt` row as a head. */
 export function headOfRow (row: HeadRow): RowHead {
-  const head: RowHead = { key: row.key, wall: row.wall, logical: row.logical, origin: row.origin, seq: row.seq, live: row.live === 1, sig: row.sig, pastless: row.pastless === 1, bytes: row.bytes }
-  const seen = seenOf(row)
+  const [key, value, type, wall, logical, origin, seq, sig, seenWall, seenLogical, seenOrigin, pastless] = row
+  const head: RowHead = { key, wall, logical, origin, seq, live: value !== null, sig, pastless: pastless === 1, bytes: value?.length ?? 0 }
+  const seen = seenOrigin === null ? undefined : { wall: seenWall ?? 0, logical: seenLogical ?? 0, origin: seenOrigin }
   if (seen !== undefined) head.seen = seen
-  // as key_history keeps it: no expiry
-  if (head.pastless === true) head.asPast = fromRow({ ...row, expires: null })
+  if (pastless === 1) {
+    // as key_history keeps it: no proof, no expiry
+    const past: Op = { key, value, wall, logical, origin, seq }
+    if (type !== 'text' && value !== null) past.type = type
+    if (seen !== undefined) past.seen = seen
+    head.asPast = past
+  }
   return head
 }

@@ -165,12 +165,9 @@ export interface Row {
   seen_origin: string | null
 }
 
-/** A row's head (`Store.rowsAt`): SQLite gives `live` and `pastless` as 0 or 1, and `value` only with `pastless` (NULL otherwise). */
-export interface HeadRow extends Omit<Row, 'expires'> {
-  live: number
-  bytes: number
-  pastless: number
-}
+/** A row's head (`Store.rowsAt`), read raw (an array, not an object: ~1 µs less a row): `pastless` is 0 or 1. */
+export type HeadRow = [key: string, value: Uint8Array | null, type: ValueType, wall: number, logical: number, origin: string, seq: number,
+  sig: Uint8Array | null, seenWall: number | null, seenLogical: number | null, seenOrigin: string | null, pastless: number]
 
 /** A `snapshot_stage` row: an op with its whole proof. */
 export interface StagedRow extends Row {
@@ -220,6 +217,8 @@ export type Statements = ReturnType<typeof prepareStatements>
 
 export function prepareStatements (db: Database.Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql)
+  // rows as arrays, in column order
+  const prepareRaw = <P extends unknown[], R extends unknown[]>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).raw(true)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
     put: prepare<OpParams>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PLACES}, ?)
@@ -231,11 +230,10 @@ export function prepareStatements (db: Database.Database) {
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
     // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries;
     // the value only for those (it becomes their past version), not for keys with a history, the steady state
-    headsAt: prepare<[string], HeadRow>(`SELECT key, CASE WHEN pastless THEN value END AS value, type, wall, logical, origin, seq, sig,
-      seen_wall, seen_logical, seen_origin, live, bytes, pastless
-      FROM (SELECT *, value IS NOT NULL AS live, coalesce(length(value), 0) AS bytes,
-        NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key) AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key) AS pastless
-        FROM kv_store WHERE key IN (SELECT value FROM json_each(?)))`),
+    // the value too (it becomes the past version of a key with none): a CASE on pastless ran its two probes twice
+    headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin,
+      NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key) AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key)
+      FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
     listFrom: prepare<[ListParams], Row>(`SELECT ${OP_COLUMNS} FROM kv_store
       WHERE key >= :from AND key < ${PREFIX_END} AND ${SHOWN} ORDER BY key LIMIT :limit`),

@@ -102,7 +102,9 @@ export class SqliteStore implements Store {
   }
 
   rowsAt (keys: string[]): Map<string, RowHead> {
-    return new Map(this.sql.headsAt.all(JSON.stringify(keys)).map(row => [row.key, headOfRow(row)]))
+    const heads = new Map<string, RowHead>()
+    for (const row of this.sql.headsAt.all(JSON.stringify(keys))) heads.set(row[0], headOfRow(row))
+    return heads
   }
 
   rows (options: RowOptions = {}): Op[] {
