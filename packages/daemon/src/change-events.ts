@@ -1,7 +1,10 @@
 /**
  * A node's change events, told to its listeners in cursor order (see
  * `ChangeOrder` for this node's own writes against a peer's): a watcher that
- * resumes from the last cursor it saw misses none.
+ * resumes from the last cursor it saw misses none. With no listener
+ * (`listened` false: no `kv_subscribe` open, no library listener), no event
+ * is built, only the order kept: a heal of 10,000 conflicting keys built
+ * 15,000 events nobody read.
  */
 import type { Op, PastVersion, Replica, SqliteStore } from '@murmur/core'
 import { ChangeOrder } from './change-order.js'
@@ -10,7 +13,11 @@ import { changeEventOf, peerEvents, type ChangeEvent } from './entry.js'
 export class ChangeEvents {
   private order = new ChangeOrder()
 
-  constructor (private readonly emit: (event: ChangeEvent) => void, private readonly parts: () => { store: SqliteStore, replica: Replica } | undefined) {}
+  constructor (
+    private readonly emit: (event: ChangeEvent) => void,
+    private readonly parts: () => { store: SqliteStore, replica: Replica } | undefined,
+    private readonly listened: () => boolean = () => true
+  ) {}
 
   /** A new start: nothing of an earlier run waits. */
   reset (): void {
@@ -31,7 +38,8 @@ export class ChangeEvents {
   changed (op: Op, source: string): void {
     const parts = this.parts()
     const cursor = parts?.store.cursorOf(op)
-    const emit = (): void => { this.emit(changeEventOf(op, source, cursor, parts?.replica.sweptExpiry(op))) }
+    // whether anyone listens is asked when the event is due, so a listener added while it was held still hears it
+    const emit = (): void => { if (this.listened()) this.emit(changeEventOf(op, source, cursor, parts?.replica.sweptExpiry(op))) }
     if (source === 'local') this.order.own(cursor, emit)
     else this.order.peer(cursor, emit)
   }
@@ -39,7 +47,8 @@ export class ChangeEvents {
   /** Keys a peer's ops changed and the conflicts they made, interleaved by cursor. */
   peerChanged (changed: Op[], conflicts: PastVersion[], source: string): void {
     const parts = this.parts()
-    if (parts === undefined) return
+    // events of changes already made: a listener added later starts after them (or replays them by cursor)
+    if (parts === undefined || !this.listened()) return
     for (const { cursor, event } of peerEvents(changed, conflicts, source, op => parts.store.cursorOf(op), op => parts.replica.sweptExpiry(op))) {
       this.order.peer(cursor, () => { this.emit(event()) })
     }

@@ -66,7 +66,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
-  private readonly events = new ChangeEvents(event => this.emit('change', event), () => this.running)
+  private readonly events = new ChangeEvents(event => this.emit('change', event), () => this.running, () => this.listenerCount('change') > 0)
 
   constructor (init: MurmurInit) {
     super()

@@ -264,6 +264,37 @@ describe('RPC limits under abuse (in-process server, small limits)', () => {
     c.destroy()
   })
 
+  it('a subscription opened after every earlier one was ended or closed hears the changes after it, and only those', async () => {
+    // with no subscription open the daemon builds no change events: each new one must bring them back
+    const put = async (c: RawClient, key: string): Promise<void> => {
+      assert.ok((await c.request('kv_put', { key, value: key })).result)
+      written.set(key, key)
+    }
+    const heard = async (c: RawClient, id: string, key: string): Promise<void> => {
+      await c.next(m => m.params?.subscription === id && m.params.result.key === key)
+    }
+    const first = await client()
+    const { result: one } = await first.request('kv_subscribe', { prefix: 'again/' })
+    await put(first, 'again/1')
+    await heard(first, one, 'again/1')
+    // the only subscription ends (the server stops listening at once), a change, and a new one
+    assert.equal((await first.request('kv_unsubscribe', { subscription: one })).result, true)
+    await put(first, 'again/2')
+    const { result: two } = await first.request('kv_subscribe', { prefix: 'again/' })
+    await put(first, 'again/3')
+    await heard(first, two, 'again/3')
+    const keys = first.messages.filter(m => m.method === 'kv_subscription').map(m => `${m.params.subscription === one ? 'one' : 'two'} ${m.params.result.key}`)
+    assert.deepEqual(keys, ['one again/1', 'two again/3'])
+    // closed with its subscription open; then another connection's subscription
+    first.destroy()
+    await first.closed
+    const second = await client()
+    const { result: three } = await second.request('kv_subscribe', { prefix: 'again/' })
+    await put(second, 'again/4')
+    await heard(second, three, 'again/4')
+    second.destroy()
+  })
+
   it('drops a client that sends requests but never reads the answers', async () => {
     const big = 'x'.repeat(48 * 1024)
     assert.ok((await (await client()).request('kv_put', { key: 'big', value: big })).result)

@@ -18,11 +18,37 @@ import type { Socket } from 'node:net'
 /** A subscription turns a node change into its wire form, or undefined to skip it. */
 export type Subscription = (event: ChangeEvent) => WireChange | undefined
 
+/** A connection's subscriptions; `counted` hears of each one added or removed, as it happens. */
+export class Subscriptions extends Map<string, Subscription> {
+  constructor (private readonly counted: (delta: number) => void) {
+    super()
+  }
+
+  override set (id: string, subscription: Subscription): this {
+    const added = !this.has(id)
+    super.set(id, subscription)
+    if (added) this.counted(1)
+    return this
+  }
+
+  override delete (id: string): boolean {
+    const removed = super.delete(id)
+    if (removed) this.counted(-1)
+    return removed
+  }
+
+  override clear (): void {
+    const removed = this.size
+    super.clear()
+    if (removed > 0) this.counted(-removed)
+  }
+}
+
 export interface Connection {
   /** Numbers connections in the log. */
   id: number
   socket: Socket
-  subscriptions: Map<string, Subscription>
+  subscriptions: Subscriptions
   inFlight: number
   /** The client half-closed: close once every answer is out. */
   ending?: boolean

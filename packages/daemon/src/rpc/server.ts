@@ -21,7 +21,7 @@ import {
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
 import { endBackup } from './backup-handlers.js'
-import { createMethods, type Connection } from './handlers.js'
+import { createMethods, Subscriptions, type Connection } from './handlers.js'
 import { prepareSocketPath } from './socket-file.js'
 import type { ChangeEvent, Murmur } from '../murmur.js'
 import type { Logger } from 'pino'
@@ -60,6 +60,15 @@ export class RpcServer {
     for (const connection of this.connections) this.deliver(connection, event)
   }
 
+  /** Subscriptions open on all connections: the server listens to the node only while there are some (with none, the node builds no events). */
+  private subscribed = 0
+  private readonly counted = (delta: number): void => {
+    const before = this.subscribed
+    this.subscribed += delta
+    if (before === 0 && this.subscribed > 0) this.node.on('change', this.onChange)
+    else if (before > 0 && this.subscribed === 0) this.node.off('change', this.onChange)
+  }
+
   constructor (node: Murmur, init: RpcServerInit) {
     this.node = node
     this.init = init
@@ -84,7 +93,6 @@ export class RpcServer {
     }
     // an accept() error libuv cannot absorb (it sheds connections itself on EMFILE) would otherwise crash murmurd
     server.on('error', err => { this.log.warn({ err: err.message }, 'RPC server cannot accept a connection') })
-    this.node.on('change', this.onChange)
     this.server = server
   }
 
@@ -101,7 +109,7 @@ export class RpcServer {
   }
 
   private accept (socket: Socket): void {
-    const connection: Connection = { id: ++this.nextId, socket, subscriptions: new Map(), inFlight: 0 }
+    const connection: Connection = { id: ++this.nextId, socket, subscriptions: new Subscriptions(this.counted), inFlight: 0 }
     const maxConnections = this.init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     if (this.connections.size >= maxConnections) {
       socket.on('error', () => {})
@@ -151,6 +159,7 @@ export class RpcServer {
     socket.on('close', () => {
       clearTimeout(deadline)
       endBackup(connection)
+      connection.subscriptions.clear()
       this.connections.delete(connection)
     })
   }
