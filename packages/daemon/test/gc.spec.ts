@@ -32,6 +32,28 @@ describe('tombstone garbage collection', () => {
     }, 'the gc:4 tombstone to be collected everywhere')
   })
 
+  it('under steady writes a member attests at most once per tenth of the grace (1–10 s), not every second', async () => {
+    // a 30 s grace: one attestation per 3 s at most. bob writes nothing but his attestations, so his own seq counts them
+    const grace = ['--tombstone-grace', '30000']
+    const writer = await cluster.start('writer', { args: grace })
+    const quiet = await cluster.start('quiet', { peers: [await writer.addr()], args: grace })
+    const quietId = (await quiet.status()).id
+    await writer.put('steady:0', 'v')
+    await waitFor(async () => ((await quiet.status()).versionVector[quietId] ?? 0) >= 1, 'quiet\'s first attestation')
+    const started = Date.now()
+    for (let i = 1; Date.now() - started < 4_500; i++) {
+      await writer.put(`steady:${i}`, 'v') // about 10 writes a second, each reaching quiet
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const elapsed = Date.now() - started
+    const attested = ((await quiet.status()).versionVector[quietId] ?? 0) - 1
+    // at one a second (the interval before) it made 4 or 5 in this window
+    assert.ok(attested <= Math.floor(elapsed / 3_000) + 1, `quiet attested ${attested} times in ${elapsed} ms of writes`)
+    assert.ok(attested >= 1, 'it still attests while writes arrive')
+    await writer.stop()
+    await quiet.stop()
+  })
+
   it('keeps tombstones while a member is away, until it has been silent for the retention', async () => {
     assert.equal(await dave.stop(), 0)
     const deletedAt = Date.now()
