@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullQueue, PullSession, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
-import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
+import { PullQueue, PullSession, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { Clock, Keys, attest, bytes, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
@@ -310,6 +310,33 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
       assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
       assert.equal(text(nora.get('a')?.value), '3')
+    })
+
+    it('ends a pull whose server streams ops gossip brought meanwhile; the next pull asks from there and brings the rest', () => {
+      const alice = replica('alice')
+      const written = alice.write(Array.from({ length: STALE_OPS + 100 }, (_, i) => ({ key: `burst/${i}`, value: bytes(`v${i}`) })))
+      alice.markDurable((written.at(-1) as Op).seq)
+      const bob = replica('bob')
+      const session = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      // after the hello, gossip brings bob all but the last 50
+      const early = STALE_OPS + 50
+      assert.equal(bob.receive(written.slice(0, early), { via: 'gossip' }).applied, early)
+      let served = 0
+      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice', pageOps: 64 })) {
+        if (session.done) break
+        session.take(wire(frame))
+        if (frame.kind === 'ops') served += frame.ops.length
+      }
+      assert.equal(session.result.stale, true, `the pull ran to its end: ${session.result.aborted}`)
+      assert.equal(session.result.applied, 0)
+      assert.ok(served >= STALE_OPS && served < early, `it stopped after ${served} ops held already, not at the ${early}th`)
+      assert.equal(bob.vector().alice, early, 'nothing skipped: bob holds what gossip brought, no more')
+      const next = pull(bob, alice)
+      assert.equal(next.stale, undefined)
+      assert.equal(next.applied, 50)
+      assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
     })
 
     it('asks nothing of a server behind its own floors', () => {

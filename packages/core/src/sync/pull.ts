@@ -7,6 +7,14 @@
  * behind this node (then this node asks nothing of it: it must catch up from
  * us first, unless each is behind the other), and its horizon only which of
  * our unseen writes to make again.
+ *
+ * `STALE_OPS` ops in a row that this node holds already (none of an origin
+ * asked again on purpose) end the pull: the server streams from the vector
+ * this node had at the hello, and gossip brought those ops meanwhile, so the
+ * rest of its stream is most likely the same. Pulls that raced a burst's
+ * gossip streamed a whole backlog of duplicates for tens of seconds on every
+ * node of a 10-node group. Ending early skips nothing: the next pull asks
+ * from what is held then.
  */
 import { isBehind } from './serve.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
@@ -15,6 +23,9 @@ import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapsho
 import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
 import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
+
+/** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
+export const STALE_OPS = 512
 
 export interface PullInit {
   group: string
@@ -53,8 +64,10 @@ export interface PullResult {
   removed: number
   /** Writes a snapshot named to be made again with new stamps; `Replica.rewrites()` hands out those still due, to write. */
   reissue: Change[]
-  /** Set when this pull ended early: why (the server is behind this node, or a newer pull took its snapshot over). */
+  /** Set when this pull ended early: why (the server is behind this node, or a newer pull took its snapshot over, or `stale`). */
   aborted?: string
+  /** The pull ended on a frame of ops this node held already: the server's stream is behind it (close it without reading on). */
+  stale?: boolean
   /** A newer pull took over the snapshot this one was receiving; this one settled nothing. */
   overtaken?: boolean
 }
@@ -73,6 +86,10 @@ export class PullSession {
   private readonly present = new Set<string>()
   private readonly witnesses = new Map<string, Op[]>()
   private witnessCount = 0
+  /** Origins this pull asks for again from the floor (an attestation disagreed): ops held already are what it wants to see. */
+  private readonly rechecks = new Set<string>()
+  /** Ops held already received in a row (see `STALE_OPS`). */
+  private held = 0
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [] }
@@ -95,6 +112,7 @@ export class PullSession {
       if (mismatch.member !== this.init.peer || state.rechecked.get(key) === mismatch.attestation) continue
       state.rechecked.set(key, mismatch.attestation)
       vector[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
+      this.rechecks.add(mismatch.origin)
     }
     const skip: Record<string, Array<[number, number]>> = {}
     let runs = 0
@@ -225,5 +243,12 @@ export class PullSession {
     step.equivocations.push(...received.equivocations)
     step.conflicts.push(...received.conflicts)
     this.result.applied += received.applied
+    const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
+    this.held = stale ? this.held + ops.length : 0
+    if (this.held >= STALE_OPS) {
+      this.result.aborted = 'the server was sending ops this node holds already (gossip brought them meanwhile); the next pull asks from what it holds now'
+      this.result.stale = true
+      this.stage = 'done'
+    }
   }
 }

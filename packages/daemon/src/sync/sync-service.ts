@@ -152,7 +152,9 @@ export class SyncService implements Startable {
         first = false
         this.init.onStep(step, peer)
       }
-      await stream.close({ signal })
+      // a stale pull stops the server's stream rather than waiting for the rest of it
+      if (session.result.stale === true) stream.abort(new Error('pull ended: the server was sending ops this node holds already'))
+      else await stream.close({ signal })
       return session.result
     } catch (err) {
       stream.abort(err as Error)
