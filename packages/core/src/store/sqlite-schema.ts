@@ -228,9 +228,8 @@ export function prepareStatements (db: Database.Database) {
     supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
       SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
-    // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries;
-    // the value only for those (it becomes their past version), not for keys with a history, the steady state
-    // the value too (it becomes the past version of a key with none): a CASE on pastless ran its two probes twice
+    // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries.
+    // The value always (it becomes the past version of a key with none): a CASE on that ran the two probes twice
     headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin,
       NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key) AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key)
       FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),

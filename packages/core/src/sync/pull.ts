@@ -66,7 +66,7 @@ export interface PullResult {
   reissue: Change[]
   /** Set when this pull ended early: why (the server is behind this node, or a newer pull took its snapshot over, or `stale`). */
   aborted?: string
-  /** The pull ended on a frame of ops this node held already: the server's stream is behind it (close it without reading on). */
+  /** The pull ended after `STALE_OPS` ops in a row this node held already: the server's stream is behind it (close it without reading on). */
   stale?: boolean
   /** A newer pull took over the snapshot this one was receiving; this one settled nothing. */
   overtaken?: boolean
