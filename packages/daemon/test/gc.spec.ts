@@ -60,8 +60,9 @@ describe('tombstone garbage collection', () => {
     for (const key of ['gc:1', 'gc:2', 'gc:3']) assert.equal((await alice.ctl(['del', key])).code, 0)
     await waitFor(async () => (await bob.status()).keys === 1, 'the deletes to reach bob')
     const collectedAfter = await waitFor(async () => (await alice.status()).tombstones === 0 && Date.now() - deletedAt, 'retention to collect the tombstones', 20_000)
-    // with dave away they are not stable: only the 8 s retention (not the 1 s grace) can collect them
-    assert.ok(collectedAfter >= 7_000, `collected after ${collectedAfter} ms, before the retention`)
+    // with dave away they are not stable: only the 8 s retention (not the 1 s grace) can collect them. The retention
+    // counts from dave's last word, which may be a heartbeat (a quarter of the retention, 2 s) before it stopped
+    assert.ok(collectedAfter >= 5_000, `collected after ${collectedAfter} ms, before the retention`)
     console.log(`# tombstones held ${collectedAfter} ms while a peer was away (grace 1000 ms, retention 8000 ms)`)
   })
 
