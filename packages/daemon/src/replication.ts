@@ -235,7 +235,8 @@ export class Replication {
     if (this.repairs.has(key)) return
     this.repairs.set(key, setTimeout(() => {
       this.repairs.delete(key)
-      this.parts?.sync.pullInBackground(peer, 'gap')
+      // gossip that arrived out of order has usually filled the gap by now
+      if ((this.parts?.replica.waiting ?? 0) > 0) this.parts?.sync.pullInBackground(peer, 'gap')
     }, 500))
   }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
-import type { Frame } from '@murmur/core'
+import type { Frame, Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -65,5 +65,49 @@ describe('anti-entropy in a quiet group', () => {
     const atAlice = await waitFor(async () => (await alice.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'alice to take the op', 5_000, 20)
     const atBob = await waitFor(async () => (await bob.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'bob to pull the op gossip never brought him', 5_000, 20)
     assert.ok(atBob - atAlice <= MAX + 700, `bob had it ${atBob - atAlice} ms after alice`)
+  })
+})
+
+describe('a gap in gossip', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  /** Pulls of `node` started for a gap (from its log). */
+  const gapPulls = (node: TestNode): number => node.stderr.split('\n').filter(line => line.includes('"synced from peer"') && line.includes('"reason":"gap"')).length
+
+  it('is pulled for only when gossip has not filled it by then', async () => {
+    // no anti-entropy pull for a minute: the only pulls are the first one and those for gaps
+    const alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'] })
+    attacker = await Attacker.start()
+    const wall = Date.now()
+    const [one, two, three, four] = ['g:1', 'g:2', 'g:3', 'g:4'].map((key, i) => attacker!.op(key, 'v', { wall: wall + i })) as [Op, Op, Op, Op]
+    const done: Frame = { kind: 'control', message: { t: 'done' } }
+    // until seq 4 is out it serves nothing; then whatever of its four ops the puller lacks
+    let serving = false
+    attacker.answer = (_puller, hello) => serving
+      ? [attacker!.hello(hello, { vector: { ...hello.vector, [attacker!.id]: 4 } }), { kind: 'ops', ops: [one, two, three, four].filter(op => op.seq > (hello.vector[attacker!.id] ?? 0)) }, done]
+      : [attacker!.hello(hello), done]
+    await attacker.dial(await alice.addr())
+    await waitFor(() => attacker!.pulls.length >= 1 && alice.stderr.includes('"reason":"connect"'), 'alice\'s first pull from the attacker')
+    const pulled = attacker.pulls.length
+
+    // seq 2 before seq 1: alice holds it back, then gossip fills the gap before the repair is due
+    await attacker.publish([two])
+    await waitFor(async () => (await alice.status()).replication.waiting === 1, 'alice to hold g:2 back behind the gap')
+    await attacker.publish([one])
+    await waitFor(async () => (await alice.status()).replication.waiting === 0, 'g:1 to fill the gap')
+    await sleep(1_500) // the repair was due 500 ms after the gap
+    assert.equal(gapPulls(alice), 0, 'no pull for a gap gossip filled')
+    assert.equal(attacker.pulls.length, pulled)
+
+    // seq 4 with seq 3 never gossiped: alice pulls it
+    serving = true
+    await attacker.publish([four])
+    await waitFor(async () => (await alice.ctl(['get', 'g:3'])).code === 0 && (await alice.ctl(['get', 'g:4'])).code === 0, 'alice to pull the op gossip skipped', 5_000)
+    assert.equal(gapPulls(alice), 1)
   })
 })

@@ -136,6 +136,11 @@ export class Replica {
     this.state.durable = Math.max(this.state.durable, seq)
   }
 
+  /** How many received ops wait for an earlier one (or for their time). */
+  get waiting (): number {
+    return this.state.pending.size
+  }
+
   /** The highest own seq known to be on disk. */
   get durableSeq (): number {
     return this.state.durable

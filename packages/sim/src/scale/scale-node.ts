@@ -156,7 +156,7 @@ export class ScaleNode {
     this.repairs.add(peer)
     this.deps.sched.after(500, () => {
       this.repairs.delete(peer)
-      if (this.up) this.pulls.request(String(peer))
+      if (this.up && this.replica.waiting > 0) this.pulls.request(String(peer)) // as murmurd: none once gossip filled the gap
     })
   }
 }
