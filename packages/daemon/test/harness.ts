@@ -113,10 +113,12 @@ export class TestNode {
     // a murmurd that exits while starting fails the start at once (with all it wrote), not at the deadline
     const gone = new Promise<never>((resolve, reject) => child.once('close', code => { reject(new Error(`murmurd ${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`)) }))
     gone.catch(() => {})
-    await Promise.race([gone, waitFor(async () => {
-      if (child.exitCode != null) throw new Error(`murmurd ${this.name} exited with ${child.exitCode}: ${this.stderr.slice(-2000)}`)
-      return (await this.ctl(['status'])).code === 0
+    // the poll ends as soon as murmurd is gone, so no murmurctl keeps running after a failed start
+    const outcome = await Promise.race([gone, waitFor(async () => {
+      if (child.exitCode != null || child.signalCode != null) return 'exited'
+      return (await this.ctl(['status'])).code === 0 && 'ready'
     }, `murmurd ${this.name} to answer on its socket`)])
+    if (outcome === 'exited') await gone // rejects, with all it wrote, once its output is closed
     return this
   }
 
