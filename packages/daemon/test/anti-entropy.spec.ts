@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
 import type { Frame, Op } from '@murmur/core'
+import { MurmurClient } from '@murmur/protocol'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -109,5 +110,39 @@ describe('a gap in gossip', () => {
     await attacker.publish([four])
     await waitFor(async () => (await alice.ctl(['get', 'g:3'])).code === 0 && (await alice.ctl(['get', 'g:4'])).code === 0, 'alice to pull the op gossip skipped', 5_000)
     assert.equal(gapPulls(alice), 1)
+  })
+})
+
+describe('a pull whose server sends what this node holds', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('ends after 512 held ops in a row (gossip brought them already), and the next pull brings the rest', async () => {
+    const alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '500', '--anti-entropy-max-interval', '1000'] })
+    attacker = await Attacker.start()
+    await attacker.dial(await alice.addr())
+    const client = await MurmurClient.connect(alice.socket)
+    await client.batch(Array.from({ length: 1000 }, (_, i) => ({ method: 'kv_put' as const, params: { key: `held:${i}`, value: `${i}` } })))
+    client.close()
+    const held = await waitFor(() => { const ops = attacker!.captured.filter(op => op.key.startsWith('held:')); return ops.length === 1000 && ops }, 'the attacker to capture alice\'s 1,000 ops from gossip')
+    const own = attacker.op('mallory:late', 'after the held ones')
+    const done: Frame = { kind: 'control', message: { t: 'done' } }
+    // the first pull it serves streams alice's own 1,000 ops back to her (100 a frame), then one she lacks; later pulls only that one
+    let served = 0
+    attacker.answer = (_puller, hello) => {
+      const frames: Frame[] = [attacker!.hello(hello, { vector: { ...hello.vector, [attacker!.id]: 1 } })]
+      if (served++ === 0) for (let i = 0; i < held.length; i += 100) frames.push({ kind: 'ops', ops: held.slice(i, i + 100) })
+      return [...frames, { kind: 'ops', ops: [own] }, done]
+    }
+    await waitFor(async () => (await alice.ctl(['get', 'mallory:late'])).code === 0, 'alice to take the attacker\'s op', 10_000)
+    const pulls = alice.stderr.split('\n').filter(line => line.includes('"synced from peer"') && line.includes(attacker!.id))
+    const stale = pulls.findIndex(line => line.includes('holds already'))
+    assert.ok(stale !== -1, `a pull of held ops was ended early: ${pulls.join('\n')}`)
+    assert.equal(JSON.parse(pulls[stale]!).ops, 0, 'it applied nothing')
+    assert.ok(pulls.length > stale + 1, 'a later pull brought the op the stale one never reached')
   })
 })
