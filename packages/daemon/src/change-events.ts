@@ -4,7 +4,8 @@
  * resumes from the last cursor it saw misses none. With no listener
  * (`listened` false: no `kv_subscribe` open, no library listener), no event
  * is built, only the order kept: a heal of 10,000 conflicting keys built
- * 15,000 events nobody read.
+ * 15,000 events nobody read. A write that only refreshes a value (a
+ * keepalive's) is told to nobody.
  */
 import type { Op, PastVersion, Replica, SqliteStore } from '@murmur/core'
 import { ChangeOrder } from './change-order.js'
@@ -39,7 +40,11 @@ export class ChangeEvents {
     const parts = this.parts()
     const cursor = parts?.store.cursorOf(op)
     // whether anyone listens is asked when the event is due, so a listener added while it was held still hears it
-    const emit = (): void => { if (this.listened()) this.emit(changeEventOf(op, source, cursor, parts?.replica.sweptExpiry(op))) }
+    const emit = (): void => {
+      if (!this.listened()) return
+      const event = changeEventOf(op, source, cursor, parts?.replica.sweptExpiry(op))
+      if (event.type !== 'put' || !this.refresh(op)) this.emit(event)
+    }
     if (source === 'local') this.order.own(cursor, emit)
     else this.order.peer(cursor, emit)
   }
@@ -49,8 +54,24 @@ export class ChangeEvents {
     const parts = this.parts()
     // events of changes already made: a listener added later starts after them (or replays them by cursor)
     if (parts === undefined || !this.listened()) return
-    for (const { cursor, event } of peerEvents(changed, conflicts, source, op => parts.store.cursorOf(op), op => parts.replica.sweptExpiry(op))) {
+    const told = changed.filter(op => parts.replica.sweptExpiry(op) || !this.refresh(op))
+    for (const { cursor, event } of peerEvents(told, conflicts, source, op => parts.store.cursorOf(op), op => parts.replica.sweptExpiry(op))) {
       this.order.peer(cursor, () => { this.emit(event()) })
     }
+  }
+
+  /**
+   * Whether `op` only refreshes a value: a write with a TTL of the value (and
+   * type) its own origin wrote in the version it replaced, as a keepalive
+   * does. It moves the expiry on every replica like any write, and its
+   * watchers hear no `put`: presence keys would otherwise tell one every
+   * third of their TTL. Found from the version replaced, kept in the key's
+   * history; with no history kept, every refresh is told.
+   */
+  private refresh (op: Op): boolean {
+    const seen = op.seen
+    if (op.expires === undefined || op.value == null || seen?.origin !== op.origin) return false
+    const replaced = this.parts()?.store.past.list(op.key, 4).find(({ op: past }) => past.wall === seen.wall && past.logical === seen.logical && past.origin === seen.origin)?.op
+    return replaced?.value != null && (replaced.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(replaced.value, op.value) === 0
   }
 }

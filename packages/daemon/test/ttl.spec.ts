@@ -14,20 +14,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { MURMURCTL, usePair, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
-
-interface Event { type: string, key?: string, cursor?: number, expires?: number }
-
-/** A running `murmurctl --json watch`, its events as they arrive. */
-function startWatch (node: TestNode, args: string[] = []): { events: () => Event[], stop: () => Promise<number | null> } {
-  const child = spawn(process.execPath, [MURMURCTL, '--socket', node.socket, '--json', 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
-  return {
-    events: () => out.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as Event),
-    stop: async () => { child.kill('SIGINT'); return await exited }
-  }
-}
+import { startWatch } from './watch-client.js'
 
 /** Every kv_store column of the user rows, read from the file: what replicas must hold byte for byte. */
 function storeRows (node: TestNode): unknown[] {
@@ -219,6 +206,29 @@ describe('put --ttl --keepalive', () => {
     while (Date.now() < quiet) {
       assert.equal(await present(alice, 'presence/alice'), false, 'no refresh after del')
       await new Promise(resolve => setTimeout(resolve, 250))
+    }
+  })
+
+  it('watchers hear a keepalive key come, change and go, not each refresh of it; the refreshes still replicate', async () => {
+    const { alice, bob } = pair
+    const watches = [alice, bob].map(node => startWatch(node, ['--prefix', 'beacon/']))
+    try {
+      await waitFor(() => watches.every(w => w.events().some(e => e.type === 'ready')), 'the watches to be ready')
+      assert.equal((await alice.ctl(['put', '--ttl', '2s', '--keepalive', 'beacon/alice', 'up'])).code, 0)
+      const first = await waitFor(async () => await present(bob, 'beacon/alice') && await versionOf(bob, 'beacon/alice'), 'bob to see the beacon')
+      // refreshed every third of the 2 s TTL: at least three refreshes reach bob
+      await waitFor(async () => (await versionOf(bob, 'beacon/alice')).seq >= first.seq + 3, 'three refreshes to reach bob', 10_000)
+      assert.equal((await alice.ctl(['put', '--ttl', '2s', '--keepalive', 'beacon/alice', 'draining'])).code, 0)
+      await waitFor(async () => (await bob.json(['get', 'beacon/alice'])).value === 'draining', 'the new value on bob')
+      await waitFor(async () => (await versionOf(bob, 'beacon/alice')).seq >= (await versionOf(alice, 'beacon/alice')).seq && (await versionOf(alice, 'beacon/alice')).seq >= first.seq + 6, 'more refreshes of it', 10_000)
+      assert.equal((await alice.ctl(['del', 'beacon/alice'])).code, 0)
+      for (const [i, node] of [alice, bob].entries()) {
+        await waitFor(() => watches[i]!.events().some(e => e.type === 'delete'), `${node.name}'s watch to hear the delete`)
+        const told = watches[i]!.events().filter(e => e.key === 'beacon/alice').map(e => `${e.type} ${String(e.value ?? '')}`.trim())
+        assert.deepEqual(told, ['put up', 'put draining', 'delete'], `${node.name}'s watch`)
+      }
+    } finally {
+      for (const w of watches) await w.stop()
     }
   })
 

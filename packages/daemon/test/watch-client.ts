@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process'
 import { MURMURCTL, type TestNode } from './harness.js'
 
-export interface WatchEvent { type: string, key?: string, value?: unknown, cursor?: number, version?: { origin: string }, entries?: Array<{ key: string, value: unknown }> }
+export interface WatchEvent { type: string, key?: string, value?: unknown, cursor?: number, expires?: number, version?: { origin: string }, entries?: Array<{ key: string, value: unknown }> }
 
 export interface RunningWatch {
   events: () => WatchEvent[]
