@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Replica, SqliteStore, type Op } from '@murmur/core'
+import { Replica, SqliteStore, attestIntervalFor, type Op } from '@murmur/core'
 import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
@@ -66,17 +66,6 @@ export interface ComposeComponents {
   /** Own ops were committed (numbered), and will be told once durable; `lost`: never (their sync failed). */
   committed: (ops: Op[]) => void
   lost: (ops: Op[]) => void
-}
-
-/**
- * The least time between two of this node's attestations while ops keep
- * arriving: a tenth of the tombstone grace, within 1–10 s (5 min by
- * default: 10 s). Collection waits the grace anyway, and every attestation
- * names every origin and reaches every member: at one a second, under 10
- * writes/s, they were most of a 10-node group's traffic and CPU.
- */
-export function attestIntervalFor (tombstoneGraceMs: number): number {
-  return Math.min(10_000, Math.max(1_000, Math.round(tombstoneGraceMs / 10)))
 }
 
 /** Opens the node's data dir, store and replica and builds its parts; on failure, closes what it opened. */

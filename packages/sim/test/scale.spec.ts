@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { attestIntervalFor } from '@murmur/core'
 import { runScale, scaleDefaults, type ScaleOptions, type ScaleReport } from '../src/index.js'
 
 const small: ScaleOptions = { ...scaleDefaults, seed: 7, nodes: 30, rate: 10, writeSeconds: 2, phases: 'writes' }
@@ -50,5 +51,14 @@ describe('scale model', () => {
     assert.ok(full.tombstones !== undefined && full.tombstones.left === 0, 'every tombstone collected on every node')
     assert.ok(full.tombstones.departures > 0, 'nodes left and came back meanwhile')
     assert.ok(full.tombstones.collectedMs.max >= scaleDefaults.graceMs, 'not before the grace')
+  })
+
+  it('spaces attestations as murmurd does: a tenth of the grace, within 1–10 s', () => {
+    assert.deepEqual([5_000, 30_000, 300_000, 3_600_000].map(attestIntervalFor), [1_000, 3_000, 10_000, 10_000])
+    assert.equal(scaleDefaults.attestIntervalMs, attestIntervalFor(scaleDefaults.graceMs))
+    const twelve = { ...small, nodes: 12, writeSeconds: 6 }
+    const spaced = runScale({ ...twelve, graceMs: 300_000, attestIntervalMs: attestIntervalFor(300_000) })
+    const eachSecond = runScale({ ...twelve, attestIntervalMs: 1_000 })
+    assert.ok(spaced.writeBytes.attest > 0 && spaced.writeBytes.attest * 2 < eachSecond.writeBytes.attest, `attestation bytes ${spaced.writeBytes.attest} at 10 s, ${eachSecond.writeBytes.attest} at 1 s`)
   })
 })

@@ -16,7 +16,7 @@
  * Every phase is bounded by virtual time and by a number of events; a phase
  * that runs out of events throws.
  */
-import { attestationKey, attestEvery, encodeFrame, PullSession, type Op } from '@murmur/core'
+import { attestationKey, attestEvery, attestIntervalFor, encodeFrame, PullSession, type Op } from '@murmur/core'
 import { Rng } from '../rng.js'
 import { Fleet, type FleetInit } from './fleet.js'
 import { attestationTraffic } from './estimate.js'
@@ -79,7 +79,7 @@ export const defaults: Omit<ScaleOptions, 'seed' | 'nodes'> = {
   jitter: 0.1,
   antiEntropyMs: 5_000,
   graceMs: 30_000,
-  attestIntervalMs: 1_000,
+  attestIntervalMs: attestIntervalFor(30_000),
   attest: 'all',
   gossip: true,
   rate: 100,

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { attestIntervalFor } from '@murmur/core'
 import { GC_ATTEST_MAX, REAL_ATTEST_MAX } from './estimate.js'
 import { table } from './report.js'
 import { defaults, runScale, type ScaleReport } from './run.js'
@@ -24,6 +25,9 @@ export const SCALE_USAGE = `usage: npm run sim -- --scale SIZES [options]
   --no-gossip        anti-entropy alone (no gossipsub)
   --writes-only      the write phase only: no partition, no churn
   --churn PCT        nodes leaving a minute in the churn phase, % (default 3)
+  --grace MS         tombstone grace (default 30000; murmurd's is 300000)
+  --attest-interval MS  least time between a node's attestations (default: murmurd's
+                     rule, a tenth of the grace within 1000-10000)
   --out DIR          where scale-<seed>-<sizes>.json goes (default bench/results)
 `
 
@@ -45,6 +49,8 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         'no-gossip': { type: 'boolean', default: false },
         'writes-only': { type: 'boolean', default: false },
         churn: { type: 'string', default: String(defaults.churnPerMin * 100) },
+        grace: { type: 'string', default: String(defaults.graceMs) },
+        'attest-interval': { type: 'string' },
         out: { type: 'string', default: 'bench/results' }
       }
     }).values
@@ -66,6 +72,10 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
     if (!(Number.isInteger(valueBytes) && valueBytes >= 0 && valueBytes <= 1_000_000)) throw new RangeError(`--value-bytes must be from 0 to 1000000, not "${opts['value-bytes']}"`)
     if (opts.topology !== 'random' && opts.topology !== 'tree') throw new RangeError(`--topology is random or tree, not "${opts.topology}"`)
     if (!['all', 'gc', 'off', 'auto'].includes(opts.attest ?? '')) throw new RangeError(`--attest is all, gc, off or auto, not "${opts.attest}"`)
+    const graceMs = Number(opts.grace)
+    if (!(Number.isInteger(graceMs) && graceMs >= 1_000 && graceMs <= 86_400_000)) throw new RangeError(`--grace must be from 1000 to 86400000 ms, not "${opts.grace}"`)
+    const attestIntervalMs = opts['attest-interval'] === undefined ? attestIntervalFor(graceMs) : Number(opts['attest-interval'])
+    if (!(Number.isInteger(attestIntervalMs) && attestIntervalMs >= 100 && attestIntervalMs <= 3_600_000)) throw new RangeError(`--attest-interval must be from 100 to 3600000 ms, not "${opts['attest-interval']}"`)
     const reports: ScaleReport[] = []
     for (const nodes of sizes) {
       const attest = opts.attest !== 'auto' ? opts.attest as 'all' | 'gc' | 'off' : nodes <= REAL_ATTEST_MAX ? 'all' : nodes <= GC_ATTEST_MAX ? 'gc' : 'off'
@@ -79,6 +89,8 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         writer,
         valueBytes,
         churnPerMin: churn / 100,
+        graceMs,
+        attestIntervalMs,
         topology: { ...defaults.topology, kind: opts.topology, latency: latency as [number, number] },
         attest,
         gossip: !opts['no-gossip'],
