@@ -5,13 +5,25 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { REHAND_MS, SqliteStore, attestationKey, encodeAttestation, proveOps, type Op, type Replica, type Store } from '../src/index.js'
+import { REHAND_MS, SqliteStore, attestEvery, attestIntervalFor, attestMsPerOriginFor, attestationKey, encodeAttestation, proveOps, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
 const GRACE = 1_000
 
+
+describe('attestation pace for a grace', () => {
+  it('waits a tenth of the grace (1–10 s), and a three-hundredth of it (100 ms–1 s) per origin named: about one attestation a second in a whole group', () => {
+    assert.deepEqual([1_000, 30_000, 60_000, 300_000, 3_600_000].map(attestIntervalFor), [1_000, 3_000, 6_000, 10_000, 10_000])
+    assert.deepEqual([1_000, 30_000, 60_000, 300_000, 3_600_000].map(attestMsPerOriginFor), [100, 100, 200, 1_000, 1_000])
+    const every = (members: number, grace: number): number => attestEvery(members, attestIntervalFor(grace), attestMsPerOriginFor(grace))
+    // murmurd's default grace (5 min): a small group keeps the interval; a large one attests once a second in all
+    assert.deepEqual([3, 10, 30, 100].map(n => every(n, 300_000)), [10_000, 10_000, 30_000, 100_000])
+    // a short grace (tests, simulations) keeps 100 ms an origin
+    assert.equal(every(30, 2_000), 3_000)
+  })
+})
 
 for (const kind of ['memory', 'sqlite'] as const) {
   describe(`collection (${kind})`, () => {

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Replica, SqliteStore, attestIntervalFor, type Op } from '@murmur/core'
+import { Replica, SqliteStore, attestIntervalFor, attestMsPerOriginFor, type Op } from '@murmur/core'
 import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
@@ -93,7 +93,8 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       retentionMs: init.tombstoneRetentionMs,
       historyVersions: init.historyVersions,
       historyBytes: init.historyBytes,
-      attestIntervalMs: attestIntervalFor(init.tombstoneGraceMs ?? 300_000)
+      attestIntervalMs: attestIntervalFor(init.tombstoneGraceMs ?? 300_000),
+      attestMsPerOrigin: attestMsPerOriginFor(init.tombstoneGraceMs ?? 300_000)
     })
     return { lock, store, replica, ...await build(init, components, store, replica, privateKey), startedAt: Date.now() }
   } catch (err) {

@@ -16,7 +16,7 @@
  * Every phase is bounded by virtual time and by a number of events; a phase
  * that runs out of events throws.
  */
-import { attestationKey, attestEvery, attestIntervalFor, encodeFrame, PullSession, type Op } from '@murmur/core'
+import { attestationKey, attestEvery, attestIntervalFor, attestMsPerOriginFor, encodeFrame, PullSession, type Op } from '@murmur/core'
 import { Rng } from '../rng.js'
 import { Fleet, type FleetInit } from './fleet.js'
 import { attestationTraffic } from './estimate.js'
@@ -165,7 +165,7 @@ export function runScale (options: ScaleOptions): ScaleReport {
     ...steady,
     fanOut: Math.round(fanOut * 10) / 10,
     // each node attests once every attestEvery(n) while writes go on: that many fall in the write phase, at most
-    attestEstimate: attestationTraffic(n, fanOut, Math.ceil(options.writeSeconds * 1_000 / attestEvery(n, options.attestIntervalMs)) / options.writeSeconds),
+    attestEstimate: attestationTraffic(n, fanOut, Math.ceil(options.writeSeconds * 1_000 / attestEvery(n, options.attestIntervalMs, attestMsPerOriginFor(options.graceMs))) / options.writeSeconds),
     helloBytes: 0,
     attestationBytes: 0,
     origins: 0,
