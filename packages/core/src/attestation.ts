@@ -51,8 +51,7 @@ export function attestEvery (origins: number, intervalMs: number, perOrigin = AT
  * tombstone grace: a tenth of it, within 1–10 s (the default grace of 5 min:
  * 10 s). Collection waits the grace anyway, and every attestation names every
  * origin and reaches every member: at one a second, under 10 writes/s, they
- * were most of a 10-node group's traffic and CPU. murmurd and the scale
- * simulator both use it.
+ * were most of a 10-node group's traffic and CPU. The replica's default.
  */
 export function attestIntervalFor (tombstoneGraceMs: number): number {
   return Math.min(10_000, Math.max(1_000, Math.round(tombstoneGraceMs / 10)))
@@ -66,7 +65,7 @@ export function attestIntervalFor (tombstoneGraceMs: number): number {
  * 100 members each attests every 100 s): at 100 ms an origin, every node of
  * a 100-node group on two cores took ~2 % of a core decoding them, and
  * gossip never settled. Collection waits the grace anyway, and at most that
- * interval longer.
+ * interval longer. The replica's default.
  */
 export function attestMsPerOriginFor (tombstoneGraceMs: number): number {
   return Math.min(1_000, Math.max(ATTEST_MS_PER_ORIGIN, Math.round(tombstoneGraceMs / 300)))

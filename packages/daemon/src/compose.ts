@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Replica, SqliteStore, attestIntervalFor, attestMsPerOriginFor, type Op } from '@murmur/core'
+import { Replica, SqliteStore, type Op } from '@murmur/core'
 import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
@@ -92,9 +92,8 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       tombstoneGraceMs: init.tombstoneGraceMs,
       retentionMs: init.tombstoneRetentionMs,
       historyVersions: init.historyVersions,
-      historyBytes: init.historyBytes,
-      attestIntervalMs: attestIntervalFor(init.tombstoneGraceMs ?? 300_000),
-      attestMsPerOrigin: attestMsPerOriginFor(init.tombstoneGraceMs ?? 300_000)
+      historyBytes: init.historyBytes
+      // attestations paced by the grace: the replica's defaults (attestIntervalFor, attestMsPerOriginFor)
     })
     return { lock, store, replica, ...await build(init, components, store, replica, privateKey), startedAt: Date.now() }
   } catch (err) {

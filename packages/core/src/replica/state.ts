@@ -3,7 +3,7 @@
  * (inbound ops, collection, snapshots, sync): loaded from the store at open,
  * written through to it in the same transactions that change it.
  */
-import { ATTEST_MS_PER_ORIGIN, decodeAttestation, type Attestation } from '../attestation.js'
+import { attestIntervalFor, attestMsPerOriginFor, decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { HybridLogicalClock } from '../hlc.js'
 import { RESERVED_PREFIX } from '../keys.js'
@@ -45,9 +45,9 @@ export interface ReplicaInit {
   floorLagMs?: number
   /** A member silent for longer than this no longer holds back collection. @default 604_800_000 (7 days) */
   retentionMs?: number
-  /** The least time between two attestations while ops keep arriving. @default 5_000 */
+  /** The least time between two attestations while ops keep arriving. @default `attestIntervalFor(tombstoneGraceMs)` (10 s at the default grace) */
   attestIntervalMs?: number
-  /** And at least this much per origin an attestation names (see `attestEvery`). @default 100 */
+  /** And at least this much per origin an attestation names (see `attestEvery`). @default `attestMsPerOriginFor(tombstoneGraceMs)` (1 s at the default grace) */
   attestMsPerOrigin?: number
   /** Versions of each key kept for history, the current one included (at least 1). @default 16 */
   historyVersions?: number
@@ -140,8 +140,8 @@ export function openState (init: ReplicaInit): ReplicaState {
     tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
     floorLagMs: init.floorLagMs ?? init.tombstoneGraceMs ?? 300_000,
     retentionMs: init.retentionMs ?? 604_800_000,
-    attestIntervalMs: init.attestIntervalMs ?? 5_000,
-    attestMsPerOrigin: init.attestMsPerOrigin ?? ATTEST_MS_PER_ORIGIN
+    attestIntervalMs: init.attestIntervalMs ?? attestIntervalFor(init.tombstoneGraceMs ?? 300_000),
+    attestMsPerOrigin: init.attestMsPerOrigin ?? attestMsPerOriginFor(init.tombstoneGraceMs ?? 300_000)
   }
   const state: ReplicaState = {
     store,

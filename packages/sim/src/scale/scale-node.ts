@@ -7,7 +7,7 @@
  * own ops are published (encodeOps, chunkByBatch) once written; the fsync
  * before that is a fixed 2 ms here.
  */
-import { MemoryStore, PullQueue, Replica, attestMsPerOriginFor, chunkByBatch, decodeOps, encodeOps, isReserved, type Change, type Op, type Received } from '@murmur/core'
+import { MemoryStore, PullQueue, Replica, chunkByBatch, decodeOps, encodeOps, isReserved, type Change, type Op, type Received } from '@murmur/core'
 import { createHash } from 'node:crypto'
 import type { Rng } from '../rng.js'
 import type { Scheduler, Timer } from '../scheduler.js'
@@ -55,8 +55,7 @@ export class ScaleNode {
       sign: keys.signer(id),
       verify: keys.verify,
       tombstoneGraceMs: config.graceMs,
-      attestIntervalMs: config.attestIntervalMs,
-      attestMsPerOrigin: attestMsPerOriginFor(config.graceMs) // as murmurd
+      attestIntervalMs: config.attestIntervalMs // per origin, the replica's default for the grace, as murmurd
     })
     this.router = new Router(index, deps.net, deps.rng.fork(`router ${index}`), (msg, from) => this.gossip(msg, from), config.gossip)
     this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { deps.pull(this, Number(peer), finished) } })
