@@ -15,6 +15,10 @@ export interface CursorEntries {
   set: (key: string, cursor: number) => void
   /** Forgets the key's entry; its cursor, if it had one. */
   delete: (key: string) => number | undefined
+  /** Writes what `set` and `delete` gathered, for a store that writes them as its transaction commits. */
+  flush?: () => void
+  /** Forgets what they gathered (the transaction rolled back). */
+  discard?: () => void
 }
 
 /** How far `restart` moves the numbering: more changes than any database takes (2^53 allows 8,192 restarts). */
@@ -43,11 +47,13 @@ export class ChangeCursors {
     return () => {
       this.marks = marks
       this.saved = saved
+      this.entries.discard?.()
     }
   }
 
-  /** Writes the marks that changed since the last save (as `change_cursor` and `change_floor`). */
+  /** Writes the entries gathered and the marks that changed since the last save (as `change_cursor` and `change_floor`). */
   save (write: (name: 'change_cursor' | 'change_floor', value: number) => void): void {
+    this.entries.flush?.()
     if (this.marks.latest !== this.saved.latest) write('change_cursor', this.marks.latest)
     if (this.marks.floor !== this.saved.floor) write('change_floor', this.marks.floor)
     this.saved = this.marks

@@ -2,7 +2,6 @@
 import { compareUtf8 } from '../compare.js'
 import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
-import type { CursorEntries } from './change-cursors.js'
 import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
 import type { Head, HeldOp, RowHead, Op, OpProof, RowOptions, Seen, ValueType } from '../types.js'
 
@@ -83,14 +82,6 @@ export function seenColumns (seen: Seen | undefined): Pick<Row, 'seen_wall' | 's
 /** An op as a `snapshot_stage` row, whole proof included. */
 export function stagedRow (op: Op): StagedRow {
   return { ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null }
-}
-
-/** Where a SQLite store keeps each user key's latest change cursor: the `changes` table. */
-export function cursorEntries (sql: Statements): CursorEntries {
-  return {
-    set: (key, cursor) => { sql.changed.run(key, cursor) },
-    delete: key => sql.unchanged.get(key)?.cursor
-  }
 }
 
 /** A staged row as the op it was, whole proof included. */

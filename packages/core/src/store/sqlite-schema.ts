@@ -278,6 +278,9 @@ export function prepareStatements (db: Database.Database) {
         floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
     // this replica's change cursors (user keys only): local numbering, never replicated
     changed: prepare<[string, number]>('INSERT INTO changes (key, cursor) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor'),
+    // a transaction's cursors at once, as JSON pairs [key, cursor] (`WHERE true`: an upsert's SELECT needs a WHERE)
+    changedMany: prepare<[string]>(`INSERT INTO changes (key, cursor) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+      ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor`),
     unchanged: prepare<[string], { cursor: number }>('DELETE FROM changes WHERE key = ? RETURNING cursor'),
     changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT changes.cursor, ${OP_COLUMNS.split(', ').map(c => `kv_store.${c}`).join(', ')}
       FROM changes JOIN kv_store ON kv_store.key = changes.key WHERE changes.cursor > :after ORDER BY changes.cursor LIMIT :limit`),

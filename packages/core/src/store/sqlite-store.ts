@@ -13,9 +13,10 @@ import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
+import { ChangeEntries } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { cursorEntries, fromRow, headOfRow, listRows, opParams, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
+import { fromRow, headOfRow, listRows, opParams, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
@@ -59,7 +60,7 @@ export class SqliteStore implements Store {
     this.refs = new BatchRefs(this.sql)
     this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
     this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
-    this.cursors = new ChangeCursors(cursorEntries(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
+    this.cursors = new ChangeCursors(new ChangeEntries(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
     this.past = new SqlitePast({ db, mutate: fn => this.mutate(fn), claim: () => this.cursors.claim() })
     // the reads above opened the WAL, so the file exists
     if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
