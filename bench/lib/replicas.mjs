@@ -1,23 +1,14 @@
 /** Reads replicas straight from their SQLite files, as a person would with sqlite3. */
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { kvStoreDigest } from '@murmur/core'
 
-/** A SHA-256 over every kv_store row (every column) in key order, and the row count. */
+/** A SHA-256 over every kv_store row (every column) in key order (core's `kvStoreDigest`), and the row count. */
 export function digest (dataDir) {
-  const db = new Database(join(dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+  const path = join(dataDir, 'murmur.db')
+  const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
-    const hash = createHash('sha256')
-    let rows = 0
-    for (const row of db.prepare('SELECT * FROM kv_store ORDER BY key').raw().iterate()) {
-      for (const cell of row) {
-        if (cell == null) hash.update('\0N')
-        else if (Buffer.isBuffer(cell)) hash.update('\0B').update(String(cell.length)).update(':').update(cell)
-        else hash.update('\0V').update(String(cell).length.toString()).update(':').update(String(cell))
-      }
-      rows++
-    }
-    return { rows, sha256: hash.digest('hex') }
+    return { rows: db.prepare('SELECT count(*) AS n FROM kv_store').get().n, sha256: kvStoreDigest(path) }
   } finally {
     db.close()
   }
