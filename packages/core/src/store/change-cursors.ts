@@ -25,7 +25,9 @@ export interface CursorEntries {
 export const RESTART_GAP = 2 ** 40
 
 export class ChangeCursors {
-  marks: ChangeMarks
+  /** The latest cursor given, and the floor (see `ChangeMarks`): numbers, so numbering a change allocates nothing. */
+  private latest: number
+  private floor: number
   /** The cursor each op written in this process got, for the change events that follow the commit. */
   private readonly ofOp = new WeakMap<Op, number>()
   /** The cursor of the latest removal of each key, for its delete event (an op no longer exists). */
@@ -37,15 +39,21 @@ export class ChangeCursors {
   private readonly watchers: Array<{ prefix: string, changed: () => void }> = []
 
   constructor (private readonly entries: CursorEntries, marks: ChangeMarks) {
-    this.marks = marks
+    this.latest = marks.latest
+    this.floor = marks.floor
     this.saved = marks
+  }
+
+  get marks (): ChangeMarks {
+    return { latest: this.latest, floor: this.floor }
   }
 
   /** A function that puts the marks back as they are now (for a transaction that rolls back). */
   checkpoint (): () => void {
-    const { marks, saved } = this
+    const { latest, floor, saved } = this
     return () => {
-      this.marks = marks
+      this.latest = latest
+      this.floor = floor
       this.saved = saved
       this.entries.discard?.()
     }
@@ -54,8 +62,8 @@ export class ChangeCursors {
   /** Writes the entries gathered and the marks that changed since the last save (as `change_cursor` and `change_floor`). */
   save (write: (name: 'change_cursor' | 'change_floor', value: number) => void): void {
     this.entries.flush?.()
-    if (this.marks.latest !== this.saved.latest) write('change_cursor', this.marks.latest)
-    if (this.marks.floor !== this.saved.floor) write('change_floor', this.marks.floor)
+    if (this.latest !== this.saved.latest) write('change_cursor', this.latest)
+    if (this.floor !== this.saved.floor) write('change_floor', this.floor)
     this.saved = this.marks
   }
 
@@ -93,7 +101,7 @@ export class ChangeCursors {
       this.removals.set(key, floor)
       if (this.removals.size > 10_000) this.removals.delete(this.removals.keys().next().value as string)
     }
-    this.marks = { ...this.marks, floor: Math.max(this.marks.floor, floor) }
+    this.floor = Math.max(this.floor, floor)
   }
 
   /**
@@ -103,8 +111,8 @@ export class ChangeCursors {
    * taken, so the cursors a watcher of it holds mean nothing here.
    */
   restart (): void {
-    const latest = this.marks.latest + RESTART_GAP
-    this.marks = { latest, floor: latest }
+    this.latest += RESTART_GAP
+    this.floor = this.latest
   }
 
   /** The cursor `op`'s change got when it became its key's row (or, for a removal, the key's latest removal). */
@@ -122,7 +130,6 @@ export class ChangeCursors {
   }
 
   private next (): number {
-    this.marks = { ...this.marks, latest: this.marks.latest + 1 }
-    return this.marks.latest
+    return ++this.latest
   }
 }

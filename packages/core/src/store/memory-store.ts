@@ -129,7 +129,7 @@ export class MemoryStore implements Store {
   }
 
   changeMarks (): ChangeMarks {
-    return { ...this.cursors.marks }
+    return this.cursors.marks
   }
 
   cursorOf (op: Op): number | undefined {

@@ -228,7 +228,7 @@ export class SqliteStore implements Store {
   }
 
   changeMarks (): ChangeMarks {
-    return { ...this.cursors.marks }
+    return this.cursors.marks
   }
 
   cursorOf (op: Op): number | undefined {
