@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, serve, signingPayload, type Op, type Replica } from '../src/index.js'
+import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, serve, signingPayload, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, UNDO_VERSION_8, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -207,5 +207,35 @@ describe('schema version 7 (seen, key_history)', () => {
     const check = new Database(path, { readonly: true })
     assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
     check.close()
+  })
+})
+
+describe('what a write had seen (PastStore.newest)', () => {
+  it('is the key\'s row, or with none its newest past version, alike for a few keys, many keys and the in-memory store', () => {
+    const openSqlite = storeFactory('sqlite', dir)
+    const openMemory = storeFactory('memory', dir)
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f']
+    // each key: maybe a row, and past versions at (wall, origin) pairs
+    const keyState = fc.record({ row: fc.option(fc.nat(20), { nil: undefined }), past: fc.array(fc.tuple(fc.nat(20), fc.constantFrom('x', 'y')), { maxLength: 4 }) })
+    fc.assert(fc.property(fc.array(keyState, { minLength: keys.length, maxLength: keys.length }), fc.subarray(keys, { minLength: 1, maxLength: 3 }), (states, asked) => {
+      const stores = [openSqlite(), openMemory()]
+      let seq = 0
+      for (const store of stores) {
+        store.transaction(() => {
+          states.forEach(({ row, past }, i) => {
+            const key = keys[i] as string
+            for (const [wall, origin] of past) { const kept = op(key, 'old', { wall, origin, seq: ++seq }); store.past.keep(kept, opDigest(kept)) }
+            if (row !== undefined) { const current = op(key, 'now', { wall: row, origin: 'z', seq: ++seq }); store.put(current, opDigest(current)) }
+          })
+        })
+      }
+      const [sqlite, memory] = stores as [SqliteStore, Store]
+      // a few keys are looked up one by one, more in one query: both must say the same, and what the in-memory store says
+      const few = sqlite.transaction(() => sqlite.past.newest(asked))
+      const many = sqlite.transaction(() => sqlite.past.newest(keys))
+      assert.deepEqual([...few], asked.flatMap(key => many.has(key) ? [[key, many.get(key)]] : []))
+      assert.deepEqual(new Map([...many].sort()), new Map([...memory.past.newest(keys)].sort()))
+      for (const store of stores) store.close()
+    }), { numRuns: 100 })
   })
 })

@@ -219,13 +219,24 @@ function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: R
   return false
 }
 
-/** Applies `ops` in one transaction and moves the replica's state along with it. */
-export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received, local = false, rows?: Map<string, RowHead>): void {
+/**
+ * This node's own writes, made inside the transaction that applies them: the
+ * reads they are made from (each key's row, what the writer had seen) then
+ * share its read lock, where each on its own took one (~5 µs a statement).
+ */
+export type LocalBatch = () => { ops: Op[], rows?: Map<string, RowHead> }
+
+/** Applies ops received (or this node's own, `LocalBatch`) in one transaction and moves the replica's state along with it; returns them. */
+export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received): Op[] {
+  const local = !Array.isArray(batch)
   // this node's own new writes were stamped by its clock already
-  if (!local) state.hlc.update(ops.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
+  if (!local) state.hlc.update(batch.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))
   const superseded = (op: Op): boolean => (witnesses?.get(op.key) ?? []).some(w => isNewer(w, op) && w.seq <= (state.origins.get(w.origin)?.held.seq ?? 0))
+  let ops: Op[] = []
   const applied = state.store.transaction(() => {
-    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local, rows)
+    const made = local ? batch() : { ops: batch, rows: undefined }
+    ops = made.ops
+    const result = applyOps(state.store, state.origins, ops, state.history, superseded, local, made.rows)
     state.store.setClock(state.hlc.peek())
     for (const { origin, seq } of result.equivocations) {
       if (state.equivocators.has(origin)) continue
@@ -255,4 +266,5 @@ export function commit (state: ReplicaState, ops: Op[], witnesses: ReadonlyMap<s
   out.applied += ops.length
   out.equivocations.push(...applied.equivocations)
   out.conflicts.push(...applied.conflicts)
+  return ops
 }

@@ -22,7 +22,7 @@ import { commit, emptyReceived, receive, release, type ReceiveContext, type Rece
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
 import { nothingSeen } from './conflicts.js'
-import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
+import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, RowHead, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
 
 export type { ReplicaInit } from './state.js'
 
@@ -80,6 +80,12 @@ export class Replica {
       if (isReserved(change.key) && change.key !== own) throw new RangeError(`key ${JSON.stringify(change.key)} is reserved for murmur's own records`)
       if (change.ttlMs !== undefined && !(Number.isSafeInteger(change.ttlMs) && change.ttlMs > 0)) throw new RangeError(`ttlMs ${change.ttlMs} is not a positive whole number of milliseconds`)
     }
+    if (changes.length === 0) return []
+    return commit(this.state, () => this.made(changes), undefined, emptyReceived())
+  }
+
+  /** `changes` as this node's next ops, stamped and signed: inside the transaction that applies them (`LocalBatch`). */
+  private made (changes: Change[]): { ops: Op[], rows?: Map<string, RowHead> } {
     const first = (this.state.origins.get(this.nodeId) ?? freshOrigin()).held.seq + 1
     // what each write has seen (see `conflicts.ts`): its key's row, a tombstone included, or with none its
     // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write.
@@ -98,10 +104,8 @@ export class Replica {
       }
       return op
     })
-    if (ops.length === 0) return ops
     if (this.state.sign != null) proveOps(ops, this.state.sign)
-    commit(this.state, ops, undefined, emptyReceived(), true, rows)
-    return ops
+    return { ops, rows }
   }
 
   /**

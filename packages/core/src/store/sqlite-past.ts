@@ -14,6 +14,8 @@ type PastRow = Row & { id: number, conflict: number | null }
 
 const COLUMNS = 'key, value, wall, logical, origin, seq, type, seen_wall, seen_logical, seen_origin, digest'
 const NEWEST_FIRST = 'wall DESC, logical DESC, origin DESC, seq DESC, digest DESC'
+/** Up to this many keys, `newest` looks each up on its own. */
+const FEW_KEYS = 4
 
 export interface SqlitePastComponents {
   db: Database.Database
@@ -33,6 +35,9 @@ function prepare (db: Database.Database) {
       INTO key_history (${COLUMNS}, conflict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // one query for all the keys of a write (a key's JSON form reaches SQLite as text), rows first, then past versions
     rowVersions: db.prepare<[string], Seen & { key: string }>('SELECT key, wall, logical, origin FROM kv_store WHERE key IN (SELECT value FROM json_each(?))'),
+    // and for a write of a few keys, one key at a time (a JSON array costs more than the lookups it saves)
+    rowVersion: db.prepare<[string], Seen>('SELECT wall, logical, origin FROM kv_store WHERE key = ?'),
+    pastVersion: db.prepare<[string], Seen>(`SELECT wall, logical, origin FROM key_history WHERE key = ? ORDER BY ${NEWEST_FIRST} LIMIT 1`),
     pastVersions: db.prepare<[string], Seen & { key: string }>(`SELECT key, wall, logical, origin FROM key_history
       WHERE key IN (SELECT value FROM json_each(?)) ORDER BY key, ${NEWEST_FIRST}`),
     between: db.prepare<[Record<string, unknown>], PastRow>(`SELECT * FROM key_history WHERE key = :key AND conflict IS NULL
@@ -95,6 +100,13 @@ export class SqlitePast implements PastStore {
 
   newest (keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen> {
     const found = new Map<string, Seen>()
+    if (rows === undefined && keys.length <= FEW_KEYS) {
+      for (const key of keys) {
+        const seen = this.sql.rowVersion.get(key) ?? this.sql.pastVersion.get(key)
+        if (seen !== undefined) found.set(key, seen)
+      }
+      return found
+    }
     if (rows === undefined) for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
     else for (const key of keys) { const row = rows.get(key); if (row !== undefined) found.set(key, { wall: row.wall, logical: row.logical, origin: row.origin }) }
     const rest = keys.filter(key => !found.has(key))
