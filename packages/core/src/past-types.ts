@@ -43,12 +43,13 @@ export interface PastStore {
    */
   keep(op: Op, digest: Uint8Array, conflict?: boolean, pastless?: boolean): PastVersion | undefined
   /**
-   * The version of each of `keys` (user keys) a write here now has seen: its
-   * row's, or with no row (a collected tombstone) its newest past version's;
-   * none for a key with neither. `rows`: the keys' rows, read already
-   * (`Store.rowsAt`): a key not in it has none, and only its past is read.
+   * The version of each of `keys` (user keys) a write here now has seen: the
+   * newer of its row's and its newest past version's (a row can be the older:
+   * an old op taken after its key's delete was collected); none for a key
+   * with neither. `rows`: the keys' rows, read already (`Store.rowsAt`): a
+   * key not in it has none, and one it says is `pastless` has no past.
    */
-  newest(keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen>
+  newest(keys: string[], rows?: ReadonlyMap<string, Seen & { pastless?: boolean }>): Map<string, Seen>
   /**
    * Marks as conflicts, each with a new change cursor, the past versions of
    * `key` above `seen` and below `winner` not marked yet; returns them.

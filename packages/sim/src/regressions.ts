@@ -218,6 +218,19 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'premature-floor': () => scenario(1526),
   /**
+   * Hostile seed 1065 and seed 2334 (whole): a node collected a key's
+   * delete, then took an old op of that key (m0's, older than the key's past
+   * versions) as its row and wrote it again (`nameRewrite`). Its rewrite
+   * said it had seen that old row, not the newer past versions it held, so
+   * the other nodes marked those as conflicts and it did not; and when the
+   * old row went into its history it was not marked though a newer version
+   * had not seen it, as it was everywhere else. A write now says it saw the
+   * newer of its key's row and newest past version, and a row that becomes
+   * a past version is a conflict when a newer one had not seen it.
+   */
+  'old-row-under-newer-history': () => scenario(1065, { hostile: true }),
+  'old-row-under-newer-history-2': () => scenario(2334),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

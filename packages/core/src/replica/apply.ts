@@ -132,7 +132,7 @@ function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, numbe
   let done = false
   if (current !== undefined) {
     if (alone !== undefined) done = history.replacedAlone(op, alone)
-    else history.replaced(op.key)
+    else history.replaced(current)
     // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
     if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
     else store.supersede(current)

@@ -63,7 +63,7 @@ export function collect (state: ReplicaState, now: number): Collected {
       // a tombstone goes once it is `tombstoneGraceMs` old; an expired value once its expiry is, by the expiry clock
       for (const tombstone of state.store.tombstones(origin, floor, now - grace + 1, expiryClock(state, now) - grace + 1)) {
         // kept as the key's newest past version: the next write of the key says it saw it
-        history.replaced(tombstone.key)
+        history.replaced(tombstone)
         state.store.remove(headOf(tombstone))
         raiseHorizon(state, tombstone)
         result.tombstones++

@@ -3,8 +3,9 @@
  *
  * Every op a node writes carries `seen`: the version (stamp and origin) of
  * the newest version of its key that node's replica held when it wrote (the
- * row it replaced, a tombstone included, or the newest past version when the
- * row was a collected tombstone), or `NOTHING_SEEN` when it held none.
+ * row it replaced, a tombstone included, or the newest past version when that
+ * is newer: the row was a collected tombstone, or an old op taken after one),
+ * or `NOTHING_SEEN` when it held none.
  *
  * A loser L and a newer op W of the same key (W ranks above L) are
  * *concurrent* exactly when W has a `seen` and that `seen` is below L's
@@ -29,6 +30,12 @@ export function nothingSeen (origin: string): Seen {
 /** Orders a `seen` against a version by stamp, then origin (a `seen` names no seq). */
 export function compareSeen (seen: Seen, version: Version): number {
   return compareStamps(seen, version) || (seen.origin < version.origin ? -1 : seen.origin > version.origin ? 1 : 0)
+}
+
+/** The newer of two versions a write may have seen (a row older than a past version: an old op taken after a collected delete). */
+export function newerSeen (a: Seen | undefined, b: Seen | undefined): Seen | undefined {
+  if (a === undefined || b === undefined) return a ?? b
+  return compareSeen(a, { ...b, seq: 0 }) >= 0 ? a : b
 }
 
 /** Whether `winner` is newer than `loser` and had not seen it: the rule above. */

@@ -18,7 +18,7 @@
 import { compareVersions } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { concurrent } from './conflicts.js'
-import type { Head, Op, PastVersion, RowHead, Store } from '../types.js'
+import type { Head, Op, PastVersion, RowHead, Store, Version } from '../types.js'
 
 export interface HistoryBound {
   /** Versions of a key kept, the current one included. */
@@ -41,9 +41,21 @@ export class KeyHistory {
     this.local = local
   }
 
-  /** The row of `key` is about to be replaced or removed: it becomes a past version. */
-  replaced (key: string): void {
-    if (!isReserved(key)) this.store.past.keepRow(key)
+  /**
+   * `row`, the current row of its key, is about to be replaced or removed: it
+   * becomes a past version, a conflict if a newer past version had not seen
+   * it (a row older than a past version: an old op taken after its key's
+   * delete was collected), as it would be had it arrived after that version.
+   */
+  replaced (row: Version & { key: string }): void {
+    if (isReserved(row.key)) return
+    if (!this.store.past.unseenByNewer(row)) {
+      this.store.past.keepRow(row.key)
+      return
+    }
+    const current = this.store.row(row.key)
+    const marked = current === undefined ? undefined : this.store.past.keepCurrent(current, true)
+    if (marked !== undefined) this.conflicts.push(marked)
   }
 
   /**

@@ -193,7 +193,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         const current = state.store.row(op.key)
         if (current !== undefined && !isNewer(op, current)) continue
         if (current !== undefined) {
-          history.replaced(op.key)
+          history.replaced(current)
           if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current))
           else state.store.supersede(headOf(current))
         }
@@ -210,7 +210,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {
           // collected here now, as `collect` collects: an older value that comes later is measured against it
-          history.replaced(row.key)
+          history.replaced(row)
           state.store.remove(headOf(row))
           raiseHorizon(state, row)
           end.removed.push(row)

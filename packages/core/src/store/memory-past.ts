@@ -1,6 +1,6 @@
 /** `PastStore` in memory (for `MemoryStore`): the rule's ranges as `replica/conflicts.ts` states them. */
 import { compareVersions } from '../compare.js'
-import { concurrent } from '../replica/conflicts.js'
+import { concurrent, newerSeen } from '../replica/conflicts.js'
 import type { Op, PastStore, PastVersion, Seen, Trimmed, Version } from '../types.js'
 
 interface Entry { op: Op, digest: Uint8Array, conflict?: number }
@@ -51,11 +51,12 @@ export class MemoryPast implements PastStore {
     return conflict ? pastOf(entry) : undefined
   }
 
-  newest (keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen> {
+  newest (keys: string[], rows?: ReadonlyMap<string, Seen & { pastless?: boolean }>): Map<string, Seen> {
     const found = new Map<string, Seen>()
+    const seenOf = (v: Seen | undefined): Seen | undefined => v === undefined ? undefined : { wall: v.wall, logical: v.logical, origin: v.origin }
     for (const key of keys) {
-      const op = (rows !== undefined ? rows.get(key) : this.components.row(key)) ?? this.sorted(key)[0]?.op
-      if (op !== undefined) found.set(key, { wall: op.wall, logical: op.logical, origin: op.origin })
+      const seen = newerSeen(seenOf(rows !== undefined ? rows.get(key) : this.components.row(key)), seenOf(this.sorted(key)[0]?.op))
+      if (seen !== undefined) found.set(key, seen)
     }
     return found
   }

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3'
 import { compareVersions } from '../compare.js'
+import { newerSeen } from '../replica/conflicts.js'
 import { fromRow, seenColumns } from './sqlite-rows.js'
 import type { Row } from './sqlite-schema.js'
 import type { Op, PastStore, PastVersion, Seen, Trimmed, Version } from '../types.js'
@@ -98,19 +99,23 @@ export class SqlitePast implements PastStore {
     })
   }
 
-  newest (keys: string[], rows?: ReadonlyMap<string, Seen>): Map<string, Seen> {
+  newest (keys: string[], rows?: ReadonlyMap<string, Seen & { pastless?: boolean }>): Map<string, Seen> {
     const found = new Map<string, Seen>()
+    const take = (key: string, seen: Seen): void => { found.set(key, newerSeen(found.get(key), seen) as Seen) }
     if (rows === undefined && keys.length <= FEW_KEYS) {
       for (const key of keys) {
-        const seen = this.sql.rowVersion.get(key) ?? this.sql.pastVersion.get(key)
-        if (seen !== undefined) found.set(key, seen)
+        const row = this.sql.rowVersion.get(key)
+        if (row !== undefined) take(key, row)
+        const past = this.sql.pastVersion.get(key)
+        if (past !== undefined) take(key, past)
       }
       return found
     }
-    if (rows === undefined) for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) found.set(key, seen)
-    else for (const key of keys) { const row = rows.get(key); if (row !== undefined) found.set(key, { wall: row.wall, logical: row.logical, origin: row.origin }) }
-    const rest = keys.filter(key => !found.has(key))
-    if (rest.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(rest))) if (!found.has(key)) found.set(key, seen)
+    if (rows === undefined) for (const { key, ...seen } of this.sql.rowVersions.all(JSON.stringify(keys))) take(key, seen)
+    else for (const key of keys) { const row = rows.get(key); if (row !== undefined) take(key, { wall: row.wall, logical: row.logical, origin: row.origin }) }
+    // a past version can be newer than the row (an old op taken after its key's delete was collected)
+    const withPast = rows === undefined ? keys : keys.filter(key => rows.get(key)?.pastless !== true)
+    if (withPast.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(withPast))) take(key, seen)
     return found
   }
 
