@@ -27,15 +27,15 @@ export function nothingSeen (origin: string): Seen {
   return { wall: 0, logical: 0, origin }
 }
 
-/** Orders a `seen` against a version by stamp, then origin (a `seen` names no seq). */
-export function compareSeen (seen: Seen, version: Version): number {
+/** Orders a `seen` against a version (or another `seen`) by stamp, then origin (a `seen` names no seq). */
+export function compareSeen (seen: Seen, version: Seen): number {
   return compareStamps(seen, version) || (seen.origin < version.origin ? -1 : seen.origin > version.origin ? 1 : 0)
 }
 
 /** The newer of two versions a write may have seen (a row older than a past version: an old op taken after a collected delete). */
 export function newerSeen (a: Seen | undefined, b: Seen | undefined): Seen | undefined {
   if (a === undefined || b === undefined) return a ?? b
-  return compareSeen(a, { ...b, seq: 0 }) >= 0 ? a : b
+  return compareSeen(a, b) >= 0 ? a : b
 }
 
 /** Whether `winner` is newer than `loser` and had not seen it: the rule above. */
