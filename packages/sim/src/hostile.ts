@@ -114,9 +114,9 @@ export class HostileNode implements Puller {
     return session
   }
 
-  pulled (step: PullStep): void {
+  pulled (step: PullStep, server: string, snapshot: boolean): void {
     this.capture(step.received)
-    this.inner.pulled(step)
+    this.inner.pulled(step, server, snapshot)
   }
 
   pullEnded (result: PullResult, server: string): void {

@@ -42,7 +42,8 @@ export interface Endpoint {
 /** An endpoint that pulls: the receiving side of a sync. */
 export interface Puller extends Endpoint {
   session(server: string): PullSession
-  pulled(step: PullStep, server: string): void
+  /** `snapshot`: the session decided to take a snapshot (it settles with the first ops frame): the puller's history is incomplete from then on, whether or not the pull ends. */
+  pulled(step: PullStep, server: string, snapshot: boolean): void
   pullEnded(result: PullResult, server: string): void
   progress(server: string): void
 }
@@ -61,7 +62,8 @@ export class Network {
   faultsUntil = 0
   /** Pairs that could reach each other after the last change. */
   private reachable = new Set<string>()
-  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0 }
+  /** `snapshotsCut`: pulls that had begun a snapshot and broke off before their end (the puller's history is incomplete all the same). */
+  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0, snapshotsCut: 0 }
   /** An exception that is no protocol error: a bug, reported as a failure of the run. */
   private readonly bug: (where: string, err: unknown) => void
 
@@ -181,7 +183,10 @@ export class Network {
       if (over) return
       over = true
       if (result !== undefined) puller.pullEnded(result, serverId)
-      else this.stats.streamsBroken++
+      else {
+        this.stats.streamsBroken++
+        if (session.result.snapshot) this.stats.snapshotsCut++
+      }
       finished()
     }
     const hello = encodeFrame(session.hello())
@@ -218,7 +223,7 @@ export class Network {
           return end()
         }
         puller.progress(serverId)
-        puller.pulled(step, serverId)
+        puller.pulled(step, serverId, session.result.snapshot)
         if (session.done) end(session.result)
         else next()
       })

@@ -165,16 +165,15 @@ export class SimNode implements Puller {
     this.pulls.progress(server)
   }
 
-  pulled (step: PullStep): void {
+  pulled (step: PullStep, _server: string, snapshot: boolean): void {
+    // marked as the snapshot is taken: it may be on disk before a crash or a cut link ends the pull without a result
+    if (snapshot) this.historyIncomplete = true
     this.took(step, step.changed.length > 0 || step.removed.length > 0)
   }
 
   pullEnded (result: PullResult, server: string): void {
     this.antiEntropy.ended(result, server)
-    if (result.snapshot) {
-      this.deps.record.counts.snapshots++
-      this.historyIncomplete = true
-    }
+    if (result.snapshot) this.deps.record.counts.snapshots++
     if (result.overtaken === true) this.deps.record.counts.snapshotsOvertaken++
     this.writeAgain(`after a pull from ${server}`)
   }
