@@ -57,6 +57,23 @@ export async function batchedPuts (client, { prefix, ms, max, size = 1000, value
   return { count: n, seconds: (performance.now() - start) / 1000 }
 }
 
+/**
+ * Runs the write path until V8 has optimized it, untimed: batches (at most
+ * 5,000 keys, so the data set stays small), then `clients` concurrently,
+ * then the first client alone, a third of `ms` each. A new murmurd runs its
+ * first ~15,000 writes partly unoptimized (TurboFan compiles the hot
+ * functions, and compiles them again as other shapes of ops appear), at up
+ * to twice the CPU per write it settles at: measured without this, a short
+ * window times the compiler as much as murmur. The writes reach its peers,
+ * which warm up with it.
+ */
+export async function warmUp (clients, { prefix = 'warm', ms, value }) {
+  const [first] = clients
+  await batchedPuts(first, { prefix: `${prefix}b`, ms: ms / 3, max: 5_000, value })
+  await concurrentPuts(clients, { prefix: `${prefix}c`, ms: ms / 3, max: 1_000_000, value })
+  await sequentialPuts(first, { prefix: `${prefix}s`, ms: ms / 3, max: 1_000_000, value })
+}
+
 /** Key `i` of a data set, fixed width so every key has the same length. */
 export const keyOf = (prefix, i) => `${prefix}:${String(i).padStart(7, '0')}`
 

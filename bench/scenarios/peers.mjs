@@ -15,7 +15,7 @@ import { Daemon, removeDir, sleep, tempDir } from '../lib/daemon.mjs'
 import Database from 'better-sqlite3'
 import { converged } from '../lib/cluster.mjs'
 import { BusyProcess } from '../lib/busy.mjs'
-import { batchedPuts, concurrentPuts, sequentialPuts, valueOf } from '../lib/load.mjs'
+import { batchedPuts, concurrentPuts, sequentialPuts, valueOf, warmUp } from '../lib/load.mjs'
 import { EventRouter, cpuOf, idleCpu, meshReady, measureSteady, subscribeAll, unsubscribeAll } from '../lib/propagation.mjs'
 import { median } from '../lib/stats.mjs'
 
@@ -87,6 +87,7 @@ async function quietAndLoaded (nodes, { ms, tag }) {
 export async function peers ({ quick, runs, report, log }) {
   const ms = quick ? 1_000 : 3_000
   const windowMs = quick ? 2_000 : 5_000
+  const warmMs = quick ? 2_000 : 6_000
   const value = valueOf(VALUE_BYTES)
   const r = { alone: [], conc0: [], batch0: [], seq2: [], conc2: [], batch2: [], seq9: [], cpuOrigin: [], cpuReplica: [], restart: [], restartReady: [], p99quiet3: [], p99loaded3: [], p99quiet10: [], p99loaded10: [] }
   for (let run = 0; run < runs; run++) {
@@ -97,14 +98,15 @@ export async function peers ({ quick, runs, report, log }) {
     try {
       await writer.start()
       clients.push(writer.ctl, ...await Promise.all(Array.from({ length: CLIENTS - 1 }, async () => await writer.client())))
-      await sequentialPuts(writer.ctl, { prefix: 'warm', ms: 300, max: 1_000, value })
+      await warmUp(clients, { ms: warmMs, value })
       const alone = await writes(writer, clients, { ms, tag: 'a', value })
       r.alone.push(rate(alone.seq)); r.conc0.push(alone.conc); r.batch0.push(alone.batch)
 
       await addPeers(root, writer, nodes, 2)
+      // the new peers' receiving path warms up as the writer's publishing does
+      await warmUp(clients, { prefix: 'warm2', ms: warmMs, value })
       const p3 = await quietAndLoaded(nodes, { ms: windowMs, tag: `p${run}` })
       r.p99quiet3.push(p3.quiet.p99); r.p99loaded3.push(p3.loaded.p99)
-      await sequentialPuts(writer.ctl, { prefix: 'warm2', ms: 300, max: 1_000, value })
       await converged(nodes)
       const idle = await idleCpu(nodes, 1_000)
       const before = cpuOf(nodes)
@@ -136,7 +138,7 @@ export async function peers ({ quick, runs, report, log }) {
       await converged(nodes)
 
       await addPeers(root, writer, nodes, 7)
-      await sequentialPuts(writer.ctl, { prefix: 'warm9', ms: 300, max: 1_000, value })
+      await warmUp(clients, { prefix: 'warm9', ms: warmMs, value })
       r.seq9.push(rate(await sequentialPuts(writer.ctl, { prefix: `nine${run}`, ms, max: 200_000, value })))
       const p10 = await quietAndLoaded(nodes, { ms: windowMs, tag: `t${run}` })
       r.p99quiet10.push(p10.quiet.p99); r.p99loaded10.push(p10.loaded.p99)

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { Daemon, ROOT, removeDir, tempDir } from '../lib/daemon.mjs'
-import { batchedPuts, concurrentPuts, sequentialPuts, valueOf } from '../lib/load.mjs'
+import { batchedPuts, concurrentPuts, sequentialPuts, valueOf, warmUp } from '../lib/load.mjs'
 
 const VALUE_BYTES = 100
 const CLIENTS = 16
@@ -30,10 +30,8 @@ export async function throughput ({ quick, runs, report, log }) {
   const value = valueOf(VALUE_BYTES)
   const r = { rawSingle: [], rawLarge: [], seq: [], conc: [], batch: [], get: [] }
   try {
-    // warm up (JIT, page cache, first WAL checkpoint) without timing it
-    await sequentialPuts(node.ctl, { prefix: 'warm', ms: 300, max: 1_000, value })
-    await concurrentPuts(clients, { prefix: 'warmc', ms: 300, max: 5_000, value })
-    await batchedPuts(node.ctl, { prefix: 'warmb', ms: 300, max: 5_000, size: BATCH, value })
+    // warm up (V8's optimizing compiler, page cache, first WAL checkpoint) without timing it
+    await warmUp(clients, { ms: quick ? 2_000 : 6_000, value })
     for (let run = 0; run < runs; run++) {
       const raw = await sqliteBaseline(dir, ms)
       r.rawSingle.push(raw.singleRowTxPerSec)
