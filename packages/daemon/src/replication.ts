@@ -13,6 +13,7 @@ import type { NodeCounters } from '@murmur/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { AntiEntropy, type AntiEntropyComponents } from './anti-entropy.js'
+import { Outbound } from './outbound.js'
 import type { GossipReplication } from './gossip.js'
 import type { SyncService } from './sync/sync-service.js'
 
@@ -60,9 +61,12 @@ export class Replication {
   private flushing?: Promise<void>
   private flushAgain = false
   private flushTimer?: NodeJS.Timeout
+  /** Own ops on disk, published a few a message when they come fast (outbound.ts). */
+  readonly outbound: Outbound
 
   constructor (init: ReplicationInit) {
     this.init = init
+    this.outbound = new Outbound(async ops => await this.parts?.gossip.publish(ops), init.log)
     this.antiEntropy = new AntiEntropy({ intervalMs: init.antiEntropyIntervalMs, maxIntervalMs: init.antiEntropyMaxIntervalMs, maxClockSkewMs: init.maxClockSkewMs, log: init.log })
   }
 
@@ -79,6 +83,7 @@ export class Replication {
 
   stop (): void {
     this.antiEntropy.stop()
+    this.outbound.stop()
     for (const timer of [...this.timers, ...this.repairs.values(), this.flushTimer]) clearTimeout(timer)
     // a flush whose timer was cleared never settles: the next start begins afresh
     this.flushing = undefined
@@ -261,12 +266,7 @@ export class Replication {
     const last = ops.at(-1)
     if (parts == null || last == null) return
     parts.replica.markDurable(last.seq)
-    setImmediate(() => {
-      this.parts?.gossip.publish(ops).then(
-        recipients => { this.init.log.debug({ ops: ops.length, recipients }, 'published ops') },
-        err => { this.init.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
-      )
-    })
+    this.outbound.push(ops)
   }
 
   /**

@@ -11,6 +11,8 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { performance } from 'node:perf_hooks'
+import { MurmurClient } from '@murmur/protocol'
 import { createMurmur, type Murmur, type NodeMetrics } from '../src/index.js'
 import { MURMURD, TestCluster, run, waitFor, type TestNode } from './harness.js'
 import { get, metricsUrl, observations, parseExposition, samples, scrape, value } from './prometheus.js'
@@ -39,6 +41,7 @@ describe('murmurd --metrics', () => {
     for (const name of [
       'murmur_node_info', 'murmur_ops_written_total', 'murmur_ops_gossiped_total', 'murmur_ops_repaired_total',
       'murmur_ops_refused_total', 'murmur_gossip_messages_rejected_total', 'murmur_ops_held', 'murmur_ops_waiting',
+      'murmur_gossip_messages_published_total', 'murmur_gossip_ops_published_total',
       'murmur_peer_ops_behind', 'murmur_peer_ops_ahead', 'murmur_peer_last_sync_age_seconds', 'murmur_peer_clock_offset_seconds',
       'murmur_sync_pulls_total', 'murmur_sync_pull_duration_seconds', 'murmur_peers_connected', 'murmur_members_connected',
       'murmur_keys', 'murmur_tombstones', 'murmur_database_size_bytes', 'murmur_wal_size_bytes', 'murmur_write_ack_seconds',
@@ -76,6 +79,26 @@ describe('murmurd --metrics', () => {
     assert.ok(Number(lag[0]?.value) >= 0)
     assert.equal(samples(bobAfter, 'murmur_peer_clock_offset_seconds', { name: 'alice' }).length, 1)
     assert.equal(samples(bobAfter, 'murmur_peer_ops_ahead', { name: 'alice' }).length, 1)
+  })
+
+  it('publishes puts that come faster than one per 5 ms a few to a gossip message, and every one arrives', async () => {
+    const before = await scrape(aliceUrl)
+    const client = await MurmurClient.connect(alice.socket)
+    const started = performance.now()
+    try {
+      // one at a time, each acknowledged (fsynced) before the next: no two share a commit
+      for (let i = 0; i < 300; i++) await client.call('kv_put', { key: `burst:${String(i).padStart(3, '0')}`, value: 'v' })
+    } finally {
+      client.close()
+    }
+    const elapsed = performance.now() - started
+    await waitFor(async () => (await bob.ctl(['list', '--prefix', 'burst:'])).stdout.trim().split('\n').length === 300, 'all 300 puts to reach bob')
+    const after = await scrape(aliceUrl)
+    const messages = value(after, 'murmur_gossip_messages_published_total') - value(before, 'murmur_gossip_messages_published_total')
+    const ops = value(after, 'murmur_gossip_ops_published_total') - value(before, 'murmur_gossip_ops_published_total')
+    assert.ok(ops >= 300, `every put was published (${ops} ops)`)
+    // one message, then at most one per 5 ms window (4 ms: timers keep whole milliseconds): where puts came faster, fewer messages than puts
+    assert.ok(messages <= Math.ceil(elapsed / 4) + 2, `${messages} messages for ${ops} ops in ${elapsed.toFixed(0)} ms`)
   })
 
   it('counts RPC errors by method and code', async () => {

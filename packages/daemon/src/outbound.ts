@@ -1,0 +1,81 @@
+/**
+ * This node's own ops on their way to gossip: Nagle's rule for publishes.
+ * The first ops after a quiet spell go out at once (on the next turn of the
+ * event loop, after the acknowledgement); ops released within `windowMs` of
+ * the last publish wait until that window has passed and go out together,
+ * in one message, unless `ENOUGH_OPS` have gathered. A peer's cost of taking
+ * an op is mostly per message (decrypting, framing, validating, one
+ * transaction: ~25 times an op's own on a replica), not per op, so a writer
+ * of single puts a few times faster than the window sends its peers a few
+ * ops a message, for at most `windowMs` more latency; slower than that, or
+ * writing in group commits that fill a message anyway, nothing waits.
+ */
+import { performance } from 'node:perf_hooks'
+import type { Op } from '@murmur/core'
+import type { Logger } from 'pino'
+
+/** How long after a publish the next one waits for more ops to carry (see `Outbound`). */
+export const PUBLISH_WINDOW_MS = 5
+/** Ops that make a message worth sending at once, window or not. */
+export const ENOUGH_OPS = 8
+
+export class Outbound {
+  /** Gossip messages published, and the ops they carried (the metrics'). */
+  readonly sent = { messages: 0, ops: 0 }
+  private readonly publish: (ops: Op[]) => Promise<number[] | undefined>
+  private readonly log: Logger
+  private readonly windowMs: number
+  private waiting: Op[] = []
+  private timer?: NodeJS.Timeout | NodeJS.Immediate
+  /** `timer` waits for the window (a timeout), not for the next turn (an immediate). */
+  private windowed = false
+  private last = -Infinity
+
+  /** `publish` resolves to the recipients of each message it sent (none: not running); a failure is logged, peers will sync. */
+  constructor (publish: (ops: Op[]) => Promise<number[] | undefined>, log: Logger, windowMs = PUBLISH_WINDOW_MS) {
+    this.publish = publish
+    this.log = log
+    this.windowMs = windowMs
+  }
+
+  /** Ops on disk, in seq order: published with the next message. */
+  push (ops: Op[]): void {
+    if (this.waiting.length === 0) this.waiting = ops.slice()
+    else for (const op of ops) this.waiting.push(op)
+    const enough = this.waiting.length >= ENOUGH_OPS
+    if (this.timer !== undefined && !(enough && this.windowed)) return
+    this.cancel()
+    const wait = enough ? 0 : this.last + this.windowMs - performance.now()
+    this.windowed = wait > 0
+    this.timer = wait <= 0 ? setImmediate(() => { this.flush() }) : setTimeout(() => { this.flush() }, Math.ceil(wait))
+  }
+
+  /** Drops what waits (the node stops; peers that miss it will sync). */
+  stop (): void {
+    this.cancel()
+    this.waiting = []
+  }
+
+  private cancel (): void {
+    if (this.windowed) clearTimeout(this.timer as NodeJS.Timeout)
+    else clearImmediate(this.timer as NodeJS.Immediate)
+    this.timer = undefined
+  }
+
+  private flush (): void {
+    this.timer = undefined
+    const ops = this.waiting
+    this.waiting = []
+    this.last = performance.now()
+    if (ops.length === 0) return
+    this.publish(ops).then(
+      recipients => {
+        if (recipients === undefined) return
+        this.sent.messages += recipients.length
+        this.sent.ops += ops.length
+        this.log.debug({ ops: ops.length, recipients }, 'published ops')
+      },
+      err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
+    )
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Own ops on their way to gossip (outbound.ts): the first after a quiet
+ * spell goes out on the next turn of the event loop, what follows within the
+ * window goes out together once it has passed, in order, and nothing is
+ * published after stop. The real-binary side is in metrics.spec.ts.
+ */
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { performance } from 'node:perf_hooks'
+import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import type { Op } from '@murmur/core'
+import { ENOUGH_OPS, Outbound } from '../src/outbound.js'
+
+const op = (seq: number): Op => ({ key: `k${seq}`, value: new Uint8Array([seq]), wall: 1, logical: seq, origin: 'me', seq })
+const seqs = (ops: Op[]): number[] => ops.map(o => o.seq)
+
+function recorder (windowMs = 200): { outbound: Outbound, sent: Array<{ at: number, seqs: number[] }> } {
+  const sent: Array<{ at: number, seqs: number[] }> = []
+  const outbound = new Outbound(async ops => {
+    sent.push({ at: performance.now(), seqs: seqs(ops) })
+    return [1]
+  }, pino({ level: 'silent' }), windowMs)
+  return { outbound, sent }
+}
+
+async function until (done: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 5_000
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(1)
+  }
+}
+
+describe('outbound gossip', () => {
+  it('publishes the first ops after a quiet spell on the next turn, without waiting for the window', async () => {
+    const { outbound, sent } = recorder()
+    outbound.push([op(1), op(2)])
+    assert.equal(sent.length, 0, 'not inside the call that released them (after the acknowledgement)')
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(sent.map(s => s.seqs), [[1, 2]])
+  })
+
+  it('carries the ops released within the window in one message once it has passed, in order', async () => {
+    const { outbound, sent } = recorder()
+    outbound.push([op(1)])
+    await until(() => sent.length === 1, 'the first message')
+    outbound.push([op(2)])
+    outbound.push([op(3), op(4)])
+    outbound.push([op(5)])
+    await until(() => sent.length === 2, 'the second message')
+    assert.deepEqual(sent.map(s => s.seqs), [[1], [2, 3, 4, 5]])
+    assert.ok((sent[1]?.at ?? 0) - (sent[0]?.at ?? 0) >= 199, `the second waited for the window (${((sent[1]?.at ?? 0) - (sent[0]?.at ?? 0)).toFixed(1)} ms)`)
+    assert.deepEqual(outbound.sent, { messages: 2, ops: 5 })
+    // a quiet spell longer than the window: the next goes out at once again
+    await sleep(250)
+    const before = performance.now()
+    outbound.push([op(6)])
+    await until(() => sent.length === 3, 'the third message')
+    assert.ok((sent[2]?.at ?? 0) - before < 100, `published without waiting for a window (${((sent[2]?.at ?? 0) - before).toFixed(1)} ms)`)
+  })
+
+  it('sends ops that fill a message at once, window or not', async () => {
+    const { outbound, sent } = recorder()
+    outbound.push([op(1)])
+    await until(() => sent.length === 1, 'the first message')
+    const before = performance.now()
+    outbound.push([op(2), op(3)])
+    outbound.push(Array.from({ length: ENOUGH_OPS - 2 }, (_, i) => op(4 + i)))
+    await until(() => sent.length === 2, 'the second message')
+    assert.deepEqual(sent[1]?.seqs, Array.from({ length: ENOUGH_OPS }, (_, i) => 2 + i))
+    assert.ok((sent[1]?.at ?? 0) - before < 100, `it did not wait for the 200 ms window (${((sent[1]?.at ?? 0) - before).toFixed(1)} ms)`)
+    outbound.push([op(100)])
+    await until(() => sent.length === 3, 'the third message')
+    assert.ok((sent[2]?.at ?? 0) - (sent[1]?.at ?? 0) >= 199, 'one op after it waits for the window again')
+  })
+
+  it('publishes nothing that waited when it stops', async () => {
+    const { outbound, sent } = recorder()
+    outbound.push([op(1)])
+    await until(() => sent.length === 1, 'the first message')
+    outbound.push([op(2)])
+    outbound.stop()
+    await sleep(250)
+    assert.deepEqual(sent.map(s => s.seqs), [[1]])
+  })
+
+  it('counts neither messages nor ops a stopped node could not publish', async () => {
+    const outbound = new Outbound(async () => undefined, pino({ level: 'silent' }), 20)
+    outbound.push([op(1)])
+    await sleep(5)
+    assert.deepEqual(outbound.sent, { messages: 0, ops: 0 })
+  })
+})
