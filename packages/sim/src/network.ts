@@ -42,7 +42,7 @@ export interface Endpoint {
 /** An endpoint that pulls: the receiving side of a sync. */
 export interface Puller extends Endpoint {
   session(server: string): PullSession
-  /** `snapshot`: the session decided to take a snapshot (it settles with the first ops frame): the puller's history is incomplete from then on, whether or not the pull ends. */
+  /** `snapshot`: the session has taken a snapshot (it settles with the first frame after the import stage): the puller's history is incomplete from then on, whether or not the pull ends. */
   pulled(step: PullStep, server: string, snapshot: boolean): void
   pullEnded(result: PullResult, server: string): void
   progress(server: string): void
@@ -179,13 +179,15 @@ export class Network {
     const started = this.sched.now
     let frames: Iterator<Frame> | undefined
     let over = false
+    // a snapshot the puller decided on settles with the first frame after the import stage (ops, witnesses or done)
+    let tookSnapshot = false
     const end = (result?: PullResult): void => {
       if (over) return
       over = true
       if (result !== undefined) puller.pullEnded(result, serverId)
       else {
         this.stats.streamsBroken++
-        if (session.result.snapshot) this.stats.snapshotsCut++
+        if (tookSnapshot) this.stats.snapshotsCut++
       }
       finished()
     }
@@ -215,15 +217,18 @@ export class Network {
         if (over || !alive()) return end()
         this.stats.frames++
         let step: PullStep
+        let frame: Frame
         try {
-          step = session.take(decodeFrame(bytes, { maxValueBytes: 1024 * 1024 }))
+          frame = decodeFrame(bytes, { maxValueBytes: 1024 * 1024 })
+          step = session.take(frame)
         } catch (err) {
           // a peer breaking the protocol (the hostile one) ends the pull; anything else is a bug
           if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err))) this.bug(`${puller.id} pulling from ${serverId}`, err)
           return end()
         }
         puller.progress(serverId)
-        puller.pulled(step, serverId, session.result.snapshot)
+        tookSnapshot ||= session.result.snapshot && (frame.kind === 'ops' || frame.kind === 'witness' || (frame.kind === 'control' && frame.message.t === 'done'))
+        puller.pulled(step, serverId, tookSnapshot)
         if (session.done) end(session.result)
         else next()
       })
