@@ -11,6 +11,7 @@ import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import type { Op } from '@murmur/core'
 import { ENOUGH_OPS, Outbound } from '../src/outbound.js'
+import { waitFor } from './harness.js'
 
 const op = (seq: number): Op => ({ key: `k${seq}`, value: new Uint8Array([seq]), wall: 1, logical: seq, origin: 'me', seq })
 const seqs = (ops: Op[]): number[] => ops.map(o => o.seq)
@@ -24,13 +25,8 @@ function recorder (windowMs = 200): { outbound: Outbound, sent: Array<{ at: numb
   return { outbound, sent }
 }
 
-async function until (done: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 5_000
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(1)
-  }
-}
+/** The harness's poll, every millisecond. */
+const until = async (done: () => boolean, what: string): Promise<void> => { await waitFor(done, what, 5_000, 1) }
 
 describe('outbound gossip', () => {
   it('publishes the first ops after a quiet spell on the next turn, without waiting for the window', async () => {
