@@ -92,9 +92,10 @@ function fileValue (setting: Setting, value: unknown, where: string, base: strin
     }
     return items
   }
-  if (setting.kind === 'count') {
-    if (typeof value === 'number' ? !Number.isSafeInteger(value) || value <= 0 : typeof value !== 'string') {
-      throw new ConfigError(`${where} must be a positive whole number, not ${describe(value)}`)
+  if (setting.kind === 'count' || setting.kind === 'whole') {
+    const least = setting.kind === 'count' ? 1 : 0
+    if (typeof value === 'number' ? !Number.isSafeInteger(value) || value < least : typeof value !== 'string') {
+      throw new ConfigError(`${where} must be a ${least === 1 ? 'positive ' : ''}whole number, not ${describe(value)}`)
     }
     return String(value)
   }

@@ -47,7 +47,7 @@ export function formatConfig (command: Command, loaded: LoadedConfig): string {
       lines.push(`# ${key} is not set`)
       continue
     }
-    const typed = setting.kind === 'count' ? Number(value) : value
+    const typed = setting.kind === 'count' || setting.kind === 'whole' ? Number(value) : value
     const note = key === 'swarm-key' ? `${source}; the key itself is never printed` : source
     lines.push(`${stringify({ [key]: typed }).trimEnd()}  # ${note}`)
   }

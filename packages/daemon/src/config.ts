@@ -16,6 +16,7 @@ import { GROUP_NAME, resolveMembership } from './membership.js'
 import { Setting, settingsOf } from './setting.js'
 import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
+import { ENOUGH_OPS, PUBLISH_WINDOW_MS } from './outbound.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
 
@@ -36,6 +37,7 @@ export interface DaemonConfig {
   tombstoneRetentionMs: number
   historyVersions: number
   historyBytes: number
+  publishWindowMs: number
   logLevel: LevelWithSilent
   /** The 32-byte key from `--swarm-key`; only peers holding it can connect. */
   swarmKey?: Uint8Array
@@ -78,6 +80,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
     .addOption(new Setting('--history-versions <n>', 'versions of each key kept for murmurctl history, the current one included', 'MURMUR_HISTORY_VERSIONS', 'count').default('16'))
     .addOption(new Setting('--history-bytes <bytes>', 'bytes of earlier values kept for history per key: the oldest go first', 'MURMUR_HISTORY_BYTES', 'count').default('1048576'))
+    .addOption(new Setting('--publish-window <ms>', `own writes acknowledged within this long of the last gossip message wait for it to pass and go out together in one message (at once when ${ENOUGH_OPS} have gathered); 0 publishes each acknowledged batch at once`, 'MURMUR_PUBLISH_WINDOW', 'whole').default(String(PUBLISH_WINDOW_MS)))
     .addOption(new Setting('--join <ticket>', 'join the group of a ticket from murmurctl invite: its group, swarm key and peers are kept in the data dir, so later starts need no flag', 'MURMUR_JOIN'))
     .addOption(new Setting('--relay', 'serve as a circuit relay for this group\'s members (give it to a member others can reach); others behind NAT reserve a slot on it', 'MURMUR_RELAY').default(false))
     .addOption(new Setting('--swarm-key <file>', 'the group\'s swarm key file (murmurctl keygen makes one); only peers holding the same key can connect', 'MURMUR_SWARM_KEY', 'path'))
@@ -223,6 +226,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
     historyVersions: positiveInteger('--history-versions', raw.historyVersions as string),
     historyBytes: positiveInteger('--history-bytes', raw.historyBytes as string),
+    publishWindowMs: publishWindow(raw.publishWindow as string),
     logLevel: raw.logLevel as LevelWithSilent,
     ...(membership.swarmKey != null ? { swarmKey: membership.swarmKey } : {}),
     ...(join != null ? { join } : {}),
@@ -265,6 +269,15 @@ function antiEntropy (interval: string, max?: string): Pick<DaemonConfig, 'antiE
   const antiEntropyMaxIntervalMs = positiveInteger('--anti-entropy-max-interval', max)
   if (antiEntropyMaxIntervalMs < antiEntropyIntervalMs) throw new ConfigError(`invalid --anti-entropy-max-interval "${max}": shorter than --anti-entropy-interval (${antiEntropyIntervalMs} ms); give at least that`)
   return { antiEntropyIntervalMs, antiEntropyMaxIntervalMs }
+}
+
+/** The longest window: past this the wait would cost more latency than any saving is worth. */
+const MAX_PUBLISH_WINDOW_MS = 1_000
+
+function publishWindow (value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN // Number('') is 0: a blank variable must not turn the window off
+  if (!(n <= MAX_PUBLISH_WINDOW_MS)) throw new ConfigError(`invalid --publish-window "${value}": expected a whole number of ms from 0 (publish at once) to ${MAX_PUBLISH_WINDOW_MS}`)
+  return n
 }
 
 function positiveInteger (flag: string, value: string): number {

@@ -80,6 +80,14 @@ export interface MurmurInit {
    * then gives the scrape text (`await node.metrics.text()`). @default false
    */
   metrics?: boolean
+  /**
+   * Own writes acknowledged within this many ms of the node's last gossip
+   * message wait until the window has passed and go out together, in one
+   * message (at once when 8 have gathered): a replica's cost is mostly per
+   * message. 0 publishes each acknowledged batch on the next turn of the
+   * event loop. @default 5
+   */
+  publishWindowMs?: number
   /** A pino logger; the node logs through children of it. @default silent */
   logger?: Logger
 }

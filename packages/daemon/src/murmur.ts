@@ -87,6 +87,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 5_000, antiEntropyMaxIntervalMs: init.antiEntropyMaxIntervalMs,
       tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
       maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
+      publishWindowMs: init.publishWindowMs,
       log: this.log.child({ component: 'replication' })
     })
     if (init.metrics === true) {

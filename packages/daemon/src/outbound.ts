@@ -33,6 +33,7 @@ export class Outbound {
 
   /** `publish` resolves to the recipients of each message it sent (none: not running); a failure is logged, peers will sync. */
   constructor (publish: (ops: Op[]) => Promise<number[] | undefined>, log: Logger, windowMs = PUBLISH_WINDOW_MS) {
+    if (!(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError(`publishWindowMs must be a number of ms, 0 or more (0: publish at once), not ${String(windowMs)}`)
     this.publish = publish
     this.log = log
     this.windowMs = windowMs

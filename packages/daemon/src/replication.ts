@@ -28,6 +28,8 @@ export interface ReplicationInit {
   antiEntropyMaxIntervalMs?: number
   tombstoneGraceMs: number
   maxClockSkewMs: number
+  /** How long own ops wait to share a gossip message (see outbound.ts). @default PUBLISH_WINDOW_MS */
+  publishWindowMs?: number
   log: Logger
 }
 
@@ -66,7 +68,7 @@ export class Replication {
 
   constructor (init: ReplicationInit) {
     this.init = init
-    this.outbound = new Outbound(async ops => await this.parts?.gossip.publish(ops), init.log)
+    this.outbound = new Outbound(async ops => await this.parts?.gossip.publish(ops), init.log, init.publishWindowMs)
     this.antiEntropy = new AntiEntropy({ intervalMs: init.antiEntropyIntervalMs, maxIntervalMs: init.antiEntropyMaxIntervalMs, maxClockSkewMs: init.maxClockSkewMs, log: init.log })
   }
 

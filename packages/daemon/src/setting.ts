@@ -9,11 +9,12 @@ import { Option } from 'commander'
 /**
  * How a value is written in a config file, beyond a plain string: `path` is
  * resolved against the file's directory, `count` is a positive whole number
- * (a TOML integer or a string of digits), `address` a string or a port number,
+ * (a TOML integer or a string of digits), `whole` one that may be 0,
+ * `address` a string or a port number,
  * `list` takes an array of strings,
  * and a `--no-x` flag's key is `x`, a boolean.
  */
-export type SettingKind = 'text' | 'path' | 'count' | 'list' | 'address'
+export type SettingKind = 'text' | 'path' | 'count' | 'whole' | 'list' | 'address'
 
 export class Setting extends Option {
   constructor (flags: string, description: string, readonly envName: string, readonly kind: SettingKind = 'text') {

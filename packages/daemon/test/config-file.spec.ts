@@ -55,6 +55,11 @@ describe('murmurd config file', () => {
     assert.throws(() => config(['--config', file('relay-bad.toml', 'name = "r"\nrelay = "yes"\n')]), { name: 'ConfigError', message: /relay-bad\.toml line 2: relay must be true or false, not string "yes"/ })
   })
 
+  it('takes publish-window = 0 (a whole number that may be 0), where a positive one is wanted refuses 0', () => {
+    assert.equal(config(['--config', file('window.toml', 'name = "w"\npublish-window = 0\n')]).publishWindowMs, 0)
+    assert.throws(() => config(['--config', file('zero.toml', 'name = "w"\nmax-clock-skew = 0\n')]), { name: 'ConfigError', message: /zero\.toml line 2: max-clock-skew must be a positive whole number, not number 0/ })
+  })
+
   it('reads $XDG_CONFIG_HOME/murmur/<name>.toml, or ~/.config/murmur/<name>.toml, only when it exists', () => {
     file('xdg/murmur/alpha.toml', 'group = "from-xdg"\n')
     file('home/.config/murmur/beta.toml', 'group = "from-home"\n')
@@ -85,6 +90,8 @@ describe('murmurd config file', () => {
       ['name = "x"\nmdns = "no"\n', /bad\.toml line 2: mdns must be true or false, not string "no"/],
       ['name = "x"\nmax-clock-skew = 1.5\n', /bad\.toml line 2: max-clock-skew must be a positive whole number, not number 1\.5/],
       ['name = "x"\nmax-clock-skew = -3\n', /bad\.toml line 2: max-clock-skew must be a positive whole number, not number -3/],
+      ['name = "x"\npublish-window = -1\n', /bad\.toml line 2: publish-window must be a whole number, not number -1/],
+      ['name = "x"\npublish-window = 2000\n', /^invalid --publish-window "2000": expected a whole number of ms from 0 \(publish at once\) to 1000 \(set by publish-window in .*bad\.toml line 2\)$/],
       ['name = "x"\nlisten = ["/ip4/127.0.0.1/tcp/1", 2]\n', /bad\.toml line 2: listen must be a list of non-empty strings, .* but holds number 2/],
       ['name = "x"\ngroup = 5\n', /bad\.toml line 2: group must be a string, not number 5/],
       ['name = "x"\ndurability = "sometimes"\n', /bad\.toml line 2: durability "sometimes": expected one of full, normal/],
@@ -110,7 +117,7 @@ describe('murmurd config file', () => {
     assert.ok(!printed.stdout.includes(key), 'the swarm key\'s bytes are not printed')
     const values = parse(printed.stdout)
     assert.equal(values['swarm-key'], join(dir, 'swarm.key'))
-    assert.deepEqual([values.name, values.group, values['tombstone-grace'], values['log-level'], values.mdns], ['printed', 'env-group', 1000, 'warn', true])
+    assert.deepEqual([values.name, values.group, values['tombstone-grace'], values['publish-window'], values['log-level'], values.mdns], ['printed', 'env-group', 1000, 5, 'warn', true])
     assert.match(printed.stdout, /^group = "env-group" {2}# MURMUR_GROUP$/m)
     assert.match(printed.stdout, /^log-level = "warn" {2}# --log-level$/m)
     assert.match(printed.stdout, /^tombstone-grace = 1000 {2}# .*print\.toml line 3$/m)

@@ -67,6 +67,15 @@ describe('murmurd configuration', () => {
     assert.throws(() => config([], { MURMUR_ANTI_ENTROPY_MAX_INTERVAL: 'soon' }), ConfigError)
   })
 
+  it('takes a publish window from 0 (at once) to 1000 ms, 5 by default, and refuses anything else naming the range', () => {
+    assert.equal(config([]).publishWindowMs, 5)
+    assert.equal(config(['--publish-window', '0']).publishWindowMs, 0)
+    assert.equal(config([], { MURMUR_PUBLISH_WINDOW: '1000' }).publishWindowMs, 1000)
+    for (const bad of ['-1', '1001', '2.5', 'soon', '']) {
+      assert.throws(() => config(['--publish-window', bad]), { name: 'ConfigError', message: `invalid --publish-window "${bad}": expected a whole number of ms from 0 (publish at once) to 1000` }, bad)
+    }
+  })
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })

@@ -28,7 +28,8 @@ describe('murmurd --metrics', () => {
 
   before(async () => {
     alice = await cluster.start('alice', { args: METRICS })
-    bob = await cluster.start('bob', { args: METRICS, peers: [await alice.addr()] })
+    // bob publishes each write as it is acknowledged (alice keeps the default window)
+    bob = await cluster.start('bob', { args: [...METRICS, '--publish-window', '0'], peers: [await alice.addr()] })
     aliceUrl = await metricsUrl(() => alice.stdout)
     bobUrl = await metricsUrl(() => bob.stdout)
     await waitFor(async () => (await alice.status()).peers === 1 && (await bob.status()).peers === 1, 'alice and bob to connect')
@@ -99,6 +100,23 @@ describe('murmurd --metrics', () => {
     assert.ok(ops >= 300, `every put was published (${ops} ops)`)
     // one message, then at most one per 5 ms window (4 ms: timers keep whole milliseconds): where puts came faster, fewer messages than puts
     assert.ok(messages <= Math.ceil(elapsed / 4) + 2, `${messages} messages for ${ops} ops in ${elapsed.toFixed(0)} ms`)
+  })
+
+  it('with --publish-window 0 publishes each sequential put in a message of its own', async () => {
+    const before = await scrape(bobUrl)
+    const client = await MurmurClient.connect(bob.socket)
+    try {
+      for (let i = 0; i < 300; i++) await client.call('kv_put', { key: `solo:${String(i).padStart(3, '0')}`, value: 'v' })
+    } finally {
+      client.close()
+    }
+    await waitFor(async () => (await alice.ctl(['list', '--prefix', 'solo:'])).stdout.trim().split('\n').length === 300, 'all 300 puts to reach alice')
+    const after = await scrape(bobUrl)
+    const messages = value(after, 'murmur_gossip_messages_published_total') - value(before, 'murmur_gossip_messages_published_total')
+    const ops = value(after, 'murmur_gossip_ops_published_total') - value(before, 'murmur_gossip_ops_published_total')
+    assert.ok(ops >= 300, `every put was published (${ops} ops)`)
+    // each put is acknowledged, published on the next turn, and only then answered to the client, which sends the next
+    assert.ok(messages >= 300, `${messages} messages for ${ops} ops: none waited for a window`)
   })
 
   it('counts RPC errors by method and code', async () => {

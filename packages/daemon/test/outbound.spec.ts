@@ -71,6 +71,24 @@ describe('outbound gossip', () => {
     assert.ok((sent[2]?.at ?? 0) - (sent[1]?.at ?? 0) >= 199, 'one op after it waits for the window again')
   })
 
+  it('with a 0 ms window publishes what each turn released on the next, however close together', async () => {
+    const { outbound, sent } = recorder(0)
+    for (let seq = 1; seq <= 3; seq++) {
+      outbound.push([op(seq)])
+      await until(() => sent.length === seq, `message ${seq}`)
+    }
+    outbound.push([op(4)])
+    outbound.push([op(5)])
+    await until(() => sent.length === 4, 'message 4')
+    assert.deepEqual(sent.map(s => s.seqs), [[1], [2], [3], [4, 5]], 'ops released in one turn still share a message')
+  })
+
+  it('refuses a window that is not a number of ms, 0 or more', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => new Outbound(async () => [1], pino({ level: 'silent' }), bad), { name: 'RangeError', message: /^publishWindowMs must be a number of ms, 0 or more/ }, String(bad))
+    }
+  })
+
   it('publishes nothing that waited when it stops', async () => {
     const { outbound, sent } = recorder()
     outbound.push([op(1)])
