@@ -172,5 +172,21 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(alice.get(attestationKey('alice')), undefined)
       assert.deepEqual(alice.counts(), { keys: 1, tombstones: 0 })
     })
+
+    if (kind === 'sqlite') {
+      it('looks up the ops it holds already in one read transaction, not one per op', () => {
+        const ops = writes('alice', 20)
+        const bob = replica('bob')
+        bob.receive(ops, { via: 'sync' })
+        const store = bob.store as Store & { db: { inTransaction: boolean } }
+        const lookups: boolean[] = []
+        const digestsAt = store.digestsAt.bind(store)
+        store.digestsAt = (origin, seq) => { lookups.push(store.db.inTransaction); return digestsAt(origin, seq) }
+        assert.equal(bob.receive(ops, { via: 'sync' }).duplicates, 20)
+        assert.equal(lookups.length, 20, 'each op at or below the held seq was looked up')
+        assert.ok(lookups.every(inside => inside), 'every lookup ran inside a transaction')
+        assert.equal(store.db.inTransaction, false, 'which ended with the call')
+      })
+    }
   })
 }

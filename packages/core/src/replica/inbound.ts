@@ -61,6 +61,19 @@ export function emptyReceived (): Received {
 export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext): Received {
   const out = emptyReceived()
   const arrived = new Arrivals(state)
+  // an op at or below its origin's held seq is looked up: all in one read transaction, not one each
+  // (SQLite takes and drops its read lock per statement outside one: ~25 µs an op against ~2)
+  if (ops.some(op => op.seq <= (state.origins.get(op.origin)?.held.seq ?? 0))) state.store.transaction(() => { classify(state, ops, context, out, arrived) })
+  else classify(state, ops, context, out, arrived)
+  drain(state, arrived, out, context)
+  // what could not apply yet waits, within the budget; what does not fit is fetched again later
+  arrived.park()
+  out.waiting = state.pending.size
+  return out
+}
+
+/** Sorts arrivals: refused, already held (duplicates), left for sync (deferred), or to apply (`arrived`). */
+function classify (state: ReplicaState, ops: Op[], context: ReceiveContext, out: Received, arrived: Arrivals): void {
   for (const op of ops) {
     const refusal = state.checker.problem(op)
     if (refusal != null) {
@@ -76,11 +89,6 @@ export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext
       out.gap = true
     } else if (!arrived.add(op, digest)) out.duplicates++
   }
-  drain(state, arrived, out, context)
-  // what could not apply yet waits, within the budget; what does not fit is fetched again later
-  arrived.park()
-  out.waiting = state.pending.size
-  return out
 }
 
 /** Applies whatever waiting ops have become applicable (call when the clock moves on). */
