@@ -1,19 +1,14 @@
 /**
  * The simulator in `npm test`: the scenario built for each hole of issue #10
- * passes and actually hits its hole; a bounded set of random seeds passes;
- * a seed replays exactly; and the checks catch a replica that was broken on
- * purpose (so a passing run means something).
+ * passes and actually hits its hole. The random seeds, the exact replay and
+ * the check that catches a broken replica are in seeds.spec.ts (a file of
+ * their own, so the test runner runs them beside these).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { REGRESSIONS, run, scenario, type RunResult } from '../src/index.js'
+import { REGRESSIONS, run, type RunResult } from '../src/index.js'
+import { passes } from './passes.js'
 
-/** Seeds `npm test` runs: enough to cover every kind of fault, bounded to about a minute on 2 cores. */
-const SEEDS = 70
-
-function passes (result: RunResult): void {
-  assert.deepEqual(result.failures, [], `seed ${result.seed} failed; replay it with: npm run sim -- --seed ${result.seed}\n${result.trace.slice(-40).join('\n')}`)
-}
 
 describe('simulation: the nine holes, and what seeds found since', () => {
   const hits: Record<string, (r: RunResult) => boolean> = {
@@ -46,32 +41,4 @@ describe('simulation: the nine holes, and what seeds found since', () => {
       assert.ok(hits[name]?.(result), `the scenario hit its hole: ${JSON.stringify(result.counts)}`)
     })
   }
-})
-
-describe('simulation: random seeds', () => {
-  it(`${SEEDS} seeds pass every check`, () => {
-    const started = Date.now()
-    const totals = { crashes: 0, partitions: 0, hostileActs: 0, dropped: 0, snapshots: 0, tombstonesCollected: 0 }
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const result = run(scenario(seed))
-      passes(result)
-      for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += result.counts[key]
-    }
-    for (const [key, value] of Object.entries(totals)) assert.ok(value > 0, `the seeds exercised ${key}`)
-    console.log(`# ${SEEDS} seeds in ${Date.now() - started} ms: ${JSON.stringify(totals)}`)
-  })
-
-  it('replays a seed exactly', () => {
-    const a = run(scenario(7))
-    const b = run(scenario(7))
-    assert.deepEqual(b.trace, a.trace)
-    assert.deepEqual(b.counts, a.counts)
-  })
-
-  it('reports a replica that was broken behind the replication core\'s back', () => {
-    const broken = scenario(3)
-    // a "write" that bypasses replication: one replica's row changes under it, as a bug in the core would leave it
-    const result = run({ ...broken, actions: [...broken.actions, { at: broken.faultsUntil + 1_000, kind: 'tamper', node: broken.nodes[0] as string, key: 'k0' }] })
-    assert.ok(result.failures.some(f => /rows differ|holds/.test(f)), result.failures.join('\n'))
-  })
 })
