@@ -240,6 +240,17 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'snapshot-cut-by-crash': () => scenario(1813, { hostile: true }),
   /**
+   * Hostile seed 4163: the hostile member attests truthfully twice, then
+   * lies (claims 100 ops past what it holds of every origin). n1 got its
+   * second attestation in the same delivery as the lie, so the newest it had
+   * checked was the first, which holds nothing; n0 had checked the second.
+   * Each counted the liar by the last attestation that had passed on it, so
+   * n0 collected an expired key and n1 never could: rows differed for good.
+   * A member's stand-in is now the newest of its earlier attestations that
+   * passes, found in history as well (`Stability.fallback`).
+   */
+  'stand-in-by-arrival': () => scenario(4163, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

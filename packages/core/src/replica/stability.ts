@@ -156,16 +156,19 @@ export class Stability {
 
   /**
    * What stands in for a member's newest attestation while it claims ops this
-   * node lacks: the last one that passed here, or else (after a restart, or
-   * on a node that never checked one) the newest of its earlier ones still
-   * in history that passes now, so every node counts the member alike.
+   * node lacks: the newest of its earlier ones that passes, whether it passed
+   * here as the newest (`lastGood`) or is found in history now, so every node
+   * counts the member alike. Not simply the last one that passed here: which
+   * that was depends on when each attestation arrived. A node that got a
+   * member's second attestation together with its third, a lie, had checked
+   * only the first, and counted the member as holding nothing for ever, while
+   * one that had checked the second collected (hostile seed 4163).
    */
   private fallback (member: string, newest: Attestation, now: number): Attestation | undefined {
     const known = this.lastGood.get(member)
-    if (known !== undefined) return known
     // history is read again only for a newer attestation, or after a while (this node may have caught up meanwhile)
     const searched = this.searched.get(member)
-    if (searched !== undefined && searched.seq === newest.seq && now - searched.at < SEARCH_AGAIN_MS) return undefined
+    if (searched !== undefined && searched.seq === newest.seq && now - searched.at < SEARCH_AGAIN_MS) return known
     this.searched.set(member, { seq: newest.seq, at: now })
     for (const op of this.init.store.supersededOf(member, attestationKey(member), 16)) {
       let earlier: Attestation
@@ -174,11 +177,13 @@ export class Stability {
       } catch {
         continue // checked on arrival; a stray one is no attestation
       }
-      if (earlier.seq >= newest.seq || this.problemWith(earlier) !== undefined) continue
+      if (earlier.seq >= newest.seq) continue
+      if (known !== undefined && earlier.seq <= known.seq) break // newest first: none newer than the one that passed here
+      if (this.problemWith(earlier) !== undefined) continue
       this.lastGood.set(member, earlier)
       return earlier
     }
-    return undefined
+    return known
   }
 
   /** Why `attestation` cannot count yet: this node lacks what it covers, or disagrees with it. */
