@@ -133,6 +133,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((carol.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what carol holds')
     })
 
+    it('a node that checked only an older attestation of a member before it lied counts the member as the others do', () => {
+      const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(alice, 'doomed', 'v')
+      mesh([alice, bob, carol])
+      // carol checks bob's attestation of then (it passes), then hears nothing for a while
+      assert.equal(carol.collect().blocked, undefined)
+      put(alice, 'doomed', null)
+      mesh([alice, bob])
+      const honest = bob.store.row(attestationKey('bob')) as Op
+      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
+      bob.markDurable((lie as Op).seq)
+      pull(alice, bob)
+      // carol gets bob's newer honest attestation and the lie in one pull: the last one that passed on her is the older
+      pull(carol, alice)
+      attest(carol)
+      pull(alice, carol)
+      assert.equal(carol.store.row(attestationKey('bob'))?.seq, (lie as Op).seq)
+      assert.deepEqual(carol.store.supersededOf('bob', attestationKey('bob'), 1).map(o => o.seq), [honest.seq])
+      clock.advance(GRACE)
+      assert.equal(alice.collect().tombstones, 1, 'alice, who checked bob\'s newer attestation, collects the delete')
+      const collected = carol.collect()
+      assert.equal(collected.tombstones, 1, 'and so does carol: bob counts with the newest of his earlier attestations that passes')
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+    })
+
     it('checks an attestation far behind its own ops from a remembered mark, not from every digest since', () => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       const burst = (count: number): void => {
