@@ -30,6 +30,14 @@ for (const kind of ['memory', 'sqlite'] as const) {
     const clock = new Clock()
     const replica = replicaFactory(keys, clock, storeFactory(kind, dir), { tombstoneGraceMs: GRACE })
 
+    /** Bob's next attestation, validly signed, claiming 1,000 ops of alice's that no one can confirm. */
+    function lieOfBob (bob: Replica): Op {
+      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }]) as [Op]
+      bob.markDurable(lie.seq)
+      return lie
+    }
+
     it('attests at most once per 100 ms for each origin it names, so a large group\'s attestations do not grow with its square', () => {
       const hub = replica('hub', { attestMsPerOrigin: 100, attestIntervalMs: 1_000 })
       const writers = Array.from({ length: 20 }, (_, i) => replica(`w${i}`))
@@ -98,13 +106,11 @@ for (const kind of ['memory', 'sqlite'] as const) {
       mesh([alice, bob])
       assert.equal(alice.collect().tombstones, 0) // checks bob's attestation, which holds the delete
       // bob's next attestation, validly signed, claims 1,000 ops of alice's: she cannot confirm it
-      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
-      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
-      bob.markDurable((lie as Op).seq)
+      const lie = lieOfBob(bob)
       pull(alice, bob)
       clock.advance(GRACE)
       const collected = alice.collect()
-      assert.equal(alice.store.row(attestationKey('bob'))?.seq, (lie as Op).seq, 'alice holds the lie')
+      assert.equal(alice.store.row(attestationKey('bob'))?.seq, lie.seq, 'alice holds the lie')
       assert.equal(collected.tombstones, 1, 'bob\'s last checked attestation holds the delete: the lie blocks nothing')
       assert.ok((alice.status().floors.alice ?? 0) < 1_000, 'and moves no floor past what alice holds')
     })
@@ -116,15 +122,13 @@ for (const kind of ['memory', 'sqlite'] as const) {
       put(alice, 'doomed', null)
       mesh([alice, bob])
       const honest = bob.store.row(attestationKey('bob')) as Op
-      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
-      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
-      bob.markDurable((lie as Op).seq)
+      const lie = lieOfBob(bob)
       pull(alice, bob)
       // carol (new, or back from a restart) learns bob's attestations only now: the lie is the newest, the honest one in history
       const carol = replica('carol')
       pull(carol, alice)
       attest(carol)
-      assert.equal(carol.store.row(attestationKey('bob'))?.seq, (lie as Op).seq)
+      assert.equal(carol.store.row(attestationKey('bob'))?.seq, lie.seq)
       assert.deepEqual(carol.store.supersededOf('bob', attestationKey('bob'), 1).map(o => o.seq), [honest.seq])
       clock.advance(GRACE)
       const collected = carol.collect()
@@ -142,15 +146,13 @@ for (const kind of ['memory', 'sqlite'] as const) {
       put(alice, 'doomed', null)
       mesh([alice, bob])
       const honest = bob.store.row(attestationKey('bob')) as Op
-      const marks = new Map([['alice', 1_000], ['bob', bob.vector().bob ?? 0]].map(([origin, seq]) => [origin as string, { seq: seq as number, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
-      const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }])
-      bob.markDurable((lie as Op).seq)
+      const lie = lieOfBob(bob)
       pull(alice, bob)
       // carol gets bob's newer honest attestation and the lie in one pull: the last one that passed on her is the older
       pull(carol, alice)
       attest(carol)
       pull(alice, carol)
-      assert.equal(carol.store.row(attestationKey('bob'))?.seq, (lie as Op).seq)
+      assert.equal(carol.store.row(attestationKey('bob'))?.seq, lie.seq)
       assert.deepEqual(carol.store.supersededOf('bob', attestationKey('bob'), 1).map(o => o.seq), [honest.seq])
       clock.advance(GRACE)
       assert.equal(alice.collect().tombstones, 1, 'alice, who checked bob\'s newer attestation, collects the delete')
