@@ -13,10 +13,19 @@
  */
 import './polyfill.js'
 
-export { Murmur, createMurmur } from './murmur.js'
+import { Murmur, type MurmurInit } from './murmur.js'
+
+export { Murmur }
 export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents, WriteOutcome, Write, PutOptions, Condition, ValueType } from './murmur.js'
 export type { Version } from '@murmur/core'
 export type { NodeMetrics } from './metrics/node-metrics.js'
 export { RpcServer, type RpcServerInit } from './rpc/server.js'
 export { readSwarmKey } from './swarm-key.js'
 export { main } from './main.js'
+
+/** Creates a node and starts it (pass `start: false` to start it yourself). */
+export async function createMurmur (init: MurmurInit & { start?: boolean }): Promise<Murmur> {
+  const node = new Murmur(init)
+  if (init.start !== false) await node.start()
+  return node
+}

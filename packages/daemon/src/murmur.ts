@@ -292,10 +292,3 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return summarisePeer(libp2p, discovery, this.members, peer, id => gossip.hears(id))
   }
 }
-
-/** Creates a node and starts it (pass `start: false` to start it yourself). */
-export async function createMurmur (init: MurmurInit & { start?: boolean }): Promise<Murmur> {
-  const node = new Murmur(init)
-  if (init.start !== false) await node.start()
-  return node
-}
