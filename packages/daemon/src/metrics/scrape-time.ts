@@ -113,7 +113,7 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
   counter('murmur_ops_repaired_total', 'Ops from sync pulls (and ops the clock let through) that changed this replica: what gossip missed.', () => replication.counters.repaired)
   tally('murmur_ops_refused_total', 'Ops from peers refused by the replica, by reason: signature, origin (not on the allow-list), record (a malformed reserved record), future (stamped too far ahead), order (stamped before its origin\'s previous op).', 'reason', () => replication.refusedBy)
   tally('murmur_gossip_messages_rejected_total', 'Gossip messages rejected before they were applied or forwarded, by reason: malformed, or the reason of their first refused op.', 'reason', () => components.running()?.gossip.rejectedBy ?? {})
-  counter('murmur_gossip_messages_published_total', 'Gossip messages this node published with its own ops (a few ops each when they come faster than one per 5 ms).', () => replication.outbound.sent.messages)
+  counter('murmur_gossip_messages_published_total', 'Gossip messages this node published with its own ops (a few ops each when they come faster than one per --publish-window, 5 ms by default).', () => replication.outbound.sent.messages)
   counter('murmur_gossip_ops_published_total', 'Ops this node published by gossip, in those messages.', () => replication.outbound.sent.ops)
   counter('murmur_tombstones_collected_total', 'Tombstones collected once every member held them.', () => replication.counters.collected)
   gauge('murmur_ops_held', 'Ops from peers waiting for this node\'s clock: stamped beyond --max-clock-skew ahead of it.', s => s.held)
