@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { REHAND_MS, SqliteStore, attestEvery, attestIntervalFor, attestMsPerOriginFor, attestationKey, encodeAttestation, proveOps, type Op, type Replica, type Store } from '../src/index.js'
+import { PullSession, REHAND_MS, SqliteStore, attestEvery, attestIntervalFor, attestMsPerOriginFor, attestationKey, encodeAttestation, proveOps, serve, type Hello, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -36,6 +36,17 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const [lie] = bob.write([{ key: attestationKey('bob'), value: encodeAttestation(marks) }]) as [Op]
       bob.markDurable(lie.seq)
       return lie
+    }
+
+    /** Mallory signs her next seq twice, a for bob and b for carol, and each takes his; returns the seq. */
+    function equivocate (mallory: Replica, bob: Replica, carol: Replica): number {
+      const seq = (mallory.vector().mallory ?? 0) + 1
+      const [a, b] = [op('a', 'for bob', { origin: 'mallory', seq, wall: clock.ms }), op('b', 'for carol', { origin: 'mallory', seq, wall: clock.ms })]
+      proveOps([a], keys.signer('mallory'))
+      proveOps([b], keys.signer('mallory'))
+      bob.receive([a])
+      carol.receive([b])
+      return seq
     }
 
     it('attests at most once per 100 ms for each origin it names, so a large group\'s attestations do not grow with its square', () => {
@@ -276,14 +287,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       put(mallory, 'm', 'honest start')
       mesh([bob, carol, mallory])
       clock.advance(5)
-      // mallory signs seq N twice: a for bob, b for carol
-      const seq = (mallory.vector().mallory ?? 0) + 1
-      const a = op('a', 'for bob', { origin: 'mallory', seq, wall: clock.ms })
-      const b = op('b', 'for carol', { origin: 'mallory', seq, wall: clock.ms })
-      proveOps([a], keys.signer('mallory'))
-      proveOps([b], keys.signer('mallory'))
-      bob.receive([a])
-      carol.receive([b])
+      const seq = equivocate(mallory, bob, carol)
       put(bob, 'x', 'deleted soon')
       clock.advance(1)
       put(bob, 'x', null)
@@ -299,6 +303,42 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.deepEqual(node.status().equivocators, { mallory: seq })
       }
       assert.deepEqual(rowsOf(bob.store), rowsOf(carol.store))
+    })
+
+    it('asks a member whose attestation disagrees for its ops again above the floors, with its vector as it is (no snapshot), until one pull gets them all', () => {
+      const [bob, carol, mallory] = ['bob', 'carol', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      for (let i = 0; i < 3; i++) put(mallory, `m${i}`, 'v')
+      mesh([bob, carol, mallory])
+      clock.advance(GRACE)
+      mesh([bob, carol, mallory])
+      // bob collects what everyone holds of mallory; carol does not yet: bob's floor is above hers
+      bob.collect()
+      const floor = bob.status().floors.mallory ?? 0
+      assert.ok(floor > (carol.status().floors.mallory ?? 0), 'bob\'s floor for mallory is above carol\'s')
+      clock.advance(5)
+      const seq = equivocate(mallory, bob, carol)
+      clock.advance(GRACE)
+      attest(bob)
+      pull(carol, bob)
+      carol.collect()
+      const hello = (): Hello => {
+        const frame = new PullSession(carol, { group: 'g', name: 'carol', peer: 'bob' }).hello()
+        assert.ok(frame.kind === 'control' && frame.message.t === 'hello')
+        return frame.message
+      }
+      const first = hello()
+      assert.deepEqual(first.recheck, { mallory: carol.status().floors.mallory ?? 0 }, 'carol asks bob for mallory\'s ops again')
+      assert.equal(first.vector.mallory, seq, 'with her vector as it is')
+      const answer = serve(bob, first, { group: 'g', name: 'bob' }).next().value
+      assert.ok(answer?.kind === 'control' && answer.message.t === 'hello' && answer.message.snapshot === undefined, 'bob answers without a snapshot')
+      // that pull broke off after the hello: the next asks again, and gets bob's a, from his floor up
+      assert.deepEqual(hello().recheck, first.recheck)
+      const result = pull(carol, bob)
+      assert.equal(result.snapshot, false)
+      assert.equal(carol.get('a') === undefined ? undefined : text(carol.get('a')?.value), 'for bob')
+      assert.deepEqual(carol.status().equivocators, { mallory: seq })
+      // done: not asked again until bob attests anew
+      assert.equal(hello().recheck, undefined)
     })
 
     it('a member silent past the retention no longer holds back collection', () => {

@@ -22,6 +22,7 @@ const control: fc.Arbitrary<Control> = fc.oneof(
     now: fc.nat(),
     vector,
     skip: fc.option(fc.dictionary(origin, runs, { maxKeys: 2 }).map(v => ({ ...v })), { nil: undefined }),
+    recheck: fc.option(vector, { nil: undefined }),
     snapshot: fc.option(fc.boolean(), { nil: undefined }),
     horizon: fc.option(fc.tuple(fc.nat(), fc.nat()), { nil: undefined })
   }, { requiredKeys: ['t', 'group', 'name', 'now', 'vector'] }),
@@ -107,6 +108,8 @@ describe('fuzzing the sync frame decoder', () => {
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{"alice":-1}}',
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{"__proto__":1}}',
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"skip":{"alice":[[5,2]]}}',
+      '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"recheck":{"alice":-1}}',
+      '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"recheck":[3]}',
       '{"t":"done","vector":{}}',
       '{"t":"__proto__"}'
     ]) assert.throws(() => decode(text), SyncProtocolError, text.slice(0, 60))

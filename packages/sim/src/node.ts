@@ -175,6 +175,7 @@ export class SimNode implements Puller {
     this.antiEntropy.ended(result, server)
     if (result.snapshot) this.deps.record.counts.snapshots++
     if (result.overtaken === true) this.deps.record.counts.snapshotsOvertaken++
+    if (result.rechecked > 0 && result.aborted === undefined) this.deps.record.counts.rechecks++
     this.writeAgain(`after a pull from ${server}`)
   }
 

@@ -37,6 +37,8 @@ export class Recorder {
     equivocations: 0,
     snapshots: 0,
     snapshotsOvertaken: 0,
+    /** Pulls that asked a member again for an origin's ops its attestation disagreed on, to the end. */
+    rechecks: 0,
     reissued: 0,
     tombstonesCollected: 0,
     maxWaitingBytes: 0

@@ -251,6 +251,27 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'stand-in-by-arrival': () => scenario(4163, { hostile: true }),
   /**
+   * Hostile seed 4802: m0 signed one seq twice and n0 saw n1's version late.
+   * n0 asked n1 for m0's ops again by lowering its vector to its own floor,
+   * below n1's: n1 took it for a node behind what it had collected and sent
+   * the whole map as a snapshot, still streaming when the run ended. The
+   * recheck also counted as done at the hello, so a pull cut short was not
+   * asked again until n1 attested anew. A recheck is now its own field of
+   * the hello (`recheck`), answered from the server's floor up, and counts
+   * as done only once the server says done.
+   */
+  'recheck-without-snapshot': () => scenario(4802, { hostile: true }),
+  /**
+   * Seed 5950, not a hole in the core: clocks 154 s apart, 94 s past the
+   * skew bound. An op written as the faults ended waited that long at the
+   * slowest node (n2), which learnt m0's second version of a seq 1 s before
+   * the quiet end (no attestations) began, that long too. Its last
+   * attestation no longer matched what it held, the others stopped
+   * collecting on it, and it collected alone. The settling time now grows
+   * with the clocks' spread past the bound.
+   */
+  'late-second-version': () => scenario(5950),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -115,6 +115,10 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)
+  // where clocks differ by more than the skew bound, an op written as the faults end waits that much longer at the
+  // slowest node, and the quiet end (which stops attestations) is that much longer too: both come out of the settling
+  // time, or a node that learns something late (a second version, say) has no time left to attest it (seed 5950)
+  made.settleMs += 2 * Math.max(0, spread(made) - config.maxSkewMs)
   return made
 }
 

@@ -3,7 +3,7 @@
  * tag byte: control messages are JSON, checked field by field; the others
  * carry ops in core's binary codec.
  *
- *   puller → server   hello { group, name, now, vector, skip? }
+ *   puller → server   hello { group, name, now, vector, skip?, recheck? }
  *   server → puller   hello { group, name, now, vector, snapshot?, horizon? } | reject { reason }
  *   server → puller   (snapshot only) attest…: every member's attestation
  *   server → puller   (snapshot only) import…: its rows at or below its floors
@@ -43,6 +43,13 @@ export interface Hello {
   vector: VersionVector
   /** (puller) Runs of seqs it holds already, waiting: not to be sent again. */
   skip?: Record<string, Array<[number, number]>>
+  /**
+   * (puller) Origin → seq: send this origin's ops from there up (from the
+   * server's floor when that is higher) although the vector covers them. The
+   * server's attestation disagreed with the puller's ops of the origin: the
+   * puller wants the server's own ops to see which seq was signed twice.
+   */
+  recheck?: VersionVector
   /** (server) The puller is behind its floors: attestations and rows follow before the ops. */
   snapshot?: boolean
   /**
@@ -96,9 +103,10 @@ function control (value: unknown): Control {
       fields(message, ['t', 'reason'])
       return { t: 'reject', reason: text(message.reason, 'reason', 1024) }
     case 'hello': {
-      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'snapshot', 'horizon', 'floors'])
+      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors'])
       const hello: Hello = { t: 'hello', group: text(message.group, 'group', 256), name: text(message.name, 'name', 256), now: count(message.now, 'now'), vector: vector(message.vector) }
       if (message.skip !== undefined) hello.skip = skip(message.skip)
+      if (message.recheck !== undefined) hello.recheck = vector(message.recheck, 'recheck')
       if (message.snapshot !== undefined) {
         if (typeof message.snapshot !== 'boolean') fail('snapshot is not a boolean')
         hello.snapshot = message.snapshot
@@ -115,11 +123,11 @@ function control (value: unknown): Control {
   }
 }
 
-function vector (value: unknown): VersionVector {
-  const entries = Object.entries(record(value, 'vector'))
-  if (entries.length > MAX_ORIGINS) fail('vector names too many origins')
+function vector (value: unknown, what = 'vector'): VersionVector {
+  const entries = Object.entries(record(value, what))
+  if (entries.length > MAX_ORIGINS) fail(`${what} names too many origins`)
   const out: VersionVector = {}
-  for (const [origin, seq] of entries) out[originName(origin)] = count(seq, `vector entry for ${origin}`)
+  for (const [origin, seq] of entries) out[originName(origin)] = count(seq, `${what} entry for ${origin}`)
   return out
 }
 

@@ -2,7 +2,8 @@
  * The pulling side of a sync: a state machine the network feeds frames to.
  * It asks for what this node lacks (its vector; runs it holds waiting; for
  * an origin whose attestation disagreed with this node, everything above the
- * floor again) and takes only ops it can check. Nothing the server says about
+ * floor again, without lowering its vector: a server whose floor is higher
+ * must not take it for behind and send a whole snapshot) and takes only ops it can check. Nothing the server says about
  * itself becomes this node's state: its vector only shows whether it is
  * behind this node (then this node asks nothing of it: it must catch up from
  * us first, unless each is behind the other), and its horizon only which of
@@ -70,6 +71,8 @@ export interface PullResult {
   stale?: boolean
   /** A newer pull took over the snapshot this one was receiving; this one settled nothing. */
   overtaken?: boolean
+  /** Origins this pull asked for again above the floor (an attestation of the server's disagreed with this node's ops). */
+  rechecked: number
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -88,11 +91,13 @@ export class PullSession {
   private witnessCount = 0
   /** Origins this pull asks for again from the floor (an attestation disagreed): ops held already are what it wants to see. */
   private readonly rechecks = new Set<string>()
+  /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
+  private readonly rechecking = new Map<string, number>()
   /** Ops held already received in a row (see `STALE_OPS`). */
   private held = 0
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
-  readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [] }
+  readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
 
   constructor (replica: Replica, init: PullInit) {
     this.replica = replica
@@ -107,13 +112,15 @@ export class PullSession {
   hello (): Frame {
     const state = this.replica.state
     const vector = this.replica.vector()
+    const recheck: VersionVector = {}
     for (const mismatch of state.stability.mismatches.values()) {
       const key = `${mismatch.member}\n${mismatch.origin}`
       if (mismatch.member !== this.init.peer || state.rechecked.get(key) === mismatch.attestation) continue
-      state.rechecked.set(key, mismatch.attestation)
-      vector[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
+      this.rechecking.set(key, mismatch.attestation)
+      recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
       this.rechecks.add(mismatch.origin)
     }
+    this.result.rechecked = this.rechecks.size
     const skip: Record<string, Array<[number, number]>> = {}
     let runs = 0
     for (const origin of state.pending.origins()) {
@@ -122,7 +129,7 @@ export class PullSession {
       if (ranges.length > 0) skip[origin] = ranges
     }
     const horizon: [number, number] = [state.horizon.wall, state.horizon.logical]
-    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, horizon, ...(runs > 0 ? { skip } : {}) } }
+    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, horizon, ...(runs > 0 ? { skip } : {}), ...(this.rechecks.size > 0 ? { recheck } : {}) } }
   }
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
@@ -140,6 +147,8 @@ export class PullSession {
     } else if (frame.kind === 'control' && frame.message.t === 'done' && this.stage !== 'done') {
       this.settle(step)
       this.stage = 'done'
+      // rechecked only once the server sent all it had: a pull cut short asks again
+      for (const [key, attestation] of this.rechecking) this.replica.state.rechecked.set(key, attestation)
     } else {
       throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
     }

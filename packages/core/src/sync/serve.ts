@@ -7,7 +7,9 @@
  *   snapshot: every member's attestation, then every row at or below the
  *   floors, then the ops above them.
  * - Otherwise it gets, per origin in seq order, every op above its vector,
- *   rows and superseded ops alike, skipping what it says it holds waiting.
+ *   rows and superseded ops alike, skipping what it says it holds waiting;
+ *   for an origin it asks to recheck, every op above that seq (or above this
+ *   node's floor, where its ops end).
  * - A superseded op goes with a witness (the op that beat it) when the
  *   puller's vector covers that op, so a puller that has since collected it
  *   does not take the loser for the latest; only when the loser is stamped
@@ -66,7 +68,11 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     for (const chunk of chunkByBatch(ops, frameBytes)) yield { kind, ops: chunk }
   }
   const from = new Map<string, number>()
-  for (const origin of state.origins.keys()) from.set(origin, seqOf(hello.vector, origin))
+  for (const [origin, known] of state.origins) {
+    const asked = seqOf(hello.vector, origin)
+    // asked again (see `Hello.recheck`): from the floor at the lowest, where this node's ops end as rows
+    from.set(origin, hello.recheck?.[origin] === undefined ? asked : Math.min(asked, Math.max(hello.recheck[origin], known.floor.seq)))
+  }
   if (snapshot) {
     const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves)
     yield * frames('attest', attestations.filter(op => op.key === attestationKey(op.origin)))

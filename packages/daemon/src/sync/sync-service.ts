@@ -123,7 +123,7 @@ export class SyncService implements Startable {
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
       this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
       this.init.onResult(result, peer, reason)
-      this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
+      this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       this.peerState(peer).lastError = (err as Error).message
       this.init.onPulled?.(reason, 'failed', seconds())
