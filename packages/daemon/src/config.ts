@@ -17,6 +17,7 @@ import { Setting, settingsOf } from './setting.js'
 import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
 import { ENOUGH_OPS, PUBLISH_WINDOW_MS } from './outbound.js'
+import { PEER_LINKS } from './peer-dialer.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
 
@@ -26,6 +27,7 @@ export interface DaemonConfig {
   group: string
   listen: string[]
   peers: string[]
+  peerLinks: number
   socket: string
   mdns: boolean
   dht: boolean
@@ -70,6 +72,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN', 'list').argParser(collect))
     .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER', 'list').argParser(collect))
     .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET', 'path'))
+    .addOption(new Setting('--peer-links <n>', 'dial members from the peer book and discovery (mDNS, DHT), in random order, until this many of the connected peers are ones this node dialled (inbound links come on top; --peer addresses are always kept)', 'MURMUR_PEER_LINKS', 'count').default(String(PEER_LINKS)))
     .addOption(new Setting('--no-mdns', 'disable LAN discovery over mDNS', 'MURMUR_NO_MDNS'))
     .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
     .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
@@ -227,6 +230,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     historyVersions: positiveInteger('--history-versions', raw.historyVersions as string),
     historyBytes: positiveInteger('--history-bytes', raw.historyBytes as string),
     publishWindowMs: publishWindow(raw.publishWindow as string),
+    peerLinks: positiveInteger('--peer-links', raw.peerLinks as string),
     logLevel: raw.logLevel as LevelWithSilent,
     ...(membership.swarmKey != null ? { swarmKey: membership.swarmKey } : {}),
     ...(join != null ? { join } : {}),

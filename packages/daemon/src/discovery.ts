@@ -1,7 +1,9 @@
 /**
  * Finding peers: explicit `--peer` addresses, the peer book, mDNS on the LAN,
  * and the group's private DHT. js-libp2p does not dial discovered peers by
- * itself, so this does, and remembers how each peer was found.
+ * itself: the peer book's members and those discovered are offered to the
+ * dialer, which dials them up to `--peer-links` links (see peer-dialer.ts).
+ * This remembers how each peer was found.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -16,6 +18,8 @@ export interface DiscoveryInit {
   dataDir: string
   /** `--peer` addresses to keep connected. */
   peers: string[]
+  /** Peers this node dials itself, from the peer book and discovery, at most (see peer-dialer.ts). @default 8 */
+  peerLinks?: number
   log: Logger
 }
 
@@ -25,13 +29,12 @@ export class Discovery {
   private readonly book: PeerBook
   private readonly dialer: PeerDialer
   private readonly via = new Map<string, PeerSource>()
-  private readonly dialing = new Set<string>()
 
   constructor (libp2p: MurmurLibp2p, init: DiscoveryInit) {
     this.libp2p = libp2p
     this.init = init
     this.book = new PeerBook(init.dataDir, init.log)
-    this.dialer = new PeerDialer(libp2p, { log: init.log })
+    this.dialer = new PeerDialer(libp2p, { log: init.log, ...(init.peerLinks !== undefined ? { links: init.peerLinks } : {}) })
   }
 
   start (): void {
@@ -51,7 +54,7 @@ export class Discovery {
       if (peer.equals(this.libp2p.peerId)) continue
       this.via.set(entry.id, entry.via === 'ticket' ? 'ticket' : 'peerbook')
       void this.libp2p.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
-        .then(() => { this.dialer.add(peer) })
+        .then(() => { this.dialer.offer(peer) })
     }
   }
 
@@ -88,14 +91,11 @@ export class Discovery {
   }
 
   private discovered (info: PeerInfo, source: PeerSource): void {
+    if (info.id.equals(this.libp2p.peerId)) return
     const id = info.id.toString()
-    if (info.id.equals(this.libp2p.peerId) || this.dialing.has(id) || this.libp2p.getConnections(info.id).length > 0) return
-    this.dialing.add(id)
     if (!this.via.has(id)) this.via.set(id, source)
-    const dial = info.multiaddrs.length > 0 ? info.multiaddrs : info.id
-    this.libp2p.dial(dial, { signal: AbortSignal.timeout(10_000) })
-      .then(() => { this.init.log.info({ peer: id, source }, 'connected to discovered peer') })
-      .catch(err => { this.init.log.debug({ peer: id, source, err: err.message }, 'cannot dial discovered peer') })
-      .finally(() => { this.dialing.delete(id) })
+    const merged = info.multiaddrs.length > 0 ? this.libp2p.peerStore.merge(info.id, { multiaddrs: info.multiaddrs }) : Promise.resolve()
+    merged.catch(err => { this.init.log.debug({ peer: id, source, err: err.message }, 'cannot note a discovered peer\'s addresses') })
+      .finally(() => { this.dialer.offer(info.id) })
   }
 }

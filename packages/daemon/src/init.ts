@@ -15,6 +15,12 @@ export interface MurmurInit {
   listen?: string[]
   /** Multiaddrs to dial and keep connected (`/p2p/<id>` optional). @default [] */
   peers?: string[]
+  /**
+   * Members from the peer book and discovery are dialled, in random order,
+   * until this many of the node's connected peers are ones it dialled itself
+   * (inbound links come on top; `peers` are always kept). @default 8
+   */
+  peerLinks?: number
   /** LAN discovery over mDNS, scoped to the group. @default true */
   mdns?: boolean
   /** Discovery through the group's private Kademlia DHT. @default true */

@@ -1,49 +1,155 @@
 /**
- * Keeps peers connected: the `--peer` addresses, dialled directly (so a bare
- * `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), and the peer book's
- * members, dialled by peer ID; each is redialled with jittered exponential
- * backoff whenever its connection is down.
+ * Keeps peers connected.
+ *
+ * - The `--peer` addresses are dialled directly (so a bare
+ *   `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), each redialled with
+ *   jittered exponential backoff whenever its connection is down, however
+ *   many other links the node has: the user asked for them.
+ * - Members from the peer book and from discovery (mDNS, the DHT) are
+ *   candidates. While the node has dialled fewer than `links` of the peers
+ *   it is connected to, it dials candidates it is not connected to, in
+ *   random order; one that fails waits out its own backoff before it is
+ *   tried again. A group of up to `links` + 1 nodes ends fully connected,
+ *   as before; in a larger one each node dials `links` members, not every
+ *   member it ever met (999 connections a node at 1,000), and is dialled by
+ *   about as many (the scale model's 8 dials and 16 links). Inbound links do
+ *   not count: with them, nodes that had dialled each other could all sit
+ *   at the bound in two cliques and never meet; random dials of its own
+ *   from every node keep the group one graph.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
+/** The default number of links a node dials candidates up to (`--peer-links`). */
+export const PEER_LINKS = 8
+
+/** `links` as given, or a RangeError that says what is allowed. */
+export function checkedLinks (links: number): number {
+  if (!Number.isSafeInteger(links) || links < 1) throw new RangeError(`peerLinks must be a whole number of at least 1, not ${String(links)}`)
+  return links
+}
+
 export interface PeerDialerInit {
   log: Logger
+  /** Peers the node dials candidates up to, counting those it dialled itself (outbound). @default 8 */
+  links?: number
   /** @default 500 */
   minDelayMs?: number
   /** @default 30_000 */
   maxDelayMs?: number
 }
 
+interface Candidate {
+  peer: PeerId
+  failures: number
+  /** Not dialled again before this (ms since the epoch). */
+  retryAt: number
+}
+
 export class PeerDialer {
   private readonly libp2p: Libp2p
   private readonly init: PeerDialerInit
+  private readonly links: number
   private readonly controller = new AbortController()
   private readonly loops: Array<Promise<void>> = []
+  private readonly candidates = new Map<string, Candidate>()
+  private readonly dialing = new Set<string>()
+  private fillTimer?: NodeJS.Timeout
+  private fillAt = Infinity
+  private readonly onDisconnect = (): void => { this.schedule(0) }
 
   constructor (libp2p: Libp2p, init: PeerDialerInit) {
+    const links = checkedLinks(init.links ?? PEER_LINKS)
     this.libp2p = libp2p
     this.init = init
+    this.links = links
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
-  /** Keeps `target` connected until `stop()`. */
-  add (target: Multiaddr | PeerId): void {
+  /** Keeps `target` (a `--peer` address) connected until `stop()`. */
+  add (target: Multiaddr): void {
     this.loops.push(this.keepConnected(target))
+  }
+
+  /** A group member to dial while the node has dialled fewer than `links` of its peers. */
+  offer (peer: PeerId): void {
+    if (peer.equals(this.libp2p.peerId) || this.controller.signal.aborted) return
+    if (!this.candidates.has(peer.toString())) this.candidates.set(peer.toString(), { peer, failures: 0, retryAt: 0 })
+    this.schedule(0)
+  }
+
+  /** Candidates known (peer book and discovery), for status and tests. */
+  get known (): number {
+    return this.candidates.size
   }
 
   async stop (): Promise<void> {
     this.controller.abort()
+    clearTimeout(this.fillTimer)
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await Promise.allSettled(this.loops)
   }
 
-  private async keepConnected (target: Multiaddr | PeerId): Promise<void> {
+  private schedule (ms: number): void {
+    if (this.controller.signal.aborted || Date.now() + ms >= this.fillAt) return
+    clearTimeout(this.fillTimer)
+    this.fillAt = Date.now() + ms
+    this.fillTimer = setTimeout(() => {
+      this.fillAt = Infinity
+      this.fill()
+    }, ms)
+    this.fillTimer.unref()
+  }
+
+  /** Dials ready candidates up to `links`; when still short, comes back as the first backoff ends. */
+  private fill (): void {
+    const connections = this.libp2p.getConnections()
+    const connected = new Set(connections.map(c => c.remotePeer.toString()))
+    const dialled = new Set(connections.filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
+    const room = this.links - dialled.size - this.dialing.size
+    if (room <= 0) return
+    const now = Date.now()
+    const waiting = [...this.candidates].filter(([id]) => !connected.has(id) && !this.dialing.has(id))
+    const ready = waiting.filter(([, c]) => c.retryAt <= now)
+    for (let i = ready.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[ready[i], ready[j]] = [ready[j] as [string, Candidate], ready[i] as [string, Candidate]]
+    }
+    for (const [id, candidate] of ready.slice(0, room)) void this.dial(id, candidate)
+    const next = Math.min(...waiting.filter(([, c]) => c.retryAt > now).map(([, c]) => c.retryAt))
+    if (room > ready.length && next < Infinity) this.schedule(next - now)
+  }
+
+  private async dial (id: string, candidate: Candidate): Promise<void> {
+    const { signal } = this.controller
+    this.dialing.add(id)
+    try {
+      await this.libp2p.dial(candidate.peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+      this.init.log.info({ peer: id }, 'connected to peer')
+      candidate.failures = 0
+      // a link that drops at once (a peer that hangs up) is not dialled again in a tight loop
+      candidate.retryAt = Date.now() + (this.init.minDelayMs ?? 500)
+    } catch (err) {
+      if (signal.aborted) return
+      candidate.failures++
+      const wait = Math.round(Math.min(this.init.maxDelayMs ?? 30_000, (this.init.minDelayMs ?? 500) * 2 ** (candidate.failures - 1)) * (0.5 + Math.random()))
+      candidate.retryAt = Date.now() + wait
+      // a member long gone stays in the peer book for 30 days: said once, then only at debug level
+      this.init.log[candidate.failures === 1 ? 'warn' : 'debug']({ peer: id, err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
+    } finally {
+      this.dialing.delete(id)
+      this.schedule(0)
+    }
+  }
+
+  private async keepConnected (target: Multiaddr): Promise<void> {
     const { signal } = this.controller
     const min = this.init.minDelayMs ?? 500
     const max = this.init.maxDelayMs ?? 30_000
     let delay = min
-    let peer: PeerId | undefined = 'toMultihash' in target ? target : undefined
+    let peer: PeerId | undefined
     while (!signal.aborted) {
       try {
         if (peer != null && this.libp2p.getConnections(peer).length > 0) {

@@ -20,7 +20,8 @@ export function summarisePeer (libp2p: MurmurLibp2p, discovery: Discovery, membe
   const connections = libp2p.getConnections(peer)
   const addrs = connections.map(c => c.remoteAddr.toString())
   const via = discovery.source(id)
-  return { id, addrs, member: name != null, ...(name != null ? { name, gossip: gossiping(id) } : {}), ...(via != null ? { via } : {}), ...connectionKind(connections) }
+  const dialled = connections.some(c => c.direction === 'outbound')
+  return { id, addrs, member: name != null, ...(name != null ? { name, gossip: gossiping(id) } : {}), ...(via != null ? { via } : {}), dialled, ...connectionKind(connections) }
 }
 
 /** Dials a multiaddr once (10 s at most) and resolves to the peer's ID; errors are `InvalidParams` or `Dial`. */

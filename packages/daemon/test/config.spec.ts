@@ -76,6 +76,15 @@ describe('murmurd configuration', () => {
     }
   })
 
+  it('takes how many links the dialer fills from the peer book and discovery, 8 by default, at least 1', () => {
+    assert.equal(config([]).peerLinks, 8)
+    assert.equal(config(['--peer-links', '2']).peerLinks, 2)
+    assert.equal(config([], { MURMUR_PEER_LINKS: '100' }).peerLinks, 100)
+    for (const bad of ['0', '-1', '2.5', 'many']) {
+      assert.throws(() => config(['--peer-links', bad]), { name: 'ConfigError', message: `invalid --peer-links "${bad}": expected a positive whole number` }, bad)
+    }
+  })
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })

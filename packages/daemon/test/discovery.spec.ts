@@ -49,6 +49,19 @@ describe('discovery (network namespaces)', { skip }, () => {
     }, 'identical kv_store rows')
   })
 
+  it('mDNS with --peer-links 2: six hosts each dial at most two of the others, and the group still converges', async () => {
+    const net = await NetnsCluster.create(6)
+    clusters.push(net)
+    const nodes = await Promise.all(['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map(async (name, i) => await net.start(i + 1, name, { mdns: true, args: ['--peer-links', '2'] })))
+    const dialled = async (): Promise<number[]> => await Promise.all(nodes.map(async node => (await node.json<Array<{ member: boolean, dialled?: boolean }>>(['peers'])).filter(p => p.member && p.dialled === true).length))
+    // fifteen pairs: dialling every host it finds (as before), some host dials three or more
+    await waitFor(async () => (await dialled()).every(n => n >= 1), 'every host to dial another', 20_000)
+    for (const [i, node] of nodes.entries()) await node.put(`from:${node.name}`, String(i))
+    await net.nodes.converged(nodes, 6, 30_000)
+    const counts = await dialled()
+    assert.ok(counts.every(n => n >= 1 && n <= 2), `dialled per host: ${counts.join(', ')}`)
+  })
+
   it('DHT: in a line a–b–c where c knows only b, c finds and connects to a', async () => {
     const net = await NetnsCluster.create(3)
     clusters.push(net)

@@ -3,7 +3,7 @@
  * with real SQLite files.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -19,6 +19,13 @@ describe('library API (createMurmur)', () => {
   after(async () => {
     await Promise.all(nodes.map(async node => await node.stop()))
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('refuses peer links below 1 or not whole with a RangeError, before it makes the data dir', async () => {
+    for (const bad of [0, -1, 2.5, Number.NaN]) {
+      await assert.rejects(createMurmur({ name: 'x', dataDir: join(dir, 'links'), peerLinks: bad }), { name: 'RangeError', message: /^peerLinks must be a whole number of at least 1/ }, String(bad))
+    }
+    assert.equal(existsSync(join(dir, 'links')), false)
   })
 
   it('two embedded nodes replicate puts and deletes, and emit change events', async () => {

@@ -1,13 +1,14 @@
 /**
  * The peer book (`peers.json`) keeps the members a node has met, and is not
  * written again by every sync handshake: only when a member's name, addresses
- * or source change, or its last-seen time is an hour stale.
+ * or source change, or its last-seen time is an hour stale. A restarted node
+ * dials its members up to `--peer-links` links, not every one of them.
  */
 import assert from 'node:assert/strict'
-import { readFileSync, statSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { TestCluster, waitFor } from './harness.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 describe('peer book', () => {
   const cluster = new TestCluster()
@@ -35,5 +36,35 @@ describe('peer book', () => {
       return syncs.size >= 10
     }, 'ten sync handshakes between bob and alice', 20_000, 100)
     assert.equal(statSync(book).mtimeMs, written, 'peers.json was written again though nothing in it changed')
+  })
+
+  it('dials members from its peer book only up to --peer-links, and another when one goes away', async () => {
+    const others = await Promise.all(['b1', 'b2', 'b3', 'b4'].map(async name => await cluster.start(name)))
+    const ids = new Map<string, TestNode>()
+    const entries = await Promise.all(others.map(async node => {
+      const status = await node.status()
+      ids.set(status.id, node)
+      return { id: status.id, name: node.name, addrs: (status.addrs as string[]).map(a => a.replace(/\/p2p\/[^/]+$/, '')), via: 'peerbook', lastSeen: new Date().toISOString() }
+    }))
+    const hub = cluster.node('hub')
+    mkdirSync(hub.dataDir, { recursive: true })
+    writeFileSync(join(hub.dataDir, 'peers.json'), JSON.stringify(entries))
+    await hub.start({ args: ['--peer-links', '2', '--anti-entropy-interval', '200', '--anti-entropy-max-interval', '200'] })
+    const linked = async (): Promise<string[]> => ((await hub.json(['peers'])) as Array<{ id: string }>).map(p => p.id).sort()
+    const first = await waitFor(async () => { const now = await linked(); return now.length === 2 && now }, 'hub to connect to two of its four members')
+    // ten sync handshakes later it still holds two links: it dialled no more
+    const syncs = new Set<string>()
+    await waitFor(async () => {
+      for (const p of (await hub.status()).peerSync as Array<{ id: string, lastSync?: string }>) if (p.lastSync != null) syncs.add(`${p.id} ${p.lastSync}`)
+      return syncs.size >= 10
+    }, 'ten sync handshakes on the hub', 20_000, 100)
+    assert.deepEqual(await linked(), first)
+    const reached = await Promise.all(others.map(async node => (await node.status()).peers as number))
+    assert.deepEqual(reached.sort(), [0, 0, 1, 1], 'two members never heard from the hub')
+    // one of its links goes away: the hub dials one of the two it had not
+    const gone = first[0] as string
+    await ids.get(gone)?.stop('SIGKILL')
+    const next = await waitFor(async () => { const now = await linked(); return now.length === 2 && !now.includes(gone) && now }, 'hub to replace the member that went away')
+    assert.ok(next.includes(first[1] as string), 'the link that stayed is kept')
   })
 })

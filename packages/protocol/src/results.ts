@@ -88,6 +88,8 @@ export interface PeerInfo {
   member: boolean
   /** How the peer was found: given by address, mDNS, the DHT, this node's peer book, it dialled us, or a ticket named it. */
   via?: 'explicit' | 'mdns' | 'dht' | 'peerbook' | 'inbound' | 'ticket'
+  /** Whether this node dialled the peer (a connection of its own making): `--peer-links` bounds how many such peers it dials. */
+  dialled?: boolean
   /** `direct`, or `relayed` through a group relay (`relay`, its peer ID) when no direct connection exists. */
   connection?: 'direct' | 'relayed'
   relay?: string
