@@ -28,11 +28,12 @@ import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
 import { resume } from './scenarios/resume.mjs'
 import { scale } from './scenarios/scale.mjs'
+import { links } from './scenarios/links.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, scale, etcd }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, scale, links, etcd }
 /** Sections run only when named in --only: they take many minutes. */
-const OPT_IN = new Set(['scale'])
+const OPT_IN = new Set(['scale', 'links'])
 
 const { values: opts } = parseArgs({
   options: {
@@ -52,8 +53,9 @@ if (opts.help) {
   --only     run only these sections (comma-separated)
   --out      where <date>.json, <date>.md and <date>.svg go (default bench/results)
   --profile  run every murmurd under node --cpu-prof; profiles land in <out>/profiles-<date>/
-  --sizes    cluster sizes for the scale section (default 3,10,30,100; 3,10 with --quick)
+  --sizes    cluster sizes for the scale section (default 3,10,30,100; 3,10 with --quick) and the links section (default 30; 10 with --quick)
   scale runs only when named in --only: it starts up to 100 daemons and takes about ten minutes
+  links runs only when named in --only: full peer books, every member dialled against --peer-links 8 (a few minutes)
 `)
   process.exit(0)
 }
@@ -79,7 +81,7 @@ if (opts.profile) {
 }
 
 // A hard stop, whatever happens: the full run is meant to take well under 15 minutes.
-const hardCapMs = (quick ? 5 : 25) * 60_000 + (only.includes('scale') ? (quick ? 5 : 40) * 60_000 : 0)
+const hardCapMs = (quick ? 5 : 25) * 60_000 + (only.includes('scale') ? (quick ? 5 : 40) * 60_000 : 0) + (only.includes('links') ? (quick ? 5 : 20) * 60_000 : 0)
 const watchdog = setTimeout(() => {
   log(`bench: still running after ${hardCapMs / 60_000} minutes; stopping`)
   cleanup().finally(() => process.exit(1))

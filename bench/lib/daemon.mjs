@@ -6,6 +6,7 @@
  */
 import { spawn, execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -41,6 +42,18 @@ function cleanEnv () {
 }
 
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+
+/** A port free now on 127.0.0.1 (the kernel's pick, released at once), for a process that must listen on a fixed one. */
+export async function freePort () {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => { resolve(port) })
+    })
+  })
+}
 
 export class Daemon {
   constructor (name, dataDir, { peers = [], args = [] } = {}) {

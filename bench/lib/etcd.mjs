@@ -6,10 +6,9 @@
  * `etcd3`, a maintained client.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { sleep } from './daemon.mjs'
+import { freePort, sleep } from './daemon.mjs'
 
 /** etcd3 (a devDependency) is loaded by the etcd section alone, so the rest of the bench runs without it. */
 let Etcd3
@@ -18,17 +17,6 @@ let Etcd3
 export function etcdVersion () {
   const out = spawnSync('etcd', ['--version'], { encoding: 'utf8' })
   return out.status === 0 ? out.stdout.split('\n')[0] : undefined
-}
-
-async function freePort () {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 const running = new Set()
