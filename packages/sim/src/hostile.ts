@@ -166,7 +166,12 @@ export class HostileNode implements Puller {
         return
       }
       case 'flood-future': {
-        const flood = ops(Array.from({ length: 60 }, (_, i) => ({ key: `flood${i}`, value: Buffer.alloc(400, 1), seq: held.seq + 100 + i, wall: now + (i % 2 === 0 ? 1_800_000 : 7_200_000) + i })))
+        // half held (past the skew bound, within the hour an op may wait: until 30 s after it), half refused (2 h
+        // ahead). Held, they can be second versions of seqs its own writes reach later: the nodes that got them hold
+        // back its later ops, and with them collection, until their clocks reach them (hostile seed 6612, with 30 min
+        // there: longer than a run settles). The README's Security section says so.
+        const ahead = this.deps.scenario.config.maxSkewMs + 30_000
+        const flood = ops(Array.from({ length: 60 }, (_, i) => ({ key: `flood${i}`, value: Buffer.alloc(400, 1), seq: held.seq + 100 + i, wall: now + (i % 2 === 0 ? ahead : 7_200_000) + i })))
         proveOps(flood, sign)
         net.publish(this.id, encodeOps(flood))
         return

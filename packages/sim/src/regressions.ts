@@ -272,6 +272,17 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'late-second-version': () => scenario(5950),
   /**
+   * Hostile seed 6612: m0's flood of future-stamped ops (`flood-future`)
+   * took seqs its own bulk writes reached later, so the nodes that got the
+   * flood held two versions of m0:102, one of them 24 min ahead: they hold
+   * back m0's later ops, and with them collection (every other member's
+   * attestation names m0 past what they hold), until their clocks reach it.
+   * That is by design (a floor must not pass a seq with a version still
+   * waiting), and bounded by the hour an op may wait; the simulator's flood
+   * now waits 30 s past the skew bound, so the run sees it end.
+   */
+  'future-second-version': () => scenario(6612, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on
