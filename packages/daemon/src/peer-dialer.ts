@@ -80,11 +80,6 @@ export class PeerDialer {
     this.schedule(0)
   }
 
-  /** Candidates known (peer book and discovery), for status and tests. */
-  get known (): number {
-    return this.candidates.size
-  }
-
   async stop (): Promise<void> {
     this.controller.abort()
     clearTimeout(this.fillTimer)

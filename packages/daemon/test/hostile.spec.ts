@@ -211,6 +211,9 @@ describe('a hostile member signs two ops with one seq, one for each peer (hole 8
     await attacker.stop()
     await waitFor(async () => await value(alice, 'b') === 'for bob' && await value(bob, 'a') === 'for alice', 'both versions on both nodes', 20_000)
     await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
+    // each learnt the other's version by asking it again for the attacker's ops (its attestation disagreed), not by a snapshot
+    assert.match(alice.stderr + bob.stderr, /"rechecked":1/)
+    assert.doesNotMatch(alice.stderr + bob.stderr, /"snapshot":true/)
     for (const node of [alice, bob]) {
       assert.deepEqual((await node.status()).replication.equivocators, { [attacker.id]: 1 })
       assert.match(node.stderr, /signed two different ops with one sequence number/)
