@@ -91,7 +91,7 @@ function hunt (all: Array<{ name: string, scenario: Scenario }>, { verbose, shri
     const { name, scenario: s } = all[i] as { name: string, scenario: Scenario }
     const result = run(s)
     for (const [k, v] of Object.entries(result.counts)) totals[k] = k === 'maxWaitingBytes' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v
-    if (verbose) io.out(`${name}: ${s.nodes.length} nodes${s.hostile !== undefined ? ' + a hostile member' : ''}, ${s.closed ? 'closed' : 'open'} group, ${s.actions.length} actions, ${(s.faultsUntil / 1000).toFixed(0)} s of faults\n${result.trace.map(l => `  ${l}`).join('\n')}\n`)
+    if (verbose) io.out(`${name}: ${s.nodes.length} nodes${s.hostile !== undefined ? ' + a hostile member' : ''}, ${s.closed ? 'closed' : 'open'} group, ${s.links !== undefined ? `${s.links} links dialled a node, ` : ''}${s.actions.length} actions, ${(s.faultsUntil / 1000).toFixed(0)} s of faults\n${result.trace.map(l => `  ${l}`).join('\n')}\n`)
     if (result.failures.length > 0) {
       if (io.tty) io.err('\n')
       report(name, s, result, shrinking, options, io)

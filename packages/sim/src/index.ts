@@ -3,7 +3,7 @@
  * seed decides every delay, drop, duplicate, partition, crash, clock and
  * hostile act; a failure replays exactly from its seed.
  */
-export { scenario, type Scenario, type Action, type HostileAct, type ScenarioOptions } from './scenario.js'
+export { scenario, linksOf, type Scenario, type Action, type HostileAct, type ScenarioOptions } from './scenario.js'
 export { run, type RunResult } from './world.js'
 export { shrink, type Shrunk } from './shrink.js'
 export { REGRESSIONS } from './regressions.js'

@@ -58,6 +58,8 @@ export class Network {
   private groups?: Map<string, number>
   /** Links that are down ("a\nb", a < b), however the partitions stand. */
   private readonly cuts = new Set<string>()
+  /** The only links there are ("a\nb", a < b), when nodes dial a few others only (`Scenario.links`); otherwise every pair. */
+  topology?: Set<string>
   /** Faults are on until this (virtual ms); then nothing is dropped. */
   faultsUntil = 0
   /** Pairs that could reach each other after the last change. */
@@ -86,7 +88,8 @@ export class Network {
     const x = this.endpoints.get(a)
     const y = this.endpoints.get(b)
     if (x === undefined || y === undefined || !x.up || !y.up || a === b) return false
-    if (this.cuts.has(a < b ? `${a}\n${b}` : `${b}\n${a}`)) return false
+    const link = a < b ? `${a}\n${b}` : `${b}\n${a}`
+    if (this.cuts.has(link) || (this.topology !== undefined && !this.topology.has(link))) return false
     return this.groups === undefined || this.groups.get(a) === this.groups.get(b)
   }
 

@@ -4,7 +4,13 @@
  * replication core as it stood at 728ec9a, and must pass now. After them,
  * the failures random seeds found since, each cut down to what it needs.
  */
-import { scenario, type Action, type HostileAct, type Scenario } from './scenario.js'
+import { scenario as drawn, type Action, type HostileAct, type Scenario, type ScenarioOptions } from './scenario.js'
+
+/** A seed's scenario as it was when the seed found its hole: every node linked to every other (seeds drew no `links` then). */
+const scenario = (seed: number, options?: ScenarioOptions): Scenario => {
+  const { links: _links, ...made } = drawn(seed, options)
+  return made
+}
 
 const base = (seed: number, nodes: number, extra: Partial<Scenario> = {}): Scenario => ({
   seed,
@@ -262,24 +268,18 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'recheck-without-snapshot': () => scenario(4802, { hostile: true }),
   /**
-   * Seed 5950, not a hole in the core: clocks 154 s apart, 94 s past the
-   * skew bound. An op written as the faults ended waited that long at the
-   * slowest node (n2), which learnt m0's second version of a seq 1 s before
-   * the quiet end (no attestations) began, that long too. Its last
-   * attestation no longer matched what it held, the others stopped
-   * collecting on it, and it collected alone. The settling time now grows
-   * with the clocks' spread past the bound.
+   * Seed 5950, the simulator's: clocks 94 s past the skew bound. n2 learnt
+   * m0's second version of a seq 1 s before the quiet end stopped its
+   * attestations; its last one no longer matched what it held, so the others
+   * stopped collecting on it. Settling now grows with the clocks' spread.
    */
   'late-second-version': () => scenario(5950),
   /**
-   * Hostile seed 6612: m0's flood of future-stamped ops (`flood-future`)
-   * took seqs its own bulk writes reached later, so the nodes that got the
-   * flood held two versions of m0:102, one of them 24 min ahead: they hold
-   * back m0's later ops, and with them collection (every other member's
-   * attestation names m0 past what they hold), until their clocks reach it.
-   * That is by design (a floor must not pass a seq with a version still
-   * waiting), and bounded by the hour an op may wait; the simulator's flood
-   * now waits 30 s past the skew bound, so the run sees it end.
+   * Hostile seed 6612: m0's future-stamped flood took seqs its own writes
+   * reached later; nodes holding a version 24 min ahead held back m0's later
+   * ops, and collection, until their clocks reach it: by design (no floor
+   * passes a seq with a version waiting), bounded by the hour an op may wait.
+   * The flood now waits 30 s past the skew bound, so the run sees it end.
    */
   'future-second-version': () => scenario(6612, { hostile: true }),
   /**

@@ -55,6 +55,12 @@ export interface Scenario {
   faultsUntil: number
   /** Then the run goes on this long for the replicas to settle before the checks. */
   settleMs: number
+  /**
+   * murmurd's `--peer-links`: when set, each node (the hostile one too) is
+   * linked only to this many others it picked at random, and to those that
+   * picked it, not to every node (see `linksOf`).
+   */
+  links?: number
 }
 
 export interface ScenarioOptions {
@@ -110,8 +116,10 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   }
   // drawn last too: a third of the seeds give some of their puts a TTL, expiring during the faults or after
   if (rng.chance(0.35)) for (const action of actions) if (action.kind === 'write' && action.value !== null && rng.chance(0.3)) action.ttlMs = rng.int(1, 40) * 1_000
+  // drawn last of all: a third of the seeds link each node to a few others only, as --peer-links does in a large group
+  const links = rng.chance(0.35) ? rng.int(2, 4) : undefined
   actions.sort((a, b) => a.at - b.at)
-  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000 }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}) }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)
@@ -150,4 +158,32 @@ function split (rng: Rng, ids: string[]): string[][] {
   const groups: string[][] = Array.from({ length: parts }, () => [])
   shuffled.forEach((id, i) => { (groups[i < parts ? i : rng.int(0, parts - 1)] as string[]).push(id) })
   return groups
+}
+
+/**
+ * The links of a scenario with `links` set, as pairs "a\nb" (a < b): each of
+ * `ids` picks that many others at random (murmurd dials that many members,
+ * in random order) and is linked to those and to each that picked it. A draw
+ * that leaves the nodes in parts that never meet is joined up by one link
+ * between parts, in order: murmurd's dialer could settle so too, but at its
+ * default of 8 in a group of a few dozen it is vanishingly rare, and here it
+ * would only make runs fail that heal no partition.
+ */
+export function linksOf (ids: string[], links: number, rng: Rng): Set<string> {
+  const pair = (a: string, b: string): string => a < b ? `${a}\n${b}` : `${b}\n${a}`
+  const out = new Set<string>()
+  for (const id of ids) for (const other of rng.shuffle(ids.filter(x => x !== id)).slice(0, links)) out.add(pair(id, other))
+  const part = new Map(ids.map(id => [id, id]))
+  const root = (id: string): string => { while (part.get(id) !== id) id = part.get(id) as string; return id }
+  for (const link of out) {
+    const [a, b] = link.split('\n') as [string, string]
+    part.set(root(a), root(b))
+  }
+  for (let i = 1; i < ids.length; i++) {
+    const [a, b] = [ids[0] as string, ids[i] as string]
+    if (root(a) === root(b)) continue
+    out.add(pair(a, b))
+    part.set(root(a), root(b))
+  }
+  return out
 }

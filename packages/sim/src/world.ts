@@ -14,7 +14,7 @@ import { SimNode, type NodeDeps } from './node.js'
 import { Recorder } from './record.js'
 import { Rng } from './rng.js'
 import { Scheduler } from './scheduler.js'
-import { quietMs, type Action, type Scenario } from './scenario.js'
+import { linksOf, quietMs, type Action, type Scenario } from './scenario.js'
 
 export interface RunResult {
   seed: number
@@ -41,6 +41,10 @@ export function run (scenario: Scenario): RunResult {
   const hostile = scenario.hostile !== undefined ? new HostileNode(scenario.hostile, deps) : undefined
   for (const node of nodes.values()) net.add(node)
   if (hostile !== undefined) net.add(hostile)
+  if (scenario.links !== undefined) {
+    net.topology = linksOf(net.ids(), scenario.links, rng.fork('links'))
+    record.log(`links: ${[...net.topology].map(link => link.replace('\n', '–')).join(' ')}`)
+  }
   net.faultsUntil = scenario.faultsUntil
   const guarded = (what: string, fn: () => void) => (): void => {
     try {

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { run, scenario } from '../src/index.js'
+import { linksOf, run, scenario } from '../src/index.js'
+import { Rng } from '../src/rng.js'
 import { passes } from './passes.js'
 
 /** Seeds `npm test` runs: enough to cover every kind of fault, bounded to about a minute on 2 cores. */
@@ -23,6 +24,30 @@ describe('simulation: random seeds', () => {
     }
     for (const [key, value] of Object.entries(totals)) assert.ok(value > 0, `the seeds exercised ${key}`)
     console.log(`# ${SEEDS} seeds in ${Date.now() - started} ms: ${JSON.stringify(totals)}`)
+  })
+
+  it('links each node to the few it dials and those that dial it (--peer-links), in one graph, and still converges', () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `n${i}`)
+    for (let seed = 1; seed <= 200; seed++) {
+      const links = linksOf(ids, 2, new Rng(seed))
+      const degree = (id: string): number => [...links].filter(link => link.split('\n').includes(id)).length
+      assert.ok(ids.every(id => degree(id) >= 2), `every node has its two dials (seed ${seed})`)
+      assert.ok(links.size < 30, `far from every pair (66): ${links.size}`)
+      const reached = new Set(['n0'])
+      for (let grew = true; grew;) {
+        grew = false
+        for (const link of links) {
+          const [a, b] = link.split('\n') as [string, string]
+          if (reached.has(a) !== reached.has(b)) { reached.add(a); reached.add(b); grew = true }
+        }
+      }
+      assert.equal(reached.size, ids.length, `one graph (seed ${seed})`)
+    }
+    // a 12-node seed with two links a node: gossip crosses nodes that are not linked, and every check holds
+    const sparse = run({ ...scenario(2), links: 2 })
+    passes(sparse)
+    const whole = run({ ...scenario(2), links: undefined })
+    assert.ok(sparse.counts.gossip < whole.counts.gossip, `fewer gossip deliveries over fewer links: ${sparse.counts.gossip} against ${whole.counts.gossip}`)
   })
 
   it('replays a seed exactly', () => {
