@@ -8,6 +8,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isLoopback } from '@libp2p/utils'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { PeerBook, type PeerSource } from './peer-book.js'
 import { PeerDialer } from './peer-dialer.js'
 import type { MurmurLibp2p } from './libp2p-node.js'
@@ -53,8 +54,9 @@ export class Discovery {
       const peer = peerIdFromString(entry.id)
       if (peer.equals(this.libp2p.peerId)) continue
       this.via.set(entry.id, entry.via === 'ticket' ? 'ticket' : 'peerbook')
+      // a relay, and the member a ticket named, are dialled whatever the bound: a node behind NAT reaches the group through them
       void this.libp2p.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
-        .then(() => { this.dialer.offer(peer) })
+        .then(() => { this.dialer.offer(peer, entry.relay === true || entry.via === 'ticket') })
     }
   }
 
@@ -81,13 +83,16 @@ export class Discovery {
   /** A group member completed the handshake: remember where it listens. */
   async remember (peer: PeerId, name: string): Promise<void> {
     let addrs: string[] = []
+    let relay = false
     try {
-      addrs = (await this.libp2p.peerStore.get(peer)).addresses.map(a => a.multiaddr).filter(a => !isLoopback(a)).map(String)
+      const known = await this.libp2p.peerStore.get(peer)
+      addrs = known.addresses.map(a => a.multiaddr).filter(a => !isLoopback(a)).map(String)
+      relay = known.protocols.includes(RELAY_V2_HOP_CODEC)
     } catch {}
     if (addrs.length === 0) {
       addrs = this.libp2p.getConnections(peer).filter(c => c.direction === 'outbound').map(c => c.remoteAddr.decapsulateCode(421).toString())
     }
-    this.book.remember({ id: peer.toString(), name, addrs, via: this.via.get(peer.toString()) ?? 'inbound' })
+    this.book.remember({ id: peer.toString(), name, addrs, via: this.via.get(peer.toString()) ?? 'inbound', ...(relay ? { relay } : {}) })
   }
 
   private discovered (info: PeerInfo, source: PeerSource): void {

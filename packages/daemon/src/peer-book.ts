@@ -16,6 +16,8 @@ export interface PeerBookEntry {
   name?: string
   addrs: string[]
   via: PeerSource
+  /** It served circuit relay when last met: dialled whatever `--peer-links` says, so a node behind NAT keeps its reservation. */
+  relay?: boolean
   lastSeen: string
 }
 
@@ -26,7 +28,7 @@ const FORGET_AFTER_MS = 30 * 24 * 60 * 60 * 1000
 const SEEN_RESOLUTION_MS = 60 * 60 * 1000
 
 function sameEntry (a: PeerBookEntry, b: PeerBookEntry): boolean {
-  return a.name === b.name && a.via === b.via && a.addrs.length === b.addrs.length && a.addrs.every((addr, i) => addr === b.addrs[i])
+  return a.name === b.name && a.via === b.via && a.relay === b.relay && a.addrs.length === b.addrs.length && a.addrs.every((addr, i) => addr === b.addrs[i])
 }
 
 export class PeerBook {

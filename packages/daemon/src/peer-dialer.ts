@@ -5,7 +5,10 @@
  *   `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), each redialled with
  *   jittered exponential backoff whenever its connection is down, however
  *   many other links the node has: the user asked for them.
- * - Members from the peer book and from discovery (mDNS, the DHT) are
+ * - A member the peer book knows as a relay, or as the one a ticket named,
+ *   is dialled and redialled whatever the bound: a node behind NAT reaches
+ *   the group through it, and keeps its reservation there.
+ * - Other members from the peer book and from discovery (mDNS, the DHT) are
  *   candidates. While the node has dialled fewer than `links` of the peers
  *   it is connected to, it dials candidates it is not connected to, in
  *   random order; one that fails waits out its own backoff before it is
@@ -43,6 +46,8 @@ export interface PeerDialerInit {
 
 interface Candidate {
   peer: PeerId
+  /** Dialled whatever the bound (a relay, the member a ticket named). */
+  always: boolean
   failures: number
   /** Not dialled again before this (ms since the epoch). */
   retryAt: number
@@ -73,10 +78,12 @@ export class PeerDialer {
     this.loops.push(this.keepConnected(target))
   }
 
-  /** A group member to dial while the node has dialled fewer than `links` of its peers. */
-  offer (peer: PeerId): void {
+  /** A group member to dial while the node has dialled fewer than `links` of its peers, or whatever it has when `always`. */
+  offer (peer: PeerId, always = false): void {
     if (peer.equals(this.libp2p.peerId) || this.controller.signal.aborted) return
-    if (!this.candidates.has(peer.toString())) this.candidates.set(peer.toString(), { peer, failures: 0, retryAt: 0 })
+    const known = this.candidates.get(peer.toString())
+    if (known === undefined) this.candidates.set(peer.toString(), { peer, always, failures: 0, retryAt: 0 })
+    else known.always ||= always
     this.schedule(0)
   }
 
@@ -103,8 +110,6 @@ export class PeerDialer {
     const connections = this.libp2p.getConnections()
     const connected = new Set(connections.map(c => c.remotePeer.toString()))
     const dialled = new Set(connections.filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
-    const room = this.links - dialled.size - this.dialing.size
-    if (room <= 0) return
     const now = Date.now()
     const waiting = [...this.candidates].filter(([id]) => !connected.has(id) && !this.dialing.has(id))
     const ready = waiting.filter(([, c]) => c.retryAt <= now)
@@ -112,9 +117,14 @@ export class PeerDialer {
       const j = Math.floor(Math.random() * (i + 1))
       ;[ready[i], ready[j]] = [ready[j] as [string, Candidate], ready[i] as [string, Candidate]]
     }
-    for (const [id, candidate] of ready.slice(0, room)) void this.dial(id, candidate)
-    const next = Math.min(...waiting.filter(([, c]) => c.retryAt > now).map(([, c]) => c.retryAt))
-    if (room > ready.length && next < Infinity) this.schedule(next - now)
+    const always = ready.filter(([, c]) => c.always)
+    for (const [id, candidate] of always) void this.dial(id, candidate)
+    const room = Math.max(0, this.links - dialled.size - this.dialing.size)
+    const others = ready.filter(([, c]) => !c.always)
+    for (const [id, candidate] of others.slice(0, room)) void this.dial(id, candidate)
+    // still short, or an always-dialled one waiting: come back when the first backoff ends
+    const next = Math.min(...waiting.filter(([, c]) => c.retryAt > now && (c.always || room > others.length)).map(([, c]) => c.retryAt))
+    if (next < Infinity) this.schedule(next - now)
   }
 
   private async dial (id: string, candidate: Candidate): Promise<void> {

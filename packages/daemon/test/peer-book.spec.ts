@@ -67,4 +67,32 @@ describe('peer book', () => {
     const next = await waitFor(async () => { const now = await linked(); return now.length === 2 && !now.includes(gone) && now }, 'hub to replace the member that went away')
     assert.ok(next.includes(first[1] as string), 'the link that stayed is kept')
   })
+
+  it('marks a relay in the peer book, and dials it whatever --peer-links says, so a node keeps its way in', async () => {
+    const relay = await cluster.start('relay', { args: ['--relay'] })
+    const relayStatus = await relay.status()
+    // a member that met the relay notes it as one
+    const x = await cluster.start('x', { peers: [relayStatus.addrs[0]] })
+    const noted = await waitFor(() => {
+      try {
+        return (JSON.parse(readFileSync(join(x.dataDir, 'peers.json'), 'utf8')) as Array<{ id: string, relay?: boolean }>).find(e => e.id === relayStatus.id && e.relay === true)
+      } catch { return undefined }
+    }, 'x to note the relay as one in its peer book')
+    assert.equal(noted.relay, true)
+    // a node with one link to fill and five members in its book, one of them that relay: it dials the relay
+    const plain = await Promise.all(['c1', 'c2', 'c3', 'c4'].map(async name => await cluster.start(name)))
+    const entry = async (node: TestNode, relay: boolean): Promise<object> => {
+      const status = await node.status()
+      return { id: status.id, name: node.name, addrs: (status.addrs as string[]).map(a => a.replace(/\/p2p\/[^/]+$/, '')), via: 'peerbook', ...(relay ? { relay } : {}), lastSeen: new Date().toISOString() }
+    }
+    const lone = cluster.node('lone')
+    mkdirSync(lone.dataDir, { recursive: true })
+    writeFileSync(join(lone.dataDir, 'peers.json'), JSON.stringify([...await Promise.all(plain.map(async node => await entry(node, false))), await entry(relay, true)]))
+    await lone.start({ args: ['--peer-links', '1'] })
+    const linked = await waitFor(async () => {
+      const peers = (await lone.json<Array<{ id: string, member: boolean }>>(['peers'])).filter(p => p.member)
+      return peers.some(p => p.id === relayStatus.id) && peers
+    }, 'lone to connect to the relay')
+    assert.deepEqual(linked.map(p => p.id), [relayStatus.id], 'the relay filled its one link')
+  })
 })
