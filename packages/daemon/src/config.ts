@@ -72,7 +72,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN', 'list').argParser(collect))
     .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER', 'list').argParser(collect))
     .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET', 'path'))
-    .addOption(new Setting('--peer-links <n>', 'dial members from the peer book and discovery (mDNS, DHT), in random order, until this many of the connected peers are ones this node dialled (inbound links come on top; --peer addresses are always kept)', 'MURMUR_PEER_LINKS', 'count').default(String(PEER_LINKS)))
+    .addOption(new Setting('--peer-links <n>', 'dial members from the peer book and discovery (mDNS, DHT), in random order, until this many of the connected peers are ones this node dialled (inbound links come on top; --peer addresses, relays and the member a ticket named are always dialled)', 'MURMUR_PEER_LINKS', 'count').default(String(PEER_LINKS)))
     .addOption(new Setting('--no-mdns', 'disable LAN discovery over mDNS', 'MURMUR_NO_MDNS'))
     .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
     .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))

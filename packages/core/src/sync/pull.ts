@@ -3,11 +3,12 @@
  * It asks for what this node lacks (its vector; runs it holds waiting; for
  * an origin whose attestation disagreed with this node, everything above the
  * floor again, without lowering its vector: a server whose floor is higher
- * must not take it for behind and send a whole snapshot) and takes only ops it can check. Nothing the server says about
- * itself becomes this node's state: its vector only shows whether it is
- * behind this node (then this node asks nothing of it: it must catch up from
- * us first, unless each is behind the other), and its horizon only which of
- * our unseen writes to make again.
+ * must not take it for behind and send a whole snapshot) and takes only ops
+ * it can check. Nothing the server says about itself becomes this node's
+ * state: its vector only shows whether it is behind this node (then this
+ * node asks nothing of it: it must catch up from us first, unless each is
+ * behind the other), and its horizon only which of our unseen writes to make
+ * again.
  *
  * `STALE_OPS` ops in a row that this node holds already (none of an origin
  * asked again on purpose) end the pull: the server streams from the vector
