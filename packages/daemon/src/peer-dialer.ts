@@ -48,10 +48,18 @@ interface Candidate {
   peer: PeerId
   /** Dialled whatever the bound (a relay, the member a ticket named). */
   always: boolean
+  /** Failed dials, and links that dropped within `STABLE_MS`, in a row. */
   failures: number
   /** Not dialled again before this (ms since the epoch). */
   retryAt: number
+  /** When the last dial of it succeeded. */
+  since?: number
+  /** A failure was logged at warn level since its last success (the next ones go at debug). */
+  warned?: boolean
 }
+
+/** A link that lasted this long was no flap: when it drops, the peer is dialled again at once. */
+const STABLE_MS = 30_000
 
 export class PeerDialer {
   private readonly libp2p: Libp2p
@@ -111,6 +119,12 @@ export class PeerDialer {
     const connected = new Set(connections.map(c => c.remotePeer.toString()))
     const dialled = new Set(connections.filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))
     const now = Date.now()
+    for (const [id, candidate] of this.candidates) {
+      if (connected.has(id) || candidate.since === undefined) continue
+      // its link dropped (this runs on every disconnect): after a long one, at once; after a flap, the backoff set when it opened
+      if (now - candidate.since >= STABLE_MS) Object.assign(candidate, { failures: 0, retryAt: 0 })
+      candidate.since = undefined
+    }
     const waiting = [...this.candidates].filter(([id]) => !connected.has(id) && !this.dialing.has(id))
     const ready = waiting.filter(([, c]) => c.retryAt <= now)
     for (let i = ready.length - 1; i > 0; i--) {
@@ -133,20 +147,26 @@ export class PeerDialer {
     try {
       await this.libp2p.dial(candidate.peer, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
       this.init.log.info({ peer: id }, 'connected to peer')
-      candidate.failures = 0
-      // a link that drops at once (a peer that hangs up) is not dialled again in a tight loop
-      candidate.retryAt = Date.now() + (this.init.minDelayMs ?? 500)
+      // a link that drops soon after (a peer that hangs up) counts as a failure: no tight loop of dials
+      candidate.since = Date.now()
+      candidate.retryAt = Date.now() + this.backoff(++candidate.failures)
+      candidate.warned = false
     } catch (err) {
       if (signal.aborted) return
-      candidate.failures++
-      const wait = Math.round(Math.min(this.init.maxDelayMs ?? 30_000, (this.init.minDelayMs ?? 500) * 2 ** (candidate.failures - 1)) * (0.5 + Math.random()))
+      const wait = this.backoff(++candidate.failures)
       candidate.retryAt = Date.now() + wait
       // a member long gone stays in the peer book for 30 days: said once, then only at debug level
-      this.init.log[candidate.failures === 1 ? 'warn' : 'debug']({ peer: id, err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
+      this.init.log[candidate.warned === true ? 'debug' : 'warn']({ peer: id, err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
+      candidate.warned = true
     } finally {
       this.dialing.delete(id)
       this.schedule(0)
     }
+  }
+
+  /** The wait after `failures` in a row: doubling from `minDelayMs` up to `maxDelayMs`, jittered ±50 %. */
+  private backoff (failures: number): number {
+    return Math.round(Math.min(this.init.maxDelayMs ?? 30_000, (this.init.minDelayMs ?? 500) * 2 ** (failures - 1)) * (0.5 + Math.random()))
   }
 
   private async keepConnected (target: Multiaddr): Promise<void> {
