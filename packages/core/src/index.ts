@@ -24,7 +24,7 @@ export { compareSeen, concurrent, nothingSeen, seenKind } from './replica/confli
 export type { HistoryBound } from './replica/history.js'
 export { OpChecker, type Refusal, type RefusalKind, type VerifyBatch } from './replica/checker.js'
 export { serve, isBehind, type ServeInit } from './sync/serve.js'
-export { PullSession, STALE_OPS, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
+export { PullSession, STALE_MS, STALE_OPS, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
 export { STUCK_MS } from './replica/snapshot-gate.js'
 export { PullQueue, type PullQueueInit } from './sync/pull-queue.js'
 export { AntiEntropyPace, lacks, maxIntervalFor, type AntiEntropyPaceInit } from './sync/anti-entropy-pace.js'

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullQueue, PullSession, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { PullQueue, PullSession, STALE_MS, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, bytes, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -337,6 +337,31 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(next.stale, undefined)
       assert.equal(next.applied, 50)
       assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
+    })
+
+    it('ends a pull whose server trickles ops held already for STALE_MS, long before STALE_OPS of them', () => {
+      const alice = replica('alice')
+      const written = alice.write(Array.from({ length: 200 }, (_, i) => ({ key: `slow/${i}`, value: bytes(`v${i}`) })))
+      alice.markDurable((written.at(-1) as Op).seq)
+      const bob = replica('bob')
+      const session = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      assert.equal(bob.receive(written, { via: 'gossip' }).applied, written.length)
+      // a small frame every 10 s: 200 ops would take minutes
+      let served = 0
+      let frames = 0
+      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice', pageOps: 8, frameBytes: 300 })) {
+        if (session.done) break
+        session.take(wire(frame))
+        if (frame.kind === 'ops') {
+          served += frame.ops.length
+          frames++
+        }
+        clock.advance(10_000)
+      }
+      assert.equal(session.result.stale, true, `the pull ran to its end: ${session.result.aborted}`)
+      assert.ok(frames <= STALE_MS / 10_000 + 1 && served < STALE_OPS, `it stopped after ${frames} frames (${served} ops held already), about STALE_MS`)
     })
 
     it('asks nothing of a server behind its own floors', () => {

@@ -2,9 +2,10 @@
  * An honest simulated node: the real replica over a real SQLite store (see
  * disk.ts), run as murmurd runs it — writes acknowledged only after an fsync,
  * own ops published and served only once on disk, release/attest every
- * second, collection on its interval, anti-entropy at murmurd's pace, a pull on every
- * new connection and soon after a gap, and a write of what a snapshot says
- * to write again.
+ * second, collection on its interval, anti-entropy at murmurd's pace, a pull
+ * on every new connection and soon after a gap, a write of what a snapshot
+ * says to write again, and a start that fails on a full disk as murmurd's
+ * does (it exits; its supervisor starts it again).
  */
 import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
 import { SimAntiEntropy } from './anti-entropy.js'
@@ -65,12 +66,13 @@ export class SimNode implements Puller {
   /** This node's wall clock: virtual time from a fixed epoch, plus its offset. */
   readonly now = (): number => EPOCH + this.deps.sched.now + this.clockOffset
 
-  start (): void {
+  /** Starts the node; false when its disk is full (opening writes to the store): it stays down, as murmurd exits. */
+  start (): boolean {
     const { scenario, keys, sched } = this.deps
     const store = this.disk.open()
     this.store = store
     const members = scenario.closed ? [...scenario.nodes, ...(scenario.hostile !== undefined ? [scenario.hostile] : [])] : undefined
-    this.replica = new Replica({
+    const replica = this.guard(() => new Replica({
       store,
       nodeId: this.id,
       now: this.now,
@@ -83,7 +85,12 @@ export class SimNode implements Puller {
       attestIntervalMs: scenario.config.attestIntervalMs,
       pendingBytes: scenario.config.pendingBytes,
       ...SIM_HISTORY
-    })
+    }))
+    if (replica === undefined) {
+      this.disk.crash(store)
+      return false
+    }
+    this.replica = replica
     this.up = true
     this.incarnation++
     this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })
@@ -92,6 +99,7 @@ export class SimNode implements Puller {
     this.antiEntropy.start()
     this.deps.net.forget(this.id)
     this.deps.net.changed()
+    return true
   }
 
   /** Stops at once, like kill -9 or a power cut: whatever the last fsync did not cover is gone. */
@@ -147,9 +155,7 @@ export class SimNode implements Puller {
     return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES })
   }
 
-  frameDelay (): number {
-    return 0
-  }
+  frameDelay (): number { return 0 }
 
   connected (peer: string): void {
     if (!this.up) return
@@ -161,9 +167,7 @@ export class SimNode implements Puller {
     return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server })
   }
 
-  progress (server: string): void {
-    this.pulls.progress(server)
-  }
+  progress (server: string): void { this.pulls.progress(server) }
 
   pulled (step: PullStep, _server: string, snapshot: boolean): void {
     // marked as the snapshot is taken: it may be on disk before a crash or a cut link ends the pull without a result
@@ -176,6 +180,7 @@ export class SimNode implements Puller {
     if (result.snapshot) this.deps.record.counts.snapshots++
     if (result.overtaken === true) this.deps.record.counts.snapshotsOvertaken++
     if (result.rechecked > 0 && result.aborted === undefined) this.deps.record.counts.rechecks++
+    if (result.stale === true) this.deps.record.counts.staleEnds++
     this.writeAgain(`after a pull from ${server}`)
   }
 
@@ -188,9 +193,7 @@ export class SimNode implements Puller {
     this.enqueue(again, false)
   }
 
-  quiet (): void {
-    this.silent = true
-  }
+  quiet (): void { this.silent = true }
 
   /** Writes changes of its own making (an attestation, a write again), not a client's. */
   writeOwn (changes: Change[]): void {
@@ -208,12 +211,7 @@ export class SimNode implements Puller {
   }
 
   private collect (): void {
-    try {
-      const collected = this.replica.collect()
-      this.deps.record.counts.tombstonesCollected += collected.tombstones
-    } catch (err) {
-      if (!isDiskFull(err)) throw err
-    }
+    this.deps.record.counts.tombstonesCollected += this.guard(() => this.replica.collect())?.tombstones ?? 0
   }
 
   /** Ops taken from a peer (or released): they exist; an fsync soon covers them. */
@@ -228,8 +226,8 @@ export class SimNode implements Puller {
     if (received.applied > 0 || wrote) this.syncLazily()
   }
 
-  /** Runs a receive; a failed commit (a full disk) counts nothing, and a later sync brings it all again. */
-  private guard (fn: () => Received): Received | undefined {
+  /** Runs a receive (or a collection, a start); a failed commit (a full disk) counts nothing, and a later sync brings it all again. */
+  private guard<T> (fn: () => T): T | undefined {
     try {
       return fn()
     } catch (err) {

@@ -39,6 +39,9 @@ export class Recorder {
     snapshotsOvertaken: 0,
     /** Pulls that asked a member again for an origin's ops its attestation disagreed on, to the end. */
     rechecks: 0,
+    /** Pulls ended as stale (the server sent only ops held already); starts refused by a full disk. */
+    staleEnds: 0,
+    startsFailed: 0,
     reissued: 0,
     tombstonesCollected: 0,
     maxWaitingBytes: 0

@@ -267,12 +267,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * as done only once the server says done.
    */
   'recheck-without-snapshot': () => scenario(4802, { hostile: true }),
-  /**
-   * Seed 5950, the simulator's: clocks 94 s past the skew bound. n2 learnt
-   * m0's second version of a seq 1 s before the quiet end stopped its
-   * attestations; its last one no longer matched what it held, so the others
-   * stopped collecting on it. Settling now grows with the clocks' spread.
-   */
+  /** Seed 5950, the simulator's: clocks 94 s past the skew bound left no time to attest a late second version. Settling grows with the spread. */
   'late-second-version': () => scenario(5950),
   /**
    * Hostile seed 6612: m0's future-stamped flood took seqs its own writes
@@ -282,6 +277,10 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * The flood now waits 30 s past the skew bound, so the run sees it end.
    */
   'future-second-version': () => scenario(6612, { hostile: true }),
+  /** Seed 8161 (3 links a node): m0's last ops were on m0 alone, and n0's one pull from it trickled held ops for 190 s. A pull now ends as stale after `STALE_MS` of them too. */
+  'trickled-stale': () => drawn(8161),
+  /** Hostile seed 7416, cut to 2 actions: n1 came back while its disk was full; it now starts again each second, as murmurd under a supervisor. */
+  'start-on-full-disk': () => fromSeed(7416, [387, 10_544]),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

@@ -68,6 +68,17 @@ export function run (scenario: Scenario): RunResult {
     record.log('faults stop: the network heals and every node is up')
   }))
 
+  /** Starts a crashed node again; on a full disk, again each second until it starts or the faults end (then the heal starts it). */
+  function restart (node: SimNode): () => void {
+    const again = guarded(`restart ${node.id}`, () => {
+      if (node.up || sched.now >= scenario.faultsUntil || node.start()) return
+      record.counts.startsFailed++
+      record.log(`${node.id} cannot start: its disk is full; again in 1 s`)
+      sched.after(1_000, again)
+    })
+    return again
+  }
+
   function apply (action: Action): void {
     record.log(describe(action))
     const node = 'node' in action ? nodes.get(action.node) : undefined
@@ -90,7 +101,7 @@ export function run (scenario: Scenario): RunResult {
         if (node === undefined || !node.up) return
         record.counts.crashes++
         node.crash()
-        sched.after(action.downFor, guarded(`restart ${node.id}`, () => { if (!node.up && sched.now < scenario.faultsUntil) node.start() }))
+        sched.after(action.downFor, restart(node))
         return
       case 'partition':
         record.counts.partitions++

@@ -11,7 +11,7 @@
  * again.
  *
  * `STALE_OPS` ops in a row that this node holds already (none of an origin
- * asked again on purpose) end the pull: the server streams from the vector
+ * asked again on purpose), or `STALE_MS` of them, end the pull: the server streams from the vector
  * this node had at the hello, and gossip brought those ops meanwhile, so the
  * rest of its stream is most likely the same. Pulls that raced a burst's
  * gossip streamed a whole backlog of duplicates for tens of seconds on every
@@ -28,6 +28,13 @@ import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
 
 /** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
 export const STALE_OPS = 512
+/**
+ * Or this long of ops held already and nothing new: a server that trickles
+ * (a frame every few seconds) took minutes to reach `STALE_OPS`, and no
+ * other pull from it could start meanwhile, though it alone held ops written
+ * since the hello (seed 8161).
+ */
+export const STALE_MS = 30_000
 
 export interface PullInit {
   group: string
@@ -94,8 +101,9 @@ export class PullSession {
   private readonly rechecks = new Set<string>()
   /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
   private readonly rechecking = new Map<string, number>()
-  /** Ops held already received in a row (see `STALE_OPS`). */
+  /** Ops held already received in a row (see `STALE_OPS`), since `heldSince` (this node's clock, ms). */
   private held = 0
+  private heldSince = 0
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
@@ -254,8 +262,10 @@ export class PullSession {
     step.conflicts.push(...received.conflicts)
     this.result.applied += received.applied
     const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
+    const now = this.replica.state.now()
+    if (stale && this.held === 0) this.heldSince = now
     this.held = stale ? this.held + ops.length : 0
-    if (this.held >= STALE_OPS) {
+    if (this.held >= STALE_OPS || (this.held > 0 && now - this.heldSince >= STALE_MS)) {
       this.result.aborted = 'the server was sending ops this node holds already (gossip brought them meanwhile); the next pull asks from what it holds now'
       this.result.stale = true
       this.stage = 'done'
