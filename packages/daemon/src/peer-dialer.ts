@@ -171,27 +171,24 @@ export class PeerDialer {
 
   private async keepConnected (target: Multiaddr): Promise<void> {
     const { signal } = this.controller
-    const min = this.init.minDelayMs ?? 500
-    const max = this.init.maxDelayMs ?? 30_000
-    let delay = min
+    let failures = 0
     let peer: PeerId | undefined
     while (!signal.aborted) {
       try {
         if (peer != null && this.libp2p.getConnections(peer).length > 0) {
           await this.disconnected(peer)
-          delay = min
+          failures = 0
           continue
         }
         const connection = await this.libp2p.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
         this.init.log.info({ target: target.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
         peer = connection.remotePeer
-        delay = min
+        failures = 0
       } catch (err) {
         if (signal.aborted) return
-        const wait = Math.round(delay * (0.5 + Math.random()))
+        const wait = this.backoff(++failures)
         this.init.log.warn({ target: target.toString(), err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
         await sleep(wait, undefined, { signal }).catch(() => {})
-        delay = Math.min(delay * 2, max)
       }
     }
   }
