@@ -13,8 +13,10 @@
  *   ops        varint count, then per op:
  *     flags    1 byte; bit 0 = tombstone, bit 1 = proved, bits 2-3 = value
  *              type (0 text, 1 json, 2 binary; 0 for a tombstone), bit 4 =
- *              has expiry (never on a tombstone), bit 5 = has seen; other bits
- *              must be 0. An op without a type, an expiry or `seen` has the
+ *              has expiry (never on a tombstone), bit 5 = has seen, bit 6 =
+ *              a keepalive refresh (only with an expiry and a seen of the
+ *              op's own origin, see `Op.refresh`); bit 7 must be 0. An op
+ *              without a type, an expiry, `seen` or the refresh bit has the
  *              flags it had before they existed, so its bytes, digest and
  *              signature are unchanged.
  *     key      varint length + UTF-8
@@ -45,6 +47,7 @@ const TYPE_BITS = 0b1100
 const TYPES = [undefined, 'json', 'binary'] as const
 const EXPIRES = 0b10000
 const HAS_SEEN = 0b100000
+const REFRESH = 0b1000000
 /** Most ops one proof may cover on the wire (writers use at most `MAX_BATCH_OPS`). */
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
@@ -120,12 +123,19 @@ export function encodeOps (ops: Op[]): Uint8Array {
   return out.finish()
 }
 
-/** The flags of an op's content (tombstone, value type, expiry, has seen), as signed. Throws for a typed or expiring tombstone or an unknown type. */
+/**
+ * The flags of an op's content (tombstone, value type, expiry, has seen,
+ * refresh), as signed. Throws for a typed or expiring tombstone, an unknown
+ * type, or a refresh without an expiry or a `seen` of its own origin.
+ */
 export function contentFlags (op: Op): number {
   const type = op.type === undefined || (op.type as string) === 'text' ? 0 : TYPES.indexOf(op.type)
   if (type < 0) throw new OpCodecError(`op ${JSON.stringify(op.key)} has an unknown value type ${JSON.stringify(op.type)}`)
   if (op.value === null && (type !== 0 || op.expires !== undefined)) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a delete with a value type or an expiry`)
-  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.expires !== undefined ? EXPIRES : 0) | (op.seen !== undefined ? HAS_SEEN : 0)
+  const refresh = op.refresh === true
+  if (refresh && (op.expires === undefined || op.seen?.origin !== op.origin)) throw new OpCodecError(`op ${JSON.stringify(op.key)} is a refresh without an expiry or a seen version of its own origin`)
+  return (op.value === null ? TOMBSTONE : 0) | (type << TYPE_SHIFT) | (op.expires !== undefined ? EXPIRES : 0) | (op.seen !== undefined ? HAS_SEEN : 0) |
+    (refresh ? REFRESH : 0)
 }
 
 /**
@@ -212,7 +222,7 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
 function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], maxKeyBytes: number, maxValueBytes: number): Op {
   const fail = (what: string): never => { throw new OpCodecError(input.named(what)) }
   const flags = input.byte('flags')
-  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | EXPIRES | HAS_SEEN)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
+  if ((flags & ~(TOMBSTONE | PROVED | TYPE_BITS | EXPIRES | HAS_SEEN | REFRESH)) !== 0) fail(`has unknown flags 0x${flags.toString(16)}`)
   const typeIndex = (flags & TYPE_BITS) >> TYPE_SHIFT
   if (typeIndex >= TYPES.length) fail(`has unknown value type ${typeIndex}`)
   if ((flags & TOMBSTONE) !== 0 && (typeIndex !== 0 || (flags & EXPIRES) !== 0)) fail('is a delete with a value type or an expiry')
@@ -232,6 +242,10 @@ function readOp (input: ByteReader, origins: string[], proofs: DecodedProof[], m
   const op: Op = type === undefined ? { key, value, wall, logical, origin, seq } : { key, value, type, wall, logical, origin, seq }
   if (expires !== undefined) op.expires = expires
   if (seen !== undefined) op.seen = seen
+  if ((flags & REFRESH) !== 0) {
+    if (expires === undefined || seen?.origin !== origin) fail('is a refresh without an expiry or a seen version of its own origin')
+    op.refresh = true
+  }
   if ((flags & PROVED) === 0) return op
   const entry = proofs[input.varint('proof index')]
   if (entry === undefined) return fail(`proof index is out of range (${proofs.length} proofs)`)

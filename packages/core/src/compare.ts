@@ -51,6 +51,7 @@ export function beats (a: Op, head: Head, row: () => Op | undefined): boolean {
 export function headOf (op: Op): Head {
   const head: Head = { key: op.key, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, live: op.value !== null, sig: op.proof?.sig ?? null }
   if (op.seen !== undefined) head.seen = op.seen
+  if (op.refresh === true) head.refresh = true
   return head
 }
 

@@ -23,7 +23,8 @@ export type Trimmed = Version & { digest: Uint8Array }
 /**
  * The past versions of user keys (see `replica/history.ts`, which decides
  * what goes in, what is a conflict and what is trimmed). Mutations run
- * inside the store's transactions.
+ * inside the store's transactions. A refresh (`Op.refresh`) is never kept:
+ * `keepRow`, `keepCurrent` and `keep` pass one by.
  */
 export interface PastStore {
   /** Keeps the current row of `key` as a past version (before it is replaced or removed). */

@@ -10,7 +10,7 @@ import type { Op } from './types.js'
 
 /** The canonical bytes of an op alone, without its proof: what `opDigest` hashes. */
 export function signingPayload (op: Op): Uint8Array {
-  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.expires !== undefined ? { expires: op.expires } : {}), ...(op.seen !== undefined ? { seen: op.seen } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
+  return encodeOps([{ key: op.key, value: op.value, ...(op.type !== undefined ? { type: op.type } : {}), ...(op.expires !== undefined ? { expires: op.expires } : {}), ...(op.seen !== undefined ? { seen: op.seen } : {}), ...(op.refresh === true ? { refresh: true as const } : {}), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }])
 }
 
 const scratch = { buffer: Buffer.alloc(4096) }

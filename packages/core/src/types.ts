@@ -8,8 +8,10 @@
  * arrived in. A delete is an op whose `value` is null (a tombstone).
  */
 import type { PastStore } from './past-types.js'
+import type { ChangeMarks, ChangeRecord, RowOptions, StoreCounts } from './store-types.js'
 
 export type { PastStore, PastVersion, Trimmed } from './past-types.js'
+export type { ChangeMarks, ChangeRecord, ListOptions, RowOptions, StoreCounts } from './store-types.js'
 
 /** A hybrid logical clock reading. */
 export interface Stamp {
@@ -64,6 +66,14 @@ export interface Op extends Version {
    */
   seen?: Seen
   /**
+   * A keepalive refresh (signed with the op): the origin wrote again, only
+   * to move the expiry, what it held of the key. Only with `expires` and a
+   * `seen` of the op's own origin (the codec refuses any other). A refresh is
+   * never kept as a past version (see `replica/history.ts`), so refreshes
+   * take no slot of a key's history. Absent on every other op.
+   */
+  refresh?: true
+  /**
    * The origin's signature over the batch this op was written in (see
    * `proof.ts`), so the op can be relayed by anyone and still be checked.
    * A store's `row()` returns it with the signature only (for ranking);
@@ -97,6 +107,8 @@ export interface Head extends Version {
   sig: Uint8Array | null
   /** What its writer had seen of the key (see `Op.seen`). */
   seen?: Seen
+  /** A keepalive refresh (see `Op.refresh`). */
+  refresh?: true
 }
 
 /**
@@ -126,59 +138,16 @@ export interface Change {
   ttlMs?: number
   /** A put that expires at this HLC wall time: a value written again keeps its expiry. */
   expires?: number
+  /**
+   * A keepalive's refresh: written as `Op.refresh` when the key's row, the
+   * version it saw, is this node's own put with an expiry of the same value
+   * and type; otherwise as a plain put.
+   */
+  refresh?: boolean
 }
 
 /** Origin → a sequence number. What it means depends on where it comes from: see `OriginState`. */
 export type VersionVector = Record<string, number>
-
-export interface ListOptions {
-  /** Only keys that start with this string. */
-  prefix?: string
-  /** Only keys that sort strictly after this one (a cursor for paging). */
-  after?: string
-  /** At most this many entries. */
-  limit?: number
-}
-
-export interface RowOptions extends ListOptions {
-  /** Tombstones too. */
-  tombstones?: boolean
-  /** Keys under U+0000 (murmur's own records) too. */
-  reserved?: boolean
-  /**
-   * Only rows live at this HLC wall time: a value that expired by then is
-   * left out as a tombstone is (ignored with `tombstones`).
-   */
-  liveAt?: number
-  /** Whole proofs, for sending; otherwise a signed op's proof carries only its signature. */
-  proofs?: boolean
-  /**
-   * With `proofs`: proofs read by earlier calls, by signature, so ops of one
-   * batch share one proof object (and one read) across calls too.
-   */
-  proofCache?: Map<string, OpProof | null>
-}
-
-export interface StoreCounts {
-  /** User keys with a live value (murmur's own records, under U+0000, are not counted). */
-  keys: number
-  /** User keys whose latest op is a delete. */
-  tombstones: number
-}
-
-/** This replica's change cursors (see `Store.changes`). */
-export interface ChangeMarks {
-  /** The cursor of the latest change. */
-  latest: number
-  /** Changes at or below it may be gone: a watcher that saw less must start from the current state. */
-  floor: number
-}
-
-/** A user key's latest change on this replica: its cursor and its row (a tombstone for a delete). */
-export interface ChangeRecord {
-  cursor: number
-  op: Op
-}
 
 /** A point in one origin's sequence: a seq, the stamp of the op there, and the digest accumulator up to it. */
 export interface Mark extends Stamp {

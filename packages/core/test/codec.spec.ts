@@ -124,7 +124,7 @@ describe('op codec', () => {
     })
 
     it('unknown flags', () => {
-      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 0x40)), /op 0 has unknown flags 0x40/)
+      rejects(() => decodeOps(Uint8Array.of(2, 1, 1, 0x6f, 0, 1, 0x80)), /op 0 has unknown flags 0x80/)
     })
 
     it('an origin over 128 bytes', () => {

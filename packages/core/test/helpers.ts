@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
-import { MemoryStore, PullSession, Replica, SqliteStore, decodeFrame, encodeFrame, serve, type Frame, type Op, type PullResult, type ReplicaInit, type Store } from '../src/index.js'
+import Database from 'better-sqlite3'
+import { MemoryStore, PullSession, Replica, SqliteStore, decodeFrame, encodeFrame, opDigest, serve, type Frame, type Op, type PullResult, type ReplicaInit, type Store } from '../src/index.js'
 
 /** A fresh directory under the OS temp dir, removed when the test file ends. Call at module level. */
 export function tempDir (): string {
@@ -129,11 +130,23 @@ export function mesh (nodes: Replica[], rounds = 3): void {
   }
 }
 
-/** What version 7 added (seen, key_history), taken away: a file as version 6 left it. */
-/** SQL that takes a current file back to version 7: no `seen` columns, no `key_history` or `key_history_floor`. */
-export const UNDO_VERSION_8 = ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
+/** SQL that takes a current file back to version 8: no `refresh` column. */
+export const UNDO_VERSION_9 = ['kv_store', 'op_history', 'snapshot_stage'].map(table => `ALTER TABLE ${table} DROP COLUMN refresh;`).join(' ')
+
+/** SQL that takes a current file back to version 7: nor `seen` columns, `key_history` or `key_history_floor` (version 8). */
+export const UNDO_VERSION_8 = UNDO_VERSION_9 + ' ' + ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>
   ['seen_wall', 'seen_logical', 'seen_origin'].map(column => `ALTER TABLE ${table} DROP COLUMN ${column};`)).join(' ') + ' DROP TABLE key_history; DROP TABLE key_history_floor;'
 
 /** SQL that takes a current file back to version 6: nor `expires` (version 7). */
 export const UNDO_VERSIONS_7_8 = UNDO_VERSION_8 + ' DROP INDEX kv_store_expires;' +
   ['kv_store', 'op_history', 'snapshot_stage'].map(table => ` ALTER TABLE ${table} DROP COLUMN expires;`).join('')
+
+/** A file at `path` holding `ops`, then taken back to schema `version` by `undo`: one as an older murmur left it. */
+export function olderFile (path: string, ops: Op[], undo: string, version: number): void {
+  const store = SqliteStore.open(path)
+  for (const op of ops) store.put(op, opDigest(op))
+  store.close()
+  const db = new Database(path)
+  db.exec(`${undo} UPDATE meta SET value = ${version} WHERE name = 'schema_version'`)
+  db.close()
+}

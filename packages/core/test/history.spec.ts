@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, serve, signingPayload, type Op, type Replica, type Store } from '../src/index.js'
-import { Clock, Keys, UNDO_VERSION_8, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text, wire } from './helpers.js'
+import { Clock, Keys, UNDO_VERSION_8, olderFile, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
 
@@ -184,13 +184,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
 describe('schema version 7 (seen, key_history)', () => {
   it('brings a version 7 file up: its ops keep their bytes (no seen), history starts empty, and new writes record it', () => {
     const path = join(dir, 'v7.db')
-    const store = SqliteStore.open(path)
     const old = op('k', 'old', { origin: 'alice' })
-    store.put(old, opDigest(old))
-    store.close()
-    const db = new Database(path)
-    db.exec(`${UNDO_VERSION_8} UPDATE meta SET value = 7 WHERE name = 'schema_version'`)
-    db.close()
+    olderFile(path, [old], UNDO_VERSION_8, 7)
     const migrated = SqliteStore.open(path)
     const row = migrated.row('k') as Op
     assert.equal(row.seen, undefined)

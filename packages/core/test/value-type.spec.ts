@@ -36,7 +36,7 @@ describe('value types in the op codec', () => {
     assert.throws(() => encodeOps([{ ...op('k', 'v'), type: 'yaml' as 'json' }]), (err: Error) => err instanceof OpCodecError && /unknown value type "yaml"/.test(err.message))
     const encoded = encodeOps([op('k', 'v')])
     const flagsAt = encoded.indexOf(0x6b) - 2 // flags, key length, then the key 'k'
-    for (const [flags, message] of [[0b1100, /unknown value type 3/], [0b0101, /delete with a value type/], [0b1000000, /unknown flags/]] as const) {
+    for (const [flags, message] of [[0b1100, /unknown value type 3/], [0b0101, /delete with a value type/], [0b10000000, /unknown flags/], [0b1000000, /refresh without an expiry/]] as const) {
       const bad = Uint8Array.from(encoded)
       bad[flagsAt] = flags
       assert.throws(() => decodeOps(bad), (err: Error) => err instanceof OpCodecError && message.test(err.message), `flags ${flags}`)

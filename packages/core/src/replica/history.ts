@@ -14,6 +14,15 @@
  * and keeps nothing at or below it again: a version trimmed for its bytes
  * would otherwise leave room for an older one that arrives later, which a
  * replica that held both never kept.
+ *
+ * A keepalive refresh (`Op.refresh`) is not a version here: it is never kept
+ * as a past version and marks nothing, and a write that loses to one is
+ * judged by the versions that are not refreshes, so a key's history is what
+ * it would be had its refreshes never been written (but for the current row,
+ * which takes its slot whatever it is). That too follows from the ops held:
+ * a refresh, once replaced, leaves nothing a later arrival could be measured
+ * against on one replica and not on another. A presence key refreshed every
+ * few seconds keeps its real versions.
  */
 import { compareVersions } from '../compare.js'
 import { isReserved } from '../keys.js'
@@ -67,7 +76,7 @@ export class KeyHistory {
    */
   replacedAlone (op: Op, row: RowHead & { asPast: Op }): boolean {
     if (isReserved(op.key)) return true
-    const marked = this.store.past.keepCurrent(row.asPast, !this.local && concurrent(row, op))
+    const marked = this.store.past.keepCurrent(row.asPast, !this.local && op.refresh !== true && concurrent(row, op))
     if (marked !== undefined) this.conflicts.push(marked)
     return this.bound.versions > 1 && row.bytes !== undefined && row.bytes <= this.bound.bytes
   }
@@ -75,7 +84,7 @@ export class KeyHistory {
   /** `op` became the row of its key: the past versions it had not seen are conflicts. */
   won (op: Op): void {
     if (isReserved(op.key)) return
-    if (!this.local) this.beat(op)
+    if (!this.local && op.refresh !== true) this.beat(op)
     // a write of this node's that saw nothing of its key: it has no past versions to trim
     if (this.local && op.seen?.wall === 0) return
     this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
@@ -89,8 +98,8 @@ export class KeyHistory {
    * nothing newer or older to compare it with, and no query is needed.
    */
   lost (op: Op, digest: Uint8Array, current: Head | undefined, pastless = false): void {
-    if (isReserved(op.key)) return
-    const conflict = (current !== undefined && concurrent(op, current)) || (!pastless && this.store.past.unseenByNewer(op))
+    if (isReserved(op.key) || op.refresh === true) return
+    const conflict = (current !== undefined && current.refresh !== true && concurrent(op, current)) || (!pastless && this.store.past.unseenByNewer(op))
     // marked as it goes in; or, were this version kept already, marked where it is
     const marked = this.store.past.keep(op, digest, conflict, pastless) ?? (conflict && !pastless ? this.store.past.mark(op) : undefined)
     const versions = this.bound.versions - (current === undefined ? 0 : 1)

@@ -101,6 +101,7 @@ export class Replica {
       if (!isReserved(change.key)) {
         op.seen = written.get(change.key) ?? nothingSeen(this.nodeId)
         written.set(change.key, { wall, logical, origin: this.nodeId })
+        if (change.refresh === true && refreshes(this.state.store.row(change.key), op)) op.refresh = true
       }
       return op
     })
@@ -252,8 +253,17 @@ export class Replica {
   }
 }
 
+/** Whether `op`, a put with an expiry that saw `row`, only refreshes it: this node's own put with an expiry of the same value and type. */
+function refreshes (row: Op | undefined, op: Op): boolean {
+  const seen = op.seen
+  return row !== undefined && op.expires !== undefined && op.value !== null && row.value !== null && row.expires !== undefined &&
+    row.origin === op.origin && seen !== undefined && seen.origin === row.origin && seen.wall === row.wall && seen.logical === row.logical &&
+    (row.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(row.value, op.value) === 0
+}
+
 function withoutProof (op: Op): Op {
   const plain: Op = { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
   if (op.seen !== undefined) plain.seen = op.seen
+  if (op.refresh === true) plain.refresh = true
   return plain
 }

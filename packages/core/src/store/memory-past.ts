@@ -40,6 +40,8 @@ export class MemoryPast implements PastStore {
   }
 
   keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
+    // a refresh is never a past version (`Op.refresh`)
+    if (op.refresh === true) return undefined
     const floor = this.floors.get(op.key)
     if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined
     const entries = this.of(op.key)

@@ -28,7 +28,9 @@ export interface SqlitePastComponents {
 
 function prepare (db: Database.Database) {
   return {
-    keepRow: db.prepare<[number | null, string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict) SELECT ${COLUMNS}, ? FROM kv_store WHERE key = ?`),
+    // a refresh is never a past version (`Op.refresh`)
+    keepRow: db.prepare<[number | null, string]>(`INSERT OR IGNORE INTO key_history (${COLUMNS}, conflict) SELECT ${COLUMNS}, ? FROM kv_store
+      WHERE key = ? AND refresh IS NULL`),
     // a version kept as a conflict is marked as it goes in (an update of the row after it would write it twice); no
     // RETURNING here or below: it costs more than the statement (SQLite stages the rows, better-sqlite3 copies them)
     // positional: `COLUMNS`, then conflict
@@ -88,6 +90,7 @@ export class SqlitePast implements PastStore {
   }
 
   keep (op: Op, digest: Uint8Array, conflict = false, pastless = false): PastVersion | undefined {
+    if (op.refresh === true) return undefined
     // at or below what the bound trimmed: it would have been trimmed too, had it come before
     const floor = pastless ? undefined : this.sql.floor.get(op.key)
     if (floor !== undefined && compareVersions(op, floor) <= 0) return undefined

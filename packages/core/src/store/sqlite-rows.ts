@@ -66,6 +66,7 @@ export function fromRow (row: Row): Op {
   if (row.expires !== null) op.expires = row.expires
   const seen = seenOf(row)
   if (seen !== undefined) op.seen = seen
+  if (row.refresh === 1) op.refresh = true
   return op
 }
 
@@ -99,29 +100,31 @@ export function ranked (row: Row): Op {
 }
 
 export function toRow (op: Op): Row {
-  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, ...seenColumns(op.seen) }
+  return { key: op.key, value: op.value, wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq, sig: op.proof?.sig ?? null, type: op.type ?? 'text', expires: op.expires ?? null, ...seenColumns(op.seen), refresh: op.refresh === true ? 1 : null }
 }
 
-/** An op's columns in `OP_COLUMNS` order (key … seen_origin), then its digest: the positional parameters of `put` and `addHistory`. */
-export type OpParams = [string, Uint8Array | null, number, number, string, number, Uint8Array | null, ValueType, number | null, number | null, number | null, string | null, Uint8Array]
+/** An op's columns in `OP_COLUMNS` order (key … refresh), then its digest: the positional parameters of `put` and `addHistory`. */
+export type OpParams = [string, Uint8Array | null, number, number, string, number, Uint8Array | null, ValueType, number | null, number | null, number | null, string | null, number | null, Uint8Array]
 
 /** `op`'s `OpParams` (positional: binding thirteen named parameters cost ~1.5 µs more per op). */
 export function opParams (op: Op, digest: Uint8Array): OpParams {
   const seen = op.seen
-  return [op.key, op.value, op.wall, op.logical, op.origin, op.seq, op.proof?.sig ?? null, op.type ?? 'text', op.expires ?? null, seen?.wall ?? null, seen?.logical ?? null, seen?.origin ?? null, digest]
+  return [op.key, op.value, op.wall, op.logical, op.origin, op.seq, op.proof?.sig ?? null, op.type ?? 'text', op.expires ?? null, seen?.wall ?? null, seen?.logical ?? null, seen?.origin ?? null, op.refresh === true ? 1 : null, digest]
 }
 
 /** A `Store.rowsAt` row as a head. */
 export function headOfRow (row: HeadRow): RowHead {
-  const [key, value, type, wall, logical, origin, seq, sig, seenWall, seenLogical, seenOrigin, pastless] = row
+  const [key, value, type, wall, logical, origin, seq, sig, seenWall, seenLogical, seenOrigin, refresh, pastless] = row
   const head: RowHead = { key, wall, logical, origin, seq, live: value !== null, sig, pastless: pastless === 1, bytes: value?.length ?? 0 }
   const seen = seenOrigin === null ? undefined : { wall: seenWall ?? 0, logical: seenLogical ?? 0, origin: seenOrigin }
   if (seen !== undefined) head.seen = seen
+  if (refresh === 1) head.refresh = true
   if (pastless === 1) {
     // as key_history keeps it: no proof, no expiry
     const past: Op = { key, value, wall, logical, origin, seq }
     if (type !== 'text' && value !== null) past.type = type
     if (seen !== undefined) past.seen = seen
+    if (refresh === 1) past.refresh = true
     head.asPast = past
   }
   return head

@@ -1,5 +1,5 @@
 /**
- * The SQLite file's schema (version 7) and the prepared statements the store
+ * The SQLite file's schema (version 9) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
  *
@@ -9,79 +9,19 @@
  * wall time in ms, NULL for none) to the same three tables, with an index
  * for the expiry sweep; version 8 what a writer had seen (`seen_*`, see
  * `Op.seen`) on every table that holds ops, and the past versions of keys
- * (`key_history`, see `PastStore`). `MIGRATIONS` brings a version 4, 5, 6 or
- * 7 file up to date when it opens.
+ * (`key_history`, see `PastStore`); version 9 the refresh bit (`refresh`, 1
+ * or NULL, see `Op.refresh`) on the tables that hold ops (`key_history`
+ * never keeps a refresh). `MIGRATIONS` brings a version 4 to 8 file up to
+ * date when it opens.
  */
 import type Database from 'better-sqlite3'
+import { KEY_HISTORY } from './sqlite-migrations.js'
 import type { OpParams } from './sqlite-rows.js'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 8
+export const SCHEMA_VERSION = 9
 
-/**
- * A key's past versions, this node's alone: `conflict` is the change cursor
- * at which the version was found to have lost to a write that had not seen
- * it (NULL when it did not). `key_history_floor`: per key, the newest past
- * version the bound trimmed; nothing at or below it is kept again.
- */
-const KEY_HISTORY = `
-  CREATE TABLE key_history (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    value BLOB,
-    wall INTEGER NOT NULL,
-    logical INTEGER NOT NULL,
-    origin TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    type TEXT NOT NULL DEFAULT 'text',
-    seen_wall INTEGER,
-    seen_logical INTEGER,
-    seen_origin TEXT,
-    digest BLOB NOT NULL,
-    conflict INTEGER
-  );
-  CREATE UNIQUE INDEX key_history_version ON key_history (key, wall, logical, origin, seq, digest);
-  CREATE INDEX key_history_conflict ON key_history (conflict) WHERE conflict IS NOT NULL;
-  CREATE TABLE key_history_floor (key TEXT PRIMARY KEY NOT NULL, wall INTEGER NOT NULL, logical INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL);
-`
-
-/** From each older version still opened, the statements that bring a file to the next. */
-export const MIGRATIONS: Record<number, string> = {
-  4: `
-    ALTER TABLE kv_store ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
-    ALTER TABLE op_history ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
-    ALTER TABLE snapshot_stage ADD COLUMN type TEXT NOT NULL DEFAULT 'text';
-    UPDATE meta SET value = 5 WHERE name = 'schema_version';
-  `,
-  // keys changed before have no cursor: a watcher from before the upgrade gets a snapshot (floor 1)
-  5: `
-    CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
-    INSERT INTO meta (name, value) VALUES ('change_cursor', 1), ('change_floor', 1);
-    UPDATE meta SET value = 6 WHERE name = 'schema_version';
-  `,
-  // no op before version 7 expires: every row keeps NULL
-  6: `
-    ALTER TABLE kv_store ADD COLUMN expires INTEGER;
-    ALTER TABLE op_history ADD COLUMN expires INTEGER;
-    ALTER TABLE snapshot_stage ADD COLUMN expires INTEGER;
-    CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
-    UPDATE meta SET value = 7 WHERE name = 'schema_version';
-  `,
-  // ops from before have no seen; keys have no past versions yet
-  7: `
-    ALTER TABLE kv_store ADD COLUMN seen_wall INTEGER;
-    ALTER TABLE kv_store ADD COLUMN seen_logical INTEGER;
-    ALTER TABLE kv_store ADD COLUMN seen_origin TEXT;
-    ALTER TABLE op_history ADD COLUMN seen_wall INTEGER;
-    ALTER TABLE op_history ADD COLUMN seen_logical INTEGER;
-    ALTER TABLE op_history ADD COLUMN seen_origin TEXT;
-    ALTER TABLE snapshot_stage ADD COLUMN seen_wall INTEGER;
-    ALTER TABLE snapshot_stage ADD COLUMN seen_logical INTEGER;
-    ALTER TABLE snapshot_stage ADD COLUMN seen_origin TEXT;
-    ${KEY_HISTORY}
-    UPDATE meta SET value = 8 WHERE name = 'schema_version';
-  `
-}
+export { MIGRATIONS } from './sqlite-migrations.js'
 
 export const SCHEMA = `
   CREATE TABLE kv_store (
@@ -97,7 +37,8 @@ export const SCHEMA = `
     expires INTEGER,
     seen_wall INTEGER,
     seen_logical INTEGER,
-    seen_origin TEXT
+    seen_origin TEXT,
+    refresh INTEGER
   );
   CREATE INDEX kv_store_origin_seq ON kv_store (origin, seq);
   CREATE INDEX kv_store_expires ON kv_store (expires) WHERE expires IS NOT NULL;
@@ -115,6 +56,7 @@ export const SCHEMA = `
     seen_wall INTEGER,
     seen_logical INTEGER,
     seen_origin TEXT,
+    refresh INTEGER,
     PRIMARY KEY (origin, seq, digest)
   ) WITHOUT ROWID;
   CREATE TABLE version_vector (
@@ -139,7 +81,8 @@ export const SCHEMA = `
     expires INTEGER,
     seen_wall INTEGER,
     seen_logical INTEGER,
-    seen_origin TEXT
+    seen_origin TEXT,
+    refresh INTEGER
   );
   ${KEY_HISTORY}
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
@@ -163,11 +106,13 @@ export interface Row {
   seen_wall: number | null
   seen_logical: number | null
   seen_origin: string | null
+  /** 1 for a refresh (`Op.refresh`), else null (absent from `key_history`, which keeps none). */
+  refresh?: number | null
 }
 
 /** A row's head (`Store.rowsAt`), read raw (an array, not an object: ~1 µs less a row): `pastless` is 0 or 1. */
 export type HeadRow = [key: string, value: Uint8Array | null, type: ValueType, wall: number, logical: number, origin: string, seq: number,
-  sig: Uint8Array | null, seenWall: number | null, seenLogical: number | null, seenOrigin: string | null, pastless: number]
+  sig: Uint8Array | null, seenWall: number | null, seenLogical: number | null, seenOrigin: string | null, refresh: number | null, pastless: number]
 
 /** A `snapshot_stage` row: an op with its whole proof. */
 export interface StagedRow extends Row {
@@ -192,12 +137,12 @@ export interface VectorRow {
   floor_acc: Uint8Array
 }
 
-const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires, seen_wall, seen_logical, seen_origin'
-const OP_PARAMS = ':key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :seen_wall, :seen_logical, :seen_origin'
+const OP_COLUMNS = 'key, value, wall, logical, origin, seq, sig, type, expires, seen_wall, seen_logical, seen_origin, refresh'
+const OP_PARAMS = ':key, :value, :wall, :logical, :origin, :seq, :sig, :type, :expires, :seen_wall, :seen_logical, :seen_origin, :refresh'
 /** `OP_COLUMNS` as positional parameters (`OpParams`, in sqlite-rows.ts). */
 const OP_PLACES = OP_COLUMNS.split(', ').map(() => '?').join(', ')
 /** The columns an upsert sets besides the version's own. */
-const LATER_SET = 'expires = excluded.expires, seen_wall = excluded.seen_wall, seen_logical = excluded.seen_logical, seen_origin = excluded.seen_origin'
+const LATER_SET = 'expires = excluded.expires, seen_wall = excluded.seen_wall, seen_logical = excluded.seen_logical, seen_origin = excluded.seen_origin, refresh = excluded.refresh'
 /** Above every valid UTF-8 lead byte, so `prefix || 0xF5` bounds every key that starts with `prefix`. */
 const PREFIX_END = `:prefix || CAST(x'F5' AS TEXT)`
 
@@ -230,7 +175,7 @@ export function prepareStatements (db: Database.Database) {
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
     // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries.
     // The value always (it becomes the past version of a key with none): a CASE on that ran the two probes twice
-    headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin,
+    headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, refresh,
       NOT EXISTS (SELECT 1 FROM key_history h WHERE h.key = kv_store.key) AND NOT EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = kv_store.key)
       FROM kv_store WHERE key IN (SELECT value FROM json_each(?))`),
     // one lower bound (`key >= :from` or `key > :from`) so SQLite seeks straight to it
