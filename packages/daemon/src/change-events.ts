@@ -61,17 +61,18 @@ export class ChangeEvents {
   }
 
   /**
-   * Whether `op` only refreshes a value: a write with a TTL of the value (and
-   * type) its own origin wrote in the version it replaced, as a keepalive
-   * does. It moves the expiry on every replica like any write, and its
-   * watchers hear no `put`: presence keys would otherwise tell one every
-   * third of their TTL. Found from the version replaced, kept in the key's
-   * history; with no history kept, every refresh is told.
+   * Whether `op` only refreshes a value: a keepalive's refresh (`Op.refresh`,
+   * signed by its origin) of the value and type its origin wrote in the
+   * newest version of the key kept in history (refreshes never are). It
+   * moves the expiry on every replica like any write, and its watchers hear
+   * no `put`: presence keys would otherwise tell one every third of their
+   * TTL. A refresh bit over another value (only a member that lies sets one)
+   * is told, so no watcher misses a change; with no history kept, every
+   * refresh is.
    */
   private refresh (op: Op): boolean {
-    const seen = op.seen
-    if (op.expires === undefined || op.value == null || seen?.origin !== op.origin) return false
-    const replaced = this.parts()?.store.past.list(op.key, 4).find(({ op: past }) => past.wall === seen.wall && past.logical === seen.logical && past.origin === seen.origin)?.op
-    return replaced?.value != null && (replaced.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(replaced.value, op.value) === 0
+    if (op.refresh !== true || op.value == null) return false
+    const newest = this.parts()?.store.past.list(op.key, 1)[0]?.op
+    return newest?.value != null && newest.origin === op.origin && (newest.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(newest.value, op.value) === 0
   }
 }

@@ -102,7 +102,7 @@ export class Keepalives {
       const row = replica.store.row(key)
       return row === undefined || row.origin === replica.nodeId ? undefined : new KeepaliveLostError(`${key} was written by ${row.origin}`)
     }
-    const change: Change = { key, value: Buffer.from(held.value, 'base64'), ttlMs: held.ttlMs, ...(held.type !== undefined ? { type: held.type } : {}) }
+    const change: Change = { key, value: Buffer.from(held.value, 'base64'), ttlMs: held.ttlMs, refresh: true, ...(held.type !== undefined ? { type: held.type } : {}) }
     try {
       await this.components.submit([change], check)
       if (this.held.get(key) === held) this.schedule(key, held.ttlMs / 3)

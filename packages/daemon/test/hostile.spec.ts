@@ -3,14 +3,16 @@
  * this process with a key of its own). It forges and alters ops, claims
  * vectors it does not have, replays genuine ops after their delete was
  * collected, signs two ops with one seq for different peers, stamps ops far
- * in the future and floods the topic. None of it may change what an honest
- * replica holds, stop it writing, or keep honest replicas apart.
+ * in the future, floods the topic and sets the keepalive refresh bit over a
+ * new value. None of it may change what an honest replica holds, stop it
+ * writing, keep honest replicas apart, or hide a change from a watcher.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { attestationKey, encodeAttestation, type Frame, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { startWatch } from './watch-client.js'
 
 const FAST = ['--anti-entropy-interval', '300']
 const FAST_GC = [...FAST, '--tombstone-grace', '1000']
@@ -218,6 +220,41 @@ describe('a hostile member signs two ops with one seq, one for each peer (hole 8
       assert.deepEqual((await node.status()).replication.equivocators, { [attacker.id]: 1 })
       assert.match(node.stderr, /signed two different ops with one sequence number/)
       assert.match((await node.ctl(['status'])).stdout, new RegExp(`WARNING: ${attacker.id} signed two different ops with seq 1; both are kept`))
+    }
+  })
+})
+
+describe('a hostile member sets the refresh bit on a write that changes the value', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('watchers still hear the change as a put', async () => {
+    const alice = await cluster.start('alice', { args: FAST })
+    const watch = startWatch(alice, ['--prefix', 'svc/'])
+    try {
+      attacker = await Attacker.start()
+      await attacker.dial(await alice.addr())
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      // gossip from alice reaches the attacker: the topic is joined both ways (a message published before is lost)
+      await alice.put('mesh', 'up')
+      await waitFor(() => attacker.captured.some(op => op.key === 'mesh'), 'the attacker to hear alice\'s gossip')
+      const expires = Date.now() + 3_600_000
+      const first = attacker.op('svc/x', 'v1', { expires })
+      // the refresh bit is signed and well formed (its own origin's version seen, an expiry): only the value gives it away
+      const lie = attacker.op('svc/x', 'v2', { expires, seen: { wall: first.wall, logical: first.logical, origin: attacker.id }, refresh: true })
+      for (const [op, shown] of [[first, 'v1'], [lie, 'v2']] as const) {
+        await attacker.publish([op])
+        await waitFor(async () => await value(alice, 'svc/x') === shown, `alice to take ${shown}`)
+      }
+      assert.equal((await alice.json(['get', 'svc/x'])).value, 'v2')
+      await waitFor(() => watch.events().filter(e => e.key === 'svc/x').length >= 2, 'the watch to hear both writes')
+      assert.deepEqual(watch.events().filter(e => e.key === 'svc/x').map(e => `${e.type} ${String(e.value)}`), ['put v1', 'put v2'])
+    } finally {
+      await watch.stop()
     }
   })
 })

@@ -20,7 +20,7 @@ import { startWatch } from './watch-client.js'
 function storeRows (node: TestNode): unknown[] {
   const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
   try {
-    return db.prepare("SELECT key, value, wall, logical, origin, seq, sig, digest, type, expires FROM kv_store WHERE key >= CAST(x'01' AS TEXT) ORDER BY key").all()
+    return db.prepare("SELECT key, value, wall, logical, origin, seq, sig, digest, type, expires, refresh FROM kv_store WHERE key >= CAST(x'01' AS TEXT) ORDER BY key").all()
   } finally {
     db.close()
   }
@@ -221,11 +221,16 @@ describe('put --ttl --keepalive', () => {
       assert.equal((await alice.ctl(['put', '--ttl', '2s', '--keepalive', 'beacon/alice', 'draining'])).code, 0)
       await waitFor(async () => (await bob.json(['get', 'beacon/alice'])).value === 'draining', 'the new value on bob')
       await waitFor(async () => (await versionOf(bob, 'beacon/alice')).seq >= (await versionOf(alice, 'beacon/alice')).seq && (await versionOf(alice, 'beacon/alice')).seq >= first.seq + 6, 'more refreshes of it', 10_000)
+      // a refresh carries its signed bit, alike in both files
+      await waitFor(() => storeRows(bob).some(row => (row as { refresh: number | null }).refresh === 1), 'a refresh in bob\'s kv_store')
       assert.equal((await alice.ctl(['del', 'beacon/alice'])).code, 0)
       for (const [i, node] of [alice, bob].entries()) {
         await waitFor(() => watches[i]!.events().some(e => e.type === 'delete'), `${node.name}'s watch to hear the delete`)
         const told = watches[i]!.events().filter(e => e.key === 'beacon/alice').map(e => `${e.type} ${String(e.value ?? '')}`.trim())
         assert.deepEqual(told, ['put up', 'put draining', 'delete'], `${node.name}'s watch`)
+        // the refreshes took no slot of the key's history: its past is the two puts
+        const history = await node.json<{ versions: Array<{ value: unknown, current: boolean }> }>(['history', 'beacon/alice'])
+        assert.deepEqual(history.versions.filter(v => !v.current).map(v => v.value), ['draining', 'up'], `${node.name}'s history`)
       }
     } finally {
       for (const w of watches) await w.stop()
