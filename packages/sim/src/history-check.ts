@@ -4,7 +4,8 @@
  * carries current rows only, and none had a row changed behind its back)
  * reports the same past versions of each key, with the same ones marked as
  * conflicts; and every acknowledged write is the current row of its key or
- * one of those past versions (the run's bound keeps every version).
+ * one of those past versions (the run's bound keeps every version), but a
+ * keepalive's refresh, which no history keeps.
  */
 import { digestOf, isReserved, type Op } from '@murmur/core'
 import { describeOp, type Recorder } from './record.js'
@@ -39,6 +40,8 @@ export function checkHistory (nodes: SimNode[], record: Recorder): void {
   }
   for (const node of whole) {
     for (const write of record.acked) {
+      // a refresh is kept in no history (`Op.refresh`): once replaced, it is gone by design
+      if (write.refresh === true) continue
       const row = node.replica.store.row(write.key)
       const same = (op: Op): boolean => op.origin === write.version.origin && op.seq === write.version.seq
       if (row !== undefined && same(row)) continue

@@ -122,10 +122,10 @@ export class SimNode implements Puller {
   }
 
   /** A client's request (a put, a delete, or many): one commit, each change acknowledged (recorded) once it is on disk. */
-  write (changes: Array<{ key: string, value: string | null, ttlMs?: number }>): void {
+  write (changes: Array<{ key: string, value: string | null, ttlMs?: number, refresh?: true }>): void {
     if (!this.up) return
     this.antiEntropy.stir()
-    this.enqueue(changes.map(({ key, value, ttlMs }) => ({ key, value: value === null ? null : Buffer.from(value), ...(ttlMs !== undefined ? { ttlMs } : {}) })), true)
+    this.enqueue(changes.map(({ key, value, ttlMs, refresh }) => ({ key, value: value === null ? null : Buffer.from(value), ...(ttlMs !== undefined ? { ttlMs } : {}), ...(refresh === true ? { refresh } : {}) })), true)
   }
 
   gossip (bytes: Uint8Array, from: string): Verdict {
@@ -269,7 +269,8 @@ export class SimNode implements Puller {
       ops.forEach((op, i) => {
         record.exists(op)
         if (batch[i]?.client === true) {
-          record.acked.push({ node: this.id, key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString(), version: { wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq } })
+          record.acked.push({ node: this.id, key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString(), version: { wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }, ...(op.refresh === true ? { refresh: true as const } : {}) })
+          if (op.refresh === true) record.counts.refreshes++
           record.log(`${this.id} acked ${describeOp(op)}`)
         }
       })

@@ -10,6 +10,8 @@ export interface AckedWrite {
   key: string
   value: string | null
   version: Version
+  /** A keepalive's refresh (`Op.refresh`): kept in no history. */
+  refresh?: true
 }
 
 const TRACE_LINES = 400
@@ -28,6 +30,8 @@ export class Recorder {
     writesFailed: 0,
     deletes: 0,
     expiring: 0,
+    /** Writes acknowledged as keepalive refreshes (`Op.refresh`). */
+    refreshes: 0,
     crashes: 0,
     partitions: 0,
     clockJumps: 0,
@@ -79,6 +83,7 @@ export function stripped (op: Op): Op {
   const plain: Op = { key: op.key, value: op.value === null ? null : Buffer.from(op.value), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
   if (op.expires !== undefined) plain.expires = op.expires
   if (op.seen !== undefined) plain.seen = op.seen
+  if (op.refresh === true) plain.refresh = true
   if (op.proof != null) plain.proof = { sig: op.proof.sig, first: op.seq, digests: new Uint8Array(0) }
   return plain
 }

@@ -23,7 +23,8 @@ export type HostileAct =
   | 'lie-attest'
 
 export type Action = { at: number } & (
-  | { kind: 'write', node: string, key: string, value: string | null, ttlMs?: number }
+  /** `refresh`: a keepalive's refresh of the node's own put (a plain put when it is not one by the time it is written, see `Change.refresh`). */
+  | { kind: 'write', node: string, key: string, value: string | null, ttlMs?: number, refresh?: true }
   /** One request writing many keys: one group commit, signed in batches of up to 256 ops. */
   | { kind: 'bulk', node: string, keys: string[], value: string }
   | { kind: 'crash', node: string, downFor: number }
@@ -118,6 +119,13 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   if (rng.chance(0.35)) for (const action of actions) if (action.kind === 'write' && action.value !== null && rng.chance(0.3)) action.ttlMs = rng.int(1, 40) * 1_000
   // drawn last of all: a third of the seeds link each node to a few others only, as --peer-links does in a large group
   const links = rng.chance(0.35) ? rng.int(2, 4) : undefined
+  // and after the links: a quarter of the seeds keep some of their TTL puts alive, refreshed every third of the TTL a few times
+  if (rng.chance(0.25)) {
+    for (const action of [...actions]) {
+      if (action.kind !== 'write' || action.ttlMs === undefined || action.value === null || !rng.chance(0.5)) continue
+      for (let k = 1, n = rng.int(1, 8); k <= n; k++) actions.push({ ...action, at: action.at + Math.round(k * action.ttlMs / 3), refresh: true })
+    }
+  }
   actions.sort((a, b) => a.at - b.at)
   const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}) }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):

@@ -91,7 +91,7 @@ export function run (scenario: Scenario): RunResult {
           // a little after it expires (clocks differ): no up replica that holds it may show it past its expiry
           sched.after(action.ttlMs + 1_000, guarded('expiry check', () => { for (const n of nodes.values()) if (n.up) checkVisible(n, record) }))
         }
-        node?.write([{ key: action.key, value: action.value, ...(action.ttlMs !== undefined ? { ttlMs: action.ttlMs } : {}) }])
+        node?.write([{ key: action.key, value: action.value, ...(action.ttlMs !== undefined ? { ttlMs: action.ttlMs } : {}), ...(action.refresh === true ? { refresh: true as const } : {}) }])
         return
       case 'bulk':
         record.counts.writes += action.keys.length
@@ -153,7 +153,7 @@ export function run (scenario: Scenario): RunResult {
 
 export function describe (action: Action): string {
   switch (action.kind) {
-    case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}${action.ttlMs !== undefined ? ` ttl ${action.ttlMs / 1000} s` : ''}`}`
+    case 'write': return `${action.node} ${action.value === null ? `del ${action.key}` : `put ${action.key}=${action.value}${action.ttlMs !== undefined ? ` ttl ${action.ttlMs / 1000} s` : ''}${action.refresh === true ? ' refresh' : ''}`}`
     case 'bulk': return `${action.node} puts ${action.keys.length} keys in one request (${action.keys.slice(0, 3).join(', ')}, …)=${action.value}`
     case 'crash': return `${action.node} crashes for ${action.downFor / 1000} s`
     case 'partition': return `partition ${action.groups.map(g => g.join(',')).join(' | ')} for ${action.healAfter / 1000} s`
