@@ -140,6 +140,7 @@ export class HostileNode implements Puller {
     const stamp = now > held.wall ? { wall: now, logical: 0 } : { wall: held.wall, logical: held.logical + 1 }
     // what it says it had seen is a lie too, in turn: that it saw nothing, or everything (history must still agree)
     const seen = held.seq % 2 === 0 ? { wall: 0, logical: 0, origin: this.id } : { wall: MAX, logical: 0, origin: 'zz-saw-all' }
+    const lyingRefresh: Partial<Op> = seen.origin === this.id ? { expires: now + 60_000, refresh: true } : {}
     const ops = (entries: Array<Partial<Op> & { key: string }>): Op[] => entries.map(e => ({ value: Buffer.from('x'), ...stamp, origin: this.id, seq: held.seq + 1, seen, ...e }))
     switch (act) {
       case 'lie-vector':
@@ -152,7 +153,8 @@ export class HostileNode implements Puller {
         return
       }
       case 'equivocate': {
-        const [a, b] = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('eq-a') }, { key: rng.pick(['k3', 'k4', 'k5']), value: Buffer.from('eq-b') }]) as [Op, Op]
+        // the second a keepalive refresh over a value it never wrote, when its seen names itself (a lie the bit allows)
+        const [a, b] = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('eq-a') }, { key: rng.pick(['k3', 'k4', 'k5']), value: Buffer.from('eq-b'), ...lyingRefresh }]) as [Op, Op]
         proveOps([a], sign)
         proveOps([b], sign)
         const own = this.inner.replica.receive([a])
@@ -184,7 +186,7 @@ export class HostileNode implements Puller {
         return
       }
       case 'backdate': {
-        const old = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('backdated'), wall: Math.max(0, held.wall - 10_000) }])
+        const old = ops([{ key: rng.pick(['k0', 'k1', 'k2']), value: Buffer.from('backdated'), wall: Math.max(0, held.wall - 10_000), ...lyingRefresh }])
         proveOps(old, sign)
         net.publish(this.id, encodeOps(old))
         return
