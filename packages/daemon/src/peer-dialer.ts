@@ -4,7 +4,9 @@
  * - The `--peer` addresses are dialled directly (so a bare
  *   `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), each redialled with
  *   jittered exponential backoff whenever its connection is down, however
- *   many other links the node has: the user asked for them.
+ *   many other links the node has: the user asked for them. A link that
+ *   dropped within `STABLE_MS` counts as a failed dial, so a peer that hangs
+ *   up at once is not redialled in a tight loop.
  * - A member the peer book knows as a relay, or as the one a ticket named,
  *   is dialled and redialled whatever the bound: a node behind NAT reaches
  *   the group through it, and keeps its reservation there.
@@ -173,17 +175,20 @@ export class PeerDialer {
     const { signal } = this.controller
     let failures = 0
     let peer: PeerId | undefined
+    let since = 0
     while (!signal.aborted) {
       try {
         if (peer != null && this.libp2p.getConnections(peer).length > 0) {
           await this.disconnected(peer)
-          failures = 0
+          // a link that lasted is redialled at once; one the peer hung up on soon counts as a failure, as for members
+          if (Date.now() - since >= STABLE_MS) failures = 0
+          else await sleep(this.backoff(++failures), undefined, { signal }).catch(() => {})
           continue
         }
         const connection = await this.libp2p.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
         this.init.log.info({ target: target.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
         peer = connection.remotePeer
-        failures = 0
+        since = Date.now()
       } catch (err) {
         if (signal.aborted) return
         const wait = this.backoff(++failures)

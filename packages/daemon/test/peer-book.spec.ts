@@ -2,17 +2,23 @@
  * The peer book (`peers.json`) keeps the members a node has met, and is not
  * written again by every sync handshake: only when a member's name, addresses
  * or source change, or its last-seen time is an hour stale. A restarted node
- * dials its members up to `--peer-links` links, not every one of them.
+ * dials its members up to `--peer-links` links, not every one of them, and
+ * backs off from a `--peer` that hangs up at once as from a failed dial.
  */
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 describe('peer book', () => {
   const cluster = new TestCluster()
-  after(async () => { await cluster.close() })
+  const doors: Attacker[] = []
+  after(async () => {
+    for (const door of doors) await door.stop()
+    await cluster.close()
+  })
 
   it('remembers a member once, not at every handshake', async () => {
     // handshakes every ~200 ms: each anti-entropy pull opens one (and a quiet group's pulls must not slow down)
@@ -94,5 +100,25 @@ describe('peer book', () => {
       return peers.some(p => p.id === relayStatus.id) && peers
     }, 'lone to connect to the relay')
     assert.deepEqual(linked.map(p => p.id), [relayStatus.id], 'the relay filled its one link')
+  })
+
+  it('backs off from a --peer that hangs up at once, as from a member, and does not redial it in a tight loop', async () => {
+    // a real libp2p node that closes every connection as it opens (a node that refuses us once connected)
+    const door = await Attacker.start()
+    doors.push(door)
+    let opens = 0
+    door.node.addEventListener('connection:open', event => {
+      opens++
+      void event.detail.close().catch(() => {})
+    })
+    const addr = door.node.getMultiaddrs()[0]?.toString() as string
+    const dialler = await cluster.start('dialler', { peers: [addr] })
+    await waitFor(() => opens >= 2, 'the --peer to be dialled again after it hung up')
+    const counted = opens
+    // a rate, over a fixed window: the backoff (doubling from 0.5 s, jittered ±50 %) allows at most 4 dials in 8 s;
+    // a redial at every hang-up made 22 here
+    await new Promise(resolve => setTimeout(resolve, 8_000))
+    assert.ok(opens - counted <= 6, `${opens - counted} connections in 8 s`)
+    assert.match(dialler.stderr, /"target"/)
   })
 })
