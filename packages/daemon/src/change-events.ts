@@ -68,11 +68,16 @@ export class ChangeEvents {
    * no `put`: presence keys would otherwise tell one every third of their
    * TTL. A refresh bit over another value (only a member that lies sets one)
    * is told, so no watcher misses a change; with no history kept, every
-   * refresh is.
+   * refresh is. So is a refresh of a version whose expiry the sweep passed
+   * here (watchers heard it expire: the key comes back). That version
+   * expired a TTL after its stamp, as a keepalive writes each version with
+   * the same TTL: the refresh's `seen` and its own TTL tell when.
    */
   private refresh (op: Op): boolean {
-    if (op.refresh !== true || op.value == null) return false
-    const newest = this.parts()?.store.past.list(op.key, 1)[0]?.op
+    const parts = this.parts()
+    if (op.refresh !== true || op.value == null || op.expires === undefined || op.seen === undefined || parts === undefined) return false
+    if (parts.replica.sweptExpiry({ ...op, expires: op.seen.wall + (op.expires - op.wall) })) return false
+    const newest = parts.store.past.list(op.key, 1)[0]?.op
     return newest?.value != null && newest.origin === op.origin && (newest.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(newest.value, op.value) === 0
   }
 }

@@ -3,7 +3,9 @@
  * every node until its expiry and as absent after, watch says `expire`, an
  * offline node agrees when it comes back, and an older op arriving later
  * brings nothing back; `--keepalive` keeps a key while its node runs, lets it
- * vanish within the TTL of a SIGKILL, and resumes when the node restarts; bad
+ * vanish within the TTL of a SIGKILL, and resumes when the node restarts; a
+ * watcher hears each put and expiry of it (a refresh after an expiry too), not
+ * each refresh, and its history keeps no refresh; bad
  * TTLs are refused with exit 2 (InvalidTtlError over RPC).
  */
 import assert from 'node:assert/strict'
@@ -234,6 +236,29 @@ describe('put --ttl --keepalive', () => {
       }
     } finally {
       for (const w of watches) await w.stop()
+    }
+  })
+
+  it('a watcher hears a keepalive key come back after it expired while its node was frozen', async () => {
+    const { alice, bob } = pair
+    const watch = startWatch(bob, ['--prefix', 'back/'])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      assert.equal((await alice.ctl(['put', '--ttl', '3s', '--keepalive', 'back/alice', 'up'])).code, 0)
+      await waitFor(() => watch.events().some(e => e.key === 'back/alice' && e.type === 'put'), 'bob\'s watch to hear the put')
+      // frozen, alice refreshes nothing: on bob the key expires
+      alice.process?.kill('SIGSTOP')
+      try {
+        await waitFor(() => watch.events().some(e => e.key === 'back/alice' && e.type === 'expire'), 'bob\'s watch to hear the expiry', 10_000)
+      } finally {
+        alice.process?.kill('SIGCONT')
+      }
+      // her next refresh brings it back: a change for whoever heard it go
+      await waitFor(async () => await present(bob, 'back/alice'), 'the key back on bob', 10_000)
+      await waitFor(() => watch.events().filter(e => e.key === 'back/alice').at(-1)?.type === 'put', 'bob\'s watch to hear it come back', 10_000)
+      assert.deepEqual(watch.events().filter(e => e.key === 'back/alice').map(e => e.type).slice(0, 3), ['put', 'expire', 'put'])
+    } finally {
+      await watch.stop()
     }
   })
 
