@@ -119,11 +119,15 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   if (rng.chance(0.35)) for (const action of actions) if (action.kind === 'write' && action.value !== null && rng.chance(0.3)) action.ttlMs = rng.int(1, 40) * 1_000
   // drawn last of all: a third of the seeds link each node to a few others only, as --peer-links does in a large group
   const links = rng.chance(0.35) ? rng.int(2, 4) : undefined
-  // and after the links: a quarter of the seeds keep some of their TTL puts alive, refreshed every third of the TTL a few times
+  // and after the links: a quarter of the seeds keep some of their TTL puts alive, refreshed every third of the TTL a few
+  // times within the faults (so no expiry falls later than a TTL put's could, close to the checks)
   if (rng.chance(0.25)) {
     for (const action of [...actions]) {
       if (action.kind !== 'write' || action.ttlMs === undefined || action.value === null || !rng.chance(0.5)) continue
-      for (let k = 1, n = rng.int(1, 8); k <= n; k++) actions.push({ ...action, at: action.at + Math.round(k * action.ttlMs / 3), refresh: true })
+      for (let k = 1, n = rng.int(1, 8); k <= n; k++) {
+        const at = action.at + Math.round(k * action.ttlMs / 3)
+        if (at <= faultsUntil) actions.push({ ...action, at, refresh: true })
+      }
     }
   }
   actions.sort((a, b) => a.at - b.at)

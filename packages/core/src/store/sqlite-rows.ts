@@ -106,7 +106,7 @@ export function toRow (op: Op): Row {
 /** An op's columns in `OP_COLUMNS` order (key … refresh), then its digest: the positional parameters of `put` and `addHistory`. */
 export type OpParams = [string, Uint8Array | null, number, number, string, number, Uint8Array | null, ValueType, number | null, number | null, number | null, string | null, number | null, Uint8Array]
 
-/** `op`'s `OpParams` (positional: binding thirteen named parameters cost ~1.5 µs more per op). */
+/** `op`'s `OpParams` (positional: binding fourteen named parameters cost ~1.5 µs more per op). */
 export function opParams (op: Op, digest: Uint8Array): OpParams {
   const seen = op.seen
   return [op.key, op.value, op.wall, op.logical, op.origin, op.seq, op.proof?.sig ?? null, op.type ?? 'text', op.expires ?? null, seen?.wall ?? null, seen?.logical ?? null, seen?.origin ?? null, op.refresh === true ? 1 : null, digest]
