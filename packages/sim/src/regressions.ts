@@ -281,6 +281,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'trickled-stale': () => unrefreshed(drawn(8161)),
   /** Hostile seed 7416, cut to 2 actions: n1 came back while its disk was full; it now starts again each second, as murmurd under a supervisor. */
   'start-on-full-disk': () => fromSeed(7416, [387, 10_544]),
+  /** Seed 9545: n5, unknown to the others until it wrote, caught up from a snapshot and never attested again; collection waited on it. */
+  'snapshot-attests': () => scenario(9545),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

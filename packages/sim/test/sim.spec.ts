@@ -38,7 +38,8 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'late-second-version': r => r.counts.equivocations > 0 && r.counts.clockJumps === 2 && r.counts.tombstonesCollected > 0,
     'future-second-version': r => r.counts.equivocations > 100 && r.counts.hostileActs > 0 && r.counts.tombstonesCollected > 0,
     'trickled-stale': r => r.counts.staleEnds > 0 && r.counts.hostileActs > 0,
-    'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1
+    'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1,
+    'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
