@@ -164,7 +164,8 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       isMember: peer => components.isMember(peer)
     }
   })
-  const discovery = new Discovery(libp2p, { dataDir: init.dataDir, peers: init.peers ?? [], ...(init.peerLinks !== undefined ? { peerLinks: init.peerLinks } : {}), log: log.child({ component: 'discovery' }) })
+  const discovery = new Discovery(libp2p, { dataDir: init.dataDir, peers: init.peers ?? [], ...(init.peerLinks !== undefined ? { peerLinks: init.peerLinks } : {}),
+    ...(init.peerRotateMs !== undefined ? { peerRotateMs: init.peerRotateMs } : {}), log: log.child({ component: 'discovery' }) })
   const writeQueue = new WriteQueue(changes => {
     const ops = replica.write(changes)
     components.committed(ops)

@@ -13,11 +13,11 @@ import { applyConfigFile, findConfigFile, readConfigFile } from './config-file.j
 import { ConfigError } from './errors.js'
 import { LOG_LEVELS } from './logger.js'
 import { GROUP_NAME, resolveMembership } from './membership.js'
-import { Setting, settingsOf } from './setting.js'
+import { Setting, settingsOf, turnsOn } from './setting.js'
 import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
 import { ENOUGH_OPS, PUBLISH_WINDOW_MS } from './outbound.js'
-import { PEER_LINKS } from './peer-dialer.js'
+import { PEER_LINKS, PEER_ROTATE_MS } from './peer-dialer.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
 
@@ -28,6 +28,7 @@ export interface DaemonConfig {
   listen: string[]
   peers: string[]
   peerLinks: number
+  peerRotateMs: number
   socket: string
   mdns: boolean
   dht: boolean
@@ -73,6 +74,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER', 'list').argParser(collect))
     .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET', 'path'))
     .addOption(new Setting('--peer-links <n>', 'dial members from the peer book and discovery (mDNS, DHT), in random order, until this many of the connected peers are ones this node dialled (inbound links come on top; --peer addresses, relays and the member a ticket named are always dialled)', 'MURMUR_PEER_LINKS', 'count').default(String(PEER_LINKS)))
+    .addOption(new Setting('--peer-rotate <ms>', 'mean time between swaps of one link this node dialled for a member it is not connected to, while it is at --peer-links; 0 never swaps', 'MURMUR_PEER_ROTATE', 'whole').default(String(PEER_ROTATE_MS)))
     .addOption(new Setting('--no-mdns', 'disable LAN discovery over mDNS', 'MURMUR_NO_MDNS'))
     .addOption(new Setting('--no-dht', 'disable Kademlia DHT discovery', 'MURMUR_NO_DHT'))
     .addOption(new Setting('--durability <mode>', 'full: fsync every commit; normal: faster, may lose the last commits on power loss', 'MURMUR_DURABILITY').choices(['full', 'normal']).default('full'))
@@ -172,21 +174,6 @@ function envValue (option: Setting, raw: string): unknown {
   return option.parseArg != null ? option.parseArg(raw, undefined) : raw
 }
 
-const TRUE_WORDS = ['1', 'true', 'yes', 'on']
-const FALSE_WORDS = ['0', 'false', 'no', 'off']
-
-/**
- * Whether a boolean flag's variable says yes (for `--no-X`: turn X off).
- * Counting any set value as yes would make MURMUR_NO_MDNS=0 turn mDNS off,
- * so only these words count.
- */
-function turnsOn (name: string, raw: string, yes: string, no: string): boolean {
-  const word = raw.toLowerCase()
-  if (TRUE_WORDS.includes(word)) return true
-  if (FALSE_WORDS.includes(word)) return false
-  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} ${yes}, or ${FALSE_WORDS.join('/')} ${no}`)
-}
-
 /** Checks raw parsed options and fills in defaults; throws `ConfigError` naming the bad value. */
 function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: boolean): DaemonConfig {
   const name = raw.name as string | undefined
@@ -231,6 +218,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     historyBytes: positiveInteger('--history-bytes', raw.historyBytes as string),
     publishWindowMs: publishWindow(raw.publishWindow as string),
     peerLinks: positiveInteger('--peer-links', raw.peerLinks as string),
+    peerRotateMs: wholeNumber('--peer-rotate', raw.peerRotate as string),
     logLevel: raw.logLevel as LevelWithSilent,
     ...(membership.swarmKey != null ? { swarmKey: membership.swarmKey } : {}),
     ...(join != null ? { join } : {}),
@@ -281,6 +269,12 @@ const MAX_PUBLISH_WINDOW_MS = 1_000
 function publishWindow (value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN // Number('') is 0: a blank variable must not turn the window off
   if (!(n <= MAX_PUBLISH_WINDOW_MS)) throw new ConfigError(`invalid --publish-window "${value}": expected a whole number of ms from 0 (publish at once) to ${MAX_PUBLISH_WINDOW_MS}`)
+  return n
+}
+
+function wholeNumber (flag: string, value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN // Number('') is 0
+  if (!Number.isSafeInteger(n)) throw new ConfigError(`invalid ${flag} "${value}": expected a whole number (0 or more)`)
   return n
 }
 

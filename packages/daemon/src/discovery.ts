@@ -21,6 +21,8 @@ export interface DiscoveryInit {
   peers: string[]
   /** Peers this node dials itself, from the peer book and discovery, at most (see peer-dialer.ts). @default 8 */
   peerLinks?: number
+  /** See `PeerDialerInit.rotateMs`. */
+  peerRotateMs?: number
   log: Logger
 }
 
@@ -35,7 +37,7 @@ export class Discovery {
     this.libp2p = libp2p
     this.init = init
     this.book = new PeerBook(init.dataDir, init.log)
-    this.dialer = new PeerDialer(libp2p, { log: init.log, ...(init.peerLinks !== undefined ? { links: init.peerLinks } : {}) })
+    this.dialer = new PeerDialer(libp2p, { log: init.log, ...(init.peerLinks !== undefined ? { links: init.peerLinks } : {}), ...(init.peerRotateMs !== undefined ? { rotateMs: init.peerRotateMs } : {}) })
   }
 
   start (): void {

@@ -21,6 +21,11 @@ export interface MurmurInit {
    * (inbound links come on top; `peers` are always kept). @default 8
    */
   peerLinks?: number
+  /**
+   * While at `peerLinks`, swap one dialled link for a member not connected
+   * about this often (ms, jittered); 0: never. @default 600_000
+   */
+  peerRotateMs?: number
   /** LAN discovery over mDNS, scoped to the group. @default true */
   mdns?: boolean
   /** Discovery through the group's private Kademlia DHT. @default true */

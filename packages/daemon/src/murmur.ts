@@ -23,7 +23,7 @@ import { NotStartedError } from './errors.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { dialAddress, summarisePeer } from './peer-info.js'
 import { ownAddrs, reachOf } from './reach.js'
-import { checkedLinks } from './peer-dialer.js'
+import { checkedLinks, checkedRotate } from './peer-dialer.js'
 import { Replication } from './replication.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
@@ -74,6 +74,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.init = init
     this.name = init.name
     if (init.peerLinks !== undefined) checkedLinks(init.peerLinks)
+    if (init.peerRotateMs !== undefined) checkedRotate(init.peerRotateMs)
     // before the data dir is made: a bad ticket or a conflict leaves nothing behind
     const membership = resolveMembership({ dataDir: init.dataDir, group: init.group, swarmKey: init.swarmKey, join: init.join })
     this.group = membership.group

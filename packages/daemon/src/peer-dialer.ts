@@ -21,6 +21,12 @@
  *   not count: with them, nodes that had dialled each other could all sit
  *   at the bound in two cliques and never meet; random dials of its own
  *   from every node keep the group one graph.
+ * - Every `rotateMs` (jittered), a node at the bound that knows a member it
+ *   is not connected to swaps one of its dialled links for it: it dials the
+ *   new one first, then closes its own connection to a dialled member picked
+ *   at random, which is not dialled again for as long. Links drawn once
+ *   stay drawn otherwise, so two groups of nodes that happened to dial
+ *   among themselves would stay apart; swapping, they meet.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -29,6 +35,14 @@ import type { Logger } from 'pino'
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
+/** How often, by default, a node at the bound swaps one dialled link for a member it is not connected to (`--peer-rotate`). */
+export const PEER_ROTATE_MS = 600_000
+
+/** `ms` as given, or a RangeError that says what is allowed. */
+export function checkedRotate (ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`peerRotateMs must be a whole number of ms, 0 to never swap links, not ${String(ms)}`)
+  return ms
+}
 
 /** `links` as given, or a RangeError that says what is allowed. */
 export function checkedLinks (links: number): number {
@@ -40,6 +54,8 @@ export interface PeerDialerInit {
   log: Logger
   /** Peers the node dials candidates up to, counting those it dialled itself (outbound). @default 8 */
   links?: number
+  /** Mean time between swaps of one dialled link for a member not connected; 0: never. @default 600_000 */
+  rotateMs?: number
   /** @default 500 */
   minDelayMs?: number
   /** @default 30_000 */
@@ -73,6 +89,9 @@ export class PeerDialer {
   private readonly dialing = new Set<string>()
   private fillTimer?: NodeJS.Timeout
   private fillAt = Infinity
+  private rotateTimer?: NodeJS.Timeout
+  /** The peers `--peer` addresses reached: never swapped out. */
+  private readonly pinned = new Set<string>()
   private readonly onDisconnect = (): void => { this.schedule(0) }
 
   constructor (libp2p: Libp2p, init: PeerDialerInit) {
@@ -81,6 +100,7 @@ export class PeerDialer {
     this.init = init
     this.links = links
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.rotateLater()
   }
 
   /** Keeps `target` (a `--peer` address) connected until `stop()`. */
@@ -100,6 +120,7 @@ export class PeerDialer {
   async stop (): Promise<void> {
     this.controller.abort()
     clearTimeout(this.fillTimer)
+    clearTimeout(this.rotateTimer)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await Promise.allSettled(this.loops)
   }
@@ -166,6 +187,36 @@ export class PeerDialer {
     }
   }
 
+  private rotateLater (): void {
+    const every = checkedRotate(this.init.rotateMs ?? PEER_ROTATE_MS)
+    if (every === 0 || this.controller.signal.aborted) return
+    this.rotateTimer = setTimeout(() => { void this.rotate().finally(() => { this.rotateLater() }) }, Math.round(every * (0.5 + Math.random())))
+    this.rotateTimer.unref()
+  }
+
+  /** Swaps one dialled link for a member not connected, when at the bound: the new one is dialled before the old one goes. */
+  private async rotate (): Promise<void> {
+    const connected = new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const swappable = (id: string): boolean => this.candidates.get(id)?.always === false && !this.pinned.has(id)
+    const dialled = [...new Set(this.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))]
+    const now = Date.now()
+    const fresh = [...this.candidates].filter(([id, c]) => !c.always && !connected.has(id) && !this.dialing.has(id) && c.retryAt <= now)
+    const out = dialled.filter(swappable)
+    if (dialled.length < this.links || out.length === 0 || fresh.length === 0) return
+    const [id, candidate] = fresh[Math.floor(Math.random() * fresh.length)] as [string, Candidate]
+    const old = out[Math.floor(Math.random() * out.length)] as string
+    await this.dial(id, candidate)
+    if (this.controller.signal.aborted || this.libp2p.getConnections(candidate.peer).length === 0) return
+    const gone = this.candidates.get(old)
+    if (gone === undefined) return
+    // not dialled back at once (its drop is no flap either): the next fill or swap picks among the others
+    Object.assign(gone, { since: undefined, failures: 0, retryAt: Date.now() + (this.init.rotateMs ?? PEER_ROTATE_MS) })
+    this.init.log.debug({ peer: id, instead: old }, 'swapped a dialled link')
+    for (const connection of this.libp2p.getConnections(gone.peer)) {
+      if (connection.direction === 'outbound') await connection.close().catch(() => {})
+    }
+  }
+
   /** The wait after `failures` in a row: doubling from `minDelayMs` up to `maxDelayMs`, jittered ±50 %. */
   private backoff (failures: number): number {
     return Math.round(Math.min(this.init.maxDelayMs ?? 30_000, (this.init.minDelayMs ?? 500) * 2 ** (failures - 1)) * (0.5 + Math.random()))
@@ -188,6 +239,7 @@ export class PeerDialer {
         const connection = await this.libp2p.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
         this.init.log.info({ target: target.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
         peer = connection.remotePeer
+        this.pinned.add(peer.toString())
         since = Date.now()
       } catch (err) {
         if (signal.aborted) return

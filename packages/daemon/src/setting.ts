@@ -5,6 +5,7 @@
  * so the layers are applied by config.ts and config-file.ts instead.
  */
 import { Option } from 'commander'
+import { ConfigError } from './errors.js'
 
 /**
  * How a value is written in a config file, beyond a plain string: `path` is
@@ -31,4 +32,19 @@ export class Setting extends Option {
 /** The settings of `options`, in the order the command declares them. */
 export function settingsOf (options: readonly Option[]): Setting[] {
   return options.filter((option): option is Setting => option instanceof Setting)
+}
+
+const TRUE_WORDS = ['1', 'true', 'yes', 'on']
+const FALSE_WORDS = ['0', 'false', 'no', 'off']
+
+/**
+ * Whether a boolean flag's variable says yes (for `--no-X`: turn X off).
+ * Counting any set value as yes would make MURMUR_NO_MDNS=0 turn mDNS off,
+ * so only these words count.
+ */
+export function turnsOn (name: string, raw: string, yes: string, no: string): boolean {
+  const word = raw.toLowerCase()
+  if (TRUE_WORDS.includes(word)) return true
+  if (FALSE_WORDS.includes(word)) return false
+  throw new ConfigError(`invalid ${name} "${raw}": expected ${TRUE_WORDS.join('/')} ${yes}, or ${FALSE_WORDS.join('/')} ${no}`)
 }

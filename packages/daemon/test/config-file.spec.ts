@@ -58,6 +58,7 @@ describe('murmurd config file', () => {
   it('takes publish-window = 0 (a whole number that may be 0), where a positive one is wanted refuses 0', () => {
     assert.equal(config(['--config', file('window.toml', 'name = "w"\npublish-window = 0\n')]).publishWindowMs, 0)
     assert.equal(config(['--config', file('links.toml', 'name = "w"\npeer-links = 3\n')]).peerLinks, 3)
+    assert.equal(config(['--config', file('rotate.toml', 'name = "w"\npeer-rotate = 0\n')]).peerRotateMs, 0)
     assert.throws(() => config(['--config', file('zero.toml', 'name = "w"\nmax-clock-skew = 0\n')]), { name: 'ConfigError', message: /zero\.toml line 2: max-clock-skew must be a positive whole number, not number 0/ })
   })
 

@@ -85,6 +85,15 @@ describe('murmurd configuration', () => {
     }
   })
 
+  it('takes how often a node at its links swaps one (ms), 10 minutes by default, 0 for never', () => {
+    assert.equal(config([]).peerRotateMs, 600_000)
+    assert.equal(config(['--peer-rotate', '0']).peerRotateMs, 0)
+    assert.equal(config([], { MURMUR_PEER_ROTATE: '5000' }).peerRotateMs, 5000)
+    for (const bad of ['-1', '2.5', 'often', '']) {
+      assert.throws(() => config(['--peer-rotate', bad]), { name: 'ConfigError', message: `invalid --peer-rotate "${bad}": expected a whole number (0 or more)` }, bad)
+    }
+  })
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })

@@ -28,6 +28,13 @@ describe('library API (createMurmur)', () => {
     assert.equal(existsSync(join(dir, 'links')), false)
   })
 
+  it('refuses a link swap interval below 0 or not whole with a RangeError', async () => {
+    for (const bad of [-1, 2.5, Number.NaN]) {
+      await assert.rejects(createMurmur({ name: 'x', dataDir: join(dir, 'rotate'), peerRotateMs: bad }), { name: 'RangeError', message: /^peerRotateMs must be a whole number of ms/ }, String(bad))
+    }
+    assert.equal(existsSync(join(dir, 'rotate')), false)
+  })
+
   it('two embedded nodes replicate puts and deletes, and emit change events', async () => {
     const a = await createMurmur({ name: 'a', dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
     nodes.push(a)

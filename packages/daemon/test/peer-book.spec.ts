@@ -12,6 +12,12 @@ import { after, describe, it } from 'node:test'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
+/** `node` as a peer book (peers.json) entry. */
+async function bookEntry (node: TestNode): Promise<{ id: string, name: string, addrs: string[], via: string, lastSeen: string }> {
+  const status = await node.status()
+  return { id: status.id, name: node.name, addrs: (status.addrs as string[]).map(a => a.replace(/\/p2p\/[^/]+$/, '')), via: 'peerbook', lastSeen: new Date().toISOString() }
+}
+
 describe('peer book', () => {
   const cluster = new TestCluster()
   const doors: Attacker[] = []
@@ -48,9 +54,9 @@ describe('peer book', () => {
     const others = await Promise.all(['b1', 'b2', 'b3', 'b4'].map(async name => await cluster.start(name)))
     const ids = new Map<string, TestNode>()
     const entries = await Promise.all(others.map(async node => {
-      const status = await node.status()
-      ids.set(status.id, node)
-      return { id: status.id, name: node.name, addrs: (status.addrs as string[]).map(a => a.replace(/\/p2p\/[^/]+$/, '')), via: 'peerbook', lastSeen: new Date().toISOString() }
+      const entry = await bookEntry(node)
+      ids.set(entry.id, node)
+      return entry
     }))
     const hub = cluster.node('hub')
     mkdirSync(hub.dataDir, { recursive: true })
@@ -72,6 +78,22 @@ describe('peer book', () => {
     await ids.get(gone)?.stop('SIGKILL')
     const next = await waitFor(async () => { const now = await linked(); return now.length === 2 && !now.includes(gone) && now }, 'hub to replace the member that went away')
     assert.ok(next.includes(first[1] as string), 'the link that stayed is kept')
+  })
+
+  it('swaps its dialled link for another member now and then (--peer-rotate), dialling the new one before the old goes', async () => {
+    const members = await Promise.all(['r1', 'r2', 'r3'].map(async name => await cluster.start(name)))
+    const rotor = cluster.node('rotor')
+    mkdirSync(rotor.dataDir, { recursive: true })
+    writeFileSync(join(rotor.dataDir, 'peers.json'), JSON.stringify(await Promise.all(members.map(bookEntry))))
+    await rotor.start({ args: ['--peer-links', '1', '--peer-rotate', '1000'] })
+    // with one link and a swap about every second, it comes to have dialled each of the three
+    const seen = new Set<string>()
+    await waitFor(async () => {
+      const dialled = (await rotor.json<Array<{ id: string, dialled?: boolean }>>(['peers'])).filter(p => p.dialled === true).map(p => p.id)
+      assert.ok(dialled.length <= 2, `${dialled.length} dialled links: one, and another while they are swapped`)
+      for (const id of dialled) seen.add(id)
+      return seen.size === 3
+    }, 'the node to have dialled each of its three members in turn', 20_000, 100)
   })
 
   it('marks a relay in the peer book, and dials it whatever --peer-links says, so a node keeps its way in', async () => {
