@@ -104,6 +104,8 @@ test('a member that identify does not bring back is hung up on; strangers are le
   const got = new Promise<string>(resolve => {
     b.services.pubsub.addEventListener('message', event => { resolve(new TextDecoder().decode(event.detail.data)) }, { once: true })
   })
-  await waitFor(async () => (await a.services.pubsub.publish(TOPIC, new TextEncoder().encode(`back ${Date.now()}`))).recipients.length > 0, 'a to publish to b again', 10_000, 200)
+  // once (in CI, 2026-12-04) 10 s were not enough, though both knew the other; not reproduced in six runs here. A
+  // likely cause: a publishes only to peers it scores above the publish threshold, and keeps b's score across the redial
+  await waitFor(async () => (await a.services.pubsub.publish(TOPIC, new TextEncoder().encode(`back ${Date.now()}`))).recipients.length > 0, 'a to publish to b again', 30_000, 200)
   assert.match(await got, /^back /)
 })
