@@ -245,7 +245,8 @@ describe('a hostile member sets the refresh bit on a write that changes the valu
       const expires = Date.now() + 3_600_000
       const first = attacker.op('svc/x', 'v1', { expires })
       // the refresh bit is signed and well formed (its own origin's version seen, an expiry): only the value gives it away
-      const lie = attacker.op('svc/x', 'v2', { expires, seen: { wall: first.wall, logical: first.logical, origin: attacker.id }, refresh: true })
+      // a millisecond later: made in the same one, the two would tie on their stamps and the signatures would pick the winner
+      const lie = attacker.op('svc/x', 'v2', { wall: first.wall + 1, expires, seen: { wall: first.wall, logical: first.logical, origin: attacker.id }, refresh: true })
       for (const [op, shown] of [[first, 'v1'], [lie, 'v2']] as const) {
         await attacker.publish([op])
         await waitFor(async () => await value(alice, 'svc/x') === shown, `alice to take ${shown}`)
