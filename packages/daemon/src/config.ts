@@ -267,13 +267,18 @@ function antiEntropy (interval: string, max?: string): Pick<DaemonConfig, 'antiE
 const MAX_PUBLISH_WINDOW_MS = 1_000
 
 function publishWindow (value: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN // Number('') is 0: a blank variable must not turn the window off
+  const n = digits(value) // a blank variable must not turn the window off
   if (!(n <= MAX_PUBLISH_WINDOW_MS)) throw new ConfigError(`invalid --publish-window "${value}": expected a whole number of ms from 0 (publish at once) to ${MAX_PUBLISH_WINDOW_MS}`)
   return n
 }
 
+/** `value` as a number when it is only digits, else NaN (`Number('')` is 0). */
+function digits (value: string): number {
+  return /^\d+$/.test(value) ? Number(value) : NaN
+}
+
 function wholeNumber (flag: string, value: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN // Number('') is 0
+  const n = digits(value)
   if (!Number.isSafeInteger(n)) throw new ConfigError(`invalid ${flag} "${value}": expected a whole number (0 or more)`)
   return n
 }

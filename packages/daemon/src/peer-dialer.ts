@@ -83,6 +83,7 @@ export class PeerDialer {
   private readonly libp2p: Libp2p
   private readonly init: PeerDialerInit
   private readonly links: number
+  private readonly rotateMs: number
   private readonly controller = new AbortController()
   private readonly loops: Array<Promise<void>> = []
   private readonly candidates = new Map<string, Candidate>()
@@ -99,6 +100,7 @@ export class PeerDialer {
     this.libp2p = libp2p
     this.init = init
     this.links = links
+    this.rotateMs = checkedRotate(init.rotateMs ?? PEER_ROTATE_MS)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.rotateLater()
   }
@@ -188,17 +190,17 @@ export class PeerDialer {
   }
 
   private rotateLater (): void {
-    const every = checkedRotate(this.init.rotateMs ?? PEER_ROTATE_MS)
-    if (every === 0 || this.controller.signal.aborted) return
-    this.rotateTimer = setTimeout(() => { void this.rotate().finally(() => { this.rotateLater() }) }, Math.round(every * (0.5 + Math.random())))
+    if (this.rotateMs === 0 || this.controller.signal.aborted) return
+    this.rotateTimer = setTimeout(() => { void this.rotate().finally(() => { this.rotateLater() }) }, Math.round(this.rotateMs * (0.5 + Math.random())))
     this.rotateTimer.unref()
   }
 
   /** Swaps one dialled link for a member not connected, when at the bound: the new one is dialled before the old one goes. */
   private async rotate (): Promise<void> {
-    const connected = new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const connections = this.libp2p.getConnections()
+    const connected = new Set(connections.map(c => c.remotePeer.toString()))
     const swappable = (id: string): boolean => this.candidates.get(id)?.always === false && !this.pinned.has(id)
-    const dialled = [...new Set(this.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))]
+    const dialled = [...new Set(connections.filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString()))]
     const now = Date.now()
     const fresh = [...this.candidates].filter(([id, c]) => !c.always && !connected.has(id) && !this.dialing.has(id) && c.retryAt <= now)
     const out = dialled.filter(swappable)
@@ -210,7 +212,7 @@ export class PeerDialer {
     const gone = this.candidates.get(old)
     if (gone === undefined) return
     // not dialled back at once (its drop is no flap either): the next fill or swap picks among the others
-    Object.assign(gone, { since: undefined, failures: 0, retryAt: Date.now() + (this.init.rotateMs ?? PEER_ROTATE_MS) })
+    Object.assign(gone, { since: undefined, failures: 0, retryAt: Date.now() + this.rotateMs })
     this.init.log.debug({ peer: id, instead: old }, 'swapped a dialled link')
     for (const connection of this.libp2p.getConnections(gone.peer)) {
       if (connection.direction === 'outbound') await connection.close().catch(() => {})
