@@ -285,19 +285,23 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(text(carol.get('k')?.value), 'v')
     })
 
-    it('a node stuck behind a floor no member reaches takes it after STUCK_MS, as far as the writer vouches', () => {
-      // walt writes; nora takes his first op, then loses touch
+    /** Walt writes; nora takes his first op, then loses touch; sam, who has heard only of walt, collects walt's first ops with him. */
+    function collectedWithoutNora (): [Replica, Replica, Replica] {
       const [walt, sam, nora] = ['walt', 'sam', 'nora'].map(id => replica(id)) as [Replica, Replica, Replica]
       put(walt, 'a', '1')
       pull(nora, walt)
       put(walt, 'a', '2')
       put(walt, 'a', '3')
-      // sam has heard only of walt: together they collect walt's first ops
       mesh([walt, sam], 2)
       clock.advance(GRACE)
       mesh([walt, sam], 2)
       sam.collect()
       assert.ok((sam.origin('walt')?.floor.seq ?? 0) > 1)
+      return [walt, sam, nora]
+    }
+
+    it('a node stuck behind a floor no member reaches takes it after STUCK_MS, as far as the writer vouches', () => {
+      const [walt, sam, nora] = collectedWithoutNora()
       // then sam meets a newcomer that has not heard of walt: no member's attestation now reaches walt's floor
       const nick = replica('nick')
       put(nick, 'n', 'x')
@@ -310,6 +314,23 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
       assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
       assert.equal(text(nora.get('a')?.value), '3')
+    })
+
+    it('so does a node that never held an op of the writer (seed 9930): it cannot pull the ones below that floor either', () => {
+      const [walt, sam, nora] = collectedWithoutNora()
+      const floor = sam.origin('walt')?.floor.seq ?? 0
+      // then sam hears nora, who attests holding walt's first op only; olga, new, has heard of none of them
+      const said = attest(nora)
+      assert.ok(said !== undefined)
+      assert.equal(sam.receive([said], { via: 'gossip' }).applied, 1)
+      const olga = replica('olga')
+      pull(olga, sam)
+      assert.equal(olga.vector().walt ?? 0, 0, 'not at once: no member but walt vouches for that floor')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(olga, sam).snapshot, true, 'stuck behind it past STUCK_MS, olga takes it')
+      assert.ok((olga.vector().walt ?? 0) >= floor)
+      assert.ok((olga.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
+      assert.equal(text(olga.get('a')?.value), '3')
     })
 
     it('ends a pull whose server streams ops gossip brought meanwhile; the next pull asks from there and brings the rest', () => {

@@ -221,8 +221,12 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * reached n0's floor for m0 (they could never get m0:2–3), so no snapshot
    * jumped it, and m0's later ops waited on them forever. A node stuck behind
    * such a floor now takes it after `STUCK_MS`, as far as m0 itself vouches.
+   * Seed 9930 (2 links a node): n4 and n6, cut off from the start, each did
+   * so alone; n0–n2 held none of their ops, and the rule skipped origins a
+   * node holds none of. It now counts them too.
    */
   'premature-floor': () => scenario(1526),
+  'premature-floor-unheld': () => scenario(9930),
   /**
    * Hostile seed 1065 and seed 2334 (whole): a node collected a key's
    * delete, then took an old op of that key (m0's, older than the key's past
@@ -237,12 +241,10 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'old-row-under-newer-history': () => scenario(1065, { hostile: true }),
   'old-row-under-newer-history-2': () => scenario(2334),
   /**
-   * Not a hole in the core, one in the simulator's own bookkeeping (hostile
-   * seed 1813): n1 took a snapshot from n2, on disk with its next fsync,
-   * and crashed before the pull's last frame. The run marked a node's
-   * history incomplete only when a pull that took a snapshot ended, so it
-   * asked n1 for the versions the snapshot had skipped. Now the mark comes
-   * with the frame that begins the snapshot.
+   * The simulator's own bookkeeping (hostile seed 1813): n1 took a snapshot
+   * and crashed before the pull's last frame; the run marked its history
+   * incomplete only when such a pull ended, and asked n1 for the versions
+   * the snapshot had skipped. Now the frame that begins a snapshot marks it.
    */
   'snapshot-cut-by-crash': () => scenario(1813, { hostile: true }),
   /**
@@ -250,21 +252,17 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * lies (claims 100 ops past what it holds of every origin). n1 got its
    * second attestation in the same delivery as the lie, so the newest it had
    * checked was the first, which holds nothing; n0 had checked the second.
-   * Each counted the liar by the last attestation that had passed on it, so
-   * n0 collected an expired key and n1 never could: rows differed for good.
-   * A member's stand-in is now the newest of its earlier attestations that
-   * passes, found in history as well (`Stability.fallback`).
+   * Each counted the liar by the last attestation that had passed on it:
+   * rows differed for good. A member's stand-in is now the newest of its
+   * earlier attestations that passes, found in history too (`fallback`).
    */
   'stand-in-by-arrival': () => scenario(4163, { hostile: true }),
   /**
-   * Hostile seed 4802: m0 signed one seq twice and n0 saw n1's version late.
-   * n0 asked n1 for m0's ops again by lowering its vector to its own floor,
-   * below n1's: n1 took it for a node behind what it had collected and sent
-   * the whole map as a snapshot, still streaming when the run ended. The
-   * recheck also counted as done at the hello, so a pull cut short was not
-   * asked again until n1 attested anew. A recheck is now its own field of
-   * the hello (`recheck`), answered from the server's floor up, and counts
-   * as done only once the server says done.
+   * Hostile seed 4802: m0 signed one seq twice; n0 asked n1 for m0's ops
+   * again by lowering its vector below n1's floor, and n1 sent the whole map
+   * as a snapshot; the recheck counted as done at the hello. A recheck is
+   * now its own field of the hello (`recheck`), answered from the server's
+   * floor up, and done only once the server says done.
    */
   'recheck-without-snapshot': () => scenario(4802, { hostile: true }),
   /** Seed 5950, the simulator's: clocks 94 s past the skew bound left no time to attest a late second version. Settling grows with the spread. */

@@ -28,6 +28,7 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'snapshot-removes-without-horizon': r => r.counts.snapshots > 0 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
     'two-snapshots-at-once': r => r.counts.snapshotsOvertaken > 0,
     'premature-floor': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0 && r.counts.partitions === 1,
+    'premature-floor-unheld': r => r.counts.snapshots > 0 && r.counts.partitions >= 1 && r.counts.tombstonesCollected > 0,
     'unvouched-origin-jump': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0,
     // an old op written again after its key's delete was collected, with a hostile member's ops in the key's history
     'old-row-under-newer-history': r => r.counts.reissued > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0,

@@ -70,8 +70,9 @@ export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, at
   }
   const held = (origin: string): number => state.origins.get(origin)?.held.seq ?? 0
   const behind = [...jump].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin))
-  // floors not every member reaches, of origins this node holds ops of and that vouch for them: only the stuck rule takes them
-  const lagging = [...unattested].filter(([origin, mark]) => origin !== state.self && held(origin) > 0 && mark.seq > held(origin) && mark.seq <= vouchedFor(origin).vouched)
+  // floors not every member reaches, of origins that vouch for them: only the stuck rule takes them (whether this node
+  // holds ops of the origin or none: seed 9930, where nodes that never held any could not reach the floor either)
+  const lagging = [...unattested].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin) && mark.seq <= vouchedFor(origin).vouched)
   if (behind.length === 0 && lagging.length === 0) {
     state.behindSince = undefined
     return undefined
