@@ -267,7 +267,8 @@ export class SimNode implements Puller {
       const last = ops.at(-1) as Op
       this.replica.markDurable(last.seq)
       ops.forEach((op, i) => {
-        record.exists(op)
+        // the hostile member's own exist once an honest node takes them (`took`): it may withhold them (hostile seed 9003)
+        if (this.puller.hostile !== true) record.exists(op)
         if (batch[i]?.client === true) {
           record.acked.push({ node: this.id, key: op.key, value: op.value === null ? null : Buffer.from(op.value).toString(), version: { wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }, ...(op.refresh === true ? { refresh: true as const } : {}) })
           if (op.refresh === true) record.counts.refreshes++

@@ -281,6 +281,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'start-on-full-disk': () => fromSeed(7416, [387, 10_544]),
   /** Seed 9545: n5, unknown to the others until it wrote, caught up from a snapshot and never attested again; collection waited on it. */
   'snapshot-attests': () => scenario(9545),
+  /** Hostile seed 9003, the simulator's: m0's writes while cut off, served only by a trickle, counted as existing though no honest node could get them. */
+  'withheld-own-writes': () => scenario(9003, { hostile: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

@@ -40,7 +40,8 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'future-second-version': r => r.counts.equivocations > 100 && r.counts.hostileActs > 0 && r.counts.tombstonesCollected > 0,
     'trickled-stale': r => r.counts.staleEnds > 0 && r.counts.hostileActs > 0,
     'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1,
-    'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0
+    'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
+    'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
