@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullQueue, PullSession, STALE_MS, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { FORGET_BEHIND_MS, PullQueue, PullSession, STALE_MS, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, bytes, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -314,6 +314,18 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
       assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
       assert.equal(text(nora.get('a')?.value), '3')
+    })
+
+    it('counts its time behind from the last offer only while offers keep finding it so: an old spell does not let one in at once', () => {
+      const [, sam, nora] = collectedWithoutNora()
+      const nick = replica('nick')
+      put(nick, 'n', 'x')
+      mesh([sam, nick], 2)
+      assert.equal(pull(nora, sam).snapshot, false, 'found behind: the spell begins')
+      clock.advance(FORGET_BEHIND_MS + 1)
+      assert.equal(pull(nora, sam).snapshot, false, 'found behind again long after: a new spell, not one past STUCK_MS')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(nora, sam).snapshot, true, 'behind through it: taken')
     })
 
     it('so does a node that never held an op of the writer (seed 9930): it cannot pull the ones below that floor either', () => {

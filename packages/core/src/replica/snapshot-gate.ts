@@ -48,6 +48,14 @@ export type SnapshotReason = 'returning' | 'joining'
 
 /** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
 export const STUCK_MS = 30_000
+/**
+ * Found behind after this long without an offer that found it so, a node
+ * counts from then: servers stop offering once it has caught up (by ordinary
+ * pulls, or a snapshot of other origins), so an old spell must not let one
+ * offer, a hostile member's, be taken at once. Pulls come at least every
+ * minute, from a peer picked among those connected.
+ */
+export const FORGET_BEHIND_MS = 600_000
 
 export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, attestations: Op[], unattested: Map<string, Mark> = new Map()): SnapshotReason | undefined {
   const now = state.now()
@@ -74,15 +82,17 @@ export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, at
   // holds ops of the origin or none: seed 9930, where nodes that never held any could not reach the floor either)
   const lagging = [...unattested].filter(([origin, mark]) => origin !== state.self && mark.seq > held(origin) && mark.seq <= vouchedFor(origin).vouched)
   if (behind.length === 0 && lagging.length === 0) {
-    state.behindSince = undefined
+    state.behind = undefined
     return undefined
   }
   noteSilent(state, now)
   if (behind.length > 0 && (state.absent || state.silent.size > 0 || countedOutBySomeone(state, attestations))) return 'returning'
   // no sign it was away, yet it stays behind what is collected (a sign that never reached it): after a while, it takes it
   if (behind.some(([origin]) => held(origin) > 0) || lagging.length > 0) {
-    state.behindSince ??= now
-    if (now - state.behindSince >= STUCK_MS) {
+    // a spell begins again after a long silence: it may have caught up meanwhile, and no server offers one that has
+    if (state.behind === undefined || now - state.behind.seen > FORGET_BEHIND_MS) state.behind = { since: now, seen: now }
+    state.behind.seen = now
+    if (now - state.behind.since >= STUCK_MS) {
       for (const [origin, mark] of lagging) jump.set(origin, mark)
       return 'returning'
     }

@@ -238,7 +238,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
   if (reason === 'returning') {
     state.absent = false
     state.silent.clear()
-    state.behindSince = undefined
+    state.behind = undefined
   }
   for (const op of records) {
     const attestation = decodeAttestation(op)

@@ -95,8 +95,8 @@ export interface ReplicaState {
    * retention), or one of their attestations did not count it.
    */
   readonly silent: Set<string>
-  /** Since when pulls have found it behind what peers collected, with no sign it was away. */
-  behindSince?: number
+  /** Since when pulls have found it behind what peers collected, with no sign it was away, and when they last did. */
+  behind?: { since: number, seen: number }
   /**
    * Recent cuts (what every member holds), oldest first: one becomes the
    * floors only once it is `floorLagMs` old (see `collect.ts`).
