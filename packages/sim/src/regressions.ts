@@ -191,27 +191,28 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
       33_013, 34_685
   ]),
   /**
-   * Hostile seed 584, cut to 20 of its 103 actions (taken from the seed by
-   * time). n1, back from a crash and
-   * behind what its peers collected, had a snapshot pull stall; the next pull
-   * started beside it and took a snapshot too. Both staged rows in the one
-   * `snapshot_stage`: the newer cleared the older's rows, the older settled
-   * on the newer's half-staged rows and cleared them, and n1 jumped its
-   * prefixes past rows it never got (hundreds of bulk keys, for good). Now
-   * the newer pull takes the stage over and the older ends unsettled.
+   * Hostile seed 584 first (rebuilt by hand once snapshots came in fewer
+   * frames): n2, back behind what was collected, had a snapshot pull from m0
+   * stall; the next pull, from n0, took a snapshot too, and both staged rows
+   * in the one `snapshot_stage`: n2 jumped past rows it never got. Now the
+   * newer pull takes the stage over and the older ends unsettled.
    */
-  'two-snapshots-at-once': () => fromSeed(584, [
-      466, 1_073, 4_123, 4_289, 5_415, 6_724, 7_006, 10_010, 11_056, 13_585, 13_765, 13_895, 16_672, 17_487, 17_733, 17_736,
-      24_275, 28_435, 29_228, 29_527
-  ]),
+  'two-snapshots-at-once': () => base(4, 3, {
+    hostile: 'm0',
+    config: { ...base(0, 0).config, retentionMs: 15_000 },
+    actions: [
+      { at: 500, kind: 'crash', node: 'n2', downFor: 25_000 },
+      { at: 1_000, kind: 'bulk', node: 'n0', keys: Array.from({ length: 600 }, (_, i) => `b${(i * 7919) % 1000}`), value: 'x'.repeat(300) },
+      { at: 2_000, kind: 'bulk', node: 'n1', keys: Array.from({ length: 400 }, (_, i) => `b${(i * 104729) % 1000}`), value: 'y'.repeat(200) },
+      ...writes('n0', 3_000, 60, 300),
+      // n2 comes back reaching m0 alone, whose pull trickles
+      { at: 20_000, kind: 'cut', pairs: [['n2', 'n0'], ['n2', 'n1']], for: 40_000 }
+    ]
+  }),
   /**
-   * Seed 1446 (12 nodes and a hostile member; it shrinks no further): m0
-   * served n3 a snapshot of nothing behind one attestation, its own, that
-   * claims every origin up to 2^53 − 1. n3 had never heard of some origins
-   * (no op, no attestation), counted them as silent past the retention, and
-   * so took the attestations sent as their word: it jumped their prefixes
-   * to 2^53 − 1, past every op they went on to write. An origin nothing here
-   * speaks of is now unvouched, not silent: no jump for it.
+   * Seed 1446: m0 served n3 a snapshot of nothing behind its own attestation
+   * claiming every origin up to 2^53 − 1; n3 counted origins it had never
+   * heard of as silent and jumped them. Such an origin is now unvouched.
    */
   'unvouched-origin-jump': () => scenario(1446),
   /**
@@ -228,25 +229,28 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'premature-floor': () => scenario(1526),
   'premature-floor-unheld': () => scenario(9930),
   /**
-   * Hostile seed 1065 and seed 2334 (whole): a node collected a key's
-   * delete, then took an old op of that key (m0's, older than the key's past
-   * versions) as its row and wrote it again (`nameRewrite`). Its rewrite
-   * said it had seen that old row, not the newer past versions it held, so
-   * the other nodes marked those as conflicts and it did not; and when the
-   * old row went into its history it was not marked though a newer version
-   * had not seen it, as it was everywhere else. A write now says it saw the
-   * newer of its key's row and newest past version, and a row that becomes
-   * a past version is a conflict when a newer one had not seen it.
+   * Hostile seed 1065 and seed 2334: a node wrote again an old row older than
+   * its key's past versions; its rewrite said it had seen that row only, so
+   * conflicts differed. A write now says it saw the newer of the row and the
+   * newest past version (the sim README has the whole story).
    */
   'old-row-under-newer-history': () => scenario(1065, { hostile: true }),
   'old-row-under-newer-history-2': () => scenario(2334),
   /**
-   * The simulator's own bookkeeping (hostile seed 1813): n1 took a snapshot
-   * and crashed before the pull's last frame; the run marked its history
-   * incomplete only when such a pull ended, and asked n1 for the versions
-   * the snapshot had skipped. Now the frame that begins a snapshot marks it.
+   * The simulator's bookkeeping (hostile seed 1813; rebuilt once snapshots
+   * came in fewer frames): n2, back past the retention, took a snapshot cut
+   * before its last frame; a history counted as incomplete only once such a
+   * pull ended. Now the frame that begins a snapshot marks it.
    */
-  'snapshot-cut-by-crash': () => scenario(1813, { hostile: true }),
+  'snapshot-cut-short': () => base(1813, 3, {
+    config: { ...base(0, 0).config, retentionMs: 15_000 },
+    actions: [
+      { at: 0, kind: 'cut', pairs: [['n1', 'n2']] },
+      { at: 500, kind: 'crash', node: 'n2', downFor: 25_000 },
+      ...Array.from({ length: 120 }, (_, i): Action => ({ at: 1_000 + i * 150, kind: 'write', node: i % 3 === 2 ? 'n1' : 'n0', key: `k${i % 12}`, value: i % 7 === 6 ? null : `v${i}` })),
+      { at: 25_615, kind: 'partition', groups: [['n2'], ['n0', 'n1']], healAfter: 200 }
+    ]
+  }),
   /**
    * Hostile seed 4163: the hostile member attests truthfully twice, then
    * lies (claims 100 ops past what it holds of every origin). n1 got its
@@ -267,13 +271,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'recheck-without-snapshot': () => scenario(4802, { hostile: true }),
   /** Seed 5950, the simulator's: clocks 94 s past the skew bound left no time to attest a late second version. Settling grows with the spread. */
   'late-second-version': () => scenario(5950),
-  /**
-   * Hostile seed 6612: m0's future-stamped flood took seqs its own writes
-   * reached later; nodes holding a version 24 min ahead held back m0's later
-   * ops, and collection, until their clocks reach it: by design (no floor
-   * passes a seq with a version waiting), bounded by the hour an op may wait.
-   * The flood now waits 30 s past the skew bound, so the run sees it end.
-   */
+  /** Hostile seed 6612: m0's flood, 24 min ahead, held back its later ops until clocks reached it (by design); it now waits 30 s past the bound. */
   'future-second-version': () => scenario(6612, { hostile: true }),
   /** Seed 8161 (3 links a node): m0's last ops were on m0 alone, and n0's one pull from it trickled held ops for 190 s. A pull now ends as stale after `STALE_MS` of them too. */
   'trickled-stale': () => unrefreshed(drawn(8161)),

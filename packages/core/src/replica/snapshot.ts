@@ -232,6 +232,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
     state.origins.set(origin, next)
     state.pending.dropUpTo(origin, next.held.seq)
   }
+  state.settled++
   // what this node holds moved: its next attestation says so at its pace, not at the heartbeat (its last one, from before,
   // would hold every member's collection back until then: seed 9545)
   if (moved.size > 0) state.dirty = true

@@ -112,6 +112,8 @@ export interface ReplicaState {
   readonly handed: Map<string, number>
   /** The pull whose snapshot rows `snapshot_stage` holds: a newer one takes it over, and the older ends unsettled. */
   staging?: object
+  /** Snapshots taken since this replica opened: one taken while a snapshot is served ends that stream (`serve`). */
+  settled: number
 }
 
 /** A write to make again as long as its key's row is still the op `over`: that row's value with a new stamp, or a delete. */
@@ -167,6 +169,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     recent: new RecentMarks(),
     rewrites: loadRewrites(store.meta('rewrites')),
     handed: new Map(),
+    settled: 0,
     absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
   }

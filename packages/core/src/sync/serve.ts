@@ -5,7 +5,12 @@
  *
  * - A puller behind this node's floors (it lacks ops collected here) gets a
  *   snapshot: every member's attestation, then every row at or below the
- *   floors, then the ops above them.
+ *   floors, per origin in seq order, then the ops above them. In seq order,
+ *   the rows of one signed batch travel together with its proof once: in key
+ *   order, each frame carried a proof (up to 255 digests) for nearly every
+ *   row of a batch written in no key order and since partly replaced. A
+ *   snapshot taken here meanwhile ends the stream: a row it moved to another
+ *   origin could be missed, and taken for deleted.
  * - Otherwise it gets, per origin in seq order, every op above its vector,
  *   rows and superseded ops alike, skipping what it says it holds waiting;
  *   for an origin it asks to recheck, every op above that seq (or above this
@@ -76,11 +81,17 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   if (snapshot) {
     const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves)
     yield * frames('attest', attestations.filter(op => op.key === attestationKey(op.origin)))
-    for (let after: string | undefined; ;) {
-      const rows = state.store.rows({ after, limit: pageOps, tombstones: true, reserved: true, proofs: true })
-      yield * frames('import', rows.filter(op => leaves(op) && op.seq <= (state.origins.get(op.origin)?.floor.seq ?? 0)))
-      if (rows.length < pageOps) break
-      after = rows.at(-1)?.key
+    const settled = state.settled
+    for (const origin of [...state.origins.keys()].sort()) {
+      for (let after = 0; after < (state.origins.get(origin)?.floor.seq ?? 0);) {
+        const page: HeldOp[] = state.store.opsOf(origin, after, pageOps)
+        if (state.settled !== settled) return
+        const floor = state.origins.get(origin)?.floor.seq ?? 0
+        yield * frames('import', page.filter(op => op.superseded !== true && op.seq <= floor && leaves(op)))
+        const last = page.at(-1)
+        if (last === undefined || page.length < pageOps) break
+        after = last.seq
+      }
     }
     for (const [origin, known] of state.origins) from.set(origin, Math.max(from.get(origin) ?? 0, known.floor.seq))
   }
