@@ -130,8 +130,11 @@ export function mesh (nodes: Replica[], rounds = 3): void {
   }
 }
 
-/** SQL that takes a current file back to version 8: no `refresh` column. */
-export const UNDO_VERSION_9 = ['kv_store', 'op_history', 'snapshot_stage'].map(table => `ALTER TABLE ${table} DROP COLUMN refresh;`).join(' ')
+/** SQL that takes a current file back to version 9: no `snapshot_batch`. */
+export const UNDO_VERSION_10 = 'DROP TABLE snapshot_batch;'
+
+/** SQL that takes a current file back to version 8: nor a `refresh` column. */
+export const UNDO_VERSION_9 = UNDO_VERSION_10 + ' ' + ['kv_store', 'op_history', 'snapshot_stage'].map(table => `ALTER TABLE ${table} DROP COLUMN refresh;`).join(' ')
 
 /** SQL that takes a current file back to version 7: nor `seen` columns, `key_history` or `key_history_floor` (version 8). */
 export const UNDO_VERSION_8 = UNDO_VERSION_9 + ' ' + ['kv_store', 'op_history', 'snapshot_stage'].flatMap(table =>

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { EMPTY_ACC, ForeignDatabaseError, SCHEMA_VERSION, SqliteStore, StoreVersionError, attestationKey, headOf, opDigest, proveOps, type Op, type RowHead, type Store } from '../src/index.js'
-import { Keys, op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
+import { Keys, UNDO_VERSION_10, olderFile, op, plain, storeFactory, tempDir, type StoreKind } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
@@ -172,6 +172,36 @@ describe('sqlite store file', () => {
     assert.deepEqual(batches(), { n: 1 })
     store.transaction(() => { for (const row of store.rows()) store.remove(headOf(row)) })
     assert.deepEqual(batches(), { n: 0 })
+    store.close()
+  })
+
+  it('stages a snapshot\'s rows with their batch\'s digests once, and gives them back whole, rows staged by version 9 too', () => {
+    const path = file('stage.db')
+    const ops = batch('peerA', 1, Array.from({ length: 50 }, (_, i): [string, string] => [`k${String(i).padStart(2, '0')}`, `v${i}`]))
+    const old = batch('peerB', 1, [['z', 'old']])[0] as Op
+    // a version 9 file with a row staged the old way: its batch's digests in the row
+    olderFile(path, [], UNDO_VERSION_10, 9)
+    const db = new Database(path)
+    db.prepare(`INSERT INTO snapshot_stage (key, value, wall, logical, origin, seq, sig, first, digests, type)
+      VALUES ('z', ?, ?, ?, 'peerB', 1, ?, ?, ?, 'text')`).run(old.value, old.wall, old.logical, old.proof?.sig, old.proof?.first, old.proof?.digests)
+    db.close()
+    const store = SqliteStore.open(path)
+    store.stage(ops.slice(0, 30))
+    store.stage(ops.slice(30))
+    const staged = store.staged(undefined, 100)
+    assert.deepEqual(staged.map(plain), [...ops, old].map(plain))
+    const proofOf = (o: Op): string[] => [Buffer.from(o.proof?.sig ?? []).toString('hex'), String(o.proof?.first), Buffer.from(o.proof?.digests ?? []).toString('hex')]
+    assert.deepEqual(staged.map(proofOf), [...ops, old].map(proofOf), 'every proof whole: signature, first seq and digests')
+    const check = new Database(path, { readonly: true })
+    assert.deepEqual(check.prepare('SELECT count(*) AS n, sum(length(digests)) AS bytes FROM snapshot_batch').get(), { n: 1, bytes: 50 * 32 }, 'one batch, its digests once')
+    assert.equal(check.prepare('SELECT count(*) FROM snapshot_stage WHERE digests IS NOT NULL').pluck().get(), 1, 'only the row staged by version 9')
+    assert.equal(Number(check.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), SCHEMA_VERSION)
+    check.close()
+    store.clearStaged()
+    assert.deepEqual(store.staged(undefined, 100), [])
+    const after = new Database(path, { readonly: true })
+    assert.equal(after.prepare('SELECT count(*) FROM snapshot_batch').pluck().get(), 0)
+    after.close()
     store.close()
   })
 

@@ -30,6 +30,9 @@ export const KEY_HISTORY = `
   CREATE TABLE key_history_floor (key TEXT PRIMARY KEY NOT NULL, wall INTEGER NOT NULL, logical INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL);
 `
 
+/** The proofs of staged snapshot rows, one row a batch (`Store.stage`). */
+export const SNAPSHOT_BATCH = 'CREATE TABLE snapshot_batch (sig BLOB PRIMARY KEY NOT NULL, first INTEGER NOT NULL, digests BLOB NOT NULL);'
+
 /** From each older version still opened, the statements that bring a file to the next. */
 export const MIGRATIONS: Record<number, string> = {
   4: `
@@ -72,5 +75,9 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE op_history ADD COLUMN refresh INTEGER;
     ALTER TABLE snapshot_stage ADD COLUMN refresh INTEGER;
     UPDATE meta SET value = 9 WHERE name = 'schema_version';
+  `,
+  9: `
+    ${SNAPSHOT_BATCH}
+    UPDATE meta SET value = 10 WHERE name = 'schema_version';
   `
 }

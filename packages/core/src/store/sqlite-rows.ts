@@ -81,15 +81,38 @@ export function seenColumns (seen: Seen | undefined): Pick<Row, 'seen_wall' | 's
 }
 
 /** An op as a `snapshot_stage` row, whole proof included. */
-export function stagedRow (op: Op): StagedRow {
-  return { ...toRow(op), first: op.proof?.first ?? null, digests: op.proof?.digests ?? null }
+export function stageOps (sql: Statements, ops: Op[]): void {
+  const batches = new Set<OpProof>()
+  for (const op of ops) {
+    // a batch's digests once (up to 255 × 32 bytes), not with each of its rows
+    if (op.proof != null && !batches.has(op.proof)) {
+      batches.add(op.proof)
+      sql.stageBatch.run(op.proof.sig, op.proof.first, op.proof.digests)
+    }
+    sql.stage.run({ ...toRow(op), first: null, digests: null })
+  }
 }
 
-/** A staged row as the op it was, whole proof included. */
-export function stagedOp (row: StagedRow): Op {
-  const op = fromRow(row)
-  if (row.sig !== null && row.first !== null && row.digests !== null) op.proof = { sig: row.sig, first: row.first, digests: row.digests }
-  return op
+/** Staged rows as the ops they were, whole proofs included: the rows of one batch share its proof. */
+export function stagedOps (sql: Statements, rows: StagedRow[]): Op[] {
+  const proofs = new Map<string, OpProof | undefined>()
+  return rows.map(row => {
+    const op = fromRow(row)
+    if (row.sig === null) return op
+    if (row.first !== null && row.digests !== null) {
+      op.proof = { sig: row.sig, first: row.first, digests: row.digests }
+      return op
+    }
+    const id = Buffer.from(row.sig).toString('base64')
+    if (!proofs.has(id)) {
+      const batch = sql.stagedBatch.get(row.sig)
+      proofs.set(id, batch === undefined ? undefined : { sig: row.sig, first: batch.first, digests: batch.digests })
+    }
+    const proof = proofs.get(id)
+    if (proof === undefined) throw new Error(`bug: staged row ${JSON.stringify(row.key)} without its batch`)
+    op.proof = proof
+    return op
+  })
 }
 
 /** A row as an op whose proof carries only the signature: enough to rank it and to release its batch. */

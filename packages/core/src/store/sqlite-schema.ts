@@ -1,5 +1,5 @@
 /**
- * The SQLite file's schema (version 9) and the prepared statements the store
+ * The SQLite file's schema (version 10) and the prepared statements the store
  * runs. `kv_store` holds exactly the replicated state, one row per key;
  * everything else is this replica's bookkeeping.
  *
@@ -11,15 +11,16 @@
  * `Op.seen`) on every table that holds ops, and the past versions of keys
  * (`key_history`, see `PastStore`); version 9 the refresh bit (`refresh`, 1
  * or NULL, see `Op.refresh`) on the tables that hold ops (`key_history`
- * never keeps a refresh). `MIGRATIONS` brings a version 4 to 8 file up to
- * date when it opens.
+ * never keeps a refresh); version 10 the proofs of staged snapshot rows, once
+ * a batch (`snapshot_batch`), where each row had carried its batch's digests.
+ * `MIGRATIONS` brings a version 4 to 9 file up to date when it opens.
  */
 import type Database from 'better-sqlite3'
-import { KEY_HISTORY } from './sqlite-migrations.js'
+import { KEY_HISTORY, SNAPSHOT_BATCH } from './sqlite-migrations.js'
 import type { OpParams } from './sqlite-rows.js'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 9
+export const SCHEMA_VERSION = 10
 
 export { MIGRATIONS } from './sqlite-migrations.js'
 
@@ -84,6 +85,7 @@ export const SCHEMA = `
     seen_origin TEXT,
     refresh INTEGER
   );
+  ${SNAPSHOT_BATCH}
   ${KEY_HISTORY}
   INSERT INTO meta (name, value) VALUES ('schema_version', ${SCHEMA_VERSION}), ('clock_wall', 0), ('clock_logical', 0),
     ('keys', 0), ('tombstones', 0), ('change_cursor', 0), ('change_floor', 0);
@@ -114,7 +116,7 @@ export interface Row {
 export type HeadRow = [key: string, value: Uint8Array | null, type: ValueType, wall: number, logical: number, origin: string, seq: number,
   sig: Uint8Array | null, seenWall: number | null, seenLogical: number | null, seenOrigin: string | null, refresh: number | null, pastless: number]
 
-/** A `snapshot_stage` row: an op with its whole proof. */
+/** A `snapshot_stage` row: an op and its batch's signature; `first` and `digests` only in rows staged before version 10. */
 export interface StagedRow extends Row {
   first: number | null
   digests: Uint8Array | null
@@ -217,6 +219,9 @@ export function prepareStatements (db: Database.Database) {
     stagedFrom: prepare<[{ limit: number }], StagedRow>(`SELECT ${OP_COLUMNS}, first, digests FROM snapshot_stage ORDER BY key LIMIT :limit`),
     anyStaged: prepare<[], { one: number }>('SELECT 1 AS one FROM snapshot_stage LIMIT 1'),
     clearStaged: prepare<[]>('DELETE FROM snapshot_stage'),
+    stageBatch: prepare<[Uint8Array, number, Uint8Array]>('INSERT OR IGNORE INTO snapshot_batch (sig, first, digests) VALUES (?, ?, ?)'),
+    stagedBatch: prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM snapshot_batch WHERE sig = ?'),
+    clearStagedBatches: prepare<[]>('DELETE FROM snapshot_batch'),
     vector: prepare<[], VectorRow>('SELECT * FROM version_vector'),
     setVector: prepare<[VectorRow]>(`INSERT INTO version_vector VALUES (:origin, :seq, :wall, :logical, :acc, :floor, :floor_wall, :floor_logical, :floor_acc)
       ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,

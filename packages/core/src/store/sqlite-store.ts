@@ -16,7 +16,7 @@ import { ChangeCursors } from './change-cursors.js'
 import { ChangeEntries } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { fromRow, headOfRow, listRows, opParams, ranked, stagedOp, stagedRow, toRow } from './sqlite-rows.js'
+import { fromRow, headOfRow, listRows, opParams, ranked, stagedOps, stageOps, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
@@ -177,17 +177,17 @@ export class SqliteStore implements Store {
   }
 
   stage (ops: Op[]): void {
-    this.mutate(() => { for (const op of ops) this.sql.stage.run(stagedRow(op)) })
+    this.mutate(() => { stageOps(this.sql, ops) })
   }
 
   staged (after: string | undefined, limit: number): Op[] {
-    return (after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit })).map(stagedOp)
+    return stagedOps(this.sql, after === undefined ? this.sql.stagedFrom.all({ limit }) : this.sql.stagedAfter.all({ after, limit }))
   }
 
   clearStaged (): void {
     // nothing staged (the usual case): no write at all
     if (this.sql.anyStaged.get() === undefined) return
-    this.mutate(() => { this.sql.clearStaged.run() })
+    this.mutate(() => { this.sql.clearStaged.run(); this.sql.clearStagedBatches.run() })
   }
 
   tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
