@@ -205,7 +205,9 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (op.value !== null && !isReserved(op.key) && compareStamps(op, state.horizon) < 0) again(end, state, { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op) }, op)
       }
     }
-    for (const row of state.store.rows({ tombstones: true, reserved: true })) {
+    // joining, only this node's own rows can need anything, and one that never wrote has none: no pass over every row
+    const own = reason !== 'joining' || (state.origins.get(state.self)?.held.seq ?? 0) > 0
+    for (const row of own ? state.store.rows({ tombstones: true, reserved: true }) : []) {
       if (row.seq <= (prune.get(row.origin) ?? 0)) {
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {

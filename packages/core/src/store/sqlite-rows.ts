@@ -93,9 +93,20 @@ export function stageOps (sql: Statements, ops: Op[]): void {
   }
 }
 
+/** Proofs of staged batches read lately, per file: a snapshot's pages, in key order, each hold rows of most of its batches. */
+const stagedProofs = new WeakMap<Statements, Map<string, OpProof>>()
+const STAGED_PROOFS = 4096
+
+/** Forgets the staged batches' proofs read (the stage was cleared). */
+export function forgetStaged (sql: Statements): void {
+  stagedProofs.delete(sql)
+}
+
 /** Staged rows as the ops they were, whole proofs included: the rows of one batch share its proof. */
 export function stagedOps (sql: Statements, rows: StagedRow[]): Op[] {
-  const proofs = new Map<string, OpProof | undefined>()
+  let proofs = stagedProofs.get(sql)
+  if (proofs === undefined) stagedProofs.set(sql, (proofs = new Map()))
+  const known = proofs
   return rows.map(row => {
     const op = fromRow(row)
     if (row.sig === null) return op
@@ -104,12 +115,14 @@ export function stagedOps (sql: Statements, rows: StagedRow[]): Op[] {
       return op
     }
     const id = Buffer.from(row.sig).toString('base64')
-    if (!proofs.has(id)) {
+    let proof = known.get(id)
+    if (proof === undefined) {
       const batch = sql.stagedBatch.get(row.sig)
-      proofs.set(id, batch === undefined ? undefined : { sig: row.sig, first: batch.first, digests: batch.digests })
+      if (batch === undefined) throw new Error(`bug: staged row ${JSON.stringify(row.key)} without its batch`)
+      proof = { sig: row.sig, first: batch.first, digests: batch.digests }
+      known.set(id, proof)
+      if (known.size > STAGED_PROOFS) known.delete(known.keys().next().value as string)
     }
-    const proof = proofs.get(id)
-    if (proof === undefined) throw new Error(`bug: staged row ${JSON.stringify(row.key)} without its batch`)
     op.proof = proof
     return op
   })

@@ -16,7 +16,7 @@ import { ChangeCursors } from './change-cursors.js'
 import { ChangeEntries } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { fromRow, headOfRow, listRows, opParams, ranked, stagedOps, stageOps, toRow } from './sqlite-rows.js'
+import { forgetStaged, fromRow, headOfRow, listRows, opParams, ranked, stagedOps, stageOps, toRow } from './sqlite-rows.js'
 import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
@@ -187,7 +187,7 @@ export class SqliteStore implements Store {
   clearStaged (): void {
     // nothing staged (the usual case): no write at all
     if (this.sql.anyStaged.get() === undefined) return
-    this.mutate(() => { this.sql.clearStaged.run(); this.sql.clearStagedBatches.run() })
+    this.mutate(() => { this.sql.clearStaged.run(); this.sql.clearStagedBatches.run(); forgetStaged(this.sql) })
   }
 
   tombstones (origin: string, upTo: number, beforeWall: number, expiredBefore: number): Op[] {
