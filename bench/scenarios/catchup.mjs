@@ -8,7 +8,10 @@
  * also restarted straight after a burst, within that window, where its peers'
  * IHAVE gossip offers it the window's messages again (bytes reported, not judged).
  * 4. Join: then a new, empty node 3 joins with `--peer` of node 0: time from
- * its start to a full replica, and its bytes.
+ * its start to a full replica, and its bytes. Once per section, the same
+ * join to a group that has collected what it holds (a snapshot): a second
+ * pair with a 2 s grace takes the keys in no key order, and a new node joins
+ * once its floors pass them.
  */
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -106,5 +109,42 @@ export async function catchup ({ quick, runs, report, log }) {
     note: 'a 4th node started with --peer of node 0 only; timed from its spawn to the same version vector and key count as node 0' })
   report.row({ section: '4 join', id: 'join.wire', label: 'join wire bytes (TCP payload, both directions)', unit: 'bytes', runs: r.joinWire,
     baseline: { label: 'keys + values', runs: payloadRuns } })
-  report.detail('catchup', r)
+  const collected = await joinCollected(keys, log)
+  report.row({ section: '4 join', id: 'join.collected.ms', label: `the same join once the group has collected its ${count} keys (a snapshot)`, unit: 'ms', runs: [collected.totalMs],
+    baseline: { label: 'join before collection', runs: [r.join[0]] },
+    note: 'a second pair of nodes with --tombstone-grace 2000 takes the keys from node 0 in batches of 1,000 in a shuffled key order (a batch\'s proof names all its ops, so the rows of one batch are far apart in key order); once node 0\'s floor passes them, a new node joins with --peer of node 0; one run' })
+  report.row({ section: '4 join', id: 'join.collected.wire', label: 'its wire bytes', unit: 'bytes', runs: [collected.wire],
+    baseline: { label: 'keys + values', runs: [r.payload] } })
+  report.detail('catchup', { ...r, collected })
+}
+
+/** A pair with a short grace takes `keys` shuffled keys; once node 0 collected them, a new node joins: { totalMs, readyMs, wire }. */
+async function joinCollected (keys, log) {
+  const root = tempDir()
+  const cluster = new Cluster(root, 'g')
+  const args = ['--tombstone-grace', '2000']
+  try {
+    const [a, b] = await cluster.start(2, { peers: i => [...Array(i).keys()], args })
+    await cluster.connected(() => 1)
+    // a fixed shuffle, the same every run
+    let seed = 7
+    const order = Array.from({ length: keys }, (_, i) => i).sort(() => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 - 0.5 })
+    await batchedPuts(a.ctl, { ms: 120_000, max: keys, size: 1000, value: i => valueOf(VALUE_BYTES, i), keyOf: i => keyOf('jc', order[i]) })
+    await converged([a, b], { timeoutMs: 120_000, pollMs: 100, expectKeys: keys })
+    const written = (await a.ctl.call('node_status', {})).versionVector[a.id]
+    const deadline = performance.now() + 120_000
+    while (((await a.ctl.call('node_status', {})).replication.floors[a.id] ?? 0) < written) {
+      if (performance.now() > deadline) throw new Error('node 0 collected nothing in 120 s')
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    const d = new Daemon('g9', join(root, 'g9'), { peers: [a.addr], args })
+    cluster.nodes.push(d)
+    const jn = await timeToReplica(d, [a], { expectKeys: keys })
+    await assertIdentical([a, b, d])
+    log(`  join after collection: ${jn.totalMs.toFixed(0)} ms from start, wire ${((jn.wire.in + jn.wire.out) / 1e6).toFixed(2)} MB`)
+    return { totalMs: jn.totalMs, readyMs: jn.readyMs, wire: jn.wire.in + jn.wire.out }
+  } finally {
+    await cluster.stop()
+    removeDir(root)
+  }
 }
