@@ -145,6 +145,18 @@ export interface Settled {
   conflicts: PastVersion[]
 }
 
+/** This node's own rows, by seq. */
+function ownRows (state: ReplicaState): Op[] {
+  const rows: Op[] = []
+  for (let after = 0; ;) {
+    const page = state.store.opsOf(state.self, after, PAGE)
+    rows.push(...page.filter(op => op.superseded !== true))
+    const last = page.at(-1)
+    if (last === undefined || page.length < PAGE) return rows
+    after = last.seq
+  }
+}
+
 /** Names `change` (the row `over`'s own value, or a delete) to be written again; new names go to `end.reissue`. */
 function again (end: Settled, state: ReplicaState, change: Change, over: Op): void {
   const named = state.rewrites.get(change.key)
@@ -179,6 +191,9 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
     if (mark.seq > known.floor.seq) moved.set(origin, { held: mark.seq > known.held.seq ? mark : known.held, floor: mark })
   }
   const records: Op[] = []
+  // user rows (values and tombstones) this node held before the snapshot
+  const before = state.store.counts()
+  const held = before.keys + before.tombstones
   // the marks' stamps and the rows are ops this node now counts as held: its clock moves past them, as past any op it takes
   let newest: Stamp | undefined
   const history = new KeyHistory(state.store, state.history)
@@ -205,9 +220,10 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (op.value !== null && !isReserved(op.key) && compareStamps(op, state.horizon) < 0) again(end, state, { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op) }, op)
       }
     }
-    // joining, only this node's own rows can need anything, and one that never wrote has none: no pass over every row
-    const own = reason !== 'joining' || (state.origins.get(state.self)?.held.seq ?? 0) > 0
-    for (const row of own ? state.store.rows({ tombstones: true, reserved: true }) : []) {
+    // only rows this node held before can need anything (murmur's records never do), and joining, only its own:
+    // a new node, which holds none, makes no pass over the rows it just took
+    const rows = held === 0 ? [] : reason === 'joining' ? ownRows(state) : state.store.rows({ tombstones: true, reserved: true })
+    for (const row of rows) {
       if (row.seq <= (prune.get(row.origin) ?? 0)) {
         if (reason === 'joining' || present.has(row.key) || isReserved(row.key)) continue
         if (row.value === null) {
