@@ -80,7 +80,7 @@ export function seenColumns (seen: Seen | undefined): Pick<Row, 'seen_wall' | 's
   return { seen_wall: seen?.wall ?? null, seen_logical: seen?.logical ?? null, seen_origin: seen?.origin ?? null }
 }
 
-/** An op as a `snapshot_stage` row, whole proof included. */
+/** Stages `ops` as `snapshot_stage` rows, each keeping its batch's signature; the batch's proof goes in `snapshot_batch` once. */
 export function stageOps (sql: Statements, ops: Op[]): void {
   const batches = new Set<OpProof>()
   for (const op of ops) {
