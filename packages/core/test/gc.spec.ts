@@ -323,6 +323,35 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(rowsOf(bob.store), rowsOf(carol.store))
     })
 
+    it('a member whose attestation disagrees on one origin holds back only that origin\'s collection (seed 9647)', () => {
+      const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(alice, 'a', 'v')
+      put(bob, 'b', 'v')
+      mesh([alice, bob, mallory])
+      clock.advance(1)
+      put(alice, 'a', null)
+      put(bob, 'b', null)
+      mesh([alice, bob, mallory])
+      // mallory attests what she holds, but with a wrong digest accumulator for alice's ops
+      const marks = new Map(['alice', 'bob', 'mallory'].flatMap(origin => {
+        const held = mallory.origin(origin)?.held
+        return held === undefined ? [] : [[origin, origin === 'alice' ? { ...held, acc: new Uint8Array(32).fill(7) } : held]]
+      }))
+      const [lie] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }])
+      mallory.markDurable((lie as Op).seq)
+      for (const node of [alice, bob]) pull(node, mallory)
+      clock.advance(GRACE)
+      for (const node of [alice, bob]) attest(node)
+      pull(alice, bob); pull(bob, alice)
+      clock.advance(GRACE)
+      for (const node of [alice, bob]) {
+        node.collect()
+        assert.deepEqual(node.store.rows({ tombstones: true }).filter(o => o.key === 'a' || o.key === 'b').map(o => o.key), ['a'], `${node.nodeId} collected bob's delete and kept alice's`)
+        assert.equal(node.origin('alice')?.floor.seq ?? 0, 0, 'alice\'s ops stay where they were')
+        assert.ok((node.origin('bob')?.floor.seq ?? 0) > 0)
+      }
+    })
+
     it('asks a member whose attestation disagrees for its ops again above the floors, with its vector as it is (no snapshot), until one pull gets them all', () => {
       const [bob, carol, mallory] = ['bob', 'carol', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
       for (let i = 0; i < 3; i++) put(mallory, `m${i}`, 'v')

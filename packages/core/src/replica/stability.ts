@@ -17,7 +17,9 @@
  * - each attested mark agrees with what this node holds at that seq (same
  *   stamp, same digest accumulator): an origin that signed two ops with one
  *   seq and showed each to different members is caught here, before either
- *   op can be collected.
+ *   op can be collected. A member that disagrees on some origins only (and
+ *   names nothing this node lacks) counts for the others, and those stay at
+ *   this node's floors: the equivocator holds back its own ops alone.
  *
  * The cut is then, per origin, the lowest seq attested by any member.
  */
@@ -108,9 +110,12 @@ export class Stability {
       }
       const problem = this.check(attestation)
       if (problem == null) this.lastGood.set(member, attestation)
-      const counted = problem == null ? attestation : problem.mismatch === undefined ? this.fallback(member, attestation, now) : undefined
+      // one that disagrees only on some origins (one of them showed two versions of an op, or it lies about them) counts
+      // for the others, and holds those where this node's floors are: an equivocator holds back only its own ops (seed 9647)
+      const pinned = problem?.mismatch === undefined ? undefined : this.disagreements(attestation)
+      const counted = problem == null || pinned !== undefined ? attestation : problem.mismatch === undefined ? this.fallback(member, attestation, now) : undefined
       if (counted === undefined) blocked ??= { ...(problem ?? { blocked: '' }), member }
-      else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, counted.marks.get(origin)?.seq ?? 0))
+      else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, pinned?.has(origin) === true ? (origins.get(origin)?.floor.seq ?? 0) : (counted.marks.get(origin)?.seq ?? 0)))
     }
     if (blocked !== undefined) return blocked
     // nor beyond what this node has itself attested: a snapshot of it then always carries the attestations behind its floors
@@ -198,16 +203,38 @@ export class Stability {
   }
 
   private problemWith (attestation: Attestation): { blocked: string, mismatch?: string } | undefined {
-    const origins = this.init.origins()
     for (const [origin, mark] of attestation.marks) {
-      const mine = origins.get(origin)
-      if (mine === undefined || mine.held.seq < mark.seq) return { blocked: `behind the attestation of ${attestation.member} for ${origin}` }
-      if (mark.seq < mine.floor.seq) continue // agreed on when the floor passed it
-      const acc = this.accAt(origin, mark.seq)
-      const stamp = this.stampAt(origin, mark.seq)
-      if (acc === undefined || stamp === undefined || !sameBytes(acc, mark.acc) || compareStamps(stamp, mark) !== 0) {
-        return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin }
-      }
+      const problem = this.markProblem(attestation, origin, mark)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+
+  /**
+   * The origins on which `attestation` disagrees with this node's ops (each
+   * recorded, to be asked again), when it holds nothing this node lacks and
+   * agrees on every other origin; else undefined.
+   */
+  private disagreements (attestation: Attestation): Set<string> | undefined {
+    const origins = new Set<string>()
+    for (const [origin, mark] of attestation.marks) {
+      const problem = this.markProblem(attestation, origin, mark)
+      if (problem === undefined) continue
+      if (problem.mismatch === undefined) return undefined
+      origins.add(origin)
+      this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq })
+    }
+    return origins.size > 0 ? origins : undefined
+  }
+
+  private markProblem (attestation: Attestation, origin: string, mark: Mark): { blocked: string, mismatch?: string } | undefined {
+    const mine = this.init.origins().get(origin)
+    if (mine === undefined || mine.held.seq < mark.seq) return { blocked: `behind the attestation of ${attestation.member} for ${origin}` }
+    if (mark.seq < mine.floor.seq) return undefined // agreed on when the floor passed it
+    const acc = this.accAt(origin, mark.seq)
+    const stamp = this.stampAt(origin, mark.seq)
+    if (acc === undefined || stamp === undefined || !sameBytes(acc, mark.acc) || compareStamps(stamp, mark) !== 0) {
+      return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin }
     }
     return undefined
   }
