@@ -194,8 +194,8 @@ export class Stability {
   /** Why `attestation` cannot count yet: this node lacks what it covers, or disagrees with it. */
   private check (attestation: Attestation): { blocked: string, mismatch?: string } | undefined {
     if (this.verified.get(attestation.member) === attestation.seq) return undefined
+    // a disagreement is recorded, to be asked again, by `disagreements`, which `cut` then runs
     const problem = this.problemWith(attestation)
-    if (problem?.mismatch !== undefined) this.mismatches.set(`${attestation.member}\n${problem.mismatch}`, { member: attestation.member, origin: problem.mismatch, attestation: attestation.seq })
     if (problem !== undefined) return problem
     for (const key of this.mismatches.keys()) if (key.startsWith(`${attestation.member}\n`)) this.mismatches.delete(key)
     this.verified.set(attestation.member, attestation.seq)
@@ -211,20 +211,24 @@ export class Stability {
   }
 
   /**
-   * The origins on which `attestation` disagrees with this node's ops (each
-   * recorded, to be asked again), when it holds nothing this node lacks and
-   * agrees on every other origin; else undefined.
+   * The origins on which `attestation` disagrees with this node's ops, each
+   * recorded to be asked again; undefined when it also names ops this node
+   * lacks (it cannot count yet) or disagrees on nothing.
    */
   private disagreements (attestation: Attestation): Set<string> | undefined {
     const origins = new Set<string>()
+    let behind = false
     for (const [origin, mark] of attestation.marks) {
       const problem = this.markProblem(attestation, origin, mark)
       if (problem === undefined) continue
-      if (problem.mismatch === undefined) return undefined
+      if (problem.mismatch === undefined) {
+        behind = true
+        continue
+      }
       origins.add(origin)
       this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq })
     }
-    return origins.size > 0 ? origins : undefined
+    return behind || origins.size === 0 ? undefined : origins
   }
 
   private markProblem (attestation: Attestation, origin: string, mark: Mark): { blocked: string, mismatch?: string } | undefined {
