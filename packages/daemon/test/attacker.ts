@@ -111,6 +111,21 @@ export class Attacker {
     stream.abort(new Error('the attacker had what it came for'))
   }
 
+  /** Pulls every op the node at `addr` serves to a puller that holds nothing, as an honest new member would. */
+  async pull (addr: string, group = 'default'): Promise<Op[]> {
+    const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector: {} } }))
+    const ops: Op[] = []
+    for (;;) {
+      const frame = decodeFrame((await lp.read()).subarray())
+      if (frame.kind === 'control' && frame.message.t === 'done') break
+      if (frame.kind !== 'control') ops.push(...frame.ops)
+    }
+    await stream.close()
+    return ops
+  }
+
   async hangUp (addr: string): Promise<void> {
     await this.node.hangUp(multiaddr(addr))
   }

@@ -2,12 +2,15 @@
  * Tombstone garbage collection on real daemons: collected once every member
  * has attested to holding them, held back by a member that is away (until it
  * has been silent for the retention), and a node that returns after that
- * catches up from a snapshot instead of resurrecting the deleted keys.
+ * catches up from a snapshot instead of resurrecting the deleted keys; a
+ * member whose attestation lies about one origin holds back that origin only.
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { EMPTY_ACC, attestationKey, digestOf, encodeAttestation, xorInto, type Mark, type Op } from '@murmur/core'
+import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 const FAST_GC = ['--tombstone-grace', '1000', '--tombstone-retention', '8000', '--anti-entropy-interval', '500']
@@ -116,5 +119,71 @@ describe('a chain: collection waits for a member met only through another (hole 
     }, 'the tombstone to be collected everywhere once charlie has seen it', 20_000)
     for (const node of [alice, bob, charlie]) assert.equal((await node.ctl(['get', 'k'])).code, 4, `k stays deleted on ${node.name}`)
     await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()) && JSON.stringify(bob.rows()) === JSON.stringify(charlie.rows()), 'identical kv_store rows')
+  })
+})
+
+describe('a member whose attestation lies about one origin (seed 9647)', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  /** The mark each origin's held prefix passes through at its newest op, from every op the attacker pulled. */
+  const marksOf = (ops: Op[]): Map<string, Mark> => {
+    const marks = new Map<string, Mark>()
+    for (const op of [...ops].sort((a, b) => a.seq - b.seq)) {
+      const held = marks.get(op.origin) ?? { seq: 0, wall: 0, logical: 0, acc: EMPTY_ACC }
+      assert.equal(op.seq, held.seq + 1, `the pull served ${op.origin}'s ops from 1 without a gap`)
+      marks.set(op.origin, { seq: op.seq, wall: op.wall, logical: op.logical, acc: xorInto(held.acc, digestOf(op)) })
+    }
+    return marks
+  }
+
+  it('holds back only that origin\'s collection: bob\'s delete is collected everywhere and alice\'s kept, until the member attests the truth', async () => {
+    const args = ['--tombstone-grace', '1000', '--tombstone-retention', '120000', '--anti-entropy-interval', '500']
+    const alice = await cluster.start('alice', { args })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args })
+    const [aliceId, bobId] = [(await alice.status()).id, (await bob.status()).id]
+    attacker = await Attacker.start()
+    const mallory = attacker
+    await mallory.dial(await alice.addr())
+    await mallory.dial(await bob.addr())
+    // a member from now on, that has attested nothing of alice's or bob's ops: nothing may be collected yet
+    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(new Map()) })])
+    await waitFor(async () => (await Promise.all([alice, bob].map(async node => await node.status()))).every(s => s.replication.members === 3), 'both nodes to count mallory as a member')
+    await alice.put('a', 'v')
+    await bob.put('b', 'v')
+    await cluster.converged([alice, bob], 2)
+    assert.equal((await alice.ctl(['del', 'a'])).code, 0)
+    assert.equal((await bob.ctl(['del', 'b'])).code, 0)
+    await waitFor(async () => (await Promise.all([alice, bob].map(async node => await node.status()))).every(s => s.tombstones === 2), 'both deletes to reach both nodes')
+    const tombstones = (node: TestNode): string[] => (node.rows() as Array<{ key: string, value: unknown }>).filter(row => row.value === null).map(row => row.key)
+    // she attests what she holds, with a wrong digest accumulator for alice's ops
+    const truth = marksOf(await mallory.pull(await alice.addr()))
+    const lie = new Map(truth)
+    const aliceMark = truth.get(aliceId)
+    assert.ok(aliceMark !== undefined && (truth.get(bobId)?.seq ?? 0) > 0)
+    lie.set(aliceId, { ...aliceMark, acc: new Uint8Array(32).fill(7) })
+    lie.delete(mallory.id)
+    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(lie) })])
+    await waitFor(() => [alice, bob].every(node => JSON.stringify(tombstones(node)) === '["a"]'), 'bob\'s delete to be collected on both nodes', 20_000)
+    for (const node of [alice, bob]) {
+      const { floors } = (await node.status()).replication
+      assert.ok((floors[bobId] ?? 0) > 0, `${node.name} collected bob's ops`)
+      assert.equal(floors[aliceId] ?? 0, 0, `${node.name} holds alice's ops where they were`)
+    }
+    // well past the grace, alice's delete stays on both
+    const from = Date.now()
+    while (Date.now() - from < 3_000) {
+      for (const node of [alice, bob]) assert.deepEqual(tombstones(node), ['a'], `${node.name} keeps alice's delete`)
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    // the same member attesting the truth lets it go: the lie was what held it
+    const honest = new Map(truth)
+    honest.delete(mallory.id)
+    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(honest) })])
+    await waitFor(() => [alice, bob].every(node => tombstones(node).length === 0), 'alice\'s delete to be collected once mallory attests what alice holds', 20_000)
   })
 })
