@@ -184,12 +184,15 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     lost: ops => { components.lost(ops) }
   })
   libp2p.addEventListener('peer:disconnect', event => { components.disconnected(event.detail) })
-  // the sync topology's onConnect pulls on a peer's first connection only; a member that reconnects
-  // while we still hold a stale connection to it opens a second one, and must be pulled from as well
+  // a member is pulled from as its connection opens (the sync topology's onConnect waits for identify, and
+  // comes on a peer's first connection only: a member that reconnects while we still hold a stale connection
+  // to it opens a second one, and must be pulled from as well)
   libp2p.addEventListener('connection:open', event => {
     const peer = event.detail.remotePeer
-    const known = components.isMember(peer.toString()) || discovery.isKnown(peer.toString())
-    if (known && libp2p.getConnections(peer).length > 1) libp2p.services.sync.pullInBackground(peer, 'reconnect')
+    if (!components.isMember(peer.toString()) && !discovery.isKnown(peer.toString())) return
+    if (libp2p.getConnections(peer).length > 1) libp2p.services.sync.pullInBackground(peer, 'reconnect')
+    // not over a limited (relayed) connection, which the sync protocol does not run on
+    else if (event.detail.limits == null) libp2p.services.sync.pullOnOpen(peer)
   })
   return { libp2p, gossip, discovery, writeQueue }
 }

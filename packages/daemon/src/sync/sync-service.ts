@@ -70,6 +70,8 @@ export class SyncService implements Startable {
   private readonly queue: PullQueue
   private readonly targets = new Map<string, PeerId>()
   private readonly reasons = new Map<string, string>()
+  /** Members pulled from as their connection opened, until identify's `onConnect` for them. */
+  private readonly opened = new Set<string>()
   readonly peers = new Map<string, PeerSyncState>()
   private readonly shutdown = new AbortController()
   private topologyId?: string
@@ -89,7 +91,11 @@ export class SyncService implements Startable {
       })
     }, { maxInboundStreams: 8 })
     this.topologyId = await this.components.registrar.register(SYNC_PROTOCOL, {
-      onConnect: peer => { this.pullInBackground(peer, 'connect') }
+      onConnect: peer => {
+        // a member pulled from as its connection opened: identify, which calls this, adds nothing
+        if (this.opened.delete(peer.toString())) return
+        this.pullInBackground(peer, 'connect')
+      }
     })
   }
 
@@ -105,6 +111,17 @@ export class SyncService implements Startable {
     this.targets.set(peer.toString(), peer)
     this.reasons.set(peer.toString(), reason)
     this.queue.request(peer.toString())
+  }
+
+  /**
+   * A connection to `peer`, a member (it speaks this protocol), has opened:
+   * pulls at once, not after identify says so (~50 ms later on 127.0.0.1,
+   * a round trip and more elsewhere), which then asks for no second pull.
+   */
+  pullOnOpen (peer: PeerId): void {
+    if (this.opened.size >= 1024) this.opened.clear()
+    this.opened.add(peer.toString())
+    this.pullInBackground(peer, 'connect')
   }
 
   /** Lets queued pulls start beside stalled ones; call every second or so. */
@@ -125,6 +142,8 @@ export class SyncService implements Startable {
       this.init.onResult(result, peer, reason)
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
+      // identify's onConnect, should it come yet, pulls again
+      this.opened.delete(id)
       this.peerState(peer).lastError = (err as Error).message
       this.init.onPulled?.(reason, 'failed', seconds())
       if (err instanceof SyncRejectedError) this.init.onStranger?.(peer)
