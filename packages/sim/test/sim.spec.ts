@@ -41,7 +41,8 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'trickled-stale': r => r.counts.staleEnds > 0 && r.counts.hostileActs > 0,
     'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1,
     'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
-    'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0
+    'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0,
+    'disagreement-asked-first': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {

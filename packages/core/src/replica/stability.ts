@@ -18,8 +18,11 @@
  *   stamp, same digest accumulator): an origin that signed two ops with one
  *   seq and showed each to different members is caught here, before either
  *   op can be collected. A member that disagrees on some origins only (and
- *   names nothing this node lacks) counts for the others, and those stay at
- *   this node's floors: the equivocator holds back its own ops alone.
+ *   names nothing this node lacks) counts for the others once this node has
+ *   asked it for those origins' ops again and taken all it served (until
+ *   then a version this node lacks could be older than a delete it would
+ *   collect), and those stay at this node's floors: the equivocator holds
+ *   back its own ops alone.
  *
  * The cut is then, per origin, the lowest seq attested by any member.
  */
@@ -40,6 +43,8 @@ export interface StabilityInit {
   attestations: () => ReadonlyMap<string, Attestation>
   /** Members of a closed group: they count before they are ever heard from. */
   expected: ReadonlySet<string>
+  /** The seq of `member`'s attestation whose disagreement on `origin` this node asked it about, and took all it served. */
+  rechecked: (member: string, origin: string) => number | undefined
   /** Members silent for longer than this stop holding back collection. */
   retentionMs: number
   /** When this replica was created (ms): how long an expected member has been silent at most. */
@@ -111,8 +116,11 @@ export class Stability {
       const problem = this.check(attestation)
       if (problem == null) this.lastGood.set(member, attestation)
       // one that disagrees only on some origins (one of them showed two versions of an op, or it lies about them) counts
-      // for the others, and holds those where this node's floors are: an equivocator holds back only its own ops (seed 9647)
-      const pinned = problem?.mismatch === undefined ? undefined : this.disagreements(attestation)
+      // for the others, and holds those where this node's floors are: an equivocator holds back only its own ops (seed
+      // 9647). Only once this node has asked the member for those origins' ops again and taken all it served: the
+      // version it lacks may be older than a delete it would collect meanwhile, and bring that value back (seed 9848)
+      const disagreed = problem?.mismatch === undefined ? undefined : this.disagreements(attestation)
+      const pinned = disagreed !== undefined && [...disagreed].every(origin => this.init.rechecked(member, origin) === attestation.seq) ? disagreed : undefined
       const counted = problem == null || pinned !== undefined ? attestation : problem.mismatch === undefined ? this.fallback(member, attestation, now) : undefined
       if (counted === undefined) blocked ??= { ...(problem ?? { blocked: '' }), member }
       else for (const [origin, seq] of cut) cut.set(origin, Math.min(seq, pinned?.has(origin) === true ? (origins.get(origin)?.floor.seq ?? 0) : (counted.marks.get(origin)?.seq ?? 0)))

@@ -181,6 +181,7 @@ export function openState (init: ReplicaInit): ReplicaState {
       self: nodeId,
       origins: () => state.origins,
       attestations: () => state.attestations,
+      rechecked: (member, origin) => state.rechecked.get(`${member}\n${origin}`),
       expected: members,
       retentionMs: config.retentionMs,
       createdAt: Number(store.meta('created_at'))
