@@ -17,8 +17,11 @@ export class StoreVersionError extends Error {
   readonly found: unknown
   readonly supported: number
 
-  constructor (path: string, found: unknown, supported: number) {
-    super(`${path} has schema version ${String(found)}; this murmur supports ${supported}`)
+  /** `oldest`: the oldest version this murmur brings up to `supported` as it opens a file. */
+  constructor (path: string, found: unknown, supported: number, oldest = supported) {
+    super(`${path} has schema version ${String(found)}; this murmur supports ${supported}` + (typeof found === 'number' && found > supported
+      ? ': a newer murmur wrote it; run that version or a later one (or restore a backup taken before the upgrade)'
+      : ` and upgrades files from version ${oldest}: move this one away and let the node resync from its peers`))
     this.path = path
     this.found = found
     this.supported = supported

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { SqliteStore, opDigest } from '@murmur/core'
+import { SCHEMA_VERSION, SqliteStore, opDigest } from '@murmur/core'
 import { MURMURD, TestCluster, TestNode, run } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -174,6 +174,17 @@ describe('a murmur.db that is not ours or is damaged', () => {
       /^murmurd: .*murmur\.db is damaged: .+; restore it from a backup, or move it away and let the node resync from its peers$/)
     assert.doesNotMatch(message, /\*\*\*/, 'SQLite\'s banner line is left out')
     console.log(message)
+  })
+
+  it('refuses its own database from a newer murmur, and one older than it can upgrade, saying what to do', async () => {
+    const at = (version: number) => (path: string): void => {
+      SqliteStore.open(path).close()
+      const db = new Database(path)
+      db.prepare("UPDATE meta SET value = ? WHERE name = 'schema_version'").run(version)
+      db.close()
+    }
+    await refused('newer', at(SCHEMA_VERSION + 1), new RegExp(`^murmurd: .*murmur\\.db has schema version ${SCHEMA_VERSION + 1}; this murmur supports ${SCHEMA_VERSION}: a newer murmur wrote it; run that version or a later one`))
+    await refused('older', at(3), new RegExp(`^murmurd: .*murmur\\.db has schema version 3; this murmur supports ${SCHEMA_VERSION} and upgrades files from version 4: move this one away`))
   })
 
   it('takes an empty file as a new database', async () => {

@@ -51,7 +51,7 @@ function inspect (db: Database.Database, path: string): boolean | 'migrate' {
   if (version === undefined) throw new ForeignDatabaseError(path, 'its meta table has no schema_version')
   if (version === SCHEMA_VERSION) return false
   if (typeof version === 'number' && version < SCHEMA_VERSION && MIGRATIONS[version] !== undefined) return 'migrate'
-  throw new StoreVersionError(path, version, SCHEMA_VERSION)
+  throw new StoreVersionError(path, version, SCHEMA_VERSION, Math.min(...Object.keys(MIGRATIONS).map(Number)))
 }
 
 /** Brings an older file up to `SCHEMA_VERSION`, each step and the whole in one transaction (a crash leaves it as it was). */
