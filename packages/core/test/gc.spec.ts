@@ -349,7 +349,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
       for (const node of [alice, bob]) {
         node.collect()
         assert.deepEqual(deletes(node), ['a', 'b'], `${node.nodeId} collects nothing before it asks mallory again`)
+        assert.deepEqual(node.rechecksDue(), ['mallory'])
         assert.equal(pull(node, mallory).rechecked, 1, `${node.nodeId} asks mallory for alice's ops again`)
+        assert.deepEqual(node.rechecksDue(), [])
         node.collect()
       }
       clock.advance(GRACE)

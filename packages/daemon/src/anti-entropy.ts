@@ -1,6 +1,7 @@
 /**
  * Anti-entropy on real time: a pull from a random connected member when the
- * pace (core's `AntiEntropyPace`) says one is due. Pulls that bring nothing
+ * pace (core's `AntiEntropyPace`) says one is due (one whose attestation
+ * disagreed with this node's ops first, until asked again: `rechecksDue`). Pulls that bring nothing
  * lengthen the wait, up to the bound; an op written or received, a gap, a new
  * connection or a peer saying it holds ops this node lacks shorten it again
  * (`stir`, `claimed`). A peer's word only ever brings a pull sooner: the bound
@@ -102,7 +103,11 @@ export class AntiEntropy {
         this.init.log.warn({ maxSkewMs: this.init.maxClockSkewMs }, warning)
       }
       const members = parts.members()
-      const peer = members[Math.floor(Math.random() * members.length)]
+      // a member whose attestation disagreed, not asked again yet, first: it holds collection back until then
+      const due = new Set(parts.replica.rechecksDue())
+      const asked = members.filter(member => due.has(member.toString()))
+      const from = asked.length > 0 ? asked : members
+      const peer = from[Math.floor(Math.random() * from.length)]
       if (peer == null) return
       this.pulls++
       parts.sync.pullInBackground(peer, ANTI_ENTROPY)

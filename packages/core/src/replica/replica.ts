@@ -182,6 +182,17 @@ export class Replica {
     return collect(this.state, now)
   }
 
+  /**
+   * Members whose newest attestation disagreed with this node's ops and that
+   * it has not asked for those ops again since (a pull from one asks, see
+   * `Hello.recheck`): until it has, the member holds collection back.
+   */
+  rechecksDue (): string[] {
+    const due = new Set<string>()
+    for (const [key, mismatch] of this.state.stability.mismatches) if (this.state.rechecked.get(key) !== mismatch.attestation) due.add(mismatch.member)
+    return [...due]
+  }
+
   /** Why `op` from a peer must be refused (signature, allow-list, record shape), or undefined. */
   check (op: Op): Refusal | undefined {
     return this.state.checker.problem(op)
