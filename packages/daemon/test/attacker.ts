@@ -20,8 +20,8 @@ import { topicFor } from '../src/gossip.js'
 import { batchSigner } from '../src/op-signing.js'
 import { waitFor } from './harness.js'
 
-/** What the attacker answers a pull with: the frames after (and including) its hello. */
-export type SyncAnswer = (puller: string, hello: Hello) => Frame[]
+/** What the attacker answers a pull with: the frames after (and including) its hello, at once or as it likes (an async generator). */
+export type SyncAnswer = (puller: string, hello: Hello) => Iterable<Frame> | AsyncIterable<Frame>
 
 export class Attacker {
   readonly node: Libp2p<{ pubsub: GossipSub }>
@@ -63,7 +63,7 @@ export class Attacker {
       if (frame.kind !== 'control' || frame.message.t !== 'hello') return
       const puller = connection.remotePeer.toString()
       attacker.pulls.push({ puller, hello: frame.message })
-      for (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
+      for await (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
       await stream.close()
     })
     node.services.pubsub.subscribe(attacker.topic)

@@ -229,7 +229,7 @@ export class Network {
           if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err))) this.bug(`${puller.id} pulling from ${serverId}`, err)
           return end()
         }
-        puller.progress(serverId)
+        if (step.delivered) puller.progress(serverId)
         tookSnapshot ||= session.result.snapshot && (frame.kind === 'ops' || frame.kind === 'witness' || (frame.kind === 'control' && frame.message.t === 'done'))
         puller.pulled(step, serverId, tookSnapshot)
         if (session.done) end(session.result)

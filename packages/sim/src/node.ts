@@ -188,7 +188,7 @@ export class SimNode implements Puller {
   private writeAgain (why: string): void {
     const again = this.replica.rewrites()
     if (again.length === 0) return
-    if (this.deps.scenario.nodes.includes(this.id)) this.deps.record.counts.reissued += again.length
+    if (this.deps.scenario.nodes.includes(this.id)) this.deps.record.reissue(again, again.map(c => this.replica.store.row(c.key)), this.deps.scenario.nodes)
     this.deps.record.log(`${this.id} writes again ${again.slice(0, 8).map(c => c.key).join(' ')}${again.length > 8 ? ` and ${again.length - 8} more` : ''} ${why}`)
     this.enqueue(again, false)
   }

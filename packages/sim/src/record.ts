@@ -3,7 +3,7 @@
  * group, every acknowledged write, every failure, and a trace of the run's
  * last events for a failure report.
  */
-import { digestOf, type Op, type Version } from '@murmur/core'
+import { compareStamps, digestOf, type Change, type Op, type Version } from '@murmur/core'
 
 export interface AckedWrite {
   node: string
@@ -47,6 +47,8 @@ export class Recorder {
     staleEnds: 0,
     startsFailed: 0,
     reissued: 0,
+    /** Of those, values older than a delete of their key an honest node acknowledged: a deleted value back. */
+    reissuedOverDeletes: 0,
     tombstonesCollected: 0,
     maxWaitingBytes: 0
   }
@@ -57,6 +59,20 @@ export class Recorder {
 
   exists (op: Op): void {
     this.ops.set(`${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, stripped(op))
+  }
+
+  /**
+   * An honest node writes `again` (`Replica.rewrites`) over `rows`, the rows
+   * they are made from: counts them, and those that bring back a value an
+   * honest delete of its key (acknowledged by one of `honest`) is newer than.
+   */
+  reissue (again: Change[], rows: Array<Op | undefined>, honest: string[]): void {
+    this.counts.reissued += again.length
+    again.forEach((change, i) => {
+      const row = rows[i]
+      if (change.value === null || row === undefined) return
+      if (this.acked.some(w => w.key === change.key && w.value === null && honest.includes(w.node) && compareStamps(w.version, row) > 0)) this.counts.reissuedOverDeletes++
+    })
   }
 
   fail (message: string): void {

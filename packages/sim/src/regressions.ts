@@ -281,8 +281,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'snapshot-attests': () => scenario(9545),
   /** Hostile seed 9003, the simulator's: m0's writes while cut off, served only by a trickle, counted as existing though no honest node could get them. */
   'withheld-own-writes': () => scenario(9003, { hostile: true }),
-  /** Hostile seed 9848: n2 counted n3, whose attestation disagreed on m0's ops, for the others at once, collected deletes newer than m0's version it lacked, and wrote that version again when it came. Now only once asked again. */
-  'disagreement-asked-first': () => scenario(9848, { hostile: true }),
+  /** Hostile seed 9848: m0's second version of a seq, withheld, reaches n3 after deletes stamped after it were collected; written again, it brings nothing deleted back. */
+  'second-version-after-collection': () => scenario(9848, { hostile: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

@@ -3,8 +3,9 @@
  * would receive everything it missed from each of them if it pulled from all
  * together, so pulls run one at a time, each starting from what the last
  * brought. But a peer that trickles (one byte every few seconds) must not hold
- * the others back: a pull that has delivered no frame for `stallMs` no longer
- * counts, and the next one starts beside it.
+ * the others back: a pull that has delivered nothing for `stallMs` (no frame
+ * that moved it on: `PullStep.delivered`) no longer counts, and the next one
+ * starts beside it.
  *
  * Network-free: the owner starts pulls (`start`), reports their frames
  * (`progress`) and calls `tick()` every second or so.
@@ -14,7 +15,7 @@ export interface PullQueueInit {
   /** Begins a pull from `peer`; `finished` must be called once it ends, however it ends. */
   start: (peer: string, finished: () => void) => void
   now: () => number
-  /** A pull with no frame for this long stops holding back the next. @default 2_000 */
+  /** A pull that delivered nothing for this long stops holding back the next. @default 2_000 */
   stallMs?: number
   /** Most pulls at once, stalled ones included. @default 4 */
   maxActive?: number
@@ -37,7 +38,7 @@ export class PullQueue {
     this.pump()
   }
 
-  /** A frame of `peer`'s pull arrived. */
+  /** A frame of `peer`'s pull arrived that moved it on (`PullStep.delivered`). */
   progress (peer: string): void {
     const running = this.active.get(peer)
     if (running != null) running.lastProgress = this.init.now()

@@ -29,7 +29,8 @@ import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
 /** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
 export const STALE_OPS = 512
 /**
- * Or this long of ops held already and nothing new: a server that trickles
+ * Or this long of frames that brought nothing (ops held already, or none at
+ * all) and nothing new: a server that trickles
  * (a frame every few seconds) took minutes to reach `STALE_OPS`, and no
  * other pull from it could start meanwhile, though it alone held ops written
  * since the hello (seed 8161).
@@ -56,6 +57,12 @@ export interface PullStep {
   equivocations: Array<{ origin: string, seq: number }>
   /** Past versions found to have lost to a write that had not seen them. */
   conflicts: PastVersion[]
+  /**
+   * The frame moved the pull on: the hello or done, a snapshot's attestations
+   * or rows, or ops this node took. Frames of ops it held already, or of none
+   * at all, do not: a server that trickles them has delivered nothing.
+   */
+  delivered: boolean
 }
 
 export interface PullResult {
@@ -103,7 +110,7 @@ export class PullSession {
   private readonly rechecking = new Map<string, number>()
   /** Ops held already received in a row (see `STALE_OPS`), since `heldSince` (this node's clock, ms). */
   private held = 0
-  private heldSince = 0
+  private heldSince: number | undefined
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
@@ -143,7 +150,7 @@ export class PullSession {
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
   take (frame: Frame): PullStep {
-    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [] }
+    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [], delivered: false }
     if (this.stage === 'hello') this.greet(frame)
     else if (frame.kind === 'attest' && this.stage === 'attest') this.attestations.push(...frame.ops)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
@@ -163,6 +170,7 @@ export class PullSession {
     }
     this.result.refused += step.refused.length
     this.result.forged += step.refused.filter(r => r.forged).length
+    step.delivered = frame.kind === 'control' || ((frame.kind === 'attest' || frame.kind === 'import') ? frame.ops.length > step.refused.length : step.applied > 0)
     return step
   }
 
@@ -263,9 +271,11 @@ export class PullSession {
     this.result.applied += received.applied
     const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
     const now = this.replica.state.now()
-    if (stale && this.held === 0) this.heldSince = now
+    // a frame of no ops at all counts as one of ops held already: it brought nothing
+    if (stale && this.heldSince === undefined) this.heldSince = now
+    if (!stale) this.heldSince = undefined
     this.held = stale ? this.held + ops.length : 0
-    if (this.held >= STALE_OPS || (this.held > 0 && now - this.heldSince >= STALE_MS)) {
+    if (this.held >= STALE_OPS || (this.heldSince !== undefined && now - this.heldSince >= STALE_MS)) {
       this.result.aborted = 'the server was sending ops this node holds already (gossip brought them meanwhile); the next pull asks from what it holds now'
       this.result.stale = true
       this.stage = 'done'
