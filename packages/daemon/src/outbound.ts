@@ -64,6 +64,12 @@ export class Outbound {
   }
 
   private flush (): void {
+    // libuv starts a timer from the loop's cached clock, which a busy turn leaves behind: the window's may fire early
+    const left = this.windowed && this.waiting.length < ENOUGH_OPS ? this.last + this.windowMs - performance.now() : 0
+    if (left > 0) {
+      this.timer = setTimeout(() => { this.flush() }, Math.ceil(left))
+      return
+    }
     this.timer = undefined
     const ops = this.waiting
     this.waiting = []
