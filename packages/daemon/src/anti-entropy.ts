@@ -1,7 +1,8 @@
 /**
  * Anti-entropy on real time: a pull from a random connected member when the
- * pace (core's `AntiEntropyPace`) says one is due (one whose attestation
- * disagreed with this node's ops first, until asked again: `rechecksDue`). Pulls that bring nothing
+ * pace (core's `AntiEntropyPace`) says one is due (first from those whose
+ * attestation disagreed with this node's ops, until asked again: core's
+ * `rechecksDue`). Pulls that bring nothing
  * lengthen the wait, up to the bound; an op written or received, a gap, a new
  * connection or a peer saying it holds ops this node lacks shorten it again
  * (`stir`, `claimed`). A peer's word only ever brings a pull sooner: the bound

@@ -70,7 +70,8 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   for (const node of nodes) checkCursors(node, record)
   checkHistory(nodes, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
-  // (a value a hostile member withheld, older than collected deletes of other keys, may be written again: it brings nothing deleted back)
+  // (a value written again that no such delete is newer than brings nothing back: a second version the hostile member
+  // withheld until deletes stamped after it were collected is one, see the README's "what a member can still do")
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissuedOverDeletes > 0) {
     record.fail(`${record.counts.reissuedOverDeletes} values written again by honest nodes over a newer delete of their key, in a closed group where no member was evicted: a deleted value came back`)
   }
