@@ -4,38 +4,8 @@
  * replication core as it stood at 728ec9a, and must pass now. After them,
  * the failures random seeds found since, each cut down to what it needs.
  */
-import { scenario as drawn, type Action, type HostileAct, type Scenario, type ScenarioOptions } from './scenario.js'
-
-/** A seed's scenario as it was when the seed found its hole: every node linked to every other, no refreshes (seeds drew neither then). */
-const scenario = (seed: number, options?: ScenarioOptions): Scenario => unrefreshed({ ...drawn(seed, options), links: undefined })
-
-/** `made` without the keepalive refreshes seeds draw since 2026-12-04. */
-const unrefreshed = (made: Scenario): Scenario => ({ ...made, actions: made.actions.filter(action => action.kind !== 'write' || action.refresh !== true) })
-
-const base = (seed: number, nodes: number, extra: Partial<Scenario> = {}): Scenario => ({
-  seed,
-  nodes: Array.from({ length: nodes }, (_, i) => `n${i}`),
-  closed: true,
-  net: { latency: [2, 30], drop: 0, dup: 0 },
-  config: { graceMs: 2_000, retentionMs: 3_600_000, attestIntervalMs: 1_000, antiEntropyMs: 1_000, maxSkewMs: 60_000, pendingBytes: 8 * 1024 * 1024 },
-  clocks: {},
-  actions: [],
-  faultsUntil: 40_000,
-  settleMs: 120_000,
-  ...extra
-})
-
-const writes = (node: string, from: number, count: number, every: number, key = (i: number) => `k${i % 6}`): Action[] =>
-  Array.from({ length: count }, (_, i) => ({ at: from + i * every, kind: 'write' as const, node, key: key(i), value: i % 5 === 4 ? null : `${node}-${i}` }))
-
-/** A hostile seed's scenario with only the actions at `times` (what shrinking it kept; its bulk writes name hundreds of keys). */
-const fromSeed = (seed: number, times: number[]): Scenario => {
-  const made = scenario(seed, { hostile: true })
-  const kept = new Set(times)
-  return { ...made, actions: made.actions.filter(action => kept.has(action.at)) }
-}
-
-const hostileActs = (act: HostileAct, times: number[]): Action[] => times.map(at => ({ at, kind: 'hostile' as const, act }))
+import { base, fromSeed, hostileActs, scenario, unrefreshed, writes } from './regression-parts.js'
+import { scenario as drawn, type Action, type Scenario } from './scenario.js'
 
 export const REGRESSIONS: Record<string, () => Scenario> = {
   /** 1. A peer's claimed vector (2^53 − 1 for everyone) is never taken as held. */
@@ -281,6 +251,22 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'snapshot-attests': () => scenario(9545),
   /** Hostile seed 9003, the simulator's: m0's writes while cut off, served only by a trickle, counted as existing though no honest node could get them. */
   'withheld-own-writes': () => scenario(9003, { hostile: true }),
+  /**
+   * 959b74b, built by hand: m0 signs two versions of a seq while n1 reaches only m0, n0 deletes every key, and n1,
+   * counting n0 and n2 (whose attestations disagree on m0's ops) for the other origins at once, collected those
+   * deletes, then took the other version when the links came back and wrote it again over n0's delete. Fails on
+   * d59452c; a disagreeing member now counts for the others only once asked again.
+   */
+  'disagreement-asked-first': () => base(1, 3, {
+    hostile: 'm0',
+    actions: [
+      ...['k0', 'k1', 'k2', 'k3', 'k4', 'k5'].map((key, i): Action => ({ at: 500 + i * 50, kind: 'write', node: 'n2', key, value: `v${i}` })),
+      { at: 1_900, kind: 'cut', pairs: [['n0', 'n1'], ['n2', 'n1']], for: 40_000 },
+      { at: 2_000, kind: 'hostile', act: 'equivocate' },
+      ...['k0', 'k1', 'k2', 'k3', 'k4', 'k5'].map((key, i): Action => ({ at: 3_000 + i * 50, kind: 'write', node: 'n0', key, value: null }))
+    ],
+    faultsUntil: 45_000
+  }),
   /** Hostile seed 9848: m0's second version of a seq, withheld, reaches n3 after deletes stamped after it were collected; written again, it brings nothing deleted back. */
   'second-version-after-collection': () => scenario(9848, { hostile: true }),
   /**
