@@ -231,6 +231,31 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(carol.store.staged(undefined, 10), [], 'nothing left staged')
     })
 
+    it('counts a snapshot frame sent again as bringing nothing (hole 9): not delivered, and STALE_MS of them end the pull', () => {
+      const [alice] = collectedPair()
+      const carol = replica('carol')
+      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'alice' })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      const frames = [...serve(alice, hello.message, { group: 'g', name: 'alice', pageOps: 5, frameBytes: 300 })].map(wire)
+      const [attest, firstImport] = [frames.find(f => f.kind === 'attest'), frames.find(f => f.kind === 'import')]
+      assert.ok(attest !== undefined && firstImport !== undefined && frames[0] !== undefined, 'a snapshot: attestations, then rows')
+      const took = (frame: Frame): boolean => session.take(frame).delivered
+      assert.deepEqual([took(frames[0]), took(attest), took(attest)], [true, true, false], 'the same attestations again bring nothing')
+      assert.equal(took(firstImport), true, 'the first rows move the pull on')
+      let again = 0
+      while (!session.done && again < 1_000) {
+        assert.equal(took(again % 2 === 0 ? firstImport : wire(firstImport)), false, 'the same rows again bring nothing')
+        again++
+        clock.advance(1_000)
+      }
+      assert.match(session.result.aborted ?? '', /brought nothing new/)
+      assert.ok(again <= STALE_MS / 1_000 + 1, `${again} frames sent again`)
+      assert.deepEqual(rowsOf(carol.store), [], 'a snapshot cut short takes nothing')
+      assert.equal(pull(carol, alice).snapshot, true, 'the next pull takes the snapshot whole')
+      assert.deepEqual(rowsOf(carol.store), rowsOf(alice.store))
+    })
+
     it('of two snapshot pulls at once (the first stalled), the newer takes the stage over and the older ends unsettled', () => {
       const [alice, bob] = collectedPair()
       bob.collect()

@@ -3,16 +3,18 @@
  * (hole 9, README Security): pulls run one at a time, but one that has
  * delivered nothing new for 2 s no longer holds back the next. "Nothing new"
  * includes frames that carry nothing at all: a server that sends an empty
- * frame every second has delivered no op.
+ * frame every second has delivered no op; and a snapshot's frames sent
+ * again: one that offers a snapshot and sends the same row every second has
+ * delivered one row.
  */
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
-import type { Frame, Hello } from '@murmur/core'
+import type { Frame, Hello, Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor } from './harness.js'
 
-describe('a member that trickles empty frames (hole 9)', () => {
+describe('a member that trickles frames that bring nothing (hole 9)', () => {
   const cluster = new TestCluster()
   let attacker: Attacker | undefined
   let trickling = true
@@ -47,6 +49,29 @@ describe('a member that trickles empty frames (hole 9)', () => {
     await cluster.converged([alice, bob], 3, 15_000)
     const took = Date.now() - asked
     console.log(`# alice held bob's 3 keys ${took} ms after connecting to him, beside mallory's trickle`)
+    assert.ok(took < 10_000, `${took} ms`)
+  })
+
+  it('nor does one that offers a snapshot and sends the same row again every second: carol catches up from bob within seconds', async () => {
+    const mallory = attacker as Attacker
+    const bob = cluster.node('bob')
+    const row: Op = mallory.op('mallory/row', 'once')
+    mallory.answer = async function * (_puller: string, hello: Hello): AsyncGenerator<Frame> {
+      yield mallory.hello(hello, { snapshot: true })
+      for (let i = 0; i < 60 && trickling; i++) {
+        yield { kind: 'import', ops: [row] }
+        await sleep(1_000)
+      }
+      yield { kind: 'control', message: { t: 'done' } }
+    }
+    const pulls = mallory.pulls.length
+    const carol = await cluster.start('carol', { peers: [mallory.node.getMultiaddrs()[0]?.toString() ?? ''] })
+    await waitFor(() => mallory.pulls.slice(pulls).some(p => p.hello.name === 'carol'), 'carol to pull from mallory')
+    const asked = Date.now()
+    assert.equal((await carol.ctl(['connect', await bob.addr()])).code, 0)
+    await cluster.converged([carol, bob], 3, 15_000)
+    const took = Date.now() - asked
+    console.log(`# carol held bob's 3 keys ${took} ms after connecting to him, beside mallory's repeated snapshot row`)
     assert.ok(took < 10_000, `${took} ms`)
   })
 })

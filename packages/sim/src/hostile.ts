@@ -72,11 +72,13 @@ export class HostileNode implements Puller {
     if (this.lies > 0) {
       this.lies--
       const vector = Object.fromEntries([...this.deps.scenario.nodes, this.id].map(id => [id, MAX]))
-      // a snapshot of nothing, behind one attestation, its own and validly signed, that claims every origin
+      // a snapshot of nothing, behind one attestation, its own and validly signed, that claims every origin; each
+      // frame sent twice, as if busy (a frame sent again brings nothing, and keeps no pull ahead of the next)
+      const attest: Frame = { kind: 'attest', ops: [this.attestation(MAX)] }
+      const rows: Frame = { kind: 'import', ops: this.replaying.slice(0, 20) }
       return ([
         { kind: 'control', message: { t: 'hello', group: 'sim', name: this.id, now: this.inner.now(), vector, snapshot: true, horizon: [MAX, 0], floors: Object.fromEntries(Object.keys(vector).map(id => [id, [MAX, 0, 0, Buffer.alloc(32).toString('base64')]])) } },
-        { kind: 'attest', ops: [this.attestation(MAX)] },
-        { kind: 'import', ops: this.replaying.slice(0, 20) },
+        attest, attest, rows, rows,
         { kind: 'control', message: { t: 'done' } }
       ] as Frame[])[Symbol.iterator]()
     }

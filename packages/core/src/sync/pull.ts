@@ -11,14 +11,15 @@
  * again.
  *
  * `STALE_OPS` ops in a row that this node holds already (none of an origin
- * asked again on purpose), or `STALE_MS` of them, end the pull: the server streams from the vector
- * this node had at the hello, and gossip brought those ops meanwhile, so the
- * rest of its stream is most likely the same. Pulls that raced a burst's
- * gossip streamed a whole backlog of duplicates for tens of seconds on every
- * node of a 10-node group. Ending early skips nothing: the next pull asks
- * from what is held then.
+ * asked again on purpose), or `STALE_MS` of frames that bring nothing new
+ * (snapshot frames too), end the pull (see `staleness.ts`): the server
+ * streams from the vector this node had at the hello, and gossip brought
+ * those ops meanwhile. Ending early skips nothing: the next pull asks from
+ * what is held then.
  */
+import { digestOf } from '../marks.js'
 import { isBehind } from './serve.js'
+import { Staleness } from './staleness.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
 import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
@@ -26,16 +27,7 @@ import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
 import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
 
-/** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
-export const STALE_OPS = 512
-/**
- * Or this long of frames that brought nothing (ops held already, or none at
- * all) and nothing new: a server that trickles
- * (a frame every few seconds) took minutes to reach `STALE_OPS`, and no
- * other pull from it could start meanwhile, though it alone held ops written
- * since the hello (seed 8161).
- */
-export const STALE_MS = 30_000
+export { STALE_MS, STALE_OPS } from './staleness.js'
 
 export interface PullInit {
   group: string
@@ -59,8 +51,8 @@ export interface PullStep {
   conflicts: PastVersion[]
   /**
    * The frame moved the pull on: the hello or done, a snapshot's attestations
-   * or rows, or ops this node took. Frames of ops it held already, or of none
-   * at all, do not: a server that trickles them has delivered nothing.
+   * or rows this pull had not taken yet, or ops this node took. Frames of
+   * what it held already, or of nothing, do not (a trickle delivers nothing).
    */
   delivered: boolean
 }
@@ -97,6 +89,8 @@ export class PullSession {
   private readonly init: PullInit
   private stage: Stage = 'hello'
   private readonly attestations: Op[] = []
+  /** Each attestation taken, as origin, seq and digest. */
+  private readonly attested = new Set<string>()
   private floors = new Map<string, Mark>()
   private prune = new Map<string, number>()
   /** Why this node takes the snapshot (see `snapshotReason`). */
@@ -108,9 +102,8 @@ export class PullSession {
   private readonly rechecks = new Set<string>()
   /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
   private readonly rechecking = new Map<string, number>()
-  /** Ops held already received in a row (see `STALE_OPS`), since `heldSince` (this node's clock, ms). */
-  private held = 0
-  private heldSince: number | undefined
+  /** How long this pull has brought nothing new. */
+  private readonly staleness = new Staleness()
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
@@ -152,10 +145,12 @@ export class PullSession {
   take (frame: Frame): PullStep {
     const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [], delivered: false }
     if (this.stage === 'hello') this.greet(frame)
-    else if (frame.kind === 'attest' && this.stage === 'attest') this.attestations.push(...frame.ops)
+    else if (frame.kind === 'attest' && this.stage === 'attest') step.delivered = this.attest(frame.ops, step.refused)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
       this.floorsFrom(step)
+      const before = this.present.size
       if (!this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
+      step.delivered = this.present.size > before
     } else if ((frame.kind === 'witness' || frame.kind === 'ops') && this.stage !== 'done') {
       if (!this.settle(step)) return step
       if (frame.kind === 'witness') this.witness(frame.ops, step)
@@ -170,8 +165,31 @@ export class PullSession {
     }
     this.result.refused += step.refused.length
     this.result.forged += step.refused.filter(r => r.forged).length
-    step.delivered = frame.kind === 'control' || ((frame.kind === 'attest' || frame.kind === 'import') ? frame.ops.length > step.refused.length : step.applied > 0)
+    if (frame.kind === 'attest' || frame.kind === 'import') this.sentAgain(step.delivered)
+    else step.delivered = frame.kind === 'control' || step.applied > 0
     return step
+  }
+
+  /** Takes a snapshot's valid attestations; whether any is new to this pull (a server may send one again, to look busy). */
+  private attest (ops: Op[], refused: Refusal[]): boolean {
+    let fresh = false
+    for (const op of ops) {
+      const refusal = this.replica.check(op)
+      if (refusal != null) { refused.push(refusal); continue }
+      const id = `${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`
+      if (this.attested.has(id)) continue
+      this.attested.add(id)
+      this.attestations.push(op)
+      fresh = true
+    }
+    return fresh
+  }
+
+  /** A snapshot frame that brought nothing new (rows or attestations sent already): `STALE_MS` of them end the pull. */
+  private sentAgain (delivered: boolean): void {
+    if (!this.staleness.snapshot(delivered, this.replica.state.now())) return
+    this.result.aborted = 'the server kept sending snapshot frames that brought nothing new'
+    this.stage = 'done'
   }
 
   private greet (frame: Frame): void {
@@ -270,12 +288,8 @@ export class PullSession {
     step.conflicts.push(...received.conflicts)
     this.result.applied += received.applied
     const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
-    const now = this.replica.state.now()
     // a frame of no ops at all counts as one of ops held already: it brought nothing
-    if (stale && this.heldSince === undefined) this.heldSince = now
-    if (!stale) this.heldSince = undefined
-    this.held = stale ? this.held + ops.length : 0
-    if (this.held >= STALE_OPS || (this.heldSince !== undefined && now - this.heldSince >= STALE_MS)) {
+    if (this.staleness.ops(stale, ops.length, this.replica.state.now())) {
       this.result.aborted = 'the server was sending ops this node holds already (gossip brought them meanwhile); the next pull asks from what it holds now'
       this.result.stale = true
       this.stage = 'done'
