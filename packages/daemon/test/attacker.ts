@@ -14,7 +14,7 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { SYNC_PROTOCOL, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
+import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { topicFor } from '../src/gossip.js'
 import { batchSigner } from '../src/op-signing.js'
@@ -28,8 +28,8 @@ export class Attacker {
   readonly topic: string
   /** Every op seen on the topic, in arrival order. */
   readonly captured: Op[] = []
-  /** Pulls that reached it: the puller and its hello. */
-  readonly pulls: Array<{ puller: string, hello: Hello }> = []
+  /** Pulls that reached it: the puller, its hello, the protocol it came over, and when. */
+  readonly pulls: Array<{ puller: string, hello: Hello, protocol: string, at: number }> = []
   /** By default it claims to hold exactly what the puller holds (so the puller takes what it sends) and sends nothing. */
   answer: SyncAnswer = (_puller, hello) => [this.hello(hello), { kind: 'control', message: { t: 'done' } }]
   private readonly signer: (payload: Uint8Array) => Uint8Array
@@ -41,7 +41,8 @@ export class Attacker {
     this.topic = topicFor(group)
   }
 
-  static async start (group = 'default'): Promise<Attacker> {
+  /** `protocols`: the sync protocols it serves (by default both; only 3.0.0 for a node from before the short hello). */
+  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]): Promise<Attacker> {
     const key = await generateKeyPair('Ed25519')
     const node = await createLibp2p({
       privateKey: key,
@@ -57,23 +58,25 @@ export class Attacker {
         attacker.captured.push(...decodeOps(event.detail.data))
       } catch {}
     })
-    await node.handle(SYNC_PROTOCOL, async (stream, connection) => {
-      const lp = lpStream(stream)
-      const frame = decodeFrame((await lp.read()).subarray())
-      if (frame.kind !== 'control' || frame.message.t !== 'hello') return
-      const puller = connection.remotePeer.toString()
-      attacker.pulls.push({ puller, hello: frame.message })
-      for await (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
-      await stream.close()
-    })
+    for (const protocol of protocols) {
+      await node.handle(protocol, async (stream, connection) => {
+        const lp = lpStream(stream)
+        const frame = decodeFrame((await lp.read()).subarray())
+        if (frame.kind !== 'control' || frame.message.t !== 'hello') return
+        const puller = connection.remotePeer.toString()
+        attacker.pulls.push({ puller, hello: frame.message, protocol: stream.protocol, at: Date.now() })
+        for await (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
+        await stream.close()
+      })
+    }
     node.services.pubsub.subscribe(attacker.topic)
     await node.start()
     return attacker
   }
 
-  /** A hello that claims the puller's own vector: not behind it, so it takes whatever follows. */
+  /** A hello that claims the puller's own vector (or its digest, to a short hello): not behind it, so it takes whatever follows. */
   hello (puller: Hello, extra: Partial<Hello> = {}): Frame {
-    return { kind: 'control', message: { t: 'hello', group: puller.group, name: 'mallory', now: Date.now(), vector: { ...puller.vector }, ...extra } }
+    return { kind: 'control', message: { t: 'hello', group: puller.group, name: 'mallory', now: Date.now(), vector: { ...puller.vector }, ...(puller.summary !== undefined ? { summary: puller.summary } : {}), ...extra } }
   }
 
   get id (): string {

@@ -69,6 +69,8 @@ export class SimAntiEntropy {
   }
 
   ended (result: PullResult, server: string): void {
+    // a short hello's answer named ops this node lacks: the whole pull, at once
+    if (result.again === true) this.init.pull(server)
     const ours = this.asked.delete(server)
     if (!ours || result.applied > 0 || result.snapshot || result.removed > 0) {
       this.stir()

@@ -109,7 +109,10 @@ export class HostileNode implements Puller {
       this.lies--
       session.hello = () => {
         const frame = hello()
-        if (frame.kind === 'control' && frame.message.t === 'hello') frame.message.vector = Object.fromEntries(Object.keys(frame.message.vector).map(o => [o, MAX]))
+        if (frame.kind === 'control' && frame.message.t === 'hello') {
+          frame.message.vector = Object.fromEntries(Object.keys(this.inner.replica.vector()).map(o => [o, MAX]))
+          delete frame.message.summary
+        }
         return frame
       }
     }

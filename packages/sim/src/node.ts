@@ -164,7 +164,7 @@ export class SimNode implements Puller {
   }
 
   session (server: string): PullSession {
-    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server })
+    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: [this.id, server].every(id => this.deps.scenario.shortHellos?.includes(id)) })
   }
 
   progress (server: string): void { this.pulls.progress(server) }

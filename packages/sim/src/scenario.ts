@@ -62,12 +62,21 @@ export interface Scenario {
    * picked it, not to every node (see `linksOf`).
    */
   links?: number
+  /**
+   * The nodes that speak the sync hello's short form (murmurd's
+   * `/murmur/sync/3.1.0`; core `sync/hello.ts`): a pull sends one only when
+   * both ends do. All of them in most seeds; none, or some (a fleet half
+   * upgraded), in the rest. Absent: none.
+   */
+  shortHellos?: string[]
 }
 
 export interface ScenarioOptions {
   /** Force a hostile member (true) or none (false). Default: one seed in four. */
   hostile?: boolean
   nodes?: number
+  /** false: no node speaks the hello's short form (seeds found before it, whose schedules it changes). */
+  shortHellos?: boolean
 }
 
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
@@ -130,8 +139,11 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
       }
     }
   }
+  // drawn after everything else, so each seed's other draws mean what they meant before it existed
+  const speakers = rng.chance(0.7) ? everyone : rng.chance(0.5) ? [] : everyone.filter(() => rng.chance(0.5))
+  const shortHellos = options.shortHellos === false ? [] : speakers
   actions.sort((a, b) => a.at - b.at)
-  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}) }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)

@@ -104,6 +104,8 @@ export interface ReplicaState {
   readonly cuts: Array<{ at: number, cut: Map<string, number> }>
   /** Mismatches already asked about: `member\norigin` → the attestation seq. */
   readonly rechecked: Map<string, number>
+  /** Servers whose last pull found them holding what this node held: the next pull from them says so in a digest (`sync/hello.ts`). */
+  readonly inStep: Set<string>
   /** Marks each held prefix passed through, the last ones and every 256th, so checking an attestation reads little. */
   readonly recent: RecentMarks
   /** Writes to make again with new stamps, by key (see `nameRewrite`); kept in `meta`, so a crash loses none. */
@@ -165,6 +167,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     lastAttest: -Infinity,
     swept: Number(store.meta('expiry_swept') ?? 0),
     rechecked: new Map(),
+    inStep: new Set(),
     cuts: [],
     recent: new RecentMarks(),
     rewrites: loadRewrites(store.meta('rewrites')),

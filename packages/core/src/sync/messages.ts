@@ -1,10 +1,11 @@
 /**
- * Frames of the sync protocol (`/murmur/sync/3.0.0`). Each frame starts with a
- * tag byte: control messages are JSON, checked field by field; the others
- * carry ops in core's binary codec.
+ * Frames of the sync protocol (`/murmur/sync/3.1.0`; 3.0.0 is the same
+ * without `summary`). Each frame starts with a tag byte: control messages are
+ * JSON, checked field by field; the others carry ops in core's binary codec.
  *
- *   puller → server   hello { group, name, now, vector, skip?, recheck? }
- *   server → puller   hello { group, name, now, vector, snapshot?, horizon? } | reject { reason }
+ *   puller → server   hello { group, name, now, vector, skip?, recheck?, summary? }
+ *   server → puller   hello { group, name, now, vector, snapshot?, horizon?, summary? } | reject { reason }
+ *   server → puller   (answering a summary) done {}: nothing else
  *   server → puller   (snapshot only) attest…: every member's attestation
  *   server → puller   (snapshot only) import…: its rows at or below its floors
  *   server → puller   witness… / ops…: ops the puller lacks, in each origin's order
@@ -17,7 +18,9 @@ import { decodeOps, encodeOps, type DecodeLimits } from '../codec.js'
 import { OpCodecError } from '../errors.js'
 import type { Op, VersionVector } from '../types.js'
 
-export const SYNC_PROTOCOL = '/murmur/sync/3.0.0'
+export const SYNC_PROTOCOL = '/murmur/sync/3.1.0'
+/** The protocol before the hello's short form: served still (the same frames but `summary`), and dialled when a peer speaks only it. */
+export const SYNC_PROTOCOL_3_0 = '/murmur/sync/3.0.0'
 
 const TAGS = { control: 0x01, ops: 0x02, witness: 0x03, import: 0x04, attest: 0x05 } as const
 export type OpsKind = Exclude<keyof typeof TAGS, 'control'>
@@ -60,6 +63,12 @@ export interface Hello {
   horizon?: [number, number]
   /** (server, with snapshot) Its floors, origin → [seq, wall, logical, digest accumulator (base64)]: where its rows end and its ops begin. */
   floors?: Record<string, [number, number, number, string]>
+  /**
+   * The digest of the sender's vector (`summarize`), sent instead of it
+   * (`vector` empty): (puller) it held the same as this server last time;
+   * (server, answering one) its own, with its vector only if they differ.
+   */
+  summary?: string
 }
 
 export type Control = Hello | { t: 'reject', reason: string } | { t: 'done' }
@@ -103,7 +112,7 @@ function control (value: unknown): Control {
       fields(message, ['t', 'reason'])
       return { t: 'reject', reason: text(message.reason, 'reason', 1024) }
     case 'hello': {
-      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors'])
+      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors', 'summary'])
       const hello: Hello = { t: 'hello', group: text(message.group, 'group', 256), name: text(message.name, 'name', 256), now: count(message.now, 'now'), vector: vector(message.vector) }
       if (message.skip !== undefined) hello.skip = skip(message.skip)
       if (message.recheck !== undefined) hello.recheck = vector(message.recheck, 'recheck')
@@ -116,6 +125,7 @@ function control (value: unknown): Control {
         hello.horizon = [count(message.horizon[0], 'horizon wall'), count(message.horizon[1], 'horizon logical')]
       }
       if (message.floors !== undefined) hello.floors = floors(message.floors)
+      if (message.summary !== undefined) hello.summary = text(message.summary, 'summary', 64)
       return hello
     }
     default:

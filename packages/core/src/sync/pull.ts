@@ -18,7 +18,9 @@
  * what is held then.
  */
 import { digestOf } from '../marks.js'
+import { noteInStep, pullerHello, rechecksOf, summarize } from './hello.js'
 import { isBehind } from './serve.js'
+import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
 import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
@@ -34,6 +36,8 @@ export interface PullInit {
   name: string
   /** The server's peer ID (its member ID): an attestation of it that disagreed with us is rechecked. */
   peer?: string
+  /** The server speaks the hello's short form (`hello.ts`). */
+  summary?: boolean
 }
 
 export interface PullStep {
@@ -80,6 +84,8 @@ export interface PullResult {
   overtaken?: boolean
   /** Origins this pull asked for again above the floor (an attestation of the server's disagreed with this node's ops). */
   rechecked: number
+  /** The hello was the short form, and the server's vector names ops this node lacks: pull from it again (the hello will be whole). */
+  again?: boolean
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -106,6 +112,9 @@ export class PullSession {
   private readonly staleness = new Staleness()
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
+  /** The vector the hello named, and its digest when the hello was the short form. */
+  private sent: VersionVector = {}
+  private summary: string | undefined
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
 
   constructor (replica: Replica, init: PullInit) {
@@ -117,28 +126,15 @@ export class PullSession {
     return this.stage === 'done'
   }
 
-  /** The first frame to send. */
+  /** The first frame to send: the whole hello, or its short form (see `hello.ts`). */
   hello (): Frame {
-    const state = this.replica.state
-    const vector = this.replica.vector()
-    const recheck: VersionVector = {}
-    for (const mismatch of state.stability.mismatches.values()) {
-      const key = `${mismatch.member}\n${mismatch.origin}`
-      if (mismatch.member !== this.init.peer || state.rechecked.get(key) === mismatch.attestation) continue
-      this.rechecking.set(key, mismatch.attestation)
-      recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
-      this.rechecks.add(mismatch.origin)
-    }
+    const recheck = rechecksOf(this.replica.state, this.init.peer, this.rechecking)
+    for (const origin of Object.keys(recheck)) this.rechecks.add(origin)
     this.result.rechecked = this.rechecks.size
-    const skip: Record<string, Array<[number, number]>> = {}
-    let runs = 0
-    for (const origin of state.pending.origins()) {
-      const ranges = state.pending.ranges(origin).slice(0, 1024 - runs)
-      runs += ranges.length
-      if (ranges.length > 0) skip[origin] = ranges
-    }
-    const horizon: [number, number] = [state.horizon.wall, state.horizon.logical]
-    return { kind: 'control', message: { t: 'hello', group: this.init.group, name: this.init.name, now: Math.floor(state.now()), vector, horizon, ...(runs > 0 ? { skip } : {}), ...(this.rechecks.size > 0 ? { recheck } : {}) } }
+    this.sent = this.replica.vector()
+    const hello = pullerHello(this.replica.state, { ...this.init, vector: this.sent, recheck })
+    this.summary = hello.summary
+    return { kind: 'control', message: hello }
   }
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
@@ -160,6 +156,7 @@ export class PullSession {
       this.stage = 'done'
       // rechecked only once the server sent all it had: a pull cut short asks again
       for (const [key, attestation] of this.rechecking) this.replica.state.rechecked.set(key, attestation)
+      noteInStep(this.replica.state, this.init.peer, summarize(this.replica.vector()) === summarize(this.result.peerVector ?? {}))
     } else {
       throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
     }
@@ -199,13 +196,18 @@ export class PullSession {
     if (message.t !== 'hello') throw new SyncProtocolError(`expected hello, got ${message.t}`)
     if (message.group !== this.init.group) throw new SyncProtocolError('peer answered for another group')
     const hello: Hello = message
-    Object.assign(this.result, { peerName: hello.name, peerNow: hello.now, peerVector: hello.vector, snapshot: hello.snapshot === true })
+    // a short hello answered with the same digest: the server held what this node sent it
+    const same = this.summary !== undefined && hello.summary === this.summary
+    const vector = same ? this.sent : hello.vector
+    noteInStep(this.replica.state, this.init.peer, false)
+    this.result.again = this.summary !== undefined && !same && lacks(this.sent, vector)
+    Object.assign(this.result, { peerName: hello.name, peerNow: hello.now, peerVector: vector, snapshot: hello.snapshot === true })
     if (hello.horizon != null) this.horizon = hello.horizon
     if (hello.floors != null) this.claimedFloors = hello.floors
     // a server that lacks ops collected here may hand over older ops as if they were live: ask it nothing, unless
     // this node is behind it too (two sides that each went on without the other past the retention): then one
     // snapshot each way is the only way they meet again
-    if (isBehind(hello.vector, this.replica.state.origins) && hello.snapshot !== true) {
+    if (isBehind(vector, this.replica.state.origins) && hello.snapshot !== true) {
       this.result.aborted = 'the peer lacks ops this node has collected; it must catch up from this node first'
       this.stage = 'done'
       return

@@ -21,6 +21,8 @@
  *   at or before the puller's horizon (its newest collected tombstone), the
  *   only case where it can have collected what beat it (a puller that says
  *   nothing gets every witness; one that lies only misses some).
+ * - A puller that sends only a digest of its vector (`hello.ts`) gets this
+ *   node's digest and `done`, with this node's vector when they differ.
  * - This node's own ops leave only once they are on disk.
  *
  * Frames are produced lazily (a generator), one page of the store at a time:
@@ -30,6 +32,7 @@ import { compareStamps } from '../compare.js'
 import { attestationKey, RESERVED_PREFIX } from '../keys.js'
 import { seqOf } from '../marks.js'
 import { chunkByBatch } from './chunk.js'
+import { summarize } from './hello.js'
 import type { Frame, Hello, OpsKind } from './messages.js'
 import type { Replica } from '../replica/replica.js'
 import type { HeldOp, Mark, Op, OpProof, VersionVector } from '../types.js'
@@ -59,6 +62,14 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   const state = replica.state
   if (hello.group !== init.group) {
     yield { kind: 'control', message: { t: 'reject', reason: `this node serves group "${init.group}", not "${hello.group}"` } }
+    return
+  }
+  if (hello.summary !== undefined) {
+    // the short form (`hello.ts`): nothing to send if the digests match; else this node's vector, for the puller to decide
+    const vector = replica.vector()
+    const summary = summarize(vector)
+    yield { kind: 'control', message: { t: 'hello', group: init.group, name: init.name, now: Math.floor(state.now()), vector: summary === hello.summary ? {} : vector, summary } }
+    yield { kind: 'control', message: { t: 'done' } }
     return
   }
   const snapshot = isBehind(hello.vector, state.origins)

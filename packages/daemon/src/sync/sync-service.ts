@@ -11,7 +11,7 @@
  * trickles) stops holding back the next.
  */
 import { setMaxListeners } from 'node:events'
-import { PullQueue, PullSession, SYNC_PROTOCOL, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
+import { PullQueue, PullSession, SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
@@ -84,13 +84,17 @@ export class SyncService implements Startable {
   }
 
   async start (): Promise<void> {
-    await this.components.registrar.handle(SYNC_PROTOCOL, (stream, connection) => {
-      this.answer(stream, connection).catch(err => {
-        this.init.log.debug({ peer: connection.remotePeer.toString(), err }, 'sync serve failed')
-        stream.abort(err)
-      })
-    }, { maxInboundStreams: 8 })
-    this.topologyId = await this.components.registrar.register(SYNC_PROTOCOL, {
+    // one handler for both: a 3.0.0 puller never sends the short hello, and is answered as before
+    for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]) {
+      await this.components.registrar.handle(protocol, (stream, connection) => {
+        this.answer(stream, connection).catch(err => {
+          this.init.log.debug({ peer: connection.remotePeer.toString(), err }, 'sync serve failed')
+          stream.abort(err)
+        })
+      }, { maxInboundStreams: 8 })
+    }
+    // a member speaks 3.0.0 at least (this one and those before the short hello)
+    this.topologyId = await this.components.registrar.register(SYNC_PROTOCOL_3_0, {
       onConnect: peer => {
         // a member pulled from as its connection opened: identify, which calls this, adds nothing
         if (this.opened.delete(peer.toString())) return
@@ -102,7 +106,7 @@ export class SyncService implements Startable {
   async stop (): Promise<void> {
     this.shutdown.abort()
     if (this.topologyId != null) this.components.registrar.unregister(this.topologyId)
-    await this.components.registrar.unhandle(SYNC_PROTOCOL)
+    for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]) await this.components.registrar.unhandle(protocol)
   }
 
   /** Asks for a pull from `peer`; concurrent requests coalesce into one more run. */
@@ -140,6 +144,8 @@ export class SyncService implements Startable {
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
       this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
       this.init.onResult(result, peer, reason)
+      // a short hello's answer named ops this node lacks: the whole pull, next
+      if (result.again === true) this.pullInBackground(peer, 'digest')
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       // identify's onConnect, should it come yet, pulls again
@@ -154,11 +160,11 @@ export class SyncService implements Startable {
 
   private async pullOnce (peer: PeerId): Promise<PullResult> {
     const signal = this.deadline()
-    const stream = await this.components.connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+    const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) must not hold up later pulls
     stream.inactivityTimeout = STREAM_IDLE_MS
     const lp = framed(stream, this.maxFrameBytes)
-    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString() })
+    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL })
     try {
       const sentAt = Date.now()
       await lp.write(encodeFrame(session.hello()), { signal })
@@ -201,8 +207,9 @@ export class SyncService implements Startable {
     const hello = frame.message
     if (hello.group === this.init.group) {
       this.init.onMember(connection.remotePeer, hello.name)
-      Object.assign(this.peerState(connection.remotePeer), { name: hello.name, vector: hello.vector, clockOffsetMs: hello.now - Date.now() })
-      this.init.onClaim?.(hello.vector, connection.remotePeer)
+      // a short hello names no vector: the peer's last one stands
+      Object.assign(this.peerState(connection.remotePeer), { name: hello.name, clockOffsetMs: hello.now - Date.now(), ...(hello.summary === undefined ? { vector: hello.vector } : {}) })
+      if (hello.summary === undefined) this.init.onClaim?.(hello.vector, connection.remotePeer)
     } else {
       this.init.onStranger?.(connection.remotePeer)
     }

@@ -28,6 +28,8 @@ export interface FleetInit {
   /** Whether nodes write attestations from the start (`attesting` turns them on later); see run.ts. */
   attest: boolean
   gossip: boolean
+  /** Pulls send the hello's short form once in step (murmurd's 3.1.0; core `sync/hello.ts`); false: always the whole hello. */
+  shortHellos: boolean
 }
 
 const GROUP = 'sim'
@@ -164,7 +166,7 @@ export class Fleet {
     if (server === undefined || !this.connected(puller.index, serverIndex)) return finished()
     const started = this.sched.now
     const alive = (): boolean => this.connected(puller.index, serverIndex) && this.sched.now - started < PULL_TIMEOUT_MS
-    const session = new PullSession(puller.replica, { group: GROUP, name: puller.id, peer: server.id })
+    const session = new PullSession(puller.replica, { group: GROUP, name: puller.id, peer: server.id, summary: this.init.shortHellos })
     const hello = encodeFrame(session.hello())
     this.count(puller.index, serverIndex, STREAM_OPEN_BYTES + hello.length + FRAME_OVERHEAD, 'ae')
     let frames: Iterator<Frame> | undefined
@@ -184,8 +186,10 @@ export class Fleet {
         const step = session.take(decodeFrame(bytes, { maxValueBytes: 1024 * 1024 }))
         puller.progress(serverIndex)
         puller.took(step)
-        if (session.done) finished()
-        else next()
+        if (!session.done) return next()
+        finished()
+        // a short hello's answer named ops it lacks: the whole pull next, as murmurd does
+        if (session.result.again === true) puller.connected(serverIndex)
       })
     }
     this.sched.after(this.delay(puller.index, serverIndex), next)

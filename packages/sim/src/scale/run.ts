@@ -82,6 +82,7 @@ export const defaults: Omit<ScaleOptions, 'seed' | 'nodes'> = {
   attestIntervalMs: attestIntervalFor(30_000),
   attest: 'all',
   gossip: true,
+  shortHellos: true,
   rate: 100,
   writeSeconds: 10,
   writer: 'random',

@@ -23,6 +23,7 @@ export const SCALE_USAGE = `usage: npm run sim -- --scale SIZES [options]
   --attest all|gc|off|auto  attestations in every phase, in the churn phase only, or none
                      (auto: all up to ${REAL_ATTEST_MAX} nodes, gc up to ${GC_ATTEST_MAX}, then off)
   --no-gossip        anti-entropy alone (no gossipsub)
+  --whole-hellos     every pull sends the whole vector (as before /murmur/sync/3.1.0's short hello)
   --writes-only      the write phase only: no partition, no churn
   --churn PCT        nodes leaving a minute in the churn phase, % (default 3)
   --grace MS         tombstone grace (default 30000; murmurd's is 300000)
@@ -47,6 +48,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         latency: { type: 'string', default: '10-150' },
         attest: { type: 'string', default: 'auto' },
         'no-gossip': { type: 'boolean', default: false },
+        'whole-hellos': { type: 'boolean', default: false },
         'writes-only': { type: 'boolean', default: false },
         churn: { type: 'string', default: String(defaults.churnPerMin * 100) },
         grace: { type: 'string', default: String(defaults.graceMs) },
@@ -94,6 +96,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         topology: { ...defaults.topology, kind: opts.topology, latency: latency as [number, number] },
         attest,
         gossip: !opts['no-gossip'],
+        shortHellos: !opts['whole-hellos'],
         phases: opts['writes-only'] ? 'writes' : 'all'
       })
       reports.push(report)

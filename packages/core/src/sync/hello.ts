@@ -1,0 +1,87 @@
+/**
+ * The puller's hello, and its short form. A hello names every origin this
+ * node holds (about 60 bytes each), on every pull it makes and every pull it
+ * serves: in a group at rest, where nearly every pull finds nothing to take,
+ * that is most of what anti-entropy costs (issue #14: ~57 kB each way at
+ * 1,000 origins). So a pull from a server whose last pull ended with the two
+ * holding the same (`ReplicaState.inStep`) sends only a digest
+ * of its vector (`summary`, with an empty vector). A server whose own
+ * vector has the same digest holds nothing this node lacks, and answers
+ * with its digest and `done`; one whose differs answers with its whole
+ * vector and `done`, and the puller pulls again in full if that names ops it
+ * lacks (`PullResult.again`). A hello that asks for more than the vector
+ * (runs held waiting, origins to recheck) is always whole.
+ *
+ * A server's digest is a claim like the rest: a lying one only keeps this
+ * node from asking it (as a server that withholds does), and its vector
+ * after a differing digest only decides whether to ask again.
+ */
+import { createHash } from 'node:crypto'
+import type { Hello } from './messages.js'
+import type { ReplicaState } from '../replica/state.js'
+import type { VersionVector } from '../types.js'
+
+/** The digest of a vector: SHA-256 over its origins with a seq above 0, in order, base64. */
+export function summarize (vector: VersionVector): string {
+  const hash = createHash('sha256')
+  for (const origin of Object.keys(vector).sort()) {
+    const seq = vector[origin] ?? 0
+    if (seq > 0) hash.update(`${origin}\n${seq}\n`)
+  }
+  return hash.digest('base64')
+}
+
+export interface HelloParts {
+  group: string
+  name: string
+  /** The server, when known: its last exchange decides whether the short form may go. */
+  peer?: string
+  /** The server speaks the short form (murmurd: `/murmur/sync/3.1.0` was negotiated). */
+  summary?: boolean
+  vector: VersionVector
+  /** Origin → seq to send again from (see `Hello.recheck`). */
+  recheck: VersionVector
+}
+
+/**
+ * The origins to ask `peer` for again from the floor: those its attestation
+ * disagreed on, not asked about since. Fills `rechecking` (`member\norigin`
+ * → the attestation), to mark rechecked once the server says done.
+ */
+export function rechecksOf (state: ReplicaState, peer: string | undefined, rechecking: Map<string, number>): VersionVector {
+  const recheck: VersionVector = {}
+  for (const mismatch of state.stability.mismatches.values()) {
+    const key = `${mismatch.member}\n${mismatch.origin}`
+    if (mismatch.member !== peer || state.rechecked.get(key) === mismatch.attestation) continue
+    rechecking.set(key, mismatch.attestation)
+    recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
+  }
+  return recheck
+}
+
+/** The hello for a pull: the whole one, or its short form where `HelloParts` allow it. */
+export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
+  const skip: Record<string, Array<[number, number]>> = {}
+  let runs = 0
+  for (const origin of state.pending.origins()) {
+    const ranges = state.pending.ranges(origin).slice(0, 1024 - runs)
+    runs += ranges.length
+    if (ranges.length > 0) skip[origin] = ranges
+  }
+  const rechecks = Object.keys(parts.recheck).length
+  const base = { t: 'hello' as const, group: parts.group, name: parts.name, now: Math.floor(state.now()), horizon: [state.horizon.wall, state.horizon.logical] as [number, number] }
+  if (parts.summary === true && parts.peer !== undefined && state.inStep.has(parts.peer) && runs === 0 && rechecks === 0) return { ...base, vector: {}, summary: summarize(parts.vector) }
+  return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}) }
+}
+
+/** Whether this node held what the server said it held when the pull ended (false until then, and for a pull cut short). */
+export function noteInStep (state: ReplicaState, peer: string | undefined, same: boolean): void {
+  if (peer === undefined) return
+  if (!same) {
+    state.inStep.delete(peer)
+    return
+  }
+  // a bound on servers remembered: a node pulls from the members it links to, far fewer
+  if (state.inStep.size >= 4096) state.inStep.clear()
+  state.inStep.add(peer)
+}
