@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullSession, encodeFrame, serve, summarize, type Frame, type Hello, type PullResult, type Replica } from '../src/index.js'
+import { PullSession, claimOf, encodeFrame, serve, summarize, totalOf, type Frame, type Hello, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, put, replicaFactory, rowsOf, storeFactory, tempDir, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -75,12 +75,15 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(pullShort(alice, bob).hello.summary, summarize(alice.vector()), 'in step again')
     })
 
-    it('does not pull again when the digest differs only because this node holds more', () => {
+    it('does not pull again when the digest differs only because this node holds more; its total tells the server', () => {
       const [alice, bob] = inStep(5)
       pullShort(alice, bob)
+      assert.equal(claimOf((pullShort(alice, bob)).hello)(bob.vector()), false, 'in step: no claim')
       put(alice, 'mine', 'alice only')
       const short = pullShort(alice, bob)
       assert.deepEqual(short.hello.vector, {})
+      assert.equal(short.hello.total, totalOf(alice.vector()))
+      assert.equal(claimOf(short.hello)(bob.vector()), true, 'the server learns that alice holds more')
       assert.equal(short.result.again, false)
       assert.equal(pullShort(alice, bob).hello.summary, undefined, 'not in step: the next hello is whole')
     })

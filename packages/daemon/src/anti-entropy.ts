@@ -5,7 +5,8 @@
  * `rechecksDue`). Pulls that bring nothing
  * lengthen the wait, up to the bound; an op written or received, a gap, a new
  * connection or a peer saying it holds ops this node lacks shorten it again
- * (`stir`, `claimed`). A peer's word only ever brings a pull sooner: the bound
+ * (`stir`, `claimed`; a member pulling from this node with such a vector is
+ * pulled from in turn). A peer's word only ever brings a pull sooner: the bound
  * holds whatever peers say.
  */
 import { AntiEntropyPace, lacks, type PullResult, type Replica, type VersionVector } from '@murmur/core'
@@ -33,6 +34,8 @@ export interface AntiEntropyComponents {
 
 /** The reason a pull of this module's own is started with (the sync service hands it back with the result). */
 export const ANTI_ENTROPY = 'anti-entropy'
+/** How long after a member's pull names ops this node lacks it pulls from that member, if gossip has not brought them meanwhile. */
+export const CLAIM_PULL_MS = 500
 
 export class AntiEntropy {
   private readonly init: AntiEntropyInit
@@ -41,6 +44,8 @@ export class AntiEntropy {
   private timer?: NodeJS.Timeout
   private pulls = 0
   private clockWarnedAt = -Infinity
+  /** Members whose pull named ops this node lacks: a pull from each, `CLAIM_PULL_MS` later. */
+  private readonly asking = new Map<string, NodeJS.Timeout>()
 
   constructor (init: AntiEntropyInit) {
     this.init = init
@@ -55,6 +60,8 @@ export class AntiEntropy {
 
   stop (): void {
     clearTimeout(this.timer)
+    for (const timer of this.asking.values()) clearTimeout(timer)
+    this.asking.clear()
     this.parts = undefined
   }
 
@@ -64,9 +71,23 @@ export class AntiEntropy {
     if (wait != null && this.parts != null) this.plan(wait)
   }
 
-  /** A peer says it holds `vector`: if that names ops this node lacks, the next pull comes sooner (never later). */
-  claimed (vector: VersionVector | undefined): void {
-    if (vector != null && this.parts != null && lacks(this.parts.replica.vector(), vector)) this.stir()
+  /**
+   * A peer says it holds more than this node (`holdsMore`, see core's
+   * `claimOf`): the next pull comes sooner (never later), and, when `peer` said it pulling
+   * from this node, a pull from it follows in `CLAIM_PULL_MS` if this node
+   * still lacks them, not a whole interval later. A short hello says it
+   * with its total (a whole one, with its vector).
+   */
+  claimed (holdsMore: ((ours: VersionVector) => boolean) | undefined, peer?: PeerId): void {
+    if (holdsMore == null || this.parts == null || !holdsMore(this.parts.replica.vector())) return
+    this.stir()
+    const id = peer?.toString()
+    if (peer == null || id == null || this.asking.has(id)) return
+    this.asking.set(id, setTimeout(() => {
+      this.asking.delete(id)
+      const parts = this.parts
+      if (parts != null && holdsMore(parts.replica.vector())) parts.sync.pullInBackground(peer, 'claim')
+    }, CLAIM_PULL_MS))
   }
 
   /**
@@ -81,7 +102,8 @@ export class AntiEntropy {
       return
     }
     this.pace.quiet()
-    this.claimed(result.peerVector)
+    const vector = result.peerVector
+    if (vector != null) this.claimed(ours => lacks(ours, vector))
   }
 
   status (): AntiEntropyStatus {

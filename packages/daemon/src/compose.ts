@@ -142,7 +142,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer, reason) => { replication.pullEnded(result, peer, reason) },
-      onClaim: vector => { replication.antiEntropy.claimed(vector) },
+      onClaim: (holdsMore, peer) => { replication.antiEntropy.claimed(holdsMore, peer) },
       onMember: (peer, name) => {
         components.memberConnected(peer, name)
         watch.joined(peer.toString())

@@ -105,11 +105,11 @@ export class Attacker {
     await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).length > 0, 'the attacker to join the topic mesh')
   }
 
-  /** Starts a pull from the node at `addr` with a hello that says it holds `vector`, takes the node's hello and hangs up. */
-  async claim (addr: string, vector: VersionVector, group = 'default'): Promise<void> {
+  /** Starts a pull from the node at `addr` with a hello that says it holds `vector` (and `extra`), takes the node's hello and hangs up. */
+  async claim (addr: string, vector: VersionVector, group = 'default', extra: Partial<Hello> = {}): Promise<void> {
     const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL)
     const lp = lpStream(stream)
-    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector } }))
+    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector, ...extra } }))
     await lp.read()
     stream.abort(new Error('the attacker had what it came for'))
   }

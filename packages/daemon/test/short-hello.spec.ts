@@ -3,7 +3,9 @@
  * `sync/hello.ts`): once a pull from a peer ends with both holding the same,
  * the next sends a digest of the vector, not the vector; a digest that
  * differs over a vector naming ops the node lacks brings the whole pull at
- * once; and a peer that speaks only 3.0.0 always gets the whole hello.
+ * once; a member whose pull says it holds more (a vector, or a short
+ * hello's total) is pulled from in turn; and a peer that speaks only 3.0.0
+ * always gets the whole hello.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
@@ -50,6 +52,26 @@ describe('the sync hello\'s short form', () => {
     assert.ok(differed >= 0 && next !== undefined, `pulls after: ${after.map(p => p.hello.summary === undefined ? 'whole' : 'short').join(', ')}`)
     assert.equal(next.hello.summary, undefined, 'the pull after a differing digest is whole')
     assert.ok(alice.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes('"reason":"digest"')), 'asked at once, for the digest')
+  })
+
+  it('pulls, within a second, from a member whose short hello says it holds more (its total), as from one whose vector does', async () => {
+    const mallory = await Attacker.start()
+    attackers.push(mallory)
+    // anti-entropy out of the way: only the claim can bring these pulls
+    const carol = await cluster.start('carol', { args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'] })
+    await carol.put('k', 'v')
+    await mallory.dial(await carol.addr())
+    await waitFor(() => mallory.pulls.length > 0, 'carol to pull from mallory on connecting')
+    for (const [what, claim] of [['a short hello', { summary: 'anything', total: 1_000 }], ['a whole hello', {}]] as const) {
+      const from = mallory.pulls.length
+      const asked = Date.now()
+      await mallory.claim(await carol.addr(), 'total' in claim ? {} : { [mallory.id]: 5 }, 'default', claim)
+      await waitFor(() => mallory.pulls.length > from, `carol to pull from mallory after ${what} claiming more`, 5_000)
+      const took = (mallory.pulls[from]?.at ?? 0) - asked
+      console.log(`# carol pulled from mallory ${took} ms after ${what} claimed more`)
+      assert.ok(took < 2_000, `${took} ms`)
+    }
+    assert.ok(carol.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes('"reason":"claim"')))
   })
 
   it('sends the whole hello, every time, to a peer that speaks only 3.0.0', async () => {

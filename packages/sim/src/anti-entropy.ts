@@ -21,6 +21,8 @@ export interface SimAntiEntropyInit {
   pull: (peer: string) => void
   /** What this node holds now. */
   vector: () => VersionVector
+  /** A pull from a puller whose vector names ops this node lacks (murmurd's since 3.1.0; off for seeds found before). */
+  claimPulls: boolean
 }
 
 export class SimAntiEntropy {
@@ -30,6 +32,7 @@ export class SimAntiEntropy {
   /** Peers of pulls this started, not yet ended. */
   private readonly asked = new Set<string>()
   private readonly repairs = new Map<string, Timer>()
+  private readonly asking = new Map<string, Timer>()
 
   constructor (init: SimAntiEntropyInit) {
     this.init = init
@@ -45,8 +48,9 @@ export class SimAntiEntropy {
     this.init.sched.cancel(this.timer)
     this.timer = undefined
     this.asked.clear()
-    for (const timer of this.repairs.values()) this.init.sched.cancel(timer)
+    for (const timer of [...this.repairs.values(), ...this.asking.values()]) this.init.sched.cancel(timer)
     this.repairs.clear()
+    this.asking.clear()
   }
 
   /** Ops from `peer` arrived past a gap in an origin's sequence: pull from it soon. */
@@ -64,8 +68,15 @@ export class SimAntiEntropy {
     if (wait !== undefined && this.timer !== undefined) this.plan(wait)
   }
 
-  claimed (vector: VersionVector | undefined): void {
-    if (vector !== undefined && lacks(this.init.vector(), vector)) this.stir()
+  /** As murmurd's: a claim to hold more (core's `claimOf`) stirs the pace; said by a puller (`peer`), a pull from it 500 ms later if still lacking. */
+  claimed (holdsMore: (ours: VersionVector) => boolean, peer?: string): void {
+    if (!holdsMore(this.init.vector())) return
+    this.stir()
+    if (peer === undefined || this.asking.has(peer) || !this.init.claimPulls) return
+    this.asking.set(peer, this.init.sched.after(500, () => {
+      this.asking.delete(peer)
+      if (holdsMore(this.init.vector())) this.init.pull(peer)
+    }))
   }
 
   ended (result: PullResult, server: string): void {
@@ -77,7 +88,8 @@ export class SimAntiEntropy {
       return
     }
     this.pace.quiet()
-    this.claimed(result.peerVector)
+    const vector = result.peerVector
+    if (vector !== undefined) this.claimed(ours => lacks(ours, vector))
   }
 
   private plan (wait: number): void {

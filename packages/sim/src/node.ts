@@ -7,7 +7,7 @@
  * says to write again, and a start that fails on a full disk as murmurd's
  * does (it exits; its supervisor starts it again).
  */
-import { PullQueue, PullSession, Replica, SqliteStore, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
+import { PullQueue, PullSession, Replica, SqliteStore, claimOf, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
 import { SimAntiEntropy } from './anti-entropy.js'
 import { SimDisk } from './disk.js'
 import { SIM_HISTORY } from './history-check.js'
@@ -60,7 +60,7 @@ export class SimNode implements Puller {
     this.deps = deps
     this.clockOffset = deps.scenario.clocks[id] ?? 0
     this.disk = new SimDisk(deps.dir, id, () => deps.sched.now)
-    this.antiEntropy = new SimAntiEntropy({ ...deps, intervalMs: deps.scenario.config.antiEntropyMs, peers: () => deps.net.peersOf(id), pull: peer => { this.pulls.request(peer) }, vector: () => this.replica.vector() })
+    this.antiEntropy = new SimAntiEntropy({ ...deps, intervalMs: deps.scenario.config.antiEntropyMs, peers: () => deps.net.peersOf(id), pull: peer => { this.pulls.request(peer) }, vector: () => this.replica.vector(), claimPulls: deps.scenario.claimPulls === true })
   }
 
   /** This node's wall clock: virtual time from a fixed epoch, plus its offset. */
@@ -149,9 +149,9 @@ export class SimNode implements Puller {
     return 'accept'
   }
 
-  serve (hello: Frame, _puller: string): Iterator<Frame> {
+  serve (hello: Frame, puller: string): Iterator<Frame> {
     if (hello.kind !== 'control' || hello.message.t !== 'hello') return [][Symbol.iterator]()
-    if (hello.message.group === GROUP) this.antiEntropy.claimed(hello.message.vector)
+    if (hello.message.group === GROUP) this.antiEntropy.claimed(claimOf(hello.message), puller)
     return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES })
   }
 

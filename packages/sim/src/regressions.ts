@@ -204,8 +204,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * conflicts differed. A write now says it saw the newer of the row and the
    * newest past version (the sim README has the whole story).
    */
-  'old-row-under-newer-history': () => scenario(1065, { hostile: true, shortHellos: false }),
-  'old-row-under-newer-history-2': () => scenario(2334, { shortHellos: false }),
+  'old-row-under-newer-history': () => scenario(1065, { hostile: true, before31: true }),
+  'old-row-under-newer-history-2': () => scenario(2334, { before31: true }),
   /**
    * The simulator's bookkeeping (hostile seed 1813; rebuilt once snapshots
    * came in fewer frames): n2, back past the retention, took a snapshot cut
@@ -268,7 +268,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     faultsUntil: 45_000
   }),
   /** Hostile seed 9848: m0's second version of a seq, withheld, reaches n3 after deletes stamped after it were collected; written again, it brings nothing deleted back. */
-  'second-version-after-collection': () => scenario(9848, { hostile: true, shortHellos: false }),
+  'second-version-after-collection': () => scenario(9848, { hostile: true, before31: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

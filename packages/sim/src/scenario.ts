@@ -69,14 +69,20 @@ export interface Scenario {
    * upgraded), in the rest. Absent: none.
    */
   shortHellos?: string[]
+  /** A node pulls from a member whose pull named ops it lacks (murmurd's since 3.1.0). Absent: it does not. */
+  claimPulls?: boolean
 }
 
 export interface ScenarioOptions {
   /** Force a hostile member (true) or none (false). Default: one seed in four. */
   hostile?: boolean
   nodes?: number
-  /** false: no node speaks the hello's short form (seeds found before it, whose schedules it changes). */
-  shortHellos?: boolean
+  /**
+   * As murmurd was before sync 3.1.0, for seeds found then (3.1.0 changes
+   * their schedules): no node speaks the hello's short form, and none pulls
+   * from a member whose pull named ops it lacks.
+   */
+  before31?: boolean
 }
 
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
@@ -141,9 +147,9 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   }
   // drawn after everything else, so each seed's other draws mean what they meant before it existed
   const speakers = rng.chance(0.7) ? everyone : rng.chance(0.5) ? [] : everyone.filter(() => rng.chance(0.5))
-  const shortHellos = options.shortHellos === false ? [] : speakers
+  const shortHellos = options.before31 === true ? [] : speakers
   actions.sort((a, b) => a.at - b.at)
-  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, claimPulls: options.before31 !== true }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)

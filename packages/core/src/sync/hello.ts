@@ -5,7 +5,9 @@
  * that is most of what anti-entropy costs (issue #14: ~57 kB each way at
  * 1,000 origins). So a pull from a server whose last pull ended with the two
  * holding the same (`ReplicaState.inStep`) sends only a digest
- * of its vector (`summary`, with an empty vector). A server whose own
+ * of its vector (`summary`, with an empty vector, and `total`, the sum of
+ * its seqs: a server below it knows the puller holds more, and pulls from
+ * it in turn, as a whole vector would have told it). A server whose own
  * vector has the same digest holds nothing this node lacks, and answers
  * with its digest and `done`; one whose differs answers with its whole
  * vector and `done`, and the puller pulls again in full if that names ops it
@@ -17,9 +19,29 @@
  * after a differing digest only decides whether to ask again.
  */
 import { createHash } from 'node:crypto'
+import { lacks } from './anti-entropy-pace.js'
 import type { Hello } from './messages.js'
 import type { ReplicaState } from '../replica/state.js'
 import type { VersionVector } from '../types.js'
+
+/** The sum of a vector's seqs (at most 2^53 − 1): sent with a digest, so the server can tell a puller that holds more than it does. */
+export function totalOf (vector: VersionVector): number {
+  let total = 0
+  for (const seq of Object.values(vector)) total += seq ?? 0
+  return Math.min(Number.MAX_SAFE_INTEGER, total)
+}
+
+/**
+ * What a puller's hello claims, as a test of the server's vector: whether
+ * the puller says it holds ops `ours` lacks. A whole hello's vector names
+ * them; a short one's `total` above the server's own means there are some
+ * (a seq higher somewhere). A claim only ever brings a pull sooner.
+ */
+export function claimOf (hello: Hello): (ours: VersionVector) => boolean {
+  if (hello.summary === undefined) return ours => lacks(ours, hello.vector)
+  const total = hello.total ?? 0
+  return ours => totalOf(ours) < total
+}
 
 /** The digest of a vector: SHA-256 over its origins with a seq above 0, in order, base64. */
 export function summarize (vector: VersionVector): string {
@@ -70,7 +92,7 @@ export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
   }
   const rechecks = Object.keys(parts.recheck).length
   const base = { t: 'hello' as const, group: parts.group, name: parts.name, now: Math.floor(state.now()), horizon: [state.horizon.wall, state.horizon.logical] as [number, number] }
-  if (parts.summary === true && parts.peer !== undefined && state.inStep.has(parts.peer) && runs === 0 && rechecks === 0) return { ...base, vector: {}, summary: summarize(parts.vector) }
+  if (parts.summary === true && parts.peer !== undefined && state.inStep.has(parts.peer) && runs === 0 && rechecks === 0) return { ...base, vector: {}, summary: summarize(parts.vector), total: totalOf(parts.vector) }
   return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}) }
 }
 

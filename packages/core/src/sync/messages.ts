@@ -3,7 +3,7 @@
  * without `summary`). Each frame starts with a tag byte: control messages are
  * JSON, checked field by field; the others carry ops in core's binary codec.
  *
- *   puller → server   hello { group, name, now, vector, skip?, recheck?, summary? }
+ *   puller → server   hello { group, name, now, vector, skip?, recheck?, summary?, total? }
  *   server → puller   hello { group, name, now, vector, snapshot?, horizon?, summary? } | reject { reason }
  *   server → puller   (answering a summary) done {}: nothing else
  *   server → puller   (snapshot only) attest…: every member's attestation
@@ -69,6 +69,8 @@ export interface Hello {
    * (server, answering one) its own, with its vector only if they differ.
    */
   summary?: string
+  /** (puller, with `summary`) The sum of its vector's seqs (`totalOf`). */
+  total?: number
 }
 
 export type Control = Hello | { t: 'reject', reason: string } | { t: 'done' }
@@ -112,7 +114,7 @@ function control (value: unknown): Control {
       fields(message, ['t', 'reason'])
       return { t: 'reject', reason: text(message.reason, 'reason', 1024) }
     case 'hello': {
-      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors', 'summary'])
+      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors', 'summary', 'total'])
       const hello: Hello = { t: 'hello', group: text(message.group, 'group', 256), name: text(message.name, 'name', 256), now: count(message.now, 'now'), vector: vector(message.vector) }
       if (message.skip !== undefined) hello.skip = skip(message.skip)
       if (message.recheck !== undefined) hello.recheck = vector(message.recheck, 'recheck')
@@ -126,6 +128,7 @@ function control (value: unknown): Control {
       }
       if (message.floors !== undefined) hello.floors = floors(message.floors)
       if (message.summary !== undefined) hello.summary = text(message.summary, 'summary', 64)
+      if (message.total !== undefined) hello.total = count(message.total, 'total')
       return hello
     }
     default:

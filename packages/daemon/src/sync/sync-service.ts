@@ -11,7 +11,7 @@
  * trickles) stops holding back the next.
  */
 import { setMaxListeners } from 'node:events'
-import { PullQueue, PullSession, SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
+import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
@@ -37,8 +37,8 @@ export interface SyncInit {
   onStep(step: PullStep, peer: PeerId): void
   /** A pull from `peer` ended; `reason` is the one it was asked for with. */
   onResult(result: PullResult, peer: PeerId, reason: string): void
-  /** A member pulling from this node said it holds `vector` (its own word). */
-  onClaim?(vector: VersionVector, peer: PeerId): void
+  /** A member pulling from this node said what it holds (its own word): `holdsMore(ours)` tells whether that is more than `ours` (core's `claimOf`). */
+  onClaim?(holdsMore: (ours: VersionVector) => boolean, peer: PeerId): void
   /** A peer proved it belongs to our group. */
   onMember(peer: PeerId, name: string): void
   /** A peer showed it is not of our group: its hello named another, or it refused ours. */
@@ -209,7 +209,7 @@ export class SyncService implements Startable {
       this.init.onMember(connection.remotePeer, hello.name)
       // a short hello names no vector: the peer's last one stands
       Object.assign(this.peerState(connection.remotePeer), { name: hello.name, clockOffsetMs: hello.now - Date.now(), ...(hello.summary === undefined ? { vector: hello.vector } : {}) })
-      if (hello.summary === undefined) this.init.onClaim?.(hello.vector, connection.remotePeer)
+      this.init.onClaim?.(claimOf(hello), connection.remotePeer)
     } else {
       this.init.onStranger?.(connection.remotePeer)
     }

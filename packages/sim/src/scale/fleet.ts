@@ -6,7 +6,7 @@
  * `serve` and `PullSession` over `encodeFrame`/`decodeFrame`, one frame at a
  * time, each after the link's latency.
  */
-import { PullSession, decodeFrame, encodeFrame, serve, type Frame, type Op } from '@murmur/core'
+import { PullSession, claimOf, decodeFrame, encodeFrame, serve, type Frame, type Op } from '@murmur/core'
 import { createHash } from 'node:crypto'
 import { SimKeys } from '../keys.js'
 import { Rng } from '../rng.js'
@@ -30,6 +30,8 @@ export interface FleetInit {
   gossip: boolean
   /** Pulls send the hello's short form once in step (murmurd's 3.1.0; core `sync/hello.ts`); false: always the whole hello. */
   shortHellos: boolean
+  /** A node pulls from a member whose pull named ops it lacks, 500 ms later, as murmurd does since 3.1.0. */
+  claimPulls: boolean
 }
 
 const GROUP = 'sim'
@@ -175,6 +177,7 @@ export class Fleet {
       if (frames === undefined) {
         const hi = decodeFrame(hello)
         if (hi.kind !== 'control' || hi.message.t !== 'hello') return finished()
+        if (this.init.claimPulls) server.claimed(puller.index, claimOf(hi.message))
         frames = serve(server.replica, hi.message, { group: GROUP, name: server.id, pageOps: 512, frameBytes: 1024 * 1024 })
       }
       const item = frames.next()

@@ -83,6 +83,7 @@ export const defaults: Omit<ScaleOptions, 'seed' | 'nodes'> = {
   attest: 'all',
   gossip: true,
   shortHellos: true,
+  claimPulls: true,
   rate: 100,
   writeSeconds: 10,
   writer: 'random',

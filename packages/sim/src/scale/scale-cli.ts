@@ -24,6 +24,7 @@ export const SCALE_USAGE = `usage: npm run sim -- --scale SIZES [options]
                      (auto: all up to ${REAL_ATTEST_MAX} nodes, gc up to ${GC_ATTEST_MAX}, then off)
   --no-gossip        anti-entropy alone (no gossipsub)
   --whole-hellos     every pull sends the whole vector (as before /murmur/sync/3.1.0's short hello)
+  --no-claim-pulls   no pull from a member whose pull named ops this node lacks (as before 3.1.0)
   --writes-only      the write phase only: no partition, no churn
   --churn PCT        nodes leaving a minute in the churn phase, % (default 3)
   --grace MS         tombstone grace (default 30000; murmurd's is 300000)
@@ -49,6 +50,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         attest: { type: 'string', default: 'auto' },
         'no-gossip': { type: 'boolean', default: false },
         'whole-hellos': { type: 'boolean', default: false },
+        'no-claim-pulls': { type: 'boolean', default: false },
         'writes-only': { type: 'boolean', default: false },
         churn: { type: 'string', default: String(defaults.churnPerMin * 100) },
         grace: { type: 'string', default: String(defaults.graceMs) },
@@ -97,6 +99,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         attest,
         gossip: !opts['no-gossip'],
         shortHellos: !opts['whole-hellos'],
+        claimPulls: !opts['no-claim-pulls'],
         phases: opts['writes-only'] ? 'writes' : 'all'
       })
       reports.push(report)

@@ -7,7 +7,7 @@
  * own ops are published (encodeOps, chunkByBatch) once written; the fsync
  * before that is a fixed 2 ms here.
  */
-import { MemoryStore, PullQueue, Replica, chunkByBatch, decodeOps, encodeOps, isReserved, type Change, type Op, type Received } from '@murmur/core'
+import { MemoryStore, PullQueue, Replica, chunkByBatch, decodeOps, encodeOps, isReserved, type Change, type Op, type Received, type VersionVector } from '@murmur/core'
 import { createHash } from 'node:crypto'
 import type { Rng } from '../rng.js'
 import type { Scheduler, Timer } from '../scheduler.js'
@@ -41,6 +41,7 @@ export class ScaleNode {
   private readonly pulls: PullQueue
   private timers: Timer[] = []
   private readonly repairs = new Set<number>()
+  private readonly asking = new Set<number>()
   private queue: Change[] = []
   private flushing?: Timer
   /** Bumped on each start: a timer set in an earlier life does nothing. */
@@ -149,6 +150,16 @@ export class ScaleNode {
   private antiEntropy (): void {
     const peers = this.deps.net.peers(this.index)
     if (peers.length > 0) this.pulls.request(String(this.deps.rng.pick(peers)))
+  }
+
+  /** A peer's pull claims to hold more (core's `claimOf`): a pull from it 500 ms later, if this node still lacks it (as murmurd). */
+  claimed (peer: number, holdsMore: (ours: VersionVector) => boolean): void {
+    if (this.asking.has(peer) || !holdsMore(this.replica.vector())) return
+    this.asking.add(peer)
+    this.deps.sched.after(500, () => {
+      this.asking.delete(peer)
+      if (this.up && holdsMore(this.replica.vector())) this.pulls.request(String(peer))
+    })
   }
 
   private repairSoon (peer: number): void {
