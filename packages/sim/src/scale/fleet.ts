@@ -162,7 +162,7 @@ export class Fleet {
     return base + this.rng.next() * (base * this.init.jitter + 1)
   }
 
-  /** One pull: a hello, then the server's frames one at a time, in order, each after the link's latency. */
+  /** One pull: a hello after the link's latency, then the server's frames in order, streamed (see `wait`). */
   private pull (puller: ScaleNode, serverIndex: number, finished: () => void): void {
     const server = this.nodes[serverIndex]
     if (server === undefined || !this.connected(puller.index, serverIndex)) return finished()
@@ -172,6 +172,7 @@ export class Fleet {
     const hello = encodeFrame(session.hello())
     this.count(puller.index, serverIndex, STREAM_OPEN_BYTES + hello.length + FRAME_OVERHEAD, 'ae')
     let frames: Iterator<Frame> | undefined
+    let streamed = 0
     const next = (): void => {
       if (!alive()) return finished()
       if (frames === undefined) {
@@ -184,7 +185,10 @@ export class Fleet {
       if (item.done === true) return finished()
       const bytes = encodeFrame(item.value)
       this.count(serverIndex, puller.index, bytes.length + FRAME_OVERHEAD, 'ae')
-      this.sched.after(this.delay(serverIndex, puller.index), () => {
+      // the server streams its frames back to back: the first comes after the link's latency, each next 1 ms after
+      // the one before (a frame each after the latency made a pull of one frame per origin take seconds)
+      const wait = streamed++ === 0 ? this.delay(serverIndex, puller.index) : 1
+      this.sched.after(wait, () => {
         if (!alive()) return finished()
         const step = session.take(decodeFrame(bytes, { maxValueBytes: 1024 * 1024 }))
         puller.progress(serverIndex)
