@@ -30,6 +30,8 @@ export interface AntiEntropyComponents {
   members: () => PeerId[]
   /** Why this node's clock looks wrong to its peers, if it does. */
   clockWarning: () => string | undefined
+  /** Dials a member this node is not linked to (its connection opening pulls from it). */
+  visit?: (peer: string) => void
 }
 
 /** The reason a pull of this module's own is started with (the sync service hands it back with the result). */
@@ -129,6 +131,8 @@ export class AntiEntropy {
       // a member whose attestation disagreed, not asked again yet, first: it holds collection back until then
       const due = new Set(parts.replica.rechecksDue())
       const asked = members.filter(member => due.has(member.toString()))
+      // one not linked to this node (in a group larger than --peer-links): dialled, and asked as its connection opens
+      if (asked.length === 0) for (const id of due) parts.visit?.(id)
       const from = asked.length > 0 ? asked : members
       const peer = from[Math.floor(Math.random() * from.length)]
       if (peer == null) return

@@ -67,6 +67,11 @@ export class Discovery {
     this.book.flush()
   }
 
+  /** Dials a member once, whatever `--peer-links` says: a pull from it is due that no link can make (anti-entropy's recheck). */
+  visit (peer: string): void {
+    if (peer !== this.libp2p.peerId.toString()) this.dialer.visit(peerIdFromString(peer))
+  }
+
   /** Whether the peer book knows this peer as a group member. */
   isKnown (peer: string): boolean {
     return this.book.get(peer) != null

@@ -148,6 +148,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         gossip: running.gossip,
         sync: running.libp2p.services.sync,
         members: () => running.libp2p.getPeers().filter(p => this.members.has(p.toString())),
+        visit: peer => { running.discovery.visit(peer) },
         write: async changes => await this.writes.submit(changes),
         changed: (op, source) => { this.events.changed(op, source) },
         peerChanged: (changed, conflicts, source) => { this.events.peerChanged(changed, conflicts, source) },

@@ -119,6 +119,21 @@ export class PeerDialer {
     this.schedule(0)
   }
 
+  /**
+   * Dials `peer` once, whatever the bound: a pull from it is due that no
+   * link of this node can make (a recheck, see anti-entropy.ts). Nothing if
+   * a dial is under way or the peer is connected.
+   */
+  visit (peer: PeerId): void {
+    const id = peer.toString()
+    if (this.controller.signal.aborted || this.dialing.has(id) || this.libp2p.getConnections(peer).length > 0) return
+    this.dialing.add(id)
+    this.libp2p.dial(peer, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+      .then(() => { this.init.log.info({ peer: id }, 'connected to a member to ask it again') })
+      .catch((err: Error) => { this.init.log.debug({ peer: id, err: err.message }, 'cannot reach a member to ask it again') })
+      .finally(() => { this.dialing.delete(id) })
+  }
+
   async stop (): Promise<void> {
     this.controller.abort()
     clearTimeout(this.fillTimer)

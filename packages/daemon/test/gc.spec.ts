@@ -3,7 +3,8 @@
  * has attested to holding them, held back by a member that is away (until it
  * has been silent for the retention), and a node that returns after that
  * catches up from a snapshot instead of resurrecting the deleted keys; a
- * member whose attestation lies about one origin holds back that origin only.
+ * member whose attestation lies about one origin holds back that origin only,
+ * and is dialled to be asked again when no link of the node reaches it.
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
@@ -14,6 +15,17 @@ import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 const FAST_GC = ['--tombstone-grace', '1000', '--tombstone-retention', '8000', '--anti-entropy-interval', '500']
+
+/** The mark each origin's held prefix passes through at its newest op, from every op the attacker pulled. */
+function marksOf (ops: Op[]): Map<string, Mark> {
+  const marks = new Map<string, Mark>()
+  for (const op of [...ops].sort((a, b) => a.seq - b.seq)) {
+    const held = marks.get(op.origin) ?? { seq: 0, wall: 0, logical: 0, acc: EMPTY_ACC }
+    assert.equal(op.seq, held.seq + 1, `the pull served ${op.origin}'s ops from 1 without a gap`)
+    marks.set(op.origin, { seq: op.seq, wall: op.wall, logical: op.logical, acc: xorInto(held.acc, digestOf(op)) })
+  }
+  return marks
+}
 
 describe('tombstone garbage collection', () => {
   const cluster = new TestCluster()
@@ -122,37 +134,33 @@ describe('a chain: collection waits for a member met only through another (hole 
   })
 })
 
+const LIAR_ARGS = ['--tombstone-grace', '1000', '--tombstone-retention', '120000', '--anti-entropy-interval', '500']
+
 describe('a member whose attestation lies about one origin (seed 9647)', () => {
   const cluster = new TestCluster()
-  let attacker: Attacker | undefined
+  const attackers: Attacker[] = []
   after(async () => {
-    await attacker?.stop()
+    for (const attacker of attackers) await attacker.stop()
     await cluster.close()
   })
 
-  /** The mark each origin's held prefix passes through at its newest op, from every op the attacker pulled. */
-  const marksOf = (ops: Op[]): Map<string, Mark> => {
-    const marks = new Map<string, Mark>()
-    for (const op of [...ops].sort((a, b) => a.seq - b.seq)) {
-      const held = marks.get(op.origin) ?? { seq: 0, wall: 0, logical: 0, acc: EMPTY_ACC }
-      assert.equal(op.seq, held.seq + 1, `the pull served ${op.origin}'s ops from 1 without a gap`)
-      marks.set(op.origin, { seq: op.seq, wall: op.wall, logical: op.logical, acc: xorInto(held.acc, digestOf(op)) })
-    }
-    return marks
+  /** A new attacker that dials both nodes and attests nothing, once both count it as a member. */
+  const joined = async (alice: TestNode, bob: TestNode): Promise<Attacker> => {
+    const mallory = await Attacker.start()
+    attackers.push(mallory)
+    await mallory.dial(await alice.addr())
+    await mallory.dial(await bob.addr())
+    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(new Map()) })])
+    await waitFor(async () => (await Promise.all([alice, bob].map(async node => await node.status()))).every(s => s.replication.members === 3), 'both nodes to count mallory as a member')
+    return mallory
   }
 
   it('holds back only that origin\'s collection: bob\'s delete is collected everywhere and alice\'s kept, until the member attests the truth', async () => {
-    const args = ['--tombstone-grace', '1000', '--tombstone-retention', '120000', '--anti-entropy-interval', '500']
-    const alice = await cluster.start('alice', { args })
-    const bob = await cluster.start('bob', { peers: [await alice.addr()], args })
+    const alice = await cluster.start('alice', { args: LIAR_ARGS })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: LIAR_ARGS })
     const [aliceId, bobId] = [(await alice.status()).id, (await bob.status()).id]
-    attacker = await Attacker.start()
-    const mallory = attacker
-    await mallory.dial(await alice.addr())
-    await mallory.dial(await bob.addr())
     // a member from now on, that has attested nothing of alice's or bob's ops: nothing may be collected yet
-    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(new Map()) })])
-    await waitFor(async () => (await Promise.all([alice, bob].map(async node => await node.status()))).every(s => s.replication.members === 3), 'both nodes to count mallory as a member')
+    const mallory = await joined(alice, bob)
     await alice.put('a', 'v')
     await bob.put('b', 'v')
     await cluster.converged([alice, bob], 2)
@@ -185,5 +193,28 @@ describe('a member whose attestation lies about one origin (seed 9647)', () => {
     honest.delete(mallory.id)
     await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(honest) })])
     await waitFor(() => [alice, bob].every(node => tombstones(node).length === 0), 'alice\'s delete to be collected once mallory attests what alice holds', 20_000)
+  })
+
+  it('is dialled to be asked again when no link reaches it: alice, at --peer-links 1 with bob, dials mallory for the recheck', async () => {
+    const bob = await cluster.start('bob2', { args: LIAR_ARGS })
+    const alice = await cluster.start('alice2', { peers: [await bob.addr()], args: [...LIAR_ARGS, '--peer-links', '1'] })
+    const aliceId = (await alice.status()).id as string
+    // alice meets mallory once (it dials her), then mallory hangs up: at her bound with bob, she does not dial it again
+    const mallory = await joined(alice, bob)
+    await alice.put('a', 'v')
+    await cluster.converged([alice, bob], 1)
+    await mallory.hangUp(await alice.addr())
+    const linked = async (): Promise<string[]> => (await alice.json<Array<{ id: string }>>(['peers'])).map(peer => peer.id)
+    await waitFor(async () => !(await linked()).includes(mallory.id), 'alice to lose her link to mallory')
+    const from = mallory.pulls.length
+    // mallory attests a wrong digest accumulator for alice's ops; it reaches alice through bob
+    const lie = marksOf(await mallory.pull(await bob.addr()))
+    const aliceMark = lie.get(aliceId)
+    assert.ok(aliceMark !== undefined)
+    lie.set(aliceId, { ...aliceMark, acc: new Uint8Array(32).fill(7) })
+    lie.delete(mallory.id)
+    await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(lie) })])
+    await waitFor(() => mallory.pulls.slice(from).some(p => p.puller === aliceId && p.hello.recheck?.[aliceId] !== undefined), 'alice to dial mallory and ask it again for her own ops', 15_000)
+    console.log(`# alice asked mallory again over ${(await linked()).includes(mallory.id) ? 'a link she dialled' : 'a link since closed'}`)
   })
 })
