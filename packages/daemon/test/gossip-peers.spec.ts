@@ -97,15 +97,25 @@ test('a member that identify does not bring back is hung up on; strangers are le
   assert.deepEqual(member.check(t0 + 5_000), [{ peer: b.peerId.toString(), did: 'hang up' }])
   assert.equal(identified, 1)
   assert.deepEqual(hungUp, [b.peerId.toString()])
-  // the real hang-up and redial give gossipsub on both sides a fresh start
-  await a.hangUp(b.peerId)
-  await a.dial(b.getMultiaddrs())
-  await waitFor(() => knows(a, b) && knows(b, a), 'gossipsub on both nodes to know the other after the redial', 10_000)
+  // the real hang-up and redial give gossipsub on both sides a fresh start. Not always the first time: about one
+  // redial in eight here (and twice in CI, 2026-12-04 and -05), a never learnt b's subscription on the new
+  // connection, though both knew the other, and published to nobody. GossipPeers checks again and hangs up again;
+  // so does this test, up to three times
+  const subscribed = (): boolean => knows(a, b) && knows(b, a) && a.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(b.peerId))
+  for (let round = 1; ; round++) {
+    await a.hangUp(b.peerId)
+    await waitFor(() => b.getConnections(a.peerId).length === 0, 'b to see the hang-up', 10_000)
+    await a.dial(b.getMultiaddrs())
+    const back = await waitFor(subscribed, 'a to know b\'s subscription after the redial', 5_000).catch(() => false)
+    if (back === true) {
+      console.log(`# gossip came back after ${round} hang-up${round > 1 ? 's' : ''} and redial${round > 1 ? 's' : ''}`)
+      break
+    }
+    assert.ok(round < 3, 'gossip came back after none of three hang-ups and redials')
+  }
   const got = new Promise<string>(resolve => {
     b.services.pubsub.addEventListener('message', event => { resolve(new TextDecoder().decode(event.detail.data)) }, { once: true })
   })
-  // once (in CI, 2026-12-04) 10 s were not enough, though both knew the other; not reproduced in six runs here. A
-  // likely cause: a publishes only to peers it scores above the publish threshold, and keeps b's score across the redial
   await waitFor(async () => (await a.services.pubsub.publish(TOPIC, new TextEncoder().encode(`back ${Date.now()}`))).recipients.length > 0, 'a to publish to b again', 30_000, 200)
   assert.match(await got, /^back /)
 })
