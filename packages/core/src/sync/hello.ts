@@ -96,6 +96,11 @@ export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
   return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}) }
 }
 
+/** Whether two vectors name the same ops (what `summarize` gives one digest for), without hashing either. */
+export function sameHeld (a: VersionVector, b: VersionVector): boolean {
+  return !lacks(a, b) && !lacks(b, a)
+}
+
 /** Whether this node held what the server said it held when the pull ended (false until then, and for a pull cut short). */
 export function noteInStep (state: ReplicaState, peer: string | undefined, same: boolean): void {
   if (peer === undefined) return

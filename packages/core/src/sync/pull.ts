@@ -18,7 +18,7 @@
  * what is held then.
  */
 import { digestOf } from '../marks.js'
-import { noteInStep, pullerHello, rechecksOf, summarize } from './hello.js'
+import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
 import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
@@ -156,7 +156,7 @@ export class PullSession {
       this.stage = 'done'
       // rechecked only once the server sent all it had: a pull cut short asks again
       for (const [key, attestation] of this.rechecking) this.replica.state.rechecked.set(key, attestation)
-      noteInStep(this.replica.state, this.init.peer, summarize(this.replica.vector()) === summarize(this.result.peerVector ?? {}))
+      noteInStep(this.replica.state, this.init.peer, sameHeld(this.replica.vector(), this.result.peerVector ?? {}))
     } else {
       throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
     }
