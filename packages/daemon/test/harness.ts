@@ -1,7 +1,10 @@
 /**
  * A test harness that runs real `murmurd` processes on 127.0.0.1 (random
  * ports, mDNS and DHT off, temporary data dirs) and drives them through the
- * real `murmurctl` binary, as a user would.
+ * real `murmurctl` binary, as a user would. Polls (is it up, has it
+ * converged, what is its status) go over the node's socket in-process
+ * (`rpc`): a murmurctl process costs ~150 ms of CPU, and a poll every 50 ms
+ * kept a core busy spawning them, beside the daemons under test.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -10,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
+import { MurmurClient, type Entry, type MethodName, type Params, type Result } from '@murmur/protocol/client'
 
 export const root = fileURLToPath(new URL('../../../../', import.meta.url))
 export const MURMURD = join(root, 'packages/daemon/bin/murmurd.js')
@@ -116,7 +120,7 @@ export class TestNode {
     // the poll ends as soon as murmurd is gone, so no murmurctl keeps running after a failed start
     const outcome = await Promise.race([gone, waitFor(async () => {
       if (child.exitCode != null || child.signalCode != null) return 'exited'
-      return (await this.ctl(['status'])).code === 0 && 'ready'
+      return await this.rpc('node_status', {}).then(() => 'ready' as const, () => false)
     }, `murmurd ${this.name} to answer on its socket`)])
     if (outcome === 'exited') await gone // rejects, with all it wrote, once its output is closed
     return this
@@ -125,6 +129,34 @@ export class TestNode {
   /** Runs murmurctl against this node. */
   async ctl (args: string[], input?: string | Buffer): Promise<RunResult> {
     return await run(process.execPath, [MURMURCTL, '--socket', this.socket, ...args], { input })
+  }
+
+  /** One JSON-RPC call over the node's socket, from this process (for polls; see the top of this file). */
+  async rpc<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+    const client = await MurmurClient.connect(this.socket)
+    try {
+      return await client.call(method, params)
+    } finally {
+      client.close()
+    }
+  }
+
+  /** Every entry under `prefix` (default all, murmur's own records excluded), over `rpc`. */
+  async entries (prefix?: string): Promise<Entry[]> {
+    const items: Entry[] = []
+    for (let after: string | undefined; ;) {
+      const page = await this.rpc('kv_list', { ...(prefix !== undefined ? { prefix } : {}), ...(after !== undefined ? { after } : {}), limit: 1000 })
+      items.push(...page.items)
+      if (page.next === undefined) return items
+      after = page.next
+    }
+  }
+
+  /** A key's value as text over `rpc` (JSON values as JSON), or undefined when it is absent: for polls. */
+  async value (key: string): Promise<string | undefined> {
+    const entry = await this.rpc('kv_get', { key })
+    if (entry == null) return undefined
+    return typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value)
   }
 
   /** Runs murmurctl with --json and parses its output; throws on a non-zero exit. */
@@ -146,8 +178,9 @@ export class TestNode {
     return result.stdout
   }
 
+  /** `node_status`, over `rpc` (what `murmurctl --json status` prints). */
   async status (): Promise<any> {
-    return await this.json(['status'])
+    return await this.rpc('node_status', {})
   }
 
   /** The first listen address, ending in /p2p/<id>. */
@@ -206,13 +239,19 @@ export class TestCluster {
     rmSync(this.dir, { recursive: true, force: true })
   }
 
-  /** Waits until every listed node prints the same `murmurctl list` output with `minKeys` lines or more. */
+  /**
+   * Waits until every listed node holds the same keys and values, `minKeys`
+   * or more (polled over `rpc`), and returns the first node's
+   * `murmurctl list` output, checked to be every node's.
+   */
   async converged (nodes: TestNode[], minKeys: number, timeoutMs = 10_000): Promise<string> {
+    const what = `${nodes.map(n => n.name).join(', ')} to converge on ${minKeys}+ keys`
     return await waitFor(async () => {
+      const held = await Promise.all(nodes.map(async node => JSON.stringify((await node.entries()).map(e => [e.key, e.type, e.value]))))
+      if (!held.every(h => h === held[0]) || (JSON.parse(held[0] ?? '[]') as unknown[]).length < minKeys) return undefined
       const lists = await Promise.all(nodes.map(async node => await node.list()))
-      const lines = lists[0]?.trim().split('\n').filter(l => l !== '').length ?? 0
-      return lists.every(l => l === lists[0]) && lines >= minKeys ? lists[0] : undefined
-    }, `${nodes.map(n => n.name).join(', ')} to converge on ${minKeys}+ keys`, timeoutMs)
+      return lists.every(l => l === lists[0]) ? lists[0] : undefined
+    }, what, timeoutMs)
   }
 }
 
