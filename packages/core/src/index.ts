@@ -24,7 +24,7 @@ export { compareSeen, concurrent, nothingSeen, seenKind } from './replica/confli
 export type { HistoryBound } from './replica/history.js'
 export { OpChecker, type Refusal, type RefusalKind, type VerifyBatch } from './replica/checker.js'
 export { serve, isBehind, type ServeInit } from './sync/serve.js'
-export { claimOf, summarize, totalOf } from './sync/hello.js'
+export { claimOf, IN_FLIGHT_OPS, inFlight, summarize, totalOf } from './sync/hello.js'
 export { PullSession, STALE_MS, STALE_OPS, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
 export { FORGET_BEHIND_MS, STUCK_MS } from './replica/snapshot-gate.js'
 export { PullQueue, type PullQueueInit } from './sync/pull-queue.js'

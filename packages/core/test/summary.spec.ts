@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullSession, claimOf, encodeFrame, serve, summarize, totalOf, type Frame, type Hello, type PullResult, type Replica } from '../src/index.js'
+import { IN_FLIGHT_OPS, PullSession, claimOf, encodeFrame, inFlight, serve, summarize, totalOf, type Frame, type Hello, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, put, replicaFactory, rowsOf, storeFactory, tempDir, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -73,6 +73,28 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(full.result.applied, 1)
       assert.deepEqual(rowsOf(alice.store), rowsOf(bob.store))
       assert.equal(pullShort(alice, bob).hello.summary, summarize(alice.vector()), 'in step again')
+    })
+
+    it('sends the whole hello after a new connection to the server (`reconnected`), and the short form again after it', () => {
+      const [alice, bob] = inStep(5)
+      pullShort(alice, bob)
+      alice.reconnected(bob.nodeId)
+      assert.equal(pullShort(alice, bob).hello.summary, undefined)
+      assert.equal(pullShort(alice, bob).hello.summary, summarize(alice.vector()))
+    })
+
+    it('tells ops gossip may still be carrying from a stretch it will not bring (`inFlight`)', () => {
+      const [alice, bob] = inStep(5)
+      pullShort(alice, bob)
+      for (let i = 0; i < IN_FLIGHT_OPS; i++) put(bob, `w${i}`, 'x')
+      const few = pullShort(alice, bob)
+      assert.equal(few.result.again, true)
+      assert.equal(inFlight(alice.vector(), few.result.peerVector ?? {}), true, `${IN_FLIGHT_OPS} ops lacked`)
+      put(bob, 'one more', 'x')
+      assert.equal(inFlight(alice.vector(), bob.vector()), false, `${IN_FLIGHT_OPS + 1} ops lacked`)
+      // summed across origins; what alice holds beyond the vector does not count
+      assert.equal(inFlight({ a: 10, b: 5, c: 9 }, { a: 40, b: 39, c: 0 }), true)
+      assert.equal(inFlight({ a: 10, b: 5, c: 9 }, { a: 40, b: 40 }), false)
     })
 
     it('does not pull again when the digest differs only because this node holds more; its total tells the server', () => {

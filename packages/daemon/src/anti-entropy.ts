@@ -36,7 +36,11 @@ export interface AntiEntropyComponents {
 
 /** The reason a pull of this module's own is started with (the sync service hands it back with the result). */
 export const ANTI_ENTROPY = 'anti-entropy'
-/** How long after a member's pull names ops this node lacks it pulls from that member, if gossip has not brought them meanwhile. */
+/**
+ * How long after a member names ops this node lacks (pulling from it, or
+ * answering its short hello) it pulls from that member, if gossip has not
+ * brought them meanwhile.
+ */
 export const CLAIM_PULL_MS = 500
 
 export class AntiEntropy {
@@ -78,9 +82,10 @@ export class AntiEntropy {
    * `claimOf`): the next pull comes sooner (never later), and, when `peer` said it pulling
    * from this node, a pull from it follows in `CLAIM_PULL_MS` if this node
    * still lacks them, not a whole interval later. A short hello says it
-   * with its total (a whole one, with its vector).
+   * with its total (a whole one, with its vector). A server's answer to
+   * this node's short hello says it with its vector (`reason` `digest`).
    */
-  claimed (holdsMore: ((ours: VersionVector) => boolean) | undefined, peer?: PeerId): void {
+  claimed (holdsMore: ((ours: VersionVector) => boolean) | undefined, peer?: PeerId, reason: 'claim' | 'digest' = 'claim'): void {
     if (holdsMore == null || this.parts == null || !holdsMore(this.parts.replica.vector())) return
     this.stir()
     const id = peer?.toString()
@@ -88,7 +93,7 @@ export class AntiEntropy {
     this.asking.set(id, setTimeout(() => {
       this.asking.delete(id)
       const parts = this.parts
-      if (parts != null && holdsMore(parts.replica.vector())) parts.sync.pullInBackground(peer, 'claim')
+      if (parts != null && holdsMore(parts.replica.vector())) parts.sync.pullInBackground(peer, reason)
     }, CLAIM_PULL_MS))
   }
 

@@ -142,7 +142,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer, reason) => { replication.pullEnded(result, peer, reason) },
-      onClaim: (holdsMore, peer) => { replication.antiEntropy.claimed(holdsMore, peer) },
+      onClaim: (holdsMore, peer, reason) => { replication.antiEntropy.claimed(holdsMore, peer, reason) },
       onMember: (peer, name) => {
         components.memberConnected(peer, name)
         watch.joined(peer.toString())
@@ -190,6 +190,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
   libp2p.addEventListener('connection:open', event => {
     const peer = event.detail.remotePeer
     if (!components.isMember(peer.toString()) && !discovery.isKnown(peer.toString())) return
+    replica.reconnected(peer.toString()) // the pull it brings sends the whole hello
     if (libp2p.getConnections(peer).length > 1) libp2p.services.sync.pullInBackground(peer, 'reconnect')
     // not over a limited (relayed) connection, which the sync protocol does not run on
     else if (event.detail.limits == null) libp2p.services.sync.pullOnOpen(peer)

@@ -2,14 +2,16 @@
  * The sync hello's short form on real daemons (`/murmur/sync/3.1.0`, core
  * `sync/hello.ts`): once a pull from a peer ends with both holding the same,
  * the next sends a digest of the vector, not the vector; a digest that
- * differs over a vector naming ops the node lacks brings the whole pull at
- * once; a member whose pull says it holds more (a vector, or a short
+ * differs over a vector naming ops the node lacks brings the whole pull
+ * 500 ms later, unless gossip brought the ops meanwhile (at once, for more
+ * than gossip could be carrying); a member whose pull says it holds more (a vector, or a short
  * hello's total) is pulled from in turn; and a peer that speaks only 3.0.0
  * always gets the whole hello.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, encodeFrame, summarize, type Frame, type Hello } from '@murmur/core'
+import { IN_FLIGHT_OPS, SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, encodeFrame, type Frame, type Hello, type Op } from '@murmur/core'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor } from './harness.js'
 
@@ -24,34 +26,65 @@ describe('the sync hello\'s short form', () => {
     await cluster.close()
   })
 
-  it('sends a digest once in step, and pulls in full at once when a peer\'s differing digest names ops it lacks', async () => {
+  it('sends a digest once in step; a differing digest naming a few ops it lacks brings the whole pull 500 ms later, none when gossip brought them, and many at once', async () => {
     const mallory = await Attacker.start()
     attackers.push(mallory)
-    const alice = await cluster.start('alice', { args: ARGS })
+    // anti-entropy out of the way: alice pulls from mallory when mallory's own pull claims more (500 ms later)
+    const alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'] })
     await alice.put('k', 'v')
-    await mallory.dial(await alice.addr())
-    await waitFor(() => mallory.pulls.some(p => p.hello.summary !== undefined), 'alice to send a short hello')
-    const [whole, short] = [mallory.pulls.find(p => p.hello.summary === undefined), mallory.pulls.find(p => p.hello.summary !== undefined)]
-    assert.ok(whole !== undefined && short !== undefined)
+    const addr = await alice.addr()
+    await mallory.dial(addr)
+    await waitFor(() => mallory.pulls.length > 0, 'alice to pull from mallory on connecting')
+    // mallory answers alice's first short hello of a round with a vector naming `op`, and serves `op` to the pulls after it
+    interface Round { op: Op, gossip: boolean, beyond: number, shortAt?: number }
+    let round: Round | undefined
+    mallory.answer = (_puller, hello) => {
+      if (round === undefined) return [mallory.hello(hello), done]
+      if (hello.summary !== undefined && round.shortAt === undefined) {
+        round.shortAt = mallory.pulls.at(-1)?.at ?? Date.now() // the pull being answered
+        if (round.gossip) mallory.publish([round.op]).catch((err: Error) => { console.log(`# mallory's publish failed: ${err.message}`) })
+        return [mallory.hello(hello, { summary: 'not the same', vector: { [mallory.id]: round.op.seq + round.beyond } }), done]
+      }
+      return [mallory.hello(hello), ...(round.shortAt !== undefined ? [{ kind: 'ops' as const, ops: [round.op] }] : []), done]
+    }
+    const play = async (key: string, gossip: boolean, beyond = 0): Promise<number> => {
+      const played: Round = round = { op: mallory.op(key, key), gossip, beyond }
+      for (let i = 0; i < 4 && played.shortAt === undefined; i++) {
+        const from = mallory.pulls.length
+        await mallory.claim(addr, {}, 'default', { summary: 'more', total: Number.MAX_SAFE_INTEGER })
+        await waitFor(() => mallory.pulls.length > from, 'alice to pull from mallory, which claimed more')
+      }
+      assert.ok(played.shortAt !== undefined, `no short hello in four pulls: ${mallory.pulls.map(p => p.hello.summary === undefined ? 'whole' : 'short').join(', ')}`)
+      await waitFor(async () => (await alice.ctl(['get', key])).stdout.trim() === key, `alice to take ${key}`)
+      return played.shortAt
+    }
+
+    const shortAt = await play('pulled', false)
+    const short = mallory.pulls.findLast(p => p.at === shortAt && p.hello.summary !== undefined)
+    const whole = mallory.pulls.find(p => p.hello.summary === undefined)
+    assert.ok(short !== undefined && whole !== undefined)
     assert.equal(short.protocol, SYNC_PROTOCOL)
     assert.deepEqual(short.hello.vector, {})
-    assert.equal(short.hello.summary, summarize(whole.hello.vector), 'the digest of the vector the whole hello named')
     const bytes = (hello: Hello): number => encodeFrame({ kind: 'control', message: hello }).length
-    console.log(`# alice's hello: ${bytes(whole.hello)} bytes whole, ${bytes(short.hello)} short (one origin)`)
-
-    // now mallory holds an op of its own that alice lacks: it says so only in its answer to a short hello
-    const op = mallory.op('from-mallory', 'x')
-    mallory.answer = (_puller, hello) => hello.summary !== undefined
-      ? [mallory.hello(hello, { summary: 'not the same', vector: { ...whole.hello.vector, [mallory.id]: op.seq } }), done]
-      : [mallory.hello(hello), { kind: 'ops', ops: [op] }, done]
-    const from = mallory.pulls.length
-    await waitFor(async () => (await alice.ctl(['get', 'from-mallory'])).stdout.trim() === 'x', 'alice to take the op from mallory')
-    const after = mallory.pulls.slice(from)
-    const differed = after.findIndex(p => p.hello.summary !== undefined)
-    const next = after[differed + 1]
-    assert.ok(differed >= 0 && next !== undefined, `pulls after: ${after.map(p => p.hello.summary === undefined ? 'whole' : 'short').join(', ')}`)
+    console.log(`# alice's hello: ${bytes(whole.hello)} bytes whole, ${bytes(short.hello)} short`)
+    const next = mallory.pulls.find(p => p.at >= shortAt && p !== short)
+    assert.ok(next !== undefined)
     assert.equal(next.hello.summary, undefined, 'the pull after a differing digest is whole')
-    assert.ok(alice.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes('"reason":"digest"')), 'asked at once, for the digest')
+    console.log(`# the whole pull came ${next.at - shortAt} ms after the differing digest`)
+    assert.ok(next.at - shortAt >= 400, `${next.at - shortAt} ms: gossip was given its 500 ms first`)
+    assert.ok(alice.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes('"reason":"digest"')), 'asked for the digest')
+
+    // the same, but the op reaches alice by gossip while the pull ends: no second pull
+    const gossipedAt = await play('gossiped', true)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    assert.deepEqual(mallory.pulls.filter(p => p.at > gossipedAt).map(p => p.at - gossipedAt), [], 'no pull: gossip brought the op')
+
+    // more ops named than gossip could be carrying (core's IN_FLIGHT_OPS): the whole pull at once
+    const farAt = await play('far', false, IN_FLIGHT_OPS)
+    const far = mallory.pulls.find(p => p.at >= farAt && p.hello.summary === undefined)
+    assert.ok(far !== undefined)
+    console.log(`# naming ${IN_FLIGHT_OPS + 1} ops it lacked, the whole pull came ${far.at - farAt} ms after`)
+    assert.ok(far.at - farAt < 400, `${far.at - farAt} ms`)
   })
 
   it('pulls, within a second, from a member whose short hello says it holds more (its total), as from one whose vector does', async () => {
@@ -72,6 +105,21 @@ describe('the sync hello\'s short form', () => {
       assert.ok(took < 2_000, `${took} ms`)
     }
     assert.ok(carol.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes('"reason":"claim"')))
+  })
+
+  it('sends the whole hello on a new connection, even to a peer it was in step with', async () => {
+    const mallory = await Attacker.start()
+    attackers.push(mallory)
+    const dave = await cluster.start('dave', { args: ARGS })
+    await dave.put('k', 'v')
+    const addr = await dave.addr()
+    await mallory.dial(addr)
+    await waitFor(() => mallory.pulls.some(p => p.hello.summary !== undefined), 'dave to send a short hello')
+    await mallory.hangUp(addr)
+    const from = mallory.pulls.length
+    await mallory.node.dial(multiaddr(addr))
+    await waitFor(() => mallory.pulls.length > from, 'dave to pull from mallory over the new connection')
+    assert.equal(mallory.pulls[from]?.hello.summary, undefined, 'whole')
   })
 
   it('sends the whole hello, every time, to a peer that speaks only 3.0.0', async () => {

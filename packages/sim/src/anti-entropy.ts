@@ -7,7 +7,7 @@
  * anything written or received, a gap, a new connection, or a peer that says
  * it holds more (its hello) shortens it.
  */
-import { AntiEntropyPace, lacks, type PullResult, type VersionVector } from '@murmur/core'
+import { AntiEntropyPace, inFlight, lacks, type PullResult, type VersionVector } from '@murmur/core'
 import type { Rng } from './rng.js'
 import type { Scheduler, Timer } from './scheduler.js'
 
@@ -80,8 +80,13 @@ export class SimAntiEntropy {
   }
 
   ended (result: PullResult, server: string): void {
-    // a short hello's answer named ops this node lacks: the whole pull, at once
-    if (result.again === true) this.init.pull(server)
+    // a short hello's answer named ops this node lacks: the whole pull, at once for more than gossip could be
+    // carrying, else 500 ms later if gossip has not brought them
+    const named = result.peerVector
+    if (result.again === true && named !== undefined) {
+      if (inFlight(this.init.vector(), named)) this.claimed(ours => lacks(ours, named), server)
+      else this.init.pull(server)
+    }
     const ours = this.asked.delete(server)
     if (!ours || result.applied > 0 || result.snapshot || result.removed > 0) {
       this.stir()

@@ -156,9 +156,9 @@ export class SimNode implements Puller {
   }
 
   frameDelay (): number { return 0 }
-
   connected (peer: string): void {
     if (!this.up) return
+    this.replica.reconnected(peer) // as murmurd: the pull a connection brings sends the whole hello
     this.antiEntropy.stir()
     this.pulls.request(peer)
   }

@@ -193,6 +193,16 @@ export class Replica {
     return [...due]
   }
 
+  /**
+   * A connection to `peer` opened: the next pull from it sends the whole
+   * hello. Whether the two held the same when a pull last ended says little
+   * after a partition, and a short hello would cost the pull after it a
+   * round (500 ms, where a node waits for gossip first: see `sync/hello.ts`).
+   */
+  reconnected (peer: string): void {
+    this.state.inStep.delete(peer)
+  }
+
   /** Why `op` from a peer must be refused (signature, allow-list, record shape), or undefined. */
   check (op: Op): Refusal | undefined {
     return this.state.checker.problem(op)

@@ -11,7 +11,8 @@
  * vector has the same digest holds nothing this node lacks, and answers
  * with its digest and `done`; one whose differs answers with its whole
  * vector and `done`, and the puller pulls again in full if that names ops it
- * lacks (`PullResult.again`). A hello that asks for more than the vector
+ * lacks (`PullResult.again`): at once when they are more than gossip could
+ * still be carrying (`inFlight`), else once gossip has had time to bring them. A hello that asks for more than the vector
  * (runs held waiting, origins to recheck) is always whole.
  *
  * A server's digest is a claim like the rest: a lying one only keeps this
@@ -94,6 +95,25 @@ export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
   const base = { t: 'hello' as const, group: parts.group, name: parts.name, now: Math.floor(state.now()), horizon: [state.horizon.wall, state.horizon.logical] as [number, number] }
   if (parts.summary === true && parts.peer !== undefined && state.inStep.has(parts.peer) && runs === 0 && rechecks === 0) return { ...base, vector: {}, summary: summarize(parts.vector), total: totalOf(parts.vector) }
   return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}) }
+}
+
+/**
+ * How many ops `theirs` names that `ours` lacks, up to which a node that
+ * learns of them from a short hello's answer waits for gossip (500 ms in
+ * murmurd) before it pulls them: under writes, the ops a differing digest
+ * names are nearly always ones gossip is still carrying. More than this is
+ * a stretch gossip will not bring (a partition, a node away), pulled at once.
+ */
+export const IN_FLIGHT_OPS = 64
+
+/** Whether the ops `theirs` names and `ours` lacks are few enough to be gossip's still in flight (see `IN_FLIGHT_OPS`). */
+export function inFlight (ours: VersionVector, theirs: VersionVector): boolean {
+  let lacking = 0
+  for (const [origin, seq] of Object.entries(theirs)) {
+    lacking += Math.max(0, (seq ?? 0) - (ours[origin] ?? 0))
+    if (lacking > IN_FLIGHT_OPS) return false
+  }
+  return true
 }
 
 /** Whether two vectors name the same ops (what `summarize` gives one digest for), without hashing either. */

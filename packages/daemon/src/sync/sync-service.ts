@@ -11,7 +11,7 @@
  * trickles) stops holding back the next.
  */
 import { setMaxListeners } from 'node:events'
-import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
+import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
@@ -37,8 +37,13 @@ export interface SyncInit {
   onStep(step: PullStep, peer: PeerId): void
   /** A pull from `peer` ended; `reason` is the one it was asked for with. */
   onResult(result: PullResult, peer: PeerId, reason: string): void
-  /** A member pulling from this node said what it holds (its own word): `holdsMore(ours)` tells whether that is more than `ours` (core's `claimOf`). */
-  onClaim?(holdsMore: (ours: VersionVector) => boolean, peer: PeerId): void
+  /**
+   * A member said what it holds (its own word): `holdsMore(ours)` tells
+   * whether that is more than `ours` (core's `claimOf`). `reason` is `claim`
+   * when it said so pulling from this node, `digest` when it answered a
+   * short hello with a vector naming more.
+   */
+  onClaim?(holdsMore: (ours: VersionVector) => boolean, peer: PeerId, reason: 'claim' | 'digest'): void
   /** A peer proved it belongs to our group. */
   onMember(peer: PeerId, name: string): void
   /** A peer showed it is not of our group: its hello named another, or it refused ours. */
@@ -144,8 +149,13 @@ export class SyncService implements Startable {
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
       this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
       this.init.onResult(result, peer, reason)
-      // a short hello's answer named ops this node lacks: the whole pull, next
-      if (result.again === true) this.pullInBackground(peer, 'digest')
+      // a short hello's answer named ops this node lacks: the whole pull from it, at once for more than gossip
+      // could still be carrying; for fewer, only if gossip has not brought them (under writes it nearly always has)
+      const named = result.peerVector
+      if (result.again === true && named != null) {
+        if (inFlight(this.init.replica.vector(), named)) this.init.onClaim?.(ours => lacks(ours, named), peer, 'digest')
+        else this.pullInBackground(peer, 'digest')
+      }
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       // identify's onConnect, should it come yet, pulls again
@@ -209,7 +219,7 @@ export class SyncService implements Startable {
       this.init.onMember(connection.remotePeer, hello.name)
       // a short hello names no vector: the peer's last one stands
       Object.assign(this.peerState(connection.remotePeer), { name: hello.name, clockOffsetMs: hello.now - Date.now(), ...(hello.summary === undefined ? { vector: hello.vector } : {}) })
-      this.init.onClaim?.(claimOf(hello), connection.remotePeer)
+      this.init.onClaim?.(claimOf(hello), connection.remotePeer, 'claim')
     } else {
       this.init.onStranger?.(connection.remotePeer)
     }

@@ -6,7 +6,7 @@
  * `serve` and `PullSession` over `encodeFrame`/`decodeFrame`, one frame at a
  * time, each after the link's latency.
  */
-import { PullSession, claimOf, decodeFrame, encodeFrame, serve, type Frame, type Op } from '@murmur/core'
+import { PullSession, claimOf, decodeFrame, inFlight, lacks, encodeFrame, serve, type Frame, type Op } from '@murmur/core'
 import { createHash } from 'node:crypto'
 import { SimKeys } from '../keys.js'
 import { Rng } from '../rng.js'
@@ -32,6 +32,8 @@ export interface FleetInit {
   shortHellos: boolean
   /** A node pulls from a member whose pull named ops it lacks, 500 ms later, as murmurd does since 3.1.0. */
   claimPulls: boolean
+  /** A short hello answered with a vector naming ops the puller lacks brings the whole pull at once, as murmurd's first 3.1.0 did; false: at once for more than `IN_FLIGHT_OPS`, else 500 ms later if gossip has not brought them. */
+  digestPullsAtOnce?: boolean
 }
 
 const GROUP = 'sim'
@@ -195,8 +197,11 @@ export class Fleet {
         puller.took(step)
         if (!session.done) return next()
         finished()
-        // a short hello's answer named ops it lacks: the whole pull next, as murmurd does
-        if (session.result.again === true) puller.connected(serverIndex)
+        // a short hello's answer named ops it lacks: the whole pull from it, 500 ms later if gossip has not brought them, as murmurd does
+        const named = session.result.peerVector
+        if (session.result.again !== true || named === undefined) return
+        if (this.init.digestPullsAtOnce === true || !inFlight(puller.replica.vector(), named)) puller.connected(serverIndex)
+        else puller.claimed(serverIndex, ours => lacks(ours, named))
       })
     }
     this.sched.after(this.delay(puller.index, serverIndex), next)

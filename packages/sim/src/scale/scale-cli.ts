@@ -25,6 +25,8 @@ export const SCALE_USAGE = `usage: npm run sim -- --scale SIZES [options]
   --no-gossip        anti-entropy alone (no gossipsub)
   --whole-hellos     every pull sends the whole vector (as before /murmur/sync/3.1.0's short hello)
   --no-claim-pulls   no pull from a member whose pull named ops this node lacks (as before 3.1.0)
+  --digest-pulls-at-once  a short hello answered with a vector naming more brings the whole
+                     pull at once, not 500 ms later if gossip has not brought the ops (as before)
   --writes-only      the write phase only: no partition, no churn
   --churn PCT        nodes leaving a minute in the churn phase, % (default 3)
   --grace MS         tombstone grace (default 30000; murmurd's is 300000)
@@ -51,6 +53,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         'no-gossip': { type: 'boolean', default: false },
         'whole-hellos': { type: 'boolean', default: false },
         'no-claim-pulls': { type: 'boolean', default: false },
+        'digest-pulls-at-once': { type: 'boolean', default: false },
         'writes-only': { type: 'boolean', default: false },
         churn: { type: 'string', default: String(defaults.churnPerMin * 100) },
         grace: { type: 'string', default: String(defaults.graceMs) },
@@ -100,6 +103,7 @@ export async function scaleMain (argv: string[], io: CliIO): Promise<number> {
         gossip: !opts['no-gossip'],
         shortHellos: !opts['whole-hellos'],
         claimPulls: !opts['no-claim-pulls'],
+        digestPullsAtOnce: opts['digest-pulls-at-once'],
         phases: opts['writes-only'] ? 'writes' : 'all'
       })
       reports.push(report)

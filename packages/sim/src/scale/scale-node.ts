@@ -114,6 +114,7 @@ export class ScaleNode {
   }
 
   connected (peer: number): void {
+    this.replica.reconnected(String(peer)) // as murmurd: the pull a connection brings sends the whole hello
     if (this.up) this.pulls.request(String(peer))
   }
 
