@@ -12,8 +12,9 @@
  * with its digest and `done`; one whose differs answers with its whole
  * vector and `done`, and the puller pulls again in full if that names ops it
  * lacks (`PullResult.again`): at once when they are more than gossip could
- * still be carrying (`inFlight`), else once gossip has had time to bring them. A hello that asks for more than the vector
- * (runs held waiting, origins to recheck) is always whole.
+ * still be carrying (`inFlight`), else once gossip has had time to bring
+ * them. A hello that asks for more than the vector (runs held waiting,
+ * origins to recheck) is always whole.
  *
  * A server's digest is a claim like the rest: a lying one only keeps this
  * node from asking it (as a server that withholds does), and its vector
