@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
-import { Clock, Keys, bytes, op, plain, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
+import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
@@ -113,6 +113,27 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.deepEqual(node.status().equivocators, { mallory: 1 })
       }
       assert.deepEqual(bob.origin('mallory'), carol.origin('mallory'), 'the same accumulator over both versions')
+    })
+
+    it('takes the op after a seq signed twice once it has the version stamped earlier: an order refusal asks for the held seq again (hostile seed 14630)', () => {
+      const bob = replica('bob')
+      const carol = replica('carol')
+      const t = clock.ms
+      clock.advance(10_000)
+      const late = op('late', 'one', { origin: 'mallory', seq: 1, wall: t + 2_000 })
+      const early = op('early', 'two', { origin: 'mallory', seq: 1, wall: t })
+      const next = op('next', 'three', { origin: 'mallory', seq: 2, wall: t + 1_000 })
+      for (const one of [late, early, next]) proveOps([one], keys.signer('mallory'))
+      bob.receive([late])
+      carol.receive([early])
+      carol.receive([next])
+      assert.equal(carol.vector().mallory, 2)
+      // next is stamped before the version of seq 1 bob holds: refused; bob's vector names seq 1, so only asking for it again brings early
+      const refused = bob.receive([next]).refused
+      assert.deepEqual(refused.map(r => r.kind), ['order'])
+      pull(bob, carol)
+      assert.equal(bob.vector().mallory, 2, 'the pull after the refusal brought the earlier version of seq 1, and next after it')
+      assert.deepEqual(bob.list().map(o => o.key), ['early', 'late', 'next'])
     })
 
     it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {

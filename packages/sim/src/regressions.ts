@@ -269,6 +269,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   }),
   /** Hostile seed 9848: m0's second version of a seq, withheld, reaches n3 after deletes stamped after it were collected; written again, it brings nothing deleted back. */
   'second-version-after-collection': () => scenario(9848, { hostile: true, before31: true }),
+  /** Hostile seed 14630: n1 held only the later-stamped of m0's two versions of m0:11, refused m0:12 for order and stayed at m0:11 for good; an order refusal now asks for the held seq again. */
+  'order-after-unseen-version': () => scenario(14630, { hostile: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values

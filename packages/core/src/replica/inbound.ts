@@ -185,15 +185,23 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
     const known = state.origins.get(origin)
     const held = known?.held.seq ?? 0
     const floor = known?.floor.seq ?? 0
-    // other versions of seqs already held (equivocation): checked against the clock only
-    for (const seq of arrived.seqsIn(origin, floor, held)) {
-      for (const op of arrived.at(origin, seq)) if (clockAllows(state, arrived, op, now, out)) take(op)
-    }
     let previous: Stamp | undefined = held > 0 ? known?.held : undefined
+    // other versions of seqs already held (equivocation): checked against the clock only; one of the held seq
+    // stamped earlier is the previous op the next seq is ordered against
+    for (const seq of arrived.seqsIn(origin, floor, held)) {
+      for (const op of arrived.at(origin, seq)) {
+        if (!clockAllows(state, arrived, op, now, out)) continue
+        take(op)
+        if (seq === held && previous !== undefined && compareStamps(op, previous) < 0) previous = op
+      }
+    }
     for (let seq = held + 1; ; seq++) {
       const versions = arrived.at(origin, seq)
       if (versions.length === 0) break
+      const refused = out.refused.length
       const acceptable = versions.filter(op => clockAllows(state, arrived, op, now, out) && ordered(arrived, op, previous, out))
+      // refused for order after the held seq: a version of it stamped earlier may exist, unseen here (hostile seed 14630)
+      if (seq === held + 1 && held > floor && out.refused.slice(refused).some(r => r.kind === 'order')) state.reorders.set(origin, held)
       // all versions of one seq go together; any still waiting for the clock holds back the rest
       if (acceptable.length === 0 || arrived.at(origin, seq).length > acceptable.length) break
       for (const op of acceptable) take(op)

@@ -106,6 +106,12 @@ export interface ReplicaState {
   readonly rechecked: Map<string, number>
   /** Servers whose last pull found them holding what this node held: the next pull from them says so in a digest (`sync/hello.ts`). */
   readonly inStep: Set<string>
+  /**
+   * Origin → its held seq, when the op after it was refused for order (see
+   * `inbound.ts`): another version of the held seq, stamped earlier, may
+   * exist that this node never saw. The next pull asks for it again.
+   */
+  readonly reorders: Map<string, number>
   /** Marks each held prefix passed through, the last ones and every 256th, so checking an attestation reads little. */
   readonly recent: RecentMarks
   /** Writes to make again with new stamps, by key (see `nameRewrite`); kept in `meta`, so a crash loses none. */
@@ -168,6 +174,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     swept: Number(store.meta('expiry_swept') ?? 0),
     rechecked: new Map(),
     inStep: new Set(),
+    reorders: new Map(),
     cuts: [],
     recent: new RecentMarks(),
     rewrites: loadRewrites(store.meta('rewrites')),

@@ -80,6 +80,9 @@ export function rechecksOf (state: ReplicaState, peer: string | undefined, reche
     rechecking.set(key, mismatch.attestation)
     recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
   }
+  // the held seq of an origin whose next op was refused for order: its other versions, once (a refusal asks again)
+  for (const [origin, held] of state.reorders) recheck[origin] = Math.min(recheck[origin] ?? held - 1, held - 1)
+  state.reorders.clear()
   return recheck
 }
 
