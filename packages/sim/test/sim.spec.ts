@@ -43,7 +43,9 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
     'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0,
     'disagreement-asked-first': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0,
-    'second-version-after-collection': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.reissuedOverDeletes === 0
+    'second-version-after-collection': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.reissuedOverDeletes === 0,
+    // a second version kept, and ops refused (m0:12, for order, on n1)
+    'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refused > 0 && r.counts.hostileActs > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
