@@ -152,13 +152,6 @@ export class TestNode {
     }
   }
 
-  /** A key's value as text over `rpc` (JSON values as JSON), or undefined when it is absent: for polls. */
-  async value (key: string): Promise<string | undefined> {
-    const entry = await this.rpc('kv_get', { key })
-    if (entry == null) return undefined
-    return typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value)
-  }
-
   /** Runs murmurctl with --json and parses its output; throws on a non-zero exit. */
   async json<T = any>(args: string[]): Promise<T> {
     const result = await this.ctl(['--json', ...args])
@@ -247,8 +240,9 @@ export class TestCluster {
   async converged (nodes: TestNode[], minKeys: number, timeoutMs = 10_000): Promise<string> {
     const what = `${nodes.map(n => n.name).join(', ')} to converge on ${minKeys}+ keys`
     return await waitFor(async () => {
-      const held = await Promise.all(nodes.map(async node => JSON.stringify((await node.entries()).map(e => [e.key, e.type, e.value]))))
-      if (!held.every(h => h === held[0]) || (JSON.parse(held[0] ?? '[]') as unknown[]).length < minKeys) return undefined
+      const held = await Promise.all(nodes.map(async node => (await node.entries()).map(e => [e.key, e.type, e.value])))
+      const first = JSON.stringify(held[0])
+      if (held.some(h => JSON.stringify(h) !== first) || (held[0]?.length ?? 0) < minKeys) return undefined
       const lists = await Promise.all(nodes.map(async node => await node.list()))
       return lists.every(l => l === lists[0]) ? lists[0] : undefined
     }, what, timeoutMs)

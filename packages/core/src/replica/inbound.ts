@@ -201,7 +201,7 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
       const refused = out.refused.length
       const acceptable = versions.filter(op => clockAllows(state, arrived, op, now, out) && ordered(arrived, op, previous, out))
       // refused for order after the held seq: a version of it stamped earlier may exist, unseen here (hostile seed 14630)
-      if (seq === held + 1 && held > floor && out.refused.slice(refused).some(r => r.kind === 'order')) state.reorders.set(origin, held)
+      if (seq === held + 1 && held > floor && out.refused.length > refused && out.refused.some((r, i) => i >= refused && r.kind === 'order')) state.reorders.set(origin, held)
       // all versions of one seq go together; any still waiting for the clock holds back the rest
       if (acceptable.length === 0 || arrived.at(origin, seq).length > acceptable.length) break
       for (const op of acceptable) take(op)
