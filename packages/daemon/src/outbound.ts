@@ -9,6 +9,19 @@
  * of single puts a few times faster than the window sends its peers a few
  * ops a message, for at most `windowMs` more latency; slower than that, or
  * writing in group commits that fill a message anyway, nothing waits.
+ *
+ * The window widens when sending is dear. A writer with many peers, or on
+ * a machine whose cores are busy, spends milliseconds in each publish (a
+ * send per recipient; on a shared host the receivers it wakes take the
+ * core), and each message costs every member the same again. So when a
+ * message per release would take more than a `PUBLISH_SHARE`th of the time
+ * between releases (moving averages: a publish from the flush until
+ * gossipsub has handed the message to every recipient's connection;
+ * releases as `push` sees them), the window is `PUBLISH_SHARE` times a
+ * publish's cost, up to `WIDEST` times `windowMs`, and sending takes at
+ * most about that share of the writer's time. Writes slow enough, or
+ * publishes cheap enough, leave the window as set: gathering would add
+ * latency and save little.
  */
 import { performance } from 'node:perf_hooks'
 import type { Op } from '@murmur/core'
@@ -18,6 +31,14 @@ import type { Logger } from 'pino'
 export const PUBLISH_WINDOW_MS = 5
 /** Ops that make a message worth sending at once, window or not. */
 export const ENOUGH_OPS = 8
+/** Publishing may take this share (its inverse) of the time between releases before the window widens, to this many times a publish's cost (see `Outbound`). */
+export const PUBLISH_SHARE = 10
+/** The most the window widens: this many times the window set. */
+export const WIDEST = 4
+/** The weight of the latest sample in the moving averages of a publish's cost and the time between releases. */
+const LATEST = 0.2
+/** The longest time between releases the average takes in, in ms: a quiet spell is not a rate. */
+const LONGEST_GAP_MS = 1_000
 
 export class Outbound {
   /** Gossip messages published, and the ops they carried (the metrics'). */
@@ -30,6 +51,11 @@ export class Outbound {
   /** `timer` waits for the window (a timeout), not for the next turn (an immediate). */
   private windowed = false
   private last = -Infinity
+  /** What a publish has taken lately, in ms (a moving average of those that reached a running node). */
+  private cost = 0
+  /** The time between releases (`push`) lately, in ms (a moving average), and the last one. */
+  private gap = LONGEST_GAP_MS
+  private released = -Infinity
 
   /** `publish` resolves to the recipients of each message it sent (none: not running); a failure is logged, peers will sync. */
   constructor (publish: (ops: Op[]) => Promise<number[] | undefined>, log: Logger, windowMs = PUBLISH_WINDOW_MS) {
@@ -39,14 +65,23 @@ export class Outbound {
     this.windowMs = windowMs
   }
 
+  /** How long ops released after a publish wait for the next, in ms: the window set, widened when publishing is dear. */
+  get window (): number {
+    const wide = PUBLISH_SHARE * this.cost
+    return wide > this.gap ? Math.min(Math.max(this.windowMs, wide), WIDEST * this.windowMs) : this.windowMs
+  }
+
   /** Ops on disk, in seq order: published with the next message. */
   push (ops: Op[]): void {
+    const now = performance.now()
+    this.gap += (Math.min(now - this.released, LONGEST_GAP_MS) - this.gap) * LATEST
+    this.released = now
     if (this.waiting.length === 0) this.waiting = ops.slice()
     else for (const op of ops) this.waiting.push(op)
     const enough = this.waiting.length >= ENOUGH_OPS
     if (this.timer !== undefined && !(enough && this.windowed)) return
     this.cancel()
-    const wait = enough ? 0 : this.last + this.windowMs - performance.now()
+    const wait = enough ? 0 : this.last + this.window - now
     this.windowed = wait > 0
     this.timer = wait <= 0 ? setImmediate(() => { this.flush() }) : setTimeout(() => { this.flush() }, Math.ceil(wait))
   }
@@ -65,7 +100,7 @@ export class Outbound {
 
   private flush (): void {
     // libuv starts a timer from the loop's cached clock, which a busy turn leaves behind: the window's may fire early
-    const left = this.windowed && this.waiting.length < ENOUGH_OPS ? this.last + this.windowMs - performance.now() : 0
+    const left = this.windowed && this.waiting.length < ENOUGH_OPS ? this.last + this.window - performance.now() : 0
     if (left > 0) {
       this.timer = setTimeout(() => { this.flush() }, Math.ceil(left))
       return
@@ -75,9 +110,11 @@ export class Outbound {
     this.waiting = []
     this.last = performance.now()
     if (ops.length === 0) return
+    const started = this.last
     this.publish(ops).then(
       recipients => {
         if (recipients === undefined) return
+        this.cost += (performance.now() - started - this.cost) * LATEST
         this.sent.messages += recipients.length
         this.sent.ops += ops.length
         this.log.debug({ ops: ops.length, recipients }, 'published ops')

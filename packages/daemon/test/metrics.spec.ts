@@ -42,7 +42,7 @@ describe('murmurd --metrics', () => {
     for (const name of [
       'murmur_node_info', 'murmur_ops_written_total', 'murmur_ops_gossiped_total', 'murmur_ops_repaired_total',
       'murmur_ops_refused_total', 'murmur_gossip_messages_rejected_total', 'murmur_ops_held', 'murmur_ops_waiting',
-      'murmur_gossip_messages_published_total', 'murmur_gossip_ops_published_total',
+      'murmur_gossip_messages_published_total', 'murmur_gossip_ops_published_total', 'murmur_gossip_publish_window_seconds',
       'murmur_peer_ops_behind', 'murmur_peer_ops_ahead', 'murmur_peer_last_sync_age_seconds', 'murmur_peer_clock_offset_seconds',
       'murmur_sync_pulls_total', 'murmur_sync_pull_duration_seconds', 'murmur_peers_connected', 'murmur_members_connected',
       'murmur_keys', 'murmur_tombstones', 'murmur_database_size_bytes', 'murmur_wal_size_bytes', 'murmur_write_ack_seconds',
@@ -100,6 +100,9 @@ describe('murmurd --metrics', () => {
     assert.ok(ops >= 300, `every put was published (${ops} ops)`)
     // one message, then at most one per 5 ms window (4 ms: timers keep whole milliseconds): where puts came faster, fewer messages than puts
     assert.ok(messages <= Math.ceil(elapsed / 4) + 2, `${messages} messages for ${ops} ops in ${elapsed.toFixed(0)} ms`)
+    // the window it waited: the 5 ms set, widened (up to 20 ms) only as far as its publishes were dear
+    const window = value(after, 'murmur_gossip_publish_window_seconds')
+    assert.ok(window >= 0.005 && window <= 0.02, `alice's window ${window} s`)
   })
 
   it('with --publish-window 0 publishes each sequential put in a message of its own', async () => {
@@ -117,6 +120,7 @@ describe('murmurd --metrics', () => {
     assert.ok(ops >= 300, `every put was published (${ops} ops)`)
     // each put is acknowledged, published on the next turn, and only then answered to the client, which sends the next
     assert.ok(messages >= 300, `${messages} messages for ${ops} ops: none waited for a window`)
+    assert.equal(value(after, 'murmur_gossip_publish_window_seconds'), 0, 'a 0 ms window never widens')
   })
 
   it('counts RPC errors by method and code', async () => {

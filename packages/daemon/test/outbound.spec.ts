@@ -1,8 +1,9 @@
 /**
  * Own ops on their way to gossip (outbound.ts): the first after a quiet
  * spell goes out on the next turn of the event loop, what follows within the
- * window goes out together once it has passed, in order, and nothing is
- * published after stop. The real-binary side is in metrics.spec.ts.
+ * window goes out together once it has passed, in order, the window widens
+ * while publishing is dear, and nothing is published after stop. The
+ * real-binary side is in metrics.spec.ts.
  */
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -10,7 +11,7 @@ import { performance } from 'node:perf_hooks'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import type { Op } from '@murmur/core'
-import { ENOUGH_OPS, Outbound } from '../src/outbound.js'
+import { ENOUGH_OPS, Outbound, PUBLISH_SHARE, WIDEST } from '../src/outbound.js'
 import { waitFor } from './harness.js'
 
 const op = (seq: number): Op => ({ key: `k${seq}`, value: new Uint8Array([seq]), wall: 1, logical: seq, origin: 'me', seq })
@@ -81,6 +82,68 @@ describe('outbound gossip', () => {
     outbound.push([op(5)])
     await until(() => sent.length === 4, 'message 4')
     assert.deepEqual(sent.map(s => s.seqs), [[1], [2], [3], [4, 5]], 'ops released in one turn still share a message')
+  })
+
+  it('widens the window while publishing is dear, up to WIDEST times the window set, and narrows it again', async () => {
+    let dearMs = 8
+    const sent: number[] = []
+    // a publish that holds the event loop the way sends to many peers on a busy machine do
+    const outbound = new Outbound(async () => {
+      const until = performance.now() + dearMs
+      while (performance.now() < until) {}
+      sent.push(performance.now())
+      return [1]
+    }, pino({ level: 'silent' }), 20)
+    assert.equal(outbound.window, 20, 'nothing published yet: the window set')
+    const writeFor = async (ms: number): Promise<void> => {
+      // a writer of an op every 10 ms: faster than the window, too slow to fill a message (ENOUGH_OPS) within it
+      for (let seq = 1, end = performance.now() + ms; performance.now() < end; seq++) {
+        outbound.push([op(seq)])
+        await sleep(10)
+      }
+    }
+    await writeFor(1_500)
+    const widest = WIDEST * 20
+    assert.ok(outbound.window > 20 * 3, `the window widened towards ${PUBLISH_SHARE} × 8 ms (${outbound.window.toFixed(1)} ms)`)
+    assert.ok(outbound.window <= widest, `and no further than ${widest} ms (${outbound.window.toFixed(1)} ms)`)
+    const gaps = sent.slice(-4).map((at, i, last) => at - (last[i - 1] ?? at)).slice(1)
+    assert.ok(gaps.every(gap => gap >= 20 * 3), `publishes came that far apart, not every 20 + 8 ms (${gaps.map(g => g.toFixed(0)).join(', ')} ms)`)
+    dearMs = 0
+    await writeFor(1_500)
+    assert.ok(outbound.window < 21, `cheap publishes bring the window back to the one set (${outbound.window.toFixed(1)} ms)`)
+    outbound.stop()
+  })
+
+  it('keeps the window set for a writer slow enough that a message per write is a small share of its time', async () => {
+    let published = 0
+    // as dear as above, but one op every 100 ms: 10 × 8 ms of publishing is less than the time between writes
+    const outbound = new Outbound(async () => {
+      const until = performance.now() + 8
+      while (performance.now() < until) {}
+      published++
+      return [1]
+    }, pino({ level: 'silent' }), 20)
+    for (let seq = 1; seq <= 12; seq++) {
+      outbound.push([op(seq)])
+      await sleep(100)
+    }
+    assert.equal(published, 12)
+    assert.equal(outbound.window, 20)
+    outbound.stop()
+  })
+
+  it('never widens a 0 ms window', async () => {
+    const outbound = new Outbound(async () => {
+      const until = performance.now() + 5
+      while (performance.now() < until) {}
+      return [1]
+    }, pino({ level: 'silent' }), 0)
+    for (let seq = 1; seq <= 20; seq++) {
+      outbound.push([op(seq)])
+      await sleep(1)
+    }
+    assert.equal(outbound.window, 0)
+    outbound.stop()
   })
 
   it('refuses a window that is not a number of ms, 0 or more', () => {

@@ -115,6 +115,7 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
   tally('murmur_gossip_messages_rejected_total', 'Gossip messages rejected before they were applied or forwarded, by reason: malformed, or the reason of their first refused op.', 'reason', () => components.running()?.gossip.rejectedBy ?? {})
   counter('murmur_gossip_messages_published_total', 'Gossip messages this node published with its own ops (a few ops each when they come faster than one per --publish-window, 5 ms by default).', () => replication.outbound.sent.messages)
   counter('murmur_gossip_ops_published_total', 'Ops this node published by gossip, in those messages.', () => replication.outbound.sent.ops)
+  gauge('murmur_gossip_publish_window_seconds', 'How long own ops acknowledged after a gossip message wait for the next: --publish-window, or, while a message per write would take more than a tenth of the time between writes, 10 times what a publish takes lately (at most 4 times --publish-window).', () => replication.outbound.window / 1000)
   counter('murmur_tombstones_collected_total', 'Tombstones collected once every member held them.', () => replication.counters.collected)
   gauge('murmur_ops_held', 'Ops from peers waiting for this node\'s clock: stamped beyond --max-clock-skew ahead of it.', s => s.held)
   gauge('murmur_ops_waiting', 'Ops from peers waiting for an earlier op of their writer or for the clock (held ones included).', s => s.waiting)
