@@ -95,11 +95,11 @@ describe('outbound gossip', () => {
       return [1]
     }, pino({ level: 'silent' }), 20)
     assert.equal(outbound.window, 20, 'nothing published yet: the window set')
-    const writeFor = async (ms: number): Promise<void> => {
+    const writeFor = async (ms: number, everyMs = 10): Promise<void> => {
       // a writer of an op every 10 ms: faster than the window, too slow to fill a message (ENOUGH_OPS) within it
       for (let seq = 1, end = performance.now() + ms; performance.now() < end; seq++) {
         outbound.push([op(seq)])
-        await sleep(10)
+        await sleep(everyMs)
       }
     }
     await writeFor(1_500)
@@ -108,6 +108,10 @@ describe('outbound gossip', () => {
     assert.ok(outbound.window <= widest, `and no further than ${widest} ms (${outbound.window.toFixed(1)} ms)`)
     const gaps = sent.slice(-4).map((at, i, last) => at - (last[i - 1] ?? at)).slice(1)
     assert.ok(gaps.every(gap => gap >= 20 * 3), `publishes came that far apart, not every 20 + 8 ms (${gaps.map(g => g.toFixed(0)).join(', ')} ms)`)
+    // a publish of 3 ms every 20 ms: too little to widen the window (a quarter), too much to narrow it (a tenth)
+    dearMs = 3
+    await writeFor(1_500, 20)
+    assert.ok(outbound.window > 25, `still widened, to ${PUBLISH_SHARE} × 3 ms (${outbound.window.toFixed(1)} ms)`)
     dearMs = 0
     await writeFor(1_500)
     assert.ok(outbound.window < 21, `cheap publishes bring the window back to the one set (${outbound.window.toFixed(1)} ms)`)
