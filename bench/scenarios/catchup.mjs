@@ -134,7 +134,11 @@ async function joinCollected (keys, log) {
     const written = (await a.ctl.call('node_status', {})).versionVector[a.id]
     const deadline = performance.now() + 120_000
     while (((await a.ctl.call('node_status', {})).replication.floors[a.id] ?? 0) < written) {
-      if (performance.now() > deadline) throw new Error('node 0 collected nothing in 120 s')
+      if (performance.now() > deadline) {
+        // what each node's collection waits for, so the next time says why (it happened once, in a full run)
+        const why = async (node) => { const { replication: r } = await node.ctl.call('node_status', {}); return { members: r.members, floors: r.floors, blocked: r.collectionBlocked ?? null } }
+        throw new Error(`node 0 collected nothing in 120 s (wrote up to ${written}): node 0 ${JSON.stringify(await why(a))}, node 1 ${JSON.stringify(await why(b))}`)
+      }
       await new Promise(resolve => setTimeout(resolve, 250))
     }
     const d = new Daemon('g9', join(root, 'g9'), { peers: [a.addr], args })
