@@ -201,6 +201,10 @@ export interface Store {
   addHistory(op: Op, digest: Uint8Array): void
   /** Deletes the row whose head is `row` (a collected tombstone, or a row a snapshot showed collected). */
   remove(row: Head): void
+  /** Gives this node's own `ops`, committed unsigned, the proofs they now carry: rows and history alike (see `Replica.prove`). */
+  prove(ops: Op[]): void
+  /** The highest seq of `origin` held with a signature, rows and history (0: none). */
+  signedUpTo(origin: string): number
   /**
    * Ops of `origin` above seq `after`, rows and history together, in seq
    * order with their whole proofs: about `limit` of them, the last batch

@@ -19,6 +19,7 @@ import { readRows } from './apply.js'
 import { collect, type Collected } from './collect.js'
 import { expiryClock, isExpired, sweep } from './expiry.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
+import { proveOwn } from './signing.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
 import { nothingSeen } from './conflicts.js'
@@ -105,7 +106,7 @@ export class Replica {
       }
       return op
     })
-    if (this.state.sign != null) proveOps(ops, this.state.sign)
+    if (this.state.sign != null && !this.state.signLater) proveOps(ops, this.state.sign)
     return { ops, rows }
   }
 
@@ -136,9 +137,18 @@ export class Replica {
     return due
   }
 
-  /** This node's ops up to `seq` are on disk: from now on they may be published and served. */
+  /** This node's ops up to `seq` are on disk (with `signLater`, their proofs too): from now on they may be published and served. */
   markDurable (seq: number): void {
-    this.state.durable = Math.max(this.state.durable, seq)
+    this.state.durable = Math.max(this.state.durable, this.state.signLater ? Math.min(seq, this.state.proven) : seq)
+  }
+
+  /**
+   * With `signLater`: signs own ops up to the last of `ops` (as `write`
+   * returned them; none: every op held) and stores the proofs; mark them
+   * durable once that is on disk (see `signing.ts`). Returns the ops signed.
+   */
+  prove (ops: Op[] = []): Op[] {
+    return proveOwn(this.state, ops)
   }
 
   /** How many received ops wait for an earlier one (or for their time). */

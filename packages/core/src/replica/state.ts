@@ -22,6 +22,12 @@ export interface ReplicaInit {
   now?: () => number
   /** Signs each batch of ops this node writes (over `proofPayload`). Default: ops are unsigned. */
   sign?: (payload: Uint8Array) => Uint8Array
+  /**
+   * Own ops are committed unsigned and signed by `Replica.prove` as they
+   * leave, several commits a batch (see `signing.ts`). Default: each commit
+   * signs its ops.
+   */
+  signLater?: boolean
   /** Checks an origin's batch signature. Default: none needed (every peer is trusted). */
   verify?: VerifyBatch
   /**
@@ -61,6 +67,10 @@ export interface ReplicaState {
   readonly now: () => number
   readonly hlc: HybridLogicalClock
   readonly sign?: (payload: Uint8Array) => Uint8Array
+  /** Own ops are signed when they leave, not at their commit (`ReplicaInit.signLater`). */
+  readonly signLater: boolean
+  /** With `signLater`: own ops up to this seq carry their proofs (in the store; on disk once `durable` passes them). */
+  proven: number
   readonly checker: OpChecker
   readonly pending: PendingOps
   readonly stability: Stability
@@ -74,7 +84,7 @@ export interface ReplicaState {
   readonly history: HistoryBound
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
   horizon: Stamp
-  /** This node's own ops up to this seq are on disk, and only those may leave it. */
+  /** This node's own ops up to this seq are on disk, proofs included, and only those may leave it. */
   durable: number
   /** Ops other than attestations arrived or were written since the last attestation. */
   dirty: boolean
@@ -153,12 +163,18 @@ export function openState (init: ReplicaInit): ReplicaState {
     attestIntervalMs: init.attestIntervalMs ?? attestIntervalFor(init.tombstoneGraceMs ?? 300_000),
     attestMsPerOrigin: init.attestMsPerOrigin ?? attestMsPerOriginFor(init.tombstoneGraceMs ?? 300_000)
   }
+  const held = origins.get(nodeId)?.held.seq ?? 0
+  const signLater = init.signLater === true && init.sign != null
+  // signed later: what a restart left unsigned was never sent, and leaves only once `prove` has signed it
+  const proven = signLater ? Math.min(held, store.signedUpTo(nodeId)) : held
   const state: ReplicaState = {
     store,
     self: nodeId,
     now,
     hlc: new HybridLogicalClock({ now, initial: store.clock() }),
     sign: init.sign,
+    signLater,
+    proven,
     checker: new OpChecker({ verify: init.verify, allowed: members.size > 0 ? origin => origin === nodeId || members.has(origin) : undefined }),
     pending: new PendingOps(init.pendingBytes ?? 64 * 1024 * 1024),
     stability: undefined as unknown as Stability,
@@ -168,7 +184,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     config,
     history: historyBound(init),
     horizon: parseStamp(store.meta('gc_horizon')),
-    durable: origins.get(nodeId)?.held.seq ?? 0,
+    durable: proven,
     dirty: true,
     lastAttest: -Infinity,
     swept: Number(store.meta('expiry_swept') ?? 0),
@@ -180,7 +196,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     rewrites: loadRewrites(store.meta('rewrites')),
     handed: new Map(),
     settled: 0,
-    absent: (origins.get(nodeId)?.held.seq ?? 0) > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
+    absent: held > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
   }
   Object.assign(state, {

@@ -9,10 +9,10 @@ import { isReserved, USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
 import { ChangeCursors } from './change-cursors.js'
 import { MemoryPast } from './memory-past.js'
+import { proveInMemory, type Versioned } from './memory-proofs.js'
 import { completePage } from './pages.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
-interface Versioned { op: Op, digest: Uint8Array }
 
 export class MemoryStore implements Store {
   readonly past: MemoryPast = new MemoryPast({
@@ -76,17 +76,10 @@ export class MemoryStore implements Store {
 
   put (op: Op, digest: Uint8Array): void {
     // a copy, as SQLite would store, so later changes to the caller's buffer do not reach the store
-    const stored: Op = { ...op, value: op.value === null ? null : Buffer.from(op.value) }
-    const previous = this.current.get(op.key)
-    const previousDigest = this.digests.get(op.key)
-    this.current.set(op.key, stored)
-    this.digests.set(op.key, Buffer.from(digest))
+    this.assign(this.current, op.key, { ...op, value: op.value === null ? null : Buffer.from(op.value) })
+    this.assign(this.digests, op.key, Buffer.from(digest))
     this.see(op)
     this.changed(() => { this.cursors.put(op) })
-    this.record(() => {
-      if (previous === undefined) this.current.delete(op.key); else this.current.set(op.key, previous)
-      if (previousDigest === undefined) this.digests.delete(op.key); else this.digests.set(op.key, previousDigest)
-    })
   }
 
   /** The digest kept with the row of `op.key` (the row is `op`). */
@@ -114,9 +107,7 @@ export class MemoryStore implements Store {
   }
 
   remove (row: Head): void {
-    const previous = this.current.get(row.key)
-    this.current.delete(row.key)
-    this.record(() => { if (previous !== undefined) this.current.set(row.key, previous) })
+    this.assign(this.current, row.key, undefined)
     this.changed(() => { this.cursors.remove(row.key, row.live) })
   }
 
@@ -148,10 +139,15 @@ export class MemoryStore implements Store {
   }
 
   private setEntry (key: string, cursor: number | undefined): void {
-    const previous = this.changeEntries.get(key)
-    if (cursor === undefined) this.changeEntries.delete(key)
-    else this.changeEntries.set(key, cursor)
-    this.record(() => { if (previous === undefined) this.changeEntries.delete(key); else this.changeEntries.set(key, previous) })
+    this.assign(this.changeEntries, key, cursor)
+  }
+
+  prove (ops: Op[]): void {
+    proveInMemory({ current: this.current, history: this.history, assign: (key, op) => { this.assign(this.current, key, op) }, record: undo => { this.record(undo) } }, ops)
+  }
+
+  signedUpTo (origin: string): number {
+    return this.held(origin).reduce((top, op) => op.proof != null ? Math.max(top, op.seq) : top, 0)
   }
 
   opsOf (origin: string, after: number, limit: number): HeldOp[] {
@@ -237,9 +233,7 @@ export class MemoryStore implements Store {
   }
 
   setOrigin (origin: string, state: OriginState): void {
-    const previous = this.vector.get(origin)
-    this.vector.set(origin, structuredClone(state))
-    this.record(() => { if (previous === undefined) this.vector.delete(origin); else this.vector.set(origin, previous) })
+    this.assign(this.vector, origin, structuredClone(state))
   }
 
   clock (): Stamp {
@@ -255,9 +249,7 @@ export class MemoryStore implements Store {
   }
 
   setMeta (name: string, value: string): void {
-    const previous = this.values.get(name)
-    this.values.set(name, value)
-    this.record(() => { if (previous === undefined) this.values.delete(name); else this.values.set(name, previous) })
+    this.assign(this.values, name, value)
   }
 
   counts (): StoreCounts {
@@ -293,5 +285,12 @@ export class MemoryStore implements Store {
 
   private record (step: () => void): void {
     this.undo?.push(step)
+  }
+
+  /** Sets `map`'s entry for `key` (deletes it for `undefined`), undone with the transaction. */
+  private assign<K, V> (map: Map<K, V>, key: K, value: V | undefined): void {
+    const previous = map.get(key)
+    if (value === undefined) map.delete(key); else map.set(key, value)
+    this.record(() => { if (previous === undefined) map.delete(key); else map.set(key, previous) })
   }
 }

@@ -2,8 +2,8 @@
 import { compareUtf8 } from '../compare.js'
 import { USER_KEYS_FROM } from '../keys.js'
 import { opDigest } from '../proof.js'
-import type { HeadRow, HistoryRow, Row, StagedRow, Statements } from './sqlite-schema.js'
-import type { Head, HeldOp, RowHead, Op, OpProof, RowOptions, Seen, ValueType } from '../types.js'
+import type { HeadRow, HistoryRow, Row, StagedRow, Statements, VectorRow } from './sqlite-schema.js'
+import type { Head, HeldOp, RowHead, Op, OpProof, OriginState, RowOptions, Seen, ValueType } from '../types.js'
 
 const NO_DIGESTS = new Uint8Array(0)
 
@@ -164,4 +164,16 @@ export function headOfRow (row: HeadRow): RowHead {
     head.asPast = past
   }
   return head
+}
+
+/** A `version_vector` row as an origin's state, and back. */
+export function originOfRow (row: VectorRow): OriginState {
+  return {
+    held: { seq: row.seq, wall: row.wall, logical: row.logical, acc: row.acc },
+    floor: { seq: row.floor, wall: row.floor_wall, logical: row.floor_logical, acc: row.floor_acc }
+  }
+}
+
+export function vectorRowOf (origin: string, { held, floor }: OriginState): VectorRow {
+  return { origin, seq: held.seq, wall: held.wall, logical: held.logical, acc: held.acc, floor: floor.seq, floor_wall: floor.wall, floor_logical: floor.logical, floor_acc: floor.acc }
 }

@@ -15,9 +15,10 @@ import { BatchRefs } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
 import { ChangeEntries } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
+import { dropHistory, proveOwn, signedUpTo } from './own-proofs.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
-import { forgetStaged, fromRow, headOfRow, listRows, opParams, ranked, stagedOps, stageOps, toRow } from './sqlite-rows.js'
-import { SCHEMA_VERSION, prepareStatements, type Statements, type VectorRow } from './sqlite-schema.js'
+import { forgetStaged, fromRow, headOfRow, listRows, opParams, originOfRow, ranked, stagedOps, stageOps, toRow, vectorRowOf } from './sqlite-rows.js'
+import { SCHEMA_VERSION, prepareStatements, type Statements } from './sqlite-schema.js'
 import { SqlitePast } from './sqlite-past.js'
 import { WalFile } from './wal-file.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
@@ -146,6 +147,14 @@ export class SqliteStore implements Store {
     })
   }
 
+  prove (ops: Op[]): void {
+    this.mutate(() => { proveOwn(this.sql, this.refs, ops) })
+  }
+
+  signedUpTo (origin: string): number {
+    return signedUpTo(this.sql, origin)
+  }
+
   // no transaction needed: nothing else runs on this connection between these synchronous reads
   opsOf (origin: string, after: number, limit: number): HeldOp[] {
     return opsOf(this.sql, origin, after, limit)
@@ -168,12 +177,7 @@ export class SqliteStore implements Store {
   }
 
   dropHistory (origin: string, upTo: number): number {
-    return this.mutate(() => {
-      const gone = this.sql.historyUpTo.all({ origin, upTo })
-      for (const { sig } of gone) this.refs.release(sig)
-      this.sql.dropHistory.run({ origin, upTo })
-      return gone.length
-    })
+    return this.mutate(() => dropHistory(this.sql, this.refs, origin, upTo))
   }
 
   stage (ops: Op[]): void {
@@ -203,16 +207,11 @@ export class SqliteStore implements Store {
   }
 
   origins (): Map<string, OriginState> {
-    return new Map(this.sql.vector.all().map(row => [row.origin, {
-      held: { seq: row.seq, wall: row.wall, logical: row.logical, acc: row.acc },
-      floor: { seq: row.floor, wall: row.floor_wall, logical: row.floor_logical, acc: row.floor_acc }
-    }]))
+    return new Map(this.sql.vector.all().map(row => [row.origin, originOfRow(row)]))
   }
 
   setOrigin (origin: string, state: OriginState): void {
-    const { held, floor } = state
-    const row: VectorRow = { origin, seq: held.seq, wall: held.wall, logical: held.logical, acc: held.acc, floor: floor.seq, floor_wall: floor.wall, floor_logical: floor.logical, floor_acc: floor.acc }
-    this.mutate(() => { this.sql.setVector.run(row) })
+    this.mutate(() => { this.sql.setVector.run(vectorRowOf(origin, state)) })
   }
 
   clock (): Stamp {

@@ -125,7 +125,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
         if (op.superseded !== true || keys.has(op.key) || !mayNeedWitness(op)) continue
         keys.add(op.key)
         const winner = state.store.rows({ prefix: op.key, limit: 1, tombstones: true, reserved: true, proofs: true, proofCache })[0]
-        if (winner !== undefined && winner.key === op.key && covered(winner)) witnesses.push(winner)
+        if (winner !== undefined && winner.key === op.key && covered(winner) && leaves(winner)) witnesses.push(winner)
       }
       yield * frames('witness', witnesses)
       yield * frames('ops', sent)
