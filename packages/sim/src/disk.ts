@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { SqliteStore } from '@murmur/core'
 
 /** The store's writes, which fail while the disk is full. */
-const WRITES = ['put', 'supersede', 'addHistory', 'remove', 'dropHistory', 'setOrigin', 'setMeta', 'setClock', 'stage', 'clearStaged'] as const
+const WRITES = ['put', 'supersede', 'addHistory', 'remove', 'prove', 'dropHistory', 'setOrigin', 'setMeta', 'setClock', 'stage', 'clearStaged'] as const
 
 export class SimDisk {
   /** Writes fail until this virtual time. */

@@ -7,9 +7,10 @@
  * says to write again, and a start that fails on a full disk as murmurd's
  * does (it exits; its supervisor starts it again).
  */
-import { PullQueue, PullSession, Replica, SqliteStore, claimOf, decodeOps, encodeOps, chunkByBatch, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
+import { PullQueue, PullSession, Replica, SqliteStore, claimOf, decodeOps, serve, type Change, type Frame, type Op, type PullResult, type PullStep, type Received } from '@murmur/core'
 import { SimAntiEntropy } from './anti-entropy.js'
 import { SimDisk } from './disk.js'
+import { SimOutbound } from './outbound.js'
 import { SIM_HISTORY } from './history-check.js'
 import { FRAME_BYTES, GROUP, isDiskFull, type Network, type Puller, type Verdict } from './network.js'
 import { describeOp, type Recorder } from './record.js'
@@ -47,6 +48,7 @@ export class SimNode implements Puller {
   private queue: Array<{ change: Change, client: boolean }> = []
   private flushing?: Timer
   private lazySync?: Timer
+  private outbound!: SimOutbound
   private readonly antiEntropy: SimAntiEntropy
   /** Who runs this node's pulls: itself, or a hostile node wrapped around it. */
   puller: Puller = this
@@ -77,6 +79,7 @@ export class SimNode implements Puller {
       nodeId: this.id,
       now: this.now,
       sign: keys.signer(this.id),
+      signLater: scenario.signLater?.includes(this.id) === true,
       verify: keys.verify,
       ...(members !== undefined ? { members } : {}),
       maxClockSkewMs: scenario.config.maxSkewMs,
@@ -86,11 +89,17 @@ export class SimNode implements Puller {
       pendingBytes: scenario.config.pendingBytes,
       ...SIM_HISTORY
     }))
-    if (replica === undefined) {
+    // as murmurd opens: own ops a crash left unsigned (never sent) are signed, and on disk, before anything is served
+    const signed = replica === undefined ? undefined : this.guard(() => replica.prove())
+    if (replica === undefined || signed === undefined) {
       this.disk.crash(store)
       return false
     }
+    if (signed.length > 0) { this.disk.synced(this.disk.mark()); this.deps.record.counts.signedAtStart += signed.length }
+    replica.markDurable(replica.vector()[this.id] ?? 0)
     this.replica = replica
+    this.outbound = new SimOutbound({ replica: () => this.replica, disk: this.disk, later: (ms, fn) => this.later(ms, fn), cancel: timer => { sched.cancel(timer) }, int: (a, b) => this.deps.rng.int(a, b),
+      fsyncMs: FSYNC_MS, publish: bytes => { this.deps.net.publish(this.id, bytes) }, record: this.deps.record, id: this.id }, replica.state.signLater)
     this.up = true
     this.incarnation++
     this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })
@@ -112,14 +121,13 @@ export class SimNode implements Puller {
     this.flushing = undefined
     this.lazySync = undefined
     this.queue = []
+    this.outbound.stop()
     this.disk.crash(this.store)
     this.deps.net.changed()
   }
 
   /** Closes the store for good (the run is over). */
-  close (): void {
-    if (this.up) this.crash()
-  }
+  close (): void { if (this.up) this.crash() }
 
   /** A client's request (a put, a delete, or many): one commit, each change acknowledged (recorded) once it is on disk. */
   write (changes: Array<{ key: string, value: string | null, ttlMs?: number, refresh?: true }>): void {
@@ -196,9 +204,7 @@ export class SimNode implements Puller {
   quiet (): void { this.silent = true }
 
   /** Writes changes of its own making (an attestation, a write again), not a client's. */
-  writeOwn (changes: Change[]): void {
-    if (this.up) this.enqueue(changes, false)
-  }
+  writeOwn (changes: Change[]): void { if (this.up) this.enqueue(changes, false) }
 
   private second (): void {
     const released = this.guard(() => this.replica.release())
@@ -210,9 +216,7 @@ export class SimNode implements Puller {
     this.deps.record.counts.maxWaitingBytes = Math.max(this.deps.record.counts.maxWaitingBytes, this.replica.status().waitingBytes)
   }
 
-  private collect (): void {
-    this.deps.record.counts.tombstonesCollected += this.guard(() => this.replica.collect())?.tombstones ?? 0
-  }
+  private collect (): void { this.deps.record.counts.tombstonesCollected += this.guard(() => this.replica.collect())?.tombstones ?? 0 }
 
   /** Ops taken from a peer (or released): they exist; an fsync soon covers them. */
   private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
@@ -264,8 +268,6 @@ export class SimNode implements Puller {
     sched.after(rng.int(...FSYNC_MS), () => {
       if (!this.up || this.incarnation !== life) return // a crash came first: none of it is on disk, none acknowledged
       this.disk.synced(covered)
-      const last = ops.at(-1) as Op
-      this.replica.markDurable(last.seq)
       ops.forEach((op, i) => {
         // the hostile member's own exist once an honest node takes them (`took`): it may withhold them (hostile seed 9003)
         if (this.puller.hostile !== true) record.exists(op)
@@ -275,7 +277,7 @@ export class SimNode implements Puller {
           record.log(`${this.id} acked ${describeOp(op)}`)
         }
       })
-      for (const chunk of chunkByBatch(ops, 16 * 1024)) this.deps.net.publish(this.id, encodeOps(chunk))
+      this.outbound.push(ops)
     })
   }
 
@@ -288,9 +290,7 @@ export class SimNode implements Puller {
     })
   }
 
-  private every (ms: number, fn: () => void): void {
-    this.deps.sched.every(this.timers, () => ms, fn)
-  }
+  private every (ms: number, fn: () => void): void { this.deps.sched.every(this.timers, () => ms, fn) }
 
   /** Runs `fn` after `ms` unless the node went down (or restarted) meanwhile. */
   private later (ms: number, fn: () => void): Timer {

@@ -50,7 +50,12 @@ export class Recorder {
     /** Of those, values older than a delete of their key an honest node acknowledged: a deleted value back. */
     reissuedOverDeletes: 0,
     tombstonesCollected: 0,
-    maxWaitingBytes: 0
+    maxWaitingBytes: 0,
+    /** Own ops signed as they left (`Scenario.signLater`), and the sends whose proof covered several commits. */
+    signedLater: 0,
+    sharedProofs: 0,
+    /** Own ops a crash left acknowledged but unsigned, signed as their node started again. */
+    signedAtStart: 0
   }
 
   private readonly trace: string[] = []

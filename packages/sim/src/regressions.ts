@@ -284,5 +284,16 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
       { at: 1_000, kind: 'bulk', node: 'n0', keys: Array.from({ length: 600 }, (_, i) => `b${(i * 7919) % 1000}`), value: 'x'.repeat(300) },
       { at: 2_000, kind: 'bulk', node: 'n1', keys: Array.from({ length: 400 }, (_, i) => `b${(i * 104729) % 1000}`), value: 'y'.repeat(200) }
     ]
+  }),
+  /**
+   * Signing as ops leave (`signLater`, as murmurd does): n0 writes single puts
+   * 3 ms apart, several commits to each signed batch, and crashes while some
+   * are acknowledged but their proof is not on disk; it signs them as it
+   * starts again (they were never sent), and every replica ends with the
+   * same proof on every row.
+   */
+  'sign-later-crash': () => base(112, 3, {
+    signLater: ['n0', 'n1', 'n2'],
+    actions: [...writes('n0', 1_000, 200, 3), { at: 1_301, kind: 'crash', node: 'n0', downFor: 2_000 } as Action, ...writes('n1', 1_100, 50, 7)].sort((a, b) => a.at - b.at)
   })
 }

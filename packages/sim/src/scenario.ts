@@ -71,6 +71,12 @@ export interface Scenario {
   shortHellos?: string[]
   /** A node pulls from a member whose pull named ops it lacks (murmurd's since 3.1.0). Absent: it does not. */
   claimPulls?: boolean
+  /**
+   * The honest nodes that sign their ops as they leave, several commits a
+   * batch (core's `signLater`, as murmurd does); the rest sign each commit.
+   * Absent: none.
+   */
+  signLater?: string[]
 }
 
 export interface ScenarioOptions {
@@ -148,8 +154,10 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   // drawn after everything else, so each seed's other draws mean what they meant before it existed
   const speakers = rng.chance(0.7) ? everyone : rng.chance(0.5) ? [] : everyone.filter(() => rng.chance(0.5))
   const shortHellos = options.before31 === true ? [] : speakers
+  // and after those: most seeds have every node sign as its ops leave, some a mix, some none
+  const signLater = rng.chance(0.6) ? nodes : rng.chance(0.5) ? [] : nodes.filter(() => rng.chance(0.5))
   actions.sort((a, b) => a.at - b.at)
-  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, claimPulls: options.before31 !== true }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, claimPulls: options.before31 !== true, signLater }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)

@@ -1,0 +1,86 @@
+/**
+ * A simulated node's own ops on their way out, as murmurd sends them
+ * (daemon outbound.ts and replication.ts): acknowledged ops wait a few ms
+ * for more, and a node that signs later (`Scenario.signLater`, core's
+ * `signLater`) signs them then, one batch for the commits they came in;
+ * they are published, and may be served, once an fsync covers the proof.
+ * A crash drops what waits; the node signs it when it starts again.
+ */
+import { chunkByBatch, encodeOps, type Op, type Replica } from '@murmur/core'
+import { isDiskFull } from './network.js'
+import type { SimDisk } from './disk.js'
+import type { Recorder } from './record.js'
+import type { Timer } from './scheduler.js'
+
+export interface OutboundDeps {
+  replica: () => Replica
+  disk: SimDisk
+  /** Runs `fn` after `ms` unless the node went down meanwhile. */
+  later: (ms: number, fn: () => void) => Timer
+  cancel: (timer: Timer | undefined) => void
+  int: (min: number, max: number) => number
+  fsyncMs: [number, number]
+  publish: (bytes: Uint8Array) => void
+  /** The run's record (what was signed later is counted) and the node's name in it. */
+  record: Recorder
+  id: string
+}
+
+export class SimOutbound {
+  private waiting: Op[] = []
+  /** The commits whose ops wait. */
+  private commits = 0
+  private timer?: Timer
+
+  constructor (private readonly deps: OutboundDeps, private readonly signLater: boolean) {}
+
+  /** Own ops on disk (acknowledged), in seq order. */
+  push (ops: Op[]): void {
+    if (!this.signLater) {
+      // signed at their commit: on disk, proof and all, and out at once
+      const last = ops.at(-1)
+      if (last !== undefined) this.deps.replica().markDurable(last.seq)
+      this.send(ops)
+      return
+    }
+    this.waiting.push(...ops)
+    this.commits++
+    this.timer ??= this.deps.later(this.deps.int(0, 20), () => { this.flush() })
+  }
+
+  /** The node went down: what waits is dropped (signed when it starts again). */
+  stop (): void {
+    this.deps.cancel(this.timer)
+    this.timer = undefined
+    this.waiting = []
+    this.commits = 0
+  }
+
+  private flush (): void {
+    this.timer = undefined
+    const ops = this.waiting
+    const commits = this.commits
+    this.waiting = []
+    this.commits = 0
+    const last = ops.at(-1)
+    if (last === undefined) return
+    try {
+      this.deps.record.counts.signedLater += this.deps.replica().prove(ops).length
+      if (commits > 1) this.deps.record.counts.sharedProofs++
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+      this.deps.record.log(`${this.deps.id}: proofs of ${ops.length} own ops not stored (disk full); they are signed with the next`)
+      return
+    }
+    const covered = this.deps.disk.mark()
+    this.deps.later(this.deps.int(...this.deps.fsyncMs), () => {
+      this.deps.disk.synced(covered)
+      this.deps.replica().markDurable(last.seq)
+      this.send(ops)
+    })
+  }
+
+  private send (ops: Op[]): void {
+    for (const chunk of chunkByBatch(ops, 16 * 1024)) this.deps.publish(encodeOps(chunk))
+  }
+}
