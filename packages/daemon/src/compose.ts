@@ -86,6 +86,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       store,
       nodeId,
       sign: batchSigner(privateKey, init.group),
+      signLater: true, // as each message leaves: one signature for the commits it carries (Replication)
       verify: batchVerifier(init.group),
       ...(init.allowed != null ? { members: init.allowed } : {}),
       maxClockSkewMs: init.maxClockSkewMs,
@@ -95,6 +96,9 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       historyBytes: init.historyBytes
       // attestations paced by the grace: the replica's defaults (attestIntervalFor, attestMsPerOriginFor)
     })
+    // own ops a stop left unsigned were never sent: signed now, on disk before any of them is served
+    if (replica.prove().length > 0) store.syncNow()
+    replica.markDurable(replica.vector()[nodeId] ?? 0)
     return { lock, store, replica, ...await build(init, components, store, replica, privateKey), startedAt: Date.now() }
   } catch (err) {
     store?.close()

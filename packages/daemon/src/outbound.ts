@@ -51,6 +51,9 @@ export class Outbound {
   /** Gossip messages published, and the ops they carried (the metrics'). */
   readonly sent = { messages: 0, ops: 0 }
   private readonly publish: (ops: Op[]) => Promise<number[] | undefined>
+  private readonly prepare: (ops: Op[]) => Promise<boolean>
+  /** The latest publish, settled or not: the next one starts after it. */
+  private chain: Promise<void> = Promise.resolve()
   private readonly log: Logger
   private readonly windowMs: number
   private waiting: Op[] = []
@@ -66,10 +69,17 @@ export class Outbound {
   /** The window is widened (see `Outbound`: it widens and narrows at two thresholds). */
   private widened = false
 
-  /** `publish` resolves to the recipients of each message it sent (none: not running); a failure is logged, peers will sync. */
-  constructor (publish: (ops: Op[]) => Promise<number[] | undefined>, log: Logger, windowMs = PUBLISH_WINDOW_MS) {
+  /**
+   * `publish` resolves to the recipients of each message it sent (none: not
+   * running); a failure is logged, peers will sync. `prepare` readies a
+   * message's ops as it is flushed (signs them: see core's `Replica.prove`)
+   * and resolves once they may go, false if they may not; publishes keep the
+   * order of their flushes, and a publish's cost is counted from its start.
+   */
+  constructor (publish: (ops: Op[]) => Promise<number[] | undefined>, log: Logger, windowMs = PUBLISH_WINDOW_MS, prepare?: (ops: Op[]) => Promise<boolean>) {
     if (!(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError(`publishWindowMs must be a number of ms, 0 or more (0: publish at once), not ${String(windowMs)}`)
     this.publish = publish
+    this.prepare = prepare ?? (async () => true)
     this.log = log
     this.windowMs = windowMs
   }
@@ -125,17 +135,22 @@ export class Outbound {
     this.waiting = []
     this.last = performance.now()
     if (ops.length === 0) return
-    const started = this.last
-    this.publish(ops).then(
-      recipients => {
-        if (recipients === undefined) return
-        this.cost += (performance.now() - started - this.cost) * LATEST
-        this.retune()
-        this.sent.messages += recipients.length
-        this.sent.ops += ops.length
-        this.log.debug({ ops: ops.length, recipients }, 'published ops')
-      },
-      err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') }
-    )
+    let ready: Promise<boolean>
+    try {
+      ready = this.prepare(ops)
+    } catch (err) {
+      ready = Promise.reject(err)
+    }
+    this.chain = this.chain.then(async () => {
+      if (!await ready) return
+      const started = performance.now()
+      const recipients = await this.publish(ops)
+      if (recipients === undefined) return
+      this.cost += (performance.now() - started - this.cost) * LATEST
+      this.retune()
+      this.sent.messages += recipients.length
+      this.sent.ops += ops.length
+      this.log.debug({ ops: ops.length, recipients }, 'published ops')
+    }).catch(err => { this.log.warn({ err: (err as Error).message, ops: ops.length }, 'publish failed; peers will sync') })
   }
 }

@@ -14,11 +14,11 @@ import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { AntiEntropy, type AntiEntropyComponents } from './anti-entropy.js'
 import { Outbound } from './outbound.js'
+import { RemoteSync } from './remote-sync.js'
 import type { GossipReplication } from './gossip.js'
 import type { SyncService } from './sync/sync-service.js'
 
-/** How long the fsync of ops from peers waits for more to cover (see `flushSoon`). */
-export const REMOTE_SYNC_DELAY_MS = 25
+export { REMOTE_SYNC_DELAY_MS } from './remote-sync.js'
 
 export interface ReplicationInit {
   /** 'full': ops are published once their commit is fsynced (the writer waits for it anyway); 'normal': after a background fsync. */
@@ -60,15 +60,15 @@ export class Replication {
   /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
   private unsynced: Op[] = []
   private syncing = false
-  private flushing?: Promise<void>
-  private flushAgain = false
-  private flushTimer?: NodeJS.Timeout
+  /** The fsync of ops from peers (remote-sync.ts). */
+  private readonly remoteSync: RemoteSync
   /** Own ops on disk, published a few a message when they come fast (outbound.ts). */
   readonly outbound: Outbound
 
   constructor (init: ReplicationInit) {
     this.init = init
-    this.outbound = new Outbound(async ops => await this.parts?.gossip.publish(ops), init.log, init.publishWindowMs)
+    this.remoteSync = new RemoteSync(() => this.parts?.store, init.log)
+    this.outbound = new Outbound(async ops => await this.parts?.gossip.publish(ops), init.log, init.publishWindowMs, async ops => await this.signed(ops))
     this.antiEntropy = new AntiEntropy({ intervalMs: init.antiEntropyIntervalMs, maxIntervalMs: init.antiEntropyMaxIntervalMs, maxClockSkewMs: init.maxClockSkewMs, log: init.log })
   }
 
@@ -86,10 +86,8 @@ export class Replication {
   stop (): void {
     this.antiEntropy.stop()
     this.outbound.stop()
-    for (const timer of [...this.timers, ...this.repairs.values(), this.flushTimer]) clearTimeout(timer)
-    // a flush whose timer was cleared never settles: the next start begins afresh
-    this.flushing = undefined
-    this.flushAgain = false
+    for (const timer of [...this.timers, ...this.repairs.values()]) clearTimeout(timer)
+    this.remoteSync.stop()
     this.timers = []
     this.repairs.clear()
     this.parts = undefined
@@ -137,7 +135,7 @@ export class Replication {
     parts.peerChanged([...step.changed, ...step.removed.filter(op => op.value !== null).map(op => ({ ...op, value: null }))], step.conflicts, peer.toString())
     if (step.refused.length > 0) this.refused(peer.toString(), step.refused)
     this.equivocated(step.equivocations, peer.toString())
-    if (step.applied > 0 || step.changed.length > 0) this.flushSoon()
+    if (step.applied > 0 || step.changed.length > 0) this.remoteSync.soon()
   }
 
   /** A pull ended; `reason`: why it was asked for. */
@@ -186,7 +184,7 @@ export class Replication {
         'received ops stamped beyond the clock-skew bound; holding them until our clock catches up (is a clock wrong?)')
     }
     this.equivocated(received.equivocations, from)
-    if (received.applied > 0) this.flushSoon()
+    if (received.applied > 0) this.remoteSync.soon()
   }
 
   private logReceived (ops: Op[], source: string, via: 'gossip' | 'sync', outcome?: { applied: number, changed: Op[] }): void {
@@ -262,38 +260,25 @@ export class Replication {
     })
   }
 
-  /** Own ops now on disk: they may be served and published. */
+  /** Own ops now on disk: they may be signed, published and served. */
   private release (ops: Op[]): void {
-    const parts = this.parts
-    const last = ops.at(-1)
-    if (parts == null || last == null) return
-    parts.replica.markDurable(last.seq)
+    if (this.parts == null || ops.length === 0) return
     this.outbound.push(ops)
   }
 
   /**
-   * Remote ops were committed: on disk soon, off the event loop. Nobody waits
-   * for it, so one fsync at a time covers everything committed before it, and
-   * it starts `REMOTE_SYNC_DELAY_MS` after the first op it covers: a stream of
-   * gossiped ops costs one fsync per delay, not one per op, and a node stops
-   * lengthening the fsyncs its own writers wait for (a disk serves one flush
-   * at a time). Ops are served before their fsync either way; what this node
-   * attests to, it attests in a write of its own, fsynced first.
+   * A message's own ops, signed as it leaves (one proof for the commits it
+   * carries; see core's `signing.ts`); true once the proof is on disk too,
+   * and from then on they may be published and served.
    */
-  private flushSoon (): void {
-    if (this.flushing !== undefined) {
-      this.flushAgain = true
-      return
-    }
-    const store = this.parts?.store
-    if (store == null) return
-    this.flushAgain = false
-    this.flushing = new Promise<void>(resolve => { this.flushTimer = setTimeout(resolve, REMOTE_SYNC_DELAY_MS) })
-      .then(async () => { if (this.parts?.store === store) await store.sync() })
-      .catch((err: Error) => { this.init.log.warn({ err: err.message }, 'fsync after applying remote ops failed') })
-      .finally(() => {
-        this.flushing = undefined
-        if (this.flushAgain) this.flushSoon()
-      })
+  private async signed (ops: Op[]): Promise<boolean> {
+    const parts = this.parts
+    const last = ops.at(-1)
+    if (parts == null || last == null) return false
+    parts.replica.prove(ops)
+    await parts.store.sync()
+    if (this.parts !== parts) return false
+    parts.replica.markDurable(last.seq)
+    return true
   }
 }

@@ -24,6 +24,8 @@ interface Picture {
   signatures: number
   /** The largest batch. */
   largest: number
+  /** User rows not signed yet. */
+  unsigned: number
 }
 
 function picture (node: TestNode): Picture {
@@ -36,7 +38,8 @@ function picture (node: TestNode): Picture {
       miscounted: one(`SELECT count(*) FROM op_batch b WHERE live !=
         (SELECT count(*) FROM kv_store k WHERE k.sig = b.sig) + (SELECT count(*) FROM op_history h WHERE h.sig = b.sig)`),
       signatures: one('SELECT count(DISTINCT sig) FROM kv_store WHERE key >= char(1)'),
-      largest: one('SELECT max(length(digests)) / 32 FROM op_batch')
+      largest: one('SELECT max(length(digests)) / 32 FROM op_batch'),
+      unsigned: one('SELECT count(*) FROM kv_store WHERE key >= char(1) AND sig IS NULL')
     }
   } finally {
     db.close()
@@ -62,6 +65,8 @@ describe('batch signatures', () => {
     } finally {
       client.close()
     }
+    // ops are signed as they leave (a window after their commit): the picture once every row carries its proof
+    await waitFor(() => picture(alice).unsigned === 0, 'alice to sign what it wrote')
     const written = picture(alice)
     assert.equal(written.rows.length, 600)
     assert.equal(written.largest, 256, 'a 600-put commit is signed in batches of up to 256 ops')
