@@ -17,6 +17,7 @@ export { SqliteStore, SCHEMA_VERSION, type Durability, type SqliteStoreInit } fr
 export { kvStoreDigest } from './store/kv-digest.js'
 export { MemoryStore } from './store/memory-store.js'
 export { REHAND_MS, Replica, type ReplicaInit, type ReplicaStatus } from './replica/replica.js'
+export { SIGN_AT_COMMIT_OPS } from './replica/signing.js'
 export type { ReceiveContext, Received } from './replica/inbound.js'
 export { sizeOf as pendingSize } from './replica/pending.js'
 export type { Collected } from './replica/collect.js'

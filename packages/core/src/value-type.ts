@@ -10,3 +10,11 @@ export function typeOf ({ type, value }: { type?: string, value: Uint8Array | nu
 export function expiryOf ({ expires, value }: { expires?: number, value: Uint8Array | null }): Pick<Op, 'expires'> {
   return value === null || expires === undefined ? {} : { expires }
 }
+
+/** `op` without its proof (what a listing returns). */
+export function withoutProof (op: Op): Op {
+  const plain: Op = { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
+  if (op.seen !== undefined) plain.seen = op.seen
+  if (op.refresh === true) plain.refresh = true
+  return plain
+}

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { MemoryStore, PullSession, SqliteStore, proofSize, serve, type Op, type Replica, type Store } from '../src/index.js'
+import { MemoryStore, PullSession, SIGN_AT_COMMIT_OPS, SqliteStore, proofSize, serve, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, bytes, pull, replicaFactory, rowsOf, storeFactory, tempDir } from './helpers.js'
 
 const dir = tempDir()
@@ -106,6 +106,24 @@ for (const kind of ['memory', 'sqlite'] as const) {
       bob.receive([o3, o5, o2, o4], { via: 'gossip' })
       pull(bob, alice)
       assert.deepEqual(bob.vector(), { alice: 5 })
+      assert.deepEqual(sigsOf(bob.store), sigsOf(alice.store))
+    })
+
+    it('signs a commit that fills a message at once, unless an earlier op still waits to be signed', () => {
+      const alice = replica('alice')
+      const many = (tag: string): Array<{ key: string, value: Uint8Array }> => Array.from({ length: SIGN_AT_COMMIT_OPS }, (_, i) => ({ key: `${tag}${i}`, value: bytes(tag) }))
+      const big = alice.write(many('a'))
+      assert.ok(big.every(op => op.proof !== undefined && op.proof === big[0]?.proof), 'signed in its commit, one batch')
+      assert.deepEqual(alice.prove(big), [], 'nothing left to sign')
+      const small = alice.write([{ key: 's', value: bytes('1') }])
+      assert.equal(sigOf(small[0] as Op), undefined, 'a single put waits for its message')
+      const after = alice.write(many('b'))
+      assert.ok(after.every(op => op.proof === undefined), 'an earlier op waits: this commit waits with it, so signatures stay in seq order')
+      assert.deepEqual(alice.prove([...small, ...after]).map(op => op.seq), Array.from({ length: SIGN_AT_COMMIT_OPS + 1 }, (_, i) => SIGN_AT_COMMIT_OPS + 1 + i))
+      alice.markDurable(2 * SIGN_AT_COMMIT_OPS + 1)
+      const bob = replica('bob')
+      pull(bob, alice)
+      assert.deepEqual(bob.vector(), { alice: 2 * SIGN_AT_COMMIT_OPS + 1 })
       assert.deepEqual(sigsOf(bob.store), sigsOf(alice.store))
     })
 

@@ -86,7 +86,9 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       store,
       nodeId,
       sign: batchSigner(privateKey, init.group),
-      signLater: true, // as each message leaves: one signature for the commits it carries (Replication)
+      // as each message leaves: one signature for the commits it carries (Replication); in the commit when it goes alone
+      signLater: true,
+      leavesAtOnce: () => components.replication.outbound.idle,
       verify: batchVerifier(init.group),
       ...(init.allowed != null ? { members: init.allowed } : {}),
       maxClockSkewMs: init.maxClockSkewMs,

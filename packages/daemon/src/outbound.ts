@@ -89,6 +89,11 @@ export class Outbound {
     return this.widened ? Math.min(Math.max(this.windowMs, PUBLISH_SHARE * this.cost), WIDEST * this.windowMs) : this.windowMs
   }
 
+  /** Ops released now would go out at once: nothing waits, and the window since the last publish has passed. */
+  get idle (): boolean {
+    return this.timer === undefined && this.waiting.length === 0 && performance.now() - this.last >= this.window
+  }
+
   /** Ops on disk, in seq order: published with the next message. */
   push (ops: Op[]): void {
     const now = performance.now()

@@ -79,7 +79,7 @@ export class SimNode implements Puller {
       nodeId: this.id,
       now: this.now,
       sign: keys.signer(this.id),
-      signLater: scenario.signLater?.includes(this.id) === true,
+      signLater: scenario.signLater?.includes(this.id) === true, leavesAtOnce: () => this.outbound.idle,
       verify: keys.verify,
       ...(members !== undefined ? { members } : {}),
       maxClockSkewMs: scenario.config.maxSkewMs,
@@ -99,7 +99,7 @@ export class SimNode implements Puller {
     replica.markDurable(replica.vector()[this.id] ?? 0)
     this.replica = replica
     this.outbound = new SimOutbound({ replica: () => this.replica, disk: this.disk, later: (ms, fn) => this.later(ms, fn), cancel: timer => { sched.cancel(timer) }, int: (a, b) => this.deps.rng.int(a, b),
-      fsyncMs: FSYNC_MS, publish: bytes => { this.deps.net.publish(this.id, bytes) }, record: this.deps.record, id: this.id }, replica.state.signLater)
+      fsyncMs: FSYNC_MS, now: () => sched.now, publish: bytes => { this.deps.net.publish(this.id, bytes) }, record: this.deps.record, id: this.id }, replica.state.signLater)
     this.up = true
     this.incarnation++
     this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })

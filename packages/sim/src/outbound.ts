@@ -1,8 +1,9 @@
 /**
  * A simulated node's own ops on their way out, as murmurd sends them
- * (daemon outbound.ts and replication.ts): acknowledged ops wait a few ms
- * for more, and a node that signs later (`Scenario.signLater`, core's
- * `signLater`) signs them then, one batch for the commits they came in;
+ * (daemon outbound.ts and replication.ts): ops acknowledged within the
+ * window of the last send wait for it to pass, and a node that signs later
+ * (`Scenario.signLater`, core's `signLater`) signs them then, one batch for
+ * the commits they came in (ops that go at once are signed in their commit);
  * they are published, and may be served, once an fsync covers the proof.
  * A crash drops what waits; the node signs it when it starts again.
  */
@@ -12,6 +13,9 @@ import type { SimDisk } from './disk.js'
 import type { Recorder } from './record.js'
 import type { Timer } from './scheduler.js'
 
+/** The publish window: murmurd's `--publish-window 100` (20 times the default), so seeds' writes, mostly far apart, still gather. */
+const WINDOW_MS = 100
+
 export interface OutboundDeps {
   replica: () => Replica
   disk: SimDisk
@@ -20,6 +24,8 @@ export interface OutboundDeps {
   cancel: (timer: Timer | undefined) => void
   int: (min: number, max: number) => number
   fsyncMs: [number, number]
+  /** Virtual time, ms. */
+  now: () => number
   publish: (bytes: Uint8Array) => void
   /** The run's record (what was signed later is counted) and the node's name in it. */
   record: Recorder
@@ -31,10 +37,16 @@ export class SimOutbound {
   /** The commits whose ops wait. */
   private commits = 0
   private timer?: Timer
+  private last = -Infinity
 
   constructor (private readonly deps: OutboundDeps, private readonly signLater: boolean) {}
 
-  /** Own ops on disk (acknowledged), in seq order. */
+  /** Ops released now would go out at once (nothing waits, none sent within the window), so they are signed in their commit. */
+  get idle (): boolean {
+    return this.timer === undefined && this.waiting.length === 0 && this.deps.now() - this.last >= WINDOW_MS
+  }
+
+  /** Own ops on disk (acknowledged), in seq order (or not: their fsyncs may end out of order). */
   push (ops: Op[]): void {
     if (!this.signLater) {
       // signed at their commit: on disk, proof and all, and out at once
@@ -43,9 +55,11 @@ export class SimOutbound {
       this.send(ops)
       return
     }
+    const alone = this.idle
     this.waiting.push(...ops)
     this.commits++
-    this.timer ??= this.deps.later(this.deps.int(0, 20), () => { this.flush() })
+    if (alone) this.flush()
+    else this.timer ??= this.deps.later(Math.max(0, this.last + WINDOW_MS - this.deps.now()) + this.deps.int(0, 5), () => { this.flush() })
   }
 
   /** The node went down: what waits is dropped (signed when it starts again). */
@@ -57,7 +71,9 @@ export class SimOutbound {
   }
 
   private flush (): void {
+    this.deps.cancel(this.timer)
     this.timer = undefined
+    this.last = this.deps.now()
     const ops = this.waiting
     const commits = this.commits
     this.waiting = []

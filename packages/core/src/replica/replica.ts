@@ -14,12 +14,12 @@ import { attestEvery, encodeAttestation } from '../attestation.js'
 import { attestationKey, isReserved } from '../keys.js'
 import { freshOrigin } from '../marks.js'
 import { proveOps } from '../proof.js'
-import { expiryOf, typeOf } from '../value-type.js'
+import { expiryOf, typeOf, withoutProof } from '../value-type.js'
 import { readRows } from './apply.js'
 import { collect, type Collected } from './collect.js'
 import { expiryClock, isExpired, sweep } from './expiry.js'
 import { commit, emptyReceived, receive, release, type ReceiveContext, type Received } from './inbound.js'
-import { proveOwn } from './signing.js'
+import { committed, proveOwn, signerAtCommit } from './signing.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
 import { nothingSeen } from './conflicts.js'
@@ -82,7 +82,9 @@ export class Replica {
       if (change.ttlMs !== undefined && !(Number.isSafeInteger(change.ttlMs) && change.ttlMs > 0)) throw new RangeError(`ttlMs ${change.ttlMs} is not a positive whole number of milliseconds`)
     }
     if (changes.length === 0) return []
-    return commit(this.state, () => this.made(changes), undefined, emptyReceived())
+    const ops = commit(this.state, () => this.made(changes), undefined, emptyReceived())
+    committed(this.state, ops)
+    return ops
   }
 
   /** `changes` as this node's next ops, stamped and signed: inside the transaction that applies them (`LocalBatch`). */
@@ -106,7 +108,8 @@ export class Replica {
       }
       return op
     })
-    if (this.state.sign != null && !this.state.signLater) proveOps(ops, this.state.sign)
+    const sign = signerAtCommit(this.state, ops)
+    if (sign != null) proveOps(ops, sign)
     return { ops, rows }
   }
 
@@ -290,11 +293,4 @@ function refreshes (row: Op | undefined, op: Op): boolean {
   return row !== undefined && op.expires !== undefined && op.value !== null && row.value !== null && row.expires !== undefined &&
     row.origin === op.origin && seen !== undefined && seen.origin === row.origin && seen.wall === row.wall && seen.logical === row.logical &&
     (row.type ?? 'text') === (op.type ?? 'text') && Buffer.compare(row.value, op.value) === 0
-}
-
-function withoutProof (op: Op): Op {
-  const plain: Op = { key: op.key, value: op.value, ...typeOf(op), ...expiryOf(op), wall: op.wall, logical: op.logical, origin: op.origin, seq: op.seq }
-  if (op.seen !== undefined) plain.seen = op.seen
-  if (op.refresh === true) plain.refresh = true
-  return plain
 }

@@ -28,6 +28,12 @@ export interface ReplicaInit {
    * signs its ops.
    */
   signLater?: boolean
+  /**
+   * With `signLater`: whether ops committed now would leave at once (nothing
+   * to wait for): then they are signed in their commit, as signing them
+   * later would gather nothing. Default: never.
+   */
+  leavesAtOnce?: () => boolean
   /** Checks an origin's batch signature. Default: none needed (every peer is trusted). */
   verify?: VerifyBatch
   /**
@@ -69,6 +75,7 @@ export interface ReplicaState {
   readonly sign?: (payload: Uint8Array) => Uint8Array
   /** Own ops are signed when they leave, not at their commit (`ReplicaInit.signLater`). */
   readonly signLater: boolean
+  readonly leavesAtOnce?: () => boolean
   /** With `signLater`: own ops up to this seq carry their proofs (in the store; on disk once `durable` passes them). */
   proven: number
   readonly checker: OpChecker
@@ -174,6 +181,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     hlc: new HybridLogicalClock({ now, initial: store.clock() }),
     sign: init.sign,
     signLater,
+    leavesAtOnce: init.leavesAtOnce,
     proven,
     checker: new OpChecker({ verify: init.verify, allowed: members.size > 0 ? origin => origin === nodeId || members.has(origin) : undefined }),
     pending: new PendingOps(init.pendingBytes ?? 64 * 1024 * 1024),
