@@ -60,6 +60,8 @@ export class Replication {
   /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
   private unsynced: Op[] = []
   private syncing = false
+  /** Transactions that stored proofs of own ops (`signed`), and how many of them an fsync has covered. */
+  private readonly proofs = { written: 0, synced: 0 }
   /** The fsync of ops from peers (remote-sync.ts). */
   private readonly remoteSync: RemoteSync
   /** Own ops on disk, published a few a message when they come fast (outbound.ts). */
@@ -273,12 +275,16 @@ export class Replication {
    */
   private async signed (ops: Op[]): Promise<boolean> {
     const parts = this.parts
-    const last = ops.at(-1)
-    if (parts == null || last == null) return false
-    parts.replica.prove(ops)
-    await parts.store.sync()
+    if (parts == null || ops.length === 0) return false
+    if (parts.replica.prove(ops).length > 0) this.proofs.written++
+    // ops signed in their commit went to disk with it; proofs written since the last fsync began need one
+    if (this.proofs.synced < this.proofs.written) {
+      const covered = this.proofs.written
+      await parts.store.sync()
+      this.proofs.synced = Math.max(this.proofs.synced, covered)
+    }
     if (this.parts !== parts) return false
-    parts.replica.markDurable(last.seq)
+    parts.replica.markDurable(ops.reduce((top, op) => Math.max(top, op.seq), 0))
     return true
   }
 }
