@@ -33,6 +33,16 @@ function served (server: Replica): Op[] {
   return [...serve(server, { ...hello.message, vector: {} }, { group: 'g', name: server.nodeId })].flatMap(f => f.kind === 'control' ? [] : f.ops)
 }
 
+/** The hello `server` answers a puller that holds nothing with. */
+function servedHello (server: Replica): { vector: Record<string, number> } {
+  const session = new PullSession(server, { group: 'g', name: 'x' })
+  const hello = session.hello()
+  assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+  const first = serve(server, { ...hello.message, vector: {} }, { group: 'g', name: server.nodeId }).next().value
+  assert.ok(first !== undefined && first.kind === 'control' && first.message.t === 'hello')
+  return { vector: first.message.vector }
+}
+
 for (const kind of ['memory', 'sqlite'] as const) {
   describe(`signing later (${kind})`, () => {
     const clock = new Clock()
@@ -68,11 +78,15 @@ for (const kind of ['memory', 'sqlite'] as const) {
       alice.markDurable(2)
       assert.equal(alice.durableSeq, 0, 'on disk, but unsigned: not durable for leaving')
       assert.deepEqual(served(alice), [])
+      assert.deepEqual(servedHello(alice).vector, {}, 'nor claimed in its hello')
       alice.prove(ops)
       assert.deepEqual(served(alice), [], 'signed, but the proof is not on disk yet')
       alice.markDurable(2)
       const sent = served(alice)
       assert.deepEqual(sent.map(op => op.seq), [1, 2])
+      assert.deepEqual(servedHello(alice).vector, { alice: 2 })
+      writeEach(alice, [['z', '3']])
+      assert.deepEqual(servedHello(alice).vector, { alice: 2 }, 'a third op, committed but not signed, is not claimed')
       assert.ok(sent.every(op => op.proof !== undefined))
     })
 

@@ -23,7 +23,9 @@
  *   nothing gets every witness; one that lies only misses some).
  * - A puller that sends only a digest of its vector (`hello.ts`) gets this
  *   node's digest and `done`, with this node's vector when they differ.
- * - This node's own ops leave only once they are on disk.
+ * - This node's own ops leave only once they are on disk, proofs included
+ *   (`durableSeq`), and its hello's vector names its own only that far: what
+ *   it would not send, it does not claim.
  *
  * Frames are produced lazily (a generator), one page of the store at a time:
  * nothing is held across the network's backpressure but a cursor.
@@ -52,6 +54,17 @@ export function isBehind (vector: VersionVector, floors: ReadonlyMap<string, { f
   return false
 }
 
+/** What this node holds and may serve: its own ops only up to `durable` (the rest wait for their proofs or their fsync). */
+function servedVector (replica: Replica): VersionVector {
+  const vector = replica.vector()
+  const { self, durable } = replica.state
+  if ((vector[self] ?? 0) > durable) {
+    if (durable > 0) vector[self] = durable
+    else delete vector[self]
+  }
+  return vector
+}
+
 function floorsOf (origins: ReadonlyMap<string, { floor: Mark }>): Record<string, [number, number, number, string]> {
   const out: Record<string, [number, number, number, string]> = {}
   for (const [origin, { floor }] of origins) if (floor.seq > 0) out[origin] = [floor.seq, floor.wall, floor.logical, Buffer.from(floor.acc).toString('base64')]
@@ -66,7 +79,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   }
   if (hello.summary !== undefined) {
     // the short form (`hello.ts`): nothing to send if the digests match; else this node's vector, for the puller to decide
-    const vector = replica.vector()
+    const vector = servedVector(replica)
     const summary = summarize(vector)
     yield { kind: 'control', message: { t: 'hello', group: init.group, name: init.name, now: Math.floor(state.now()), vector: summary === hello.summary ? {} : vector, summary } }
     yield { kind: 'control', message: { t: 'done' } }
@@ -75,7 +88,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   const snapshot = isBehind(hello.vector, state.origins)
   yield {
     kind: 'control',
-    message: { t: 'hello', group: init.group, name: init.name, now: Math.floor(state.now()), vector: replica.vector(), ...(snapshot ? { snapshot, horizon: [state.horizon.wall, state.horizon.logical] as [number, number], floors: floorsOf(state.origins) } : {}) }
+    message: { t: 'hello', group: init.group, name: init.name, now: Math.floor(state.now()), vector: servedVector(replica), ...(snapshot ? { snapshot, horizon: [state.horizon.wall, state.horizon.logical] as [number, number], floors: floorsOf(state.origins) } : {}) }
   }
   const pageOps = init.pageOps ?? 512
   const frameBytes = init.frameBytes ?? 1024 * 1024
