@@ -19,7 +19,7 @@ DIR=${MURMUR_NODE_VERSIONS_DIR:-/tmp/murmur-node-versions}
 # what each version runs, kept small for CI's time (about 25 s each): the SQLite store and the replica
 # core in-process, the library API, and real murmurd/murmurctl processes replicating, backing up and restoring
 SUBSET=(
-  packages/core/dist/test/store.spec.js packages/core/dist/test/replica.spec.js
+  packages/core/dist/test/store.spec.js packages/core/dist/test/replica.spec.js packages/core/dist/test/sign-later.spec.js
   packages/daemon/dist/test/library.spec.js packages/daemon/dist/test/backup.spec.js
 )
 BINDING=node_modules/better-sqlite3/build/Release/better_sqlite3.node
