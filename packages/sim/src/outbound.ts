@@ -38,6 +38,8 @@ export class SimOutbound {
   private commits = 0
   private timer?: Timer
   private last = -Infinity
+  /** How far the WAL reached after the latest transaction that stored proofs, and how far a completed fsync of them reached. */
+  private readonly proofs = { written: 0, synced: 0 }
 
   constructor (private readonly deps: OutboundDeps, private readonly signLater: boolean) {}
 
@@ -78,21 +80,32 @@ export class SimOutbound {
     const commits = this.commits
     this.waiting = []
     this.commits = 0
-    const last = ops.at(-1)
-    if (last === undefined) return
+    if (ops.length === 0) return
     try {
-      this.deps.record.counts.signedLater += this.deps.replica().prove(ops).length
+      const signed = this.deps.replica().prove(ops).length
+      this.deps.record.counts.signedLater += signed
       if (commits > 1) this.deps.record.counts.sharedProofs++
+      if (signed > 0) this.proofs.written = this.deps.disk.mark()
     } catch (err) {
       if (!isDiskFull(err)) throw err
       this.deps.record.log(`${this.deps.id}: proofs of ${ops.length} own ops not stored (disk full); they are signed with the next`)
       return
     }
-    const covered = this.deps.disk.mark()
+    const top = ops.reduce((max, op) => Math.max(max, op.seq), 0)
+    const go = (): void => {
+      this.deps.replica().markDurable(top)
+      this.send(ops)
+    }
+    // as murmurd: ops signed in their commit went to disk with it; proofs written since the last fsync began need one
+    if (this.proofs.synced >= this.proofs.written) {
+      go()
+      return
+    }
+    const covered = this.proofs.written
     this.deps.later(this.deps.int(...this.deps.fsyncMs), () => {
       this.deps.disk.synced(covered)
-      this.deps.replica().markDurable(last.seq)
-      this.send(ops)
+      this.proofs.synced = Math.max(this.proofs.synced, covered)
+      go()
     })
   }
 
