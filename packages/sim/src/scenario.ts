@@ -205,23 +205,31 @@ function split (rng: Rng, ids: string[]): string[][] {
  * that leaves the nodes in parts that never meet is joined up by one link
  * between parts, in order: murmurd's dialer could settle so too, but at its
  * default of 8 in a group of a few dozen it is vanishingly rare, and here it
- * would only make runs fail that heal no partition.
+ * would only make runs fail that heal no partition. The same for `honest`
+ * (the nodes but the hostile one), among themselves: a hostile member that
+ * is their only bridge could keep them apart for good, and murmurd swaps a
+ * dialled link now and then (`--peer-rotate`), so it cannot stay the only one.
  */
-export function linksOf (ids: string[], links: number, rng: Rng): Set<string> {
+export function linksOf (ids: string[], links: number, rng: Rng, honest: string[] = ids): Set<string> {
   const pair = (a: string, b: string): string => a < b ? `${a}\n${b}` : `${b}\n${a}`
   const out = new Set<string>()
   for (const id of ids) for (const other of rng.shuffle(ids.filter(x => x !== id)).slice(0, links)) out.add(pair(id, other))
-  const part = new Map(ids.map(id => [id, id]))
-  const root = (id: string): string => { while (part.get(id) !== id) id = part.get(id) as string; return id }
-  for (const link of out) {
-    const [a, b] = link.split('\n') as [string, string]
-    part.set(root(a), root(b))
+  /** Joins the parts of `among` that `out`'s links between them leave apart. */
+  const join = (among: string[]): void => {
+    const part = new Map(among.map(id => [id, id]))
+    const root = (id: string): string => { while (part.get(id) !== id) id = part.get(id) as string; return id }
+    for (const link of out) {
+      const [a, b] = link.split('\n') as [string, string]
+      if (part.has(a) && part.has(b)) part.set(root(a), root(b))
+    }
+    for (let i = 1; i < among.length; i++) {
+      const [a, b] = [among[0] as string, among[i] as string]
+      if (root(a) === root(b)) continue
+      out.add(pair(a, b))
+      part.set(root(a), root(b))
+    }
   }
-  for (let i = 1; i < ids.length; i++) {
-    const [a, b] = [ids[0] as string, ids[i] as string]
-    if (root(a) === root(b)) continue
-    out.add(pair(a, b))
-    part.set(root(a), root(b))
-  }
+  join(ids)
+  join(honest)
   return out
 }

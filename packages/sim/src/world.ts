@@ -42,7 +42,7 @@ export function run (scenario: Scenario): RunResult {
   for (const node of nodes.values()) net.add(node)
   if (hostile !== undefined) net.add(hostile)
   if (scenario.links !== undefined) {
-    net.topology = linksOf(net.ids(), scenario.links, rng.fork('links'))
+    net.topology = linksOf(net.ids(), scenario.links, rng.fork('links'), scenario.nodes)
     record.log(`links: ${[...net.topology].map(link => link.replace('\n', '–')).join(' ')}`)
   }
   net.faultsUntil = scenario.faultsUntil

@@ -26,7 +26,7 @@ describe('simulation: random seeds', () => {
     console.log(`# ${SEEDS} seeds in ${Date.now() - started} ms: ${JSON.stringify(totals)}`)
   })
 
-  it('links each node to the few it dials and those that dial it (--peer-links), in one graph, and still converges', () => {
+  it('links each node to the few it dials and those that dial it (--peer-links), in one graph (the honest nodes without the hostile one too), and still converges', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `n${i}`)
     for (let seed = 1; seed <= 200; seed++) {
       const links = linksOf(ids, 2, new Rng(seed))
@@ -42,6 +42,17 @@ describe('simulation: random seeds', () => {
         }
       }
       assert.equal(reached.size, ids.length, `one graph (seed ${seed})`)
+      // with a hostile member, the honest nodes still form one graph without it: it must not be their only bridge
+      const withHostile = linksOf([...ids.slice(0, 4), 'm0'], 1, new Rng(seed), ids.slice(0, 4))
+      const honest = new Set(['n0'])
+      for (let grew = true; grew;) {
+        grew = false
+        for (const link of withHostile) {
+          const [a, b] = link.split('\n') as [string, string]
+          if (a !== 'm0' && b !== 'm0' && honest.has(a) !== honest.has(b)) { honest.add(a); honest.add(b); grew = true }
+        }
+      }
+      assert.equal(honest.size, 4, `the honest nodes linked without the hostile one (seed ${seed})`)
     }
     // a 12-node seed with two links a node: gossip crosses nodes that are not linked, and every check holds
     const sparse = run({ ...scenario(2), links: 2 })
