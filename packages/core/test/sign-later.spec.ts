@@ -123,7 +123,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(sigsOf(bob.store), sigsOf(alice.store))
     })
 
-    it('signs a commit that fills a message at once, unless an earlier op still waits to be signed', () => {
+    it('signs a commit of several ops at once (they share a signature already), unless an earlier op still waits to be signed', () => {
       const alice = replica('alice')
       const many = (tag: string): Array<{ key: string, value: Uint8Array }> => Array.from({ length: SIGN_AT_COMMIT_OPS }, (_, i) => ({ key: `${tag}${i}`, value: bytes(tag) }))
       const big = alice.write(many('a'))
