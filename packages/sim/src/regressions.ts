@@ -285,20 +285,9 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
       { at: 2_000, kind: 'bulk', node: 'n1', keys: Array.from({ length: 400 }, (_, i) => `b${(i * 104729) % 1000}`), value: 'y'.repeat(200) }
     ]
   }),
-  /**
-   * Hostile seed 16491 (whole, 2 links a node): the links left n0–n2 and n1–n3 joined only through m0, which
-   * trickles every sync it serves; n1 and n3 dropped n2's bulk from their waiting ops (over budget) and never got it
-   * back. Not a hole in the core (the seed passes with another schedule): the honest nodes are now linked among
-   * themselves too (`linksOf`), as murmurd's link rotation makes sure in the end.
-   */
+  /** Hostile seed 16491 (2 links a node): m0, which trickles syncs, was the only bridge between n0–n2 and n1–n3; honest nodes are now linked among themselves too (`linksOf`). */
   'hostile-bridge': () => unrefreshed(drawn(16491, { hostile: true })),
-  /**
-   * Signing as ops leave (`signLater`, as murmurd does): n0 writes single puts
-   * 3 ms apart, several commits to each signed batch, and crashes while some
-   * are acknowledged but their proof is not on disk; it signs them as it
-   * starts again (they were never sent), and every replica ends with the
-   * same proof on every row.
-   */
+  /** Signing as ops leave (`signLater`): single puts 3 ms apart share batches, and a crash leaves some acknowledged but unsigned; signed at the restart, rows end identical. */
   'sign-later-crash': () => base(112, 3, {
     signLater: ['n0', 'n1', 'n2'],
     actions: [...writes('n0', 1_000, 200, 3), { at: 1_301, kind: 'crash', node: 'n0', downFor: 2_000 } as Action, ...writes('n1', 1_100, 50, 7)].sort((a, b) => a.at - b.at)

@@ -13,7 +13,6 @@ import { proveInMemory, type Versioned } from './memory-proofs.js'
 import { completePage } from './pages.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
-
 export class MemoryStore implements Store {
   readonly past: MemoryPast = new MemoryPast({
     row: key => this.current.get(key),
