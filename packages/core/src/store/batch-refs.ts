@@ -63,3 +63,11 @@ export class BatchRefs {
     return entry
   }
 }
+
+/** Deletes `origin`'s history at or below `upTo`, releasing its batches; returns how many ops went. */
+export function dropHistory (sql: Statements, refs: BatchRefs, origin: string, upTo: number): number {
+  const gone = sql.historyUpTo.all({ origin, upTo })
+  for (const { sig } of gone) refs.release(sig)
+  sql.dropHistory.run({ origin, upTo })
+  return gone.length
+}

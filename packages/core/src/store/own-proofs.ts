@@ -4,7 +4,6 @@
  * place, in `kv_store` if it is still its key's row and in `op_history` if it
  * lost, and the batch's digests are held for each row that now points at
  * them. Unsigned ops are always an origin's newest: signing goes in seq order.
- * And history dropped, which releases the batches its ops pointed at.
  */
 import { digestOf } from '../marks.js'
 import type { BatchRefs } from './batch-refs.js'
@@ -24,12 +23,4 @@ export function proveOwn (sql: Statements, refs: BatchRefs, ops: Op[]): void {
 /** The highest seq of `origin` held with a signature, rows and history (0: none). */
 export function signedUpTo (sql: Statements, origin: string): number {
   return Math.max(sql.signedRow.get(origin)?.seq ?? 0, sql.signedHistory.get(origin)?.seq ?? 0)
-}
-
-/** Deletes `origin`'s history at or below `upTo`, releasing its batches; returns how many ops went. */
-export function dropHistory (sql: Statements, refs: BatchRefs, origin: string, upTo: number): number {
-  const gone = sql.historyUpTo.all({ origin, upTo })
-  for (const { sig } of gone) refs.release(sig)
-  sql.dropHistory.run({ origin, upTo })
-  return gone.length
 }
