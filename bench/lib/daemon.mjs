@@ -16,7 +16,7 @@ import { RpcClient } from './rpc.mjs'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const MURMURD = join(ROOT, 'packages/daemon/bin/murmurd.js')
 export const LISTEN = '/ip4/127.0.0.1/tcp/0'
-const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
+export const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
 const live = new Set() // Daemon
 const recent = new Set() // Daemon started since the last forgetDaemons(), for failure reports

@@ -8,7 +8,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { freePort, sleep } from './daemon.mjs'
+import { readFileSync } from 'node:fs'
+import { CLK_TCK, freePort, sleep } from './daemon.mjs'
 
 /** etcd3 (a devDependency) is loaded by the etcd section alone, so the rest of the bench runs without it. */
 let Etcd3
@@ -37,18 +38,12 @@ export class EtcdCluster {
     const initial = Array.from({ length: this.size }, (_, i) => `e${i}=${peerUrl(i)}`).join(',')
     for (let i = 0; i < this.size; i++) {
       const client = `http://127.0.0.1:${ports[2 * i]}`
-      const child = spawn('etcd', ['--name', `e${i}`, '--data-dir', join(this.root, `e${i}`),
+      this.members.push({ url: client, args: ['--name', `e${i}`, '--data-dir', join(this.root, `e${i}`),
         '--listen-client-urls', client, '--advertise-client-urls', client,
         '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
         '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${process.pid}`,
-        '--logger', 'zap', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] })
-      child.stderrTail = ''
-      child.stderr.setEncoding('utf8')
-      child.stderr.on('data', d => { child.stderrTail = (child.stderrTail + d).slice(-4_000) })
-      child.exited = new Promise(resolve => child.once('exit', resolve))
-      running.add(child)
-      child.once('exit', () => running.delete(child))
-      this.members.push({ child, url: client })
+        '--logger', 'zap', '--log-level', 'error'] })
+      this.spawn(i)
     }
     Etcd3 ??= (await import('etcd3')).Etcd3
     this.clients = this.members.map(m => new Etcd3({ hosts: m.url }))
@@ -68,6 +63,54 @@ export class EtcdCluster {
     }
   }
 
+  /** Starts member `i`'s process (again: a restarted member keeps its data dir, and etcd then ignores the initial-cluster flags); resolves at once. */
+  spawn (i) {
+    const member = this.members[i]
+    const child = spawn('etcd', member.args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderrTail = ''
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', d => { child.stderrTail = (child.stderrTail + d).slice(-4_000) })
+    child.exited = new Promise(resolve => child.once('exit', resolve))
+    running.add(child)
+    child.once('exit', () => running.delete(child))
+    member.child = child
+    member.startedAt = performance.now()
+    return child
+  }
+
+  /** Makes member `i` the raft leader (etcd's MoveLeader, asked of the current leader), so the member the bench writes to is the one that leads, as murmur's writer is. */
+  async lead (i, { timeoutMs = 10_000 } = {}) {
+    const deadline = performance.now() + timeoutMs
+    while (true) {
+      const statuses = await Promise.all(this.clients.slice(0, this.size).map(async c => await c.maintenance.status()))
+      const target = statuses[i].header.member_id
+      const leader = statuses.findIndex(s => s.header.member_id === s.leader)
+      if (statuses[i].leader === target) return
+      if (leader >= 0) await this.clients[leader].maintenance.moveLeader({ targetID: target }).catch(() => {})
+      if (performance.now() > deadline) throw new Error(`etcd member e${i} did not become the leader in ${timeoutMs} ms`)
+      await sleep(100)
+    }
+  }
+
+  /** CPU time (user + system) member `i` has used so far, in ms. */
+  cpuMs (i) {
+    const stat = readFileSync(`/proc/${this.members[i].child.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK
+  }
+
+  /** Stops member `i` (SIGTERM, then SIGKILL after 5 s). */
+  async stopMember (i) {
+    const { child } = this.members[i]
+    if (child.exitCode != null || child.signalCode != null) return
+    child.kill('SIGTERM')
+    const killed = await Promise.race([child.exited.then(() => false), sleep(5_000).then(() => true)])
+    if (killed) {
+      child.kill('SIGKILL')
+      await child.exited
+    }
+  }
+
   /** A new client of member `i` (its own connection). */
   client (i) {
     const client = new Etcd3({ hosts: this.members[i].url })
@@ -78,14 +121,6 @@ export class EtcdCluster {
   async stop () {
     for (const client of this.clients) client.close()
     this.clients = []
-    await Promise.all(this.members.map(async ({ child }) => {
-      if (child.exitCode != null || child.signalCode != null) return
-      child.kill('SIGTERM')
-      const killed = await Promise.race([child.exited.then(() => false), sleep(5_000).then(() => true)])
-      if (killed) {
-        child.kill('SIGKILL')
-        await child.exited
-      }
-    }))
+    await Promise.all(this.members.map(async (_, i) => { await this.stopMember(i) }))
   }
 }

@@ -2,6 +2,8 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { kvStoreDigest } from '@murmur/core'
+import { performance } from 'node:perf_hooks'
+import { sleep } from './daemon.mjs'
 
 /** A SHA-256 over every kv_store row (every column) in key order (core's `kvStoreDigest`), and the row count. */
 export function digest (dataDir) {
@@ -52,5 +54,26 @@ function differingRows (nodes, limit = 5) {
     return lines.join('\n')
   } finally {
     for (const db of dbs) db.close()
+  }
+}
+
+/**
+ * When `node` holds every op of `origin` up to `seq`: its version vector,
+ * read from its SQLite file by this process every `pollMs` (the daemon
+ * spends nothing on it). Resolves with that time (performance.now()).
+ */
+export async function holds (node, origin, seq, { timeoutMs = 60_000, pollMs = 5 } = {}) {
+  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+  try {
+    const held = db.prepare('SELECT seq FROM version_vector WHERE origin = ?').pluck()
+    const deadline = performance.now() + timeoutMs
+    while (true) {
+      const at = performance.now()
+      if ((held.get(origin) ?? 0) >= seq) return at
+      if (at > deadline) throw new Error(`${node.name} does not hold ${origin}'s ops up to ${seq} after ${timeoutMs} ms`)
+      await sleep(pollMs)
+    }
+  } finally {
+    db.close()
   }
 }

@@ -12,12 +12,12 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Daemon, removeDir, sleep, tempDir } from '../lib/daemon.mjs'
-import Database from 'better-sqlite3'
 import { converged } from '../lib/cluster.mjs'
 import { BusyProcess } from '../lib/busy.mjs'
 import { batchedPuts, concurrentPuts, sequentialPuts, valueOf, warmUp } from '../lib/load.mjs'
 import { EventRouter, cpuOf, idleCpu, meshReady, measureSteady, subscribeAll, unsubscribeAll } from '../lib/propagation.mjs'
 import { median } from '../lib/stats.mjs'
+import { holds } from '../lib/replicas.mjs'
 
 const VALUE_BYTES = 100
 const CLIENTS = 16
@@ -42,27 +42,6 @@ async function addPeers (root, writer, nodes, n) {
   nodes.push(...added)
   for (let i = 0; i < added.length; i += 4) await Promise.all(added.slice(i, i + 4).map(async d => await d.start()))
   await converged(nodes, { timeoutMs: 120_000 })
-}
-
-/**
- * When `node` holds every op of `origin` up to `seq`: its version vector,
- * read from its SQLite file by this process every `pollMs` (the daemon
- * spends nothing on it). Resolves with that time (performance.now()).
- */
-async function holds (node, origin, seq, { timeoutMs = 60_000, pollMs = 5 } = {}) {
-  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
-  try {
-    const held = db.prepare('SELECT seq FROM version_vector WHERE origin = ?').pluck()
-    const deadline = performance.now() + timeoutMs
-    while (true) {
-      const at = performance.now()
-      if ((held.get(origin) ?? 0) >= seq) return at
-      if (at > deadline) throw new Error(`${node.name} does not hold ${origin}'s ops up to ${seq} after ${timeoutMs} ms`)
-      await sleep(pollMs)
-    }
-  } finally {
-    db.close()
-  }
 }
 
 /** put → event p99 at 100 writes/s on `nodes`, quiet and then beside a busy process on one core. */
