@@ -18,6 +18,9 @@ import { RemoteSync } from './remote-sync.js'
 import type { GossipReplication } from './gossip.js'
 import type { SyncService } from './sync/sync-service.js'
 
+/** How long a message's new proofs wait for an fsync begun by another (the next commit's, under load) before one of their own. */
+export const PROOF_RIDE_MS = 2
+
 export { REMOTE_SYNC_DELAY_MS } from './remote-sync.js'
 
 export interface ReplicationInit {
@@ -60,8 +63,8 @@ export class Replication {
   /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
   private unsynced: Op[] = []
   private syncing = false
-  /** Transactions that stored proofs of own ops (`signed`), and how many of them an fsync has covered. */
-  private readonly proofs = { written: 0, synced: 0 }
+  /** The WAL's fsync mark right after the latest transaction that stored proofs of own ops (`signed`). */
+  private proofMark?: number
   /** The fsync of ops from peers (remote-sync.ts). */
   private readonly remoteSync: RemoteSync
   /** Own ops on disk, published a few a message when they come fast (outbound.ts). */
@@ -93,6 +96,7 @@ export class Replication {
     this.timers = []
     this.repairs.clear()
     this.parts = undefined
+    this.proofMark = undefined
   }
 
   /**
@@ -276,13 +280,10 @@ export class Replication {
   private async signed (ops: Op[]): Promise<boolean> {
     const parts = this.parts
     if (parts == null || ops.length === 0) return false
-    if (parts.replica.prove(ops).length > 0) this.proofs.written++
-    // ops signed in their commit went to disk with it; proofs written since the last fsync began need one
-    if (this.proofs.synced < this.proofs.written) {
-      const covered = this.proofs.written
-      await parts.store.sync()
-      this.proofs.synced = Math.max(this.proofs.synced, covered)
-    }
+    const wal = parts.store.wal
+    if (parts.replica.prove(ops).length > 0) this.proofMark = wal?.mark()
+    // ops signed in their commit went to disk with it; proofs need an fsync begun after them, the next commit's if one comes soon
+    if (this.proofMark !== undefined) await wal?.syncedAfter(this.proofMark, PROOF_RIDE_MS)
     if (this.parts !== parts) return false
     parts.replica.markDurable(ops.reduce((top, op) => Math.max(top, op.seq), 0))
     return true

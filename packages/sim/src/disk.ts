@@ -18,6 +18,10 @@ export class SimDisk {
   private crashes = 0
   /** How much of the WAL the last completed fsync covered. */
   private durable = 0
+  /** How far each fsync begun and not yet completed will reach (`begin`). */
+  private running: number[] = []
+  /** What waits for the WAL to be on disk up to a mark (`onDurable`). */
+  private riders: Array<{ mark: number, fn: () => void }> = []
   private readonly dir: string
   private readonly name: string
   private readonly now: () => number
@@ -50,13 +54,43 @@ export class SimDisk {
     return this.walSize()
   }
 
-  /** An fsync that started at `mark` completed. */
+  /** An fsync begins now: where it will reach, to pass to `synced` when it completes. */
+  begin (): number {
+    const mark = this.walSize()
+    this.running.push(mark)
+    return mark
+  }
+
+  /** An fsync that started at `mark` completed: what waited for it runs, in the order it began waiting. */
   synced (mark: number): void {
+    const at = this.running.indexOf(mark)
+    if (at >= 0) this.running.splice(at, 1)
     this.durable = Math.max(this.durable, mark)
+    const ready = this.riders.filter(r => r.mark <= this.durable)
+    this.riders = this.riders.filter(r => r.mark > this.durable)
+    for (const { fn } of ready) fn()
+  }
+
+  /** Whether the WAL is on disk up to `mark`, or an fsync begun that will put it there runs. */
+  covered (mark: number): { durable: boolean, coming: boolean } {
+    return { durable: this.durable >= mark, coming: this.running.some(m => m >= mark) }
+  }
+
+  /** Runs `fn` once the WAL is on disk up to `mark` (at once if it is); a crash or stop drops it (`forget`). */
+  onDurable (mark: number, fn: () => void): void {
+    if (this.durable >= mark) fn()
+    else this.riders.push({ mark, fn })
+  }
+
+  /** The node went down: fsyncs under way never complete, and nothing waits for them. */
+  forget (): void {
+    this.running = []
+    this.riders = []
   }
 
   /** A power cut: `store` closes, and the disk keeps the database file and the WAL as far as the last fsync reached. */
   crash (store: SqliteStore): void {
+    this.forget()
     const next = join(this.dir, `${this.name}-${++this.crashes}.db`)
     copyFileSync(this.path, next)
     writeFileSync(`${next}-wal`, existsSync(`${this.path}-wal`) ? readFileSync(`${this.path}-wal`).subarray(0, this.durable) : new Uint8Array(0))

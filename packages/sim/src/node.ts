@@ -263,7 +263,7 @@ export class SimNode implements Puller {
       record.log(`${this.id} write refused: disk full`)
       return
     }
-    const covered = this.disk.mark()
+    const covered = this.disk.begin()
     const life = this.incarnation
     sched.after(rng.int(...FSYNC_MS), () => {
       if (!this.up || this.incarnation !== life) return // a crash came first: none of it is on disk, none acknowledged
@@ -285,7 +285,7 @@ export class SimNode implements Puller {
   private syncLazily (): void {
     this.lazySync ??= this.later(this.deps.rng.int(5, 30), () => {
       this.lazySync = undefined
-      const covered = this.disk.mark()
+      const covered = this.disk.begin()
       this.later(this.deps.rng.int(...FSYNC_MS), () => { this.disk.synced(covered) })
     })
   }

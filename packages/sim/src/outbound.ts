@@ -4,8 +4,10 @@
  * window of the last send wait for it to pass, and a node that signs later
  * (`Scenario.signLater`, core's `signLater`) signs them then, one batch for
  * the commits they came in (ops that go at once are signed in their commit);
- * they are published, and may be served, once an fsync covers the proof.
- * A crash drops what waits; the node signs it when it starts again.
+ * they are published, and may be served, once an fsync covers the proof:
+ * the next one anyone begins (a commit's) if one begins within `RIDE_MS`,
+ * else one of their own. A crash drops what waits; the node signs it when it
+ * starts again.
  */
 import { chunkByBatch, encodeOps, type Op, type Replica } from '@murmur/core'
 import { isDiskFull } from './network.js'
@@ -15,6 +17,8 @@ import type { Timer } from './scheduler.js'
 
 /** The publish window: murmurd's `--publish-window 100` (20 times the default), so seeds' writes, mostly far apart, still gather. */
 const WINDOW_MS = 100
+/** How long new proofs wait for an fsync begun by another before one of their own: murmurd's `PROOF_RIDE_MS` (2 ms), scaled like the window, so that proofs ride often. */
+const RIDE_MS = 20
 
 export interface OutboundDeps {
   replica: () => Replica
@@ -38,8 +42,8 @@ export class SimOutbound {
   private commits = 0
   private timer?: Timer
   private last = -Infinity
-  /** How far the WAL reached after the latest transaction that stored proofs, and how far a completed fsync of them reached. */
-  private readonly proofs = { written: 0, synced: 0 }
+  /** How far the WAL reached after the latest transaction that stored proofs. */
+  private proofs = 0
 
   constructor (private readonly deps: OutboundDeps, private readonly signLater: boolean) {}
 
@@ -85,7 +89,7 @@ export class SimOutbound {
       const signed = this.deps.replica().prove(ops).length
       this.deps.record.counts.signedLater += signed
       if (commits > 1) this.deps.record.counts.sharedProofs++
-      if (signed > 0) this.proofs.written = this.deps.disk.mark()
+      if (signed > 0) this.proofs = this.deps.disk.mark()
     } catch (err) {
       if (!isDiskFull(err)) throw err
       this.deps.record.log(`${this.deps.id}: proofs of ${ops.length} own ops not stored (disk full); they are signed with the next`)
@@ -96,16 +100,22 @@ export class SimOutbound {
       this.deps.replica().markDurable(top)
       this.send(ops)
     }
-    // as murmurd: ops signed in their commit went to disk with it; proofs written since the last fsync began need one
-    if (this.proofs.synced >= this.proofs.written) {
+    // as murmurd: ops signed in their commit went to disk with it; proofs need an fsync begun after them, another's if one begins soon
+    const { disk, record } = this.deps
+    const written = this.proofs
+    if (disk.covered(written).durable) {
       go()
       return
     }
-    const covered = this.proofs.written
-    this.deps.later(this.deps.int(...this.deps.fsyncMs), () => {
-      this.deps.disk.synced(covered)
-      this.proofs.synced = Math.max(this.proofs.synced, covered)
-      go()
+    disk.onDurable(written, go)
+    this.deps.later(RIDE_MS, () => {
+      const { durable, coming } = disk.covered(written)
+      if (durable || coming) {
+        record.counts.rodeProofs++
+        return
+      }
+      const mark = disk.begin()
+      this.deps.later(this.deps.int(...this.deps.fsyncMs), () => { disk.synced(mark) })
     })
   }
 

@@ -54,6 +54,8 @@ export class Recorder {
     /** Own ops signed as they left (`Scenario.signLater`), and the sends whose proof covered several commits. */
     signedLater: 0,
     sharedProofs: 0,
+    /** Sends whose proofs went to disk with an fsync begun by another (a commit's), not one of their own. */
+    rodeProofs: 0,
     /** Own ops a crash left acknowledged but unsigned, signed as their node started again. */
     signedAtStart: 0
   }

@@ -16,7 +16,7 @@ const SEEDS = 62
 describe('simulation: random seeds', () => {
   it(`${SEEDS} seeds pass every check`, () => {
     const started = Date.now()
-    const totals = { crashes: 0, partitions: 0, hostileActs: 0, dropped: 0, snapshots: 0, tombstonesCollected: 0, signedLater: 0, sharedProofs: 0 }
+    const totals = { crashes: 0, partitions: 0, hostileActs: 0, dropped: 0, snapshots: 0, tombstonesCollected: 0, signedLater: 0, sharedProofs: 0, rodeProofs: 0 }
     for (let seed = 1; seed <= SEEDS; seed++) {
       const result = run(scenario(seed))
       passes(result)

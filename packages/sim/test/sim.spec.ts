@@ -46,7 +46,7 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'second-version-after-collection': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.reissuedOverDeletes === 0,
     // a second version kept, and ops refused (m0:12, for order, on n1)
     'hostile-bridge': r => r.counts.hostileActs > 0 && r.counts.crashes === 3 && r.counts.diskFull === 1,
-    'sign-later-crash': r => r.counts.crashes === 1 && r.counts.signedAtStart > 0 && r.counts.sharedProofs > 0,
+    'sign-later-crash': r => r.counts.crashes === 1 && r.counts.signedAtStart > 0 && r.counts.sharedProofs > 0 && r.counts.rodeProofs > 0,
     'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refused > 0 && r.counts.hostileActs > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {

@@ -39,8 +39,8 @@ export class SqliteStore implements Store {
   private readonly cursors: ChangeCursors
   /** The current transaction has written something. */
   private changed = false
-  /** The WAL file, fsynced by `sync()` and `syncNow()` ('group' and 'normal' on disk). */
-  private readonly wal?: WalFile
+  /** The WAL file ('group' and 'normal' on disk), fsynced by `sync()` and `syncNow()`; a write can ride its next fsync (`syncedAfter`). */
+  readonly wal?: WalFile
 
   /**
    * Opens `path` (or ':memory:'), creating the schema in a new or empty file.
