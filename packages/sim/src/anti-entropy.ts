@@ -5,7 +5,9 @@
  * same pace from core, its timer on the scheduler and its jitter from the
  * run's seed. A pull that brings nothing lengthens the wait up to the bound;
  * anything written or received, a gap, a new connection, or a peer that says
- * it holds more (its hello) shortens it.
+ * it holds more (its hello) shortens it. As murmurd's, a round asks a member
+ * whose attestation disagreed, not asked again since (core's `rechecksDue`),
+ * before any other: until then it holds collection back.
  */
 import { AntiEntropyPace, inFlight, lacks, type PullResult, type VersionVector } from '@murmur/core'
 import type { Rng } from './rng.js'
@@ -21,6 +23,8 @@ export interface SimAntiEntropyInit {
   pull: (peer: string) => void
   /** What this node holds now. */
   vector: () => VersionVector
+  /** Members to ask again first (the replica's `rechecksDue`). */
+  due: () => string[]
   /** A pull from a puller whose vector names ops this node lacks (murmurd's since 3.1.0; off for seeds found before). */
   claimPulls: boolean
 }
@@ -103,7 +107,9 @@ export class SimAntiEntropy {
       this.plan(this.pace.next(this.init.sched.now, this.init.rng.next()))
       const peers = this.init.peers()
       if (peers.length === 0) return
-      const peer = this.init.rng.pick(peers)
+      const due = new Set(this.init.due())
+      const first = peers.filter(peer => due.has(peer))
+      const peer = this.init.rng.pick(first.length > 0 ? first : peers)
       this.asked.add(peer)
       this.init.pull(peer)
     })
