@@ -51,6 +51,8 @@ export interface PastStore {
    * key not in it has none, and one it says is `pastless` has no past.
    */
   newest(keys: string[], rows?: ReadonlyMap<string, Seen & { pastless?: boolean }>): Map<string, Seen>
+  /** Those of `keys` with past versions or a trimmed floor (the rest are `pastless`), in one query. */
+  withPast(keys: string[]): Set<string>
   /**
    * Marks as conflicts, each with a new change cursor, the past versions of
    * `key` above `seen` and below `winner` not marked yet; returns them.

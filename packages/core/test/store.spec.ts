@@ -65,6 +65,15 @@ for (const kind of ['memory', 'sqlite'] as StoreKind[]) {
       assert.deepEqual(store.past.list('quote"d', 5), [], 'the version kept was trimmed')
       const after = store.rowsAt(keys)
       assert.deepEqual(keys.filter(key => after.get(key)?.pastless === false), ['a', 'quote"d'])
+      // the same rule for keys with no row: past versions or a floor, any key text
+      store.transaction(() => {
+        store.past.keep(op('rowless', 'old', { seq: 10, wall: 0 }), new Uint8Array(32))
+        store.past.keep(op('value', 'old', { seq: 11, wall: 0 }), new Uint8Array(32))
+        store.past.keep(op('floored', 'old', { seq: 12, wall: 0 }), new Uint8Array(32))
+        store.past.trim('floored', 0, 0)
+      })
+      assert.deepEqual([...store.past.withPast([...asked, 'rowless', 'value', 'floored', 'new'])].sort(), ['a', 'floored', 'quote"d', 'rowless', 'value'])
+      assert.deepEqual([...store.past.withPast([])], [])
     })
 
     it('keeps a superseded op in history, served with the rows by origin in seq order, with its proof', () => {

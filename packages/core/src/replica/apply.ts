@@ -85,15 +85,26 @@ export function readRows (store: Store, count: number, writes: Array<{ key: stri
 /**
  * The head of the current row of each key `ops` touch: read in one go for a
  * batch of user keys, kept as ops become rows; and of those, the keys with no
- * past versions yet, until this batch keeps one.
+ * past versions yet, until this batch keeps one; and the keys with neither a
+ * row nor a past version (new to this node), until an op of them is placed.
  */
 class Rows {
   private readonly known?: Map<string, RowHead>
   private readonly pastless = new Set<string>()
+  private readonly fresh = new Set<string>()
 
   constructor (private readonly store: Store, ops: Op[], known = readRows(store, ops.length, ops)) {
     this.known = known
-    for (const [key, head] of known ?? []) if (head.pastless === true) this.pastless.add(key)
+    if (known === undefined) return
+    for (const [key, head] of known) if (head.pastless === true) this.pastless.add(key)
+    const rowless = [...new Set(ops.filter(op => !isReserved(op.key) && !known.has(op.key)).map(op => op.key))]
+    const withPast = store.past.withPast(rowless)
+    for (const key of rowless) if (!withPast.has(key)) this.fresh.add(key)
+  }
+
+  /** `key` has neither a row nor a past version here: nothing to mark, compare or trim. */
+  isFresh (key: string): boolean {
+    return this.fresh.has(key)
   }
 
   get (key: string): Head | undefined {
@@ -111,10 +122,12 @@ class Rows {
   /** A past version of `key` was kept. */
   kept (key: string): void {
     this.pastless.delete(key)
+    this.fresh.delete(key)
   }
 
   became (op: Op): void {
     this.pastless.delete(op.key)
+    this.fresh.delete(op.key)
     if (!isReserved(op.key)) this.known?.set(op.key, headOf(op))
   }
 }
@@ -122,13 +135,15 @@ class Rows {
 function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, number>, 'get'>, op: Op, digest: Uint8Array, superseded: (op: Op) => boolean, result: Applied, history: KeyHistory): void {
   const current = rows.get(op.key)
   const alone = rows.alone(op.key)
+  const fresh = rows.isFresh(op.key)
   if (current === undefined ? superseded(op) : !beats(op, current, () => store.row(op.key))) {
     if (op.seq > (floors.get(op.origin) ?? 0)) store.addHistory(op, digest)
-    history.lost(op, digest, current, alone !== undefined)
+    history.lost(op, digest, current, alone !== undefined || fresh)
     rows.kept(op.key)
     return
   }
-  // a key with no past versions yet: its row becomes the only one, and no query finds what else to mark or trim
+  // a key with no past versions yet: its row becomes the only one, and no query finds what else to mark or trim;
+  // a key new here (no row either) has nothing at all to mark or trim
   let done = false
   if (current !== undefined) {
     if (alone !== undefined) done = history.replacedAlone(op, alone)
@@ -138,7 +153,7 @@ function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, numbe
     else store.supersede(current)
   }
   store.put(op, digest)
-  if (!done) history.won(op)
+  if (!done && !fresh) history.won(op)
   rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)

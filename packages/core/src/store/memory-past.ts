@@ -39,6 +39,10 @@ export class MemoryPast implements PastStore {
     return !this.keys.has(key) && !this.floors.has(key)
   }
 
+  withPast (keys: string[]): Set<string> {
+    return new Set(keys.filter(key => !this.pastless(key)))
+  }
+
   keep (op: Op, digest: Uint8Array, conflict = false): PastVersion | undefined {
     // a refresh is never a past version (`Op.refresh`)
     if (op.refresh === true) return undefined

@@ -53,6 +53,10 @@ function prepare (db: Database.Database) {
     mark: db.prepare<[number, number]>('UPDATE key_history SET conflict = ? WHERE id = ?'),
     byId: db.prepare<[number], PastRow>('SELECT * FROM key_history WHERE id = ?'),
     size: db.prepare<[string], { n: number, bytes: number | null }>('SELECT count(*) AS n, sum(length(value)) AS bytes FROM key_history WHERE key = ?'),
+    // the rule of `headsAt`'s pastless (sqlite-schema.ts), for keys that may have no row
+    // (json_each aliased: key_history has a `value` column too)
+    withPast: db.prepare<[string], string>(`SELECT j.value FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM key_history h WHERE h.key = j.value)
+      OR EXISTS (SELECT 1 FROM key_history_floor f WHERE f.key = j.value)`).pluck(),
     trim: db.prepare<[{ key: string, versions: number, bytes: number }], Trimmed>(`DELETE FROM key_history WHERE id IN (
       SELECT id FROM (SELECT id, ROW_NUMBER() OVER w AS n, SUM(coalesce(length(value), 0)) OVER w AS total FROM key_history
         WHERE key = :key WINDOW w AS (ORDER BY ${NEWEST_FIRST} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
@@ -120,6 +124,10 @@ export class SqlitePast implements PastStore {
     const withPast = rows === undefined ? keys : keys.filter(key => rows.get(key)?.pastless !== true)
     if (withPast.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(withPast))) take(key, seen)
     return found
+  }
+
+  withPast (keys: string[]): Set<string> {
+    return keys.length === 0 ? new Set() : new Set(this.sql.withPast.all(JSON.stringify(keys)))
   }
 
   markBetween (key: string, seen: Seen, winner: Version): PastVersion[] {
