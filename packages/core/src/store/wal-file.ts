@@ -22,6 +22,8 @@ export class WalFile {
   private readonly running = new Set<number>()
   /** `syncedAfter` callers to wake when an fsync begins or settles. */
   private waiters: Array<() => void> = []
+  /** Closed (the store closed): fsyncs fail at once, and never touch a descriptor number that may be reused. */
+  private closed = false
 
   private constructor (private readonly fd: number) {}
 
@@ -37,6 +39,7 @@ export class WalFile {
 
   /** An fsync on libuv's thread pool, so the event loop goes on meanwhile. */
   async sync (): Promise<void> {
+    this.open()
     const id = this.begin()
     try {
       await new Promise<void>((resolve, reject) => { fsync(this.fd, err => { if (err != null) reject(err); else resolve() }) })
@@ -48,6 +51,7 @@ export class WalFile {
 
   /** The same on this thread: no hand-off to the thread pool and back. */
   syncNow (): void {
+    this.open()
     const id = this.begin()
     try {
       fsyncSync(this.fd)
@@ -84,7 +88,14 @@ export class WalFile {
   }
 
   close (): void {
+    if (this.closed) return
+    this.closed = true
     closeSync(this.fd)
+    this.wake()
+  }
+
+  private open (): void {
+    if (this.closed) throw new Error('the store is closed: its WAL can no longer be fsynced')
   }
 
   private begin (): number {
