@@ -49,7 +49,7 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
     }
     return state
   }
-  const heads = new Rows(store, ops, rows)
+  const heads = new Rows(store, ops, rows, !local)
   for (const op of ops) {
     const state = stateOf(op.origin)
     const digest = digestOf(op)
@@ -93,10 +93,12 @@ class Rows {
   private readonly pastless = new Set<string>()
   private readonly fresh = new Set<string>()
 
-  constructor (private readonly store: Store, ops: Op[], known = readRows(store, ops.length, ops)) {
+  /** `findFresh`: tell new keys (a query; a local write gains nothing from it: its ops never lose, and one that saw nothing of its key has nothing to mark or trim). */
+  constructor (private readonly store: Store, ops: Op[], known = readRows(store, ops.length, ops), findFresh = true) {
     this.known = known
     if (known === undefined) return
     for (const [key, head] of known) if (head.pastless === true) this.pastless.add(key)
+    if (!findFresh) return
     const rowless = [...new Set(ops.filter(op => !isReserved(op.key) && !known.has(op.key)).map(op => op.key))]
     const withPast = store.past.withPast(rowless)
     for (const key of rowless) if (!withPast.has(key)) this.fresh.add(key)
