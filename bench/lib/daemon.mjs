@@ -16,7 +16,7 @@ import { RpcClient } from './rpc.mjs'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const MURMURD = join(ROOT, 'packages/daemon/bin/murmurd.js')
 export const LISTEN = '/ip4/127.0.0.1/tcp/0'
-export const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
+const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
 const live = new Set() // Daemon
 const recent = new Set() // Daemon started since the last forgetDaemons(), for failure reports
@@ -39,6 +39,13 @@ export function removeDir (dir) {
 /** The environment without MURMUR_* variables, so nothing of the caller's leaks into a daemon's config. */
 function cleanEnv () {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MURMUR_')))
+}
+
+/** CPU time (user + system) process `pid` has used so far, in ms. */
+export function cpuMsOf (pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from #3 (state) on
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK // #14 utime, #15 stime
 }
 
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
@@ -122,9 +129,7 @@ export class Daemon {
 
   /** CPU time (user + system) used so far, in ms. */
   cpuMs () {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields from #3 (state) on
-    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK // #14 utime, #15 stime
+    return cpuMsOf(this.pid)
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. */

@@ -19,7 +19,7 @@ import { removeDir, sleep, tempDir } from '../lib/daemon.mjs'
 import { Cluster, converged } from '../lib/cluster.mjs'
 import { EtcdCluster, etcdVersion } from '../lib/etcd.mjs'
 import { concurrentPuts, sequentialPuts, valueOf, warmUp } from '../lib/load.mjs'
-import { EventRouter, meshReady, measureSteady, subscribeAll } from '../lib/propagation.mjs'
+import { EventRouter, cpuOf, idleCpu, meshReady, measureSteady, subscribeAll } from '../lib/propagation.mjs'
 import { holds } from '../lib/replicas.mjs'
 import { median, summary } from '../lib/stats.mjs'
 
@@ -61,22 +61,19 @@ async function etcdPropagation (writer, watchClients, { perSecond, ms, tag, valu
 }
 
 /**
- * CPU per write of each process over `work` (which resolves to { count }),
- * once `settled` resolves (every member has applied it), with each one's idle
- * use over the second before taken out: { writer, replica (the median of the
- * others), result }.
+ * CPU per write of each of `processes` over `work` (which resolves to
+ * { count }), once `settled(result)` resolves (every member has applied it),
+ * with each one's idle use over the second before taken out: { writer,
+ * replica (the median of the others), result }.
  */
-async function cpuPerWrite (cpuMs, work, settled) {
-  const idleFrom = cpuMs()
-  const idleStart = performance.now()
-  await sleep(1_000)
-  const idle = cpuMs().map((c, i) => (c - idleFrom[i]) / (performance.now() - idleStart))
-  const before = cpuMs()
+async function cpuPerWrite (processes, work, settled) {
+  const idle = await idleCpu(processes, 1_000)
+  const before = cpuOf(processes)
   const start = performance.now()
   const result = await work()
   await settled(result)
-  const elapsed = performance.now() - start
-  const spent = cpuMs().map((c, i) => (c - before[i] - idle[i] * elapsed) / result.count)
+  const seconds = (performance.now() - start) / 1000
+  const spent = cpuOf(processes).map((c, i) => (c - before[i] - idle[i] * seconds) / result.count)
   return { writer: spent[0], replica: median(spent.slice(1)), result }
 }
 
@@ -147,7 +144,7 @@ export async function etcd ({ quick, runs, report, log }) {
       await etcdCluster.lead(0)
       const [e0, e1, e2] = etcdCluster.clients
       await etcdSequential(e0, { prefix: 'warm', ms: 300, max: 1_000, value })
-      const etcdCpu = await cpuPerWrite(() => [0, 1, 2].map(i => etcdCluster.cpuMs(i)),
+      const etcdCpu = await cpuPerWrite(etcdCluster.processes,
         async () => await etcdSequential(e0, { prefix: `s${run}`, ms, max: 200_000, value }),
         async ({ count }) => { await etcdSettled([e0, e1, e2], `s${run}`, count) })
       r.etcdSeq.push(rate(etcdCpu.result)); r.etcdCpuWriter.push(etcdCpu.writer); r.etcdCpuReplica.push(etcdCpu.replica)
@@ -167,7 +164,7 @@ export async function etcd ({ quick, runs, report, log }) {
       clients.push(writer.ctl, ...await Promise.all(Array.from({ length: CLIENTS - 1 }, async () => await writer.client())))
       // etcd is compiled ahead of time; murmurd warms up its JIT (see warmUp)
       await warmUp(clients, { ms: quick ? 2_000 : 6_000, value })
-      const murmurCpu = await cpuPerWrite(() => nodes.map(n => n.cpuMs()),
+      const murmurCpu = await cpuPerWrite(nodes,
         async () => await sequentialPuts(writer.ctl, { prefix: `s${run}`, ms, max: 200_000, value }),
         async () => { await converged(nodes) })
       r.murmurSeq.push(rate(murmurCpu.result)); r.murmurCpuWriter.push(murmurCpu.writer); r.murmurCpuReplica.push(murmurCpu.replica)
