@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { MemoryStore, SqliteStore, attestationKey, headOf, opDigest, type Op, type Store } from '../src/index.js'
-import { UNDO_VERSIONS_7_8, op, storeFactory, tempDir } from './helpers.js'
+import { UNDO_VERSION_11, UNDO_VERSIONS_7_8, op, storeFactory, tempDir } from './helpers.js'
 
 const dir = tempDir()
 const batchDir = tempDir()
@@ -100,6 +100,32 @@ describe('change cursors in the SQLite file', () => {
       // a tombstone written and collected in one transaction lifts the floor to its own cursor, not to the key's earlier one
       examples: [[[{ steps: [['a', '1', false]], abort: false }, { steps: [['a', null, false], ['a', null, true]], abort: false }], 0]]
     })
+  })
+
+  it('a version 10 file keeps each key\'s cursor (its rows renumbered, whatever their rowids were); murmur\'s own records stay unnumbered', () => {
+    const path = join(dir, 'version-10.db')
+    const store = SqliteStore.open(path)
+    for (const [i, key] of ['a', 'b', 'c'].entries()) put(store, op(key, '1', { seq: i + 1 }))
+    put(store, op(attestationKey('x'), 'record', { seq: 4 }))
+    put(store, op('a', '2', { seq: 5 }))
+    const before = cursors(store)
+    assert.deepEqual(before, [[2, 'b', '1'], [3, 'c', '1'], [4, 'a', '2']])
+    store.close()
+    const db = new Database(path)
+    db.exec(`${UNDO_VERSION_11} UPDATE meta SET value = 10 WHERE name = 'schema_version'`)
+    // rowids 1-4 now, in key order: the record first, 'a' (cursor 4) at 2, 'c' (cursor 3) at 4
+    assert.deepEqual(db.prepare<[], [number, string]>('SELECT rowid, key FROM kv_store ORDER BY rowid').raw().all().map(([id, key]) => [id, (key as string).replace(/\0.*/, 'record')]),
+      [[1, 'record'], [2, 'a'], [3, 'b'], [4, 'c']])
+    db.close()
+    const migrated = SqliteStore.open(path)
+    assert.deepEqual(cursors(migrated), before)
+    assert.deepEqual(migrated.changeMarks(), { latest: 4, floor: 0 })
+    put(migrated, op('a', '3', { seq: 6 }))
+    put(migrated, op(attestationKey('x'), 'record 2', { seq: 7 }))
+    put(migrated, op('d', '1', { seq: 8 }))
+    assert.deepEqual(cursors(migrated, 2), [[3, 'c', '1'], [5, 'a', '3'], [6, 'd', '1']])
+    assert.equal(migrated.rows({ reserved: true }).length, 5, 'every row kept, the record too')
+    migrated.close()
   })
 
   it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {

@@ -130,8 +130,18 @@ export function mesh (nodes: Replica[], rounds = 3): void {
   }
 }
 
-/** SQL that takes a current file back to version 9: no `snapshot_batch`. */
-export const UNDO_VERSION_10 = 'DROP TABLE snapshot_batch;'
+/**
+ * SQL that takes a current file back to version 10: each key's cursor in a
+ * `changes` table, and rowids as SQLite gave them out (here in key order,
+ * unrelated to the cursors, as after a key was written twice).
+ */
+export const UNDO_VERSION_11 = `CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
+  INSERT INTO changes (key, cursor) SELECT key, rowid FROM kv_store WHERE rowid > 0;
+  UPDATE kv_store SET rowid = -rowid;
+  UPDATE kv_store SET rowid = (SELECT count(*) FROM kv_store k WHERE k.key <= kv_store.key);`
+
+/** SQL that takes a current file back to version 9: nor `snapshot_batch`. */
+export const UNDO_VERSION_10 = UNDO_VERSION_11 + ' DROP TABLE snapshot_batch;'
 
 /** SQL that takes a current file back to version 8: nor a `refresh` column. */
 export const UNDO_VERSION_9 = UNDO_VERSION_10 + ' ' + ['kv_store', 'op_history', 'snapshot_stage'].map(table => `ALTER TABLE ${table} DROP COLUMN refresh;`).join(' ')

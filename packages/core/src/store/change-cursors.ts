@@ -12,13 +12,10 @@ import type { ChangeMarks, Op } from '../types.js'
 
 /** Where a store keeps each key's latest cursor. */
 export interface CursorEntries {
+  /** Keeps `cursor` as the key's (a store that writes it with the key's row, as `put` returns it, does nothing here). */
   set: (key: string, cursor: number) => void
-  /** Forgets the key's entry; its cursor, if it had one. */
+  /** Forgets the key's entry (called before its row goes); its cursor, if it had one. */
   delete: (key: string) => number | undefined
-  /** Writes what `set` and `delete` gathered, for a store that writes them as its transaction commits. */
-  flush?: () => void
-  /** Forgets what they gathered (the transaction rolled back). */
-  discard?: () => void
 }
 
 /** How far `restart` moves the numbering: more changes than any database takes (2^53 allows 8,192 restarts). */
@@ -55,13 +52,11 @@ export class ChangeCursors {
       this.latest = latest
       this.floor = floor
       this.saved = saved
-      this.entries.discard?.()
     }
   }
 
-  /** Writes the entries gathered and the marks that changed since the last save (as `change_cursor` and `change_floor`). */
+  /** Writes the marks that changed since the last save (as `change_cursor` and `change_floor`). */
   save (write: (name: 'change_cursor' | 'change_floor', value: number) => void): void {
-    this.entries.flush?.()
     if (this.latest !== this.saved.latest) write('change_cursor', this.latest)
     if (this.floor !== this.saved.floor) write('change_floor', this.floor)
     this.saved = this.marks
@@ -82,12 +77,14 @@ export class ChangeCursors {
     }
   }
 
-  put (op: Op): void {
-    if (isReserved(op.key)) return
+  /** Numbers `op`'s change (it became its key's row); its cursor, none for a reserved key (murmur's own records are never numbered). */
+  put (op: Op): number | undefined {
+    if (isReserved(op.key)) return undefined
     this.tell(op.key)
     const cursor = this.next()
     this.entries.set(op.key, cursor)
     this.ofOp.set(op, cursor)
+    return cursor
   }
 
   remove (key: string, live: boolean): void {

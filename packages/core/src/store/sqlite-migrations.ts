@@ -79,5 +79,12 @@ export const MIGRATIONS: Record<number, string> = {
   9: `
     ${SNAPSHOT_BATCH}
     UPDATE meta SET value = 10 WHERE name = 'schema_version';
+  `,
+  // each key's cursor becomes its row's rowid; first every row goes below zero, where rows with no cursor stay
+  10: `
+    UPDATE kv_store SET rowid = -rowid;
+    UPDATE kv_store SET rowid = (SELECT cursor FROM changes WHERE changes.key = kv_store.key) WHERE key IN (SELECT key FROM changes);
+    DROP TABLE changes;
+    UPDATE meta SET value = 11 WHERE name = 'schema_version';
   `
 }

@@ -12,15 +12,19 @@
  * (`key_history`, see `PastStore`); version 9 the refresh bit (`refresh`, 1
  * or NULL, see `Op.refresh`) on the tables that hold ops (`key_history`
  * never keeps a refresh); version 10 the proofs of staged snapshot rows, once
- * a batch (`snapshot_batch`), where each row had carried its batch's digests.
- * `MIGRATIONS` brings a version 4 to 9 file up to date when it opens.
+ * a batch (`snapshot_batch`), where each row had carried its batch's digests;
+ * version 11 keeps each user key's change cursor as its `kv_store` row's
+ * rowid (see change-entries.ts), not in a `changes` table. The rowid is not
+ * a column: `SELECT *` and the rows' digest leave it out, so replicas' rows
+ * stay byte-identical. `MIGRATIONS` brings a version 4 to 10 file up to date
+ * when it opens.
  */
 import type Database from 'better-sqlite3'
 import { KEY_HISTORY, SNAPSHOT_BATCH } from './sqlite-migrations.js'
 import type { OpParams } from './sqlite-rows.js'
 import type { Stamp, StoreCounts, ValueType } from '../types.js'
 
-export const SCHEMA_VERSION = 10
+export const SCHEMA_VERSION = 11
 
 export { MIGRATIONS } from './sqlite-migrations.js'
 
@@ -67,7 +71,6 @@ export const SCHEMA = `
   );
   CREATE TABLE op_batch (sig BLOB PRIMARY KEY, first INTEGER NOT NULL, digests BLOB NOT NULL, live INTEGER NOT NULL);
   CREATE TABLE meta (name TEXT PRIMARY KEY, value);
-  CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   CREATE TABLE snapshot_stage (
     key TEXT PRIMARY KEY NOT NULL,
     value BLOB,
@@ -168,13 +171,18 @@ export function prepareStatements (db: Database.Database) {
   const prepareRaw = <P extends unknown[], R extends unknown[]>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).raw(true)
   return {
     get: prepare<[string], Row>(`SELECT ${OP_COLUMNS} FROM kv_store WHERE key = ?`),
-    put: prepare<OpParams>(`INSERT INTO kv_store (${OP_COLUMNS}, digest) VALUES (${OP_PLACES}, ?)
-      ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
+    // under its change cursor (a rowid), or with none (a reserved key) below every row's, where a row already there stays
+    put: prepare<[number | null, ...OpParams]>(`INSERT INTO kv_store (rowid, ${OP_COLUMNS}, digest)
+      VALUES (coalesce(?, (SELECT min(coalesce(min(rowid), 1), 1) - 1 FROM kv_store)), ${OP_PLACES}, ?)
+      ON CONFLICT (key) DO UPDATE SET rowid = iif(excluded.rowid > 0, excluded.rowid, rowid), value = excluded.value, wall = excluded.wall, logical = excluded.logical,
         origin = excluded.origin, seq = excluded.seq, sig = excluded.sig, type = excluded.type, digest = excluded.digest, ${LATER_SET}`),
     // the row moves to history inside SQLite: its value never comes out to be bound back in
     supersede: prepare<[string]>(`INSERT OR IGNORE INTO op_history (${OP_COLUMNS}, digest)
       SELECT ${OP_COLUMNS}, digest FROM kv_store WHERE key = ?`),
     remove: prepare<[string]>('DELETE FROM kv_store WHERE key = ?'),
+    // a key's change cursor (see change-entries.ts): above zero, else it has none
+    rowCursor: prepare<[string], { cursor: number }>('SELECT rowid AS cursor FROM kv_store WHERE key = ?'),
+    renumber: prepare<[number, string]>('UPDATE kv_store SET rowid = ? WHERE key = ?'),
     // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries.
     // The value always (it becomes the past version of a key with none): a CASE on that ran the two probes twice
     headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, refresh,
@@ -233,14 +241,10 @@ export function prepareStatements (db: Database.Database) {
     setVector: prepare<[VectorRow]>(`INSERT INTO version_vector VALUES (:origin, :seq, :wall, :logical, :acc, :floor, :floor_wall, :floor_logical, :floor_acc)
       ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, wall = excluded.wall, logical = excluded.logical, acc = excluded.acc,
         floor = excluded.floor, floor_wall = excluded.floor_wall, floor_logical = excluded.floor_logical, floor_acc = excluded.floor_acc`),
-    // this replica's change cursors (user keys only): local numbering, never replicated
-    changed: prepare<[string, number]>('INSERT INTO changes (key, cursor) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor'),
-    // a transaction's cursors at once, as JSON pairs [key, cursor] (`WHERE true`: an upsert's SELECT needs a WHERE)
-    changedMany: prepare<[string]>(`INSERT INTO changes (key, cursor) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
-      ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor`),
-    unchanged: prepare<[string], { cursor: number }>('DELETE FROM changes WHERE key = ? RETURNING cursor'),
-    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT changes.cursor, ${OP_COLUMNS.split(', ').map(c => `kv_store.${c}`).join(', ')}
-      FROM changes JOIN kv_store ON kv_store.key = changes.key WHERE changes.cursor > :after ORDER BY changes.cursor LIMIT :limit`),
+    // this replica's change cursors (user keys only, above zero): local numbering, never replicated
+    // `after` is 0 or more: rows never numbered are at or below zero
+    changesAfter: prepare<[{ after: number, limit: number }], Row & { cursor: number }>(`SELECT rowid AS cursor, ${OP_COLUMNS}
+      FROM kv_store WHERE rowid > :after ORDER BY rowid LIMIT :limit`),
     meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
     setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)

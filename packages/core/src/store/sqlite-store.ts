@@ -13,7 +13,7 @@ import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs, dropHistory } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
-import { ChangeEntries } from './change-entries.js'
+import { RowCursors } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { proveOwn, signedUpTo } from './own-proofs.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
@@ -61,7 +61,7 @@ export class SqliteStore implements Store {
     this.refs = new BatchRefs(this.sql)
     this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
     this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
-    this.cursors = new ChangeCursors(new ChangeEntries(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
+    this.cursors = new ChangeCursors(new RowCursors(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
     this.past = new SqlitePast({ db, mutate: fn => this.mutate(fn), claim: () => this.cursors.claim() })
     // the reads above opened the WAL, so the file exists
     if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
@@ -116,8 +116,7 @@ export class SqliteStore implements Store {
   put (op: Op, digest: Uint8Array): void {
     this.mutate(() => {
       this.refs.hold(op)
-      this.sql.put.run(...opParams(op, digest))
-      this.cursors.put(op)
+      this.sql.put.run(this.cursors.put(op) ?? null, ...opParams(op, digest))
       this.count(op.key, op.value !== null, 1)
       this.see(op)
     })
@@ -140,8 +139,9 @@ export class SqliteStore implements Store {
 
   remove (row: Head): void {
     this.mutate(() => {
-      this.sql.remove.run(row.key)
+      // the cursor goes with the row: read first
       this.cursors.remove(row.key, row.live)
+      this.sql.remove.run(row.key)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
     })
@@ -203,7 +203,8 @@ export class SqliteStore implements Store {
   }
 
   touch (op: Op): void {
-    this.mutate(() => { this.cursors.put(op) })
+    // a user key's row moves to its new cursor
+    this.mutate(() => { const cursor = this.cursors.put(op); if (cursor !== undefined) this.sql.renumber.run(cursor, op.key) })
   }
 
   origins (): Map<string, OriginState> {
@@ -223,7 +224,7 @@ export class SqliteStore implements Store {
   }
 
   changes (after: number, limit: number): ChangeRecord[] {
-    return this.sql.changesAfter.all({ after, limit }).map(row => ({ cursor: row.cursor, op: fromRow(row) }))
+    return this.sql.changesAfter.all({ after: Math.max(after, 0), limit }).map(row => ({ cursor: row.cursor, op: fromRow(row) }))
   }
 
   changeMarks (): ChangeMarks {
