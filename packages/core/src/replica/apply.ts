@@ -73,13 +73,22 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
 
 /**
  * The rows of the user keys of a batch of `count` writes, read in one query;
- * undefined for a batch too small to gain from that (its rows are read one by
- * one). A key's JSON form reaches SQLite as text: murmur's own keys (a
- * leading U+0000) are always read one by one.
+ * for a batch too small to gain from that, undefined (its rows are read one
+ * by one as it is applied), or with `few` (a local write, which reads them
+ * anyway for what each write saw) read one by one now, for both. A key's
+ * JSON form reaches SQLite as text: murmur's own keys (a leading U+0000) are
+ * always read one by one.
  */
-export function readRows (store: Store, count: number, writes: Array<{ key: string }>): Map<string, RowHead> | undefined {
-  if (count < 16) return undefined
-  return store.rowsAt([...new Set(writes.filter(write => !isReserved(write.key)).map(write => write.key))])
+export function readRows (store: Store, count: number, writes: Array<{ key: string }>, few = false): Map<string, RowHead> | undefined {
+  if (count < 16 && !few) return undefined
+  const keys = [...new Set(writes.filter(write => !isReserved(write.key)).map(write => write.key))]
+  if (count >= 16) return store.rowsAt(keys)
+  const heads = new Map<string, RowHead>()
+  for (const key of keys) {
+    const row = store.row(key)
+    if (row !== undefined) heads.set(key, headOf(row))
+  }
+  return heads
 }
 
 /**

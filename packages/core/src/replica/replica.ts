@@ -93,7 +93,7 @@ export class Replica {
     // what each write has seen (see `conflicts.ts`): its key's row, a tombstone included, or with none its
     // newest past version (a collected tombstone's), or nothing; for a key written twice here, the first write.
     // The rows are read once, for this and for the commit
-    const rows = readRows(this.state.store, changes.length, changes)
+    const rows = readRows(this.state.store, changes.length, changes, true)
     const written = this.state.store.past.newest([...new Set(changes.filter(change => !isReserved(change.key)).map(change => change.key))], rows)
     const ops: Op[] = changes.map((change, i) => {
       const { wall, logical } = this.state.hlc.now()

@@ -55,11 +55,11 @@ export class ChangeCursors {
     }
   }
 
-  /** Writes the marks that changed since the last save (as `change_cursor` and `change_floor`). */
-  save (write: (name: 'change_cursor' | 'change_floor', value: number) => void): void {
-    if (this.latest !== this.saved.latest) write('change_cursor', this.latest)
-    if (this.floor !== this.saved.floor) write('change_floor', this.floor)
+  /** The marks for a committing transaction to write (`change_cursor` with its other meta, `change_floor` only when it moved). */
+  save (): { latest: number, floor?: number } {
+    const floor = this.floor !== this.saved.floor ? this.floor : undefined
     this.saved = this.marks
+    return floor === undefined ? { latest: this.latest } : { latest: this.latest, floor }
   }
 
   /**

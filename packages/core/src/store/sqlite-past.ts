@@ -122,7 +122,8 @@ export class SqlitePast implements PastStore {
     else for (const key of keys) { const row = rows.get(key); if (row !== undefined) take(key, { wall: row.wall, logical: row.logical, origin: row.origin }) }
     // a past version can be newer than the row (an old op taken after its key's delete was collected)
     const withPast = rows === undefined ? keys : keys.filter(key => rows.get(key)?.pastless !== true)
-    if (withPast.length > 0) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(withPast))) take(key, seen)
+    if (withPast.length > FEW_KEYS) for (const { key, ...seen } of this.sql.pastVersions.all(JSON.stringify(withPast))) take(key, seen)
+    else for (const key of withPast) { const past = this.sql.pastVersion.get(key); if (past !== undefined) take(key, past) }
     return found
   }
 

@@ -247,8 +247,10 @@ export function prepareStatements (db: Database.Database) {
       FROM kv_store WHERE rowid > :after ORDER BY rowid LIMIT :limit`),
     meta: prepare<[string], { value: unknown }>('SELECT value FROM meta WHERE name = ?'),
     setMetaValue: prepare<[string, string]>('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
-    setMeta: prepare<[Stamp & StoreCounts]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
-      WHEN 'clock_logical' THEN CAST(:logical AS INTEGER) WHEN 'keys' THEN CAST(:keys AS INTEGER) ELSE CAST(:tombstones AS INTEGER) END
-      WHERE name IN ('clock_wall', 'clock_logical', 'keys', 'tombstones')`)
+    // what every writing transaction writes, in one statement: the clock, the counts and the latest change cursor
+    setMeta: prepare<[Stamp & StoreCounts & { cursor: number }]>(`UPDATE meta SET value = CASE name WHEN 'clock_wall' THEN CAST(:wall AS INTEGER)
+      WHEN 'clock_logical' THEN CAST(:logical AS INTEGER) WHEN 'keys' THEN CAST(:keys AS INTEGER) WHEN 'tombstones' THEN CAST(:tombstones AS INTEGER)
+      ELSE CAST(:cursor AS INTEGER) END
+      WHERE name IN ('clock_wall', 'clock_logical', 'keys', 'tombstones', 'change_cursor')`)
   }
 }

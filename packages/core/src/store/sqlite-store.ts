@@ -71,8 +71,9 @@ export class SqliteStore implements Store {
       // a transaction that only read writes nothing
       if (this.changed) {
         this.refs.flush()
-        this.sql.setMeta.run({ ...this.latest, ...this.tally })
-        this.cursors.save((name, value) => this.sql.setMetaValue.run(name, String(value)))
+        const marks = this.cursors.save()
+        this.sql.setMeta.run({ ...this.latest, ...this.tally, cursor: marks.latest })
+        if (marks.floor !== undefined) this.sql.setMetaValue.run('change_floor', String(marks.floor))
       }
       return result
     })
@@ -139,8 +140,7 @@ export class SqliteStore implements Store {
 
   remove (row: Head): void {
     this.mutate(() => {
-      // the cursor goes with the row: read first
-      this.cursors.remove(row.key, row.live)
+      this.cursors.remove(row.key, row.live) // first: the row holds the cursor
       this.sql.remove.run(row.key)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
