@@ -14,9 +14,10 @@ export function proveOwn (sql: Statements, refs: BatchRefs, ops: Op[]): void {
   for (const op of ops) {
     const proof = op.proof
     if (proof == null) continue
-    const rows = sql.proveRow.run({ sig: proof.sig, key: op.key, origin: op.origin, seq: op.seq }).changes +
-      sql.proveHistory.run({ sig: proof.sig, origin: op.origin, seq: op.seq, digest: digestOf(op) }).changes
-    for (let i = 0; i < rows; i++) refs.hold(op)
+    // an op is its key's row or in history, never both (a row moves to history as the op that beats it takes its place)
+    const rows = sql.proveRow.run(proof.sig, op.key, op.origin, op.seq).changes ||
+      sql.proveHistory.run(proof.sig, op.origin, op.seq, digestOf(op)).changes
+    if (rows > 0) refs.hold(op)
   }
 }
 

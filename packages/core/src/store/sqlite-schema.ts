@@ -216,9 +216,10 @@ export function prepareStatements (db: Database.Database) {
       WHERE expires > :after AND expires <= :upTo AND value IS NOT NULL ORDER BY expires LIMIT :limit`),
     batch: prepare<[Uint8Array], { first: number, digests: Uint8Array }>('SELECT first, digests FROM op_batch WHERE sig = ?'),
     // an own op signed after its commit (`Store.prove`): only while it has no signature
-    proveRow: prepare<[{ sig: Uint8Array, key: string, origin: string, seq: number }]>('UPDATE kv_store SET sig = :sig WHERE key = :key AND origin = :origin AND seq = :seq AND sig IS NULL'),
-    proveHistory: prepare<[{ sig: Uint8Array, origin: string, seq: number, digest: Uint8Array }]>(`UPDATE op_history SET sig = :sig
-      WHERE origin = :origin AND seq = :seq AND digest = :digest AND sig IS NULL`),
+    // positional: sig, key, origin, seq
+    proveRow: prepare<[Uint8Array, string, string, number]>('UPDATE kv_store SET sig = ? WHERE key = ? AND origin = ? AND seq = ? AND sig IS NULL'),
+    // positional: sig, origin, seq, digest
+    proveHistory: prepare<[Uint8Array, string, number, Uint8Array]>('UPDATE op_history SET sig = ? WHERE origin = ? AND seq = ? AND digest = ? AND sig IS NULL'),
     // the index on (origin, seq) read from the top down, to the first signed op (unsigned ones are the newest)
     signedRow: prepare<[string], { seq: number }>('SELECT seq FROM kv_store WHERE origin = ? AND sig IS NOT NULL ORDER BY seq DESC LIMIT 1'),
     signedHistory: prepare<[string], { seq: number }>('SELECT seq FROM op_history WHERE origin = ? AND sig IS NOT NULL ORDER BY seq DESC LIMIT 1'),
