@@ -5,7 +5,8 @@
  * at a time (backpressure), slowly from a peer that trickles, and that break
  * when either end goes down or a partition cuts them. Everything is decided
  * by the world's seed. Frames and messages travel as bytes, through the same
- * encoders and decoders as on real wires.
+ * encoders and decoders as on real wires. With a topology, a node may also
+ * dial a member beyond it (`visit`), as murmurd's `PeerDialer.visit` does.
  */
 import { createHash } from 'node:crypto'
 import { PullSession, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, type Frame, type PullResult, type PullStep } from '@murmur/core'
@@ -60,12 +61,19 @@ export class Network {
   private readonly cuts = new Set<string>()
   /** The only links there are ("a\nb", a < b), when nodes dial a few others only (`Scenario.links`); otherwise every pair. */
   topology?: Set<string>
+  /**
+   * Links opened beyond the topology by `visit` ("a\nb", a < b): open until they break (either end down, a
+   * partition or a cut between them), as murmurd's dialled connection is until its pings fail; nothing redials one.
+   */
+  private readonly visits = new Set<string>()
+  /** Visits under way ("from\nto"): murmurd's dialer starts none to a peer it is dialling. */
+  private readonly dialing = new Set<string>()
   /** Faults are on until this (virtual ms); then nothing is dropped. */
   faultsUntil = 0
   /** Pairs that could reach each other after the last change. */
   private reachable = new Set<string>()
-  /** `snapshotsCut`: pulls that had begun a snapshot and broke off before their end (the puller's history is incomplete all the same). */
-  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0, snapshotsCut: 0 }
+  /** `visits`: links opened by `visit`. `snapshotsCut`: pulls that had begun a snapshot and broke off before their end (the puller's history is incomplete all the same). */
+  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0, snapshotsCut: 0, visits: 0 }
   /** An exception that is no protocol error: a bug, reported as a failure of the run. */
   private readonly bug: (where: string, err: unknown) => void
 
@@ -85,12 +93,37 @@ export class Network {
   }
 
   canReach (a: string, b: string): boolean {
+    const link = pair(a, b)
+    return this.open(a, b) && (this.topology === undefined || this.topology.has(link) || this.visits.has(link))
+  }
+
+  /** Whether a dial from `a` to `b` would succeed: both up, no partition or cut between them (links aside). */
+  private open (a: string, b: string): boolean {
     const x = this.endpoints.get(a)
     const y = this.endpoints.get(b)
-    if (x === undefined || y === undefined || !x.up || !y.up || a === b) return false
-    const link = a < b ? `${a}\n${b}` : `${b}\n${a}`
-    if (this.cuts.has(link) || (this.topology !== undefined && !this.topology.has(link))) return false
+    if (x === undefined || y === undefined || !x.up || !y.up || a === b || this.cuts.has(pair(a, b))) return false
     return this.groups === undefined || this.groups.get(a) === this.groups.get(b)
+  }
+
+  /**
+   * `from` dials `to` once, beyond the topology (murmurd's `PeerDialer.visit`, for a recheck no link can make):
+   * nothing if they reach each other already, a dial is under way, or there is no topology (every pair is linked,
+   * so a peer not reached cannot be dialled either). A dial that cannot succeed fails at once, with no draw; one
+   * that can opens the link a latency later, if `from` is still in the same life and the two can still reach each
+   * other, and each end then pulls from the other as on any new link.
+   */
+  visit (from: string, to: string): void {
+    const dial = `${from}\n${to}`
+    if (this.topology === undefined || this.canReach(from, to) || this.dialing.has(dial) || !this.open(from, to)) return
+    this.dialing.add(dial)
+    const life = this.endpoints.get(from)?.incarnation
+    this.sched.after(this.latency(), () => {
+      this.dialing.delete(dial)
+      if (this.endpoints.get(from)?.incarnation !== life || !this.open(from, to) || this.canReach(from, to)) return
+      this.visits.add(pair(from, to))
+      this.stats.visits++
+      this.changed()
+    })
   }
 
   peersOf (id: string): string[] {
@@ -105,15 +138,18 @@ export class Network {
   /** Cuts (`down`) or restores the links between these pairs. */
   cut (pairs: Array<[string, string]>, down: boolean): void {
     for (const [a, b] of pairs) {
-      const link = a < b ? `${a}\n${b}` : `${b}\n${a}`
-      if (down) this.cuts.add(link)
-      else this.cuts.delete(link)
+      if (down) this.cuts.add(pair(a, b))
+      else this.cuts.delete(pair(a, b))
     }
     this.changed()
   }
 
   /** Connectivity may have changed (a partition, a node up or down): newly reachable pairs connect, and each pulls from the other. */
   changed (): void {
+    for (const link of this.visits) {
+      const [a, b] = link.split('\n') as [string, string]
+      if (!this.open(a, b)) this.visits.delete(link)
+    }
     const now = new Set<string>()
     for (const a of this.ids()) for (const b of this.ids()) if (a < b && this.canReach(a, b)) now.add(`${a}\n${b}`)
     for (const pair of now) {
@@ -244,6 +280,9 @@ export class Network {
     return this.rng.int(low, high)
   }
 }
+
+/** A link's key: its two ends, in order. */
+const pair = (a: string, b: string): string => a < b ? `${a}\n${b}` : `${b}\n${a}`
 
 /** The store refused a commit (a simulated full disk): the pull fails, and nothing of it counts. */
 export function isDiskFull (err: unknown): boolean {

@@ -20,7 +20,7 @@ export interface RunResult {
   seed: number
   failures: string[]
   trace: string[]
-  counts: Recorder['counts'] & { gossip: number, dropped: number, duplicated: number, frames: number, streamsBroken: number, snapshotsCut: number, events: number }
+  counts: Recorder['counts'] & Network['stats'] & { events: number }
 }
 
 /** Most events one run may take: a run that would go on forever fails instead. */
