@@ -7,7 +7,9 @@
  * anything written or received, a gap, a new connection, or a peer that says
  * it holds more (its hello) shortens it. As murmurd's, a round asks a member
  * whose attestation disagreed, not asked again since (core's `rechecksDue`),
- * before any other: until then it holds collection back.
+ * before any other: until then it holds collection back. When no peer it
+ * reaches is such a member, it dials each of them (`visit`, murmurd's
+ * `PeerDialer.visit`), and pulls from a peer it reaches meanwhile.
  */
 import { AntiEntropyPace, inFlight, lacks, type PullResult, type VersionVector } from '@murmur/core'
 import type { Rng } from './rng.js'
@@ -25,6 +27,8 @@ export interface SimAntiEntropyInit {
   vector: () => VersionVector
   /** Members to ask again first (the replica's `rechecksDue`). */
   due: () => string[]
+  /** Dials a member this node does not reach (a new link pulls from it at once). */
+  visit?: (peer: string) => void
   /** A pull from a puller whose vector names ops this node lacks (murmurd's since 3.1.0; off for seeds found before). */
   claimPulls: boolean
 }
@@ -106,9 +110,11 @@ export class SimAntiEntropy {
     this.timer = this.init.sched.after(wait, () => {
       this.plan(this.pace.next(this.init.sched.now, this.init.rng.next()))
       const peers = this.init.peers()
-      if (peers.length === 0) return
       const due = new Set(this.init.due())
       const first = peers.filter(peer => due.has(peer))
+      // as murmurd's (daemon anti-entropy.ts): a member due that no link reaches is dialled, and asked as the link opens
+      if (first.length === 0) for (const member of due) this.init.visit?.(member)
+      if (peers.length === 0) return
       const peer = this.init.rng.pick(first.length > 0 ? first : peers)
       this.asked.add(peer)
       this.init.pull(peer)

@@ -62,7 +62,7 @@ export class SimNode implements Puller {
     this.deps = deps
     this.clockOffset = deps.scenario.clocks[id] ?? 0
     this.disk = new SimDisk(deps.dir, id, () => deps.sched.now)
-    this.antiEntropy = new SimAntiEntropy({ ...deps, intervalMs: deps.scenario.config.antiEntropyMs, peers: () => deps.net.peersOf(id), pull: peer => { this.pulls.request(peer) }, vector: () => this.replica.vector(), due: () => this.replica.rechecksDue(), claimPulls: deps.scenario.claimPulls === true })
+    this.antiEntropy = new SimAntiEntropy({ ...deps, intervalMs: deps.scenario.config.antiEntropyMs, peers: () => deps.net.peersOf(id), pull: peer => { this.pulls.request(peer) }, vector: () => this.replica.vector(), due: () => this.replica.rechecksDue(), visit: peer => { deps.net.visit(id, peer) }, claimPulls: deps.scenario.claimPulls === true })
   }
 
   /** This node's wall clock: virtual time from a fixed epoch, plus its offset. */

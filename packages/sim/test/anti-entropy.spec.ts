@@ -4,6 +4,8 @@
  * reachable peer otherwise. (Hostile seed 19671, before: the others drew
  * peers at random, and with the pace backed off at rest they did not ask the
  * member again within the run, so it held their collection back to its end.)
+ * One that no link reaches is dialled (hostile seed 22869: n0 and n1, not
+ * linked to n3, never asked it and never collected what the others had).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -11,19 +13,21 @@ import { SimAntiEntropy } from '../src/anti-entropy.js'
 import { Rng } from '../src/rng.js'
 import { Scheduler } from '../src/scheduler.js'
 
-function rounds (due: () => string[]): string[] {
+function rounds (due: () => string[], visited: string[] = [], peers = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5']): string[] {
   const sched = new Scheduler()
   const pulled: string[] = []
-  const ae = new SimAntiEntropy({
+  const init = {
     sched,
     rng: new Rng(7),
     intervalMs: 1_000,
-    peers: () => ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'],
-    pull: peer => { pulled.push(peer) },
+    peers: () => peers,
+    pull: (peer: string) => { pulled.push(peer) },
     vector: () => ({}),
     due,
+    visit: (peer: string) => { visited.push(peer) },
     claimPulls: true
-  })
+  }
+  const ae = new SimAntiEntropy(init)
   ae.start()
   sched.run(120_000)
   ae.stop()
@@ -35,6 +39,22 @@ describe('simulated anti-entropy', () => {
     const pulled = rounds(() => ['n3', 'm0']) // m0 is not reachable: only n3 can be asked
     assert.ok(pulled.length >= 5, `rounds ran: ${pulled.length}`)
     assert.deepEqual([...new Set(pulled)], ['n3'])
+  })
+
+  it('dials each member due that it does not reach, as murmurd does, and pulls from a peer it reaches meanwhile', () => {
+    const visited: string[] = []
+    const pulled = rounds(() => ['n7', 'm0'], visited)
+    assert.ok(pulled.length >= 5 && visited.length === 2 * pulled.length, `rounds: ${pulled.length}, dials: ${visited.length}`)
+    assert.deepEqual([...new Set(visited)].sort(), ['m0', 'n7'])
+    const alone: string[] = []
+    assert.deepEqual(rounds(() => ['n7'], alone, []), [])
+    assert.ok(alone.length >= 5, `dials with no link at all: ${alone.length}`)
+  })
+
+  it('dials none while a member due is reachable (murmurd: only when no link reaches one)', () => {
+    const visited: string[] = []
+    rounds(() => ['n3', 'm0'], visited)
+    assert.deepEqual(visited, [])
   })
 
   it('draws among every reachable peer when no recheck is due', () => {
