@@ -136,8 +136,10 @@ export class AntiEntropy {
       // a member whose attestation disagreed, not asked again yet, first: it holds collection back until then
       const due = new Set(parts.replica.rechecksDue())
       const asked = members.filter(member => due.has(member.toString()))
-      // one not linked to this node (in a group larger than --peer-links): dialled, and asked as its connection opens
-      if (asked.length === 0) for (const id of due) parts.visit?.(id)
+      // each one not linked to this node (in a group larger than --peer-links): dialled, and asked as its connection
+      // opens, whether or not a linked one is due too (one due every round must not keep the others unasked)
+      const linked = new Set(members.map(member => member.toString()))
+      for (const id of due) if (!linked.has(id)) parts.visit?.(id)
       const from = asked.length > 0 ? asked : members
       const peer = from[Math.floor(Math.random() * from.length)]
       if (peer == null) return

@@ -7,9 +7,10 @@
  * anything written or received, a gap, a new connection, or a peer that says
  * it holds more (its hello) shortens it. As murmurd's, a round asks a member
  * whose attestation disagreed, not asked again since (core's `rechecksDue`),
- * before any other: until then it holds collection back. When no peer it
- * reaches is such a member, it dials each of them (`visit`, murmurd's
- * `PeerDialer.visit`), and pulls from a peer it reaches meanwhile.
+ * before any other: until then it holds collection back. Each such member
+ * that no peer it reaches is, it dials (`visit`, murmurd's
+ * `PeerDialer.visit`), every round, and pulls from a peer it reaches
+ * meanwhile.
  */
 import { AntiEntropyPace, inFlight, lacks, type PullResult, type VersionVector } from '@murmur/core'
 import type { Rng } from './rng.js'
@@ -112,8 +113,9 @@ export class SimAntiEntropy {
       const peers = this.init.peers()
       const due = new Set(this.init.due())
       const first = peers.filter(peer => due.has(peer))
-      // as murmurd's (daemon anti-entropy.ts): a member due that no link reaches is dialled, and asked as the link opens
-      if (first.length === 0) for (const member of due) this.init.visit?.(member)
+      // as murmurd's (daemon anti-entropy.ts): each member due that no link reaches is dialled, and asked as the link
+      // opens, whether or not one it reaches is due too
+      for (const member of due) if (!peers.includes(member)) this.init.visit?.(member)
       if (peers.length === 0) return
       const peer = this.init.rng.pick(first.length > 0 ? first : peers)
       this.asked.add(peer)
