@@ -163,7 +163,14 @@ describe('library API (createMurmur)', () => {
   it('refuses keys and values outside the limits', async () => {
     const a = nodes[0] as Murmur
     await assert.rejects(a.put('', 'v'), { name: 'InvalidParamsError' })
-    await assert.rejects(a.put('k'.repeat(1025), 'v'), { name: 'InvalidParamsError' })
+    await assert.rejects(a.put('k'.repeat(1025), 'v'), { name: 'InvalidParamsError', message: 'key must be at most 1024 bytes of UTF-8' })
+    // 342 characters of 3 bytes each: 1,026 bytes, though the string's length is well under the limit
+    await assert.rejects(a.put('€'.repeat(342), 'v'), { name: 'InvalidParamsError', message: 'key must be at most 1024 bytes of UTF-8' })
+    await a.put('€'.repeat(341), 'v')
+    await assert.rejects(a.put('\u0000attest/x', 'v'), { name: 'InvalidParamsError', message: /must not start with U\+0000/ })
+    await assert.rejects(a.put('k\uD800', 'v'), { name: 'InvalidParamsError', message: /valid UTF-8/ })
+    // a caller without types: a clear error, not a crash
+    await assert.rejects(a.put(42 as unknown as string, 'v'), { name: 'InvalidParamsError', message: /expected string/ })
     await assert.rejects(a.put('k', new Uint8Array(a.maxValueBytes + 1)), { name: 'ValueTooLargeError' })
   })
 })
