@@ -128,6 +128,22 @@ describe('change cursors in the SQLite file', () => {
     migrated.close()
   })
 
+  it('go on above every row\'s cursor even when meta says less (a cursor given twice would fail every write after)', () => {
+    const path = join(dir, 'behind.db')
+    const store = SqliteStore.open(path)
+    put(store, op('a', '1', { seq: 1 }))
+    put(store, op('b', '1', { seq: 2 }))
+    store.close()
+    const db = new Database(path)
+    db.exec("UPDATE meta SET value = 0 WHERE name = 'change_cursor'")
+    db.close()
+    const again = SqliteStore.open(path)
+    assert.equal(again.changeMarks().latest, 2)
+    put(again, op('c', '1', { seq: 3 }))
+    assert.deepEqual(cursors(again), [[1, 'a', '1'], [2, 'b', '1'], [3, 'c', '1']])
+    again.close()
+  })
+
   it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
     const path = join(dir, 'cursors.db')
     const store = SqliteStore.open(path)

@@ -9,6 +9,17 @@
  */
 import type { CursorEntries } from './change-cursors.js'
 import type { Statements } from './sqlite-schema.js'
+import type { ChangeMarks } from '../types.js'
+
+/**
+ * The marks `meta` keeps, the latest never below a row's cursor: a cursor
+ * given again would collide with the row that has it and fail every write
+ * after, so numbering goes on above every row's whatever `meta` says.
+ */
+export function savedMarks (sql: Statements): ChangeMarks {
+  const latest = Number(sql.meta.get('change_cursor')?.value)
+  return { latest: Math.max(latest, sql.topCursor.get()?.cursor ?? 0), floor: Number(sql.meta.get('change_floor')?.value) }
+}
 
 export class RowCursors implements CursorEntries {
   private readonly sql: Statements

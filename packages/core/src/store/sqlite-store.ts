@@ -13,7 +13,7 @@ import { compareStamps } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { BatchRefs, dropHistory } from './batch-refs.js'
 import { ChangeCursors } from './change-cursors.js'
-import { RowCursors } from './change-entries.js'
+import { RowCursors, savedMarks } from './change-entries.js'
 import { digestsIn, opsOf, stampAt } from './origin-reads.js'
 import { proveOwn, signedUpTo } from './own-proofs.js'
 import { backupDatabase, openDatabase, type Durability, type SqliteStoreInit } from './sqlite-file.js'
@@ -61,7 +61,7 @@ export class SqliteStore implements Store {
     this.refs = new BatchRefs(this.sql)
     this.latest = { wall: Number(this.sql.meta.get('clock_wall')?.value), logical: Number(this.sql.meta.get('clock_logical')?.value) }
     this.tally = { keys: Number(this.sql.meta.get('keys')?.value), tombstones: Number(this.sql.meta.get('tombstones')?.value) }
-    this.cursors = new ChangeCursors(new RowCursors(this.sql), { latest: Number(this.sql.meta.get('change_cursor')?.value), floor: Number(this.sql.meta.get('change_floor')?.value) })
+    this.cursors = new ChangeCursors(new RowCursors(this.sql), savedMarks(this.sql))
     this.past = new SqlitePast({ db, mutate: fn => this.mutate(fn), claim: () => this.cursors.claim() })
     // the reads above opened the WAL, so the file exists
     if (durability !== 'full' && path !== ':memory:') this.wal = WalFile.open(path)
