@@ -128,12 +128,17 @@ describe('change cursors in the SQLite file', () => {
     migrated.close()
   })
 
-  it('go on above every row\'s cursor even when meta says less (a cursor given twice would fail every write after)', () => {
-    const path = join(dir, 'behind.db')
+  /** A file at `path` holding 'a' and 'b', written in that order. */
+  const twoKeys = (path: string): void => {
     const store = SqliteStore.open(path)
     put(store, op('a', '1', { seq: 1 }))
     put(store, op('b', '1', { seq: 2 }))
     store.close()
+  }
+
+  it('go on above every row\'s cursor even when meta says less (a cursor given twice would fail every write after)', () => {
+    const path = join(dir, 'behind.db')
+    twoKeys(path)
     const db = new Database(path)
     db.exec("UPDATE meta SET value = 0 WHERE name = 'change_cursor'")
     db.close()
@@ -146,10 +151,7 @@ describe('change cursors in the SQLite file', () => {
 
   it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
     const path = join(dir, 'cursors.db')
-    const store = SqliteStore.open(path)
-    put(store, op('a', '1', { seq: 1 }))
-    put(store, op('b', '1', { seq: 2 }))
-    store.close()
+    twoKeys(path)
     const again = SqliteStore.open(path)
     assert.deepEqual(again.changeMarks(), { latest: 2, floor: 0 })
     assert.deepEqual(cursors(again, 1), [[2, 'b', '1']])
