@@ -49,6 +49,8 @@ export class AntiEntropy {
   private parts?: AntiEntropyComponents
   private timer?: NodeJS.Timeout
   private pulls = 0
+  /** The last round asked a member due for a recheck: this one draws from every member. */
+  private recheckedLast = false
   private clockWarnedAt = -Infinity
   /** Members whose pull named ops this node lacks: a pull from each, `CLAIM_PULL_MS` later. */
   private readonly asking = new Map<string, NodeJS.Timeout>()
@@ -133,9 +135,11 @@ export class AntiEntropy {
         this.init.log.warn({ maxSkewMs: this.init.maxClockSkewMs }, warning)
       }
       const members = parts.members()
-      // a member whose attestation disagreed, not asked again yet, first: it holds collection back until then
+      // a member whose attestation disagreed, not asked again yet, first: it holds collection back until then; at most
+      // every other round, so a member due again every round (one that attests a lie each time) cannot take every pull
       const due = new Set(parts.replica.rechecksDue())
-      const asked = members.filter(member => due.has(member.toString()))
+      const asked = this.recheckedLast ? [] : members.filter(member => due.has(member.toString()))
+      this.recheckedLast = asked.length > 0
       // each one not linked to this node (in a group larger than --peer-links): dialled, and asked as its connection
       // opens, whether or not a linked one is due too (one due every round must not keep the others unasked)
       const linked = new Set(members.map(member => member.toString()))

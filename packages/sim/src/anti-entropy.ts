@@ -7,7 +7,8 @@
  * anything written or received, a gap, a new connection, or a peer that says
  * it holds more (its hello) shortens it. As murmurd's, a round asks a member
  * whose attestation disagreed, not asked again since (core's `rechecksDue`),
- * before any other: until then it holds collection back. Each such member
+ * before any other (until then it holds collection back), at most every
+ * other round (one due every round takes half the pulls, not all). Each such member
  * that no peer it reaches is, it dials (`visit`, murmurd's
  * `PeerDialer.visit`), every round, and pulls from a peer it reaches
  * meanwhile.
@@ -40,6 +41,8 @@ export class SimAntiEntropy {
   private timer?: Timer
   /** Peers of pulls this started, not yet ended. */
   private readonly asked = new Set<string>()
+  /** The last round asked a member due for a recheck: this one draws from every peer (murmurd's rule). */
+  private recheckedLast = false
   private readonly repairs = new Map<string, Timer>()
   private readonly asking = new Map<string, Timer>()
 
@@ -112,7 +115,8 @@ export class SimAntiEntropy {
       this.plan(this.pace.next(this.init.sched.now, this.init.rng.next()))
       const peers = this.init.peers()
       const due = new Set(this.init.due())
-      const first = peers.filter(peer => due.has(peer))
+      const first = this.recheckedLast ? [] : peers.filter(peer => due.has(peer))
+      this.recheckedLast = first.length > 0
       // as murmurd's (daemon anti-entropy.ts): each member due that no link reaches is dialled, and asked as the link
       // opens, whether or not one it reaches is due too
       for (const member of due) if (!peers.includes(member)) this.init.visit?.(member)
