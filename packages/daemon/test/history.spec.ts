@@ -42,7 +42,8 @@ describe('conflicts between nodes that had not met', () => {
       const before = (await alice.status()) as { id: string }
       assert.equal((await alice.ctl(['put', '--json', 'cfg', '{"replicas":3}'])).code, 0)
       assert.equal((await bob.ctl(['put', '--json', 'cfg', '{"replicas":5}'])).code, 0)
-      const cursor = Math.max(...watches[0]?.events().map(e => e.cursor ?? 0) ?? [0])
+      // the cursor of alice's put, once her watch has it (read at once, it could have had no event yet)
+      const cursor = await waitFor(() => watches[0]?.events().find(e => e.type === 'put' && e.key === 'cfg')?.cursor, 'alice\'s put on her watch')
       assert.equal((await bob.ctl(['connect', await alice.addr()])).code, 0)
       const winner = await waitFor(async () => {
         const [a, b] = await Promise.all([alice.ctl(['get', 'cfg']), bob.ctl(['get', 'cfg'])])
