@@ -218,13 +218,13 @@ export class SimNode implements Puller {
 
   private collect (): void { this.deps.record.counts.tombstonesCollected += this.guard(() => this.replica.collect())?.tombstones ?? 0 }
 
-  /** Ops taken from a peer (or released): they exist; an fsync soon covers them. */
+  /** Ops taken from a peer (or released) exist once an fsync covers them (before, a crash loses them: hostile seed 24013); an honest origin's two ops of one seq fail the run (it reused a seq its peers had seen). */
   private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
-    for (const op of received.changed) this.deps.record.exists(op)
+    const mark = this.disk.mark()
+    for (const op of received.changed) this.disk.onDurable(mark, () => { this.deps.record.exists(op) })
     this.deps.record.counts.refused += received.refused.length
     this.deps.record.counts.equivocations += received.equivocations.length
     for (const { origin, seq } of received.equivocations) {
-      // an honest node never signs two ops with one seq: if one seems to, it reused a seq its peers had seen
       if (this.deps.scenario.nodes.includes(origin)) this.deps.record.fail(`${this.id} holds two ops of honest ${origin} with seq ${seq}`)
     }
     if (received.applied > 0 || wrote) this.syncLazily()

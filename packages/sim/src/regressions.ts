@@ -251,6 +251,8 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'snapshot-attests': () => scenario(9545),
   /** Hostile seed 9003, the simulator's: m0's writes while cut off, served only by a trickle, counted as existing though no honest node could get them. */
   'withheld-own-writes': () => scenario(9003, { hostile: true }),
+  /** Hostile seed 24013, the simulator's: m0's second version, taken by n3 alone, counted as existing though a crash before its fsync lost it. */
+  'taken-then-lost': () => scenario(24013, { hostile: true }),
   /**
    * 959b74b, built by hand: m0 signs two versions of a seq while n1 reaches only m0, n0 deletes every key, and n1,
    * counting n0 and n2 (whose attestations disagree on m0's ops) for the other origins at once, collected those
