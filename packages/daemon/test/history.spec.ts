@@ -39,6 +39,8 @@ describe('conflicts between nodes that had not met', () => {
     const watches = [startWatch(alice), startWatch(bob)]
     try {
       await waitFor(async () => (await alice.status()).replication?.conflicts === 0, 'alice to answer')
+      // subscribed before the writes (a watch begins at its subscription: a put before it is not on it)
+      for (const watch of watches) await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watches to be ready')
       const before = (await alice.status()) as { id: string }
       assert.equal((await alice.ctl(['put', '--json', 'cfg', '{"replicas":3}'])).code, 0)
       assert.equal((await bob.ctl(['put', '--json', 'cfg', '{"replicas":5}'])).code, 0)
