@@ -151,10 +151,10 @@ export class Network {
       if (!this.open(a, b)) this.visits.delete(link)
     }
     const now = new Set<string>()
-    for (const a of this.ids()) for (const b of this.ids()) if (a < b && this.canReach(a, b)) now.add(`${a}\n${b}`)
-    for (const pair of now) {
-      if (this.reachable.has(pair)) continue
-      const [a, b] = pair.split('\n') as [string, string]
+    for (const a of this.ids()) for (const b of this.ids()) if (a < b && this.canReach(a, b)) now.add(pair(a, b))
+    for (const link of now) {
+      if (this.reachable.has(link)) continue
+      const [a, b] = link.split('\n') as [string, string]
       this.sched.after(this.latency(), () => {
         if (!this.canReach(a, b)) return
         this.endpoints.get(a)?.connected(b)
