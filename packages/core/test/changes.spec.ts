@@ -128,6 +128,46 @@ describe('change cursors in the SQLite file', () => {
     migrated.close()
   })
 
+  it('a file rebuilt from .dump (every row numbered anew) replays nothing by its old cursors, once: a resuming watcher gets the current state', () => {
+    const path = join(dir, 'dumped.db')
+    const store = SqliteStore.open(path)
+    put(store, op('a', '1', { seq: 1 }))
+    put(store, op('b', '1', { seq: 2 }))
+    put(store, op(attestationKey('x'), 'record', { seq: 3 }))
+    put(store, op('a', '2', { seq: 4 }))
+    store.close()
+    const reopened = SqliteStore.open(path)
+    assert.deepEqual(reopened.changeMarks(), { latest: 3, floor: 0 }, 'an ordinary restart keeps the numbering')
+    assert.deepEqual(cursors(reopened, 2), [[3, 'a', '2']])
+    reopened.close()
+    // what the sqlite3 shell's .dump and a rebuild from it do: the schema, then every row in rowid order, without its rowid
+    const rebuilt = join(dir, 'rebuilt.db')
+    const db = new Database(rebuilt)
+    db.exec(`ATTACH '${path}' AS old`)
+    const objects = db.prepare<[], { type: string, name: string, sql: string }>("SELECT type, name, sql FROM old.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'").all()
+    for (const { sql } of objects.filter(o => o.type === 'table')) db.exec(sql)
+    for (const { name } of objects.filter(o => o.type === 'table')) db.exec(`INSERT INTO main."${name}" SELECT * FROM old."${name}" WHERE 1`) // a WHERE: no transfer optimisation, which would copy the rowids
+    for (const { sql } of objects.filter(o => o.type !== 'table')) db.exec(sql)
+    db.exec('DETACH old')
+    // the record was below zero and 'a' at 3: now 1 and 3, and 'b' at 2 as before, so cursor 2 would replay 'a' by chance and cursor 3 nothing
+    assert.deepEqual(db.prepare<[], [number, string]>('SELECT rowid, key FROM kv_store ORDER BY rowid').raw().all().map(([id, key]) => [id, (key as string).replace(/\0.*/, 'record')]),
+      [[1, 'record'], [2, 'b'], [3, 'a']])
+    db.close()
+    const mended = SqliteStore.open(rebuilt)
+    const { latest, floor } = mended.changeMarks()
+    assert.ok(floor === latest && latest > 2 ** 40, `numbering restarts above every cursor given, with nothing to replay below it: ${latest}, ${floor}`)
+    assert.equal(mended.rows({ reserved: true }).length, 3, 'every row kept, the record too')
+    put(mended, op('c', '1', { seq: 5 }))
+    assert.deepEqual(cursors(mended, floor), [[latest + 1, 'c', '1']])
+    mended.close()
+    const raw = new Database(rebuilt)
+    assert.ok((raw.prepare<[], number>('SELECT rowid FROM kv_store WHERE key < char(1)').pluck().get() ?? 1) <= 0, 'the record is below zero again')
+    raw.close()
+    const again = SqliteStore.open(rebuilt)
+    assert.deepEqual(again.changeMarks(), { latest: latest + 1, floor }, 'mended once: a restart after it keeps the numbering')
+    again.close()
+  })
+
   /** A file at `path` holding 'a' and 'b', written in that order. */
   const twoKeys = (path: string): void => {
     const store = SqliteStore.open(path)

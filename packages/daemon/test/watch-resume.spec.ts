@@ -2,14 +2,40 @@
  * A watch that always resumes, on real binaries: `murmurctl watch` keeps
  * running while murmurd is killed and restarted under it, says so on stderr,
  * and comes back with every change made meanwhile (here and by a peer), none
- * twice; a cursor murmurd cannot replay from gets a snapshot instead; one
- * subscription may name several prefixes.
+ * twice; a cursor murmurd cannot replay from gets a snapshot instead (a
+ * data file rebuilt with its rows numbered anew too); one subscription may
+ * name several prefixes.
  */
 import assert from 'node:assert/strict'
+import { renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import { usePair, waitFor } from './harness.js'
 import { startWatch } from './watch-client.js'
 import { RawClient } from './raw-client.js'
+
+/**
+ * Copies the SQLite file `from` to `to` with every row numbered anew, as a
+ * rebuild that leaves rowids out does (a script's `INSERT … SELECT`, tools
+ * that copy tables row by row): the schema, then each table's rows in order.
+ * (The sqlite3 shell's `.dump` would too, but it cannot copy murmur's file at
+ * all: it cuts murmur's own keys at their leading U+0000.)
+ */
+function rebuildWithoutRowids (from: string, to: string): void {
+  const db = new Database(to)
+  try {
+    db.prepare('ATTACH ? AS old').run(from)
+    const objects = db.prepare<[], { type: string, name: string, sql: string }>("SELECT type, name, sql FROM old.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'").all()
+    const tables = objects.filter(o => o.type === 'table')
+    for (const { sql } of tables) db.exec(sql)
+    // the WHERE turns off SQLite's transfer optimisation, which would copy the rowids
+    for (const { name } of tables) db.exec(`INSERT INTO main."${name}" SELECT * FROM old."${name}" WHERE 1`)
+    for (const { sql } of objects.filter(o => o.type !== 'table')) db.exec(sql)
+  } finally {
+    db.close()
+  }
+}
 
 describe('murmurctl watch resumes', () => {
   const pair = usePair()
@@ -66,6 +92,45 @@ describe('murmurctl watch resumes', () => {
       assert.deepEqual(snapshot?.entries?.map(e => e.key), ['svc/1', 'svc/2', 'svc/3'])
       await alice.put('svc/4', 'after the snapshot')
       await waitFor(() => watch.events().some(e => e.key === 'svc/4'), 'a live event')
+    } finally {
+      assert.equal(await watch.stop(), 0)
+    }
+  })
+
+  it('a data file rebuilt with every row numbered anew gets a resuming watch a snapshot, not a replay by numbers that now name other changes', async () => {
+    const { alice } = pair
+    const path = join(alice.dataDir, 'murmur.db')
+    const records = (): number => {
+      const db = new Database(path, { readonly: true })
+      try { return db.prepare<[], number>('SELECT count(*) FROM kv_store WHERE key < char(1)').pluck().get() ?? 0 } finally { db.close() }
+    }
+    // murmur's own records (attestations: bob's reach alice too) are what tells a rebuilt file
+    await waitFor(() => records() > 0, 'an attestation in alice\'s file', 30_000)
+    await alice.put('dump/1', 'one')
+    await alice.put('dump/2', 'two')
+    const client = await RawClient.connect(alice.socket)
+    let cursor: number
+    try {
+      const id = (await client.request('kv_subscribe', { since: 'now' })).result
+      cursor = (await client.next(m => m.params?.subscription === id && m.params.result.type === 'ready')).params.result.cursor as number
+    } finally {
+      client.socket.destroy()
+    }
+    await alice.put('dump/1', 'one again')
+    assert.equal(await alice.stop(), 0)
+    rebuildWithoutRowids(path, `${path}.rebuilt`)
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true })
+    renameSync(`${path}.rebuilt`, path)
+    await alice.start()
+    const watch = startWatch(alice, ['--prefix', 'dump/', '--since', String(cursor)])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      const [snapshot, ...rest] = watch.events()
+      assert.equal(snapshot?.type, 'snapshot', JSON.stringify(watch.events()))
+      assert.deepEqual(snapshot?.entries?.map(e => `${e.key} ${String(e.value)}`), ['dump/1 one again', 'dump/2 two'])
+      assert.deepEqual(rest.map(e => e.type), ['ready'])
+      await alice.put('dump/3', 'after')
+      await waitFor(() => watch.events().some(e => e.key === 'dump/3' && e.type === 'put'), 'a live event')
     } finally {
       assert.equal(await watch.stop(), 0)
     }

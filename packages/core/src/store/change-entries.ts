@@ -7,7 +7,8 @@
  * was never numbered (murmur's own records, keys from before version 6) has
  * a rowid at or below zero, below every cursor.
  */
-import type { CursorEntries } from './change-cursors.js'
+import type Database from 'better-sqlite3'
+import { RESTART_GAP, type CursorEntries } from './change-cursors.js'
 import type { Statements } from './sqlite-schema.js'
 import type { ChangeMarks } from '../types.js'
 
@@ -19,6 +20,30 @@ import type { ChangeMarks } from '../types.js'
 export function savedMarks (sql: Statements): ChangeMarks {
   const latest = Number(sql.meta.get('change_cursor')?.value)
   return { latest: Math.max(latest, sql.topCursor.get()?.cursor ?? 0), floor: Number(sql.meta.get('change_floor')?.value) }
+}
+
+/**
+ * Mends a file whose rows lost their rowids, so their cursors: one rebuilt
+ * from the sqlite3 shell's `.dump` (which leaves rowids out, and the rebuild
+ * numbers every row anew from 1). murmur's own records tell it, as they
+ * always sit at or below zero: they go back there, and the numbering
+ * restarts above every cursor given (as for a restored copy, see
+ * `ChangeCursors.restart`), so a watcher resuming from a cursor it held gets
+ * the current state as a snapshot, not a replay by numbers that now name
+ * other changes. A rebuilt file that holds none of murmur's records cannot
+ * be told. Returns whether it mended anything.
+ */
+export function mendRenumbered (db: Database.Database): boolean {
+  // every reserved key sorts below U+0001, the lowest key a user may write: the key index finds them
+  const records = db.prepare<[], string>('SELECT key FROM kv_store WHERE key < char(1) AND rowid > 0').pluck().all()
+  if (records.length === 0) return false
+  db.transaction(() => {
+    const below = db.prepare<[string]>('UPDATE kv_store SET rowid = (SELECT min(coalesce(min(rowid), 1), 1) - 1 FROM kv_store) WHERE key = ?')
+    for (const key of records) below.run(key)
+    const given = db.prepare<[], number>("SELECT max(coalesce((SELECT max(rowid) FROM kv_store), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'change_cursor'), 0))").pluck().get() ?? 0
+    db.prepare<[number]>("UPDATE meta SET value = ? WHERE name IN ('change_cursor', 'change_floor')").run(given + RESTART_GAP)
+  })()
+  return true
 }
 
 export class RowCursors implements CursorEntries {

@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
+import { mendRenumbered } from './change-entries.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
 
 export type Durability = 'full' | 'group' | 'normal'
@@ -126,6 +127,7 @@ export function openDatabase (path: string, full: boolean, checkpoints: boolean)
     }
     if (empty === true) db.exec(SCHEMA)
     if (empty === 'migrate') migrate(db)
+    if (empty !== true) mendRenumbered(db)
     return db
   } catch (err) {
     db.close()
