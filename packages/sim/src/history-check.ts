@@ -5,7 +5,8 @@
  * reports the same past versions of each key, with the same ones marked as
  * conflicts; and every acknowledged write is the current row of its key or
  * one of those past versions (the run's bound keeps every version), but a
- * keepalive's refresh, which no history keeps.
+ * keepalive's refresh, which no history keeps; and on every replica, no op
+ * is both its key's row and a past version.
  */
 import { digestOf, isReserved, type Op } from '@murmur/core'
 import { describeOp, type Recorder } from './record.js'
@@ -35,6 +36,16 @@ export function checkHistory (nodes: SimNode[], record: Recorder): void {
       const theirs = reports.get(first as SimNode)?.get(key) ?? []
       if (mine.join('\n') !== theirs.join('\n')) {
         record.fail(`history of ${key} differs: ${node.id} reports [${mine.slice(0, 4).join(', ')}], ${first?.id} [${theirs.slice(0, 4).join(', ')}]`)
+      }
+    }
+  }
+  // an op is its key's row or one of its past versions, never both (core's own-proof mending counts on it)
+  for (const node of nodes) {
+    for (const key of keys) {
+      const row = node.replica.store.row(key)
+      if (row === undefined) continue
+      if (node.replica.history(key, Number.MAX_SAFE_INTEGER).some(past => past.op.origin === row.origin && past.op.seq === row.seq)) {
+        record.fail(`${node.id}: ${describeOp(row)} is both the row of ${key} and one of its past versions`)
       }
     }
   }
