@@ -28,6 +28,7 @@ import { connectionPings } from './connection-pings.js'
 import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
+import { quietEmptyReads } from './length-prefix.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -85,6 +86,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     init.swarmKey != null ? swarmKeyProtector(init.swarmKey) : undefined
   ])
   windowUpdatesAtHalf()
+  quietEmptyReads()
   return await createLibp2p({
     start: false,
     privateKey: init.privateKey,
