@@ -21,7 +21,7 @@ export class SimDisk {
   /** How far each fsync begun and not yet completed will reach (`begin`). */
   private running: number[] = []
   /** What waits for the WAL to be on disk up to a mark (`onDurable`). */
-  private riders: Array<{ mark: number, fn: () => void }> = []
+  private riders: Array<{ mark: number, fn: () => void, lost?: () => void }> = []
   private readonly dir: string
   private readonly name: string
   private readonly now: () => number
@@ -76,21 +76,23 @@ export class SimDisk {
     return { durable: this.durable >= mark, coming: this.running.some(m => m >= mark) }
   }
 
-  /** Runs `fn` once the WAL is on disk up to `mark` (at once if it is); a crash or stop drops it (`forget`). */
-  onDurable (mark: number, fn: () => void): void {
+  /** Runs `fn` once the WAL is on disk up to `mark` (at once if it is); a crash or stop drops it (`forget`), and a crash calls `lost`. */
+  onDurable (mark: number, fn: () => void, lost?: () => void): void {
     if (this.durable >= mark) fn()
-    else this.riders.push({ mark, fn })
+    else this.riders.push({ mark, fn, lost })
   }
 
-  /** The node went down: fsyncs under way never complete, and nothing waits for them. */
-  forget (): void {
+  /** The node went down: fsyncs under way never complete, and nothing waits for them (`crashed`: what they covered is gone). */
+  forget (crashed = false): void {
+    const dropped = this.riders
     this.running = []
     this.riders = []
+    if (crashed) for (const rider of dropped) rider.lost?.()
   }
 
   /** A power cut: `store` closes, and the disk keeps the database file and the WAL as far as the last fsync reached. */
   crash (store: SqliteStore): void {
-    this.forget()
+    this.forget(true)
     const next = join(this.dir, `${this.name}-${++this.crashes}.db`)
     copyFileSync(this.path, next)
     writeFileSync(`${next}-wal`, existsSync(`${this.path}-wal`) ? readFileSync(`${this.path}-wal`).subarray(0, this.durable) : new Uint8Array(0))

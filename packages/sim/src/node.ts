@@ -221,7 +221,7 @@ export class SimNode implements Puller {
   /** Ops taken from a peer (or released) exist once an fsync covers them (before, a crash loses them: hostile seed 24013); an honest origin's two ops of one seq fail the run (it reused a seq its peers had seen). */
   private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
     const mark = this.disk.mark()
-    for (const op of received.changed) this.disk.onDurable(mark, () => { this.deps.record.exists(op) })
+    for (const op of received.changed) this.disk.onDurable(mark, () => { this.deps.record.exists(op) }, () => { this.deps.record.lostBeforeFsync(op) })
     this.deps.record.counts.refused += received.refused.length
     this.deps.record.counts.equivocations += received.equivocations.length
     for (const { origin, seq } of received.equivocations) {

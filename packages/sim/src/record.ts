@@ -57,7 +57,9 @@ export class Recorder {
     /** Sends whose proofs went to disk with an fsync begun by another (a commit's), not one of their own. */
     rodeProofs: 0,
     /** Own ops a crash left acknowledged but unsigned, signed as their node started again. */
-    signedAtStart: 0
+    signedAtStart: 0,
+    /** Ops taken from a peer that a crash lost before an fsync covered them, held by no node that counted them yet. */
+    takenThenLost: 0
   }
 
   private readonly trace: string[] = []
@@ -65,7 +67,12 @@ export class Recorder {
   now = (): number => 0
 
   exists (op: Op): void {
-    this.ops.set(`${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, stripped(op))
+    this.ops.set(opKey(op), stripped(op))
+  }
+
+  /** An op taken from a peer was lost in a crash before an fsync covered it: counted when it exists nowhere yet. */
+  lostBeforeFsync (op: Op): void {
+    if (!this.ops.has(opKey(op))) this.counts.takenThenLost++
   }
 
   /**
@@ -113,4 +120,8 @@ export function stripped (op: Op): Op {
 
 export function describeOp (op: Op): string {
   return `${op.key}=${op.value === null ? '∅' : Buffer.from(op.value).toString().slice(0, 12)} @${op.origin}:${op.seq} (${op.wall}.${op.logical})${op.expires !== undefined ? ` ⌛${op.expires}` : ''}`
+}
+
+function opKey (op: Op): string {
+  return `${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`
 }

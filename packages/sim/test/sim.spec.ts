@@ -42,7 +42,7 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1,
     'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
     'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0,
-    'taken-then-lost': r => r.counts.hostileActs > 0 && r.counts.crashes > 0,
+    'taken-then-lost': r => r.counts.takenThenLost > 0,
     'disagreement-asked-first': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0,
     'second-version-after-collection': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.reissuedOverDeletes === 0,
     // a second version kept, and ops refused (m0:12, for order, on n1)
