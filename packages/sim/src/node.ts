@@ -222,7 +222,7 @@ export class SimNode implements Puller {
   private took (received: Pick<Received, 'changed' | 'refused' | 'applied' | 'equivocations'>, wrote = false): void {
     const mark = this.disk.mark()
     for (const op of received.changed) this.disk.onDurable(mark, () => { this.deps.record.exists(op) }, () => { this.deps.record.lostBeforeFsync(op) })
-    this.deps.record.counts.refused += received.refused.length
+    this.deps.record.refusals(received.refused)
     this.deps.record.counts.equivocations += received.equivocations.length
     for (const { origin, seq } of received.equivocations) {
       if (this.deps.scenario.nodes.includes(origin)) this.deps.record.fail(`${this.id} holds two ops of honest ${origin} with seq ${seq}`)

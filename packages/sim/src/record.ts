@@ -59,7 +59,9 @@ export class Recorder {
     /** Own ops a crash left acknowledged but unsigned, signed as their node started again. */
     signedAtStart: 0,
     /** Ops taken from a peer that a crash lost before an fsync covered them, held by no node that counted them yet. */
-    takenThenLost: 0
+    takenThenLost: 0,
+    /** Of the ops refused, those refused for order: stamped before their origin's op of the seq before, as held. */
+    refusedForOrder: 0
   }
 
   private readonly trace: string[] = []
@@ -68,6 +70,12 @@ export class Recorder {
 
   exists (op: Op): void {
     this.ops.set(opKey(op), stripped(op))
+  }
+
+  /** Ops a replica refused (`Received.refused`), counted in all and for order. */
+  refusals (refused: ReadonlyArray<{ kind: string }>): void {
+    this.counts.refused += refused.length
+    this.counts.refusedForOrder += refused.filter(refusal => refusal.kind === 'order').length
   }
 
   /** An op taken from a peer was lost in a crash before an fsync covered it: counted when it exists nowhere yet. */
