@@ -19,12 +19,11 @@ export function checkHistory (nodes: SimNode[], record: Recorder): void {
   const whole = nodes.filter(node => !node.historyIncomplete)
   const keys = new Set<string>()
   for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
-  const exists = (op: Op): boolean => record.ops.has(`${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`)
   const reports = new Map<SimNode, Map<string, string[]>>()
   for (const node of whole) {
     const report = new Map<string, string[]>()
     for (const key of keys) {
-      report.set(key, node.replica.history(key, Number.MAX_SAFE_INTEGER).filter(past => exists(past.op))
+      report.set(key, node.replica.history(key, Number.MAX_SAFE_INTEGER).filter(past => record.has(past.op))
         .map(past => `${describeOp(past.op)}${past.conflict !== undefined ? ' conflict' : ''}`))
     }
     reports.set(node, report)

@@ -72,6 +72,11 @@ export class Recorder {
     this.ops.set(opKey(op), stripped(op))
   }
 
+  /** Whether `op` (origin, seq and digest) counts as existing. */
+  has (op: Op): boolean {
+    return this.ops.has(opKey(op))
+  }
+
   /** Ops a replica refused (`Received.refused`), counted in all and for order. */
   refusals (refused: ReadonlyArray<{ kind: string }>): void {
     this.counts.refused += refused.length
@@ -80,7 +85,7 @@ export class Recorder {
 
   /** An op taken from a peer was lost in a crash before an fsync covered it: counted when it exists nowhere yet. */
   lostBeforeFsync (op: Op): void {
-    if (!this.ops.has(opKey(op))) this.counts.takenThenLost++
+    if (!this.has(op)) this.counts.takenThenLost++
   }
 
   /**
