@@ -168,6 +168,22 @@ describe('change cursors in the SQLite file', () => {
     again.close()
   })
 
+  it('a file whose own record lost its key to a copy through text (the sqlite3 shell writes U+0000 keys as \'\') is refused as damaged, unchanged', () => {
+    const path = join(dir, 'cut.db')
+    const store = SqliteStore.open(path)
+    put(store, op('a', '1', { seq: 1 }))
+    put(store, op(attestationKey('x'), 'record', { seq: 2 }))
+    store.close()
+    const db = new Database(path)
+    db.prepare("UPDATE kv_store SET key = '' WHERE key < char(1) AND key <> ''").run()
+    const before = db.prepare('SELECT rowid, * FROM kv_store ORDER BY key').raw().all()
+    db.close()
+    assert.throws(() => SqliteStore.open(path), (err: Error) => err.name === 'DamagedDatabaseError' && /empty key.*U\+0000.*\.dump/.test(err.message) && /restore it from a backup/.test(err.message))
+    const after = new Database(path, { readonly: true })
+    assert.deepEqual(after.prepare('SELECT rowid, * FROM kv_store ORDER BY key').raw().all(), before, 'nothing written')
+    after.close()
+  })
+
   /** A file at `path` holding 'a' and 'b', written in that order. */
   const twoKeys = (path: string): void => {
     const store = SqliteStore.open(path)

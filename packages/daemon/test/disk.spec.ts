@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { SCHEMA_VERSION, SqliteStore, opDigest } from '@murmur/core'
+import { SCHEMA_VERSION, SqliteStore, attestationKey, opDigest } from '@murmur/core'
 import { MURMURD, TestCluster, TestNode, run } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -174,6 +174,22 @@ describe('a murmur.db that is not ours or is damaged', () => {
       /^murmurd: .*murmur\.db is damaged: .+; restore it from a backup, or move it away and let the node resync from its peers$/)
     assert.doesNotMatch(message, /\*\*\*/, 'SQLite\'s banner line is left out')
     console.log(message)
+  })
+
+  it('refuses its own database copied through text that cut a record\'s key at its U+0000 (the sqlite3 shell\'s .dump), unchanged', async () => {
+    await refused('cut', path => {
+      const store = SqliteStore.open(path)
+      for (const [seq, key] of ['cfg', attestationKey('12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx')].entries()) {
+        const op = { key, value: Buffer.from('v'), wall: 1_760_000_000_000 + seq, logical: 0, origin: '12D3KooWGzh9kKfVJ8Zi6gE1kUPRTtWhqZPS3ut5AQuyKc2rbSmx', seq: seq + 1 }
+        store.put(op, opDigest(op))
+      }
+      store.close()
+      // as a rebuild from .dump leaves it: the record's key written as '', the file in rollback-journal mode
+      const db = new Database(path)
+      db.pragma('journal_mode = DELETE')
+      assert.equal(db.prepare("UPDATE kv_store SET key = '' WHERE key < char(1) AND key <> ''").run().changes, 1)
+      db.close()
+    }, /^murmurd: .*murmur\.db is damaged: kv_store holds a row with an empty key, one of murmur's own records cut at its leading U\+0000 \(a copy made with the sqlite3 shell's \.dump\?\); restore it from a backup, or move it away and let the node resync from its peers$/)
   })
 
   it('refuses its own database from a newer murmur, and one older than it can upgrade, saying what to do', async () => {

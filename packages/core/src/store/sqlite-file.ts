@@ -91,6 +91,18 @@ function checkIntegrity (db: Database.Database, path: string): void {
   throw new DamagedDatabaseError(path, problem)
 }
 
+/**
+ * Refuses a file whose rows lost the leading U+0000 of murmur's own keys: a
+ * copy made through text that ends strings at U+0000, such as the sqlite3
+ * shell's `.dump` (3.40 writes those keys as ''). No write makes an empty
+ * key, and the record it was, cut from its signed key, would differ from
+ * every other replica's for good (and fail every peer's check when served).
+ */
+function refuseCutKeys (db: Database.Database, path: string): void {
+  if (db.prepare<[], number>("SELECT 1 FROM kv_store WHERE key = '' LIMIT 1").pluck().get() === undefined) return
+  throw new DamagedDatabaseError(path, 'kv_store holds a row with an empty key, one of murmur\'s own records cut at its leading U+0000 (a copy made with the sqlite3 shell\'s .dump?)')
+}
+
 function damaged (path: string, err: unknown): DamagedDatabaseError | undefined {
   const code = (err as { code?: unknown }).code
   if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) return new DamagedDatabaseError(path, (err as Error).message, { cause: err })
@@ -117,6 +129,7 @@ export function openDatabase (path: string, full: boolean, checkpoints: boolean)
     db.pragma('busy_timeout = 5000')
     const empty = inspect(db, path)
     if (empty !== true) checkIntegrity(db, path)
+    if (empty !== true) refuseCutKeys(db, path)
     if (path !== ':memory:') {
       db.pragma('journal_mode = WAL')
       // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
