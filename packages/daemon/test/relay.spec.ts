@@ -3,14 +3,25 @@
  * 127.0.0.1 (mDNS and DHT off): a member started with --relay serves
  * reservations to members, who advertise relayed addresses (in status and in
  * their tickets) and sync over relayed connections; a peer of another group
- * gets neither a reservation nor a relayed connection. Loopback addresses
+ * gets neither a reservation nor a relayed connection, and a peer that never
+ * speaks murmur's sync (a bare libp2p node asking for a reservation) is
+ * refused one once the relay has waited for its handshake. Loopback addresses
  * are private, so DCUtR and AutoNAT have nothing to do here: the namespace
  * test (nat.spec) puts nodes behind real NAT.
  */
 import '../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { decodeTicket } from '@murmur/protocol'
+import { createLibp2p } from 'libp2p'
+import { MEMBER_WAIT_MS } from '../src/relay.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 const cluster = new TestCluster()
@@ -20,6 +31,32 @@ async function ticketOf (node: TestNode): Promise<string> {
   const result = await node.ctl(['invite'])
   assert.equal(result.code, 0, result.stderr)
   return result.stdout.trim()
+}
+
+/** Circuit relay v2's HopMessage { type: RESERVE } (field 1, varint 0), written out: the package exports no codec for it. */
+const RESERVE = Uint8Array.of(0x08, 0x00)
+/** HopMessage.status (field 5) of a reply, or undefined; `OK` is 100. */
+function hopStatus (reply: Uint8Array): number | undefined {
+  const varint = (at: number): [number, number] => {
+    let value = 0
+    for (let shift = 0; ; shift += 7) {
+      const byte = reply[at++] as number
+      value += (byte & 0x7f) * 2 ** shift
+      if (byte < 0x80) return [value, at]
+    }
+  }
+  for (let at = 0; at < reply.length;) {
+    const [tag, next] = varint(at)
+    if ((tag & 7) === 0) {
+      const [value, after] = varint(next)
+      if (tag >> 3 === 5) return value
+      at = after
+    } else if ((tag & 7) === 2) {
+      const [length, after] = varint(next)
+      at = after + length
+    } else throw new Error(`unexpected wire type in a HopMessage: ${tag & 7}`)
+  }
+  return undefined
 }
 
 /** The node's relayed address through `relay`, once it holds a reservation there. */
@@ -79,5 +116,24 @@ describe('circuit relay among members', () => {
     assert.deepEqual((await mallory.status()).reach.relays, [])
     assert.equal((await relay.status()).reach.relayServer.reservations, 2)
     assert.equal((await alice.json<any[]>(['peers'])).some(p => p.id === (mallory as any).id), false)
+  })
+
+  it('a peer that connects but never shows itself a member (no sync handshake) is refused a reservation once the wait is over', async () => {
+    const silent = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } })
+    try {
+      const before = (await relay.status()).reach.relayServer.reservations
+      const asked = Date.now()
+      const stream = await silent.dialProtocol(multiaddr((await relay.status()).addrs[0]), RELAY_V2_HOP_CODEC)
+      const lp = lpStream(stream)
+      await lp.write(RESERVE)
+      const status = hopStatus((await lp.read()).subarray())
+      const waited = Date.now() - asked
+      assert.notEqual(status, undefined, 'the relay answers with a status')
+      assert.notEqual(status, 100, 'not OK: no reservation for a peer that never named the group')
+      assert.ok(waited >= MEMBER_WAIT_MS - 1_000, `refused once the relay had waited for a handshake (${waited} ms), not before`)
+      assert.equal((await relay.status()).reach.relayServer.reservations, before)
+    } finally {
+      await silent.stop()
+    }
   })
 })
