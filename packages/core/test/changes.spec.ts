@@ -205,6 +205,24 @@ describe('change cursors in the SQLite file', () => {
     again.close()
   })
 
+  it('go on above every conflict\'s cursor too when meta says less (a cursor naming a conflict and a row would hide the row from a watcher resuming there)', () => {
+    const path = join(dir, 'conflict-behind.db')
+    const store = SqliteStore.open(path)
+    put(store, op('a', '1', { seq: 1 }))
+    const lost = op('a', '0', { seq: 2, wall: 0 })
+    assert.equal(store.past.keep(lost, opDigest(lost), true)?.conflict, 2)
+    store.close()
+    const db = new Database(path)
+    db.exec("UPDATE meta SET value = 0 WHERE name = 'change_cursor'")
+    db.close()
+    const again = SqliteStore.open(path)
+    assert.equal(again.changeMarks().latest, 2)
+    put(again, op('b', '1', { seq: 3 }))
+    assert.deepEqual(cursors(again), [[1, 'a', '1'], [3, 'b', '1']])
+    assert.deepEqual(again.past.conflictsAfter(0, 10).map(past => past.conflict), [2])
+    again.close()
+  })
+
   it('survive a restart; a restored copy numbers anew; a version 5 file opens with a floor that sends old watchers to a snapshot', () => {
     const path = join(dir, 'cursors.db')
     twoKeys(path)

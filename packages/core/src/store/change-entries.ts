@@ -13,13 +13,15 @@ import type { Statements } from './sqlite-schema.js'
 import type { ChangeMarks } from '../types.js'
 
 /**
- * The marks `meta` keeps, the latest never below a row's cursor: a cursor
- * given again would collide with the row that has it and fail every write
- * after, so numbering goes on above every row's whatever `meta` says.
+ * The marks `meta` keeps, the latest never below a cursor given: one given
+ * again would collide with the row that has it and fail every write after,
+ * or name a conflict's change and a row's at once (a watcher resuming from
+ * it would skip the row's), so numbering goes on above every row's and
+ * every conflict's whatever `meta` says.
  */
 export function savedMarks (sql: Statements): ChangeMarks {
   const latest = Number(sql.meta.get('change_cursor')?.value)
-  return { latest: Math.max(latest, sql.topCursor.get()?.cursor ?? 0), floor: Number(sql.meta.get('change_floor')?.value) }
+  return { latest: Math.max(latest, sql.topCursor.get()?.cursor ?? 0, sql.topConflict.get()?.cursor ?? 0), floor: Number(sql.meta.get('change_floor')?.value) }
 }
 
 /**
@@ -42,7 +44,8 @@ export function mendRenumbered (db: Database.Database): boolean {
   db.transaction(() => {
     const below = db.prepare<[string]>('UPDATE kv_store SET rowid = (SELECT min(coalesce(min(rowid), 1), 1) - 1 FROM kv_store) WHERE key = ?')
     for (const key of records) below.run(key)
-    const given = db.prepare<[], number>("SELECT max(coalesce((SELECT max(rowid) FROM kv_store), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'change_cursor'), 0))").pluck().get() ?? 0
+    const given = db.prepare<[], number>(`SELECT max(coalesce((SELECT max(rowid) FROM kv_store), 0), coalesce((SELECT max(conflict) FROM key_history WHERE conflict IS NOT NULL), 0),
+      coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'change_cursor'), 0))`).pluck().get() ?? 0
     db.prepare<[number]>("UPDATE meta SET value = ? WHERE name IN ('change_cursor', 'change_floor')").run(given + RESTART_GAP)
   })()
   return true

@@ -184,6 +184,8 @@ export function prepareStatements (db: Database.Database) {
     rowCursor: prepare<[string], { cursor: number }>('SELECT rowid AS cursor FROM kv_store WHERE key = ?'),
     renumber: prepare<[number, string]>('UPDATE kv_store SET rowid = ? WHERE key = ?'),
     topCursor: prepare<[], { cursor: number | null }>('SELECT max(rowid) AS cursor FROM kv_store'),
+    // conflicts are numbered by the same counter (the index on conflict answers it)
+    topConflict: prepare<[], { cursor: number | null }>('SELECT max(conflict) AS cursor FROM key_history WHERE conflict IS NOT NULL'),
     // with each head, whether its key's history is empty (an index probe each): applying then skips its history queries.
     // The value always (it becomes the past version of a key with none): a CASE on that ran the two probes twice
     headsAt: prepareRaw<[string], HeadRow>(`SELECT key, value, type, wall, logical, origin, seq, sig, seen_wall, seen_logical, seen_origin, refresh,
