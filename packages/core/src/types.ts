@@ -199,8 +199,13 @@ export interface Store {
   supersede(row: Head): void
   /** Records in history an op that lost to the row for its key on arrival. */
   addHistory(op: Op, digest: Uint8Array): void
-  /** Deletes the row whose head is `row` (a collected tombstone, or a row a snapshot showed collected). */
-  remove(row: Head): void
+  /**
+   * Deletes the row whose head is `row` (a collected tombstone, or a row a
+   * snapshot showed collected). `replaced`: the op that beat it (the row
+   * was collected as it lost) is `put` next, in the same transaction, so the
+   * key stays and only that put is a change: no cursor, no floor moved.
+   */
+  remove(row: Head, replaced?: boolean): void
   /** Gives this node's own `ops`, committed unsigned, the proofs they now carry: rows and history alike (see `Replica.prove`). */
   prove(ops: Op[]): void
   /** The highest seq of `origin` held with a signature, rows and history (0: none). */

@@ -88,6 +88,21 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(solo.counts(), { keys: 1, tombstones: 0 })
     })
 
+    it('a row collected as a newer write replaces it is one change, the write\'s: a watcher behind still gets a replay, not a snapshot', () => {
+      const solo = replica('solo')
+      put(solo, 'k', '1')
+      put(solo, 'other', '1')
+      attest(solo)
+      solo.collect()
+      assert.ok((solo.status().floors.solo ?? 0) >= 2, 'the floor passed k\'s row: it is collected as it loses')
+      const { latest, floor } = solo.store.changeMarks()
+      clock.advance(1)
+      put(solo, 'k', '2')
+      assert.deepEqual(solo.store.changeMarks(), { latest: latest + 1, floor }, 'one cursor, the write\'s; the floor stays')
+      assert.deepEqual(solo.store.changes(latest, 10).map(({ cursor, op }) => [cursor, op.key, text(op.value)]), [[latest + 1, 'k', '2']])
+      assert.deepEqual(solo.history('k', 10).map(past => text(past.op.value)), ['1'], 'still the key\'s past version, for history')
+    })
+
     it('floors wait the lag: a new node meanwhile gets superseded ops in an ordinary pull, and a snapshot only after', () => {
       const alice = replica('alice', { floorLagMs: GRACE })
       put(alice, 'k', '1')

@@ -4,14 +4,15 @@
  * and comes back with every change made meanwhile (here and by a peer), none
  * twice; a cursor murmurd cannot replay from gets a snapshot instead (a
  * data file rebuilt with its rows numbered anew too); one subscription may
- * name several prefixes.
+ * name several prefixes. Collection does not take replays away from keys
+ * that stay: a row collected as a newer write replaces it is one change.
  */
 import assert from 'node:assert/strict'
 import { renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { usePair, waitFor } from './harness.js'
+import { TestCluster, usePair, waitFor } from './harness.js'
 import { startWatch } from './watch-client.js'
 import { RawClient } from './raw-client.js'
 
@@ -155,6 +156,33 @@ describe('murmurctl watch resumes', () => {
       assert.equal(bad.error?.code, -32602)
     } finally {
       client.socket.destroy()
+    }
+  })
+})
+
+describe('murmurctl watch resumes once collection has passed the rows', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('an overwrite of a row every member holds is one change, replayed to a watch resuming from before it (no snapshot)', async () => {
+    const alice = await cluster.start('alice', { args: ['--tombstone-grace', '1000'] })
+    const id = (await alice.status()).id
+    await alice.put('gc/a', 'one')
+    await alice.put('gc/b', 'one')
+    const { seq } = (await alice.json<{ version: { seq: number } }>(['get', 'gc/b'])).version
+    // alice attests and collects alone: her floor passes both rows, which are then collected as they lose
+    await waitFor(async () => ((await alice.status()).replication.floors[id] ?? 0) >= seq, 'alice\'s floor to pass her writes', 30_000)
+    const { cursor } = (await alice.status()).replication.changes
+    await alice.put('gc/a', 'two')
+    const marks = (await alice.status()).replication.changes
+    assert.equal(marks.cursor, cursor + 1, 'one change')
+    assert.ok(marks.floor <= cursor, `the floor stays behind the watcher's cursor: ${JSON.stringify(marks)} after ${cursor}`)
+    const watch = startWatch(alice, ['--prefix', 'gc/', '--since', String(cursor)])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      assert.deepEqual(watch.events().map(e => `${e.type} ${e.key ?? ''} ${String(e.value ?? '')}`.trim()), ['put gc/a two', 'ready'])
+    } finally {
+      assert.equal(await watch.stop(), 0)
     }
   })
 })

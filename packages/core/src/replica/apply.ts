@@ -160,7 +160,7 @@ function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, numbe
     if (alone !== undefined) done = history.replacedAlone(op, alone)
     else history.replaced(current)
     // a row every member holds (at or below its origin's floor) is collected as it loses, not kept in history
-    if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current)
+    if (current.seq <= (floors.get(current.origin) ?? 0)) store.remove(current, true)
     else store.supersede(current)
   }
   store.put(op, digest)

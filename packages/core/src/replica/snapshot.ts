@@ -209,7 +209,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (current !== undefined && !isNewer(op, current)) continue
         if (current !== undefined) {
           history.replaced(current)
-          if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current))
+          if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current), true)
           else state.store.supersede(headOf(current))
         }
         state.store.put(op, digestOf(op))

@@ -87,9 +87,17 @@ export class ChangeCursors {
     return cursor
   }
 
-  remove (key: string, live: boolean): void {
+  /**
+   * The row of `key` goes. `replaced`: the op that beat it becomes the key's
+   * row in the same transaction (`Store.remove`), and its `put` is the
+   * change: the key stays, so a watcher behind loses nothing a replay would
+   * not show, and the floor stays where it is (raising it there sent every
+   * resuming watcher to a snapshot once collection had passed a key's row).
+   */
+  remove (key: string, live: boolean, replaced = false): void {
     if (isReserved(key)) return
     this.tell(key)
+    if (replaced) return // the put that follows sets the key's entry
     const had = this.entries.delete(key)
     // a live row removed is a change (a delete); a tombstone removed changes nothing visible
     const floor = live ? this.next() : had ?? 0

@@ -105,9 +105,9 @@ export class MemoryStore implements Store {
     this.record(() => { owner.splice(owner.indexOf(entry), 1) })
   }
 
-  remove (row: Head): void {
+  remove (row: Head, replaced = false): void {
     this.assign(this.current, row.key, undefined)
-    this.changed(() => { this.cursors.remove(row.key, row.live) })
+    this.changed(() => { this.cursors.remove(row.key, row.live, replaced) })
   }
 
   changes (after: number, limit: number): ChangeRecord[] {

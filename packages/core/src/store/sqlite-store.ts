@@ -138,9 +138,9 @@ export class SqliteStore implements Store {
     })
   }
 
-  remove (row: Head): void {
+  remove (row: Head, replaced = false): void {
     this.mutate(() => {
-      this.cursors.remove(row.key, row.live) // first: the row holds the cursor
+      this.cursors.remove(row.key, row.live, replaced) // first: the row holds the cursor
       this.sql.remove.run(row.key)
       this.refs.release(row.sig)
       this.count(row.key, row.live, -1)
