@@ -1,0 +1,115 @@
+/**
+ * README promises about a hostile member, tried on real murmurd processes
+ * where only in-process or simulator tests tried them before (test/attacker.ts
+ * is the member: a libp2p node in this process with a key of its own):
+ *
+ * - a snapshot it serves to a new node, with floors far above a writer's real
+ *   seq and its own attestation vouching for them, makes the node jump no
+ *   origin past what that origin vouches, take no forged row, and miss
+ *   nothing the writer wrote;
+ * - an op of its own stamped within the hour but past `--max-clock-skew`
+ *   waits, uncounted, without dragging the node's clock, and applies once the
+ *   clock reaches it;
+ * - an expiry changed on the way is refused (it is inside the signed op), and
+ *   an op older than an expired write brings the key back nowhere.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { EMPTY_ACC, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark } from '@murmur/core'
+import { Attacker } from './attacker.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+const FAST = ['--anti-entropy-interval', '300']
+// attestations every second (a tenth of the grace), not every 10 s: a node that took a snapshot pulls from a peer only once
+// that peer caught up with it, which waits for its attestation
+const SNAPSHOT = [...FAST, '--tombstone-grace', '10000']
+const done: Frame = { kind: 'control', message: { t: 'done' } }
+
+/** `murmurctl get`'s value, or its exit code when it fails (4: absent). */
+const value = async (node: TestNode, key: string): Promise<string | number> => {
+  const result = await node.ctl(['get', key])
+  return result.code === 0 ? result.stdout.trim() : result.code ?? -1
+}
+const seqOf = async (node: TestNode, origin: string): Promise<number | undefined> => (await node.status()).versionVector[origin]
+const base64 = (acc: Uint8Array): string => Buffer.from(acc).toString('base64')
+
+describe('a hostile member serves a new node a snapshot that claims a writer\'s ops it never wrote', () => {
+  const cluster = new TestCluster()
+  let mallory: Attacker
+  after(async () => {
+    await mallory?.stop()
+    await cluster.close()
+  })
+
+  it('the new node jumps no writer past what that writer vouches for, takes no forged row, and ends with the writer\'s rows and later writes', async () => {
+    const alice = await cluster.start('alice', { args: SNAPSHOT })
+    const aliceId = (await alice.status()).id as string
+    for (const key of ['a:1', 'a:2', 'a:3']) await alice.put(key, `alice ${key}`)
+    mallory = await Attacker.start()
+    // mallory's own row (seq 1, as if below a floor of hers) and her attestation (seq 2): she holds her own seq 1, and
+    // alice's ops up to a million
+    const own = mallory.op('mallory:own', 'mallory\'s own')
+    const ownMark: Mark = { seq: own.seq, wall: own.wall, logical: own.logical, acc: xorInto(EMPTY_ACC, digestOf(own)) }
+    const claim: Mark = { seq: 1_000_000, wall: own.wall - 1_000, logical: 0, acc: new Uint8Array(32) }
+    const attestation = mallory.op(attestationKey(mallory.id), null, { wall: own.wall + 1, value: encodeAttestation(new Map([[aliceId, claim], [mallory.id, ownMark]])) })
+    const real = await seqOf(alice, aliceId) as number
+    // a row forged as alice's, under the floor claimed for her: signed by mallory's key
+    const forged = mallory.sign([mallory.op('forged:alice', 'forged', { origin: aliceId, seq: real + 1 }, false)])
+    const lie = 1_000
+    mallory.answer = (_puller, hello) => [
+      {
+        kind: 'control',
+        message: {
+          t: 'hello',
+          group: hello.group,
+          name: 'mallory',
+          now: Date.now(),
+          vector: { [aliceId]: lie, [mallory.id]: attestation.seq },
+          snapshot: true,
+          horizon: [0, 0],
+          floors: { [aliceId]: [lie, claim.wall, 0, base64(claim.acc)], [mallory.id]: [own.seq, own.wall, own.logical, base64(ownMark.acc)] }
+        }
+      },
+      { kind: 'attest', ops: [attestation] },
+      { kind: 'import', ops: [...forged, own] },
+      { kind: 'ops', ops: [attestation] },
+      done
+    ]
+    const address = mallory.node.getMultiaddrs().map(String).find(a => a.includes('/ip4/127.0.0.1/')) as string
+    const carol = await cluster.start('carol', { peers: [address], args: SNAPSHOT })
+    const carolId = (await carol.status()).id as string
+    // whatever happens from here on, carol never counts more of alice's ops than alice wrote
+    const never = async (): Promise<void> => {
+      const held = await seqOf(carol, aliceId) ?? 0
+      const wrote = await seqOf(alice, aliceId) as number
+      assert.ok(held <= wrote, `carol counts alice's ops up to ${held}; alice wrote ${wrote}`)
+    }
+    // the snapshot was offered and taken where it may be: mallory's own row, which she vouches for, is carol's
+    await waitFor(async () => await value(carol, 'mallory:own') === 'mallory\'s own', 'carol to take mallory\'s snapshot of her own row')
+    assert.ok(mallory.pulls.some(p => p.puller === carolId), 'carol pulled from mallory')
+    assert.match(carol.stderr, /"snapshot":true/, 'carol took a snapshot from mallory')
+    await waitFor(async () => (await carol.status()).counters.rejected >= 1, 'carol to refuse the row forged as alice\'s')
+    await never()
+    assert.equal(await seqOf(carol, aliceId), undefined, 'carol holds nothing of alice\'s before she meets her')
+    assert.equal(await value(carol, 'forged:alice'), 4)
+    // now carol meets alice
+    assert.equal((await carol.ctl(['connect', await alice.addr()])).code, 0)
+    await waitFor(async () => {
+      await never()
+      return JSON.stringify(carol.userRows().filter(row => (row as { origin: string }).origin === aliceId)) === JSON.stringify(alice.userRows().filter(row => (row as { origin: string }).origin === aliceId)) &&
+        (await seqOf(carol, aliceId) ?? 0) >= 3
+    }, 'carol to hold alice\'s rows')
+    await alice.put('a:later', 'after the lie')
+    await waitFor(async () => {
+      await never()
+      return await value(carol, 'a:later') === 'after the lie'
+    }, 'alice\'s later put to reach carol')
+    // mallory's own row reaches alice through carol (a writer the snapshot named, vouched for by herself): the same rows
+    await waitFor(async () => {
+      await never()
+      return JSON.stringify(carol.userRows()) === JSON.stringify(alice.userRows())
+    }, 'carol\'s user rows to be alice\'s')
+    await never()
+    for (const node of [alice, carol]) assert.equal(await value(node, 'forged:alice'), 4, `no forged row on ${node.name}`)
+  })
+})
