@@ -113,3 +113,37 @@ describe('a hostile member serves a new node a snapshot that claims a writer\'s 
     for (const node of [alice, carol]) assert.equal(await value(node, 'forged:alice'), 4, `no forged row on ${node.name}`)
   })
 })
+
+describe('a hostile member stamps an op of its own past --max-clock-skew, within the hour', () => {
+  const cluster = new TestCluster()
+  let mallory: Attacker
+  after(async () => {
+    await mallory?.stop()
+    await cluster.close()
+  })
+
+  it('the op waits uncounted and unread, the node\'s own writes stay stamped by its own clock, and it applies once the clock reaches it', async () => {
+    const SKEW = 1_000
+    const alice = await cluster.start('alice', { args: [...FAST, '--max-clock-skew', String(SKEW)] })
+    mallory = await Attacker.start()
+    await mallory.dial(await alice.addr())
+    const ahead = mallory.op('ahead', 'from 6 s ahead', { wall: Date.now() + 6_000 })
+    await mallory.publish([ahead])
+    await waitFor(async () => (await alice.status()).counters.held >= 1, 'alice to hold the op stamped ahead')
+    // until her clock is within the skew of its stamp, alice neither shows it nor counts it, and her own writes are
+    // stamped by her clock, not dragged up to the op's
+    for (let i = 0; Date.now() < ahead.wall - SKEW - 1_000; i++) {
+      const status = await alice.status()
+      assert.equal(status.versionVector[mallory.id], undefined, 'nothing of mallory\'s counts as held')
+      assert.equal(await value(alice, 'ahead'), 4, 'the op is not read')
+      await alice.put(`own:${i}`, 'meanwhile')
+      const own = (await alice.json(['get', `own:${i}`])).version as { wall: number }
+      assert.ok(own.wall < ahead.wall - SKEW, `alice's own put is stamped ${own.wall - ahead.wall} ms from the op`)
+    }
+    const applied = await waitFor(async () => await value(alice, 'ahead') === 'from 6 s ahead' && Date.now(), 'alice to apply the op once her clock reaches it', 15_000)
+    assert.ok(applied >= ahead.wall - SKEW, `applied ${ahead.wall - applied} ms before its stamp`)
+    const status = await alice.status()
+    assert.equal(status.versionVector[mallory.id], ahead.seq)
+    assert.equal(status.counters.held, 0)
+  })
+})
