@@ -14,8 +14,10 @@
  *   an op older than an expired write brings the key back nowhere.
  */
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { EMPTY_ACC, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark } from '@murmur/core'
+import Database from 'better-sqlite3'
+import { EMPTY_ACC, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -32,6 +34,15 @@ const value = async (node: TestNode, key: string): Promise<string | number> => {
 }
 const seqOf = async (node: TestNode, origin: string): Promise<number | undefined> => (await node.status()).versionVector[origin]
 const base64 = (acc: Uint8Array): string => Buffer.from(acc).toString('base64')
+/** Every kv_store column of the user rows, read from the file: what replicas must hold byte for byte. */
+function storeRows (node: TestNode): Array<{ key: string, origin: string, expires: number | null }> {
+  const db = new Database(join(node.dataDir, 'murmur.db'), { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare("SELECT key, value, wall, logical, origin, seq, sig, digest, type, expires, refresh FROM kv_store WHERE key >= CAST(x'01' AS TEXT) ORDER BY key").all() as Array<{ key: string, origin: string, expires: number | null }>
+  } finally {
+    db.close()
+  }
+}
 
 describe('a hostile member serves a new node a snapshot that claims a writer\'s ops it never wrote', () => {
   const cluster = new TestCluster()
@@ -147,5 +158,67 @@ describe('a hostile member stamps an op of its own past --max-clock-skew, within
     const status = await alice.status()
     assert.equal(status.versionVector[mallory.id], ahead.seq)
     assert.equal(status.counters.held, 0)
+  })
+})
+
+describe('a hostile member attacks an expiry', () => {
+  const cluster = new TestCluster()
+  let mallory: Attacker
+  let alice: TestNode
+  let bob: TestNode
+  let carol: TestNode
+  let bobId: string
+  let lease: Op & { expires: number }
+  after(async () => {
+    await mallory?.stop()
+    await cluster.close()
+  })
+
+  it('an expiry changed on the way (an hour later, bob\'s proof kept) is refused and counted, and the key still expires on every node', async () => {
+    alice = await cluster.start('alice', { args: FAST })
+    bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    bobId = (await bob.status()).id as string
+    mallory = await Attacker.start()
+    await mallory.dial(await alice.addr())
+    assert.equal((await bob.ctl(['put', '--ttl', '2s', 'lease', 'bob holds it'])).code, 0)
+    lease = await waitFor(() => mallory.captured.find(op => op.origin === bobId && op.key === 'lease'), 'mallory to capture bob\'s put from gossip') as Op & { expires: number }
+    assert.ok(lease.expires !== undefined)
+    // carol meets mallory alone: the changed op reaches her before bob's does
+    const address = mallory.node.getMultiaddrs().map(String).find(a => a.includes('/ip4/127.0.0.1/')) as string
+    carol = await cluster.start('carol', { peers: [address], args: FAST })
+    await waitFor(() => mallory.node.services.pubsub.getSubscribers(mallory.topic).length >= 2, 'carol to join mallory\'s topic mesh')
+    const rejected = await Promise.all([alice, carol].map(async node => (await node.status()).counters.rejected as number))
+    // (a) the same op, its expiry an hour later, with bob's proof
+    await mallory.publish([{ ...lease, expires: lease.expires + 3_600_000 }])
+    for (const [i, node] of [alice, carol].entries()) {
+      await waitFor(async () => (await node.status()).counters.rejected > (rejected[i] as number), `${node.name} to refuse and count the changed expiry`)
+    }
+    assert.equal((await carol.status()).versionVector[bobId], undefined, 'carol holds nothing of bob\'s yet: the changed op was the first she saw')
+    assert.equal((await carol.ctl(['connect', await alice.addr()])).code, 0)
+    const nodes = [alice, bob, carol]
+    await waitFor(async () => {
+      for (const node of nodes) if (await value(node, 'lease') !== 4) return false
+      return storeRows(carol).some(row => row.key === 'lease')
+    }, 'the key to expire on every node, carol holding bob\'s write', 10_000)
+    assert.ok(Date.now() >= lease.expires, 'not before its expiry')
+    for (const node of nodes) {
+      assert.deepEqual(storeRows(node).filter(row => row.key === 'lease').map(row => [row.origin, row.expires]), [[bobId, lease.expires]], `${node.name} holds bob's write with its signed expiry`)
+    }
+  })
+
+  it('an op older than the expired write, sent once the key expired everywhere, brings it back on no node and leaves their rows identical', async () => {
+    const nodes = [alice, bob, carol]
+    for (const node of nodes) assert.equal(await value(node, 'lease'), 4, `the key has expired on ${node.name}`)
+    // an op of mallory's own for the key, stamped before bob's write, by gossip and by sync
+    const older = mallory.op('lease', 'mallory\'s older value', { wall: lease.wall - 500 })
+    mallory.answer = (_puller, hello) => [mallory.hello(hello, { vector: { ...hello.vector, [mallory.id]: older.seq } }), { kind: 'ops', ops: [older] }, done]
+    await mallory.publish([older])
+    await waitFor(async () => {
+      for (const node of nodes) if (((await node.status()).versionVector[mallory.id] ?? 0) < older.seq) return false
+      return true
+    }, 'every node to apply mallory\'s older op')
+    for (const node of nodes) assert.equal(await value(node, 'lease'), 4, `the key stays absent on ${node.name}`)
+    await waitFor(() => JSON.stringify(storeRows(alice)) === JSON.stringify(storeRows(bob)) && JSON.stringify(storeRows(bob)) === JSON.stringify(storeRows(carol)), 'identical kv_store rows')
+    assert.deepEqual(storeRows(alice).filter(row => row.key === 'lease').map(row => [row.origin, row.expires]), [[bobId, lease.expires]], 'bob\'s expired write is still the row')
   })
 })
