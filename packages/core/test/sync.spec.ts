@@ -389,6 +389,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(text(nora.get('a')?.value), '3')
     })
 
+    it('a member cannot unsay what it attested of its own ops: a node that jumped them on its word and a peer that lacks them meet again within STUCK_MS', () => {
+      const [mallory, alice] = ['mallory', 'alice'].map(id => replica(id)) as [Replica, Replica]
+      put(mallory, 'm', '1')
+      mesh([mallory], 2)
+      clock.advance(GRACE)
+      mesh([mallory], 2)
+      mallory.collect()
+      const floor = mallory.origin('mallory')?.floor.seq ?? 0
+      assert.ok(floor >= 1, 'mallory, alone, collected her own ops')
+      const carol = replica('carol')
+      assert.equal(pull(carol, mallory).snapshot, true, 'carol, new, jumps mallory\'s ops on her attestation')
+      // then an attestation of mallory's that names none of her own ops
+      const [withdrawn] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(new Map()) }]) as [Op]
+      mallory.markDurable(withdrawn.seq)
+      pull(carol, mallory)
+      assert.equal(carol.vector().mallory, withdrawn.seq)
+      put(alice, 'a', '1')
+      assert.match(pull(carol, alice).aborted ?? '', /lacks ops this node has collected/, 'alice lacks the ops carol jumped: carol asks her nothing')
+      assert.equal(pull(alice, carol).snapshot, false, 'not at once: no member\'s newest attestation reaches the floor')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(alice, carol).snapshot, true, 'stuck past STUCK_MS, alice jumps as far as mallory once vouched (carol sends that attestation too)')
+      assert.ok((alice.vector().mallory ?? 0) >= floor)
+      pull(carol, alice)
+      assert.equal(text(carol.get('a')?.value), '1', 'and carol pulls from alice again')
+    })
+
     it('counts its time behind from the last offer only while offers keep finding it so: an old spell does not let one in at once', () => {
       const [, sam, nora] = collectedWithoutNora()
       const nick = replica('nick')

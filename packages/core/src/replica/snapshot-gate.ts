@@ -16,7 +16,10 @@ import type { Mark, Op } from '../types.js'
  * - the origin itself vouches for: its own signed attestation (sent, or
  *   known here) holds that much, so no member can claim ops of another it
  *   never wrote (and an attestation cannot hold its own member's ops past
- *   its own seq); unless the origin has been silent longer than the
+ *   its own seq). Any of its attestations sent counts, not only the newest:
+ *   it wrote what it once vouched for, and a later one that says less cannot
+ *   unsay it (hostile-claims.spec: a node that jumped a member's ops on its
+ *   word and a peer that lacks them would otherwise never meet); unless the origin has been silent longer than the
  *   retention (its newest attestation and op are older than that, and one
  *   of them is known: an origin nothing speaks of is not silent but
  *   unvouched), where the attestations sent decide;
@@ -62,7 +65,8 @@ export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, at
   const silentSince = now - state.config.retentionMs
   const vouchedFor = (origin: string): { vouched: number, seen: number } => {
     const own = newestOwn(attestations, origin)
-    const vouched = Math.max(own?.marks.get(origin)?.seq ?? 0, state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
+    // what it ever attested of its own ops: a later attestation that says less cannot unsay it (an origin wrote what it vouched for)
+    const vouched = Math.max(mostOwn(attestations, origin), state.attestations.get(origin)?.marks.get(origin)?.seq ?? 0)
     const seen = Math.max(own?.stamp.wall ?? 0, state.attestations.get(origin)?.stamp.wall ?? 0, state.origins.get(origin)?.held.wall ?? 0)
     return { vouched, seen }
   }
@@ -132,6 +136,18 @@ function newestOwn (ops: Op[], member: string): Attestation | undefined {
     } catch {}
   }
   return newest
+}
+
+/** The most any of `member`'s attestations among `ops` says it held of its own ops (0: none says). */
+function mostOwn (ops: Op[], member: string): number {
+  let most = 0
+  for (const op of ops) {
+    if (op.origin !== member) continue
+    try {
+      most = Math.max(most, decodeAttestation(op).marks.get(member)?.seq ?? 0)
+    } catch {}
+  }
+  return most
 }
 
 /** The mark a member's attestation among `ops` gives for the member itself, if any. */

@@ -4,7 +4,9 @@
  * to send (a lying puller only misses ops).
  *
  * - A puller behind this node's floors (it lacks ops collected here) gets a
- *   snapshot: every member's attestation, then every row at or below the
+ *   snapshot: every member's attestation (and, for a member whose newest
+ *   says it holds less of its own ops than this node's floor for them, the
+ *   earlier one that said that much: `vouching`), then every row at or below the
  *   floors, per origin in seq order, then the ops above them. In seq order,
  *   the rows of one signed batch travel together with its proof once: in key
  *   order, each frame carried a proof (up to 255 digests) for nearly every
@@ -30,6 +32,7 @@
  * Frames are produced lazily (a generator), one page of the store at a time:
  * nothing is held across the network's backpressure but a cursor.
  */
+import { decodeAttestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { attestationKey, RESERVED_PREFIX } from '../keys.js'
 import { seqOf } from '../marks.js'
@@ -103,8 +106,8 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     from.set(origin, hello.recheck?.[origin] === undefined ? asked : Math.min(asked, Math.max(hello.recheck[origin], known.floor.seq)))
   }
   if (snapshot) {
-    const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves)
-    yield * frames('attest', attestations.filter(op => op.key === attestationKey(op.origin)))
+    const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves).filter(op => op.key === attestationKey(op.origin))
+    yield * frames('attest', [...attestations, ...vouching(replica, attestations).filter(leaves)])
     const settled = state.settled
     for (const origin of [...state.origins.keys()].sort()) {
       for (let after = 0; after < (state.origins.get(origin)?.floor.seq ?? 0);) {
@@ -148,4 +151,39 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     }
   }
   yield { kind: 'control', message: { t: 'done' } }
+}
+
+/** Superseded attestations of a member `vouching` looks through, newest first. */
+const VOUCHING_LOOKBACK = 1024
+
+/**
+ * For each member whose current attestation (`current`) says it holds less
+ * of its own ops than this node's floor for them, its newest earlier
+ * attestation (in history) that says it held that much: a puller jumps an
+ * origin only as far as the origin itself vouches, and a member that once
+ * attested its own ops cannot unsay it with a later attestation (a hostile
+ * one may try, to keep a node that jumped them apart from peers that did
+ * not: the node refuses to pull from them, and they could never jump).
+ */
+function vouching (replica: Replica, current: Op[]): Op[] {
+  const state = replica.state
+  const out: Op[] = []
+  for (const op of current) {
+    const floor = state.origins.get(op.origin)?.floor.seq ?? 0
+    if (ownSeq(op) >= floor) continue
+    const earlier = state.store.supersededOf(op.origin, op.key, VOUCHING_LOOKBACK).find(old => ownSeq(old) >= floor)
+    // with its whole proof, as the rows are sent
+    const whole = earlier === undefined ? undefined : state.store.opsOf(op.origin, earlier.seq - 1, 1).find(held => held.seq === earlier.seq && held.key === earlier.key)
+    if (whole !== undefined) out.push(whole)
+  }
+  return out
+}
+
+/** What an attestation says its member held of its own ops (0: nothing, or not an attestation). */
+function ownSeq (op: Op): number {
+  try {
+    return decodeAttestation(op).marks.get(op.origin)?.seq ?? 0
+  } catch {
+    return 0
+  }
 }
