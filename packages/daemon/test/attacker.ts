@@ -12,7 +12,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
-import { lpStream } from '@libp2p/utils'
+import { byteStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -23,6 +23,21 @@ import { waitFor } from './harness.js'
 /** What the attacker answers a pull with: the frames after (and including) its hello, at once or as it likes (an async generator). */
 export type SyncAnswer = (puller: string, hello: Hello) => Iterable<Frame> | AsyncIterable<Frame>
 
+/**
+ * What the attacker answers a pull with instead of `answer`'s frames: bytes
+ * written to the stream as they are after the puller's hello, so the test
+ * writes each length prefix itself (`prefixed`), or gets it wrong.
+ */
+export type RawSyncAnswer = (puller: string, hello: Hello) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+
+/** `body` behind an unsigned varint length prefix, as sync frames are sent; `length` (by default the body's own) may lie. */
+export function prefixed (body: Uint8Array, length = body.length): Uint8Array {
+  const prefix: number[] = []
+  for (; length >= 0x80; length = Math.floor(length / 0x80)) prefix.push((length % 0x80) | 0x80)
+  prefix.push(length)
+  return Uint8Array.from([...prefix, ...body])
+}
+
 export class Attacker {
   readonly node: Libp2p<{ pubsub: GossipSub }>
   readonly topic: string
@@ -32,6 +47,8 @@ export class Attacker {
   readonly pulls: Array<{ puller: string, hello: Hello, protocol: string, at: number }> = []
   /** By default it claims to hold exactly what the puller holds (so the puller takes what it sends) and sends nothing. */
   answer: SyncAnswer = (_puller, hello) => [this.hello(hello), { kind: 'control', message: { t: 'done' } }]
+  /** When set, pulls are answered with these raw bytes instead of `answer`'s frames. */
+  rawAnswer?: RawSyncAnswer
   private readonly signer: (payload: Uint8Array) => Uint8Array
   private seq = 0
 
@@ -65,7 +82,13 @@ export class Attacker {
         if (frame.kind !== 'control' || frame.message.t !== 'hello') return
         const puller = connection.remotePeer.toString()
         attacker.pulls.push({ puller, hello: frame.message, protocol: stream.protocol, at: Date.now() })
-        for await (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
+        const raw = attacker.rawAnswer
+        if (raw != null) {
+          const bytes = byteStream(lp.unwrap())
+          for await (const chunk of raw(puller, frame.message)) await bytes.write(chunk)
+        } else {
+          for await (const out of attacker.answer(puller, frame.message)) await lp.write(encodeFrame(out))
+        }
         await stream.close()
       })
     }
@@ -100,6 +123,11 @@ export class Attacker {
     await this.node.services.pubsub.publish(this.topic, encodeOps(ops))
   }
 
+  /** Publishes `bytes` as they are on the group's topic: whatever they are, gossipsub carries them to the node's validator. */
+  async publishRaw (bytes: Uint8Array): Promise<void> {
+    await this.node.services.pubsub.publish(this.topic, bytes)
+  }
+
   async dial (addr: string): Promise<void> {
     await this.node.dial(multiaddr(addr))
     await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).length > 0, 'the attacker to join the topic mesh')
@@ -127,6 +155,29 @@ export class Attacker {
     }
     await stream.close()
     return ops
+  }
+
+  /**
+   * Opens a sync stream to the node at `addr` as a puller, writes `chunks`
+   * as they are (length prefixes are the test's: see `prefixed`) and closes
+   * its side. Resolves to every byte the node wrote back and how its side
+   * ended: closed, reset, or still open after `timeoutMs`.
+   */
+  async sendRaw (addr: string, chunks: Uint8Array[], timeoutMs = 5_000): Promise<{ answer: Uint8Array, ended: 'closed' | 'reset' | 'timeout' }> {
+    const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL)
+    const bytes = byteStream(stream)
+    const answer: Uint8Array[] = []
+    const signal = AbortSignal.timeout(timeoutMs)
+    let ended: 'closed' | 'reset' | 'timeout' = 'closed'
+    try {
+      for (const chunk of chunks) await bytes.write(chunk, { signal })
+      await stream.close({ signal })
+      for (let read = await bytes.read({ signal }); read != null; read = await bytes.read({ signal })) answer.push(read.subarray())
+    } catch {
+      ended = signal.aborted ? 'timeout' : 'reset'
+      stream.abort(new Error('the attacker is done'))
+    }
+    return { answer: Buffer.concat(answer), ended }
   }
 
   async hangUp (addr: string): Promise<void> {
