@@ -1,0 +1,404 @@
+/**
+ * Hostile bytes against real daemons (test/attacker.ts): what the README's
+ * Security section promises, tried the way a hostile member or a stranger
+ * would, on the wire. Malformed gossip messages and sync frames (random,
+ * mutated valid encodings, lying length prefixes, truncated frames, garbage
+ * after a valid hello) must be refused and counted and must never stop a
+ * murmurd or its replication; an op signed in one group must not be taken in
+ * another; and an op spliced under another batch's proof must be refused.
+ *
+ * The garbage comes from a seeded PRNG: the seed is printed, and
+ * HOSTILE_BYTES_SEED=<seed> runs the same bytes again.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { MurmurClient } from '@murmur/protocol'
+import { DIGEST_BYTES, OpChecker, decodeFrame, decodeOps, encodeFrame, encodeOps, type Frame, type Hello, type Op } from '@murmur/core'
+import { batchVerifier } from '../src/op-signing.js'
+import { Attacker, prefixed } from './attacker.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+const SEED = Number(process.env.HOSTILE_BYTES_SEED ?? Math.floor(Math.random() * 2 ** 31))
+console.log(`# hostile-bytes seed ${SEED} (HOSTILE_BYTES_SEED=${SEED} replays it)`)
+
+/** Pulls every few hundred ms, so a test sees many of them in seconds. */
+const FAST = ['--anti-entropy-interval', '200', '--anti-entropy-max-interval', '400']
+const done: Frame = { kind: 'control', message: { t: 'done' } }
+
+/** mulberry32: a small seeded PRNG, so a failing run's bytes can be made again. */
+function prng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+/** Random bytes and mutations of valid encodings, as core's codec and frame fuzzers make them. */
+class Garbage {
+  private readonly next: () => number
+  constructor (seed: number) { this.next = prng(seed) }
+
+  int (below: number): number { return Math.floor(this.next() * below) }
+  pick<T> (items: readonly T[]): T { return items[this.int(items.length)] as T }
+
+  bytes (maxLength: number): Uint8Array {
+    return Uint8Array.from({ length: this.int(maxLength + 1) }, () => this.int(256))
+  }
+
+  /** 1 to 4 bytes set, inserted or deleted, then up to 3 cut off the end. */
+  mutate (valid: Uint8Array): Uint8Array {
+    const bytes = [...valid]
+    for (let edits = 1 + this.int(4); edits > 0; edits--) {
+      const at = this.int(bytes.length + 1)
+      const how = this.pick(['set', 'insert', 'delete'] as const)
+      if (how === 'set' && at < bytes.length) bytes[at] = this.int(256)
+      else if (how === 'insert') bytes.splice(at, 0, this.int(256))
+      else bytes.splice(at, 1)
+    }
+    return Uint8Array.from(bytes.slice(0, bytes.length - this.int(4)))
+  }
+}
+
+const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
+const value = async (node: TestNode, key: string): Promise<string | number> => {
+  const result = await node.ctl(['get', key])
+  return result.code === 0 ? result.stdout.trim() : result.code ?? -1
+}
+
+/** Every node's murmurd is still running and answers `status`. */
+async function alive (nodes: TestNode[]): Promise<void> {
+  for (const node of nodes) {
+    assert.equal(node.process?.exitCode, null, `${node.name}'s murmurd exited: ${node.stderr.slice(-2000)}`)
+    assert.equal(node.process?.signalCode, null, `${node.name}'s murmurd was killed`)
+    assert.equal((await node.status()).name, node.name)
+  }
+}
+
+/** Whether `bytes`, what a server wrote, begin with a length-prefixed hello frame. */
+function helloIn (bytes: Uint8Array): boolean {
+  let at = 0
+  let length = 0
+  for (let scale = 1, byte = 0x80; byte >= 0x80; scale *= 0x80) {
+    byte = bytes[at++] ?? 0
+    length += (byte & 0x7f) * scale
+  }
+  const frame = decodeFrame(bytes.subarray(at, at + length))
+  return frame.kind === 'control' && frame.message.t === 'hello'
+}
+
+/** `waitFor`, failed at once should a murmurd of `nodes` exit meanwhile (a crash, not a slow node). */
+async function waitWhileUp<T> (nodes: TestNode[], check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs?: number): Promise<T> {
+  const exits: Array<[TestNode, () => void]> = []
+  const died = new Promise<never>((resolve, reject) => {
+    for (const node of nodes) {
+      const exited = (): void => { reject(new Error(`${node.name}'s murmurd exited while waiting for ${what}: ${node.stderr.slice(-2000)}`)) }
+      if (node.process?.exitCode != null || node.process?.signalCode != null) exited()
+      node.process?.once('exit', exited)
+      exits.push([node, exited])
+    }
+  })
+  try {
+    return await Promise.race([waitFor(check, what, timeoutMs), died])
+  } finally {
+    for (const [node, exited] of exits) node.process?.off('exit', exited)
+  }
+}
+
+/** A put on `from` reaches `to` (polled), and one on `to` reaches `from`. */
+async function stillReplicating (from: TestNode, to: TestNode, tag: string): Promise<void> {
+  await from.put(`honest:${tag}:1`, 'there')
+  await to.put(`honest:${tag}:2`, 'back')
+  await waitWhileUp([from, to], async () => await value(to, `honest:${tag}:1`) === 'there' && await value(from, `honest:${tag}:2`) === 'back', `honest puts after the ${tag} garbage to replicate both ways`)
+}
+
+describe('malformed bytes from a hostile member or a stranger', () => {
+  const cluster = new TestCluster()
+  const garbage = new Garbage(SEED)
+  let alice: TestNode
+  let bob: TestNode
+  let attacker: Attacker
+  let bobId: string
+  /** Valid encodings to mutate: a genuine op of bob's, the attacker's own signed batches. */
+  let valid: Uint8Array[]
+
+  before(async () => {
+    alice = await cluster.start('alice', { args: FAST })
+    bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    bobId = (await bob.status()).id
+    attacker = await Attacker.start()
+    await attacker.dial(await alice.addr())
+    await bob.put('config:real', 'genuine')
+    const genuine = await waitFor(() => attacker.captured.find(op => op.origin === bobId), 'the attacker to capture one of bob\'s ops from gossip')
+    valid = [
+      encodeOps([genuine]),
+      encodeOps([attacker.op('mallory:a', 'x')]),
+      encodeOps(attacker.sign([attacker.op('mallory:b', 'y', { type: 'json', expires: Date.now() + 60_000 }), attacker.op('mallory:c', null)])),
+      encodeOps(attacker.sign([attacker.op('mallory:d', 'z', { seen: { wall: genuine.wall, logical: genuine.logical, origin: bobId } })]))
+    ]
+  })
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('garbage gossip messages are rejected and counted; every murmurd keeps running and replicating', async () => {
+    // only messages a node must refuse (a mutation may leave an encoding that still checks out, or a copy): those are not sent
+    const checker = new OpChecker({ verify: batchVerifier('default') })
+    const refused = (bytes: Uint8Array): boolean => {
+      try {
+        const ops = decodeOps(bytes)
+        return ops.length === 0 || ops.some(op => checker.problem(op) != null)
+      } catch {
+        return true
+      }
+    }
+    const messages = new Map<string, Uint8Array>()
+    while (messages.size < 300) {
+      const bytes = garbage.int(3) === 0
+        ? (garbage.int(2) === 0 ? garbage.bytes(200) : Uint8Array.of(2, ...garbage.bytes(200)))
+        : garbage.mutate(garbage.pick(valid))
+      if (bytes.length > 0 && refused(bytes)) messages.set(Buffer.from(bytes).toString('hex'), bytes)
+    }
+    const before = await rejected(alice)
+    let published = 0
+    for (const bytes of messages.values()) {
+      // gossipsub may refuse to publish a message it has seen (its id is a hash of the bytes): not garbage the node sees
+      if (await attacker.publishRaw(bytes).then(() => true, () => false)) published++
+      if (published % 20 === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    await waitWhileUp([alice, bob], async () => await rejected(alice) > before, 'alice to count the garbage she rejected')
+    await stillReplicating(alice, bob, 'gossip')
+    await alive([alice, bob])
+    const counted = await rejected(alice) - before
+    // gossipsub may shut out a peer whose messages keep failing (its score) before it validates them all: a few at least
+    assert.ok(counted >= 3, `alice rejected ${counted} of ${published}`)
+    assert.match(alice.stderr, /rejected gossip message/)
+    assert.equal((alice.userRows() as Array<{ key: string }>).filter(row => row.key.startsWith('mallory:')).length, 0)
+    assert.equal(await rejected(bob), 0, 'nothing of it was forwarded to bob')
+    console.log(`# gossip: ${published} garbage messages published, alice rejected ${counted} of them`)
+  })
+
+  it('garbage frames from a member alice pulls from end that pull, are counted where they decode, and stop nothing', async () => {
+    const hello = (frame: Frame): Uint8Array => prefixed(encodeFrame(frame))
+    const ops = (list: Op[]): Uint8Array => prefixed(encodeFrame({ kind: 'ops', ops: list }))
+    // what follows a valid hello: each ends the pull, or (a frame that decodes) is refused and the pull goes on
+    const endings: Array<[string, () => Uint8Array[]]> = [
+      ['a random frame', () => [prefixed(Uint8Array.of(garbage.int(8), ...garbage.bytes(100)))]],
+      ['a mutated ops frame', () => [prefixed(garbage.mutate(encodeFrame({ kind: 'ops', ops: decodeOps(garbage.pick(valid)) })))]],
+      ['a mutated done', () => [prefixed(garbage.mutate(encodeFrame(done)))]],
+      ['a length prefix of 2^40', () => [prefixed(garbage.bytes(16), 2 ** 40)]],
+      ['a length prefix one past 16 MiB', () => [prefixed(garbage.bytes(16), 16 * 1024 * 1024 + 1)]],
+      ['an overlong length prefix', () => [Uint8Array.from({ length: 12 }, () => 0xff)]],
+      ['a truncated ops frame', () => { const frame = ops([attacker.op('mallory:t', 'x'.repeat(200))]); return [frame.subarray(0, 1 + garbage.int(frame.length - 1))] }],
+      ['a frame and no more', () => [prefixed(Uint8Array.of(2), 1000)]]
+    ]
+    const cases: Array<{ name: string, bytes: Uint8Array[] }> = []
+    // a dozen pulls: each ending at least once, then drawn at random
+    for (let i = 0; i < 12; i++) {
+      const [name, make] = i < endings.length ? endings[i] as [string, () => Uint8Array[]] : garbage.pick(endings)
+      cases.push({ name, bytes: make() })
+    }
+    const before = await rejected(alice)
+    let served = 0
+    attacker.rawAnswer = (_puller, puller) => {
+      const next = cases[served++]
+      if (next === undefined) return [hello(attacker.hello(puller)), prefixed(encodeFrame(done))]
+      // a forgery that decodes comes first: refused and counted, and the pull reads on to the garbage
+      const forged = attacker.sign([attacker.op('config:real', 'forged', { origin: bobId, seq: 1_000 + served }, false)])
+      return [hello(attacker.hello(puller)), ops(forged), ...next.bytes]
+    }
+    await waitWhileUp([alice, bob], () => served > cases.length, `alice to pull ${cases.length} garbage answers from the attacker`, 25_000)
+    attacker.rawAnswer = undefined
+    await alive([alice, bob])
+    assert.ok(await rejected(alice) >= before + cases.length, 'the forgery in each answer was refused and counted')
+    assert.match(alice.stderr, /sync from peer failed/)
+    assert.equal(await value(alice, 'config:real'), 'genuine')
+    await stillReplicating(bob, alice, 'pulled')
+    await alive([alice, bob])
+    console.log(`# pulled garbage: ${cases.map(c => c.name).join(', ')}`)
+  })
+
+  it('garbage hellos and garbage after a valid hello, opened on murmurd\'s sync protocol, leave it serving', async () => {
+    const addr = await alice.addr()
+    const hello: Hello = { t: 'hello', group: 'default', name: 'mallory', now: Date.now(), vector: {} }
+    const validHello = encodeFrame({ kind: 'control', message: hello })
+    const kinds: Array<[string, () => Uint8Array[]]> = [
+      ['random bytes', () => [garbage.bytes(100)]],
+      ['a random frame', () => [prefixed(Uint8Array.of(garbage.int(8), ...garbage.bytes(100)))]],
+      ['a mutated hello', () => [prefixed(garbage.mutate(validHello))]],
+      ['a hello of another shape', () => [prefixed(Buffer.concat([Buffer.of(1), Buffer.from(JSON.stringify({ ...hello, vector: garbage.pick([[], -1, { a: -1 }, JSON.parse('{"__proto__":1}'), 'x', null]) }))]))]],
+      ['a length prefix of 2^40', () => [prefixed(validHello, 2 ** 40)]],
+      ['an overlong length prefix', () => [Uint8Array.from({ length: 12 }, () => 0xff)]],
+      ['a truncated hello', () => [prefixed(validHello).subarray(0, 1 + garbage.int(validHello.length))]],
+      ['a valid hello, then garbage frames', () => [prefixed(validHello), ...Array.from({ length: 3 }, () => prefixed(garbage.bytes(64))), garbage.bytes(32)]]
+    ]
+    const ended: Record<string, number> = {}
+    for (let i = 0; i < 200; i++) {
+      const [name, make] = i < kinds.length ? kinds[i] as [string, () => Uint8Array[]] : garbage.pick(kinds)
+      // a refused dial is a dead murmurd: say so
+      const result = await attacker.sendRaw(addr, make()).catch(async (err: Error) => { await alive([alice]); throw err })
+      assert.notEqual(result.ended, 'timeout', `alice held a stream open after ${name}`)
+      // garbage after a valid hello goes unread: alice answers the hello
+      if (name === 'a valid hello, then garbage frames') assert.equal(result.answer.length > 0 && helloIn(result.answer), true, 'alice answered the valid hello')
+      ended[result.ended] = (ended[result.ended] ?? 0) + 1
+    }
+    await alive([alice, bob])
+    // a member's honest pull is still served, everything included
+    const served = await attacker.pull(addr)
+    assert.ok(served.some(op => op.key === 'config:real' && op.origin === bobId), 'alice still serves bob\'s op')
+    await stillReplicating(alice, bob, 'served')
+    await alive([alice, bob])
+    console.log(`# 200 raw sync streams to alice ended: ${JSON.stringify(ended)}`)
+  })
+})
+
+describe('an op signed in one group, replayed into another', () => {
+  const cluster = new TestCluster()
+  let insider: Attacker
+  let mallory: Attacker
+  after(async () => {
+    await insider?.stop()
+    await mallory?.stop()
+    await cluster.close()
+  })
+
+  it('is refused and counted over gossip and over sync, and never appears in the group it was replayed into', async () => {
+    const alice = await cluster.start('alice', { args: FAST })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    const gamma = await cluster.start('gamma', { group: 'other', args: FAST })
+    const gammaId = (await gamma.status()).id
+    await gamma.put('shared:key', 'from other')
+    // a member of "other" takes every op gamma wrote, genuine and signed, from its first seq
+    insider = await Attacker.start('other')
+    const captured = await waitFor(async () => {
+      const ops = await insider.pull(await gamma.addr(), 'other')
+      return ops.some(op => op.key === 'shared:key' && op.proof != null) && ops
+    }, 'gamma to serve its signed op to the insider')
+    assert.ok(captured.every(op => op.origin === gammaId && op.proof != null))
+    // ... and a member of the default group replays them there, over gossip and over sync
+    mallory = await Attacker.start('default')
+    mallory.answer = (_puller, hello) => [mallory.hello(hello), { kind: 'ops', ops: captured }, done]
+    const before = await rejected(alice)
+    const pulls = mallory.pulls.length
+    await mallory.dial(await alice.addr())
+    await mallory.publish(captured)
+    // alice has pulled from mallory twice, and refused the replay each way, or taken it
+    await waitFor(async () => mallory.pulls.length > pulls + 1 && (await rejected(alice) >= before + 1 + captured.length || await value(alice, 'shared:key') !== 4), 'alice to refuse the replay from gossip and from a pull')
+    assert.equal(await value(alice, 'shared:key'), 4, 'alice took an op signed for another group')
+    assert.ok(await rejected(alice) >= before + 1 + captured.length, 'the gossip message and every op of the pull were refused and counted')
+    assert.match(alice.stderr, /bad signature.*"rejected gossip message"/)
+    assert.match(alice.stderr, /refused ops from peer/)
+    await alice.put('after:replay', 'ok')
+    await cluster.converged([alice, bob], 1)
+    await alive([alice, bob, gamma])
+    for (const node of [alice, bob]) {
+      assert.equal(await value(node, 'shared:key'), 4, `${node.name} holds no op of the other group`)
+      assert.equal((await node.status()).versionVector[gammaId], undefined)
+    }
+    assert.equal(await rejected(bob), 0, 'alice forwarded none of it')
+  })
+})
+
+/**
+ * The encoding of `op` (alone, under its proof) with the digest of its own
+ * slot `slot` also written among the proof's digests, as the proof has it:
+ * the decoder must not let that digest stand in for the op's own.
+ */
+function digestGiven (op: Op, slot: number): Uint8Array {
+  const proof = op.proof as NonNullable<Op['proof']>
+  const bytes = Buffer.from(encodeOps([op]))
+  // the proof's digest count follows its signature (the op's own slot left out: one fewer than it covers)
+  const at = bytes.indexOf(Buffer.from(proof.sig)) + proof.sig.length
+  const count = proof.digests.length / DIGEST_BYTES
+  assert.ok(at >= proof.sig.length && bytes[at] === count - 1 && count < 0x7f)
+  return Buffer.concat([bytes.subarray(0, at), Buffer.of(count, slot), proof.digests.subarray(slot * DIGEST_BYTES, (slot + 1) * DIGEST_BYTES), bytes.subarray(at + 1)])
+}
+
+describe('an op spliced under another signed batch\'s proof', () => {
+  const cluster = new TestCluster()
+  let mallory: Attacker
+  after(async () => {
+    await mallory?.stop()
+    await cluster.close()
+  })
+
+  it('is refused and counted over gossip and over sync; no row changes, on the writer or on a node that holds nothing', async () => {
+    const alice = await cluster.start('alice', { args: FAST })
+    const client = await MurmurClient.connect(alice.socket)
+    mallory = await Attacker.start()
+    const addr = await alice.addr()
+    const batch = async (prefix: string): Promise<Op[]> => {
+      await client.batch(['1', '2', '3'].map(i => ({ method: 'kv_put' as const, params: { key: `${prefix}${i}`, value: `${prefix}${i} value` } })))
+      // signed as they leave: served once signed
+      return await waitFor(async () => {
+        const ops = (await mallory.pull(addr)).filter(op => op.key.startsWith(prefix))
+        return ops.length === 3 && ops.every(op => op.proof != null) && ops
+      }, `alice to sign the ${prefix} batch`)
+    }
+    let a: Op[]
+    let b: Op[]
+    try {
+      a = await batch('splice:a')
+      b = await batch('splice:b')
+    } finally {
+      client.close()
+    }
+    const [proofA, proofB] = [a[0]?.proof, b[0]?.proof]
+    assert.ok(proofA != null && proofB != null && a.every(op => op.proof === proofA) && b.every(op => op.proof === proofB), 'each JSON-RPC batch is one signed batch')
+    assert.notEqual(proofA.first, proofB.first)
+    const first = a.find(op => op.seq === proofA.first) as Op
+    const { proof: _, ...content } = b[0] as Op
+    const spliced: Op[][] = [
+      // b's first op, put in a's first slot under a's proof
+      [{ ...content, seq: proofA.first, proof: proofA }],
+      // ... with a's genuine other ops beside it
+      [{ ...content, seq: proofA.first, proof: proofA }, ...a.filter(op => op !== first)],
+      // a's first op under b's signature
+      [{ ...first, proof: { ...proofA, sig: proofB.sig } }]
+    ]
+    // b's first op in a's first slot again, with that slot's genuine digest on the wire too (no encoder writes that)
+    const withDigest = digestGiven({ ...content, seq: proofA.first, proof: proofA }, 0)
+    // alice's ops before batch a (if any), genuine: a node that holds nothing of her would take a's first slot next
+    const earlier = (await mallory.pull(addr)).filter(op => op.seq < proofA.first)
+    mallory.answer = (_puller, hello) => [mallory.hello(hello), ...(earlier.length > 0 ? [{ kind: 'ops' as const, ops: earlier }] : []), ...spliced.map(ops => ({ kind: 'ops' as const, ops })), done]
+    // (a frame that does not decode ends a pull: sent last, raw)
+    const answer = mallory.answer
+    mallory.rawAnswer = async function * (puller, hello) {
+      for await (const frame of answer(puller, hello)) if (frame !== done) yield prefixed(encodeFrame(frame))
+      yield prefixed(Uint8Array.of(0x02, ...withDigest))
+    }
+    const carol = await cluster.start('carol', { args: FAST })
+    const rowsBefore = alice.userRows()
+    const before = [await rejected(alice), await rejected(carol)]
+    const pulls = mallory.pulls.length
+    await mallory.dial(await carol.addr())
+    await mallory.dial(addr)
+    // dial waits for one subscriber, and mallory met alice before carol: carol must hear the gossip too
+    const carolId = (await carol.status()).id as string
+    await waitFor(() => mallory.node.services.pubsub.getSubscribers(mallory.topic).some(peer => peer.toString() === carolId), 'carol to join mallory\'s topic mesh')
+    if (earlier.length > 0) await mallory.publish(earlier)
+    for (const ops of spliced) await mallory.publish(ops)
+    await mallory.publishRaw(withDigest)
+    // each message over gossip is one refusal; over sync, each op
+    const refusals = [spliced.length + 1, spliced.length + 1 + spliced.flat().length]
+    const refusedAll = async (): Promise<boolean> => await rejected(alice) >= (before[0] ?? 0) + (refusals[0] ?? 0) && await rejected(carol) >= (before[1] ?? 0) + (refusals[1] ?? 0)
+    // both pulled from mallory, and refused every splice, or took one
+    await waitFor(async () => new Set(mallory.pulls.slice(pulls).map(p => p.puller)).size === 2 &&
+      (await refusedAll() || carol.userRows().length > 0 || JSON.stringify(alice.userRows()) !== JSON.stringify(rowsBefore)), 'alice and carol to refuse the splices from gossip and from a pull')
+    await alive([alice, carol])
+    assert.deepEqual(alice.userRows(), rowsBefore, 'alice\'s rows are unchanged')
+    assert.deepEqual(carol.userRows(), [], 'carol took nothing spliced')
+    assert.ok(await refusedAll(), 'every splice was refused and counted')
+    assert.match(carol.stderr, /is already in its proof.*"rejected gossip message"/, 'the digest beside the op is malformed')
+    for (const node of [alice, carol]) assert.deepEqual((await node.status()).replication.equivocators, {}, `${node.name} saw no second op for one seq`)
+    // carol meets alice: she ends with alice's rows, every one
+    await mallory.stop()
+    await carol.ctl(['connect', addr])
+    await cluster.converged([alice, carol], 6)
+    assert.deepEqual(carol.userRows(), alice.userRows())
+  })
+})
