@@ -128,9 +128,10 @@ export class Attacker {
     await this.node.services.pubsub.publish(this.topic, bytes)
   }
 
+  /** Connects to the node at `addr` and waits until that node (not just any) subscribes to the topic here, so it hears what is published next. */
   async dial (addr: string): Promise<void> {
-    await this.node.dial(multiaddr(addr))
-    await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).length > 0, 'the attacker to join the topic mesh')
+    const peer = (await this.node.dial(multiaddr(addr))).remotePeer
+    await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).some(subscriber => subscriber.equals(peer)), 'the dialled node to join the attacker\'s topic mesh')
   }
 
   /** Starts a pull from the node at `addr` with a hello that says it holds `vector` (and `extra`), takes the node's hello and hangs up. */
