@@ -142,7 +142,7 @@ describe('a hostile member stamps an op of its own past --max-clock-skew, within
     const alice = await cluster.start('alice', { args: [...FAST, '--max-clock-skew', String(SKEW)] })
     mallory = await Attacker.start()
     await mallory.dial(await alice.addr())
-    const ahead = mallory.op('ahead', 'from 6 s ahead', { wall: Date.now() + 6_000 })
+    const ahead = mallory.op('ahead', 'from 8 s ahead', { wall: Date.now() + 8_000 }) // time enough on a loaded machine to find it held and check alice meanwhile
     await mallory.publish([ahead])
     await waitFor(async () => (await alice.status()).counters.held >= 1, 'alice to hold the op stamped ahead')
     // until her clock is within the skew of its stamp, alice neither shows it nor counts it, and her own writes are
@@ -157,7 +157,7 @@ describe('a hostile member stamps an op of its own past --max-clock-skew, within
       assert.ok(own.wall < ahead.wall - SKEW, `alice's own put is stamped ${own.wall - ahead.wall} ms from the op`)
     }
     assert.ok(puts > 0, 'alice was checked while she held the op')
-    const applied = await waitFor(async () => await value(alice, 'ahead') === 'from 6 s ahead' && Date.now(), 'alice to apply the op once her clock reaches it', 15_000)
+    const applied = await waitFor(async () => await value(alice, 'ahead') === 'from 8 s ahead' && Date.now(), 'alice to apply the op once her clock reaches it', 15_000)
     assert.ok(applied >= ahead.wall - SKEW, `applied ${ahead.wall - applied} ms before its stamp`)
     const status = await alice.status()
     assert.equal(status.versionVector[mallory.id], ahead.seq)
