@@ -9,6 +9,7 @@
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Replica, SqliteStore, type Op } from '@murmur/core'
+import { openInBoot, stoppedInBoot } from './boot-mark.js'
 import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
@@ -77,7 +78,8 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
     // both modes commit without waiting for the disk: 'full' acknowledges a batch after an fsync of the WAL,
     // 'normal' at once; either way own ops leave the node only once on disk (see Replication)
     store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
-    store.syncNow() // whatever a crash left in the WAL is on disk before any of it is served
+    if (openInBoot(store)) components.log.warn('the data dir was open when the machine went down: change cursors start anew, and a watch resuming from an earlier one gets a snapshot')
+    store.syncNow() // whatever a crash left in the WAL is on disk before any of it is served (and the boot with it)
     const privateKey = await identityForStore(store, init.dataDir, await loadOrCreateIdentity(init.dataDir), components.log)
     clearBackups(init.dataDir)
     const nodeId = peerIdFromPrivateKey(privateKey).toString()
@@ -116,7 +118,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
  */
 export async function shutdown (running: Running): Promise<void> {
   let failure: unknown
-  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { running.store.close() }]) {
+  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { stoppedInBoot(running.store); running.store.close() }]) {
     try { await step() } catch (err) { failure ??= err }
   }
   running.lock.release()

@@ -98,6 +98,41 @@ describe('murmurctl watch resumes', () => {
     }
   })
 
+  it('after the machine went down under murmurd (its file still open by a run of another boot), a resuming watch gets a snapshot, not a replay by cursors that may be given again', async () => {
+    const { alice } = pair
+    const path = join(alice.dataDir, 'murmur.db')
+    const openBoot = (): unknown => {
+      const db = new Database(path, { readonly: true })
+      try { return db.prepare("SELECT value FROM meta WHERE name = 'open_boot'").pluck().get() } finally { db.close() }
+    }
+    await alice.put('boot/1', 'one')
+    const cursor = (await alice.status()).replication.changes.cursor as number
+    assert.equal(await alice.stop('SIGKILL'), null)
+    const boot = openBoot()
+    assert.ok(typeof boot === 'string' && boot !== '', `a running node notes its boot: ${String(boot)}`)
+    // what a power loss leaves: the file open by a run of the boot before (its last told changes may be gone from it)
+    const db = new Database(path)
+    db.prepare("UPDATE meta SET value = 'a boot before this one' WHERE name = 'open_boot'").run()
+    db.close()
+    await alice.start()
+    assert.match(alice.stderr, /open when the machine went down: change cursors start anew/)
+    const marks = (await alice.status()).replication.changes
+    assert.ok(marks.floor > cursor && marks.cursor >= marks.floor, `numbered anew above every cursor given: ${JSON.stringify(marks)} after ${cursor}`)
+    const watch = startWatch(alice, ['--prefix', 'boot/', '--since', String(cursor)])
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      assert.deepEqual(watch.events().map(e => e.type), ['snapshot', 'ready'])
+      assert.deepEqual(watch.events()[0]?.entries?.map(e => `${e.key} ${String(e.value)}`), ['boot/1 one'])
+    } finally {
+      assert.equal(await watch.stop(), 0)
+    }
+    const before = (await alice.status()).replication.changes
+    assert.equal(await alice.stop(), 0)
+    assert.equal(openBoot(), '', 'a node that stops says so: the next start, in any boot, numbers on')
+    await alice.start()
+    assert.deepEqual((await alice.status()).replication.changes, before, 'numbering goes on after a stop')
+  })
+
   it('a data file rebuilt with every row numbered anew gets a resuming watch a snapshot, not a replay by numbers that now name other changes', async () => {
     const { alice } = pair
     const path = join(alice.dataDir, 'murmur.db')
