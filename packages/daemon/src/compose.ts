@@ -118,7 +118,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
  */
 export async function shutdown (running: Running): Promise<void> {
   let failure: unknown
-  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { stoppedInBoot(running.store); running.store.close() }]) {
+  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { try { stoppedInBoot(running.store) } finally { running.store.close() } }]) {
     try { await step() } catch (err) { failure ??= err }
   }
   running.lock.release()

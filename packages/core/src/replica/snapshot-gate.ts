@@ -19,7 +19,8 @@ import type { Mark, Op } from '../types.js'
  *   its own seq). Any of its attestations sent counts, not only the newest:
  *   it wrote what it once vouched for, and a later one that says less cannot
  *   unsay it (hostile-claims.spec: a node that jumped a member's ops on its
- *   word and a peer that lacks them would otherwise never meet); unless the origin has been silent longer than the
+ *   word and a peer that lacks them would otherwise never meet); unless the
+ *   origin has been silent longer than the
  *   retention (its newest attestation and op are older than that, and one
  *   of them is known: an origin nothing speaks of is not silent but
  *   unvouched), where the attestations sent decide;
