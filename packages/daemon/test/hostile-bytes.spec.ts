@@ -182,6 +182,23 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     console.log(`# gossip: ${published} garbage messages published, alice rejected ${counted} of them`)
   })
 
+  it('a peer whose messages keep failing is shut out for a while: of garbage sent over 3 s, alice validates only part', async () => {
+    const before = await rejected(alice)
+    let sent = 0
+    // 20 messages every 100 ms: bursts that span several heartbeats, where gossipsub takes each peer's score anew
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 20; i++) if (await attacker.publishRaw(Uint8Array.of(2, ...garbage.bytes(64))).then(() => true, () => false)) sent++
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    // every message alice validated is counted: give her until the count stops short of all of them, or reaches it
+    let counted = 0
+    const settle = Date.now() + 5_000
+    while (Date.now() < settle && counted < sent) counted = await rejected(alice) - before
+    console.log(`# gossip score: ${sent} garbage messages over 3 s, alice validated and refused ${counted}`)
+    assert.ok(counted < sent, `the peer is ignored for a while once its score falls: ${counted} of ${sent} validated`)
+    await stillReplicating(alice, bob, 'scored')
+  })
+
   it('garbage frames from a member alice pulls from end that pull, are counted where they decode, and stop nothing', async () => {
     const hello = (frame: Frame): Uint8Array => prefixed(encodeFrame(frame))
     const ops = (list: Op[]): Uint8Array => prefixed(encodeFrame({ kind: 'ops', ops: list }))
