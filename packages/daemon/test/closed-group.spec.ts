@@ -10,8 +10,13 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import { Murmur, createMurmur } from '../src/index.js'
 import { MURMURCTL, MURMURD, TestCluster, run, waitFor, type TestNode } from './harness.js'
 
@@ -156,6 +161,17 @@ describe('closed groups', () => {
     await replicates(alice, bob, 'group:still-working')
     await cluster.converged([alice, bob], 3)
     await assertSealed([alice, bob], [nokey, wrong])
+
+    // a stranger's own libp2p node, dialling without a peer ID: it fails before noise, so it learns not even whom it reached
+    const aliceId = (await alice.status()).id as string
+    const stranger = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      await assert.rejects(stranger.dial(multiaddr(withoutPeerId(aliceAddr))), 'no connection without the key')
+      assert.deepEqual((await stranger.peerStore.all()).map(peer => peer.id.toString()).filter(id => id === aliceId), [], 'alice\'s peer ID stays unknown')
+      assert.equal(stranger.getConnections().length, 0)
+    } finally {
+      await stranger.stop()
+    }
   })
 
   it('admits only allow-listed peer IDs, whichever side dials; members keep working', async () => {
