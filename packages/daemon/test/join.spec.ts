@@ -121,6 +121,25 @@ describe('joining with a ticket', () => {
     assert.match(bad.stderr, /--expires/)
   })
 
+  it('a ticket does not get past an allow-list: a node that joins with one, key and all, but is not on the list connects to no one and takes nothing', async () => {
+    const keyFile = join(cluster.dir, 'kim.key')
+    assert.equal((await run(process.execPath, [MURMURCTL, 'keygen', keyFile])).code, 0)
+    // kim's list names alice only (and kim herself): whoever joins with kim's ticket is a stranger to her
+    const kim = await cluster.start('kim', { args: ['--swarm-key', keyFile, '--allow', (await alice.status()).id] })
+    await kim.put('kim:private', 'for the listed only')
+    const made = await invite(kim)
+    assert.ok(decodeTicket(made.ticket).swarmKey !== undefined, 'the ticket carries the key')
+    assert.match(made.notes, /allow-list: the new node is refused until its peer ID/)
+    const hank = await cluster.start('hank', { args: ['--join', made.ticket] })
+    assert.equal((await hank.status()).access.swarmKey, true, 'hank holds the key')
+    // noise authenticates hank before kim's list can refuse him, so his side may count the dial a success: kim closes it
+    await hank.ctl(['connect', await kim.addr()])
+    await waitFor(async () => (await hank.json<unknown[]>(['peers'])).length === 0, 'hank to hold no connection')
+    assert.equal((await hank.ctl(['get', 'kim:private'])).code, 4, 'hank took nothing')
+    const hankId = (await hank.status()).id as string
+    assert.ok(!(await kim.json<Array<{ id: string }>>(['peers'])).some(peer => peer.id === hankId), 'kim is connected to no hank')
+  })
+
   it('refuses malformed, damaged, expired and other-group tickets: one line, exit 2, nothing written', async () => {
     const fresh = (name: string): string[] => ['--name', name, '--data-dir', join(cluster.dir, name)]
     const flipped = ticket.slice(0, 40) + (ticket[40] === 'a' ? 'b' : 'a') + ticket.slice(41)
