@@ -204,14 +204,17 @@ export class HostileNode implements Puller {
   /**
    * Marks `ahead` past what it holds of every honest origin (up to 2^53 − 1),
    * as a lying attestation would claim; its own, true (an attestation that
-   * holds its own member past its own seq is refused outright).
+   * holds its own member past its own seq is refused outright), or, every
+   * third seq of its own, left out: it unsays what it attested of its own ops
+   * before, which a node that jumped them on its word must get past
+   * (hostile-claims.spec on real daemons).
    */
   private marks (ahead: number): Map<string, Mark> {
     const marks = new Map<string, Mark>()
     for (const origin of [...this.deps.scenario.nodes, this.id]) {
       const mark = this.inner.replica.origin(origin)?.held ?? { seq: 0, wall: 0, logical: 0, acc: new Uint8Array(32) }
       if (origin !== this.id) marks.set(origin, { ...mark, seq: Math.min(MAX, mark.seq + ahead) })
-      else if (mark.seq > 0) marks.set(origin, mark)
+      else if (mark.seq > 0 && mark.seq % 3 !== 0) marks.set(origin, mark)
     }
     return marks
   }
