@@ -15,8 +15,8 @@ import { TestCluster, waitFor } from './harness.js'
 
 /** The replica's default budget for ops waiting past a gap (core's `PendingOps`). */
 const BUDGET = 64 * 1024 * 1024
-/** 160 ops of 640 KiB, seq 2 on: 100 MiB, half again the budget. */
-const OPS = 160
+/** 112 ops of 640 KiB, seq 2 on: 70 MiB, just past the budget (each pass costs the machine: other specs run beside it). */
+const OPS = 112
 const VALUE_BYTES = 640 * 1024
 const done: Frame = { kind: 'control', message: { t: 'done' } }
 
@@ -45,7 +45,7 @@ describe('a member that sends ops past a gap it never fills', () => {
     await mallory.dial(await alice.addr())
     await mallory.pull(await alice.addr()) // its hello shows it a member: alice's anti-entropy pulls from it
 
-    // every pull brings the whole 100 MiB again: watch what alice keeps while one comes whole and the next begins
+    // every pull brings the whole 70 MiB again: watch what alice keeps while one comes whole and the next begins
     let most = 0
     const pulls = mallory.pulls.length
     await waitFor(async () => {
