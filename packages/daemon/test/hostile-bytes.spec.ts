@@ -69,6 +69,11 @@ const value = async (node: TestNode, key: string): Promise<string | number> => {
   return result.code === 0 ? result.stdout.trim() : result.code ?? -1
 }
 
+/** `node` logged a line matching `line`: its log reaches this process through a pipe, after the counts status shows. */
+async function logged (node: TestNode, line: RegExp): Promise<void> {
+  await waitFor(() => line.test(node.stderr), `${node.name} to log ${String(line)}`)
+}
+
 /** Every node's murmurd is still running and answers `status`. */
 async function alive (nodes: TestNode[]): Promise<void> {
   for (const node of nodes) {
@@ -176,7 +181,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     const counted = await rejected(alice) - before
     // gossipsub may shut out a peer whose messages keep failing (its score) before it validates them all: a few at least
     assert.ok(counted >= 3, `alice rejected ${counted} of ${published}`)
-    assert.match(alice.stderr, /rejected gossip message/)
+    await logged(alice, /rejected gossip message/)
     assert.equal((alice.userRows() as Array<{ key: string }>).filter(row => row.key.startsWith('mallory:')).length, 0)
     assert.equal(await rejected(bob), 0, 'nothing of it was forwarded to bob')
     console.log(`# gossip: ${published} garbage messages published, alice rejected ${counted} of them`)
@@ -232,7 +237,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     attacker.rawAnswer = undefined
     await alive([alice, bob])
     assert.ok(await rejected(alice) >= before + cases.length, 'the forgery in each answer was refused and counted')
-    assert.match(alice.stderr, /sync from peer failed/)
+    await logged(alice, /sync from peer failed/)
     assert.equal(await value(alice, 'config:real'), 'genuine')
     await stillReplicating(bob, alice, 'pulled')
     await alive([alice, bob])
@@ -307,8 +312,8 @@ describe('an op signed in one group, replayed into another', () => {
     await waitFor(async () => mallory.pulls.length > pulls + 1 && (await rejected(alice) >= before + 1 + captured.length || await value(alice, 'shared:key') !== 4), 'alice to refuse the replay from gossip and from a pull')
     assert.equal(await value(alice, 'shared:key'), 4, 'alice took an op signed for another group')
     assert.ok(await rejected(alice) >= before + 1 + captured.length, 'the gossip message and every op of the pull were refused and counted')
-    assert.match(alice.stderr, /bad signature.*"rejected gossip message"/)
-    assert.match(alice.stderr, /refused ops from peer/)
+    await logged(alice, /bad signature.*"rejected gossip message"/)
+    await logged(alice, /refused ops from peer/)
     await alice.put('after:replay', 'ok')
     await cluster.converged([alice, bob], 1)
     await alive([alice, bob, gamma])
