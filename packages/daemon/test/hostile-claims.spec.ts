@@ -48,6 +48,19 @@ function storeRows (node: TestNode): Array<{ key: string, origin: string, expire
   }
 }
 
+/**
+ * Alice, who wrote three keys, and mallory, started, with her own seq 1 signed (not sent) and the mark of holding
+ * it, for a snapshot of hers to carry as a row below her floor.
+ */
+async function aliceAndMallorysOwn (cluster: TestCluster): Promise<{ alice: TestNode, aliceId: string, mallory: Attacker, own: Op, ownMark: Mark }> {
+  const alice = await cluster.start('alice', { args: SNAPSHOT })
+  const aliceId = (await alice.status()).id as string
+  for (const key of ['a:1', 'a:2', 'a:3']) await alice.put(key, `alice ${key}`)
+  const mallory = await Attacker.start()
+  const own = mallory.op('mallory:own', 'mallory\'s own')
+  return { alice, aliceId, mallory, own, ownMark: { seq: own.seq, wall: own.wall, logical: own.logical, acc: xorInto(EMPTY_ACC, digestOf(own)) } }
+}
+
 describe('a hostile member serves a new node a snapshot that claims a writer\'s ops it never wrote', () => {
   const cluster = new TestCluster()
   let mallory: Attacker
@@ -57,14 +70,11 @@ describe('a hostile member serves a new node a snapshot that claims a writer\'s 
   })
 
   it('the new node jumps no writer past what that writer vouches for, takes no forged row, and ends with the writer\'s rows and later writes', async () => {
-    const alice = await cluster.start('alice', { args: SNAPSHOT })
-    const aliceId = (await alice.status()).id as string
-    for (const key of ['a:1', 'a:2', 'a:3']) await alice.put(key, `alice ${key}`)
-    mallory = await Attacker.start()
+    const started = await aliceAndMallorysOwn(cluster)
+    mallory = started.mallory
+    const { alice, aliceId, own, ownMark } = started
     // mallory's own row (seq 1, as if below a floor of hers) and her attestation (seq 2): she holds her own seq 1, and
     // alice's ops up to a million
-    const own = mallory.op('mallory:own', 'mallory\'s own')
-    const ownMark: Mark = { seq: own.seq, wall: own.wall, logical: own.logical, acc: xorInto(EMPTY_ACC, digestOf(own)) }
     const claim: Mark = { seq: 1_000_000, wall: own.wall - 1_000, logical: 0, acc: new Uint8Array(32) }
     const attestation = mallory.op(attestationKey(mallory.id), null, { wall: own.wall + 1, value: encodeAttestation(new Map([[aliceId, claim], [mallory.id, ownMark]])) })
     const real = await seqOf(alice, aliceId) as number
@@ -242,13 +252,10 @@ describe('a hostile member withdraws the mark for her own ops that let a new nod
   // (sync/serve.ts, `vouching`), and alice, behind a floor no member's attestation reaches, takes it once stuck for
   // STUCK_MS (30 s). Before, the two stayed apart until mallory had been silent for the retention (7 days).
   it('the new node still catches up from an honest peer, the member gone, within the stuck rule\'s wait', async () => {
-    const alice = await cluster.start('alice', { args: SNAPSHOT })
-    const aliceId = (await alice.status()).id as string
-    for (const key of ['a:1', 'a:2', 'a:3']) await alice.put(key, `alice ${key}`)
-    mallory = await Attacker.start()
+    const started = await aliceAndMallorysOwn(cluster)
+    mallory = started.mallory
+    const { alice, aliceId, own, ownMark } = started
     // her own seq 1 as a row below her floor, vouched for by her attestation (seq 2); then an attestation (seq 3) of nothing
-    const own = mallory.op('mallory:own', 'mallory\'s own')
-    const ownMark: Mark = { seq: own.seq, wall: own.wall, logical: own.logical, acc: xorInto(EMPTY_ACC, digestOf(own)) }
     const attestation = mallory.op(attestationKey(mallory.id), null, { wall: own.wall + 1, value: encodeAttestation(new Map([[mallory.id, ownMark]])) })
     const withdrawn = mallory.op(attestationKey(mallory.id), null, { wall: own.wall + 2, value: encodeAttestation(new Map()) })
     mallory.answer = (_puller, hello) => [
