@@ -28,8 +28,9 @@ export function savedMarks (sql: Statements): ChangeMarks {
  * Mends a file whose rows lost their rowids, so their cursors: one rebuilt
  * row by row (a script's `INSERT … SELECT`, a tool that copies tables), where
  * SQLite numbers every row anew from 1. (The sqlite3 shell's `.dump` leaves
- * rowids out too, but cannot copy the file at all: it cuts murmur's own keys
- * at their leading U+0000.) murmur's own records tell it, as they
+ * rowids out too, but cuts murmur's own keys at their leading U+0000: the
+ * rebuild fails, or `openDatabase` refuses the '' key it leaves, see
+ * `refuseCutKeys`.) murmur's own records tell it, as they
  * always sit at or below zero: they go back there, and the numbering
  * restarts above every cursor given (as for a restored copy, see
  * `ChangeCursors.restart`), so a watcher resuming from a cursor it held gets
