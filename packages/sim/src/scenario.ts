@@ -4,6 +4,7 @@
  * scenario is plain data, so a failing one can be shrunk (actions removed)
  * and replayed exactly.
  */
+import { STUCK_MS } from '@murmur/core'
 import { Rng } from './rng.js'
 
 export type HostileAct =
@@ -165,8 +166,16 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   // slowest node, and the quiet end (which stops attestations) is that much longer too: both come out of the settling
   // time, or a node that learns something late (a second version, say) has no time left to attest it (seed 5950)
   made.settleMs += 2 * Math.max(0, spread(made) - config.maxSkewMs)
+  // a retention shorter than the run lets a node collect with every other member counted out (a partition longer than
+  // it): the ops it collected exist nowhere else, so the others can only jump its floor, by the stuck rule (core's
+  // STUCK_MS) once they see it, and their neighbours see it only then: one wait after another along the links (hostile
+  // seed 50034: n7 collected m0's ops alone at 42 s, four hops from n4, which would have reached its floor at ~278 s of 255)
+  if (config.retentionMs < faultsUntil + made.settleMs) made.settleMs += STUCK_HOPS * STUCK_MS
   return made
 }
+
+/** Hops of links a floor taken by the stuck rule may have to travel before the checks, each a `STUCK_MS` wait. */
+const STUCK_HOPS = 4
 
 /** How long before the checks nodes stop writing attestations (heartbeats included). */
 const QUIET_MS = 10_000

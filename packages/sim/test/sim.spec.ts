@@ -48,7 +48,9 @@ describe('simulation: the nine holes, and what seeds found since', () => {
     'hostile-bridge': r => r.counts.hostileActs > 0 && r.counts.crashes === 3 && r.counts.diskFull === 1,
     'sign-later-crash': r => r.counts.crashes === 1 && r.counts.signedAtStart > 0 && r.counts.sharedProofs > 0 && r.counts.rodeProofs > 0,
     // a second version kept, and an op refused for order (m0:12 on n1)
-    'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0
+    'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0,
+    // the floors travelled by snapshots
+    'stuck-floor-hops': r => r.counts.snapshots > 0 && r.counts.crashes > 0
   }
   for (const [name, make] of Object.entries(REGRESSIONS)) {
     it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
