@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { SCHEMA_VERSION, SqliteStore, attestationKey, opDigest } from '@murmur/core'
-import { MURMURD, TestCluster, TestNode, run } from './harness.js'
+import { MURMURD, TestCluster, TestNode, logged, run } from './harness.js'
 import { RawClient } from './raw-client.js'
 
 const isRoot = process.getuid?.() === 0
@@ -112,7 +112,7 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
     const listed = await client.request('kv_list', {})
     assert.deepEqual(new Map(listed.result.items.map((e: any) => [e.key, e.value])), stored)
     assert.equal((await node.ctl(['status'])).code, 0)
-    assert.match(node.stderr, /"msg":"write failed"/, 'the refusal is logged')
+    await logged(node, /"msg":"write failed"/, 'the refusal')
 
     rmSync(filler)
     const resumed = await client.request('kv_put', { key: 'after:space', value: 'back' })

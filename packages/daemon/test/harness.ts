@@ -47,6 +47,15 @@ export async function run (command: string, args: string[], options: { input?: s
   })
 }
 
+/**
+ * Waits for a murmurd's log (its stderr so far) to match `pattern`: a line
+ * comes through a pipe, which the test may read after it has seen, through
+ * the socket, what the daemon did right after logging it.
+ */
+export async function logged (node: { stderr: string }, pattern: RegExp, what: string, timeoutMs = 5_000): Promise<void> {
+  await waitFor(() => pattern.test(node.stderr), `the log to say ${what} (${pattern})`, timeoutMs)
+}
+
 /** Polls `check` until it returns a value other than undefined/false, or fails after the deadline. */
 export async function waitFor<T> (check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs

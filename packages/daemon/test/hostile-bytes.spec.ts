@@ -16,7 +16,7 @@ import { MurmurClient } from '@murmur/protocol'
 import { DIGEST_BYTES, OpChecker, decodeFrame, decodeOps, encodeFrame, encodeOps, type Frame, type Hello, type Op } from '@murmur/core'
 import { batchVerifier } from '../src/op-signing.js'
 import { Attacker, prefixed } from './attacker.js'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
 const SEED = Number(process.env.HOSTILE_BYTES_SEED ?? Math.floor(Math.random() * 2 ** 31))
 console.log(`# hostile-bytes seed ${SEED} (HOSTILE_BYTES_SEED=${SEED} replays it)`)
@@ -67,11 +67,6 @@ const rejected = async (node: TestNode): Promise<number> => (await node.status()
 const value = async (node: TestNode, key: string): Promise<string | number> => {
   const result = await node.ctl(['get', key])
   return result.code === 0 ? result.stdout.trim() : result.code ?? -1
-}
-
-/** `node` logged a line matching `line`: its log reaches this process through a pipe, after the counts status shows. */
-async function logged (node: TestNode, line: RegExp): Promise<void> {
-  await waitFor(() => line.test(node.stderr), `${node.name} to log ${String(line)}`)
 }
 
 /** Every node's murmurd is still running and answers `status`. */
@@ -181,7 +176,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     const counted = await rejected(alice) - before
     // gossipsub may shut out a peer whose messages keep failing (its score) before it validates them all: a few at least
     assert.ok(counted >= 3, `alice rejected ${counted} of ${published}`)
-    await logged(alice, /rejected gossip message/)
+    await logged(alice, /rejected gossip message/, 'alice rejected the garbage')
     assert.equal((alice.userRows() as Array<{ key: string }>).filter(row => row.key.startsWith('mallory:')).length, 0)
     assert.equal(await rejected(bob), 0, 'nothing of it was forwarded to bob')
     console.log(`# gossip: ${published} garbage messages published, alice rejected ${counted} of them`)
@@ -237,7 +232,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     attacker.rawAnswer = undefined
     await alive([alice, bob])
     assert.ok(await rejected(alice) >= before + cases.length, 'the forgery in each answer was refused and counted')
-    await logged(alice, /sync from peer failed/)
+    await logged(alice, /sync from peer failed/, 'alice ended the pull')
     assert.equal(await value(alice, 'config:real'), 'genuine')
     await stillReplicating(bob, alice, 'pulled')
     await alive([alice, bob])
@@ -312,8 +307,8 @@ describe('an op signed in one group, replayed into another', () => {
     await waitFor(async () => mallory.pulls.length > pulls + 1 && (await rejected(alice) >= before + 1 + captured.length || await value(alice, 'shared:key') !== 4), 'alice to refuse the replay from gossip and from a pull')
     assert.equal(await value(alice, 'shared:key'), 4, 'alice took an op signed for another group')
     assert.ok(await rejected(alice) >= before + 1 + captured.length, 'the gossip message and every op of the pull were refused and counted')
-    await logged(alice, /bad signature.*"rejected gossip message"/)
-    await logged(alice, /refused ops from peer/)
+    await logged(alice, /bad signature.*"rejected gossip message"/, 'alice refused the replayed ops from gossip')
+    await logged(alice, /refused ops from peer/, 'alice refused them from a pull')
     await alice.put('after:replay', 'ok')
     await cluster.converged([alice, bob], 1)
     await alive([alice, bob, gamma])
@@ -412,7 +407,7 @@ describe('an op spliced under another signed batch\'s proof', () => {
     assert.deepEqual(alice.userRows(), rowsBefore, 'alice\'s rows are unchanged')
     assert.deepEqual(carol.userRows(), [], 'carol took nothing spliced')
     assert.ok(await refusedAll(), 'every splice was refused and counted')
-    assert.match(carol.stderr, /is already in its proof.*"rejected gossip message"/, 'the digest beside the op is malformed')
+    await logged(carol, /is already in its proof.*"rejected gossip message"/, 'the digest beside the op is malformed')
     for (const node of [alice, carol]) assert.deepEqual((await node.status()).replication.equivocators, {}, `${node.name} saw no second op for one seq`)
     // carol meets alice: she ends with alice's rows, every one
     await mallory.stop()

@@ -23,7 +23,7 @@ import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { EMPTY_ACC, STUCK_MS, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
 const FAST = ['--anti-entropy-interval', '300']
 // attestations every second (a tenth of the grace), not every 10 s: a node that took a snapshot pulls from a peer only once
@@ -112,7 +112,7 @@ describe('a hostile member serves a new node a snapshot that claims a writer\'s 
     // the snapshot was offered and taken where it may be: mallory's own row, which she vouches for, is carol's
     await waitFor(async () => await value(carol, 'mallory:own') === 'mallory\'s own', 'carol to take mallory\'s snapshot of her own row')
     assert.ok(mallory.pulls.some(p => p.puller === carolId), 'carol pulled from mallory')
-    assert.match(carol.stderr, /"snapshot":true/, 'carol took a snapshot from mallory')
+    await logged(carol, /"snapshot":true/, 'carol took a snapshot from mallory')
     await waitFor(async () => (await carol.status()).counters.rejected >= 1, 'carol to refuse the row forged as alice\'s')
     await never()
     assert.equal(await seqOf(carol, aliceId), undefined, 'carol holds nothing of alice\'s before she meets her')

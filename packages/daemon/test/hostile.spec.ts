@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { attestationKey, encodeAttestation, type Frame, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 import { startWatch } from './watch-client.js'
 
 const FAST = ['--anti-entropy-interval', '300']
@@ -55,7 +55,7 @@ describe('a hostile member: forgeries, the far future and floods', () => {
     await attacker.publish([{ ...altered, value: Buffer.from('tampered') }])
     await waitFor(async () => await rejected(alice) >= before + 3, 'alice to count the rejected messages')
     // the log line reaches this process through a pipe, after the count: wait for it too
-    await waitFor(() => /rejected gossip message/.test(alice.stderr), 'alice to log the rejected messages')
+    await logged(alice, /rejected gossip message/, 'alice rejected the messages')
     for (const node of [alice, bob]) {
       assert.equal(await value(node, 'config:real'), 'genuine')
       assert.equal(await value(node, 'attacker:unsigned'), 4)
@@ -73,7 +73,7 @@ describe('a hostile member: forgeries, the far future and floods', () => {
     ]
     const before = await rejected(alice)
     await waitFor(async () => await rejected(alice) >= before + 2, 'alice to pull from the attacker and refuse what it relays', 15_000)
-    assert.match(alice.stderr, /relayed ops with bad signatures/)
+    await logged(alice, /relayed ops with bad signatures/, 'alice refused relayed forgeries')
     assert.equal(await value(alice, 'config:real'), 'genuine')
   })
 
@@ -215,11 +215,11 @@ describe('a hostile member signs two ops with one seq, one for each peer (hole 8
     await waitFor(async () => await value(alice, 'b') === 'for bob' && await value(bob, 'a') === 'for alice', 'both versions on both nodes', 20_000)
     await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
     // each learnt the other's version by asking it again for the attacker's ops (its attestation disagreed), not by a snapshot
-    assert.match(alice.stderr + bob.stderr, /"rechecked":1/)
+    await logged({ get stderr () { return alice.stderr + bob.stderr } }, /"rechecked":1/, 'a node asked the attacker\'s ops again')
     assert.doesNotMatch(alice.stderr + bob.stderr, /"snapshot":true/)
     for (const node of [alice, bob]) {
       assert.deepEqual((await node.status()).replication.equivocators, { [attacker.id]: 1 })
-      assert.match(node.stderr, /signed two different ops with one sequence number/)
+      await logged(node, /signed two different ops with one sequence number/, `${node.name} saw the equivocation`)
       assert.match((await node.ctl(['status'])).stdout, new RegExp(`WARNING: ${attacker.id} signed two different ops with seq 1; both are kept`))
     }
   })
