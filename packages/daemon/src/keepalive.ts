@@ -41,6 +41,13 @@ export interface KeepalivesComponents {
 
 const META = 'keepalives'
 
+/**
+ * The longest delay a timer takes: Node fires a longer one after 1 ms, which
+ * would refresh a keepalive of a TTL over ~74 days in a loop. A longer TTL is
+ * refreshed every ~24.8 days instead: only sooner than a third of it.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export class Keepalives {
   private readonly held = new Map<string, Held>()
   private readonly timers = new Map<string, NodeJS.Timeout>()
@@ -89,7 +96,7 @@ export class Keepalives {
   private schedule (key: string, ms: number): void {
     clearTimeout(this.timers.get(key))
     if (!this.running) return
-    const timer = setTimeout(() => { void this.refresh(key) }, ms)
+    const timer = setTimeout(() => { void this.refresh(key) }, Math.min(ms, MAX_TIMER_MS))
     timer.unref()
     this.timers.set(key, timer)
   }

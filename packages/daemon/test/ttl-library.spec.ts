@@ -63,4 +63,16 @@ describe('library API: put(k, v, { ttlMs, keepalive })', () => {
     await new Promise(resolve => setTimeout(resolve, TTL))
     assert.equal(again.get('presence/a'), undefined, 'no refresh after the delete')
   })
+
+  it('a keepalive of a TTL longer than a timer holds is not refreshed in a loop', async () => {
+    const c = nodes.find(node => node.name === 'c') ?? await start('c')
+    // a third of 100 days is past setTimeout's 2^31 - 1 ms, which Node fires after 1 ms instead
+    const first = await c.put('held/long', 'v', { ttlMs: 100 * 86_400_000, keepalive: true })
+    const quiet = Date.now() + 500
+    while (Date.now() < quiet) {
+      assert.equal(c.get('held/long')?.version.seq, first.seq, 'not refreshed yet')
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    await c.delete('held/long')
+  })
 })
