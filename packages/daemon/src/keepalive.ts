@@ -77,8 +77,15 @@ export class Keepalives {
     return [...this.held].map(([key, { ttlMs }]) => ({ key, ttlMs }))
   }
 
-  /** A put with keepalive was committed as `op`: refresh it from now on. */
+  /**
+   * A put with keepalive was committed as `op`: refresh it from now on,
+   * unless a later write of the key is committed already (one of the same
+   * commit, or one committed while this one synced): it entered before this
+   * hold, so its `drop` found nothing to end.
+   */
   hold (op: Op, ttlMs: number): void {
+    const row = this.running ? this.components.replica().store.row(op.key) : undefined
+    if (row?.origin !== op.origin || row.seq !== op.seq) return
     const held: Held = { ttlMs, value: Buffer.from(op.value as Uint8Array).toString('base64'), ...(op.type !== undefined ? { type: op.type } : {}) }
     this.held.set(op.key, held)
     this.save()

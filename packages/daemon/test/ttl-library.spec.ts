@@ -64,6 +64,25 @@ describe('library API: put(k, v, { ttlMs, keepalive })', () => {
     assert.equal(again.get('presence/a'), undefined, 'no refresh after the delete')
   })
 
+  it('a later write of the key in the same writeMany ends the keepalive a put in it started', async () => {
+    const c = await start('c')
+    await c.put('held/deleted', 'was here')
+    const TTL = 2_000
+    const settled = await c.writeMany([
+      { key: 'held/put', value: 'kept alive', ttlMs: TTL, keepalive: true }, { key: 'held/put', value: 'plain' },
+      { key: 'held/deleted', value: 'kept alive', ttlMs: TTL, keepalive: true }, { key: 'held/deleted', value: null }
+    ])
+    assert.deepEqual(settled.map(s => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
+    assert.deepEqual(c.status().keepalives, [], 'the later put and delete each ended it')
+    // past two refresh periods: nothing wrote the first value back
+    const quiet = Date.now() + TTL
+    while (Date.now() < quiet) {
+      assert.equal(Buffer.from(c.get('held/put')?.value ?? []).toString(), 'plain')
+      assert.equal(c.get('held/deleted'), undefined)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  })
+
   it('a keepalive of a TTL longer than a timer holds is not refreshed in a loop', async () => {
     const c = nodes.find(node => node.name === 'c') ?? await start('c')
     // a third of 100 days is past setTimeout's 2^31 - 1 ms, which Node fires after 1 ms instead
