@@ -5,7 +5,9 @@
  * check it, so bad input writes nothing and the error names its line. A
  * value with an expiry is written with the TTL left until it (so it expires
  * when it would have); one already past it is left out; one more than a
- * year ahead (only a peer's claim can be) is written without.
+ * year ahead is written with a year: a writer's clock ahead of this one's
+ * (within the skew a group allows) puts a year's TTL there, and it must
+ * still expire.
  */
 import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MAX_TTL_MS, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, type MethodName } from '@murmur/protocol/client'
@@ -97,7 +99,7 @@ function parseLine (line: string, now: number): Write | undefined {
   if (expires !== undefined && !(Number.isSafeInteger(expires) && (expires as number) >= 0)) throw new Error('"expires" must be a whole number of milliseconds since the epoch')
   const ttlMs = expires === undefined ? undefined : (expires as number) - now
   if (ttlMs !== undefined && ttlMs <= 0) return undefined
-  const ttl = ttlMs !== undefined && ttlMs <= MAX_TTL_MS ? { ttlMs } : {}
+  const ttl = ttlMs !== undefined ? { ttlMs: Math.min(ttlMs, MAX_TTL_MS) } : {}
   if (type === 'json') {
     try {
       return { key, value: JSON.parse(value), type, ...ttl }
