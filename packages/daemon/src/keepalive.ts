@@ -10,9 +10,10 @@
  * resumes when the daemon starts again, so a node that restarts shows up
  * again by itself. It stops when this node deletes the key or puts it without
  * `keepalive` (both drop it as they enter, so a refresh never follows them),
- * and when the key's row is found written by another node: a refresh is
- * committed only while the row is still this node's own write (or is gone,
- * collected while this node was down), checked at its commit.
+ * and when the key is found written by another node: a refresh is committed
+ * only while the row is still this node's own write (or is gone, collected,
+ * and the newest version history keeps of it is this node's own), checked at
+ * its commit.
  */
 import type { Change, Op, Replica, ValueType } from '@murmur/core'
 import type { Logger } from 'pino'
@@ -113,8 +114,10 @@ export class Keepalives {
     if (held === undefined || !this.running) return
     const replica = this.components.replica()
     const check: Precondition = () => {
-      const row = replica.store.row(key)
-      return row === undefined || row.origin === replica.nodeId ? undefined : new KeepaliveLostError(`${key} was written by ${row.origin}`)
+      // a key with no row was collected: its newest past version is its last write, another node's delete
+      // collected within a third of the TTL included
+      const last = replica.store.row(key) ?? replica.history(key, 1)[0]?.op
+      return last === undefined || last.origin === replica.nodeId ? undefined : new KeepaliveLostError(`${key} was written by ${last.origin}`)
     }
     const change: Change = { key, value: Buffer.from(held.value, 'base64'), ttlMs: held.ttlMs, refresh: true, ...(held.type !== undefined ? { type: held.type } : {}) }
     try {
