@@ -32,12 +32,15 @@ export function readHistory (replica: Replica, key: string, options: { limit?: n
   return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, options.limit ?? Number.MAX_SAFE_INTEGER, nameOf)
 }
 
-/** `Murmur.revert`: writes the version again; a delete of a key already deleted writes nothing and gives the delete it is at. */
+/**
+ * `Murmur.revert`: writes the version again; a delete of a key already deleted writes nothing and gives the
+ * delete it is at: its row, or with none (collected) its newest past version, which `revertWrite` found one in.
+ */
 export async function revertKey (writes: Writes, replica: Replica, key: string, version: { origin: string, seq: number }): Promise<Version> {
   const [outcome] = await writes.writeMany([revertWrite(replica, key, version)])
   if (outcome?.status === 'rejected') throw outcome.reason
   const value = outcome?.value as WriteOutcome
-  return 'deleted' in value ? value.version ?? versionOf(replica.store.row(key) ?? { ...version, wall: 0, logical: 0 }) : value
+  return 'deleted' in value ? value.version ?? versionOf(replica.store.row(key) ?? (replica.history(key, 1)[0] as PastVersion).op) : value
 }
 
 /** The key's versions held here, newest first: its row, then its past versions; at most `limit`. */

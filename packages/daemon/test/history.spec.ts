@@ -182,4 +182,13 @@ describe('history through the library API', () => {
     await waitFor(() => Buffer.from(a.get('mode')?.value ?? []).toString() === 'a', 'the revert on a')
     assert.deepEqual(a.history('mode').map(v => [Buffer.from(v.value ?? []).toString(), v.current]), [['a', true], ['b', false], ['a', false]])
   })
+
+  it('revert() to a delete of a key whose tombstone was collected gives that delete, not a made-up version', async () => {
+    const node = await createMurmur({ name: 'alone', dataDir: join(cluster.dir, 'alone'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, tombstoneGraceMs: 500 })
+    nodes.push(node)
+    await node.put('gone', 'v')
+    const { version: deleted } = await node.delete('gone')
+    await waitFor(() => node.status().tombstones === 0 && node.history('gone')[0]?.deleted, 'the tombstone collected, kept in history')
+    assert.deepEqual(await node.revert('gone', deleted as { origin: string, seq: number }), deleted, 'nothing written: the delete the key is at')
+  })
 })
