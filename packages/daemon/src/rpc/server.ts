@@ -20,6 +20,7 @@ import {
   FrameTooLargeError, InvalidRequestCode, LineDecoder, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
+import { enqueue, pump, type Gate, type QueueSender } from './replay-queue.js'
 import { endBackup } from './backup-handlers.js'
 import { createMethods, Subscriptions, type Connection } from './handlers.js'
 import { prepareSocketPath } from './socket-file.js'
@@ -196,38 +197,66 @@ export class RpcServer {
     try {
       answer = this.answerer.answer(connection, line)
     } catch (err) {
+      connection.later = undefined
       this.log.error({ err }, 'RPC dispatch failed')
       return
     }
+    // a replay this frame's requests asked for (kv_subscribe with since), to follow its answer
+    const later = connection.later?.map(params => ({ jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params }))
+    connection.later = undefined
     // a request answered without I/O (kv_get, a refusal) goes out now, never counted in flight
     if (!(answer instanceof Promise)) {
       if (answer != null) this.send(connection, answer)
-      this.sendLater(connection)
+      if (later !== undefined) enqueue(this.sender, connection, later)
       return
     }
+    // an answer that waits (a batch that writes): its replay, and every live event after it, wait behind it
+    const gate: Gate | undefined = later !== undefined ? { open: false } : undefined
+    if (gate !== undefined && later !== undefined) enqueue(this.sender, connection, [gate, ...later])
     connection.inFlight++
     answer
       .then(response => {
-        if (response != null) this.sendTogether(connection, response)
-        this.sendLater(connection)
+        if (gate !== undefined) gate.message = response ?? undefined
+        else if (response != null) this.sendTogether(connection, response)
       })
       .catch(err => { this.log.error({ err }, 'RPC dispatch failed') })
       .finally(() => {
         connection.inFlight--
+        if (gate !== undefined) {
+          gate.open = true
+          pump(this.sender, connection)
+        }
         if (connection.ending === true && connection.inFlight === 0 && connection.closing !== true) socket.end()
       })
   }
 
   private send (connection: Connection, message: unknown): void {
+    this.write(connection, encodeFrame(message))
+  }
+
+  private write (connection: Connection, frame: string): void {
     const { socket } = connection
     if (socket.destroyed || socket.writableEnded) return
-    const maxUnreadBytes = this.init.maxUnreadBytes ?? 64 * 1024 * 1024
-    if (socket.writableLength > maxUnreadBytes) {
-      this.log.warn({ conn: connection.id, unread: socket.writableLength, maxUnreadBytes }, 'RPC client is not reading its answers; dropping it')
-      socket.destroy()
+    if (socket.writableLength > this.maxUnreadBytes) {
+      this.drop(connection, socket.writableLength)
       return
     }
-    socket.write(encodeFrame(message))
+    socket.write(frame)
+  }
+
+  private drop (connection: Connection, unread: number): void {
+    this.log.warn({ conn: connection.id, unread, maxUnreadBytes: this.maxUnreadBytes }, 'RPC client is not reading its answers; dropping it')
+    connection.socket.destroy()
+  }
+
+  private readonly sender: QueueSender = {
+    maxUnreadBytes: () => this.maxUnreadBytes,
+    send: (connection, message) => { this.send(connection, message) },
+    sendTogether: (connection, message) => { this.sendTogether(connection, message) }
+  }
+
+  private get maxUnreadBytes (): number {
+    return this.init.maxUnreadBytes ?? 64 * 1024 * 1024
   }
 
   /**
@@ -247,46 +276,14 @@ export class RpcServer {
     this.send(connection, message)
   }
 
-  /**
-   * Sends what a handler left for after its answer (a resumed subscription's
-   * replay, as large as what was missed) as notifications, a little at a time
-   * as the client reads them: never more than half the unread limit waits in
-   * the socket, so a client that reads is not dropped as one that does not.
-   */
-  private sendLater (connection: Connection): void {
-    const later = connection.later
-    if (later === undefined) return
-    connection.later = undefined
-    if (connection.replaying !== undefined) connection.replaying.queue.push(...later)
-    else {
-      connection.replaying = { queue: later, next: 0 }
-      this.pump(connection)
-    }
-  }
-
-  private pump (connection: Connection): void {
-    const replaying = connection.replaying
-    if (replaying === undefined) return
-    const { socket } = connection
-    const high = (this.init.maxUnreadBytes ?? 64 * 1024 * 1024) / 2
-    while (replaying.next < replaying.queue.length) {
-      if (socket.destroyed) break
-      if (socket.writableLength > high) {
-        socket.once('drain', () => { this.pump(connection) })
-        return
-      }
-      this.send(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: replaying.queue[replaying.next++] })
-    }
-    connection.replaying = undefined
-  }
-
   /** Delivers a change to the connection's subscriptions that want it (behind a replay being sent, if any). */
   private deliver (connection: Connection, event: ChangeEvent): void {
     for (const [id, subscription] of connection.subscriptions) {
       const result = subscription(event)
       if (result == null) continue
-      if (connection.replaying !== undefined) connection.replaying.queue.push({ subscription: id, result })
-      else this.sendTogether(connection, { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } })
+      const message = { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } }
+      if (connection.replaying !== undefined) connection.replaying.queue.push(message)
+      else this.sendTogether(connection, message)
     }
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * A connection's replay queue: a resumed subscription's replay (as large as
+ * what was missed) and every notification after it, sent a little at a time
+ * as the client reads them. Never more than half the unread limit waits in
+ * the socket, so a client that reads is not dropped as one that does not;
+ * a `Gate` holds the queue until the answer that starts the replay is out.
+ */
+import type { Connection } from './handlers.js'
+
+/** An answer not sent yet: what queues behind it waits until it is `open`. */
+export interface Gate { open: boolean, message?: unknown }
+
+/** How the queue reaches the socket (the server's sending, with its limit). */
+export interface QueueSender {
+  maxUnreadBytes: () => number
+  send: (connection: Connection, message: unknown) => void
+  sendTogether: (connection: Connection, message: unknown) => void
+}
+
+/** Queues `messages` (and gates) behind what already waits, and sends what it can. */
+export function enqueue (sender: QueueSender, connection: Connection, messages: unknown[]): void {
+  if (connection.replaying !== undefined) connection.replaying.queue.push(...messages)
+  else {
+    connection.replaying = { queue: messages, next: 0 }
+    pump(sender, connection)
+  }
+}
+
+/** Sends what the queue holds until the socket is full (then again on drain) or a closed gate. */
+export function pump (sender: QueueSender, connection: Connection): void {
+  const replaying = connection.replaying
+  if (replaying === undefined) return
+  const { socket } = connection
+  while (replaying.next < replaying.queue.length) {
+    if (socket.destroyed) break
+    if (socket.writableLength > sender.maxUnreadBytes() / 2) {
+      socket.once('drain', () => { pump(sender, connection) })
+      return
+    }
+    const item = replaying.queue[replaying.next]
+    if (isGate(item) && !item.open) return // pumped again when it opens
+    replaying.queue[replaying.next++] = undefined
+    if (isGate(item)) {
+      if (item.message !== undefined) sender.sendTogether(connection, item.message)
+    } else sender.send(connection, item)
+  }
+  connection.replaying = undefined
+}
+
+function isGate (item: unknown): item is Gate {
+  return typeof item === 'object' && item !== null && 'open' in item
+}
