@@ -1,7 +1,9 @@
 /**
  * A resumed subscription's replay and the live events behind it, on an
  * RpcServer in this process with small limits: a subscription opened in a
- * batch that also writes hears its replay before the batch's own change.
+ * batch that also writes hears its replay before the batch's own change,
+ * and a client that stops reading in the middle of a replay is dropped once
+ * what waits for it passes the unread limit, not kept growing.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -56,5 +58,26 @@ describe('a resumed subscription\'s replay (in-process server, small limits)', (
       .map(m => Array.isArray(m) ? 'answer' : m.params.result.type === 'ready' ? 'ready' : m.params.result.key)
     assert.deepEqual(seen, ['answer', 'batch/old', 'ready', 'batch/new'])
     c.destroy()
+  })
+
+  it('drops a client that stops reading in the middle of a replay once live events behind it pass the unread limit', async () => {
+    const writer = await client()
+    const { result: first } = await writer.request('kv_subscribe', { since: 'now', prefix: 'slow/' })
+    const cursor = (await writer.next(m => m.params?.subscription === first && m.params.result.type === 'ready')).params.result.cursor
+    assert.ok((await writer.request('kv_unsubscribe', { subscription: first })).result)
+    const value = 's'.repeat(64 * 1024)
+    for (let i = 0; i < 48; i++) assert.ok((await writer.request('kv_put', { key: `slow/${i}`, value })).result) // 3 MiB to replay
+    const slow = await client()
+    slow.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'kv_subscribe', params: { since: cursor, prefix: 'slow/' } }) + '\n')
+    slow.socket.pause() // reads no more: the replay stalls at half the limit
+    // live changes pile up behind the stalled replay: 64 × 64 KiB, four times the limit
+    for (let i = 0; i < 64 && !logs.some(l => /not reading/.test(l.msg)); i++) {
+      assert.ok((await writer.request('kv_put', { key: `slow/live/${i}`, value })).result)
+    }
+    await waitFor(() => logs.some(l => /not reading/.test(l.msg)), 'the slow reader to be dropped', 5_000)
+    const closed = slow.closed
+    slow.socket.resume()
+    await closed
+    writer.destroy()
   })
 })

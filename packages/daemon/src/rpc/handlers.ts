@@ -62,8 +62,8 @@ export interface Connection {
   backups?: Map<string, string>
   /** Notifications to send right after the answer being made (a resumed subscription's replay). */
   later?: unknown[]
-  /** A replay being sent, paced by the socket draining; every notification for the connection queues behind it. */
-  replaying?: { queue: unknown[], next: number }
+  /** A replay being sent, paced by the socket draining; every notification for the connection queues behind it (`waiting`: the bytes of those). */
+  replaying?: { queue: unknown[], next: number, waiting: number }
 }
 
 export interface HandlerContext {

@@ -5,6 +5,7 @@
  * the socket, so a client that reads is not dropped as one that does not;
  * a `Gate` holds the queue until the answer that starts the replay is out.
  */
+import { encodeFrame } from '@murmur/protocol'
 import type { Connection } from './handlers.js'
 
 /** An answer not sent yet: what queues behind it waits until it is `open`. */
@@ -14,16 +15,30 @@ export interface Gate { open: boolean, message?: unknown }
 export interface QueueSender {
   maxUnreadBytes: () => number
   send: (connection: Connection, message: unknown) => void
+  write: (connection: Connection, frame: string) => void
   sendTogether: (connection: Connection, message: unknown) => void
 }
+
+type Replaying = NonNullable<Connection['replaying']>
 
 /** Queues `messages` (and gates) behind what already waits, and sends what it can. */
 export function enqueue (sender: QueueSender, connection: Connection, messages: unknown[]): void {
   if (connection.replaying !== undefined) connection.replaying.queue.push(...messages)
   else {
-    connection.replaying = { queue: messages, next: 0 }
+    connection.replaying = { queue: messages, next: 0, waiting: 0 }
     pump(sender, connection)
   }
+}
+
+/**
+ * Queues a live notification behind a replay, encoded so what waits is
+ * counted: the bytes that now wait, which the caller bounds as unread output.
+ */
+export function queueBehind (replaying: Replaying, message: unknown): number {
+  const frame = encodeFrame(message)
+  replaying.waiting += frame.length
+  replaying.queue.push(frame)
+  return replaying.waiting
 }
 
 /** Sends what the queue holds until the socket is full (then again on drain) or a closed gate. */
@@ -42,6 +57,9 @@ export function pump (sender: QueueSender, connection: Connection): void {
     replaying.queue[replaying.next++] = undefined
     if (isGate(item)) {
       if (item.message !== undefined) sender.sendTogether(connection, item.message)
+    } else if (typeof item === 'string') {
+      replaying.waiting -= item.length
+      sender.write(connection, item)
     } else sender.send(connection, item)
   }
   connection.replaying = undefined

@@ -20,7 +20,7 @@ import {
   FrameTooLargeError, InvalidRequestCode, LineDecoder, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
-import { enqueue, pump, type Gate, type QueueSender } from './replay-queue.js'
+import { enqueue, pump, queueBehind, type Gate, type QueueSender } from './replay-queue.js'
 import { endBackup } from './backup-handlers.js'
 import { createMethods, Subscriptions, type Connection } from './handlers.js'
 import { prepareSocketPath } from './socket-file.js'
@@ -252,6 +252,7 @@ export class RpcServer {
   private readonly sender: QueueSender = {
     maxUnreadBytes: () => this.maxUnreadBytes,
     send: (connection, message) => { this.send(connection, message) },
+    write: (connection, frame) => { this.write(connection, frame) },
     sendTogether: (connection, message) => { this.sendTogether(connection, message) }
   }
 
@@ -282,8 +283,16 @@ export class RpcServer {
       const result = subscription(event)
       if (result == null) continue
       const message = { jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription: id, result } }
-      if (connection.replaying !== undefined) connection.replaying.queue.push(message)
-      else this.sendTogether(connection, message)
+      const replaying = connection.replaying
+      if (replaying === undefined) {
+        this.sendTogether(connection, message)
+        continue
+      }
+      const waiting = queueBehind(replaying, message)
+      if (connection.socket.writableLength + waiting > this.maxUnreadBytes) {
+        this.drop(connection, connection.socket.writableLength + waiting)
+        return
+      }
     }
   }
 }
