@@ -36,7 +36,8 @@ export async function watch (ctx: CommandContext, opts: WatchOptions): Promise<v
   const say = (line: string): void => { ctx.io.stderr.write(`murmurctl watch: ${line}\n`) }
   let since: number | 'now' = opts.since ?? 'now'
   const print = (event: WatchEvent): void => {
-    if ('cursor' in event && event.cursor !== undefined) since = event.cursor
+    // a snapshot's cursor holds once its last page is in: cut short, it is sent again whole
+    if ('cursor' in event && event.cursor !== undefined && (event.type !== 'snapshot' || event.last)) since = event.cursor
     if (ctx.json) printLine(ctx.io.stdout, JSON.stringify(event))
     else if (event.type === 'snapshot') for (const entry of event.entries) printLine(ctx.io.stdout, `snapshot ${formatEntryLine(entry)}`)
     else if (event.type !== 'ready') printLine(ctx.io.stdout, formatChange(event))
