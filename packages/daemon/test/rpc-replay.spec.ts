@@ -2,6 +2,7 @@
  * A resumed subscription's replay and the live events behind it, on an
  * RpcServer in this process with small limits: a subscription opened in a
  * batch that also writes hears its replay before the batch's own change,
+ * a client that half-closes gets the whole replay before the server closes,
  * and a client that stops reading in the middle of a replay is dropped once
  * what waits for it passes the unread limit, not kept growing.
  */
@@ -58,6 +59,21 @@ describe('a resumed subscription\'s replay (in-process server, small limits)', (
       .map(m => Array.isArray(m) ? 'answer' : m.params.result.type === 'ready' ? 'ready' : m.params.result.key)
     assert.deepEqual(seen, ['answer', 'batch/old', 'ready', 'batch/new'])
     c.destroy()
+  })
+
+  it('sends a client that half-closes after kv_subscribe with since the whole replay and ready before closing', async () => {
+    const writer = await client()
+    const { result: first } = await writer.request('kv_subscribe', { since: 'now', prefix: 'half/' })
+    const cursor = (await writer.next(m => m.params?.subscription === first && m.params.result.type === 'ready')).params.result.cursor
+    const value = 'h'.repeat(64 * 1024)
+    for (let i = 0; i < 32; i++) assert.ok((await writer.request('kv_put', { key: `half/${i}`, value })).result) // 2 MiB: more than the socket takes at once
+    writer.destroy()
+    const c = await client()
+    c.socket.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'kv_subscribe', params: { since: cursor, prefix: 'half/' } }) + '\n')
+    await c.closed
+    const results = c.messages.filter(m => m.method === 'kv_subscription').map(m => m.params.result)
+    assert.equal(results.filter(r => r.type === 'put').length, 32)
+    assert.equal(results.at(-1)?.type, 'ready')
   })
 
   it('drops a client that stops reading in the middle of a replay once live events behind it pass the unread limit', async () => {

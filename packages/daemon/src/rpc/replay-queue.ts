@@ -14,9 +14,11 @@ export interface Gate { open: boolean, message?: unknown }
 /** How the queue reaches the socket (the server's sending, with its limit). */
 export interface QueueSender {
   maxUnreadBytes: () => number
+  /** Sends a message, or a frame already encoded (a string). */
   send: (connection: Connection, message: unknown) => void
-  write: (connection: Connection, frame: string) => void
   sendTogether: (connection: Connection, message: unknown) => void
+  /** The queue is empty: all of it was sent. */
+  sent: (connection: Connection) => void
 }
 
 type Replaying = NonNullable<Connection['replaying']>
@@ -57,12 +59,13 @@ export function pump (sender: QueueSender, connection: Connection): void {
     replaying.queue[replaying.next++] = undefined
     if (isGate(item)) {
       if (item.message !== undefined) sender.sendTogether(connection, item.message)
-    } else if (typeof item === 'string') {
-      replaying.waiting -= item.length
-      sender.write(connection, item)
-    } else sender.send(connection, item)
+    } else {
+      if (typeof item === 'string') replaying.waiting -= item.length
+      sender.send(connection, item)
+    }
   }
   connection.replaying = undefined
+  sender.sent(connection)
 }
 
 function isGate (item: unknown): item is Gate {

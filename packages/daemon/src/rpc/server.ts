@@ -154,7 +154,7 @@ export class RpcServer {
       const last = decoder.end()
       if (last != null) this.dispatch(connection, last)
       connection.ending = true
-      if (connection.inFlight === 0) socket.end()
+      this.endIfDone(connection)
     })
     socket.on('error', err => { this.log.debug({ conn: connection.id, err: err.message }, 'RPC connection error') })
     socket.on('close', () => {
@@ -182,7 +182,6 @@ export class RpcServer {
 
   private dispatch (connection: Connection, line: string): void {
     if (line.trim() === '') return
-    const { socket } = connection
     const maxInFlight = this.init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     if (connection.inFlight >= maxInFlight) {
       if (connection.busyWarned !== true) {
@@ -226,22 +225,24 @@ export class RpcServer {
           gate.open = true
           pump(this.sender, connection)
         }
-        if (connection.ending === true && connection.inFlight === 0 && connection.closing !== true) socket.end()
+        this.endIfDone(connection)
       })
   }
 
-  private send (connection: Connection, message: unknown): void {
-    this.write(connection, encodeFrame(message))
+  /** A client that half-closed is closed once every answer, and every replay it asked for, is out. */
+  private endIfDone (connection: Connection): void {
+    if (connection.ending === true && connection.inFlight === 0 && connection.replaying === undefined && connection.closing !== true) connection.socket.end()
   }
 
-  private write (connection: Connection, frame: string): void {
+  /** Sends a message, or a frame already encoded (a string). */
+  private send (connection: Connection, message: unknown): void {
     const { socket } = connection
     if (socket.destroyed || socket.writableEnded) return
     if (socket.writableLength > this.maxUnreadBytes) {
       this.drop(connection, socket.writableLength)
       return
     }
-    socket.write(frame)
+    socket.write(typeof message === 'string' ? message : encodeFrame(message))
   }
 
   private drop (connection: Connection, unread: number): void {
@@ -252,8 +253,8 @@ export class RpcServer {
   private readonly sender: QueueSender = {
     maxUnreadBytes: () => this.maxUnreadBytes,
     send: (connection, message) => { this.send(connection, message) },
-    write: (connection, frame) => { this.write(connection, frame) },
-    sendTogether: (connection, message) => { this.sendTogether(connection, message) }
+    sendTogether: (connection, message) => { this.sendTogether(connection, message) },
+    sent: connection => { this.endIfDone(connection) }
   }
 
   private get maxUnreadBytes (): number {
