@@ -54,6 +54,25 @@ export class Answerer {
   }
 
   /**
+   * One error for each request of a frame that will not be run (too many in
+   * flight), under the request's own id so its caller hears of it; none for
+   * a notification, and one under id null for a frame that does not parse.
+   */
+  refusal (line: string, code: number, message: string, data: { name: string }): JSONRPCResponse | JSONRPCResponse[] | null {
+    const refuse = (request: unknown): JSONRPCResponse | null =>
+      isNotification(request) ? null : createJSONRPCErrorResponse(idOf(request), code, message, data)
+    let parsed: unknown
+    try {
+      parsed = parseFrame(line)
+    } catch {
+      return createJSONRPCErrorResponse(null, code, message, data)
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0) return refuse(parsed)
+    const responses = parsed.map(refuse).filter(response => response != null)
+    return responses.length > 0 ? responses : null
+  }
+
+  /**
    * A batch's kv_put and kv_delete requests become one write (one promise
    * whatever their number); every other element is answered on its own. The
    * answers keep the batch's order, notifications left out.
@@ -149,6 +168,10 @@ function requestProblem (message: unknown): string | undefined {
 
 function isId (id: unknown): boolean {
   return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
+}
+
+function isNotification (message: unknown): boolean {
+  return typeof message === 'object' && message != null && !Array.isArray(message) && !('id' in message) && typeof (message as { method?: unknown }).method === 'string'
 }
 
 function idOf (message: unknown): string | number | null {

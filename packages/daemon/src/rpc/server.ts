@@ -189,7 +189,8 @@ export class RpcServer {
         this.log.warn({ conn: connection.id, maxInFlight }, 'RPC client has too many requests in flight; refusing more until it reads its answers')
       }
       this.node.metrics?.rpc('unread', InvalidRequestCode)
-      this.send(connection, createJSONRPCErrorResponse(null, InvalidRequestCode, `too many requests in flight on this connection (limit ${maxInFlight}); wait for answers`, { name: 'TooBusyError' }))
+      const refusal = this.answerer.refusal(line, InvalidRequestCode, `too many requests in flight on this connection (limit ${maxInFlight}); wait for answers`, { name: 'TooBusyError' })
+      if (refusal != null) this.send(connection, refusal)
       return
     }
     let answer: Answer<JSONRPCResponse | JSONRPCResponse[]>
