@@ -8,7 +8,9 @@
  * A keepalive belongs to the node, not to the client that asked for it (as a
  * Consul session belongs to its agent): it is kept in the store's `meta` and
  * resumes when the daemon starts again, so a node that restarts shows up
- * again by itself. It stops when this node deletes the key or puts it without
+ * again by itself: once it has caught up from a peer (or a third of the TTL
+ * after the start, if none answers), so it never writes over a write another
+ * node made while it was down. It stops when this node deletes the key or puts it without
  * `keepalive` (both drop it as they enter, so a refresh never follows them),
  * and when the key is found written by another node: a refresh is committed
  * only while the row is still this node's own write (or is gone, collected,
@@ -52,19 +54,35 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export class Keepalives {
   private readonly held = new Map<string, Held>()
   private readonly timers = new Map<string, NodeJS.Timeout>()
+  /** Keys resumed at the start and not refreshed since: refreshed once this node has caught up. */
+  private readonly resuming = new Set<string>()
   private running = false
 
   constructor (private readonly components: KeepalivesComponents) {}
 
-  /** Loads the keepalives kept in the store and refreshes each at once. */
+  /**
+   * Loads the keepalives kept in the store. Each is refreshed once this node
+   * has caught up from a peer (`caughtUp`), or a third of its TTL after the
+   * start if none answers first: a refresh right away would go by the rows
+   * this node held when it stopped, and write over (never seeing it) a newer
+   * write another node made meanwhile, one that ends the keepalive.
+   */
   start (): void {
     this.running = true
     this.held.clear()
+    this.resuming.clear()
     for (const [key, held] of JSON.parse(this.components.replica().store.meta(META) ?? '[]') as Array<[string, Held]>) {
       this.held.set(key, held)
-      this.schedule(key, 0)
+      this.resuming.add(key)
+      this.schedule(key, held.ttlMs / 3)
     }
-    if (this.held.size > 0) this.components.log.info({ keys: [...this.held.keys()] }, 'resuming keepalives')
+    if (this.held.size > 0) this.components.log.info({ keys: [...this.held.keys()] }, 'resuming keepalives once caught up from a peer')
+  }
+
+  /** A pull from a peer took all it had: the keepalives resumed at the start are refreshed now. */
+  caughtUp (): void {
+    for (const key of this.resuming) this.schedule(key, 0)
+    this.resuming.clear()
   }
 
   stop (): void {
@@ -87,6 +105,7 @@ export class Keepalives {
   hold (op: Op, ttlMs: number): void {
     const row = this.running ? this.components.replica().store.row(op.key) : undefined
     if (row?.origin !== op.origin || row.seq !== op.seq) return
+    this.resuming.delete(op.key)
     const held: Held = { ttlMs, value: Buffer.from(op.value as Uint8Array).toString('base64'), ...(op.type !== undefined ? { type: op.type } : {}) }
     this.held.set(op.key, held)
     this.save()
@@ -95,6 +114,7 @@ export class Keepalives {
 
   /** A delete or a put without keepalive of `key` enters: no refresh of it follows. */
   drop (key: string): void {
+    this.resuming.delete(key)
     if (!this.held.delete(key)) return
     clearTimeout(this.timers.get(key))
     this.timers.delete(key)
@@ -112,6 +132,7 @@ export class Keepalives {
   private async refresh (key: string): Promise<void> {
     const held = this.held.get(key)
     if (held === undefined || !this.running) return
+    this.resuming.delete(key)
     const replica = this.components.replica()
     const check: Precondition = () => {
       // a key with no row was collected: its newest past version is its last write, another node's delete

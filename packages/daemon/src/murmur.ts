@@ -152,6 +152,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         write: async changes => await this.writes.submit(changes),
         changed: (op, source) => { this.events.changed(op, source) },
         peerChanged: (changed, conflicts, source) => { this.events.peerChanged(changed, conflicts, source) },
+        caughtUp: () => { this.writes.keepalives.caughtUp() },
         clockWarning: () => clockWarning(peerSyncOf(running.libp2p.services.sync.peers, this.members, {}), this.init.maxClockSkewMs ?? 60_000).warning
       })
       this.writes.keepalives.start()

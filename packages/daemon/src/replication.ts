@@ -48,6 +48,8 @@ export interface ReplicationComponents extends AntiEntropyComponents {
   changed: (op: Op, source: string) => void
   /** Keys a peer's ops changed (`source`: the peer they came through), and the versions found to have lost to a write that had not seen them. */
   peerChanged: (changed: Op[], conflicts: PastVersion[], source: string) => void
+  /** A pull took all its peer had: this node has caught up from it. */
+  caughtUp?: () => void
 }
 
 export class Replication {
@@ -147,6 +149,7 @@ export class Replication {
   /** A pull ended; `reason`: why it was asked for. */
   pullEnded (result: PullResult, peer: PeerId, reason: string): void {
     this.antiEntropy.ended(result, reason)
+    if (result.aborted === undefined) this.parts?.caughtUp?.()
     if (result.forged > 0) this.init.log.warn({ peer: peer.toString(), forged: result.forged }, 'peer relayed ops with bad signatures; they were refused')
     if (result.removed > 0) this.init.log.warn({ peer: peer.toString(), removed: result.removed }, 'caught up from a peer snapshot: dropped values deleted while this node was away')
     this.writeAgain(peer.toString())
