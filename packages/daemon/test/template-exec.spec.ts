@@ -112,6 +112,30 @@ describe('murmurctl template and exec', () => {
     assert.equal(existsSync(join(cluster.dir, 'bad.conf')), false)
   })
 
+  it('an --exec that leaves a process in the background does not stop later renders', async () => {
+    const tmpl = join(cluster.dir, 'bg.tmpl')
+    const out = join(cluster.dir, 'bg.conf')
+    const pids = join(cluster.dir, 'bg.pids')
+    writeFileSync(tmpl, 'port={{ keys["db/port"] }}\n')
+    // the background sleep keeps the shell's stdout and stderr open after the shell has exited
+    const t = background(alice, ['template', '--prefix', 'app/', '--template', tmpl, '--out', out, '--exec', `sleep 60 & echo $! >> ${pids}`])
+    try {
+      await waitFor(() => read(pids) !== '', 'the first --exec', 15_000)
+      for (const [i, port] of ['9100', '9200'].entries()) {
+        await alice.put('app/db/port', port)
+        await waitFor(() => read(out) === `port=${port}\n`, `render ${i + 2}, after a change`, 15_000)
+        await waitFor(() => read(pids).split('\n').filter(Boolean).length === i + 2, `--exec after render ${i + 2}`)
+      }
+      let code: number | null | undefined
+      void t.stop().then(c => { code = c })
+      assert.equal(await waitFor(() => code !== undefined && { code }, 'murmurctl template to exit on SIGTERM', 10_000).then(r => r.code), 0)
+    } finally {
+      for (const pid of read(pids).split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid)) } catch {}
+      }
+    }
+  })
+
   it('exec runs a command with the keys as variables and restarts it when they change on another node', async () => {
     const log = join(cluster.dir, 'child.log')
     const script = join(cluster.dir, 'child.sh')

@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import type { Socket } from 'node:net'
 import { replaceFile } from '../atomic-file.js'
 import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
@@ -95,7 +96,12 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
   if (renders === 0 && opts.once !== true) say('stopped before the first render')
 }
 
-/** Runs `command` with /bin/sh, its output to our stderr; reports a failure and goes on. */
+/**
+ * Runs `command` with /bin/sh, its output to our stderr; reports a failure
+ * and goes on. It is over when the shell exits: a process it left in the
+ * background may hold the output pipes open for as long as it lives, and must
+ * neither hold back the next render nor keep murmurctl running.
+ */
 async function runCommand (command: string, timeoutMs: number, ctx: CommandContext, say: (line: string) => void): Promise<void> {
   await new Promise<void>(done => {
     const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -105,11 +111,15 @@ async function runCommand (command: string, timeoutMs: number, ctx: CommandConte
       say(`--exec still running after ${timeoutMs} ms: sending SIGTERM`)
       child.kill('SIGTERM')
     }, timeoutMs)
-    child.on('error', err => { say(`--exec failed to start: ${err.message}`) })
-    child.on('close', (code, signal) => {
+    const over = (): void => {
       clearTimeout(timer)
-      if (code !== 0) say(`--exec ${JSON.stringify(command)} ${signal != null ? `killed by ${signal}` : `exited ${code}`}`)
+      for (const pipe of [child.stdout, child.stderr]) (pipe as Socket).unref()
       done()
+    }
+    child.on('error', err => { say(`--exec failed to start: ${err.message}`); over() })
+    child.on('exit', (code, signal) => {
+      if (code !== 0) say(`--exec ${JSON.stringify(command)} ${signal != null ? `killed by ${signal}` : `exited ${code}`}`)
+      over()
     })
   })
 }
