@@ -75,7 +75,11 @@ async function followOnce (session: Session, options: FollowOptions, onKeys: (en
   })
   // subscribe before listing: a change between the two is then seen twice, never missed
   await session.call('kv_subscribe', { prefix })
-  await onKeys(await listAll(session, prefix))
+  // the first render goes on the chain too: a change during it waits for it
+  run()
+  await chain
+  const first: unknown = failed
+  if (first !== undefined) throw first
   if (options.once === true) return false
   try {
     await session.untilStopped(signal)

@@ -136,6 +136,19 @@ describe('murmurctl template and exec', () => {
     }
   })
 
+  it('a change during the first render\'s --exec waits for it: renders and their --exec never overlap', async () => {
+    const tmpl = join(cluster.dir, 'slow.tmpl')
+    const out = join(cluster.dir, 'slow.conf')
+    const log = join(cluster.dir, 'slow.log')
+    writeFileSync(tmpl, 'port={{ keys["db/port"] }}\n')
+    const t = background(alice, ['template', '--prefix', 'app/', '--template', tmpl, '--out', out, '--exec', `echo start >> ${log}; sleep 2; echo end >> ${log}`])
+    await waitFor(() => read(log) === 'start\n', 'the first --exec to start', 15_000)
+    await alice.put('app/db/port', '9300')
+    await waitFor(() => read(log).split('\n').filter(line => line === 'end').length === 2, 'the second --exec to end', 15_000)
+    assert.equal(read(log), 'start\nend\nstart\nend\n')
+    assert.equal(await t.stop(), 0)
+  })
+
   it('exec runs a command with the keys as variables and restarts it when they change on another node', async () => {
     const log = join(cluster.dir, 'child.log')
     const script = join(cluster.dir, 'child.sh')
