@@ -186,8 +186,9 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
   for (const [flag, addrs] of [['--listen', listen], ['--peer', peers]] as const) {
     for (const addr of addrs) checkMultiaddr(flag, addr)
   }
-  const dataDir = resolve((raw.dataDir as string | undefined) ?? defaultDataDir(name, env))
-  const socket = raw.socket != null ? resolve(raw.socket as string) : socketPathForDataDir(dataDir)
+  // blank is never the working directory: murmurd would take it over (chmod 0700, its files in it)
+  const dataDir = resolve(raw.dataDir != null ? nonEmpty('--data-dir', 'MURMUR_DATA_DIR', raw.dataDir as string, 'give a directory, or unset it for the default') : defaultDataDir(name, env))
+  const socket = raw.socket != null ? resolve(nonEmpty('--socket', 'MURMUR_SOCKET', raw.socket as string, 'give a path, or unset it for <data-dir>/murmurd.sock')) : socketPathForDataDir(dataDir)
   try {
     checkSocketPath(socket)
   } catch (err) {
@@ -249,9 +250,9 @@ function allowList (ids?: string[], file?: string): { allow?: string[] } {
   return allow.length > 0 ? { allow: [...new Set(allow)] } : {}
 }
 
-/** A closed-group flag set to nothing must not quietly leave the group open. */
-function nonEmpty (flag: string, env: string, value: string): string {
-  if (value.trim() === '') throw new ConfigError(`${flag} is empty (is ${env} blank?); give a file, or unset it to let any peer connect`)
+/** A path set to nothing: a closed-group flag must not quietly leave the group open, nor a directory become the working one. */
+function nonEmpty (flag: string, env: string, value: string, hint = 'give a file, or unset it to let any peer connect'): string {
+  if (value.trim() === '') throw new ConfigError(`${flag} is empty (is ${env} blank?); ${hint}`)
   return value
 }
 

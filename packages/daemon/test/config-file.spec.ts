@@ -85,6 +85,11 @@ describe('murmurd config file', () => {
     assert.equal(socket, join(dir, 'etc/run/x.sock'))
   })
 
+  it('refuses data-dir = "" with its line, never taking the working directory', () => {
+    const path = file('blank-dir.toml', 'name = "x"\ndata-dir = ""\n')
+    assert.throws(() => config(['--config', path]), { name: 'ConfigError', message: `--data-dir is empty (is MURMUR_DATA_DIR blank?); give a directory, or unset it for the default (set by data-dir in ${path} line 2)` })
+  })
+
   it('refuses unknown keys, wrong types and bad TOML with the file, the line and what to write', () => {
     const cases: Array<[string, RegExp]> = [
       ['# a comment\n\nname = "x"\npeers = ["/ip4/127.0.0.1/tcp/1"]\n', /bad\.toml line 4: unknown key "peers" \(did you mean "peer"\?\)/],

@@ -115,6 +115,17 @@ describe('murmurd configuration', () => {
     assert.throws(() => config([], { MURMUR_RELAY: 'maybe' }), { name: 'ConfigError', message: 'invalid MURMUR_RELAY "maybe": expected 1/true/yes/on to turn it on, or 0/false/no/off to leave it off' })
   })
 
+  it('refuses a blank data dir or socket, never taking the working directory for it', () => {
+    for (const [argv, env, flag, variable] of [
+      [[], { MURMUR_DATA_DIR: '' }, '--data-dir', 'MURMUR_DATA_DIR'],
+      [['--data-dir', ' '], {}, '--data-dir', 'MURMUR_DATA_DIR'],
+      [[], { MURMUR_SOCKET: '' }, '--socket', 'MURMUR_SOCKET'],
+      [['--socket', ''], {}, '--socket', 'MURMUR_SOCKET']
+    ] as const) {
+      assert.throws(() => config([...argv], env), { name: 'ConfigError', message: new RegExp(`^${flag} is empty \\(is ${variable} blank\\?\\); give a`) }, `${argv.join(' ')} ${JSON.stringify(env)}`)
+    }
+  })
+
   it('lets --no-mdns and --no-dht win over a variable that leaves them on', () => {
     const { mdns, dht } = config(['--no-mdns', '--no-dht'], { MURMUR_NO_MDNS: '0', MURMUR_NO_DHT: 'false' })
     assert.deepEqual({ mdns, dht }, { mdns: false, dht: false })
