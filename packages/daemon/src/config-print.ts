@@ -4,7 +4,7 @@
  * appears only as its file's path, never its bytes.
  */
 import { stringify } from 'smol-toml'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { SWARM_KEY_FILE } from './membership.js'
 import { settingsOf } from './setting.js'
 import type { Command } from 'commander'
@@ -47,7 +47,8 @@ export function formatConfig (command: Command, loaded: LoadedConfig): string {
       lines.push(`# ${key} is not set`)
       continue
     }
-    const typed = setting.kind === 'count' || setting.kind === 'whole' ? Number(value) : value
+    // a path from a flag or variable is relative to the working directory; read back, the file's directory would be its base
+    const typed = setting.kind === 'count' || setting.kind === 'whole' ? Number(value) : setting.kind === 'path' ? resolve(value as string) : value
     const note = key === 'swarm-key' ? `${source}; the key itself is never printed` : source
     lines.push(`${stringify({ [key]: typed }).trimEnd()}  # ${note}`)
   }

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parse } from 'smol-toml'
-import { buildCommand, parseConfig, type DaemonConfig } from '../src/config.js'
+import { buildCommand, loadConfig, parseConfig, type DaemonConfig } from '../src/config.js'
+import { formatConfig } from '../src/config-print.js'
 import { MURMURCTL, MURMURD, run, waitFor } from './harness.js'
 import type { Env } from '@murmur/protocol'
 
@@ -133,6 +134,20 @@ describe('murmurd config file', () => {
     const again = await run(process.execPath, [MURMURD, '--config', file('again.toml', printed.stdout), '--print-config'], { env: { ...process.env, ...isolated() } })
     assert.equal(again.code, 0, again.stderr)
     assert.deepEqual(parse(again.stdout), values)
+  })
+
+  it('--print-config prints a relative --swarm-key and --allow-file as the files murmurd read, so the output reads back from any directory', async () => {
+    const keyPath = join(dir, 'relative.key')
+    const keygen = await run(process.execPath, [MURMURCTL, 'keygen', keyPath])
+    assert.equal(keygen.code, 0, keygen.stderr)
+    const allowPath = file('relative-allow.txt', '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK\n')
+    const command = buildCommand().exitOverride()
+    const argv = ['--name', 'x', '--swarm-key', relative(process.cwd(), keyPath), '--allow-file', relative(process.cwd(), allowPath)]
+    const loaded = loadConfig(command, argv, isolated())
+    const printed = formatConfig(command, loaded)
+    assert.deepEqual([parse(printed)['swarm-key'], parse(printed)['allow-file']], [keyPath, allowPath])
+    const back = config(['--config', file('elsewhere/printed.toml', printed)])
+    assert.deepEqual([back.swarmKey, back.allow], [loaded.config.swarmKey, loaded.config.allow])
   })
 
   it('starts a real daemon from a config file alone, and murmurctl reaches it', async () => {
