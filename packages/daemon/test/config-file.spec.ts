@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import { parse } from 'smol-toml'
 import { buildCommand, loadConfig, parseConfig, type DaemonConfig } from '../src/config.js'
 import { formatConfig } from '../src/config-print.js'
-import { MURMURCTL, MURMURD, run, waitFor } from './harness.js'
+import { MURMURCTL, MURMURD, root, run, waitFor } from './harness.js'
 import type { Env } from '@murmur/protocol'
 
 let dir: string
@@ -148,6 +148,16 @@ describe('murmurd config file', () => {
     assert.deepEqual([parse(printed)['swarm-key'], parse(printed)['allow-file']], [keyPath, allowPath])
     const back = config(['--config', file('elsewhere/printed.toml', printed)])
     assert.deepEqual([back.swarmKey, back.allow], [loaded.config.swarmKey, loaded.config.allow])
+  })
+
+  it('under the systemd unit, the instance\'s config file sets the log level (the unit\'s environment leaves it to the file)', () => {
+    // the unit's Environment= lines, for instance "alice", with its /etc moved into the test's directory
+    const unit = readFileSync(join(root, 'scripts/systemd/murmurd@.service'), 'utf8')
+    const env: Env = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)].map(([, name, value]) => [name as string, (value as string).replaceAll('%i', 'alice')]))
+    assert.equal(env.XDG_CONFIG_HOME, '/etc')
+    file('unit-etc/murmur/alice.toml', 'log-level = "debug"\ntombstone-grace = 1000\n')
+    const loaded = config(['--name', 'alice'], { ...env, XDG_CONFIG_HOME: join(dir, 'unit-etc') })
+    assert.deepEqual([loaded.logLevel, loaded.tombstoneGraceMs, loaded.dataDir], ['debug', 1000, '/var/lib/murmur/alice'])
   })
 
   it('starts a real daemon from a config file alone, and murmurctl reaches it', async () => {
