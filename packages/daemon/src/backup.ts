@@ -4,13 +4,16 @@
  *
  * A backup is a consistent, self-contained copy of murmur.db (SQLite's online
  * backup) marked with the peer ID of the node it was taken from. A node that
- * opens a database marked with its own peer ID runs on a restored backup: its
- * peers may already hold ops it wrote after the backup, under sequence numbers
- * it would now hand out again, and two ops under one number is equivocation.
- * So it takes a new identity (keeping the old key as peer.key.before-restore)
- * and writes under it from then on; everything the database holds, its own old
- * ops included, stays, and what peers hold beyond the backup arrives by sync.
- * A backup restored into a fresh data dir gets a fresh identity anyway.
+ * opens a database so marked, with an identity it already had, runs on a
+ * restored backup: its peers may already hold ops it wrote after the backup,
+ * under sequence numbers it would now hand out again, and two ops under one
+ * number is equivocation. That holds whether the mark names its identity or
+ * not: a backup taken before an earlier restore gave it the identity it has
+ * now holds none of that identity's ops. So it takes a new identity (keeping
+ * the old key as peer.key.before-restore) and writes under it from then on;
+ * everything the database holds, its own old ops included, stays, and what
+ * peers hold beyond the backup arrives by sync. A backup restored into a
+ * fresh data dir gets a fresh identity anyway, which has written nothing.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
@@ -65,21 +68,22 @@ export function clearBackups (dataDir: string): void {
 
 /**
  * The identity to run with on `store`: `privateKey`, unless the database is a
- * backup taken from this very identity, in which case a new one (see above).
+ * restored backup and `privateKey` was not `created` on this start, in which
+ * case a new one (see above).
  */
-export async function identityForStore (store: SqliteStore, dataDir: string, privateKey: PrivateKey, log: Logger): Promise<PrivateKey> {
+export async function identityForStore (store: SqliteStore, dataDir: string, privateKey: PrivateKey, log: Logger, created: boolean): Promise<PrivateKey> {
   const from = store.meta(BACKUP_OF)
   if (from == null || from === '') return privateKey
   let key = privateKey
   const old = peerIdFromPrivateKey(privateKey).toString()
-  if (from === old) {
+  if (!created) {
     key = await replaceIdentity(dataDir)
-    log.warn({ old, new: peerIdFromPrivateKey(key).toString(), takenAt: store.meta('backup_at') },
-      'this database is a restored backup of this node: it now writes under a new peer ID, so it never reuses a sequence number its peers may hold (the old key is in peer.key.before-restore)')
+    log.warn({ old, new: peerIdFromPrivateKey(key).toString(), takenOn: from, takenAt: store.meta('backup_at') },
+      `this database is a restored backup${from === old ? ' of this node' : ''}: it now writes under a new peer ID, so it never reuses a sequence number its peers may hold (the old key is in peer.key.before-restore)`)
   }
   // the original numbered its changes on after the copy: no watcher resumes here from its cursors
   store.restartChanges()
-  // once the key is on disk: a crash before this line finds a different identity next time, and only clears it
+  // once the key is on disk: a crash before this line takes yet another identity next time (this one wrote nothing)
   store.setMeta(BACKUP_OF, '')
   return key
 }

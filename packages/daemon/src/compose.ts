@@ -6,6 +6,7 @@
  * `ComposeComponents`. Nothing is started here: `Murmur.start` starts the
  * parts, in order.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Replica, SqliteStore, type Op } from '@murmur/core'
@@ -14,7 +15,7 @@ import { clearBackups, identityForStore } from './backup.js'
 import { lockDataDir, type DataDirLock } from './data-dir.js'
 import { GossipReplication } from './gossip.js'
 import { batchSigner, batchVerifier } from './op-signing.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { KEY_FILE, loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
 import { storeMembership } from './membership.js'
@@ -80,7 +81,8 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
     store = SqliteStore.open(join(init.dataDir, 'murmur.db'), { durability: (init.durability ?? 'full') === 'full' ? 'group' : 'normal' })
     if (openInBoot(store)) components.log.warn('the data dir was open when the machine went down: change cursors start anew, and a watch resuming from an earlier one gets a snapshot')
     store.syncNow() // whatever a crash left in the WAL is on disk before any of it is served (and the boot with it)
-    const privateKey = await identityForStore(store, init.dataDir, await loadOrCreateIdentity(init.dataDir), components.log)
+    const created = !existsSync(join(init.dataDir, KEY_FILE))
+    const privateKey = await identityForStore(store, init.dataDir, await loadOrCreateIdentity(init.dataDir), components.log, created)
     clearBackups(init.dataDir)
     const nodeId = peerIdFromPrivateKey(privateKey).toString()
     init.allowed?.add(nodeId) // a node always allows itself

@@ -105,6 +105,19 @@ describe('murmurctl backup and restore', () => {
     await carol.start({ peers: [await bob.addr()] })
     assert.notEqual((await carol.status()).id, oldId)
     await cluster.converged([alice, bob, carol], 8)
+
+    // the same backup again, once alice has written under her new identity (k8): that identity's ops are not in it
+    // either, so she must not number her writes on from it under that identity
+    await alice.stop()
+    restore(alice, file)
+    await alice.start({ peers: [await bob.addr()] })
+    assert.ok(![oldId, newId].includes((await alice.status()).id), 'a node on a backup older than its own identity\'s writes takes a new identity')
+    await alice.put('k9', 'written-after-second-restore')
+    await cluster.converged([alice, bob, carol], 9)
+    for (const node of [alice, bob, carol]) {
+      const { replication } = await node.status()
+      assert.deepEqual(replication.equivocators, {}, `${node.name} saw no origin write two ops under one sequence number`)
+    }
   })
 
   it('a backup is read only on the connection that made it, and removed when that connection closes', async () => {
