@@ -65,6 +65,21 @@ describe('murmurctl export and import', () => {
     assert.equal(bulk.length, 1200)
   })
 
+  it('keeps a text value whose bytes are not UTF-8 a text value, bytes and all', async () => {
+    const alice = cluster.node('alice')
+    const carol = cluster.node('carol')
+    const latin1 = Buffer.from('caf\u00e9', 'latin1')
+    assert.equal((await alice.ctl(['put', '--type', 'text', 'latin/menu', '-'], latin1)).code, 0)
+    const before = await alice.json<{ type?: string }>(['get', 'latin/menu'])
+    assert.equal(before.type, 'text')
+    const exported = await alice.ctl(['export', '--prefix', 'latin/'])
+    assert.equal(exported.code, 0, exported.stderr)
+    const imported = await carol.ctl(['import', '-'], exported.stdout)
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.equal((await carol.json<{ type?: string }>(['get', 'latin/menu'])).type, 'text', 'the type survives the round trip')
+    assert.deepEqual((await carol.ctl(['get', 'latin/menu'])).stdoutBytes, latin1)
+  })
+
   it('refuses bad input naming the line, and writes nothing of it', async () => {
     const carol = cluster.node('carol')
     const good = (key: string): string => JSON.stringify({ key, type: 'text', value: 'must-not-appear' })

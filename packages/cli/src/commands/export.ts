@@ -2,7 +2,9 @@
  * `murmurctl export [--prefix p]`: every key as one JSON object per line
  * (NDJSON) on stdout, `{"key", "type": "text"|"json"|"binary", "value", "version"}`,
  * and `"expires"` (HLC wall ms) for a value with a TTL, where a binary value
- * is base64 and a json value its JSON text. `murmurctl import` reads it back.
+ * is base64 and a json value its JSON text; a text value whose bytes are not
+ * UTF-8 is base64 too, with `"encoding": "base64"`. `murmurctl import` reads
+ * it back.
  */
 import { DEFAULT_LIST_LIMIT, typeOfEntry, valueText, type Entry, type Version, type WireValueType } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
@@ -18,11 +20,15 @@ export interface Exported {
   value: string
   version: Version
   expires?: number
+  /** Only for a text value whose bytes are not UTF-8. */
+  encoding?: 'base64'
 }
 
 export function toExported (entry: Entry): Exported {
-  // bytes a json value cannot be read as travel as base64: exported as the binary they are
-  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : typeOfEntry(entry), value: valueText(entry), version: entry.version, ...(entry.expires !== undefined ? { expires: entry.expires } : {}) }
+  // bytes a json value cannot be read as travel as base64: exported as the binary they are; text stays text
+  const type = typeOfEntry(entry)
+  const text = type === 'text' && entry.encoding === 'base64'
+  return { key: entry.key, type: entry.encoding === 'base64' && !text ? 'binary' : type, value: valueText(entry), version: entry.version, ...(entry.expires !== undefined ? { expires: entry.expires } : {}), ...(text ? { encoding: 'base64' } : {}) }
 }
 
 /** Writes pages as they arrive (a large store need not fit in memory); the count of keys goes to stderr at the end. */

@@ -19,7 +19,7 @@ import { Progress } from '../progress.js'
 /** Writes per JSON-RPC batch (one transaction each). */
 const BATCH = 500
 
-interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json', ttlMs?: number }
+interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json' | 'text', ttlMs?: number }
 
 export async function importKeys (ctx: CommandContext, file: string): Promise<void> {
   const source = file === '-' ? 'stdin' : file
@@ -68,7 +68,7 @@ export function parseExport (text: string, source: string, now: number): Array<W
   return writes
 }
 
-const FIELDS = new Set(['key', 'type', 'value', 'version', 'expires'])
+const FIELDS = new Set(['key', 'type', 'value', 'version', 'expires', 'encoding'])
 
 function parseLine (line: string, now: number): Write | undefined {
   let entry: unknown
@@ -80,18 +80,20 @@ function parseLine (line: string, now: number): Write | undefined {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new Error('expected an object such as {"key": "a", "type": "text", "value": "1"}')
   const fields = entry as Record<string, unknown>
   const unknown = Object.keys(fields).find(name => !FIELDS.has(name))
-  if (unknown !== undefined) throw new Error(`unknown field "${unknown}" (an export line has key, type, value, version and expires)`)
-  const { key, type = 'text', value, expires } = fields
+  if (unknown !== undefined) throw new Error(`unknown field "${unknown}" (an export line has key, type, value, version, expires and encoding)`)
+  const { key, type = 'text', value, expires, encoding } = fields
   if (typeof key !== 'string' || key === '') throw new Error('"key" must be a non-empty string')
   if (!key.isWellFormed()) throw new Error('"key" must be valid UTF-8 (no lone surrogates)')
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new Error(`"key" is ${Buffer.byteLength(key)} bytes, over the ${MAX_KEY_BYTES}-byte limit`)
   if (key.startsWith(RESERVED_KEY_PREFIX)) throw new Error('"key" starts with U+0000, which murmur keeps for its own records')
   if (typeof value !== 'string') throw new Error('"value" must be a string (base64 when "type" is "binary", JSON text when "json")')
   if (type !== 'text' && type !== 'binary' && type !== 'json') throw new Error(`"type" must be "text", "json" or "binary", not ${JSON.stringify(type)}`)
-  if (type === 'text' && !value.isWellFormed()) throw new Error('"value" must be valid UTF-8 text; give binary values as base64 with "type": "binary"')
+  // "encoding": "base64" marks a text value whose bytes are not UTF-8
+  if (encoding !== undefined && (encoding !== 'base64' || type !== 'text')) throw new Error('"encoding" can only be "base64", for a "text" value whose bytes are not UTF-8')
+  if (type === 'text' && encoding === undefined && !value.isWellFormed()) throw new Error('"value" must be valid UTF-8 text; give binary values as base64 with "type": "binary"')
   let size: number
   try {
-    size = type === 'binary' ? decodeValue(value, 'base64').length : Buffer.byteLength(value)
+    size = type === 'binary' || encoding !== undefined ? decodeValue(value, 'base64').length : Buffer.byteLength(value)
   } catch (err) {
     throw new Error(`"value": ${(err as Error).message}`)
   }
@@ -107,5 +109,6 @@ function parseLine (line: string, now: number): Write | undefined {
       throw new Error(`"value" is not JSON text (${(err as Error).message})`)
     }
   }
+  if (encoding !== undefined) return { key, value, encoding: 'base64', type: 'text', ...ttl }
   return type === 'binary' ? { key, value, encoding: 'base64', ...ttl } : { key, value, ...ttl }
 }
