@@ -142,4 +142,15 @@ describe('murmurctl backup and restore', () => {
     }
     await waitFor(() => readdirSync(join(node.dataDir, 'backups')).length === 0, 'the closed connection\'s backup to be removed')
   })
+
+  it('refuses a directory for the file, even with --force, in one line and leaving no .part behind', async () => {
+    const node = await cluster.start('erin')
+    const dir = join(cluster.dir, 'a-directory')
+    mkdirSync(dir)
+    const refused = await node.ctl(['backup', '--force', dir])
+    assert.deepEqual([refused.code, refused.stderr.trim()], [1, `murmurctl: ${dir} is a directory; give the backup a file name`])
+    assert.equal(existsSync(`${dir}.part`), false)
+    const made = await node.ctl(['backup', join(cluster.dir, 'after.backup')])
+    assert.equal(made.code, 0, made.stderr)
+  })
 })

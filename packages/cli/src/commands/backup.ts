@@ -6,7 +6,7 @@
  * either a whole backup or absent. A progress bar shows on a terminal.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import { MAX_BACKUP_CHUNK_BYTES } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
@@ -26,6 +26,7 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
   const path = resolve(file)
   const part = `${path}.part`
   const fd = openNew(part, path, opts.force === true)
+  let open = true
   let done = false
   try {
     const result = await withSession(ctx, async session => {
@@ -50,13 +51,18 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
     })
     fsyncSync(fd)
     closeSync(fd)
+    open = false
+    try {
+      renameSync(part, path)
+    } catch (err) {
+      throw new CommandError(`cannot write ${path}: ${reason(err)}; nothing was written`)
+    }
     done = true
-    renameSync(part, path)
     syncDir(dirname(path))
     emit(ctx, result, r => `OK backup of ${r.bytes} bytes written to ${r.file} (sha256 ${r.sha256}); restore: copy it to <data-dir>/murmur.db of a stopped node (see README)`)
   } finally {
     if (!done) {
-      closeSync(fd)
+      if (open) closeSync(fd)
       rmSync(part, { force: true })
     }
   }
@@ -64,6 +70,7 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
 
 /** Opens `part` for writing, new; refuses when `path` exists (unless `force`) or `part` does (another backup running). */
 function openNew (part: string, path: string, force: boolean): number {
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) throw new CommandError(`${path} is a directory; give the backup a file name`)
   if (!force && existsSync(path)) throw new CommandError(`${path} already exists; choose another file, or pass --force to replace it`)
   try {
     return openSync(part, 'wx', 0o600)
