@@ -7,11 +7,12 @@
  * streams belongs to the connection that made it.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { MURMURCTL, TestCluster, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
 /** The user rows of an SQLite file, as TestNode.userRows reads a node's. */
@@ -141,6 +142,26 @@ describe('murmurctl backup and restore', () => {
       other.destroy()
     }
     await waitFor(() => readdirSync(join(node.dataDir, 'backups')).length === 0, 'the closed connection\'s backup to be removed')
+  })
+
+  it('interrupted (Ctrl-C), murmurctl backup leaves no .part behind', async () => {
+    const node = await cluster.start('gina')
+    const file = join(cluster.dir, 'interrupted.backup')
+    const daemon = node.process?.pid as number
+    // a daemon that does not answer holds the backup at its start for as long as the test needs
+    process.kill(daemon, 'SIGSTOP')
+    try {
+      const ctl = spawn(process.execPath, [MURMURCTL, '--socket', node.socket, 'backup', file], { stdio: 'ignore' })
+      const exited = new Promise<NodeJS.Signals | null>(resolve => ctl.on('exit', (_code, signal) => resolve(signal)))
+      await waitFor(() => existsSync(`${file}.part`), 'murmurctl to start writing the .part')
+      ctl.kill('SIGINT')
+      assert.equal(await exited, 'SIGINT', 'murmurctl ends as Ctrl-C ends it')
+      assert.deepEqual([existsSync(`${file}.part`), existsSync(file)], [false, false])
+    } finally {
+      process.kill(daemon, 'SIGCONT')
+    }
+    const made = await node.ctl(['backup', file])
+    assert.equal(made.code, 0, made.stderr)
   })
 
   it('refuses a directory for the file, even with --force, in one line and leaving no .part behind', async () => {

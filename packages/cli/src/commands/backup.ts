@@ -25,10 +25,20 @@ const CHUNK_BYTES = 1024 * 1024 < MAX_BACKUP_CHUNK_BYTES ? 1024 * 1024 : MAX_BAC
 export async function backup (ctx: CommandContext, file: string, opts: BackupOptions): Promise<void> {
   const path = resolve(file)
   const part = `${path}.part`
-  const fd = openNew(part, path, opts.force === true)
-  let open = true
+  let fd: number | undefined
+  // Ctrl-C or a SIGTERM removes our .part (never another backup's), then ends murmurctl as the signal would have
+  const interrupted = (signal: NodeJS.Signals): void => {
+    if (fd !== undefined) rmSync(part, { force: true })
+    process.kill(process.pid, signal)
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  let open = false
   let done = false
   try {
+    const out = openNew(part, path, opts.force === true)
+    fd = out
+    open = true
     const result = await withSession(ctx, async session => {
       const made = await session.call('node_backup', {}, COPY_TIMEOUT_MS)
       const progress = new Progress(ctx.io.stderr, `backup ${basename(path)}`, made.bytes)
@@ -38,7 +48,7 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
         const { data } = await session.call('node_backup_read', { id: made.id, offset, length: Math.min(CHUNK_BYTES, made.bytes - offset) })
         const bytes = Buffer.from(data, 'base64')
         if (bytes.length === 0) throw new CommandError(`murmurd sent ${offset} of the backup's ${made.bytes} bytes and then nothing; ${path} was not written`)
-        writeSync(fd, bytes)
+        writeSync(out, bytes)
         hash.update(bytes)
         offset += bytes.length
         progress.update(offset)
@@ -49,8 +59,8 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
       if (offset !== made.bytes || sha256 !== made.sha256) throw new CommandError(`the backup read back does not match what murmurd made (${offset} of ${made.bytes} bytes, sha256 ${sha256} vs ${made.sha256}); ${path} was not written`)
       return { file: path, bytes: made.bytes, sha256 }
     })
-    fsyncSync(fd)
-    closeSync(fd)
+    fsyncSync(out)
+    closeSync(out)
     open = false
     try {
       renameSync(part, path)
@@ -61,7 +71,9 @@ export async function backup (ctx: CommandContext, file: string, opts: BackupOpt
     syncDir(dirname(path))
     emit(ctx, result, r => `OK backup of ${r.bytes} bytes written to ${r.file} (sha256 ${r.sha256}); restore: copy it to <data-dir>/murmur.db of a stopped node (see README)`)
   } finally {
-    if (!done) {
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
+    if (!done && fd !== undefined) {
       if (open) closeSync(fd)
       rmSync(part, { force: true })
     }
