@@ -7,14 +7,18 @@
  */
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { DataDirLockedError } from './errors.js'
+import { DataDirError, DataDirLockedError } from './errors.js'
 
 export const LOCK_FILE = 'murmurd.pid'
 
 export function prepareDataDir (dataDir: string): string {
   const dir = resolve(dataDir)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  } catch (err) {
+    throw new DataDirError(`cannot use data dir ${dir}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}; it must be a directory this user owns, or can create`)
+  }
   return dir
 }
 

@@ -4,6 +4,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** The data dir cannot be made, or made private (0700), by this user. */
+export class DataDirError extends Error {
+  static override name = 'DataDirError'
+  override name = 'DataDirError'
+}
+
 /** Another murmurd holds the data dir. */
 export class DataDirLockedError extends Error {
   static override name = 'DataDirLockedError'

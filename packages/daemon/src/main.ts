@@ -7,7 +7,7 @@ import './polyfill.js'
 import { CommanderError } from 'commander'
 import { buildCommand, loadConfig, type DaemonConfig } from './config.js'
 import { formatConfig } from './config-print.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, DataDirError } from './errors.js'
 import { createLogger } from './logger.js'
 import { isLoopbackHost } from './metrics/address.js'
 import { MetricsListenError, MetricsServer } from './metrics/server.js'
@@ -54,7 +54,14 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
     throw err
   }
   const log = await createLogger(config.logLevel, { name: config.name })
-  const node = new Murmur({ ...config, metrics: config.metrics != null, logger: log })
+  let node: Murmur
+  try {
+    node = new Murmur({ ...config, metrics: config.metrics != null, logger: log })
+  } catch (err) {
+    if (!(err instanceof DataDirError)) throw err
+    io.stderr(`murmurd: ${err.message}\n`)
+    return 1
+  }
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
   const metrics = node.metrics != null && config.metrics != null ? new MetricsServer(node.metrics, config.metrics, log.child({ component: 'metrics' })) : undefined
   try {

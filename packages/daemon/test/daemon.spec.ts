@@ -3,7 +3,9 @@
  * lock, the socket's life cycle and permissions, identity and shutdown.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { MURMURD, TestCluster, run, waitFor } from './harness.js'
@@ -68,6 +70,20 @@ describe('murmurd process', () => {
     assert.equal(second.code, 1)
     assert.match(second.stderr, /in use by another murmurd \(pid \d+\)/)
     assert.equal((await node.ctl(['status'])).code, 0, 'the first daemon still serves')
+  })
+
+  // root can chmod any directory: the refusal is seen as another user (nobody), through setpriv
+  const asNobody = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v setpriv']).status === 0
+  it('refuses a data dir it cannot make private in one line, exit 1, without a stack trace', { skip: asNobody ? false : 'needs root and setpriv to run murmurd as nobody' }, async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'murmur-shared-'))
+    try {
+      chmodSync(shared, 0o755) // root's, readable by all: nobody can neither own it nor chmod it
+      const result = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MURMURD, '--name', 'nodir', '--data-dir', shared, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'],
+        { env: { PATH: process.env.PATH, HOME: join(shared, 'home') }, timeoutMs: 20_000 })
+      assert.deepEqual([result.code, result.stderr], [1, `murmurd: cannot use data dir ${shared}: EPERM: operation not permitted; it must be a directory this user owns, or can create\n`])
+    } finally {
+      rmSync(shared, { recursive: true, force: true })
+    }
   })
 
   it('refuses a socket path where another daemon listens, and leaves that daemon alone', async () => {
