@@ -149,6 +149,23 @@ describe('murmurctl template and exec', () => {
     assert.equal(await t.stop(), 0)
   })
 
+  it('exec: a SIGTERM that arrives while the command is being restarted stops murmurctl, and starts nothing more', async () => {
+    const log = join(cluster.dir, 'slow-stop.log')
+    const script = join(cluster.dir, 'slow-stop.sh')
+    // stops slowly: the restart waits for it, and the SIGTERM for murmurctl comes meanwhile
+    writeFileSync(script, `#!/bin/sh\necho "start $DB_PORT" >> ${log}\ntrap 'echo stopping >> ${log}; sleep 1; exit 0' TERM\nwhile true; do sleep 0.05; done\n`)
+    chmodSync(script, 0o755)
+    const e = background(alice, ['exec', '--prefix', 'app/', '--', script])
+    await waitFor(() => read(log).startsWith('start '), 'the command to start', 15_000)
+    await alice.put('app/db/port', '9400')
+    await waitFor(() => read(log).endsWith('stopping\n'), 'the restart to begin', 15_000)
+    e.child.kill('SIGTERM')
+    let code: number | null | undefined
+    void e.exited.then(c => { code = c })
+    await waitFor(() => code !== undefined, 'murmurctl exec to exit', 10_000)
+    assert.equal(read(log).split('\n').filter(line => line.startsWith('start')).length, 1, 'no command started after the SIGTERM')
+  })
+
   it('exec runs a command with the keys as variables and restarts it when they change on another node', async () => {
     const log = join(cluster.dir, 'child.log')
     const script = join(cluster.dir, 'child.sh')

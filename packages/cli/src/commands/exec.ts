@@ -70,8 +70,12 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
     await exited
     clearTimeout(timer)
   }
-  // our own SIGINT/SIGTERM go to the command; we exit when it does
-  const forward = (signal: NodeJS.Signals): void => { child?.kill(signal) }
+  // our own SIGINT/SIGTERM go to the command; we exit when it does (during a restart: once the old one has, starting none)
+  let interrupted: NodeJS.Signals | undefined
+  const forward = (signal: NodeJS.Signals): void => {
+    if (restarting) interrupted ??= signal
+    child?.kill(signal)
+  }
   process.on('SIGINT', forward)
   process.on('SIGTERM', forward)
   try {
@@ -90,6 +94,11 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
       restarting = true
       await stopChild(opts.signal)
       restarting = false
+      if (interrupted !== undefined) {
+        say(`${command[0]} stopped by ${interrupted} during its restart: not started again`)
+        exitCode = 128 + (constants.signals[interrupted] ?? 0)
+        finished.abort()
+      }
       if (!finished.signal.aborted) start(env)
     })
     if (ctx.signal.aborted) await stopChild('SIGTERM')
