@@ -273,12 +273,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'second-version-after-collection': () => scenario(9848, { hostile: true, before31: true }),
   /** Hostile seed 14630: n1 held only the later-stamped of m0's two versions of m0:11, refused m0:12 for order and stayed at m0:11 for good; an order refusal now asks for the held seq again. */
   'order-after-unseen-version': () => scenario(14630, { hostile: true }),
-  /**
-   * Hostile seed 50034, the simulator's (2 links a node, a 3-group split longer than the 15–40 s retention): n7,
-   * counting every other member out, collected m0:7–8 alone; no other honest node held them, so each took n7's floor by
-   * the stuck rule, `STUCK_MS` after it first saw it, four hops from n7 to n4: later than the run's end. Runs whose
-   * retention is shorter than they are now settle `STUCK_HOPS` such waits longer.
-   */
+  /** Hostile seed 50034, the simulator's settle: n7 collected m0:7–8 alone; the others took its floor by the stuck rule, a hop at a time, four to n4 (see the README). */
   'stuck-floor-hops': () => drawn(50034, { hostile: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
