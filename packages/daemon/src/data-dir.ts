@@ -2,10 +2,13 @@
  * The data dir: created 0700 (it holds the identity key, the database and the
  * socket), and locked so that two daemons never share one replica.
  *
- * The lock is a pid file created with O_EXCL. Node has no flock(), so a lock
- * left by a crashed daemon is recognised by its pid no longer running.
+ * The lock is a pid file created with O_EXCL, which the daemon keeps open
+ * while it runs. Node has no flock(), so a lock left by a crashed daemon is
+ * recognised by its pid no longer running, or (where /proc shows it) by the
+ * process now under that pid holding neither the lock nor the database open:
+ * after a reboot, or a crash long ago, another program may have the pid.
  */
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { DataDirError, DataDirLockedError } from './errors.js'
 
@@ -26,16 +29,20 @@ export interface DataDirLock {
   release(): void
 }
 
-export function lockDataDir (dir: string): DataDirLock {
+export function lockDataDir (dataDir: string): DataDirLock {
+  // as /proc shows open files: symbolic links resolved
+  const dir = realpathSync(dataDir)
   const path = join(dir, LOCK_FILE)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-      return { release: () => releaseIfOurs(path) }
+      // held open while this daemon runs: the sign that the pid in it is still ours
+      const held = openSync(path, 'r')
+      return { release: () => { closeSync(held); releaseIfOurs(path) } }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const holder = readPid(path)
-      if (holder != null && holder !== process.pid && isAlive(holder)) {
+      if (holder != null && holder !== process.pid && holds(holder, [path, join(dir, 'murmur.db')])) {
         throw new DataDirLockedError(`data dir ${dir} is in use by another murmurd (pid ${holder}); stop it first or choose another --data-dir`)
       }
       rmSync(path, { force: true })
@@ -55,6 +62,29 @@ function readPid (path: string): number | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * Whether `pid` runs and may be the daemon that holds the lock: it has one of
+ * `files` open (the lock, or the database an older murmurd that did not keep
+ * the lock open has). Where its open files cannot be read (no /proc, another
+ * user's process), running is enough.
+ */
+function holds (pid: number, files: string[]): boolean {
+  if (!isAlive(pid)) return false
+  let fds: string[]
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`)
+  } catch {
+    return true
+  }
+  return fds.some(fd => {
+    try {
+      return files.includes(readlinkSync(`/proc/${pid}/fd/${fd}`))
+    } catch {
+      return false
+    }
+  })
 }
 
 function isAlive (pid: number): boolean {

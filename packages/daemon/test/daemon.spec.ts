@@ -3,8 +3,8 @@
  * lock, the socket's life cycle and permissions, identity and shutdown.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -70,6 +70,27 @@ describe('murmurd process', () => {
     assert.equal(second.code, 1)
     assert.match(second.stderr, /in use by another murmurd \(pid \d+\)/)
     assert.equal((await node.ctl(['status'])).code, 0, 'the first daemon still serves')
+    // the same dir through a symbolic link is the same dir
+    const link = join(cluster.dir, 'locked-link')
+    symlinkSync(node.dataDir, link)
+    const third = await murmurd(['--name', 'locked', '--data-dir', link, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+    assert.equal(third.code, 1, third.stderr)
+    assert.match(third.stderr, /in use by another murmurd \(pid \d+\)/)
+  })
+
+  it('takes over a lock whose pid another program has now (after a reboot, any pid is anyone\'s)', async () => {
+    const dir = join(cluster.dir, 'reused')
+    mkdirSync(dir, { mode: 0o700 })
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+    try {
+      writeFileSync(join(dir, 'murmurd.pid'), `${other.pid}\n`)
+      const node = cluster.node('reused')
+      await node.start()
+      assert.equal(readFileSync(join(dir, 'murmurd.pid'), 'utf8'), `${node.process?.pid}\n`, 'the lock is the new daemon\'s')
+      await node.stop()
+    } finally {
+      other.kill('SIGKILL')
+    }
   })
 
   // root can chmod any directory: the refusal is seen as another user (nobody), through setpriv
