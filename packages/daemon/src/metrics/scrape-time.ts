@@ -120,7 +120,7 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
   gauge('murmur_ops_held', 'Ops from peers waiting for this node\'s clock: stamped beyond --max-clock-skew ahead of it.', s => s.held)
   gauge('murmur_ops_waiting', 'Ops from peers waiting for an earlier op of their writer or for the clock (held ones included).', s => s.waiting)
   gauge('murmur_ops_waiting_bytes', 'Bytes of the waiting ops (the budget is 64 MiB).', s => s.waitingBytes)
-  gauge('murmur_keys', 'Live keys in this replica.', s => s.keys)
+  gauge('murmur_keys', 'Live keys in this replica (an expired value counts until it is collected, as in status).', s => s.keys)
   gauge('murmur_tombstones', 'Deleted keys whose tombstones this replica still holds.', s => s.tombstones)
   gauge('murmur_database_size_bytes', 'Size of murmur.db.', s => s.databaseBytes)
   gauge('murmur_wal_size_bytes', 'Size of murmur.db-wal, the write-ahead log.', s => s.walBytes)
