@@ -285,7 +285,7 @@ function wholeNumber (flag: string, value: string): number {
 }
 
 function positiveInteger (flag: string, value: string): number {
-  const n = Number(value)
+  const n = digits(String(value)) // not Number(): it takes 0x10, 1e3 and ' 5 ' too
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${flag} "${value}": expected a positive whole number`)
   return n
 }

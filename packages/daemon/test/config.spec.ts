@@ -80,7 +80,7 @@ describe('murmurd configuration', () => {
     assert.equal(config([]).peerLinks, 8)
     assert.equal(config(['--peer-links', '2']).peerLinks, 2)
     assert.equal(config([], { MURMUR_PEER_LINKS: '100' }).peerLinks, 100)
-    for (const bad of ['0', '-1', '2.5', 'many']) {
+    for (const bad of ['0', '-1', '2.5', 'many', '0x10', '1e3', ' 5']) {
       assert.throws(() => config(['--peer-links', bad]), { name: 'ConfigError', message: `invalid --peer-links "${bad}": expected a positive whole number` }, bad)
     }
   })
