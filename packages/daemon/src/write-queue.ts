@@ -76,22 +76,25 @@ export class WriteQueue {
     const batch = admitted(this.take())
     if (this.pending.length > 0) this.schedule()
     if (batch.length === 0) return
-    let ops: Op[]
+    let ops: Op[] | undefined
     let durable: Promise<void> | undefined
     try {
       ops = this.commit(batch.length === 1 ? (batch[0] as Pending).changes : batch.flatMap(p => p.changes))
       durable = this.hooks.durable?.(batch.length)
     } catch (err) {
+      // committed, but the sync failed at once: the ops will never be told, as when it fails later
+      if (ops !== undefined) this.hooks.lost?.(ops)
       for (const p of batch) p.reject(err as Error)
       return
     }
+    const committed = ops
     const answer = (): void => {
       let start = 0
       for (const p of batch) {
-        p.resolve(ops.slice(start, start + p.changes.length))
+        p.resolve(committed.slice(start, start + p.changes.length))
         start += p.changes.length
       }
-      this.hooks.after?.(ops)
+      this.hooks.after?.(committed)
     }
     if (durable === undefined && this.unanswered === 0) {
       answer()
@@ -101,7 +104,7 @@ export class WriteQueue {
     this.unanswered++
     const previous = this.tail
     this.tail = previous.then(async () => { await durable }, async () => { await durable }).then(answer, (err: Error) => {
-      this.hooks.lost?.(ops)
+      this.hooks.lost?.(committed)
       for (const p of batch) p.reject(err)
     }).finally(() => { this.unanswered-- }).catch(() => {}) // every writer was answered above
   }

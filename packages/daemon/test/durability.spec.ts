@@ -6,6 +6,8 @@
  * answer written back: every answer must follow an fsync made after its
  * request was read. With --durability normal strace slows every fsync to
  * 300 ms instead: a put that waited for one could not be answered in less.
+ * strace also makes fsyncs of the WAL fail (EIO), to check what a failed one
+ * leaves behind.
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
@@ -14,6 +16,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { MurmurClient } from '@murmur/protocol'
 import { MURMURD, TestCluster, waitFor } from './harness.js'
+import { startWatch } from './watch-client.js'
 
 const strace = spawnSync('strace', ['-V']).status === 0
 const skip = strace ? false : 'strace is not installed (apt-get install -y strace)'
@@ -117,6 +120,26 @@ describe('durability', { skip }, () => {
     assert.equal(puts.length, 80, 'every put and its answer found in the trace')
     assert.equal(covered.length, puts.length)
     assert.ok(fsyncs.length < puts.length, `${fsyncs.length} fsyncs for ${puts.length} puts: concurrent puts should share them`)
+  })
+
+  it('a put whose fsync fails on the event loop holds back no later change from watchers', async () => {
+    // every fsync of the WAL from the third on fails, as on a disk that went bad (the start makes two)
+    const node = cluster.node('eio')
+    await node.start({ prefix: ['strace', '-f', '-o', join(cluster.dir, 'eio.strace'), '-P', join(node.dataDir, 'murmur.db-wal'), '-e', 'trace=fsync,fdatasync', '-e', 'inject=fsync,fdatasync:error=EIO:when=3+'] })
+    const watch = startWatch(node)
+    try {
+      await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watch to be ready')
+      // a lone writer's fsync runs on the event loop: committed, then refused
+      const refused = await node.ctl(['put', 'a', '1'])
+      assert.equal(refused.code, 1, refused.stdout)
+      assert.match(refused.stderr, /write not known to be on disk: EIO/)
+      assert.equal((await node.ctl(['put', 'b', '2', '--ttl', '1s'])).code, 1)
+      // its expiry is told as a peer's change is: after every own change numbered before it
+      await waitFor(() => watch.events().some(e => e.type === 'expire' && e.key === 'b'), 'the watch to hear b expire', 10_000)
+    } finally {
+      await watch.stop()
+      await node.stop('SIGKILL')
+    }
   })
 
   it('with --durability normal, puts are acknowledged without waiting for an fsync', async () => {

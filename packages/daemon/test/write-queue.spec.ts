@@ -64,6 +64,22 @@ describe('write queue', () => {
     assert.deepEqual((await queue.submit([change('b')])).map(op => op.key), ['b'])
   })
 
+  it('a sync that fails at once (a lone writer\'s fsync on this thread) reports its committed ops lost, as a later failure does', async () => {
+    const lost: string[][] = []
+    const after: string[][] = []
+    let calls = 0
+    const queue = new WriteQueue(asOps, {
+      durable: () => { if (++calls === 1) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }); return undefined },
+      after: ops => { after.push(ops.map(op => op.key)) },
+      lost: ops => { lost.push(ops.map(op => op.key)) }
+    })
+    await assert.rejects(queue.submit([change('a')]), /EIO/)
+    // without it, the node's change order waits for 'a' for good, and holds every peer's change from then on
+    assert.deepEqual(lost, [['a']], 'the committed ops are reported lost')
+    assert.deepEqual((await queue.submit([change('b')])).map(op => op.key), ['b'])
+    assert.deepEqual(after, [['b']])
+  })
+
   it('answers at once when the sync is synchronous and nothing is waiting', async () => {
     let synced = 0
     const queue = new WriteQueue(asOps, { durable: () => { synced++; return undefined } })
