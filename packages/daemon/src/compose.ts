@@ -120,11 +120,26 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
  */
 export async function shutdown (running: Running): Promise<void> {
   let failure: unknown
-  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { try { stoppedInBoot(running.store) } finally { running.store.close() } }]) {
+  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { closeStore(running.store) }]) {
     try { await step() } catch (err) { failure ??= err }
   }
   running.lock.release()
   if (failure !== undefined) throw failure
+}
+
+/**
+ * Notes the stop and closes the store. A full disk may refuse the note: it
+ * costs nothing then (the mark of this boot left open only makes a run after
+ * a reboot number its changes anew), so the stop goes on as a clean one.
+ */
+function closeStore (store: SqliteStore): void {
+  try {
+    stoppedInBoot(store)
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_FULL') throw err
+  } finally {
+    store.close()
+  }
 }
 
 /** The parts around the replica, wired to each other. */

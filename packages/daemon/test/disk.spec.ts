@@ -137,6 +137,43 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
   })
 })
 
+describe('a stop on a full disk', { skip: isRoot ? false : 'needs root to mount a small tmpfs' }, () => {
+  const cluster = new TestCluster()
+  const mount = join(cluster.dir, 'small')
+  let node: TestNode
+
+  before(async () => {
+    mkdirSync(mount)
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mount])
+    assert.equal(mounted.status, 0, `mount: ${mounted.stderr?.toString()}`)
+    node = new TestNode('stop', join(mount, 'stop'))
+    cluster.nodes.set('stop', node)
+    await node.start()
+  })
+  after(async () => {
+    await node?.stop('SIGKILL')
+    spawnSync('umount', [mount])
+    await cluster.close()
+  })
+
+  it('is a clean stop: exit 0, no stack trace, and the node starts again once space returns', async () => {
+    await node.put('kept', 'value')
+    const filler = fill(mount)
+    const client = await RawClient.connect(node.socket)
+    // until even a tiny write finds no room in the WAL
+    let refused = false
+    for (let i = 0; i < 500 && !refused; i++) refused = (await client.request('kv_put', { key: `tiny:${i}`, value: 'x' })).error?.code === 1001
+    client.destroy()
+    assert.ok(refused, 'the disk refused a write')
+    assert.equal(await node.stop(), 0, node.stderr.slice(-2000))
+    assert.doesNotMatch(node.stderr, /SqliteError|\n\s+at /, 'no stack trace')
+    assert.equal(existsSync(node.socket), false, 'the socket is removed')
+    rmSync(filler)
+    await node.start()
+    assert.equal((await node.ctl(['get', 'kept'])).stdout, 'value\n')
+  })
+})
+
 describe('a murmur.db that is not ours or is damaged', () => {
   const dir = mkdtempSync(join(tmpdir(), 'murmur-disk-'))
   after(() => { rmSync(dir, { recursive: true, force: true }) })
