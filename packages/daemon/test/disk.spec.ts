@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -213,6 +213,25 @@ describe('a murmur.db that is not ours or is damaged', () => {
     console.log(message)
   })
 
+  it('refuses its own database found damaged after a kill -9, leaving it and the WAL the crash left byte for byte as they were', async () => {
+    const dataDir = join(dir, 'crashed')
+    mkdirSync(dataDir, { mode: 0o700 })
+    const path = join(dataDir, DB)
+    writeDatabase(path) // 500 keys in the file itself, then murmurd's last writes left in the WAL by a kill -9
+    const node = new TestNode('crashed', dataDir)
+    await node.start()
+    for (let i = 0; i < 5; i++) await node.put(`late:${i}`, `value ${i}`)
+    await node.stop('SIGKILL')
+    assert.ok(statSync(`${path}-wal`).size > 0, 'the WAL holds the last writes')
+    damagePage(path)
+    const before = [readFileSync(path), readFileSync(`${path}-wal`)]
+    const result = await murmurd(dataDir)
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(humanLines(result.stderr)[0] as string, /^murmurd: .*murmur\.db is damaged: /)
+    assert.ok(readFileSync(path).equals(before[0] as Buffer), 'murmur.db is byte-identical: nothing of the WAL was moved into it')
+    assert.ok(readFileSync(`${path}-wal`).equals(before[1] as Buffer), 'the WAL is left as the crash left it')
+  })
+
   it('refuses its own database copied through text that cut a record\'s key at its U+0000 (the sqlite3 shell\'s .dump), unchanged', async () => {
     await refused('cut', path => {
       const store = SqliteStore.open(path)
@@ -252,6 +271,12 @@ describe('a murmur.db that is not ours or is damaged', () => {
 
 /** Our database with 500 keys, then 256 bytes of 0xFF over the middle of a kv_store leaf page. */
 function writeDamagedDatabase (path: string): void {
+  writeDatabase(path)
+  damagePage(path)
+}
+
+/** Our database with 500 keys, closed cleanly (all in the file, no WAL). */
+function writeDatabase (path: string): void {
   const store = SqliteStore.open(path)
   store.transaction(() => {
     for (let i = 0; i < 500; i++) {
@@ -261,10 +286,17 @@ function writeDamagedDatabase (path: string): void {
   })
   store.close()
   assert.equal(existsSync(`${path}-wal`), false, 'closed cleanly: the WAL is checkpointed away')
-  const db = new Database(path, { readonly: true })
+}
+
+/** 256 bytes of 0xFF over the middle of a kv_store leaf page of `path`, found in a copy (the file and its WAL are left alone). */
+function damagePage (path: string): void {
+  const copy = `${path}.look`
+  copyFileSync(path, copy)
+  const db = new Database(copy, { readonly: true })
   const pageSize = db.pragma('page_size', { simple: true }) as number
   const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'kv_store' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[]
   db.close()
+  for (const end of ['', '-wal', '-shm']) rmSync(copy + end, { force: true })
   assert.ok(leaves.length >= 3, `${leaves.length} leaf pages`)
   const page = leaves[Math.floor(leaves.length / 2)] as number
   const fd = openSync(path, 'r+')

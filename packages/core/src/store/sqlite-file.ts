@@ -2,6 +2,7 @@
  * Checks an SQLite file before the store uses it: empty, murmur's own at this
  * schema version, or something to refuse without writing a byte.
  */
+import { existsSync, rmSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
 import { mendRenumbered } from './change-entries.js'
@@ -118,18 +119,39 @@ function schemaVersion (db: Database.Database): unknown {
 }
 
 /**
+ * `inspect`, then the checks of a file of ours, on a read-only connection: a
+ * read-write one, closed after a refusal, would move a WAL a crash left into
+ * the refused file and delete it.
+ */
+function checked (path: string): boolean | 'migrate' {
+  // what the connection makes for a file in WAL mode (an empty WAL and its index), and cannot remove as it closes
+  const made = [`${path}-wal`, `${path}-shm`].filter(file => !existsSync(file))
+  const db = new Database(path, { readonly: true })
+  try {
+    db.pragma('busy_timeout = 5000')
+    const empty = inspect(db, path)
+    if (empty !== true) checkIntegrity(db, path)
+    if (empty !== true) refuseCutKeys(db, path)
+    db.close()
+    return empty
+  } catch (err) {
+    db.close()
+    if (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size === 0) for (const file of made) rmSync(file, { force: true })
+    throw err
+  }
+}
+
+/**
  * Opens `path` (or ':memory:') in WAL mode, creating the schema in a new or
  * empty file. Throws `StoreVersionError` or `ForeignDatabaseError`, without
  * changing the file, when it holds something else, and `DamagedDatabaseError`
  * when SQLite finds our own file damaged.
  */
 export function openDatabase (path: string, full: boolean, checkpoints: boolean): Database.Database {
+  const empty = path === ':memory:' || !existsSync(path) ? true : checked(path)
   const db = new Database(path)
   try {
     db.pragma('busy_timeout = 5000')
-    const empty = inspect(db, path)
-    if (empty !== true) checkIntegrity(db, path)
-    if (empty !== true) refuseCutKeys(db, path)
     if (path !== ':memory:') {
       db.pragma('journal_mode = WAL')
       // better-sqlite3 builds SQLite to default WAL databases to NORMAL; set it explicitly.
