@@ -63,7 +63,8 @@ export function clearBackups (dataDir: string): void {
   } catch {
     return
   }
-  for (const name of names) if (name.endsWith('.db')) rmSync(join(dir, name), { force: true })
+  // with the journal files SQLite keeps beside one it was writing when the run was killed
+  for (const name of names) if (/\.db(-wal|-shm|-journal)?$/.test(name)) rmSync(join(dir, name), { force: true })
 }
 
 /**

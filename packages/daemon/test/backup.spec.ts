@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
@@ -142,6 +142,23 @@ describe('murmurctl backup and restore', () => {
       other.destroy()
     }
     await waitFor(() => readdirSync(join(node.dataDir, 'backups')).length === 0, 'the closed connection\'s backup to be removed')
+  })
+
+  it('a backup a killed murmurd was streaming is removed at the next start, with the journal files SQLite kept beside it', async () => {
+    const node = await cluster.start('kate')
+    const maker = await RawClient.connect(node.socket)
+    try {
+      assert.ok((await maker.request('node_backup', {})).result?.bytes > 0)
+      await node.stop('SIGKILL') // while the backup is still being streamed
+    } finally {
+      maker.destroy()
+    }
+    const dir = join(node.dataDir, 'backups')
+    const [made] = readdirSync(dir)
+    assert.ok(made?.endsWith('.db'), `the backup is left: ${readdirSync(dir).join(', ')}`)
+    for (const suffix of ['-wal', '-shm']) writeFileSync(join(dir, made + suffix), '')
+    await node.start()
+    assert.deepEqual(readdirSync(dir), [], 'nothing of the backup is left')
   })
 
   it('interrupted (Ctrl-C), murmurctl backup leaves no .part behind', async () => {
