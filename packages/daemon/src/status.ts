@@ -109,9 +109,13 @@ const HEALTH_PROBE_PADDING = '.'.repeat(64 * 1024)
 
 /**
  * Whether the database takes a write now: 64 KiB into a meta row of this
- * node's own, never replicated (room for a typical put, not just one page).
+ * node's own, never replicated (room for a typical put, not just one page),
+ * and no fsync has failed since it opened.
  */
 export function probeHealth (store: SqliteStore): { writable: boolean, error?: string } {
+  // a write SQLite takes is not one murmurd can acknowledge once an fsync failed (see core's WalFile)
+  const failure = store.wal?.failure
+  if (failure !== undefined) return { writable: false, error: `an fsync of the WAL failed (${failure.message}); restart murmurd` }
   try {
     store.setMeta('health_probe', `${Date.now()} ${HEALTH_PROBE_PADDING}`)
     return { writable: true }

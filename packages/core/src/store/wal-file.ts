@@ -9,6 +9,12 @@
  * write is in the file by then), and the disk serves one flush at a time, so
  * a flush of its own right before a writer's would make that writer wait for
  * two.
+ *
+ * Once an fsync has failed, every later one fails with it (`failure`): Linux
+ * may drop the pages it could not write and mark them clean, so a later fsync
+ * that succeeds says nothing of them, and a WAL with a hole loses, at the next
+ * open, every commit after the hole. Nothing written after a failed fsync can
+ * be known to be on disk until the store is opened again.
  */
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
@@ -24,6 +30,8 @@ export class WalFile {
   private waiters: Array<() => void> = []
   /** Closed (the store closed): fsyncs fail at once, and never touch a descriptor number that may be reused. */
   private closed = false
+  /** The first fsync that failed, if one has. */
+  private failed?: Error
 
   private constructor (private readonly fd: number) {}
 
@@ -37,12 +45,17 @@ export class WalFile {
     return this.begun
   }
 
+  /** Why no fsync can succeed any more (one failed), if so. */
+  get failure (): Error | undefined {
+    return this.failed
+  }
+
   /** An fsync on libuv's thread pool, so the event loop goes on meanwhile. */
   async sync (): Promise<void> {
     this.open()
     const id = this.begin()
     try {
-      await new Promise<void>((resolve, reject) => { fsync(this.fd, err => { if (err != null) reject(err); else resolve() }) })
+      await new Promise<void>((resolve, reject) => { fsync(this.fd, err => { if (err != null) reject(this.fail(err)); else resolve() }) })
       this.completed = Math.max(this.completed, id)
     } finally {
       this.settle(id)
@@ -54,7 +67,11 @@ export class WalFile {
     this.open()
     const id = this.begin()
     try {
-      fsyncSync(this.fd)
+      try {
+        fsyncSync(this.fd)
+      } catch (err) {
+        throw this.fail(err as Error)
+      }
       this.completed = Math.max(this.completed, id)
     } finally {
       this.settle(id)
@@ -96,6 +113,15 @@ export class WalFile {
 
   private open (): void {
     if (this.closed) throw new Error('the store is closed: its WAL can no longer be fsynced')
+    const failed = this.failed
+    if (failed !== undefined) {
+      throw Object.assign(new Error(`an earlier fsync of the WAL failed (${failed.message}), so nothing written since is known to be on disk; restart murmurd: it opens what the disk holds`), { code: (failed as NodeJS.ErrnoException).code })
+    }
+  }
+
+  private fail (err: Error): Error {
+    this.failed ??= err
+    return err
   }
 
   private begin (): number {
