@@ -3,6 +3,7 @@
  */
 import { CommanderError } from 'commander'
 import { ConditionFailedCode, VersionNotFoundCode, InvalidBase64Error, InvalidTtlCode, isSchemaRefusal, MurmurRpcError, SocketPathError } from '@murmur/protocol/client'
+import { displayText } from './format.js'
 
 export const ExitCode = {
   Ok: 0,
@@ -23,7 +24,7 @@ export class KeyNotFoundError extends Error {
   override name = 'KeyNotFoundError'
 
   constructor (key: string) {
-    super(`key not found: ${key}`)
+    super(`key not found: ${displayText(key)}`)
   }
 }
 

@@ -1,0 +1,27 @@
+/**
+ * `murmurctl` on a real `murmurd` with keys that hold line breaks and other
+ * control characters: every message and every human-readable line stays one
+ * line, as the README promises.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { TestCluster, type TestNode } from './harness.js'
+
+describe('murmurctl with keys holding line breaks', () => {
+  let cluster: TestCluster
+  let node: TestNode
+  before(async () => {
+    cluster = new TestCluster()
+    node = await cluster.start('alice')
+  })
+  after(async () => { await cluster.close() })
+
+  it('a missing key is named on one line (exit 4), as a JSON string when it holds a line break', async () => {
+    for (const command of ['get', 'del', 'history']) {
+      const missing = await node.ctl([command, 'no\nkey'])
+      assert.equal(missing.code, 4, command)
+      assert.equal(missing.stderr, 'murmurctl: key not found: "no\\nkey"\n', command)
+    }
+    assert.equal((await node.ctl(['get', 'plain'])).stderr, 'murmurctl: key not found: plain\n')
+  })
+})
