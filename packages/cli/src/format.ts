@@ -4,12 +4,15 @@
  */
 import { typeOfEntry, valueText, type ChangeEvent, type Entry, type PeerInfo, type Version, type WireValueType } from '@murmur/protocol/client'
 
-// Line breaks and other control characters would break one-line-per-entry output.
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/
+// Line breaks (NEL and U+2028/9 too) and other control characters (C1 too) would break one-line-per-entry output.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/
+// JSON.stringify escapes only C0 controls, so the others it would leave raw are escaped here.
+const UNESCAPED = /[\u007f-\u009f\u2028\u2029]/g
 
 /** Text on one line: as is, or as a JSON string literal when it holds control characters. */
 export function displayText (text: string): string {
-  return CONTROL.test(text) ? JSON.stringify(text) : text
+  if (!CONTROL.test(text)) return text
+  return JSON.stringify(text).replace(UNESCAPED, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** A wire value for display: binary values as `base64:<...>`, json as compact JSON. */

@@ -24,4 +24,18 @@ describe('murmurctl with keys holding line breaks', () => {
     }
     assert.equal((await node.ctl(['get', 'plain'])).stderr, 'murmurctl: key not found: plain\n')
   })
+
+  it('list shows a key or value holding NEL, a C1 control or U+2028 as a JSON string literal, escapes included', async () => {
+    for (const key of ['odd/nel\u0085key', 'odd/csi\u009b31m', 'odd/ls\u2028key']) {
+      assert.equal((await node.ctl(['put', key, `v\u2029${key}`])).code, 0)
+    }
+    const listed = await node.ctl(['list', '--prefix', 'odd/'])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.equal(listed.stdout, [
+      '"odd/csi\\u009b31m" = "v\\u2029odd/csi\\u009b31m"',
+      '"odd/ls\\u2028key" = "v\\u2029odd/ls\\u2028key"',
+      '"odd/nel\\u0085key" = "v\\u2029odd/nel\\u0085key"',
+      ''
+    ].join('\n'))
+  })
 })
