@@ -266,4 +266,5 @@ root ($XDG_DATA_HOME/murmur or ~/.local/share/murmur).
 
 Exit codes: 0 ok, 1 the daemon answered with an error (or keygen could not
 write its file), 2 usage, 3 daemon unreachable or not answering, 4 key not
-found (for revert: no such version here), 5 a conditional write's condition failed (nothing was written).`
+found (for revert: no such version here), 5 a conditional write's condition failed (nothing was written),
+6 a schema refused the write or does not compile (nothing was written).`

@@ -48,7 +48,10 @@ describe('usage', () => {
     for (const command of ['put', 'get', 'del', 'list', 'watch', 'peers', 'connect', 'status']) {
       assert.match(top.stdout, new RegExp(`\\n  ${command} `))
     }
-    assert.match(top.stdout, /Exit codes:/)
+    const exitCodes = top.stdout.slice(top.stdout.indexOf('Exit codes:')).replace(/\s+/g, ' ')
+    for (const code of ['0 ok', '1 ', '2 usage', '3 daemon unreachable', '4 key not found', '5 a conditional write', '6 a schema refused']) {
+      assert.ok(exitCodes.includes(code), `--help names exit code ${code}`)
+    }
     const get = await run(['get', '--help'])
     assert.equal(get.code, 0)
     assert.match(get.stdout, /--meta/)
