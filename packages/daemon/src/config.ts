@@ -143,16 +143,17 @@ export function loadConfig (command: Command, argv: string[], env: Env): LoadedC
     if (sources.get('swarmKey') === 'default' && config.swarmKey != null) sources.set('swarmKey', joined)
     return { config, sources, print: raw.printConfig === true, ...(path !== undefined ? { file: path } : {}) }
   } catch (err) {
-    throw err instanceof ConfigError ? locate(err, command, located) : err
+    throw err instanceof ConfigError ? locate(err, command, sources) : err
   }
 }
 
-/** Adds the file and line to an error about a flag whose value came from the config file. */
-function locate (err: ConfigError, command: Command, located: Map<string, string>): ConfigError {
+/** Adds where a bad value came from (`MURMUR_X`, or the file and line) to an error naming its flag. */
+function locate (err: ConfigError, command: Command, sources: Map<string, string>): ConfigError {
   const flag = /--[a-z-]+/.exec(err.message)?.[0]
   const setting = settingsOf(command.options).find(s => s.long === flag)
-  const at = setting === undefined ? undefined : located.get(setting.attributeName())
-  return at === undefined ? err : new ConfigError(`${err.message} (set by ${setting?.fileKey} in ${at})`)
+  const from = setting === undefined ? undefined : sources.get(setting.attributeName())
+  if (setting === undefined || from === undefined || from === flag || from === 'default') return err
+  return new ConfigError(`${err.message} (set by ${from === setting.envName ? from : `${setting.fileKey} in ${from}`})`)
 }
 
 /** Gives each setting not set by a flag its value from `env`, when the variable is set. */

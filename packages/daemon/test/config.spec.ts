@@ -29,7 +29,13 @@ describe('murmurd configuration', () => {
   it('main() reads MURMUR_* from the env it is given', async () => {
     const { code, stderr } = await refused([], { MURMUR_NAME: 'x', MURMUR_GROUP: 'bad group!' })
     assert.equal(code, 2)
-    assert.equal(stderr, 'murmurd: invalid --group "bad group!": use 1-64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit\n')
+    assert.equal(stderr, 'murmurd: invalid --group "bad group!": use 1-64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit (set by MURMUR_GROUP)\n')
+  })
+
+  it('names the variable a bad value came from, and not one a flag overrode', () => {
+    assert.throws(() => config([], { MURMUR_PEER_LINKS: 'x' }), { name: 'ConfigError', message: 'invalid --peer-links "x": expected a positive whole number (set by MURMUR_PEER_LINKS)' })
+    assert.throws(() => config([], { MURMUR_LISTEN: 'nowhere' }), { message: /^invalid --listen "nowhere": .* \(set by MURMUR_LISTEN\)$/ })
+    assert.throws(() => config(['--peer-links', 'y'], { MURMUR_PEER_LINKS: '3' }), { message: 'invalid --peer-links "y": expected a positive whole number' })
   })
 
   it('never reads MURMUR_* from process.env', () => {
