@@ -153,6 +153,14 @@ describe('murmurd process', () => {
     assert.match(result.stderr, /address in use/)
   })
 
+  it('exits 1 with one line when the data dir cannot be made (a dangling link), not a stack trace', async () => {
+    const dataDir = join(cluster.dir, 'dangling')
+    symlinkSync(join(cluster.dir, 'nowhere'), dataDir)
+    const result = await murmurd(['--name', 'dangling', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /^murmurd: cannot use data dir .*dangling: ENOENT: .*; it must be a directory this user owns, or can create\n$/)
+  })
+
   it('a second SIGINT during shutdown forces the exit', async () => {
     const node = cluster.node('crashy')
     node.process?.kill('SIGINT')
