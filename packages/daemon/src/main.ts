@@ -98,6 +98,8 @@ function describeStartError (err: NodeJS.ErrnoException): string {
   const where = failed?.[1] ?? ''
   if (code === 'EADDRINUSE') return `cannot listen on ${where}: address in use; choose another --listen port, or tcp/0 for any free port`
   if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: address not available on this host; check --listen`
+  const unsupported = /(\/\S+): UnsupportedListenAddressError/.exec(err.message)
+  if (unsupported != null) return `cannot listen on ${unsupported[1]}: murmurd listens on TCP (e.g. /ip4/0.0.0.0/tcp/4001) and through relays (/p2p-circuit) only; check --listen`
   return err.message.split('\n')[0] ?? String(err)
 }
 

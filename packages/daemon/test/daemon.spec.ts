@@ -161,6 +161,12 @@ describe('murmurd process', () => {
     assert.match(result.stderr, /^murmurd: cannot use data dir .*dangling: ENOENT: .*; it must be a directory this user owns, or can create\n$/)
   })
 
+  it('exits 1 with one line naming a --listen address no transport takes', async () => {
+    const result = await murmurd(['--name', 'quic', '--data-dir', join(cluster.dir, 'quic'), '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--no-mdns', '--no-dht'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /^murmurd: cannot listen on \/ip4\/127\.0\.0\.1\/udp\/0\/quic-v1: murmurd listens on TCP .*; check --listen\n$/)
+  })
+
   it('a second SIGINT during shutdown forces the exit', async () => {
     const node = cluster.node('crashy')
     node.process?.kill('SIGINT')
