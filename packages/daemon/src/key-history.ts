@@ -63,7 +63,7 @@ export function revertWrite (replica: Replica, key: string, wanted: { origin: st
   const candidates: Op[] = [...(row !== undefined ? [row] : []), ...replica.history(key).map(entry => entry.op)]
   const found = candidates.find(op => op.origin === wanted.origin && op.seq === wanted.seq)
   if (found === undefined) {
-    throw rpcError('VersionNotFound', `${JSON.stringify(key)} has no version ${wanted.origin}/${wanted.seq} on this node (murmurctl history ${key} lists those it holds)`, { key, version: wanted })
+    throw rpcError('VersionNotFound', `${JSON.stringify(key)} has no version ${wanted.origin}/${wanted.seq} on this node (murmurctl history ${shellWord(key)} lists those it holds)`, { key, version: wanted })
   }
   return found.value === null ? { key, value: null } : { key, value: found.value, type: found.type ?? 'text' }
 }
@@ -82,4 +82,11 @@ function versionEntry (op: Op, current: boolean, nameOf: (peer: string) => strin
     current,
     ...(past?.conflict !== undefined ? { conflictCursor: past.conflict } : {})
   }
+}
+
+/** `key` as the shell would take it for one argument of murmurctl (a hint must work when pasted); `<key>` when no one-line word holds it. */
+function shellWord (key: string): string {
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(key)) return '<key>'
+  const word = /^[\w./:@%+=,-]+$/.test(key) ? key : `'${key.replaceAll("'", "'\\''")}'`
+  return key.startsWith('-') ? `-- ${word}` : word
 }

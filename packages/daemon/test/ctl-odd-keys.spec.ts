@@ -38,4 +38,20 @@ describe('murmurctl with keys holding line breaks', () => {
       ''
     ].join('\n'))
   })
+
+  it('revert of a version a key lacks suggests a history command the shell takes as one key', async () => {
+    const hints: Array<[string, string]> = [
+      ['plain/key', 'murmurctl history plain/key'],
+      ['my key', "murmurctl history 'my key'"],
+      ["it's $HOME", "murmurctl history 'it'\\''s $HOME'"],
+      ['-dash', 'murmurctl history -- -dash'],
+      ['two\nlines', 'murmurctl history <key>']
+    ]
+    for (const [key, hint] of hints) {
+      const missing = await node.ctl(['revert', '--', key, '12D3KooWNobody/1'])
+      assert.equal(missing.code, 4, key)
+      assert.equal(missing.stderr.split('\n').length, 2, `one line for ${JSON.stringify(key)}: ${missing.stderr}`)
+      assert.ok(missing.stderr.includes(`(${hint} lists those it holds)`), `${JSON.stringify(key)}: ${missing.stderr}`)
+    }
+  })
 })
