@@ -76,7 +76,7 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .option('--socket <path>', 'the daemon\'s socket (default: found as below)')
     .option('--data-dir <dir>', 'the daemon\'s data dir; its socket is <dir>/murmurd.sock')
     .option('--name <name>', 'the daemon\'s name, for its default data dir')
-    .option('--timeout <ms>', 'how long to wait for each answer from murmurd', positiveInteger, DEFAULT_TIMEOUT_MS)
+    .option('--timeout <ms>', 'how long to wait for each answer from murmurd', milliseconds, DEFAULT_TIMEOUT_MS)
     .option('--json', 'print machine-readable JSON')
     .addHelpText('after', HELP_FOOTER)
   const context = (command: Command): CommandContext => toContext(command.optsWithGlobals<GlobalOptions>(), io, signal)
@@ -143,13 +143,13 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .requiredOption('--template <file>', 'a Liquid template: keys["name"], json["name"], entries')
     .requiredOption('--out <file>', 'the file to write (replaced whole, keeping its mode)')
     .option('--exec <command>', 'run this (with /bin/sh) after each change of the file')
-    .option('--exec-timeout <ms>', 'SIGTERM the command after this long', positiveInteger, 30_000)
+    .option('--exec-timeout <ms>', 'SIGTERM the command after this long', milliseconds, 30_000)
     .option('--once', 'render once (and run --exec if the file changed), then exit')
     .action(async (opts: TemplateOptions, command: Command) => { await (await import('./commands/template.js')).template(context(command), opts) })
   program.command('exec').description('run a command with the keys under a prefix as environment variables, restarted when they change (after envconsul)')
     .requiredOption('--prefix <prefix>', 'the keys to pass: app/db/port under app/ becomes DB_PORT')
     .option('--signal <name>', 'how to stop the command before a restart', signalName, 'SIGTERM')
-    .option('--kill-timeout <ms>', 'SIGKILL it if it has not exited this long after --signal', positiveInteger, 10_000)
+    .option('--kill-timeout <ms>', 'SIGKILL it if it has not exited this long after --signal', milliseconds, 10_000)
     .argument('<command...>', 'the command and its arguments (after --)')
     .action(async (words: string[], opts: ExecOptions, command: Command) => { outcome.code = await (await import('./commands/exec.js')).exec(context(command), words, opts) })
   program.command('invite').description('print a ticket that joins a new node to this group (murmurd --join); for a closed group it is a secret')
@@ -217,6 +217,14 @@ function positiveInteger (text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
   return n
+}
+
+/** The longest a Node timer waits; past it, setTimeout fires at once. */
+const MAX_TIMER_MS = 2_147_483_647
+
+function milliseconds (text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_TIMER_MS) throw new InvalidArgumentError(`expected a positive integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`)
+  return Number(text)
 }
 
 function signalName (text: string): NodeJS.Signals {

@@ -35,6 +35,16 @@ describe('usage', () => {
     }
   })
 
+  it('exits 2 for a --timeout, --exec-timeout or --kill-timeout past what a timer can wait, before connecting', async () => {
+    const socket = ['--socket', '/nonexistent/murmurd.sock']
+    for (const argv of [['--timeout', '2147483648', 'status'], ['template', '--prefix', 'p', '--template', 't', '--out', 'o', '--exec-timeout', '9999999999'], ['exec', '--prefix', 'p', '--kill-timeout', '2147483648', '--', 'true']]) {
+      const { code, stderr } = await run([...socket, ...argv])
+      assert.equal(code, 2, argv.join(' '))
+      assertOneLine(stderr, /expected a positive integer of ms, at most 2147483647 \(about 24\.8 days\)/)
+    }
+    assert.equal((await run([...socket, '--timeout', '2147483647', 'status'])).code, 3)
+  })
+
   it('exits 2 for put --base64 with a value that is not base64, before connecting', async () => {
     const { code, stderr } = await run(['--socket', '/nonexistent/murmurd.sock', 'put', 'k', 'not base64!', '--base64'])
     assert.equal(code, 2)
