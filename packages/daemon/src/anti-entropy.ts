@@ -14,6 +14,7 @@ import type { AntiEntropyStatus } from '@murmur/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { SyncService } from './sync/sync-service.js'
+import { MAX_TIMER_MS } from './max-timer.js'
 
 export interface AntiEntropyInit {
   intervalMs: number
@@ -121,7 +122,7 @@ export class AntiEntropy {
 
   private plan (wait: number): void {
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => { this.due() }, wait)
+    this.timer = setTimeout(() => { this.due() }, Math.min(wait, MAX_TIMER_MS))
   }
 
   private due (): void {

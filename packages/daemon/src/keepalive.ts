@@ -20,6 +20,7 @@
 import type { Change, Op, Replica, ValueType } from '@murmur/core'
 import type { Logger } from 'pino'
 import type { Precondition } from './write-queue.js'
+import { MAX_TIMER_MS } from './max-timer.js'
 
 /** A refresh found the key written by another node since: the keepalive ends. */
 export class KeepaliveLostError extends Error {
@@ -43,13 +44,6 @@ export interface KeepalivesComponents {
 }
 
 const META = 'keepalives'
-
-/**
- * The longest delay a timer takes: Node fires a longer one after 1 ms, which
- * would refresh a keepalive of a TTL over ~74 days in a loop. A longer TTL is
- * refreshed every ~24.8 days instead: only sooner than a third of it.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export class Keepalives {
   private readonly held = new Map<string, Held>()
@@ -124,6 +118,7 @@ export class Keepalives {
   private schedule (key: string, ms: number): void {
     clearTimeout(this.timers.get(key))
     if (!this.running) return
+    // a TTL over ~74 days is refreshed every ~24.8 days instead: only sooner than a third of it
     const timer = setTimeout(() => { void this.refresh(key) }, Math.min(ms, MAX_TIMER_MS))
     timer.unref()
     this.timers.set(key, timer)

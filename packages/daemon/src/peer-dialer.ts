@@ -32,6 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { MAX_TIMER_MS } from './max-timer.js'
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
@@ -206,7 +207,7 @@ export class PeerDialer {
 
   private rotateLater (): void {
     if (this.rotateMs === 0 || this.controller.signal.aborted) return
-    this.rotateTimer = setTimeout(() => { void this.rotate().finally(() => { this.rotateLater() }) }, Math.round(this.rotateMs * (0.5 + Math.random())))
+    this.rotateTimer = setTimeout(() => { void this.rotate().finally(() => { this.rotateLater() }) }, Math.min(Math.round(this.rotateMs * (0.5 + Math.random())), MAX_TIMER_MS))
     this.rotateTimer.unref()
   }
 

@@ -167,6 +167,14 @@ describe('murmurd process', () => {
     assert.match(result.stderr, /^murmurd: cannot listen on \/ip4\/127\.0\.0\.1\/udp\/0\/quic-v1: murmurd listens on TCP .*; check --listen\n$/)
   })
 
+  it('takes --peer-rotate and --anti-entropy-interval past 2^31 ms without timers that fire at once', async () => {
+    const node = await cluster.start('patient', { args: ['--peer-rotate', '3000000000', '--anti-entropy-interval', '3000000000', '--anti-entropy-max-interval', '3000000000'] })
+    // stderr is one ordered stream: a timer set while starting warns before "ready"
+    const log = await waitFor(() => node.stderr.includes('"msg":"ready"') ? node.stderr : undefined, 'murmurd to log ready')
+    assert.doesNotMatch(log, /TimeoutOverflowWarning/)
+    await node.stop()
+  })
+
   it('a second SIGINT during shutdown forces the exit', async () => {
     const node = cluster.node('crashy')
     node.process?.kill('SIGINT')
