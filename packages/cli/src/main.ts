@@ -21,7 +21,7 @@ import type { PutOptions } from './commands/put.js'
 import type { TemplateOptions } from './commands/template.js'
 import type { WatchOptions } from './commands/watch.js'
 import type { CommandContext } from './context.js'
-import { DEFAULT_INVITE_MS, MAX_INVITE_MS, MAX_TTL_MS } from '@murmur/protocol/client'
+import { DEFAULT_INVITE_MS, MAX_INVITE_MS, MAX_TTL_MS, NODE_NAME } from '@murmur/protocol/client'
 import { ExitCode, formatUsageError, report } from './errors.js'
 import { resolveIo, type CliIo } from './io.js'
 
@@ -75,7 +75,7 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .configureHelp({ showGlobalOptions: true })
     .option('--socket <path>', 'the daemon\'s socket (default: found as below)')
     .option('--data-dir <dir>', 'the daemon\'s data dir; its socket is <dir>/murmurd.sock')
-    .option('--name <name>', 'the daemon\'s name, for its default data dir')
+    .option('--name <name>', 'the daemon\'s name, for its default data dir', nodeName)
     .option('--timeout <ms>', 'how long to wait for each answer from murmurd', milliseconds, DEFAULT_TIMEOUT_MS)
     .option('--json', 'print machine-readable JSON')
     .addHelpText('after', HELP_FOOTER)
@@ -198,6 +198,11 @@ export function putJsonAsType (argv: string[]): string[] {
   if (argv[i] !== 'put') return argv
   const end = argv.indexOf('--', i)
   return argv.map((word, j) => j > i && (end === -1 || j < end) && word === '--json' ? '--type=json' : word)
+}
+
+function nodeName (text: string): string {
+  if (!NODE_NAME.test(text)) throw new InvalidArgumentError('use 1-64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit, as murmurd --name does')
+  return text
 }
 
 function valueType (text: string): 'text' | 'json' | 'binary' {

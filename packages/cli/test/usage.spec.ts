@@ -45,6 +45,14 @@ describe('usage', () => {
     assert.equal((await run([...socket, '--timeout', '2147483647', 'status'])).code, 3)
   })
 
+  it('exits 2 for a --name murmurd would refuse, rather than look outside the data root', async () => {
+    for (const name of ['../x', 'bad name', '-x']) {
+      const { code, stderr } = await run([`--name=${name}`, 'status'])
+      assert.equal(code, 2, name)
+      assertOneLine(stderr, /use 1-64 letters, digits, '\.', '_' or '-', starting with a letter or digit/)
+    }
+  })
+
   it('exits 2 for put --base64 with a value that is not base64, before connecting', async () => {
     const { code, stderr } = await run(['--socket', '/nonexistent/murmurd.sock', 'put', 'k', 'not base64!', '--base64'])
     assert.equal(code, 2)

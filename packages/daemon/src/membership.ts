@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { decodeTicket, formatSwarmKey, TicketError, type Ticket } from '@murmur/protocol'
+import { decodeTicket, formatSwarmKey, NODE_NAME, TicketError, type Ticket } from '@murmur/protocol'
 import { parsePeerId } from './allow-list.js'
 import { ConfigError } from './errors.js'
 import { PeerBook } from './peer-book.js'
@@ -21,7 +21,7 @@ import type { Logger } from 'pino'
 
 export const MEMBERSHIP_FILE = 'group.json'
 export const SWARM_KEY_FILE = 'swarm.key'
-export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const GROUP_NAME = NODE_NAME
 
 export interface MembershipInit {
   dataDir: string

@@ -15,6 +15,8 @@ export const DEFAULT_MAX_CONNECTIONS = 256
 export const DEFAULT_MAX_IN_FLIGHT = 1024
 /** Subscriptions one connection may hold. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 256
+/** A node's name (murmurd --name), also its data dir's name under the data root; a group's name too. */
+export const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 /** Unix socket paths longer than this do not fit `sockaddr_un.sun_path` on Linux. */
 export const MAX_SOCKET_PATH_BYTES = 107
 
