@@ -8,7 +8,7 @@ export function formatHistory (key: string, versions: HistoryEntry[]): string {
   const rows = versions.map(v => [
     versionId(v.version),
     new Date(v.version.wall).toISOString(),
-    v.originName ?? '-',
+    v.originName != null ? displayText(v.originName) : '-',
     v.deleted ? '-' : v.type ?? 'text',
     v.deleted ? '(deleted)' : displayValue(v),
     [v.current ? 'current' : '', v.conflict ? 'CONFLICT: lost to a write that had not seen it' : '', seenText(v)].filter(s => s !== '').join('; ')
@@ -23,7 +23,7 @@ export function formatConflicts (entry: Entry, conflicts: HistoryEntry[]): strin
   const lines = [`${displayText(entry.key)} = ${displayValue(entry)}  (current, ${versionId(entry.version)})`]
   if (conflicts.length === 0) lines.push('no conflicts in history')
   for (const c of conflicts) {
-    const who = c.originName !== undefined ? `${c.originName} (${c.version.origin})` : c.version.origin
+    const who = c.originName !== undefined ? `${displayText(c.originName)} (${c.version.origin})` : c.version.origin
     lines.push(`conflict: ${c.deleted ? '(deleted)' : displayValue(c)}  by ${who} at ${new Date(c.version.wall).toISOString()}  (${versionId(c.version)})`)
   }
   return lines.join('\n')

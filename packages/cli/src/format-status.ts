@@ -1,5 +1,5 @@
 import type { AccessStatus, NodeStatus, ReachStatus, PeerSyncStatus, ReplicationStatus } from '@murmur/protocol/client'
-import { countOf, formatBytes, formatDuration, labelled } from './format.js'
+import { countOf, displayText, formatBytes, formatDuration, labelled } from './format.js'
 
 export function formatStatus (status: NodeStatus): string {
   return labelled([
@@ -122,5 +122,5 @@ function formatPeerSync (peer: PeerSyncStatus): string {
   if (peer.behind != null) parts.push(`${peer.behind} behind`)
   if (peer.clockOffsetMs != null) parts.push(`clock ${peer.clockOffsetMs >= 0 ? '+' : ''}${peer.clockOffsetMs} ms`)
   if (peer.lastError != null) parts.push(`last error: ${peer.lastError}`)
-  return `${peer.name ?? '-'} ${peer.id} ${parts.join(', ')}`
+  return `${peer.name != null ? displayText(peer.name) : '-'} ${peer.id} ${parts.join(', ')}`
 }

@@ -62,7 +62,7 @@ export function formatChange (event: ChangeEvent): string {
 export function formatPeer ({ id, name, member, gossip, via, connection, relay, addrs }: PeerInfo): string {
   const path = connection === 'relayed' ? `relayed${relay != null ? `:${relay}` : ''}` : connection ?? '-'
   const membership = member ? (gossip === false ? 'member,no-gossip' : 'member') : 'non-member'
-  return [id, name ?? '-', membership, via ?? '-', path, addrs.join(',') || '-'].join('  ')
+  return [id, name != null ? displayText(name) : '-', membership, via ?? '-', path, addrs.join(',') || '-'].join('  ')
 }
 
 /** `label:` columns aligned; a value with several lines is indented under the first. */

@@ -1,11 +1,12 @@
 /**
- * `murmurctl` on a real `murmurd` with keys that hold line breaks and other
- * control characters: every message and every human-readable line stays one
- * line, as the README promises.
+ * `murmurctl` on a real `murmurd` with keys (and a peer's name) that hold line
+ * breaks and other control characters: every message and every
+ * human-readable line stays one line, as the README promises.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { TestCluster, type TestNode } from './harness.js'
+import { Attacker } from './attacker.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 describe('murmurctl with keys holding line breaks', () => {
   let cluster: TestCluster
@@ -52,6 +53,29 @@ describe('murmurctl with keys holding line breaks', () => {
       assert.equal(missing.code, 4, key)
       assert.equal(missing.stderr.split('\n').length, 2, `one line for ${JSON.stringify(key)}: ${missing.stderr}`)
       assert.ok(missing.stderr.includes(`(${hint} lists those it holds)`), `${JSON.stringify(key)}: ${missing.stderr}`)
+    }
+  })
+})
+
+describe('murmurctl with a peer name holding control characters', () => {
+  let cluster: TestCluster
+  let mallory: Attacker
+  before(async () => { cluster = new TestCluster() })
+  after(async () => {
+    await mallory?.node.stop()
+    await cluster.close()
+  })
+
+  it('peers and status show the name a peer gave as a JSON string literal, never its escapes raw', async () => {
+    mallory = await Attacker.start()
+    const name = 'evil\n\u001b[2Jname'
+    mallory.answer = (_puller, hello) => [mallory.hello(hello, { name }), { kind: 'control', message: { t: 'done' } }]
+    const node = await cluster.start('alice', { peers: [mallory.node.getMultiaddrs()[0]?.toString() as string] })
+    await waitFor(async () => (await node.json<Array<{ name?: string }>>(['peers'])).some(p => p.name === name), 'alice to learn the name mallory gave')
+    for (const command of ['peers', 'status']) {
+      const out = (await node.ctl([command])).stdout
+      assert.doesNotMatch(out, /\u001b/, command)
+      assert.ok(out.includes(`${JSON.stringify(name)} ${command === 'peers' ? ' ' : ''}`), `${command}: ${out}`)
     }
   })
 })
