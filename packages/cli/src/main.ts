@@ -127,7 +127,7 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .argument('<file>', 'where to write it; it must not exist')
     .option('--force', 'replace the file if it exists')
     .action(async (file: string, opts: BackupOptions, command: Command) => { await (await import('./commands/backup.js')).backup(context(command), file, opts) })
-  program.command('export').description('print every key as one JSON object a line (NDJSON): key, type (text or binary: base64), value, version')
+  program.command('export').description('print every key as one JSON object a line (NDJSON): key, type (text, json or binary: base64), value, version, expires (with a TTL)')
     .option('--prefix <prefix>', 'only keys starting with this')
     .action(async (opts: ExportOptions, command: Command) => { await (await import('./commands/export.js')).exportKeys(context(command), opts) })
   program.command('import').description('write the keys of an export, in batches; every line is checked first, so bad input writes nothing')

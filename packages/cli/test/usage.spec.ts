@@ -70,6 +70,7 @@ describe('usage', () => {
     for (const code of ['0 ok', '1 ', '2 usage', '3 daemon unreachable', '4 key not found', '5 a conditional write', '6 a schema refused']) {
       assert.ok(exitCodes.includes(code), `--help names exit code ${code}`)
     }
+    assert.match(top.stdout.replace(/\s+/g, ' '), /export \[options\] print every key as one JSON object a line \(NDJSON\): key, type \(text, json or binary: base64\), value, version, expires \(with a TTL\)/)
     const get = await run(['get', '--help'])
     assert.equal(get.code, 0)
     assert.match(get.stdout, /--meta/)
