@@ -69,7 +69,7 @@ export function buildCommand (): Command {
     .addOption(new Option('--print-config', 'print the effective configuration as TOML, each value with where it came from, and exit'))
     .addOption(new Setting('--name <name>', 'this node\'s name (required; letters, digits, . _ -)', 'MURMUR_NAME'))
     .addOption(new Setting('--data-dir <dir>', 'where the database, identity key and socket live (default: $XDG_DATA_HOME/murmur/<name>, or ~/.local/share/murmur/<name>)', 'MURMUR_DATA_DIR', 'path'))
-    .addOption(new Setting('--group <group>', 'replication group; nodes replicate only within their group', 'MURMUR_GROUP').default('default'))
+    .addOption(new Setting('--group <group>', 'replication group; nodes replicate only within their group', 'MURMUR_GROUP').default('default', 'the group a ticket joined, else "default"'))
     .addOption(new Setting('--listen <multiaddr>', 'address to listen on, repeatable', 'MURMUR_LISTEN', 'list').argParser(collect))
     .addOption(new Setting('--peer <multiaddr>', 'peer to dial and keep connected, repeatable; /p2p/<id> is optional', 'MURMUR_PEER', 'list').argParser(collect))
     .addOption(new Setting('--socket <path>', 'RPC socket path (default: <data-dir>/murmurd.sock)', 'MURMUR_SOCKET', 'path'))

@@ -39,6 +39,8 @@ describe('murmurd process', () => {
     const help = await murmurd(['--help'])
     assert.equal(help.code, 0)
     for (const flag of ['--name', '--data-dir', '--group', '--listen', '--peer', '--socket', '--no-mdns', '--no-dht', '--log-level']) assert.match(help.stdout, new RegExp(flag))
+    // a data dir that joined with a ticket keeps that ticket's group when --group is not given
+    assert.match(help.stdout.replace(/\s+/g, ' '), /--group <group> replication group; nodes replicate only within their group \(default: the group a ticket joined, else "default"\)/)
     const version = await murmurd(['--version'])
     assert.equal(version.code, 0)
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
