@@ -7,11 +7,10 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isLoopback } from '@libp2p/utils'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { PeerBook, type PeerSource } from './peer-book.js'
 import { PeerDialer } from './peer-dialer.js'
-import type { MurmurLibp2p } from './libp2p-node.js'
+import { withoutLoopback, type MurmurLibp2p } from './libp2p-node.js'
 import type { PeerDiscovery, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -93,7 +92,8 @@ export class Discovery {
     let relay = false
     try {
       const known = await this.libp2p.peerStore.get(peer)
-      addrs = known.addresses.map(a => a.multiaddr).filter(a => !isLoopback(a)).map(String)
+      // loopback ones only when it has no other (a member on this host alone): as it announces them
+      addrs = withoutLoopback(known.addresses.map(a => a.multiaddr)).map(String)
       relay = known.protocols.includes(RELAY_V2_HOP_CODEC)
     } catch {}
     if (addrs.length === 0) {

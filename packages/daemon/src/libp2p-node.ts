@@ -184,7 +184,7 @@ async function dhtService (groupTag: string): Promise<ReturnType<typeof KadDht.k
 }
 
 /** Loopback addresses reach only this host: announce them only when there is nothing else. */
-function withoutLoopback (addrs: Multiaddr[]): Multiaddr[] {
+export function withoutLoopback (addrs: Multiaddr[]): Multiaddr[] {
   const external = addrs.filter(addr => !isLoopback(addr))
   return external.length > 0 ? external : addrs
 }

@@ -3,7 +3,8 @@
  * written again by every sync handshake: only when a member's name, addresses
  * or source change, or its last-seen time is an hour stale. A restarted node
  * dials its members up to `--peer-links` links, not every one of them, and
- * backs off from a `--peer` that hangs up at once as from a failed dial.
+ * backs off from a `--peer` that hangs up at once as from a failed dial. A
+ * member on this host alone keeps its loopback address in the book.
  */
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -122,6 +123,23 @@ describe('peer book', () => {
       return peers.some(p => p.id === relayStatus.id) && peers
     }, 'lone to connect to the relay')
     assert.deepEqual(linked.map(p => p.id), [relayStatus.id], 'the relay filled its one link')
+  })
+
+  it('keeps the address of a member on this host alone (loopback), and redials it after restarting on a new port', async () => {
+    // every address on 127.0.0.1, as in the quick start: the book kept no address for a member that had dialled in
+    const alice = await cluster.start('home')
+    const bob = await cluster.start('visitor', { peers: [await alice.addr()] })
+    const bobId = (await bob.status()).id as string
+    const entry = await waitFor(() => {
+      try {
+        return (JSON.parse(readFileSync(join(alice.dataDir, 'peers.json'), 'utf8')) as Array<{ id: string, addrs: string[] }>).find(e => e.id === bobId)
+      } catch { return undefined }
+    }, 'home to write visitor into its peer book')
+    assert.ok(entry.addrs.length > 0, `home keeps an address for visitor: ${JSON.stringify(entry)}`)
+    // home comes back on another port: visitor's --peer address is stale, so only home's peer book joins them again
+    await alice.stop()
+    await alice.start()
+    await waitFor(async () => (await alice.json<Array<{ id: string, member: boolean }>>(['peers'])).some(p => p.id === bobId && p.member), 'home to redial visitor from its peer book', 15_000, 200)
   })
 
   it('backs off from a --peer that hangs up at once, as from a member, and does not redial it in a tight loop', async () => {
