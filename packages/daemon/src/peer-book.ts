@@ -6,6 +6,8 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 /** How a peer was found. */
@@ -96,7 +98,10 @@ export class PeerBook {
     try {
       const parsed: unknown = JSON.parse(text)
       if (!Array.isArray(parsed)) throw new Error('not a list')
-      return parsed.filter(isEntry)
+      const entries = parsed.filter(isEntry)
+      // an entry the node could not dial (a peer ID or an address mistyped by hand) is dropped, not a failed start
+      if (entries.length < parsed.length) this.log.warn({ path: this.path, dropped: parsed.length - entries.length }, 'peer book entries that are not a peer ID with multiaddrs are dropped')
+      return entries
     } catch (err) {
       this.log.warn({ err: (err as Error).message, path: this.path }, 'peer book is damaged; setting it aside and starting with an empty one')
       renameSync(this.path, `${this.path}.bad`)
@@ -108,5 +113,14 @@ export class PeerBook {
 function isEntry (value: unknown): value is PeerBookEntry {
   const entry = value as PeerBookEntry
   return typeof entry?.id === 'string' && Array.isArray(entry.addrs) && entry.addrs.every(a => typeof a === 'string') &&
-    typeof entry.via === 'string' && typeof entry.lastSeen === 'string'
+    typeof entry.via === 'string' && typeof entry.lastSeen === 'string' && parses(() => [peerIdFromString(entry.id), ...entry.addrs.map(a => multiaddr(a))])
+}
+
+function parses (parse: () => unknown): boolean {
+  try {
+    parse()
+    return true
+  } catch {
+    return false
+  }
 }

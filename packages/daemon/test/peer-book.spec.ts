@@ -4,7 +4,8 @@
  * or source change, or its last-seen time is an hour stale. A restarted node
  * dials its members up to `--peer-links` links, not every one of them, and
  * backs off from a `--peer` that hangs up at once as from a failed dial. A
- * member on this host alone keeps its loopback address in the book.
+ * member on this host alone keeps its loopback address in the book, and an
+ * entry mistyped by hand is dropped, not a failed start.
  */
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -140,6 +141,18 @@ describe('peer book', () => {
     await alice.stop()
     await alice.start()
     await waitFor(async () => (await alice.json<Array<{ id: string, member: boolean }>>(['peers'])).some(p => p.id === bobId && p.member), 'home to redial visitor from its peer book', 15_000, 200)
+  })
+
+  it('drops an entry with a mistyped peer ID or address and starts, dialling the others', async () => {
+    const member = await cluster.start('listed')
+    const good = await bookEntry(member)
+    const edited = cluster.node('edited')
+    mkdirSync(edited.dataDir, { recursive: true, mode: 0o700 })
+    writeFileSync(join(edited.dataDir, 'peers.json'), JSON.stringify([{ ...good, id: 'not-a-peer-id' }, { ...good, addrs: ['127.0.0.1:4001'] }, good]))
+    // a bad entry stopped murmurd with exit 1 (peerIdFromString, multiaddr thrown in Discovery.start)
+    await edited.start()
+    await waitFor(async () => (await edited.json<Array<{ id: string, member: boolean }>>(['peers'])).some(p => p.id === good.id && p.member), 'edited to dial the good entry')
+    assert.match(edited.stderr, /peer book entries that are not a peer ID with multiaddrs are dropped/)
   })
 
   it('backs off from a --peer that hangs up at once, as from a member, and does not redial it in a tight loop', async () => {
