@@ -29,6 +29,7 @@ import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
 import { quietEmptyReads } from './length-prefix.js'
+import { FORGET_AFTER_MS } from './peer-book.js'
 import { RELAY_SERVER_LIMITS, relayGate } from './relay.js'
 import { relayClient, type RelayClient } from './relay-client.js'
 import { listenAddresses, type ListenAddresses } from './reach.js'
@@ -95,6 +96,9 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     transports: [oneWritePerSend(tcp()), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
+    // libp2p hides a peer's address an hour after it first saw it (a reconnection does not renew it), and then
+    // dials a member by its ID with no address at all: keep addresses as long as the peer book does
+    peerStore: { maxAddressAge: FORGET_AFTER_MS },
     // dead connections are noticed by connection-pings.ts: a yamux ping frame, not a stream per ping
     connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],

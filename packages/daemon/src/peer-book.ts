@@ -25,7 +25,7 @@ export interface PeerBookEntry {
 
 export const PEER_BOOK_FILE = 'peers.json'
 /** Entries not seen for this long are forgotten. */
-const FORGET_AFTER_MS = 30 * 24 * 60 * 60 * 1000
+export const FORGET_AFTER_MS = 30 * 24 * 60 * 60 * 1000
 /** How stale a `lastSeen` may get before a handshake writes the file again. */
 const SEEN_RESOLUTION_MS = 60 * 60 * 1000
 
