@@ -63,7 +63,8 @@ export function encodeTicket (ticket: Ticket): string {
 }
 
 export function decodeTicket (text: string): Ticket {
-  const trimmed = text.trim()
+  // a ticket wrapped across lines by a mail or chat client is still the ticket (the checksum catches the rest)
+  const trimmed = text.replace(/\s+/g, '')
   if (trimmed.length > MAX_TICKET_LENGTH) throw new TicketError(`not a murmur ticket: ${trimmed.length} characters is far longer than a ticket`)
   if (!trimmed.startsWith('b')) throw new TicketError('not a murmur ticket: a ticket starts with "b" (multibase base32), as murmurctl invite prints it')
   const bytes = fromBase32(trimmed.slice(1))
@@ -162,7 +163,7 @@ function fromBase32 (text: string): Uint8Array {
   let value = 0
   for (const char of text.toLowerCase()) {
     const digit = ALPHABET.indexOf(char)
-    if (digit < 0) throw new TicketError(`not a murmur ticket: "${char}" is not a base32 character (a-z, 2-7)`)
+    if (digit < 0) throw new TicketError(`not a murmur ticket: ${JSON.stringify(char)} is not a base32 character (a-z, 2-7)`)
     value = (value << 5) | digit
     bits += 5
     if (bits >= 8) {

@@ -24,6 +24,7 @@ describe('tickets', () => {
     const { swarmKey: _, ...open } = sample
     assert.deepEqual(decodeTicket(encodeTicket(open)), open)
     assert.deepEqual(decodeTicket(`  ${text.toUpperCase().replace(/^B/, 'b')}\n`), sample, 'pasted with blanks and upper case')
+    assert.deepEqual(decodeTicket(text.replace(/.{40}/g, '$&\r\n  ')), sample, 'wrapped across lines by a mail client')
   })
 
   it('round-trip any fields (property)', () => {
@@ -41,6 +42,8 @@ describe('tickets', () => {
       ['', /starts with "b"/],
       ['zQm123', /starts with "b"/],
       ['bhello!', /"!" is not a base32 character/],
+      // named as a JSON string: murmurd's refusal stays one line
+      ['bhel\u0000lo', /^[^\n\r\0]*"\\u0000" is not a base32 character[^\n\r\0]*$/],
       ['b' + 'a'.repeat(40), /not a murmur ticket/],
       [text.slice(0, -3), /damaged ticket/],
       [text.slice(0, 30) + (text[30] === 'q' ? 'r' : 'q') + text.slice(31), /damaged ticket/],
