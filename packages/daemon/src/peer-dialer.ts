@@ -33,6 +33,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { MAX_TIMER_MS } from './max-timer.js'
+import { peerOf } from './membership.js'
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
@@ -106,8 +107,12 @@ export class PeerDialer {
     this.rotateLater()
   }
 
-  /** Keeps `target` (a `--peer` address) connected until `stop()`. */
+  /** Keeps `target` (a `--peer` address) connected until `stop()`; none that names this node (a config file every member shares). */
   add (target: Multiaddr): void {
+    if (peerOf(target.toString()) === this.libp2p.peerId.toString()) {
+      this.init.log.info({ target: target.toString() }, '--peer names this node itself; not dialled')
+      return
+    }
     this.loops.push(this.keepConnected(target))
   }
 

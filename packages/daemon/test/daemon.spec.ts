@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, sym
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { MURMURD, TestCluster, run, waitFor } from './harness.js'
+import { MURMURD, TestCluster, logged, run, waitFor } from './harness.js'
 
 const murmurd = async (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Awaited<ReturnType<typeof run>>> =>
   await run(process.execPath, [MURMURD, ...args], { env, timeoutMs: 20_000 })
@@ -174,6 +174,16 @@ describe('murmurd process', () => {
     // stderr is one ordered stream: a timer set while starting warns before "ready"
     const log = await waitFor(() => node.stderr.includes('"msg":"ready"') ? node.stderr : undefined, 'murmurd to log ready')
     assert.doesNotMatch(log, /TimeoutOverflowWarning/)
+    await node.stop()
+  })
+
+  it('does not dial itself when a --peer names it (a config file every member shares)', async () => {
+    const node = await cluster.start('selfish')
+    const addr = await node.addr()
+    await node.stop()
+    await node.start({ listen: addr.replace(/\/p2p\/.*$/, ''), peers: [addr] })
+    await logged(node, /--peer names this node itself; not dialled/, 'it skipped its own address')
+    assert.doesNotMatch(node.stderr, /cannot reach peer/)
     await node.stop()
   })
 
