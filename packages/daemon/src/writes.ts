@@ -73,6 +73,7 @@ export class Writes {
   }
 
   async put (key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<Version> {
+    if (value === null) throw invalidValue(value) // a caller without types: a put never deletes
     return await this.one({ ...options, key, value }) as Version
   }
 
@@ -166,7 +167,7 @@ export class Writes {
    * commit), even one whose condition then fails.
    */
   private changeOf (write: Write, schemas: () => SchemaView): Change | undefined {
-    const change = write.value == null ? this.deleteChange(write) : this.putChange(write, schemas)
+    const change = write.value === null ? this.deleteChange(write) : this.putChange(write, schemas)
     this.keepalives.drop(write.key)
     return change
   }
@@ -179,8 +180,11 @@ export class Writes {
   /** A put, checked: the key, the TTL, the value against the size limit, a json value as JSON, the value against its schema. */
   private putChange ({ key, value, type = 'text', ttlMs, keepalive }: Write, schemas: () => SchemaView): Change {
     const { maxValueBytes } = this.init
-    const bytes = typeof value === 'string' ? Buffer.from(value as string, 'utf8') : value as Uint8Array
     checkKey(key)
+    // checked here, not left to the op codec: it throws in the commit, failing every write committed with this one
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw invalidValue(value)
+    if (!VALUE_TYPES.includes(type)) throw rpcError('InvalidParams', `type must be "text", "json" or "binary"; got ${JSON.stringify(type)}`)
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
     checkTtl(ttlMs, keepalive === true)
     if (bytes.byteLength > maxValueBytes) {
       throw rpcError('ValueTooLarge', `value is ${bytes.byteLength} bytes; the limit is ${maxValueBytes}`, { limit: maxValueBytes, size: bytes.byteLength })
@@ -200,6 +204,12 @@ export class Writes {
 
 function outcomeOf (op: Op): WriteOutcome {
   return op.value == null ? { deleted: true, version: versionOf(op) } : versionOf(op)
+}
+
+const VALUE_TYPES: readonly ValueType[] = ['text', 'json', 'binary']
+
+function invalidValue (value: unknown): MurmurRpcError {
+  return rpcError('InvalidParams', `value must be a string or a Uint8Array (delete() deletes); got ${value === null ? 'null' : typeof value}`)
 }
 
 /** The protocol's `Key` schema is the one definition of a valid key, for RPC and library calls alike. */

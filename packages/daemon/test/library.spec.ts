@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { Murmur, createMurmur, type ChangeEvent } from '../src/index.js'
+import { Murmur, createMurmur, type ChangeEvent, type Write } from '../src/index.js'
 import { waitFor } from './harness.js'
 
 const text = (bytes?: Uint8Array): string | undefined => bytes == null ? undefined : Buffer.from(bytes).toString()
@@ -172,5 +172,19 @@ describe('library API (createMurmur)', () => {
     // a caller without types: a clear error, not a crash
     await assert.rejects(a.put(42 as unknown as string, 'v'), { name: 'InvalidParamsError', message: /expected string/ })
     await assert.rejects(a.put('k', new Uint8Array(a.maxValueBytes + 1)), { name: 'ValueTooLargeError' })
+  })
+
+  it('refuses a value or type a caller without types got wrong alone, never failing or deleting other writes', async () => {
+    const a = nodes[0] as Murmur
+    await a.put('kept', 'v')
+    const untyped = a.put.bind(a) as (key: string, value: unknown, options?: unknown) => Promise<unknown>
+    const settled = await Promise.allSettled([a.put('ok1', 'v'), untyped('bad', 'v', { type: 'xml' }), untyped('bad', 42), a.put('ok2', 'v')])
+    assert.deepEqual(settled.map(s => s.status === 'rejected' ? s.reason.name : s.status), ['fulfilled', 'InvalidParamsError', 'InvalidParamsError', 'fulfilled'])
+    assert.equal(text(a.get('ok1')?.value), 'v')
+    await assert.rejects(untyped('kept', null), { name: 'InvalidParamsError' })
+    await assert.rejects(untyped('kept', undefined), { name: 'InvalidParamsError' })
+    const many = await a.writeMany([{ key: 'ok3', value: 'v' }, { key: 'kept' } as unknown as Write, { key: 'bad', value: 'v', type: 'xml' as 'text' }])
+    assert.deepEqual(many.map(s => s.status === 'rejected' ? s.reason.name : s.status), ['fulfilled', 'InvalidParamsError', 'InvalidParamsError'])
+    assert.equal(text(a.get('kept')?.value), 'v', 'a put without a value deletes nothing')
   })
 })
