@@ -1,6 +1,6 @@
 /** What the library API hands out for a key and for a change. */
 import { versionOf } from './conditions.js'
-import { DEFAULT_LIST_LIMIT } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, rpcError } from '@murmur/protocol'
 import type { Op, PastVersion, Replica, ValueType, Version } from '@murmur/core'
 
 export type { ValueType } from '@murmur/core'
@@ -39,10 +39,19 @@ export function entryOf (op: Op): Entry {
 
 /** Live entries of `replica` in key order, a page at a time (`next`: the `after` of the next page). */
 export function listEntries (replica: Replica, options: { prefix?: string, after?: string, limit?: number }): { items: Entry[], next?: string } {
-  const limit = options.limit ?? DEFAULT_LIST_LIMIT
+  const limit = checkLimit(options.limit) ?? DEFAULT_LIST_LIMIT
   const ops = replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
   const items = ops.slice(0, limit).map(entryOf)
   return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
+}
+
+/**
+ * A page size a library caller gave, checked as the RPC checks it: SQLite took
+ * a fraction for a datatype mismatch, and 0 or less for a last page, or none.
+ */
+export function checkLimit (limit: number | undefined): number | undefined {
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) throw rpcError('InvalidParams', `limit must be a whole number of at least 1; got ${String(limit)}`)
+  return limit
 }
 
 /** The conflict event for a past version found to have lost to a write that had not seen it. */

@@ -8,6 +8,7 @@
 import { rpcError } from '@murmur/protocol'
 import { seenKind, type Op, type PastVersion, type Replica, type Seen, type ValueType, type Version } from '@murmur/core'
 import { versionOf } from './conditions.js'
+import { checkLimit } from './entry.js'
 import type { Write, WriteOutcome, Writes } from './writes.js'
 
 export interface HistoryVersion {
@@ -29,7 +30,7 @@ export interface HistoryVersion {
 
 /** `Murmur.history`: the key's versions, or (`conflicts`) only its past versions that are conflicts. */
 export function readHistory (replica: Replica, key: string, options: { limit?: number, conflicts?: boolean }, nameOf: (peer: string) => string | undefined): HistoryVersion[] {
-  return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, options.limit ?? Number.MAX_SAFE_INTEGER, nameOf)
+  return options.conflicts === true ? conflictsOf(replica, key, nameOf) : historyOf(replica, key, checkLimit(options.limit) ?? Number.MAX_SAFE_INTEGER, nameOf)
 }
 
 /**

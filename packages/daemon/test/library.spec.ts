@@ -187,4 +187,15 @@ describe('library API (createMurmur)', () => {
     assert.deepEqual(many.map(s => s.status === 'rejected' ? s.reason.name : s.status), ['fulfilled', 'InvalidParamsError', 'InvalidParamsError'])
     assert.equal(text(a.get('kept')?.value), 'v', 'a put without a value deletes nothing')
   })
+
+  it('list() and history() refuse a limit that is not a whole number of at least 1, rather than end the listing early', async () => {
+    const a = nodes[0] as Murmur
+    await a.put('kept', 'again')
+    for (const limit of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => a.list({ limit }), { name: 'InvalidParamsError', message: /^limit must be a whole number/ }, `list ${limit}`)
+      assert.throws(() => a.history('kept', { limit }), { name: 'InvalidParamsError' }, `history ${limit}`)
+    }
+    assert.equal(a.list({ limit: 1 }).items.length, 1)
+    assert.equal(a.history('kept', { limit: 2 }).length, 2)
+  })
 })
