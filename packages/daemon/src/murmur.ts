@@ -170,8 +170,9 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const running = this.running
     if (running == null) return
     this.running = undefined
-    this.replication.stop()
     this.writes.keepalives.stop()
+    await running.writeQueue.drained() // writes taken before stop() commit; later ones are NotStartedError
+    this.replication.stop()
     try {
       await shutdown(running)
     } finally {

@@ -63,6 +63,12 @@ export class WriteQueue {
     })
   }
 
+  /** Settles once every submission made so far is committed and answered (a stop lets the writes it found finish). */
+  async drained (): Promise<void> {
+    while (this.scheduled) await new Promise(resolve => setImmediate(resolve))
+    await this.tail
+  }
+
   private schedule (): void {
     if (this.scheduled) return
     this.scheduled = true

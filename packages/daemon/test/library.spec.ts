@@ -154,6 +154,22 @@ describe('library API (createMurmur)', () => {
     }
   })
 
+  it('stop() lets the writes it finds in flight commit, and refuses later ones as NotStartedError', async () => {
+    const f = await createMurmur({ name: 'f', dataDir: join(dir, 'f'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
+    const puts = Array.from({ length: 20 }, async (_, i) => await f.put(`inflight/${i}`, 'v'))
+    const many = f.writeMany([{ key: 'inflight/many', value: 'v' }])
+    await f.stop()
+    assert.deepEqual((await Promise.allSettled(puts)).map(s => s.status === 'rejected' ? s.reason.name : s.status), puts.map(() => 'fulfilled'))
+    assert.deepEqual((await many).map(s => s.status), ['fulfilled'])
+    await assert.rejects(f.put('inflight/late', 'v'), { name: 'NotStartedError' })
+    await f.start()
+    try {
+      assert.equal(f.list({ prefix: 'inflight/' }).items.length, 21, 'every write answered before stop() is on disk')
+    } finally {
+      await f.stop()
+    }
+  })
+
   it('a node that is not started says so', async () => {
     const idle = new Murmur({ name: 'idle', dataDir: join(dir, 'idle') })
     assert.throws(() => idle.get('x'), { name: 'NotStartedError' })
