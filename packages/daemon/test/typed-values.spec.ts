@@ -6,9 +6,12 @@
  * two nodes that cannot see each other may both accept one (the later wins).
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
+import { createMurmur } from '../src/index.js'
 import { TestCluster, usePair, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
@@ -82,6 +85,25 @@ describe('typed values', () => {
       }
     } finally {
       client.socket.destroy()
+    }
+  })
+
+  it('a json value too deep for JSON.stringify, written by an embedded member, comes as base64 and murmurd lives', async () => {
+    const { alice } = pair
+    const dir = mkdtempSync(join(tmpdir(), 'murmur-deep-'))
+    const member = await createMurmur({ name: 'lib', dataDir: join(dir, 'lib'), listen: ['/ip4/127.0.0.1/tcp/0'], peers: [await alice.addr()], mdns: false, dht: false })
+    try {
+      // 10 KB of nested arrays: valid JSON, which JSON.parse takes and JSON.stringify overflowed the stack on
+      const deep = '['.repeat(5000) + ']'.repeat(5000)
+      await member.put('deep', deep, { type: 'json' })
+      const got = await waitFor(async () => { const r = await alice.ctl(['get', 'deep']); return r.code === 0 && r }, 'deep on alice')
+      assert.equal(got.stdout, deep, 'printed as the bytes it is')
+      const listed = await alice.json<Array<{ key: string, value: string, encoding?: string, type: string }>>(['list', '--prefix', 'deep'])
+      assert.deepEqual(listed.map(({ value, encoding, type }) => ({ value, encoding, type })), [{ value: Buffer.from(deep).toString('base64'), encoding: 'base64', type: 'json' }])
+      assert.equal(alice.process?.exitCode, null, alice.stderr.slice(-2000))
+    } finally {
+      await member.stop()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -4,6 +4,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 /** A frame is one NDJSON line; it must hold a full-size value even when JSON escaping inflates it. */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 export const MAX_JSON_DEPTH = 32
+/** A stored json value nested deeper than this is sent as base64: `JSON.stringify` recurses on the stack, and overflowed it at a few thousand levels. */
+export const MAX_JSON_VALUE_DEPTH = 1000
 export const MAX_BATCH_REQUESTS = 1000
 export const DEFAULT_LIST_LIMIT = 1000
 export const MAX_LIST_LIMIT = 10000

@@ -1,6 +1,8 @@
 /**
  * Value encoding between the wire (strings) and storage (bytes).
  */
+import { jsonDepth } from './framing.js'
+import { MAX_JSON_VALUE_DEPTH } from './limits.js'
 import type { ValueEncoding } from './methods.js'
 import type { WireValueType } from './results.js'
 
@@ -86,14 +88,17 @@ export function encodeValue (bytes: Uint8Array, encoding: ValueEncoding = 'utf8'
 
 /**
  * Stored bytes of a value of `type` → its wire form: json as the JSON value
- * itself (or base64, should a peer have written json that does not parse:
- * replicas take whatever a member signed), binary always as base64, text as
+ * itself (or base64, should a peer have written json that does not parse,
+ * or one nested deeper than `MAX_JSON_VALUE_DEPTH`: replicas take whatever a
+ * member signed), binary always as base64, text as
  * `encodeValue` gives it.
  */
 export function encodeTypedValue (bytes: Uint8Array, type: WireValueType, encoding?: ValueEncoding): { value: unknown, encoding?: 'base64', type: WireValueType } {
   if (type === 'json' && encoding !== 'base64') {
     try {
-      return { value: JSON.parse(utf8.decode(bytes)), type }
+      const text = utf8.decode(bytes)
+      // too deep, it would parse but throw as its answer is encoded (any member's library may write one)
+      if (jsonDepth(text) <= MAX_JSON_VALUE_DEPTH) return { value: JSON.parse(text), type }
     } catch {}
   }
   // as a string, json that does not parse would read as a JSON string
