@@ -113,6 +113,10 @@ export class Schemas {
 }
 
 let ajv: Ajv | undefined
+/** Schemas `ajv` compiled: it keeps every one (its cache holds each schema object for good), so it is replaced now and then. */
+let compiles = 0
+/** Compiles per ajv instance: an old instance goes once no validator it compiled is in use, bounding what ajv keeps. */
+const COMPILES_PER_AJV = 100
 
 /**
  * ajv, loaded on first use: only a node that holds or takes a `_schema/` key
@@ -130,6 +134,10 @@ function validator (): Ajv {
 function compile (bytes: Uint8Array): Omit<Compiled, 'version'> {
   const schema = parse(bytes)
   if (schema === undefined) return { error: 'it is not JSON' }
+  if (++compiles > COMPILES_PER_AJV) {
+    ajv = undefined
+    compiles = 1
+  }
   try {
     const validate = validator().compile(schema.value as object)
     // an async schema's answer is a promise, which a write cannot wait for

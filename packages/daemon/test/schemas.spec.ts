@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, it } from 'node:test'
 import { MemoryStore, Replica } from '@murmur/core'
 import { Schemas, governingPrefix, type SchemaSource } from '../src/schemas.js'
@@ -47,6 +49,22 @@ describe('Schemas (no network)', () => {
     // the same version with other bytes cannot happen; here it shows the validator was kept
     assert.doesNotThrow(() => schemas.view(source({ ...integer, value: Buffer.from('{"type":"string"}') })).check('n/a', bytes('1')))
     assert.throws(() => schemas.view(source(row('n/', '{"type":"string"}', 2))).check('n/a', bytes('1')), { name: 'SchemaViolationError' })
+  })
+
+  it('lets go of a schema version no longer in use (ajv keeps every schema it compiled)', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const schemas = new Schemas()
+    const version = (i: number): any => row('n/', JSON.stringify({ type: 'integer', maximum: i }), i)
+    schemas.view(source(version(1))).check('n/a', bytes('1'))
+    const first = new WeakRef((schemas as any).compiled.get('n/').validate as object)
+    for (let i = 2; i <= 300; i++) {
+      schemas.view(source(version(i - 1))).check('_schema/n/', version(i).value) // a put of the next version
+      schemas.view(source(version(i))).check('n/a', bytes('1'))
+    }
+    await new Promise(resolve => setImmediate(resolve)) // a WeakRef holds its target until the job that made it ends
+    gc()
+    assert.equal(first.deref(), undefined, 'the first version\'s validator is still held')
   })
 
   it('reads the schema keys once, and again after any of them changes, whoever wrote it', () => {
