@@ -29,16 +29,26 @@ export interface DataDirLock {
   release(): void
 }
 
+/**
+ * Lock files this process holds. The pid in the file cannot tell a lock of a
+ * running node in this process (two embedded nodes on one data dir would
+ * sign different ops with one sequence number) from one left by a crashed
+ * daemon that had this pid (in a container, often pid 1).
+ */
+const locks = new Map<string, number>()
+
 export function lockDataDir (dataDir: string): DataDirLock {
   // as /proc shows open files: symbolic links resolved
   const dir = realpathSync(dataDir)
   const path = join(dir, LOCK_FILE)
+  if (locks.has(path)) throw new DataDirLockedError(`data dir ${dir} is in use by another murmur node in this process; stop it first or choose another data dir`)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
       // held open while this daemon runs: the sign that the pid in it is still ours
       const held = openSync(path, 'r')
-      return { release: () => { closeSync(held); releaseIfOurs(path) } }
+      locks.set(path, held)
+      return { release: () => { releaseIfOurs(path, held) } }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const holder = readPid(path)
@@ -51,7 +61,10 @@ export function lockDataDir (dataDir: string): DataDirLock {
   throw new DataDirLockedError(`could not lock data dir ${dir}: another murmurd is starting on it`)
 }
 
-function releaseIfOurs (path: string): void {
+function releaseIfOurs (path: string, held: number): void {
+  if (locks.get(path) !== held) return // released already: the file (and the descriptor's number) may be another node's by now
+  locks.delete(path)
+  closeSync(held)
   if (readPid(path) === process.pid) rmSync(path, { force: true })
 }
 

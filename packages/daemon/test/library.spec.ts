@@ -170,6 +170,15 @@ describe('library API (createMurmur)', () => {
     }
   })
 
+  it('a second node in this process on a data dir in use is DataDirLockedError, and the first keeps its lock', async () => {
+    const a = nodes[0] as Murmur
+    // stopped should it start, so a failure here does not leave it running
+    const second = createMurmur({ name: 'a2', dataDir: a.dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false }).then(async node => { await node.stop() })
+    await assert.rejects(second, { name: 'DataDirLockedError', message: /in use by another murmur node in this process/ })
+    assert.ok(existsSync(join(a.dataDir, 'murmurd.pid')), 'the refused node left the lock in place')
+    await a.put('still', 'mine')
+  })
+
   it('a node that is not started says so', async () => {
     const idle = new Murmur({ name: 'idle', dataDir: join(dir, 'idle') })
     assert.throws(() => idle.get('x'), { name: 'NotStartedError' })
