@@ -36,7 +36,7 @@ interface Held {
 }
 
 export interface KeepalivesComponents {
-  /** The running node's replica; throws while the node is stopped. */
+  /** The running node's replica, taken at `start` and kept until `stop` (writes a stopping node drains still commit). */
   replica: () => Replica
   /** Commits changes as this node's own, refused at the commit if `check` says so. */
   submit: (changes: Change[], check: Precondition) => Promise<Op[]>
@@ -51,6 +51,7 @@ export class Keepalives {
   /** Keys resumed at the start and not refreshed since: refreshed once this node has caught up. */
   private readonly resuming = new Set<string>()
   private running = false
+  private replica?: Replica
 
   constructor (private readonly components: KeepalivesComponents) {}
 
@@ -63,9 +64,10 @@ export class Keepalives {
    */
   start (): void {
     this.running = true
+    this.replica = this.components.replica()
     this.held.clear()
     this.resuming.clear()
-    for (const [key, held] of JSON.parse(this.components.replica().store.meta(META) ?? '[]') as Array<[string, Held]>) {
+    for (const [key, held] of JSON.parse(this.replica.store.meta(META) ?? '[]') as Array<[string, Held]>) {
       this.held.set(key, held)
       this.resuming.add(key)
       this.schedule(key, held.ttlMs / 3)
@@ -81,6 +83,7 @@ export class Keepalives {
 
   stop (): void {
     this.running = false
+    this.replica = undefined
     for (const timer of this.timers.values()) clearTimeout(timer)
     this.timers.clear()
   }
@@ -97,7 +100,7 @@ export class Keepalives {
    * hold, so its `drop` found nothing to end.
    */
   hold (op: Op, ttlMs: number): void {
-    const row = this.running ? this.components.replica().store.row(op.key) : undefined
+    const row = this.replica?.store.row(op.key)
     if (row?.origin !== op.origin || row.seq !== op.seq) return
     this.resuming.delete(op.key)
     const held: Held = { ttlMs, value: Buffer.from(op.value as Uint8Array).toString('base64'), ...(op.type !== undefined ? { type: op.type } : {}) }
@@ -128,7 +131,7 @@ export class Keepalives {
     const held = this.held.get(key)
     if (held === undefined || !this.running) return
     this.resuming.delete(key)
-    const replica = this.components.replica()
+    const replica = this.replica as Replica
     const check: Precondition = () => {
       // a key with no row was collected: its newest past version is its last write, another node's delete
       // collected within a third of the TTL included
@@ -153,6 +156,6 @@ export class Keepalives {
 
   private save (): void {
     if (!this.running) return
-    this.components.replica().store.setMeta(META, JSON.stringify([...this.held]))
+    this.replica?.store.setMeta(META, JSON.stringify([...this.held]))
   }
 }

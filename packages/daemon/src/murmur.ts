@@ -170,8 +170,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     const running = this.running
     if (running == null) return
     this.running = undefined
+    await running.writeQueue.drained() // writes taken before stop() commit (keepalives too); later ones are NotStartedError
     this.writes.keepalives.stop()
-    await running.writeQueue.drained() // writes taken before stop() commit; later ones are NotStartedError
     this.replication.stop()
     try {
       await shutdown(running)

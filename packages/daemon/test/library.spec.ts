@@ -158,13 +158,15 @@ describe('library API (createMurmur)', () => {
     const f = await createMurmur({ name: 'f', dataDir: join(dir, 'f'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false })
     const puts = Array.from({ length: 20 }, async (_, i) => await f.put(`inflight/${i}`, 'v'))
     const many = f.writeMany([{ key: 'inflight/many', value: 'v' }])
+    puts.push(f.put('inflight/presence', 'v', { ttlMs: 60_000, keepalive: true }))
     await f.stop()
     assert.deepEqual((await Promise.allSettled(puts)).map(s => s.status === 'rejected' ? s.reason.name : s.status), puts.map(() => 'fulfilled'))
     assert.deepEqual((await many).map(s => s.status), ['fulfilled'])
     await assert.rejects(f.put('inflight/late', 'v'), { name: 'NotStartedError' })
     await f.start()
     try {
-      assert.equal(f.list({ prefix: 'inflight/' }).items.length, 21, 'every write answered before stop() is on disk')
+      assert.equal(f.list({ prefix: 'inflight/' }).items.length, 22, 'every write answered before stop() is on disk')
+      assert.deepEqual(f.status().keepalives, [{ key: 'inflight/presence', ttlMs: 60_000 }], 'and a keepalive among them is resumed')
     } finally {
       await f.stop()
     }
