@@ -96,8 +96,9 @@ describe('murmurd process', () => {
   })
 
   // root can chmod any directory: the refusal is seen as another user (nobody), through setpriv
-  const asNobody = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v setpriv']).status === 0
-  it('refuses a data dir it cannot make private in one line, exit 1, without a stack trace', { skip: asNobody ? false : 'needs root and setpriv to run murmurd as nobody' }, async () => {
+  // (and a checkout nobody may read: a clone in a 0700 directory is not; the dangling-link test below covers the same line)
+  const asNobody = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', MURMURD]).status === 0
+  it('refuses a data dir it cannot make private in one line, exit 1, without a stack trace', { skip: asNobody ? false : 'needs root, setpriv and a checkout nobody can read, to run murmurd as nobody' }, async () => {
     const shared = mkdtempSync(join(tmpdir(), 'murmur-shared-'))
     try {
       chmodSync(shared, 0o755) // root's, readable by all: nobody can neither own it nor chmod it
