@@ -143,6 +143,9 @@ describe('joining with a ticket', () => {
   it('refuses malformed, damaged, expired and other-group tickets: one line, exit 2, nothing written', async () => {
     const fresh = (name: string): string[] => ['--name', name, '--data-dir', join(cluster.dir, name)]
     const flipped = ticket.slice(0, 40) + (ticket[40] === 'a' ? 'b' : 'a') + ticket.slice(41)
+    // the same bytes, mistyped where no byte is: a character added after them, or the last one's spare bit flipped
+    const base32 = 'abcdefghijklmnopqrstuvwxyz234567'
+    const retyped = ((ticket.length - 1) * 5) % 8 === 0 ? ticket + 'a' : ticket.slice(0, -1) + base32[base32.indexOf(ticket.at(-1) as string) ^ 1]
     const decoded = decodeTicket(ticket)
     const expired = encodeTicket({ ...decoded, expires: Date.now() - 1_000 })
     const cases: Array<[string, string[], RegExp]> = [
@@ -150,6 +153,7 @@ describe('joining with a ticket', () => {
       ['base32 of nothing murmur', ['--join', 'bmfrggzdfmztwq2lk'], /invalid --join ticket: not a murmur ticket/],
       ['cut short', ['--join', ticket.slice(0, -6)], /invalid --join ticket: damaged ticket/],
       ['one character changed', ['--join', flipped], /invalid --join ticket: damaged ticket/],
+      ['mistyped where no byte is', ['--join', retyped], /invalid --join ticket: damaged ticket/],
       ['expired', ['--join', expired], /invalid --join ticket: it expired at/],
       ['for another group', ['--group', 'other', '--join', ticket], /the ticket is for group "team", not "other"/],
       ['blank', ['--join', ' '], /--join is empty/]

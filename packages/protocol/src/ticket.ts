@@ -172,5 +172,7 @@ function fromBase32 (text: string): Uint8Array {
     }
     value &= (1 << bits) - 1
   }
+  // what toBase32 makes ends in fewer than 5 spare bits, all zero: anything else is a character mistyped or added at the end
+  if (bits >= 5 || value !== 0) throw new TicketError('damaged ticket: it does not end as a ticket does; copy the whole line murmurctl invite printed')
   return Uint8Array.from(out)
 }

@@ -16,6 +16,13 @@ const sample: Ticket = {
   swarmKey: Uint8Array.from({ length: 32 }, (_, i) => i)
 }
 
+/** A ticket whose bytes end inside its last character, with that character's lowest (spare) bit flipped. */
+function spareBitFlipped (): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
+  const text = ['t', 'te', 'tea', 'team'].map(group => encodeTicket({ ...sample, group })).find(t => ((t.length - 1) * 5) % 8 !== 0) as string
+  return text.slice(0, -1) + alphabet[alphabet.indexOf(text.at(-1) as string) ^ 1]
+}
+
 describe('tickets', () => {
   it('round-trip, with and without a swarm key, as lowercase multibase base32', () => {
     const text = encodeTicket(sample)
@@ -47,6 +54,9 @@ describe('tickets', () => {
       ['b' + 'a'.repeat(40), /not a murmur ticket/],
       [text.slice(0, -3), /damaged ticket/],
       [text.slice(0, 30) + (text[30] === 'q' ? 'r' : 'q') + text.slice(31), /damaged ticket/],
+      // the last character's spare bits, and a character added at the end, carry no byte: still a mistyped ticket
+      [spareBitFlipped(), /damaged ticket/],
+      [text + 'a', /damaged ticket/],
       ['b' + 'a'.repeat(40_000), /far longer than a ticket/]
     ]
     for (const [input, message] of cases) {
