@@ -58,7 +58,7 @@ export function isBehind (vector: VersionVector, floors: ReadonlyMap<string, { f
 }
 
 /** What this node holds and may serve: its own ops only up to `durable` (the rest wait for their proofs or their fsync). */
-function servedVector (replica: Replica): VersionVector {
+export function servedVector (replica: Replica): VersionVector {
   const vector = replica.vector()
   const { self, durable } = replica.state
   if ((vector[self] ?? 0) > durable) {

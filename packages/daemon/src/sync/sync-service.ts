@@ -11,7 +11,7 @@
  * trickles) stops holding back the next.
  */
 import { setMaxListeners } from 'node:events'
-import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
+import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, servedVector, summarize, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
@@ -217,8 +217,10 @@ export class SyncService implements Startable {
     const hello = frame.message
     if (hello.group === this.init.group) {
       this.init.onMember(connection.remotePeer, hello.name)
-      // a short hello names no vector: the peer's last one stands
-      Object.assign(this.peerState(connection.remotePeer), { name: hello.name, clockOffsetMs: hello.now - Date.now(), ...(hello.summary === undefined ? { vector: hello.vector } : {}) })
+      // a short hello names no vector: one with this node's digest says the peer holds what this node serves; another, its last one stands
+      const served = hello.summary !== undefined ? servedVector(this.init.replica) : undefined
+      const vector = served === undefined ? hello.vector : summarize(served) === hello.summary ? served : undefined
+      Object.assign(this.peerState(connection.remotePeer), { name: hello.name, clockOffsetMs: hello.now - Date.now(), ...(vector !== undefined ? { vector } : {}) })
       this.init.onClaim?.(claimOf(hello), connection.remotePeer, 'claim')
     } else {
       this.init.onStranger?.(connection.remotePeer)
