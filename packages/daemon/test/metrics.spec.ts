@@ -6,7 +6,7 @@
  * embedded nodes' registries kept apart; and the scrape checker itself.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test'
 import { performance } from 'node:perf_hooks'
 import { MurmurClient } from '@murmur/protocol'
 import { createMurmur, type Murmur, type NodeMetrics } from '../src/index.js'
-import { MURMURD, TestCluster, run, waitFor, type TestNode } from './harness.js'
+import { MURMURD, TestCluster, root, run, waitFor, type TestNode } from './harness.js'
 import { get, metricsUrl, observations, parseExposition, samples, scrape, value } from './prometheus.js'
 
 const METRICS = ['--metrics', '127.0.0.1:0']
@@ -55,6 +55,11 @@ describe('murmurd --metrics', () => {
     assert.equal(value(families, 'murmur_peers_connected', { via: 'inbound' }), 1, 'bob dialled alice')
     assert.equal(value(await scrape(bobUrl), 'murmur_peers_connected', { via: 'explicit' }), 1, 'bob found alice through --peer')
     assert.ok(value(families, 'process_resident_memory_bytes') > 0)
+    // the HELP text names every trigger the README's Metrics table lists
+    const row = readFileSync(join(root, 'README.md'), 'utf8').split('\n').find(line => line.startsWith('| `murmur_sync_pulls_total`')) ?? ''
+    const triggers = [...(/`trigger` is (.*?); `outcome`/.exec(row)?.[1] ?? '').matchAll(/`([a-z-]+)`/g)].map(m => m[1] as string)
+    assert.ok(triggers.length >= 6, `the README lists the triggers: ${triggers.join(', ')}`)
+    for (const trigger of triggers) assert.match(families.get('murmur_sync_pulls_total')?.help ?? '', new RegExp(`\\b${trigger}\\b`), `HELP names ${trigger}`)
   })
 
   it('counts a put on the writer and its replication on the other node', async () => {
