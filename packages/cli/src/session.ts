@@ -45,7 +45,7 @@ export class Session {
   async call<M extends MethodName>(method: M, params: Params<M>, timeoutMs = this.timeoutMs): Promise<Result<M>> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(this.unavailable(`did not answer ${method} within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(() => reject(this.giveUp(`did not answer ${method} within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       return await Promise.race([this.client.call(method, params), timeout])
@@ -62,7 +62,7 @@ export class Session {
   async batch (calls: Array<{ method: MethodName, params: unknown }>, timeoutMs = this.timeoutMs): Promise<Array<{ result?: unknown, error?: Error }>> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(this.unavailable(`did not answer a batch of ${calls.length} within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(() => reject(this.giveUp(`did not answer a batch of ${calls.length} within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       return await Promise.race([this.client.batch(calls), timeout])
@@ -105,6 +105,17 @@ export class Session {
   close (): void {
     this.closedByUs = true
     this.client.close()
+  }
+
+  /**
+   * A call went unanswered: drop the connection, not end it, since a hung
+   * murmurd never closes its side and an ended socket would keep this
+   * process alive.
+   */
+  private giveUp (what: string): DaemonUnavailableError {
+    this.closedByUs = true
+    this.client.destroy()
+    return this.unavailable(what)
   }
 
   private unavailable (what: string): DaemonUnavailableError {

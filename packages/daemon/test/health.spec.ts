@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { TestCluster, waitFor } from './harness.js'
+import { MURMURCTL, TestCluster, run, waitFor } from './harness.js'
 
 describe('murmurctl health and version', () => {
   let cluster: TestCluster
@@ -29,6 +29,21 @@ describe('murmurctl health and version', () => {
     const gone = await alice.ctl(['health'])
     assert.equal(gone.code, 3)
     assert.match(gone.stderr, /cannot reach murmurd at .*murmurd\.sock/)
+  })
+
+  it('health: exit 3 once --timeout passes when murmurd is hung, not a probe that never ends', async () => {
+    const carol = await cluster.start('carol')
+    const pid = carol.process?.pid as number
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const started = Date.now()
+      const hung = await run(process.execPath, [MURMURCTL, '--socket', carol.socket, '--timeout', '1000', 'health'], { timeoutMs: 15_000 })
+      assert.deepEqual([hung.code, hung.signal], [3, null], `murmurctl exited (${Date.now() - started} ms): ${hung.stderr}`)
+      assert.match(hung.stderr, /did not answer node_health within 1000 ms/)
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
+    await carol.stop()
   })
 
   it('version: the client\'s, the daemon\'s and its protocols; the client\'s alone and exit 3 without a daemon', async () => {
