@@ -143,6 +143,35 @@ describe('the history bound', () => {
   })
 })
 
+describe('a conflict the bound drops at once', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('is reported by no node\'s watch, as none holds it (--history-versions 1)', async () => {
+    const args = ['--history-versions', '1']
+    const alice = await cluster.start('alice', { args })
+    const bob = await cluster.start('bob', { args })
+    const watches = [startWatch(alice), startWatch(bob)]
+    try {
+      for (const watch of watches) await waitFor(() => watch.events().some(e => e.type === 'ready'), 'the watches to be ready')
+      await alice.put('k', 'a')
+      await bob.put('k', 'b')
+      assert.equal((await bob.ctl(['connect', await alice.addr()])).code, 0)
+      await waitFor(async () => (await alice.ctl(['get', 'k'])).stdout === 'b\n', 'bob\'s k on alice')
+      // a write after: once each watch has it, whatever the heal told is told
+      await bob.put('mark', 'x')
+      for (const watch of watches) await waitFor(() => watch.events().some(e => e.type === 'put' && e.key === 'mark'), 'mark on the watches')
+      for (const [i, node] of [alice, bob].entries()) {
+        assert.deepEqual((await node.json(['get', 'k', '--conflicts'])).conflicts, [])
+        assert.equal((await node.status()).replication.conflicts, 0)
+        assert.deepEqual(watches[i]?.events().filter(e => e.type === 'conflict'), [], `no conflict told on ${node.name}`)
+      }
+    } finally {
+      for (const watch of watches) await watch.stop()
+    }
+  })
+})
+
 describe('history through the library API', () => {
   const cluster = new TestCluster()
   const nodes: Murmur[] = []

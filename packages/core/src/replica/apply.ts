@@ -156,6 +156,7 @@ function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, numbe
   // a key with no past versions yet: its row becomes the only one, and no query finds what else to mark or trim;
   // a key new here (no row either) has nothing at all to mark or trim
   let done = false
+  const found = history.conflicts.length
   if (current !== undefined) {
     if (alone !== undefined) done = history.replacedAlone(op, alone)
     else history.replaced(current)
@@ -164,7 +165,7 @@ function place (store: Store, rows: Rows, floors: Pick<ReadonlyMap<string, numbe
     else store.supersede(current)
   }
   store.put(op, digest)
-  if (!done && !fresh) history.won(op)
+  if (!done && !fresh) history.won(op, found)
   rows.became(op)
   if (isReserved(op.key)) result.records.push(op)
   else result.changed.push(op)

@@ -81,13 +81,22 @@ export class KeyHistory {
     return this.bound.versions > 1 && row.bytes !== undefined && row.bytes <= this.bound.bytes
   }
 
-  /** `op` became the row of its key: the past versions it had not seen are conflicts. */
-  won (op: Op): void {
+  /**
+   * `op` became the row of its key: the past versions it had not seen are
+   * conflicts. `found`: how many conflicts were found before `op` replaced
+   * its row (those after were found placing it).
+   */
+  won (op: Op, found: number): void {
     if (isReserved(op.key)) return
     if (!this.local && op.refresh !== true) this.beat(op)
     // a write of this node's that saw nothing of its key: it has no past versions to trim
     if (this.local && op.seen?.wall === 0) return
-    this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
+    const gone = this.store.past.trim(op.key, this.bound.versions - 1, this.bound.bytes)
+    // a version the bound drops at once was never history here (as in `lost`): no conflict to report
+    for (let i = this.conflicts.length - 1; i >= found && gone.length > 0; i--) {
+      const marked = this.conflicts[i] as PastVersion
+      if (marked.op.key === op.key && gone.some(v => compareVersions(v, marked.op) === 0)) this.conflicts.splice(i, 1)
+    }
   }
 
   /**

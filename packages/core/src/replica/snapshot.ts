@@ -207,13 +207,14 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         if (op.seq <= (state.origins.get(op.origin)?.held.seq ?? 0)) continue
         const current = state.store.row(op.key)
         if (current !== undefined && !isNewer(op, current)) continue
+        const found = history.conflicts.length
         if (current !== undefined) {
           history.replaced(current)
           if (current.seq <= (floors.get(current.origin)?.seq ?? 0)) state.store.remove(headOf(current), true)
           else state.store.supersede(headOf(current))
         }
         state.store.put(op, digestOf(op))
-        history.won(op)
+        history.won(op, found)
         if (isReserved(op.key)) records.push(op)
         else end.changed.push(op)
         // older than a delete collected here: this node cannot tell whether it was of this key (see `nameRewrite`)
