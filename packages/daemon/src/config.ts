@@ -54,8 +54,6 @@ export interface DaemonConfig {
   relay: boolean
 }
 
-const NAME = GROUP_NAME
-
 /** Repeatable flags; from the environment, a comma- or space-separated list. */
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(/[\s,]+/).filter(v => v !== '')]
@@ -179,10 +177,11 @@ function envValue (option: Setting, raw: string): unknown {
 function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: boolean): DaemonConfig {
   const name = raw.name as string | undefined
   if (name == null || name === '') throw new ConfigError('--name is required (or MURMUR_NAME), e.g. murmurd --name alice')
-  if (!NAME.test(name)) throw new ConfigError(`invalid --name "${name}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
+  if (!GROUP_NAME.test(name)) throw new ConfigError(`invalid --name "${name}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
   const group = raw.group as string
-  if (!NAME.test(group)) throw new ConfigError(`invalid --group "${group}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
+  if (!GROUP_NAME.test(group)) throw new ConfigError(`invalid --group "${group}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)
   const listen = (raw.listen as string[] | undefined) ?? ['/ip4/0.0.0.0/tcp/0']
+  if (listen.length === 0) throw new ConfigError('--listen lists no address (is MURMUR_LISTEN blank?); give one such as /ip4/0.0.0.0/tcp/4001, or unset it for the default')
   const peers = (raw.peer as string[] | undefined) ?? []
   for (const [flag, addrs] of [['--listen', listen], ['--peer', peers]] as const) {
     for (const addr of addrs) checkMultiaddr(flag, addr)

@@ -35,6 +35,8 @@ describe('murmurd configuration', () => {
   it('names the variable a bad value came from, and not one a flag overrode', () => {
     assert.throws(() => config([], { MURMUR_PEER_LINKS: 'x' }), { name: 'ConfigError', message: 'invalid --peer-links "x": expected a positive whole number (set by MURMUR_PEER_LINKS)' })
     assert.throws(() => config([], { MURMUR_LISTEN: 'nowhere' }), { message: /^invalid --listen "nowhere": .* \(set by MURMUR_LISTEN\)$/ })
+    // blank, it must not leave the node listening nowhere
+    assert.throws(() => config([], { MURMUR_LISTEN: ' ' }), { name: 'ConfigError', message: /^--listen lists no address \(is MURMUR_LISTEN blank\?\)/ })
     assert.throws(() => config(['--peer-links', 'y'], { MURMUR_PEER_LINKS: '3' }), { message: 'invalid --peer-links "y": expected a positive whole number' })
   })
 
