@@ -73,8 +73,8 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
       outputError: (text, write) => write(formatUsageError(text))
     })
     .configureHelp({ showGlobalOptions: true })
-    .option('--socket <path>', 'the daemon\'s socket (default: found as below)')
-    .option('--data-dir <dir>', 'the daemon\'s data dir; its socket is <dir>/murmurd.sock')
+    .option('--socket <path>', 'the daemon\'s socket (default: found as below)', given)
+    .option('--data-dir <dir>', 'the daemon\'s data dir; its socket is <dir>/murmurd.sock', given)
     .option('--name <name>', 'the daemon\'s name, for its default data dir', nodeName)
     .option('--timeout <ms>', 'how long to wait for each answer from murmurd', milliseconds, DEFAULT_TIMEOUT_MS)
     .option('--json', 'print machine-readable JSON')
@@ -198,6 +198,12 @@ export function putJsonAsType (argv: string[]): string[] {
   if (argv[i] !== 'put') return argv
   const end = argv.indexOf('--', i)
   return argv.map((word, j) => j > i && (end === -1 || j < end) && word === '--json' ? '--type=json' : word)
+}
+
+/** A locator given empty (`--socket "$UNSET"`) is a mistake, not a request for the default. */
+function given (text: string): string {
+  if (text.trim() === '') throw new InvalidArgumentError('it is empty; give a path, or leave the option out to find murmurd as below')
+  return text
 }
 
 function nodeName (text: string): string {

@@ -35,6 +35,14 @@ describe('usage', () => {
     }
   })
 
+  it('exits 2 for an empty --socket or --data-dir, rather than looking elsewhere', async () => {
+    for (const flag of ['--socket', '--data-dir']) {
+      const { code, stderr } = await run([flag, '', 'status'])
+      assert.equal(code, 2, flag)
+      assertOneLine(stderr, /it is empty; give a path/)
+    }
+  })
+
   it('exits 2 for a --timeout, --exec-timeout or --kill-timeout past what a timer can wait, before connecting', async () => {
     const socket = ['--socket', '/nonexistent/murmurd.sock']
     for (const argv of [['--timeout', '2147483648', 'status'], ['template', '--prefix', 'p', '--template', 't', '--out', 'o', '--exec-timeout', '9999999999'], ['exec', '--prefix', 'p', '--kill-timeout', '2147483648', '--', 'true']]) {
