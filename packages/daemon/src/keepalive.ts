@@ -10,8 +10,9 @@
  * resumes when the daemon starts again, so a node that restarts shows up
  * again by itself: once it has caught up from a peer (or a third of the TTL
  * after the start, if none answers), so it never writes over a write another
- * node made while it was down. It stops when this node deletes the key or puts it without
- * `keepalive` (both drop it as they enter, so a refresh never follows them),
+ * node made while it was down. It stops when this node deletes the key or
+ * puts it without `keepalive` (both drop it as they enter, so a refresh never
+ * follows them),
  * and when the key is found written by another node: a refresh is committed
  * only while the row is still this node's own write (or is gone, collected,
  * and the newest version history keeps of it is this node's own), checked at

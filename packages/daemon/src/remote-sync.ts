@@ -29,7 +29,8 @@ export class RemoteSync {
       return
     }
     const store = this.store()
-    if (store == null) return
+    // after a failed fsync none can succeed until a restart (core's WalFile): the failure was logged, writes are refused
+    if (store == null || store.wal?.failure !== undefined) return
     this.again = false
     this.flushing = new Promise<void>(resolve => { this.timer = setTimeout(resolve, REMOTE_SYNC_DELAY_MS) })
       .then(async () => { if (this.store() === store) await store.sync() })
