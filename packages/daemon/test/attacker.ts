@@ -102,6 +102,11 @@ export class Attacker {
     return { kind: 'control', message: { t: 'hello', group: puller.group, name: 'mallory', now: Date.now(), vector: { ...puller.vector }, ...(puller.summary !== undefined ? { summary: puller.summary } : {}), ...extra } }
   }
 
+  /** A hello offering a snapshot: it holds `vector`, and collected each origin's ops up to its floor (seq, wall, logical, accumulator). */
+  snapshotHello (puller: Hello, vector: VersionVector, floors: NonNullable<Hello['floors']>): Frame {
+    return { kind: 'control', message: { t: 'hello', group: puller.group, name: 'mallory', now: Date.now(), vector, snapshot: true, horizon: [0, 0], floors } }
+  }
+
   get id (): string {
     return this.node.peerId.toString()
   }

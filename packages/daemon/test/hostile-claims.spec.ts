@@ -82,19 +82,7 @@ describe('a hostile member serves a new node a snapshot that claims a writer\'s 
     const forged = mallory.sign([mallory.op('forged:alice', 'forged', { origin: aliceId, seq: real + 1 }, false)])
     const lie = 1_000
     mallory.answer = (_puller, hello) => [
-      {
-        kind: 'control',
-        message: {
-          t: 'hello',
-          group: hello.group,
-          name: 'mallory',
-          now: Date.now(),
-          vector: { [aliceId]: lie, [mallory.id]: attestation.seq },
-          snapshot: true,
-          horizon: [0, 0],
-          floors: { [aliceId]: [lie, claim.wall, 0, base64(claim.acc)], [mallory.id]: [own.seq, own.wall, own.logical, base64(ownMark.acc)] }
-        }
-      },
+      mallory.snapshotHello(hello, { [aliceId]: lie, [mallory.id]: attestation.seq }, { [aliceId]: [lie, claim.wall, 0, base64(claim.acc)], [mallory.id]: [own.seq, own.wall, own.logical, base64(ownMark.acc)] }),
       { kind: 'attest', ops: [attestation] },
       { kind: 'import', ops: [...forged, own] },
       { kind: 'ops', ops: [attestation] },
