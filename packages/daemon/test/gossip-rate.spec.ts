@@ -1,0 +1,63 @@
+/**
+ * The README's limit on one peer's gossip: "each peer may send at most 5,000
+ * messages a second (a burst of 10,000) before the rest are ignored". Tried
+ * here the way a flooding member would, at the topic validator murmurd
+ * registers with gossipsub, in-process and with the clock held still: on real
+ * murmurd on this machine the validator itself is slower than the limit
+ * (garbage it refuses and logs: ~3,400 a second; genuine ops: fewer), and
+ * gossipsub graylists a peer whose garbage it has scored, so the limit never
+ * shows there (see the commit that added this test).
+ */
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, it, mock } from 'node:test'
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import pino from 'pino'
+import { GossipReplication } from '../src/gossip.js'
+
+type Validator = (peer: PeerId, message: Message) => TopicValidatorResult
+
+/** What gossipsub would hand murmur's validator: a stub that keeps the validator it is given. */
+function validatorOf (): { validate: Validator, gossip: GossipReplication } {
+  const topicValidators = new Map<string, Validator>()
+  const pubsub = { topicValidators, addEventListener () {}, removeEventListener () {}, subscribe () {}, unsubscribe () {}, sendRpc: () => true }
+  const gossip = new GossipReplication(pubsub as unknown as GossipSub, { group: 'default', log: pino({ level: 'silent' }), maxValueBytes: 1024, check: () => undefined, receive: () => {} })
+  gossip.start()
+  return { validate: topicValidators.get(gossip.topic) as Validator, gossip }
+}
+
+const peer = (name: string): PeerId => ({ toString: () => name }) as unknown as PeerId
+/** A message no op decodes from: validated, it is refused. */
+const garbage: Message = { type: 'unsigned', topic: '/murmur/default/ops/3', data: Uint8Array.of(2, 0xff, 0xff) }
+
+/** How many of `count` messages from `from` the validator looked at (refused), and how many it ignored unseen. */
+function send (validate: Validator, from: PeerId, count: number): { validated: number, ignored: number } {
+  const tally = { validated: 0, ignored: 0 }
+  for (let i = 0; i < count; i++) {
+    if (validate(from, garbage) === TopicValidatorResult.Ignore) tally.ignored++
+    else tally.validated++
+  }
+  return tally
+}
+
+describe('a member that floods gossip', () => {
+  beforeEach(() => { mock.timers.enable({ apis: ['Date'], now: 1_000_000 }) })
+  afterEach(() => { mock.timers.reset() })
+
+  it('has 10,000 messages validated at once, then 5,000 a second; the rest are ignored, and other peers are not held back', () => {
+    const { validate, gossip } = validatorOf()
+    assert.deepEqual(send(validate, peer('mallory'), 25_000), { validated: 10_000, ignored: 15_000 }, 'the burst')
+    assert.equal(gossip.rejected, 10_000, 'only what was validated is counted as refused')
+    assert.deepEqual(send(validate, peer('bob'), 10), { validated: 10, ignored: 0 }, 'another peer has a bucket of its own')
+
+    mock.timers.tick(1_000)
+    assert.deepEqual(send(validate, peer('mallory'), 8_000), { validated: 5_000, ignored: 3_000 }, 'a second later')
+    mock.timers.tick(100)
+    assert.deepEqual(send(validate, peer('mallory'), 1_000), { validated: 500, ignored: 500 }, 'a tenth of a second later')
+
+    // a quiet minute refills the burst, never more
+    mock.timers.tick(60_000)
+    assert.deepEqual(send(validate, peer('mallory'), 12_000), { validated: 10_000, ignored: 2_000 }, 'after a quiet minute')
+    gossip.stop()
+  })
+})
