@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import assert from 'node:assert/strict'
 import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
 import { MurmurClient, type Entry, type MethodName, type Params, type Result } from '@murmur/protocol/client'
@@ -274,4 +275,11 @@ export function usePair (): Pair {
   })
   after(async () => { await pair.cluster?.close() })
   return pair
+}
+
+/** The version `murmurctl get --meta` shows for `key` (origin/seq), as `--if-version` takes it. */
+export async function versionId (node: TestNode, key: string): Promise<string> {
+  const meta = await node.ctl(['get', key, '--meta'])
+  assert.equal(meta.code, 0, meta.stderr)
+  return /^version:\s+(\S+)$/m.exec(meta.stdout)?.[1] ?? assert.fail(`no version line in ${meta.stdout}`)
 }

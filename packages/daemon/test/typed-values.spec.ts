@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { createMurmur } from '../src/index.js'
-import { TestCluster, usePair, waitFor, type TestNode } from './harness.js'
+import { TestCluster, usePair, versionId, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
 /** `kv_store.type` of `key`, read from the node's SQLite file as `sqlite3` would. */
@@ -26,11 +26,6 @@ function typeColumn (node: TestNode, key: string): unknown {
 }
 
 /** The `version:` line of `get --meta`: `<origin>/<seq>`. */
-async function versionId (node: TestNode, key: string): Promise<string> {
-  const meta = await node.ctl(['get', key, '--meta'])
-  assert.equal(meta.code, 0, meta.stderr)
-  return /^version:\s+(\S+)$/m.exec(meta.stdout)?.[1] ?? assert.fail(`no version line in ${meta.stdout}`)
-}
 
 describe('typed values', () => {
   const pair = usePair()
