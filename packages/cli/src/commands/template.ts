@@ -30,10 +30,14 @@ export interface TemplateOptions {
   once?: boolean
 }
 
-/** The data a template sees. */
+/**
+ * The data a template sees. `keys` and `json` have no prototype: a key named
+ * `__proto__` is then a key like any other, not the object's prototype, and
+ * `constructor` or `toString` are there only when such keys are.
+ */
 export function templateData (entries: Entry[], prefix: string): Record<string, unknown> {
-  const keys: Record<string, string> = {}
-  const json: Record<string, unknown> = {}
+  const keys: Record<string, string> = Object.create(null)
+  const json: Record<string, unknown> = Object.create(null)
   const list = entries.map(entry => {
     const name = entry.key.slice(prefix.length)
     const value = valueText(entry)
