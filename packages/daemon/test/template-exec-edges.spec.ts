@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Background } from './background-ctl.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 const read = (path: string): string => existsSync(path) ? readFileSync(path, 'utf8') : ''
@@ -27,11 +28,18 @@ describe('murmurctl template and exec: odd names, colliding variables, stopped c
   let cluster: TestCluster
   let alice: TestNode
   const strays: number[] = []
+  const running: Background[] = []
+  const background = (args: string[]): Background => {
+    const b = new Background(alice, args)
+    running.push(b)
+    return b
+  }
   before(async () => {
     cluster = new TestCluster()
     alice = await cluster.start('alice')
   })
   after(async () => {
+    for (const b of running) await b.stop()
     for (const pid of strays) {
       try { process.kill(pid, 'SIGKILL') } catch {}
     }
@@ -48,5 +56,27 @@ describe('murmurctl template and exec: odd names, colliding variables, stopped c
     const once = await alice.ctl(['template', '--prefix', 'odd/', '--template', tmpl, '--out', out, '--once'])
     assert.equal(once.code, 0, once.stderr)
     assert.equal(read(out), '{"a":1}|1|c|t|\n')
+  })
+
+  it('exec: two keys that map to one variable stop it at start, naming both and the variable (exit 1), running nothing', async () => {
+    await alice.put('clash/db/port', '1')
+    await alice.put('clash/db_port', '2')
+    const ran = join(cluster.dir, 'clash.ran')
+    const refused = await alice.ctl(['exec', '--prefix', 'clash/', '--', 'sh', '-c', `echo "$DB_PORT" > ${ran}`])
+    assert.equal(refused.code, 1, refused.stderr)
+    assert.match(refused.stderr, /DB_PORT is the variable of "clash\/db\/port" and "clash\/db_port"/)
+    assert.equal(existsSync(ran), false, 'the command did not run')
+  })
+
+  it('exec: a clash that arrives while the command runs leaves it running as it was, and says why', async () => {
+    await alice.put('later/db/port', '1')
+    const log = join(cluster.dir, 'later.log')
+    const e = background(['exec', '--prefix', 'later/', '--', 'sh', '-c', `echo "start $DB_PORT" >> ${log}; exec sleep 1000`])
+    await waitFor(() => read(log) === 'start 1\n', 'the command to start', 15_000)
+    await alice.put('later/DB_PORT', '2')
+    await waitFor(() => /DB_PORT is the variable of "later\/DB_PORT" and "later\/db\/port".*left running/.test(e.stderr), 'murmurctl exec to report the clash', 15_000)
+    await alice.put('later/db/port', '3')
+    await alice.ctl(['del', 'later/DB_PORT'])
+    await waitFor(() => read(log) === 'start 1\nstart 3\n', 'a restart once the clash is gone', 15_000)
   })
 })

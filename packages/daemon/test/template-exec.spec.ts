@@ -6,31 +6,12 @@
  * exits; a bad template stops with its line.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { MURMURCTL, TestCluster, waitFor, type TestNode } from './harness.js'
+import { Background } from './background-ctl.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
-
-/** murmurctl running in the background against `node`; stopped by PID in `after`. */
-class Background {
-  readonly child: ChildProcess
-  stderr = ''
-  readonly exited: Promise<number | null>
-
-  constructor (node: TestNode, args: string[]) {
-    this.child = spawn(process.execPath, [MURMURCTL, '--socket', node.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })
-    this.child.stdout?.on('data', (d: Buffer) => { this.stderr += d.toString() })
-    this.exited = new Promise(resolve => this.child.on('exit', code => resolve(code)))
-  }
-
-  async stop (): Promise<number | null> {
-    if (this.child.exitCode == null && this.child.signalCode == null) this.child.kill('SIGTERM')
-    return await this.exited
-  }
-}
 
 const read = (path: string): string => existsSync(path) ? readFileSync(path, 'utf8') : ''
 

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
+import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
 import type { CommandContext } from '../context.js'
 import { valueText, type Entry } from '@murmur/protocol/client'
@@ -19,17 +20,29 @@ export interface ExecOptions {
   killTimeout: number
 }
 
-/** The variables for `entries`, and what had to be left out. */
-export function environmentOf (entries: Entry[], prefix: string): { env: Record<string, string>, skipped: string[] } {
+/**
+ * The variables for `entries`, what had to be left out, and the variables
+ * that more than one key maps to (`app/db_port` and `app/db/port` are both
+ * DB_PORT): neither value may silently win, so those are reported, in key
+ * order, and the caller runs nothing with them.
+ */
+export function environmentOf (entries: Entry[], prefix: string): { env: Record<string, string>, skipped: string[], clashes: string[] } {
   const env: Record<string, string> = {}
+  const keyOf = new Map<string, string[]>()
   const skipped: string[] = []
   for (const entry of entries) {
-    const name = entry.key.slice(prefix.length).toUpperCase().replace(/[^A-Z0-9_]/g, '_')
+    const upper = entry.key.slice(prefix.length).toUpperCase().replace(/[^A-Z0-9_]/g, '_')
     const value = valueText(entry)
-    if (entry.encoding === 'base64' || value.includes('\u0000') || name === '') skipped.push(entry.key)
-    else env[/^[0-9]/.test(name) ? `_${name}` : name] = value
+    if (entry.encoding === 'base64' || value.includes('\u0000') || upper === '') {
+      skipped.push(entry.key)
+      continue
+    }
+    const name = /^[0-9]/.test(upper) ? `_${upper}` : upper
+    env[name] = value
+    keyOf.set(name, [...keyOf.get(name) ?? [], entry.key])
   }
-  return { env, skipped }
+  const clashes = [...keyOf].filter(([, keys]) => keys.length > 1).map(([name, keys]) => `${name} is the variable of ${keys.map(key => JSON.stringify(key)).join(' and ')}`)
+  return { env, skipped, clashes }
 }
 
 export function isSignal (name: string): name is NodeJS.Signals {
@@ -80,7 +93,13 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   process.on('SIGTERM', forward)
   try {
     await followPrefix(ctx, { prefix: opts.prefix, signal: AbortSignal.any([ctx.signal, finished.signal]), say }, async entries => {
-      const { env, skipped } = environmentOf(entries, opts.prefix)
+      const { env, skipped, clashes } = environmentOf(entries, opts.prefix)
+      if (clashes.length > 0) {
+        const why = `keys under ${JSON.stringify(opts.prefix)} map to one variable: ${clashes.join('; ')}; rename or delete all but one`
+        if (child == null) throw new CommandError(`${why}, then run murmurctl exec again`)
+        say(`${why}: ${command[0]} left running with the variables it has`)
+        return
+      }
       const next = JSON.stringify(env)
       if (child != null && next === current) return
       if (skipped.length > 0) say(`left out of the environment (binary, or no name): ${skipped.join(', ')}`)
