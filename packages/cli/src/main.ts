@@ -143,7 +143,7 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .requiredOption('--template <file>', 'a Liquid template: keys["name"], json["name"], entries')
     .requiredOption('--out <file>', 'the file to write (replaced whole, keeping its mode)')
     .option('--exec <command>', 'run this (with /bin/sh) after each change of the file')
-    .option('--exec-timeout <ms>', 'SIGTERM the command after this long', milliseconds, 30_000)
+    .option('--exec-timeout <ms>', 'SIGTERM the command and its children after this long', milliseconds, 30_000)
     .option('--once', 'render once (and run --exec if the file changed), then exit')
     .action(async (opts: TemplateOptions, command: Command) => { await (await import('./commands/template.js')).template(context(command), opts) })
   program.command('exec').description('run a command with the keys under a prefix as environment variables, restarted when they change (after envconsul)')

@@ -79,4 +79,37 @@ describe('murmurctl template and exec: odd names, colliding variables, stopped c
     await alice.ctl(['del', 'later/DB_PORT'])
     await waitFor(() => read(log) === 'start 1\nstart 3\n', 'a restart once the clash is gone', 15_000)
   })
+
+  /** The PIDs a command wrote to `file`, one a line, each kept to be killed in `after` should it outlive the test. */
+  const pidsIn = (file: string): number[] => {
+    const pids = read(file).split('\n').filter(Boolean).map(Number)
+    for (const pid of pids) if (!strays.includes(pid)) strays.push(pid)
+    return pids
+  }
+
+  it('template: --exec-timeout stops the command\'s children too, not only its shell', async () => {
+    await alice.put('slow/x', '1')
+    const tmpl = join(cluster.dir, 'slow.tmpl')
+    const out = join(cluster.dir, 'slow.conf')
+    const pids = join(cluster.dir, 'slow.pids')
+    writeFileSync(tmpl, 'x={{ keys["x"] }}\n')
+    const once = await alice.ctl(['template', '--prefix', 'slow/', '--template', tmpl, '--out', out, '--once', '--exec-timeout', '1000', '--exec', `sleep 1000 & echo $! > ${pids}; wait`])
+    assert.equal(once.code, 0, once.stderr)
+    assert.match(once.stderr, /--exec still running after 1000 ms/)
+    const [sleeper] = pidsIn(pids)
+    assert.ok(sleeper !== undefined, 'the command started its child')
+    await waitFor(() => !alive(sleeper), `the command's child (PID ${sleeper}) to be gone`, 10_000)
+  })
+
+  it('exec: a restart, and the stop at the end, reach the command\'s children too', async () => {
+    await alice.put('group/v', '1')
+    const pids = join(cluster.dir, 'group.pids')
+    const e = background(['exec', '--prefix', 'group/', '--', 'sh', '-c', `sleep 1000 & echo $! >> ${pids}; wait`])
+    const [first] = await waitFor(() => pidsIn(pids).length === 1 && pidsIn(pids), 'the command to start its child', 15_000)
+    await alice.put('group/v', '2')
+    const [, second] = await waitFor(() => pidsIn(pids).length === 2 && pidsIn(pids), 'the restarted command to start its child', 15_000)
+    await waitFor(() => !alive(first as number), `the first command's child (PID ${first}) to go with it`, 10_000)
+    assert.equal(await e.stop(), 128 + 15, 'the command ended by SIGTERM')
+    await waitFor(() => !alive(second as number), `the second command's child (PID ${second}) to be gone`, 10_000)
+  })
 })

@@ -5,12 +5,14 @@
  * without the prefix, upper-cased, each character other than A-Z, 0-9 and _
  * made _ (`app/db/port` under `app/` is DB_PORT). Binary values are left out.
  * murmurctl stays in front: SIGINT/SIGTERM go to the command, and murmurctl
- * exits with the command's exit code when it ends on its own.
+ * exits with the command's exit code when it ends on its own. Every signal
+ * goes to the command's process group (see process-group.ts), its children too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
+import { signalGroup } from '../process-group.js'
 import type { CommandContext } from '../context.js'
 import { valueText, type Entry } from '@murmur/protocol/client'
 
@@ -57,7 +59,7 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   let current = ''
   let restarting = false
   const start = (env: Record<string, string>): void => {
-    const proc = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: 'inherit' })
+    const proc = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: 'inherit', detached: true })
     child = proc
     proc.on('error', err => {
       say(`cannot run ${command[0]}: ${err.message}`)
@@ -75,10 +77,10 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
     const proc = child
     if (proc == null || proc.exitCode != null || proc.signalCode != null) return
     const exited = new Promise(resolve => proc.once('exit', resolve))
-    proc.kill(signal)
+    signalGroup(proc, signal)
     const timer = setTimeout(() => {
       say(`${command[0]} still running ${opts.killTimeout} ms after ${signal}: SIGKILL`)
-      proc.kill('SIGKILL')
+      signalGroup(proc, 'SIGKILL')
     }, opts.killTimeout)
     await exited
     clearTimeout(timer)
@@ -87,7 +89,7 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   let interrupted: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals): void => {
     if (restarting) interrupted ??= signal
-    child?.kill(signal)
+    if (child !== undefined) signalGroup(child, signal)
   }
   process.on('SIGINT', forward)
   process.on('SIGTERM', forward)

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net'
 import { replaceFile } from '../atomic-file.js'
 import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
+import { signalGroup } from '../process-group.js'
 import { stopOnProcessSignals } from './watch.js'
 import type { CommandContext } from '../context.js'
 import { typeOfEntry, valueText, type Entry } from '@murmur/protocol/client'
@@ -102,18 +103,19 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
 
 /**
  * Runs `command` with /bin/sh, its output to our stderr; reports a failure
- * and goes on. It is over when the shell exits: a process it left in the
+ * and goes on. After `timeoutMs` its process group is sent SIGTERM (see
+ * process-group.ts). It is over when the shell exits: a process it left in the
  * background may hold the output pipes open for as long as it lives, and must
  * neither hold back the next render nor keep murmurctl running.
  */
 async function runCommand (command: string, timeoutMs: number, ctx: CommandContext, say: (line: string) => void): Promise<void> {
   await new Promise<void>(done => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     child.stdout.on('data', (d: Buffer) => ctx.io.stderr.write(d))
     child.stderr.on('data', (d: Buffer) => ctx.io.stderr.write(d))
     const timer = setTimeout(() => {
-      say(`--exec still running after ${timeoutMs} ms: sending SIGTERM`)
-      child.kill('SIGTERM')
+      say(`--exec still running after ${timeoutMs} ms: sending SIGTERM to it and its children`)
+      signalGroup(child, 'SIGTERM')
     }, timeoutMs)
     const over = (): void => {
       clearTimeout(timer)
