@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { spawnSync } from 'node:child_process'
-import { MURMURCTL, TestCluster, run, type TestNode } from './harness.js'
+import { setTimeout as delay } from 'node:timers/promises'
+import { MURMURCTL, TestCluster, run, waitFor, type TestNode } from './harness.js'
 
 /** `list --json` as [key, value, encoding, type], the form both sides can be compared in. */
 async function entries (node: TestNode): Promise<Array<[string, unknown, string | undefined, string | undefined]>> {
@@ -117,5 +118,25 @@ describe('murmurctl export and import', () => {
     assert.equal(imported.code, 0, imported.stderr)
     const copy = await node.json(['get', 'exp/year-copy'])
     assert.ok(copy.expires !== undefined && Math.abs(copy.expires - line.expires) < 60_000, `the copy expires when the original does (${String(copy.expires)} vs ${line.expires})`)
+  })
+
+  it('an import that murmurd holds up keeps each key\'s expiry: the TTL is what is left when its batch is sent, not when the file was read', async () => {
+    const node = await cluster.start('stalled')
+    const expires = Date.now() + 600_000
+    const count = 20 * 500 // batches enough that several are sent after the stall
+    const file = join(cluster.dir, 'expiring.ndjson')
+    writeFileSync(file, Array.from({ length: count }, (_, i) => JSON.stringify({ key: `exp/${String(i).padStart(5, '0')}`, value: 'v', expires }) + '\n').join(''))
+    const importing = node.ctl(['import', file])
+    // once a batch is in, murmurd stops answering for a while (a busy disk, a paused VM); the rest of the import waits
+    await waitFor(async () => (await node.rpc('kv_list', { prefix: 'exp/', limit: 1 })).items.length > 0, 'the first batch to be written', 30_000, 10)
+    const STALL_MS = 4_000
+    node.process?.kill('SIGSTOP')
+    await delay(STALL_MS)
+    node.process?.kill('SIGCONT')
+    const imported = await importing
+    assert.equal(imported.code, 0, imported.stderr)
+    const last = await node.rpc('kv_get', { key: `exp/${String(count - 1).padStart(5, '0')}` })
+    const late = (last?.expires ?? 0) - expires
+    assert.ok(Math.abs(late) < STALL_MS / 2, `the last key expires when its line says, not ${late} ms later`)
   })
 })

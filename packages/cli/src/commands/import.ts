@@ -3,8 +3,9 @@
  * (NDJSON, see export.ts) in batches, each one transaction on the daemon.
  * Every line is checked before anything is written, as the daemon would
  * check it, so bad input writes nothing and the error names its line. A
- * value with an expiry is written with the TTL left until it (so it expires
- * when it would have); one already past it is left out; one more than a
+ * value with an expiry is written with the TTL left until it as its batch is
+ * sent (so it expires when it would have, however long the batches before
+ * it took); one already past it is left out; one more than a
  * year ahead is written with a year: a writer's clock ahead of this one's
  * (within the skew a group allows) puts a year's TTL there, and it must
  * still expire.
@@ -19,7 +20,8 @@ import { Progress } from '../progress.js'
 /** Writes per JSON-RPC batch (one transaction each). */
 const BATCH = 500
 
-interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json' | 'text', ttlMs?: number }
+/** A line to write; `expires` (wall ms) becomes a TTL only as its batch is sent (see `putParams`). */
+interface Write { key: string, value: unknown, encoding?: 'base64', type?: 'json' | 'text', expires?: number }
 
 export async function importKeys (ctx: CommandContext, file: string): Promise<void> {
   const source = file === '-' ? 'stdin' : file
@@ -31,23 +33,27 @@ export async function importKeys (ctx: CommandContext, file: string): Promise<vo
   }
   const writes = parseExport(text, source, Date.now())
   const started = Date.now()
+  let imported = 0
   await withSession(ctx, async session => {
     const progress = new Progress(ctx.io.stderr, `import ${source}`, writes.length)
     for (let i = 0; i < writes.length; i += BATCH) {
-      const batch = writes.slice(i, i + BATCH)
-      const answers = await session.batch(batch.map(({ line, ...params }) => ({ method: 'kv_put' as MethodName, params })))
+      const now = Date.now()
+      // a value that expired while the batches before it were written is left out, as one expired in the file is
+      const batch = writes.slice(i, i + BATCH).filter(write => write.expires === undefined || write.expires > now)
+      const answers = batch.length === 0 ? [] : await session.batch(batch.map(write => ({ method: 'kv_put' as MethodName, params: putParams(write, now) })))
       const refused = answers.findIndex(answer => answer.error != null)
       if (refused >= 0) {
         const error = answers[refused]?.error
-        const message = `murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${i} keys were imported before its batch of ${batch.length}`
+        const message = `murmurd refused the key of ${source} line ${(batch[refused] as Write & { line: number }).line}: ${error?.message ?? 'no answer'}; ${imported} keys were imported before its batch of ${batch.length}`
         // a schema's refusal keeps its exit code (6), which the client could not check beforehand
         throw error instanceof MurmurRpcError && isSchemaRefusal(error.code) ? new MurmurRpcError(error.code, message, error.data) : new CommandError(message)
       }
-      progress.update(i + batch.length)
+      imported += batch.length
+      progress.update(Math.min(i + BATCH, writes.length))
     }
     progress.finish()
   })
-  const result = { imported: writes.length, batches: Math.ceil(writes.length / BATCH), ms: Date.now() - started }
+  const result = { imported, batches: Math.ceil(writes.length / BATCH), ms: Date.now() - started }
   emit(ctx, result, r => `OK imported ${r.imported} key${r.imported === 1 ? '' : 's'} from ${source} in ${r.batches} batch${r.batches === 1 ? '' : 'es'} (${r.ms} ms)`)
 }
 
@@ -99,9 +105,8 @@ function parseLine (line: string, now: number): Write | undefined {
   }
   if (size > DEFAULT_MAX_VALUE_BYTES) throw new Error(`"value" is ${size} bytes, over the ${DEFAULT_MAX_VALUE_BYTES}-byte limit`)
   if (expires !== undefined && !(Number.isSafeInteger(expires) && (expires as number) >= 0)) throw new Error('"expires" must be a whole number of milliseconds since the epoch')
-  const ttlMs = expires === undefined ? undefined : (expires as number) - now
-  if (ttlMs !== undefined && ttlMs <= 0) return undefined
-  const ttl = ttlMs !== undefined ? { ttlMs: Math.min(ttlMs, MAX_TTL_MS) } : {}
+  if (expires !== undefined && (expires as number) <= now) return undefined
+  const ttl = expires !== undefined ? { expires: expires as number } : {}
   if (type === 'json') {
     try {
       return { key, value: JSON.parse(value), type, ...ttl }
@@ -111,4 +116,13 @@ function parseLine (line: string, now: number): Write | undefined {
   }
   if (encoding !== undefined) return { key, value, encoding: 'base64', type: 'text', ...ttl }
   return type === 'binary' ? { key, value, encoding: 'base64', ...ttl } : { key, value, ...ttl }
+}
+
+/**
+ * A write's RPC params at `now`, as its batch is sent: an expiry becomes the
+ * TTL left until it then (at most a year), so time spent on the batches before
+ * (a large import, a murmurd busy for a while) does not move it later.
+ */
+function putParams ({ line, expires, ...params }: Write & { line: number }, now: number): Omit<Write, 'expires'> & { ttlMs?: number } {
+  return expires === undefined ? params : { ...params, ttlMs: Math.min(expires - now, MAX_TTL_MS) }
 }
