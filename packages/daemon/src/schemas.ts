@@ -11,7 +11,9 @@
  *
  * The schema keys are read once and kept until one of them changes: the
  * store tells of every change under `_schema/` (this node's puts, a peer's
- * ops however they came, a row a snapshot or collection removed).
+ * ops however they came, a row a snapshot or collection removed), or until
+ * the first of them with a TTL expires (which the store tells only at its
+ * next sweep, up to a second later).
  */
 import { createRequire } from 'node:module'
 import type { Ajv, ValidateFunction } from 'ajv'
@@ -25,8 +27,8 @@ interface Compiled {
   error?: string
 }
 
-/** What the schemas are read from: a replica, and its store, which tells of changes. */
-export type SchemaSource = Pick<Replica, 'list'> & { store: Pick<Replica['store'], 'watch'> }
+/** What the schemas are read from: a replica (and its clock for expiry), and its store, which tells of changes. */
+export type SchemaSource = Pick<Replica, 'list' | 'expiryClock'> & { store: Pick<Replica['store'], 'watch'> }
 
 /** The schemas a node holds, at one moment: what `check` validates against. */
 export interface SchemaView {
@@ -47,8 +49,10 @@ export function governingPrefix (key: string, prefixes: Iterable<string>): strin
 export class Schemas {
   /** By schema key; an entry is compiled again only when its key's version changes. */
   private readonly compiled = new Map<string, Compiled>()
-  /** The schema rows as last read, by prefix, until a schema key changes. */
+  /** The schema rows as last read, by prefix, until a schema key changes or the first of them expires. */
   private rows?: Map<string, Op>
+  /** When the first of `rows` expires: it governs nothing from then on, though the store tells of it only at the next sweep. */
+  private rowsExpire = Infinity
   /** The replica whose store tells this cache of changes, and how to stop it. */
   private watched?: { replica: SchemaSource, stop: () => void }
 
@@ -76,9 +80,14 @@ export class Schemas {
       this.rows = undefined
       this.watched = { replica, stop: replica.store.watch(SCHEMA_KEY_PREFIX, () => { this.rows = undefined }) }
     }
-    if (this.rows !== undefined) return this.rows
+    const now = replica.expiryClock()
+    if (this.rows !== undefined && now < this.rowsExpire) return this.rows
     const rows = new Map<string, Op>()
-    for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX })) rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
+    this.rowsExpire = Infinity
+    for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX }, now)) {
+      rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
+      if (op.expires !== undefined) this.rowsExpire = Math.min(this.rowsExpire, op.expires)
+    }
     for (const key of this.compiled.keys()) if (!rows.has(key)) this.compiled.delete(key)
     this.rows = rows
     return rows

@@ -3,8 +3,8 @@
  * per-version cache in-process, then real `murmurd` and
  * `murmurctl` binaries: a schema set on one node replicates and governs puts
  * on the other (refused with code 1008 and exit 6), the longest prefix wins,
- * a changed or deleted schema takes effect, and a schema ajv cannot compile
- * is refused (code 1009, exit 6).
+ * a changed or deleted schema takes effect (an expired one at once), and a
+ * schema ajv cannot compile is refused (code 1009, exit 6).
  */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
@@ -33,7 +33,7 @@ describe('Schemas (no network)', () => {
   const row = (prefix: string, schema: string, seq: number): any => ({ key: `_schema/${prefix}`, value: Buffer.from(schema), origin: 'p', seq })
   const bytes = (json: string): Uint8Array => Buffer.from(json)
   /** A source holding `rows`, read afresh by every view (a new source each call). */
-  const source = (...rows: any[]): SchemaSource => ({ list: () => rows, store: { watch: () => () => {} } })
+  const source = (...rows: any[]): SchemaSource => ({ list: () => rows, expiryClock: () => 0, store: { watch: () => () => {} } })
 
   it('refuses puts under a stored schema that does not compile, without throwing anything else', () => {
     const view = new Schemas().view(source(row('x/', '{"type":"nope"}', 1), row('y/', 'not json', 1)))
@@ -71,7 +71,7 @@ describe('Schemas (no network)', () => {
     const alice = new Replica({ store: new MemoryStore(), nodeId: 'alice', now: () => 1_000 })
     const bob = new Replica({ store: new MemoryStore(), nodeId: 'bob', now: () => 1_000 })
     let reads = 0
-    const replica: SchemaSource = { list: options => { reads++; return alice.list(options) }, store: alice.store }
+    const replica: SchemaSource = { list: (options, now) => { reads++; return alice.list(options, now) }, expiryClock: () => alice.expiryClock(), store: alice.store }
     const schemas = new Schemas()
     schemas.view(replica).check('n/a', bytes('"text"'))
     alice.write([{ key: 'other', value: bytes('1') }])
@@ -83,6 +83,16 @@ describe('Schemas (no network)', () => {
     alice.write([{ key: '_schema/n/', value: null }])
     assert.doesNotThrow(() => schemas.view(replica).check('n/a', bytes('"text"')))
     assert.equal(reads, 3, 'this node\'s own delete was read again')
+  })
+
+  it('a schema whose TTL ran out governs nothing from that moment, before any sweep has passed it', () => {
+    let now = 1_000
+    const alice = new Replica({ store: new MemoryStore(), nodeId: 'alice', now: () => now })
+    const schemas = new Schemas()
+    alice.write([{ key: '_schema/', value: bytes('{"type":"integer"}') }, { key: '_schema/cfg/', value: bytes('{}'), ttlMs: 1_000 }])
+    assert.doesNotThrow(() => schemas.view(alice).check('cfg/x', bytes('"text"')), 'the lenient schema governs cfg/ while it lives')
+    now = 2_500
+    assert.throws(() => schemas.view(alice).check('cfg/x', bytes('"text"')), { name: 'SchemaViolationError' }, 'once it expired, the schema of the empty prefix governs cfg/')
   })
 })
 
@@ -162,6 +172,40 @@ describe('schemas', () => {
     assert.equal((await alice.ctl(['schema', 'del', 'cfg/'])).code, 0)
     await waitFor(async () => (await bob.ctl(['schema', 'list'])).stdout === 'cfg/db/\n', 'cfg/ deleted on bob')
     assert.equal((await bob.ctl(['put', '--json', 'cfg/web', '{"replicas":3}'])).code, 0)
+  })
+
+  it('a schema whose TTL ran out stops governing at once: from the first read that finds it gone, the next schema governs', async () => {
+    const { alice, bob } = pair
+    assert.equal((await setSchema(alice, 'exp/', { type: 'integer' })).code, 0)
+    await holds(bob, 'exp/', { type: 'integer' })
+    const lenient = await alice.ctl(['put', '--json', '--ttl', '6s', '_schema/exp/cfg/', '{}'])
+    assert.equal(lenient.code, 0, lenient.stderr)
+    await holds(bob, 'exp/cfg/', {})
+    const client = await RawClient.connect(bob.socket)
+    try {
+      let after = 0
+      let gone: number | undefined
+      const accepted: unknown[] = []
+      const refusedEarly: unknown[] = []
+      // each get, then a put on the same connection, answered in order: once a get no longer finds the
+      // lenient schema, every put after it is checked against exp/'s; kept up past the expiry sweep (1 s)
+      await waitFor(async () => {
+        const schema = await client.request('kv_get', { key: '_schema/exp/cfg/' })
+        const put = await client.request('kv_put', { key: 'exp/cfg/x', value: '"text"' })
+        if (schema.result != null) {
+          if (put.error !== undefined) refusedEarly.push(put)
+          return false
+        }
+        gone ??= Date.now()
+        after++
+        if (put.error?.code !== 1008) accepted.push({ after, ms: Date.now() - gone, put })
+        return Date.now() - gone > 1_500 && after >= 10
+      }, 'the lenient schema to expire, and puts for 1.5 s after', 30_000, 5)
+      assert.deepEqual(refusedEarly, [], 'the lenient schema governs while it lives')
+      assert.deepEqual(accepted, [], 'puts after the lenient schema expired were checked against it, not against exp/\'s')
+    } finally {
+      client.destroy()
+    }
   })
 
   it('a schema ajv cannot compile is refused with its message (1009, exit 6) and not stored', async () => {
