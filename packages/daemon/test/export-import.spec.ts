@@ -81,6 +81,19 @@ describe('murmurctl export and import', () => {
     assert.deepEqual((await carol.ctl(['get', 'latin/menu'])).stdoutBytes, latin1)
   })
 
+  it('keeps json values byte for byte through import and export: no number is read as a double, no escape undone', async () => {
+    const carol = cluster.node('carol')
+    const texts = ['12345678901234567891', '1e400', '-0', '0.1', '1.0', '0.30000000000000004', '"\\u00e9\\ud83d\\ude00"', '{"a": 1.50, "b": [1E2]}', '{"replicas":3}']
+    const file = join(cluster.dir, 'exact.ndjson')
+    writeFileSync(file, texts.map((value, i) => JSON.stringify({ key: `exact/${i}`, type: 'json', value }) + '\n').join(''))
+    const imported = await carol.ctl(['import', file])
+    assert.equal(imported.code, 0, imported.stderr)
+    const exported = await carol.ctl(['export', '--prefix', 'exact/'])
+    assert.equal(exported.code, 0, exported.stderr)
+    const lines = exported.stdout.trim().split('\n').map(line => JSON.parse(line) as { key: string, type: string, value: string })
+    assert.deepEqual(lines.map(({ key, type, value }) => [key, type, value]), texts.map((value, i) => [`exact/${i}`, 'json', value]))
+  })
+
   it('refuses bad input naming the line, and writes nothing of it', async () => {
     const carol = cluster.node('carol')
     const good = (key: string): string => JSON.stringify({ key, type: 'text', value: 'must-not-appear' })

@@ -62,7 +62,7 @@ describe('typed values', () => {
     assert.equal(typeColumn(bob, 'name'), 'text')
   })
 
-  it('over JSON-RPC a json value goes in and comes out as JSON; misuse is InvalidParams', async () => {
+  it('over JSON-RPC a json value goes in and comes out as JSON, or as its text in base64; misuse is InvalidParams', async () => {
     const { alice } = pair
     const client = await RawClient.connect(alice.socket)
     try {
@@ -74,7 +74,13 @@ describe('typed values', () => {
       const scalar = await client.request('kv_put', { key: 'n', value: 42, type: 'json' })
       assert.ok(scalar.result, JSON.stringify(scalar))
       assert.equal((await client.request('kv_get', { key: 'n' })).result.value, 42)
-      for (const params of [{ key: 'x', value: 42 }, { key: 'x', value: {}, type: 'json', encoding: 'base64' }, { key: 'x', value: 'v', type: 'yaml' }]) {
+      // as base64, a json value is its text byte for byte (as JSON, 1e400 would arrive as a double: null)
+      const b64 = (text: string): string => Buffer.from(text).toString('base64')
+      assert.ok((await client.request('kv_put', { key: 'exact', value: b64('[1e400, -0]'), type: 'json', encoding: 'base64' })).result)
+      assert.deepEqual((await client.request('kv_get', { key: 'exact', encoding: 'base64' })).result, { key: 'exact', value: b64('[1e400, -0]'), encoding: 'base64', type: 'json', version: (await client.request('kv_get', { key: 'exact' })).result.version })
+      const notJson = await client.request('kv_put', { key: 'x', value: b64('{"a":'), type: 'json', encoding: 'base64' })
+      assert.equal(notJson.error?.data?.name, 'InvalidJsonError', JSON.stringify(notJson))
+      for (const params of [{ key: 'x', value: 42 }, { key: 'x', value: {}, type: 'json', encoding: 'base64' }, { key: 'x', value: '1', type: 'json', encoding: 'utf8' }, { key: 'x', value: 'v', type: 'yaml' }]) {
         const answer = await client.request('kv_put', params)
         assert.equal(answer.error?.code, -32602, JSON.stringify(answer))
       }

@@ -27,8 +27,9 @@ export type ValueEncoding = z.infer<typeof ValueEncoding>
 
 /**
  * What a value is: UTF-8 `text` (the default), a `json` document, or opaque
- * `binary` bytes. A json value travels as JSON itself (`"value": {"replicas": 3}`),
- * text as a string, binary as base64 (`encoding: "base64"`).
+ * `binary` bytes. A json value travels as JSON itself (`"value": {"replicas": 3}`)
+ * or, to keep its text byte for byte, as that text in base64 (`encoding:
+ * "base64"`); text as a string, binary as base64 (`encoding: "base64"`).
  */
 export const ValueType = z.enum(['text', 'json', 'binary'])
 export type ValueType = z.infer<typeof ValueType>
@@ -62,7 +63,7 @@ const BackupId = z.string().check(z.regex(/^[0-9a-f]{16}$/, 'a backup id from no
 export const methods = {
   kv_put: z.strictObject({
     key: Key,
-    // any JSON for type "json"; otherwise a string (checked below, where the type is known)
+    // any JSON for type "json" (or, with encoding base64, its text's bytes); otherwise a string (checked below, where the type is known)
     value: z.unknown(),
     encoding: z.optional(ValueEncoding),
     type: z.optional(ValueType),
@@ -73,9 +74,10 @@ export const methods = {
     // refreshed by this daemon while it runs, every third of the TTL (see the daemon's keepalive.ts)
     keepalive: z.optional(z.boolean())
   }).check(
-    z.refine(p => p.type === 'json' ? p.value !== undefined : typeof p.value === 'string', { message: 'value must be a string (any JSON value with type "json")', path: ['value'] }),
+    z.refine(p => p.type === 'json' && p.encoding === undefined ? p.value !== undefined : typeof p.value === 'string', { message: 'value must be a string (any JSON value with type "json")', path: ['value'] }),
     z.refine(p => typeof p.value !== 'string' || p.type === 'json' || wellFormed(p.value), { message: 'value must be valid UTF-8 (no lone surrogates); send binary values base64-encoded', path: ['value'] }),
-    z.refine(p => p.type !== 'json' || p.encoding === undefined, { message: 'a json value travels as JSON: no encoding', path: ['encoding'] }),
+    // base64: the JSON text byte for byte (1e400, 12345678901234567891, -0), which as JSON would reach the daemon as a double
+    z.refine(p => p.type !== 'json' || p.encoding !== 'utf8', { message: 'a json value travels as JSON, or as its text in base64: no utf8 encoding', path: ['encoding'] }),
     z.refine(p => p.ifVersion === undefined || p.ifAbsent !== true, { message: 'give ifVersion or ifAbsent, not both', path: ['ifAbsent'] })
   ),
   // conflicts: also the key's past versions that lost to a write that had not seen them (see kv_history)

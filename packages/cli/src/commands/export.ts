@@ -24,11 +24,35 @@ export interface Exported {
   encoding?: 'base64'
 }
 
+/**
+ * An entry as a line. A typed entry comes as base64 (see `exportKeys`), so a
+ * json or text value is exported as the text it is, byte for byte; a json
+ * value that does not parse (or is not UTF-8) as the binary it is, and text
+ * that is not UTF-8 as base64, marked.
+ */
 export function toExported (entry: Entry): Exported {
-  // bytes a json value cannot be read as travel as base64: exported as the binary they are; text stays text
   const type = typeOfEntry(entry)
-  const text = type === 'text' && entry.encoding === 'base64'
-  return { key: entry.key, type: entry.encoding === 'base64' && !text ? 'binary' : type, value: valueText(entry), version: entry.version, ...(entry.expires !== undefined ? { expires: entry.expires } : {}), ...(text ? { encoding: 'base64' } : {}) }
+  const meta = { version: entry.version, ...(entry.expires !== undefined ? { expires: entry.expires } : {}) }
+  if (entry.type !== undefined && entry.encoding === 'base64' && type !== 'binary') {
+    const text = textOf(entry.value as string, type)
+    if (text !== undefined) return { key: entry.key, type, value: text, ...meta }
+    return { key: entry.key, type: type === 'json' ? 'binary' : 'text', value: entry.value as string, ...meta, ...(type === 'text' ? { encoding: 'base64' as const } : {}) }
+  }
+  // a daemon before value types, asked for UTF-8: what came as base64 is binary
+  return { key: entry.key, type: entry.encoding === 'base64' ? 'binary' : type, value: valueText(entry), ...meta }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The text of base64 `value`: UTF-8, and for json JSON that parses; else undefined. */
+function textOf (value: string, type: WireValueType): string | undefined {
+  try {
+    const text = utf8.decode(Buffer.from(value, 'base64'))
+    if (type === 'json') JSON.parse(text)
+    return text
+  } catch {
+    return undefined
+  }
 }
 
 /** Writes pages as they arrive (a large store need not fit in memory); the count of keys goes to stderr at the end. */
@@ -37,7 +61,10 @@ export async function exportKeys (ctx: CommandContext, opts: ExportOptions): Pro
     let after: string | undefined
     let count = 0
     do {
-      const page = await session.call('kv_list', { prefix: opts.prefix, after, limit: DEFAULT_LIST_LIMIT })
+      // as base64, a json value comes byte for byte (as JSON its numbers would be doubles: 1e400 read back as null);
+      // a daemon before value types sends no type, and only as UTF-8 tells its text from its binary
+      let page = await session.call('kv_list', { prefix: opts.prefix, after, limit: DEFAULT_LIST_LIMIT, encoding: 'base64' })
+      if (page.items.some(entry => entry.type === undefined)) page = await session.call('kv_list', { prefix: opts.prefix, after, limit: DEFAULT_LIST_LIMIT })
       if (page.items.length > 0) await write(ctx.io.stdout, page.items.map(entry => JSON.stringify(toExported(entry)) + '\n').join(''))
       count += page.items.length
       after = page.next

@@ -108,11 +108,14 @@ function parseLine (line: string, now: number): Write | undefined {
   if (expires !== undefined && (expires as number) <= now) return undefined
   const ttl = expires !== undefined ? { expires: expires as number } : {}
   if (type === 'json') {
+    let parsed: unknown
     try {
-      return { key, value: JSON.parse(value), type, ...ttl }
+      parsed = JSON.parse(value)
     } catch (err) {
       throw new Error(`"value" is not JSON text (${(err as Error).message})`)
     }
+    // sent as JSON only when that is its text: else (1e400, 12345678901234567891, -0, an escape) as its bytes
+    return JSON.stringify(parsed) === value ? { key, value: parsed, type, ...ttl } : { key, value: Buffer.from(value).toString('base64'), encoding: 'base64', type, ...ttl }
   }
   if (encoding !== undefined) return { key, value, encoding: 'base64', type: 'text', ...ttl }
   return type === 'binary' ? { key, value, encoding: 'base64', ...ttl } : { key, value, ...ttl }

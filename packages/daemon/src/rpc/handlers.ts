@@ -181,7 +181,8 @@ function toWrite ({ method, params }: WriteCall): Write {
   const { key, value, encoding, ifVersion, ifAbsent, ttlMs, keepalive, ...rest } = validate(method, params)
   // base64 without a type is binary: what `put --base64` and an export's binary values send
   const type = rest.type ?? (encoding === 'base64' ? 'binary' : 'text')
-  const bytes = type === 'json' ? Buffer.from(JSON.stringify(value), 'utf8') : toBytes(value as string, encoding ?? (type === 'binary' ? 'base64' : 'utf8'))
+  // a json value in base64 is its text as given (the write path checks that it parses); as JSON, it is stored compact
+  const bytes = type === 'json' && encoding === undefined ? Buffer.from(JSON.stringify(value), 'utf8') : toBytes(value as string, encoding ?? (type === 'binary' ? 'base64' : 'utf8'))
   return { key, value: bytes, type, ifVersion, ifAbsent, ttlMs, keepalive }
 }
 
