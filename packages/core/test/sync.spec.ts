@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FORGET_BEHIND_MS, PullQueue, PullSession, STALE_MS, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, decodeFrame, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
+import { FORGET_BEHIND_MS, PullSession, STALE_MS, STALE_OPS, STUCK_MS, SyncProtocolError, attestationKey, compareStamps, decodeFrame, encodeAttestation, encodeFrame, proveOps, serve, type Frame, type Hello, type Op, type PullResult, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, bytes, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -593,27 +593,3 @@ for (const kind of ['memory', 'sqlite'] as const) {
     })
   })
 }
-
-describe('pull queue', () => {
-  it('runs one pull at a time, but lets the next start beside one that delivers nothing', () => {
-    let now = 0
-    const started: string[] = []
-    const finish = new Map<string, () => void>()
-    const queue = new PullQueue({ now: () => now, stallMs: 2_000, start: (peer, finished) => { started.push(peer); finish.set(peer, finished) } })
-    queue.request('slow')
-    queue.request('honest')
-    queue.request('slow')
-    assert.deepEqual(started, ['slow'])
-    now += 1_000
-    queue.progress('slow')
-    queue.tick()
-    assert.deepEqual(started, ['slow'])
-    now += 2_500
-    queue.tick()
-    assert.deepEqual(started, ['slow', 'honest'], 'the trickler no longer holds the honest peer back')
-    finish.get('honest')?.()
-    finish.get('slow')?.()
-    assert.deepEqual(started, ['slow', 'honest', 'slow'], 'a request made while it ran runs once more')
-    assert.equal(queue.waiting, 0)
-  })
-})

@@ -5,14 +5,17 @@
  * includes frames that carry nothing at all: a server that sends an empty
  * frame every second has delivered no op; and a snapshot's frames sent
  * again: one that offers a snapshot and sends the same row every second has
- * delivered one row.
+ * delivered one row. Nor does a trickle of new ops hold back the next for
+ * long (a pull holds it back only while it brings 16 KiB every 2 s), nor
+ * do members that trickle hold every pull slot (the one that brought least
+ * lately is ended for a waiting pull once it has run 5 s).
  */
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
 import type { Frame, Hello, Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
-import { TestCluster, waitFor } from './harness.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 describe('a member that trickles frames that bring nothing (hole 9)', () => {
   const cluster = new TestCluster()
@@ -73,5 +76,60 @@ describe('a member that trickles frames that bring nothing (hole 9)', () => {
     const took = Date.now() - asked
     console.log(`# carol held bob's 3 keys ${took} ms after connecting to him, beside mallory's repeated snapshot row`)
     assert.ok(took < 10_000, `${took} ms`)
+  })
+})
+
+describe('members that trickle new ops of their own, one every 1.5 s (hole 9)', () => {
+  const cluster = new TestCluster()
+  const tricklers: Attacker[] = []
+  let trickling = true
+  after(async () => {
+    trickling = false
+    await Promise.all(tricklers.map(async mallory => { await mallory.stop() }))
+    await cluster.close()
+  })
+
+  /** Its answer to a pull: a hello that holds what the puller holds, then a new op of its own every 1.5 s (each frame moves the pull on), for 90 s. */
+  function trickle (mallory: Attacker): void {
+    mallory.answer = async function * (_puller: string, hello: Hello): AsyncGenerator<Frame> {
+      yield mallory.hello(hello)
+      for (let i = 0; i < 60 && trickling; i++) {
+        await sleep(1_500)
+        yield { kind: 'ops', ops: [mallory.op(`trickle/${i}`, 'x')] }
+      }
+      yield { kind: 'control', message: { t: 'done' } }
+    }
+  }
+
+  /** Starts `name` linked to every trickler, connects it to `bob` once it pulls from one, and returns how long it took to hold bob's `keys`. */
+  async function catchUp (name: string, bob: TestNode, keys: number): Promise<number> {
+    const pulls = tricklers.reduce((sum, mallory) => sum + mallory.pulls.length, 0)
+    const node = await cluster.start(name, { peers: tricklers.map(mallory => mallory.node.getMultiaddrs()[0]?.toString() ?? '') })
+    await waitFor(() => tricklers.reduce((sum, mallory) => sum + mallory.pulls.length, 0) > pulls, `${name} to pull from a trickler`)
+    const asked = Date.now()
+    assert.equal((await node.ctl(['connect', await bob.addr()])).code, 0)
+    await waitFor(async () => (await node.entries('k')).length === keys, `${name} to hold bob's ${keys} keys`, 60_000, 200)
+    return Date.now() - asked
+  }
+
+  it('one such member does not hold back a pull from an honest peer, nor five (more than pulls run at once)', async () => {
+    const bob = await cluster.start('bob')
+    for (let i = 0; i < 20; i++) await bob.put(`k${i}`, `v${i}`)
+    // restarted, bob has no recent gossip to offer: only a pull can bring his writes
+    assert.equal(await bob.stop(), 0)
+    await bob.start()
+    tricklers.push(await Attacker.start())
+    trickle(tricklers[0] as Attacker)
+    const one = await catchUp('alice', bob, 20)
+    console.log(`# alice held bob's 20 keys ${one} ms after connecting to him, beside one member trickling new ops`)
+    for (let i = 0; i < 4; i++) {
+      const mallory = await Attacker.start()
+      trickle(mallory)
+      tricklers.push(mallory)
+    }
+    const five = await catchUp('carol', bob, 20)
+    console.log(`# carol held bob's 20 keys ${five} ms after connecting to him, beside five members trickling new ops`)
+    assert.ok(one < 10_000, `one trickler: ${one} ms`)
+    assert.ok(five < 30_000, `five tricklers: ${five} ms`)
   })
 })

@@ -128,8 +128,8 @@ export class HostileNode implements Puller {
     this.inner.pullEnded(result, server)
   }
 
-  progress (server: string): void {
-    this.inner.progress(server)
+  progress (server: string, bytes?: number): void {
+    this.inner.progress(server, bytes)
   }
 
   act (act: HostileAct): void {

@@ -46,7 +46,8 @@ export interface Puller extends Endpoint {
   /** `snapshot`: the session has taken a snapshot (it settles with the first frame after the import stage): the puller's history is incomplete from then on, whether or not the pull ends. */
   pulled(step: PullStep, server: string, snapshot: boolean): void
   pullEnded(result: PullResult, server: string): void
-  progress(server: string): void
+  /** A frame of its pull from `server` moved it on, bringing `bytes` of new data (see core's `PullQueue.progress`). */
+  progress(server: string, bytes?: number): void
 }
 
 export class Network {
@@ -205,8 +206,8 @@ export class Network {
     this.seen.delete(node)
   }
 
-  /** Runs one pull of `puller` from `serverId`; `finished` is called once, however it ends. */
-  pull (puller: Puller, serverId: string, finished: () => void): void {
+  /** Runs one pull of `puller` from `serverId`; `finished` is called once, however it ends; `ending` ends it early (the pull queue's, as murmurd's). */
+  pull (puller: Puller, serverId: string, finished: () => void, ending?: AbortSignal): void {
     const server = this.endpoints.get(serverId)
     if (server === undefined || !this.canReach(puller.id, serverId)) {
       finished()
@@ -232,6 +233,7 @@ export class Network {
     }
     const hello = encodeFrame(session.hello())
     const next = (): void => {
+      if (ending?.aborted === true) return end({ ...session.result, aborted: 'ended for a waiting pull' })
       if (!alive() || this.sched.now - started > PULL_TIMEOUT_MS) return end()
       let item: IteratorResult<Frame>
       try {
@@ -265,7 +267,7 @@ export class Network {
           if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err))) this.bug(`${puller.id} pulling from ${serverId}`, err)
           return end()
         }
-        if (step.delivered) puller.progress(serverId)
+        if (step.delivered) puller.progress(serverId, frame.kind === 'control' ? Infinity : bytes.length * step.fresh / Math.max(1, step.received.length))
         tookSnapshot ||= session.result.snapshot && (frame.kind === 'ops' || frame.kind === 'witness' || (frame.kind === 'control' && frame.message.t === 'done'))
         puller.pulled(step, serverId, tookSnapshot)
         if (session.done) end(session.result)

@@ -102,7 +102,7 @@ export class SimNode implements Puller {
       fsyncMs: FSYNC_MS, now: () => sched.now, publish: bytes => { this.deps.net.publish(this.id, bytes) }, record: this.deps.record, id: this.id }, replica.state.signLater)
     this.up = true
     this.incarnation++
-    this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished) => { this.deps.net.pull(this.puller, peer, finished) } })
+    this.pulls = new PullQueue({ now: () => sched.now, start: (peer, finished, ending) => { this.deps.net.pull(this.puller, peer, finished, ending) } })
     this.every(1_000, () => { this.second() })
     this.every(Math.min(60_000, Math.max(1_000, Math.min(scenario.config.antiEntropyMs, scenario.config.graceMs / 2))), () => { this.collect() })
     this.antiEntropy.start()
@@ -175,7 +175,7 @@ export class SimNode implements Puller {
     return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: [this.id, server].every(id => this.deps.scenario.shortHellos?.includes(id)) })
   }
 
-  progress (server: string): void { this.pulls.progress(server) }
+  progress (server: string, bytes?: number): void { this.pulls.progress(server, bytes) }
 
   pulled (step: PullStep, _server: string, snapshot: boolean): void {
     // marked as the snapshot is taken: it may be on disk before a crash or a cut link ends the pull without a result

@@ -27,9 +27,11 @@ import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMa
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
 import type { Refusal } from '../replica/checker.js'
 import type { Replica } from '../replica/replica.js'
-import type { Change, Mark, Op, PastVersion, VersionVector } from '../types.js'
+import type { Mark, Op, VersionVector } from '../types.js'
+import type { PullResult, PullStep } from './pull-result.js'
 
 export { STALE_MS, STALE_OPS } from './staleness.js'
+export type { PullResult, PullStep } from './pull-result.js'
 
 export interface PullInit {
   group: string
@@ -38,54 +40,6 @@ export interface PullInit {
   peer?: string
   /** The server speaks the hello's short form (`hello.ts`). */
   summary?: boolean
-}
-
-export interface PullStep {
-  /** Ops the frame carried. */
-  received: Op[]
-  /** Ops that became the row of their user key. */
-  changed: Op[]
-  /** Rows a snapshot showed collected (removed here). */
-  removed: Op[]
-  refused: Refusal[]
-  applied: number
-  /** `(origin, seq)` where a second op signed with one seq was taken. */
-  equivocations: Array<{ origin: string, seq: number }>
-  /** Past versions found to have lost to a write that had not seen them. */
-  conflicts: PastVersion[]
-  /**
-   * The frame moved the pull on: the hello or done, a snapshot's attestations
-   * or rows this pull had not taken yet, or ops this node took. Frames of
-   * what it held already, or of nothing, do not (a trickle delivers nothing).
-   */
-  delivered: boolean
-}
-
-export interface PullResult {
-  peerName?: string
-  /** The server's clock when it answered (ms). */
-  peerNow?: number
-  /** What the server says it holds. */
-  peerVector?: VersionVector
-  /** A snapshot was taken: the server offered one and this node saw it was behind what was collected without it. */
-  snapshot: boolean
-  applied: number
-  refused: number
-  /** Refused for a bad or missing signature: the server relayed forgeries. */
-  forged: number
-  removed: number
-  /** Writes a snapshot named to be made again with new stamps; `Replica.rewrites()` hands out those still due, to write. */
-  reissue: Change[]
-  /** Set when this pull ended early: why (the server is behind this node, or a newer pull took its snapshot over, or `stale`). */
-  aborted?: string
-  /** The pull ended after `STALE_OPS` ops in a row this node held already: the server's stream is behind it (close it without reading on). */
-  stale?: boolean
-  /** A newer pull took over the snapshot this one was receiving; this one settled nothing. */
-  overtaken?: boolean
-  /** Origins this pull asked for again above the floor (an attestation of the server's disagreed with this node's ops). */
-  rechecked: number
-  /** The hello was the short form, and the server's vector names ops this node lacks: pull from it again (the hello will be whole). */
-  again?: boolean
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -139,14 +93,14 @@ export class PullSession {
 
   /** Takes the next frame from the server. Throws `SyncProtocolError` when the server breaks the protocol. */
   take (frame: Frame): PullStep {
-    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [], delivered: false }
+    const step: PullStep = { received: frame.kind === 'control' ? [] : frame.ops, changed: [], removed: [], refused: [], applied: 0, equivocations: [], conflicts: [], delivered: false, fresh: 0 }
     if (this.stage === 'hello') this.greet(frame)
-    else if (frame.kind === 'attest' && this.stage === 'attest') step.delivered = this.attest(frame.ops, step.refused)
+    else if (frame.kind === 'attest' && this.stage === 'attest') step.fresh = this.attest(frame.ops, step.refused)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
       this.floorsFrom(step)
       const before = this.present.size
       if (!this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
-      step.delivered = this.present.size > before
+      step.fresh = this.present.size - before
     } else if ((frame.kind === 'witness' || frame.kind === 'ops') && this.stage !== 'done') {
       if (!this.settle(step)) return step
       if (frame.kind === 'witness') this.witness(frame.ops, step)
@@ -162,14 +116,15 @@ export class PullSession {
     }
     this.result.refused += step.refused.length
     this.result.forged += step.refused.filter(r => r.forged).length
+    if (frame.kind === 'ops') step.fresh = step.applied
+    step.delivered = frame.kind === 'control' || step.fresh > 0
     if (frame.kind === 'attest' || frame.kind === 'import') this.sentAgain(step.delivered)
-    else step.delivered = frame.kind === 'control' || step.applied > 0
     return step
   }
 
-  /** Takes a snapshot's valid attestations; whether any is new to this pull (a server may send one again, to look busy). */
-  private attest (ops: Op[], refused: Refusal[]): boolean {
-    let fresh = false
+  /** Takes a snapshot's valid attestations; how many are new to this pull (a server may send one again, to look busy). */
+  private attest (ops: Op[], refused: Refusal[]): number {
+    let fresh = 0
     for (const op of ops) {
       const refusal = this.replica.check(op)
       if (refusal != null) { refused.push(refusal); continue }
@@ -177,7 +132,7 @@ export class PullSession {
       if (this.attested.has(id)) continue
       this.attested.add(id)
       this.attestations.push(op)
-      fresh = true
+      fresh++
     }
     return fresh
   }

@@ -7,8 +7,9 @@
  *
  * Whenever a peer that speaks the protocol connects, this node pulls from it
  * (and the peer from us). Pulls wait in core's `PullQueue`: one at a time,
- * except that one that delivers nothing for two seconds (a peer that
- * trickles) stops holding back the next.
+ * except that one that brings under 16 KiB of new data in two seconds (a
+ * peer that trickles) stops holding back the next, and, while every slot is
+ * taken and a pull waits, the one that brought least lately is ended.
  */
 import { setMaxListeners } from 'node:events'
 import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, servedVector, summarize, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
@@ -85,7 +86,7 @@ export class SyncService implements Startable {
     this.components = components
     this.init = init
     this.maxFrameBytes = Math.max(init.frameBytes ?? 1024 * 1024, init.maxValueBytes) + 64 * 1024
-    this.queue = new PullQueue({ now: Date.now, start: (peer, finished) => { this.run(peer).finally(finished) } })
+    this.queue = new PullQueue({ now: Date.now, start: (peer, finished, ending) => { this.run(peer, ending).finally(finished) } })
   }
 
   async start (): Promise<void> {
@@ -138,14 +139,15 @@ export class SyncService implements Startable {
     this.queue.tick()
   }
 
-  private async run (id: string): Promise<void> {
+  /** `ending`: the queue ends this pull for a waiting one (it brought least lately while every slot was taken). */
+  private async run (id: string, ending: AbortSignal): Promise<void> {
     const peer = this.targets.get(id)
     const reason = this.reasons.get(id) ?? 'request'
     if (peer == null || this.shutdown.signal.aborted) return
     const started = Date.now()
     const seconds = (): number => (Date.now() - started) / 1000
     try {
-      const result = await this.pullOnce(peer)
+      const result = await this.pullOnce(peer, ending)
       Object.assign(this.peerState(peer), { lastSyncAt: Date.now(), lastSyncOps: result.applied, lastError: result.aborted })
       this.init.onPulled?.(reason, result.aborted != null ? 'aborted' : 'ok', seconds())
       this.init.onResult(result, peer, reason)
@@ -168,8 +170,8 @@ export class SyncService implements Startable {
     }
   }
 
-  private async pullOnce (peer: PeerId): Promise<PullResult> {
-    const signal = this.deadline()
+  private async pullOnce (peer: PeerId, ending: AbortSignal): Promise<PullResult> {
+    const signal = AbortSignal.any([this.deadline(), ending])
     const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) must not hold up later pulls
     stream.inactivityTimeout = STREAM_IDLE_MS
@@ -180,10 +182,11 @@ export class SyncService implements Startable {
       await lp.write(encodeFrame(session.hello()), { signal })
       let first = true
       while (!session.done) {
-        const frame = decodeFrame(await lp.read({ signal }), { maxValueBytes: this.init.maxValueBytes })
+        const bytes = await lp.read({ signal })
+        const frame = decodeFrame(bytes, { maxValueBytes: this.init.maxValueBytes })
         const step = session.take(frame)
-        // a frame that brought nothing (a trickle of empty ones) does not keep this pull ahead of the next (hole 9)
-        if (step.delivered) this.queue.progress(peer.toString())
+        // a frame that brought nothing (a trickle of empty ones), or little, does not keep this pull ahead of the next (hole 9)
+        if (step.delivered) this.queue.progress(peer.toString(), frame.kind === 'control' ? Infinity : bytes.byteLength * step.fresh / Math.max(1, step.received.length))
         if (first) this.greeted(peer, session.result, sentAt)
         first = false
         this.init.onStep(step, peer)
@@ -194,6 +197,8 @@ export class SyncService implements Startable {
       return session.result
     } catch (err) {
       stream.abort(err as Error)
+      // what it brought is kept, and the queue asks it again after the pulls that waited
+      if (ending.aborted) return { ...session.result, aborted: 'ended for a waiting pull: it brought least lately while every pull slot was taken' }
       throw err
     }
   }
