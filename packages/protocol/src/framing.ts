@@ -8,6 +8,8 @@ const NEWLINE = 0x0a
 export class FrameTooLargeError extends Error {
   static override name = 'FrameTooLargeError'
   override name = 'FrameTooLargeError'
+  /** The whole lines that came before the oversized one in the same chunk: they are requests to answer before refusing it. */
+  lines: string[] = []
 }
 
 export class JsonTooDeepError extends Error {
@@ -19,7 +21,7 @@ export class JsonTooDeepError extends Error {
  * Splits a byte stream into lines. Bytes are buffered until a newline arrives,
  * so a multi-byte UTF-8 character split across chunks decodes correctly. A line
  * longer than `maxFrameBytes` throws `FrameTooLargeError` before it is buffered
- * in full.
+ * in full; the error carries the whole lines the same chunk held before it.
  */
 export class LineDecoder {
   private readonly maxFrameBytes: number
@@ -37,6 +39,16 @@ export class LineDecoder {
 
   push (chunk: Buffer): string[] {
     const lines: string[] = []
+    try {
+      this.split(chunk, lines)
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) err.lines = lines
+      throw err
+    }
+    return lines
+  }
+
+  private split (chunk: Buffer, lines: string[]): void {
     let start = 0
     let end = chunk.indexOf(NEWLINE, start)
     while (end !== -1) {
@@ -51,7 +63,6 @@ export class LineDecoder {
       end = chunk.indexOf(NEWLINE, start)
     }
     this.append(chunk.subarray(start))
-    return lines
   }
 
   /** The unterminated remainder when the stream ends, if any. */

@@ -32,6 +32,16 @@ describe('NDJSON framing', () => {
     assert.deepEqual(decoder.push(Buffer.from('ok\n')), ['ok'])
   })
 
+  it('hands over the whole lines that came before an oversized one in the same chunk', () => {
+    const decoder = new LineDecoder(10)
+    assert.throws(() => decoder.push(Buffer.from('a\nb\n01234567890')), (err: unknown) => {
+      assert.ok(err instanceof FrameTooLargeError)
+      assert.deepEqual(err.lines, ['a', 'b'])
+      return true
+    })
+    assert.equal(decoder.pending, 0)
+  })
+
   it('strips a trailing CR and returns the unterminated remainder at the end', () => {
     const decoder = new LineDecoder()
     assert.deepEqual(decoder.push(Buffer.from('a\r\nb')), ['a'])

@@ -54,6 +54,8 @@ export interface Connection {
   ending?: boolean
   /** The server refused the client and is closing the connection. */
   closing?: boolean
+  /** The error frame a refused client gets last, once the answers before it are out. */
+  lastWords?: string
   /** TooBusyError has been logged for this connection (once is enough). */
   busyWarned?: boolean
   /** Answers are being gathered into one socket write, sent on the next tick. */

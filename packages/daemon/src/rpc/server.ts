@@ -17,9 +17,10 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { createJSONRPCErrorResponse, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
-  FrameTooLargeError, InvalidRequestCode, LineDecoder, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
+  InvalidRequestCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
+import { readFrames } from './frame-reader.js'
 import { enqueue, pump, queueBehind, type Gate, type QueueSender } from './replay-queue.js'
 import { endBackup } from './backup-handlers.js'
 import { createMethods, Subscriptions, type Connection } from './handlers.js'
@@ -119,46 +120,27 @@ export class RpcServer {
       return
     }
     this.connections.add(connection)
-    const decoder = new LineDecoder(this.init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
-    const frameTimeoutMs = this.init.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS
-    let deadline: NodeJS.Timeout | undefined
-    socket.on('data', chunk => {
-      if (connection.closing === true) return // draining what a refused client still sends
-      let lines: string[]
-      try {
-        lines = decoder.push(chunk)
-      } catch (err) {
-        if (!(err instanceof FrameTooLargeError)) throw err
-        this.refuse(connection, 'FrameTooLargeError', err.message)
-        return
+    readFrames(socket, {
+      maxFrameBytes: this.init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      frameTimeoutMs: this.init.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS
+    }, {
+      closing: () => connection.closing === true,
+      lines: lines => {
+        // the answers to a chunk of pipelined requests that need no I/O leave in one write
+        if (lines.length > 1) socket.cork()
+        for (const line of lines) this.dispatch(connection, line)
+        if (lines.length > 1) socket.uncork()
+      },
+      refuse: (name, message, fields) => { this.refuse(connection, name, message, fields) },
+      end: last => {
+        // the client half-closed: answer what it sent, then close our side
+        if (last != null) this.dispatch(connection, last)
+        connection.ending = true
+        this.endIfDone(connection)
       }
-      // the deadline runs from the first byte of each frame
-      if (lines.length > 0 || decoder.pending === 0) {
-        clearTimeout(deadline)
-        deadline = undefined
-      }
-      if (decoder.pending > 0) {
-        deadline ??= setTimeout(() => {
-          this.refuse(connection, 'FrameTimeoutError', `frame not completed within ${frameTimeoutMs} ms; send each message as one line ending in \\n`, { pending: decoder.pending })
-        }, frameTimeoutMs)
-      }
-      // the answers to a chunk of pipelined requests that need no I/O leave in one write
-      if (lines.length > 1) socket.cork()
-      for (const line of lines) this.dispatch(connection, line)
-      if (lines.length > 1) socket.uncork()
-    })
-    socket.on('end', () => {
-      if (connection.closing === true) return
-      clearTimeout(deadline)
-      // the client half-closed: answer what it sent, then close our side
-      const last = decoder.end()
-      if (last != null) this.dispatch(connection, last)
-      connection.ending = true
-      this.endIfDone(connection)
     })
     socket.on('error', err => { this.log.debug({ conn: connection.id, err: err.message }, 'RPC connection error') })
     socket.on('close', () => {
-      clearTimeout(deadline)
       endBackup(connection)
       connection.subscriptions.clear()
       this.connections.delete(connection)
@@ -166,9 +148,10 @@ export class RpcServer {
   }
 
   /**
-   * Answers a protocol violation with one last error frame and closes the
-   * connection, reading (and discarding) what the client still sends so it
-   * can read the answer; a client that never closes is cut off after a grace period.
+   * Answers a protocol violation with one last error frame, after the answers
+   * to the requests before it, and closes the connection, reading (and
+   * discarding) what the client still sends so it can read them; a client
+   * that never closes is cut off after a grace period.
    */
   private refuse (connection: Connection, name: string, message: string, fields: Record<string, unknown> = {}): void {
     const { socket } = connection
@@ -176,7 +159,8 @@ export class RpcServer {
     connection.closing = true
     this.node.metrics?.rpc('unread', InvalidRequestCode)
     this.log.warn({ conn: connection.id, reason: name, ...fields }, `${message}; closing the RPC connection`)
-    socket.end(encodeFrame(createJSONRPCErrorResponse(null, InvalidRequestCode, message, { name })))
+    connection.lastWords = encodeFrame(createJSONRPCErrorResponse(null, InvalidRequestCode, message, { name }))
+    this.endIfDone(connection)
     setTimeout(() => { socket.destroy() }, CLOSE_GRACE_MS).unref()
   }
 
@@ -230,9 +214,13 @@ export class RpcServer {
       })
   }
 
-  /** A client that half-closed is closed once every answer, and every replay it asked for, is out. */
+  /** A client that half-closed, or was refused, is closed once every answer, and every replay it asked for, is out. */
   private endIfDone (connection: Connection): void {
-    if (connection.ending === true && connection.inFlight === 0 && connection.replaying === undefined && connection.closing !== true) connection.socket.end()
+    if (connection.inFlight > 0 || connection.replaying !== undefined) return
+    if (connection.lastWords !== undefined) {
+      connection.socket.end(connection.lastWords)
+      connection.lastWords = undefined
+    } else if (connection.ending === true && connection.closing !== true) connection.socket.end()
   }
 
   /** Sends a message, or a frame already encoded (a string). */
