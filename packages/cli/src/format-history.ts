@@ -20,7 +20,17 @@ export function formatHistory (key: string, versions: HistoryEntry[]): string {
 
 /** `get --conflicts`: the current value, then each losing version still in history. */
 export function formatConflicts (entry: Entry, conflicts: HistoryEntry[]): string {
-  const lines = [`${displayText(entry.key)} = ${displayValue(entry)}  (current, ${versionId(entry.version)})`]
+  return conflictLines(`${displayText(entry.key)} = ${displayValue(entry)}  (current, ${versionId(entry.version)})`, conflicts)
+}
+
+/** `get --conflicts` on a key with no value now: its newest version in history (a delete, or a value that expired), then the losing ones. */
+export function formatConflictsWithoutValue (key: string, newest: HistoryEntry, conflicts: HistoryEntry[]): string {
+  const what = newest.deleted ? '(deleted)' : `(expired) = ${displayValue(newest)}`
+  return conflictLines(`${displayText(key)} ${what}  (${newest.current ? 'current, ' : ''}${versionId(newest.version)})`, conflicts)
+}
+
+function conflictLines (head: string, conflicts: HistoryEntry[]): string {
+  const lines = [head]
   if (conflicts.length === 0) lines.push('no conflicts in history')
   for (const c of conflicts) {
     const who = c.originName !== undefined ? `${displayText(c.originName)} (${c.version.origin})` : c.version.origin

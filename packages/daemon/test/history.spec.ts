@@ -92,6 +92,18 @@ describe('conflicts between nodes that had not met', () => {
     }
   })
 
+  it('get --conflicts on a key deleted since shows the deletion and the conflicts still in history', async () => {
+    assert.equal((await alice.ctl(['del', 'cfg'])).code, 0)
+    const human = await alice.ctl(['get', 'cfg', '--conflicts'])
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /^cfg \(deleted\)  \(current, 12D3\w+\/\d+\)\nconflict: \{"replicas":3\}\s+by alice /)
+    const json = await alice.json(['get', 'cfg', '--conflicts'])
+    assert.deepEqual([json.key, json.deleted, json.conflicts.map((c: any) => c.value)], ['cfg', true, [{ replicas: 3 }]])
+    assert.equal(json.version.origin, (await alice.status()).id)
+    assert.equal((await alice.ctl(['get', 'cfg'])).code, 4, 'without --conflicts a deleted key is not found')
+    assert.equal((await alice.ctl(['get', 'never-written', '--conflicts'])).code, 4, 'a key with no history is not found')
+  })
+
   it('an overwrite of a value the writer had seen is no conflict', async () => {
     await alice.put('seq', 'one')
     await waitFor(async () => (await bob.ctl(['get', 'seq'])).stdout === 'one\n', 'one on bob')

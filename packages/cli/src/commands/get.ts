@@ -2,7 +2,7 @@ import { decodeValue } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
 import { KeyNotFoundError } from '../errors.js'
 import { formatEntryMeta } from '../format.js'
-import { formatConflicts } from '../format-history.js'
+import { formatConflicts, formatConflictsWithoutValue } from '../format-history.js'
 import { printJson, printLine } from '../io.js'
 
 export interface GetOptions {
@@ -15,13 +15,36 @@ export interface GetOptions {
 
 /** Prints the value as is: text with a newline, json as stored (or indented), binary values as raw bytes with none added. */
 export async function get (ctx: CommandContext, key: string, opts: GetOptions): Promise<void> {
-  const entry = await withSession(ctx, async session => await session.call('kv_get', { key, ...(opts.conflicts === true ? { conflicts: true } : {}) }))
+  if (opts.conflicts === true) return await getConflicts(ctx, key)
+  const entry = await withSession(ctx, async session => await session.call('kv_get', { key }))
   if (entry == null) throw new KeyNotFoundError(key)
   const { stdout } = ctx.io
   if (ctx.json) printJson(stdout, entry)
-  else if (opts.conflicts === true) printLine(stdout, formatConflicts(entry, entry.conflicts ?? []))
   else if (opts.meta === true) printLine(stdout, formatEntryMeta(entry))
   else if (entry.encoding === 'base64') stdout.write(decodeValue(String(entry.value), 'base64'))
   else if (entry.type === 'json') printLine(stdout, JSON.stringify(entry.value, null, opts.pretty === true ? 2 : undefined))
   else printLine(stdout, String(entry.value))
+}
+
+/**
+ * The value and the versions that lost to a write that had not seen them. A
+ * key deleted (or expired) since still has them in history: they are shown
+ * with its newest version; only a key with no version held is not found.
+ */
+async function getConflicts (ctx: CommandContext, key: string): Promise<void> {
+  const { entry, versions } = await withSession(ctx, async session => {
+    const entry = await session.call('kv_get', { key, conflicts: true })
+    return { entry, versions: entry == null ? (await session.call('kv_history', { key })).versions : [] }
+  })
+  const { stdout } = ctx.io
+  if (entry != null) {
+    if (ctx.json) printJson(stdout, entry)
+    else printLine(stdout, formatConflicts(entry, entry.conflicts ?? []))
+    return
+  }
+  const newest = versions[0]
+  if (newest === undefined) throw new KeyNotFoundError(key)
+  const conflicts = versions.filter(v => v.conflict)
+  if (ctx.json) printJson(stdout, { key, deleted: newest.deleted, version: newest.version, conflicts })
+  else printLine(stdout, formatConflictsWithoutValue(key, newest, conflicts))
 }
