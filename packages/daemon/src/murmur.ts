@@ -31,7 +31,7 @@ import type { MurmurInit } from './init.js'
 import { ChangeEvents } from './change-events.js'
 import { entryOf, listEntries, type ChangeEvent, type Entry } from './entry.js'
 import { readHistory, revertKey, type HistoryVersion } from './key-history.js'
-import { replay, type Replay } from './replay.js'
+import { ReplayReader, replay, type Replay } from './replay.js'
 import type { Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
@@ -39,7 +39,7 @@ export type { MurmurInit } from './init.js'
 export type { MurmurStatus } from './status.js'
 export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
 export type { ChangeEvent, Entry, ValueType } from './entry.js'
-export type { Replay } from './replay.js'
+export type { Replay, ReplayPage, ReplayReader } from './replay.js'
 export type { HistoryVersion } from './key-history.js'
 
 export type PeerSummary = PeerInfo
@@ -88,10 +88,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     this.replication = new Replication({
       durability: init.durability ?? 'full',
       antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 5_000, antiEntropyMaxIntervalMs: init.antiEntropyMaxIntervalMs,
-      tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
-      maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
-      publishWindowMs: init.publishWindowMs,
-      log: this.log.child({ component: 'replication' })
+      tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000, maxClockSkewMs: init.maxClockSkewMs ?? 60_000,
+      publishWindowMs: init.publishWindowMs, log: this.log.child({ component: 'replication' })
     })
     if (init.metrics === true) {
       this.metrics = new NodeMetrics({ running: () => this.running, replication: this.replication, members: this.members, dataDir: this.dataDir, name: this.name, group: this.group })
@@ -132,8 +130,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
         },
         disconnected: peer => { this.members.disconnected(peer) },
         metrics: this.metrics,
-        committed: ops => { this.events.committed(ops) },
-        lost: ops => { this.events.lost(ops) }
+        committed: ops => { this.events.committed(ops) }, lost: ops => { this.events.lost(ops) }
       }
     )
     this.events.reset()
@@ -143,10 +140,8 @@ export class Murmur extends EventEmitter<MurmurEvents> {
       running.gossip.start()
       running.discovery.start()
       this.replication.start({
-        replica: running.replica,
-        store: running.store,
-        gossip: running.gossip,
-        sync: running.libp2p.services.sync,
+        replica: running.replica, store: running.store,
+        gossip: running.gossip, sync: running.libp2p.services.sync,
         members: () => running.libp2p.getPeers().filter(p => this.members.has(p.toString())),
         visit: peer => { running.discovery.visit(peer) },
         write: async changes => await this.writes.submit(changes),
@@ -255,9 +250,14 @@ export class Murmur extends EventEmitter<MurmurEvents> {
    * For a watch that resumes from `since` (a `cursor` of an earlier change
    * event): what changed after it, or a snapshot when that is gone (see
    * replay.ts). Change events numbered up to `cursor` are covered by it.
+   * `replayFrom` reads it a page at a time and tells which live events follow it.
    */
   changesSince (since: number | undefined, prefixes: string[] = []): Replay {
     return replay(this.state().store, this.state().replica, since, prefixes)
+  }
+
+  replayFrom (since: number | undefined, prefixes: string[] = [], pageSize?: number): ReplayReader {
+    return new ReplayReader(this.state().store, this.state().replica, since, prefixes, pageSize)
   }
 
   /** Dials a multiaddr and keeps nothing else: the peer is not redialled if it drops. */

@@ -1,7 +1,8 @@
 /**
  * A resumed subscription's replay and the live events behind it, on an
  * RpcServer in this process with small limits: a subscription opened in a
- * batch that also writes hears its replay before the batch's own change,
+ * batch that also writes hears its replay, which reads on to the batch's
+ * own change (told once, before ready),
  * a client that half-closes gets the whole replay before the server closes,
  * and a client that stops reading in the middle of a replay is dropped once
  * what waits for it passes the unread limit, not kept growing.
@@ -43,7 +44,7 @@ describe('a resumed subscription\'s replay (in-process server, small limits)', (
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('in a batch with a write: the answer, then the replay and ready, then the batch\'s own change', async () => {
+  it('in a batch with a write: the answer, then the replay (which reads on to the batch\'s own change) and ready, each change once', async () => {
     const c = await client()
     const { result: first } = await c.request('kv_subscribe', { since: 'now', prefix: 'batch/' })
     const cursor = (await c.next(m => m.params?.subscription === first && m.params.result.type === 'ready')).params.result.cursor
@@ -54,10 +55,13 @@ describe('a resumed subscription\'s replay (in-process server, small limits)', (
     ]) + '\n')
     const answers = await c.next(m => Array.isArray(m))
     const id = answers.find((a: any) => a.id === 'sub').result
-    await c.next(m => m.params?.subscription === id && m.params.result.key === 'batch/new')
+    await c.next(m => m.params?.subscription === id && m.params.result.type === 'ready')
+    // a live change after ready, to see that batch/new is not told again
+    assert.ok((await c.request('kv_put', { key: 'batch/after', value: 'live' })).result)
+    await c.next(m => m.params?.subscription === id && m.params.result.key === 'batch/after')
     const seen = c.messages.filter(m => Array.isArray(m) || m.params?.subscription === id)
       .map(m => Array.isArray(m) ? 'answer' : m.params.result.type === 'ready' ? 'ready' : m.params.result.key)
-    assert.deepEqual(seen, ['answer', 'batch/old', 'ready', 'batch/new'])
+    assert.deepEqual(seen, ['answer', 'batch/old', 'batch/new', 'ready', 'batch/after'])
     c.destroy()
   })
 

@@ -4,11 +4,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, SNAPSHOT_PAGE, decodeValue, encodeTypedValue, methods, rpcError,
-  type ChangeEvent as WireChange, type Entry as WireEntry, type HistoryEntry, type MethodName, type Params, type Result, type SubscriptionNotification,
+  InvalidBase64Error, InvalidRequestCode, MurmurRpcError, SUBSCRIPTION_NOTIFICATION, decodeValue, encodeTypedValue, methods, rpcError,
+  type ChangeEvent as WireChange, type Entry as WireEntry, type HistoryEntry, type MethodName, type Params, type Result,
   type ValueEncoding, type WatchEvent
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, HistoryVersion, Murmur, Replay, Write } from '../murmur.js'
+import type { ChangeEvent, Entry, HistoryVersion, Murmur, ReplayReader, Write } from '../murmur.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
@@ -62,16 +62,24 @@ export interface Connection {
   corked?: boolean
   /** Backups this connection made and has not ended: id → file, removed when the connection closes. */
   backups?: Map<string, string>
-  /** Notifications to send right after the answer being made (a resumed subscription's replay). */
-  later?: unknown[]
-  /** A replay being sent, paced by the socket draining; every notification for the connection queues behind it (`waiting`: the bytes of those). */
-  replaying?: { queue: unknown[], next: number, waiting: number }
+  /** Replays to send right after the answer being made (resumed subscriptions'). */
+  later?: ReplaySource[]
+  /**
+   * A replay being sent, paced by the socket draining and a page a turn; every notification for the
+   * connection queues behind it (`waiting`: the bytes of those; `turn`: the next page waits for the next turn).
+   */
+  replaying?: { queue: unknown[], next: number, waiting: number, turn?: boolean }
 }
 
 export interface HandlerContext {
   socket: string
   maxSubscriptions: number
+  /** Changes (or snapshot entries) a replay reads at a time. @default 1000 */
+  replayPageSize?: number
 }
+
+/** A replay's notifications, a page a call; undefined once all are out. */
+export interface ReplaySource { page: () => unknown[] | undefined }
 
 export type Handlers = { [M in MethodName]: (params: Params<M>, connection: Connection) => Result<M> | Promise<Result<M>> }
 
@@ -129,11 +137,10 @@ export function createMethods (node: Murmur, context: HandlerContext): RpcMethod
         connection.subscriptions.set(id, event => wanted(event.key) ? toWireChange(event, encoding) : undefined)
         return id
       }
-      // read and registered in one turn: every later change is numbered above `covered`
-      const replayed = node.changesSince(since === 'now' ? undefined : since, watched)
-      const covered = replayed.cursor
-      connection.subscriptions.set(id, event => wanted(event.key) && (event.cursor ?? Infinity) > covered ? toWireChange(event, encoding) : undefined)
-      connection.later = [...(connection.later ?? []), ...replayNotifications(id, replayed, encoding)]
+      // begun and registered in one turn: the reader tells which live changes it does not cover (see replay.ts)
+      const reader = node.replayFrom(since === 'now' ? undefined : since, watched, context.replayPageSize)
+      connection.subscriptions.set(id, event => wanted(event.key) && reader.tells(event) ? toWireChange(event, encoding) : undefined)
+      connection.later = [...(connection.later ?? []), replaySource(id, reader, connection, encoding)]
       return id
     },
     kv_unsubscribe: ({ subscription }, connection) => connection.subscriptions.delete(subscription),
@@ -222,18 +229,28 @@ function expiresOf ({ expires }: { expires?: number }): { expires?: number } {
   return expires !== undefined ? { expires } : {}
 }
 
-/** A replay as the notifications that carry it: changes or snapshot pages, then `ready`. */
-function replayNotifications (subscription: string, replayed: Replay, encoding?: ValueEncoding): SubscriptionNotification[] {
-  const { cursor, changes, snapshot } = replayed
-  const results: WatchEvent[] = changes.map(event => toWireChange(event, encoding))
-  if (snapshot !== undefined) {
-    for (let i = 0; i === 0 || i < snapshot.length; i += SNAPSHOT_PAGE) {
-      const entries = snapshot.slice(i, i + SNAPSHOT_PAGE).map(entry => toWireEntry(entry, encoding))
-      results.push({ type: 'snapshot', entries, last: i + SNAPSHOT_PAGE >= snapshot.length, cursor })
+/**
+ * A replay as the notifications that carry it, a page at a time: changes or
+ * snapshot pages, then `ready`; nothing more once the subscription is gone.
+ */
+function replaySource (subscription: string, reader: ReplayReader, connection: Connection, encoding?: ValueEncoding): ReplaySource {
+  let ready = false
+  return {
+    page: () => {
+      if (ready || !connection.subscriptions.has(subscription)) return undefined
+      const page = reader.next()
+      let results: WatchEvent[]
+      if (page === undefined) {
+        ready = true
+        results = [{ type: 'ready', cursor: reader.cursor }]
+      } else if ('changes' in page) {
+        results = page.changes.map(event => toWireChange(event, encoding))
+      } else {
+        results = [{ type: 'snapshot', entries: page.snapshot.map(entry => toWireEntry(entry, encoding)), last: page.last, cursor: reader.cursor }]
+      }
+      return results.map(result => ({ jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params: { subscription, result } }))
     }
   }
-  results.push({ type: 'ready', cursor })
-  return results.map(result => ({ subscription, result }))
 }
 
 function toWireChange (event: ChangeEvent, encoding?: ValueEncoding): WireChange {

@@ -1,12 +1,12 @@
 /**
- * A connection's replay queue: a resumed subscription's replay (as large as
- * what was missed) and every notification after it, sent a little at a time
- * as the client reads them. Never more than half the unread limit waits in
+ * A connection's replay queue: a resumed subscription's replay (read from the
+ * store a page a turn, however much was missed) and every notification after
+ * it, sent a little at a time as the client reads them. Never more than half the unread limit waits in
  * the socket, so a client that reads is not dropped as one that does not;
  * a `Gate` holds the queue until the answer that starts the replay is out.
  */
 import { encodeFrame } from '@murmur/protocol'
-import type { Connection } from './handlers.js'
+import type { Connection, ReplaySource } from './handlers.js'
 
 /** An answer not sent yet: what queues behind it waits until it is `open`. */
 export interface Gate { open: boolean, message?: unknown }
@@ -46,8 +46,9 @@ export function queueBehind (replaying: Replaying, message: unknown): number {
 /** Sends what the queue holds until the socket is full (then again on drain) or a closed gate. */
 export function pump (sender: QueueSender, connection: Connection): void {
   const replaying = connection.replaying
-  if (replaying === undefined) return
+  if (replaying === undefined || replaying.turn === true) return
   const { socket } = connection
+  let paged = false
   while (replaying.next < replaying.queue.length) {
     if (socket.destroyed) break
     if (socket.writableLength > sender.maxUnreadBytes() / 2) {
@@ -56,16 +57,34 @@ export function pump (sender: QueueSender, connection: Connection): void {
     }
     const item = replaying.queue[replaying.next]
     if (isGate(item) && !item.open) return // pumped again when it opens
+    if (isSource(item)) {
+      // a page a turn, sent before the next is read: a long replay never holds the event loop, nor more than a page
+      if (paged) {
+        replaying.turn = true
+        setImmediate(() => { replaying.turn = false; pump(sender, connection) })
+        return
+      }
+      const page = item.page()
+      if (page !== undefined) {
+        paged = true
+        replaying.queue.splice(replaying.next, 0, ...page)
+        continue
+      }
+    }
     replaying.queue[replaying.next++] = undefined
     if (isGate(item)) {
       if (item.message !== undefined) sender.sendTogether(connection, item.message)
-    } else {
+    } else if (!isSource(item)) {
       if (typeof item === 'string') replaying.waiting -= item.length
       sender.send(connection, item)
     }
   }
   connection.replaying = undefined
   sender.sent(connection)
+}
+
+function isSource (item: unknown): item is ReplaySource {
+  return typeof item === 'object' && item !== null && 'page' in item
 }
 
 function isGate (item: unknown): item is Gate {

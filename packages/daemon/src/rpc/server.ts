@@ -43,6 +43,8 @@ export interface RpcServerInit {
   maxSubscriptions?: number
   /** A client that leaves this much unread output is dropped. @default 64 MiB */
   maxUnreadBytes?: number
+  /** Changes (or snapshot entries) a resumed subscription's replay reads a turn. @default 1000 */
+  replayPageSize?: number
 }
 
 /** How long a refused client has to read its last error frame before it is cut off. */
@@ -77,7 +79,8 @@ export class RpcServer {
     this.log = init.log
     this.path = checkSocketPath(init.path)
     const metrics = node.metrics
-    this.answerer = new Answerer(createMethods(node, { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS }), init.log, metrics?.rpc.bind(metrics))
+    const context = { socket: this.path, maxSubscriptions: init.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS, replayPageSize: init.replayPageSize }
+    this.answerer = new Answerer(createMethods(node, context), init.log, metrics?.rpc.bind(metrics))
   }
 
   async listen (): Promise<void> {
@@ -186,7 +189,7 @@ export class RpcServer {
       return
     }
     // a replay this frame's requests asked for (kv_subscribe with since), to follow its answer
-    const later = connection.later?.map(params => ({ jsonrpc: '2.0', method: SUBSCRIPTION_NOTIFICATION, params }))
+    const later = connection.later
     connection.later = undefined
     // a request answered without I/O (kv_get, a refusal) goes out now, never counted in flight
     if (!(answer instanceof Promise)) {
