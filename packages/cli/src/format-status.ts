@@ -86,7 +86,8 @@ function replicationRows (replication: ReplicationStatus): Array<[string, string
 }
 
 function formatCounters ({ counters }: NodeStatus): string {
-  return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} rejected, ${counters.held} held, ${counters.collected} tombstones collected`
+  const messages = counters.rejectedMessages !== undefined ? `, ${counters.rejectedMessages} gossip messages rejected` : ''
+  return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} refused${messages}, ${counters.held} held, ${counters.collected} tombstones collected`
 }
 
 /** `open: any peer may connect`, or what closes the group. */

@@ -63,7 +63,10 @@ class Garbage {
   }
 }
 
+/** Ops refused (from pulls, or from gossip once applied). */
 const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
+/** Gossip messages rejected whole before they were applied (their ops counted in neither). */
+const rejectedMessages = async (node: TestNode): Promise<number> => (await node.status()).counters.rejectedMessages
 const value = async (node: TestNode, key: string): Promise<string | number> => {
   const result = await node.ctl(['get', key])
   return result.code === 0 ? result.stdout.trim() : result.code ?? -1
@@ -163,27 +166,29 @@ describe('malformed bytes from a hostile member or a stranger', () => {
         : garbage.mutate(garbage.pick(valid))
       if (bytes.length > 0 && refused(bytes)) messages.set(Buffer.from(bytes).toString('hex'), bytes)
     }
-    const before = await rejected(alice)
+    const before = await rejectedMessages(alice)
+    const opsBefore = await rejected(alice)
     let published = 0
     for (const bytes of messages.values()) {
       // gossipsub may refuse to publish a message it has seen (its id is a hash of the bytes): not garbage the node sees
       if (await attacker.publishRaw(bytes).then(() => true, () => false)) published++
       if (published % 20 === 0) await new Promise(resolve => setImmediate(resolve))
     }
-    await waitWhileUp([alice, bob], async () => await rejected(alice) > before, 'alice to count the garbage she rejected')
+    await waitWhileUp([alice, bob], async () => await rejectedMessages(alice) > before, 'alice to count the garbage she rejected')
     await stillReplicating(alice, bob, 'gossip')
     await alive([alice, bob])
-    const counted = await rejected(alice) - before
+    const counted = await rejectedMessages(alice) - before
+    assert.equal(await rejected(alice), opsBefore, 'messages rejected whole are not counted as refused ops')
     // gossipsub may shut out a peer whose messages keep failing (its score) before it validates them all: a few at least
     assert.ok(counted >= 3, `alice rejected ${counted} of ${published}`)
     await logged(alice, /rejected gossip message/, 'alice rejected the garbage')
     assert.equal((alice.userRows() as Array<{ key: string }>).filter(row => row.key.startsWith('mallory:')).length, 0)
-    assert.equal(await rejected(bob), 0, 'nothing of it was forwarded to bob')
+    assert.equal(await rejected(bob) + await rejectedMessages(bob), 0, 'nothing of it was forwarded to bob')
     console.log(`# gossip: ${published} garbage messages published, alice rejected ${counted} of them`)
   })
 
   it('a peer whose messages keep failing is shut out for a while: of garbage sent over 3 s, alice validates only part', async () => {
-    const before = await rejected(alice)
+    const before = await rejectedMessages(alice)
     let sent = 0
     // 20 messages every 100 ms: bursts that span several heartbeats, where gossipsub takes each peer's score anew
     for (let round = 0; round < 30; round++) {
@@ -193,7 +198,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     // every message alice validated is counted: give her until the count stops short of all of them, or reaches it
     let counted = 0
     const settle = Date.now() + 5_000
-    while (Date.now() < settle && counted < sent) counted = await rejected(alice) - before
+    while (Date.now() < settle && counted < sent) counted = await rejectedMessages(alice) - before
     console.log(`# gossip score: ${sent} garbage messages over 3 s, alice validated and refused ${counted}`)
     assert.ok(counted < sent, `the peer is ignored for a while once its score falls: ${counted} of ${sent} validated`)
     await stillReplicating(alice, bob, 'scored')
@@ -300,13 +305,15 @@ describe('an op signed in one group, replayed into another', () => {
     mallory = await Attacker.start('default')
     mallory.answer = (_puller, hello) => [mallory.hello(hello), { kind: 'ops', ops: captured }, done]
     const before = await rejected(alice)
+    const messagesBefore = await rejectedMessages(alice)
     const pulls = mallory.pulls.length
     await mallory.dial(await alice.addr())
     await mallory.publish(captured)
     // alice has pulled from mallory twice, and refused the replay each way, or taken it
-    await waitFor(async () => mallory.pulls.length > pulls + 1 && (await rejected(alice) >= before + 1 + captured.length || await value(alice, 'shared:key') !== 4), 'alice to refuse the replay from gossip and from a pull')
+    const refusedBoth = async (): Promise<boolean> => await rejectedMessages(alice) >= messagesBefore + 1 && await rejected(alice) >= before + captured.length
+    await waitFor(async () => mallory.pulls.length > pulls + 1 && (await refusedBoth() || await value(alice, 'shared:key') !== 4), 'alice to refuse the replay from gossip and from a pull')
     assert.equal(await value(alice, 'shared:key'), 4, 'alice took an op signed for another group')
-    assert.ok(await rejected(alice) >= before + 1 + captured.length, 'the gossip message and every op of the pull were refused and counted')
+    assert.ok(await refusedBoth(), 'the gossip message and every op of the pull were refused and counted')
     await logged(alice, /bad signature.*"rejected gossip message"/, 'alice refused the replayed ops from gossip')
     await logged(alice, /refused ops from peer/, 'alice refused them from a pull')
     await alice.put('after:replay', 'ok')
@@ -316,7 +323,7 @@ describe('an op signed in one group, replayed into another', () => {
       assert.equal(await value(node, 'shared:key'), 4, `${node.name} holds no op of the other group`)
       assert.equal((await node.status()).versionVector[gammaId], undefined)
     }
-    assert.equal(await rejected(bob), 0, 'alice forwarded none of it')
+    assert.equal(await rejected(bob) + await rejectedMessages(bob), 0, 'alice forwarded none of it')
   })
 })
 
@@ -390,16 +397,16 @@ describe('an op spliced under another signed batch\'s proof', () => {
     }
     const carol = await cluster.start('carol', { args: FAST })
     const rowsBefore = alice.userRows()
-    const before = [await rejected(alice), await rejected(carol)]
+    const before = [await rejectedMessages(alice), await rejectedMessages(carol), await rejected(carol)]
     const pulls = mallory.pulls.length
     await mallory.dial(await carol.addr())
     await mallory.dial(addr)
     if (earlier.length > 0) await mallory.publish(earlier)
     for (const ops of spliced) await mallory.publish(ops)
     await mallory.publishRaw(withDigest)
-    // each message over gossip is one refusal; over sync, each op
-    const refusals = [spliced.length + 1, spliced.length + 1 + spliced.flat().length]
-    const refusedAll = async (): Promise<boolean> => await rejected(alice) >= (before[0] ?? 0) + (refusals[0] ?? 0) && await rejected(carol) >= (before[1] ?? 0) + (refusals[1] ?? 0)
+    // each message over gossip is one message rejected, on both; over sync (carol), each op is refused
+    const refusedAll = async (): Promise<boolean> => await rejectedMessages(alice) >= (before[0] ?? 0) + spliced.length + 1 &&
+      await rejectedMessages(carol) >= (before[1] ?? 0) + spliced.length + 1 && await rejected(carol) >= (before[2] ?? 0) + spliced.flat().length
     // both pulled from mallory, and refused every splice, or took one
     await waitFor(async () => new Set(mallory.pulls.slice(pulls).map(p => p.puller)).size === 2 &&
       (await refusedAll() || carol.userRows().length > 0 || JSON.stringify(alice.userRows()) !== JSON.stringify(rowsBefore)), 'alice and carol to refuse the splices from gossip and from a pull')

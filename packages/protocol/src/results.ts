@@ -123,8 +123,13 @@ export interface NodeCounters {
   repaired: number
   /** Ops that gossip brought in and that changed a key. */
   gossiped: number
-  /** Ops or messages refused: invalid, or stamped too far in the future. */
+  /** Ops from peers refused: invalid, or stamped too far in the future (the sum of `murmur_ops_refused_total`). */
   rejected: number
+  /**
+   * Gossip messages rejected before they were applied: malformed, or holding an op the replica refuses (its ops
+   * are not in `rejected`; the sum of `murmur_gossip_messages_rejected_total`). Absent from daemons before this field.
+   */
+  rejectedMessages?: number
   /** Ops waiting now because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
   held: number
   /** Tombstones garbage-collected since start. */
