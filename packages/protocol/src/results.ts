@@ -130,7 +130,10 @@ export interface NodeCounters {
    * are not in `rejected`; the sum of `murmur_gossip_messages_rejected_total`). Absent from daemons before this field.
    */
   rejectedMessages?: number
-  /** Ops waiting now because they are stamped beyond the clock-skew bound; applied once our clock catches up. */
+  /**
+   * Ops waiting now because they are stamped beyond the clock-skew bound (and within the hour an op may be held);
+   * applied once our clock catches up. One stamped further than that is not held: it is refused when its turn comes.
+   */
   held: number
   /** Tombstones garbage-collected since start. */
   collected: number

@@ -40,7 +40,10 @@ export interface ReplicaStatus {
   /** Ops waiting for an earlier op of their origin or for the clock, and their bytes. */
   waiting: number
   waitingBytes: number
-  /** Of those, ops stamped beyond the clock-skew bound. */
+  /**
+   * Of those, ops the clock will let through: stamped beyond the clock-skew bound, but no further than the
+   * longest hold. One stamped further waits only for an earlier op of its origin, and is refused once that comes.
+   */
   held: number
   /** Origins seen signing two different ops with one seq, and the first such seq. */
   equivocators: Record<string, number>
@@ -280,7 +283,7 @@ export class Replica {
       ...(this.state.blocked != null ? { blocked: this.state.blocked } : {}),
       waiting: this.state.pending.size,
       waitingBytes: this.state.pending.bytes,
-      held: this.state.pending.countWhere(op => op.wall > now + this.state.config.maxClockSkewMs),
+      held: this.state.pending.countWhere(op => op.wall > now + this.state.config.maxClockSkewMs && op.wall <= now + this.state.config.maxHoldMs),
       equivocators: Object.fromEntries(this.state.equivocators),
       horizon: { ...this.state.horizon }
     }

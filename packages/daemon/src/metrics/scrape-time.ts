@@ -117,7 +117,7 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
   counter('murmur_gossip_ops_published_total', 'Ops this node published by gossip, in those messages.', () => replication.outbound.sent.ops)
   gauge('murmur_gossip_publish_window_seconds', 'How long own ops acknowledged after a gossip message wait for the next: --publish-window, or, once a message per write would take more than a quarter of the time between writes (until a tenth or less), 10 times what a publish takes lately (at most 4 times --publish-window).', () => replication.outbound.window / 1000)
   counter('murmur_tombstones_collected_total', 'Tombstones collected once every member held them.', () => replication.counters.collected)
-  gauge('murmur_ops_held', 'Ops from peers waiting for this node\'s clock: stamped beyond --max-clock-skew ahead of it.', s => s.held)
+  gauge('murmur_ops_held', 'Ops from peers waiting for this node\'s clock: stamped beyond --max-clock-skew ahead of it, and within the hour an op may be held (one stamped further waits only for an earlier op, and is refused).', s => s.held)
   gauge('murmur_ops_waiting', 'Ops from peers waiting for an earlier op of their writer or for the clock (held ones included).', s => s.waiting)
   gauge('murmur_ops_waiting_bytes', 'Bytes of the waiting ops (the budget is 64 MiB).', s => s.waitingBytes)
   gauge('murmur_keys', 'Live keys in this replica (an expired value counts until it is collected, as in status).', s => s.keys)
