@@ -17,6 +17,7 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 import { framed } from './framed.js'
+import { PeerStates } from './peer-states.js'
 
 /** What this node knows of one peer's replication state. */
 export interface PeerSyncState {
@@ -78,7 +79,7 @@ export class SyncService implements Startable {
   private readonly reasons = new Map<string, string>()
   /** Members pulled from as their connection opened, until identify's `onConnect` for them. */
   private readonly opened = new Set<string>()
-  readonly peers = new Map<string, PeerSyncState>()
+  private readonly states = new PeerStates(() => new Set(this.components.connectionManager.getConnections().map(c => c.remotePeer.toString())))
   private readonly shutdown = new AbortController()
   private topologyId?: string
 
@@ -243,10 +244,13 @@ export class SyncService implements Startable {
     return signal
   }
 
+  /** What this node knows of each peer's replication state (bounded: see peer-states.ts). */
+  get peers (): ReadonlyMap<string, PeerSyncState> {
+    return this.states.all()
+  }
+
   private peerState (peer: PeerId): PeerSyncState {
-    let state = this.peers.get(peer.toString())
-    if (state == null) this.peers.set(peer.toString(), (state = {}))
-    return state
+    return this.states.of(peer.toString())
   }
 }
 
