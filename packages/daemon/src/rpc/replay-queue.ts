@@ -67,7 +67,9 @@ export function pump (sender: QueueSender, connection: Connection): void {
       const page = item.page()
       if (page !== undefined) {
         paged = true
-        replaying.queue.splice(replaying.next, 0, ...page)
+        // in place of what was sent already, so the queue holds no more than a page and what waits behind it
+        replaying.queue.splice(0, replaying.next, ...page)
+        replaying.next = 0
         continue
       }
     }
