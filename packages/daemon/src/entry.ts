@@ -1,6 +1,6 @@
-/** What the library API hands out for a key and for a change. */
+/** What the library API hands out for a key and for a change, and the events a node emits. */
 import { versionOf } from './conditions.js'
-import { DEFAULT_LIST_LIMIT, rpcError } from '@murmur/protocol'
+import { DEFAULT_LIST_LIMIT, rpcError, type PeerInfo } from '@murmur/protocol'
 import type { Op, PastVersion, Replica, ValueType, Version } from '@murmur/core'
 
 export type { ValueType } from '@murmur/core'
@@ -12,6 +12,13 @@ export interface Entry {
   version: Version
   /** When the value expires (HLC wall ms), if it does. */
   expires?: number
+}
+
+export type PeerSummary = PeerInfo
+
+export interface MurmurEvents {
+  change: [ChangeEvent]
+  'peer:member': [PeerSummary]
 }
 
 export interface ChangeEvent {

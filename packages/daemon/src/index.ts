@@ -13,10 +13,15 @@
  */
 import './polyfill.js'
 
-import { Murmur, type MurmurInit } from './murmur.js'
+import { Murmur } from './murmur.js'
+import type { MurmurInit } from './init.js'
 
 export { Murmur }
-export type { MurmurInit, Entry, ChangeEvent, PeerSummary, MurmurStatus, MurmurEvents, WriteOutcome, Write, PutOptions, Condition, ValueType } from './murmur.js'
+export type { PeerSummary, MurmurEvents } from './murmur.js'
+export type { MurmurInit } from './init.js'
+export type { MurmurStatus } from './status.js'
+export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
+export type { ChangeEvent, Entry, ValueType } from './entry.js'
 export type { Version } from '@murmur/core'
 export type { NodeMetrics } from './metrics/node-metrics.js'
 export { RpcServer, type RpcServerInit } from './rpc/server.js'

@@ -10,7 +10,7 @@
  */
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
-import { DEFAULT_MAX_VALUE_BYTES, type HealthResult, type InviteResult, type PeerInfo, type Ticket } from '@murmur/protocol'
+import { DEFAULT_MAX_VALUE_BYTES, type HealthResult, type InviteResult, type Ticket } from '@murmur/protocol'
 import { pino, type Logger } from 'pino'
 import { parsePeerId } from './allow-list.js'
 import { writeBackup, type BackupInfo } from './backup.js'
@@ -25,29 +25,18 @@ import { dialAddress, summarisePeer } from './peer-info.js'
 import { ownAddrs, reachOf } from './reach.js'
 import { checkedLinks, checkedRotate } from './peer-dialer.js'
 import { Replication } from './replication.js'
+import { Turns } from './turns.js'
 import { clockWarning, nodeStatus, peerSyncOf, probeHealth, type MurmurStatus } from './status.js'
 import { Writes, checkKey, type Condition, type PutOptions, type Write, type WriteOutcome } from './writes.js'
 import type { MurmurInit } from './init.js'
 import { ChangeEvents } from './change-events.js'
-import { entryOf, listEntries, type ChangeEvent, type Entry } from './entry.js'
+import { entryOf, listEntries, type Entry, type MurmurEvents, type PeerSummary } from './entry.js'
 import { readHistory, revertKey, type HistoryVersion } from './key-history.js'
 import { ReplayReader, replay, type Replay } from './replay.js'
 import type { Version } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 
-export type { MurmurInit } from './init.js'
-export type { MurmurStatus } from './status.js'
-export type { Condition, PutOptions, Write, WriteOutcome } from './writes.js'
-export type { ChangeEvent, Entry, ValueType } from './entry.js'
-export type { Replay, ReplayPage, ReplayReader } from './replay.js'
-export type { HistoryVersion } from './key-history.js'
-
-export type PeerSummary = PeerInfo
-
-export interface MurmurEvents {
-  change: [ChangeEvent]
-  'peer:member': [PeerSummary]
-}
+export type { ChangeEvent, MurmurEvents, PeerSummary } from './entry.js'
 
 export class Murmur extends EventEmitter<MurmurEvents> {
   readonly name: string
@@ -67,6 +56,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   private readonly replication: Replication
   private readonly writes: Writes
   private running?: Running
+  private readonly turns = new Turns()
   private readonly events = new ChangeEvents(event => this.emit('change', event), () => this.running, () => this.listenerCount('change') > 0)
 
   constructor (init: MurmurInit) {
@@ -117,6 +107,15 @@ export class Murmur extends EventEmitter<MurmurEvents> {
   }
 
   async start (): Promise<void> {
+    await this.turns.run(async () => { await this.startNow() })
+  }
+
+  /** Resolves once the node is stopped, whatever start() or stop() it finds under way (see turns.ts). */
+  async stop (): Promise<void> {
+    await this.turns.run(async () => { await this.stopNow() })
+  }
+
+  private async startNow (): Promise<void> {
     if (this.running != null) return
     const running = await compose(
       { ...this.init, group: this.group, swarmKey: this.swarmKey, ticket: this.ticket, dataDir: this.dataDir, maxValueBytes: this.maxValueBytes, allowed: this.allowed },
@@ -161,7 +160,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     }
   }
 
-  async stop (): Promise<void> {
+  private async stopNow (): Promise<void> {
     const running = this.running
     if (running == null) return
     this.running = undefined

@@ -8,7 +8,11 @@ import {
   type ChangeEvent as WireChange, type Entry as WireEntry, type HistoryEntry, type MethodName, type Params, type Result,
   type ValueEncoding, type WatchEvent
 } from '@murmur/protocol'
-import type { ChangeEvent, Entry, HistoryVersion, Murmur, ReplayReader, Write } from '../murmur.js'
+import type { Murmur } from '../murmur.js'
+import type { ChangeEvent, Entry } from '../entry.js'
+import type { HistoryVersion } from '../key-history.js'
+import type { ReplayReader } from '../replay.js'
+import type { Write } from '../writes.js'
 import { backupHandlers } from './backup-handlers.js'
 import { SYNC_PROTOCOL } from '@murmur/core'
 import { topicFor } from '../gossip.js'
