@@ -4,7 +4,7 @@
  * It is a cache of addresses, not data: a damaged file is set aside
  * (`peers.json.bad`) and the node starts with an empty book.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -79,12 +79,15 @@ export class PeerBook {
   flush (): void {
     clearTimeout(this.saveTimer)
     this.saveTimer = undefined
+    const tmp = `${this.path}.tmp`
     try {
-      const tmp = `${this.path}.tmp`
       writeFileSync(tmp, JSON.stringify(this.list(), null, 2) + '\n', { mode: 0o600 })
       renameSync(tmp, this.path)
     } catch (err) {
       this.log.warn({ err: (err as Error).message, path: this.path }, 'cannot save the peer book')
+      // a write cut short (a full disk) or a rename refused left the temporary file: it would stay
+      // beside the book until the next write that succeeds (a directory of that name is not ours to remove)
+      try { rmSync(tmp, { force: true }) } catch {}
     }
   }
 

@@ -5,14 +5,25 @@
  * dials its members up to `--peer-links` links, not every one of them, and
  * backs off from a `--peer` that hangs up at once as from a failed dial. A
  * member on this host alone keeps its loopback address in the book, and an
- * entry mistyped by hand is dropped, not a failed start.
+ * entry mistyped by hand is dropped, not a failed start. A book that cannot
+ * be written (a full disk) is a warning, and leaves no temporary file behind.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+/** Whether `path` exists, a dangling or device link included (existsSync follows links). */
+function present (path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** `node` as a peer book (peers.json) entry. */
 async function bookEntry (node: TestNode): Promise<{ id: string, name: string, addrs: string[], via: string, lastSeen: string }> {
@@ -173,5 +184,21 @@ describe('peer book', () => {
     await new Promise(resolve => setTimeout(resolve, 4_000))
     assert.ok(opens - counted <= 4, `${opens - counted} connections in 4 s`)
     assert.match(dialler.stderr, /"target"/)
+  })
+
+  it('a peer book it cannot write (a full disk) is a warning, and leaves no peers.json.tmp behind', async () => {
+    const hub = await cluster.start('seen')
+    const full = cluster.node('full')
+    mkdirSync(full.dataDir, { recursive: true, mode: 0o700 })
+    // a write through this link fails with ENOSPC, as on a full disk, with nothing mounted
+    const tmp = join(full.dataDir, 'peers.json.tmp')
+    symlinkSync('/dev/full', tmp)
+    await full.start({ peers: [await hub.addr()] })
+    await waitFor(() => /cannot save the peer book/.test(full.stderr), 'full to warn that it cannot save its peer book', 15_000)
+    assert.match(full.stderr, /ENOSPC/)
+    assert.equal(present(tmp), false, 'the temporary file was removed')
+    assert.equal(await full.stop(), 0, 'stopped cleanly')
+    assert.equal(present(tmp), false)
+    assert.equal(existsSync(join(full.dataDir, 'peers.json')), true, 'written at the stop, the disk no longer full')
   })
 })
