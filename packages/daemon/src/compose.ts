@@ -20,6 +20,7 @@ import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
 import { storeMembership } from './membership.js'
 import { MemberWatch } from './relay.js'
+import { stopEach } from './stop-each.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
@@ -119,12 +120,11 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
  * and releases the data dir's lock; rejects with the first failure.
  */
 export async function shutdown (running: Running): Promise<void> {
-  let failure: unknown
-  for (const step of [async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { closeStore(running.store) }]) {
-    try { await step() } catch (err) { failure ??= err }
+  try {
+    await stopEach([async () => { await running.discovery.stop() }, () => { running.gossip.stop() }, async () => { await running.libp2p.stop() }, () => { closeStore(running.store) }])
+  } finally {
+    running.lock.release()
   }
-  running.lock.release()
-  if (failure !== undefined) throw failure
 }
 
 /**

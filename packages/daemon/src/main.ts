@@ -14,6 +14,7 @@ import { MetricsListenError, MetricsServer } from './metrics/server.js'
 import { Murmur } from './murmur.js'
 import { RpcServer } from './rpc/server.js'
 import { sdNotify } from './sd-notify.js'
+import { stopEach } from './stop-each.js'
 import { VERSION } from './version.js'
 import type { Logger } from 'pino'
 
@@ -64,15 +65,14 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
   }
   const rpc = new RpcServer(node, { path: config.socket, log: log.child({ component: 'rpc' }) })
   const metrics = node.metrics != null && config.metrics != null ? new MetricsServer(node.metrics, config.metrics, log.child({ component: 'metrics' })) : undefined
+  const stopAll = async (): Promise<void> => { await stopEach([async () => await metrics?.close(), async () => { await rpc.close() }, async () => { await node.stop() }]) }
   try {
     // first: a metrics port in use fails the start before the node locks its data dir or starts libp2p
     await metrics?.listen()
     await node.start()
     await rpc.listen()
   } catch (err) {
-    await metrics?.close()
-    await rpc.close().catch(() => {})
-    await node.stop().catch(() => {})
+    await stopAll().catch(() => {})
     io.stderr(`murmurd: ${err instanceof MetricsListenError ? err.message : describeStartError(err as NodeJS.ErrnoException)}\n`)
     log.debug({ err }, 'start failed')
     return 1
@@ -83,11 +83,16 @@ export async function main (argv: string[], io: MainIO = defaultIO): Promise<num
   void sdNotify(['READY=1', `STATUS=serving ${config.group} as ${config.name} on ${rpc.path}`], io.env, log)
   await untilSignalled(io, log)
   const stopping = sdNotify(['STOPPING=1'], io.env, log, false)
-  await metrics?.close()
-  await rpc.close()
-  await node.stop()
-  // a READY=1 still waiting for its reader is left to finish alone
-  await stopping
+  try {
+    await stopAll()
+  } catch (err) {
+    io.stderr(`murmurd: stopping failed, the rest of the node stopped: ${String((err as Error)?.message ?? err).split('\n')[0]}\n`)
+    log.debug({ err }, 'stop failed')
+    return 1
+  } finally {
+    // a READY=1 still waiting for its reader is left to finish alone
+    await stopping
+  }
   return 0
 }
 

@@ -127,6 +127,21 @@ describe('murmurd process', () => {
     assert.equal(existsSync(join(node.dataDir, 'murmurd.pid')), false)
   })
 
+  it('a failure while stopping is one line and exit 1, not a stack trace, and the rest of the node still stops', async () => {
+    const node = await cluster.start('unremovable')
+    // the socket cannot be removed at the stop: a directory (with a file in it) now has its path
+    rmSync(node.socket)
+    mkdirSync(node.socket)
+    writeFileSync(join(node.socket, 'keep'), '')
+    assert.equal(await node.stop('SIGTERM'), 1)
+    const lines = node.stderr.split('\n').filter(line => line !== '' && !line.startsWith('{'))
+    assert.deepEqual(lines.map(line => line.replace(/:.*/, '')), ['murmurd'], `one murmurd: line, nothing else: ${lines.join('\n')}`)
+    assert.match(lines[0] as string, /^murmurd: .*murmurd\.sock/)
+    assert.equal(existsSync(join(node.dataDir, 'murmurd.pid')), false, 'the node stopped all the same: its lock released')
+    assert.match(node.stderr, /"msg":"node stopped"/)
+    rmSync(node.socket, { recursive: true })
+  })
+
   it('after kill -9, restarts over the stale socket and lock with the same peer ID and data', async () => {
     const node = await cluster.start('crashy')
     await node.put('survives', 'kill -9')
