@@ -5,6 +5,10 @@
  * that serves far more than that past a seq it never sends gets the rest
  * refused, and none of it counted as held. Once the gap is filled the node
  * pulls the refused ops again and ends holding every one.
+ *
+ * Witnesses (the ops a pull's superseded ops lost to) are kept for the whole
+ * pull; a member that answers with hundreds of MiB of them, and holds the
+ * stream open, leaves the puller none of their values to hold.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -19,6 +23,9 @@ const BUDGET = 64 * 1024 * 1024
 const OPS = 112
 const VALUE_BYTES = 640 * 1024
 const done: Frame = { kind: 'control', message: { t: 'done' } }
+/** 300 witnesses of 900 KiB, one a frame: 264 MiB that the pull kept whole, values and all, until it ended. */
+const WITNESSES = 300
+const WITNESS_BYTES = 900 * 1024
 
 const rssBytes = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
 
@@ -71,6 +78,52 @@ describe('a member that sends ops past a gap it never fills', () => {
     assert.equal(last.code, 0, last.stderr)
     assert.equal(last.stdout.trim().length, VALUE_BYTES)
     // and she still writes and answers
+    assert.equal((await alice.ctl(['put', 'after', 'ok'])).code, 0)
+  })
+})
+
+describe('a member that answers a pull with witnesses and holds the stream open', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('leaves the puller none of their values to hold while the pull lasts', async () => {
+    const alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '300', '--anti-entropy-max-interval', '300'] })
+    attacker = await Attacker.start()
+    const mallory = attacker
+    const value = Buffer.alloc(WITNESS_BYTES, 'w')
+    // its seq 1 comes after them, in an ops frame: once alice holds it, she has taken every witness before it
+    const marker = mallory.op('marker', 'after the witnesses', { seq: 1 })
+    const witnesses = Array.from({ length: WITNESSES }, (_, i) => mallory.sign([{ ...mallory.op(`w:${i}`, 'x', { seq: i + 2 }, false), value }])[0] as Op)
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    let served = false
+    mallory.answer = async function * (_puller, hello) {
+      yield mallory.hello(hello)
+      if (!served) {
+        served = true
+        for (const op of witnesses) yield { kind: 'witness', ops: [op] }
+        yield { kind: 'ops', ops: [marker] }
+        await held
+      }
+      yield done
+    }
+    const pid = alice.process?.pid as number
+    const rssBefore = rssBytes(pid)
+    try {
+      await mallory.dial(await alice.addr())
+      await mallory.pull(await alice.addr()) // its hello shows it a member: alice's anti-entropy pulls from it
+      await waitFor(async () => (await alice.status()).versionVector[mallory.id] === 1, 'alice to take every witness and then mallory\'s seq 1', 60_000)
+      // the pull is still open (its stream idles out after 20 s): what alice holds now, she holds for it
+      const grown = rssBytes(pid) - rssBefore
+      console.log(`${(WITNESSES * WITNESS_BYTES / 2 ** 20).toFixed(0)} MiB of witnesses in one open pull; alice's RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
+      assert.ok(grown < WITNESSES * WITNESS_BYTES / 2, `alice's RSS grew ${grown} bytes while the pull held ${WITNESSES * WITNESS_BYTES} bytes of witnesses`)
+    } finally {
+      release()
+    }
     assert.equal((await alice.ctl(['put', 'after', 'ok'])).code, 0)
   })
 })

@@ -25,12 +25,19 @@ import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
 import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
-import type { Op, PastVersion, RowHead, Stamp } from '../types.js'
+import type { Op, PastVersion, RowHead, Stamp, Version } from '../types.js'
+
+/**
+ * A checked op that shows which op of its key lost, as a pull keeps it: its
+ * version and batch signature. `isNewer` reads its value only for two ops of
+ * one version under one signature, which hold one digest, so one op.
+ */
+export type Witness = Version & { proof?: { sig: Uint8Array } }
 
 export interface ReceiveContext {
   via: 'gossip' | 'sync'
   /** Ops (checked) that show which key an op lost on: a sync's witnesses, by key. */
-  witnesses?: ReadonlyMap<string, Op[]>
+  witnesses?: ReadonlyMap<string, Witness[]>
 }
 
 export interface Received {
@@ -243,7 +250,7 @@ function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: R
 export type LocalBatch = () => { ops: Op[], rows?: Map<string, RowHead> }
 
 /** Applies ops received (or this node's own, `LocalBatch`) in one transaction and moves the replica's state along with it; returns them. */
-export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses: ReadonlyMap<string, Op[]> | undefined, out: Received): Op[] {
+export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses: ReadonlyMap<string, Witness[]> | undefined, out: Received): Op[] {
   const local = !Array.isArray(batch)
   // this node's own new writes were stamped by its clock already
   if (!local) state.hlc.update(batch.reduce((max, op) => compareStamps(op, max) > 0 ? op : max))

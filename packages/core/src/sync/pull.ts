@@ -22,6 +22,7 @@ import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
 import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
+import { Witnesses } from './witnesses.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
 import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
@@ -56,8 +57,7 @@ export class PullSession {
   /** Why this node takes the snapshot (see `snapshotReason`). */
   private reason: SnapshotReason = 'joining'
   private readonly present = new Set<string>()
-  private readonly witnesses = new Map<string, Op[]>()
-  private witnessCount = 0
+  private readonly witnesses = new Witnesses()
   /** Origins this pull asks for again from the floor (an attestation disagreed): ops held already are what it wants to see. */
   private readonly rechecks = new Set<string>()
   /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
@@ -231,13 +231,13 @@ export class PullSession {
     for (const op of ops) {
       const refusal = this.replica.check(op)
       if (refusal != null) step.refused.push(refusal)
-      else if (this.witnessCount++ < 100_000) this.witnesses.set(op.key, [...(this.witnesses.get(op.key) ?? []), op])
+      else this.witnesses.add(op)
     }
   }
 
   private ops (ops: Op[], step: PullStep): void {
     this.stage = 'ops'
-    const received = this.replica.receive(ops, { via: 'sync', witnesses: this.witnesses })
+    const received = this.replica.receive(ops, { via: 'sync', witnesses: this.witnesses.byKey })
     step.changed.push(...received.changed)
     step.refused.push(...received.refused)
     step.applied += received.applied
