@@ -27,6 +27,7 @@ export { OpChecker, type Refusal, type RefusalKind, type VerifyBatch } from './r
 export { serve, servedVector, isBehind, type ServeInit } from './sync/serve.js'
 export { claimOf, IN_FLIGHT_OPS, inFlight, summarize, totalOf } from './sync/hello.js'
 export { PullSession, STALE_MS, STALE_OPS, type PullInit, type PullResult, type PullStep } from './sync/pull.js'
+export { ATTESTATION_BUDGET } from './sync/attestations.js'
 export { FORGET_BEHIND_MS, STUCK_MS } from './replica/snapshot-gate.js'
 export { PullQueue, type PullQueueInit } from './sync/pull-queue.js'
 export { AntiEntropyPace, lacks, maxIntervalFor, type AntiEntropyPaceInit } from './sync/anti-entropy-pace.js'

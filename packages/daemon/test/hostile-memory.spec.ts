@@ -6,16 +6,18 @@
  * refused, and none of it counted as held. Once the gap is filled the node
  * pulls the refused ops again and ends holding every one.
  *
- * Witnesses (the ops a pull's superseded ops lost to) are kept for the whole
- * pull; a member that answers with hundreds of MiB of them, and holds the
- * stream open, leaves the puller none of their values to hold.
+ * What a pull is sent to keep until it ends is bounded too: a member that
+ * answers with hundreds of MiB of witnesses (the ops its superseded ops lost
+ * to), and holds the stream open, leaves the puller none of their values to
+ * hold; one that offers a snapshot and sends hundreds of MiB of attestations
+ * has its pull ended past a budget of them (64 MiB).
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
-import type { Frame, Op } from '@murmur/core'
+import { ATTESTATION_BUDGET, attestationKey, encodeAttestation, type Frame, type Hello, type Mark, type Op, type OpsKind } from '@murmur/core'
 import { Attacker } from './attacker.js'
-import { TestCluster, waitFor } from './harness.js'
+import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
 /** The replica's default budget for ops waiting past a gap (core's `PendingOps`). */
 const BUDGET = 64 * 1024 * 1024
@@ -23,9 +25,9 @@ const BUDGET = 64 * 1024 * 1024
 const OPS = 112
 const VALUE_BYTES = 640 * 1024
 const done: Frame = { kind: 'control', message: { t: 'done' } }
-/** 300 witnesses of 900 KiB, one a frame: 264 MiB that the pull kept whole, values and all, until it ended. */
-const WITNESSES = 300
-const WITNESS_BYTES = 900 * 1024
+/** 300 ops of 900 KiB, one a frame: 264 MiB that a pull kept whole until it ended. */
+const HELD = 300
+const HELD_BYTES = 900 * 1024
 
 const rssBytes = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
 
@@ -82,48 +84,78 @@ describe('a member that sends ops past a gap it never fills', () => {
   })
 })
 
-describe('a member that answers a pull with witnesses and holds the stream open', () => {
+
+/**
+ * How much `node`'s RSS grows while mallory answers its pull with `HELD`
+ * frames of `kind`, an op from `make` (given its seq) each, and holds the
+ * stream open. Her seq 1 follows them in an ops frame, and comes alone in
+ * every later pull: once `node` holds it, it has taken every frame before it
+ * (or ended that pull).
+ */
+async function growthWhileHeld (node: TestNode, mallory: Attacker, kind: OpsKind, make: (seq: number) => Op, extra: Partial<Hello> = {}): Promise<number> {
+  const marker = mallory.op('marker', 'after the frames', { seq: 1 })
+  const held = Array.from({ length: HELD }, (_, i) => make(i + 2))
+  let release = (): void => {}
+  const holding = new Promise<void>(resolve => { release = resolve })
+  let served = false
+  mallory.answer = async function * (_puller, hello) {
+    // a later pull (one that ended the first) gets her seq 1 alone
+    if (served) return yield * [mallory.hello(hello), { kind: 'ops', ops: [marker] }, done]
+    served = true
+    yield mallory.hello(hello, extra)
+    for (const op of held) yield { kind, ops: [op] }
+    yield { kind: 'ops', ops: [marker] }
+    await holding
+    yield done
+  }
+  const pid = node.process?.pid as number
+  const before = rssBytes(pid)
+  try {
+    await mallory.dial(await node.addr())
+    await mallory.pull(await node.addr()) // its hello shows it a member: the node's anti-entropy pulls from it
+    await waitFor(async () => (await node.status()).versionVector[mallory.id] === 1, `the node to take every ${kind} frame and then mallory's seq 1`, 60_000)
+    // the pull is still open (its stream idles out after 20 s): what the node holds now, it holds for it
+    const grown = rssBytes(pid) - before
+    console.log(`${(HELD * HELD_BYTES / 2 ** 20).toFixed(0)} MiB of ${kind} frames in one open pull; RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
+    return grown
+  } finally {
+    release()
+  }
+}
+
+describe('a member that answers a pull with hundreds of MiB and holds the stream open', () => {
   const cluster = new TestCluster()
-  let attacker: Attacker | undefined
+  const attackers: Attacker[] = []
   after(async () => {
-    await attacker?.stop()
+    for (const attacker of attackers) await attacker.stop()
     await cluster.close()
   })
+  const start = async (name: string): Promise<{ node: TestNode, mallory: Attacker }> => {
+    const node = await cluster.start(name, { args: ['--anti-entropy-interval', '300', '--anti-entropy-max-interval', '300'] })
+    const mallory = await Attacker.start()
+    attackers.push(mallory)
+    return { node, mallory }
+  }
+  const value = Buffer.alloc(HELD_BYTES, 'v')
 
-  it('leaves the puller none of their values to hold while the pull lasts', async () => {
-    const alice = await cluster.start('alice', { args: ['--anti-entropy-interval', '300', '--anti-entropy-max-interval', '300'] })
-    attacker = await Attacker.start()
-    const mallory = attacker
-    const value = Buffer.alloc(WITNESS_BYTES, 'w')
-    // its seq 1 comes after them, in an ops frame: once alice holds it, she has taken every witness before it
-    const marker = mallory.op('marker', 'after the witnesses', { seq: 1 })
-    const witnesses = Array.from({ length: WITNESSES }, (_, i) => mallory.sign([{ ...mallory.op(`w:${i}`, 'x', { seq: i + 2 }, false), value }])[0] as Op)
-    let release = (): void => {}
-    const held = new Promise<void>(resolve => { release = resolve })
-    let served = false
-    mallory.answer = async function * (_puller, hello) {
-      yield mallory.hello(hello)
-      if (!served) {
-        served = true
-        for (const op of witnesses) yield { kind: 'witness', ops: [op] }
-        yield { kind: 'ops', ops: [marker] }
-        await held
-      }
-      yield done
-    }
-    const pid = alice.process?.pid as number
-    const rssBefore = rssBytes(pid)
-    try {
-      await mallory.dial(await alice.addr())
-      await mallory.pull(await alice.addr()) // its hello shows it a member: alice's anti-entropy pulls from it
-      await waitFor(async () => (await alice.status()).versionVector[mallory.id] === 1, 'alice to take every witness and then mallory\'s seq 1', 60_000)
-      // the pull is still open (its stream idles out after 20 s): what alice holds now, she holds for it
-      const grown = rssBytes(pid) - rssBefore
-      console.log(`${(WITNESSES * WITNESS_BYTES / 2 ** 20).toFixed(0)} MiB of witnesses in one open pull; alice's RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
-      assert.ok(grown < WITNESSES * WITNESS_BYTES / 2, `alice's RSS grew ${grown} bytes while the pull held ${WITNESSES * WITNESS_BYTES} bytes of witnesses`)
-    } finally {
-      release()
-    }
+  it('leaves the puller none of the witnesses\' values to hold while the pull lasts', async () => {
+    const { node: alice, mallory } = await start('alice')
+    const grown = await growthWhileHeld(alice, mallory, 'witness', seq => mallory.sign([{ ...mallory.op(`w:${seq}`, 'x', { seq }, false), value }])[0] as Op)
+    assert.ok(grown < HELD * HELD_BYTES / 2, `alice's RSS grew ${grown} bytes while the pull held ${HELD * HELD_BYTES} bytes of witnesses`)
     assert.equal((await alice.ctl(['put', 'after', 'ok'])).code, 0)
+  })
+
+  it('ends a snapshot whose attestations pass their budget', async () => {
+    const { node: bob, mallory } = await start('bob')
+    // attestations of her own of 900 KiB each: marks for 7,000 made-up origins, stamped before them
+    const wall = Date.now()
+    const marks = new Map<string, Mark>()
+    for (let i = 0; i < 7_000; i++) marks.set(`o${String(i).padStart(5, '0')}${'x'.repeat(100)}`, { seq: 1, wall: wall - 60_000, logical: 0, acc: new Uint8Array(32) })
+    const attestation = Buffer.from(encodeAttestation(marks))
+    const grown = await growthWhileHeld(bob, mallory, 'attest', seq => mallory.sign([{ ...mallory.op(attestationKey(mallory.id), 'x', { seq, wall }, false), value: attestation }])[0] as Op, { snapshot: true })
+    // kept whole, and decoded at the rows, they grew it by 1.3 GiB
+    assert.ok(grown < 3 * ATTESTATION_BUDGET, `bob's RSS grew ${grown} bytes while the pull was sent ${HELD * attestation.length} bytes of attestations`)
+    await logged(bob, /MiB of attestations for a snapshot/, 'bob ended the pull past the attestations\' budget')
+    assert.equal((await bob.ctl(['put', 'after', 'ok'])).code, 0)
   })
 })

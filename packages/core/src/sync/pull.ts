@@ -17,12 +17,12 @@
  * those ops meanwhile. Ending early skips nothing: the next pull asks from
  * what is held then.
  */
-import { digestOf } from '../marks.js'
 import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
 import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
 import { Witnesses } from './witnesses.js'
+import { ATTESTATION_BUDGET, SnapshotAttestations } from './attestations.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
 import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
@@ -49,9 +49,7 @@ export class PullSession {
   private readonly replica: Replica
   private readonly init: PullInit
   private stage: Stage = 'hello'
-  private readonly attestations: Op[] = []
-  /** Each attestation taken, as origin, seq and digest. */
-  private readonly attested = new Set<string>()
+  private readonly attestations = new SnapshotAttestations()
   private floors = new Map<string, Mark>()
   private prune = new Map<string, number>()
   /** Why this node takes the snapshot (see `snapshotReason`). */
@@ -122,17 +120,12 @@ export class PullSession {
     return step
   }
 
-  /** Takes a snapshot's valid attestations; how many are new to this pull (a server may send one again, to look busy). */
+  /** Takes a snapshot's valid attestations; how many are new to this pull (a server may send one again, to look busy). Past their budget the pull ends. */
   private attest (ops: Op[], refused: Refusal[]): number {
-    let fresh = 0
-    for (const op of ops) {
-      const refusal = this.replica.check(op)
-      if (refusal != null) { refused.push(refusal); continue }
-      const id = `${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`
-      if (this.attested.has(id)) continue
-      this.attested.add(id)
-      this.attestations.push(op)
-      fresh++
+    const fresh = this.attestations.add(ops, op => this.replica.check(op), refused)
+    if (this.attestations.over) {
+      this.result.aborted = `the server sent more than ${ATTESTATION_BUDGET / 2 ** 20} MiB of attestations for a snapshot`
+      this.stage = 'done'
     }
     return fresh
   }
@@ -175,9 +168,9 @@ export class PullSession {
     if (this.stage !== 'attest') return
     this.stage = 'import'
     const state = this.replica.state
-    const valid = this.attestations // each checked as it came (`attest`)
+    const valid = this.attestations.ops // each checked as it came (`attest`)
     const server = this.init.peer === undefined ? undefined : { id: this.init.peer, own: ownMark(valid, this.init.peer) }
-    const attested = attestedFloors(state, this.attestations, step.refused)
+    const attested = attestedFloors(state, valid, step.refused)
     const jump = jumpMarks(attested, this.claimedFloors, server)
     const reason = snapshotReason(state, jump, valid, unattestedMarks(this.claimedFloors, jump))
     // not behind anything collected without it, as far as this node can tell: an ordinary pull
