@@ -208,7 +208,10 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     after: ops => { replication.published(ops) },
     lost: ops => { components.lost(ops) }
   })
-  libp2p.addEventListener('peer:disconnect', event => { components.disconnected(event.detail) })
+  libp2p.addEventListener('peer:disconnect', event => {
+    libp2p.services.sync.left(event.detail)
+    components.disconnected(event.detail)
+  })
   // a member is pulled from as its connection opens (the sync topology's onConnect waits for identify, and
   // comes on a peer's first connection only: a member that reconnects while we still hold a stale connection
   // to it opens a second one, and must be pulled from as well)

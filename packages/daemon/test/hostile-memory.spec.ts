@@ -10,12 +10,20 @@
  * answers with hundreds of MiB of witnesses (the ops its superseded ops lost
  * to), and holds the stream open, leaves the puller none of their values to
  * hold; one that offers a snapshot and sends hundreds of MiB of attestations
- * has its pull ended past a budget of them (64 MiB).
+ * has its pull ended past a budget of them (64 MiB). And what a node keeps
+ * of each peer it has met (for status) holds no more of a peer's hello than
+ * the origins the node holds itself: a hello may name thousands.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
-import { ATTESTATION_BUDGET, attestationKey, encodeAttestation, type Frame, type Hello, type Mark, type Op, type OpsKind } from '@murmur/core'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { ATTESTATION_BUDGET, SYNC_PROTOCOL, attestationKey, encodeAttestation, encodeFrame, type Frame, type Hello, type Mark, type Op, type OpsKind } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
@@ -157,5 +165,46 @@ describe('a member that answers a pull with hundreds of MiB and holds the stream
     assert.ok(grown < 3 * ATTESTATION_BUDGET, `bob's RSS grew ${grown} bytes while the pull was sent ${HELD * attestation.length} bytes of attestations`)
     await logged(bob, /MiB of attestations for a snapshot/, 'bob ended the pull past the attestations\' budget')
     assert.equal((await bob.ctl(['put', 'after', 'ok'])).code, 0)
+  })
+})
+
+/** Identities that each pull once, in each of two rounds, and their hellos' vectors: ~0.9 MiB of made-up origins (a frame's most). */
+const IDENTITIES = 80
+const CLAIMED_ORIGINS = 7_000
+
+describe('peers that each pull once with a hello naming thousands of origins', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  it('leave no vector the size of their hellos behind them', async () => {
+    const alice = await cluster.start('alice')
+    const addr = multiaddr(await alice.addr())
+    const pid = alice.process?.pid as number
+    let hello = 0
+    const round = async (round: number): Promise<void> => {
+      for (let i = 0; i < IDENTITIES; i++) {
+        // a peer of its own each time: what alice keeps of one peer's hello, she replaces at its next
+        const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+        try {
+          const vector = Object.fromEntries(Array.from({ length: CLAIMED_ORIGINS }, (_, j) => [`${round}${String(i).padStart(4, '0')}o${String(j).padStart(5, '0')}${'x'.repeat(117)}`, 1]))
+          const frame = encodeFrame({ kind: 'control', message: { t: 'hello', group: 'default', name: `m${i}`, now: Date.now(), vector } })
+          hello = frame.length
+          // libp2p takes a few new connections a second from one address: more are reset, and tried again
+          const lp = lpStream(await waitFor(async () => await node.dialProtocol(addr, SYNC_PROTOCOL), `alice to take peer ${i}'s connection`, 30_000, 200))
+          await lp.write(frame)
+          await lp.read() // alice's hello: she has taken ours
+        } finally {
+          await node.stop()
+        }
+      }
+    }
+    // the first round's garbage grows the heap to where collecting it keeps up; a second round grows it only by what alice keeps
+    await round(1)
+    const between = rssBytes(pid)
+    await round(2)
+    const grown = rssBytes(pid) - between
+    console.log(`${IDENTITIES} more peers, a hello of ${(hello / 2 ** 20).toFixed(2)} MiB each: alice's RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
+    assert.ok(grown < IDENTITIES * hello * 3 / 4, `alice's RSS grew ${grown} bytes after ${IDENTITIES} more hellos of ${hello} bytes`)
+    assert.equal((await alice.ctl(['put', 'after', 'ok'])).code, 0)
   })
 })

@@ -25,7 +25,7 @@ export interface PeerSyncState {
   lastSyncAt?: number
   lastSyncOps?: number
   lastError?: string
-  /** What the peer last said it holds (its own word: for status only). */
+  /** What the peer last said it holds (its own word: for status only); once it has left, of the origins this node held then. */
   vector?: VersionVector
   /** The peer's clock minus ours, in ms. */
   clockOffsetMs?: number
@@ -133,6 +133,21 @@ export class SyncService implements Startable {
     if (this.opened.size >= 1024) this.opened.clear()
     this.opened.add(peer.toString())
     this.pullInBackground(peer, 'connect')
+  }
+
+  /**
+   * `peer`'s last connection closed: of what it said it holds, only the
+   * origins this node holds stay, all that status compares a peer that left
+   * with. A hello may name thousands of others (a frame's worth), and what
+   * this node keeps of a peer stays after it leaves: kept whole, 60 peers
+   * that each pulled once grew murmurd's RSS by 86 MiB.
+   */
+  left (peer: PeerId): void {
+    const state = this.peers.get(peer.toString())
+    if (state?.vector === undefined) return
+    const kept: VersionVector = {}
+    for (const origin of Object.keys(this.init.replica.vector())) if (Object.hasOwn(state.vector, origin)) kept[origin] = state.vector[origin] ?? 0
+    state.vector = kept
   }
 
   /** Lets queued pulls start beside stalled ones; call every second or so. */
