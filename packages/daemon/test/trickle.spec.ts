@@ -5,7 +5,9 @@
  * includes frames that carry nothing at all: a server that sends an empty
  * frame every second has delivered no op; and a snapshot's frames sent
  * again: one that offers a snapshot and sends the same row every second has
- * delivered one row. Nor does a trickle of new ops hold back the next for
+ * delivered one row. And such frames end the pull after `STALE_MS`,
+ * witnesses (which bring nothing by themselves) as much as empty ops frames.
+ * Nor does a trickle of new ops hold back the next for
  * long (a pull holds it back only while it brings 16 KiB every 2 s), nor
  * do members that trickle hold every pull slot (the one that brought least
  * lately is ended for a waiting pull once it has run 5 s).
@@ -13,7 +15,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
-import type { Frame, Hello, Op } from '@murmur/core'
+import { STALE_MS, type Frame, type Hello, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
@@ -76,6 +78,32 @@ describe('a member that trickles frames that bring nothing (hole 9)', () => {
     const took = Date.now() - asked
     console.log(`# carol held bob's 3 keys ${took} ms after connecting to him, beside mallory's repeated snapshot row`)
     assert.ok(took < 10_000, `${took} ms`)
+  })
+
+  it('and a pull from one that sends an empty frame of witnesses every second ends after STALE_MS, as one of empty ops frames does', async () => {
+    const mallory = attacker as Attacker
+    let started = 0
+    let ended = 0
+    mallory.answer = async function * (_puller: string, hello: Hello): AsyncGenerator<Frame> {
+      // the nodes of the tests before pull from her too, and dave again once his first pull ends: they get nothing
+      if (hello.name !== 'dave' || started > 0) return yield * [mallory.hello(hello), { kind: 'control', message: { t: 'done' } }]
+      started = Date.now()
+      try {
+        yield mallory.hello(hello)
+        for (let i = 0; i < 90 && trickling; i++) {
+          await sleep(1_000)
+          yield { kind: 'witness', ops: [] }
+        }
+        yield { kind: 'control', message: { t: 'done' } }
+      } finally {
+        // the puller ended the pull: the next write failed
+        ended = Date.now()
+      }
+    }
+    await cluster.start('dave', { peers: [mallory.node.getMultiaddrs()[0]?.toString() ?? ''], args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'] })
+    await waitFor(() => ended > 0, 'dave to end his pull from mallory', STALE_MS + 30_000, 200)
+    console.log(`# dave ended his pull of mallory's witness trickle after ${ended - started} ms`)
+    assert.ok(ended - started < STALE_MS + 10_000, `${ended - started} ms`)
   })
 })
 

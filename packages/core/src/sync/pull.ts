@@ -226,6 +226,8 @@ export class PullSession {
       if (refusal != null) step.refused.push(refusal)
       else this.witnesses.add(op)
     }
+    // witnesses bring nothing by themselves (the ops that lost to them follow): a server that sends only them trickles
+    this.endIfStale(this.staleness.ops(true, 0, this.replica.state.now()))
   }
 
   private ops (ops: Op[], step: PullStep): void {
@@ -239,10 +241,13 @@ export class PullSession {
     this.result.applied += received.applied
     const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
     // a frame of no ops at all counts as one of ops held already: it brought nothing
-    if (this.staleness.ops(stale, ops.length, this.replica.state.now())) {
-      this.result.aborted = 'the server was sending ops this node holds already (gossip brought them meanwhile); the next pull asks from what it holds now'
-      this.result.stale = true
-      this.stage = 'done'
-    }
+    this.endIfStale(this.staleness.ops(stale, ops.length, this.replica.state.now()))
+  }
+
+  private endIfStale (stale: boolean): void {
+    if (!stale) return
+    this.result.aborted = 'the server was sending nothing this node lacks (ops it holds already: gossip brought them meanwhile); the next pull asks from what it holds now'
+    this.result.stale = true
+    this.stage = 'done'
   }
 }

@@ -11,8 +11,8 @@
 /** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
 export const STALE_OPS = 512
 /**
- * Or this long of frames that brought nothing (ops held already, or none at
- * all) and nothing new: a server that trickles
+ * Or this long of frames that brought nothing (ops held already, witnesses
+ * alone, or none at all) and nothing new: a server that trickles
  * (a frame every few seconds) took minutes to reach `STALE_OPS`, and no
  * other pull from it could start meanwhile, though it alone held ops written
  * since the hello (seed 8161). Snapshot frames that bring nothing new (rows

@@ -208,7 +208,7 @@ export class SyncService implements Startable {
         this.init.onStep(step, peer)
       }
       // a stale pull stops the server's stream rather than waiting for the rest of it
-      if (session.result.stale === true) stream.abort(new Error('pull ended: the server was sending ops this node holds already'))
+      if (session.result.stale === true) stream.abort(new Error('pull ended: the server was sending nothing this node lacks'))
       else await stream.close({ signal })
       return session.result
     } catch (err) {
