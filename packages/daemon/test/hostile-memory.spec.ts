@@ -124,7 +124,8 @@ async function growthWhileHeld (node: TestNode, mallory: Attacker, kind: OpsKind
     await waitFor(async () => (await node.status()).versionVector[mallory.id] === 1, `the node to take every ${kind} frame and then mallory's seq 1`, 60_000)
     // the pull is still open (its stream idles out after 20 s): what the node holds now, it holds for it
     const grown = rssBytes(pid) - before
-    console.log(`${(HELD * HELD_BYTES / 2 ** 20).toFixed(0)} MiB of ${kind} frames in one open pull; RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
+    const sent = held.reduce((sum, op) => sum + (op.value?.length ?? 0), 0)
+    console.log(`${(sent / 2 ** 20).toFixed(0)} MiB of ${kind} frames in one open pull; RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB`)
     return grown
   } finally {
     release()
