@@ -277,6 +277,17 @@ export function usePair (): Pair {
   return pair
 }
 
+/** For a describe block: alice alone, started before its tests (the fields are set then); removed after. */
+export function useNode (): { cluster: TestCluster, alice: TestNode } {
+  const single = {} as { cluster: TestCluster, alice: TestNode }
+  before(async () => {
+    single.cluster = new TestCluster()
+    single.alice = await single.cluster.start('alice')
+  })
+  after(async () => { await single.cluster?.close() })
+  return single
+}
+
 /** The version `murmurctl get --meta` shows for `key` (origin/seq), as `--if-version` takes it. */
 export async function versionId (node: TestNode, key: string): Promise<string> {
   const meta = await node.ctl(['get', key, '--meta'])

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { createMurmur } from '../src/index.js'
-import { TestCluster, usePair, versionId, waitFor, type TestNode } from './harness.js'
+import { usePair, useNode, versionId, waitFor, type TestNode } from './harness.js'
 import { RawClient } from './raw-client.js'
 
 /** `kv_store.type` of `key`, read from the node's SQLite file as `sqlite3` would. */
@@ -110,15 +110,10 @@ describe('typed values', () => {
 })
 
 describe('conditional writes', () => {
-  let cluster: TestCluster
-  let alice: TestNode
-  before(async () => {
-    cluster = new TestCluster()
-    alice = await cluster.start('alice')
-  })
-  after(async () => { await cluster.close() })
+  const single = useNode()
 
   it('--if-version and --if-absent write only when the key is so, else exit 5 and write nothing', async () => {
+    const { alice } = single
     await alice.put('k', 'v1')
     const v1 = await versionId(alice, 'k')
     const ok = await alice.ctl(['put', '--if-version', v1, 'k', 'v2'])
@@ -140,6 +135,7 @@ describe('conditional writes', () => {
   })
 
   it('is atomic on one node: of ten writers with one expected version in one batch, one wins', async () => {
+    const { alice } = single
     await alice.put('race', 'start')
     const { version } = (await alice.json(['get', 'race'])) as { version: { origin: string, seq: number } }
     const client = await RawClient.connect(alice.socket)
@@ -160,6 +156,7 @@ describe('conditional writes', () => {
   })
 
   it('two nodes that cannot see each other may both accept --if-absent: the later version wins everywhere', async () => {
+    const { alice, cluster } = single
     const bob = await cluster.start('bob')
     assert.equal((await alice.ctl(['put', '--if-absent', 'leader', 'alice'])).code, 0)
     assert.equal((await bob.ctl(['put', '--if-absent', 'leader', 'bob'])).code, 0)

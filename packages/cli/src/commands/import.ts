@@ -11,7 +11,7 @@
  * still expire.
  */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MAX_TTL_MS, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, type MethodName } from '@murmur/protocol/client'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MAX_TTL_MS, MurmurRpcError, RESERVED_KEY_PREFIX, isSchemaRefusal, decodeValue, jsonPutValue, type MethodName } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { CommandError } from '../errors.js'
 import { readAll } from '../io.js'
@@ -115,7 +115,7 @@ function parseLine (line: string, now: number): Write | undefined {
       throw new Error(`"value" is not JSON text (${(err as Error).message})`)
     }
     // sent as JSON only when that is its text: else (1e400, 12345678901234567891, -0, an escape) as its bytes
-    return JSON.stringify(parsed) === value ? { key, value: parsed, type, ...ttl } : { key, value: Buffer.from(value).toString('base64'), encoding: 'base64', type, ...ttl }
+    return { key, ...jsonPutValue(value, parsed), ...ttl }
   }
   if (encoding !== undefined) return { key, value, encoding: 'base64', type: 'text', ...ttl }
   return type === 'binary' ? { key, value, encoding: 'base64', ...ttl } : { key, value, ...ttl }

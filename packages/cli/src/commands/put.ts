@@ -1,4 +1,4 @@
-import { decodeValue, encodeValue, parseJson, type ExpectedVersion } from '@murmur/protocol/client'
+import { compactJson, decodeValue, encodeValue, jsonPutValue, parseJson, type ExpectedVersion } from '@murmur/protocol/client'
 import { emit, withSession, type CommandContext } from '../context.js'
 import { CommandError, UsageError } from '../errors.js'
 import { formatVersion } from '../format.js'
@@ -42,11 +42,14 @@ async function wireValue (io: CliIo, value: string, opts: PutOptions): Promise<{
   if (opts.type === 'json') {
     if (opts.base64 === true) throw new CommandError('a json value is JSON text, not base64: give --json or --base64, not both')
     const text = input?.toString('utf8') ?? value
+    let parsed: unknown
     try {
-      return { value: parseJson(text), type: 'json' }
+      parsed = parseJson(text)
     } catch (err) {
       throw new CommandError(`the value is ${(err as Error).message}`)
     }
+    // stored compact, but as its own tokens: as JSON, 1e400 would reach murmurd as a double (null), 12345678901234567891 rounded
+    return jsonPutValue(compactJson(text), parsed)
   }
   if (opts.base64 === true || opts.type === 'binary') {
     // `base64` wraps its output at 76 columns; the wire wants it unwrapped.
