@@ -7,6 +7,7 @@
  */
 import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol/client'
 import { DaemonUnavailableError } from './errors.js'
+import { EXACT, exactEntry } from './exact.js'
 import { Session } from './session.js'
 import type { CommandContext } from './context.js'
 
@@ -98,8 +99,8 @@ async function listAll (session: Session, prefix: string): Promise<Entry[]> {
   const all: Entry[] = []
   let after: string | undefined
   do {
-    const page = await session.call('kv_list', { prefix, after, limit: DEFAULT_LIST_LIMIT })
-    all.push(...page.items)
+    const page = await session.call('kv_list', { prefix, after, limit: DEFAULT_LIST_LIMIT, ...EXACT })
+    all.push(...page.items.map(exactEntry))
     after = page.next
   } while (after != null)
   return all

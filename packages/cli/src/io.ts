@@ -2,7 +2,7 @@
  * The streams and environment a run of murmurctl uses, so that tests can run
  * `main()` in-process with their own.
  */
-import type { Env } from '@murmur/protocol/client'
+import { stringifyExact, type Env } from '@murmur/protocol/client'
 
 export interface CliIo {
   stdout: NodeJS.WritableStream
@@ -28,8 +28,9 @@ export function printLine (out: NodeJS.WritableStream, text: string): void {
   out.write(text + '\n')
 }
 
+/** Indented JSON; a json value read with `EXACT` (exact.ts) as its stored text. */
 export function printJson (out: NodeJS.WritableStream, value: unknown): void {
-  out.write(JSON.stringify(value, null, 2) + '\n')
+  out.write(stringifyExact(value, 2) + '\n')
 }
 
 export async function readAll (input: NodeJS.ReadableStream): Promise<Buffer> {

@@ -67,7 +67,7 @@ describe('key commands against a fake daemon', () => {
     const { code, stdout } = await cli('get', 'text')
     assert.equal(code, 0)
     assert.equal(stdout, 'hello world\n')
-    assert.deepEqual(lastParams(), { key: 'text' })
+    assert.deepEqual(lastParams(), { key: 'text', encoding: 'base64' }, 'values as stored (a json value as its text)')
   })
 
   it('get writes a binary value as its raw bytes', async () => {

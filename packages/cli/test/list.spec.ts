@@ -29,8 +29,8 @@ describe('list against a fake daemon', () => {
     assert.equal(code, 0)
     assert.equal(stdout, 'a = one\nb = "two\\nlines"\nc = base64:AP8=\nd = \n')
     assert.deepEqual(daemon.requests.map(r => r.params), [
-      { prefix: 'x', limit: 1000 },
-      { prefix: 'x', after: 'b', limit: 1000 }
+      { prefix: 'x', limit: 1000, encoding: 'base64' },
+      { prefix: 'x', after: 'b', limit: 1000, encoding: 'base64' }
     ])
   })
 

@@ -43,8 +43,8 @@ describe('watch against a fake daemon', () => {
       'conflict c: lost by 12D3KooWAlice at 2024-11-26T14:06:40.000Z lost to a write that had not seen it\n'), watching.stdout.text)
     assert.match(watching.stderr.text, new RegExp(`^murmurctl watch: murmurd at ${daemon.path} went away; trying again with backoff`))
     const subscriptions = daemon.requests.filter(r => r.method === 'kv_subscribe').map(r => r.params)
-    assert.deepEqual(subscriptions[0], { prefixes: ['close', 'other'], since: 'now' })
-    assert.deepEqual(subscriptions[1], { prefixes: ['close', 'other'], since: 8 }, 'resumes after the last cursor it saw (a conflict\'s too)')
+    assert.deepEqual(subscriptions[0], { prefixes: ['close', 'other'], since: 'now', encoding: 'base64' })
+    assert.deepEqual(subscriptions[1], { prefixes: ['close', 'other'], since: 8, encoding: 'base64' }, 'resumes after the last cursor it saw (a conflict\'s too)')
   })
 
   it('--json prints one change event per line', async () => {

@@ -6,6 +6,8 @@ export interface WatchEvent { type: string, key?: string, value?: unknown, curso
 
 export interface RunningWatch {
   events: () => WatchEvent[]
+  /** The lines as printed (a json value's exact text, which parsing would round). */
+  lines: () => string[]
   stderr: () => string
   /** SIGINT, then the exit code. */
   stop: () => Promise<number | null>
@@ -20,6 +22,7 @@ export function startWatch (node: TestNode, args: string[] = []): RunningWatch {
   const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
   return {
     events: () => out.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as WatchEvent),
+    lines: () => out.split('\n').filter(line => line !== ''),
     stderr: () => err,
     stop: async () => { child.kill('SIGINT'); return await exited }
   }

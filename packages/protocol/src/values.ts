@@ -2,6 +2,7 @@
  * Value encoding between the wire (strings) and storage (bytes).
  */
 import { jsonDepth } from './framing.js'
+import { JsonText } from './json-text.js'
 import { MAX_JSON_VALUE_DEPTH } from './limits.js'
 import type { ValueEncoding } from './methods.js'
 import type { WireValueType } from './results.js'
@@ -110,8 +111,9 @@ export function typeOfEntry (entry: { encoding?: 'base64', type?: WireValueType 
   return entry.type ?? (entry.encoding === 'base64' ? 'binary' : 'text')
 }
 
-/** A wire value as one string: text as is, json as compact JSON text, binary as its base64. */
+/** A wire value as one string: text as is, json as compact JSON text (a `JsonText` as its text), binary as its base64. */
 export function valueText (entry: { value?: unknown, encoding?: 'base64', type?: WireValueType }): string {
+  if (entry.value instanceof JsonText) return entry.value.text
   if (typeof entry.value === 'string' && (entry.type !== 'json' || entry.encoding === 'base64')) return entry.value
   return JSON.stringify(entry.value) ?? ''
 }

@@ -1,4 +1,5 @@
-import { decodeValue } from '@murmur/protocol/client'
+import { decodeValue, prettyJson, valueText } from '@murmur/protocol/client'
+import { EXACT, exactEntry } from '../exact.js'
 import { withSession, type CommandContext } from '../context.js'
 import { KeyNotFoundError } from '../errors.js'
 import { formatEntryMeta } from '../format.js'
@@ -16,13 +17,14 @@ export interface GetOptions {
 /** Prints the value as is: text with a newline, json as stored (or indented), binary values as raw bytes with none added. */
 export async function get (ctx: CommandContext, key: string, opts: GetOptions): Promise<void> {
   if (opts.conflicts === true) return await getConflicts(ctx, key)
-  const entry = await withSession(ctx, async session => await session.call('kv_get', { key }))
-  if (entry == null) throw new KeyNotFoundError(key)
+  const got = await withSession(ctx, async session => await session.call('kv_get', { key, ...EXACT }))
+  if (got == null) throw new KeyNotFoundError(key)
+  const entry = exactEntry(got)
   const { stdout } = ctx.io
   if (ctx.json) printJson(stdout, entry)
   else if (opts.meta === true) printLine(stdout, formatEntryMeta(entry))
   else if (entry.encoding === 'base64') stdout.write(decodeValue(String(entry.value), 'base64'))
-  else if (entry.type === 'json') printLine(stdout, JSON.stringify(entry.value, null, opts.pretty === true ? 2 : undefined))
+  else if (entry.type === 'json') printLine(stdout, opts.pretty === true ? prettyJson(valueText(entry)) : valueText(entry))
   else printLine(stdout, String(entry.value))
 }
 
@@ -33,8 +35,9 @@ export async function get (ctx: CommandContext, key: string, opts: GetOptions): 
  */
 async function getConflicts (ctx: CommandContext, key: string): Promise<void> {
   const { entry, versions } = await withSession(ctx, async session => {
-    const entry = await session.call('kv_get', { key, conflicts: true })
-    return { entry, versions: entry == null ? (await session.call('kv_history', { key })).versions : [] }
+    const got = await session.call('kv_get', { key, conflicts: true, ...EXACT })
+    const entry = got == null ? undefined : { ...exactEntry(got), ...(got.conflicts !== undefined ? { conflicts: got.conflicts.map(exactEntry) } : {}) }
+    return { entry, versions: entry == null ? (await session.call('kv_history', { key, ...EXACT })).versions.map(exactEntry) : [] }
   })
   const { stdout } = ctx.io
   if (entry != null) {

@@ -1,12 +1,14 @@
 import { withSession, emit, type CommandContext } from '../context.js'
 import { KeyNotFoundError } from '../errors.js'
+import { EXACT, exactEntry } from '../exact.js'
 import { formatVersion } from '../format.js'
 import { formatHistory } from '../format-history.js'
 
 /** The versions of `key` this node holds, newest first, with who wrote each (name and peer ID) and when. */
 export async function history (ctx: CommandContext, key: string, opts: { limit?: number }): Promise<void> {
-  const result = await withSession(ctx, async session => await session.call('kv_history', { key, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) }))
-  if (result.versions.length === 0) throw new KeyNotFoundError(key)
+  const read = await withSession(ctx, async session => await session.call('kv_history', { key, ...EXACT, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) }))
+  if (read.versions.length === 0) throw new KeyNotFoundError(key)
+  const result = { ...read, versions: read.versions.map(exactEntry) }
   emit(ctx, result, ({ versions }) => formatHistory(key, versions))
 }
 

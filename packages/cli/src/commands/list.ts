@@ -1,5 +1,6 @@
-import { DEFAULT_LIST_LIMIT, type Entry } from '@murmur/protocol/client'
+import { DEFAULT_LIST_LIMIT, stringifyExact, type Entry } from '@murmur/protocol/client'
 import { withSession, type CommandContext } from '../context.js'
+import { EXACT, exactEntry } from '../exact.js'
 import { formatEntryLine } from '../format.js'
 import type { Session } from '../session.js'
 
@@ -22,8 +23,8 @@ export async function * entries (session: Session, { prefix, limit = Infinity }:
   let after: string | undefined
   let remaining = limit
   do {
-    const page = await session.call('kv_list', { prefix, after, limit: Math.min(remaining, DEFAULT_LIST_LIMIT) })
-    const items = page.items.slice(0, remaining)
+    const page = await session.call('kv_list', { prefix, after, limit: Math.min(remaining, DEFAULT_LIST_LIMIT), ...EXACT })
+    const items = page.items.slice(0, remaining).map(exactEntry)
     yield * items
     remaining -= items.length
     after = page.next
@@ -43,7 +44,7 @@ function lines (out: NodeJS.WritableStream): EntryWriter {
 function jsonArray (out: NodeJS.WritableStream): EntryWriter {
   let count = 0
   return {
-    item: entry => out.write((count++ === 0 ? '[\n  ' : ',\n  ') + JSON.stringify(entry)),
+    item: entry => out.write((count++ === 0 ? '[\n  ' : ',\n  ') + stringifyExact(entry)),
     end: () => out.write(count === 0 ? '[]\n' : '\n]\n')
   }
 }

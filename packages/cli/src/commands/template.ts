@@ -5,8 +5,9 @@
  * every burst of changes and after murmurd restarts, and runs `--exec` after
  * each change of the file. In the template:
  *
- * - `keys["db/port"]`: the value of `<prefix>db/port` (binary values base64);
- * - `json["settings"].replicas`: a value that parses as JSON, as data;
+ * - `keys["db/port"]`: the value of `<prefix>db/port` (binary values base64, json as stored);
+ * - `json["settings"].replicas`: a value that parses as JSON, as data
+ *   (`JSON.parse`'s: numbers are doubles, so `keys` has the exact text);
  * - `entries`: every key, in key order: `{ key, name, value, type, version }`
  *   (`name` is the key without the prefix; `type` is text or binary).
  */
@@ -43,8 +44,8 @@ export function templateData (entries: Entry[], prefix: string): Record<string, 
     const name = entry.key.slice(prefix.length)
     const value = valueText(entry)
     keys[name] = value
-    if (entry.type === 'json' && entry.encoding !== 'base64') json[name] = entry.value
-    else if (entry.encoding !== 'base64') {
+    // parsed, so as doubles: `keys[name]` is the exact text (1e400, 12345678901234567891), `json[name]` what JSON.parse makes of it
+    if (entry.encoding !== 'base64') {
       try { json[name] = JSON.parse(value) } catch {}
     }
     return { key: entry.key, name, value, type: typeOfEntry(entry), version: entry.version }

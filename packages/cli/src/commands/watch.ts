@@ -7,12 +7,13 @@
  * it needs are gone, murmurd sends the current state instead (`snapshot`).
  */
 import { DaemonUnavailableError } from '../errors.js'
+import { EXACT, exactEvent } from '../exact.js'
 import { sleep } from '../follow.js'
 import { formatChange, formatEntryLine } from '../format.js'
 import { printLine } from '../io.js'
 import { Session } from '../session.js'
 import type { CommandContext } from '../context.js'
-import type { WatchEvent } from '@murmur/protocol/client'
+import { stringifyExact, type WatchEvent } from '@murmur/protocol/client'
 
 export interface WatchOptions {
   /** Repeatable: changes under any of them. */
@@ -35,10 +36,11 @@ export async function watch (ctx: CommandContext, opts: WatchOptions): Promise<v
   const signal = AbortSignal.any([ctx.signal, stop.signal])
   const say = (line: string): void => { ctx.io.stderr.write(`murmurctl watch: ${line}\n`) }
   let since: number | 'now' = opts.since ?? 'now'
-  const print = (event: WatchEvent): void => {
+  const print = (read: WatchEvent): void => {
+    const event = exactEvent(read)
     // a snapshot's cursor holds once its last page is in: cut short, it is sent again whole
     if ('cursor' in event && event.cursor !== undefined && (event.type !== 'snapshot' || event.last)) since = event.cursor
-    if (ctx.json) printLine(ctx.io.stdout, JSON.stringify(event))
+    if (ctx.json) printLine(ctx.io.stdout, stringifyExact(event))
     else if (event.type === 'snapshot') for (const entry of event.entries) printLine(ctx.io.stdout, `snapshot ${formatEntryLine(entry)}`)
     else if (event.type !== 'ready') printLine(ctx.io.stdout, formatChange(event))
   }
@@ -59,7 +61,7 @@ export async function watch (ctx: CommandContext, opts: WatchOptions): Promise<v
       }
       try {
         session.onWatch(print)
-        await session.call('kv_subscribe', { prefixes: opts.prefix ?? [], since })
+        await session.call('kv_subscribe', { prefixes: opts.prefix ?? [], since, ...EXACT })
         retryMs = FIRST_RETRY_MS
         await session.untilStopped(signal)
       } catch (err) {
