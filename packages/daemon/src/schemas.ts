@@ -34,7 +34,18 @@ export type SchemaSource = Pick<Replica, 'list' | 'expiryClock'> & { store: Pick
 export interface SchemaView {
   /** Throws `SchemaViolationError` or `InvalidSchemaError` when `value` may not be put at `key`. */
   check: (key: string, value: Uint8Array) => void
+  /**
+   * The view for the writes after one to the schema key `key` in the same
+   * batch (`value` null: a delete), so that a batch checks each put as the
+   * writes before it leave the schemas, as one write a batch would. A
+   * `conditional` write may yet be refused at its commit: the puts after it
+   * must then match the schemas with it and without it.
+   */
+  after: (key: string, value: Uint8Array | null, conditional: boolean) => SchemaView
 }
+
+/** What may govern a prefix: a stored schema row, the bytes of a schema written earlier in the batch, or none (deleted). */
+type Candidate = Op | Uint8Array | null
 
 /** The schema prefix that governs `key`: the longest of `prefixes` that starts it. Schema keys are governed by none. */
 export function governingPrefix (key: string, prefixes: Iterable<string>): string | undefined {
@@ -46,11 +57,31 @@ export function governingPrefix (key: string, prefixes: Iterable<string>): strin
   return best
 }
 
+/**
+ * The schemas that may govern `key`, each with its prefix: the longest
+ * prefix's, and, while a prefix may have none (a conditional write in the
+ * batch may or may not set or delete it), the next longest's as well.
+ */
+function governing (key: string, candidates: ReadonlyMap<string, Candidate[]>): Array<[string, Op | Uint8Array]> {
+  const found: Array<[string, Op | Uint8Array]> = []
+  let prefix = governingPrefix(key, candidates.keys())
+  while (prefix !== undefined) {
+    const here = candidates.get(prefix) as Candidate[]
+    for (const candidate of here) if (candidate !== null) found.push([prefix, candidate])
+    if (!here.includes(null)) break
+    const shorter = prefix
+    prefix = governingPrefix(key, [...candidates.keys()].filter(other => other.length < shorter.length))
+  }
+  return found
+}
+
 export class Schemas {
   /** By schema key; an entry is compiled again only when its key's version changes. */
   private readonly compiled = new Map<string, Compiled>()
+  /** Schemas written earlier in a batch, not committed yet, compiled once for the batch's puts. */
+  private readonly pending = new WeakMap<Uint8Array, Omit<Compiled, 'version'>>()
   /** The schema rows as last read, by prefix, until a schema key changes or the first of them expires. */
-  private rows?: Map<string, Op>
+  private rows?: Map<string, Candidate[]>
   /** When the first of `rows` expires: it governs nothing from then on, though the store tells of it only at the next sweep. */
   private rowsExpire = Infinity
   /** The replica whose store tells this cache of changes, and how to stop it. */
@@ -58,7 +89,10 @@ export class Schemas {
 
   /** The schemas `replica` holds now. */
   view (replica: SchemaSource): SchemaView {
-    const rows = this.read(replica)
+    return this.viewOf(this.read(replica))
+  }
+
+  private viewOf (candidates: ReadonlyMap<string, Candidate[]>): SchemaView {
     return {
       check: (key, value) => {
         if (key.startsWith(SCHEMA_KEY_PREFIX)) {
@@ -67,14 +101,18 @@ export class Schemas {
           if (error !== undefined) throw rpcError('InvalidSchema', `not a valid JSON Schema for prefix ${JSON.stringify(prefix)}: ${error}`, { prefix })
           return
         }
-        const prefix = governingPrefix(key, rows.keys())
-        if (prefix === undefined) return
-        this.validate(key, prefix, rows.get(prefix) as Op, value)
+        for (const [prefix, schema] of governing(key, candidates)) this.validate(key, prefix, schema, value)
+      },
+      after: (key, value, conditional) => {
+        const prefix = key.slice(SCHEMA_KEY_PREFIX.length)
+        const next = new Map(candidates)
+        next.set(prefix, [...(conditional ? candidates.get(prefix) ?? [null] : []), value])
+        return this.viewOf(next)
       }
     }
   }
 
-  private read (replica: SchemaSource): Map<string, Op> {
+  private read (replica: SchemaSource): Map<string, Candidate[]> {
     if (this.watched?.replica !== replica) { // a node started again has a new replica
       this.watched?.stop()
       this.rows = undefined
@@ -82,10 +120,10 @@ export class Schemas {
     }
     const now = replica.expiryClock()
     if (this.rows !== undefined && now < this.rowsExpire) return this.rows
-    const rows = new Map<string, Op>()
+    const rows = new Map<string, Candidate[]>()
     this.rowsExpire = Infinity
     for (const op of replica.list({ prefix: SCHEMA_KEY_PREFIX }, now)) {
-      rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), op)
+      rows.set(op.key.slice(SCHEMA_KEY_PREFIX.length), [op])
       if (op.expires !== undefined) this.rowsExpire = Math.min(this.rowsExpire, op.expires)
     }
     for (const key of this.compiled.keys()) if (!rows.has(key)) this.compiled.delete(key)
@@ -93,7 +131,7 @@ export class Schemas {
     return rows
   }
 
-  private validate (key: string, prefix: string, schema: Op, value: Uint8Array): void {
+  private validate (key: string, prefix: string, schema: Op | Uint8Array, value: Uint8Array): void {
     const { validate, error } = this.compiledFor(prefix, schema)
     const where = `the schema for prefix ${JSON.stringify(prefix)}`
     if (validate === undefined) throw rpcError('InvalidSchema', `${JSON.stringify(key)} is under ${where}, which does not compile: ${error ?? ''}`, { key, prefix })
@@ -111,7 +149,12 @@ export class Schemas {
     }
   }
 
-  private compiledFor (prefix: string, schema: Op): Compiled {
+  private compiledFor (prefix: string, schema: Op | Uint8Array): Omit<Compiled, 'version'> {
+    if (schema instanceof Uint8Array) {
+      const compiled = this.pending.get(schema) ?? compile(schema)
+      this.pending.set(schema, compiled)
+      return compiled
+    }
     const version = `${schema.origin}/${schema.seq}`
     const cached = this.compiled.get(prefix)
     if (cached?.version === version) return cached

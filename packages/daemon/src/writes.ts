@@ -9,7 +9,7 @@
  * a TTL must be in range, and a keepalive is refreshed from its commit on (see
  * keepalive.ts) until a delete or a put without one enters.
  */
-import { InvalidJsonError, Key, MAX_TTL_MS, MIN_KEEPALIVE_TTL_MS, MurmurRpcError, parseJson, rpcError } from '@murmur/protocol'
+import { InvalidJsonError, Key, MAX_TTL_MS, MIN_KEEPALIVE_TTL_MS, MurmurRpcError, SCHEMA_KEY_PREFIX, parseJson, rpcError } from '@murmur/protocol'
 import type { Change, Op, Replica, ValueType, Version } from '@murmur/core'
 import type { Logger } from 'pino'
 import { conditionFailure, isConditional, versionOf, type Condition } from './conditions.js'
@@ -112,6 +112,8 @@ export class Writes {
           settled[i] = { status: 'fulfilled', value: { deleted: false } }
           return
         }
+        // the puts after it are checked as if it were made, as they would be in batches of their own
+        if (change.key.startsWith(SCHEMA_KEY_PREFIX)) schemas = view().after(change.key, change.value, isConditional(write))
         const last = submissions[submissions.length - 1]
         if (isConditional(write)) submissions.push({ changes: [change], indexes: [i], check: this.precondition(write.key, write) })
         else if (last !== undefined && last.check === undefined) {
