@@ -144,6 +144,7 @@ function program (io: CliIo, signal: AbortSignal, outcome: { code: number }): Co
     .requiredOption('--out <file>', 'the file to write (replaced whole, keeping its mode)')
     .option('--exec <command>', 'run this (with /bin/sh) after each change of the file')
     .option('--exec-timeout <ms>', 'SIGTERM the command and its children after this long', milliseconds, 30_000)
+    .option('--kill-timeout <ms>', 'SIGKILL them if the command has not exited this long after that SIGTERM', milliseconds, 10_000)
     .option('--once', 'render once (and run --exec if the file changed), then exit')
     .action(async (opts: TemplateOptions, command: Command) => { await (await import('./commands/template.js')).template(context(command), opts) })
   program.command('exec').description('run a command with the keys under a prefix as environment variables, restarted when they change (after envconsul)')

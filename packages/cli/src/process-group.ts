@@ -13,3 +13,19 @@ export function signalGroup (child: ChildProcess, signal: NodeJS.Signals): void 
     process.kill(-child.pid, signal)
   } catch {} // the whole group is gone already
 }
+
+/**
+ * Sends `signal` to the child's group, then SIGKILL `killMs` later should the
+ * child not have exited: a command that ignores or outlasts the signal must
+ * not hold murmurctl (its next render, its own stop) forever. `onKill` is
+ * called just before the SIGKILL, to say so.
+ */
+export function stopGroup (child: ChildProcess, signal: NodeJS.Signals, killMs: number, onKill: () => void): void {
+  if (child.exitCode != null || child.signalCode != null) return // its PID may be another's by now
+  signalGroup(child, signal)
+  const timer = setTimeout(() => {
+    onKill()
+    signalGroup(child, 'SIGKILL')
+  }, killMs)
+  child.once('exit', () => { clearTimeout(timer) })
+}

@@ -45,7 +45,7 @@ describe('usage', () => {
 
   it('exits 2 for a --timeout, --exec-timeout or --kill-timeout past what a timer can wait, before connecting', async () => {
     const socket = ['--socket', '/nonexistent/murmurd.sock']
-    for (const argv of [['--timeout', '2147483648', 'status'], ['template', '--prefix', 'p', '--template', 't', '--out', 'o', '--exec-timeout', '9999999999'], ['exec', '--prefix', 'p', '--kill-timeout', '2147483648', '--', 'true']]) {
+    for (const argv of [['--timeout', '2147483648', 'status'], ['template', '--prefix', 'p', '--template', 't', '--out', 'o', '--exec-timeout', '9999999999'], ['template', '--prefix', 'p', '--template', 't', '--out', 'o', '--kill-timeout', '2147483648'], ['exec', '--prefix', 'p', '--kill-timeout', '2147483648', '--', 'true']]) {
       const { code, stderr } = await run([...socket, ...argv])
       assert.equal(code, 2, argv.join(' '))
       assertOneLine(stderr, /expected a positive integer of ms, at most 2147483647 \(about 24\.8 days\)/)

@@ -14,8 +14,14 @@ export class Background {
     this.exited = new Promise(resolve => this.child.on('exit', code => resolve(code)))
   }
 
-  async stop (): Promise<number | null> {
+  /** SIGTERM, and SIGKILL should it still run `forceMs` later (a murmurctl that hangs fails its test, not the whole run). */
+  async stop (forceMs = 60_000): Promise<number | null> {
     if (this.child.exitCode == null && this.child.signalCode == null) this.child.kill('SIGTERM')
-    return await this.exited
+    const force = setTimeout(() => this.child.kill('SIGKILL'), forceMs)
+    try {
+      return await this.exited
+    } finally {
+      clearTimeout(force)
+    }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * `murmurctl template` and `murmurctl exec` on the edges of their data and
  * their commands, against a real murmurd: key names that are also names of
- * Object.prototype, two keys that map to one variable, and a command whose
- * own children must go when it is stopped.
+ * Object.prototype, two keys that map to one variable, a command whose
+ * own children must go when it is stopped, and one that ignores SIGTERM.
  */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -87,18 +87,49 @@ describe('murmurctl template and exec: odd names, colliding variables, stopped c
     return pids
   }
 
-  it('template: --exec-timeout stops the command\'s children too, not only its shell', async () => {
-    await alice.put('slow/x', '1')
-    const tmpl = join(cluster.dir, 'slow.tmpl')
-    const out = join(cluster.dir, 'slow.conf')
-    const pids = join(cluster.dir, 'slow.pids')
+  /** A key `<name>/x`, a template `x=…` of it, and where its output and its command's PIDs go. */
+  const templateOf = async (name: string): Promise<{ tmpl: string, out: string, pids: string }> => {
+    await alice.put(`${name}/x`, '1')
+    const tmpl = join(cluster.dir, `${name}.tmpl`)
     writeFileSync(tmpl, 'x={{ keys["x"] }}\n')
+    return { tmpl, out: join(cluster.dir, `${name}.conf`), pids: join(cluster.dir, `${name}.pids`) }
+  }
+
+  it('template: --exec-timeout stops the command\'s children too, not only its shell', async () => {
+    const { tmpl, out, pids } = await templateOf('slow')
     const once = await alice.ctl(['template', '--prefix', 'slow/', '--template', tmpl, '--out', out, '--once', '--exec-timeout', '1000', '--exec', `sleep 1000 & echo $! > ${pids}; wait`])
     assert.equal(once.code, 0, once.stderr)
     assert.match(once.stderr, /--exec still running after 1000 ms/)
     const [sleeper] = pidsIn(pids)
     assert.ok(sleeper !== undefined, 'the command started its child')
     await waitFor(() => !alive(sleeper), `the command's child (PID ${sleeper}) to be gone`, 10_000)
+  })
+
+  /** A command that ignores SIGTERM, as its child does: it writes its shell's PID and its child's to `file`. */
+  const deaf = (file: string): string => `trap '' TERM; sleep 1000 & echo $$ >> ${file}; echo $! >> ${file}; wait`
+
+  it('template: a command that ignores SIGTERM gets SIGKILL --kill-timeout after it; later renders go on, and murmurctl\'s stop ends', async () => {
+    const { tmpl, out, pids } = await templateOf('deaf')
+    const t = background(['template', '--prefix', 'deaf/', '--template', tmpl, '--out', out, '--exec-timeout', '3000', '--kill-timeout', '1000', '--exec', deaf(pids)])
+    const first = await waitFor(() => pidsIn(pids).length === 2 && pidsIn(pids), 'the first command to start', 15_000)
+    await waitFor(() => /--exec still running 1000 ms after SIGTERM: SIGKILL to it and its children/.test(t.stderr), 'murmurctl template to report the SIGKILL', 15_000)
+    for (const pid of first) await waitFor(() => !alive(pid), `the first command's process ${pid} to be gone`, 10_000)
+    await alice.put('deaf/x', '2')
+    await waitFor(() => read(out) === 'x=2\n' && pidsIn(pids).length === 4, 'the next render and its command', 15_000)
+    const second = pidsIn(pids).slice(2)
+    assert.equal(await t.stop(30_000), 0, t.stderr) // it waits for the command's timeout and grace, not forever
+    assert.match(t.stderr, /stopping once --exec has ended \(SIGTERM 3000 ms after its start, SIGKILL 1000 ms after that\)/)
+    for (const pid of second) await waitFor(() => !alive(pid), `the second command's process ${pid} to be gone`, 10_000)
+  })
+
+  it('exec: stopping murmurctl ends a command that ignores SIGTERM: SIGKILL --kill-timeout after it (exit 137)', async () => {
+    await alice.put('deafexec/v', '1')
+    const pids = join(cluster.dir, 'deafexec.pids')
+    const e = background(['exec', '--prefix', 'deafexec/', '--kill-timeout', '1000', '--', 'sh', '-c', deaf(pids)])
+    const started = await waitFor(() => pidsIn(pids).length === 2 && pidsIn(pids), 'the command to start', 15_000)
+    assert.equal(await e.stop(), 128 + 9, e.stderr)
+    assert.match(e.stderr, /sh still running 1000 ms after SIGTERM: SIGKILL/)
+    for (const pid of started) await waitFor(() => !alive(pid), `the command's process ${pid} to be gone`, 10_000)
   })
 
   it('exec: a restart, and the stop at the end, reach the command\'s children too', async () => {

@@ -5,14 +5,15 @@
  * without the prefix, upper-cased, each character other than A-Z, 0-9 and _
  * made _ (`app/db/port` under `app/` is DB_PORT). Binary values are left out.
  * murmurctl stays in front: SIGINT/SIGTERM go to the command, and murmurctl
- * exits with the command's exit code when it ends on its own. Every signal
- * goes to the command's process group (see process-group.ts), its children too.
+ * exits with the command's exit code when it ends on its own (or on SIGKILL,
+ * `--kill-timeout` after a forwarded signal it outlasts). Every signal goes to
+ * the command's process group (see process-group.ts), its children too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
-import { signalGroup } from '../process-group.js'
+import { signalGroup, stopGroup } from '../process-group.js'
 import type { CommandContext } from '../context.js'
 import { valueText, type Entry } from '@murmur/protocol/client'
 
@@ -77,19 +78,17 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
     const proc = child
     if (proc == null || proc.exitCode != null || proc.signalCode != null) return
     const exited = new Promise(resolve => proc.once('exit', resolve))
-    signalGroup(proc, signal)
-    const timer = setTimeout(() => {
-      say(`${command[0]} still running ${opts.killTimeout} ms after ${signal}: SIGKILL`)
-      signalGroup(proc, 'SIGKILL')
-    }, opts.killTimeout)
+    stopGroup(proc, signal, opts.killTimeout, () => { say(`${command[0]} still running ${opts.killTimeout} ms after ${signal}: SIGKILL`) })
     await exited
-    clearTimeout(timer)
   }
-  // our own SIGINT/SIGTERM go to the command; we exit when it does (during a restart: once the old one has, starting none)
+  // our own SIGINT/SIGTERM go to the command (SIGKILL --kill-timeout later); we exit when it does (during a
+  // restart: once the old one has, starting none; the restart's own SIGKILL bounds that wait)
   let interrupted: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals): void => {
-    if (restarting) interrupted ??= signal
-    if (child !== undefined) signalGroup(child, signal)
+    if (restarting) {
+      interrupted ??= signal
+      if (child !== undefined) signalGroup(child, signal)
+    } else void stopChild(signal)
   }
   process.on('SIGINT', forward)
   process.on('SIGTERM', forward)

@@ -18,7 +18,7 @@ import type { Socket } from 'node:net'
 import { replaceFile } from '../atomic-file.js'
 import { CommandError } from '../errors.js'
 import { followPrefix } from '../follow.js'
-import { signalGroup } from '../process-group.js'
+import { stopGroup } from '../process-group.js'
 import { stopOnProcessSignals } from './watch.js'
 import type { CommandContext } from '../context.js'
 import { typeOfEntry, valueText, type Entry } from '@murmur/protocol/client'
@@ -29,6 +29,7 @@ export interface TemplateOptions {
   out: string
   exec?: string
   execTimeout: number
+  killTimeout: number
   once?: boolean
 }
 
@@ -94,7 +95,7 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
       }
       renders++
       say(`${changed ? 'wrote' : 'unchanged'} ${out} (${entries.length} key${entries.length === 1 ? '' : 's'} under ${JSON.stringify(opts.prefix)})`)
-      if (changed && opts.exec != null) await runCommand(opts.exec, opts.execTimeout, ctx, say)
+      if (changed && opts.exec != null) await runCommand(opts.exec, opts, stop.signal, ctx, say)
     })
   } finally {
     stop.dispose()
@@ -104,22 +105,29 @@ export async function template (ctx: CommandContext, opts: TemplateOptions): Pro
 
 /**
  * Runs `command` with /bin/sh, its output to our stderr; reports a failure
- * and goes on. After `timeoutMs` its process group is sent SIGTERM (see
- * process-group.ts). It is over when the shell exits: a process it left in the
- * background may hold the output pipes open for as long as it lives, and must
- * neither hold back the next render nor keep murmurctl running.
+ * and goes on. After `execTimeout` its process group is sent SIGTERM, and
+ * SIGKILL `killTimeout` later (see process-group.ts): renders wait for it,
+ * and so does murmurctl's own stop (a reload cut short by it could leave the
+ * service half done), so neither may wait for ever. It is over when the
+ * shell exits: a process it left in the background may hold the output pipes
+ * open for as long as it lives, and must neither hold back the next render
+ * nor keep murmurctl running.
  */
-async function runCommand (command: string, timeoutMs: number, ctx: CommandContext, say: (line: string) => void): Promise<void> {
+async function runCommand (command: string, { execTimeout, killTimeout }: Pick<TemplateOptions, 'execTimeout' | 'killTimeout'>, stopping: AbortSignal, ctx: CommandContext, say: (line: string) => void): Promise<void> {
   await new Promise<void>(done => {
     const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     child.stdout.on('data', (d: Buffer) => ctx.io.stderr.write(d))
     child.stderr.on('data', (d: Buffer) => ctx.io.stderr.write(d))
     const timer = setTimeout(() => {
-      say(`--exec still running after ${timeoutMs} ms: sending SIGTERM to it and its children`)
-      signalGroup(child, 'SIGTERM')
-    }, timeoutMs)
+      say(`--exec still running after ${execTimeout} ms: sending SIGTERM to it and its children`)
+      stopGroup(child, 'SIGTERM', killTimeout, () => { say(`--exec still running ${killTimeout} ms after SIGTERM: SIGKILL to it and its children`) })
+    }, execTimeout)
+    // a second SIGINT/SIGTERM forces murmurctl out at once (no handler is left for it), the command left as it is
+    const onStop = (): void => { say(`stopping once --exec has ended (SIGTERM ${execTimeout} ms after its start, SIGKILL ${killTimeout} ms after that)`) }
+    stopping.addEventListener('abort', onStop, { once: true })
     const over = (): void => {
       clearTimeout(timer)
+      stopping.removeEventListener('abort', onStop)
       for (const pipe of [child.stdout, child.stderr]) (pipe as Socket).unref()
       done()
     }
