@@ -74,6 +74,7 @@ export async function run (argv: string[], opts: RunOptions = {}): Promise<Ran> 
 
 export interface Spawned {
   stdout: Capture
+  stderr: Capture
   exit: Promise<{ code: number | null, stderr: string }>
   kill: (signal: NodeJS.Signals) => void
 }
@@ -93,7 +94,7 @@ export function spawnCli (args: string[], opts: { env?: Record<string, string>, 
       resolve({ code, stderr: stderr.text })
     })
   })
-  return { stdout, exit, kill: signal => child.kill(signal) }
+  return { stdout, stderr, exit, kill: signal => child.kill(signal) }
 }
 
 /** Polls `predicate` until it holds, failing after `deadlineMs`. */

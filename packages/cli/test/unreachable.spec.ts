@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { isolatedEnv, run, spawnCli } from './run-cli.js'
+import { isolatedEnv, run, spawnCli, waitFor } from './run-cli.js'
 
 describe('unreachable daemon', () => {
   const dir = mkdtempSync(join(tmpdir(), 'murmurctl-'))
@@ -22,6 +22,17 @@ describe('unreachable daemon', () => {
     assert.equal(code, 3)
     assert.match(stderr, /^murmurctl: cannot reach murmurd at \S+murmurd\.sock \(from --socket\)[^\n]*\n$/)
     assert.ok(stderr.includes(path))
+  })
+
+  it('exec waiting for murmurd, its command not started yet, stops on SIGTERM and SIGINT (exit 128 + the signal)', async () => {
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+      const cli = spawnCli(['--socket', path, 'exec', '--prefix', 'a/', '--', 'true'], { deadlineMs: 20_000 })
+      await waitFor(() => /retrying every/.test(cli.stderr.text), 'murmurctl exec to wait for murmurd', 15_000)
+      cli.kill(signal)
+      const { code: exited, stderr } = await cli.exit
+      assert.equal(exited, code, stderr)
+      assert.match(stderr, new RegExp(`stopped by ${signal} before true started\n$`))
+    }
   })
 
   it('names the daemon to start when the socket came from MURMUR_NAME', async () => {

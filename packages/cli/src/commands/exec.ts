@@ -85,7 +85,11 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   // restart: once the old one has, starting none; the restart's own SIGKILL bounds that wait)
   let interrupted: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals): void => {
-    if (restarting) {
+    if (child === undefined) { // still waiting for murmurd (or the first keys): nothing to stop but ourselves
+      say(`stopped by ${signal} before ${command[0]} started`)
+      exitCode = 128 + (constants.signals[signal] ?? 0)
+      finished.abort()
+    } else if (restarting) {
       interrupted ??= signal
       if (child !== undefined) signalGroup(child, signal)
     } else void stopChild(signal)
@@ -94,6 +98,7 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   process.on('SIGTERM', forward)
   try {
     await followPrefix(ctx, { prefix: opts.prefix, signal: AbortSignal.any([ctx.signal, finished.signal]), say }, async entries => {
+      if (finished.signal.aborted) return // keys that came in as we were stopped start nothing
       const { env, skipped, clashes } = environmentOf(entries, opts.prefix)
       if (clashes.length > 0) {
         const why = `keys under ${JSON.stringify(opts.prefix)} map to one variable: ${clashes.join('; ')}; rename or delete all but one`
