@@ -80,6 +80,23 @@ describe('murmurctl template and exec: odd names, colliding variables, stopped c
     await waitFor(() => read(log) === 'start 1\nstart 3\n', 'a restart once the clash is gone', 15_000)
   })
 
+  it('exec: a key whose variable murmurctl inherited (PATH, HOME) wins, and murmurctl says so once for each, naming the key', async () => {
+    const path = `/murmur-test-marker:${process.env.PATH ?? '/usr/bin:/bin'}`
+    await alice.put('inherit/path', path)
+    await alice.put('inherit/home', '/nonexistent-home')
+    await alice.put('inherit/v', '1')
+    const log = join(cluster.dir, 'inherit.log')
+    const e = background(['exec', '--prefix', 'inherit/', '--', 'sh', '-c', `echo "$V $PATH $HOME" >> ${log}; exec sleep 1000`])
+    await waitFor(() => read(log) === `1 ${path} /nonexistent-home\n`, 'the command to start with the keys\' PATH and HOME', 15_000)
+    await alice.put('inherit/v', '2')
+    await waitFor(() => read(log).endsWith(`2 ${path} /nonexistent-home\n`), 'the restart', 15_000)
+    for (const [key, name] of [['inherit/path', 'PATH'], ['inherit/home', 'HOME']]) {
+      const said = e.stderr.split('\n').filter(line => line.includes(`"${key}" sets ${name}, replacing the ${name} murmurctl was started with`))
+      assert.equal(said.length, 1, e.stderr)
+    }
+    assert.doesNotMatch(e.stderr, /"inherit\/v" sets/)
+  })
+
   /** The PIDs a command wrote to `file`, one a line, each kept to be killed in `after` should it outlive the test. */
   const pidsIn = (file: string): number[] => {
     const pids = read(file).split('\n').filter(Boolean).map(Number)

@@ -4,6 +4,7 @@
  * variables, and restarts it when they change. A key's variable is its name
  * without the prefix, upper-cased, each character other than A-Z, 0-9 and _
  * made _ (`app/db/port` under `app/` is DB_PORT). Binary values are left out.
+ * A key's variable replaces one murmurctl inherited (PATH, HOME), said once.
  * murmurctl stays in front: SIGINT/SIGTERM go to the command, and murmurctl
  * exits with the command's exit code when it ends on its own (or on SIGKILL,
  * `--kill-timeout` after a forwarded signal it outlasts). Every signal goes to
@@ -24,12 +25,12 @@ export interface ExecOptions {
 }
 
 /**
- * The variables for `entries`, what had to be left out, and the variables
- * that more than one key maps to (`app/db_port` and `app/db/port` are both
- * DB_PORT): neither value may silently win, so those are reported, in key
- * order, and the caller runs nothing with them.
+ * The variables for `entries` (and the key of each), what had to be left
+ * out, and the variables that more than one key maps to (`app/db_port` and
+ * `app/db/port` are both DB_PORT): neither value may silently win, so those
+ * are reported, in key order, and the caller runs nothing with them.
  */
-export function environmentOf (entries: Entry[], prefix: string): { env: Record<string, string>, skipped: string[], clashes: string[] } {
+export function environmentOf (entries: Entry[], prefix: string): { env: Record<string, string>, keys: Record<string, string>, skipped: string[], clashes: string[] } {
   const env: Record<string, string> = {}
   const keyOf = new Map<string, string[]>()
   const skipped: string[] = []
@@ -45,7 +46,7 @@ export function environmentOf (entries: Entry[], prefix: string): { env: Record<
     keyOf.set(name, [...keyOf.get(name) ?? [], entry.key])
   }
   const clashes = [...keyOf].filter(([, keys]) => keys.length > 1).map(([name, keys]) => `${name} is the variable of ${keys.map(key => JSON.stringify(key)).join(' and ')}`)
-  return { env, skipped, clashes }
+  return { env, keys: Object.fromEntries([...keyOf].map(([name, keys]) => [name, keys[0] as string])), skipped, clashes }
 }
 
 export function isSignal (name: string): name is NodeJS.Signals {
@@ -59,6 +60,8 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   let exitCode = 0
   let current = ''
   let restarting = false
+  /** Inherited variables a key has replaced, each said once. */
+  const replaced = new Set<string>()
   const start = (env: Record<string, string>): void => {
     const proc = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: 'inherit', detached: true })
     child = proc
@@ -99,7 +102,7 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
   try {
     await followPrefix(ctx, { prefix: opts.prefix, signal: AbortSignal.any([ctx.signal, finished.signal]), say }, async entries => {
       if (finished.signal.aborted) return // keys that came in as we were stopped start nothing
-      const { env, skipped, clashes } = environmentOf(entries, opts.prefix)
+      const { env, keys, skipped, clashes } = environmentOf(entries, opts.prefix)
       if (clashes.length > 0) {
         const why = `keys under ${JSON.stringify(opts.prefix)} map to one variable: ${clashes.join('; ')}; rename or delete all but one`
         if (child == null) throw new CommandError(`${why}, then run murmurctl exec again`)
@@ -109,6 +112,11 @@ export async function exec (ctx: CommandContext, command: string[], opts: ExecOp
       const next = JSON.stringify(env)
       if (child != null && next === current) return
       if (skipped.length > 0) say(`left out of the environment (binary, or no name): ${skipped.join(', ')}`)
+      // the key wins (it is what the command is run for), but PATH or HOME changing under it must not go unsaid
+      for (const name of Object.keys(env).filter(name => Object.hasOwn(process.env, name) && !replaced.has(name))) {
+        replaced.add(name)
+        say(`${JSON.stringify(keys[name])} sets ${name}, replacing the ${name} murmurctl was started with; rename the key to keep that one`)
+      }
       current = next
       if (child == null) {
         say(`starting ${command[0]} with ${Object.keys(env).length} variables from ${JSON.stringify(opts.prefix)}`)
