@@ -5,7 +5,9 @@
  * is reported as a `Storage` error, for the library API (and the RPC over it)
  * and replication's own writes (attestations, ops written again) alike.
  * A json value must parse; a value under a schema's prefix must validate (see
- * schemas.ts); a conditional write is checked at its commit (see conditions.ts);
+ * schemas.ts), against the schemas as the schema writes taken before it leave
+ * them, committed or not yet (a batch's, or another request's in the same
+ * group commit); a conditional write is checked at its commit (see conditions.ts);
  * a TTL must be in range, and a keepalive is refreshed from its commit on (see
  * keepalive.ts) until a delete or a put without one enters.
  */
@@ -52,6 +54,9 @@ export interface WritesComponents {
   running: () => { replica: Replica, writeQueue: WriteQueue }
 }
 
+/** A write to a `_schema/` key taken but not yet settled (see `Writes.holdSchema`). */
+interface SchemaWrite { key: string, value: Uint8Array | null, conditional: boolean }
+
 /** Changes submitted as one: a run of plain writes, or one conditional write with its check. */
 interface Submission {
   changes: Change[]
@@ -64,6 +69,8 @@ export class Writes {
   private readonly components: WritesComponents
   private readonly init: WritesInit
   private readonly schemas = new Schemas()
+  /** Schema writes taken and not yet committed (or refused), in the order taken. */
+  private readonly unsettled: SchemaWrite[] = []
   readonly keepalives: Keepalives
 
   constructor (components: WritesComponents, init: WritesInit) {
@@ -83,10 +90,29 @@ export class Writes {
 
   /** One write on its own: what `writeMany` does for one, without its bookkeeping (the common case, on every put). */
   private async one (write: Write): Promise<WriteOutcome> {
-    const change = this.changeOf(write, () => this.schemas.view(this.components.running().replica))
+    const change = this.changeOf(write, () => this.schemaView())
     if (change === undefined) return { deleted: false }
-    const [op] = await this.submit([change], isConditional(write) ? this.precondition(write.key, write) : undefined)
-    return this.settle(write, op as Op)
+    const release = this.holdSchema(change, isConditional(write))
+    try {
+      const [op] = await this.submit([change], isConditional(write) ? this.precondition(write.key, write) : undefined)
+      return this.settle(write, op as Op)
+    } finally {
+      release()
+    }
+  }
+
+  /** The schemas the node holds, and those it has taken writes of that are not committed yet: a put taken now commits after them. */
+  private schemaView (): SchemaView {
+    const held = this.schemas.view(this.components.running().replica)
+    return this.unsettled.reduce((view, { key, value, conditional }) => view.after(key, value, conditional), held)
+  }
+
+  /** Holds a write of a schema key among the unsettled until the returned function is called, at its settling (a no-op for any other key). */
+  private holdSchema ({ key, value }: Change, conditional: boolean): () => void {
+    if (!key.startsWith(SCHEMA_KEY_PREFIX)) return () => {}
+    const held = { key, value, conditional }
+    this.unsettled.push(held)
+    return () => { this.unsettled.splice(this.unsettled.indexOf(held), 1) }
   }
 
   /** What a committed write settles to; a put with `keepalive` is kept alive from its commit on. */
@@ -104,7 +130,8 @@ export class Writes {
     const settled = new Array<PromiseSettledResult<WriteOutcome>>(writes.length)
     const submissions: Submission[] = []
     let schemas: SchemaView | undefined // read once, at the first put
-    const view = (): SchemaView => (schemas ??= this.schemas.view(this.components.running().replica))
+    const view = (): SchemaView => (schemas ??= this.schemaView())
+    const releases: Array<() => void> = []
     writes.forEach((write, i) => {
       try {
         const change = this.changeOf(write, view)
@@ -113,7 +140,10 @@ export class Writes {
           return
         }
         // the puts after it are checked as if it were made, as they would be in batches of their own
-        if (change.key.startsWith(SCHEMA_KEY_PREFIX)) schemas = view().after(change.key, change.value, isConditional(write))
+        if (change.key.startsWith(SCHEMA_KEY_PREFIX)) {
+          schemas = view().after(change.key, change.value, isConditional(write))
+          releases.push(this.holdSchema(change, isConditional(write)))
+        }
         const last = submissions[submissions.length - 1]
         if (isConditional(write)) submissions.push({ changes: [change], indexes: [i], check: this.precondition(write.key, write) })
         else if (last !== undefined && last.check === undefined) {
@@ -126,6 +156,7 @@ export class Writes {
     })
     // submitted in one turn, so the write queue commits them together
     const outcomes = await Promise.allSettled(submissions.map(async ({ changes, check }) => await this.submit(changes, check)))
+    for (const release of releases) release()
     submissions.forEach(({ indexes }, s) => {
       const outcome = outcomes[s] as PromiseSettledResult<Op[]>
       indexes.forEach((i, j) => {

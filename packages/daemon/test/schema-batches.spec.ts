@@ -1,9 +1,9 @@
 /**
- * Schemas within one batch: a put is checked against the schemas as the
- * writes before it in its batch leave them, as it would be were they sent one
- * by one. In-process for the view (a conditional schema write, which may not
- * commit, must be matched with and without it), then on a real murmurd over a
- * raw JSON-RPC batch and through `murmurctl import`.
+ * Schemas within one batch or commit: a put is checked against the schemas as
+ * the schema writes taken before it leave them, as it would be were they sent
+ * one by one. In-process for the view (a conditional schema write, which may
+ * not commit, must be matched with and without it), then on a real murmurd
+ * over a raw JSON-RPC batch, two requests sent at once, and `murmurctl import`.
  */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
@@ -61,6 +61,21 @@ describe('schemas within one batch, on a real murmurd', () => {
       client.destroy()
     }
     assert.equal((await node.alice.ctl(['get', 'rpc/x'])).code, 4, 'the bad value was not written')
+  })
+
+  it('two requests sent at once, not as a batch (so committed together), check the put against the schema before it', async () => {
+    const client = await RawClient.connect(node.alice.socket)
+    try {
+      client.write([
+        { jsonrpc: '2.0', id: 1, method: 'kv_put', params: { key: '_schema/piped/', value: { type: 'integer' }, type: 'json' } },
+        { jsonrpc: '2.0', id: 2, method: 'kv_put', params: { key: 'piped/x', value: '"text"' } }
+      ].map(request => JSON.stringify(request) + '\n').join(''))
+      assert.equal((await client.next(m => m.id === 1)).error, undefined)
+      const put = await client.next(m => m.id === 2)
+      assert.equal(put.error?.code, 1008, JSON.stringify(put))
+    } finally {
+      client.destroy()
+    }
   })
 
   it('murmurctl import: a schema line governs the lines after it in the same batch (exit 6, the line named)', async () => {
