@@ -13,6 +13,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { fragmentRpcs } from './gossip-fragment.js'
 import { GossipPeers, type GossipPeersInit } from './gossip-peers.js'
+import { RateLimiter } from './rate-limit.js'
 
 export interface GossipInit {
   group: string
@@ -141,29 +142,5 @@ export class GossipReplication {
     const arrived = [...this.arrived.values()]
     this.arrived.clear()
     for (const { ops, via } of arrived) this.init.receive(ops, via)
-  }
-}
-
-/** A token bucket per peer: `perSecond` sustained, `burst` at once. */
-class RateLimiter {
-  private readonly perSecond: number
-  private readonly burst: number
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-
-  constructor (perSecond: number, burst: number) {
-    this.perSecond = perSecond
-    this.burst = burst
-  }
-
-  take (peer: string): boolean {
-    const now = Date.now()
-    const bucket = this.buckets.get(peer) ?? { tokens: this.burst, at: now }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * this.perSecond / 1000)
-    bucket.at = now
-    if (this.buckets.size > 10_000) this.buckets.clear()
-    this.buckets.set(peer, bucket)
-    if (bucket.tokens < 1) return false
-    bucket.tokens--
-    return true
   }
 }

@@ -14,6 +14,7 @@ import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/goss
 import type { PeerId } from '@libp2p/interface'
 import pino from 'pino'
 import { GossipReplication } from '../src/gossip.js'
+import { RateLimiter } from '../src/rate-limit.js'
 
 type Validator = (peer: PeerId, message: Message) => TopicValidatorResult
 
@@ -59,5 +60,49 @@ describe('a member that floods gossip', () => {
     mock.timers.tick(60_000)
     assert.deepEqual(send(validate, peer('mallory'), 12_000), { validated: 10_000, ignored: 2_000 }, 'after a quiet minute')
     gossip.stop()
+  })
+
+  it('cannot refill its own or anyone else\'s bucket by sending as 10,001 fresh identities', () => {
+    const { validate, gossip } = validatorOf()
+    assert.deepEqual(send(validate, peer('mallory'), 10_000), { validated: 10_000, ignored: 0 }, 'mallory spends her burst')
+    assert.deepEqual(send(validate, peer('bob'), 3_000), { validated: 3_000, ignored: 0 }, 'bob spends part of his')
+    for (let i = 0; i < 10_001; i++) send(validate, peer(`mallory-${i}`), 1)
+    assert.deepEqual(send(validate, peer('mallory'), 10), { validated: 0, ignored: 10 }, 'mallory\'s bucket is still empty')
+    assert.deepEqual(send(validate, peer('bob'), 8_000), { validated: 7_000, ignored: 1_000 }, 'bob\'s bucket holds what he left in it')
+    gossip.stop()
+  })
+})
+
+describe('the per-peer rate limiter', () => {
+  beforeEach(() => { mock.timers.enable({ apis: ['Date'], now: 1_000_000 }) })
+  afterEach(() => { mock.timers.reset() })
+
+  const takes = (limiter: RateLimiter, peer: string, count: number): number => {
+    let taken = 0
+    for (let i = 0; i < count; i++) if (limiter.take(peer)) taken++
+    return taken
+  }
+
+  it('forgets a peer once its bucket has refilled (it would start full anyway), and only then', () => {
+    const limiter = new RateLimiter(5_000, 10_000)
+    for (let i = 0; i < 5_000; i++) limiter.take(`gone-${i}`)
+    assert.equal(takes(limiter, 'mallory', 10_000), 10_000)
+    mock.timers.tick(1_999)
+    assert.equal(limiter.take('carol'), true)
+    assert.equal(limiter.tracked, 5_002, 'a bucket not yet full is kept')
+    mock.timers.tick(1)
+    assert.equal(limiter.take('carol'), true)
+    assert.equal(limiter.tracked, 1, 'the buckets full again (the 5,000 gone peers\' and mallory\'s) are forgotten; carol\'s is kept')
+    assert.equal(takes(limiter, 'mallory', 20_000), 10_000, 'mallory starts again from a full bucket, as her own would be by now')
+  })
+
+  it('keeps at most 10,000 buckets: peers beyond them while all are in use share one, and no bucket is emptied', () => {
+    const limiter = new RateLimiter(5_000, 10_000)
+    for (let i = 0; i < 10_000; i++) limiter.take(`busy-${i}`)
+    let taken = 0
+    for (let i = 0; i < 20_000; i++) if (limiter.take(`fresh-${i}`)) taken++
+    assert.equal(taken, 10_000, 'the newcomers had one burst between them')
+    assert.ok(limiter.tracked <= 10_001, `${limiter.tracked} buckets kept`)
+    assert.equal(takes(limiter, 'busy-0', 10_000), 9_999, 'a peer kept in the map keeps its bucket')
   })
 })

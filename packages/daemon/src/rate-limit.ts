@@ -1,0 +1,61 @@
+/**
+ * A token bucket per peer: `perSecond` sustained, `burst` at once.
+ *
+ * Memory stays bounded without handing anyone a fresh burst: buckets are kept
+ * in the order they were last used, and one unused for as long as it takes to
+ * refill is full, the same as a new one, so it is forgotten (a peer that
+ * disconnected is gone within that time; one that reconnects gets no more
+ * than it would have). Forgetting a peer when its connection closes instead
+ * would let it refill its bucket by reconnecting. Should more than `most`
+ * peers all be using theirs (gossip comes only from connected peers, and
+ * murmurd keeps at most 256 connections, so only identities cycled faster
+ * than that), the newcomers share one bucket, and no kept bucket is touched.
+ */
+export class RateLimiter {
+  private readonly perSecond: number
+  private readonly burst: number
+  private readonly most: number
+  /** Least recently used first. */
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly overflow: Bucket
+
+  constructor (perSecond: number, burst: number, most = 10_000) {
+    this.perSecond = perSecond
+    this.burst = burst
+    this.most = most
+    this.overflow = { tokens: burst, at: Date.now() }
+  }
+
+  /** How many peers' buckets are kept. */
+  get tracked (): number {
+    return this.buckets.size
+  }
+
+  take (peer: string): boolean {
+    const now = Date.now()
+    this.forgetFull(now)
+    let bucket = this.buckets.get(peer)
+    if (bucket !== undefined) this.buckets.delete(peer)
+    else if (this.buckets.size < this.most) bucket = { tokens: this.burst, at: now }
+    if (bucket !== undefined) this.buckets.set(peer, bucket)
+    return this.spend(bucket ?? this.overflow, now)
+  }
+
+  private spend (bucket: Bucket, now: number): boolean {
+    bucket.tokens = Math.min(this.burst, bucket.tokens + Math.max(0, now - bucket.at) * this.perSecond / 1000)
+    bucket.at = now
+    if (bucket.tokens < 1) return false
+    bucket.tokens--
+    return true
+  }
+
+  private forgetFull (now: number): void {
+    const refillMs = this.burst * 1000 / this.perSecond
+    for (const [peer, { at }] of this.buckets) {
+      if (now - at < refillMs) return
+      this.buckets.delete(peer)
+    }
+  }
+}
+
+interface Bucket { tokens: number, at: number }
