@@ -22,50 +22,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeTicket } from '@murmur/protocol'
 import { createLibp2p } from 'libp2p'
 import { MEMBER_WAIT_MS } from '../src/relay.js'
+import { RESERVE, hopStatus, relayedAddr, ticketOf } from './relaying.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 const cluster = new TestCluster()
 after(async () => { await cluster.close() })
-
-async function ticketOf (node: TestNode): Promise<string> {
-  const result = await node.ctl(['invite'])
-  assert.equal(result.code, 0, result.stderr)
-  return result.stdout.trim()
-}
-
-/** Circuit relay v2's HopMessage { type: RESERVE } (field 1, varint 0), written out: the package exports no codec for it. */
-const RESERVE = Uint8Array.of(0x08, 0x00)
-/** HopMessage.status (field 5) of a reply, or undefined; `OK` is 100. */
-function hopStatus (reply: Uint8Array): number | undefined {
-  const varint = (at: number): [number, number] => {
-    let value = 0
-    for (let shift = 0; ; shift += 7) {
-      const byte = reply[at++] as number
-      value += (byte & 0x7f) * 2 ** shift
-      if (byte < 0x80) return [value, at]
-    }
-  }
-  for (let at = 0; at < reply.length;) {
-    const [tag, next] = varint(at)
-    if ((tag & 7) === 0) {
-      const [value, after] = varint(next)
-      if (tag >> 3 === 5) return value
-      at = after
-    } else if ((tag & 7) === 2) {
-      const [length, after] = varint(next)
-      at = after + length
-    } else throw new Error(`unexpected wire type in a HopMessage: ${tag & 7}`)
-  }
-  return undefined
-}
-
-/** The node's relayed address through `relay`, once it holds a reservation there. */
-async function relayedAddr (node: TestNode, relay: string): Promise<string> {
-  return await waitFor(async () => {
-    const status = await node.status()
-    return status.reach.relays.includes(relay) ? status.addrs.find((a: string) => a.includes(`/p2p/${relay}/p2p-circuit`)) : undefined
-  }, `${node.name} to hold a reservation on the relay`)
-}
 
 describe('circuit relay among members', () => {
   let relay: TestNode

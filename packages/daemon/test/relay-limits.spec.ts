@@ -1,0 +1,125 @@
+/**
+ * The relay's bounds as the README's Security section states them, on real
+ * murmurd processes on 127.0.0.1 (mDNS and DHT off): a relayed connection
+ * between members has no data limit (libp2p's public default is 128 KiB), and
+ * a relay holds at most 128 reservations. That a stranger gets none is
+ * relay.spec's.
+ */
+import '../src/polyfill.js'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SYNC_PROTOCOL, encodeFrame } from '@murmur/core'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { topicFor } from '../src/gossip.js'
+import { HOP_OK, HOP_RESERVATION_REFUSED, relayedAddr, reserve, ticketOf } from './relaying.js'
+import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+/** The node's own address, not one through a relay. */
+async function directAddr (node: TestNode): Promise<string> {
+  return (await node.status()).addrs.find((a: string) => !a.includes('/p2p-circuit'))
+}
+
+describe('a relayed connection between members', () => {
+  const cluster = new TestCluster()
+  after(async () => { await cluster.close() })
+
+  /**
+   * carol writes; she talks only to alice, and the relay's allow-list leaves
+   * her out, so the relay refuses her ops and cannot pass them on itself:
+   * what bob gets of them came from alice, through the relay. With libp2p's
+   * default limit a relayed connection is limited, gossip and sync do not run
+   * on it, and nothing of carol's reaches bob.
+   */
+  it('carries 4 MiB of writes to bob, far over the public default of 128 KiB, and stays up', async () => {
+    const alice = await cluster.start('alice')
+    const bob = await cluster.start('bob')
+    const [aliceId, bobId] = [(await alice.status()).id, (await bob.status()).id]
+    const relay = await cluster.start('relay', { args: ['--relay', '--allow', aliceId, '--allow', bobId] })
+    const relayId = (await relay.status()).id
+    for (const node of [alice, bob]) assert.equal((await node.ctl(['connect', await relay.addr()])).code, 0)
+    const aliceRelayed = await relayedAddr(alice, relayId, 30_000)
+    const connected = await bob.ctl(['connect', aliceRelayed])
+    assert.equal(connected.code, 0, connected.stderr)
+    await waitFor(async () => (await bob.json<any[]>(['peers'])).find(p => p.id === aliceId && p.member && p.gossip === true), 'bob to hear alice\'s gossip')
+    const carol = await cluster.start('carol', { peers: [await directAddr(alice)] })
+    const carolId = (await carol.status()).id
+
+    const values = Array.from({ length: 16 }, () => randomBytes(128 * 1024).toString('hex')) // 256 KiB each
+    for (const [i, value] of values.entries()) {
+      const put = await carol.ctl(['put', `big/${i}`, '-'], value)
+      assert.equal(put.code, 0, put.stderr)
+    }
+    for (const [i, value] of values.entries()) {
+      await waitFor(async () => (await bob.ctl(['get', `big/${i}`])).stdout === `${value}\n`, `big/${i} to reach bob`, 60_000, 200)
+    }
+    assert.equal((await relay.ctl(['get', 'big/0'])).code, 4, 'the relay took none of it')
+    assert.equal((await bob.json<any[]>(['peers'])).some(p => p.id === carolId), false, 'bob never met carol')
+    const seen = (await bob.json<any[]>(['peers'])).find(p => p.id === aliceId)
+    assert.equal(seen?.connection, 'relayed', 'bob still reaches alice through the relay')
+    assert.equal(seen?.relay, relayId)
+    for (const [node, other] of [[bob, aliceId], [alice, bobId]] as const) {
+      assert.doesNotMatch(node.stderr, new RegExp(`"peer":"${other}"[^\\n]*"group member disconnected"`), `${node.name}'s connection never dropped`)
+    }
+  })
+})
+
+/**
+ * A member of an open group as a test makes one: a libp2p node that shows
+ * itself a member the way murmurd does (a sync hello naming the group) and
+ * subscribes to the group's topic (the relay hangs up on a member gossip
+ * never reaches). Each dials from an address of its own in 127.0.0.0/8:
+ * libp2p takes at most 5 new connections a second from one host.
+ */
+async function member (relayAddr: string, from: string): Promise<Libp2p> {
+  const node = await createLibp2p({
+    transports: [tcp({ dialOpts: { localAddress: from } as TCPSocketOptions })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign' }) }
+  })
+  node.services.pubsub.subscribe(topicFor('default'))
+  const stream = await node.dialProtocol(multiaddr(relayAddr), SYNC_PROTOCOL)
+  const lp = lpStream(stream)
+  await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group: 'default', name: `member-${from}`, now: Date.now(), vector: {} } }))
+  await lp.read() // the relay's hello: it took ours
+  stream.abort(new Error('shown to be a member'))
+  return node
+}
+
+describe('a relay\'s reservations', () => {
+  const cluster = new TestCluster()
+  const members: Libp2p[] = []
+  after(async () => {
+    await Promise.all(members.map(async node => { await node.stop() }))
+    await cluster.close()
+  })
+
+  it('are at most 128: more are refused, and the ones held still work', async () => {
+    const relay = await cluster.start('relay', { args: ['--relay'] })
+    const relayId = (await relay.status()).id
+    const relayAddr = `${(await relay.status()).addrs[0] as string}`
+    const ticket = await ticketOf(relay)
+    const alice = await cluster.start('alice', { args: ['--join', ticket] })
+    const bob = await cluster.start('bob', { args: ['--join', ticket] })
+    const aliceRelayed = await relayedAddr(alice, relayId, 30_000)
+    await relayedAddr(bob, relayId, 30_000)
+
+    for (let i = 0; i < 127; i++) members.push(await member(relayAddr, `127.0.100.${2 + i}`))
+    for (const node of members.slice(0, 126)) assert.equal(await reserve(node, relayAddr), HOP_OK)
+    assert.equal((await relay.status()).reach.relayServer.reservations, 128)
+    const late = members[126] as Libp2p
+    assert.equal(await reserve(late, relayAddr), HOP_RESERVATION_REFUSED, 'the 129th is refused')
+    assert.equal(await reserve(members[0] as Libp2p, relayAddr), HOP_OK, 'one held is renewed')
+    const connected = await bob.ctl(['connect', aliceRelayed])
+    assert.equal(connected.code, 0, `bob still reaches alice through the relay: ${connected.stderr}`)
+  })
+})
+
