@@ -19,7 +19,7 @@ import { KEY_FILE, loadOrCreateIdentity } from './identity.js'
 import { createLibp2pNode, type MurmurLibp2p } from './libp2p-node.js'
 import { Discovery } from './discovery.js'
 import { storeMembership } from './membership.js'
-import { MemberWatch } from './relay.js'
+import { MemberWatch, freeReservationsOnDisconnect } from './relay.js'
 import { stopEach } from './stop-each.js'
 import { WriteQueue } from './write-queue.js'
 import type { MurmurInit } from './init.js'
@@ -212,6 +212,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     libp2p.services.sync.left(event.detail)
     components.disconnected(event.detail)
   })
+  if (libp2p.services.relay != null) freeReservationsOnDisconnect(libp2p, libp2p.services.relay)
   // a member is pulled from as its connection opens (the sync topology's onConnect waits for identify, and
   // comes on a peer's first connection only: a member that reconnects while we still hold a stale connection
   // to it opens a second one, and must be pulled from as well)

@@ -9,7 +9,8 @@
  * that keeps a reservation on the group relays it is connected to, so it
  * advertises a relayed address (in `status`, identify and its tickets).
  */
-import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { ConnectionGater, Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
 
 /**
  * The relay server's bounds. Relayed connections carry the group's gossip
@@ -17,13 +18,30 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
  * defaults (2 min, 128 KiB) would cut a catch-up short (100,000 keys are
  * ~13 MB) and make libp2p refuse sync and gossip streams on them. What
  * bounds a relay instead: it serves members only, at most this many
- * reservations and hop streams, each reservation renewed within the hour.
+ * reservations and hop streams, each reservation renewed within the hour and
+ * freed once its member disconnects (`freeReservationsOnDisconnect`).
  */
 export const RELAY_SERVER_LIMITS = {
   reservations: { maxReservations: 128, applyDefaultLimit: false, reservationTtl: 60 * 60 * 1000 },
   maxInboundHopStreams: 64,
   maxOutboundHopStreams: 64,
   hopTimeout: 15_000
+}
+
+/**
+ * Frees a member's reservation as its last connection to the relay closes.
+ * libp2p keeps it for its hour, and a peer the relay is not connected to
+ * cannot be relayed to anyway (libp2p answers NO_RESERVATION), so slots held
+ * by members gone would only lock out members present: one that cycles
+ * identities could fill all 128. A member that comes back reserves again
+ * once identify shows it the relay (relay-client.ts).
+ */
+export function freeReservationsOnDisconnect (events: TypedEventTarget<Pick<Libp2pEvents, 'peer:disconnect'>>, relay: CircuitRelayService): void {
+  events.addEventListener('peer:disconnect', ({ detail: peer }) => {
+    // ended through its own timer, not deleted: that timer, left running, would later delete the
+    // reservation the member makes on its return (libp2p deletes by peer whatever fires)
+    relay.reservations.get(peer)?.signal.reset(0)
+  })
 }
 
 /** How long the relay waits for a new peer's sync handshake to show it a member before it refuses it. */

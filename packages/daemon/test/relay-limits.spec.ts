@@ -2,8 +2,8 @@
  * The relay's bounds as the README's Security section states them, on real
  * murmurd processes on 127.0.0.1 (mDNS and DHT off): a relayed connection
  * between members has no data limit (libp2p's public default is 128 KiB), and
- * a relay holds at most 128 reservations. That a stranger gets none is
- * relay.spec's.
+ * a relay holds at most 128 reservations, each freed as its member leaves.
+ * That a stranger gets none is relay.spec's.
  */
 import '../src/polyfill.js'
 import assert from 'node:assert/strict'
@@ -102,7 +102,7 @@ describe('a relay\'s reservations', () => {
     await cluster.close()
   })
 
-  it('are at most 128: more are refused, and the ones held still work', async () => {
+  it('are at most 128: more are refused, the ones held still work, and a member that leaves frees its slot', async () => {
     const relay = await cluster.start('relay', { args: ['--relay'] })
     const relayId = (await relay.status()).id
     const relayAddr = `${(await relay.status()).addrs[0] as string}`
@@ -120,6 +120,18 @@ describe('a relay\'s reservations', () => {
     assert.equal(await reserve(members[0] as Libp2p, relayAddr), HOP_OK, 'one held is renewed')
     const connected = await bob.ctl(['connect', aliceRelayed])
     assert.equal(connected.code, 0, `bob still reaches alice through the relay: ${connected.stderr}`)
+
+    // ten members leave: their slots are of no use to anyone (nobody can be relayed to a peer not connected)
+    await Promise.all(members.slice(1, 11).map(async node => { await node.stop() }))
+    await waitFor(async () => (await relay.status()).reach.relayServer.reservations === 118, 'the relay to free the slots of the members that left', 10_000)
+    assert.equal(await reserve(late, relayAddr), HOP_OK, 'a member refused at the cap gets a slot once others left')
+
+    // a member that leaves and comes back reserves again, and can be reached through the relay again
+    assert.equal(await alice.stop(), 0)
+    await waitFor(async () => (await relay.status()).reach.relayServer.reservations === 118, 'the relay to free alice\'s slot', 10_000)
+    await alice.start({ args: ['--join', ticket] })
+    await relayedAddr(alice, relayId, 30_000)
+    const again = await bob.ctl(['connect', aliceRelayed])
+    assert.equal(again.code, 0, `bob reaches alice through the relay again: ${again.stderr}`)
   })
 })
-
