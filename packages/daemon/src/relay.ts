@@ -18,8 +18,10 @@ import type { ConnectionGater, Libp2pEvents, PeerId, TypedEventTarget } from '@l
  * defaults (2 min, 128 KiB) would cut a catch-up short (100,000 keys are
  * ~13 MB) and make libp2p refuse sync and gossip streams on them. What
  * bounds a relay instead: it serves members only, at most this many
- * reservations and hop streams, each reservation renewed within the hour and
- * freed once its member disconnects (`freeReservationsOnDisconnect`).
+ * reservations, each renewed within the hour and freed once its member
+ * disconnects (`freeReservationsOnDisconnect`), and this many hop streams on
+ * each connection (libp2p counts them per connection; a relayed connection
+ * keeps the hop stream it was asked on for its life).
  */
 export const RELAY_SERVER_LIMITS = {
   reservations: { maxReservations: 128, applyDefaultLimit: false, reservationTtl: 60 * 60 * 1000 },

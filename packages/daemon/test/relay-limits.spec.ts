@@ -2,8 +2,9 @@
  * The relay's bounds as the README's Security section states them, on real
  * murmurd processes on 127.0.0.1 (mDNS and DHT off): a relayed connection
  * between members has no data limit (libp2p's public default is 128 KiB), and
- * a relay holds at most 128 reservations, each freed as its member leaves.
- * That a stranger gets none is relay.spec's.
+ * a relay holds at most 128 reservations, each freed as its member leaves,
+ * and 64 hop streams on each member's connection. That a stranger gets no
+ * reservation is relay.spec's.
  */
 import '../src/polyfill.js'
 import assert from 'node:assert/strict'
@@ -11,15 +12,17 @@ import { randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import type { Stream } from '@libp2p/interface'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SYNC_PROTOCOL, encodeFrame } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { topicFor } from '../src/gossip.js'
-import { HOP_OK, HOP_RESERVATION_REFUSED, relayedAddr, reserve, ticketOf } from './relaying.js'
+import { HOP_OK, HOP_RESERVATION_REFUSED, RESERVE, hopStatus, relayedAddr, reserve, ticketOf } from './relaying.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 /** The node's own address, not one through a relay. */
@@ -94,7 +97,7 @@ async function member (relayAddr: string, from: string): Promise<Libp2p> {
   return node
 }
 
-describe('a relay\'s reservations', () => {
+describe('a relay\'s bounds on members', () => {
   const cluster = new TestCluster()
   const members: Libp2p[] = []
   after(async () => {
@@ -102,7 +105,7 @@ describe('a relay\'s reservations', () => {
     await cluster.close()
   })
 
-  it('are at most 128: more are refused, the ones held still work, and a member that leaves frees its slot', async () => {
+  it('reservations are at most 128: more are refused, the ones held still work, and a member that leaves frees its slot', async () => {
     const relay = await cluster.start('relay', { args: ['--relay'] })
     const relayId = (await relay.status()).id
     const relayAddr = `${(await relay.status()).addrs[0] as string}`
@@ -133,5 +136,23 @@ describe('a relay\'s reservations', () => {
     await relayedAddr(alice, relayId, 30_000)
     const again = await bob.ctl(['connect', aliceRelayed])
     assert.equal(again.code, 0, `bob reaches alice through the relay again: ${again.stderr}`)
+  })
+
+  it('hop streams are at most 64 at once on each member\'s connection, not across the relay', async () => {
+    const relay = await cluster.start('relay2', { args: ['--relay'] })
+    const relayAddr = `${(await relay.status()).addrs[0] as string}`
+    const [carol, dave] = [await member(relayAddr, '127.0.101.2'), await member(relayAddr, '127.0.101.3')]
+    members.push(carol, dave)
+    // streams that send nothing yet: the relay holds each open, waiting for its request (up to 15 s)
+    const open = async (node: Libp2p): Promise<Stream> => await node.dialProtocol(multiaddr(relayAddr), RELAY_V2_HOP_CODEC, { maxOutboundStreams: 128 })
+    const held: Stream[] = []
+    for (let i = 0; i < 64; i++) held.push(await open(carol))
+    const over = lpStream(await open(carol).catch(err => { throw new Error(`the 65th stream could not even open: ${(err as Error).message}`) }))
+    await assert.rejects(async () => { await over.write(RESERVE); await over.read() }, 'carol\'s 65th is reset')
+    assert.equal(await reserve(dave, relayAddr), HOP_OK, 'dave, on a connection of his own, is served meanwhile')
+    const first = lpStream(held[0] as Stream)
+    await first.write(RESERVE)
+    assert.equal(hopStatus((await first.read()).subarray()), HOP_OK, 'one of carol\'s 64 is served')
+    for (const stream of held) stream.abort(new Error('done'))
   })
 })
