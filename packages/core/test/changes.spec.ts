@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { MemoryStore, SqliteStore, attestationKey, headOf, opDigest, type Op, type Store } from '../src/index.js'
-import { UNDO_VERSION_11, UNDO_VERSIONS_7_8, op, storeFactory, tempDir } from './helpers.js'
+import { UNDO_VERSION_11, UNDO_VERSION_6, op, storeFactory, tempDir } from './helpers.js'
 
 const dir = tempDir()
 const batchDir = tempDir()
@@ -241,7 +241,7 @@ describe('change cursors in the SQLite file', () => {
     assert.deepEqual(reopened.changeMarks(), { latest, floor }, 'and says so after a restart')
     reopened.close()
     const db = new Database(path)
-    db.exec(`${UNDO_VERSIONS_7_8} DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
+    db.exec(`${UNDO_VERSION_6} UPDATE meta SET value = 5 WHERE name = 'schema_version'`)
     db.close()
     const migrated = SqliteStore.open(path)
     assert.deepEqual(migrated.changeMarks(), { latest: 1, floor: 1 })

@@ -154,6 +154,15 @@ export const UNDO_VERSION_8 = UNDO_VERSION_9 + ' ' + ['kv_store', 'op_history', 
 export const UNDO_VERSIONS_7_8 = UNDO_VERSION_8 + ' DROP INDEX kv_store_expires;' +
   ['kv_store', 'op_history', 'snapshot_stage'].map(table => ` ALTER TABLE ${table} DROP COLUMN expires;`).join('')
 
+/** SQL that takes a current file back to version 5: nor `changes` or its cursors in `meta` (version 6). */
+export const UNDO_VERSION_6 = UNDO_VERSIONS_7_8 + " DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor');"
+
+/** SQL that takes a current file back to version 4: nor a `type` column (version 5). */
+export const UNDO_VERSION_5 = UNDO_VERSION_6 + ['kv_store', 'op_history', 'snapshot_stage'].map(table => ` ALTER TABLE ${table} DROP COLUMN type;`).join('')
+
+/** By version, the SQL that takes a current file back to it (the schema_version still to be set). */
+export const UNDO: Record<number, string> = { 4: UNDO_VERSION_5, 5: UNDO_VERSION_6, 6: UNDO_VERSIONS_7_8, 7: UNDO_VERSION_8, 8: UNDO_VERSION_9, 9: UNDO_VERSION_10, 10: UNDO_VERSION_11 }
+
 /** A file at `path` holding `ops`, then taken back to schema `version` by `undo`: one as an older murmur left it. */
 export function olderFile (path: string, ops: Op[], undo: string, version: number): void {
   const store = SqliteStore.open(path)

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { MemoryStore, OpCodecError, SCHEMA_VERSION, SqliteStore, decodeOps, encodeOps, opDigest, proofProblem, type Op } from '../src/index.js'
-import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, UNDO_VERSIONS_7_8 } from './helpers.js'
+import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, UNDO_VERSION_5 } from './helpers.js'
 import type { Replica } from '../src/index.js'
 
 const dir = tempDir()
@@ -85,8 +85,7 @@ describe('schema version 5 (value types)', () => {
     store.close()
     // the file as version 4 left it: no type columns
     const db = new Database(path)
-    db.exec(`${UNDO_VERSIONS_7_8} ALTER TABLE kv_store DROP COLUMN type; ALTER TABLE op_history DROP COLUMN type; ALTER TABLE snapshot_stage DROP COLUMN type;
-      DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor'); UPDATE meta SET value = 4 WHERE name = 'schema_version'`)
+    db.exec(`${UNDO_VERSION_5} UPDATE meta SET value = 4 WHERE name = 'schema_version'`)
     db.close()
     const reopened = SqliteStore.open(path)
     assert.deepEqual(plain(reopened.row('old')), plain(op('old', 'value')))
