@@ -138,7 +138,7 @@ export function mesh (nodes: Replica[], rounds = 3): void {
 export const UNDO_VERSION_11 = `CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   INSERT INTO changes (key, cursor) SELECT key, rowid FROM kv_store WHERE rowid > 0;
   UPDATE kv_store SET rowid = -rowid;
-  UPDATE kv_store SET rowid = (SELECT count(*) FROM kv_store k WHERE k.key <= kv_store.key);`
+  UPDATE kv_store SET rowid = n FROM (SELECT key AS k, row_number() OVER (ORDER BY key) AS n FROM kv_store) WHERE k = key;`
 
 /** SQL that takes a current file back to version 9: nor `snapshot_batch`. */
 export const UNDO_VERSION_10 = UNDO_VERSION_11 + ' DROP TABLE snapshot_batch;'

@@ -10,12 +10,13 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { mkdirSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, statSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import Database from 'better-sqlite3'
-import { Replica, SCHEMA_VERSION, SqliteStore, nothingSeen, proveOps, type Op } from '@murmur/core'
+import { Replica, SCHEMA_VERSION, SqliteStore, nothingSeen, opDigest, proveOps, type Op } from '@murmur/core'
 import { batchSigner, batchVerifier } from '../src/op-signing.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 import { startWatch, type WatchEvent } from './watch-client.js'
@@ -33,7 +34,7 @@ const TO_VERSION: Record<number, string> = {}
 TO_VERSION[10] = `CREATE TABLE changes (key TEXT PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL UNIQUE);
   INSERT INTO changes (key, cursor) SELECT key, rowid FROM kv_store WHERE rowid > 0;
   UPDATE kv_store SET rowid = -rowid;
-  UPDATE kv_store SET rowid = (SELECT count(*) FROM kv_store k WHERE k.key <= kv_store.key);`
+  UPDATE kv_store SET rowid = n FROM (SELECT key AS k, row_number() OVER (ORDER BY key) AS n FROM kv_store) WHERE k = key;`
 TO_VERSION[9] = `${TO_VERSION[10]} DROP TABLE snapshot_batch;`
 TO_VERSION[7] = `${TO_VERSION[9]} ${dropColumns('refresh', 'seen_wall', 'seen_logical', 'seen_origin')} DROP TABLE key_history; DROP TABLE key_history_floor;`
 TO_VERSION[4] = `${TO_VERSION[7]} DROP INDEX kv_store_expires; ${dropColumns('expires', 'type')} DROP TABLE changes; DELETE FROM meta WHERE name IN ('change_cursor', 'change_floor');`
@@ -164,6 +165,18 @@ function writersRows (node: TestNode, ops: Op[]): Record<string, unknown[]> {
   }
 }
 
+/** A digest of every user key's kv_store row, the columns a schema 4 file holds (rows too many for a readable diff). */
+function digestOfRows (path: string): string {
+  const db = new Database(path, { readonly: true })
+  try {
+    const hash = createHash('sha256')
+    for (const row of db.prepare('SELECT key, value, wall, logical, origin, seq, sig, digest FROM kv_store WHERE key >= char(1) ORDER BY key').raw().iterate()) hash.update(JSON.stringify(row))
+    return hash.digest('hex')
+  } finally {
+    db.close()
+  }
+}
+
 describe('upgrading murmurd over a data dir of schema 4, 7 and 10', () => {
   const cluster = new TestCluster()
   after(async () => { await cluster.close() })
@@ -213,4 +226,40 @@ describe('upgrading murmurd over a data dir of schema 4, 7 and 10', () => {
       assert.equal(await node.stop(), 0)
     })
   }
+
+  it('murmurd killed while it upgrades a large schema 4 file leaves it at schema 4, and the next start upgrades it', async () => {
+    const node = cluster.node('killed')
+    mkdirSync(node.dataDir, { mode: 0o700 })
+    const path = join(node.dataDir, 'murmur.db')
+    const key = await generateKeyPair('Ed25519')
+    const origin = peerIdFromPrivateKey(key).toString()
+    const at = Date.now() - 60_000
+    const ops: Op[] = Array.from({ length: 100_000 }, (_, i) => ({ key: `k/${String(i).padStart(6, '0')}`, value: Buffer.alloc(16, i % 251), wall: at + i, logical: 0, origin, seq: i + 1 }))
+    proveOps(ops, batchSigner(key, GROUP))
+    const store = SqliteStore.open(path, { durability: 'normal' })
+    store.transaction(() => { for (const op of ops) store.put(op, opDigest(op)) })
+    store.close()
+    olderFile(path, 4)
+    const before = digestOfRows(path)
+
+    // the last step rewrites every row's rowid: once its pages spill into the WAL, the one transaction is under way
+    const starting = node.start({ group: GROUP })
+    starting.catch(() => {})
+    await waitFor(() => (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 4 * 2 ** 20, 'the migration to write to the WAL', 60_000, 5)
+    await node.stop('SIGKILL')
+    await assert.rejects(starting)
+    const killed = new Database(path, { readonly: true })
+    try {
+      assert.equal(Number(killed.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get()), 4, 'nothing of the upgrade committed')
+      assert.equal(killed.prepare('SELECT count(*) FROM kv_store').pluck().get(), ops.length)
+    } finally {
+      killed.close()
+    }
+
+    await node.start({ group: GROUP })
+    assert.equal(digestOfRows(path), before, 'every row as it was')
+    assert.equal((await node.status()).keys, ops.length)
+    assert.equal((await node.ctl(['get', 'k/099999'])).stdout.length, 17)
+    assert.equal(await node.stop(), 0)
+  })
 })
