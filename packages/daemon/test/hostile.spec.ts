@@ -18,7 +18,8 @@ const FAST = ['--anti-entropy-interval', '300']
 const FAST_GC = [...FAST, '--tombstone-grace', '1000']
 const MAX = Number.MAX_SAFE_INTEGER
 
-const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
+// refused ops and gossip messages rejected whole (a message of forged ops is the latter)
+const rejected = async (node: TestNode): Promise<number> => { const { counters } = await node.status(); return counters.rejected + counters.rejectedMessages }
 const value = async (node: TestNode, key: string): Promise<string | number> => {
   const result = await node.ctl(['get', key])
   return result.code === 0 ? result.stdout.trim() : result.code ?? -1

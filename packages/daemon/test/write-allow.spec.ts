@@ -14,7 +14,8 @@ import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
 const FAST = ['--anti-entropy-interval', '300', '--anti-entropy-max-interval', '600']
 const done: Frame = { kind: 'control', message: { t: 'done' } }
-const rejected = async (node: TestNode): Promise<number> => (await node.status()).counters.rejected
+// refused ops and gossip messages rejected whole (a message of a stranger's ops is the latter)
+const rejected = async (node: TestNode): Promise<number> => { const { counters } = await node.status(); return counters.rejected + counters.rejectedMessages }
 const markOf = (op: Op): Mark => ({ seq: op.seq, wall: op.wall, logical: op.logical, acc: xorInto(EMPTY_ACC, digestOf(op)) })
 const base64 = (acc: Uint8Array): string => Buffer.from(acc).toString('base64')
 const addressOf = (attacker: Attacker): string => attacker.node.getMultiaddrs().map(String).find(a => a.includes('/ip4/127.0.0.1/')) as string
