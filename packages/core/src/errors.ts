@@ -54,3 +54,23 @@ export class DamagedDatabaseError extends Error {
     this.problem = problem
   }
 }
+
+/**
+ * Bringing an older file up to this murmur's schema failed (a full disk, a
+ * read error). The upgrade runs in one transaction, so the file is as the
+ * older murmur left it, and the next start tries again.
+ */
+export class UpgradeFailedError extends Error {
+  static override name = 'UpgradeFailedError'
+  override name = 'UpgradeFailedError'
+  readonly path: string
+  readonly from: number
+
+  constructor (path: string, from: number, to: number, options: ErrorOptions & { cause: unknown }) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause)
+    super(`upgrading ${path} from schema version ${from} to ${to} failed (${reason}); the file is unchanged (the upgrade is one transaction): ` +
+      'free disk space if it is full and start murmurd again, or restore a backup', options)
+    this.path = path
+    this.from = from
+  }
+}

@@ -14,7 +14,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { MemoryStore, SCHEMA_VERSION, SqliteStore, StoreVersionError, nothingSeen, proveOps, type Op, type Replica } from '../src/index.js'
+import { MemoryStore, SCHEMA_VERSION, SqliteStore, StoreVersionError, UpgradeFailedError, nothingSeen, proveOps, type Op, type Replica } from '../src/index.js'
 import { Clock, Keys, UNDO, bytes, pull, replicaFactory, rowsOf, tempDir } from './helpers.js'
 
 const dir = tempDir()
@@ -148,7 +148,8 @@ describe('an upgrade that fails, and a newer file', () => {
       CREATE TRIGGER fail_last_step BEFORE UPDATE ON kv_store BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;`)
     older.close()
     const asOld = tables(path)
-    assert.throws(() => SqliteStore.open(path), /the disk is full/)
+    assert.throws(() => SqliteStore.open(path), (err: Error) => err instanceof UpgradeFailedError && err.from === 4 &&
+      /from schema version 4 to \d+ failed \(the disk is full\); the file is unchanged/.test(err.message))
     assert.deepEqual(tables(path), asOld, 'every table as version 4 left it')
     assert.equal(meta(path).schema_version, 4)
     const fixed = new Database(path)

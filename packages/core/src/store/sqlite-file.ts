@@ -4,7 +4,7 @@
  */
 import { existsSync, rmSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError } from '../errors.js'
+import { DamagedDatabaseError, ForeignDatabaseError, StoreVersionError, UpgradeFailedError } from '../errors.js'
 import { mendRenumbered } from './change-entries.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.js'
 
@@ -57,14 +57,20 @@ function inspect (db: Database.Database, path: string): boolean | 'migrate' {
 }
 
 /** Brings an older file up to `SCHEMA_VERSION`, each step and the whole in one transaction (a crash leaves it as it was). */
-function migrate (db: Database.Database): void {
-  db.transaction(() => {
-    for (let version = Number(schemaVersion(db)); version < SCHEMA_VERSION; version++) {
-      const step = MIGRATIONS[version]
-      if (step === undefined) throw new Error(`bug: no migration from schema version ${version}`)
-      db.exec(step)
-    }
-  })()
+function migrate (db: Database.Database, path: string): void {
+  const from = Number(schemaVersion(db))
+  try {
+    db.transaction(() => {
+      for (let version = from; version < SCHEMA_VERSION; version++) {
+        const step = MIGRATIONS[version]
+        if (step === undefined) throw new Error(`bug: no migration from schema version ${version}`)
+        db.exec(step)
+      }
+    })()
+  } catch (err) {
+    // SQLite's own words ("database or disk is full") say neither that the file is intact nor what to do
+    throw new UpgradeFailedError(path, from, SCHEMA_VERSION, { cause: err })
+  }
 }
 
 /**
@@ -161,7 +167,7 @@ export function openDatabase (path: string, full: boolean, checkpoints: boolean)
       if (!checkpoints) db.pragma('wal_autocheckpoint = 0')
     }
     if (empty === true) db.exec(SCHEMA)
-    if (empty === 'migrate') migrate(db)
+    if (empty === 'migrate') migrate(db, path)
     if (empty !== true) mendRenumbered(db)
     return db
   } catch (err) {
