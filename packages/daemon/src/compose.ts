@@ -178,7 +178,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
   })
   const gossip = new GossipReplication(libp2p.services.pubsub, {
     group: init.group,
-    check: op => replica.check(op),
+    screen: ops => replica.screen(ops),
     maxValueBytes: init.maxValueBytes,
     log: log.child({ component: 'gossip' }),
     receive: (ops, via) => { replication.gossiped(ops, via) },

@@ -8,7 +8,7 @@
  * gossip window), so this only ever speeds things up; sync guarantees them.
  */
 import { TopicValidatorResult, type GossipSub, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
-import { chunkByBatch, decodeOps, encodeOps, type Op, type Refusal, type RefusalKind } from '@murmur/core'
+import { chunkByBatch, decodeOps, encodeOps, type Op, type RefusalKind, type Screened } from '@murmur/core'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { fragmentRpcs } from './gossip-fragment.js'
@@ -19,8 +19,8 @@ export interface GossipInit {
   group: string
   log: Logger
   maxValueBytes: number
-  /** Why an op must be refused (a bad signature, an origin off the allow-list…), or undefined. */
-  check(op: Op): Refusal | undefined
+  /** A message's ops sorted: those held here already apart, unchecked; the rest checked, up to the first refused (`Replica.screen`). */
+  screen(ops: Op[]): Screened
   /** Ops of an accepted message, and the peer it came through. */
   receive(ops: Op[], via: PeerId): void
   /** Payload bytes per message before encoding. @default 256 KiB */
@@ -43,7 +43,11 @@ export class GossipReplication {
   /**
    * A single writer at full speed sends a few thousand messages a second
    * (each group commit is one message); beyond this a peer's messages are
-   * ignored, not processed, and sync delivers what honest peers sent.
+   * ignored, not processed, and sync delivers what honest peers sent. Each
+   * op of a message that this node holds already costs one more: honest
+   * gossip brings new ops (a message that lost a race with a sync aside),
+   * and a member replaying old ones would otherwise have every op decoded
+   * and looked up, as many as its messages hold.
    */
   private readonly rate = new RateLimiter(5_000, 10_000)
   rejected = 0
@@ -106,12 +110,17 @@ export class GossipReplication {
       return this.reject((err as Error).message, 'malformed', peer)
     }
     if (ops.length === 0) return this.reject('empty batch', 'malformed', peer)
-    for (const op of ops) {
-      const refusal = this.init.check(op)
-      if (refusal != null) return this.reject(`op ${op.key}: ${refusal.reason}`, refusal.kind, peer)
+    const { fresh, known, refusal } = this.init.screen(ops)
+    if (refusal != null) return this.reject(`op ${refusal.op.key}: ${refusal.reason}`, refusal.kind, peer)
+    if (known === 0) {
+      this.decoded.set(message.data, ops)
+      return TopicValidatorResult.Accept
     }
-    this.decoded.set(message.data, ops)
-    return TopicValidatorResult.Accept
+    // ops held here were not checked: the message goes no further (a peer that holds none of them would
+    // check them, and might score this node for a forgery), and what is new in it is taken here
+    this.rate.charge(peer.toString(), known)
+    if (fresh.length > 0) this.arrive(fresh, peer)
+    return TopicValidatorResult.Ignore
   }
 
   private reject (reason: string, kind: 'malformed' | RefusalKind, from: PeerId): TopicValidatorResult {
@@ -129,10 +138,13 @@ export class GossipReplication {
    */
   private deliver ({ msg, propagationSource }: GossipsubMessage): void {
     if (msg.topic !== this.topic) return
-    const ops = this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes })
-    const from = this.arrived.get(propagationSource.toString())
+    this.arrive(this.decoded.get(msg.data) ?? decodeOps(msg.data, { maxValueBytes: this.init.maxValueBytes }), propagationSource)
+  }
+
+  private arrive (ops: Op[], via: PeerId): void {
+    const from = this.arrived.get(via.toString())
     if (from !== undefined) from.ops.push(...ops)
-    else this.arrived.set(propagationSource.toString(), { via: propagationSource, ops: [...ops] })
+    else this.arrived.set(via.toString(), { via, ops: [...ops] })
     this.handing ??= setImmediate(() => { this.handOn() })
   }
 

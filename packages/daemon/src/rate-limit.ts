@@ -49,10 +49,18 @@ export class RateLimiter {
     return true
   }
 
+  /** Takes `cost` more from `peer`'s bucket, into debt if need be (at most a burst's worth): it waits until it is paid. */
+  charge (peer: string, cost: number): void {
+    const bucket = this.buckets.get(peer) ?? this.overflow
+    bucket.tokens = Math.max(-this.burst, bucket.tokens - cost)
+  }
+
   private forgetFull (now: number): void {
     const refillMs = this.burst * 1000 / this.perSecond
-    for (const [peer, { at }] of this.buckets) {
-      if (now - at < refillMs) return
+    for (const [peer, bucket] of this.buckets) {
+      if (now - bucket.at < refillMs) return
+      // one in debt (`charge`) takes longer to be full again: kept until it is
+      if (bucket.tokens + (now - bucket.at) * this.perSecond / 1000 < this.burst) continue
       this.buckets.delete(peer)
     }
   }

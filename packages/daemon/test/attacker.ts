@@ -128,6 +128,19 @@ export class Attacker {
     await this.node.services.pubsub.publish(this.topic, encodeOps(ops))
   }
 
+  /**
+   * Publishes `ops`, then waits until what it queued for `peer` is on its way: gossipsub drops the stream
+   * to a peer whose write buffer overflows, so a flood published faster than the peer reads is mostly lost.
+   */
+  async publishPaced (ops: Op[], peer: string): Promise<void> {
+    await this.publish(ops)
+    // publish resolves in microtasks: the event loop must turn before the stream writes anything
+    await new Promise(resolve => setImmediate(resolve))
+    const streams = (this.node.services.pubsub as unknown as { streamsOutbound: Map<string, { rawStream: { writableNeedsDrain: boolean, onDrain: (options: { signal: AbortSignal }) => Promise<void> } }> }).streamsOutbound
+    const stream = streams.get(peer)?.rawStream
+    if (stream?.writableNeedsDrain === true) await stream.onDrain({ signal: AbortSignal.timeout(60_000) })
+  }
+
   /** Publishes `bytes` as they are on the group's topic: whatever they are, gossipsub carries them to the node's validator. */
   async publishRaw (bytes: Uint8Array): Promise<void> {
     await this.node.services.pubsub.publish(this.topic, bytes)

@@ -13,16 +13,17 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test'
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import pino from 'pino'
-import { GossipReplication } from '../src/gossip.js'
+import { encodeOps, type Op } from '@murmur/core'
+import { GossipReplication, type GossipInit } from '../src/gossip.js'
 import { RateLimiter } from '../src/rate-limit.js'
 
 type Validator = (peer: PeerId, message: Message) => TopicValidatorResult
 
 /** What gossipsub would hand murmur's validator: a stub that keeps the validator it is given. */
-function validatorOf (): { validate: Validator, gossip: GossipReplication } {
+function validatorOf (screen: GossipInit['screen'] = ops => ({ fresh: ops, known: 0 })): { validate: Validator, gossip: GossipReplication } {
   const topicValidators = new Map<string, Validator>()
   const pubsub = { topicValidators, addEventListener () {}, removeEventListener () {}, subscribe () {}, unsubscribe () {}, sendRpc: () => true }
-  const gossip = new GossipReplication(pubsub as unknown as GossipSub, { group: 'default', log: pino({ level: 'silent' }), maxValueBytes: 1024, check: () => undefined, receive: () => {} })
+  const gossip = new GossipReplication(pubsub as unknown as GossipSub, { group: 'default', log: pino({ level: 'silent' }), maxValueBytes: 1024, screen, receive: () => {} })
   gossip.start()
   return { validate: topicValidators.get(gossip.topic) as Validator, gossip }
 }
@@ -69,6 +70,25 @@ describe('a member that floods gossip', () => {
     for (let i = 0; i < 10_001; i++) send(validate, peer(`mallory-${i}`), 1)
     assert.deepEqual(send(validate, peer('mallory'), 10), { validated: 0, ignored: 10 }, 'mallory\'s bucket is still empty')
     assert.deepEqual(send(validate, peer('bob'), 8_000), { validated: 7_000, ignored: 1_000 }, 'bob\'s bucket holds what he left in it')
+    gossip.stop()
+  })
+
+  it('pays one more for each op the node holds already: a replay of 100 such ops a message has 100 messages screened at once, then 50 a second', () => {
+    let screened = 0
+    const { validate, gossip } = validatorOf(ops => {
+      screened++
+      return { fresh: [], known: ops.length }
+    })
+    const ops: Op[] = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: Buffer.from('x'), wall: 1, logical: 0, origin: 'mallory', seq: i + 1 }))
+    const replay: Message = { type: 'unsigned', topic: gossip.topic, data: encodeOps(ops) }
+    const verdicts = Array.from({ length: 500 }, () => validate(peer('mallory'), replay))
+    assert.ok(verdicts.every(v => v === TopicValidatorResult.Ignore), 'a message of ops held already goes no further')
+    // 10,000 at once: each message 1 and its 100 ops (the last one into debt)
+    assert.equal(screened, 100, 'messages screened of the burst')
+    assert.equal(gossip.rejected, 0, 'a replay is no refusal')
+    mock.timers.tick(1_000)
+    for (let i = 0; i < 500; i++) validate(peer('mallory'), replay)
+    assert.ok(screened <= 100 + 50, `screened a second later: ${screened - 100}`)
     gossip.stop()
   })
 })

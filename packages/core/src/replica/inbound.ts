@@ -1,11 +1,12 @@
 /**
  * Ops from peers, by gossip or sync: check → wait → apply in order → account.
  *
+ * - Known: an op at or below its origin's floor, or one held or waiting
+ *   already (same digest), changes nothing: replaying a genuine op, even one
+ *   whose delete has since been collected, brings nothing back. It is not
+ *   checked either (see `known.ts`).
  * - Check: a bad signature, an origin off the allow-list, or a malformed
  *   record is refused.
- * - Known: an op at or below its origin's floor, or one held already (same
- *   digest), changes nothing: replaying a genuine op, even one whose delete
- *   has since been collected, brings nothing back.
  * - Wait: every other op waits in the pending buffer until it is the next in
  *   its origin's sequence and its stamp is within the clock-skew bound.
  *   An op stamped before the op its origin wrote just before it is refused:
@@ -24,6 +25,7 @@ import { isReserved } from '../keys.js'
 import { digestOf, sameBytes } from '../marks.js'
 import { applyOps } from './apply.js'
 import type { Refusal } from './checker.js'
+import { isKnown, readsHeld } from './known.js'
 import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
 import type { Op, PastVersion, RowHead, Stamp, Version } from '../types.js'
 
@@ -70,7 +72,7 @@ export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext
   const arrived = new Arrivals(state)
   // an op at or below its origin's held seq is looked up: all in one read transaction, not one each
   // (outside one SQLite takes and drops its read lock per statement: a held op cost ~27 µs, now ~11)
-  if (ops.some(op => op.seq <= (state.origins.get(op.origin)?.held.seq ?? 0))) state.store.transaction(() => { classify(state, ops, context, out, arrived) })
+  if (readsHeld(state, ops)) state.store.transaction(() => { classify(state, ops, context, out, arrived) })
   else classify(state, ops, context, out, arrived)
   drain(state, arrived, out, context)
   // what could not apply yet waits, within the budget; what does not fit is fetched again later
@@ -82,15 +84,14 @@ export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext
 /** Sorts arrivals: refused, already held (duplicates), left for sync (deferred), or to apply (`arrived`). */
 function classify (state: ReplicaState, ops: Op[], context: ReceiveContext, out: Received, arrived: Arrivals): void {
   for (const op of ops) {
-    const refusal = state.checker.problem(op)
-    if (refusal != null) {
-      out.refused.push(refusal)
+    // one held or waiting already changes nothing, whatever its proof: not checked (see `known.ts`)
+    const digest = digestOf(op)
+    if (isKnown(state, op, digest)) {
+      out.duplicates++
       continue
     }
-    const origin = state.origins.get(op.origin)
-    const digest = digestOf(op)
-    if (origin !== undefined && op.seq <= origin.floor.seq) out.duplicates++
-    else if (origin !== undefined && op.seq <= origin.held.seq && state.store.digestsAt(op.origin, op.seq).some(d => sameBytes(d, digest))) out.duplicates++
+    const refusal = state.checker.problem(op)
+    if (refusal != null) out.refused.push(refusal)
     else if (context.via === 'gossip' && !mayTakeGossip(state, op)) {
       out.deferred++
       out.gap = true
@@ -138,7 +139,6 @@ class Arrivals {
     let seqs = this.fresh.get(op.origin)
     const versions = seqs?.get(op.seq)
     if (versions?.some(v => sameBytes(v.digest, digest)) === true) return false
-    if (this.state.pending.has(op.origin) && this.state.pending.at(op.origin, op.seq).some(waiting => sameBytes(digestOf(waiting), digest))) return false
     if (seqs === undefined) this.fresh.set(op.origin, (seqs = new Map()))
     if (versions === undefined) seqs.set(op.seq, [{ op, digest }])
     else versions.push({ op, digest })

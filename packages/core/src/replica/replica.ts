@@ -22,34 +22,13 @@ import { commit, emptyReceived, receive, release, type ReceiveContext, type Rece
 import { committed, proveOwn, signerAtCommit } from './signing.js'
 import { openState, saveRewrites, type ReplicaInit, type ReplicaState } from './state.js'
 import type { Refusal } from './checker.js'
+import { screen, type Screened } from './known.js'
 import { nothingSeen } from './conflicts.js'
+import { replicaStatus, type ReplicaStatus } from './status.js'
 import type { Change, ListOptions, Mark, Op, OriginState, PastVersion, RowHead, Seen, Stamp, StoreCounts, VersionVector } from '../types.js'
 
 export type { ReplicaInit } from './state.js'
-
-export interface ReplicaStatus {
-  /** Past versions held that lost to a write that had not seen them (see `conflicts.ts`). */
-  conflicts: number
-  /** Members counted for collection (this node included), and those evicted for silence. */
-  members: number
-  evicted: string[]
-  /** Origin → seq up to which every member holds its ops. */
-  floors: VersionVector
-  /** Why collection is held back, if it is. */
-  blocked?: string
-  /** Ops waiting for an earlier op of their origin or for the clock, and their bytes. */
-  waiting: number
-  waitingBytes: number
-  /**
-   * Of those, ops the clock will let through: stamped beyond the clock-skew bound, but no further than the
-   * longest hold. One stamped further waits only for an earlier op of its origin, and is refused once that comes.
-   */
-  held: number
-  /** Origins seen signing two different ops with one seq, and the first such seq. */
-  equivocators: Record<string, number>
-  /** The newest tombstone collected here. */
-  horizon: Stamp
-}
+export type { ReplicaStatus } from './status.js'
 
 /** A rewrite handed out whose row has not changed since is handed out again after this long. */
 export const REHAND_MS = 30_000
@@ -224,6 +203,11 @@ export class Replica {
     return this.state.checker.problem(op)
   }
 
+  /** A gossip message's ops: those held here already apart (unchecked: they change nothing), the rest checked (see `known.ts`). */
+  screen (ops: Op[]): Screened {
+    return screen(this.state, ops)
+  }
+
   /** The key's live value, or undefined: absent, deleted, or expired (see `expiry.ts`). */
   get (key: string, now = this.state.now()): Op | undefined {
     if (isReserved(key)) return undefined
@@ -274,19 +258,7 @@ export class Replica {
   }
 
   status (now = this.state.now()): ReplicaStatus {
-    const { active, evicted } = this.state.stability.members(now)
-    return {
-      conflicts: this.state.store.past.conflicts(),
-      members: active.length + 1,
-      evicted,
-      floors: Object.fromEntries([...this.state.origins].filter(([, known]) => known.floor.seq > 0).map(([origin, known]) => [origin, known.floor.seq])),
-      ...(this.state.blocked != null ? { blocked: this.state.blocked } : {}),
-      waiting: this.state.pending.size,
-      waitingBytes: this.state.pending.bytes,
-      held: this.state.pending.countWhere(op => op.wall > now + this.state.config.maxClockSkewMs && op.wall <= now + this.state.config.maxHoldMs),
-      equivocators: Object.fromEntries(this.state.equivocators),
-      horizon: { ...this.state.horizon }
-    }
+    return replicaStatus(this.state, now)
   }
 }
 
