@@ -8,16 +8,20 @@
  * the price of sending ~90 bytes.
  *
  * The digest is the op's own: the decoder puts each op's digest into its
- * proof's slot (see `proof.ts`), so an op whose content differs from the one
- * held (a second op on one seq, an altered value) is not known, and is checked.
+ * proof's slot (see `proof.ts`), and an op its proof does not cover is never
+ * known, so an op whose content differs from the one held (a second op on
+ * one seq, an altered value) is not known, and is checked.
  */
 import { digestOf, sameBytes } from '../marks.js'
+import { proofProblem } from '../proof.js'
 import type { Refusal } from './checker.js'
 import type { ReplicaState } from './state.js'
 import type { Op } from '../types.js'
 
 /** Whether `op` changes nothing here (see above). */
 export function isKnown (state: ReplicaState, op: Op, digest = digestOf(op)): boolean {
+  // the digest read from the proof is the op's own only if the proof covers it (the decoder makes sure; here, anyone)
+  if (op.proof != null && proofProblem(op) !== undefined) return false
   const origin = state.origins.get(op.origin)
   if (origin !== undefined && op.seq <= origin.floor.seq) return true
   if (origin !== undefined && op.seq <= origin.held.seq && state.store.digestsAt(op.origin, op.seq).some(d => sameBytes(d, digest))) return true
