@@ -47,6 +47,31 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(pull(bob, alice).applied, 0, 'nothing twice')
     })
 
+    it('reads the store in pages bounded in bytes, not only in ops: a paused puller holds a serve to a page of a few MiB', () => {
+      const alice = replica('alice')
+      for (let i = 0; i < 48; i++) {
+        clock.advance(1)
+        put(alice, `big:${i}`, String(i % 10).repeat(512 * 1024))
+      }
+      for (let i = 0; i < 600; i++) put(alice, `small:${i}`, 'v')
+      const opsOf = alice.state.store.opsOf.bind(alice.state.store)
+      const pages: number[] = []
+      alice.state.store.opsOf = (origin, after, limit) => {
+        const page = opsOf(origin, after, limit)
+        pages.push(page.reduce((sum, op) => sum + (op.value?.length ?? 0), 0))
+        return page
+      }
+      const bob = replica('bob')
+      const session = new PullSession(bob, { group: 'g', name: 'bob' })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      for (const frame of serve(alice, hello.message, { group: 'g', name: 'alice' })) session.take(wire(frame))
+      assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
+      const most = Math.max(...pages)
+      assert.ok(most <= 2 * 1024 * 1024, `a page held ${most} bytes of values`)
+      assert.ok(pages.length < 48, `${pages.length} pages: the small ops are read many at a time`)
+    })
+
     it('never takes a server\'s vector: a lie of 2^53 - 1 skips nothing and lifts no sequence', () => {
       const alice = replica('alice')
       const bob = replica('bob')

@@ -29,14 +29,16 @@
  *   (`durableSeq`), and its hello's vector names its own only that far: what
  *   it would not send, it does not claim.
  *
- * Frames are produced lazily (a generator), one page of the store at a time:
- * nothing is held across the network's backpressure but a cursor.
+ * Frames are produced lazily (a generator), one page of the store at a time
+ * (`PageSize`: a few MiB at most): across the network's backpressure this
+ * holds a cursor and that page.
  */
 import { decodeAttestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { attestationKey, RESERVED_PREFIX } from '../keys.js'
 import { seqOf } from '../marks.js'
 import { chunkByBatch } from './chunk.js'
+import { PageSize } from './page-size.js'
 import { summarize } from './hello.js'
 import type { Frame, Hello, OpsKind } from './messages.js'
 import type { Replica } from '../replica/replica.js'
@@ -49,6 +51,8 @@ export interface ServeInit {
   pageOps?: number
   /** Payload bytes per frame, before encoding. @default 1 MiB */
   frameBytes?: number
+  /** Payload bytes per page read from the store (`PageSize`), beside `pageOps`. @default 2 × frameBytes */
+  pageBytes?: number
 }
 
 /** Whether `vector` lacks ops this node has collected: its holder needs a snapshot. */
@@ -95,6 +99,13 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   }
   const pageOps = init.pageOps ?? 512
   const frameBytes = init.frameBytes ?? 1024 * 1024
+  const size = new PageSize(pageOps, init.pageBytes ?? 2 * frameBytes)
+  const read = (origin: string, after: number): { page: HeldOp[], full: boolean } => {
+    const limit = size.limit
+    const page = state.store.opsOf(origin, after, limit)
+    size.took(page)
+    return { page, full: page.length >= limit }
+  }
   const leaves = (op: Op): boolean => op.origin !== state.self || op.seq <= state.durable
   const frames = function * (kind: OpsKind, ops: Op[]): Generator<Frame> {
     for (const chunk of chunkByBatch(ops, frameBytes)) yield { kind, ops: chunk }
@@ -111,12 +122,12 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     const settled = state.settled
     for (const origin of [...state.origins.keys()].sort()) {
       for (let after = 0; after < (state.origins.get(origin)?.floor.seq ?? 0);) {
-        const page: HeldOp[] = state.store.opsOf(origin, after, pageOps)
+        const { page, full } = read(origin, after)
         if (state.settled !== settled) return
         const floor = state.origins.get(origin)?.floor.seq ?? 0
         yield * frames('import', page.filter(op => op.superseded !== true && op.seq <= floor && leaves(op)))
         const last = page.at(-1)
-        if (last === undefined || page.length < pageOps) break
+        if (last === undefined || !full) break
         after = last.seq
       }
     }
@@ -130,7 +141,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     // nothing above the puller's vector (usually so for most origins): no need to read the store
     if ((from.get(origin) ?? 0) >= (state.origins.get(origin)?.held.seq ?? 0)) continue
     for (let after = from.get(origin) ?? 0; ;) {
-      const page: HeldOp[] = state.store.opsOf(origin, after, pageOps)
+      const { page, full } = read(origin, after)
       const sent = page.filter(op => leaves(op) && !skip.some(([a, b]) => op.seq >= a && op.seq <= b))
       const witnesses: Op[] = []
       // winners of one batch share one proof object, so a frame carries its signature and digests once, not once per witness
@@ -146,7 +157,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
       yield * frames('witness', witnesses)
       yield * frames('ops', sent)
       const last = page.at(-1)
-      if (last === undefined || page.length < pageOps || !leaves(last)) break
+      if (last === undefined || !full || !leaves(last)) break
       after = last.seq
     }
   }
