@@ -11,6 +11,11 @@
  * one does; the muxer's window (`MAX_STREAM_WINDOW`) bounds what still
  * arrives meanwhile.
  *
+ * On the writing side, a frame is made only once the muxer has taken the
+ * last (`taken`), so a serve whose puller stops reading holds one frame, not
+ * every frame of the store, and fails once the puller takes nothing for
+ * `STALL_MS`.
+ *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
  * (seconds under load: pings time out, connections drop, puts and RPCs
@@ -33,6 +38,14 @@ export const MAX_STREAM_BUFFER = 16 * 1024 * 1024
 
 /** Options for every yamux stream of a murmur node (libp2p-node.ts). */
 export const STREAM_OPTIONS = { maxStreamWindowSize: MAX_STREAM_WINDOW, maxReadBufferLength: MAX_STREAM_BUFFER }
+
+/** A sync stream whose peer takes no byte for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
+export const STALL_MS = 20_000
+
+export class SyncStalledError extends Error {
+  static override name = 'SyncStalledError'
+  override name = 'SyncStalledError'
+}
 
 /** How long sync keeps the event loop before letting it turn. */
 const TURN_MS = 20
@@ -69,9 +82,45 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
     },
     async write (frame, options) {
       await lp.write(frame, options)
+      await taken(stream, options)
       await letLoopTurn()
     }
   }
+}
+
+/**
+ * Waits until the muxer has taken all `stream` holds to send, so a sender
+ * makes a frame only once its peer has room for it (what `lp.write` waits for
+ * is the connection's drain, which comes to every stream of the connection,
+ * and a peer that stops reading would have every frame of a serve queued
+ * here). A peer that takes no byte for `STALL_MS` fails the write.
+ */
+async function taken (stream: Stream, options: AbortOptions): Promise<void> {
+  let waiting = stream.writeBufferLength
+  while (waiting > 0) {
+    const stalled = AbortSignal.timeout(STALL_MS)
+    const signal = options.signal == null ? stalled : AbortSignal.any([options.signal, stalled])
+    await idle(stream, signal)
+    options.signal?.throwIfAborted()
+    if (stream.writeBufferLength >= waiting) throw new SyncStalledError(`the peer took nothing of this sync stream for ${STALL_MS / 1000} s`)
+    waiting = stream.writeBufferLength
+  }
+}
+
+/** Resolves once `stream` has nothing left to send, it closes, or `signal` aborts. */
+async function idle (stream: Stream, signal: AbortSignal): Promise<void> {
+  if (stream.writeBufferLength === 0 || stream.status !== 'open' || signal.aborted) return
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      stream.removeEventListener('idle', done)
+      stream.removeEventListener('close', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    stream.addEventListener('idle', done)
+    stream.addEventListener('close', done)
+    signal.addEventListener('abort', done)
+  })
 }
 
 /** Bytes of the unsigned varint that prefixes a frame of `length` bytes. */
