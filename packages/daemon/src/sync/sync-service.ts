@@ -18,6 +18,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 import { framed } from './framed.js'
 import { PeerStates } from './peer-states.js'
+import { MAX_SERVES, ServeSlots } from './serve-slots.js'
 
 /** What this node knows of one peer's replication state. */
 export interface PeerSyncState {
@@ -81,6 +82,7 @@ export class SyncService implements Startable {
   private readonly opened = new Set<string>()
   private readonly states = new PeerStates(() => new Set(this.components.connectionManager.getConnections().map(c => c.remotePeer.toString())))
   private readonly shutdown = new AbortController()
+  private readonly serves = new ServeSlots()
   private topologyId?: string
 
   constructor (components: SyncComponents, init: SyncInit) {
@@ -246,10 +248,16 @@ export class SyncService implements Startable {
     } else {
       this.init.onStranger?.(connection.remotePeer)
     }
-    for (const out of serve(this.init.replica, hello, { group: this.init.group, name: this.init.name, pageOps: this.init.pageOps, frameBytes: this.init.frameBytes })) {
-      await lp.write(encodeFrame(out), { signal })
+    const slot = this.serves.take(() => { stream.abort(new Error(`serve ended for a newer one: this node serves at most ${MAX_SERVES} pulls at once, and this puller took a frame longest ago`)) })
+    try {
+      for (const out of serve(this.init.replica, hello, { group: this.init.group, name: this.init.name, pageOps: this.init.pageOps, frameBytes: this.init.frameBytes })) {
+        await lp.write(encodeFrame(out), { signal })
+        slot.progressed()
+      }
+      await stream.close({ signal })
+    } finally {
+      slot.release()
     }
-    await stream.close({ signal })
   }
 
   /** A signal for one sync: aborted on stop or after the timeout. Each pending read or write of a long sync listens on it. */
