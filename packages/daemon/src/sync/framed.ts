@@ -14,7 +14,7 @@
  * On the writing side, a frame is made only once the muxer has taken the
  * last (`taken`), so a serve whose puller stops reading holds one frame, not
  * every frame of the store, and fails once the puller takes nothing for
- * `STALL_MS`.
+ * `STALL_MS`. A read fails likewise once nothing has arrived for `STALL_MS`.
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
@@ -39,7 +39,7 @@ export const MAX_STREAM_BUFFER = 16 * 1024 * 1024
 /** Options for every yamux stream of a murmur node (libp2p-node.ts). */
 export const STREAM_OPTIONS = { maxStreamWindowSize: MAX_STREAM_WINDOW, maxReadBufferLength: MAX_STREAM_BUFFER }
 
-/** A sync stream whose peer takes no byte for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
+/** A sync stream whose peer takes no byte, or sends none while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
 export const STALL_MS = 20_000
 
 export class SyncStalledError extends Error {
@@ -61,7 +61,9 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
   const low = maxFrameBytes + 16
   const high = 2 * low
   let unread = 0
+  let arrived = performance.now()
   stream.addEventListener('message', evt => {
+    arrived = performance.now()
     unread += evt.data.byteLength
     if (unread > high && stream.readStatus === 'readable') stream.pause()
   })
@@ -75,7 +77,7 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
   return {
     async read (options) {
       await letLoopTurn()
-      const frame = await lp.read(options)
+      const frame = await untilStalled(() => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }))
       unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
       if (unread < low && stream.readStatus === 'paused') stream.resume()
       return frame.subarray()
@@ -104,6 +106,27 @@ async function taken (stream: Stream, options: AbortOptions): Promise<void> {
     options.signal?.throwIfAborted()
     if (stream.writeBufferLength >= waiting) throw new SyncStalledError(`the peer took nothing of this sync stream for ${STALL_MS / 1000} s`)
     waiting = stream.writeBufferLength
+  }
+}
+
+/**
+ * `read(signal)`, whose `signal` aborts once no byte has arrived (`arrived()`,
+ * the last time one did) for `STALL_MS` since the read began.
+ */
+async function untilStalled<T> (arrived: () => number, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const began = performance.now()
+  const stalled = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const check = (): void => {
+    const quiet = performance.now() - Math.max(began, arrived())
+    if (quiet >= STALL_MS) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${STALL_MS / 1000} s`))
+    else timer = setTimeout(check, STALL_MS - quiet)
+  }
+  timer = setTimeout(check, STALL_MS)
+  try {
+    return await read(stalled.signal)
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -68,9 +68,6 @@ export interface SyncComponents {
   connectionManager: ConnectionManager
 }
 
-/** A sync stream with no traffic for this long is aborted. */
-const STREAM_IDLE_MS = 20_000
-
 export class SyncService implements Startable {
   private readonly components: SyncComponents
   private readonly init: SyncInit
@@ -191,8 +188,7 @@ export class SyncService implements Startable {
   private async pullOnce (peer: PeerId, ending: AbortSignal): Promise<PullResult> {
     const signal = AbortSignal.any([this.deadline(), ending])
     const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-    // a peer that stops answering (a partition, a dead connection) must not hold up later pulls
-    stream.inactivityTimeout = STREAM_IDLE_MS
+    // a peer that stops answering (a partition, a dead connection) fails the pull after framed's STALL_MS, not the deadline
     const lp = framed(stream, this.maxFrameBytes)
     const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL })
     try {
@@ -233,7 +229,6 @@ export class SyncService implements Startable {
 
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
-    stream.inactivityTimeout = STREAM_IDLE_MS
     const lp = framed(stream, this.maxFrameBytes)
     const frame = decodeFrame(await lp.read({ signal }), { maxValueBytes: this.init.maxValueBytes })
     if (frame.kind !== 'control' || frame.message.t !== 'hello') throw new SyncProtocolError('expected hello')
