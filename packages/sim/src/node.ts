@@ -160,7 +160,7 @@ export class SimNode implements Puller {
   serve (hello: Frame, puller: string): Iterator<Frame> {
     if (hello.kind !== 'control' || hello.message.t !== 'hello') return [][Symbol.iterator]()
     if (hello.message.group === GROUP) this.antiEntropy.claimed(claimOf(hello.message), puller)
-    return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES })
+    return serve(this.replica, hello.message, { group: GROUP, name: this.id, pageOps: 64, frameBytes: FRAME_BYTES, pageBytes: Infinity }) // pages by count alone, as when the regression seeds were found (they miss their holes otherwise)
   }
 
   frameDelay (): number { return 0 }

@@ -2,15 +2,16 @@
  * How many ops a serve reads from the store at a time. A page stays in
  * memory while its frames wait for the puller, so it is bounded in bytes as
  * well as in ops: 512 ops of 512 KiB values were 256 MiB held by one serve
- * (and by each of a member's paused pulls). The first page is a few ops;
- * each next one as many as fit `pageBytes` at the last page's bytes an op.
+ * (and by each of a member's paused pulls). The first page is as many ops
+ * as fit `pageBytes` were each the largest a value may be (1 op for the
+ * default 2 MiB); each next one as many as fit at the last page's bytes an op.
  * A page still ends on a whole signed batch (the store's `completePage`).
  */
 import { payloadSize } from './chunk.js'
 import type { Op } from '../types.js'
 
-/** Ops in a serve's first page, before their size is known. */
-export const FIRST_PAGE_OPS = 4
+/** The largest op a page is reckoned for before any is read: a value of 1 MiB (the codec's default bound), with room for its key and proof. */
+const LARGEST_OP_BYTES = 1024 * 1024 + 64 * 1024
 
 export class PageSize {
   /** Ops to ask the store for next. */
@@ -21,7 +22,8 @@ export class PageSize {
   constructor (pageOps: number, pageBytes: number) {
     this.pageOps = pageOps
     this.pageBytes = pageBytes
-    this.limit = Math.min(pageOps, FIRST_PAGE_OPS)
+    // as many of the largest ops as fit; a serve with no byte bound (the simulator's) pages as it did before
+    this.limit = Math.max(1, Math.min(pageOps, Math.floor(pageBytes / LARGEST_OP_BYTES)))
   }
 
   /** `page` was read with `limit`: the next limit fits `pageBytes` at its bytes an op. */
