@@ -102,9 +102,9 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   const size = new PageSize(pageOps, init.pageBytes ?? 2 * frameBytes)
   const read = (origin: string, after: number): { page: HeldOp[], full: boolean } => {
     const limit = size.limit
-    const page = state.store.opsOf(origin, after, limit)
-    size.took(page)
-    return { page, full: page.length >= limit }
+    const read = state.store.opsOf(origin, after, limit)
+    const page = size.keep(read)
+    return { page, full: page.length < read.length || read.length >= limit }
   }
   const leaves = (op: Op): boolean => op.origin !== state.self || op.seq <= state.durable
   const frames = function * (kind: OpsKind, ops: Op[]): Generator<Frame> {
