@@ -68,7 +68,9 @@ describe('a member that opens pulls and takes nothing', () => {
     const started = Date.now()
     await waitFor(() => { most = Math.max(most, rssBytes(pid)); return Date.now() - started > 12_000 }, 'twelve seconds of paused pulls', 20_000, 200)
     console.log(`# ${streams.length} paused pulls of ${mib(VALUES * VALUE_BYTES)} MiB: alice's RSS ${mib(before)} → at most ${mib(most)} MiB`)
-    assert.ok(most - before < 160 * 2 ** 20, `alice's RSS grew ${mib(most - before)} MiB`)
+    // 64 serves of a ~2 MiB page and up to a 1 MiB frame each, and V8's slack: +110-175 MiB measured (a CI run reached 172);
+    // without the frame wait +540 MiB, without any of it +1.9 GB
+    assert.ok(most - before < 320 * 2 ** 20, `alice's RSS grew ${mib(most - before)} MiB`)
     await waitFor(() => streams.every(stream => stream.status !== 'open'), 'alice to end every stalled serve', 60_000, 200)
     console.log(`# every serve ended ${((Date.now() - started) / 1000).toFixed(0)} s after the pulls paused`)
     assert.equal((await alice.ctl(['get', 'big:0'])).code, 0, 'and she still answers')
