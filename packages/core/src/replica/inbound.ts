@@ -76,7 +76,7 @@ export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext
   else classify(state, ops, context, out, arrived)
   drain(state, arrived, out, context)
   // what could not apply yet waits, within the budget; what does not fit is fetched again later
-  arrived.park()
+  arrived.park(context.witnesses)
   out.waiting = state.pending.size
   return out
 }
@@ -173,10 +173,10 @@ class Arrivals {
     else seqs?.delete(op.seq)
   }
 
-  /** Leaves the fresh ops that did not apply waiting. */
-  park (): void {
+  /** Leaves the fresh ops that did not apply waiting, each with the witnesses of its key that came with it. */
+  park (witnesses?: ReadonlyMap<string, Witness[]>): void {
     for (const seqs of this.fresh.values()) {
-      for (const versions of seqs.values()) for (const { op, digest } of versions) this.state.pending.add(op, digest)
+      for (const versions of seqs.values()) for (const { op, digest } of versions) this.state.pending.add(op, digest, witnesses?.get(op.key))
     }
   }
 }
@@ -184,7 +184,17 @@ class Arrivals {
 function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: ReceiveContext): void {
   const now = state.now()
   const ready: Op[] = []
+  // an op that waited is measured against the witnesses that came with it, as much as those of this receive: it may
+  // apply on a later sync's ops, or on gossip, which bring none of its key (seed 45698: a value took a key whose
+  // delete this node lacked, the witness that said so gone with the sync that brought it)
+  let witnesses = context.witnesses
   const take = (op: Op): void => {
+    const carried = state.pending.witnessesOf(op)
+    if (carried !== undefined) {
+      const merged: Map<string, Witness[]> = witnesses === context.witnesses ? new Map(context.witnesses) : witnesses as Map<string, Witness[]>
+      merged.set(op.key, [...(merged.get(op.key) ?? []), ...carried])
+      witnesses = merged
+    }
     arrived.remove(op)
     ready.push(op)
   }
@@ -215,7 +225,7 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
       previous = acceptable.reduce((low, op) => compareStamps(op, low) < 0 ? op : low)
     }
   }
-  if (ready.length > 0) commit(state, ready, context.witnesses, out)
+  if (ready.length > 0) commit(state, ready, witnesses, out)
   for (const origin of arrived.origins) {
     // ops wait past a missing one (not merely for the clock): only a sync can bring it
     if (arrived.has(origin) && arrived.at(origin, (state.origins.get(origin)?.held.seq ?? 0) + 1).length === 0) out.gap = true

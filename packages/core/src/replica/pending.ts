@@ -9,10 +9,15 @@
  * are the last to become applicable, and one origin flooding the buffer
  * cannot push out everyone else's.
  */
-import { sameBytes } from '../marks.js'
+import { digestOf, sameBytes } from '../marks.js'
 import type { Op } from '../types.js'
+import type { Witness } from './inbound.js'
 
-interface Waiting { op: Op, digest: Uint8Array, bytes: number }
+/** `witnesses`: those of its key that came with it by sync, which it is measured against when it applies (seed 45698). */
+interface Waiting { op: Op, digest: Uint8Array, bytes: number, witnesses?: readonly Witness[] }
+
+/** What a witness kept with a waiting op costs the budget: its stamp, origin, seq and signature. */
+const WITNESS_BYTES = 160
 
 /** What an op costs the budget: its key and value, plus the op and proof around them. */
 export function sizeOf (op: Op): number {
@@ -37,9 +42,9 @@ export class PendingOps {
     return this.count
   }
 
-  /** Adds `op`; false when it is already here or the budget cannot fit it (it was not taken). */
-  add (op: Op, digest: Uint8Array): boolean {
-    const bytes = sizeOf(op)
+  /** Adds `op`, with the witnesses of its key that came with it; false when it is already here or the budget cannot fit it (it was not taken). */
+  add (op: Op, digest: Uint8Array, witnesses?: readonly Witness[]): boolean {
+    const bytes = sizeOf(op) + (witnesses?.length ?? 0) * WITNESS_BYTES
     if (bytes > this.budget) return false
     const entry = this.entryOf(op.origin)
     const versions = entry.seqs.get(op.seq) ?? []
@@ -47,7 +52,7 @@ export class PendingOps {
     while (this.total + bytes > this.budget) {
       if (!this.evictFor(op)) return false
     }
-    versions.push({ op, digest, bytes })
+    versions.push({ op, digest, bytes, ...(witnesses !== undefined && witnesses.length > 0 ? { witnesses } : {}) })
     entry.seqs.set(op.seq, versions)
     entry.bytes += bytes
     this.total += bytes
@@ -58,6 +63,15 @@ export class PendingOps {
   /** Every version waiting at `(origin, seq)`. */
   at (origin: string, seq: number): Op[] {
     return this.byOrigin.get(origin)?.seqs.get(seq)?.map(w => w.op) ?? []
+  }
+
+  /** The witnesses that came with the version of `op` (by digest) waiting here. */
+  witnessesOf (op: Op): readonly Witness[] | undefined {
+    const versions = this.byOrigin.get(op.origin)?.seqs.get(op.seq)
+    // most ops that apply never waited, or came with none: no digest to compute
+    if (versions === undefined || !versions.some(w => w.witnesses !== undefined)) return undefined
+    const digest = digestOf(op)
+    return versions.find(w => sameBytes(w.digest, digest))?.witnesses
   }
 
   /** Removes one version (by digest) or, without a digest, every version at `(origin, seq)`. */

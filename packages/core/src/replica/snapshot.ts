@@ -242,6 +242,12 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
         again(end, state, { key: row.key, value: row.value, ...typeOf(row), ...expiryOf(row) }, row)
       }
     }
+    // the prefixes it jumped may have held tombstones the server collected: this node now lacks them as if it had
+    // collected them itself, so its horizon rises to the server's (no further than the newest floor it jumped to, which
+    // the attestations vouch for), and a later sync sends witnesses with the older values they beat (seed 45698)
+    let jumped: Stamp | undefined
+    for (const { floor } of moved.values()) if (jumped === undefined || compareStamps(floor, jumped) > 0) jumped = floor
+    if (jumped !== undefined) raiseHorizon(state, compareStamps(horizon, jumped) < 0 ? horizon : jumped)
     if (newest !== undefined) state.hlc.update(newest)
     if (end.reissue.length > 0) saveRewrites(state)
     state.store.clearStaged()
