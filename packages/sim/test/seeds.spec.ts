@@ -39,6 +39,11 @@ describe('simulation: random seeds', () => {
     console.log(`# ${SEEDS} seeds in ${Date.now() - started} ms: ${JSON.stringify(totals)}`)
   })
 
+  it('seed 45698: a node that jumped past a collected delete by snapshot takes no older value of its key later', () => {
+    // its horizon stayed at 0, so servers sent no witness, and a witness that came with an op that waited was gone when it applied
+    passes(run(scenario(45698)))
+  })
+
   it('links each node to the few it dials and those that dial it (--peer-links), in one graph (the honest nodes without the hostile one too), and still converges', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `n${i}`)
     for (let seed = 1; seed <= 200; seed++) {
