@@ -181,8 +181,17 @@ describe('a hostile member replays a genuine op after its delete was collected (
     await waitFor(async () => await value(bob, 'attacker:fresh') === 'x', 'the replayed message to reach bob')
     // by sync
     attacker.answer = (_puller, hello) => [attacker.hello(hello), { kind: 'ops', ops: [secret] }, done]
-    const pulls = attacker.pulls.length
-    await waitFor(() => attacker.pulls.length >= pulls + 2, 'alice to pull from the attacker again')
+    // a new connection makes alice pull from the attacker at once (anti-entropy, drawing among two members with its
+    // wait backed off, once pulled from the attacker fewer than twice in 15 s on a loaded machine)
+    await attacker.hangUp(await alice.addr())
+    // every pull that ends from here on ran on the new connection, and was served the replay
+    const asked = Date.now()
+    await attacker.dial(await alice.addr())
+    const pulled = async (): Promise<boolean> => {
+      const at = (await alice.status()).peerSync.find((p: { id: string, lastSync?: string }) => p.id === attacker.id)?.lastSync
+      return at !== undefined && Date.parse(at) >= asked
+    }
+    await waitFor(pulled, 'alice to finish a pull from the attacker on its new connection', 30_000)
     for (const node of [alice, bob]) assert.equal(await value(node, 'secret'), 4, `secret stays deleted on ${node.name}`)
   })
 })
