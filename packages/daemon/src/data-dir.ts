@@ -2,18 +2,26 @@
  * The data dir: created 0700 (it holds the identity key, the database and the
  * socket), and locked so that two daemons never share one replica.
  *
- * The lock is a pid file, linked into place whole (see `create`), which the
- * daemon keeps open while it runs. Node has no flock(), so a lock left by a crashed daemon is
- * recognised by its pid no longer running, or (where /proc shows it) by the
- * process now under that pid holding neither the lock nor the database open:
- * after a reboot, or a crash long ago, another program may have the pid.
+ * The lock is a kernel lock on `murmurd.lock` (see `lockFile`), which the
+ * daemon holds while it runs and the kernel drops when it ends, crashed or
+ * not: whether a lock is stale is never guessed. The pid file beside it,
+ * written once the lock is held, says which process has it, and keeps a
+ * murmurd of a version from before the kernel lock (which knows the pid file
+ * only) off the data dir; such a daemon's own pid file is judged as it did:
+ * left by a crash once its pid is gone, or (where /proc shows it) once the
+ * process now under that pid holds neither it nor the database open, as after
+ * a reboot, when another program may have the pid.
  */
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { lockFile, type FileLock } from '@murmur/core'
 import { DataDirError, DataDirLockedError } from './errors.js'
 
 export const LOCK_FILE = 'murmurd.pid'
+const KERNEL_LOCK_FILE = 'murmurd.lock'
+/** How long a lock that no pid file explains may stay taken before this daemon gives up on it. */
+const LOCK_WAIT_MS = 5_000
 
 export function prepareDataDir (dataDir: string): string {
   const dir = resolve(dataDir)
@@ -31,10 +39,9 @@ export interface DataDirLock {
 }
 
 /**
- * Lock files this process holds. The pid in the file cannot tell a lock of a
- * running node in this process (two embedded nodes on one data dir would
- * sign different ops with one sequence number) from one left by a crashed
- * daemon that had this pid (in a container, often pid 1).
+ * Pid files this process holds. A second node in this process would find the
+ * kernel lock taken too, but this says which it is: two embedded nodes on one
+ * data dir, not another murmurd.
  */
 const locks = new Map<string, number>()
 
@@ -43,57 +50,69 @@ export function lockDataDir (dataDir: string): DataDirLock {
   const dir = realpathSync(dataDir)
   const path = join(dir, LOCK_FILE)
   if (locks.has(path)) throw new DataDirLockedError(`data dir ${dir} is in use by another murmur node in this process; stop it first or choose another data dir`)
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const held = create(path)
-    if (held !== undefined) {
-      locks.set(path, held)
-      return { release: () => { releaseIfOurs(path, held) } }
-    }
-    const found = inspect(path)
-    if (found === undefined) continue // taken away as we looked: try again
-    if (found.pid !== undefined && found.pid !== process.pid && holds(found.pid, [found, ...identities(join(dir, 'murmur.db'))])) {
-      throw new DataDirLockedError(`data dir ${dir} is in use by another murmurd (pid ${found.pid}); stop it first or choose another --data-dir`)
-    }
-    removeStale(path, found)
+  const lock = lockKernel(dir, path)
+  if (lock === undefined) throw inUse(dir, holder(dir, path) ?? 'starting')
+  let held: number
+  try {
+    const older = holder(dir, path)
+    if (older !== undefined) throw inUse(dir, older)
+    held = writePid(path)
+  } catch (err) {
+    lock.release()
+    throw err
   }
-  throw new DataDirLockedError(`could not lock data dir ${dir}: another murmurd is starting on it`)
+  locks.set(path, held)
+  return { release: () => { release(path, held, lock) } }
+}
+
+/**
+ * The kernel lock, or undefined once it is plainly another murmurd's: the pid
+ * file names a running daemon, or none came in `LOCK_WAIT_MS`. Found taken
+ * with no daemon named, it may only be in the middle of being taken by a
+ * daemon starting now, which can fail as this one did (see `lockFile`): tried
+ * again, with a wait that lets one of them through.
+ */
+function lockKernel (dir: string, path: string): FileLock | undefined {
+  const deadline = Date.now() + LOCK_WAIT_MS
+  let lock = lockFile(join(dir, KERNEL_LOCK_FILE), 0)
+  while (lock === undefined && holder(dir, path) === undefined && Date.now() < deadline) lock = lockFile(join(dir, KERNEL_LOCK_FILE), 200)
+  return lock
+}
+
+function inUse (dir: string, pid: number | 'starting'): DataDirLockedError {
+  if (pid === 'starting') return new DataDirLockedError(`could not lock data dir ${dir}: another murmurd is starting on it`)
+  return new DataDirLockedError(`data dir ${dir} is in use by another murmurd (pid ${pid}); stop it first or choose another --data-dir`)
 }
 
 interface FileId { dev: number, ino: number }
 
+/** The pid of the running daemon the pid file names, if one does. */
+function holder (dir: string, path: string): number | undefined {
+  const found = inspect(path)
+  if (found?.pid === undefined || found.pid === process.pid) return undefined
+  return holds(found.pid, [found, ...identities(join(dir, 'murmur.db'))]) ? found.pid : undefined
+}
+
 /**
- * Makes the lock file, whole and already held open, in one step: written
- * aside, then linked into place (which fails if a lock is there). A lock made
- * by O_EXCL and written after was briefly empty, or not yet held, and a
- * daemon starting at that moment took it for a stale one and replaced it.
+ * Puts this process's pid file in place, whole (written aside, then renamed
+ * over whatever a crash left), and held open while the daemon runs: what a
+ * murmurd of an older version takes for the sign that the pid is still ours.
  */
-function create (path: string): number | undefined {
+function writePid (path: string): number {
   const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`
   writeFileSync(aside, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-  // held open while this daemon runs: the sign that the pid in it is still ours
   const held = openSync(aside, 'r')
   try {
-    linkSync(aside, path)
+    renameSync(aside, path)
     return held
   } catch (err) {
     closeSync(held)
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') return undefined
-    if (code !== 'EPERM' && code !== 'ENOTSUP') throw err
-    // a file system without hard links: created in place, as before (open to the race above)
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined
-      throw err
-    }
-    return openSync(path, 'r')
-  } finally {
     rmSync(aside, { force: true })
+    throw err
   }
 }
 
-/** The lock there now, its pid read from the same file (undefined: none). */
+/** The pid file there now, its pid read from the same file (undefined: none). */
 function inspect (path: string): FileId & { pid?: number } | undefined {
   let fd: number
   try {
@@ -111,33 +130,15 @@ function inspect (path: string): FileId & { pid?: number } | undefined {
   }
 }
 
-/**
- * Removes the lock `stale` judged stale, unless another daemon took it over
- * meanwhile: moved aside first, which only one of several daemons that judged
- * it stale at once can do, and put back if what was moved is not that file.
- */
-function removeStale (path: string, stale: FileId): void {
-  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`
-  try {
-    renameSync(path, aside)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw err
-  }
-  const moved = statSync(aside)
-  if (moved.ino !== stale.ino || moved.dev !== stale.dev) {
-    try { linkSync(aside, path) } catch {} // EEXIST: a third daemon locked it in this instant; it keeps it
-  }
-  rmSync(aside, { force: true })
-}
-
-function releaseIfOurs (path: string, held: number): void {
-  if (locks.get(path) !== held) return // released already: the file (and the descriptor's number) may be another node's by now
+function release (path: string, held: number, lock: FileLock): void {
+  if (locks.get(path) !== held) return // released already: the descriptor's number may be another file's by now
   locks.delete(path)
-  // removed while still held open, so no daemon starting now can judge it stale and take it over first
+  // the pid file goes before the lock does, so the daemon that locks next never finds ours; and only if it is
+  // ours (held open, its inode is no other file's): a daemon of an older version may have replaced it
   const ours = fstatSync(held)
   if (identities(path).some(id => id.ino === ours.ino && id.dev === ours.dev)) rmSync(path, { force: true })
   closeSync(held)
+  lock.release()
 }
 
 function identities (path: string): FileId[] {
@@ -150,10 +151,10 @@ function identities (path: string): FileId[] {
 }
 
 /**
- * Whether `pid` runs and may be the daemon that holds the lock: it has one of
- * `files` open (the lock, or the database an older murmurd that did not keep
- * the lock open has). Where its open files cannot be read (no /proc, another
- * user's process), running is enough.
+ * Whether `pid` runs and may be the daemon that holds the pid file: it has
+ * one of `files` open (the pid file, or the database an older murmurd that did
+ * not keep the pid file open has). Where its open files cannot be read (no
+ * /proc, another user's process), running is enough.
  */
 function holds (pid: number, files: FileId[]): boolean {
   if (!isAlive(pid)) return false

@@ -95,6 +95,23 @@ describe('murmurd process', () => {
     }
   })
 
+  it('refuses a data dir whose pid file a running murmurd of an older version holds (it knows no kernel lock)', async () => {
+    const dir = join(cluster.dir, 'older')
+    mkdirSync(dir, { mode: 0o700 })
+    const lock = join(dir, 'murmurd.pid')
+    // as an older murmurd kept it: its pid written, the file held open while it runs
+    const older = spawn('sh', ['-c', 'echo $$ > "$0.new" && mv "$0.new" "$0" && exec sleep 60 < "$0"', lock], { stdio: 'ignore' })
+    try {
+      await waitFor(() => existsSync(lock) && readFileSync(lock, 'utf8') === `${older.pid}\n` && readFileSync(`/proc/${older.pid}/cmdline`, 'utf8').startsWith('sleep'), 'the older murmurd\'s stand-in to hold its pid file')
+      const result = await murmurd(['--name', 'older', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht'])
+      assert.equal(result.code, 1, result.stderr)
+      assert.match(result.stderr, new RegExp(`in use by another murmurd \\(pid ${older.pid}\\)`))
+      assert.equal(readFileSync(lock, 'utf8'), `${older.pid}\n`, 'its pid file is left as it was')
+    } finally {
+      older.kill('SIGKILL')
+    }
+  })
+
   // root can chmod any directory: the refusal is seen as another user (nobody), through setpriv
   // (and a checkout nobody may read: a clone in a 0700 directory is not; the dangling-link test below covers the same line)
   const asNobody = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', MURMURD]).status === 0
