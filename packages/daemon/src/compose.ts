@@ -181,7 +181,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     screen: ops => replica.screen(ops),
     maxValueBytes: init.maxValueBytes,
     log: log.child({ component: 'gossip' }),
-    receive: (ops, via) => { replication.gossiped(ops, via) },
+    receive: (ops, via) => replication.gossiped(ops, via),
     members: {
       connections: () => libp2p.getConnections(),
       identify: async connection => await libp2p.services.identify.identify(connection),

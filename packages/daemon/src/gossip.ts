@@ -21,13 +21,17 @@ export interface GossipInit {
   maxValueBytes: number
   /** A message's ops sorted: those held here already apart, unchecked; the rest checked, up to the first refused (`Replica.screen`). */
   screen(ops: Op[]): Screened
-  /** Ops of an accepted message, and the peer it came through. */
-  receive(ops: Op[], via: PeerId): void
+  /** Ops of an accepted message, and the peer it came through; returns those of them, checked, not kept (refused, left for sync, no room to wait). */
+  receive(ops: Op[], via: PeerId): Op[]
   /** Payload bytes per message before encoding. @default 256 KiB */
   messageBytes?: number
   /** Where to find connected members gossipsub may have lost (gossip-peers.ts); none: not watched. */
   members?: Omit<GossipPeersInit, 'pubsub' | 'log' | 'topic'>
 }
+
+/** Ops an origin may have checked and not kept (`GossipReplication.unkept`): so many a second, so many at once. */
+export const UNKEPT_PER_SECOND = 100
+export const UNKEPT_BURST = 1_000
 
 export function topicFor (group: string): string {
   return `/murmur/${group}/ops/3`
@@ -50,6 +54,17 @@ export class GossipReplication {
    * and looked up, as many as its messages hold.
    */
   private readonly rate = new RateLimiter(5_000, 10_000)
+  /**
+   * An op checked and then not kept (stamped too far ahead, out of order,
+   * left for sync, no room to wait) is held nowhere, so a replay of it is not
+   * known here and would buy a signature check an op (~200 µs here, against
+   * a few µs to look up a held one) for ever. Its origin signed it, so its
+   * origin pays, wherever it came from: once its allowance is spent, messages
+   * holding its ops are ignored, neither checked nor forwarded, until it has
+   * paid (sync still brings what it writes). An honest origin has ops
+   * refused only with a clock an hour wrong, or past a full pending buffer.
+   */
+  private readonly unkept = new RateLimiter(UNKEPT_PER_SECOND, UNKEPT_BURST)
   rejected = 0
   /** `rejected` by why: a message that does not decode (or is empty), or the kind of its first refused op. */
   readonly rejectedBy: Record<'malformed' | RefusalKind, number> = { malformed: 0, signature: 0, origin: 0, record: 0, future: 0, order: 0 }
@@ -110,8 +125,17 @@ export class GossipReplication {
       return this.reject((err as Error).message, 'malformed', peer)
     }
     if (ops.length === 0) return this.reject('empty batch', 'malformed', peer)
+    if (ops.some(op => this.unkept.owes(op.origin))) {
+      this.rate.charge(peer.toString(), ops.length)
+      return TopicValidatorResult.Ignore
+    }
     const { fresh, known, refusal } = this.init.screen(ops)
-    if (refusal != null) return this.reject(`op ${refusal.op.key}: ${refusal.reason}`, refusal.kind, peer)
+    if (refusal != null) {
+      // the ops before the refused one were checked too, and none is kept; the refused one's origin may be forged
+      this.rate.charge(peer.toString(), known + fresh.length + 1)
+      this.charge(fresh)
+      return this.reject(`op ${refusal.op.key}: ${refusal.reason}`, refusal.kind, peer)
+    }
     if (known === 0) {
       this.decoded.set(message.data, ops)
       return TopicValidatorResult.Accept
@@ -153,6 +177,13 @@ export class GossipReplication {
     this.handing = undefined
     const arrived = [...this.arrived.values()]
     this.arrived.clear()
-    for (const { ops, via } of arrived) this.init.receive(ops, via)
+    for (const { ops, via } of arrived) this.charge(this.init.receive(ops, via))
+  }
+
+  /** Charges the origins of ops checked and not kept (see `unkept`). */
+  private charge (ops: Op[]): void {
+    const byOrigin = new Map<string, number>()
+    for (const op of ops) byOrigin.set(op.origin, (byOrigin.get(op.origin) ?? 0) + 1)
+    for (const [origin, count] of byOrigin) this.unkept.charge(origin, count)
   }
 }

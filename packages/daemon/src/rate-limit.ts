@@ -33,26 +33,45 @@ export class RateLimiter {
 
   take (peer: string): boolean {
     const now = Date.now()
-    this.forgetFull(now)
-    let bucket = this.buckets.get(peer)
-    if (bucket !== undefined) this.buckets.delete(peer)
-    else if (this.buckets.size < this.most) bucket = { tokens: this.burst, at: now }
-    if (bucket !== undefined) this.buckets.set(peer, bucket)
-    return this.spend(bucket ?? this.overflow, now)
-  }
-
-  private spend (bucket: Bucket, now: number): boolean {
-    bucket.tokens = Math.min(this.burst, bucket.tokens + Math.max(0, now - bucket.at) * this.perSecond / 1000)
-    bucket.at = now
+    const bucket = this.bucketOf(peer, now)
+    this.refill(bucket, now)
     if (bucket.tokens < 1) return false
     bucket.tokens--
     return true
   }
 
+  /** Whether `peer` has less than one token now: what `take` would refuse, without taking one. */
+  owes (peer: string): boolean {
+    const bucket = this.buckets.get(peer)
+    return bucket !== undefined && this.tokensAt(bucket, Date.now()) < 1
+  }
+
   /** Takes `cost` more from `peer`'s bucket, into debt if need be (at most a burst's worth): it waits until it is paid. */
   charge (peer: string, cost: number): void {
-    const bucket = this.buckets.get(peer) ?? this.overflow
+    const now = Date.now()
+    const bucket = this.bucketOf(peer, now)
+    this.refill(bucket, now)
     bucket.tokens = Math.max(-this.burst, bucket.tokens - cost)
+  }
+
+  /** `peer`'s bucket (a new one full), moved to the most recently used end; the shared one when too many are kept. */
+  private bucketOf (peer: string, now: number): Bucket {
+    this.forgetFull(now)
+    let bucket = this.buckets.get(peer)
+    if (bucket !== undefined) this.buckets.delete(peer)
+    else if (this.buckets.size < this.most) bucket = { tokens: this.burst, at: now }
+    if (bucket === undefined) return this.overflow
+    this.buckets.set(peer, bucket)
+    return bucket
+  }
+
+  private tokensAt (bucket: Bucket, now: number): number {
+    return Math.min(this.burst, bucket.tokens + Math.max(0, now - bucket.at) * this.perSecond / 1000)
+  }
+
+  private refill (bucket: Bucket, now: number): void {
+    bucket.tokens = this.tokensAt(bucket, now)
+    bucket.at = now
   }
 
   private forgetFull (now: number): void {
@@ -60,7 +79,7 @@ export class RateLimiter {
     for (const [peer, bucket] of this.buckets) {
       if (now - bucket.at < refillMs) return
       // one in debt (`charge`) takes longer to be full again: kept until it is
-      if (bucket.tokens + (now - bucket.at) * this.perSecond / 1000 < this.burst) continue
+      if (this.tokensAt(bucket, now) < this.burst) continue
       this.buckets.delete(peer)
     }
   }

@@ -122,16 +122,17 @@ export class Replication {
     }
   }
 
-  /** Ops an accepted gossip message carried. */
-  gossiped (ops: Op[], via: PeerId): void {
+  /** Ops an accepted gossip message carried; returns those checked and not kept (`GossipInit.receive`). */
+  gossiped (ops: Op[], via: PeerId): Op[] {
     const replica = this.parts?.replica
-    if (replica == null) return
+    if (replica == null) return []
     const received = this.guard(() => replica.receive(ops, { via: 'gossip' }), via.toString())
     this.logReceived(ops, via.toString(), 'gossip', received)
-    if (received == null) return
+    if (received == null) return []
     this.took(received, via.toString(), 'gossiped')
     if (received.applied > 0 || received.gap) this.antiEntropy.stir()
     if (received.gap) this.repairSoon(via)
+    return [...received.refused.map(refusal => refusal.op), ...received.unkept]
   }
 
   /** A frame of a pull was taken. */

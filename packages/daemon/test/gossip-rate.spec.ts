@@ -20,10 +20,10 @@ import { RateLimiter } from '../src/rate-limit.js'
 type Validator = (peer: PeerId, message: Message) => TopicValidatorResult
 
 /** What gossipsub would hand murmur's validator: a stub that keeps the validator it is given. */
-function validatorOf (screen: GossipInit['screen'] = ops => ({ fresh: ops, known: 0 })): { validate: Validator, gossip: GossipReplication } {
+function validatorOf (screen: GossipInit['screen'] = ops => ({ fresh: ops, known: 0 }), receive: GossipInit['receive'] = () => []): { validate: Validator, gossip: GossipReplication } {
   const topicValidators = new Map<string, Validator>()
   const pubsub = { topicValidators, addEventListener () {}, removeEventListener () {}, subscribe () {}, unsubscribe () {}, sendRpc: () => true }
-  const gossip = new GossipReplication(pubsub as unknown as GossipSub, { group: 'default', log: pino({ level: 'silent' }), maxValueBytes: 1024, screen, receive: () => {} })
+  const gossip = new GossipReplication(pubsub as unknown as GossipSub, { group: 'default', log: pino({ level: 'silent' }), maxValueBytes: 1024, screen, receive })
   gossip.start()
   return { validate: topicValidators.get(gossip.topic) as Validator, gossip }
 }
@@ -89,6 +89,51 @@ describe('a member that floods gossip', () => {
     mock.timers.tick(1_000)
     for (let i = 0; i < 500; i++) validate(peer('mallory'), replay)
     assert.ok(screened <= 100 + 50, `screened a second later: ${screened - 100}`)
+    gossip.stop()
+  })
+})
+
+/** A message of `count` ops of `origin`'s, from seq `first`. */
+function messageOf (origin: string, count: number, first = 1): Message {
+  const ops: Op[] = Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: Buffer.from('x'), wall: 1, logical: 0, origin, seq: first + i }))
+  return { type: 'unsigned', topic: '/murmur/default/ops/3', data: encodeOps(ops) }
+}
+
+describe('an origin whose ops are checked and not kept', () => {
+  beforeEach(() => { mock.timers.enable({ apis: ['Date'], now: 1_000_000 }) })
+  afterEach(() => { mock.timers.reset() })
+
+  it('pays for each (refused once taken): past 1,000 at once, messages holding its ops are ignored unchecked, whoever relays them, until it has paid at 100 a second', async () => {
+    const screened: string[] = []
+    // one op of each message held already, so the rest are taken at once (not through gossipsub's event); the replica refuses them all
+    const { validate, gossip } = validatorOf(ops => {
+      screened.push(ops[0]?.origin as string)
+      return { fresh: ops.slice(1), known: 1 }
+    }, ops => ops)
+    assert.equal(validate(peer('mallory'), messageOf('mallory', 2_001)), TopicValidatorResult.Ignore)
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(validate(peer('bob'), messageOf('mallory', 10, 2_000)), TopicValidatorResult.Ignore, 'relayed by an honest peer')
+    assert.equal(validate(peer('bob'), messageOf('carol', 10)), TopicValidatorResult.Ignore, 'another origin\'s')
+    assert.deepEqual(screened, ['mallory', 'carol'], 'mallory\'s second message was not screened; carol\'s was')
+    mock.timers.tick(9_999)
+    validate(peer('bob'), messageOf('mallory', 10, 3_000))
+    assert.equal(screened.length, 2, 'not before it has paid its debt (at most 1,000) and one more')
+    mock.timers.tick(20)
+    validate(peer('bob'), messageOf('mallory', 10, 3_000))
+    assert.equal(screened.length, 3, 'once paid, screened again')
+    gossip.stop()
+  })
+
+  it('pays for those checked in a message refused for another op: the first refusal', () => {
+    let screened = 0
+    const { validate, gossip } = validatorOf(ops => {
+      screened++
+      const refused = ops.at(-1) as Op
+      return { fresh: ops.slice(0, -1), known: 0, refusal: { op: refused, reason: 'bad signature', kind: 'signature', forged: true } }
+    })
+    assert.equal(validate(peer('mallory'), messageOf('mallory', 1_002)), TopicValidatorResult.Reject)
+    assert.equal(validate(peer('mallory'), messageOf('mallory', 1_002)), TopicValidatorResult.Ignore)
+    assert.equal(screened, 1)
     gossip.stop()
   })
 })

@@ -57,10 +57,12 @@ export class Arrivals {
     else seqs?.delete(op.seq)
   }
 
-  /** Leaves the fresh ops that did not apply waiting, each with the witnesses of its key that came with it. */
-  park (witnesses?: ReadonlyMap<string, Witness[]>): void {
+  /** Leaves the fresh ops that did not apply waiting, each with the witnesses of its key that came with it; returns those that did not fit. */
+  park (witnesses?: ReadonlyMap<string, Witness[]>): Op[] {
+    const dropped: Op[] = []
     for (const seqs of this.fresh.values()) {
-      for (const versions of seqs.values()) for (const { op, digest } of versions) this.state.pending.add(op, digest, witnesses?.get(op.key))
+      for (const versions of seqs.values()) for (const { op, digest } of versions) if (!this.state.pending.add(op, digest, witnesses?.get(op.key))) dropped.push(op)
     }
+    return dropped
   }
 }

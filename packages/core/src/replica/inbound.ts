@@ -55,6 +55,8 @@ export interface Received {
   held: number
   /** Gossip left for sync: ops older than what this node has collected, from an origin not shown to have seen it. */
   deferred: number
+  /** Ops checked and then neither applied nor left waiting: `deferred`, or with no room to wait (see `pending.ts`). */
+  unkept: Op[]
   duplicates: number
   /** Some origin has ops waiting behind a gap (or deferred): pull soon. */
   gap: boolean
@@ -65,7 +67,7 @@ export interface Received {
 }
 
 export function emptyReceived (): Received {
-  return { changed: [], refused: [], applied: 0, waiting: 0, held: 0, deferred: 0, duplicates: 0, gap: false, equivocations: [], conflicts: [] }
+  return { changed: [], refused: [], applied: 0, waiting: 0, held: 0, deferred: 0, unkept: [], duplicates: 0, gap: false, equivocations: [], conflicts: [] }
 }
 
 export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext): Received {
@@ -77,7 +79,7 @@ export function receive (state: ReplicaState, ops: Op[], context: ReceiveContext
   else classify(state, ops, context, out, arrived)
   drain(state, arrived, out, context)
   // what could not apply yet waits, within the budget; what does not fit is fetched again later
-  arrived.park(context.witnesses)
+  out.unkept.push(...arrived.park(context.witnesses))
   out.waiting = state.pending.size
   return out
 }
@@ -95,6 +97,7 @@ function classify (state: ReplicaState, ops: Op[], context: ReceiveContext, out:
     if (refusal != null) out.refused.push(refusal)
     else if (context.via === 'gossip' && !mayTakeGossip(state, op)) {
       out.deferred++
+      out.unkept.push(op)
       out.gap = true
     } else if (!arrived.add(op, digest)) out.duplicates++
   }
