@@ -58,15 +58,18 @@ export class Attacker {
     this.topic = topicFor(group)
   }
 
-  /** `protocols`: the sync protocols it serves (by default both; only 3.0.0 for a node from before the short hello). */
-  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]): Promise<Attacker> {
+  /**
+   * `protocols`: the sync protocols it serves (by default both; only 3.0.0 for a node from before the short hello).
+   * `window`: the most its yamux streams let a sender have in flight (at least 256 KiB, yamux's first window).
+   */
+  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], window?: number): Promise<Attacker> {
     const key = await generateKeyPair('Ed25519')
     const node = await createLibp2p({
       privateKey: key,
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } })],
       services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }
     })
     const attacker = new Attacker(node, batchSigner(key, group), group)

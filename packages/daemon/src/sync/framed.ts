@@ -12,9 +12,12 @@
  * arrives meanwhile.
  *
  * On the writing side, a frame is made only once the muxer has taken the
- * last (`taken`), so a serve whose puller stops reading holds one frame, not
- * every frame of the store, and fails once the puller takes nothing for
- * `STALL_MS`. A read fails likewise once nothing has arrived for `STALL_MS`.
+ * last (`idle`), so a serve whose puller stops reading holds one frame, not
+ * every frame of the store, and fails once a frame has waited longer than
+ * `takeWithinMs` to be taken whole: a puller that takes a few bytes every
+ * few seconds is never idle, and would hold the serve (a slot, a page and a
+ * frame) to the pull's deadline. A read fails once nothing has arrived for
+ * `STALL_MS`.
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
@@ -39,8 +42,16 @@ export const MAX_STREAM_BUFFER = 16 * 1024 * 1024
 /** Options for every yamux stream of a murmur node (libp2p-node.ts). */
 export const STREAM_OPTIONS = { maxStreamWindowSize: MAX_STREAM_WINDOW, maxReadBufferLength: MAX_STREAM_BUFFER }
 
-/** A sync stream whose peer takes no byte, or sends none while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
+/** A sync stream whose peer takes no frame, or sends no byte while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
 export const STALL_MS = 20_000
+
+/** A frame too large to take in `STALL_MS` at this rate may take as long as this rate takes (a sync frame is at most ~1.06 MiB unless `maxValueBytes` is raised). */
+const MIN_TAKE_BYTES_PER_S = 64 * 1024
+
+/** How long a peer may take to take a frame of `bytes` whole: `STALL_MS` (at least ~54 KiB/s for sync's largest default frame), or longer past 1.25 MiB. */
+export function takeWithinMs (bytes: number): number {
+  return Math.max(STALL_MS, Math.ceil(bytes / MIN_TAKE_BYTES_PER_S * 1000))
+}
 
 export class SyncStalledError extends Error {
   static override name = 'SyncStalledError'
@@ -83,29 +94,19 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
       return frame.subarray()
     },
     async write (frame, options) {
-      await lp.write(frame, options)
-      await taken(stream, options)
+      const within = takeWithinMs(frame.byteLength)
+      const late = AbortSignal.timeout(within)
+      const signal = options.signal == null ? late : AbortSignal.any([options.signal, late])
+      try {
+        await lp.write(frame, { signal })
+        await idle(stream, signal)
+      } catch (err) {
+        if (!late.aborted) throw err
+      }
+      options.signal?.throwIfAborted()
+      if (late.aborted) throw new SyncStalledError(`the peer had not taken a ${Math.ceil(frame.byteLength / 1024)} KiB frame of this sync stream ${within / 1000} s after it was offered (${Math.ceil(stream.writeBufferLength / 1024)} KiB still waiting): a peer must take each frame within ${STALL_MS / 1000} s, or at ${MIN_TAKE_BYTES_PER_S / 1024} KiB/s for a larger one`)
       await letLoopTurn()
     }
-  }
-}
-
-/**
- * Waits until the muxer has taken all `stream` holds to send, so a sender
- * makes a frame only once its peer has room for it (what `lp.write` waits for
- * is the connection's drain, which comes to every stream of the connection,
- * and a peer that stops reading would have every frame of a serve queued
- * here). A peer that takes no byte for `STALL_MS` fails the write.
- */
-async function taken (stream: Stream, options: AbortOptions): Promise<void> {
-  let waiting = stream.writeBufferLength
-  while (waiting > 0) {
-    const stalled = AbortSignal.timeout(STALL_MS)
-    const signal = options.signal == null ? stalled : AbortSignal.any([options.signal, stalled])
-    await idle(stream, signal)
-    options.signal?.throwIfAborted()
-    if (stream.writeBufferLength >= waiting) throw new SyncStalledError(`the peer took nothing of this sync stream for ${STALL_MS / 1000} s`)
-    waiting = stream.writeBufferLength
   }
 }
 
@@ -130,7 +131,13 @@ async function untilStalled<T> (arrived: () => number, read: (signal: AbortSigna
   }
 }
 
-/** Resolves once `stream` has nothing left to send, it closes, or `signal` aborts. */
+/**
+ * Resolves once `stream` has nothing left to send (the muxer has taken it
+ * all), it closes, or `signal` aborts: a sender then makes a frame only once
+ * its peer has room for it (what `lp.write` waits for is the connection's
+ * drain, which comes to every stream of the connection, and a peer that
+ * stops reading would have every frame of a serve queued here).
+ */
 async function idle (stream: Stream, signal: AbortSignal): Promise<void> {
   if (stream.writeBufferLength === 0 || stream.status !== 'open' || signal.aborted) return
   await new Promise<void>(resolve => {

@@ -1,0 +1,100 @@
+/**
+ * A member that opens a pull and reads it just fast enough never to look
+ * idle (a window's worth every few seconds) does not hold the serve for the
+ * pull's 5-minute deadline: a serve's frame must be taken within 20 s (a
+ * second for every 64 KiB past that, for larger frames), whatever trickles
+ * meanwhile (framed.ts, `takeWithinMs`). A puller on an honest slow link
+ * (100 KiB/s) still takes the whole store.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SYNC_PROTOCOL, decodeFrame, encodeFrame } from '@murmur/core'
+import { MurmurClient } from '@murmur/protocol'
+import { Attacker } from './attacker.js'
+import { TestCluster, logged, type TestNode } from './harness.js'
+
+/** 4 values of 1000 KiB: a frame each (frames hold at most 1 MiB of ops). */
+const VALUES = 4
+const VALUE_BYTES = 1000 * 1024
+/** yamux's first window, and the most mallory's streams grant: what alice may send after each grant. */
+const WINDOW = 256 * 1024
+
+interface SlowPull { ended: 'done' | 'reset' | 'open', values: number, ms: number }
+
+/**
+ * A whole-store pull from `node` that takes `WINDOW` bytes every `everyMs`:
+ * the stream stays paused (yamux grants no window while it is) and, every
+ * `everyMs`, is resumed, which grants back what arrived, and paused again.
+ * Resolves once alice ends it (`done` after her last frame, `reset` if she
+ * broke it off) or `waitMs` has passed (`open`).
+ */
+async function slowPull (mallory: Attacker, node: TestNode, everyMs: number, waitMs: number): Promise<SlowPull> {
+  const stream = await mallory.node.dialProtocol(multiaddr(await node.addr()), SYNC_PROTOCOL)
+  const lp = lpStream(stream, { maxDataLength: 2 * VALUE_BYTES })
+  await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group: 'default', name: 'mallory', now: Date.now(), vector: {} } }))
+  stream.pause()
+  const began = Date.now()
+  const grantWindow = (): void => {
+    stream.resume()
+    // what it held may have been the last of alice's stream, which closes its readable end
+    if (stream.readStatus === 'readable') stream.pause()
+  }
+  const grant = setInterval(() => { if (stream.readStatus === 'paused') grantWindow() }, everyMs)
+  const signal = AbortSignal.timeout(waitMs)
+  let values = 0
+  try {
+    for (;;) {
+      const frame = decodeFrame((await lp.read({ signal })).subarray())
+      if (frame.kind === 'ops') values += frame.ops.filter(op => op.key.startsWith('big:')).length
+      if (frame.kind === 'control' && frame.message.t === 'done') return { ended: 'done', values, ms: Date.now() - began }
+    }
+  } catch (err) {
+    if (signal.aborted) return { ended: 'open', values, ms: Date.now() - began }
+    if (stream.status === 'reset' || stream.status === 'aborted') return { ended: 'reset', values, ms: Date.now() - began }
+    throw err
+  } finally {
+    clearInterval(grant)
+    stream.abort(new Error('mallory is done'))
+  }
+}
+
+describe('a puller that reads a trickle', () => {
+  const cluster = new TestCluster()
+  const attackers: Attacker[] = []
+  let alice: TestNode
+  before(async () => {
+    alice = await cluster.start('alice')
+    const client = await MurmurClient.connect(alice.socket)
+    try {
+      for (let i = 0; i < VALUES; i++) await client.call('kv_put', { key: `big:${i}`, value: Buffer.alloc(VALUE_BYTES, 97 + i).toString('base64'), encoding: 'base64' })
+    } finally {
+      client.close()
+    }
+  })
+  after(async () => {
+    for (const attacker of attackers) await attacker.stop()
+    await cluster.close()
+  })
+  const start = async (): Promise<Attacker> => {
+    const attacker = await Attacker.start('default', undefined, WINDOW)
+    attackers.push(attacker)
+    return attacker
+  }
+
+  it('has its serve ended once a frame waits 20 s, though some of it is taken every 12 s', async () => {
+    // 256 KiB every 12 s (21 KiB/s): never 20 s without a byte taken, and 4 MB would take alice 3 minutes
+    const pull = await slowPull(await start(), alice, 12_000, 75_000)
+    console.log(`# a pull read 256 KiB every 12 s: ${pull.ended} after ${(pull.ms / 1000).toFixed(0)} s, ${pull.values} of ${VALUES} values taken`)
+    assert.equal(pull.ended, 'reset', `alice still served the trickling pull after ${(pull.ms / 1000).toFixed(0)} s`)
+    await logged(alice, /sync serve failed[^\n]*had not taken a|had not taken a[^\n]*sync serve failed/, 'alice to say why she ended the serve')
+  })
+
+  it('still serves a puller on an honest slow link (100 KiB/s) the whole store', async () => {
+    // 256 KiB every 2.5 s: a 1000 KiB frame is taken in about 10 s
+    const pull = await slowPull(await start(), alice, 2_500, 120_000)
+    console.log(`# a pull read at 100 KiB/s: ${pull.ended} after ${(pull.ms / 1000).toFixed(0)} s, ${pull.values} of ${VALUES} values taken`)
+    assert.deepEqual({ ended: pull.ended, values: pull.values }, { ended: 'done', values: VALUES })
+  })
+})
