@@ -14,6 +14,7 @@
  */
 import { rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
+import { getDefaultHighWaterMark } from 'node:stream'
 import { createJSONRPCErrorResponse, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
@@ -41,7 +42,7 @@ export interface RpcServerInit {
   maxInFlight?: number
   /** Subscriptions one connection may hold. @default 256 */
   maxSubscriptions?: number
-  /** A client that leaves this much unread output is dropped. @default 64 MiB */
+  /** A client that leaves this much unread output is dropped; its socket's high-water mark is at most half of it. @default 64 MiB */
   maxUnreadBytes?: number
   /** Changes (or snapshot entries) a resumed subscription's replay reads a turn. @default 1000 */
   replayPageSize?: number
@@ -85,7 +86,10 @@ export class RpcServer {
 
   async listen (): Promise<void> {
     await prepareSocketPath(this.path)
-    const server = createServer({ allowHalfOpen: true }, socket => { this.accept(socket) })
+    // a replay waits for 'drain' once half the unread limit waits in its socket (replay-queue.ts), and a socket says 'drain' only
+    // after passing its high-water mark: under a limit of less than twice the default mark, it waited for one that never came
+    const highWaterMark = Math.min(getDefaultHighWaterMark(false), Math.floor(this.maxUnreadBytes / 2))
+    const server = createServer({ allowHalfOpen: true, highWaterMark }, socket => { this.accept(socket) })
     // bind with a 0177 umask so the socket is never reachable by others, not even briefly
     const umask = process.umask(0o177)
     try {
