@@ -213,9 +213,11 @@ export interface Store {
   /**
    * Ops of `origin` above seq `after`, rows and history together, in seq
    * order with their whole proofs: about `limit` of them, the last batch
-   * completed and every version of the last seq included.
+   * completed and every version of the last seq included; or fewer, once
+   * they hold `maxBytes` (`payloadSize`, at least one seq's ops), read no
+   * further than that.
    */
-  opsOf(origin: string, after: number, limit: number): HeldOp[]
+  opsOf(origin: string, after: number, limit: number, maxBytes?: number): HeldOp[]
   /** `opDigest` of every op held at `(origin, seq)`, rows and history. */
   digestsAt(origin: string, seq: number): Uint8Array[]
   /** `opDigest` of every op held of `origin` with `after < seq <= upTo`. */

@@ -59,11 +59,15 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const opsOf = alice.state.store.opsOf.bind(alice.state.store)
       // what the serve holds between two reads of the store: the values of the frames it makes from one page
       const pages: number[] = []
+      // what each read of the store brought into memory, before any of it was cut to fit a page
+      const read: number[] = []
       let reads = 0
-      alice.state.store.opsOf = (origin, after, limit) => {
+      alice.state.store.opsOf = (origin, after, limit, maxBytes) => {
         reads++
         pages.push(0)
-        return opsOf(origin, after, limit)
+        const ops = opsOf(origin, after, limit, maxBytes)
+        read.push(ops.reduce((sum, op) => sum + (op.value?.length ?? 0), 0))
+        return ops
       }
       const bob = replica('bob')
       const session = new PullSession(bob, { group: 'g', name: 'bob' })
@@ -76,6 +80,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(rowsOf(bob.store), rowsOf(alice.store))
       const most = Math.max(...pages)
       assert.ok(most <= 2 * 1024 * 1024, `a page held ${most} bytes of values`)
+      // a page of about 2 MiB and the op that passes it, not the 512 ops a page of small ones would ask for (24 MiB)
+      assert.ok(Math.max(...read) <= 2.5 * 1024 * 1024, `a read of the store brought ${Math.max(...read)} bytes of values`)
       assert.ok(reads < 60, `${reads} reads of the store: the small ops are read many at a time`)
     })
 

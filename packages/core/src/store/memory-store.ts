@@ -10,7 +10,7 @@ import { opDigest } from '../proof.js'
 import { ChangeCursors } from './change-cursors.js'
 import { MemoryPast } from './memory-past.js'
 import { proveInMemory, type Versioned } from './memory-proofs.js'
-import { completePage } from './pages.js'
+import { takePage } from './pages.js'
 import type { ChangeMarks, ChangeRecord, Head, HeldOp, Op, OriginState, RowHead, RowOptions, Stamp, Store, StoreCounts } from '../types.js'
 
 export class MemoryStore implements Store {
@@ -149,9 +149,8 @@ export class MemoryStore implements Store {
     return this.held(origin).reduce((top, op) => op.proof != null ? Math.max(top, op.seq) : top, 0)
   }
 
-  opsOf (origin: string, after: number, limit: number): HeldOp[] {
-    const range = (from: number, upTo: number): Op[] => this.held(origin).filter(op => op.seq > from && op.seq <= upTo)
-    return completePage(range(after, Infinity).slice(0, limit), limit, range)
+  opsOf (origin: string, after: number, limit: number, maxBytes?: number): HeldOp[] {
+    return takePage(this.held(origin).filter(op => op.seq > after), limit, maxBytes)
   }
 
   digestsAt (origin: string, seq: number): Uint8Array[] {

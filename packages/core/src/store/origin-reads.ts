@@ -4,19 +4,28 @@
  * several ops (an origin that equivocated), in either table.
  */
 import { compareStamps } from '../compare.js'
-import { completePage } from './pages.js'
+import { takePage } from './pages.js'
 import { merged, withProof } from './sqlite-rows.js'
 import type { Statements } from './sqlite-schema.js'
 import type { HeldOp, OpProof, Stamp } from '../types.js'
 
-/** Up to `limit` of `origin`'s ops above `after` (a page ends on a whole seq), each with its batch's proof. */
-export function opsOf (sql: Statements, origin: string, after: number, limit: number): HeldOp[] {
+/** About `limit` of `origin`'s ops above `after`, at most `maxBytes` of them (`Store.opsOf`), each with its batch's proof. */
+export function opsOf (sql: Statements, origin: string, after: number, limit: number, maxBytes?: number): HeldOp[] {
   const proofs = new Map<string, OpProof | null>()
-  const first = merged(sql.rowsOf.all({ origin, after, limit }), sql.historyOf.all({ origin, after, limit }), limit)
-  return completePage(first.map(row => withProof(sql, row, proofs)), limit, (from, upTo) => {
-    const range = { origin, after: from, upTo }
-    return [...sql.rowsIn.all(range), ...sql.historyIn.all(range)].map(row => withProof(sql, row, proofs))
-  })
+  // rows are read one at a time as the page takes them (a limit of -1 is none): a page that ends early reads no more
+  const range = { origin, after, limit: -1 }
+  const rows = sql.rowsOf.iterate(range)
+  const history = sql.historyOf.iterate(range)
+  try {
+    return takePage(map(merged(rows, history), row => withProof(sql, row, proofs)), limit, maxBytes)
+  } finally {
+    rows.return?.()
+    history.return?.()
+  }
+}
+
+function * map<T, U> (items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item)
 }
 
 /** The digests of `origin`'s ops in (`after`, `upTo`]. */

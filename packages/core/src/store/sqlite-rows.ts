@@ -45,18 +45,19 @@ export function withProof (sql: Statements, row: Row, proofs: Map<string, OpProo
   return op
 }
 
-/** Rows and history of one origin merged in seq order, at most `limit` (two sorted lists of at most `limit` each). */
-export function merged (rows: Row[], history: Row[], limit: number): Row[] {
-  const out: Row[] = []
-  let i = 0
-  let j = 0
-  while (out.length < limit && (i < rows.length || j < history.length)) {
-    const a = rows[i]
-    const b = history[j]
-    if (b === undefined || (a !== undefined && a.seq <= b.seq)) out.push(rows[i++] as Row)
-    else out.push(history[j++] as Row)
+/** Rows and history of one origin (each in seq order) merged in seq order, a row first where they share one; each read only as far as it is taken. */
+export function * merged (rows: Iterator<Row>, history: Iterator<Row>): Generator<Row> {
+  let a = rows.next()
+  let b = history.next()
+  while (a.done !== true || b.done !== true) {
+    if (b.done === true || (a.done !== true && a.value.seq <= b.value.seq)) {
+      yield a.value
+      a = rows.next()
+    } else {
+      yield b.value
+      b = history.next()
+    }
   }
-  return out
 }
 
 export function fromRow (row: Row): Op {

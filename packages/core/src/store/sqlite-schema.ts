@@ -161,6 +161,8 @@ export interface Statement<P extends unknown[], R> {
   run(...params: P): Database.RunResult
   get(...params: P): R | undefined
   all(...params: P): R[]
+  /** One row at a time, read from the file as it is taken; the rows not taken are never read (`return()` ends it). */
+  iterate(...params: P): IterableIterator<R>
 }
 
 export type Statements = ReturnType<typeof prepareStatements>

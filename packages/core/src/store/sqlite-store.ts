@@ -156,8 +156,8 @@ export class SqliteStore implements Store {
   }
 
   // no transaction needed: nothing else runs on this connection between these synchronous reads
-  opsOf (origin: string, after: number, limit: number): HeldOp[] {
-    return opsOf(this.sql, origin, after, limit)
+  opsOf (origin: string, after: number, limit: number, maxBytes?: number): HeldOp[] {
+    return opsOf(this.sql, origin, after, limit, maxBytes)
   }
 
   digestsAt (origin: string, seq: number): Uint8Array[] {

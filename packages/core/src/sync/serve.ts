@@ -100,12 +100,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
   const pageOps = init.pageOps ?? 512
   const frameBytes = init.frameBytes ?? 1024 * 1024
   const size = new PageSize(pageOps, init.pageBytes ?? 2 * frameBytes)
-  const read = (origin: string, after: number): { page: HeldOp[], full: boolean } => {
-    const limit = size.limit
-    const read = state.store.opsOf(origin, after, limit)
-    const page = size.keep(read)
-    return { page, full: page.length < read.length || read.length >= limit }
-  }
+  const read = (origin: string, after: number): { page: HeldOp[], full: boolean } => size.read(state.store, origin, after)
   const leaves = (op: Op): boolean => op.origin !== state.self || op.seq <= state.durable
   const frames = function * (kind: OpsKind, ops: Op[]): Generator<Frame> {
     for (const chunk of chunkByBatch(ops, frameBytes)) yield { kind, ops: chunk }
