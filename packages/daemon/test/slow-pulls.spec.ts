@@ -3,7 +3,10 @@
  * idle (a window's worth every few seconds) does not hold the serve for the
  * pull's 5-minute deadline: a serve's frame must be taken within 20 s (a
  * second for every 64 KiB past that, for larger frames), whatever trickles
- * meanwhile (framed.ts, `takeWithinMs`). A puller on an honest slow link
+ * meanwhile (framed.ts, `takeWithinMs`). Nor by sending its hello a byte
+ * every few seconds: the hello must come whole within 20 s (the serve cap
+ * counts serves, which begin after it, so a dripping hello held a stream
+ * and up to a frame's bytes beside it). A puller on an honest slow link
  * (100 KiB/s) still takes the whole store.
  */
 import assert from 'node:assert/strict'
@@ -12,8 +15,8 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SYNC_PROTOCOL, decodeFrame, encodeFrame } from '@murmur/core'
 import { MurmurClient } from '@murmur/protocol'
-import { Attacker } from './attacker.js'
-import { TestCluster, logged, type TestNode } from './harness.js'
+import { Attacker, prefixed } from './attacker.js'
+import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
 /** 4 values of 1000 KiB: a frame each (frames hold at most 1 MiB of ops). */
 const VALUES = 4
@@ -89,6 +92,25 @@ describe('a puller that reads a trickle', () => {
     console.log(`# a pull read 256 KiB every 12 s: ${pull.ended} after ${(pull.ms / 1000).toFixed(0)} s, ${pull.values} of ${VALUES} values taken`)
     assert.equal(pull.ended, 'reset', `alice still served the trickling pull after ${(pull.ms / 1000).toFixed(0)} s`)
     await logged(alice, /sync serve failed[^\n]*had not taken a|had not taken a[^\n]*sync serve failed/, 'alice to say why she ended the serve')
+  })
+
+  it('has a serve whose hello comes a byte every few seconds ended once it has taken 20 s', async () => {
+    // 1,000,000 bytes named and 900,000 sent at once, then a byte every 5 s: never 20 s without one, and alice holds the 900,000
+    const mallory = await start()
+    const stream = await mallory.node.dialProtocol(multiaddr(await alice.addr()), SYNC_PROTOCOL)
+    const began = Date.now()
+    stream.send(prefixed(new Uint8Array(900_000), 1_000_000))
+    const drip = setInterval(() => { if (stream.writeStatus === 'writable') stream.send(new Uint8Array(1)) }, 5_000)
+    try {
+      await waitFor(() => stream.status !== 'open', 'alice to end the stream whose hello drips', 75_000, 200).catch(() => {})
+    } finally {
+      clearInterval(drip)
+      stream.abort(new Error('mallory is done'))
+    }
+    const ms = Date.now() - began
+    console.log(`# a hello that dripped a byte every 5 s after 900,000: ${stream.status} after ${(ms / 1000).toFixed(0)} s`)
+    assert.ok(ms < 60_000, `alice still read the dripping hello after ${(ms / 1000).toFixed(0)} s`)
+    await logged(alice, /sync serve failed[^\n]*not sent a whole frame|not sent a whole frame[^\n]*sync serve failed/, 'alice to say why she ended it')
   })
 
   it('still serves a puller on an honest slow link (100 KiB/s) the whole store', async () => {

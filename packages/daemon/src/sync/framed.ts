@@ -61,8 +61,13 @@ export class SyncStalledError extends Error {
 /** How long sync keeps the event loop before letting it turn. */
 const TURN_MS = 20
 
+export interface ReadOptions extends AbortOptions {
+  /** The frame must come whole within this long of the read, however its bytes trickle (a serve's hello). @default Infinity */
+  withinMs?: number
+}
+
 export interface FramedStream {
-  read(options: AbortOptions): Promise<Uint8Array>
+  read(options: ReadOptions): Promise<Uint8Array>
   write(frame: Uint8Array, options: AbortOptions): Promise<void>
 }
 
@@ -88,7 +93,7 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
   return {
     async read (options) {
       await letLoopTurn()
-      const frame = await untilStalled(() => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }))
+      const frame = await untilStalled(() => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
       unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
       if (unread < low && stream.readStatus === 'paused') stream.resume()
       return frame.subarray()
@@ -112,18 +117,21 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
 
 /**
  * `read(signal)`, whose `signal` aborts once no byte has arrived (`arrived()`,
- * the last time one did) for `STALL_MS` since the read began.
+ * the last time one did) for `STALL_MS` since the read began, or once
+ * `withinMs` have passed since it began.
  */
-async function untilStalled<T> (arrived: () => number, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function untilStalled<T> (arrived: () => number, read: (signal: AbortSignal) => Promise<T>, withinMs = Infinity): Promise<T> {
   const began = performance.now()
   const stalled = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
   const check = (): void => {
-    const quiet = performance.now() - Math.max(began, arrived())
+    const now = performance.now()
+    const quiet = now - Math.max(began, arrived())
     if (quiet >= STALL_MS) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${STALL_MS / 1000} s`))
-    else timer = setTimeout(check, STALL_MS - quiet)
+    else if (now - began >= withinMs) stalled.abort(new SyncStalledError(`the peer had not sent a whole frame on this sync stream ${withinMs / 1000} s after it was due: it must come within that, however its bytes trickle`))
+    else timer = setTimeout(check, Math.min(STALL_MS - quiet, withinMs - (now - began)))
   }
-  timer = setTimeout(check, STALL_MS)
+  timer = setTimeout(check, Math.min(STALL_MS, withinMs))
   try {
     return await read(stalled.signal)
   } finally {

@@ -16,7 +16,7 @@ import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_P
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
-import { framed } from './framed.js'
+import { STALL_MS, framed } from './framed.js'
 import { PeerStates } from './peer-states.js'
 import { MAX_SERVES, ServeSlots } from './serve-slots.js'
 
@@ -230,7 +230,9 @@ export class SyncService implements Startable {
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
     const lp = framed(stream, this.maxFrameBytes)
-    const frame = decodeFrame(await lp.read({ signal }), { maxValueBytes: this.init.maxValueBytes })
+    // whole within STALL_MS: a puller that sent all but a byte of a frame-sized hello, then a byte every few seconds,
+    // held the stream and the bytes for the pull's deadline (the serve cap counts serves, which begin after the hello)
+    const frame = decodeFrame(await lp.read({ signal, withinMs: STALL_MS }), { maxValueBytes: this.init.maxValueBytes })
     if (frame.kind !== 'control' || frame.message.t !== 'hello') throw new SyncProtocolError('expected hello')
     const hello = frame.message
     if (hello.group === this.init.group) {
