@@ -17,7 +17,8 @@
  * `takeWithinMs` to be taken whole: a puller that takes a few bytes every
  * few seconds is never idle, and would hold the serve (a slot, a page and a
  * frame) to the pull's deadline. A read fails once nothing has arrived for
- * `STALL_MS`.
+ * `STALL_MS`, and, given `withinMs` (a serve's hello), once its frame has
+ * not come whole by then.
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
