@@ -16,6 +16,8 @@ import { startWatch } from './watch-client.js'
 
 const FAST = ['--anti-entropy-interval', '300']
 const FAST_GC = [...FAST, '--tombstone-grace', '1000']
+// attestations every second, not every 10 s (a tenth of the default grace): the nodes find they disagree by them
+const FAST_ATTEST = [...FAST, '--tombstone-grace', '10000']
 const MAX = Number.MAX_SAFE_INTEGER
 
 // refused ops and gossip messages rejected whole (a message of forged ops is the latter)
@@ -205,8 +207,8 @@ describe('a hostile member signs two ops with one seq, one for each peer (hole 8
   })
 
   it('both nodes end with both ops, identical rows, and name the equivocating member', async () => {
-    const alice = await cluster.start('alice', { args: FAST })
-    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
+    const alice = await cluster.start('alice', { args: FAST_ATTEST })
+    const bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST_ATTEST })
     const aliceId = (await alice.status()).id
     attacker = await Attacker.start()
     const wall = Date.now()
