@@ -11,7 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
@@ -61,13 +61,15 @@ export class Attacker {
   /**
    * `protocols`: the sync protocols it serves (by default both; only 3.0.0 for a node from before the short hello).
    * `window`: the most its yamux streams let a sender have in flight (at least 256 KiB, yamux's first window).
+   * `from`: an address in 127.0.0.0/8 its dials come from, for tests that start many: libp2p takes at most 5 new
+   * connections a second from one host, and resets the rest.
    */
-  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], window?: number): Promise<Attacker> {
+  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { window, from }: { window?: number, from?: string } = {}): Promise<Attacker> {
     const key = await generateKeyPair('Ed25519')
     const node = await createLibp2p({
       privateKey: key,
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
+      transports: [tcp(from !== undefined ? { dialOpts: { localAddress: from } as TCPSocketOptions } : {})],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } })],
       services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }

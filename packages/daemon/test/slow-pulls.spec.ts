@@ -81,7 +81,7 @@ describe('a puller that reads a trickle', () => {
     await cluster.close()
   })
   const start = async (): Promise<Attacker> => {
-    const attacker = await Attacker.start('default', undefined, WINDOW)
+    const attacker = await Attacker.start('default', undefined, { window: WINDOW })
     attackers.push(attacker)
     return attacker
   }
