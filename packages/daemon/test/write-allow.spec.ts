@@ -30,10 +30,10 @@ describe('allow-list for writes', () => {
 
   it('refuses ops from an origin that is not allowed, relayed by a member that accepts them', async () => {
     // bob is open and relays; alice allows only bob; carol talks only to bob
-    const bob = await cluster.start('bob')
+    const bob = await cluster.start('bob', { args: FAST })
     const bobId = (await bob.status()).id
-    const alice = await cluster.start('alice', { args: ['--allow', bobId], peers: [await bob.addr()] })
-    const carol = await cluster.start('carol', { peers: [await bob.addr()] })
+    const alice = await cluster.start('alice', { args: ['--allow', bobId, ...FAST], peers: [await bob.addr()] })
+    const carol = await cluster.start('carol', { peers: [await bob.addr()], args: FAST })
     await carol.put('from:carol', 'not allowed at alice')
     await bob.put('from:bob', 'allowed')
     await waitFor(async () => (await bob.ctl(['get', 'from:carol'])).code === 0, 'bob to accept carol\'s write')
