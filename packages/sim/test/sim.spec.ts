@@ -2,61 +2,13 @@
  * The simulator in `npm test`: the scenario built for each hole of issue #10
  * passes and actually hits its hole. The random seeds, the exact replay and
  * the check that catches a broken replica are in seeds.spec.ts (a file of
- * their own, so the test runner runs them beside these).
+ * their own, so the test runner runs them beside these), and the longest
+ * scenarios in holes-longest.spec.ts (the same).
  */
-import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
-import { REGRESSIONS, run, type RunResult } from '../src/index.js'
-import { passes } from './passes.js'
-
+import { describe } from 'node:test'
+import { REGRESSIONS } from '../src/index.js'
+import { LONGEST, itRuns } from './holes.js'
 
 describe('simulation: the nine holes, and what seeds found since', () => {
-  const hits: Record<string, (r: RunResult) => boolean> = {
-    'claimed-vector': r => r.counts.hostileActs === 3,
-    'chain-gc': r => r.counts.tombstonesCollected > 0 && r.counts.partitions === 1,
-    'replay-after-gc': r => r.counts.tombstonesCollected > 0 && r.counts.hostileActs === 4,
-    'clock-refused': r => r.counts.refused > 0 && r.counts.clockJumps === 2,
-    'failed-apply': r => r.counts.diskFull === 1,
-    'held-budget': r => r.counts.maxWaitingBytes > 8 * 1024,
-    'power-loss': r => r.counts.crashes === 1,
-    equivocation: r => r.counts.equivocations > 0,
-    trickle: r => r.counts.crashes === 1,
-    'partition-past-retention': r => r.counts.snapshots >= 2 && r.counts.tombstonesCollected > 0,
-    'frames-over-budget': r => r.counts.writes === 1_000 && r.counts.crashes === 1,
-    'snapshot-older-than-collected': r => r.counts.snapshots >= 2 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
-    'lie-while-down': r => r.counts.hostileActs === 1 && r.counts.crashes === 2 && r.counts.tombstonesCollected > 0,
-    'snapshot-removes-without-horizon': r => r.counts.snapshots > 0 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
-    'two-snapshots-at-once': r => r.counts.snapshotsOvertaken > 0,
-    'premature-floor': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0 && r.counts.partitions === 1,
-    'premature-floor-unheld': r => r.counts.snapshots > 0 && r.counts.partitions >= 1 && r.counts.tombstonesCollected > 0,
-    'unvouched-origin-jump': r => r.counts.hostileActs > 0 && r.counts.snapshots > 0,
-    // an old op written again after its key's delete was collected, with a hostile member's ops in the key's history
-    'old-row-under-newer-history': r => r.counts.reissued > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0,
-    'old-row-under-newer-history-2': r => r.counts.reissued > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0,
-    'snapshot-cut-short': r => r.counts.snapshotsCut > 0 && r.counts.snapshots === 0,
-    'stand-in-by-arrival': r => r.counts.hostileActs > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
-    'recheck-without-snapshot': r => r.counts.rechecks > 0 && r.counts.equivocations > 0,
-    'late-second-version': r => r.counts.equivocations > 0 && r.counts.clockJumps === 2 && r.counts.tombstonesCollected > 0,
-    'future-second-version': r => r.counts.equivocations > 100 && r.counts.hostileActs > 0 && r.counts.tombstonesCollected > 0,
-    'trickled-stale': r => r.counts.staleEnds > 0 && r.counts.hostileActs > 0,
-    'start-on-full-disk': r => r.counts.startsFailed > 0 && r.counts.diskFull === 1,
-    'snapshot-attests': r => r.counts.snapshots > 0 && r.counts.crashes > 0 && r.counts.tombstonesCollected > 0,
-    'withheld-own-writes': r => r.counts.hostileActs > 0 && r.counts.partitions > 0 && r.counts.snapshots > 0,
-    'taken-then-lost': r => r.counts.takenThenLost > 0,
-    'disagreement-asked-first': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0,
-    'second-version-after-collection': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.reissuedOverDeletes === 0,
-    'hostile-bridge': r => r.counts.hostileActs > 0 && r.counts.crashes === 3 && r.counts.diskFull === 1,
-    'sign-later-crash': r => r.counts.crashes === 1 && r.counts.signedAtStart > 0 && r.counts.sharedProofs > 0 && r.counts.rodeProofs > 0,
-    // a second version kept, and an op refused for order (m0:12 on n1)
-    'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0,
-    // the floors travelled by snapshots
-    'stuck-floor-hops': r => r.counts.snapshots > 0 && r.counts.crashes > 0
-  }
-  for (const [name, make] of Object.entries(REGRESSIONS)) {
-    it(`${name}: the replicas converge and nothing acknowledged is lost`, () => {
-      const result = run(make())
-      passes(result)
-      assert.ok(hits[name]?.(result), `the scenario hit its hole: ${JSON.stringify(result.counts)}`)
-    })
-  }
+  itRuns(Object.keys(REGRESSIONS).filter(name => !LONGEST.includes(name)))
 })
