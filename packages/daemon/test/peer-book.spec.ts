@@ -31,6 +31,15 @@ async function bookEntry (node: TestNode): Promise<{ id: string, name: string, a
   return { id: status.id, name: node.name, addrs: (status.addrs as string[]).map(a => a.replace(/\/p2p\/[^/]+$/, '')), via: 'peerbook', lastSeen: new Date().toISOString() }
 }
 
+/**
+ * Stops a test's nodes once it is done with them: the file's tests start 25
+ * murmurd, some pulling five times a second, which otherwise all run until
+ * the file ends, beside the tests after them.
+ */
+async function stopAll (nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map(async node => await node.stop()))
+}
+
 describe('peer book', () => {
   const cluster = new TestCluster()
   const doors: Attacker[] = []
@@ -61,6 +70,7 @@ describe('peer book', () => {
       return syncs.size >= 10
     }, 'ten sync handshakes between bob and alice', 20_000, 100)
     assert.equal(statSync(book).mtimeMs, written, 'peers.json was written again though nothing in it changed')
+    await stopAll([alice, bob])
   })
 
   it('dials members from its peer book only up to --peer-links, and another when one goes away', async () => {
@@ -91,6 +101,7 @@ describe('peer book', () => {
     await ids.get(gone)?.stop('SIGKILL')
     const next = await waitFor(async () => { const now = await linked(); return now.length === 2 && !now.includes(gone) && now }, 'hub to replace the member that went away')
     assert.ok(next.includes(first[1] as string), 'the link that stayed is kept')
+    await stopAll([hub, ...others])
   })
 
   it('swaps its dialled link for another member now and then (--peer-rotate), dialling the new one before the old goes', async () => {
@@ -107,6 +118,7 @@ describe('peer book', () => {
       for (const id of dialled) seen.add(id)
       return seen.size === 3
     }, 'the node to have dialled each of its three members in turn', 20_000, 100)
+    await stopAll([rotor, ...members])
   })
 
   it('marks a relay in the peer book, and dials it whatever --peer-links says, so a node keeps its way in', async () => {
@@ -135,6 +147,7 @@ describe('peer book', () => {
       return peers.some(p => p.id === relayStatus.id) && peers
     }, 'lone to connect to the relay')
     assert.deepEqual(linked.map(p => p.id), [relayStatus.id], 'the relay filled its one link')
+    await stopAll([lone, relay, x, ...plain])
   })
 
   it('keeps the address of a member on this host alone (loopback), and redials it after restarting on a new port', async () => {
