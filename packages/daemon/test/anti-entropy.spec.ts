@@ -63,8 +63,8 @@ describe('anti-entropy in a quiet group', () => {
     assert.ok(next - claimed <= 300, `alice's first pull after the claim started ${next - claimed} ms after it (planned: 500 ms or more)`)
 
     // alice takes the op by sync, and never gossips it: bob must pull it, and does within the bound
-    const atAlice = await waitFor(async () => (await alice.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'alice to take the op', 5_000, 20)
-    const atBob = await waitFor(async () => (await bob.ctl(['get', 'lost'])).code === 0 ? Date.now() : undefined, 'bob to pull the op gossip never brought him', 5_000, 20)
+    const atAlice = await waitFor(async () => await alice.value('lost') !== undefined ? Date.now() : undefined, 'alice to take the op', 5_000, 20)
+    const atBob = await waitFor(async () => await bob.value('lost') !== undefined ? Date.now() : undefined, 'bob to pull the op gossip never brought him', 5_000, 20)
     assert.ok(atBob - atAlice <= MAX + 700, `bob had it ${atBob - atAlice} ms after alice`)
   })
 })
@@ -108,7 +108,7 @@ describe('a gap in gossip', () => {
     // seq 4 with seq 3 never gossiped: alice pulls it
     serving = true
     await attacker.publish([four])
-    await waitFor(async () => (await alice.ctl(['get', 'g:3'])).code === 0 && (await alice.ctl(['get', 'g:4'])).code === 0, 'alice to pull the op gossip skipped', 5_000)
+    await waitFor(async () => await alice.value('g:3') !== undefined && await alice.value('g:4') !== undefined, 'alice to pull the op gossip skipped', 5_000)
     assert.equal(gapPulls(alice), 1)
   })
 })
@@ -138,7 +138,7 @@ describe('a pull whose server sends what this node holds', () => {
       if (served++ === 0) for (let i = 0; i < held.length; i += 100) frames.push({ kind: 'ops', ops: held.slice(i, i + 100) })
       return [...frames, { kind: 'ops', ops: [own] }, done]
     }
-    await waitFor(async () => (await alice.ctl(['get', 'mallory:late'])).code === 0, 'alice to take the attacker\'s op', 10_000)
+    await waitFor(async () => await alice.value('mallory:late') !== undefined, 'alice to take the attacker\'s op', 10_000)
     const pulls = alice.stderr.split('\n').filter(line => line.includes('"synced from peer"') && line.includes(attacker!.id))
     const stale = pulls.findIndex(line => line.includes('holds already'))
     assert.ok(stale !== -1, `a pull of held ops was ended early: ${pulls.join('\n')}`)

@@ -43,7 +43,7 @@ describe('three-node cluster (reference scenario)', () => {
 
   it('bob joins later, sees everything alice wrote, and writes his own', async () => {
     bob = await cluster.start('bob', { peers: [await alice.addr()], args: FAST })
-    await waitFor(async () => (await bob.ctl(['get', 'user:alice'])).code === 0, 'bob to catch up from alice')
+    await waitFor(async () => await bob.value('user:alice') !== undefined, 'bob to catch up from alice')
     assert.equal((await bob.ctl(['get', 'project:version'])).stdout, '1.0.0\n')
     for (const [key, value] of [['project:version', '1.1.0'], ['api:endpoint', 'https://api.example.com'], ['api:timeout', '30'], ['user:bob', 'bob']] as const) {
       await bob.put(key, value)
@@ -94,7 +94,7 @@ describe('three-node cluster (reference scenario)', () => {
   it('a delete propagates as a tombstone', async () => {
     const del = await bob.ctl(['del', 'cache:ttl'])
     assert.equal(del.code, 0, del.stderr)
-    await waitFor(async () => (await charlie.ctl(['get', 'cache:ttl'])).code === 4 && (await alice.ctl(['get', 'cache:ttl'])).code === 4, 'the delete to reach alice and charlie')
+    await waitFor(async () => await charlie.value('cache:ttl') === undefined && await alice.value('cache:ttl') === undefined, 'the delete to reach alice and charlie')
     assert.equal((await alice.status()).tombstones, 1)
     const again = await bob.ctl(['del', 'cache:ttl'])
     assert.equal(again.code, 4, 'deleting a deleted key reports not found')
@@ -114,7 +114,7 @@ describe('three-node cluster (reference scenario)', () => {
     const after = await charlie.status()
     assert.equal(after.id, before.id)
     assert.equal((await charlie.ctl(['get', 'user:charlie'])).stdout, 'charlie\n')
-    await waitFor(async () => (await charlie.ctl(['get', 'while:charlie:was:away'])).stdout === 'yes\n', 'charlie to catch up after restart')
+    await waitFor(async () => await charlie.value('while:charlie:was:away') === 'yes', 'charlie to catch up after restart')
     await cluster.converged([alice, bob, charlie], 12)
   })
 
@@ -129,12 +129,12 @@ describe('three-node cluster (reference scenario)', () => {
     assert.match(bad.stderr, /does not match the schema for prefix "cache:ttl"/)
     assert.equal((await bob.ctl(['get', 'cache:ttl'])).code, 4, 'nothing was written (the key stays deleted)')
     assert.equal((await bob.ctl(['put', 'cache:ttl', '7200'])).code, 0)
-    await waitFor(async () => (await charlie.ctl(['get', 'cache:ttl'])).stdout === '7200\n' && (await alice.ctl(['get', 'cache:ttl'])).stdout === '7200\n', 'the good value everywhere')
+    await waitFor(async () => await charlie.value('cache:ttl') === '7200' && await alice.value('cache:ttl') === '7200', 'the good value everywhere')
   })
 
   it('bob registers his presence with a keepalive: it stays while he runs, vanishes when he stops, and is back when he returns', async () => {
     assert.equal((await bob.ctl(['put', '--ttl', '3s', '--keepalive', 'presence/bob', '1.1.0'])).code, 0)
-    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n' && (await charlie.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence on alice and charlie')
+    await waitFor(async () => await alice.value('presence/bob') === '1.1.0' && await charlie.value('presence/bob') === '1.1.0', 'bob\'s presence on alice and charlie')
     // refreshed every second: still there well past the first TTL
     const since = Date.now()
     while (Date.now() - since < 4_500) {
@@ -143,13 +143,13 @@ describe('three-node cluster (reference scenario)', () => {
     }
     assert.equal(await bob.stop('SIGKILL'), null)
     const stopped = Date.now()
-    await waitFor(async () => (await alice.ctl(['get', 'presence/bob'])).code === 4 && (await charlie.ctl(['get', 'presence/bob'])).code === 4,
+    await waitFor(async () => await alice.value('presence/bob') === undefined && await charlie.value('presence/bob') === undefined,
       'bob\'s presence to expire on alice and charlie', 15_000, 100)
     console.log(`# bob's presence gone ${Date.now() - stopped} ms after SIGKILL (TTL 3 s)`)
     const listed = await alice.ctl(['list', '--prefix', 'presence/'])
     assert.equal(listed.stdout, '', 'no one present')
     await bob.start({ peers: [await alice.addr()], args: FAST })
-    await waitFor(async () => (await charlie.ctl(['get', 'presence/bob'])).stdout === '1.1.0\n', 'bob\'s presence back once he restarts')
+    await waitFor(async () => await charlie.value('presence/bob') === '1.1.0', 'bob\'s presence back once he restarts')
   })
 
   it('an edit made while apart shows up in every node\'s history as a conflict; nothing is lost', async () => {

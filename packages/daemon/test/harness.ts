@@ -151,6 +151,9 @@ export class TestNode {
     }
   }
 
+  /** `key`'s value over `rpc` (undefined when not held), for polls: a text value is the string `murmurctl get` prints. */
+  async value (key: string): Promise<unknown> { return (await this.rpc('kv_get', { key }))?.value }
+
   /** Every entry under `prefix` (default all, murmur's own records excluded), over `rpc`. */
   async entries (prefix?: string): Promise<Entry[]> {
     const items: Entry[] = []

@@ -106,9 +106,9 @@ describe('conflicts between nodes that had not met', () => {
 
   it('an overwrite of a value the writer had seen is no conflict', async () => {
     await alice.put('seq', 'one')
-    await waitFor(async () => (await bob.ctl(['get', 'seq'])).stdout === 'one\n', 'one on bob')
+    await waitFor(async () => await bob.value('seq') === 'one', 'one on bob')
     await bob.put('seq', 'two')
-    await waitFor(async () => (await alice.ctl(['get', 'seq'])).stdout === 'two\n', 'two on alice')
+    await waitFor(async () => await alice.value('seq') === 'two', 'two on alice')
     for (const node of [alice, bob]) {
       const history = await node.json(['history', 'seq'])
       assert.deepEqual(history.versions.map((v: any) => [v.value, v.originName, v.conflict]), [['two', 'bob', false], ['one', 'alice', false]])
@@ -169,7 +169,7 @@ describe('a conflict the bound drops at once', () => {
       await alice.put('k', 'a')
       await bob.put('k', 'b')
       assert.equal((await bob.ctl(['connect', await alice.addr()])).code, 0)
-      await waitFor(async () => (await alice.ctl(['get', 'k'])).stdout === 'b\n', 'bob\'s k on alice')
+      await waitFor(async () => await alice.value('k') === 'b', 'bob\'s k on alice')
       // a write after: once each watch has it, whatever the heal told is told
       await bob.put('mark', 'x')
       for (const watch of watches) await waitFor(() => watch.events().some(e => e.type === 'put' && e.key === 'mark'), 'mark on the watches')

@@ -99,7 +99,7 @@ describe('a hostile member: forgeries, the far future and floods', () => {
     })()
     for (let i = 0; i < 30; i++) await bob.put(`during-flood:${i}`, String(i))
     await flood
-    await waitFor(async () => await value(alice, 'during-flood:29') === '29', 'bob\'s writes to reach alice through the flood', 20_000)
+    await waitFor(async () => await alice.value('during-flood:29') === '29', 'bob\'s writes to reach alice through the flood', 20_000)
     await waitFor(() => JSON.stringify(alice.userRows()) === JSON.stringify(bob.userRows()), 'identical replicas')
     assert.equal((alice.rows() as Array<{ key: string }>).filter(r => r.key.startsWith('flood:') || r.key.startsWith('attacker:')).length, 0)
     console.log(`# flood: ${Date.now() - started} ms to converge under a flood of invalid messages; alice rejected ${await rejected(alice)}`)
@@ -179,8 +179,8 @@ describe('a hostile member replays a genuine op after its delete was collected (
     }, 'both nodes to collect the tombstone', 20_000)
     // by gossip, with a fresh op of its own so the message is new
     await attacker.publish([secret, attacker.op('attacker:fresh', 'x')])
-    await waitFor(async () => await value(alice, 'attacker:fresh') === 'x', 'the replayed message to reach alice')
-    await waitFor(async () => await value(bob, 'attacker:fresh') === 'x', 'the replayed message to reach bob')
+    await waitFor(async () => await alice.value('attacker:fresh') === 'x', 'the replayed message to reach alice')
+    await waitFor(async () => await bob.value('attacker:fresh') === 'x', 'the replayed message to reach bob')
     // by sync
     attacker.answer = (_puller, hello) => [attacker.hello(hello), { kind: 'ops', ops: [secret] }, done]
     // a new connection makes alice pull from the attacker at once (anti-entropy, drawing among two members with its
@@ -222,9 +222,9 @@ describe('a hostile member signs two ops with one seq, one for each peer (hole 8
     ]
     await attacker.dial(await alice.addr())
     await attacker.dial(await bob.addr())
-    await waitFor(async () => [await value(alice, 'a'), await value(bob, 'b')].every(v => v !== 4), 'each node to take its own version')
+    await waitFor(async () => [await alice.value('a'), await bob.value('b')].every(v => v !== undefined), 'each node to take its own version')
     await attacker.stop()
-    await waitFor(async () => await value(alice, 'b') === 'for bob' && await value(bob, 'a') === 'for alice', 'both versions on both nodes', 20_000)
+    await waitFor(async () => await alice.value('b') === 'for bob' && await bob.value('a') === 'for alice', 'both versions on both nodes', 20_000)
     await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
     // each learnt the other's version by asking it again for the attacker's ops (its attestation disagreed), not by a snapshot
     await logged({ get stderr () { return alice.stderr + bob.stderr } }, /"rechecked":1/, 'a node asked the attacker\'s ops again')
@@ -262,7 +262,7 @@ describe('a hostile member sets the refresh bit on a write that changes the valu
       const lie = attacker.op('svc/x', 'v2', { wall: first.wall + 1, expires, seen: { wall: first.wall, logical: first.logical, origin: attacker.id }, refresh: true })
       for (const [op, shown] of [[first, 'v1'], [lie, 'v2']] as const) {
         await attacker.publish([op])
-        await waitFor(async () => await value(alice, 'svc/x') === shown, `alice to take ${shown}`)
+        await waitFor(async () => await alice.value('svc/x') === shown, `alice to take ${shown}`)
       }
       assert.equal((await alice.json(['get', 'svc/x'])).value, 'v2')
       await waitFor(() => watch.events().filter(e => e.key === 'svc/x').length >= 2, 'the watch to hear both writes')
