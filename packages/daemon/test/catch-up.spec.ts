@@ -87,6 +87,6 @@ describe('catch-up after a restart', () => {
     assert.deepEqual(members.map(p => [p.name, p.gossip]).sort(), [['a2', true], ['b2', true]])
     // and c2's writes reach both by gossip, anti-entropy being minutes away
     await c.put('after-burst', 'by gossip')
-    await waitFor(async () => (await a.ctl(['get', 'after-burst'])).code === 0 && (await b.ctl(['get', 'after-burst'])).code === 0, 'c2\'s write to reach a2 and b2', 10_000)
+    await waitFor(async () => await a.value('after-burst') !== undefined && await b.value('after-burst') !== undefined, 'c2\'s write to reach a2 and b2', 10_000)
   })
 })

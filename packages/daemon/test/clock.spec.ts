@@ -29,7 +29,7 @@ describe('ops refused for the clock (libfaketime)', { skip }, () => {
     // alice's clock now agrees with bob's: the same ops arrive
     assert.equal(await alice.stop(), 0)
     await alice.start({ args: FAST, peers: [await bob.addr()], prefix: AHEAD })
-    await waitFor(async () => (await alice.ctl(['get', 'from:the:future'])).stdout === 'hello\n', 'alice to get bob\'s op once her clock agrees')
+    await waitFor(async () => await alice.value('from:the:future') === 'hello', 'alice to get bob\'s op once her clock agrees')
     await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
   })
 })

@@ -47,7 +47,7 @@ const withoutPeerId = (addr: string): string => addr.replace(/\/p2p\/[^/]+$/, ''
 /** A write on `from` shows up on `to`: the members are connected and replicating. */
 async function replicates (from: TestNode, to: TestNode, key: string): Promise<void> {
   await from.put(key, `${from.name} at ${Date.now()}`)
-  await waitFor(async () => (await to.ctl(['get', key])).code === 0, `${key} from ${from.name} to reach ${to.name}`)
+  await waitFor(async () => await to.value(key) !== undefined, `${key} from ${from.name} to reach ${to.name}`)
 }
 
 /**

@@ -24,7 +24,7 @@ describe('conditional writes on nodes apart', () => {
     const alice = await cluster.start('alice')
     const bob = await cluster.start('bob', { peers: [await alice.addr()] })
     await alice.put('cfg', 'v1')
-    await waitFor(async () => (await bob.ctl(['get', 'cfg'])).stdout === 'v1\n', 'bob to hold v1')
+    await waitFor(async () => await bob.value('cfg') === 'v1', 'bob to hold v1')
     const v1 = await versionId(alice, 'cfg')
 
     await bob.stop()

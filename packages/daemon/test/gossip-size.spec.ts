@@ -42,7 +42,7 @@ describe('a member that publishes a gossip message over the cap', () => {
 
     const big = 'v'.repeat(MAX_VALUE)
     assert.equal((await bob.ctl(['put', 'honest:big', '-'], big)).code, 0)
-    await waitFor(async () => (await alice.ctl(['get', 'honest:big'])).stdout === `${big}\n`, 'bob\'s largest value to reach alice')
+    await waitFor(async () => await alice.value('honest:big') === big, 'bob\'s largest value to reach alice')
     assert.equal(alice.process?.exitCode, null, 'alice\'s murmurd still runs')
   })
 })

@@ -36,7 +36,7 @@ describe('a hostile member replays ops every node holds', () => {
       const ops = ['first', 'second'].map(value => mallory.captured.find(op => op.origin === bobId && op.value != null && Buffer.from(op.value).toString() === value))
       return ops.every(op => op !== undefined) && ops as [Op, Op]
     }, 'mallory to capture both of bob\'s ops from gossip')
-    await waitFor(async () => (await alice.ctl(['get', 'cfg'])).stdout === 'second\n', 'alice to hold bob\'s second value')
+    await waitFor(async () => await alice.value('cfg') === 'second', 'alice to hold bob\'s second value')
     const history = JSON.stringify(await alice.json(['history', 'cfg']))
     const conflicts = (await alice.status()).replication.conflicts
     const watch = startWatch(alice, ['--prefix', 'cfg'])
@@ -47,10 +47,10 @@ describe('a hostile member replays ops every node holds', () => {
       // by gossip, each with a fresh op of mallory's so the message is new to gossipsub; then in a pull
       await mallory.publish([first, mallory.op('mallory:1', 'x')])
       await mallory.publish([second, first, mallory.op('mallory:2', 'x')])
-      await waitFor(async () => (await alice.ctl(['get', 'mallory:2'])).code === 0, 'the replays by gossip to reach alice')
+      await waitFor(async () => await alice.value('mallory:2') !== undefined, 'the replays by gossip to reach alice')
       const marker = mallory.op('mallory:3', 'x')
       mallory.answer = (_puller, hello) => [mallory.hello(hello), { kind: 'ops', ops: [first, second] }, { kind: 'ops', ops: [marker] }, done]
-      await waitFor(async () => (await alice.ctl(['get', 'mallory:3'])).code === 0, 'alice to pull the replays and the op after them')
+      await waitFor(async () => await alice.value('mallory:3') !== undefined, 'alice to pull the replays and the op after them')
 
       const mine = (row: unknown): boolean => !(row as { key: string }).key.startsWith('mallory:')
       assert.equal(JSON.stringify(alice.userRows().filter(mine)), JSON.stringify((JSON.parse(rows) as unknown[]).filter(mine)), 'alice\'s rows')

@@ -30,7 +30,7 @@ async function invite (node: TestNode, ...args: string[]): Promise<{ ticket: str
 
 async function replicates (from: TestNode, to: TestNode, key: string): Promise<void> {
   await from.put(key, from.name)
-  await waitFor(async () => (await to.ctl(['get', key])).stdout.trim() === from.name, `${key} from ${from.name} to reach ${to.name}`)
+  await waitFor(async () => await to.value(key) === from.name, `${key} from ${from.name} to reach ${to.name}`)
 }
 
 /** What a data dir holds, file by file, to check that a refused ticket wrote nothing. */
@@ -92,7 +92,7 @@ describe('joining with a ticket', () => {
     assert.equal(await dave.stop(), 0)
     await alice.put('while-dave-was-away', 'yes')
     await dave.start() // no --join, --group or --swarm-key
-    await waitFor(async () => (await dave.ctl(['get', 'while-dave-was-away'])).stdout.trim() === 'yes', 'dave to catch up after a restart with no flags')
+    await waitFor(async () => await dave.value('while-dave-was-away') === 'yes', 'dave to catch up after a restart with no flags')
     assert.equal((await dave.status()).group, 'team')
     const printed = await run(process.execPath, [MURMURD, '--name', 'dave', '--data-dir', dave.dataDir, '--print-config'])
     assert.match(printed.stdout, /^group = "team" {2}# the data dir/m)

@@ -29,7 +29,7 @@ describe('murmurd --metrics: ops held for the clock', () => {
     await waitFor(async () => (await alice.status()).peers === 1, 'the member to connect')
     await member.publish([member.op('ahead', 'v', { seq: 1, wall: Date.now() + 3_000 })])
     await waitFor(async () => value(await scrape(url), 'murmur_ops_held') === 1, 'alice to hold the op')
-    await waitFor(async () => (await alice.ctl(['get', 'ahead'])).stdout.trim() === 'v', 'alice\'s clock to let the op through')
+    await waitFor(async () => await alice.value('ahead') === 'v', 'alice\'s clock to let the op through')
     const families = await scrape(url)
     assert.equal(value(families, 'murmur_ops_gossiped_total'), 0, 'it came by gossip, but is not counted as gossiped')
     assert.equal(value(families, 'murmur_ops_repaired_total'), 1, 'it is counted as repaired')

@@ -66,7 +66,7 @@ describe('murmurd --metrics', () => {
     const aliceBefore = await scrape(aliceUrl)
     const bobBefore = await scrape(bobUrl)
     await alice.put('metrics:k', 'v')
-    await waitFor(async () => (await bob.ctl(['get', 'metrics:k'])).stdout.trim() === 'v', 'the put to reach bob')
+    await waitFor(async () => await bob.value('metrics:k') === 'v', 'the put to reach bob')
     const aliceAfter = await scrape(aliceUrl)
     const bobAfter = await scrape(bobUrl)
 

@@ -61,7 +61,7 @@ describe('a relayed connection between members', () => {
       assert.equal(put.code, 0, put.stderr)
     }
     for (const [i, value] of values.entries()) {
-      await waitFor(async () => (await bob.ctl(['get', `big/${i}`])).stdout === `${value}\n`, `big/${i} to reach bob`, 60_000, 200)
+      await waitFor(async () => await bob.value(`big/${i}`) === value, `big/${i} to reach bob`, 60_000, 200)
     }
     assert.equal((await relay.ctl(['get', 'big/0'])).code, 4, 'the relay took none of it')
     assert.equal((await bob.json<any[]>(['peers'])).some(p => p.id === carolId), false, 'bob never met carol')

@@ -63,7 +63,7 @@ describe('circuit relay among members', () => {
     // a pull from alice, over the only connection bob has to her: the relayed one
     await alice.put('over-the-relay', 'yes')
     await waitFor(async () => (await bob.status()).peerSync.find((p: any) => p.id === aliceId)?.lastSync != null, 'bob to complete a sync pull from alice')
-    await waitFor(async () => (await bob.ctl(['get', 'over-the-relay'])).stdout.trim() === 'yes', 'alice\'s write to reach bob')
+    await waitFor(async () => await bob.value('over-the-relay') === 'yes', 'alice\'s write to reach bob')
     const onAlice = (await alice.json<any[]>(['peers'])).find(p => p.id === bobId)
     assert.equal(onAlice?.connection, 'relayed')
   })

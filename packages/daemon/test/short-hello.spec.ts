@@ -55,7 +55,7 @@ describe('the sync hello\'s short form', () => {
         await waitFor(() => mallory.pulls.length > from, 'alice to pull from mallory, which claimed more')
       }
       assert.ok(played.shortAt !== undefined, `no short hello in four pulls: ${mallory.pulls.map(p => p.hello.summary === undefined ? 'whole' : 'short').join(', ')}`)
-      await waitFor(async () => (await alice.ctl(['get', key])).stdout.trim() === key, `alice to take ${key}`)
+      await waitFor(async () => await alice.value(key) === key, `alice to take ${key}`)
       return played.shortAt
     }
 

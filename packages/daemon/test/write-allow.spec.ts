@@ -36,8 +36,8 @@ describe('allow-list for writes', () => {
     const carol = await cluster.start('carol', { peers: [await bob.addr()], args: FAST })
     await carol.put('from:carol', 'not allowed at alice')
     await bob.put('from:bob', 'allowed')
-    await waitFor(async () => (await bob.ctl(['get', 'from:carol'])).code === 0, 'bob to accept carol\'s write')
-    await waitFor(async () => (await alice.ctl(['get', 'from:bob'])).stdout === 'allowed\n', 'alice to get bob\'s write')
+    await waitFor(async () => await bob.value('from:carol') !== undefined, 'bob to accept carol\'s write')
+    await waitFor(async () => await alice.value('from:bob') === 'allowed', 'alice to get bob\'s write')
     await waitFor(async () => (await alice.status()).counters.rejected > 0, 'alice to refuse carol\'s op')
     // anti-entropy runs while we wait: the relayed op must stay out, by gossip and by sync
     assert.equal((await alice.ctl(['get', 'from:carol'])).code, 4)
@@ -76,7 +76,7 @@ describe('allow-list for writes', () => {
       done
     ]
     const frank = await cluster.start('frank', { args: ['--allow', mallory.id, ...FAST], peers: [addressOf(mallory)] })
-    await waitFor(async () => (await frank.ctl(['get', 'mallory:own'])).stdout === 'mallory\'s own\n', 'frank to take mallory\'s snapshot of her own row')
+    await waitFor(async () => await frank.value('mallory:own') === 'mallory\'s own', 'frank to take mallory\'s snapshot of her own row')
     await waitFor(async () => await rejected(frank) >= 1, 'frank to refuse eve\'s ops in the snapshot')
 
     for (const node of [dave, frank]) {
