@@ -63,7 +63,8 @@ async function slowPull (mallory: Attacker, node: TestNode, everyMs: number, wai
   }
 }
 
-describe('a puller that reads a trickle', () => {
+// the three wait on alice's timers, not on the CPU: run side by side (each its own peer; alice serves them all)
+describe('a puller that reads a trickle', { concurrency: true }, () => {
   const cluster = new TestCluster()
   const attackers: Attacker[] = []
   let alice: TestNode
