@@ -23,6 +23,7 @@ import { cost } from './scenarios/cost.mjs'
 import { etcd } from './scenarios/etcd.mjs'
 import { growth } from './scenarios/growth.mjs'
 import { heal } from './scenarios/heal.mjs'
+import { idle } from './scenarios/idle.mjs'
 import { peers } from './scenarios/peers.mjs'
 import { propagation } from './scenarios/propagation.mjs'
 import { relay } from './scenarios/relay.mjs'
@@ -31,7 +32,7 @@ import { scale } from './scenarios/scale.mjs'
 import { links } from './scenarios/links.mjs'
 import { throughput } from './scenarios/throughput.mjs'
 
-const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, cli, relay, resume, peers, scale, links, etcd }
+const SCENARIOS = { throughput, propagation, growth, catchup, heal, cost, idle, cli, relay, resume, peers, scale, links, etcd }
 /** Sections run only when named in --only: they take many minutes. */
 const OPT_IN = new Set(['scale', 'links'])
 
@@ -81,7 +82,7 @@ if (opts.profile) {
 }
 
 // A hard stop, whatever happens: the full run is meant to take well under 15 minutes.
-const hardCapMs = (quick ? 5 : 25) * 60_000 + (only.includes('scale') ? (quick ? 5 : 40) * 60_000 : 0) + (only.includes('links') ? (quick ? 5 : 20) * 60_000 : 0)
+const hardCapMs = (quick ? 5 : 25) * 60_000 + (only.includes('idle') ? runs * (quick ? 1 : 3) * 60_000 : 0) + (only.includes('scale') ? (quick ? 5 : 40) * 60_000 : 0) + (only.includes('links') ? (quick ? 5 : 20) * 60_000 : 0)
 const watchdog = setTimeout(() => {
   log(`bench: still running after ${hardCapMs / 60_000} minutes; stopping`)
   cleanup().finally(() => process.exit(1))

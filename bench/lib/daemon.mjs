@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url'
 import { RpcClient } from './rpc.mjs'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-export const MURMURD = join(ROOT, 'packages/daemon/bin/murmurd.js')
+/** BENCH_MURMURD runs another build's bin (a copy of an earlier bundle, say) for a before/after in one session. */
+export const MURMURD = process.env.BENCH_MURMURD ?? join(ROOT, 'packages/daemon/bin/murmurd.js')
 export const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
