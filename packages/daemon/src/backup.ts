@@ -20,6 +20,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync 
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { replaceIdentity } from './identity.js'
+import { isoTime } from './iso-time.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { SqliteStore } from '@murmur/core'
 import type { Logger } from 'pino'
@@ -41,7 +42,7 @@ export interface BackupInfo {
 export async function writeBackup (store: SqliteStore, path: string, origin: string, progress?: (done: number, total: number) => void): Promise<BackupInfo> {
   // SQLite's backup would write over whatever is there
   if (existsSync(path)) throw new Error(`${path} already exists; a backup is written to a new file`)
-  const pages = await store.backup(path, { [BACKUP_OF]: origin, backup_at: new Date().toISOString() }, progress)
+  const pages = await store.backup(path, { [BACKUP_OF]: origin, backup_at: isoTime(Date.now()) }, progress)
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return { path, bytes: statSync(path).size, sha256: hash.digest('hex'), pages }

@@ -6,6 +6,7 @@
  * group, the swarm key, which makes the ticket a secret.
  */
 import { encodeTicket, MAX_TICKET_ADDRS, type InviteResult } from '@murmur/protocol'
+import { isoTime } from './iso-time.js'
 
 export interface InviteInit {
   group: string
@@ -31,5 +32,5 @@ export function createInvite (init: InviteInit): InviteResult {
   // tickets keep whole seconds: say the expiry the joining node will read
   const expires = Math.ceil(((init.now ?? Date.now()) + init.expiresInMs) / 1000) * 1000
   const ticket = encodeTicket({ group: init.group, inviter: init.inviter, addrs, expires, ...(init.swarmKey != null ? { swarmKey: init.swarmKey } : {}) })
-  return { ticket, group: init.group, expires: new Date(expires).toISOString(), closed: init.swarmKey != null, allowList: init.allowList, addrs }
+  return { ticket, group: init.group, expires: isoTime(expires), closed: init.swarmKey != null, allowList: init.allowList, addrs }
 }

@@ -17,6 +17,7 @@ import { parsePeerId } from './allow-list.js'
 import { ConfigError } from './errors.js'
 import { PeerBook } from './peer-book.js'
 import { readSwarmKey } from './swarm-key.js'
+import { isoTime } from './iso-time.js'
 import type { Logger } from 'pino'
 
 export const MEMBERSHIP_FILE = 'group.json'
@@ -48,7 +49,7 @@ export function resolveMembership (init: MembershipInit, now = Date.now()): Memb
   let ticket = init.join != null ? parseTicket(init.join) : undefined
   if (ticket != null && ticket.expires <= now) {
     // a ticket left in MURMUR_JOIN or a config file must not stop a node that joined with it from restarting
-    if (stored?.group !== ticket.group) throw new ConfigError(`invalid --join ticket: it expired at ${new Date(ticket.expires).toISOString()}; ask for a new one (murmurctl invite)`)
+    if (stored?.group !== ticket.group) throw new ConfigError(`invalid --join ticket: it expired at ${isoTime(ticket.expires)}; ask for a new one (murmurctl invite)`)
     ticket = undefined
   }
   if (ticket != null && stored != null && stored.group !== ticket.group) {
@@ -126,7 +127,7 @@ export function storeMembership (dataDir: string, ticket: Ticket, log: Logger): 
   const keyPath = join(dataDir, SWARM_KEY_FILE)
   if (ticket.swarmKey != null) writeWhole(keyPath, formatSwarmKey(ticket.swarmKey))
   else rmSync(keyPath, { force: true }) // the group is open now: an old key would keep this node out
-  writeWhole(join(dataDir, MEMBERSHIP_FILE), JSON.stringify({ group: ticket.group, inviter: ticket.inviter, joinedAt: new Date().toISOString() }, null, 2) + '\n')
+  writeWhole(join(dataDir, MEMBERSHIP_FILE), JSON.stringify({ group: ticket.group, inviter: ticket.inviter, joinedAt: isoTime(Date.now()) }, null, 2) + '\n')
   const book = new PeerBook(dataDir, log)
   const byPeer = new Map<string, string[]>()
   for (const addr of ticket.addrs) {

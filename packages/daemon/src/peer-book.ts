@@ -8,6 +8,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isoTime } from './iso-time.js'
 import type { Logger } from 'pino'
 
 /** How a peer was found. */
@@ -68,7 +69,7 @@ export class PeerBook {
       ...entry,
       via: previous?.via ?? entry.via,
       addrs: entry.addrs.length > 0 ? entry.addrs : previous?.addrs ?? [],
-      lastSeen: new Date().toISOString()
+      lastSeen: isoTime(Date.now())
     }
     if (previous !== undefined && sameEntry(previous, next) && Date.parse(next.lastSeen) - Date.parse(previous.lastSeen) < SEEN_RESOLUTION_MS) return
     this.entries.set(entry.id, next)

@@ -6,6 +6,7 @@ import type { Replica, SqliteStore } from '@murmur/core'
 import type { AntiEntropyStatus, NodeCounters, NodeStatus, PeerSyncStatus } from '@murmur/protocol'
 import type { PeerSyncState } from './sync/sync-service.js'
 import { VERSION } from './version.js'
+import { isoTime } from './iso-time.js'
 
 export type MurmurStatus = Omit<NodeStatus, 'socket'>
 
@@ -78,7 +79,7 @@ export function peerSyncOf (peers: ReadonlyMap<string, PeerSyncState>, members: 
     id,
     ...(state.name != null ? { name: state.name } : {}),
     connected: members.has(id),
-    ...(state.lastSyncAt != null ? { lastSync: new Date(state.lastSyncAt).toISOString(), lastSyncOps: state.lastSyncOps } : {}),
+    ...(state.lastSyncAt != null ? { lastSync: isoTime(state.lastSyncAt), lastSyncOps: state.lastSyncOps } : {}),
     ...(state.lastError != null ? { lastError: state.lastError } : {}),
     ...(state.vector != null ? { behind: opsBehind(vector, state.vector) } : {}),
     ...(state.clockOffsetMs != null ? { clockOffsetMs: state.clockOffsetMs } : {})
