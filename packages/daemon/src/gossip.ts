@@ -61,8 +61,10 @@ export class GossipReplication {
    * a few µs to look up a held one) for ever. Its origin signed it, so its
    * origin pays, wherever it came from: once its allowance is spent, messages
    * holding its ops are ignored, neither checked nor forwarded, until it has
-   * paid (sync still brings what it writes). An honest origin has ops
-   * refused only with a clock an hour wrong, or past a full pending buffer.
+   * paid (sync still brings what it writes). An honest origin pays only
+   * with a clock an hour wrong, past a full pending buffer, or while its
+   * gossip is left for sync (back after deletes were collected here without
+   * it, until it attests to them).
    */
   private readonly unkept = new RateLimiter(UNKEPT_PER_SECOND, UNKEPT_BURST)
   rejected = 0
