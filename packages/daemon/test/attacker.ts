@@ -155,6 +155,10 @@ export class Attacker {
   async dial (addr: string): Promise<void> {
     const peer = (await this.node.dial(multiaddr(addr))).remotePeer
     await waitFor(() => this.node.services.pubsub.getSubscribers(this.topic).some(subscriber => subscriber.equals(peer)), 'the dialled node to join the attacker\'s topic mesh')
+    // its subscription came on the node's stream to us; gossipsub drops (with a log line only) what it publishes to a
+    // peer before its own stream there is open, and a test that published once then waited 15 s for nothing
+    const outbound = (this.node.services.pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound
+    await waitFor(() => outbound.has(peer.toString()), 'the attacker\'s gossip stream to the dialled node to open')
   }
 
   /** Starts a pull from the node at `addr` with a hello that says it holds `vector` (and `extra`), takes the node's hello and hangs up. */
