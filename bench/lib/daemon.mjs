@@ -49,6 +49,11 @@ export function cpuMsOf (pid) {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / CLK_TCK // #14 utime, #15 stime
 }
 
+/** Resident set size (VmRSS) of process `pid`, in bytes. */
+export function rssOf (pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+}
+
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 /** A port free now on 127.0.0.1 (the kernel's pick, released at once), for a process that must listen on a fixed one. */
@@ -124,8 +129,7 @@ export class Daemon {
 
   /** Resident set size in bytes (VmRSS). */
   rss () {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))
-    return Number(m[1]) * 1024
+    return rssOf(this.pid)
   }
 
   /** CPU time (user + system) used so far, in ms. */

@@ -11,16 +11,11 @@
  * in the note).
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { cpuMsOf, removeDir, sleep, tempDir } from '../lib/daemon.mjs'
+import { cpuMsOf, removeDir, rssOf, sleep, tempDir } from '../lib/daemon.mjs'
 import { Cluster } from '../lib/cluster.mjs'
 
 const MB = 1e6
-
-function rssOf (pid) {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
-}
 
 /** A bare Node process that wakes once a second: what any Node program costs here. */
 function bareNode () {
