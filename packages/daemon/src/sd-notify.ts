@@ -6,7 +6,6 @@
  * process, so the unit needs `NotifyAccess=all` (scripts/systemd). Without
  * `NOTIFY_SOCKET` nothing happens.
  */
-import { execFile } from 'node:child_process'
 import type { Logger } from 'pino'
 
 /**
@@ -18,6 +17,8 @@ import type { Logger } from 'pino'
 export async function sdNotify (assignments: string[], env: Record<string, string | undefined>, log: Logger, wait = true): Promise<void> {
   const socket = env.NOTIFY_SOCKET
   if (socket == null || socket === '') return
+  // loaded only here: without systemd, node:child_process (and what it loads) would sit in every node's memory for nothing
+  const { execFile } = await import('node:child_process')
   await new Promise<void>(resolve => {
     execFile('systemd-notify', wait ? assignments : ['--no-block', ...assignments], { env: { ...process.env, NOTIFY_SOCKET: socket }, timeout: 10_000 }, (err, _stdout, stderr) => {
       if (err != null) log.warn({ err: (err as Error).message, stderr: stderr.trim() }, `could not tell systemd ${assignments[0] ?? ''} (is systemd-notify installed?)`)
