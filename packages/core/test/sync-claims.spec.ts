@@ -1,0 +1,150 @@
+/**
+ * A member's claims in a snapshot offer (its attestations, its floors) never
+ * become this node's state on their word alone: no snapshot for a node up to
+ * date, no origin jumped that nothing here speaks of, a floor no member
+ * reaches taken only after STUCK_MS and only as far as the writer vouches.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { FORGET_BEHIND_MS, PullSession, STUCK_MS, attestationKey, encodeAttestation, type Frame, type Hello, type Op, type Replica } from '../src/index.js'
+import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
+
+const dir = tempDir()
+const keys = new Keys()
+const GRACE = 1_000
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  describe(`sync (${kind})`, () => {
+    const clock = new Clock()
+    const replica = replicaFactory(keys, clock, storeFactory(kind, dir), { tombstoneGraceMs: GRACE })
+
+    it('takes no snapshot a member offers an up-to-date node: one attestation claiming everything moves nothing, drops nothing', () => {
+      const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      for (let i = 0; i < 5; i++) put(alice, `k${i}`, `v${i}`)
+      put(bob, 'b', '1')
+      mesh([alice, bob, mallory], 2)
+      const before = { rows: rowsOf(alice.store), vector: alice.vector() }
+      // mallory's own, validly signed attestation: she holds every origin up to 1000
+      const marks = new Map(['alice', 'bob', 'mallory'].map(origin => [origin, { seq: 1_000, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }]))
+      const [lie] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }])
+      const floors = Object.fromEntries(['alice', 'bob', 'mallory'].map(origin => [origin, [1_000, clock.ms, 0, Buffer.alloc(32).toString('base64')] as [number, number, number, string]]))
+      const hello: Hello = { t: 'hello', group: 'g', name: 'mallory', now: clock.ms, vector: { alice: 1_000, bob: 1_000, mallory: 1_000 }, snapshot: true, horizon: [clock.ms + 1_000_000, 0], floors }
+      const session = new PullSession(alice, { group: 'g', name: 'alice', peer: 'mallory' })
+      session.hello()
+      for (const frame of [{ kind: 'control', message: hello }, { kind: 'attest', ops: [lie] }, { kind: 'import', ops: [] }, { kind: 'control', message: { t: 'done' } }] as Frame[]) session.take(wire(frame))
+      assert.equal(session.result.snapshot, false, 'not taken')
+      assert.deepEqual(session.result.reissue, [], 'nothing to write again')
+      assert.deepEqual(rowsOf(alice.store), before.rows, 'every row still there')
+      assert.deepEqual(alice.vector(), before.vector, 'no origin jumped')
+      assert.equal(put(alice, 'next', 'x').seq, (before.vector.alice ?? 0) + 1, 'her next write takes her next seq')
+    })
+
+    it('jumps no origin nothing here speaks of: a new node offered one attestation claiming everything takes nothing on its word', () => {
+      const [alice, mallory] = ['alice', 'mallory'].map(id => replica(id)) as [Replica, Replica]
+      put(alice, 'k', 'v')
+      put(mallory, 'm', '1')
+      // a new node: it has heard of neither, and mallory sends only her own attestation, claiming alice's ops to 2^53 − 1
+      const carol = replica('carol')
+      const max = Number.MAX_SAFE_INTEGER
+      const own = mallory.origin('mallory')?.held
+      assert.ok(own !== undefined)
+      const marks = new Map([['alice', { seq: max, wall: clock.ms, logical: 0, acc: new Uint8Array(32) }], ['mallory', own]])
+      const [lie] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }])
+      const floors = { alice: [max, clock.ms, 0, Buffer.alloc(32).toString('base64')] as [number, number, number, string] }
+      const hello: Hello = { t: 'hello', group: 'g', name: 'mallory', now: clock.ms, vector: { alice: max, mallory: 2 }, snapshot: true, horizon: [0, 0], floors }
+      const session = new PullSession(carol, { group: 'g', name: 'carol', peer: 'mallory' })
+      session.hello()
+      for (const frame of [{ kind: 'control', message: hello }, { kind: 'attest', ops: [lie] }, { kind: 'import', ops: [] }, { kind: 'control', message: { t: 'done' } }] as Frame[]) session.take(wire(frame))
+      assert.equal(carol.vector().alice ?? 0, 0, 'alice is not jumped: nothing but mallory\'s word speaks of her')
+      // so a pull from alice still brings her ops
+      pull(carol, alice)
+      assert.equal(text(carol.get('k')?.value), 'v')
+    })
+
+    /** Walt writes; nora takes his first op, then loses touch; sam, who has heard only of walt, collects walt's first ops with him. */
+    function collectedWithoutNora (): [Replica, Replica, Replica] {
+      const [walt, sam, nora] = ['walt', 'sam', 'nora'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(walt, 'a', '1')
+      pull(nora, walt)
+      put(walt, 'a', '2')
+      put(walt, 'a', '3')
+      mesh([walt, sam], 2)
+      clock.advance(GRACE)
+      mesh([walt, sam], 2)
+      sam.collect()
+      assert.ok((sam.origin('walt')?.floor.seq ?? 0) > 1)
+      return [walt, sam, nora]
+    }
+
+    it('a node stuck behind a floor no member reaches takes it after STUCK_MS, as far as the writer vouches', () => {
+      const [walt, sam, nora] = collectedWithoutNora()
+      // then sam meets a newcomer that has not heard of walt: no member's attestation now reaches walt's floor
+      const nick = replica('nick')
+      put(nick, 'n', 'x')
+      mesh([sam, nick], 2)
+      assert.equal(nora.vector().walt, 1)
+      assert.equal(pull(nora, sam).snapshot, false, 'not at once: nora may yet hear from the group')
+      assert.equal(nora.vector().walt, 1)
+      clock.advance(STUCK_MS)
+      assert.equal(pull(nora, sam).snapshot, true, 'stuck behind it past STUCK_MS, she takes it')
+      assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
+      assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
+      assert.equal(text(nora.get('a')?.value), '3')
+    })
+
+    it('a member cannot unsay what it attested of its own ops: a node that jumped them on its word and a peer that lacks them meet again within STUCK_MS', () => {
+      const [mallory, alice] = ['mallory', 'alice'].map(id => replica(id)) as [Replica, Replica]
+      put(mallory, 'm', '1')
+      mesh([mallory], 2)
+      clock.advance(GRACE)
+      mesh([mallory], 2)
+      mallory.collect()
+      const floor = mallory.origin('mallory')?.floor.seq ?? 0
+      assert.ok(floor >= 1, 'mallory, alone, collected her own ops')
+      const carol = replica('carol')
+      assert.equal(pull(carol, mallory).snapshot, true, 'carol, new, jumps mallory\'s ops on her attestation')
+      // then an attestation of mallory's that names none of her own ops
+      const [withdrawn] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(new Map()) }]) as [Op]
+      mallory.markDurable(withdrawn.seq)
+      pull(carol, mallory)
+      assert.equal(carol.vector().mallory, withdrawn.seq)
+      put(alice, 'a', '1')
+      assert.match(pull(carol, alice).aborted ?? '', /lacks ops this node has collected/, 'alice lacks the ops carol jumped: carol asks her nothing')
+      assert.equal(pull(alice, carol).snapshot, false, 'not at once: no member\'s newest attestation reaches the floor')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(alice, carol).snapshot, true, 'stuck past STUCK_MS, alice jumps as far as mallory once vouched (carol sends that attestation too)')
+      assert.ok((alice.vector().mallory ?? 0) >= floor)
+      pull(carol, alice)
+      assert.equal(text(carol.get('a')?.value), '1', 'and carol pulls from alice again')
+    })
+
+    it('counts its time behind from the last offer only while offers keep finding it so: an old spell does not let one in at once', () => {
+      const [, sam, nora] = collectedWithoutNora()
+      const nick = replica('nick')
+      put(nick, 'n', 'x')
+      mesh([sam, nick], 2)
+      assert.equal(pull(nora, sam).snapshot, false, 'found behind: the spell begins')
+      clock.advance(FORGET_BEHIND_MS + 1)
+      assert.equal(pull(nora, sam).snapshot, false, 'found behind again long after: a new spell, not one past STUCK_MS')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(nora, sam).snapshot, true, 'behind through it: taken')
+    })
+
+    it('so does a node that never held an op of the writer (seed 9930): it cannot pull the ones below that floor either', () => {
+      const [walt, sam, nora] = collectedWithoutNora()
+      const floor = sam.origin('walt')?.floor.seq ?? 0
+      // then sam hears nora, who attests holding walt's first op only; olga, new, has heard of none of them
+      const said = attest(nora)
+      assert.ok(said !== undefined)
+      assert.equal(sam.receive([said], { via: 'gossip' }).applied, 1)
+      const olga = replica('olga')
+      pull(olga, sam)
+      assert.equal(olga.vector().walt ?? 0, 0, 'not at once: no member but walt vouches for that floor')
+      clock.advance(STUCK_MS)
+      assert.equal(pull(olga, sam).snapshot, true, 'stuck behind it past STUCK_MS, olga takes it')
+      assert.ok((olga.vector().walt ?? 0) >= floor)
+      assert.ok((olga.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
+      assert.equal(text(olga.get('a')?.value), '3')
+    })
+  })
+}
