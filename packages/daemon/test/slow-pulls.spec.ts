@@ -1,13 +1,14 @@
 /**
- * A member that opens a pull and reads it just fast enough never to look
- * idle (a window's worth every few seconds) does not hold the serve for the
- * pull's 5-minute deadline: a serve's frame must be taken within 20 s (a
- * second for every 64 KiB past that, for larger frames), whatever trickles
- * meanwhile (framed.ts, `takeWithinMs`). Nor by sending its hello a byte
- * every few seconds: the hello must come whole within 20 s (the serve cap
- * counts serves, which begin after it, so a dripping hello held a stream
- * and up to a frame's bytes beside it). A puller on an honest slow link
- * (100 KiB/s) still takes the whole store.
+ * Pullers that read slowly, on real murmurd. A puller on a slow link takes
+ * frame after frame, however long a 1 MiB frame takes it: the serve asks
+ * only that it take 64 KiB in any 20 s (take-floor.ts, whose rule
+ * take-floor.spec checks on a test clock; a puller that takes nothing is
+ * ended after 20 s, paused-pulls.spec). A serve once required each frame
+ * taken within 20 s, ~54 KiB/s, so a node on a slower link failed every
+ * pull of more than a frame and never caught up. A member cannot hold a
+ * stream by sending its hello a byte every few seconds: the hello must come
+ * whole within 20 s (the serve cap counts serves, which begin after it, so a
+ * dripping hello held a stream and up to a frame's bytes beside it).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -87,12 +88,12 @@ describe('a puller that reads a trickle', { concurrency: true }, () => {
     return attacker
   }
 
-  it('has its serve ended once a frame waits 20 s, though some of it is taken every 12 s', async () => {
-    // 256 KiB every 12 s (21 KiB/s): never 20 s without a byte taken, and 4 MB would take alice 3 minutes
-    const pull = await slowPull(await start(), alice, 12_000, 75_000)
+  it('serves a puller on a slow link (21 KiB/s) frame after frame, though a frame takes it over 30 s', async () => {
+    // 256 KiB every 12 s: a 1000 KiB frame is taken in about 36 s (the whole store would take 3 minutes: the test stops at 50 s)
+    const pull = await slowPull(await start(), alice, 12_000, 50_000)
     console.log(`# a pull read 256 KiB every 12 s: ${pull.ended} after ${(pull.ms / 1000).toFixed(0)} s, ${pull.values} of ${VALUES} values taken`)
-    assert.equal(pull.ended, 'reset', `alice still served the trickling pull after ${(pull.ms / 1000).toFixed(0)} s`)
-    await logged(alice, /sync serve failed[^\n]*had not taken a|had not taken a[^\n]*sync serve failed/, 'alice to say why she ended the serve')
+    assert.notEqual(pull.ended, 'reset', `alice ended the slow pull after ${(pull.ms / 1000).toFixed(0)} s`)
+    assert.ok(pull.values >= 1, `${pull.values} values taken in 50 s`)
   })
 
   it('has a serve whose hello comes a byte every few seconds ended once it has taken 20 s', async () => {

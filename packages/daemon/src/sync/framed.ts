@@ -13,12 +13,13 @@
  *
  * On the writing side, a frame is made only once the muxer has taken the
  * last (`idle`), so a serve whose puller stops reading holds one frame, not
- * every frame of the store, and fails once a frame has waited longer than
- * `takeWithinMs` to be taken whole: a puller that takes a few bytes every
- * few seconds is never idle, and would hold the serve (a slot, a page and a
- * frame) to the pull's deadline. A read fails once nothing has arrived for
- * `STALL_MS`, and, given `withinMs` (a serve's hello), once its frame has
- * not come whole by then.
+ * every frame of the store, and fails once its peer takes less than
+ * `TAKE_FLOOR_BYTES` of it in `STALL_MS` (take-floor.ts): a puller that
+ * takes a few bytes every few seconds is never idle, and would hold the
+ * serve (a slot, a page and a frame) to the pull's deadline, while a slow
+ * link goes on. A read fails once nothing has arrived for `STALL_MS`, and,
+ * given `withinMs` (a serve's hello), once its frame has not come whole by
+ * then.
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
@@ -29,6 +30,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import type { AbortOptions, Stream } from '@libp2p/interface'
+import { CHECK_MS, STALL_MS, TAKE_FLOOR_BYTES, TakeFloor } from './take-floor.js'
+
+export { STALL_MS } from './take-floor.js'
 
 /** The most a yamux stream lets its sender have in flight (libp2p-node.ts): what may still arrive after a pause. */
 export const MAX_STREAM_WINDOW = 2 * 1024 * 1024
@@ -42,17 +46,6 @@ export const MAX_STREAM_BUFFER = 16 * 1024 * 1024
 
 /** Options for every yamux stream of a murmur node (libp2p-node.ts). */
 export const STREAM_OPTIONS = { maxStreamWindowSize: MAX_STREAM_WINDOW, maxReadBufferLength: MAX_STREAM_BUFFER }
-
-/** A sync stream whose peer takes no frame, or sends no byte while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
-export const STALL_MS = 20_000
-
-/** A frame too large to take in `STALL_MS` at this rate may take as long as this rate takes (a sync frame is at most ~1.06 MiB unless `maxValueBytes` is raised). */
-const MIN_TAKE_BYTES_PER_S = 64 * 1024
-
-/** How long a peer may take to take a frame of `bytes` whole: `STALL_MS` (at least ~54 KiB/s for sync's largest default frame), or longer past 1.25 MiB. */
-export function takeWithinMs (bytes: number): number {
-  return Math.max(STALL_MS, Math.ceil(bytes / MIN_TAKE_BYTES_PER_S * 1000))
-}
 
 export class SyncStalledError extends Error {
   static override name = 'SyncStalledError'
@@ -100,17 +93,25 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
       return frame.subarray()
     },
     async write (frame, options) {
-      const within = takeWithinMs(frame.byteLength)
-      const late = AbortSignal.timeout(within)
-      const signal = options.signal == null ? late : AbortSignal.any([options.signal, late])
+      // what this write offers: the frame, its prefix, and anything the last left queued
+      const offered = stream.writeBufferLength + frame.byteLength + lengthOfPrefix(frame.byteLength)
+      const floor = new TakeFloor(offered)
+      const slow = new AbortController()
+      const watch = setInterval(() => {
+        const recent = floor.check(offered - stream.writeBufferLength)
+        if (recent !== undefined) slow.abort(new SyncStalledError(`the peer took ${Math.floor(recent / 1024)} KiB of this sync stream in ${STALL_MS / 1000} s (${Math.ceil(stream.writeBufferLength / 1024)} KiB of a ${Math.ceil(frame.byteLength / 1024)} KiB frame still waiting): a peer must take at least ${TAKE_FLOOR_BYTES / 1024} KiB every ${STALL_MS / 1000} s`))
+      }, CHECK_MS)
+      const signal = options.signal == null ? slow.signal : AbortSignal.any([options.signal, slow.signal])
       try {
         await lp.write(frame, { signal })
         await idle(stream, signal)
       } catch (err) {
-        if (!late.aborted) throw err
+        if (!slow.signal.aborted) throw err
+      } finally {
+        clearInterval(watch)
       }
       options.signal?.throwIfAborted()
-      if (late.aborted) throw new SyncStalledError(`the peer had not taken a ${Math.ceil(frame.byteLength / 1024)} KiB frame of this sync stream ${within / 1000} s after it was offered (${Math.ceil(stream.writeBufferLength / 1024)} KiB still waiting): a peer must take each frame within ${STALL_MS / 1000} s, or at ${MIN_TAKE_BYTES_PER_S / 1024} KiB/s for a larger one`)
+      if (slow.signal.aborted) throw slow.signal.reason
       await letLoopTurn()
     }
   }
