@@ -7,9 +7,14 @@
  * traffic and a good part of its CPU. Here each connection's muxer sends one
  * yamux ping frame instead and waits for its pong; a connection whose pong
  * does not come within the timeout is aborted, and the dialer's redial and
- * the pull on reconnect take it from there. The timeout is long enough for a
- * pong queued behind megabytes of sync pages. A connection whose muxer has
- * no ping (none but yamux is configured) is left alone.
+ * the pull on reconnect take it from there. A pong is queued behind whatever
+ * the peer is sending, and on a slow link that is many seconds of sync pages
+ * (20 KB/s: ~30 s behind a 600 KB frame), which aborted every connection
+ * that carried a catch-up, again and again: so while bytes keep moving on a
+ * TCP connection (`movedOf`) it is alive, pong or not, and the ping waits on
+ * (a pong that comes after its ping was given up would break the muxer). A
+ * connection whose muxer has no ping (none but yamux is configured) is left
+ * alone.
  */
 import type { Connection, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -30,6 +35,22 @@ interface ConnectionPingsComponents {
 /** What a yamux muxer offers (libp2p keeps it on the connection, outside its public type). */
 interface Pinger {
   ping: (options: { signal: AbortSignal }) => Promise<number>
+}
+
+/**
+ * How far a connection's TCP socket has moved: bytes read from it, plus bytes
+ * the kernel has taken to send (written, less what still waits in Node), so
+ * either end's traffic counts: a node sending a catch-up hears nothing back
+ * for a long while (its peer grants window every megabyte), but its queue
+ * drains only while the peer's kernel acknowledges. libp2p keeps the socket
+ * on the connection, outside its public type; undefined on other transports
+ * (a relayed connection).
+ */
+function movedOf (connection: Connection): number | undefined {
+  const socket = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown, bytesWritten?: unknown, writableLength?: unknown } } }).maConn?.socket
+  const { bytesRead, bytesWritten, writableLength } = socket ?? {}
+  if (typeof bytesRead !== 'number' || typeof bytesWritten !== 'number' || typeof writableLength !== 'number') return undefined
+  return bytesRead + bytesWritten - writableLength
 }
 
 function pingerOf (connection: Connection): Pinger | undefined {
@@ -71,7 +92,18 @@ export class ConnectionPings implements Startable {
       const controller = new AbortController()
       this.inFlight.set(connection.id, controller)
       const timeoutMs = this.init.timeoutMs ?? 10_000
-      const timer = setTimeout(() => { controller.abort(new Error(`no pong within ${timeoutMs} ms`)) }, timeoutMs)
+      const sent = Date.now()
+      let moved = movedOf(connection)
+      const expire = (): void => {
+        const now = movedOf(connection)
+        if (moved !== undefined && now !== undefined && now > moved) {
+          moved = now
+          timer = setTimeout(expire, timeoutMs)
+          return
+        }
+        controller.abort(new Error(`no pong within ${Date.now() - sent} ms, and no byte moved either way in the last ${timeoutMs} ms`))
+      }
+      let timer = setTimeout(expire, timeoutMs)
       pinger.ping({ signal: controller.signal })
         .then(rtt => { connection.rtt = rtt })
         .catch((err: Error) => {

@@ -34,8 +34,18 @@ import { CHECK_MS, STALL_MS, TAKE_FLOOR_BYTES, TakeFloor } from './take-floor.js
 
 export { STALL_MS } from './take-floor.js'
 
-/** The most a yamux stream lets its sender have in flight (libp2p-node.ts): what may still arrive after a pause. */
-export const MAX_STREAM_WINDOW = 2 * 1024 * 1024
+/**
+ * The most a yamux stream lets its sender have in flight (libp2p-node.ts):
+ * what may still arrive after a pause, and what sits queued ahead of
+ * everything else on the connection. yamux's first window, kept: at 2 MiB
+ * (yamux grows a window to its maximum when the peer reads fast for the
+ * round trip, and a queue on a slow link makes the round trip long) a node
+ * catching up over a 20 KB/s link had ~100 s of pages queued ahead of its
+ * pings, gossip and next pulls (slow-link.spec). 256 KiB in flight still
+ * carries ~25 MB/s at a 10 ms round trip, and on loopback the reader, not the
+ * window, sets the pace.
+ */
+export const MAX_STREAM_WINDOW = 256 * 1024
 
 /**
  * What a stream may hold unread (libp2p-node.ts; libp2p's default is 4 MiB):
