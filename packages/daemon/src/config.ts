@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import { parseAllowFile, parsePeerId } from './allow-list.js'
 import { applyConfigFile, findConfigFile, readConfigFile } from './config-file.js'
 import { ConfigError } from './errors.js'
+import { positiveInteger, publishWindow, wholeNumber } from './config-numbers.js'
 import { LOG_LEVELS } from './logger.js'
 import { GROUP_NAME, resolveMembership } from './membership.js'
 import { Setting, settingsOf, turnsOn } from './setting.js'
@@ -262,32 +263,6 @@ function antiEntropy (interval: string, max?: string): Pick<DaemonConfig, 'antiE
   const antiEntropyMaxIntervalMs = positiveInteger('--anti-entropy-max-interval', max)
   if (antiEntropyMaxIntervalMs < antiEntropyIntervalMs) throw new ConfigError(`invalid --anti-entropy-max-interval "${max}": shorter than --anti-entropy-interval (${antiEntropyIntervalMs} ms); give at least that`)
   return { antiEntropyIntervalMs, antiEntropyMaxIntervalMs }
-}
-
-/** The longest window: past this the wait would cost more latency than any saving is worth. */
-const MAX_PUBLISH_WINDOW_MS = 1_000
-
-function publishWindow (value: string): number {
-  const n = digits(value) // a blank variable must not turn the window off
-  if (!(n <= MAX_PUBLISH_WINDOW_MS)) throw new ConfigError(`invalid --publish-window "${value}": expected a whole number of ms from 0 (publish at once) to ${MAX_PUBLISH_WINDOW_MS}`)
-  return n
-}
-
-/** `value` as a number when it is only digits, else NaN (`Number('')` is 0). */
-function digits (value: string): number {
-  return /^\d+$/.test(value) ? Number(value) : NaN
-}
-
-function wholeNumber (flag: string, value: string): number {
-  const n = digits(value)
-  if (!Number.isSafeInteger(n)) throw new ConfigError(`invalid ${flag} "${value}": expected a whole number (0 or more)`)
-  return n
-}
-
-function positiveInteger (flag: string, value: string): number {
-  const n = digits(String(value)) // not Number(): it takes 0x10, 1e3 and ' 5 ' too
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${flag} "${value}": expected a positive whole number`)
-  return n
 }
 
 function checkMultiaddr (flag: string, addr: string): void {
