@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FORGET_BEHIND_MS, PullSession, STUCK_MS, attestationKey, encodeAttestation, type Frame, type Hello, type Op, type Replica } from '../src/index.js'
+import { FORGET_BEHIND_MS, PullSession, STUCK_MS, attestationKey, encodeAttestation, type Frame, type Hello, type Op, type Replica, type ReplicaInit } from '../src/index.js'
 import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -62,8 +62,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
     })
 
     /** Walt writes; nora takes his first op, then loses touch; sam, who has heard only of walt, collects walt's first ops with him. */
-    function collectedWithoutNora (): [Replica, Replica, Replica] {
-      const [walt, sam, nora] = ['walt', 'sam', 'nora'].map(id => replica(id)) as [Replica, Replica, Replica]
+    function collectedWithoutNora (noraInit: Partial<ReplicaInit> = {}): [Replica, Replica, Replica] {
+      const [walt, sam, nora] = ['walt', 'sam', 'nora'].map(id => replica(id, id === 'nora' ? noraInit : {})) as [Replica, Replica, Replica]
       put(walt, 'a', '1')
       pull(nora, walt)
       put(walt, 'a', '2')
@@ -76,21 +76,26 @@ for (const kind of ['memory', 'sqlite'] as const) {
       return [walt, sam, nora]
     }
 
-    it('a node stuck behind a floor no member reaches takes it after STUCK_MS, as far as the writer vouches', () => {
-      const [walt, sam, nora] = collectedWithoutNora()
-      // then sam meets a newcomer that has not heard of walt: no member's attestation now reaches walt's floor
-      const nick = replica('nick')
-      put(nick, 'n', 'x')
-      mesh([sam, nick], 2)
-      assert.equal(nora.vector().walt, 1)
-      assert.equal(pull(nora, sam).snapshot, false, 'not at once: nora may yet hear from the group')
-      assert.equal(nora.vector().walt, 1)
-      clock.advance(STUCK_MS)
-      assert.equal(pull(nora, sam).snapshot, true, 'stuck behind it past STUCK_MS, she takes it')
-      assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
-      assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
-      assert.equal(text(nora.get('a')?.value), '3')
-    })
+    for (const stuckMs of [undefined, 5_000]) {
+      it(`a node stuck behind a floor no member reaches takes it after ${stuckMs === undefined ? 'STUCK_MS' : `stuckMs ${stuckMs}`}, as far as the writer vouches`, () => {
+        const [walt, sam, nora] = collectedWithoutNora(stuckMs === undefined ? {} : { stuckMs })
+        const wait = stuckMs ?? STUCK_MS
+        // then sam meets a newcomer that has not heard of walt: no member's attestation now reaches walt's floor
+        const nick = replica('nick')
+        put(nick, 'n', 'x')
+        mesh([sam, nick], 2)
+        assert.equal(nora.vector().walt, 1)
+        assert.equal(pull(nora, sam).snapshot, false, 'not at once: nora may yet hear from the group')
+        clock.advance(wait - 1)
+        assert.equal(pull(nora, sam).snapshot, false, 'nor a millisecond before the wait')
+        assert.equal(nora.vector().walt, 1)
+        clock.advance(1)
+        assert.equal(pull(nora, sam).snapshot, true, `stuck behind it for ${wait} ms, she takes it`)
+        assert.ok((nora.vector().walt ?? 0) >= (sam.origin('walt')?.floor.seq ?? 0))
+        assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0), 'never past what walt himself attests')
+        assert.equal(text(nora.get('a')?.value), '3')
+      })
+    }
 
     it('a member cannot unsay what it attested of its own ops: a node that jumped them on its word and a peer that lacks them meet again within STUCK_MS', () => {
       const [mallory, alice] = ['mallory', 'alice'].map(id => replica(id)) as [Replica, Replica]

@@ -33,7 +33,7 @@ import type { Mark, Op } from '../types.js'
  *   opened), or since it last caught up it has counted a member as evicted
  *   (silent past the retention) or seen an attestation that does not count
  *   it (`ReplicaState.silent`, `countedOutBySomeone`), or it has stayed
- *   behind for `STUCK_MS` with no such sign (one that never reached it); it
+ *   behind for `stuckMs` (`STUCK_MS`) with no such sign (one that never reached it); it
  *   takes the server's word for what was deleted and collected meanwhile,
  *   and deletes those values again itself, so every replica agrees whatever
  *   that word. Stuck, it also takes floors no member's attestation reaches
@@ -46,12 +46,11 @@ import type { Mark, Op } from '../types.js'
  *
  * A member cannot make a node that was in touch with the group jump an
  * origin it holds ops of, drop a row or write anything again, unless that
- * node has been stuck behind for `STUCK_MS`.
+ * node has been stuck behind for `stuckMs`.
  */
 export type SnapshotReason = 'returning' | 'joining'
 
-/** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
-export const STUCK_MS = 30_000
+export { STUCK_MS } from './state.js'
 /**
  * Found behind after this long without an offer that found it so, a node
  * counts from then: servers stop offering once it has caught up (by ordinary
@@ -97,7 +96,7 @@ export function snapshotReason (state: ReplicaState, jump: Map<string, Mark>, at
     // a spell begins again after a long silence: it may have caught up meanwhile, and no server offers one that has
     if (state.behind === undefined || now - state.behind.seen > FORGET_BEHIND_MS) state.behind = { since: now, seen: now }
     state.behind.seen = now
-    if (now - state.behind.since >= STUCK_MS) {
+    if (now - state.behind.since >= state.config.stuckMs) {
       for (const [origin, mark] of lagging) jump.set(origin, mark)
       return 'returning'
     }

@@ -57,6 +57,8 @@ export interface ReplicaInit {
   floorLagMs?: number
   /** A member silent for longer than this no longer holds back collection. @default 604_800_000 (7 days) */
   retentionMs?: number
+  /** Behind what peers collected, with no sign it was away, a node takes a snapshot anyway after this long (`snapshotReason`). @default `STUCK_MS` (30 s) */
+  stuckMs?: number
   /** The least time between two attestations while ops keep arriving. @default `attestIntervalFor(tombstoneGraceMs)` (10 s at the default grace) */
   attestIntervalMs?: number
   /** And at least this much per origin an attestation names (see `attestEvery`). @default `attestMsPerOriginFor(tombstoneGraceMs)` (1 s at the default grace) */
@@ -66,6 +68,9 @@ export interface ReplicaInit {
   /** Bytes of past values kept per key for history. @default 1 MiB */
   historyBytes?: number
 }
+
+/** How long a node stays behind what peers collected, with no sign it was away, before it takes a snapshot anyway. */
+export const STUCK_MS = 30_000
 
 export interface ReplicaState {
   readonly store: Store
@@ -86,7 +91,7 @@ export interface ReplicaState {
   readonly attestations: Map<string, Attestation>
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
-  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'attestIntervalMs' | 'attestMsPerOrigin'>>
+  readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'stuckMs' | 'attestIntervalMs' | 'attestMsPerOrigin'>>
   /** What history keeps of each key (see `history.ts`). */
   readonly history: HistoryBound
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
@@ -167,6 +172,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     tombstoneGraceMs: init.tombstoneGraceMs ?? 300_000,
     floorLagMs: init.floorLagMs ?? init.tombstoneGraceMs ?? 300_000,
     retentionMs: init.retentionMs ?? 604_800_000,
+    stuckMs: init.stuckMs ?? STUCK_MS,
     attestIntervalMs: init.attestIntervalMs ?? attestIntervalFor(init.tombstoneGraceMs ?? 300_000),
     attestMsPerOrigin: init.attestMsPerOrigin ?? attestMsPerOriginFor(init.tombstoneGraceMs ?? 300_000)
   }
