@@ -99,6 +99,7 @@ export async function compose (init: ComposeInit, components: ComposeComponents)
       maxClockSkewMs: init.maxClockSkewMs,
       tombstoneGraceMs: init.tombstoneGraceMs,
       retentionMs: init.tombstoneRetentionMs,
+      stuckMs: init.stuckMs,
       historyVersions: init.historyVersions,
       historyBytes: init.historyBytes
       // attestations paced by the grace: the replica's defaults (attestIntervalFor, attestMsPerOriginFor)

@@ -5,6 +5,7 @@
  */
 import { Command, Help, Option } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
+import { STUCK_MS } from '@murmur/core'
 import { defaultDataDir, socketPathForDataDir, checkSocketPath, SocketPathError, type Env } from '@murmur/protocol'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -39,6 +40,7 @@ export interface DaemonConfig {
   antiEntropyMaxIntervalMs?: number
   tombstoneGraceMs: number
   tombstoneRetentionMs: number
+  stuckMs: number
   historyVersions: number
   historyBytes: number
   publishWindowMs: number
@@ -82,6 +84,7 @@ export function buildCommand (): Command {
     .addOption(new Setting('--anti-entropy-max-interval <ms>', 'longest wait between two exchanges in a quiet group, whatever peers say: a write gossip lost reaches a member within it (default 12 intervals, at most 60000)', 'MURMUR_ANTI_ENTROPY_MAX_INTERVAL', 'count'))
     .addOption(new Setting('--tombstone-grace <ms>', 'collect a tombstone every member of the group holds once it is this old', 'MURMUR_TOMBSTONE_GRACE', 'count').default('300000'))
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
+    .addOption(new Setting('--stuck-wait <ms>', 'a node behind what its peers collected, with no sign it was away, takes a snapshot anyway (deleting again what they collected) once it has stayed behind this long', 'MURMUR_STUCK_WAIT', 'count').default(String(STUCK_MS)))
     .addOption(new Setting('--history-versions <n>', 'versions of each key kept for murmurctl history, the current one included', 'MURMUR_HISTORY_VERSIONS', 'count').default('16'))
     .addOption(new Setting('--history-bytes <bytes>', 'bytes of earlier values kept for history per key: the oldest go first', 'MURMUR_HISTORY_BYTES', 'count').default('1048576'))
     .addOption(new Setting('--publish-window <ms>', `own writes acknowledged within this long of the last gossip message wait for it to pass and go out together in one message (at once when ${ENOUGH_OPS} have gathered); widened up to 4 times once publishing each write alone would take over a quarter of the time between writes (many peers, busy cores), until it would take a tenth; 0 publishes each acknowledged batch at once`, 'MURMUR_PUBLISH_WINDOW', 'whole').default(String(PUBLISH_WINDOW_MS)))
@@ -216,6 +219,7 @@ function validateConfig (raw: Record<string, unknown>, env: Env, explicitGroup: 
     ...antiEntropy(raw.antiEntropyInterval as string, raw.antiEntropyMaxInterval as string | undefined),
     tombstoneGraceMs: positiveInteger('--tombstone-grace', raw.tombstoneGrace as string),
     tombstoneRetentionMs: positiveInteger('--tombstone-retention', raw.tombstoneRetention as string),
+    stuckMs: positiveInteger('--stuck-wait', raw.stuckWait as string),
     historyVersions: positiveInteger('--history-versions', raw.historyVersions as string),
     historyBytes: positiveInteger('--history-bytes', raw.historyBytes as string),
     publishWindowMs: publishWindow(raw.publishWindow as string),

@@ -61,6 +61,12 @@ export interface MurmurInit {
    * holds collection back. @default 604_800_000 (7 days)
    */
   tombstoneRetentionMs?: number
+  /**
+   * A node behind what its peers collected, with no sign it was away, takes
+   * a snapshot anyway (deleting again what they collected) once it has stayed
+   * behind this long. @default 30_000 (core's `STUCK_MS`)
+   */
+  stuckMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number
   /** Bytes of earlier values kept for `history` per key (the oldest go first). @default 1 MiB */

@@ -102,6 +102,18 @@ describe('murmurd configuration', () => {
     }
   })
 
+  // the waits of sync and the snapshot gate, which tests shorten: production keeps the defaults
+  for (const [flag, env, attribute, fallback] of [['--stuck-wait', 'MURMUR_STUCK_WAIT', 'stuckMs', 30_000]] as const) {
+    it(`takes ${flag} (ms), ${fallback} by default, at least 1`, () => {
+      assert.equal(config([])[attribute], fallback)
+      assert.equal(config([flag, '2000'])[attribute], 2000)
+      assert.equal(config([], { [env]: '3000' })[attribute], 3000)
+      for (const bad of ['0', '-1', '2.5', 'soon', '']) {
+        assert.throws(() => config([flag, bad]), { name: 'ConfigError', message: `invalid ${flag} "${bad}": expected a positive whole number` }, bad)
+      }
+    })
+  }
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })
