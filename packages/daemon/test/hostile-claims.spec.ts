@@ -21,7 +21,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { EMPTY_ACC, STUCK_MS, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark, type Op } from '@murmur/core'
+import { EMPTY_ACC, attestationKey, digestOf, encodeAttestation, xorInto, type Frame, type Mark, type Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
@@ -29,6 +29,8 @@ const FAST = ['--anti-entropy-interval', '300']
 // attestations every second (a tenth of the grace), not every 10 s: a node that took a snapshot pulls from a peer only once
 // that peer caught up with it, which waits for its attestation
 const SNAPSHOT = [...FAST, '--tombstone-grace', '10000']
+/** The stuck rule's wait for the test that waits for it (murmurd's default is 30 s). */
+const STUCK_WAIT_MS = 3_000
 const done: Frame = { kind: 'control', message: { t: 'done' } }
 
 /** `murmurctl get`'s value, or its exit code when it fails (4: absent). */
@@ -52,8 +54,8 @@ function storeRows (node: TestNode): Array<{ key: string, origin: string, expire
  * Alice, who wrote three keys, and mallory, started, with her own seq 1 signed (not sent) and the mark of holding
  * it, for a snapshot of hers to carry as a row below her floor.
  */
-async function aliceAndMallorysOwn (cluster: TestCluster): Promise<{ alice: TestNode, aliceId: string, mallory: Attacker, own: Op, ownMark: Mark }> {
-  const alice = await cluster.start('alice', { args: SNAPSHOT })
+async function aliceAndMallorysOwn (cluster: TestCluster, args = SNAPSHOT): Promise<{ alice: TestNode, aliceId: string, mallory: Attacker, own: Op, ownMark: Mark }> {
+  const alice = await cluster.start('alice', { args })
   const aliceId = (await alice.status()).id as string
   for (const key of ['a:1', 'a:2', 'a:3']) await alice.put(key, `alice ${key}`)
   const mallory = await Attacker.start()
@@ -240,9 +242,11 @@ describe('a hostile member withdraws the mark for her own ops that let a new nod
   // collected"); alice can take them only by a jump, and mallory's newer attestation names none of her own ops. A
   // member cannot unsay what it attested of its own ops: carol's snapshot carries mallory's earlier attestation too
   // (sync/serve.ts, `vouching`), and alice, behind a floor no member's attestation reaches, takes it once stuck for
-  // STUCK_MS (30 s). Before, the two stayed apart until mallory had been silent for the retention (7 days).
+  // --stuck-wait (30 s; 3 s here, to wait less). Before, the two stayed apart until mallory had been silent for the
+  // retention (7 days); with a stuck wait past the test's deadline they stay apart through it.
   it('the new node still catches up from an honest peer, the member gone, within the stuck rule\'s wait', async () => {
-    const started = await aliceAndMallorysOwn(cluster)
+    const stuck = [...SNAPSHOT, '--stuck-wait', String(STUCK_WAIT_MS)]
+    const started = await aliceAndMallorysOwn(cluster, stuck)
     mallory = started.mallory
     const { alice, aliceId, own, ownMark } = started
     // her own seq 1 as a row below her floor, vouched for by her attestation (seq 2); then an attestation (seq 3) of nothing
@@ -256,11 +260,11 @@ describe('a hostile member withdraws the mark for her own ops that let a new nod
       done
     ]
     const address = mallory.node.getMultiaddrs().map(String).find(a => a.includes('/ip4/127.0.0.1/')) as string
-    const carol = await cluster.start('carol', { peers: [address], args: SNAPSHOT })
+    const carol = await cluster.start('carol', { peers: [address], args: stuck })
     await waitFor(async () => (await seqOf(carol, mallory.id) ?? 0) >= withdrawn.seq, 'carol to take mallory\'s snapshot and her later attestation')
     await mallory.stop()
     assert.equal((await carol.ctl(['connect', await alice.addr()])).code, 0)
-    await waitFor(async () => (await seqOf(carol, aliceId) ?? 0) >= 3 && await carol.value('a:3') === 'alice a:3', 'carol to catch up with alice', STUCK_MS + 20_000)
+    await waitFor(async () => (await seqOf(carol, aliceId) ?? 0) >= 3 && await carol.value('a:3') === 'alice a:3', 'carol to catch up with alice', STUCK_WAIT_MS + 20_000)
     await waitFor(async () => await seqOf(alice, mallory.id) === withdrawn.seq, 'alice to take mallory\'s ops too, from carol')
   })
 })
