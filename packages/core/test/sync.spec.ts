@@ -160,29 +160,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.ok(frames <= STALE_MS / 10_000 + 1 && served < STALE_OPS, `it stopped after ${frames} frames (${served} ops held already), about STALE_MS`)
     })
 
-    it('counts frames of no ops as bringing nothing: not delivered (hole 9), and STALE_MS of them end the pull', () => {
-      const alice = replica('alice')
-      put(alice, 'k', 'v')
-      const bob = replica('bob')
-      const session = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' })
-      const hello = wire(session.hello())
-      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
-      const answer = serve(alice, hello.message, { group: 'g', name: 'alice' }).next().value as Frame
-      assert.equal(session.take(wire(answer)).delivered, true, 'the hello moves the pull on')
-      let frames = 0
-      while (!session.done && frames < 1_000) {
-        assert.equal(session.take(wire({ kind: 'ops', ops: [] })).delivered, false)
-        frames++
-        clock.advance(1_000)
-      }
-      assert.equal(session.result.stale, true, `the pull ran on: ${session.result.aborted}`)
-      assert.ok(frames <= STALE_MS / 1_000 + 1, `${frames} empty frames`)
-      // and a frame of ops it takes does move a pull on
-      const again = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' })
-      const frames2 = [...serve(alice, (wire(again.hello()) as { message: Hello }).message, { group: 'g', name: 'alice' })]
-      assert.deepEqual(frames2.map(f => again.take(wire(f)).delivered), frames2.map(() => true))
-      assert.equal(bob.get('k') === undefined, false)
-    })
+    for (const staleMs of [undefined, 5_000]) {
+      it(`counts frames of no ops as bringing nothing: not delivered (hole 9), and ${staleMs === undefined ? 'STALE_MS' : `staleMs ${staleMs}`} of them end the pull`, () => {
+        const wait = staleMs ?? STALE_MS
+        const alice = replica('alice')
+        put(alice, 'k', 'v')
+        const bob = replica('bob')
+        const session = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice', ...(staleMs === undefined ? {} : { staleMs }) })
+        const hello = wire(session.hello())
+        assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+        const answer = serve(alice, hello.message, { group: 'g', name: 'alice' }).next().value as Frame
+        assert.equal(session.take(wire(answer)).delivered, true, 'the hello moves the pull on')
+        let frames = 0
+        while (!session.done && frames < 1_000) {
+          assert.equal(session.take(wire({ kind: 'ops', ops: [] })).delivered, false)
+          frames++
+          clock.advance(1_000)
+        }
+        assert.equal(session.result.stale, true, `the pull ran on: ${session.result.aborted}`)
+        assert.ok(frames <= wait / 1_000 + 1 && frames >= wait / 1_000, `${frames} empty frames`)
+        // and a frame of ops it takes does move a pull on
+        const again = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' })
+        const frames2 = [...serve(alice, (wire(again.hello()) as { message: Hello }).message, { group: 'g', name: 'alice' })]
+        assert.deepEqual(frames2.map(f => again.take(wire(f)).delivered), frames2.map(() => true))
+        assert.equal(bob.get('k') === undefined, false)
+      })
+    }
 
     it('asks nothing of a server behind its own floors', () => {
       const alice = replica('alice')

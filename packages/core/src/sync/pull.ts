@@ -41,6 +41,8 @@ export interface PullInit {
   peer?: string
   /** The server speaks the hello's short form (`hello.ts`). */
   summary?: boolean
+  /** Frames that bring nothing new end the pull once they have come for this long. @default `STALE_MS` (30 s) */
+  staleMs?: number
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -61,7 +63,7 @@ export class PullSession {
   /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
   private readonly rechecking = new Map<string, number>()
   /** How long this pull has brought nothing new. */
-  private readonly staleness = new Staleness()
+  private readonly staleness: Staleness
   private horizon: [number, number] = [0, 0]
   private claimedFloors: Record<string, [number, number, number, string]> = {}
   /** The vector the hello named, and its digest when the hello was the short form. */
@@ -72,6 +74,7 @@ export class PullSession {
   constructor (replica: Replica, init: PullInit) {
     this.replica = replica
     this.init = init
+    this.staleness = new Staleness(init.staleMs)
   }
 
   get done (): boolean {

@@ -25,6 +25,9 @@ export class Staleness {
   private held = 0
   private since: number | undefined
 
+  /** `staleMs`: how long of frames that bring nothing end the pull. */
+  constructor (private readonly staleMs = STALE_MS) {}
+
   /** A frame of `count` ops, `stale` when every one was held already (or there were none). True: the pull ends. */
   ops (stale: boolean, count: number, now: number): boolean {
     this.held = stale ? this.held + count : 0
@@ -39,6 +42,6 @@ export class Staleness {
   private brought (something: boolean, now: number): boolean {
     if (something) this.since = undefined
     else if (this.since === undefined) this.since = now
-    return this.since !== undefined && now - this.since >= STALE_MS
+    return this.since !== undefined && now - this.since >= this.staleMs
   }
 }
