@@ -165,6 +165,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       name: init.name,
       replica,
       maxValueBytes: init.maxValueBytes,
+      staleMs: init.pullStaleMs,
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer, reason) => { replication.pullEnded(result, peer, reason) },

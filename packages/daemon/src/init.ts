@@ -67,6 +67,11 @@ export interface MurmurInit {
    * behind this long. @default 30_000 (core's `STUCK_MS`)
    */
   stuckMs?: number
+  /**
+   * A pull whose frames bring nothing new (ops this node holds, or none) for
+   * this long ends. @default 30_000 (core's `STALE_MS`)
+   */
+  pullStaleMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number
   /** Bytes of earlier values kept for `history` per key (the oldest go first). @default 1 MiB */

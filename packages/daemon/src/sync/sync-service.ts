@@ -61,6 +61,8 @@ export interface SyncInit {
   frameBytes?: number
   /** Give up on a pull that takes longer than this. @default 300_000 */
   timeoutMs?: number
+  /** A pull whose frames bring nothing new for this long ends (core's `PullInit.staleMs`). @default `STALE_MS` (30 s) */
+  staleMs?: number
 }
 
 export interface SyncComponents {
@@ -190,7 +192,7 @@ export class SyncService implements Startable {
     const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) fails the pull after framed's STALL_MS, not the deadline
     const lp = framed(stream, this.maxFrameBytes)
-    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL })
+    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL, staleMs: this.init.staleMs })
     try {
       const sentAt = Date.now()
       await lp.write(encodeFrame(session.hello()), { signal })
