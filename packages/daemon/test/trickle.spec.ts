@@ -5,7 +5,7 @@
  * includes frames that carry nothing at all: a server that sends an empty
  * frame every second has delivered no op; and a snapshot's frames sent
  * again: one that offers a snapshot and sends the same row every second has
- * delivered one row. And such frames end the pull after `STALE_MS`,
+ * delivered one row. And such frames end the pull after `--pull-stale`,
  * witnesses (which bring nothing by themselves) as much as empty ops frames.
  * Nor does a trickle of new ops hold back the next for
  * long (a pull holds it back only while it brings 16 KiB every 2 s), nor
@@ -15,9 +15,12 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, it } from 'node:test'
-import { STALE_MS, type Frame, type Hello, type Op } from '@murmur/core'
+import type { Frame, Hello, Op } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
+
+/** dave's `--pull-stale` (murmurd's default is 30 s). */
+const PULL_STALE_MS = 5_000
 
 describe('a member that trickles frames that bring nothing (hole 9)', () => {
   const cluster = new TestCluster()
@@ -80,7 +83,7 @@ describe('a member that trickles frames that bring nothing (hole 9)', () => {
     assert.ok(took < 10_000, `${took} ms`)
   })
 
-  it('and a pull from one that sends an empty frame of witnesses every second ends after STALE_MS, as one of empty ops frames does', async () => {
+  it('and a pull from one that sends an empty frame of witnesses every second ends after --pull-stale, as one of empty ops frames does', async () => {
     const mallory = attacker as Attacker
     let started = 0
     let ended = 0
@@ -100,10 +103,11 @@ describe('a member that trickles frames that bring nothing (hole 9)', () => {
         ended = Date.now()
       }
     }
-    await cluster.start('dave', { peers: [mallory.node.getMultiaddrs()[0]?.toString() ?? ''], args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'] })
-    await waitFor(() => ended > 0, 'dave to end his pull from mallory', STALE_MS + 30_000, 200)
-    console.log(`# dave ended his pull of mallory's witness trickle after ${ended - started} ms`)
-    assert.ok(ended - started < STALE_MS + 10_000, `${ended - started} ms`)
+    // --pull-stale shorter than its 30 s default, to wait less; mallory trickles for 90 s, far past the deadline
+    await cluster.start('dave', { peers: [mallory.node.getMultiaddrs()[0]?.toString() ?? ''], args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000', '--pull-stale', String(PULL_STALE_MS)] })
+    await waitFor(() => ended > 0, 'dave to end his pull from mallory', PULL_STALE_MS + 30_000, 200)
+    console.log(`# dave ended his pull of mallory's witness trickle after ${ended - started} ms (--pull-stale ${PULL_STALE_MS})`)
+    assert.ok(ended - started < PULL_STALE_MS + 10_000, `${ended - started} ms`)
   })
 })
 
