@@ -166,6 +166,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
       replica,
       maxValueBytes: init.maxValueBytes,
       staleMs: init.pullStaleMs,
+      stallMs: init.syncStallMs,
       log: log.child({ component: 'sync' }),
       onStep: (step, peer) => { replication.pulled(step, peer) },
       onResult: (result, peer, reason) => { replication.pullEnded(result, peer, reason) },

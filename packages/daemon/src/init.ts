@@ -72,6 +72,11 @@ export interface MurmurInit {
    * this long ends. @default 30_000 (core's `STALE_MS`)
    */
   pullStaleMs?: number
+  /**
+   * A sync stream whose peer takes no frame, or sends nothing while awaited,
+   * for this long fails. @default 20_000
+   */
+  syncStallMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number
   /** Bytes of earlier values kept for `history` per key (the oldest go first). @default 1 MiB */

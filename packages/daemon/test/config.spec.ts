@@ -103,7 +103,7 @@ describe('murmurd configuration', () => {
   })
 
   // the waits of sync and the snapshot gate, which tests shorten: production keeps the defaults
-  for (const [flag, env, attribute, fallback] of [['--stuck-wait', 'MURMUR_STUCK_WAIT', 'stuckMs', 30_000], ['--pull-stale', 'MURMUR_PULL_STALE', 'pullStaleMs', 30_000]] as const) {
+  for (const [flag, env, attribute, fallback] of [['--stuck-wait', 'MURMUR_STUCK_WAIT', 'stuckMs', 30_000], ['--pull-stale', 'MURMUR_PULL_STALE', 'pullStaleMs', 30_000], ['--sync-stall', 'MURMUR_SYNC_STALL', 'syncStallMs', 20_000]] as const) {
     it(`takes ${flag} (ms), ${fallback} by default, at least 1`, () => {
       assert.equal(config([])[attribute], fallback)
       assert.equal(config([flag, '2000'])[attribute], 2000)

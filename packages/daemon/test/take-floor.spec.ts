@@ -12,9 +12,9 @@ import { CHECK_MS, STALL_MS, TAKE_FLOOR_BYTES, TakeFloor } from '../src/sync/tak
 const KiB = 1024
 
 /** Feeds `floor` one sample every CHECK_MS, `rate(t)` bytes a second taken; returns when (ms) it first said stop, or undefined. */
-function run (total: number, rate: (ms: number) => number, forMs: number): number | undefined {
+function run (total: number, rate: (ms: number) => number, forMs: number, windowMs = STALL_MS): number | undefined {
   let now = 0
-  const floor = new TakeFloor(total, () => now)
+  const floor = new TakeFloor(total, windowMs, () => now)
   let taken = 0
   for (now = CHECK_MS; now <= forMs; now += CHECK_MS) {
     taken = Math.min(total, taken + rate(now) * CHECK_MS / 1000)
@@ -41,6 +41,12 @@ describe('the floor on a puller\'s pace', () => {
   it('judges the last STALL_MS, not the average: a burst cannot buy a later trickle', () => {
     // 512 KiB in the first second, then 1 KiB/s: far above the floor on average, below it from 21 s on
     assert.equal(run(1024 * KiB, ms => ms === CHECK_MS ? 512 * KiB : KiB, 600_000), CHECK_MS + STALL_MS)
+  })
+
+  it('asks as much a second of a shorter stall wait (--sync-stall): 3 s, 9.6 KiB', () => {
+    assert.equal(new TakeFloor(1, 3_000).floorBytes, Math.ceil(TAKE_FLOOR_BYTES * 3 / 20))
+    assert.equal(run(1024 * KiB, () => 2 * KiB, 600_000, 3_000), 3_000)
+    assert.equal(run(1024 * KiB, () => 4 * KiB, 600_000, 3_000), undefined)
   })
 
   it('asks only for the rest of an offer smaller than the floor', () => {

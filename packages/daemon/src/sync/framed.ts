@@ -30,7 +30,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { lpStream } from '@libp2p/utils'
 import type { AbortOptions, Stream } from '@libp2p/interface'
-import { CHECK_MS, STALL_MS, TAKE_FLOOR_BYTES, TakeFloor } from './take-floor.js'
+import { CHECK_MS, STALL_MS, TakeFloor } from './take-floor.js'
 
 export { STALL_MS } from './take-floor.js'
 
@@ -75,8 +75,8 @@ export interface FramedStream {
   write(frame: Uint8Array, options: AbortOptions): Promise<void>
 }
 
-/** Frames of at most `maxFrameBytes` over `stream`. */
-export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
+/** Frames of at most `maxFrameBytes` over `stream`, whose peer fails it once it stalls for `stallMs`. */
+export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_MS): FramedStream {
   // a whole frame (with its length prefix) always fits below `low`, so a paused reader always has one to read
   const low = maxFrameBytes + 16
   const high = 2 * low
@@ -97,7 +97,7 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
   return {
     async read (options) {
       await letLoopTurn()
-      const frame = await untilStalled(() => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
+      const frame = await untilStalled(stallMs, () => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
       unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
       if (unread < low && stream.readStatus === 'paused') stream.resume()
       return frame.subarray()
@@ -105,12 +105,12 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
     async write (frame, options) {
       // what this write offers: the frame, its prefix, and anything the last left queued
       const offered = stream.writeBufferLength + frame.byteLength + lengthOfPrefix(frame.byteLength)
-      const floor = new TakeFloor(offered)
+      const floor = new TakeFloor(offered, stallMs)
       const slow = new AbortController()
       const watch = setInterval(() => {
         const recent = floor.check(offered - stream.writeBufferLength)
-        if (recent !== undefined) slow.abort(new SyncStalledError(`the peer took ${Math.floor(recent / 1024)} KiB of this sync stream in ${STALL_MS / 1000} s (${Math.ceil(stream.writeBufferLength / 1024)} KiB of a ${Math.ceil(frame.byteLength / 1024)} KiB frame still waiting): a peer must take at least ${TAKE_FLOOR_BYTES / 1024} KiB every ${STALL_MS / 1000} s`))
-      }, CHECK_MS)
+        if (recent !== undefined) slow.abort(new SyncStalledError(`the peer took ${Math.floor(recent / 1024)} KiB of this sync stream in ${stallMs / 1000} s (${Math.ceil(stream.writeBufferLength / 1024)} KiB of a ${Math.ceil(frame.byteLength / 1024)} KiB frame still waiting): a peer must take at least ${Math.ceil(floor.floorBytes / 1024)} KiB every ${stallMs / 1000} s`))
+      }, Math.min(CHECK_MS, stallMs / 10))
       const signal = options.signal == null ? slow.signal : AbortSignal.any([options.signal, slow.signal])
       try {
         await lp.write(frame, { signal })
@@ -129,21 +129,21 @@ export function framed (stream: Stream, maxFrameBytes: number): FramedStream {
 
 /**
  * `read(signal)`, whose `signal` aborts once no byte has arrived (`arrived()`,
- * the last time one did) for `STALL_MS` since the read began, or once
+ * the last time one did) for `stallMs` since the read began, or once
  * `withinMs` have passed since it began.
  */
-async function untilStalled<T> (arrived: () => number, read: (signal: AbortSignal) => Promise<T>, withinMs = Infinity): Promise<T> {
+async function untilStalled<T> (stallMs: number, arrived: () => number, read: (signal: AbortSignal) => Promise<T>, withinMs = Infinity): Promise<T> {
   const began = performance.now()
   const stalled = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
   const check = (): void => {
     const now = performance.now()
     const quiet = now - Math.max(began, arrived())
-    if (quiet >= STALL_MS) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${STALL_MS / 1000} s`))
+    if (quiet >= stallMs) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${stallMs / 1000} s`))
     else if (now - began >= withinMs) stalled.abort(new SyncStalledError(`the peer had not sent a whole frame on this sync stream ${withinMs / 1000} s after it was due: it must come within that, however its bytes trickle`))
-    else timer = setTimeout(check, Math.min(STALL_MS - quiet, withinMs - (now - began)))
+    else timer = setTimeout(check, Math.min(stallMs - quiet, withinMs - (now - began)))
   }
-  timer = setTimeout(check, Math.min(STALL_MS, withinMs))
+  timer = setTimeout(check, Math.min(stallMs, withinMs))
   try {
     return await read(stalled.signal)
   } finally {

@@ -63,6 +63,8 @@ export interface SyncInit {
   timeoutMs?: number
   /** A pull whose frames bring nothing new for this long ends (core's `PullInit.staleMs`). @default `STALE_MS` (30 s) */
   staleMs?: number
+  /** A stream whose peer takes no frame, or sends nothing while awaited, for this long fails; a serve's hello must come whole within it (`framed.ts`). @default `STALL_MS` (20 s) */
+  stallMs?: number
 }
 
 export interface SyncComponents {
@@ -190,8 +192,8 @@ export class SyncService implements Startable {
   private async pullOnce (peer: PeerId, ending: AbortSignal): Promise<PullResult> {
     const signal = AbortSignal.any([this.deadline(), ending])
     const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-    // a peer that stops answering (a partition, a dead connection) fails the pull after framed's STALL_MS, not the deadline
-    const lp = framed(stream, this.maxFrameBytes)
+    // a peer that stops answering (a partition, a dead connection) fails the pull after the stall wait, not the deadline
+    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs)
     const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL, staleMs: this.init.staleMs })
     try {
       const sentAt = Date.now()
@@ -231,10 +233,10 @@ export class SyncService implements Startable {
 
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
-    const lp = framed(stream, this.maxFrameBytes)
-    // whole within STALL_MS: a puller that sent all but a byte of a frame-sized hello, then a byte every few seconds,
+    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs)
+    // whole within the stall wait: a puller that sent all but a byte of a frame-sized hello, then a byte every few seconds,
     // held the stream and the bytes for the pull's deadline (the serve cap counts serves, which begin after the hello)
-    const frame = decodeFrame(await lp.read({ signal, withinMs: STALL_MS }), { maxValueBytes: this.init.maxValueBytes })
+    const frame = decodeFrame(await lp.read({ signal, withinMs: this.init.stallMs ?? STALL_MS }), { maxValueBytes: this.init.maxValueBytes })
     if (frame.kind !== 'control' || frame.message.t !== 'hello') throw new SyncProtocolError('expected hello')
     const hello = frame.message
     if (hello.group === this.init.group) {

@@ -10,13 +10,13 @@
  * ends the serve whose puller took a frame longest ago first.
  */
 
-/** A sync stream whose peer takes no frame, or sends no byte while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere). */
+/** A sync stream whose peer takes no frame, or sends no byte while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere); `--sync-stall` sets it. */
 export const STALL_MS = 20_000
 
-/** The least a peer must take of what it is offered in any `STALL_MS`. */
+/** The least a peer must take of what it is offered in any `STALL_MS` (in a shorter or longer stall wait, as much a second). */
 export const TAKE_FLOOR_BYTES = 64 * 1024
 
-/** `TakeFloor.check` is called this often while a frame waits to be taken. */
+/** `TakeFloor.check` is called this often while a frame waits to be taken (or every tenth of a shorter stall wait). */
 export const CHECK_MS = 1_000
 
 /**
@@ -25,30 +25,36 @@ export const CHECK_MS = 1_000
  * has fallen below the floor.
  */
 export class TakeFloor {
+  /** What the peer must take in any `windowMs`. */
+  readonly floorBytes: number
   private readonly samples: Array<{ at: number, taken: number }>
   private readonly total: number
+  private readonly windowMs: number
   private readonly now: () => number
 
-  constructor (total: number, now: () => number = () => performance.now()) {
+  /** `windowMs`: the stall wait (`--sync-stall`). */
+  constructor (total: number, windowMs = STALL_MS, now: () => number = () => performance.now()) {
     this.total = total
+    this.windowMs = windowMs
+    this.floorBytes = Math.ceil(TAKE_FLOOR_BYTES * windowMs / STALL_MS)
     this.now = now
     this.samples = [{ at: now(), taken: 0 }]
   }
 
   /**
    * Records that `taken` bytes of the offer are taken by now. Returns the
-   * bytes taken in the last `STALL_MS` when that is below the floor (the
+   * bytes taken in the last `windowMs` when that is below the floor (the
    * stream should end), else undefined. Nothing is judged in an offer's
-   * first `STALL_MS`.
+   * first `windowMs`.
    */
   check (taken: number): number | undefined {
     const at = this.now()
     this.samples.push({ at, taken })
-    // the base is the newest sample at least STALL_MS old
-    while (this.samples.length > 1 && at - (this.samples[1] as { at: number }).at >= STALL_MS) this.samples.shift()
+    // the base is the newest sample at least windowMs old
+    while (this.samples.length > 1 && at - (this.samples[1] as { at: number }).at >= this.windowMs) this.samples.shift()
     const base = this.samples[0] as { at: number, taken: number }
-    if (at - base.at < STALL_MS) return undefined
+    if (at - base.at < this.windowMs) return undefined
     const recent = taken - base.taken
-    return recent < Math.min(TAKE_FLOOR_BYTES, this.total - base.taken) ? recent : undefined
+    return recent < Math.min(this.floorBytes, this.total - base.taken) ? recent : undefined
   }
 }
