@@ -152,6 +152,7 @@ async function build (init: ComposeInit, components: ComposeComponents, store: S
     relay: init.relay ?? false,
     log: log.child({ component: 'relay' }),
     isMember: async peer => await watch.until(peer.toString()),
+    pingTimeoutMs: init.pingTimeoutMs,
     privateKey,
     group: init.group,
     mdns: init.mdns ?? true,

@@ -30,3 +30,12 @@ export function positiveInteger (flag: string, value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid ${flag} "${value}": expected a positive whole number`)
   return n
 }
+
+/** The shortest: pings go every half of it, and a pong may wait behind a frame of sync on a busy connection. */
+const MIN_PING_TIMEOUT_MS = 1_000
+
+export function pingTimeout (value: string): number {
+  const n = digits(value)
+  if (!(Number.isSafeInteger(n) && n >= MIN_PING_TIMEOUT_MS)) throw new ConfigError(`invalid --ping-timeout "${value}": expected a whole number of ms, at least ${MIN_PING_TIMEOUT_MS}`)
+  return n
+}

@@ -20,6 +20,9 @@ import type { Connection, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 
+/** How long a pong may take before the connection counts as dead, by default; pings go every half of it. */
+export const PING_TIMEOUT_MS = 10_000
+
 export interface ConnectionPingsInit {
   log: Logger
   /** How often each connection is pinged. @default 5_000 */

@@ -77,6 +77,8 @@ export interface MurmurInit {
    * for this long fails. @default 20_000
    */
   syncStallMs?: number
+  /** A connection whose peer does not answer a ping within this long is closed; pings go every half of it. @default 10_000 */
+  pingTimeoutMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number
   /** Bytes of earlier values kept for `history` per key (the oldest go first). @default 1 MiB */

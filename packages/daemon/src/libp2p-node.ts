@@ -24,7 +24,7 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { allowListGater } from './allow-list.js'
-import { connectionPings } from './connection-pings.js'
+import { PING_TIMEOUT_MS, connectionPings } from './connection-pings.js'
 import { groupAutoNAT } from './autonat.js'
 import { directUpgrade, type DirectUpgrade } from './direct-upgrade.js'
 import { oneWritePerSend, windowUpdatesAtHalf } from './frame-writes.js'
@@ -77,10 +77,13 @@ export interface Libp2pNodeInit {
   log: Logger
   /** Whether a peer is, or shows itself within a few seconds to be, a group member: who the relay serves. */
   isMember?: (peer: PeerId) => Promise<boolean>
+  /** A connection whose pong takes longer is closed; pings go every half of it. @default `PING_TIMEOUT_MS` (10 s) */
+  pingTimeoutMs?: number
 }
 
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
   const groupTag = createHash('sha256').update(init.group).digest('hex').slice(0, 16)
+  const pingTimeoutMs = init.pingTimeoutMs ?? PING_TIMEOUT_MS
   const [mdns, dht, protector] = await Promise.all([
     init.mdns ? mdnsService(groupTag) : undefined,
     init.dht ? dhtService(groupTag) : undefined,
@@ -112,7 +115,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       // answers peers' pings (older murmur, other libp2p tools); this node pings with connection-pings.ts
       ping: ping(),
       // notice a dead peer within seconds, every time, but give a pong queued behind megabytes of sync pages time
-      connectionPings: connectionPings({ log: init.log, intervalMs: 5_000, timeoutMs: 10_000 }),
+      connectionPings: connectionPings({ log: init.log, intervalMs: pingTimeoutMs / 2, timeoutMs: pingTimeoutMs }),
       pubsub: gossipsub({
         // a lone node must still accept writes; sync delivers them later
         allowPublishToZeroTopicPeers: true,

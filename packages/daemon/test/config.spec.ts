@@ -114,6 +114,15 @@ describe('murmurd configuration', () => {
     })
   }
 
+  it('takes --ping-timeout (ms), 10000 by default, at least 1000', () => {
+    assert.equal(config([]).pingTimeoutMs, 10_000)
+    assert.equal(config(['--ping-timeout', '1000']).pingTimeoutMs, 1_000)
+    assert.equal(config([], { MURMUR_PING_TIMEOUT: '30000' }).pingTimeoutMs, 30_000)
+    for (const bad of ['999', '0', '-1', '2.5', 'soon', '']) {
+      assert.throws(() => config(['--ping-timeout', bad]), { name: 'ConfigError', message: `invalid --ping-timeout "${bad}": expected a whole number of ms, at least 1000` }, bad)
+    }
+  })
+
   it('reads MURMUR_NO_MDNS and MURMUR_NO_DHT as booleans: 1/true/yes/on turn off, 0/false/no/off leave on', () => {
     for (const value of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) {
       const { mdns, dht } = config([], { MURMUR_NO_MDNS: value, MURMUR_NO_DHT: value })
