@@ -10,9 +10,10 @@
  * the pull on reconnect take it from there. A pong is queued behind whatever
  * the peer is sending, and on a slow link that is many seconds of sync pages
  * (20 KB/s: ~30 s behind a 600 KB frame), which aborted every connection
- * that carried a catch-up, again and again: so while bytes keep moving on a
- * TCP connection (`movedOf`) it is alive, pong or not, and the ping waits on
- * (a pong that comes after its ping was given up would break the muxer). A
+ * that carried a catch-up, again and again: so while bytes keep arriving on
+ * a TCP connection (`bytesReadOf`) it is alive, pong or not, and the ping
+ * waits on (a pong that comes after its ping was given up would break the
+ * muxer). A
  * connection whose muxer has no ping (none but yamux is configured) is left
  * alone.
  */
@@ -41,19 +42,16 @@ interface Pinger {
 }
 
 /**
- * How far a connection's TCP socket has moved: bytes read from it, plus bytes
- * the kernel has taken to send (written, less what still waits in Node), so
- * either end's traffic counts: a node sending a catch-up hears nothing back
- * for a long while (its peer grants window every megabyte), but its queue
- * drains only while the peer's kernel acknowledges. libp2p keeps the socket
- * on the connection, outside its public type; undefined on other transports
- * (a relayed connection).
+ * Bytes read so far from a connection's TCP socket: what the peer sent,
+ * which says it is alive (bytes this node wrote say nothing: its kernel takes
+ * them whether or not the peer is there). A node sending a catch-up hears
+ * its peer's window updates, one every half window (128 KiB). libp2p keeps
+ * the socket on the connection, outside its public type; undefined on other
+ * transports (a relayed connection).
  */
-function movedOf (connection: Connection): number | undefined {
-  const socket = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown, bytesWritten?: unknown, writableLength?: unknown } } }).maConn?.socket
-  const { bytesRead, bytesWritten, writableLength } = socket ?? {}
-  if (typeof bytesRead !== 'number' || typeof bytesWritten !== 'number' || typeof writableLength !== 'number') return undefined
-  return bytesRead + bytesWritten - writableLength
+function bytesReadOf (connection: Connection): number | undefined {
+  const read = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown } } }).maConn?.socket?.bytesRead
+  return typeof read === 'number' ? read : undefined
 }
 
 function pingerOf (connection: Connection): Pinger | undefined {
@@ -96,15 +94,15 @@ export class ConnectionPings implements Startable {
       this.inFlight.set(connection.id, controller)
       const timeoutMs = this.init.timeoutMs ?? 10_000
       const sent = Date.now()
-      let moved = movedOf(connection)
+      let read = bytesReadOf(connection)
       const expire = (): void => {
-        const now = movedOf(connection)
-        if (moved !== undefined && now !== undefined && now > moved) {
-          moved = now
+        const now = bytesReadOf(connection)
+        if (read !== undefined && now !== undefined && now > read) {
+          read = now
           timer = setTimeout(expire, timeoutMs)
           return
         }
-        controller.abort(new Error(`no pong within ${Date.now() - sent} ms, and no byte moved either way in the last ${timeoutMs} ms`))
+        controller.abort(new Error(`no pong within ${Date.now() - sent} ms, and nothing received in the last ${timeoutMs} ms`))
       }
       let timer = setTimeout(expire, timeoutMs)
       pinger.ping({ signal: controller.signal })
