@@ -86,7 +86,8 @@ function replicationRows (replication: ReplicationStatus): Array<[string, string
 }
 
 function formatCounters ({ counters }: NodeStatus): string {
-  const messages = counters.rejectedMessages !== undefined ? `, ${counters.rejectedMessages} gossip messages rejected` : ''
+  const throttled = (counters.throttledMessages ?? 0) > 0 ? `, ${counters.throttledMessages} throttled` : ''
+  const messages = counters.rejectedMessages !== undefined ? `, ${counters.rejectedMessages} gossip messages rejected${throttled}` : ''
   return `${counters.repaired} repaired, ${counters.gossiped} gossiped, ${counters.rejected} refused${messages}, ${counters.held} held, ${counters.collected} tombstones collected`
 }
 

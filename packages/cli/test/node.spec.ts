@@ -60,7 +60,7 @@ describe('node commands against a fake daemon', () => {
       'peers:      1',
       'keys:       42',
       'tombstones: 3',
-      'ops:        3 repaired, 5 gossiped, 1 refused, 4 gossip messages rejected, 0 held, 2 tombstones collected',
+      'ops:        3 repaired, 5 gossiped, 1 refused, 4 gossip messages rejected, 2 throttled, 0 held, 2 tombstones collected',
       'clock:      max skew 60000 ms',
       '            WARNING: this node\'s clock and its peer\'s differ by 90 s; one of them is wrong',
       'members:    2 (this node included)',

@@ -20,7 +20,7 @@ export const STATUS: NodeStatus = {
     { id: '12D3KooWAlice', name: 'alice', connected: true, lastSync: '2026-11-26T10:00:00.000Z', lastSyncOps: 3, behind: 0, clockOffsetMs: -4 },
     { id: '12D3KooWEve', connected: false, lastError: 'peer refused sync' }
   ],
-  counters: { repaired: 3, gossiped: 5, rejected: 1, rejectedMessages: 4, held: 0, collected: 2 },
+  counters: { repaired: 3, gossiped: 5, rejected: 1, rejectedMessages: 4, throttledMessages: 2, held: 0, collected: 2 },
   clock: { maxSkewMs: 60000, warning: 'this node\'s clock and its peer\'s differ by 90 s; one of them is wrong' },
   uptimeMs: 93_784_000,
   replication: { members: 2, evicted: [], floors: { '12D3KooWAlice': 8, '12D3KooWBob': 6 }, waiting: 0, waitingBytes: 0, equivocators: {} }

@@ -68,6 +68,10 @@ export class GossipReplication {
    */
   private readonly unkept = new RateLimiter(UNKEPT_PER_SECOND, UNKEPT_BURST)
   rejected = 0
+  /** Messages ignored unchecked, by whose allowance was spent: the peer that sent it (`rate`), or an origin of its ops (`unkept`). */
+  readonly throttled = { sender: 0, origin: 0 }
+  /** Ops charged: to the peer that sent them (held here already, an owing origin's, checked in a rejected message), or to their origin (checked, not kept). */
+  readonly charged = { sender: 0, origin: 0 }
   /** `rejected` by why: a message that does not decode (or is empty), or the kind of its first refused op. */
   readonly rejectedBy: Record<'malformed' | RefusalKind, number> = { malformed: 0, signature: 0, origin: 0, record: 0, future: 0, order: 0 }
 
@@ -90,7 +94,11 @@ export class GossipReplication {
   }
 
   start (): void {
-    this.pubsub.topicValidators.set(this.topic, (peer, message) => this.rate.take(peer.toString()) ? this.validate(peer, message) : TopicValidatorResult.Ignore)
+    this.pubsub.topicValidators.set(this.topic, (peer, message) => {
+      if (this.rate.take(peer.toString())) return this.validate(peer, message)
+      this.throttled.sender++
+      return TopicValidatorResult.Ignore
+    })
     this.pubsub.addEventListener('gossipsub:message', this.onMessage)
     this.pubsub.subscribe(this.topic)
     this.peers?.start()
@@ -128,13 +136,14 @@ export class GossipReplication {
     }
     if (ops.length === 0) return this.reject('empty batch', 'malformed', peer)
     if (ops.some(op => this.unkept.owes(op.origin))) {
-      this.rate.charge(peer.toString(), ops.length)
+      this.throttled.origin++
+      this.chargeSender(peer, ops.length)
       return TopicValidatorResult.Ignore
     }
     const { fresh, known, refusal } = this.init.screen(ops)
     if (refusal != null) {
       // the ops before the refused one were checked too, and none is kept; the refused one's origin may be forged
-      this.rate.charge(peer.toString(), known + fresh.length + 1)
+      this.chargeSender(peer, known + fresh.length + 1)
       this.charge(fresh)
       return this.reject(`op ${refusal.op.key}: ${refusal.reason}`, refusal.kind, peer)
     }
@@ -144,7 +153,7 @@ export class GossipReplication {
     }
     // ops held here were not checked: the message goes no further (a peer that holds none of them would
     // check them, and might score this node for a forgery), and what is new in it is taken here
-    this.rate.charge(peer.toString(), known)
+    this.chargeSender(peer, known)
     if (fresh.length > 0) this.arrive(fresh, peer)
     return TopicValidatorResult.Ignore
   }
@@ -187,5 +196,11 @@ export class GossipReplication {
     const byOrigin = new Map<string, number>()
     for (const op of ops) byOrigin.set(op.origin, (byOrigin.get(op.origin) ?? 0) + 1)
     for (const [origin, count] of byOrigin) this.unkept.charge(origin, count)
+    this.charged.origin += ops.length
+  }
+
+  private chargeSender (peer: PeerId, ops: number): void {
+    this.rate.charge(peer.toString(), ops)
+    this.charged.sender += ops
   }
 }

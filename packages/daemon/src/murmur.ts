@@ -279,7 +279,7 @@ export class Murmur extends EventEmitter<MurmurEvents> {
     return nodeStatus({
       id: this.peerId, name: this.name, group: this.group, dataDir: this.dataDir, addrs: this.addrs,
       replica, members: this.members, peers: libp2p.services.sync.peers,
-      counters: { ...this.replication.counters, rejectedMessages: gossip.rejected },
+      counters: { ...this.replication.counters, rejectedMessages: gossip.rejected, throttledMessages: gossip.throttled.sender + gossip.throttled.origin },
       maxSkewMs: this.init.maxClockSkewMs ?? 60_000, startedAt,
       access: { swarmKey: this.swarmKey != null, ...(this.allowed != null ? { allowList: this.allowed.size } : {}) },
       reach: reachOf(libp2p),

@@ -41,7 +41,8 @@ describe('murmurd --metrics', () => {
     const families = await scrape(aliceUrl)
     for (const name of [
       'murmur_node_info', 'murmur_ops_written_total', 'murmur_ops_gossiped_total', 'murmur_ops_repaired_total',
-      'murmur_ops_refused_total', 'murmur_gossip_messages_rejected_total', 'murmur_ops_held', 'murmur_ops_waiting',
+      'murmur_ops_refused_total', 'murmur_gossip_messages_rejected_total', 'murmur_gossip_messages_throttled_total', 'murmur_gossip_ops_charged_total',
+      'murmur_ops_held', 'murmur_ops_waiting',
       'murmur_gossip_messages_published_total', 'murmur_gossip_ops_published_total', 'murmur_gossip_publish_window_seconds',
       'murmur_peer_ops_behind', 'murmur_peer_ops_ahead', 'murmur_peer_last_sync_age_seconds', 'murmur_peer_clock_offset_seconds',
       'murmur_sync_pulls_total', 'murmur_sync_pull_duration_seconds', 'murmur_peers_connected', 'murmur_members_connected',

@@ -131,6 +131,12 @@ export interface NodeCounters {
    */
   rejectedMessages?: number
   /**
+   * Gossip messages ignored unchecked because the peer that sent them, or the writer of an op in them, had spent its
+   * allowance (the sum of `murmur_gossip_messages_throttled_total`): what they held comes by sync instead, seconds
+   * later. Absent from daemons before this field.
+   */
+  throttledMessages?: number
+  /**
    * Ops waiting now because they are stamped beyond the clock-skew bound (and within the hour an op may be held);
    * applied once our clock catches up. One stamped further than that is not held: it is refused when its turn comes.
    */
