@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { MurmurClient } from '@murmur/protocol/client'
 import { TestCluster, run, MURMURCTL, type TestNode } from './harness.js'
 
 /** Sends raw text, half-closes, and returns every line the daemon answered. */
@@ -126,6 +127,25 @@ describe('RPC error paths', () => {
     assert.equal((byId.get(null) as any).error.code, -32600)
     assert.equal(responses[0].length, 3)
     assert.equal((await call(node.socket, req('kv_get', { key: 'batch:notified' }))).result.value, '1')
+  })
+
+  it('refuses a batch over 1,000 requests under each request\'s id, so the typed client\'s batch settles, and writes nothing', async () => {
+    const client = await MurmurClient.connect(node.socket)
+    try {
+      const outcomes = await Promise.race([
+        client.batch(Array.from({ length: 1_001 }, (_, i) => ({ method: 'kv_put' as const, params: { key: `long:${i}`, value: 'x' } }))),
+        new Promise<never>((resolve, reject) => setTimeout(() => { reject(new Error('the batch had no answer in 10 s')) }, 10_000))
+      ])
+      assert.equal(outcomes.length, 1_001)
+      for (const { error } of outcomes) {
+        assert.equal(error?.code, -32600)
+        assert.equal(error?.message, 'batch of 1001 requests exceeds the limit of 1000')
+      }
+      assert.equal((await client.batch([{ method: 'kv_get', params: { key: 'kept' } }]))[0]?.result !== undefined, true, 'the connection still serves')
+    } finally {
+      client.close()
+    }
+    assert.equal((await call(node.socket, req('kv_get', { key: 'long:0' }))).result?.value, undefined, 'nothing of it was written')
   })
 
   it('answers a mixed batch of writes element by element, in order, as separate calls would', async () => {

@@ -48,6 +48,9 @@ export class Answerer {
     if (problem != null) {
       this.log.debug({ conn: connection.id, batch: message.length }, `RPC request refused: ${problem}`)
       this.count('invalid', InvalidRequestCode)
+      // a batch too long is refused request by request, under their ids: a client waits for its ids, and one error
+      // under id null answered none of them (MurmurClient.batch waited for ever)
+      if (message.length > 0) return this.refusal(line, InvalidRequestCode, problem, { name: 'InvalidRequestError' })
       return createJSONRPCErrorResponse(null, InvalidRequestCode, problem, { name: 'InvalidRequestError' })
     }
     return this.answerBatch(connection, message)
