@@ -20,7 +20,7 @@ import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 import { readSwarmKey } from './swarm-key.js'
 import { ENOUGH_OPS, PUBLISH_WINDOW_MS } from './outbound.js'
 import { PEER_LINKS, PEER_ROTATE_MS } from './peer-dialer.js'
-import { STALL_MS } from './sync/framed.js'
+import { STALL_MS } from './sync/take-floor.js'
 import { PING_TIMEOUT_MS } from './connection-pings.js'
 import { VERSION } from './version.js'
 import type { LevelWithSilent } from 'pino'
@@ -91,8 +91,8 @@ export function buildCommand (): Command {
     .addOption(new Setting('--tombstone-retention <ms>', 'a member silent this long (no attestation, no write) no longer holds collection back; it catches up from a snapshot when it returns', 'MURMUR_TOMBSTONE_RETENTION', 'count').default('604800000'))
     .addOption(new Setting('--stuck-wait <ms>', 'a node behind what its peers collected, with no sign it was away, takes a snapshot anyway (deleting again what they collected) once it has stayed behind this long', 'MURMUR_STUCK_WAIT', 'count').default(String(STUCK_MS)))
     .addOption(new Setting('--pull-stale <ms>', 'a pull whose frames bring nothing new (ops this node holds, or none) for this long ends, so the next one asks from what it holds then, and a peer that trickles holds no pull open', 'MURMUR_PULL_STALE', 'count').default(String(STALE_MS)))
-    .addOption(new Setting('--sync-stall <ms>', 'a sync stream whose peer takes no frame (or at 64 KiB/s, one past 1.25 MiB), or sends nothing while awaited, for this long fails; a pull\'s hello must also come whole within it', 'MURMUR_SYNC_STALL', 'count').default(String(STALL_MS)))
-    .addOption(new Setting('--ping-timeout <ms>', 'a connection whose peer does not answer a ping within this long is closed (and redialled by the side that dialled it); each connection is pinged every half of it', 'MURMUR_PING_TIMEOUT', 'count').default(String(PING_TIMEOUT_MS)))
+    .addOption(new Setting('--sync-stall <ms>', 'a sync stream whose peer sends nothing while awaited for this long fails, and so does a serve whose puller takes less than 64 KiB in it (as much a second in another wait); a pull\'s hello must also come whole within it', 'MURMUR_SYNC_STALL', 'count').default(String(STALL_MS)))
+    .addOption(new Setting('--ping-timeout <ms>', 'a connection whose peer does not answer a ping within this long, while nothing arrives from it either, is closed (and redialled by the side that dialled it); each connection is pinged every half of it', 'MURMUR_PING_TIMEOUT', 'count').default(String(PING_TIMEOUT_MS)))
     .addOption(new Setting('--history-versions <n>', 'versions of each key kept for murmurctl history, the current one included', 'MURMUR_HISTORY_VERSIONS', 'count').default('16'))
     .addOption(new Setting('--history-bytes <bytes>', 'bytes of earlier values kept for history per key: the oldest go first', 'MURMUR_HISTORY_BYTES', 'count').default('1048576'))
     .addOption(new Setting('--publish-window <ms>', `own writes acknowledged within this long of the last gossip message wait for it to pass and go out together in one message (at once when ${ENOUGH_OPS} have gathered); widened up to 4 times once publishing each write alone would take over a quarter of the time between writes (many peers, busy cores), until it would take a tenth; 0 publishes each acknowledged batch at once`, 'MURMUR_PUBLISH_WINDOW', 'whole').default(String(PUBLISH_WINDOW_MS)))

@@ -73,11 +73,12 @@ export interface MurmurInit {
    */
   pullStaleMs?: number
   /**
-   * A sync stream whose peer takes no frame, or sends nothing while awaited,
-   * for this long fails. @default 20_000
+   * A sync stream whose peer sends nothing while awaited for this long
+   * fails, and so does a serve whose puller takes less than 64 KiB in it (as
+   * much a second in another wait). @default 20_000
    */
   syncStallMs?: number
-  /** A connection whose peer does not answer a ping within this long is closed; pings go every half of it. @default 10_000 */
+  /** A connection whose peer does not answer a ping within this long, while nothing arrives from it either, is closed; pings go every half of it. @default 10_000 */
   pingTimeoutMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number

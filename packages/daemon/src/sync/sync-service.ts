@@ -63,7 +63,7 @@ export interface SyncInit {
   timeoutMs?: number
   /** A pull whose frames bring nothing new for this long ends (core's `PullInit.staleMs`). @default `STALE_MS` (30 s) */
   staleMs?: number
-  /** A stream whose peer takes no frame, or sends nothing while awaited, for this long fails; a serve's hello must come whole within it (`framed.ts`). @default `STALL_MS` (20 s) */
+  /** A stream whose peer sends nothing while awaited for this long fails, and a serve whose puller takes less than 64 KiB in it (`take-floor.ts`); a serve's hello must come whole within it (`framed.ts`). @default `STALL_MS` (20 s) */
   stallMs?: number
 }
 

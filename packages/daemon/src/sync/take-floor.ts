@@ -10,7 +10,7 @@
  * ends the serve whose puller took a frame longest ago first.
  */
 
-/** A sync stream whose peer takes no frame, or sends no byte while awaited, for this long fails (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere); `--sync-stall` sets it. */
+/** A sync stream whose peer sends no byte while awaited for this long fails, and the floor below is judged over it (libp2p 3 keeps `inactivityTimeout` but acts on it nowhere); `--sync-stall` sets it. */
 export const STALL_MS = 20_000
 
 /** The least a peer must take of what it is offered in any `STALL_MS` (in a shorter or longer stall wait, as much a second). */
