@@ -85,10 +85,11 @@ export class PeerBook {
       writeFileSync(tmp, JSON.stringify(this.list(), null, 2) + '\n', { mode: 0o600 })
       renameSync(tmp, this.path)
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, path: this.path }, 'cannot save the peer book')
       // a write cut short (a full disk) or a rename refused left the temporary file: it would stay
-      // beside the book until the next write that succeeds (a directory of that name is not ours to remove)
+      // beside the book until the next write that succeeds (a directory of that name is not ours to remove);
+      // removed before the warning, so whoever reads the warning finds it gone
       try { rmSync(tmp, { force: true }) } catch {}
+      this.log.warn({ err: (err as Error).message, path: this.path }, 'cannot save the peer book')
     }
   }
 
