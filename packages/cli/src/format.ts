@@ -59,9 +59,9 @@ export function formatChange (event: ChangeEvent): string {
   return event.type === 'put' ? `put ${key} = ${displayValue({ ...event, type: event.valueType })}` : `del ${key}`
 }
 
-export function formatPeer ({ id, name, member, gossip, via, connection, relay, addrs }: PeerInfo): string {
+export function formatPeer ({ id, name, member, gossip, mesh, via, connection, relay, addrs }: PeerInfo): string {
   const path = connection === 'relayed' ? `relayed${relay != null ? `:${relay}` : ''}` : connection ?? '-'
-  const membership = member ? (gossip === false ? 'member,no-gossip' : 'member') : 'non-member'
+  const membership = member ? (gossip === false ? 'member,no-gossip' : mesh === false ? 'member,no-mesh' : 'member') : 'non-member'
   return [id, name != null ? displayText(name) : '-', membership, via ?? '-', path, addrs.join(',') || '-'].join('  ')
 }
 

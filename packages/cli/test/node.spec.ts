@@ -6,8 +6,9 @@ import { run } from './run-cli.js'
 import { STATUS } from './status-fixture.js'
 
 const PEERS: PeerInfo[] = [
-  { id: '12D3KooWBob', name: 'bob', member: true, gossip: true, via: 'mdns', connection: 'direct', addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
-  { id: '12D3KooWCarol', name: 'carol', member: true, gossip: false, via: 'explicit', connection: 'direct', addrs: ['/ip4/10.0.0.3/tcp/4001'] },
+  { id: '12D3KooWBob', name: 'bob', member: true, gossip: true, mesh: true, via: 'mdns', connection: 'direct', addrs: ['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.2/tcp/4001'] },
+  { id: '12D3KooWCarol', name: 'carol', member: true, gossip: false, mesh: false, via: 'explicit', connection: 'direct', addrs: ['/ip4/10.0.0.3/tcp/4001'] },
+  { id: '12D3KooWDan', name: 'dan', member: true, gossip: true, mesh: false, via: 'inbound', connection: 'direct', addrs: ['/ip4/10.0.0.4/tcp/4001'] },
   { id: '12D3KooWEve', member: false, connection: 'relayed', relay: '12D3KooWRelay', addrs: ['/ip4/10.0.0.9/tcp/4001/p2p/12D3KooWRelay/p2p-circuit'] },
   { id: '12D3KooWOld', member: false, addrs: [] }
 ]
@@ -31,6 +32,7 @@ describe('node commands against a fake daemon', () => {
     assert.equal(stdout, [
       '12D3KooWBob  bob  member  mdns  direct  /ip4/127.0.0.1/tcp/4001,/ip4/10.0.0.2/tcp/4001',
       '12D3KooWCarol  carol  member,no-gossip  explicit  direct  /ip4/10.0.0.3/tcp/4001',
+      '12D3KooWDan  dan  member,no-mesh  inbound  direct  /ip4/10.0.0.4/tcp/4001',
       '12D3KooWEve  -  non-member  -  relayed:12D3KooWRelay  /ip4/10.0.0.9/tcp/4001/p2p/12D3KooWRelay/p2p-circuit',
       '12D3KooWOld  -  non-member  -  -  -',
       ''

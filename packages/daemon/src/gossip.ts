@@ -93,6 +93,12 @@ export class GossipReplication {
     return this.pubsub.getSubscribers(this.topic).some(subscriber => subscriber.toString() === peer)
   }
 
+  /** Whether `peer` is in this node's mesh for the group's topic: gossipsub forwards every message to it at once (others hear of them by IHAVE, once a heartbeat). */
+  inMesh (peer: string): boolean {
+    // the implementation has it; the interface gossipsub exports does not
+    return (this.pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(this.topic).includes(peer)
+  }
+
   start (): void {
     this.pubsub.topicValidators.set(this.topic, (peer, message) => {
       if (this.rate.take(peer.toString())) return this.validate(peer, message)
@@ -104,12 +110,20 @@ export class GossipReplication {
     this.peers?.start()
   }
 
+  /**
+   * Takes no more messages: each is ignored, neither taken nor forwarded,
+   * until libp2p stops (next, as the node stops). The topic stays subscribed
+   * on purpose: leaving it sends each mesh peer a PRUNE, which backs this node
+   * off for 10 s, and a node restarted within them (a graceful restart, an
+   * upgrade) had its GRAFTs refused and the back-off raised to a minute,
+   * out of its peers' mesh all that time. Closing the connections unsubscribes
+   * this node without one.
+   */
   stop (): void {
     this.handOn()
     this.peers?.stop()
-    this.pubsub.unsubscribe(this.topic)
+    this.pubsub.topicValidators.set(this.topic, () => TopicValidatorResult.Ignore)
     this.pubsub.removeEventListener('gossipsub:message', this.onMessage)
-    this.pubsub.topicValidators.delete(this.topic)
   }
 
   /** Publishes ops in as few messages as fit, batches whole; resolves to the recipients of each. */

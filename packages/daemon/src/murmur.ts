@@ -294,6 +294,6 @@ export class Murmur extends EventEmitter<MurmurEvents> {
 
   private summarise (peer: PeerId): PeerSummary {
     const { libp2p, discovery, gossip } = this.state()
-    return summarisePeer(libp2p, discovery, this.members, peer, id => gossip.hears(id))
+    return summarisePeer(libp2p, discovery, this.members, peer, gossip)
   }
 }

@@ -12,16 +12,16 @@ import type { PeerId } from '@libp2p/interface'
 /**
  * A connected peer: its addresses, membership and name from the sync
  * handshake, how it was found, direct or relayed, and for a member whether
- * gossip reaches it (`gossiping`).
+ * gossip reaches it and whether it is in this node's gossip mesh (`gossip`).
  */
-export function summarisePeer (libp2p: MurmurLibp2p, discovery: Discovery, members: ReadonlyMap<string, string>, peer: PeerId, gossiping: (peer: string) => boolean): PeerInfo {
+export function summarisePeer (libp2p: MurmurLibp2p, discovery: Discovery, members: ReadonlyMap<string, string>, peer: PeerId, gossip: { hears(peer: string): boolean, inMesh(peer: string): boolean }): PeerInfo {
   const id = peer.toString()
   const name = members.get(id)
   const connections = libp2p.getConnections(peer)
   const addrs = connections.map(c => c.remoteAddr.toString())
   const via = discovery.source(id)
   const dialled = connections.some(c => c.direction === 'outbound')
-  return { id, addrs, member: name != null, ...(name != null ? { name, gossip: gossiping(id) } : {}), ...(via != null ? { via } : {}), dialled, ...connectionKind(connections) }
+  return { id, addrs, member: name != null, ...(name != null ? { name, gossip: gossip.hears(id), mesh: gossip.inMesh(id) } : {}), ...(via != null ? { via } : {}), dialled, ...connectionKind(connections) }
 }
 
 /** Dials a multiaddr once (10 s at most) and resolves to the peer's ID; errors are `InvalidParams` or `Dial`. */

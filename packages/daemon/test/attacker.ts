@@ -9,7 +9,7 @@ import '../src/polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { byteStream, lpStream } from '@libp2p/utils'
@@ -63,8 +63,9 @@ export class Attacker {
    * `window`: the most its yamux streams let a sender have in flight (at least 256 KiB, yamux's first window).
    * `from`: an address in 127.0.0.0/8 its dials come from, for tests that start many: libp2p takes at most 5 new
    * connections a second from one host, and resets the rest.
+   * `gossip`: gossipsub options over its own (mesh degrees, the most it reads in one RPC).
    */
-  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { window, from }: { window?: number, from?: string } = {}): Promise<Attacker> {
+  static async start (group = 'default', protocols = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { window, from, gossip }: { window?: number, from?: string, gossip?: Partial<GossipsubOpts> } = {}): Promise<Attacker> {
     const key = await generateKeyPair('Ed25519')
     const node = await createLibp2p({
       privateKey: key,
@@ -72,7 +73,7 @@ export class Attacker {
       transports: [tcp(from !== undefined ? { dialOpts: { localAddress: from } as TCPSocketOptions } : {})],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } })],
-      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign' }) }
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, globalSignaturePolicy: 'StrictNoSign', ...gossip }) }
     })
     const attacker = new Attacker(node, batchSigner(key, group), group)
     node.services.pubsub.addEventListener('message', event => {

@@ -99,6 +99,14 @@ export interface PeerInfo {
    * only by anti-entropy until the connection is replaced.
    */
   gossip?: boolean
+  /**
+   * For a member: whether it is in this node's gossip mesh for the topic, so
+   * gossipsub forwards it every message at once. One outside it (`false`)
+   * hears of forwarded messages by IHAVE once a heartbeat (1 s) and asks for
+   * them; gossipsub keeps 6 to 12 members in a mesh, so in a group with more
+   * connected members some are outside it by design.
+   */
+  mesh?: boolean
 }
 
 /** What this node knows of one peer's replication state. */
