@@ -11,15 +11,28 @@
  * the peer is sending, and on a slow link that is many seconds of sync pages
  * (20 KB/s: ~30 s behind a 600 KB frame), which aborted every connection
  * that carried a catch-up, again and again: so while bytes keep arriving on
- * a TCP connection (`bytesReadOf`) it is alive, pong or not, and the ping
+ * a TCP connection (`bytesReadOf`), or its peer's TCP keeps acknowledging
+ * what this node sends (`sentOf`), it is alive, pong or not, and the ping
  * waits on (a pong that comes after its ping was given up would break the
- * muxer). A
+ * muxer); while bytes wait to go, up to `SATURATED_GRACE` timeouts may pass
+ * without news. A
  * connection whose muxer has no ping (none but yamux is configured) is left
  * alone.
  */
 import type { Connection, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
+import { sentOf } from './tcp-sent.js'
+
+/**
+ * Timeouts a connection may go without news while bytes wait to go on it:
+ * over a link this node fills (a catch-up over cellular, 8 KB/s in
+ * slow-link-acks.spec), the queue ahead of the bottleneck holds seconds of
+ * bytes, its retransmission timeout grows to ~10 s, and after a loss nothing
+ * at all comes back for that long. A dead peer with bytes waiting is noticed
+ * within this many timeouts.
+ */
+export const SATURATED_GRACE = 3
 
 /** How long a pong may take before the connection counts as dead, by default; pings go every half of it. */
 export const PING_TIMEOUT_MS = 10_000
@@ -52,6 +65,22 @@ interface Pinger {
 function bytesReadOf (connection: Connection): number | undefined {
   const read = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown } } }).maConn?.socket?.bytesRead
   return typeof read === 'number' ? read : undefined
+}
+
+/**
+ * Whether the peer showed itself alive since the last look (`seen`, which
+ * this updates): bytes arrived from it, or its TCP acknowledged more of what
+ * this node sent (tcp-sent.ts); and whether bytes wait to go to it.
+ */
+function heardFrom (connection: Connection, seen: { read?: number, acknowledged?: number, waiting?: boolean }): boolean {
+  const read = bytesReadOf(connection)
+  const sent = sentOf(connection)
+  const arrived = read !== undefined && seen.read !== undefined && read > seen.read
+  const acknowledged = sent?.acknowledged !== undefined && seen.acknowledged !== undefined && sent.acknowledged > seen.acknowledged
+  seen.read = read
+  seen.acknowledged = sent?.acknowledged
+  seen.waiting = sent?.waiting
+  return arrived || acknowledged
 }
 
 function pingerOf (connection: Connection): Pinger | undefined {
@@ -94,15 +123,20 @@ export class ConnectionPings implements Startable {
       this.inFlight.set(connection.id, controller)
       const timeoutMs = this.init.timeoutMs ?? 10_000
       const sent = Date.now()
-      let read = bytesReadOf(connection)
+      // the socket's sends are looked at only once a pong is late (tcp-sent.ts reads /proc)
+      const seen: { read?: number, acknowledged?: number, waiting?: boolean } = { read: bytesReadOf(connection) }
+      let news = sent
       const expire = (): void => {
-        const now = bytesReadOf(connection)
-        if (read !== undefined && now !== undefined && now > read) {
-          read = now
-          timer = setTimeout(expire, timeoutMs)
+        const now = Date.now()
+        if (heardFrom(connection, seen)) news = now
+        // a link this node keeps full may go quiet for a retransmission timeout or two (seconds each,
+        // when its queue holds seconds of bytes), so while bytes wait to go it has `SATURATED_GRACE` timeouts
+        const grace = seen.waiting === true ? SATURATED_GRACE * timeoutMs : timeoutMs
+        if (now - news < grace) {
+          timer = setTimeout(expire, Math.min(timeoutMs, grace - (now - news)))
           return
         }
-        controller.abort(new Error(`no pong within ${Date.now() - sent} ms, and nothing received in the last ${timeoutMs} ms`))
+        controller.abort(new Error(`no pong within ${now - sent} ms, and nothing received in the last ${now - news} ms`))
       }
       let timer = setTimeout(expire, timeoutMs)
       pinger.ping({ signal: controller.signal })

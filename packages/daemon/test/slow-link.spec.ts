@@ -15,13 +15,12 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { MurmurClient } from '@murmur/protocol'
 import { waitFor, type TestNode } from './harness.js'
 import { NetnsCluster } from './netns.js'
+import { shapedLink } from './shaped-link.js'
 
 const skip = NetnsCluster.available()
 const KEYS = 1_200
-const VALUE = 'x'.repeat(1_000)
 
 describe('a node catching up over a 20 KB/s link', () => {
   let net: NetnsCluster
@@ -29,20 +28,10 @@ describe('a node catching up over a 20 KB/s link', () => {
 
   before(async () => {
     if (skip != null) return
-    net = await NetnsCluster.create(2)
-    alice = await net.start(1, 'alice')
-    const client = await MurmurClient.connect(alice.socket)
-    try {
-      for (let i = 0; i < KEYS; i += 400) {
-        const results = await client.batch(Array.from({ length: Math.min(400, KEYS - i) }, (_, k) => ({ method: 'kv_put' as const, params: { key: `slow/${i + k}`, value: VALUE } })))
-        assert.ok(results.every(result => result.error === undefined), 'alice took every put')
-      }
-    } finally {
-      client.close()
-    }
     // 160 kbit/s out of alice's host, a 16 KB burst, at most 5 s queued in the bucket
-    const shaped = await net.exec(1, 'tc', ['qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '160kbit', 'burst', '16kb', 'latency', '5s'])
-    assert.equal(shaped.code, 0, `tc: ${shaped.stderr}`)
+    const link = await shapedLink(KEYS, 'slow/', { rate: '160kbit', burst: '16kb', latency: '5s' })
+    net = link.net
+    alice = link.alice
   })
 
   after(async () => {

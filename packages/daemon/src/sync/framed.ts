@@ -17,7 +17,8 @@
  * `TAKE_FLOOR_BYTES` of it in `STALL_MS` (take-floor.ts): a puller that
  * takes a few bytes every few seconds is never idle, and would hold the
  * serve (a slot, a page and a frame) to the pull's deadline, while a slow
- * link goes on. A read fails once nothing has arrived for `STALL_MS`, and,
+ * link goes on. A read fails once nothing has arrived for `STALL_MS` (in a
+ * whole muxer frame or one still coming: `partial`), and,
  * given `withinMs` (a serve's hello), once its frame has not come whole by
  * then.
  *
@@ -75,13 +76,25 @@ export interface FramedStream {
   write(frame: Uint8Array, options: AbortOptions): Promise<void>
 }
 
-/** Frames of at most `maxFrameBytes` over `stream`, whose peer fails it once it stalls for `stallMs`. */
-export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_MS): FramedStream {
+/**
+ * Frames of at most `maxFrameBytes` over `stream`, whose peer fails it once it stalls for `stallMs`.
+ * `partial` counts the stream's bytes that arrived in a muxer frame not yet whole (partial-frame.ts):
+ * their growth is news from the peer too.
+ */
+export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_MS, partial?: () => number): FramedStream {
   // a whole frame (with its length prefix) always fits below `low`, so a paused reader always has one to read
   const low = maxFrameBytes + 16
   const high = 2 * low
   let unread = 0
   let arrived = performance.now()
+  let partly = 0
+  /** When a byte last arrived: in a message, or in a muxer frame still coming (sampled when asked). */
+  const arrivedAt = (): number => {
+    const now = partial?.() ?? 0
+    if (now > partly) arrived = performance.now()
+    partly = now
+    return arrived
+  }
   stream.addEventListener('message', evt => {
     arrived = performance.now()
     unread += evt.data.byteLength
@@ -97,7 +110,8 @@ export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_M
   return {
     async read (options) {
       await letLoopTurn()
-      const frame = await untilStalled(stallMs, () => arrived, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
+      arrivedAt() // what a frame in progress holds now is no news later
+      const frame = await untilStalled(stallMs, arrivedAt, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
       unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
       if (unread < low && stream.readStatus === 'paused') stream.resume()
       return frame.subarray()

@@ -17,6 +17,7 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 import { STALL_MS, framed } from './framed.js'
+import { partialFrameOf } from './partial-frame.js'
 import { PeerStates } from './peer-states.js'
 import { MAX_SERVES, ServeSlots } from './serve-slots.js'
 
@@ -193,7 +194,8 @@ export class SyncService implements Startable {
     const signal = AbortSignal.any([this.deadline(), ending])
     const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) fails the pull after the stall wait, not the deadline
-    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs)
+    const connection = this.components.connectionManager.getConnections(peer).find(c => c.streams.includes(stream))
+    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs, partialFrameOf(connection, stream))
     const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL, staleMs: this.init.staleMs })
     try {
       const sentAt = Date.now()
@@ -233,7 +235,7 @@ export class SyncService implements Startable {
 
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
-    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs)
+    const lp = framed(stream, this.maxFrameBytes, this.init.stallMs, partialFrameOf(connection, stream))
     // whole within the stall wait: a puller that sent all but a byte of a frame-sized hello, then a byte every few seconds,
     // held the stream and the bytes for the pull's deadline (the serve cap counts serves, which begin after the hello)
     const frame = decodeFrame(await lp.read({ signal, withinMs: this.init.stallMs ?? STALL_MS }), { maxValueBytes: this.init.maxValueBytes })

@@ -1,0 +1,71 @@
+/**
+ * What this node has sent on a connection's TCP socket that its peer has not
+ * acknowledged yet, and how much it has acknowledged so far: news of a peer
+ * whose own bytes are few (a node sending it a catch-up over a slow link
+ * hears a window update every 128 KiB, over 10 s apart below ~13 KB/s, and
+ * its pings wait behind the pages it sends).
+ *
+ * Node tells what the socket handed its kernel (`_bytesDispatched`, less what
+ * libuv still queues, `writeQueueSize`: internals, the same on Node 20, 22
+ * and 24); Linux tells what the kernel has not had acknowledged (the send
+ * queue of the socket's line in /proc/net/tcp or tcp6). Their difference is
+ * what the peer acknowledged. Read only for a connection whose pong is late,
+ * and the /proc files at most twice a second for all of them.
+ */
+import { readFileSync } from 'node:fs'
+import type { Connection } from '@libp2p/interface'
+
+export interface Sent {
+  /** Bytes the peer's TCP has acknowledged so far (undefined where the kernel's send queue cannot be read). */
+  acknowledged?: number
+  /** Whether bytes wait: in Node's or libuv's queue, or sent and not acknowledged. */
+  waiting: boolean
+}
+
+interface Socket {
+  _bytesDispatched?: unknown
+  _handle?: { writeQueueSize?: unknown } | null
+  writableLength?: unknown
+  localPort?: unknown
+  remotePort?: unknown
+}
+
+/** What `connection`'s TCP socket has sent and has waiting; undefined on other transports (a relayed connection) or where Node's internals are missing. */
+export function sentOf (connection: Connection): Sent | undefined {
+  const socket = (connection as unknown as { maConn?: { socket?: Socket } }).maConn?.socket
+  const dispatched = socket?._bytesDispatched
+  const queued = socket?._handle?.writeQueueSize
+  if (typeof dispatched !== 'number' || typeof queued !== 'number') return undefined
+  const unsent = queued > 0 || (typeof socket?.writableLength === 'number' && socket.writableLength > 0)
+  const unacknowledged = typeof socket?.localPort === 'number' && typeof socket.remotePort === 'number'
+    ? sendQueues().get(`${socket.localPort}:${socket.remotePort}`)
+    : undefined
+  if (unacknowledged === undefined) return { waiting: unsent }
+  return { acknowledged: dispatched - queued - unacknowledged, waiting: unsent || unacknowledged > 0 }
+}
+
+let cached: { at: number, queues: Map<string, number> } | undefined
+
+/** Each established TCP socket's send queue in this network namespace, by `localPort:remotePort`. */
+function sendQueues (): Map<string, number> {
+  const now = performance.now()
+  if (cached !== undefined && now - cached.at < 500) return cached.queues
+  const queues = new Map<string, number>()
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = readFileSync(file, 'latin1')
+    } catch {
+      continue
+    }
+    // sl local_address rem_address st tx_queue:rx_queue ...; addresses as hex address:port, st 01 established
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, remote, state, queue] = line.trim().split(/\s+/)
+      if (local === undefined || remote === undefined || state !== '01' || queue === undefined) continue
+      const port = (address: string): number => parseInt(address.slice(address.lastIndexOf(':') + 1), 16)
+      queues.set(`${port(local)}:${port(remote)}`, parseInt(queue.slice(0, queue.indexOf(':')), 16))
+    }
+  }
+  cached = { at: now, queues }
+  return queues
+}
