@@ -1,130 +1,21 @@
 /**
- * The local socket under abuse. Who may reach it is tested against real
- * murmurd processes; the per-connection limits against an RpcServer in this
- * process, with limits small enough to hit quickly and its log captured.
- * After every abuse another client must still get answers, and the data
- * written so far must be intact.
+ * The local socket under abuse: the per-connection limits against an
+ * RpcServer in this process, with limits small enough to hit quickly and its
+ * log captured. After every abuse
+ * another client must still get answers, and the data written so far must be
+ * intact. (Who may reach the socket: socket-owner.spec.ts; murmurd out of
+ * file descriptors: descriptor-limit.spec.ts.)
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { pino } from 'pino'
 import { RpcServer, createMurmur, type Murmur } from '../src/index.js'
-import { MURMURCTL, MURMURD, TestCluster, TestNode, run, waitFor } from './harness.js'
+import { waitFor } from './harness.js'
 import { RawClient } from './raw-client.js'
-
-const isRoot = process.getuid?.() === 0
-const NOBODY = 65534
-const rootOnly = isRoot ? false : 'needs root: runs a client as another user (nobody) and chowns directories'
-
-/** Tries to connect to `path` as user nobody; resolves with 'CONNECTED' or the error code. */
-async function connectAsNobody (path: string): Promise<string> {
-  const script = "const s = require('net').connect(process.argv[1]); s.on('connect', () => { console.log('CONNECTED'); s.destroy() }); s.on('error', e => console.log(e.code))"
-  return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script, path], { uid: NOBODY, gid: NOBODY, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.on('error', reject)
-    child.on('close', () => { resolve(out.trim()) })
-  })
-}
-
-/** A node of `cluster` whose socket is at `socket` rather than in its data dir. */
-async function startWithSocket (cluster: TestCluster, name: string, socket: string): Promise<TestNode> {
-  const node = new SocketNode(name, join(cluster.dir, name), socket)
-  cluster.nodes.set(name, node)
-  return await node.start({ args: ['--socket', socket] })
-}
-
-class SocketNode extends TestNode {
-  override readonly socket: string
-  constructor (name: string, dataDir: string, socket: string) {
-    super(name, dataDir)
-    this.socket = socket
-  }
-}
-
-describe('the local socket: only its owner gets in', () => {
-  const cluster = new TestCluster()
-  // a directory nobody may traverse, so that only the socket's own mode stands in the way
-  const open = mkdtempSync(join(tmpdir(), 'murmur-sock-'))
-  after(async () => {
-    await cluster.close()
-    rmSync(open, { recursive: true, force: true })
-  })
-
-  /** A directory for one test's socket, apart from every data dir (which murmurd makes 0700 itself). */
-  const socketDir = (name: string, mode = 0o700): string => {
-    const dir = join(cluster.dir, 'sockets', name)
-    mkdirSync(dir, { recursive: true })
-    chmodSync(dir, mode)
-    return dir
-  }
-
-  const murmurd = async (name: string, socket: string): Promise<Awaited<ReturnType<typeof run>>> =>
-    await run(process.execPath, [MURMURD, '--name', name, '--data-dir', join(cluster.dir, name), '--socket', socket,
-      '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-dht', '--log-level', 'warn'], { timeoutMs: 20_000 })
-
-  it('keeps the socket 0600 in a 0700 dir, and another user gets EACCES', { skip: rootOnly }, async () => {
-    const node = await cluster.start('owner')
-    assert.equal(statSync(node.socket).mode & 0o777, 0o600)
-    assert.equal(statSync(node.dataDir).mode & 0o777, 0o700)
-    assert.equal(await connectAsNobody(node.socket), 'EACCES')
-    assert.equal((await node.ctl(['status'])).code, 0, 'the owner still gets in')
-  })
-
-  it('refuses another user by the socket\'s own mode even in a directory others may enter', { skip: rootOnly }, async () => {
-    chmodSync(open, 0o755)
-    const socket = join(open, 'murmurd.sock')
-    const node = await startWithSocket(cluster, 'opendir', socket)
-    assert.equal(statSync(socket).mode & 0o777, 0o600)
-    assert.equal(await connectAsNobody(socket), 'EACCES')
-    assert.equal((await run(process.execPath, [MURMURCTL, '--socket', socket, 'status'])).code, 0)
-    await node.stop()
-  })
-
-  it('refuses a socket path that is a symbolic link, and leaves the link and its target alone', async () => {
-    const dir = socketDir('planted')
-    writeFileSync(join(dir, 'target'), 'precious')
-    symlinkSync(join(dir, 'target'), join(dir, 'murmurd.sock'))
-    const result = await murmurd('planted', join(dir, 'murmurd.sock'))
-    assert.equal(result.code, 1, result.stderr)
-    assert.match(result.stderr, /^murmurd: .*murmurd\.sock is a symbolic link \(to .*target\); murmurd never follows one/)
-    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
-    assert.ok(lstatSync(join(dir, 'murmurd.sock')).isSymbolicLink())
-    assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'precious')
-  })
-
-  it('refuses a --socket in a directory other users can write (e.g. /tmp)', async () => {
-    const dir = socketDir('shared', 0o1777)
-    const result = await murmurd('shared', join(dir, 'murmurd.sock'))
-    assert.equal(result.code, 1, result.stderr)
-    assert.match(result.stderr, /^murmurd: socket directory .*shared is writable by other users \(mode 1777\).*chmod go-w/)
-    assert.equal(result.stderr.trim().split('\n').length, 1)
-    assert.deepEqual(readdirSync(dir), [])
-  })
-
-  it('refuses a --socket in a directory another user owns', { skip: rootOnly }, async () => {
-    const dir = socketDir('theirs')
-    chownSync(dir, NOBODY, NOBODY)
-    const result = await murmurd('theirs', join(dir, 'murmurd.sock'))
-    assert.equal(result.code, 1, result.stderr)
-    assert.match(result.stderr, /^murmurd: socket directory .*theirs belongs to another user \(uid 65534\)/)
-  })
-
-  it('creates a missing --socket directory 0700', async () => {
-    const socket = join(cluster.dir, 'sockets', 'made', 'run', 'murmurd.sock')
-    const node = await startWithSocket(cluster, 'made', socket)
-    assert.equal(statSync(join(cluster.dir, 'sockets', 'made')).mode & 0o777, 0o700)
-    assert.equal(statSync(join(cluster.dir, 'sockets', 'made', 'run')).mode & 0o777, 0o700)
-    assert.equal(statSync(socket).mode & 0o777, 0o600)
-    await node.stop()
-  })
-})
 
 describe('RPC limits under abuse (in-process server, small limits)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'murmur-abuse-'))
@@ -395,41 +286,5 @@ describe('RPC limits under abuse (in-process server, small limits)', () => {
     await logged('FrameTooLargeError')
     assert.equal(node.get('smuggled'), undefined)
     await assertServing()
-  })
-})
-
-const prlimit = spawnSync('prlimit', ['--version']).status === 0 ? false : 'prlimit (util-linux) is not installed'
-
-describe('descriptor exhaustion (murmurd under prlimit)', { skip: prlimit }, () => {
-  const cluster = new TestCluster()
-  after(async () => { await cluster.close() })
-
-  it('keeps running when it runs out of file descriptors, and serves again once they free up', async () => {
-    const node = await cluster.start('fds')
-    const pid = Number(readFileSync(join(node.dataDir, 'murmurd.pid'), 'utf8'))
-    await node.put('kept', 'intact')
-    // lowered once murmurd is up: Node's module loader itself fails with few descriptors
-    const limit = readdirSync(`/proc/${pid}/fd`).length + 16
-    assert.equal(spawnSync('prlimit', ['--pid', String(pid), `--nofile=${limit}`]).status, 0)
-    const answered = new Set<number>()
-    const sockets = Array.from({ length: 40 }, (_, i) => {
-      const s = connect(node.socket)
-      s.on('error', () => {})
-      s.on('connect', () => { s.write(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'kv_get', params: { key: 'kept' } }) + '\n') })
-      s.once('data', () => { answered.add(i) })
-      return s
-    })
-    // past the limit, connections wait in the listen backlog (or libuv sheds them with a reset)
-    await waitFor(() => answered.size >= 8, 'connections up to the descriptor limit to be answered', 10_000)
-    await new Promise(resolve => setTimeout(resolve, 500))
-    const waiting = sockets.filter((s, i) => !answered.has(i) && !s.destroyed)
-    assert.ok(answered.size < sockets.length, `${answered.size} of ${sockets.length} answered at once`)
-    assert.equal(node.process?.exitCode, null, 'murmurd is still running')
-    sockets.forEach((s, i) => { if (answered.has(i)) s.destroy() })
-    await waitFor(() => sockets.every((s, i) => answered.has(i) || s.destroyed), 'the waiting connections to be answered once descriptors free up', 10_000)
-    console.log(`# ${sockets.length} connections at a limit of ${limit} descriptors: ${answered.size - waiting.length} answered at once, ${waiting.length} waited, ${sockets.length - answered.size} shed`)
-    for (const s of sockets) s.destroy()
-    await waitFor(async () => (await node.ctl(['get', 'kept'])).stdout === 'intact\n', 'murmurd to serve again')
-    assert.equal(node.process?.exitCode, null, 'murmurd is still running')
   })
 })
