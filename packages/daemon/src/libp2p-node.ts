@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -36,6 +35,7 @@ import { listenAddresses, type ListenAddresses } from './reach.js'
 import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
 import { STREAM_OPTIONS } from './sync/framed.js'
+import { boundedYamux } from './bounded-yamux.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 import type { ConnectionGater, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
@@ -105,8 +105,9 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     // dead connections are noticed by connection-pings.ts: a yamux ping frame, not a stream per ping
     connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],
-    // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 2 MiB, not yamux's 16 MiB
-    streamMuxers: [yamux({ streamOptions: STREAM_OPTIONS })],
+    // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 256 KiB, not yamux's 16 MiB,
+    // and a data frame declaring more than that window ends the connection before it is buffered (bounded-yamux.ts)
+    streamMuxers: [boundedYamux({ streamOptions: STREAM_OPTIONS }, STREAM_OPTIONS.maxStreamWindowSize)],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
     ...(protector != null ? { connectionProtector: protector } : {}),
     ...gater(init),
