@@ -130,7 +130,7 @@ export class ConnectionPings implements Startable {
         const now = Date.now()
         if (heardFrom(connection, seen)) news = now
         // a link this node keeps full may go quiet for a retransmission timeout or two (seconds each,
-        // when its queue holds seconds of bytes), so while bytes wait to go it has `SATURATED_GRACE` timeouts
+        // when its queue holds seconds of bytes), so while a backlog waits to go it has `SATURATED_GRACE` timeouts
         const grace = seen.waiting === true ? SATURATED_GRACE * timeoutMs : timeoutMs
         if (now - news < grace) {
           timer = setTimeout(expire, Math.min(timeoutMs, grace - (now - news)))

@@ -15,10 +15,19 @@
 import { readFileSync } from 'node:fs'
 import type { Connection } from '@libp2p/interface'
 
+/**
+ * Bytes sent and not acknowledged that make a backlog (`Sent.waiting`): a link
+ * this node keeps full holds tens of KiB or more in its kernel's queue,
+ * while one cut under a quiet connection holds only what went out since (its
+ * pings, gossip heartbeats: well under this in the 10 s a pong may take), and
+ * must still be noticed within that timeout.
+ */
+export const BACKLOG_BYTES = 16 * 1024
+
 export interface Sent {
   /** Bytes the peer's TCP has acknowledged so far (undefined where the kernel's send queue cannot be read). */
   acknowledged?: number
-  /** Whether bytes wait: in Node's or libuv's queue, or sent and not acknowledged. */
+  /** Whether bytes wait: in Node's or libuv's queue, or over `BACKLOG_BYTES` sent and not acknowledged. */
   waiting: boolean
 }
 
@@ -41,7 +50,7 @@ export function sentOf (connection: Connection): Sent | undefined {
     ? sendQueues().get(`${socket.localPort}:${socket.remotePort}`)
     : undefined
   if (unacknowledged === undefined) return { waiting: unsent }
-  return { acknowledged: dispatched - queued - unacknowledged, waiting: unsent || unacknowledged > 0 }
+  return { acknowledged: dispatched - queued - unacknowledged, waiting: unsent || unacknowledged > BACKLOG_BYTES }
 }
 
 let cached: { at: number, queues: Map<string, number> } | undefined

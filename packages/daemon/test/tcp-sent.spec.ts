@@ -39,8 +39,8 @@ after(async () => {
 
 test('an idle socket has nothing waiting, and all it sent acknowledged', async () => {
   socket.write('hello')
-  const sent = await waitFor(() => { const s = sentOf(connection()); return s?.waiting === false ? s : undefined }, 'the hello to be acknowledged')
-  assert.equal(sent.acknowledged, 5)
+  const sent = await waitFor(() => { const s = sentOf(connection()); return s?.acknowledged === 5 ? s : undefined }, 'the hello to be acknowledged')
+  assert.equal(sent.waiting, false)
 })
 
 test('while the peer reads nothing, bytes wait and the acknowledged count stops; once it reads, the count moves', async () => {
