@@ -16,8 +16,19 @@ import { yamux, type YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import type { StreamMuxerFactory } from '@libp2p/interface'
 
 /** yamux's frame header: version, type (0: data), flags (2 bytes), stream ID (4), length (4), big-endian. */
-const HEADER_BYTES = 12
+export const HEADER_BYTES = 12
 const DATA = 0
+
+/** The bytes a yamux decoder holds: a frame in progress, its header first. */
+export interface Buffered { byteLength: number, subarray: (start: number, end: number) => Uint8Array }
+
+/** The stream and declared length of the data frame `buffer` begins with, once its header is in; undefined for any other. */
+export function dataFrameAt (buffer: Buffered): { stream: number, length: number } | undefined {
+  if (buffer.byteLength < HEADER_BYTES) return undefined
+  const header = buffer.subarray(0, HEADER_BYTES)
+  const view = new DataView(header.buffer, header.byteOffset, HEADER_BYTES)
+  return view.getUint8(1) === DATA ? { stream: view.getUint32(4), length: view.getUint32(8) } : undefined
+}
 
 export class OversizedFrameError extends Error {
   static override name = 'OversizedFrameError'
@@ -25,7 +36,7 @@ export class OversizedFrameError extends Error {
 }
 
 interface Decoder {
-  buffer: { byteLength: number, subarray: (start: number, end: number) => Uint8Array }
+  buffer: Buffered
   readFrame: () => unknown
 }
 
@@ -49,14 +60,9 @@ export function boundedYamux (init: YamuxMuxerInit, maxData: number): () => Stre
 function bound (decoder: Decoder, maxData: number): void {
   const readFrame = decoder.readFrame.bind(decoder)
   decoder.readFrame = () => {
-    const { buffer } = decoder
-    if (buffer.byteLength >= HEADER_BYTES) {
-      const header = buffer.subarray(0, HEADER_BYTES)
-      const view = new DataView(header.buffer, header.byteOffset, HEADER_BYTES)
-      const length = view.getUint32(8)
-      // thrown from the muxer's data handler, this aborts the muxer and the connection
-      if (view.getUint8(1) === DATA && length > maxData) throw new OversizedFrameError(`a yamux data frame of ${length} bytes, over the ${maxData}-byte window a stream is granted`)
-    }
+    const frame = dataFrameAt(decoder.buffer)
+    // thrown from the muxer's data handler, this aborts the muxer and the connection
+    if (frame !== undefined && frame.length > maxData) throw new OversizedFrameError(`a yamux data frame of ${frame.length} bytes, over the ${maxData}-byte window a stream is granted`)
     return readFrame()
   }
 }

@@ -78,7 +78,7 @@ export interface MurmurInit {
    * much a second in another wait). @default 20_000
    */
   syncStallMs?: number
-  /** A connection whose peer does not answer a ping within this long, while nothing arrives from it either, is closed; pings go every half of it. @default 10_000 */
+  /** A connection whose peer does not answer a ping within this long, while nothing arrives from it and its TCP acknowledges nothing more either (three times as long while a backlog waits to go to it), is closed; pings go every half of it. @default 10_000 */
   pingTimeoutMs?: number
   /** Versions of each key kept for `history`, the current one included. @default 16 */
   historyVersions?: number

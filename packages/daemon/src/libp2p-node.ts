@@ -115,7 +115,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       identify: identify(),
       // answers peers' pings (older murmur, other libp2p tools); this node pings with connection-pings.ts
       ping: ping(),
-      // notice a dead peer within seconds; a pong queued behind sync pages on a slow link is late, not lost, while bytes keep arriving
+      // notice a dead peer within seconds; a pong queued behind sync pages on a slow link is late, not lost, while bytes arrive or are acknowledged
       connectionPings: connectionPings({ log: init.log, intervalMs: pingTimeoutMs / 2, timeoutMs: pingTimeoutMs }),
       pubsub: gossipsub({
         // a lone node must still accept writes; sync delivers them later

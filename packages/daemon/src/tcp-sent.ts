@@ -55,6 +55,11 @@ export function sentOf (connection: Connection): Sent | undefined {
 
 let cached: { at: number, queues: Map<string, number> } | undefined
 
+/** The port of a /proc/net/tcp address (hex address:hex port). */
+function port (address: string): number {
+  return parseInt(address.slice(address.lastIndexOf(':') + 1), 16)
+}
+
 /** Each established TCP socket's send queue in this network namespace, by `localPort:remotePort`. */
 function sendQueues (): Map<string, number> {
   const now = performance.now()
@@ -71,7 +76,6 @@ function sendQueues (): Map<string, number> {
     for (const line of text.split('\n').slice(1)) {
       const [, local, remote, state, queue] = line.trim().split(/\s+/)
       if (local === undefined || remote === undefined || state !== '01' || queue === undefined) continue
-      const port = (address: string): number => parseInt(address.slice(address.lastIndexOf(':') + 1), 16)
       queues.set(`${port(local)}:${port(remote)}`, parseInt(queue.slice(0, queue.indexOf(':')), 16))
     }
   }

@@ -11,16 +11,11 @@
  * pull each time. The bytes of a frame in progress are there to read in the
  * muxer's decoder (libp2p keeps the muxer on the connection, outside its
  * public type; yamux's decoder holds the frame's 12-byte header, then its
- * data so far). Noise hands the muxer what it decrypts in messages of up to
+ * data so far; bounded-yamux.ts reads the header). Noise hands the muxer what it decrypts in messages of up to
  * 64 KiB, so at 8 KB/s the count moves every 8 s or so.
  */
 import type { Connection, Stream } from '@libp2p/interface'
-
-/** yamux's frame header: version, type, flags (2 bytes), stream ID (4), length (4), big-endian. */
-const HEADER_BYTES = 12
-const DATA = 0
-
-interface Buffered { byteLength: number, subarray: (start: number, end: number) => Uint8Array }
+import { HEADER_BYTES, dataFrameAt, type Buffered } from '../bounded-yamux.js'
 
 /**
  * A count of `stream`'s bytes that have arrived in a data frame not yet
@@ -33,9 +28,6 @@ export function partialFrameOf (connection: Connection | undefined, stream: Stre
   if (decoder?.buffer == null || typeof id !== 'number') return undefined
   return () => {
     const buffer = decoder.buffer
-    if (buffer == null || buffer.byteLength < HEADER_BYTES) return 0
-    const header = buffer.subarray(0, HEADER_BYTES)
-    const view = new DataView(header.buffer, header.byteOffset, HEADER_BYTES)
-    return view.getUint8(1) === DATA && view.getUint32(4) === id ? buffer.byteLength - HEADER_BYTES : 0
+    return buffer != null && dataFrameAt(buffer)?.stream === id ? buffer.byteLength - HEADER_BYTES : 0
   }
 }
