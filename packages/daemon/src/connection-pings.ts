@@ -22,7 +22,7 @@
 import type { Connection, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
-import { sentOf } from './tcp-sent.js'
+import { bytesReadOf, sentOf } from './tcp-sent.js'
 
 /**
  * Timeouts a connection may go without news while bytes wait to go on it:
@@ -52,19 +52,6 @@ interface ConnectionPingsComponents {
 /** What a yamux muxer offers (libp2p keeps it on the connection, outside its public type). */
 interface Pinger {
   ping: (options: { signal: AbortSignal }) => Promise<number>
-}
-
-/**
- * Bytes read so far from a connection's TCP socket: what the peer sent,
- * which says it is alive (bytes this node wrote say nothing: its kernel takes
- * them whether or not the peer is there). A node sending a catch-up hears
- * its peer's window updates, one every half window (128 KiB). libp2p keeps
- * the socket on the connection, outside its public type; undefined on other
- * transports (a relayed connection).
- */
-function bytesReadOf (connection: Connection): number | undefined {
-  const read = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown } } }).maConn?.socket?.bytesRead
-  return typeof read === 'number' ? read : undefined
 }
 
 /**

@@ -16,6 +16,20 @@ import { readFileSync } from 'node:fs'
 import type { Connection } from '@libp2p/interface'
 
 /**
+ * Bytes read so far from a connection's TCP socket: what the peer sent,
+ * which says it is alive (bytes this node wrote say nothing: its kernel takes
+ * them whether or not the peer is there). A node sending a catch-up hears
+ * its peer's window updates, one every half window (128 KiB) (connection-pings.ts);
+ * a serve waiting for a hello queued behind its puller's other streams, their bytes (sync/framed.ts). libp2p keeps
+ * the socket on the connection, outside its public type; undefined on other
+ * transports (a relayed connection).
+ */
+export function bytesReadOf (connection: Connection): number | undefined {
+  const read = (connection as unknown as { maConn?: { socket?: { bytesRead?: unknown } } }).maConn?.socket?.bytesRead
+  return typeof read === 'number' ? read : undefined
+}
+
+/**
  * Bytes sent and not acknowledged that make a backlog (`Sent.waiting`): a link
  * this node keeps full holds tens of KiB or more in its kernel's queue,
  * while one cut under a quiet connection holds only what went out since (its

@@ -16,6 +16,12 @@
  *   frame streamed in. Now bytes of a frame still coming count
  *   (sync/partial-frame.ts).
  *
+ * A third showed once in CI: the server pulls from its peer as the
+ * connection opens, and its hello can queue behind the pages it sends; the
+ * peer's serve saw nothing on that stream for 20 s and ended it. Now, before
+ * a hello's first byte, more than a trickle on the connection is news
+ * (sync/framed.ts; silent-server.spec holds it deterministically).
+ *
  * Before: 200 keys not all there at 75 s; with the first fix alone, 55-65 s
  * (the first pull lost); with both, ~37 s. Needs root, iproute2 (tc) and
  * nftables (scripts/install-test-deps.sh); skipped otherwise.

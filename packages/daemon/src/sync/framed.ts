@@ -19,8 +19,12 @@
  * serve (a slot, a page and a frame) to the pull's deadline, while a slow
  * link goes on. A read fails once nothing has arrived for `STALL_MS` (in a
  * whole muxer frame or one still coming: `partial`), and,
- * given `withinMs` (a serve's hello), once its frame has not come whole by
- * then.
+ * given `withinMs` (a serve's hello), once its frame has not come whole that
+ * long after its first byte. Given `connectionRead` (a serve's hello too),
+ * bytes arriving on the connection keep a read whose frame has not begun from
+ * stalling: the peer's frame may wait at the peer behind what it sends on
+ * its other streams (a puller serving this node a catch-up over a slow link:
+ * its hello queued behind ~256 KiB of pages took over 20 s at 8 KB/s).
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
@@ -63,12 +67,29 @@ export class SyncStalledError extends Error {
   override name = 'SyncStalledError'
 }
 
+/**
+ * What a connection must bring per second, besides a hello that has not begun,
+ * to count as its peer sending on other streams (`ReadOptions.connectionRead`):
+ * a peer sending pages brings KiB a second even over 8 KB/s, while what any
+ * live connection brings (pongs to this node's pings, a window update, a
+ * gossip heartbeat) is tens of bytes every few seconds, and must not keep
+ * a silent stream open.
+ */
+const BUSY_BYTES_PER_S = 512
+
 /** How long sync keeps the event loop before letting it turn. */
 const TURN_MS = 20
 
 export interface ReadOptions extends AbortOptions {
-  /** The frame must come whole within this long of the read, however its bytes trickle (a serve's hello). @default Infinity */
+  /** The frame must come whole within this long of its first byte, however its bytes trickle (a serve's hello). @default Infinity */
   withinMs?: number
+  /**
+   * The bytes read so far on the stream's connection (its socket's count), or
+   * undefined: while none of the frame has come, their growth is news from the
+   * peer too. Only where waiting costs little (a serve's hello: nothing is
+   * held for it but the stream, and a connection has at most a few).
+   */
+  connectionRead?: () => number | undefined
 }
 
 export interface FramedStream {
@@ -88,15 +109,21 @@ export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_M
   let unread = 0
   let arrived = performance.now()
   let partly = 0
+  /** When the first byte since the read began arrived (undefined: none yet). */
+  let first: number | undefined
   /** When a byte last arrived: in a message, or in a muxer frame still coming (sampled when asked). */
   const arrivedAt = (): number => {
     const now = partial?.() ?? 0
-    if (now > partly) arrived = performance.now()
+    if (now > partly) {
+      arrived = performance.now()
+      first ??= arrived
+    }
     partly = now
     return arrived
   }
   stream.addEventListener('message', evt => {
     arrived = performance.now()
+    first ??= arrived
     unread += evt.data.byteLength
     if (unread > high && stream.readStatus === 'readable') stream.pause()
   })
@@ -111,7 +138,9 @@ export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_M
     async read (options) {
       await letLoopTurn()
       arrivedAt() // what a frame in progress holds now is no news later
-      const frame = await untilStalled(stallMs, arrivedAt, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }), options.withinMs)
+      // bytes already here (of this frame: a read takes whole frames) are its first
+      first = unread > 0 || partly > 0 ? performance.now() : undefined
+      const frame = await untilStalled({ stallMs, arrived: arrivedAt, first: () => first, withinMs: options.withinMs, connectionRead: options.connectionRead }, async signal => await lp.read({ signal: options.signal == null ? signal : AbortSignal.any([options.signal, signal]) }))
       unread -= frame.byteLength + lengthOfPrefix(frame.byteLength)
       if (unread < low && stream.readStatus === 'paused') stream.resume()
       return frame.subarray()
@@ -141,23 +170,52 @@ export function framed (stream: Stream, maxFrameBytes: number, stallMs = STALL_M
   }
 }
 
+interface Stall {
+  stallMs: number
+  /** When a byte of the stream last arrived (reading it samples what a frame still coming holds). */
+  arrived: () => number
+  /** When the first byte since the read began arrived, or undefined. */
+  first: () => number | undefined
+  withinMs?: number
+  connectionRead?: () => number | undefined
+}
+
 /**
  * `read(signal)`, whose `signal` aborts once no byte has arrived (`arrived()`,
- * the last time one did) for `stallMs` since the read began, or once
- * `withinMs` have passed since it began.
+ * the last time one did; before the first, on the connection too, given
+ * `connectionRead`) for `stallMs` since the read began, or once `withinMs`
+ * have passed since its first byte.
  */
-async function untilStalled<T> (stallMs: number, arrived: () => number, read: (signal: AbortSignal) => Promise<T>, withinMs = Infinity): Promise<T> {
+async function untilStalled<T> (stall: Stall, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { stallMs, withinMs = Infinity, connectionRead } = stall
   const began = performance.now()
   const stalled = new AbortController()
+  let connectionBytes = connectionRead?.()
+  let connectionAt = began
+  /** When `connectionBytes` was taken: growth is judged over the time since (a few slow samples add up). */
+  let connectionSampled = began
+  // the first byte and the connection's count are sampled: often enough that neither rule runs much over
+  const sampleMs = withinMs < Infinity || connectionRead != null ? stallMs / 4 : Infinity
   let timer: ReturnType<typeof setTimeout> | undefined
   const check = (): void => {
     const now = performance.now()
-    const quiet = now - Math.max(began, arrived())
-    if (quiet >= stallMs) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${stallMs / 1000} s`))
-    else if (now - began >= withinMs) stalled.abort(new SyncStalledError(`the peer had not sent a whole frame on this sync stream ${withinMs / 1000} s after it was due: it must come within that, however its bytes trickle`))
-    else timer = setTimeout(check, Math.min(stallMs - quiet, withinMs - (now - began)))
+    const arrived = stall.arrived()
+    const first = stall.first()
+    if (first === undefined && connectionRead != null) {
+      const bytes = connectionRead()
+      if (bytes === undefined || connectionBytes === undefined) connectionBytes = bytes
+      else if (bytes - connectionBytes >= BUSY_BYTES_PER_S * (now - connectionSampled) / 1000) {
+        connectionAt = now
+        connectionBytes = bytes
+        connectionSampled = now
+      }
+    }
+    const quiet = now - Math.max(began, arrived, first === undefined ? connectionAt : -Infinity)
+    if (quiet >= stallMs) stalled.abort(new SyncStalledError(`the peer sent nothing on this sync stream for ${stallMs / 1000} s${first === undefined && connectionRead != null ? ', nor more than a trickle on its connection' : ''}`))
+    else if (first !== undefined && now - first >= withinMs) stalled.abort(new SyncStalledError(`the peer had not sent a whole frame on this sync stream ${withinMs / 1000} s after its first byte: it must come within that, however its bytes trickle`))
+    else timer = setTimeout(check, Math.min(stallMs - quiet, first === undefined ? Infinity : withinMs - (now - first), sampleMs))
   }
-  timer = setTimeout(check, Math.min(stallMs, withinMs))
+  timer = setTimeout(check, Math.min(stallMs, sampleMs))
   try {
     return await read(stalled.signal)
   } finally {

@@ -18,6 +18,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 import { STALL_MS, framed } from './framed.js'
 import { partialFrameOf } from './partial-frame.js'
+import { bytesReadOf } from '../tcp-sent.js'
 import { PeerStates } from './peer-states.js'
 import { MAX_SERVES, ServeSlots } from './serve-slots.js'
 
@@ -236,9 +237,11 @@ export class SyncService implements Startable {
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = this.deadline()
     const lp = framed(stream, this.maxFrameBytes, this.init.stallMs, partialFrameOf(connection, stream))
-    // whole within the stall wait: a puller that sent all but a byte of a frame-sized hello, then a byte every few seconds,
-    // held the stream and the bytes for the pull's deadline (the serve cap counts serves, which begin after the hello)
-    const frame = decodeFrame(await lp.read({ signal, withinMs: this.init.stallMs ?? STALL_MS }), { maxValueBytes: this.init.maxValueBytes })
+    // whole within the stall wait of its first byte: a puller that sent all but a byte of a frame-sized hello, then a byte every
+    // few seconds, held the stream and the bytes for the pull's deadline (the serve cap counts serves, which begin after the hello).
+    // Before its first byte, more than a trickle on the connection is news: a puller serving this node over a slow link queues its
+    // hello behind its pages
+    const frame = decodeFrame(await lp.read({ signal, withinMs: this.init.stallMs ?? STALL_MS, connectionRead: () => bytesReadOf(connection) }), { maxValueBytes: this.init.maxValueBytes })
     if (frame.kind !== 'control' || frame.message.t !== 'hello') throw new SyncProtocolError('expected hello')
     const hello = frame.message
     if (hello.group === this.init.group) {
