@@ -107,7 +107,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     connectionEncrypters: [noise()],
     // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 256 KiB, not yamux's 16 MiB,
     // and a data frame declaring more than that window ends the connection before it is buffered (bounded-yamux.ts)
-    streamMuxers: [boundedYamux({ streamOptions: STREAM_OPTIONS }, STREAM_OPTIONS.maxStreamWindowSize)],
+    streamMuxers: [boundedYamux({ streamOptions: STREAM_OPTIONS }, STREAM_OPTIONS.maxStreamWindowSize, init.log)],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
     ...(protector != null ? { connectionProtector: protector } : {}),
     ...gater(init),
