@@ -52,6 +52,19 @@ const REFRESH = 0b1000000
 const MAX_PROOF_OPS = 1024
 const MAX_SIG_BYTES = 128
 export const MAX_ORIGIN_BYTES = 128
+/**
+ * The fewest bytes a proved op takes on the wire (a delete: flags, a key of
+ * one byte and its length, wall, logical, origin, seq and proof index, a byte
+ * each), and a digest a proof gives (its slot, then 32 bytes). A proof's
+ * slots are made as it is read, 33 bytes each, and each must be filled by a
+ * digest it gives or an op of the batch that follows: one claiming 1,024
+ * slots in 6 bytes made a 1.5 MiB gossip message allocate ~8.6 GB before the
+ * batch was found to hold no such ops. The slots a proof leaves to ops must
+ * fit in what is left of the batch at these sizes, so a batch makes at most
+ * ~5 bytes of slots for each of its own.
+ */
+const MIN_PROVED_OP_BYTES = 8
+const GIVEN_DIGEST_BYTES = 1 + 32
 
 export interface DecodeLimits {
   /** Reject a batch of more ops than this. Default: no limit beyond the buffer. */
@@ -169,7 +182,10 @@ export function decodeOps (bytes: Uint8Array, limits: DecodeLimits = {}): Op[] {
   }
   const proofs: DecodedProof[] = []
   const proofCount = input.varint('proof count')
-  for (let i = 0; i < proofCount; i++) proofs.push(readProof(input, origins, `proof ${i}`))
+  // every proof covers an op of the batch (checked at its end): each takes that op's bytes at least
+  if (proofCount * MIN_PROVED_OP_BYTES > input.remaining()) throw new OpCodecError(`${proofCount} proofs, each covering an op, in a batch of ${input.remaining()} more bytes`)
+  const owed = { slots: 0 }
+  for (let i = 0; i < proofCount; i++) proofs.push(readProof(input, origins, `proof ${i}`, owed))
   const opCount = input.varint('op count')
   if (opCount > maxOps) throw new OpCodecError(`batch has ${opCount} ops, limit is ${maxOps}`)
   const ops: Op[] = []
@@ -195,7 +211,8 @@ interface DecodedProof {
   used: boolean
 }
 
-function readProof (input: ByteReader, origins: string[], what: string): DecodedProof {
+/** `owed.slots`: the slots the proofs read so far leave to the batch's ops (this adds its own). */
+function readProof (input: ByteReader, origins: string[], what: string, owed: { slots: number }): DecodedProof {
   const origin = origins[input.varint(`${what} origin index`)]
   if (origin === undefined) throw new OpCodecError(`${what} origin index is out of range (${origins.length} origins)`)
   const first = input.varint(`${what} first seq`)
@@ -204,10 +221,14 @@ function readProof (input: ByteReader, origins: string[], what: string): Decoded
   if (count < 1 || count > MAX_PROOF_OPS) throw new OpCodecError(`${what} covers ${count} ops, limit is 1 to ${MAX_PROOF_OPS}`)
   if (first + count - 1 > Number.MAX_SAFE_INTEGER) throw new OpCodecError(`${what} seqs are above 2^53 - 1`)
   const sig = new Uint8Array(input.chunk(`${what} sig`, MAX_SIG_BYTES))
-  const digests = new Uint8Array(count * DIGEST_BYTES)
-  const filled = new Uint8Array(count)
   const given = input.varint(`${what} digest count`)
   if (given > count) throw new OpCodecError(`${what} gives ${given} digests for ${count} ops`)
+  const after = input.remaining() - given * GIVEN_DIGEST_BYTES
+  owed.slots += count - given
+  // checked before its slots are made: a proof pays for them with digests it gives, or with ops the batch holds
+  if (after < 0 || owed.slots * MIN_PROVED_OP_BYTES > after) throw new OpCodecError(`${what} covers ${count} ops and gives ${given} digests: the ${owed.slots} ops the proofs leave to this batch cannot fit in its ${Math.max(0, after)} remaining bytes`)
+  const digests = new Uint8Array(count * DIGEST_BYTES)
+  const filled = new Uint8Array(count)
   for (let i = 0; i < given; i++) {
     const slot = input.varint(`${what} digest index`)
     if (slot >= count) throw new OpCodecError(`${what} digest index ${slot} is out of range`)

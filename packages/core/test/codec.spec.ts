@@ -28,6 +28,14 @@ function decodesOrRejects (bytes: Uint8Array): void {
   }
 }
 
+/** `n` as an unsigned LEB128 varint. */
+function varint (n: number): number[] {
+  const out: number[] = []
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80)
+  out.push(n)
+  return out
+}
+
 describe('op codec', () => {
   it('round-trips any batch', () => {
     fc.assert(fc.property(fc.array(opArb, { maxLength: 20 }), ops => {
@@ -218,13 +226,15 @@ describe('batch proofs', () => {
 
   it('rejects proofs that do not account for every digest exactly once', () => {
     // version 2, origins ["o"], one proof of `count` ops from seq 1 (sig [9]) with `given` digests, then one op of seq `seq`
-    const message = (count: number, given: Array<[number, number]>, ops: number[]): Uint8Array => Uint8Array.from([
+    // (its key `keyBytes` long)
+    const message = (count: number, given: Array<[number, number]>, ops: number[], keyBytes = 1): Uint8Array => Uint8Array.from([
       2, 1, 1, 0x6f,
       1, 0, 1, count, 1, 9, given.length, ...given.flatMap(([slot, fill]) => [slot, ...new Array(32).fill(fill)]),
-      ops.length, ...ops.flatMap(seq => [2, 1, 0x6b, 1, 0x76, 5, 0, 0, seq, 0])
+      ops.length, ...ops.flatMap(seq => [2, keyBytes, ...new Array(keyBytes).fill(0x6b), 1, 0x76, 5, 0, 0, seq, 0])
     ])
     assert.equal(decodeOps(message(2, [[1, 7]], [1])).length, 1, 'well formed')
-    rejects(() => decodeOps(message(2, [], [1])), /proof 0 lacks the digest of seq 2/)
+    rejects(() => decodeOps(message(2, [], [1], 8)), /proof 0 lacks the digest of seq 2/)
+    rejects(() => decodeOps(message(2, [], [1])), /proof 0 covers 2 ops and gives 0 digests: the 2 ops the proofs leave to this batch cannot fit in its 11 remaining bytes/)
     rejects(() => decodeOps(message(2, [[0, 7], [1, 7]], [1])), /op 0 seq 1 is already in its proof/)
     rejects(() => decodeOps(message(2, [[1, 7], [1, 7]], [1])), /gives digest 1 twice/)
     rejects(() => decodeOps(message(2, [[1, 7]], [3])), /op 0 seq 3 is outside its proof/)
@@ -232,5 +242,17 @@ describe('batch proofs', () => {
     rejects(() => decodeOps(message(0, [], [1])), /covers 0 ops, limit is 1 to 1024/)
     rejects(() => decodeOps(message(2, [[5, 7]], [1])), /digest index 5 is out of range/)
     rejects(() => decodeOps(message(2, [[1, 7]], [1, 1])), /seq 1 is already in its proof/)
+  })
+
+  it('refuses proofs whose slots the batch cannot fill before it makes them', () => {
+    // a proof is 7 bytes (origin 0, first seq 1, 1,024 ops, a 1-byte sig, no digests) and makes 33 KiB of slots: a 1.5 MiB
+    // gossip message of them made ~8.6 GB before the batch was found to hold no ops for them
+    const proof = [0, 1, 0x80, 0x08, 1, 9, 0]
+    const bomb = (proofs: number): Uint8Array => Uint8Array.from([2, 1, 1, 0x6f, ...varint(proofs), ...new Array(proofs).fill(proof).flat(), 0])
+    rejects(() => decodeOps(bomb(200_000)), /200000 proofs, each covering an op, in a batch of 1400001 more bytes/)
+    rejects(() => decodeOps(bomb(1)), /proof 0 covers 1024 ops and gives 0 digests: the 1024 ops the proofs leave to this batch cannot fit in its 1 remaining bytes/)
+    // 1,024 ops' worth of bytes after the proof: its slots are made, and the batch is refused for what it holds
+    const padded = Uint8Array.from([...bomb(1).subarray(0, -1), ...new Array(1024 * 8).fill(0)])
+    rejects(() => decodeOps(padded), /trailing bytes|op 0/)
   })
 })
