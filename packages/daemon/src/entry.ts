@@ -44,12 +44,46 @@ export function entryOf (op: Op): Entry {
   return { key: op.key, value: op.value as Uint8Array, type: op.type ?? 'text', version: versionOf(op), ...expiresOf(op) }
 }
 
-/** Live entries of `replica` in key order, a page at a time (`next`: the `after` of the next page). */
+/**
+ * The most value bytes a page of entries holds (`kv_list`, a resumed watch's
+ * snapshot), besides its first entry: a page of 1,000 values of 1 MiB, which
+ * any member may write, made an answer longer than V8's longest string
+ * (~512 MiB), and murmurd crashed encoding it.
+ */
+export const MAX_PAGE_VALUE_BYTES = 16 * 1024 * 1024
+
+/** Rows a page reads from the store at a time (64 MiB of values at most). */
+const PAGE_CHUNK = 64
+
+/**
+ * Up to `limit` live rows under `prefix` after `after`, in key order, holding at
+ * most `maxBytes` of values (one more row while none is taken, if `atLeastOne`);
+ * `more`: rows are left.
+ */
+export function readPage (replica: Replica, prefix: string | undefined, after: string | undefined, limit: number, maxBytes = MAX_PAGE_VALUE_BYTES, atLeastOne = true): { ops: Op[], bytes: number, more: boolean } {
+  const ops: Op[] = []
+  let bytes = 0
+  for (let from = after; ;) {
+    const want = Math.min(PAGE_CHUNK, limit - ops.length)
+    const chunk = replica.list({ prefix, after: from, limit: want + 1 })
+    for (const op of chunk.slice(0, want)) {
+      const size = op.value?.byteLength ?? 0
+      if ((ops.length > 0 || !atLeastOne) && bytes + size > maxBytes) return { ops, bytes, more: true }
+      ops.push(op)
+      bytes += size
+    }
+    if (chunk.length <= want) return { ops, bytes, more: false }
+    if (ops.length >= limit) return { ops, bytes, more: true }
+    from = ops[ops.length - 1]?.key
+  }
+}
+
+/** Live entries of `replica` in key order, a page at a time (`next`: the `after` of the next page), `MAX_PAGE_VALUE_BYTES` of values at most. */
 export function listEntries (replica: Replica, options: { prefix?: string, after?: string, limit?: number }): { items: Entry[], next?: string } {
   const limit = checkLimit(options.limit) ?? DEFAULT_LIST_LIMIT
-  const ops = replica.list({ prefix: options.prefix, after: options.after, limit: limit + 1 })
-  const items = ops.slice(0, limit).map(entryOf)
-  return ops.length > limit ? { items, next: items[items.length - 1]?.key } : { items }
+  const { ops, more } = readPage(replica, options.prefix, options.after, limit)
+  const items = ops.map(entryOf)
+  return more ? { items, next: items[items.length - 1]?.key ?? options.after } : { items }
 }
 
 /**

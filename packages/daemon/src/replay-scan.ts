@@ -7,7 +7,7 @@
  * read it (an own write is told after its fsync, so its event can come after
  * the page that showed its row).
  */
-import { entryOf, type Entry } from './entry.js'
+import { MAX_PAGE_VALUE_BYTES, entryOf, readPage, type Entry } from './entry.js'
 import type { Replica } from '@murmur/core'
 
 /** Keys read up to here when the change cursor was `latest`: every key of ranges before `range`, and of `range` those up to `key` (none when absent). */
@@ -26,15 +26,16 @@ export class SnapshotScan {
     this.ranges = sorted.filter((prefix, i) => !sorted.slice(0, i).some(other => prefix.startsWith(other)))
   }
 
-  /** The next page, at most `pageSize` entries; `last` once every range is read. `latest`: the change cursor now. */
+  /** The next page, at most `pageSize` entries and `MAX_PAGE_VALUE_BYTES` of values (or one entry); `last` once every range is read. `latest`: the change cursor now. */
   next (latest: number): { entries: Entry[], last: boolean } {
     const entries: Entry[] = []
+    let bytes = 0
     while (this.range < this.ranges.length) {
-      const want = this.pageSize - entries.length
-      const ops = this.replica.list({ prefix: this.ranges[this.range], after: this.after, limit: want + 1 })
-      for (const op of ops.slice(0, want)) entries.push(entryOf(op))
-      if (ops.length > want) {
-        if (want > 0) this.after = ops[want - 1]?.key
+      const page = readPage(this.replica, this.ranges[this.range], this.after, this.pageSize - entries.length, MAX_PAGE_VALUE_BYTES - bytes, entries.length === 0)
+      for (const op of page.ops) entries.push(entryOf(op))
+      bytes += page.bytes
+      if (page.more) {
+        if (page.ops.length > 0) this.after = page.ops[page.ops.length - 1]?.key
         this.marks.push({ range: this.range, key: this.after, latest })
         return { entries, last: false }
       }

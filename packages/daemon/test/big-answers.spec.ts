@@ -1,0 +1,59 @@
+/**
+ * Answers that would pass V8's longest string (~512 MiB). Any member may write
+ * values of 1 MiB; a page of `kv_list` held up to 1,000 of them, and a batch
+ * up to 1,000 reads: JSON.stringify threw from the socket's data handler and
+ * murmurd exited. Now a page holds at most 16 MiB of values (besides its
+ * first), `next` leads on to the rest, and an answer too long to encode is
+ * answered with an error (rpc/server.ts, entry.ts).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { MurmurClient } from '@murmur/protocol'
+import { MAX_PAGE_VALUE_BYTES } from '../src/entry.js'
+import { TestCluster, type TestNode } from './harness.js'
+
+const MIB = 1024 * 1024
+const VALUES = 40
+
+describe('answers that would pass the longest string murmurd can encode', () => {
+  const cluster = new TestCluster()
+  let node: TestNode
+  let client: MurmurClient
+  before(async () => {
+    node = await cluster.start('alice')
+    client = await MurmurClient.connect(node.socket)
+    for (let i = 0; i < VALUES; i++) await client.call('kv_put', { key: `big/${String(i).padStart(2, '0')}`, value: Buffer.alloc(MIB - 64, 97 + (i % 26)).toString('base64'), encoding: 'base64' })
+  })
+  after(async () => {
+    client?.close()
+    await cluster.close()
+  })
+
+  it(`lists ${VALUES} values of 1 MiB in pages of at most ${MAX_PAGE_VALUE_BYTES / MIB} MiB, each key once`, async () => {
+    const seen: string[] = []
+    const pages: number[] = []
+    let after: string | undefined
+    do {
+      const page = await client.call('kv_list', { prefix: 'big/', encoding: 'base64', ...(after !== undefined ? { after } : {}) })
+      const bytes = page.items.reduce((sum, item) => sum + Buffer.from(item.value as string, 'base64').byteLength, 0)
+      assert.ok(bytes <= MAX_PAGE_VALUE_BYTES + MIB, `a page of ${page.items.length} values, ${(bytes / MIB).toFixed(1)} MiB`)
+      pages.push(page.items.length)
+      seen.push(...page.items.map(item => item.key))
+      after = page.next
+    } while (after !== undefined)
+    console.log(`# ${VALUES} values of 1 MiB listed in pages of ${pages.join(', ')}`)
+    assert.deepEqual(seen, Array.from({ length: VALUES }, (_, i) => `big/${String(i).padStart(2, '0')}`))
+    // murmurctl follows the pages
+    const listed = (await node.ctl(['list', '--prefix', 'big/'])).stdout.trim().split('\n')
+    assert.equal(listed.length, VALUES)
+  })
+
+  it('answers a batch of 1,000 reads of a 1 MiB value (~1.3 GB of JSON) with errors, and goes on serving', async () => {
+    const answers = await client.batch(Array.from({ length: 1000 }, () => ({ method: 'kv_get' as const, params: { key: 'big/00', encoding: 'base64' } })))
+    assert.equal(answers.length, 1000)
+    assert.ok(answers.every(answer => answer.error?.name === 'AnswerTooLargeError'), JSON.stringify(answers[0]).slice(0, 300))
+    assert.match(answers[0]?.error?.message ?? '', /ask for less at once/)
+    assert.equal(node.process?.exitCode, null)
+    assert.equal((await client.call('kv_get', { key: 'big/39', encoding: 'base64' }))?.key, 'big/39')
+  })
+})
