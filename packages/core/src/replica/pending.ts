@@ -24,9 +24,19 @@ export function sizeOf (op: Op): number {
   return op.key.length * 3 + (op.value?.length ?? 0) + 160
 }
 
+/**
+ * An origin's waiting ops, by seq, and its seqs in a max-heap, so the furthest
+ * ahead is found without a pass over them all (seqs removed stay in the heap
+ * until they come to its top, or it is rebuilt once it holds twice as many as
+ * wait): eviction took `Math.max(...seqs)`, a call with one argument a seq,
+ * which a budget of small ops (~400,000) took past V8's stack, and a pass per
+ * op evicted.
+ */
+interface Entry { bytes: number, seqs: Map<number, Waiting[]>, heap: number[] }
+
 export class PendingOps {
   private readonly budget: number
-  private readonly byOrigin = new Map<string, { bytes: number, seqs: Map<number, Waiting[]> }>()
+  private readonly byOrigin = new Map<string, Entry>()
   private total = 0
   private count = 0
 
@@ -53,8 +63,11 @@ export class PendingOps {
       if (!this.evictFor(op)) return false
     }
     versions.push({ op, digest, bytes, ...(witnesses !== undefined && witnesses.length > 0 ? { witnesses } : {}) })
-    entry.seqs.set(op.seq, versions)
-    entry.bytes += bytes
+    // an eviction above may have taken the origin's last op, and its entry
+    const kept = this.entryOf(op.origin)
+    if (!kept.seqs.has(op.seq)) pushSeq(kept, op.seq)
+    kept.seqs.set(op.seq, versions)
+    kept.bytes += bytes
     this.total += bytes
     this.count++
     return true
@@ -125,9 +138,9 @@ export class PendingOps {
     return runs
   }
 
-  private entryOf (origin: string): { bytes: number, seqs: Map<number, Waiting[]> } {
+  private entryOf (origin: string): Entry {
     let entry = this.byOrigin.get(origin)
-    if (entry == null) this.byOrigin.set(origin, (entry = { bytes: 0, seqs: new Map() }))
+    if (entry == null) this.byOrigin.set(origin, (entry = { bytes: 0, seqs: new Map(), heap: [] }))
     return entry
   }
 
@@ -138,9 +151,9 @@ export class PendingOps {
       if (largest === undefined || entry.bytes > (this.byOrigin.get(largest)?.bytes ?? 0)) largest = origin
     }
     if (largest === undefined) return false
-    const entry = this.byOrigin.get(largest) as { bytes: number, seqs: Map<number, Waiting[]> }
-    const furthest = Math.max(...entry.seqs.keys())
-    if (largest === op.origin && furthest <= op.seq) return false
+    const entry = this.byOrigin.get(largest) as Entry
+    const furthest = furthestSeq(entry)
+    if (furthest === undefined || (largest === op.origin && furthest <= op.seq)) return false
     this.remove(largest, furthest)
     return true
   }
@@ -149,5 +162,47 @@ export class PendingOps {
     entry.bytes -= gone.bytes
     this.total -= gone.bytes
     this.count--
+  }
+}
+
+/** Adds `seq` (newly waiting) to `entry`'s heap, rebuilt from the seqs that wait once removed ones make up half of it. */
+function pushSeq (entry: Entry, seq: number): void {
+  const { heap } = entry
+  if (heap.length >= 2 * entry.seqs.size + 64) {
+    heap.length = 0
+    for (const waiting of entry.seqs.keys()) siftUp(heap, waiting)
+  }
+  siftUp(heap, seq)
+}
+
+/** The furthest seq waiting in `entry` (removed seqs at the top of its heap are dropped on the way). */
+function furthestSeq (entry: Entry): number | undefined {
+  const { heap } = entry
+  while (heap.length > 0 && !entry.seqs.has(heap[0] as number)) {
+    const last = heap.pop() as number
+    if (heap.length === 0) break
+    heap[0] = last
+    for (let i = 0; ;) {
+      const left = 2 * i + 1
+      const right = left + 1
+      let top = i
+      if (left < heap.length && (heap[left] as number) > (heap[top] as number)) top = left
+      if (right < heap.length && (heap[right] as number) > (heap[top] as number)) top = right
+      if (top === i) break
+      ;[heap[i], heap[top]] = [heap[top] as number, heap[i] as number]
+      i = top
+    }
+  }
+  return heap[0]
+}
+
+function siftUp (heap: number[], seq: number): void {
+  heap.push(seq)
+  for (let i = heap.length - 1; i > 0;) {
+    const parent = (i - 1) >> 1
+    if ((heap[parent] as number) >= seq) break
+    heap[i] = heap[parent] as number
+    heap[parent] = seq
+    i = parent
   }
 }

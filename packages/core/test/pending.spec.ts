@@ -1,0 +1,60 @@
+/**
+ * The ops that wait for a gap or the clock (replica/pending.ts), within their
+ * byte budget: over it, the furthest ahead of the largest origin go first.
+ * That op was found with `Math.max(...seqs)`, one argument a seq: a member
+ * whose small ops filled the 64 MiB budget (~400,000 of them) took it past
+ * V8's stack, and every op that had to evict failed to wait, with a pass over
+ * them all for each op evicted.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { PendingOps, sizeOf } from '../src/replica/pending.js'
+import type { Op } from '../src/types.js'
+
+const op = (origin: string, seq: number, value = 'v'): Op => ({ key: 'k', value: Buffer.from(value), wall: 1, logical: 0, origin, seq })
+const digest = (seq: number): Uint8Array => Uint8Array.from([seq & 0xff, (seq >> 8) & 0xff, (seq >> 16) & 0xff, 1])
+
+describe('ops waiting within a budget', () => {
+  it('evict the furthest ahead of the largest origin, however many small ops fill it', () => {
+    const budget = 64 * 1024 * 1024
+    const pending = new PendingOps(budget)
+    const small = sizeOf(op('mallory', 2))
+    const fits = Math.floor(budget / small)
+    // seqs from 2 (1 never comes), in shuffled blocks: the heap sees them out of order
+    for (let block = 0; block < fits; block += 1000) {
+      const seqs = Array.from({ length: Math.min(1000, fits - block) }, (_, i) => block + i + 2).reverse()
+      for (const seq of seqs) assert.ok(pending.add(op('mallory', seq), digest(seq)))
+    }
+    assert.equal(pending.size, fits)
+    assert.ok(fits > 300_000, `${fits} small ops fill the budget`)
+    // an honest op of 1 MiB must evict ~6,400 of them: mallory's furthest
+    const big = op('alice', 5, 'x'.repeat(1024 * 1024))
+    assert.ok(pending.add(big, digest(5)))
+    const highest = (): number => { let max = 0; for (const seq of pending.seqs('mallory')) max = Math.max(max, seq); return max }
+    const left = pending.size - 1
+    const evicted = fits - left
+    assert.ok(evicted >= Math.ceil(sizeOf(big) / small) - 1, `${evicted} evicted`)
+    // seqs 2 to fits + 1 waited: those left are the lowest
+    assert.equal(highest(), fits + 1 - evicted)
+    assert.deepEqual(pending.at('alice', 5).map(o => o.seq), [5])
+    assert.ok(pending.bytes <= budget)
+    // removed seqs (ops that applied) are never picked, and the furthest left go next
+    const top = fits + 1 - evicted
+    for (let seq = top; seq > top - 50_000; seq--) pending.remove('mallory', seq)
+    assert.equal(highest(), top - 50_000)
+    const before = pending.size
+    assert.ok(pending.add(op('alice', 6, 'y'.repeat(1024 * 1024)), digest(6)))
+    assert.equal(highest(), top - 50_000 - (before + 1 - pending.size))
+  })
+
+  it('keep an origin whose last op an eviction took', () => {
+    const pending = new PendingOps(3 * sizeOf(op('a', 1)))
+    assert.ok(pending.add(op('a', 9), digest(9)))
+    assert.ok(pending.add(op('a', 8), digest(8)))
+    assert.ok(pending.add(op('a', 7), digest(7)))
+    // a's 9 and 8 go for its 3 (its own place is not passed)
+    assert.ok(pending.add(op('a', 3), digest(3)))
+    assert.deepEqual([...pending.seqs('a')].sort((x, y) => x - y), [3, 7, 8])
+    assert.deepEqual(pending.at('a', 3).map(o => o.seq), [3])
+  })
+})
