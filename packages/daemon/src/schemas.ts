@@ -16,6 +16,7 @@
  * next sweep, up to a second later).
  */
 import { createRequire } from 'node:module'
+import { setFlagsFromString } from 'node:v8'
 import type { Ajv, ValidateFunction } from 'ajv'
 import { SCHEMA_KEY_PREFIX, rpcError } from '@murmur/protocol'
 import type { Op, Replica } from '@murmur/core'
@@ -179,9 +180,42 @@ const COMPILES_PER_AJV = 100
  * `logger: false` keeps ajv's warnings off the daemon's stderr.
  */
 function validator (): Ajv {
-  ajv ??= new (createRequire(import.meta.url)('ajv') as typeof import('ajv')).Ajv({ addUsedSchema: false, logger: false })
+  ajv ??= new (createRequire(import.meta.url)('ajv') as typeof import('ajv')).Ajv({ addUsedSchema: false, logger: false, unicodeRegExp: false, code: { regExp: linearRegExp } })
   return ajv
 }
+
+let linearEngine = false
+
+/** Syntax whose meaning needs the `u` flag (property classes, code point escapes), or a character outside the BMP. */
+const UNICODE_ONLY = /\\[pP]\{|\\u\{|[\uD800-\uDFFF]/
+
+/**
+ * A schema's `pattern` and `patternProperties`, run by V8's linear-time engine
+ * (the `l` flag). Any member may write a schema, and its patterns run on every
+ * node's puts under its prefix: with the backtracking engine, `^(a+)+$`
+ * against 40 `a`s and a `b` held a node's event loop for hours, its gossip,
+ * sync, pings and RPCs with it. The engine runs no backreference or
+ * lookaround (such a pattern does not compile, and its schema is refused) and
+ * not with the `u` flag: a pattern is matched without it, so one that needs it
+ * (`\p{…}`, `\u{…}`, a character outside the BMP) is refused rather than
+ * matched otherwise; `.` and a class take a UTF-16 unit (half of an emoji).
+ */
+function linearRegExp (pattern: string): RegExp {
+  // a pattern must still be one in unicode mode, as JSON Schema has it
+  void new RegExp(pattern, 'u')
+  if (UNICODE_ONLY.test(pattern)) throw new Error(`pattern ${JSON.stringify(pattern)} needs the u flag (\\p{…}, \\u{…} or a character outside the BMP): murmur matches patterns in linear time, without it`)
+  if (!linearEngine) {
+    // the engine is in Node 20, 22 and 24 behind this flag, read as each expression compiles
+    setFlagsFromString('--enable-experimental-regexp-engine')
+    linearEngine = true
+  }
+  try {
+    return new RegExp(pattern, 'l')
+  } catch (err) {
+    throw new Error(`pattern ${JSON.stringify(pattern)} cannot be matched in linear time (no backreferences or lookarounds): ${(err as Error).message}`)
+  }
+}
+linearRegExp.code = 'linearRegExp'
 
 function compile (bytes: Uint8Array): Omit<Compiled, 'version'> {
   const schema = parse(bytes)

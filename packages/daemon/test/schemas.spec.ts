@@ -42,6 +42,24 @@ describe('Schemas (no network)', () => {
     assert.doesNotThrow(() => view.check('z/a', bytes('not json either')))
   })
 
+  it('matches patterns in linear time, and refuses a schema whose pattern needs backtracking or the u flag', () => {
+    // a member's schema: with the backtracking engine, 30 a's and a b took ~10 s, 40 would take hours
+    const evil = JSON.stringify({ type: 'string', pattern: '^(a+)+$' })
+    const view = new Schemas().view(source(row('evil/', evil, 1), row('props/', JSON.stringify({ type: 'object', patternProperties: { '^(x|xx)+$': { type: 'number' } } }), 1),
+      row('back/', JSON.stringify({ type: 'string', pattern: '(a)\\1' }), 1), row('look/', JSON.stringify({ type: 'string', pattern: '^(?=a)' }), 1),
+      row('uni/', JSON.stringify({ type: 'string', pattern: '^\\p{L}+$' }), 1), row('ok/', JSON.stringify({ type: 'string', pattern: '^[a-z]+-[0-9]{2,4}$' }), 1)))
+    assert.throws(() => view.check('back/a', bytes('"aa"')), (err: any) => err.code === 1009 && /cannot be matched in linear time/.test(err.message))
+    assert.throws(() => view.check('look/a', bytes('"a"')), (err: any) => err.code === 1009 && /cannot be matched in linear time/.test(err.message))
+    assert.throws(() => view.check('uni/a', bytes('"a"')), (err: any) => err.code === 1009 && /needs the u flag/.test(err.message))
+    assert.doesNotThrow(() => view.check('ok/a', bytes('"db-42"')))
+    assert.throws(() => view.check('ok/a', bytes('"db-4"')), (err: any) => err.code === 1008)
+    // last: with the backtracking engine these would not end for hours
+    assert.throws(() => view.check('evil/a', bytes(JSON.stringify(`${'a'.repeat(40)}b`))), (err: any) => err.code === 1008)
+    assert.doesNotThrow(() => view.check('evil/a', bytes(JSON.stringify('a'.repeat(40)))))
+    assert.doesNotThrow(() => view.check('props/a', bytes(JSON.stringify({ [`${'x'.repeat(40)}y`]: 'no' }))), 'a key the pattern does not match is free')
+    assert.throws(() => view.check('props/a', bytes(JSON.stringify({ ['x'.repeat(40)]: 'no' }))), (err: any) => err.code === 1008)
+  })
+
   it('compiles a schema once per version of its key', () => {
     const schemas = new Schemas()
     const integer = row('n/', '{"type":"integer"}', 1)
@@ -207,6 +225,20 @@ describe('schemas', () => {
     } finally {
       client.destroy()
     }
+  })
+
+  it('a schema whose pattern cannot be matched in linear time is refused (1009, exit 6) and not stored', async () => {
+    const { alice } = pair
+    const bad = await setSchema(alice, 'rx/', { type: 'string', pattern: '^(a|aa)+\\1$' })
+    assert.equal(bad.code, 6, bad.stderr)
+    assert.match(bad.stderr, /cannot be matched in linear time/)
+    assert.equal((await alice.ctl(['schema', 'get', 'rx/'])).code, 4)
+    assert.equal((await setSchema(alice, 'rx/', { type: 'string', pattern: '^(a+)+$' })).code, 0)
+    const started = Date.now()
+    const refused = await alice.ctl(['put', '--json', 'rx/k', JSON.stringify(`${'a'.repeat(40)}b`)])
+    assert.equal(refused.code, 6, refused.stderr)
+    assert.match(refused.stderr, /does not match the schema for prefix "rx\/"/)
+    console.log(`# a put against ^(a+)+$ with 40 a's and a b refused in ${Date.now() - started} ms (murmurctl's start included)`)
   })
 
   it('a schema ajv cannot compile is refused with its message (1009, exit 6) and not stored', async () => {
