@@ -13,6 +13,7 @@
  */
 import Database from 'better-sqlite3'
 
+/** Keep it referenced while the lock is wanted: once collected, its database connection closes, and the lock goes with it. */
 export interface FileLock {
   /** Gives the lock up; the file stays, so that no other process locks a file no longer there. */
   release(): void
