@@ -7,7 +7,7 @@
  * kept a core busy spawning them, beside the daemons under test.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -55,6 +55,16 @@ export async function run (command: string, args: string[], options: { input?: s
  */
 export async function logged (node: { stderr: string }, pattern: RegExp, what: string, timeoutMs = 5_000): Promise<void> {
   await waitFor(() => pattern.test(node.stderr), `the log to say ${what} (${pattern})`, timeoutMs)
+}
+
+/** A process's resident set (VmRSS), in bytes. */
+export function rssBytes (pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
+}
+
+/** A process's resident set, in MiB. */
+export function rssMb (pid: number): number {
+  return rssBytes(pid) / (1024 * 1024)
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after the deadline. */

@@ -15,7 +15,6 @@
  * the origins the node holds itself: a hello may name thousands.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -25,7 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { ATTESTATION_BUDGET, SYNC_PROTOCOL, attestationKey, encodeAttestation, encodeFrame, type Frame, type Hello, type Mark, type Op, type OpsKind } from '@murmur/core'
 import { Attacker } from './attacker.js'
-import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
+import { TestCluster, logged, rssBytes, waitFor, type TestNode } from './harness.js'
 
 /** The replica's default budget for ops waiting past a gap (core's `PendingOps`). */
 const BUDGET = 64 * 1024 * 1024
@@ -37,7 +36,6 @@ const done: Frame = { kind: 'control', message: { t: 'done' } }
 const HELD = 300
 const HELD_BYTES = 900 * 1024
 
-const rssBytes = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
 
 describe('a member that sends ops past a gap it never fills', () => {
   const cluster = new TestCluster()

@@ -8,7 +8,6 @@
  * more connections hold no more and an honest puller still gets in.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -16,14 +15,13 @@ import type { Stream } from '@libp2p/interface'
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, encodeFrame } from '@murmur/core'
 import { MurmurClient } from '@murmur/protocol'
 import { Attacker } from './attacker.js'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
+import { TestCluster, rssBytes, waitFor, type TestNode } from './harness.js'
 
 /** 48 values of 512 KiB: 24 MiB that every serve would send. */
 const VALUES = 48
 const VALUE_BYTES = 512 * 1024
 /** What murmurd serves at once (serve-slots.ts). */
 const MAX_SERVES = 64
-const rssBytes = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0)
 
 describe('a member that opens pulls and takes nothing', () => {

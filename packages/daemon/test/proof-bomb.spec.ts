@@ -10,12 +10,10 @@
  * as they are.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { Attacker } from './attacker.js'
-import { TestCluster, logged, waitFor } from './harness.js'
+import { TestCluster, logged, rssMb, waitFor } from './harness.js'
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
 
 const PROOFS = 200_000
 

@@ -13,7 +13,6 @@
  * that opens the streams on its own muxer and writes their bytes itself.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -23,9 +22,8 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Connection, Stream } from '@libp2p/interface'
 import '../src/polyfill.js'
 import { MAX_AGREEING_STREAMS, MAX_UNAGREED_BYTES } from '../src/bounded-yamux.js'
-import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
+import { TestCluster, logged, rssMb, waitFor, type TestNode } from './harness.js'
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
 
 /** A multistream-select message: its length, then the line. */
 function line (text: string): Uint8Array {

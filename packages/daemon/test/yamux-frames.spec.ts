@@ -9,7 +9,6 @@
  * that writes the frame itself, straight onto its muxer's connection.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -18,12 +17,11 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import '../src/polyfill.js'
-import { TestCluster, waitFor } from './harness.js'
+import { TestCluster, rssMb, waitFor } from './harness.js'
 
 /** What the stranger sends after the header, at most. */
 const SEND_MIB = 100
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
 
 /** A yamux data frame header (version 0, type 0, no flags) for `stream`, declaring `length` bytes. */
 function dataHeader (stream: number, length: number): Uint8Array {

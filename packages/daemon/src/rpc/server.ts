@@ -18,9 +18,10 @@ import { getDefaultHighWaterMark } from 'node:stream'
 import { createJSONRPCErrorResponse, type JSONRPCResponse } from 'json-rpc-2.0'
 import {
   DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SUBSCRIPTIONS,
-  InternalErrorCode, InvalidRequestCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
+  InvalidRequestCode, SUBSCRIPTION_NOTIFICATION, checkSocketPath, encodeFrame
 } from '@murmur/protocol'
 import { Answerer, type Answer } from './answer.js'
+import { encodeAnswer } from './encode-answer.js'
 import { readFrames } from './frame-reader.js'
 import { enqueue, pump, queueBehind, type Gate, type QueueSender } from './replay-queue.js'
 import { endBackup } from './backup-handlers.js'
@@ -238,18 +239,10 @@ export class RpcServer {
       this.drop(connection, socket.writableLength)
       return
     }
-    let frame: string
-    try {
-      frame = typeof message === 'string' ? message : encodeFrame(message)
-    } catch (err) {
-      // past V8's longest string (~512 MiB: a batch of a thousand reads of 1 MiB values): this threw out of the socket's
-      // data handler, and murmurd exited. The request is answered with an error instead (a notification is dropped)
-      this.log.error({ conn: connection.id, err: (err as Error).message }, 'RPC answer too large to encode; answered with an error')
-      const refused = answerTooLarge(message)
-      if (refused === undefined) return
-      frame = encodeFrame(refused)
-    }
-    socket.write(frame)
+    const frame = typeof message === 'string'
+      ? message
+      : encodeAnswer(message, err => { this.log.error({ conn: connection.id, err: err.message }, 'RPC answer too large to encode; answered with an error') })
+    if (frame !== undefined) socket.write(frame)
   }
 
   private drop (connection: Connection, unread: number): void {
@@ -305,14 +298,3 @@ export class RpcServer {
   }
 }
 
-/** The error that stands for each response of `message` (one or a batch) whose encoding was too long; undefined when none had an ID. */
-function answerTooLarge (message: unknown): JSONRPCResponse | JSONRPCResponse[] | undefined {
-  const refuse = (response: unknown): JSONRPCResponse | undefined => {
-    const id = (response as { id?: unknown } | null)?.id
-    if (typeof id !== 'string' && typeof id !== 'number') return undefined
-    return createJSONRPCErrorResponse(id, InternalErrorCode, 'the answer is longer than this node can encode (about 512 MiB); ask for less at once: a smaller limit, or fewer requests in a batch', { name: 'AnswerTooLargeError' })
-  }
-  if (!Array.isArray(message)) return refuse(message)
-  const refused = message.map(refuse).filter(response => response !== undefined)
-  return refused.length > 0 ? refused : undefined
-}
