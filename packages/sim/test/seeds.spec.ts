@@ -10,8 +10,15 @@ import { linksOf, run, scenario } from '../src/index.js'
 import { Rng } from '../src/rng.js'
 import { passes } from './passes.js'
 
-/** Seeds `npm test` runs: enough to cover every kind of fault, bounded to about a minute on 2 cores. */
-const SEEDS = 62
+/**
+ * Seeds `npm test` runs: enough to cover every kind of fault (the first
+ * snapshot comes at 62), bounded to about 40 s on one core. Seeds 1-5 are left
+ * to the hunts, which run them with every other: seed 5 alone took 10 s, a
+ * sixth of the time of 1-62.
+ */
+const FIRST_SEED = 6
+const LAST_SEED = 62
+const SEEDS = LAST_SEED - FIRST_SEED + 1
 
 /** The nodes `links` (`linksOf`'s) join to `from`, never passing through `avoid`. */
 function reached (links: Set<string>, from: string, avoid?: string): Set<string> {
@@ -27,10 +34,10 @@ function reached (links: Set<string>, from: string, avoid?: string): Set<string>
 }
 
 describe('simulation: random seeds', () => {
-  it(`${SEEDS} seeds pass every check`, () => {
+  it(`${SEEDS} seeds (${FIRST_SEED}-${LAST_SEED}) pass every check`, () => {
     const started = Date.now()
     const totals = { crashes: 0, partitions: 0, hostileActs: 0, dropped: 0, snapshots: 0, tombstonesCollected: 0, signedLater: 0, sharedProofs: 0, rodeProofs: 0 }
-    for (let seed = 1; seed <= SEEDS; seed++) {
+    for (let seed = FIRST_SEED; seed <= LAST_SEED; seed++) {
       const result = run(scenario(seed))
       passes(result)
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += result.counts[key]
