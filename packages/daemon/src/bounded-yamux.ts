@@ -33,16 +33,18 @@ import type { Logger } from 'pino'
 /** yamux's frame header: version, type (0: data), flags (2 bytes), stream ID (4), length (4), big-endian. */
 export const HEADER_BYTES = 12
 const DATA = 0
+/** The flag of a stream's first frame. */
+const SYN = 1
 
 /** The bytes a yamux decoder holds: a frame in progress, its header first. */
 export interface Buffered { byteLength: number, subarray: (start: number, end: number) => Uint8Array }
 
-/** The stream and declared length of the data frame `buffer` begins with, once its header is in; undefined for any other. */
-export function dataFrameAt (buffer: Buffered): { stream: number, length: number } | undefined {
+/** The stream and declared length of the data frame `buffer` begins with (`opens`: it is the stream's first), once its header is in; undefined for any other. */
+export function dataFrameAt (buffer: Buffered): { stream: number, length: number, opens: boolean } | undefined {
   if (buffer.byteLength < HEADER_BYTES) return undefined
   const header = buffer.subarray(0, HEADER_BYTES)
   const view = new DataView(header.buffer, header.byteOffset, HEADER_BYTES)
-  return view.getUint8(1) === DATA ? { stream: view.getUint32(4), length: view.getUint32(8) } : undefined
+  return view.getUint8(1) === DATA ? { stream: view.getUint32(4), length: view.getUint32(8), opens: (view.getUint16(2) & SYN) !== 0 } : undefined
 }
 
 /**
@@ -148,10 +150,17 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
   const readFrame = decoder.readFrame.bind(decoder)
   /** Bytes each inbound stream received before its protocol was agreed, by stream ID (kept while it is not). */
   const unagreed = new Map<number, number>()
-  /** Whether stream `id` is inbound with no protocol yet (one not there yet is opening: its frame comes with SYN). */
-  const unagreedStream = (id: number): boolean => {
+  /**
+   * Whether a data frame for stream `id` lands on an inbound stream with no
+   * protocol yet: one the muxer holds, or one it opens (SYN). A frame for a
+   * stream it does not hold and that does not open one is dropped unread:
+   * the rest of what a peer was sending on a stream this node reset or ended
+   * (a pull it aborts, mid-frame), which counted once and ended the
+   * connection to an honest peer.
+   */
+  const unagreedStream = (id: number, opens: boolean): boolean => {
     const stream = streams().find(s => s.streamId === id)
-    return stream === undefined || agreeing(stream)
+    return stream === undefined ? opens : agreeing(stream)
   }
   /** What streams still agreeing hold (one pass over the streams: a peer's frames decide how often this runs). */
   const held = (): number => {
@@ -174,7 +183,7 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
   decoder.readFrame = () => {
     const at = dataFrameAt(decoder.buffer)
     if (at !== undefined && at.length > maxData) refuse(new OversizedFrameError(`a yamux data frame of ${at.length} bytes, over the ${maxData}-byte window a stream is granted`))
-    const counted = at !== undefined && at.length > 0 && unagreedStream(at.stream)
+    const counted = at !== undefined && at.length > 0 && unagreedStream(at.stream, at.opens)
     if (counted && held() + at.length > MAX_UNAGREED_BYTES) refuse(new UnagreedBytesError(`over ${MAX_UNAGREED_BYTES} bytes on streams whose protocol was not agreed yet: a peer sends a stream only the protocol's name until it is answered`))
     const frame = readFrame()
     // the stream of a frame just read, if new, is made once the muxer handles it (after this returns), and kept in `unagreed` until agreed or gone

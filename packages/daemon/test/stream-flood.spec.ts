@@ -11,6 +11,12 @@
  * rest are reset) and at most 16 KiB sent on them, past which it ends
  * (bounded-yamux.ts). The stranger is a libp2p node in the test process
  * that opens the streams on its own muxer and writes their bytes itself.
+ *
+ * What a peer still had on its way on a stream murmurd ended is none of
+ * that: murmurd ends a pull that brings only ops it holds, mid-answer, and
+ * up to a window (256 KiB) of the server's frames arrive after; they counted
+ * as bytes on a stream with no protocol agreed, and the connection to an
+ * honest member ended.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -22,6 +28,8 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Connection, Stream } from '@libp2p/interface'
 import '../src/polyfill.js'
 import { MAX_AGREEING_STREAMS, MAX_UNAGREED_BYTES } from '../src/bounded-yamux.js'
+import type { Frame, Op } from '@murmur/core'
+import { Attacker } from './attacker.js'
 import { TestCluster, logged, rssMb, waitFor, type TestNode } from './harness.js'
 
 
@@ -98,5 +106,31 @@ describe('a stranger that opens streams and agrees no protocol', () => {
     assert.equal((await victim.status()).name, 'victim', 'murmurd still answers')
     assert.equal(await victim.value('kept'), 'intact')
     assert.equal(victim.process?.exitCode, null)
+  })
+
+  it('keeps the connection to a member whose answer to a pull murmurd ended goes on arriving', async () => {
+    const mallory = await Attacker.start()
+    try {
+      // an honest member's answer: 2,000 ops of 1 KB that the victim takes in the first pull, and that it holds in every later one
+      const base = Date.now()
+      const ops: Op[] = Array.from({ length: 2_000 }, (_, i) => mallory.op(`held/${i}`, 'x'.repeat(1024), { wall: base + i }, false))
+      mallory.sign(ops)
+      mallory.answer = function * (_puller, hello) {
+        yield mallory.hello(hello)
+        for (let i = 0; i < ops.length; i += 100) yield { kind: 'ops', ops: ops.slice(i, i + 100) } satisfies Frame
+        yield { kind: 'control', message: { t: 'done' } }
+      }
+      await mallory.dial(await victim.addr())
+      await mallory.pull(await victim.addr()) // its hello shows it a member: the victim's anti-entropy pulls from it
+      await waitFor(async () => (await victim.status()).versionVector[mallory.id] === ops.length, 'the victim to take every op of mallory\'s', 30_000)
+      const pulls = mallory.pulls.length
+      await waitFor(() => mallory.pulls.length >= pulls + 2, 'the victim to pull from mallory twice more', 30_000, 100)
+      await logged(victim, /the server was sending nothing this node lacks/, 'the victim to end a pull mid-answer')
+      assert.doesNotMatch(victim.stderr, /broke a bound of its muxer/)
+      const peer = (await victim.status()).id
+      assert.ok(mallory.node.getConnections().some(c => c.remotePeer.toString() === peer && c.status === 'open'), 'mallory\'s connection is open')
+    } finally {
+      await mallory.stop()
+    }
   })
 })
