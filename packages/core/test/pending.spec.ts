@@ -4,12 +4,14 @@
  * That op was found with `Math.max(...seqs)`, one argument a seq: a member
  * whose small ops filled the 64 MiB budget (~400,000 of them) took it past
  * V8's stack, and every op that had to evict failed to wait, with a pass over
- * them all for each op evicted.
+ * them all for each op evicted. And a waiting op holds its whole proof (up to
+ * 1,024 digests): each proof is charged once, while any op that holds it
+ * waits.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PendingOps, sizeOf } from '../src/replica/pending.js'
-import type { Op } from '../src/types.js'
+import { PendingOps, proofBytesOf, sizeOf } from '../src/replica/pending.js'
+import type { Op, OpProof } from '../src/types.js'
 
 const op = (origin: string, seq: number, value = 'v'): Op => ({ key: 'k', value: Buffer.from(value), wall: 1, logical: 0, origin, seq })
 const digest = (seq: number): Uint8Array => Uint8Array.from([seq & 0xff, (seq >> 8) & 0xff, (seq >> 16) & 0xff, 1])
@@ -56,5 +58,34 @@ describe('ops waiting within a budget', () => {
     assert.ok(pending.add(op('a', 3), digest(3)))
     assert.deepEqual([...pending.seqs('a')].sort((x, y) => x - y), [3, 7, 8])
     assert.deepEqual(pending.at('a', 3).map(o => o.seq), [3])
+  })
+
+  it('charge each proof once, for as long as an op that holds it waits: one op a proof of 1,024 digests fills the budget at 32 KiB an op', () => {
+    const budget = 4 * 1024 * 1024
+    const pending = new PendingOps(budget)
+    const fat = (seq: number): OpProof => ({ sig: new Uint8Array(64), first: seq, digests: new Uint8Array(1024 * 32) })
+    // a member's small ops, each in a proof of its own that claims 1,023 more: each pins 32 KiB
+    let taken = 0
+    for (let seq = 2; seq < 2 + 1000; seq++) if (pending.add({ ...op('mallory', seq), proof: fat(seq) }, digest(seq))) taken++
+    assert.ok(pending.bytes <= budget, `${pending.bytes} bytes waiting`)
+    const each = sizeOf(op('mallory', 2)) + 1024 * 32
+    assert.equal(pending.size, Math.floor(budget / each), `${pending.size} of ${taken} taken still wait: as many as fit at ${each} bytes an op`)
+    // the ops of one honest batch share their proof: charged once
+    const shared: OpProof = { sig: new Uint8Array(64), first: 1, digests: new Uint8Array(256 * 32) }
+    const honest = new PendingOps(budget)
+    for (let seq = 2; seq <= 256; seq++) assert.ok(honest.add({ ...op('alice', seq), proof: shared }, digest(seq)))
+    assert.equal(honest.bytes, 255 * sizeOf(op('alice', 2)) + proofBytesOf(shared))
+    // the proof stays charged while any of its ops waits, and goes with the last
+    for (let seq = 2; seq < 256; seq++) honest.remove('alice', seq)
+    assert.equal(honest.bytes, sizeOf(op('alice', 2)) + proofBytesOf(shared))
+    honest.dropUpTo('alice', 256)
+    assert.equal(honest.bytes, 0)
+    assert.equal(honest.size, 0)
+    // evicted ops give their proofs back: a budget full of fat proofs takes a large honest op, and adds up
+    assert.ok(pending.add(op('alice', 5, 'x'.repeat(1024 * 1024)), digest(5)))
+    assert.ok(pending.bytes <= budget)
+    let counted = 0
+    for (const seq of pending.seqs('mallory')) counted += sizeOf(op('mallory', seq)) + 1024 * 32
+    assert.equal(pending.bytes, counted + sizeOf(op('alice', 5, 'x'.repeat(1024 * 1024))))
   })
 })

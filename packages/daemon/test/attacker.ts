@@ -14,7 +14,7 @@ import { identify } from '@libp2p/identify'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
+import { DIGEST_BYTES, SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, decodeFrame, decodeOps, encodeFrame, encodeOps, opDigest, proofPayload, proveOps, type Frame, type Hello, type Op, type VersionVector } from '@murmur/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { topicFor } from '../src/gossip.js'
 import { batchSigner } from '../src/op-signing.js'
@@ -128,6 +128,18 @@ export class Attacker {
   sign (ops: Op[]): Op[] {
     proveOps(ops, this.signer)
     return ops
+  }
+
+  /**
+   * Signs `op` alone in a proof that claims `covers` ops from its seq on: the
+   * others' digests are made up (no such ops exist), and anyone it is sent
+   * to takes them as given, 32 bytes each.
+   */
+  signPadded (op: Op, covers: number): Op {
+    const digests = new Uint8Array(covers * DIGEST_BYTES).fill(op.seq & 0xff)
+    digests.set(opDigest(op), 0)
+    op.proof = { sig: this.signer(proofPayload(op.origin, op.seq, digests)), first: op.seq, digests }
+    return op
   }
 
   async publish (ops: Op[]): Promise<void> {

@@ -8,9 +8,15 @@
  * Over budget, the ops furthest ahead of the largest origin's go first: they
  * are the last to become applicable, and one origin flooding the buffer
  * cannot push out everyone else's.
+ *
+ * A waiting op holds its whole proof: 32 bytes a digest for every op the
+ * batch covers (up to 1,024), however few of them came. Each proof is charged
+ * once, to its origin, for as long as any op that holds it waits: an op was
+ * charged only its own bytes, and a member that sent each small op in a proof
+ * of 1,024 digests of its own made the 64 MiB budget pin ~10 GB.
  */
 import { digestOf, sameBytes } from '../marks.js'
-import type { Op } from '../types.js'
+import type { Op, OpProof } from '../types.js'
 import type { Witness } from './inbound.js'
 
 /** `witnesses`: those of its key that came with it by sync, which it is measured against when it applies (seed 45698). */
@@ -23,6 +29,14 @@ const WITNESS_BYTES = 160
 export function sizeOf (op: Op): number {
   return op.key.length * 3 + (op.value?.length ?? 0) + 160
 }
+
+/** What a proof's digests cost the budget (its signature is in `sizeOf`), once however many of its ops wait. */
+export function proofBytesOf (proof: OpProof): number {
+  return proof.digests.byteLength
+}
+
+/** A proof that waiting ops hold: how many, and the origin it is charged to. */
+interface HeldProof { refs: number, entry: Entry }
 
 /**
  * An origin's waiting ops, by seq, and its seqs in a max-heap, so the furthest
@@ -37,6 +51,7 @@ interface Entry { bytes: number, seqs: Map<number, Waiting[]>, heap: number[] }
 export class PendingOps {
   private readonly budget: number
   private readonly byOrigin = new Map<string, Entry>()
+  private readonly proofs = new Map<OpProof, HeldProof>()
   private total = 0
   private count = 0
 
@@ -55,11 +70,14 @@ export class PendingOps {
   /** Adds `op`, with the witnesses of its key that came with it; false when it is already here or the budget cannot fit it (it was not taken). */
   add (op: Op, digest: Uint8Array, witnesses?: readonly Witness[]): boolean {
     const bytes = sizeOf(op) + (witnesses?.length ?? 0) * WITNESS_BYTES
-    if (bytes > this.budget) return false
+    const proof = op.proof
+    if (bytes + (proof === undefined ? 0 : proofBytesOf(proof)) > this.budget) return false
     const entry = this.entryOf(op.origin)
     const versions = entry.seqs.get(op.seq) ?? []
     if (versions.some(w => sameBytes(w.digest, digest))) return false
-    while (this.total + bytes > this.budget) {
+    // its proof is charged unless an op that waits holds it already (an eviction may take that op)
+    const proofCost = (): number => proof === undefined || this.proofs.has(proof) ? 0 : proofBytesOf(proof)
+    while (this.total + bytes + proofCost() > this.budget) {
       if (!this.evictFor(op)) return false
     }
     versions.push({ op, digest, bytes, ...(witnesses !== undefined && witnesses.length > 0 ? { witnesses } : {}) })
@@ -67,6 +85,7 @@ export class PendingOps {
     const kept = this.entryOf(op.origin)
     if (!kept.seqs.has(op.seq)) pushSeq(kept, op.seq)
     kept.seqs.set(op.seq, versions)
+    if (proof !== undefined) this.hold(proof, kept)
     kept.bytes += bytes
     this.total += bytes
     this.count++
@@ -162,6 +181,24 @@ export class PendingOps {
     entry.bytes -= gone.bytes
     this.total -= gone.bytes
     this.count--
+    const proof = gone.op.proof
+    const held = proof === undefined ? undefined : this.proofs.get(proof)
+    if (proof === undefined || held === undefined || --held.refs > 0) return
+    this.proofs.delete(proof)
+    held.entry.bytes -= proofBytesOf(proof)
+    this.total -= proofBytesOf(proof)
+  }
+
+  /** One more waiting op holds `proof`: charged to `entry` (its origin's) if none did. */
+  private hold (proof: OpProof, entry: Entry): void {
+    const held = this.proofs.get(proof)
+    if (held !== undefined) {
+      held.refs++
+      return
+    }
+    this.proofs.set(proof, { refs: 1, entry })
+    entry.bytes += proofBytesOf(proof)
+    this.total += proofBytesOf(proof)
   }
 }
 
