@@ -46,12 +46,21 @@ export class RateLimiter {
     return bucket !== undefined && this.tokensAt(bucket, Date.now()) < 1
   }
 
-  /** Takes `cost` more from `peer`'s bucket, into debt if need be (at most a burst's worth): it waits until it is paid. */
-  charge (peer: string, cost: number): void {
+  /** Whether `peer` has `cost` tokens now (without taking them). */
+  has (peer: string, cost: number): boolean {
+    const bucket = this.buckets.get(peer) ?? (this.buckets.size < this.most ? undefined : this.overflow)
+    return (bucket === undefined ? this.burst : this.tokensAt(bucket, Date.now())) >= cost
+  }
+
+  /**
+   * Takes `cost` more from `peer`'s bucket, into debt if need be, at most
+   * `maxDebt` (a burst's worth unless said): it waits until it is paid.
+   */
+  charge (peer: string, cost: number, maxDebt = this.burst): void {
     const now = Date.now()
     const bucket = this.bucketOf(peer, now)
     this.refill(bucket, now)
-    bucket.tokens = Math.max(-this.burst, bucket.tokens - cost)
+    bucket.tokens = Math.max(-maxDebt, bucket.tokens - cost)
   }
 
   /** `peer`'s bucket (a new one full), moved to the most recently used end; the shared one when too many are kept. */

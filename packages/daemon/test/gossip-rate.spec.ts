@@ -92,6 +92,59 @@ describe('a member that floods gossip', () => {
     assert.ok(screened <= 100 + 50, `screened a second later: ${screened - 100}`)
     gossip.stop()
   })
+
+  it('pays for every held op, however many a message holds: 30,000 keep it silent 4 s, not 2', () => {
+    let screened = 0
+    const { validate, gossip } = validatorOf(ops => {
+      screened++
+      return { fresh: [], known: ops.length }
+    })
+    const held: Message = { type: 'unsigned', topic: gossip.topic, data: encodeOps(Array.from({ length: 30_000 }, (_, i) => ({ key: `k${i}`, value: null, wall: 1, logical: 0, origin: 'mallory', seq: i + 1 }))) }
+    const small: Message = { type: 'unsigned', topic: gossip.topic, data: encodeOps([{ key: 'k', value: null, wall: 1, logical: 0, origin: 'mallory', seq: 1 }]) }
+    validate(peer('mallory'), held)
+    assert.equal(screened, 1)
+    // 10,000 - 1 - 30,000 tokens: 20,001 owed, 4 s at 5,000 a second
+    for (const wait of [1_000, 1_000, 1_000, 900]) {
+      mock.timers.tick(wait)
+      assert.equal(validate(peer('mallory'), small), TopicValidatorResult.Ignore)
+      assert.equal(screened, 1, 'ignored unchecked while it owes')
+    }
+    mock.timers.tick(300)
+    validate(peer('mallory'), small)
+    assert.equal(screened, 2, 'screened once it has paid')
+    gossip.stop()
+  })
+
+  it('pays one for each batch checked past a message\'s first: a message of 4,000 signed alone costs 4,000, and one its allowance cannot pay is ignored unchecked', () => {
+    let screened = 0
+    let checked = 0
+    const { validate, gossip } = validatorOf(ops => {
+      screened++
+      checked += ops.length
+      return { fresh: ops, known: 0 }
+    })
+    const signedAlone = (from: number, count: number): Message => ({
+      type: 'unsigned',
+      topic: gossip.topic,
+      data: encodeOps(Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: null, wall: 1, logical: 0, origin: 'mallory', seq: from + i, proof: { sig: new Uint8Array(64), first: from + i, digests: new Uint8Array(32) } })))
+    })
+    // 10,000 tokens: two messages of 4,000 batches (8,000), and a third of 4,000 is more than the 2,000 left
+    for (let i = 0; i < 3; i++) validate(peer('mallory'), signedAlone(1 + i * 4_000, 4_000))
+    assert.equal(screened, 2, 'the third is ignored unchecked')
+    assert.equal(checked, 8_000)
+    assert.deepEqual(gossip.throttled, { sender: 1, origin: 0 })
+    assert.equal(gossip.charged.sender, 2 * 3_999)
+    // an honest message of one batch still passes: its first batch is the message's one token
+    const batch = { sig: new Uint8Array(64), first: 1, digests: new Uint8Array(100 * 32) }
+    const one = encodeOps(Array.from({ length: 100 }, (_, i) => ({ key: `b${i}`, value: null, wall: 1, logical: 0, origin: 'bob', seq: i + 1, proof: batch })))
+    assert.notEqual(validate(peer('mallory'), { type: 'unsigned', topic: gossip.topic, data: one }), TopicValidatorResult.Ignore)
+    assert.equal(gossip.charged.sender, 2 * 3_999, 'one batch costs only the message\'s token')
+    // a second later, 5,000 more: one more message of 4,000
+    mock.timers.tick(1_000)
+    for (let i = 3; i < 6; i++) validate(peer('mallory'), signedAlone(1 + i * 4_000, 4_000))
+    assert.equal(screened, 4, 'one more of 4,000 a second later')
+    gossip.stop()
+  })
 })
 
 /** A message of `count` ops of `origin`'s, from seq `first`. */
