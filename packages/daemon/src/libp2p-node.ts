@@ -36,6 +36,7 @@ import { swarmKeyProtector } from './swarm-key.js'
 import { topicFor } from './gossip.js'
 import { STREAM_OPTIONS } from './sync/framed.js'
 import { boundedYamux } from './bounded-yamux.js'
+import { PeersOnlyDatastore } from './dht-store.js'
 import { murmurSync, type SyncInit, type SyncService } from './sync/sync-service.js'
 import { VERSION } from './version.js'
 import type { ConnectionGater, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
@@ -99,6 +100,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     transports: [oneWritePerSend(tcp()), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
+    // memory only, as libp2p's own, but what the DHT keeps for any peer that asks (records murmur never reads) is not kept
+    datastore: new PeersOnlyDatastore(),
     // libp2p hides a peer's address an hour after it first saw it (a reconnection does not renew it), and then
     // dials a member by its ID with no address at all: keep addresses as long as the peer book does
     peerStore: { maxAddressAge: FORGET_AFTER_MS },
