@@ -24,7 +24,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Key } from 'interface-datastore'
 import '../src/polyfill.js'
+import { MAX_PEER_RECORD_BYTES, PeersOnlyDatastore } from '../src/dht-store.js'
 import { TestCluster, waitFor } from './harness.js'
 
 type DhtNode = Libp2p<{ dht: KadDHT }>
@@ -93,5 +95,25 @@ describe('a stranger that stores records in the group\'s DHT', () => {
     assert.deepEqual(values, [], 'murmurd kept mallory\'s value record')
     // and the DHT still finds peers: the asker learnt of murmurd, and murmurd serves on
     assert.equal((await victim.status()).id, victimId)
+  })
+})
+
+describe('the datastore under murmurd\'s libp2p', () => {
+  it(`keeps peers' records up to ${MAX_PEER_RECORD_BYTES / 1024} KiB (an update past it is dropped, the record kept as it was), and no DHT record`, async () => {
+    const store = new PeersOnlyDatastore()
+    const peer = new Key('/peers/abc')
+    await store.put(peer, new Uint8Array(2_000).fill(1))
+    await store.put(peer, new Uint8Array(MAX_PEER_RECORD_BYTES + 1).fill(2))
+    assert.deepEqual(await store.get(peer), new Uint8Array(2_000).fill(1))
+    await store.put(new Key('/dht/provider/cid/peer'), new Uint8Array(10))
+    await store.put(new Key('/dht/record/key'), new Uint8Array(10))
+    assert.equal(await store.has(new Key('/dht/provider/cid/peer')), false)
+    assert.equal(await store.has(new Key('/dht/record/key')), false)
+    assert.deepEqual(store.refused, { dht: 2, peer: 1 })
+    // what libp2p keeps of its own is kept, through a batch too
+    const batch = store.batch()
+    batch.put(new Key('/peers/def'), new Uint8Array(100))
+    await batch.commit()
+    assert.equal(await store.has(new Key('/peers/def')), true)
   })
 })
