@@ -10,7 +10,8 @@
  * behind the other), and its horizon only which of our unseen writes to make
  * again.
  *
- * `STALE_OPS` ops in a row that this node holds already (none of an origin
+ * `STALE_OPS` ops in a row that this node holds already, or that it
+ * refused as forged or had no room to keep waiting (none of an origin
  * asked again on purpose), or `STALE_MS` of frames that bring nothing new
  * (snapshot frames too), end the pull (see `staleness.ts`): the server
  * streams from the vector this node had at the hello, and gossip brought
@@ -242,14 +243,20 @@ export class PullSession {
     step.equivocations.push(...received.equivocations)
     step.conflicts.push(...received.conflicts)
     this.result.applied += received.applied
-    const stale = received.duplicates === ops.length && !ops.some(op => this.rechecks.has(op.origin))
+    // a forgery, or an op checked and not kept (no room to wait: a server streams an origin's ops in order, so
+    // an honest pull's ops apply), brings nothing either: a server that sends only such ops, each a signature
+    // check, held the pull and this node's CPU for as long as it went on (a refusal by policy, e.g. an origin
+    // off this node's allow-list, does not count: those ops may come before the ones this node lacks)
+    const forged = received.refused.reduce((n, refusal) => n + (refusal.forged ? 1 : 0), 0)
+    const brought = ops.length - received.duplicates - forged - received.unkept.length
+    const stale = brought <= 0 && !ops.some(op => this.rechecks.has(op.origin))
     // a frame of no ops at all counts as one of ops held already: it brought nothing
     this.endIfStale(this.staleness.ops(stale, ops.length, this.replica.state.now()))
   }
 
   private endIfStale (stale: boolean): void {
     if (!stale) return
-    this.result.aborted = 'the server was sending nothing this node lacks (ops it holds already: gossip brought them meanwhile); the next pull asks from what it holds now'
+    this.result.aborted = 'the server was sending nothing this node lacks (ops it holds already: gossip brought them meanwhile; or forged, or with no room to wait); the next pull asks from what it holds now'
     this.result.stale = true
     this.stage = 'done'
   }

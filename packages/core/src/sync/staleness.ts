@@ -8,7 +8,7 @@
  * the pulls behind it (hole 9).
  */
 
-/** Ops held already, in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
+/** Ops held already (or forged, or with no room to wait), in a row, that end a pull as stale (a few frames' worth: a short overlap with gossip is normal). */
 export const STALE_OPS = 512
 /**
  * Or this long of frames that brought nothing (ops held already, witnesses
@@ -21,7 +21,7 @@ export const STALE_OPS = 512
 export const STALE_MS = 30_000
 
 export class Staleness {
-  /** Ops held already received in a row, since `since` (this node's clock, ms). */
+  /** Ops that brought nothing (held already, forged, or not kept) received in a row, since `since` (this node's clock, ms). */
   private held = 0
   private since: number | undefined
 
