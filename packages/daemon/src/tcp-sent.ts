@@ -30,6 +30,19 @@ export function bytesReadOf (connection: Connection): number | undefined {
 }
 
 /**
+ * Bytes that have moved on `connection` so far: read from the peer, and sent
+ * and acknowledged by its TCP. A puller's hello can queue behind the pages
+ * this node sends the same peer on a slow link (32 s behind 256 KiB at
+ * 8 KB/s): while they drain, its hello is on its way, and the server's
+ * answer cannot have begun. Undefined on other transports.
+ */
+export function bytesMovedOf (connection: Connection): number | undefined {
+  const read = bytesReadOf(connection)
+  if (read === undefined) return undefined
+  return read + (sentOf(connection)?.acknowledged ?? 0)
+}
+
+/**
  * Bytes sent and not acknowledged that make a backlog (`Sent.waiting`): a link
  * this node keeps full holds tens of KiB or more in its kernel's queue,
  * while one cut under a quiet connection holds only what went out since (its

@@ -110,6 +110,8 @@ describe('a stranger that opens streams and agrees no protocol', () => {
 
   it('keeps the connection to a member whose answer to a pull murmurd ended goes on arriving', async () => {
     const mallory = await Attacker.start()
+    // the case before ended a stranger's connection on purpose: only what the log says from here on counts
+    const logFrom = victim.stderr.length
     try {
       // an honest member's answer: 2,000 ops of 1 KB that the victim takes in the first pull, and that it holds in every later one
       const base = Date.now()
@@ -126,7 +128,7 @@ describe('a stranger that opens streams and agrees no protocol', () => {
       const pulls = mallory.pulls.length
       await waitFor(() => mallory.pulls.length >= pulls + 2, 'the victim to pull from mallory twice more', 30_000, 100)
       await logged(victim, /the server was sending nothing this node lacks/, 'the victim to end a pull mid-answer')
-      assert.doesNotMatch(victim.stderr, /broke a bound of its muxer/)
+      assert.doesNotMatch(victim.stderr.slice(logFrom), /broke a bound of its muxer/)
       const peer = (await victim.status()).id
       assert.ok(mallory.node.getConnections().some(c => c.remotePeer.toString() === peer && c.status === 'open'), 'mallory\'s connection is open')
     } finally {

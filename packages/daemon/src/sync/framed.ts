@@ -24,7 +24,9 @@
  * bytes arriving on the connection keep a read whose frame has not begun from
  * stalling: the peer's frame may wait at the peer behind what it sends on
  * its other streams (a puller serving this node a catch-up over a slow link:
- * its hello queued behind ~256 KiB of pages took over 20 s at 8 KB/s).
+ * its hello queued behind ~256 KiB of pages took over 20 s at 8 KB/s). A
+ * puller waiting for the server's hello counts its own bytes acknowledged
+ * too: its hello may wait at this end behind the pages it serves that peer.
  *
  * A stream's reads and writes resolve at once while data is buffered, so a
  * long sync would otherwise run frame after frame as one event-loop turn
@@ -84,10 +86,13 @@ export interface ReadOptions extends AbortOptions {
   /** The frame must come whole within this long of its first byte, however its bytes trickle (a serve's hello). @default Infinity */
   withinMs?: number
   /**
-   * The bytes read so far on the stream's connection (its socket's count), or
-   * undefined: while none of the frame has come, their growth is news from the
-   * peer too. Only where waiting costs little (a serve's hello: nothing is
-   * held for it but the stream, and a connection has at most a few).
+   * The bytes moved so far on the stream's connection (its socket's count of
+   * bytes read; a puller's, and of its own bytes acknowledged), or undefined:
+   * while none of the frame has come, their growth is news from the peer
+   * too. Only where waiting costs little: a serve's hello (nothing is held
+   * for it but the stream, and a connection has at most a few) and a
+   * server's (a pull that waits holds its slot at most for its deadline, as
+   * one trickling a byte every few seconds would).
    */
   connectionRead?: () => number | undefined
 }

@@ -18,7 +18,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
 import { STALL_MS, framed } from './framed.js'
 import { partialFrameOf } from './partial-frame.js'
-import { bytesReadOf } from '../tcp-sent.js'
+import { bytesMovedOf, bytesReadOf } from '../tcp-sent.js'
 import { PeerStates } from './peer-states.js'
 import { MAX_SERVES, ServeSlots } from './serve-slots.js'
 
@@ -203,7 +203,8 @@ export class SyncService implements Startable {
       await lp.write(encodeFrame(session.hello()), { signal })
       let first = true
       while (!session.done) {
-        const bytes = await lp.read({ signal })
+        // before the server's hello, the connection moving is news: this node's hello may be queued behind its own pages to the peer
+        const bytes = await lp.read(first && connection !== undefined ? { signal, connectionRead: () => bytesMovedOf(connection) } : { signal })
         const frame = decodeFrame(bytes, { maxValueBytes: this.init.maxValueBytes })
         const step = session.take(frame)
         // a frame that brought nothing (a trickle of empty ones), or little, does not keep this pull ahead of the next (hole 9)
