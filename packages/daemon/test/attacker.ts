@@ -9,6 +9,7 @@ import '../src/polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
@@ -36,6 +37,12 @@ export function prefixed (body: Uint8Array, length = body.length): Uint8Array {
   for (; length >= 0x80; length = Math.floor(length / 0x80)) prefix.push((length % 0x80) | 0x80)
   prefix.push(length)
   return Uint8Array.from([...prefix, ...body])
+}
+
+/** A writer no peer runs (an Ed25519 key of its own): its origin, and what signs its batches for `group`. */
+export async function freshWriter (group = 'default'): Promise<{ origin: string, sign: (payload: Uint8Array) => Uint8Array }> {
+  const key = await generateKeyPair('Ed25519')
+  return { origin: peerIdFromPrivateKey(key).toString(), sign: batchSigner(key, group) }
 }
 
 export class Attacker {

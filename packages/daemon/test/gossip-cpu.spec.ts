@@ -12,11 +12,8 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { proveOps, type Op } from '@murmur/core'
-import { batchSigner } from '../src/op-signing.js'
-import { Attacker } from './attacker.js'
+import { Attacker, freshWriter } from './attacker.js'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
 
 /** CPU seconds `pid` has used (user and system), from /proc. */
@@ -150,9 +147,7 @@ describe('a peer sends messages of thousands of batches, each op signed alone', 
 
   /** `count` ops of a fresh writer from seq 2 (its seq 1 never comes), each signed alone. */
   async function signedAlone (count: number): Promise<Op[]> {
-    const key = await generateKeyPair('Ed25519')
-    const origin = peerIdFromPrivateKey(key).toString()
-    const sign = batchSigner(key, 'default')
+    const { origin, sign } = await freshWriter()
     const base = Date.now()
     return Array.from({ length: count }, (_, i) => {
       const op: Op = { key: `${origin.slice(-6)}:${i}`, value: Buffer.from('x'), wall: base + i, logical: 0, origin, seq: 2 + i }

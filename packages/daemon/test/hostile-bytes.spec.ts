@@ -12,11 +12,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { OpChecker, decodeFrame, decodeOps, encodeFrame, encodeOps, proveOps, type Frame, type Hello, type Op } from '@murmur/core'
-import { batchSigner, batchVerifier } from '../src/op-signing.js'
-import { Attacker, prefixed } from './attacker.js'
+import { batchVerifier } from '../src/op-signing.js'
+import { Attacker, freshWriter, prefixed } from './attacker.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 import { FAST, alive, done, rejected, rejectedMessages, value } from './hostile-checks.js'
 
@@ -179,8 +177,7 @@ describe('malformed bytes from a hostile member or a stranger', () => {
     // gossip from one peer is taken in order: once alice takes a valid op sent after the garbage (a new one every
     // half second, with those before it, until its score lets one through), she has validated or ignored all of it
     // (the markers are a fresh writer's: the peer's own seqs may have gaps alice never fills, that its garbage used)
-    const writerKey = await generateKeyPair('Ed25519')
-    const writer = { origin: peerIdFromPrivateKey(writerKey).toString(), sign: batchSigner(writerKey, 'default') }
+    const writer = await freshWriter()
     const since: Op[] = []
     await waitWhileUp([alice], async () => {
       const marker: Op = { key: `score:${since.length + 1}`, value: Buffer.from('x'), wall: Date.now(), logical: 0, origin: writer.origin, seq: since.length + 1 }

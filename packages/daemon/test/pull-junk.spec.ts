@@ -9,10 +9,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { STALE_OPS, type Frame, type Op } from '@murmur/core'
-import { Attacker } from './attacker.js'
+import { Attacker, freshWriter } from './attacker.js'
 import { TestCluster, logged, waitFor } from './harness.js'
 import { done, rejected } from './hostile-checks.js'
 
@@ -32,7 +30,7 @@ describe('a member that answers a pull with forgeries, without end', () => {
     mallory = await Attacker.start()
     const attacker = mallory
     // ops of another writer's, each signed alone by mallory: each a signature check that fails
-    const victim = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const { origin: victim } = await freshWriter()
     const base = Date.now()
     const forged: Op[] = Array.from({ length: FORGED }, (_, i) => attacker.sign([{ key: `f${i}`, value: Buffer.from('x'), wall: base + i, logical: 0, origin: victim, seq: i + 1 }])[0] as Op)
     let answered = 0
