@@ -20,18 +20,18 @@ const SLOWEST = {
     'daemon/dist/test/fuzz.spec.js' // 26
   ],
   processes: [
-    'slow-link', // 67
     'hostile-memory', // 66
     'ttl', // 62
-    'slow-pulls', // 49
     'discovery', // 44
     'gc', // 43
     'export-import', // 43
     'paused-pulls', // 41
     'netns', // 41
     'slow-link-acks', // 39
+    'slow-link', // 34
     'peer-book', // 38
     'lock-race', // 33
+    'slow-pulls', // 33
     'hostile-bytes', // 32
     'cluster', // 31
     'demo', // 30
