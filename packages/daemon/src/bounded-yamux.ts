@@ -25,6 +25,13 @@
  * yamux resets one past its own limit), `MAX_INBOUND_STREAMS` in all, and
  * what arrives on its inbound streams before they agree one may total
  * `MAX_UNAGREED_BYTES`, past which the connection ends.
+ *
+ * And a stream of a protocol given a bound (`maxStreamBytes`: the group's
+ * DHT) may receive only that many bytes in all, past which the connection
+ * ends. Kademlia decodes a whole answer before it looks at it (up to 4 MiB)
+ * and takes every peer it names as discovered: one answer of 1.1 MB named
+ * 20,000 made-up peers, and murmurd spent minutes of a core and ~340 MB on
+ * them (`dht-peers.spec.ts`). An honest answer names at most 20.
  */
 import { yamux, type YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import type { StreamMuxerFactory } from '@libp2p/interface'
@@ -79,6 +86,11 @@ export class UnagreedBytesError extends Error {
   override name = 'UnagreedBytesError'
 }
 
+export class StreamBytesError extends Error {
+  static override name = 'StreamBytesError'
+  override name = 'StreamBytesError'
+}
+
 export class OversizedFrameError extends Error {
   static override name = 'OversizedFrameError'
   override name = 'OversizedFrameError'
@@ -98,7 +110,7 @@ interface MuxedStream { streamId?: unknown, direction?: unknown, protocol?: unkn
  * streams whose protocol is not agreed yet, and hold at most
  * `MAX_INBOUND_STREAMS` inbound streams.
  */
-export function boundedYamux (init: YamuxMuxerInit, maxData: number, log?: Logger): () => StreamMuxerFactory {
+export function boundedYamux (init: YamuxMuxerInit, maxData: number, log?: Logger, maxStreamBytes: ReadonlyMap<string, number> = new Map()): () => StreamMuxerFactory {
   const make = yamux({ maxInboundStreams: MAX_INBOUND_STREAMS, ...init })
   return () => {
     const factory = make()
@@ -108,7 +120,7 @@ export function boundedYamux (init: YamuxMuxerInit, maxData: number, log?: Logge
       const inner = muxer as unknown as Inner
       // yamux's own decoder, streams and stream opening, as this knows them (yamux-frames.spec and stream-flood.spec fail if an upgrade changes them)
       if (inner.decoder != null && typeof inner.decoder.readFrame === 'function' && inner.decoder.buffer != null && Array.isArray(inner.streams) && typeof inner.incomingStream === 'function' && typeof inner.sendFrame === 'function') {
-        bound(inner.decoder, maxData, () => inner.streams ?? [], log)
+        bound(inner.decoder, maxData, () => inner.streams ?? [], log, maxStreamBytes)
         boundAgreeing(inner)
       }
       return muxer
@@ -146,8 +158,23 @@ function boundAgreeing (inner: Inner): void {
   }
 }
 
-function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[], log?: Logger): void {
+function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[], log: Logger | undefined, maxStreamBytes: ReadonlyMap<string, number>): void {
   const readFrame = decoder.readFrame.bind(decoder)
+  /** Bytes each stream of a bounded protocol received, by stream ID (pruned of streams gone as new ones come). */
+  const received = new Map<number, number>()
+  /** The stream of a data frame of `length` bytes for stream `id`, and its total, if its protocol is bounded (undefined otherwise). */
+  const boundedTotal = (id: number, length: number): { total: number, max: number, protocol: string } | undefined => {
+    if (maxStreamBytes.size === 0) return undefined
+    const stream = streams().find(s => s.streamId === id)
+    const protocol = typeof stream?.protocol === 'string' ? stream.protocol : ''
+    const max = maxStreamBytes.get(protocol)
+    if (max === undefined) return undefined
+    if (!received.has(id) && received.size >= 64) {
+      const live = new Set(streams().map(s => s.streamId))
+      for (const known of received.keys()) if (!live.has(known)) received.delete(known)
+    }
+    return { total: (received.get(id) ?? 0) + length, max, protocol }
+  }
   /** Bytes each inbound stream received before its protocol was agreed, by stream ID (kept while it is not). */
   const unagreed = new Map<number, number>()
   /**
@@ -183,11 +210,14 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
   decoder.readFrame = () => {
     const at = dataFrameAt(decoder.buffer)
     if (at !== undefined && at.length > maxData) refuse(new OversizedFrameError(`a yamux data frame of ${at.length} bytes, over the ${maxData}-byte window a stream is granted`))
+    const capped = at !== undefined && at.length > 0 ? boundedTotal(at.stream, at.length) : undefined
+    if (capped !== undefined && capped.total > capped.max) refuse(new StreamBytesError(`over ${capped.max} bytes on one ${capped.protocol} stream: an honest peer's messages on it are a few KiB`))
     const counted = at !== undefined && at.length > 0 && unagreedStream(at.stream, at.opens)
     if (counted && held() + at.length > MAX_UNAGREED_BYTES) refuse(new UnagreedBytesError(`over ${MAX_UNAGREED_BYTES} bytes on streams whose protocol was not agreed yet: a peer sends a stream only the protocol's name until it is answered`))
     const frame = readFrame()
     // the stream of a frame just read, if new, is made once the muxer handles it (after this returns), and kept in `unagreed` until agreed or gone
     if (frame !== undefined && counted) unagreed.set(at.stream, (unagreed.get(at.stream) ?? 0) + at.length)
+    if (frame !== undefined && capped !== undefined) received.set((at as { stream: number }).stream, capped.total)
     return frame
   }
 }

@@ -4,13 +4,20 @@
  * itself: the peer book's members and those discovered are offered to the
  * dialer, which dials them up to `--peer-links` links (see peer-dialer.ts).
  * This remembers how each peer was found.
+ *
+ * What discovery names is a claim: a DHT answer may name thousands of peers
+ * that do not exist. Of peers neither connected nor known as members, this
+ * node keeps at most `MAX_STRANGERS` dial candidates (peer-dialer.ts),
+ * `MAX_PEER_RECORDS` records in libp2p's peer store (dht-store.ts) and
+ * `MAX_FOUND` notes of how they were found.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { PeerBook, type PeerSource } from './peer-book.js'
 import { PeerDialer } from './peer-dialer.js'
-import { withoutLoopback, type MurmurLibp2p } from './libp2p-node.js'
+import { peerRecordKey } from './dht-store.js'
+import { peerRecordsOf, withoutLoopback, type MurmurLibp2p } from './libp2p-node.js'
 import type { PeerDiscovery, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -25,12 +32,17 @@ export interface DiscoveryInit {
   log: Logger
 }
 
+/** The most notes of how peers not connected were found. */
+export const MAX_FOUND = 1024
+
 export class Discovery {
   private readonly libp2p: MurmurLibp2p
   private readonly init: DiscoveryInit
   private readonly book: PeerBook
   private readonly dialer: PeerDialer
   private readonly via = new Map<string, PeerSource>()
+  /** Peer-store keys of the peer book's members, worked out once each. */
+  private readonly bookKeys = new Map<string, string>()
 
   constructor (libp2p: MurmurLibp2p, init: DiscoveryInit) {
     this.libp2p = libp2p
@@ -57,8 +69,30 @@ export class Discovery {
       this.via.set(entry.id, entry.via === 'ticket' ? 'ticket' : 'peerbook')
       // a relay, and the member a ticket named, are dialled whatever the bound: a node behind NAT reaches the group through them
       void this.libp2p.peerStore.merge(peer, { multiaddrs: entry.addrs.map(a => multiaddr(a)) })
-        .then(() => { this.dialer.offer(peer, entry.relay === true || entry.via === 'ticket') })
+        .then(() => { this.dialer.offer(peer, { always: entry.relay === true || entry.via === 'ticket', member: true }) })
     }
+    const records = peerRecordsOf(this.libp2p)
+    if (records !== undefined) records.keep = () => this.keptRecords()
+  }
+
+  /** Peers found and not connected, dial candidates, and peer-store records held (each bounded for peers that are neither connected nor members). */
+  get held (): { found: number, candidates: number, records: number } {
+    return { found: this.via.size, candidates: this.dialer.size, records: peerRecordsOf(this.libp2p)?.peerRecords ?? 0 }
+  }
+
+  /** The peer-store keys of the peers whose records stay: this node's, those connected, the peer book's members. */
+  private keptRecords (): Set<string> {
+    const keys = new Set([peerRecordKey(this.libp2p.peerId)])
+    for (const connection of this.libp2p.getConnections()) keys.add(peerRecordKey(connection.remotePeer))
+    for (const entry of this.book.list()) {
+      let key = this.bookKeys.get(entry.id)
+      if (key === undefined) {
+        try { key = peerRecordKey(peerIdFromString(entry.id)) } catch { continue }
+        this.bookKeys.set(entry.id, key)
+      }
+      keys.add(key)
+    }
+    return keys
   }
 
   async stop (): Promise<void> {
@@ -105,9 +139,24 @@ export class Discovery {
   private discovered (info: PeerInfo, source: PeerSource): void {
     if (info.id.equals(this.libp2p.peerId)) return
     const id = info.id.toString()
-    if (!this.via.has(id)) this.via.set(id, source)
+    const member = this.book.get(id) !== undefined
+    if (!this.via.has(id)) this.found(id, source)
     const merged = info.multiaddrs.length > 0 ? this.libp2p.peerStore.merge(info.id, { multiaddrs: info.multiaddrs }) : Promise.resolve()
     merged.catch(err => { this.init.log.debug({ peer: id, source, err: err.message }, 'cannot note a discovered peer\'s addresses') })
-      .finally(() => { this.dialer.offer(info.id) })
+      .finally(() => { this.dialer.offer(info.id, { member }) })
+  }
+
+  /** Notes how a peer was found; past `MAX_FOUND`, forgets the oldest notes of peers neither connected nor members. */
+  private found (id: string, source: PeerSource): void {
+    this.via.set(id, source)
+    if (this.via.size <= MAX_FOUND + this.book.size + 64) return
+    const connected = new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    let over = this.via.size - MAX_FOUND - this.book.size
+    for (const known of this.via.keys()) {
+      if (over <= 0) break
+      if (known === id || connected.has(known) || this.book.get(known) !== undefined) continue
+      this.via.delete(known)
+      over--
+    }
   }
 }

@@ -82,6 +82,14 @@ export interface Libp2pNodeInit {
   pingTimeoutMs?: number
 }
 
+/** Each node's datastore, whose peers' records discovery bounds (dht-store.ts). */
+const datastores = new WeakMap<MurmurLibp2p, PeersOnlyDatastore>()
+
+/** The datastore under `node`'s peer store, if `createLibp2pNode` made it. */
+export function peerRecordsOf (node: MurmurLibp2p): PeersOnlyDatastore | undefined {
+  return datastores.get(node)
+}
+
 export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLibp2p> {
   const groupTag = createHash('sha256').update(init.group).digest('hex').slice(0, 16)
   const pingTimeoutMs = init.pingTimeoutMs ?? PING_TIMEOUT_MS
@@ -92,7 +100,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
   ])
   windowUpdatesAtHalf()
   quietEmptyReads()
-  return await createLibp2p({
+  const datastore = new PeersOnlyDatastore()
+  const node = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     nodeInfo: { userAgent: `murmur/${VERSION}` },
@@ -101,7 +110,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     // bounds for a small group's node; libp2p also rate-limits inbound connections per host
     connectionManager: { maxConnections: 256, maxIncomingPendingConnections: 16 },
     // memory only, as libp2p's own, but what the DHT keeps for any peer that asks (records murmur never reads) is not kept
-    datastore: new PeersOnlyDatastore(),
+    datastore,
     // libp2p hides a peer's address an hour after it first saw it (a reconnection does not renew it), and then
     // dials a member by its ID with no address at all: keep addresses as long as the peer book does
     peerStore: { maxAddressAge: FORGET_AFTER_MS },
@@ -110,7 +119,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
     connectionEncrypters: [noise()],
     // a paused sync reader (sync/framed.ts) still receives what its sender's window allows: 256 KiB, not yamux's 16 MiB,
     // and a data frame declaring more than that window ends the connection before it is buffered (bounded-yamux.ts)
-    streamMuxers: [boundedYamux({ streamOptions: STREAM_OPTIONS }, STREAM_OPTIONS.maxStreamWindowSize, init.log)],
+    // and a stream of the group's DHT receives at most MAX_DHT_STREAM_BYTES: an answer naming made-up peers by the thousand ends the connection
+    streamMuxers: [boundedYamux({ streamOptions: STREAM_OPTIONS }, STREAM_OPTIONS.maxStreamWindowSize, init.log, new Map([[dhtProtocol(groupTag), MAX_DHT_STREAM_BYTES]]))],
     // a closed group: the swarm key protects the raw connection under noise; the gate checks peer IDs
     ...(protector != null ? { connectionProtector: protector } : {}),
     ...gater(init),
@@ -164,6 +174,8 @@ export async function createLibp2pNode (init: Libp2pNodeInit): Promise<MurmurLib
       ...(dht != null ? { dht } : {})
     }
   })
+  datastores.set(node, datastore)
+  return node
 }
 
 /** The allow-list, and the relay's members-only rule when this node serves as a relay. */
@@ -181,16 +193,36 @@ async function mdnsService (groupTag: string): Promise<ReturnType<typeof Mdns.md
   return mdns({ serviceTag: `_murmur-${groupTag}._udp.local`, interval: 5_000 })
 }
 
+/** The group's DHT protocol. */
+export function dhtProtocol (groupTag: string): string {
+  return `/murmur/${groupTag}/kad/1.0.0`
+}
+
+/**
+ * The most a stream of the group's DHT may receive (bounded-yamux.ts). A
+ * FIND_NODE answer names at most 20 peers (k), each with its private
+ * addresses: a few KiB. 16 KiB holds about 330 made-up ones: at 1,300 an
+ * answer, murmurd asked again several times a second and held a core and
+ * ~700 MB; at 300, one answer each 10 s, about a quarter of a core, and
+ * what it keeps of them stays within its bounds (discovery.ts).
+ */
+export const MAX_DHT_STREAM_BYTES = 16 * 1024
+
 async function dhtService (groupTag: string): Promise<ReturnType<typeof KadDht.kadDHT>> {
   const { kadDHT, removePublicAddressesMapper } = await import('@libp2p/kad-dht')
   return kadDHT({
     // a private DHT per group: never the public /ipfs/kad/1.0.0 network
-    protocol: `/murmur/${groupTag}/kad/1.0.0`,
+    protocol: dhtProtocol(groupTag),
     // LAN clusters have no public addresses: serve anyway, and keep private addresses
     clientMode: false,
     peerInfoMapper: removePublicAddressesMapper,
     initialQuerySelfInterval: 500,
-    querySelfInterval: 10_000
+    querySelfInterval: 10_000,
+    // every peer a DHT answer names waits here for the routing table, and each one named reads the whole queue for
+    // itself: at kad-dht's 16,384, an answer naming 20,000 made-up peers spent 61% of murmurd's CPU here (a profile,
+    // before answers were bounded: MAX_DHT_STREAM_BYTES). Honest answers name at most 20 (k); a peer left out is taken
+    // when it is named again or connects
+    routingTableUpdateMaxQueueSize: 64
   })
 }
 

@@ -52,6 +52,11 @@ export class PeerBook {
     return [...this.entries.values()]
   }
 
+  /** Members held. */
+  get size (): number {
+    return this.entries.size
+  }
+
   get (id: string): PeerBookEntry | undefined {
     return this.entries.get(id)
   }

@@ -27,6 +27,10 @@
  *   at random, which is not dialled again for as long. Links drawn once
  *   stay drawn otherwise, so two groups of nodes that happened to dial
  *   among themselves would stay apart; swapping, they meet.
+ * - Candidates the peer book does not know as members (found by mDNS or the
+ *   DHT) are at most `MAX_STRANGERS`: a DHT answer may name thousands of
+ *   peers, made up. Past the bound, one goes for each that comes: the one
+ *   that failed most, then the one offered longest ago. Members stay.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -34,6 +38,9 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { MAX_TIMER_MS } from './max-timer.js'
 import { peerOf } from './membership.js'
+
+/** The most candidates at a time that the peer book does not know as members. */
+export const MAX_STRANGERS = 256
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
@@ -68,6 +75,8 @@ interface Candidate {
   peer: PeerId
   /** Dialled whatever the bound (a relay, the member a ticket named). */
   always: boolean
+  /** Offered as a member the peer book knows; otherwise one of at most `MAX_STRANGERS`. */
+  member: boolean
   /** Failed dials, and links that dropped within `STABLE_MS`, in a row. */
   failures: number
   /** Not dialled again before this (ms since the epoch). */
@@ -116,13 +125,49 @@ export class PeerDialer {
     this.loops.push(this.keepConnected(target))
   }
 
-  /** A group member to dial while the node has dialled fewer than `links` of its peers, or whatever it has when `always`. */
-  offer (peer: PeerId, always = false): void {
-    if (peer.equals(this.libp2p.peerId) || this.controller.signal.aborted) return
+  /**
+   * A peer to dial while the node has dialled fewer than `links` of its
+   * peers, or whatever it has when `always`: a `member` the peer book knows,
+   * or one found (mDNS, the DHT), which may not be one. False when a found
+   * one was not taken: as many found ones wait already, none of which can go.
+   */
+  offer (peer: PeerId, options: { always?: boolean, member?: boolean } = {}): boolean {
+    if (peer.equals(this.libp2p.peerId) || this.controller.signal.aborted) return false
+    const always = options.always === true
+    const member = options.member === true
     const known = this.candidates.get(peer.toString())
-    if (known === undefined) this.candidates.set(peer.toString(), { peer, always, failures: 0, retryAt: 0 })
-    else known.always ||= always
+    if (known !== undefined) {
+      known.always ||= always
+      known.member ||= member
+    } else {
+      if (!member && !this.roomForStranger()) return false
+      this.candidates.set(peer.toString(), { peer, always, member, failures: 0, retryAt: 0 })
+    }
     this.schedule(0)
+    return true
+  }
+
+  /** Candidates waiting or connected. */
+  get size (): number {
+    return this.candidates.size
+  }
+
+  /** Whether a candidate the peer book does not know can be taken: below the bound, or once one not dialling or connected has gone. */
+  private roomForStranger (): boolean {
+    let strangers = 0
+    let victim: [string, Candidate] | undefined
+    for (const entry of this.candidates) {
+      const [id, candidate] = entry
+      if (candidate.member || candidate.always) continue
+      strangers++
+      if (this.dialing.has(id) || this.libp2p.getConnections(candidate.peer).length > 0) continue
+      // the one that failed most; of those, the one offered longest ago (the first in the map)
+      if (victim === undefined || candidate.failures > victim[1].failures) victim = entry
+    }
+    if (strangers < MAX_STRANGERS) return true
+    if (victim === undefined) return false
+    this.candidates.delete(victim[0])
+    return true
   }
 
   /**

@@ -47,6 +47,7 @@ interface Snapshot {
   waiting: number
   waitingBytes: number
   via: Map<string, number>
+  peersHeld: { found: number, candidates: number, records: number }
   peers: PeerRow[]
   databaseBytes: number
   walBytes: number
@@ -137,6 +138,20 @@ export function registerScrapeTime (registry: Registry, components: ScrapeCompon
       for (const [via, count] of snap()?.via ?? []) this.set({ via }, count)
     }
   })
+  new Gauge({
+    name: 'murmur_peers_held',
+    help: 'Peers this node holds something of: records in libp2p\'s peer store (peer_store), dial candidates (dialer), notes of how they were found (found). Of peers neither connected nor members, at most 1,024, 256 and 1,024.',
+    labelNames: ['in'],
+    registers,
+    collect () {
+      this.reset()
+      const held = snap()?.peersHeld
+      if (held === undefined) return
+      this.set({ in: 'peer_store' }, held.records)
+      this.set({ in: 'dialer' }, held.candidates)
+      this.set({ in: 'found' }, held.found)
+    }
+  })
   perPeer('murmur_peer_ops_behind', 'Ops this node holds that a connected member lacked at its last sync hello: how far the peer is behind.', row => row.behind)
   perPeer('murmur_peer_ops_ahead', 'Ops a connected member held at its last sync hello that this node lacks: how far this node is behind it.', row => row.ahead)
   perPeer('murmur_peer_last_sync_age_seconds', 'Seconds since the last completed sync pull from a connected member.', row => row.sinceSync)
@@ -177,6 +192,7 @@ function take (components: ScrapeComponents): Snapshot | undefined {
     waiting: status.waiting,
     waitingBytes: status.waitingBytes,
     via,
+    peersHeld: discovery.held,
     peers,
     databaseBytes: fileSize(database),
     walBytes: fileSize(`${database}-wal`)
