@@ -30,6 +30,7 @@ const SLOWEST = {
     'slow-link-acks', // 39
     'slow-link', // 34
     'peer-book', // 38
+    'dht-peers', // 36
     'lock-race', // 33
     'slow-pulls', // 33
     'hostile-bytes', // 32
