@@ -162,10 +162,8 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
   const readFrame = decoder.readFrame.bind(decoder)
   /** Bytes each stream of a bounded protocol received, by stream ID (pruned of streams gone as new ones come). */
   const received = new Map<number, number>()
-  /** The stream of a data frame of `length` bytes for stream `id`, and its total, if its protocol is bounded (undefined otherwise). */
-  const boundedTotal = (id: number, length: number): { total: number, max: number, protocol: string } | undefined => {
-    if (maxStreamBytes.size === 0) return undefined
-    const stream = streams().find(s => s.streamId === id)
+  /** For a data frame of `length` bytes on `stream` (`id`), if its protocol is bounded: the stream's total with it, and the bound. */
+  const boundedTotal = (stream: MuxedStream | undefined, id: number, length: number): { total: number, max: number, protocol: string } | undefined => {
     const protocol = typeof stream?.protocol === 'string' ? stream.protocol : ''
     const max = maxStreamBytes.get(protocol)
     if (max === undefined) return undefined
@@ -185,10 +183,7 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
    * (a pull it aborts, mid-frame), which counted once and ended the
    * connection to an honest peer.
    */
-  const unagreedStream = (id: number, opens: boolean): boolean => {
-    const stream = streams().find(s => s.streamId === id)
-    return stream === undefined ? opens : agreeing(stream)
-  }
+  const unagreedStream = (stream: MuxedStream | undefined, opens: boolean): boolean => stream === undefined ? opens : agreeing(stream)
   /** What streams still agreeing hold (one pass over the streams: a peer's frames decide how often this runs). */
   const held = (): number => {
     let total = 0
@@ -210,9 +205,11 @@ function bound (decoder: Decoder, maxData: number, streams: () => MuxedStream[],
   decoder.readFrame = () => {
     const at = dataFrameAt(decoder.buffer)
     if (at !== undefined && at.length > maxData) refuse(new OversizedFrameError(`a yamux data frame of ${at.length} bytes, over the ${maxData}-byte window a stream is granted`))
-    const capped = at !== undefined && at.length > 0 ? boundedTotal(at.stream, at.length) : undefined
+    // the frame's stream, looked up once (a pass over the connection's streams)
+    const stream = at !== undefined && at.length > 0 ? streams().find(s => s.streamId === at.stream) : undefined
+    const capped = at !== undefined && at.length > 0 ? boundedTotal(stream, at.stream, at.length) : undefined
     if (capped !== undefined && capped.total > capped.max) refuse(new StreamBytesError(`over ${capped.max} bytes on one ${capped.protocol} stream: an honest peer's messages on it are a few KiB`))
-    const counted = at !== undefined && at.length > 0 && unagreedStream(at.stream, at.opens)
+    const counted = at !== undefined && at.length > 0 && unagreedStream(stream, at.opens)
     if (counted && held() + at.length > MAX_UNAGREED_BYTES) refuse(new UnagreedBytesError(`over ${MAX_UNAGREED_BYTES} bytes on streams whose protocol was not agreed yet: a peer sends a stream only the protocol's name until it is answered`))
     const frame = readFrame()
     // the stream of a frame just read, if new, is made once the muxer handles it (after this returns), and kept in `unagreed` until agreed or gone
