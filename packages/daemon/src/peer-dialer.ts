@@ -30,7 +30,11 @@
  * - Candidates the peer book does not know as members (found by mDNS or the
  *   DHT) are at most `MAX_STRANGERS`: a DHT answer may name thousands of
  *   peers, made up. Past the bound, one goes for each that comes: the one
- *   that failed most, then the one offered longest ago. Members stay.
+ *   that failed most, then the one offered longest ago. Members stay. They
+ *   are dialled at most `STRANGER_DIALS_PER_SECOND`, after `links` at once,
+ *   and a failed dial of one is logged at debug level: a stranger's answers
+ *   had a node dial ~25 made-up peers a second, wherever their addresses
+ *   pointed (its LAN), each a warning in its log.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -41,6 +45,8 @@ import { peerOf } from './membership.js'
 
 /** The most candidates at a time that the peer book does not know as members. */
 export const MAX_STRANGERS = 256
+/** Dials a second of candidates the peer book does not know, after the first `links` at once. */
+export const STRANGER_DIALS_PER_SECOND = 1
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
@@ -99,6 +105,9 @@ export class PeerDialer {
   private readonly loops: Array<Promise<void>> = []
   private readonly candidates = new Map<string, Candidate>()
   private readonly dialing = new Set<string>()
+  /** Dials of strangers (candidates not known as members) that may go now, and when they were last counted. */
+  private strangerDials: number
+  private strangerDialsAt = Date.now()
   private fillTimer?: NodeJS.Timeout
   private fillAt = Infinity
   private rotateTimer?: NodeJS.Timeout
@@ -111,6 +120,7 @@ export class PeerDialer {
     this.libp2p = libp2p
     this.init = init
     this.links = links
+    this.strangerDials = links
     this.rotateMs = checkedRotate(init.rotateMs ?? PEER_ROTATE_MS)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.rotateLater()
@@ -226,10 +236,31 @@ export class PeerDialer {
     for (const [id, candidate] of always) void this.dial(id, candidate)
     const room = Math.max(0, this.links - dialled.size - this.dialing.size)
     const others = ready.filter(([, c]) => !c.always)
-    for (const [id, candidate] of others.slice(0, room)) void this.dial(id, candidate)
+    let dialling = 0
+    let strangersWait = false
+    for (const [id, candidate] of others) {
+      if (dialling >= room) break
+      if (!candidate.member && !this.strangerDial(now)) {
+        strangersWait = true
+        continue
+      }
+      void this.dial(id, candidate)
+      dialling++
+    }
+    // strangers left for want of a dial: when the next may go
+    if (strangersWait && dialling < room) this.schedule(Math.ceil((1 - this.strangerDials) * 1000 / STRANGER_DIALS_PER_SECOND))
     // still short, or an always-dialled one waiting: come back when the first backoff ends
     const next = Math.min(...waiting.filter(([, c]) => c.retryAt > now && (c.always || room > others.length)).map(([, c]) => c.retryAt))
     if (next < Infinity) this.schedule(next - now)
+  }
+
+  /** Whether a stranger may be dialled now (and counts it): `STRANGER_DIALS_PER_SECOND`, up to `links` saved. */
+  private strangerDial (now: number): boolean {
+    this.strangerDials = Math.min(this.links, this.strangerDials + (now - this.strangerDialsAt) * STRANGER_DIALS_PER_SECOND / 1000)
+    this.strangerDialsAt = now
+    if (this.strangerDials < 1) return false
+    this.strangerDials--
+    return true
   }
 
   private async dial (id: string, candidate: Candidate): Promise<void> {
@@ -246,8 +277,9 @@ export class PeerDialer {
       if (signal.aborted) return
       const wait = this.backoff(++candidate.failures)
       candidate.retryAt = Date.now() + wait
-      // a member long gone stays in the peer book for 30 days: said once, then only at debug level
-      this.init.log[candidate.warned === true ? 'debug' : 'warn']({ peer: id, err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
+      // a member long gone stays in the peer book for 30 days: said once, then only at debug level; a stranger (which
+      // anyone in the DHT may name, made up) only at debug level
+      this.init.log[candidate.warned === true || !candidate.member ? 'debug' : 'warn']({ peer: id, err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
       candidate.warned = true
     } finally {
       this.dialing.delete(id)

@@ -19,7 +19,7 @@ import { dhtMallory } from './dht-mallory.js'
 import { MAX_PEER_RECORDS } from '../src/dht-store.js'
 import { MAX_DHT_STREAM_BYTES } from '../src/libp2p-node.js'
 import { MAX_FOUND } from '../src/discovery.js'
-import { MAX_STRANGERS } from '../src/peer-dialer.js'
+import { MAX_STRANGERS, STRANGER_DIALS_PER_SECOND } from '../src/peer-dialer.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 import { metricsUrl, scrape, value } from './prometheus.js'
 
@@ -73,7 +73,8 @@ describe('a stranger that answers the group\'s DHT with made-up peers', { concur
     assert.ok(held.dialer <= 1, `dial candidates: ${held.dialer}`)
   })
 
-  it(`keeps at most ${MAX_PEER_RECORDS} of those answers under the bound name in its peer store, ${MAX_STRANGERS} to dial and ${MAX_FOUND} notes, and serves its group`, async () => {
+  it(`keeps at most ${MAX_PEER_RECORDS} of those answers under the bound name in its peer store, ${MAX_STRANGERS} to dial and ${MAX_FOUND} notes, dials them ${STRANGER_DIALS_PER_SECOND} a second, and serves its group`, async () => {
+    const started = Date.now()
     const victim = await cluster.start('victim2', { dht: true, args: ['--metrics', '127.0.0.1:0'] })
     const url = await metricsUrl(() => victim.stdout)
     const before = rssOf(victim)
@@ -89,6 +90,12 @@ describe('a stranger that answers the group\'s DHT with made-up peers', { concur
     assert.ok(held.peerStore <= MAX_PEER_RECORDS + 64 + 4, `peer store records: ${held.peerStore}`)
     assert.ok(held.dialer <= MAX_STRANGERS + 1, `dial candidates: ${held.dialer}`)
     assert.ok(held.found <= MAX_FOUND + 64 + 4, `notes of how peers were found: ${held.found}`)
+    // the made-up peers are dialled one a second (after 8 at once), each failure said at debug level: before, ~25 a second, each a warning
+    const failed = victim.stderr.split('\n').filter(line => line.includes('cannot reach peer; will retry'))
+    const seconds = (Date.now() - started) / 1000
+    console.log(`# in ${seconds.toFixed(0)} s murmurd dialled ${failed.length} made-up peers (${failed.filter(line => line.includes('"level":40')).length} warnings)`)
+    assert.ok(failed.length <= seconds * STRANGER_DIALS_PER_SECOND + 8, `${failed.length} dials of made-up peers in ${seconds.toFixed(0)} s`)
+    assert.equal(failed.filter(line => line.includes('"level":40')).length, 0, 'a failed dial of a peer the DHT named is a warning')
 
     // and it serves its group: a member joins and takes a write
     await victim.put('after-mallory', 'still here')
