@@ -14,10 +14,10 @@ import { join } from 'node:path'
 
 const SLOWEST = {
   'in-process': [
-    'sim/dist/test/seeds.spec.js', // 70
-    'sim/dist/test/holes-longest.spec.js', // 50
-    'sim/dist/test/sim.spec.js', // 37
-    'daemon/dist/test/fuzz.spec.js' // 26
+    'sim/dist/test/holes-longest.spec.js', // 61
+    'sim/dist/test/sim.spec.js', // 34
+    'daemon/dist/test/fuzz.spec.js', // 26
+    'sim/dist/test/seeds.spec.js' // 20
   ],
   processes: [
     'hostile-memory', // 66

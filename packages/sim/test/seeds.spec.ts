@@ -12,11 +12,11 @@ import { passes } from './passes.js'
 
 /**
  * Seeds `npm test` runs: enough to cover every kind of fault (the first
- * snapshot comes at 62), bounded to about 40 s on one core. Seeds 1-5 are left
- * to the hunts, which run them with every other: seed 5 alone took 10 s, a
- * sixth of the time of 1-62.
+ * snapshot comes at 62; 41-62 hold all nine the test counts), about 12 s on
+ * one core. The rest are left to the hunts, which have run 1-49799: 6-62
+ * took 39 s, and CI's whole suite came to 15 minutes.
  */
-const FIRST_SEED = 6
+const FIRST_SEED = 41
 const LAST_SEED = 62
 const SEEDS = LAST_SEED - FIRST_SEED + 1
 
