@@ -7,12 +7,12 @@
  * ahead (timers keep the real, monotonic clock).
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { LIBFAKETIME } from './fake-time.js'
 import { TestCluster, waitFor } from './harness.js'
 
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1', '/usr/local/lib/faketime/libfaketime.so.1'].find(existsSync)
 
 describe('redial after hours', { skip: LIBFAKETIME == null ? 'libfaketime is not installed (apt-get install -y faketime)' : false }, () => {
   const cluster = new TestCluster()

@@ -4,13 +4,12 @@
  * bob runs two hours ahead under libfaketime, on 127.0.0.1.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { after, describe, it } from 'node:test'
+import { fakeTime, noFakeTime } from './fake-time.js'
 import { TestCluster, logged, waitFor } from './harness.js'
 
-const faketime = spawnSync('faketime', ['-f', '+0s', 'true']).status === 0
-const skip = faketime ? false : 'faketime is not installed (apt-get install -y faketime)'
-const AHEAD = ['env', 'FAKETIME_DONT_FAKE_MONOTONIC=1', 'faketime', '-f', '+2h']
+const skip = noFakeTime
+const AHEAD = fakeTime('+2h')
 const FAST = ['--anti-entropy-interval', '300']
 
 describe('ops refused for the clock (libfaketime)', { skip }, () => {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { spawnSync } from 'node:child_process'
 import { setTimeout as delay } from 'node:timers/promises'
+import { fakeTime, noFakeTime } from './fake-time.js'
 import { MURMURCTL, TestCluster, run, waitFor, type TestNode } from './harness.js'
 
 /** `list --json` as [key, value, encoding, type], the form both sides can be compared in. */
@@ -120,14 +120,14 @@ describe('murmurctl export and import', () => {
     assert.deepEqual([missing.code, missing.stderr.trim()], [1, `murmurctl: cannot read ${join(cluster.dir, 'missing.ndjson')}: ENOENT: no such file or directory`])
   })
 
-  it('import on a machine whose clock is behind the writer\'s keeps a year\'s TTL a TTL', { skip: spawnSync('faketime', ['-f', '+0s', 'true']).status === 0 ? false : 'faketime is not installed' }, async () => {
+  it('import on a machine whose clock is behind the writer\'s keeps a year\'s TTL a TTL', { skip: noFakeTime }, async () => {
     const node = await cluster.start('yearly')
     assert.equal((await node.ctl(['put', '--ttl', '365d', 'exp/year', 'x'])).code, 0)
     const line = JSON.parse((await node.ctl(['export', '--prefix', 'exp/year'])).stdout.trim()) as { key: string, expires: number }
     const file = join(cluster.dir, 'year.ndjson')
     writeFileSync(file, JSON.stringify({ ...line, key: 'exp/year-copy' }) + '\n')
     // murmurctl's clock 30 s behind the writer's, within any group's clock skew: more than a year is left
-    const imported = await run('faketime', ['-f', '-30s', process.execPath, MURMURCTL, '--socket', node.socket, 'import', file])
+    const imported = await run('env', [...fakeTime('-30s').slice(1), process.execPath, MURMURCTL, '--socket', node.socket, 'import', file])
     assert.equal(imported.code, 0, imported.stderr)
     const copy = await node.json(['get', 'exp/year-copy'])
     assert.ok(copy.expires !== undefined && Math.abs(copy.expires - line.expires) < 60_000, `the copy expires when the original does (${String(copy.expires)} vs ${line.expires})`)

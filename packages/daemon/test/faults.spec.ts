@@ -6,10 +6,10 @@
  * every replica's kv_store ends identical. Each prints what it measured.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { after, describe, it } from 'node:test'
 import { MurmurClient, type Version } from '@murmur/protocol'
 import { NetnsCluster } from './netns.js'
+import { fakeTime, noFakeTime } from './fake-time.js'
 import { waitFor, type TestNode } from './harness.js'
 
 const skip = NetnsCluster.available() ?? false
@@ -172,8 +172,7 @@ describe('faults (network namespaces)', { skip }, () => {
   })
 })
 
-const faketime = spawnSync('faketime', ['-f', '+0s', 'true']).status === 0
-const skewSkip = skip !== false ? skip : faketime ? false : 'faketime is not installed (apt-get install -y faketime)'
+const skewSkip = skip !== false ? skip : noFakeTime
 
 describe('clock skew (network namespaces, libfaketime)', { skip: skewSkip }, () => {
   let net: NetnsCluster
@@ -187,7 +186,7 @@ describe('clock skew (network namespaces, libfaketime)', { skip: skewSkip }, () 
     const fast = await net.start(3, 'fast', {
       peers: [net.addr(1), net.addr(2)],
       args: bound,
-      prefix: ['ip', 'netns', 'exec', net.namespace(3), 'env', 'FAKETIME_DONT_FAKE_MONOTONIC=1', 'faketime', '-f', '+10s']
+      prefix: ['ip', 'netns', 'exec', net.namespace(3), ...fakeTime('+10s')]
     })
     await waitFor(async () => (await fast.status()).clock.warning?.match(/ahead of its peers/) != null, 'the fast node to see that its clock is ahead')
     const written = Date.now()
