@@ -2,9 +2,7 @@
  * One run: the nodes, the network, the scenario's timeline of writes and
  * faults, then a quiet period in which everything heals, then the checks.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { opDigest } from '@murmur/core'
 import { HostileNode } from './hostile.js'
 import { check, checkVisible } from './invariants.js'
@@ -13,6 +11,7 @@ import { Network } from './network.js'
 import { SimNode, type NodeDeps } from './node.js'
 import { Recorder } from './record.js'
 import { Rng } from './rng.js'
+import { runDir } from './run-dir.js'
 import { Scheduler } from './scheduler.js'
 import { linksOf, quietMs, type Action, type Scenario } from './scenario.js'
 
@@ -35,7 +34,7 @@ export function run (scenario: Scenario): RunResult {
   const net = new Network(sched, rng.fork('network'), scenario.net, (where, err) => {
     record.fail(`exception in ${where}: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(err)}`)
   })
-  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'murmur-sim-'))
+  const dir = runDir()
   const deps: NodeDeps = { dir, sched, rng: rng.fork('nodes'), net, keys: new SimKeys(scenario.seed), record, scenario }
   const nodes = new Map(scenario.nodes.map(id => [id, new SimNode(id, deps)]))
   const hostile = scenario.hostile !== undefined ? new HostileNode(scenario.hostile, deps) : undefined
