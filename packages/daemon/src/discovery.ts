@@ -7,7 +7,7 @@
  *
  * What discovery names is a claim: a DHT answer may name thousands of peers
  * that do not exist. Of peers neither connected nor known as members, this
- * node keeps at most `MAX_STRANGERS` dial candidates (peer-dialer.ts),
+ * node keeps at most `MAX_STRANGERS` dial candidates (strangers.ts),
  * `MAX_PEER_RECORDS` records in libp2p's peer store (dht-store.ts) and
  * `MAX_FOUND` notes of how they were found.
  */

@@ -1,12 +1,9 @@
 /**
  * Keeps peers connected.
  *
- * - The `--peer` addresses are dialled directly (so a bare
- *   `/dns4/alice/tcp/4001` works, no `/p2p/<id>` needed), each redialled with
- *   jittered exponential backoff whenever its connection is down, however
- *   many other links the node has: the user asked for them. A link that
- *   dropped within `STABLE_MS` counts as a failed dial, so a peer that hangs
- *   up at once is not redialled in a tight loop.
+ * - The `--peer` addresses are kept connected whatever the bound
+ *   (pinned.ts), with this dialer's backoff; their peers are never swapped
+ *   out.
  * - A member the peer book knows as a relay, or as the one a ticket named,
  *   is dialled and redialled whatever the bound: a node behind NAT reaches
  *   the group through it, and keeps its reservation there.
@@ -28,25 +25,17 @@
  *   stay drawn otherwise, so two groups of nodes that happened to dial
  *   among themselves would stay apart; swapping, they meet.
  * - Candidates the peer book does not know as members (found by mDNS or the
- *   DHT) are at most `MAX_STRANGERS`: a DHT answer may name thousands of
- *   peers, made up. Past the bound, one goes for each that comes: the one
- *   that failed most, then the one offered longest ago. Members stay. They
- *   are dialled at most `STRANGER_DIALS_PER_SECOND`, after `links` at once,
- *   and a failed dial of one is logged at debug level: a stranger's answers
- *   had a node dial ~25 made-up peers a second, wherever their addresses
- *   pointed (its LAN), each a warning in its log.
+ *   DHT) are bounded in number and in dials a second (strangers.ts), and a
+ *   failed dial of one is logged at debug level.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { MAX_TIMER_MS } from './max-timer.js'
 import { peerOf } from './membership.js'
-
-/** The most candidates at a time that the peer book does not know as members. */
-export const MAX_STRANGERS = 256
-/** Dials a second of candidates the peer book does not know, after the first `links` at once. */
-export const STRANGER_DIALS_PER_SECOND = 1
+import { keepConnected, STABLE_MS } from './pinned.js'
+import { RateLimiter } from './rate-limit.js'
+import { roomForStranger, STRANGER_DIALS_PER_SECOND } from './strangers.js'
 
 /** The default number of links a node dials candidates up to (`--peer-links`). */
 export const PEER_LINKS = 8
@@ -93,8 +82,6 @@ interface Candidate {
   warned?: boolean
 }
 
-/** A link that lasted this long was no flap: when it drops, the peer is dialled again at once. */
-const STABLE_MS = 30_000
 
 export class PeerDialer {
   private readonly libp2p: Libp2p
@@ -105,9 +92,8 @@ export class PeerDialer {
   private readonly loops: Array<Promise<void>> = []
   private readonly candidates = new Map<string, Candidate>()
   private readonly dialing = new Set<string>()
-  /** Dials of strangers (candidates not known as members) that may go now, and when they were last counted. */
-  private strangerDials: number
-  private strangerDialsAt = Date.now()
+  /** Dials of strangers (candidates not known as members), one bucket for all. */
+  private readonly strangerDials: RateLimiter
   private fillTimer?: NodeJS.Timeout
   private fillAt = Infinity
   private rotateTimer?: NodeJS.Timeout
@@ -120,7 +106,7 @@ export class PeerDialer {
     this.libp2p = libp2p
     this.init = init
     this.links = links
-    this.strangerDials = links
+    this.strangerDials = new RateLimiter(STRANGER_DIALS_PER_SECOND, links)
     this.rotateMs = checkedRotate(init.rotateMs ?? PEER_ROTATE_MS)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.rotateLater()
@@ -132,7 +118,7 @@ export class PeerDialer {
       this.init.log.info({ target: target.toString() }, '--peer names this node itself; not dialled')
       return
     }
-    this.loops.push(this.keepConnected(target))
+    this.loops.push(keepConnected(this.libp2p, target, { log: this.init.log, signal: this.controller.signal, backoff: failures => this.backoff(failures), reached: peer => { this.pinned.add(peer.toString()) } }))
   }
 
   /**
@@ -150,7 +136,11 @@ export class PeerDialer {
       known.always ||= always
       known.member ||= member
     } else {
-      if (!member && !this.roomForStranger()) return false
+      if (!member) {
+        const { room, drop } = roomForStranger(this.candidates, (id, c) => this.dialing.has(id) || this.libp2p.getConnections(c.peer).length > 0)
+        if (!room) return false
+        if (drop !== undefined) this.candidates.delete(drop)
+      }
       this.candidates.set(peer.toString(), { peer, always, member, failures: 0, retryAt: 0 })
     }
     this.schedule(0)
@@ -160,24 +150,6 @@ export class PeerDialer {
   /** Candidates waiting or connected. */
   get size (): number {
     return this.candidates.size
-  }
-
-  /** Whether a candidate the peer book does not know can be taken: below the bound, or once one not dialling or connected has gone. */
-  private roomForStranger (): boolean {
-    let strangers = 0
-    let victim: [string, Candidate] | undefined
-    for (const entry of this.candidates) {
-      const [id, candidate] = entry
-      if (candidate.member || candidate.always) continue
-      strangers++
-      if (this.dialing.has(id) || this.libp2p.getConnections(candidate.peer).length > 0) continue
-      // the one that failed most; of those, the one offered longest ago (the first in the map)
-      if (victim === undefined || candidate.failures > victim[1].failures) victim = entry
-    }
-    if (strangers < MAX_STRANGERS) return true
-    if (victim === undefined) return false
-    this.candidates.delete(victim[0])
-    return true
   }
 
   /**
@@ -240,7 +212,7 @@ export class PeerDialer {
     let strangersWait = false
     for (const [id, candidate] of others) {
       if (dialling >= room) break
-      if (!candidate.member && !this.strangerDial(now)) {
+      if (!candidate.member && !this.strangerDials.take('strangers')) {
         strangersWait = true
         continue
       }
@@ -248,19 +220,10 @@ export class PeerDialer {
       dialling++
     }
     // strangers left for want of a dial: when the next may go
-    if (strangersWait && dialling < room) this.schedule(Math.ceil((1 - this.strangerDials) * 1000 / STRANGER_DIALS_PER_SECOND))
+    if (strangersWait && dialling < room) this.schedule(Math.ceil(1000 / STRANGER_DIALS_PER_SECOND))
     // still short, or an always-dialled one waiting: come back when the first backoff ends
     const next = Math.min(...waiting.filter(([, c]) => c.retryAt > now && (c.always || room > others.length)).map(([, c]) => c.retryAt))
     if (next < Infinity) this.schedule(next - now)
-  }
-
-  /** Whether a stranger may be dialled now (and counts it): `STRANGER_DIALS_PER_SECOND`, up to `links` saved. */
-  private strangerDial (now: number): boolean {
-    this.strangerDials = Math.min(this.links, this.strangerDials + (now - this.strangerDialsAt) * STRANGER_DIALS_PER_SECOND / 1000)
-    this.strangerDialsAt = now
-    if (this.strangerDials < 1) return false
-    this.strangerDials--
-    return true
   }
 
   private async dial (id: string, candidate: Candidate): Promise<void> {
@@ -320,46 +283,5 @@ export class PeerDialer {
   /** The wait after `failures` in a row: doubling from `minDelayMs` up to `maxDelayMs`, jittered ±50 %. */
   private backoff (failures: number): number {
     return Math.round(Math.min(this.init.maxDelayMs ?? 30_000, (this.init.minDelayMs ?? 500) * 2 ** (failures - 1)) * (0.5 + Math.random()))
-  }
-
-  private async keepConnected (target: Multiaddr): Promise<void> {
-    const { signal } = this.controller
-    let failures = 0
-    let peer: PeerId | undefined
-    let since = 0
-    while (!signal.aborted) {
-      try {
-        if (peer != null && this.libp2p.getConnections(peer).length > 0) {
-          await this.disconnected(peer)
-          // a link that lasted is redialled at once; one the peer hung up on soon counts as a failure, as for members
-          if (Date.now() - since >= STABLE_MS) failures = 0
-          else await sleep(this.backoff(++failures), undefined, { signal }).catch(() => {})
-          continue
-        }
-        const connection = await this.libp2p.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-        this.init.log.info({ target: target.toString(), peer: connection.remotePeer.toString() }, 'connected to peer')
-        peer = connection.remotePeer
-        this.pinned.add(peer.toString())
-        since = Date.now()
-      } catch (err) {
-        if (signal.aborted) return
-        const wait = this.backoff(++failures)
-        this.init.log.warn({ target: target.toString(), err: (err as Error).message, retryInMs: wait }, 'cannot reach peer; will retry')
-        await sleep(wait, undefined, { signal }).catch(() => {})
-      }
-    }
-  }
-
-  private async disconnected (peer: PeerId): Promise<void> {
-    await new Promise<void>(resolve => {
-      const done = (): void => {
-        this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
-        this.controller.signal.removeEventListener('abort', done)
-        resolve()
-      }
-      const onDisconnect = (event: CustomEvent<PeerId>): void => { if (event.detail.equals(peer)) done() }
-      this.libp2p.addEventListener('peer:disconnect', onDisconnect)
-      this.controller.signal.addEventListener('abort', done)
-    })
   }
 }

@@ -19,7 +19,7 @@ import { dhtMallory } from './dht-mallory.js'
 import { MAX_PEER_RECORDS } from '../src/dht-store.js'
 import { MAX_DHT_STREAM_BYTES } from '../src/libp2p-node.js'
 import { MAX_FOUND } from '../src/discovery.js'
-import { MAX_STRANGERS, STRANGER_DIALS_PER_SECOND } from '../src/peer-dialer.js'
+import { MAX_STRANGERS, STRANGER_DIALS_PER_SECOND } from '../src/strangers.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 import { metricsUrl, scrape, value } from './prometheus.js'
 
