@@ -132,14 +132,16 @@ async function untilSignalled (io: MainIO, log: Logger): Promise<void> {
   await new Promise<void>(resolve => {
     const onSignal = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping (send the signal again to force)')
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
       const force = (again: NodeJS.Signals): void => {
         log.warn({ signal: again }, 'forced exit')
         io.exit(130)
       }
+      // the new listeners first: a signal with none left is Node's default, death by that signal,
+      // and a second one can land between the two steps (an emit in progress does not call them)
       process.once('SIGINT', force)
       process.once('SIGTERM', force)
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
       resolve()
     }
     process.on('SIGINT', onSignal)
