@@ -24,7 +24,8 @@ const control: fc.Arbitrary<Control> = fc.oneof(
     skip: fc.option(fc.dictionary(origin, runs, { maxKeys: 2 }).map(v => ({ ...v })), { nil: undefined }),
     recheck: fc.option(vector, { nil: undefined }),
     snapshot: fc.option(fc.boolean(), { nil: undefined }),
-    horizon: fc.option(fc.tuple(fc.nat(), fc.nat()), { nil: undefined })
+    horizon: fc.option(fc.tuple(fc.nat(), fc.nat()), { nil: undefined }),
+    rows: fc.option(fc.constant(false as const), { nil: undefined })
   }, { requiredKeys: ['t', 'group', 'name', 'now', 'vector'] }),
   fc.record({ t: fc.constant('reject' as const), reason: fc.string({ maxLength: 30 }) }),
   fc.constant({ t: 'done' as const })
@@ -110,6 +111,8 @@ describe('fuzzing the sync frame decoder', () => {
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"skip":{"alice":[[5,2]]}}',
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"recheck":{"alice":-1}}',
       '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"recheck":[3]}',
+      '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"rows":true}',
+      '{"t":"hello","group":"g","name":"n","now":1,"vector":{},"rows":0}',
       '{"t":"done","vector":{}}',
       '{"t":"__proto__"}'
     ]) assert.throws(() => decode(text), SyncProtocolError, text.slice(0, 60))

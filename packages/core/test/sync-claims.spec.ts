@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FORGET_BEHIND_MS, PullSession, STUCK_MS, attestationKey, encodeAttestation, type Frame, type Hello, type Op, type Replica, type ReplicaInit } from '../src/index.js'
+import { FORGET_BEHIND_MS, PullSession, STUCK_MS, attestationKey, encodeAttestation, serve, type Frame, type Hello, type Op, type PullResult, type Replica, type ReplicaInit } from '../src/index.js'
 import { Clock, Keys, attest, mesh, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -96,6 +96,63 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.equal(text(nora.get('a')?.value), '3')
       })
     }
+
+    /** A pull over 3.2.0 (`declines`), as `pull` does it: the hello sent, and the kind of each frame the puller took. */
+    function pullSeen (puller: Replica, server: Replica, declines = true): { result: PullResult, hello: Hello, took: string[] } {
+      const session = new PullSession(puller, { group: 'g', name: puller.nodeId, peer: server.nodeId, declines })
+      const hello = wire(session.hello())
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      const took: string[] = []
+      for (const frame of serve(server, hello.message, { group: 'g', name: server.nodeId, pageOps: 7, frameBytes: 300 })) {
+        if (session.done) break
+        took.push(frame.kind)
+        session.take(wire(frame))
+      }
+      assert.ok(session.done, 'the pull ended')
+      return { result: session.result, hello: hello.message, took }
+    }
+
+    it('a declined snapshot\'s rows are not read: the pull ends at the first, the next asks for none and takes the ops after them; stuck past STUCK_MS, it asks for them and takes the snapshot', () => {
+      const [walt, sam, nora] = collectedWithoutNora()
+      const nick = replica('nick')
+      // rows enough for several frames: sam's own writes, collected with walt (nora has heard of neither)
+      for (let i = 0; i < 20; i++) put(sam, `s${i}`, 'x'.repeat(40))
+      mesh([walt, sam], 2)
+      clock.advance(GRACE)
+      mesh([walt, sam], 2)
+      sam.collect()
+      mesh([sam, nick], 2)
+      put(nick, 'after', 'the floors')
+      pull(sam, nick)
+      const rows = (took: string[]): number => took.filter(kind => kind === 'import').length
+      assert.ok(rows(pullSeen(nora, sam, false).took) > 3, 'a 3.1.0 pull still reads them all, as before (this fixture has several frames of them)')
+      const first = pullSeen(nora, sam)
+      assert.equal(first.hello.rows, undefined, 'the first pull asks for the rows')
+      assert.equal(first.result.snapshot, false)
+      assert.equal(first.result.pullAgain, 'declined')
+      assert.match(first.result.aborted ?? '', /declined the snapshot/)
+      assert.equal(rows(first.took), 1, `it ended at the first row: ${first.took.join(' ')}`)
+      const second = pullSeen(nora, sam)
+      assert.equal(second.hello.rows, false, 'the next asks for none')
+      assert.equal(rows(second.took), 0, `hello, attestations, ops, done: ${second.took.join(' ')}`)
+      assert.ok(second.took.includes('attest'), 'the attestations still come: the gate decides again from them')
+      assert.equal(second.result.snapshot, false)
+      assert.equal(second.result.pullAgain, undefined)
+      assert.equal(text(nora.get('after')?.value), 'the floors', 'the ops after the rows came')
+      assert.equal(nora.vector().walt, 1, 'walt not jumped')
+      const before = rowsOf(nora.store)
+      clock.advance(STUCK_MS)
+      const wanted = pullSeen(nora, sam)
+      assert.equal(wanted.hello.rows, false)
+      assert.equal(wanted.result.pullAgain, 'wanted', 'stuck long enough: it would take the snapshot now, so it asks again')
+      assert.equal(wanted.result.snapshot, false, 'not from a pull without its rows')
+      assert.deepEqual(rowsOf(nora.store), before, 'no row dropped for want of the rows')
+      const taken = pullSeen(nora, sam)
+      assert.equal(taken.hello.rows, undefined, 'the rows asked for again')
+      assert.equal(taken.result.snapshot, true)
+      assert.equal(text(nora.get('a')?.value), '3')
+      assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0))
+    })
 
     it('a member cannot unsay what it attested of its own ops: a node that jumped them on its word and a peer that lacks them meet again within STUCK_MS', () => {
       const [mallory, alice] = ['mallory', 'alice'].map(id => replica(id)) as [Replica, Replica]

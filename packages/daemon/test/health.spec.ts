@@ -53,7 +53,7 @@ describe('murmurctl health and version', () => {
     const lines = version.stdout.trim().split('\n')
     assert.match(lines[0] ?? '', /^murmurctl \d+\.\d+\.\d+ \(Node\.js v\d+/)
     assert.match(lines[1] ?? '', /^murmurd {3}\d+\.\d+\.\d+ \(Node\.js v\d+/)
-    assert.equal(lines[2], 'protocols rpc JSON-RPC 2.0 over NDJSON; sync /murmur/sync/3.1.0; gossip /murmur/default/ops/3')
+    assert.equal(lines[2], 'protocols rpc JSON-RPC 2.0 over NDJSON; sync /murmur/sync/3.2.0; gossip /murmur/default/ops/3')
     const status = await bob.status()
     assert.equal((await bob.json(['version'])).daemon.version, status.version)
     await bob.stop()

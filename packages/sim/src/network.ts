@@ -74,7 +74,8 @@ export class Network {
   /** Pairs that could reach each other after the last change. */
   private reachable = new Set<string>()
   /** `visits`: links opened by `visit`. `snapshotsCut`: pulls that had begun a snapshot and broke off before their end (the puller's history is incomplete all the same). */
-  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, streamsBroken: 0, snapshotsCut: 0, visits: 0 }
+  /** `rows`: ops of snapshot rows (import frames) that reached a puller. */
+  readonly stats = { gossip: 0, dropped: 0, duplicated: 0, frames: 0, rows: 0, streamsBroken: 0, snapshotsCut: 0, visits: 0 }
   /** An exception that is no protocol error: a bug, reported as a failure of the run. */
   private readonly bug: (where: string, err: unknown) => void
 
@@ -257,6 +258,7 @@ export class Network {
       this.sched.after(delay, () => {
         if (over || !alive()) return end()
         this.stats.frames++
+        if (item.value.kind === 'import') this.stats.rows += item.value.ops.length
         let step: PullStep
         let frame: Frame
         try {

@@ -172,7 +172,8 @@ export class SimNode implements Puller {
   }
 
   session (server: string): PullSession {
-    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: [this.id, server].every(id => this.deps.scenario.shortHellos?.includes(id)) })
+    const speak = (speakers?: string[]): boolean => [this.id, server].every(id => speakers?.includes(id))
+    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: speak(this.deps.scenario.shortHellos), declines: speak(this.deps.scenario.declines) })
   }
 
   progress (server: string, bytes?: number): void { this.pulls.progress(server, bytes) }

@@ -70,6 +70,12 @@ export interface Scenario {
    * upgraded), in the rest. Absent: none.
    */
   shortHellos?: string[]
+  /**
+   * The nodes that speak `/murmur/sync/3.2.0` (some of `shortHellos`): a pull
+   * between two of them that declines a snapshot ends before its rows, and the
+   * next asks for none (core's `Hello.rows`). Absent: none.
+   */
+  declines?: string[]
   /** A node pulls from a member whose pull named ops it lacks (murmurd's since 3.1.0). Absent: it does not. */
   claimPulls?: boolean
   /**
@@ -157,8 +163,10 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   const shortHellos = options.before31 === true ? [] : speakers
   // and after those: most seeds have every node sign as its ops leave, some a mix, some none
   const signLater = rng.chance(0.6) ? nodes : rng.chance(0.5) ? [] : nodes.filter(() => rng.chance(0.5))
+  // and after those: most of the short hellos' speakers speak 3.2.0 too, in most seeds
+  const declines = rng.chance(0.7) ? shortHellos : rng.chance(0.5) ? [] : shortHellos.filter(() => rng.chance(0.5))
   actions.sort((a, b) => a.at - b.at)
-  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, claimPulls: options.before31 !== true, signLater }
+  const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, declines, claimPulls: options.before31 !== true, signLater }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):
   // the retention outlasts the quiet, the clocks' spread (stamps look that much older) and a heartbeat (a quarter of it)
   config.retentionMs = Math.max(config.retentionMs, Math.ceil(((quietMs(made) + spread(made)) * 4 / 3 + 2_000) / 1_000) * 1_000)

@@ -128,6 +128,8 @@ export interface ReplicaState {
   readonly rechecked: Map<string, number>
   /** Servers whose last pull found them holding what this node held: the next pull from them says so in a digest (`sync/hello.ts`). */
   readonly inStep: Set<string>
+  /** Servers whose last snapshot offer this node declined: the next pull from them asks for none of its rows (`Hello.rows`). */
+  readonly declined: Set<string>
   /**
    * Origin → its held seq, when the op after it was refused for order (see
    * `inbound.ts`): another version of the held seq, stamped earlier, may
@@ -204,6 +206,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     swept: Number(store.meta('expiry_swept') ?? 0),
     rechecked: new Map(),
     inStep: new Set(),
+    declined: new Set(),
     reorders: new Map(),
     cuts: [],
     recent: new RecentMarks(),

@@ -60,11 +60,13 @@ export interface HelloParts {
   name: string
   /** The server, when known: its last exchange decides whether the short form may go. */
   peer?: string
-  /** The server speaks the short form (murmurd: `/murmur/sync/3.1.0` was negotiated). */
+  /** The server speaks the short form (murmurd: `/murmur/sync/3.1.0` or later was negotiated). */
   summary?: boolean
   vector: VersionVector
   /** Origin → seq to send again from (see `Hello.recheck`). */
   recheck: VersionVector
+  /** `false`: a snapshot's rows are not wanted (`Hello.rows`; the server speaks 3.2.0). */
+  rows?: false
 }
 
 /**
@@ -98,7 +100,7 @@ export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
   const rechecks = Object.keys(parts.recheck).length
   const base = { t: 'hello' as const, group: parts.group, name: parts.name, now: Math.floor(state.now()), horizon: [state.horizon.wall, state.horizon.logical] as [number, number] }
   if (parts.summary === true && parts.peer !== undefined && state.inStep.has(parts.peer) && runs === 0 && rechecks === 0) return { ...base, vector: {}, summary: summarize(parts.vector), total: totalOf(parts.vector) }
-  return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}) }
+  return { ...base, vector: parts.vector, ...(runs > 0 ? { skip } : {}), ...(rechecks > 0 ? { recheck: parts.recheck } : {}), ...(parts.rows === false ? { rows: false as const } : {}) }
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
- * Frames of the sync protocol (`/murmur/sync/3.1.0`; 3.0.0 is the same
- * without `summary`). Each frame starts with a tag byte: control messages are
- * JSON, checked field by field; the others carry ops in core's binary codec.
+ * Frames of the sync protocol (`/murmur/sync/3.2.0`; 3.1.0 is the same
+ * without `rows`, 3.0.0 without `summary` too). Each frame starts with a tag
+ * byte: control messages are JSON, checked field by field; the others carry
+ * ops in core's binary codec.
  *
- *   puller → server   hello { group, name, now, vector, skip?, recheck?, summary?, total? }
+ *   puller → server   hello { group, name, now, vector, skip?, recheck?, summary?, total?, rows? }
  *   server → puller   hello { group, name, now, vector, snapshot?, horizon?, summary? } | reject { reason }
  *   server → puller   (answering a summary) done {}: nothing else
  *   server → puller   (snapshot only) attest…: every member's attestation
- *   server → puller   (snapshot only) import…: its rows at or below its floors
+ *   server → puller   (snapshot only, unless the hello said rows: false) import…: its rows at or below its floors
  *   server → puller   witness… / ops…: ops the puller lacks, in each origin's order
  *   server → puller   done {}
  *
@@ -18,8 +19,10 @@ import { decodeOps, encodeOps, type DecodeLimits } from '../codec.js'
 import { OpCodecError } from '../errors.js'
 import type { Op, VersionVector } from '../types.js'
 
-export const SYNC_PROTOCOL = '/murmur/sync/3.1.0'
-/** The protocol before the hello's short form: served still (the same frames but `summary`), and dialled when a peer speaks only it. */
+export const SYNC_PROTOCOL = '/murmur/sync/3.2.0'
+/** The protocol before a hello could decline a snapshot's rows: served still (the same frames but `rows`), and dialled when a peer speaks only it. */
+export const SYNC_PROTOCOL_3_1 = '/murmur/sync/3.1.0'
+/** The protocol before the hello's short form: served still (the same frames but `summary` and `rows`), and dialled when a peer speaks only it. */
 export const SYNC_PROTOCOL_3_0 = '/murmur/sync/3.0.0'
 
 const TAGS = { control: 0x01, ops: 0x02, witness: 0x03, import: 0x04, attest: 0x05 } as const
@@ -71,6 +74,15 @@ export interface Hello {
   summary?: string
   /** (puller, with `summary`) The sum of its vector's seqs (`totalOf`). */
   total?: number
+  /**
+   * (puller, 3.2.0) `false`: should the server offer a snapshot, its hello,
+   * floors and attestations, then its ops from the floors up as a snapshot
+   * has them, but not its rows. The puller declined the last snapshot this
+   * server offered (see `PullSession`): it decides again from the
+   * attestations, and asks for the rows on the next pull if it would now take
+   * them.
+   */
+  rows?: false
 }
 
 export type Control = Hello | { t: 'reject', reason: string } | { t: 'done' }
@@ -114,7 +126,7 @@ function control (value: unknown): Control {
       fields(message, ['t', 'reason'])
       return { t: 'reject', reason: text(message.reason, 'reason', 1024) }
     case 'hello': {
-      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors', 'summary', 'total'])
+      fields(message, ['t', 'group', 'name', 'now', 'vector', 'skip', 'recheck', 'snapshot', 'horizon', 'floors', 'summary', 'total', 'rows'])
       const hello: Hello = { t: 'hello', group: text(message.group, 'group', 256), name: text(message.name, 'name', 256), now: count(message.now, 'now'), vector: vector(message.vector) }
       if (message.skip !== undefined) hello.skip = skip(message.skip)
       if (message.recheck !== undefined) hello.recheck = vector(message.recheck, 'recheck')
@@ -129,6 +141,10 @@ function control (value: unknown): Control {
       if (message.floors !== undefined) hello.floors = floors(message.floors)
       if (message.summary !== undefined) hello.summary = text(message.summary, 'summary', 64)
       if (message.total !== undefined) hello.total = count(message.total, 'total')
+      if (message.rows !== undefined) {
+        if (message.rows !== false) fail('rows is not false (leave it out to be sent them)')
+        hello.rows = false
+      }
       return hello
     }
     default:

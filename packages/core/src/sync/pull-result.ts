@@ -50,4 +50,12 @@ export interface PullResult {
   rechecked: number
   /** The hello was the short form, and the server's vector names ops this node lacks: pull from it again (the hello will be whole). */
   again?: boolean
+  /**
+   * Pull from this server again at once (a 3.2.0 server, see
+   * `Hello.rows`): 'declined', this node declined the snapshot it offered
+   * and ended the pull before the rows (the next hello asks for none, and
+   * gets the ops after them); 'wanted', a pull that asked for no rows found
+   * it would now take the snapshot (the next asks for them).
+   */
+  pullAgain?: 'declined' | 'wanted'
 }

@@ -17,6 +17,15 @@
  * streams from the vector this node had at the hello, and gossip brought
  * those ops meanwhile. Ending early skips nothing: the next pull asks from
  * what is held then.
+ *
+ * A snapshot offered that this node declines (`snapshotReason` gives it no
+ * reason to take it: nothing it may jump, or not behind for long enough)
+ * ends the pull at its first row, and the next pull from
+ * that server, at once, asks for none (`Hello.rows`, 3.2.0): the rows came
+ * all the same, each checked, for nothing, on every pull (a server with
+ * floors no attestation vouches for sent its whole store to each puller, on
+ * every pull, for good). That pull still hears the attestations and decides
+ * again; if it would now take the snapshot, the next asks for the rows.
  */
 import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
@@ -44,6 +53,14 @@ export interface PullInit {
   summary?: boolean
   /** Frames that bring nothing new end the pull once they have come for this long. @default `STALE_MS` (30 s) */
   staleMs?: number
+  /**
+   * The server speaks 3.2.0 (`Hello.rows`): a pull that declines its
+   * snapshot ends before the rows, and the next from it asks for none.
+   * Without, a declined snapshot's rows all come, each checked, for nothing:
+   * a server whose floors this node does not take (unvouched, or not yet
+   * stuck past them) sent the whole store on every pull.
+   */
+  declines?: boolean
 }
 
 type Stage = 'hello' | 'attest' | 'import' | 'ops' | 'done'
@@ -70,6 +87,8 @@ export class PullSession {
   /** The vector the hello named, and its digest when the hello was the short form. */
   private sent: VersionVector = {}
   private summary: string | undefined
+  /** The hello asked for a snapshot's rows (see `Hello.rows`). */
+  private rows = true
   readonly result: PullResult = { snapshot: false, applied: 0, refused: 0, forged: 0, removed: 0, reissue: [], rechecked: 0 }
 
   constructor (replica: Replica, init: PullInit) {
@@ -88,7 +107,8 @@ export class PullSession {
     for (const origin of Object.keys(recheck)) this.rechecks.add(origin)
     this.result.rechecked = this.rechecks.size
     this.sent = this.replica.vector()
-    const hello = pullerHello(this.replica.state, { ...this.init, vector: this.sent, recheck })
+    this.rows = !(this.init.declines === true && this.init.peer !== undefined && this.replica.state.declined.has(this.init.peer))
+    const hello = pullerHello(this.replica.state, { ...this.init, vector: this.sent, recheck, ...(this.rows ? {} : { rows: false as const }) })
     this.summary = hello.summary
     return { kind: 'control', message: hello }
   }
@@ -99,9 +119,9 @@ export class PullSession {
     if (this.stage === 'hello') this.greet(frame)
     else if (frame.kind === 'attest' && this.stage === 'attest') step.fresh = this.attest(frame.ops, step.refused)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
-      this.floorsFrom(step)
+      this.floorsFrom(step, true)
       const before = this.present.size
-      if (!this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
+      if ((this.stage as Stage) !== 'done' && !this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
       step.fresh = this.present.size - before
     } else if ((frame.kind === 'witness' || frame.kind === 'ops') && this.stage !== 'done') {
       if (!this.settle(step)) return step
@@ -167,19 +187,42 @@ export class PullSession {
     this.stage = hello.snapshot === true ? 'attest' : 'ops'
   }
 
-  /** On the first frame after the attestations: the floors they give; rows staged from here on are taken at `settle`. */
-  private floorsFrom (step: PullStep): void {
+  /**
+   * On the first frame after the attestations: the floors they give; rows
+   * staged from here on are taken at `settle`. `rows`: that frame is a row
+   * (a declined snapshot's rows, the rest of them too, are not read).
+   */
+  private floorsFrom (step: PullStep, rows = false): void {
     if (this.stage !== 'attest') return
     this.stage = 'import'
     const state = this.replica.state
     const valid = this.attestations.ops // each checked as it came (`attest`)
-    const server = this.init.peer === undefined ? undefined : { id: this.init.peer, own: ownMark(valid, this.init.peer) }
+    const peer = this.init.peer
+    const server = peer === undefined ? undefined : { id: peer, own: ownMark(valid, peer) }
     const attested = attestedFloors(state, valid, step.refused)
     const jump = jumpMarks(attested, this.claimedFloors, server)
     const reason = snapshotReason(state, jump, valid, unattestedMarks(this.claimedFloors, jump))
+    if (!this.rows) {
+      // asked for no rows: nothing to settle from, whatever the gate says now; it says only whether to ask for them
+      this.result.snapshot = false
+      if (reason !== undefined && peer !== undefined) {
+        state.declined.delete(peer)
+        this.result.pullAgain = 'wanted'
+      }
+      return
+    }
     // not behind anything collected without it, as far as this node can tell: an ordinary pull
     this.result.snapshot = reason !== undefined
-    if (reason === undefined) return
+    if (reason === undefined) {
+      if (this.init.declines !== true || peer === undefined) return
+      if (state.declined.size >= 4096) state.declined.clear() // a node pulls from the members it links to, far fewer
+      state.declined.add(peer)
+      if (!rows) return // the server sends no rows: the ops follow
+      this.result.pullAgain = 'declined'
+      this.result.aborted = 'declined the snapshot the server offered (nothing this node may jump, or not behind it for long enough); asks again at once, without its rows'
+      this.stage = 'done'
+      return
+    }
     this.floors = jump
     this.prune = pruneFloors(attested, this.claimedFloors, jump)
     this.reason = reason

@@ -7,7 +7,8 @@
  *   snapshot: every member's attestation (and, for a member whose newest
  *   says it holds less of its own ops than this node's floor for them, the
  *   earlier one that said that much: `vouching`), then every row at or below the
- *   floors, per origin in seq order, then the ops above them. In seq order,
+ *   floors, per origin in seq order (unless its hello said `rows: false`:
+ *   it declined this node's last offer), then the ops above them. In seq order,
  *   the rows of one signed batch travel together with its proof once: in key
  *   order, each frame carried a proof (up to 255 digests) for nearly every
  *   row of a batch written in no key order and since partly replaced. A
@@ -115,7 +116,7 @@ export function * serve (replica: Replica, hello: Hello, init: ServeInit): Gener
     const attestations = state.store.rows({ prefix: RESERVED_PREFIX, reserved: true, proofs: true }).filter(leaves).filter(op => op.key === attestationKey(op.origin))
     yield * frames('attest', [...attestations, ...vouching(replica, attestations).filter(leaves)])
     const settled = state.settled
-    for (const origin of [...state.origins.keys()].sort()) {
+    for (const origin of hello.rows === false ? [] : [...state.origins.keys()].sort()) {
       for (let after = 0; after < (state.origins.get(origin)?.floor.seq ?? 0);) {
         const { page, full } = read(origin, after)
         if (state.settled !== settled) return

@@ -12,7 +12,7 @@
  * taken and a pull waits, the one that brought least lately is ended.
  */
 import { setMaxListeners } from 'node:events'
-import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, servedVector, summarize, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
+import { PullQueue, PullSession, SYNC_PROTOCOL, claimOf, inFlight, lacks, SYNC_PROTOCOL_3_0, SYNC_PROTOCOL_3_1, SyncProtocolError, SyncRejectedError, decodeFrame, encodeFrame, serve, servedVector, summarize, type PullResult, type PullStep, type Replica, type VersionVector } from '@murmur/core'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Logger } from 'pino'
@@ -21,6 +21,9 @@ import { partialFrameOf } from './partial-frame.js'
 import { bytesMovedOf, bytesReadOf } from '../tcp-sent.js'
 import { PeerStates } from './peer-states.js'
 import { MAX_SERVES, ServeSlots } from './serve-slots.js'
+
+/** The sync protocols served and dialled, newest first: a pull speaks the newest both sides do. */
+const PROTOCOLS = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_1, SYNC_PROTOCOL_3_0]
 
 /** What this node knows of one peer's replication state. */
 export interface PeerSyncState {
@@ -96,14 +99,15 @@ export class SyncService implements Startable {
   }
 
   async start (): Promise<void> {
-    // one handler for both: a 3.0.0 puller never sends the short hello, and is answered as before
-    for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]) {
+    // one handler for all: a 3.0.0 puller never sends the short hello, nor one before 3.2.0 `rows`, and each is answered as before;
+    // 16 streams a connection in all, as when there were two versions (a pull is one stream; a peer pulls once at a time)
+    for (const protocol of PROTOCOLS) {
       await this.components.registrar.handle(protocol, (stream, connection) => {
         this.answer(stream, connection).catch(err => {
           this.init.log.debug({ peer: connection.remotePeer.toString(), err }, 'sync serve failed')
           stream.abort(err)
         })
-      }, { maxInboundStreams: 8 })
+      }, { maxInboundStreams: protocol === SYNC_PROTOCOL ? 8 : 4 })
     }
     // a member speaks 3.0.0 at least (this one and those before the short hello)
     this.topologyId = await this.components.registrar.register(SYNC_PROTOCOL_3_0, {
@@ -118,7 +122,7 @@ export class SyncService implements Startable {
   async stop (): Promise<void> {
     this.shutdown.abort()
     if (this.topologyId != null) this.components.registrar.unregister(this.topologyId)
-    for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]) await this.components.registrar.unhandle(protocol)
+    for (const protocol of PROTOCOLS) await this.components.registrar.unhandle(protocol)
   }
 
   /** Asks for a pull from `peer`; concurrent requests coalesce into one more run. */
@@ -179,6 +183,8 @@ export class SyncService implements Startable {
         if (inFlight(this.init.replica.vector(), named)) this.init.onClaim?.(ours => lacks(ours, named), peer, 'digest')
         else this.pullInBackground(peer, 'digest')
       }
+      // a snapshot declined before its rows (the ops after them are still to come), or one a pull without rows would now take
+      if (result.pullAgain !== undefined) this.pullInBackground(peer, result.pullAgain)
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       // identify's onConnect, should it come yet, pulls again
@@ -193,11 +199,11 @@ export class SyncService implements Startable {
 
   private async pullOnce (peer: PeerId, ending: AbortSignal): Promise<PullResult> {
     const signal = AbortSignal.any([this.deadline(), ending])
-    const stream = await this.components.connectionManager.openStream(peer, [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0], { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+    const stream = await this.components.connectionManager.openStream(peer, PROTOCOLS, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
     // a peer that stops answering (a partition, a dead connection) fails the pull after the stall wait, not the deadline
     const connection = this.components.connectionManager.getConnections(peer).find(c => c.streams.includes(stream))
     const lp = framed(stream, this.maxFrameBytes, this.init.stallMs, partialFrameOf(connection, stream))
-    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol === SYNC_PROTOCOL, staleMs: this.init.staleMs })
+    const session = new PullSession(this.init.replica, { group: this.init.group, name: this.init.name, peer: peer.toString(), summary: stream.protocol !== SYNC_PROTOCOL_3_0, declines: stream.protocol === SYNC_PROTOCOL, staleMs: this.init.staleMs })
     try {
       const sentAt = Date.now()
       await lp.write(encodeFrame(session.hello()), { signal })
@@ -213,8 +219,9 @@ export class SyncService implements Startable {
         first = false
         this.init.onStep(step, peer)
       }
-      // a stale pull stops the server's stream rather than waiting for the rest of it
+      // a stale pull, or one that declined a snapshot, stops the server's stream rather than waiting for the rest of it
       if (session.result.stale === true) stream.abort(new Error('pull ended: the server was sending nothing this node lacks'))
+      else if (session.result.pullAgain === 'declined') stream.abort(new Error('pull ended: this node declined the snapshot'))
       else await stream.close({ signal })
       return session.result
     } catch (err) {
