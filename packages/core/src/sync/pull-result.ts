@@ -51,11 +51,13 @@ export interface PullResult {
   /** The hello was the short form, and the server's vector names ops this node lacks: pull from it again (the hello will be whole). */
   again?: boolean
   /**
-   * Pull from this server again at once (a 3.2.0 server, see
-   * `Hello.rows`): 'declined', this node declined the snapshot it offered
-   * and ended the pull before the rows (the next hello asks for none, and
-   * gets the ops after them); 'wanted', a pull that asked for no rows found
-   * it would now take the snapshot (the next asks for them).
+   * This node declined the snapshot the server offered (a 3.2.0 server, see
+   * `Hello.rows`) and ended the pull before the rows: pull from it again at
+   * once, for the ops after them (the hello asks for no rows now). A pull
+   * without rows that would now take the snapshot sets nothing: the next pull
+   * from that server asks for them, when it comes (at once both ways, a server
+   * that offered floors by turns that are and are not to be taken would have
+   * kept the puller pulling from it back to back).
    */
-  pullAgain?: 'declined' | 'wanted'
+  declined?: boolean
 }

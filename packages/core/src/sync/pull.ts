@@ -205,10 +205,7 @@ export class PullSession {
     if (!this.rows) {
       // asked for no rows: nothing to settle from, whatever the gate says now; it says only whether to ask for them
       this.result.snapshot = false
-      if (reason !== undefined && peer !== undefined) {
-        state.declined.delete(peer)
-        this.result.pullAgain = 'wanted'
-      }
+      if (reason !== undefined && peer !== undefined) state.declined.delete(peer)
       return
     }
     // not behind anything collected without it, as far as this node can tell: an ordinary pull
@@ -218,7 +215,7 @@ export class PullSession {
       if (state.declined.size >= 4096) state.declined.clear() // a node pulls from the members it links to, far fewer
       state.declined.add(peer)
       if (!rows) return // the server sends no rows: the ops follow
-      this.result.pullAgain = 'declined'
+      this.result.declined = true
       this.result.aborted = 'declined the snapshot the server offered (nothing this node may jump, or not behind it for long enough); asks again at once, without its rows'
       this.stage = 'done'
       return

@@ -183,8 +183,8 @@ export class SyncService implements Startable {
         if (inFlight(this.init.replica.vector(), named)) this.init.onClaim?.(ours => lacks(ours, named), peer, 'digest')
         else this.pullInBackground(peer, 'digest')
       }
-      // a snapshot declined before its rows (the ops after them are still to come), or one a pull without rows would now take
-      if (result.pullAgain !== undefined) this.pullInBackground(peer, result.pullAgain)
+      // a snapshot declined before its rows: the ops after them are still to come
+      if (result.declined === true) this.pullInBackground(peer, 'declined')
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       // identify's onConnect, should it come yet, pulls again
@@ -221,7 +221,7 @@ export class SyncService implements Startable {
       }
       // a stale pull, or one that declined a snapshot, stops the server's stream rather than waiting for the rest of it
       if (session.result.stale === true) stream.abort(new Error('pull ended: the server was sending nothing this node lacks'))
-      else if (session.result.pullAgain === 'declined') stream.abort(new Error('pull ended: this node declined the snapshot'))
+      else if (session.result.declined === true) stream.abort(new Error('pull ended: this node declined the snapshot'))
       else await stream.close({ signal })
       return session.result
     } catch (err) {
