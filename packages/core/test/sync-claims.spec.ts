@@ -140,6 +140,14 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(second.result.declined, undefined)
       assert.equal(text(nora.get('after')?.value), 'the floors', 'the ops after the rows came')
       assert.equal(nora.vector().walt, 1, 'walt not jumped')
+      // a server that sends the rows all the same, to have each checked for nothing, breaks the protocol
+      const ignoring = new PullSession(nora, { group: 'g', name: 'nora', peer: 'sam', declines: true })
+      const asked = wire(ignoring.hello())
+      assert.ok(asked.kind === 'control' && asked.message.t === 'hello' && asked.message.rows === false)
+      const { rows: _, ...deaf } = asked.message
+      assert.throws(() => {
+        for (const frame of serve(sam, deaf, { group: 'g', name: 'sam', pageOps: 7, frameBytes: 300 })) ignoring.take(wire(frame))
+      }, /snapshot rows sent to a hello that asked for none/)
       const before = rowsOf(nora.store)
       clock.advance(STUCK_MS)
       const wanted = pullSeen(nora, sam)

@@ -265,8 +265,8 @@ export class Network {
           frame = decodeFrame(bytes, { maxValueBytes: 1024 * 1024 })
           step = session.take(frame)
         } catch (err) {
-          // a peer breaking the protocol (the hostile one) ends the pull; anything else is a bug
-          if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err))) this.bug(`${puller.id} pulling from ${serverId}`, err)
+          // a peer breaking the protocol (the hostile one) ends the pull; anything else is a bug, as is an honest one breaking it
+          if (!(err instanceof SyncProtocolError || err instanceof SyncRejectedError || isDiskFull(err)) || (err instanceof SyncProtocolError && server.hostile !== true)) this.bug(`${puller.id} pulling from ${serverId}`, err)
           return end()
         }
         if (step.delivered) puller.progress(serverId, frame.kind === 'control' ? Infinity : bytes.length * step.fresh / Math.max(1, step.received.length))

@@ -119,6 +119,8 @@ export class PullSession {
     if (this.stage === 'hello') this.greet(frame)
     else if (frame.kind === 'attest' && this.stage === 'attest') step.fresh = this.attest(frame.ops, step.refused)
     else if (frame.kind === 'import' && (this.stage === 'attest' || this.stage === 'import')) {
+      // each row is checked: a server that sends them when asked for none would have them all checked for nothing
+      if (!this.rows) throw new SyncProtocolError('snapshot rows sent to a hello that asked for none (rows: false)')
       this.floorsFrom(step, true)
       const before = this.present.size
       if ((this.stage as Stage) !== 'done' && !this.lostStage()) stageRows(this.replica.state, frame.ops, this.floors, this.present, step.refused)
