@@ -11,14 +11,16 @@
  * puller behind what it sends on its other streams (a node serving this one
  * a catch-up over an 8 KB/s link queued its hello behind ~256 KiB of pages,
  * and the stall wait ended its pull: slow-link-acks.spec, once in CI). Pongs
- * and heartbeats do not hold it.
+ * and heartbeats do not hold it. Such streams are at most 16 a connection
+ * (8 of the newest sync protocol, 4 of each older one).
  */
 import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
+import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { SYNC_PROTOCOL, decodeFrame, encodeFrame, type Frame, type Hello } from '@murmur/core'
+import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, SYNC_PROTOCOL_3_1, decodeFrame, encodeFrame, type Frame, type Hello } from '@murmur/core'
 import { Attacker } from './attacker.js'
 import { TestCluster, logged, waitFor, type TestNode } from './harness.js'
 
@@ -95,5 +97,21 @@ describe('a puller whose hello has not begun', () => {
     console.log(`# a sync stream with no hello, its connection quiet but for pongs: ended after ${(took / 1000).toFixed(1)} s`)
     assert.ok(took >= STALL_S * 750, `${took} ms: not before the stall wait`)
     await logged(alice, /nor more than a trickle on its connection[^\n]*sync serve failed/, 'why alice ended it')
+  })
+
+  it('is one of at most 16 on a connection: 8 of the newest sync protocol, 4 of each older one', async () => {
+    const addr = multiaddr(await alice.addr())
+    const opened: Array<{ protocol: string, stream?: Stream }> = []
+    for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_1, SYNC_PROTOCOL_3_0]) {
+      for (let i = 0; i < 10; i++) opened.push({ protocol, stream: await mallory.node.dialProtocol(addr, protocol).catch(() => undefined) })
+    }
+    assert.equal(mallory.node.getConnections().length, 1, 'all on one connection')
+    // those past the limit are reset as they arrive; the rest stay until the stall wait (3 s) ends them
+    await delay(1_000)
+    const open = (protocol: string): number => opened.filter(o => o.protocol === protocol && o.stream?.status === 'open').length
+    const counts = [SYNC_PROTOCOL, SYNC_PROTOCOL_3_1, SYNC_PROTOCOL_3_0].map(open)
+    console.log(`# 10 silent streams of each sync protocol on one connection: ${counts.join(' / ')} still open after 1 s`)
+    assert.deepEqual(counts, [8, 4, 4])
+    for (const { stream } of opened) stream?.abort(new Error('mallory is done'))
   })
 })

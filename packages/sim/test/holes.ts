@@ -10,7 +10,7 @@ import { it } from 'node:test'
 import { REGRESSIONS, run, type RunResult } from '../src/index.js'
 import { passes } from './passes.js'
 
-/** The scenarios that take longest (stuck-floor-hops about half a minute, future-second-version a quarter of one, alone on 2 cores). */
+/** The scenarios that take longest (stuck-floor-hops and future-second-version about a quarter of a minute each, alone on 2 cores; stuck-floor-hops took half a minute before sync 3.2.0's rows: false). */
 export const LONGEST = ['stuck-floor-hops', 'future-second-version']
 
 const hits: Record<string, (r: RunResult) => boolean> = {
