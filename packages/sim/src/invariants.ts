@@ -70,8 +70,10 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   for (const node of nodes) checkCursors(node, record)
   checkHistory(nodes, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
-  // (a value written again that no such delete is newer than brings nothing back: a second version the hostile member
-  // withheld until deletes stamped after it were collected is one, see the README's "what a member can still do")
+  // (a value written again that no such delete is newer than brings nothing back; nor is the hostile member's value
+  // brought back over one a deleted value coming back: a second version it withheld until deletes stamped after it
+  // were collected is written again over them, as if it had written it again, which it may (the README's "what a
+  // member can still do"; hostile seed 39560))
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissuedOverDeletes > 0) {
     record.fail(`${record.counts.reissuedOverDeletes} values written again by honest nodes over a newer delete of their key, in a closed group where no member was evicted: a deleted value came back`)
   }

@@ -49,6 +49,8 @@ export class Recorder {
     reissued: 0,
     /** Of those, values older than a delete of their key an honest node acknowledged: a deleted value back. */
     reissuedOverDeletes: 0,
+    /** The hostile member's values so written again (allowed: see `reissue`). */
+    hostileOverDeletes: 0,
     tombstonesCollected: 0,
     maxWaitingBytes: 0,
     /** Own ops signed as they left (`Scenario.signLater`), and the sends whose proof covered several commits. */
@@ -90,15 +92,22 @@ export class Recorder {
 
   /**
    * An honest node writes `again` (`Replica.rewrites`) over `rows`, the rows
-   * they are made from: counts them, and those that bring back a value an
-   * honest delete of its key (acknowledged by one of `honest`) is newer than.
+   * they are made from: counts them, and those that bring back an honest
+   * node's value (written by one of `honest`) that an honest delete of its key
+   * (acknowledged by one of `honest`) is newer than. The hostile member's
+   * value brought back so is its documented power (README, Security: a
+   * second version withheld until deletes stamped after it were collected
+   * comes back over them, as if the member had written it again, which it
+   * may; hostile seed 39560).
    */
   reissue (again: Change[], rows: Array<Op | undefined>, honest: string[]): void {
     this.counts.reissued += again.length
     again.forEach((change, i) => {
       const row = rows[i]
       if (change.value === null || row === undefined) return
-      if (this.acked.some(w => w.key === change.key && w.value === null && honest.includes(w.node) && compareStamps(w.version, row) > 0)) this.counts.reissuedOverDeletes++
+      if (!this.acked.some(w => w.key === change.key && w.value === null && honest.includes(w.node) && compareStamps(w.version, row) > 0)) return
+      if (honest.includes(row.origin)) this.counts.reissuedOverDeletes++
+      else this.counts.hostileOverDeletes++
     })
   }
 

@@ -52,7 +52,9 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   // a second version kept, and an op refused for order (m0:12 on n1)
   'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0,
   // the floors travelled by snapshots
-  'stuck-floor-hops': r => r.counts.snapshots > 0 && r.counts.crashes > 0
+  'stuck-floor-hops': r => r.counts.snapshots > 0 && r.counts.crashes > 0,
+  // m0's withheld second version written again over an honest delete of its key, and no honest value so
+  'withheld-version-over-delete': r => r.counts.equivocations > 0 && r.counts.hostileOverDeletes > 0 && r.counts.reissuedOverDeletes === 0
 }
 
 /** One test for each scenario named: it converges, loses nothing acknowledged, and hits its hole. */
