@@ -152,7 +152,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
       clock.advance(STUCK_MS)
       const wanted = pullSeen(nora, sam)
       assert.equal(wanted.hello.rows, false)
-      assert.equal(wanted.result.declined, undefined, 'stuck long enough: it would take the snapshot now')
+      assert.equal(wanted.result.declined, undefined)
+      assert.equal(wanted.result.wanted, true, 'stuck long enough: it would take the snapshot now, and asks again at once')
       assert.equal(wanted.result.snapshot, false, 'not from a pull without its rows')
       assert.deepEqual(rowsOf(nora.store), before, 'no row dropped for want of the rows')
       const taken = pullSeen(nora, sam)
@@ -160,6 +161,20 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(taken.result.snapshot, true)
       assert.equal(text(nora.get('a')?.value), '3')
       assert.ok((nora.vector().walt ?? 0) <= (walt.origin('walt')?.held.seq ?? 0))
+      // once a STUCK_MS per server: a server that had it decline and want by turns would keep it pulling back to back
+      const [, server, again] = collectedWithoutNora()
+      mesh([server, replica('nick')], 2)
+      assert.equal(pullSeen(again, server).result.declined, true)
+      clock.advance(STUCK_MS)
+      assert.equal(pullSeen(again, server).result.wanted, true)
+      again.state.declined.add('sam') // as if the rows pull that followed had been declined
+      const soon = pullSeen(again, server)
+      assert.equal(soon.hello.rows, false)
+      assert.equal(soon.result.wanted, undefined, 'not at once a second time within STUCK_MS')
+      assert.equal(again.state.declined.has('sam'), false, 'but the next pull from sam asks for the rows')
+      clock.advance(STUCK_MS)
+      again.state.declined.add('sam')
+      assert.equal(pullSeen(again, server).result.wanted, true, 'and at once again after STUCK_MS')
     })
 
     it('a member cannot unsay what it attested of its own ops: a node that jumped them on its word and a peer that lacks them meet again within STUCK_MS', () => {

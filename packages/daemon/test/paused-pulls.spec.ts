@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
-import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, encodeFrame } from '@murmur/core'
+import { SYNC_PROTOCOL, SYNC_PROTOCOL_3_0, SYNC_PROTOCOL_3_1, encodeFrame } from '@murmur/core'
 import { MurmurClient } from '@murmur/protocol'
 import { Attacker } from './attacker.js'
 import { TestCluster, rssBytes, waitFor, type TestNode } from './harness.js'
@@ -32,15 +32,15 @@ describe('a member that opens pulls and takes nothing', () => {
     await cluster.close()
   })
 
-  /** `peers` new attackers each open all the sync streams a connection may (8 a protocol), send a whole-store hello and read nothing. */
+  /** `peers` new attackers each open all the sync streams a connection may (16: 8 of the newest protocol, 4 of each older one), send a whole-store hello and read nothing. */
   async function pausedPulls (node: TestNode, peers: number): Promise<Stream[]> {
     const addr = multiaddr(await node.addr())
     const streams: Stream[] = []
     for (let peer = 0; peer < peers; peer++) {
       const mallory = await Attacker.start()
       attackers.push(mallory)
-      for (const protocol of [SYNC_PROTOCOL, SYNC_PROTOCOL_3_0]) {
-        for (let i = 0; i < 8; i++) {
+      for (const [protocol, most] of [[SYNC_PROTOCOL, 8], [SYNC_PROTOCOL_3_1, 4], [SYNC_PROTOCOL_3_0, 4]] as const) {
+        for (let i = 0; i < most; i++) {
           const stream = await mallory.node.dialProtocol(addr, protocol)
           await lpStream(stream).write(encodeFrame({ kind: 'control', message: { t: 'hello', group: 'default', name: 'mallory', now: Date.now(), vector: {} } }))
           stream.pause()

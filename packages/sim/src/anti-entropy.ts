@@ -99,8 +99,8 @@ export class SimAntiEntropy {
       if (inFlight(this.init.vector(), named)) this.claimed(ours => lacks(ours, named), server)
       else this.init.pull(server)
     }
-    // as murmurd's sync service: a snapshot declined before its rows (the ops after them are still to come)
-    if (result.declined === true) this.init.pull(server)
+    // as murmurd's sync service: a snapshot declined before its rows (the ops after them are still to come), or wanted
+    if (result.declined === true || result.wanted === true) this.init.pull(server)
     const ours = this.asked.delete(server)
     if (!ours || result.applied > 0 || result.snapshot || result.removed > 0) {
       this.stir()

@@ -130,6 +130,8 @@ export interface ReplicaState {
   readonly inStep: Set<string>
   /** Servers whose last snapshot offer this node declined: the next pull from them asks for none of its rows (`Hello.rows`). */
   readonly declined: Set<string>
+  /** Servers a pull without rows found this node would now take a snapshot from, and when it last asked them again at once for it. */
+  readonly wanted: Map<string, number>
   /**
    * Origin → its held seq, when the op after it was refused for order (see
    * `inbound.ts`): another version of the held seq, stamped earlier, may
@@ -207,6 +209,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     rechecked: new Map(),
     inStep: new Set(),
     declined: new Set(),
+    wanted: new Map(),
     reorders: new Map(),
     cuts: [],
     recent: new RecentMarks(),

@@ -53,11 +53,15 @@ export interface PullResult {
   /**
    * This node declined the snapshot the server offered (a 3.2.0 server, see
    * `Hello.rows`) and ended the pull before the rows: pull from it again at
-   * once, for the ops after them (the hello asks for no rows now). A pull
-   * without rows that would now take the snapshot sets nothing: the next pull
-   * from that server asks for them, when it comes (at once both ways, a server
-   * that offered floors by turns that are and are not to be taken would have
-   * kept the puller pulling from it back to back).
+   * once, for the ops after them (the hello asks for no rows now).
    */
   declined?: boolean
+  /**
+   * A pull without rows found this node would now take the server's
+   * snapshot: pull from it again at once, for the rows. Once a `STUCK_MS` per
+   * server at most: later ones wait for the next pull from it (a server that
+   * offered by turns floors to take and not to take would otherwise keep the
+   * puller pulling from it back to back).
+   */
+  wanted?: boolean
 }

@@ -25,7 +25,8 @@
  * all the same, each checked, for nothing, on every pull (a server with
  * floors no attestation vouches for sent its whole store to each puller, on
  * every pull, for good). That pull still hears the attestations and decides
- * again; if it would now take the snapshot, the next asks for the rows.
+ * again; if it would now take the snapshot, it takes nothing and the next
+ * pull, at once (once a `STUCK_MS` per server), asks for the rows.
  */
 import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
@@ -207,7 +208,14 @@ export class PullSession {
     if (!this.rows) {
       // asked for no rows: nothing to settle from, whatever the gate says now; it says only whether to ask for them
       this.result.snapshot = false
-      if (reason !== undefined && peer !== undefined) state.declined.delete(peer)
+      if (reason === undefined || peer === undefined) return
+      state.declined.delete(peer)
+      const now = state.now()
+      const last = state.wanted.get(peer)
+      if (last !== undefined && now - last < state.config.stuckMs) return
+      if (state.wanted.size >= 4096) state.wanted.clear()
+      state.wanted.set(peer, now)
+      this.result.wanted = true
       return
     }
     // not behind anything collected without it, as far as this node can tell: an ordinary pull

@@ -45,7 +45,7 @@ export class NodeMetrics {
     })
     this.pulls = new Counter({
       name: 'murmur_sync_pulls_total',
-      help: 'Sync pulls from peers, by what started them (connect, reconnect, anti-entropy, gap, claim: a member\'s pull from this node named ops it lacks, digest: a peer\'s answer to a short hello named ops it lacks) and outcome (ok, aborted, failed).',
+      help: 'Sync pulls from peers, by what started them (connect, reconnect, anti-entropy, gap, claim: a member\'s pull from this node named ops it lacks, digest: a peer\'s answer to a short hello named ops it lacks, declined: this node declined a peer\'s snapshot and ended the pull before its rows, wanted: a pull without rows found it would now take the snapshot) and outcome (ok, aborted, failed).',
       labelNames: ['trigger', 'outcome'],
       registers
     })

@@ -183,8 +183,9 @@ export class SyncService implements Startable {
         if (inFlight(this.init.replica.vector(), named)) this.init.onClaim?.(ours => lacks(ours, named), peer, 'digest')
         else this.pullInBackground(peer, 'digest')
       }
-      // a snapshot declined before its rows: the ops after them are still to come
+      // a snapshot declined before its rows (the ops after them are still to come), or one a pull without rows would now take
       if (result.declined === true) this.pullInBackground(peer, 'declined')
+      else if (result.wanted === true) this.pullInBackground(peer, 'wanted')
       this.init.log.info({ peer: id, ops: result.applied, ms: Date.now() - started, reason, ...(result.snapshot ? { snapshot: true } : {}), ...(result.rechecked > 0 ? { rechecked: result.rechecked } : {}), ...(result.aborted != null ? { aborted: result.aborted } : {}) }, 'synced from peer')
     } catch (err) {
       // identify's onConnect, should it come yet, pulls again
