@@ -79,8 +79,8 @@ export interface Hello {
    * floors and attestations, then its ops from the floors up as a snapshot
    * has them, but not its rows. The puller declined the last snapshot this
    * server offered (see `PullSession`): it decides again from the
-   * attestations, and asks for the rows on the next pull if it would now take
-   * them.
+   * attestations, and if it would now take them asks for the rows on its next
+   * pull (at once, once a `STUCK_MS` per server).
    */
   rows?: false
 }
