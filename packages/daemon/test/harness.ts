@@ -133,7 +133,13 @@ export class TestNode {
     this.stderr = ''
     child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
     child.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString() })
-    this.exited = new Promise(resolve => child.on('exit', code => { resolve(code) }))
+    // libfaketime (test/fake-time.ts) keeps a shared-memory file and a semaphore named for the process, removed only by a
+    // clean exit: a murmurd the test kills would leave both in /dev/shm on each run
+    const faked = options.prefix?.some(arg => arg.startsWith('LD_PRELOAD=') && arg.includes('faketime')) === true
+    this.exited = new Promise(resolve => child.on('exit', code => {
+      if (faked) for (const name of ['faketime_shm_', 'sem.faketime_sem_']) rmSync(`/dev/shm/${name}${child.pid as number}`, { force: true })
+      resolve(code)
+    }))
     // a murmurd that exits while starting fails the start at once (with all it wrote), not at the deadline
     const gone = new Promise<never>((resolve, reject) => child.once('close', code => { reject(new Error(`murmurd ${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`)) }))
     gone.catch(() => {})
