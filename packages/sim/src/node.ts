@@ -172,8 +172,7 @@ export class SimNode implements Puller {
   }
 
   session (server: string): PullSession {
-    const speak = (speakers?: string[]): boolean => [this.id, server].every(id => speakers?.includes(id))
-    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: speak(this.deps.scenario.shortHellos), declines: speak(this.deps.scenario.declines) })
+    return new PullSession(this.replica, { group: GROUP, name: this.id, peer: server, summary: [this.id, server].every(id => this.deps.scenario.shortHellos?.includes(id)), declines: [this.id, server].every(id => this.deps.scenario.declines?.includes(id)) })
   }
 
   progress (server: string, bytes?: number): void { this.pulls.progress(server, bytes) }

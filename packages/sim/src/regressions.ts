@@ -273,13 +273,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   'second-version-after-collection': () => scenario(9848, { hostile: true, before31: true }),
   /** Hostile seed 14630: n1 held only the later-stamped of m0's two versions of m0:11, refused m0:12 for order and stayed at m0:11 for good; an order refusal now asks for the held seq again. */
   'order-after-unseen-version': () => scenario(14630, { hostile: true }),
-  /**
-   * Hostile seed 39560: m0 showed a second version of m0:14 (k0, stamped
-   * before n3's delete of k0) only once every node had collected that delete;
-   * each wrote it again, so k0 came back over the delete on every replica, as
-   * the README allows (a member may write it again). The check counted it as
-   * an honest value brought back.
-   */
+  /** Hostile seed 39560: m0's withheld second version of k0, older than n3's collected delete, written again everywhere (allowed; see the sim README). */
   'withheld-version-over-delete': () => drawn(39560, { hostile: true }),
   /** Hostile seed 50034, the simulator's settle: n7 collected m0:7–8 alone; the others took its floor by the stuck rule, a hop at a time, four to n4 (see the README). */
   'stuck-floor-hops': () => drawn(50034, { hostile: true }),

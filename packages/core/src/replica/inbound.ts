@@ -27,7 +27,8 @@ import { applyOps } from './apply.js'
 import { Arrivals } from './arrivals.js'
 import type { Refusal } from './checker.js'
 import { isKnown, readsHeld } from './known.js'
-import { nameRewrite, noteCountedOut, saveRewrites, type ReplicaState } from './state.js'
+import { noteCountedOut, type ReplicaState } from './state.js'
+import { nameRewrite, saveRewrites } from './rewrites.js'
 import type { Op, PastVersion, RowHead, Stamp, Version } from '../types.js'
 
 /**

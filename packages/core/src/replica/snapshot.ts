@@ -19,7 +19,8 @@ import { expiryOf, typeOf } from '../value-type.js'
 import type { Refusal } from './checker.js'
 import { KeyHistory } from './history.js'
 import type { SnapshotReason } from './snapshot-gate.js'
-import { nameRewrite, raiseHorizon, saveRewrites, type ReplicaState } from './state.js'
+import { raiseHorizon, type ReplicaState } from './state.js'
+import { nameRewrite, saveRewrites } from './rewrites.js'
 import type { Change, Mark, Op, OriginState, PastVersion, Stamp } from '../types.js'
 
 /** Floors from a peer's attestations: origin → the lowest mark any counted member attested. */

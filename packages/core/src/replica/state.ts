@@ -12,6 +12,7 @@ import type { HistoryBound } from './history.js'
 import { PendingOps } from './pending.js'
 import { RecentMarks } from './recent-marks.js'
 import { Stability } from './stability.js'
+import { loadRewrites, type Rewrite } from './rewrites.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface ReplicaInit {
@@ -150,11 +151,7 @@ export interface ReplicaState {
   settled: number
 }
 
-/** A write to make again as long as its key's row is still the op `over`: that row's value with a new stamp, or a delete. */
-export interface Rewrite {
-  over: { origin: string, seq: number }
-  remove: boolean
-}
+export type { Rewrite } from './rewrites.js'
 
 export function openState (init: ReplicaInit): ReplicaState {
   const { store, nodeId } = init
@@ -259,29 +256,6 @@ export function raiseHorizon (state: ReplicaState, stamp: Stamp): void {
   if (compareStamps(stamp, state.horizon) <= 0) return
   state.horizon = { wall: stamp.wall, logical: stamp.logical }
   state.store.setMeta('gc_horizon', formatStamp(state.horizon))
-}
-
-/**
- * Names a write to make again, with a new stamp, over the row `over` of its
- * key: a value this node took that is older than a delete it collected (it
- * cannot tell whether that delete hit it, so it makes it mean the same on
- * every node), or what a snapshot showed (see `snapshot.ts`). Made only while
- * the row is still `over`: a newer op of the key that arrives first decides.
- */
-export function nameRewrite (state: ReplicaState, key: string, over: { origin: string, seq: number }, remove: boolean): void {
-  state.rewrites.set(key, { over: { origin: over.origin, seq: over.seq }, remove })
-  state.handed.delete(key)
-}
-
-/** Writes the named rewrites to `meta` (in the caller's transaction, the one that named them). */
-export function saveRewrites (state: ReplicaState): void {
-  state.store.setMeta('rewrites', JSON.stringify([...state.rewrites].map(([key, { over, remove }]) => [key, over.origin, over.seq, remove ? 1 : 0])))
-}
-
-function loadRewrites (text: string | undefined): Map<string, Rewrite> {
-  const rewrites = new Map<string, Rewrite>()
-  for (const [key, origin, seq, remove] of JSON.parse(text ?? '[]') as Array<[string, string, number, number]>) rewrites.set(key, { over: { origin, seq }, remove: remove === 1 })
-  return rewrites
 }
 
 /** Remembers every member now counted as evicted (see `ReplicaState.silent`). */

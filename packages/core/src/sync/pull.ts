@@ -18,15 +18,8 @@
  * those ops meanwhile. Ending early skips nothing: the next pull asks from
  * what is held then.
  *
- * A snapshot offered that this node declines (`snapshotReason` gives it no
- * reason to take it: nothing it may jump, or not behind for long enough)
- * ends the pull at its first row, and the next pull from
- * that server, at once, asks for none (`Hello.rows`, 3.2.0): the rows came
- * all the same, each checked, for nothing, on every pull (a server with
- * floors no attestation vouches for sent its whole store to each puller, on
- * every pull, for good). That pull still hears the attestations and decides
- * again; if it would now take the snapshot, it takes nothing and the next
- * pull, at once (once a `STUCK_MS` per server), asks for the rows.
+ * A snapshot this node declines ends the pull at its first row, and the next
+ * from that server asks for none (`Hello.rows`, 3.2.0; see `declines.ts`).
  */
 import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
 import { isBehind } from './serve.js'
@@ -34,6 +27,7 @@ import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
 import { Witnesses } from './witnesses.js'
 import { ATTESTATION_BUDGET, SnapshotAttestations } from './attestations.js'
+import { asksRows, noteDeclined, wantsRows } from './declines.js'
 import { SyncProtocolError, SyncRejectedError, type Frame, type Hello } from './messages.js'
 import { attestedFloors, jumpMarks, pruneFloors, settle, stageRows, unattestedMarks } from '../replica/snapshot.js'
 import { ownMark, snapshotReason, type SnapshotReason } from '../replica/snapshot-gate.js'
@@ -108,7 +102,7 @@ export class PullSession {
     for (const origin of Object.keys(recheck)) this.rechecks.add(origin)
     this.result.rechecked = this.rechecks.size
     this.sent = this.replica.vector()
-    this.rows = !(this.init.declines === true && this.init.peer !== undefined && this.replica.state.declined.has(this.init.peer))
+    this.rows = asksRows(this.replica.state, this.init.peer, this.init.declines === true)
     const hello = pullerHello(this.replica.state, { ...this.init, vector: this.sent, recheck, ...(this.rows ? {} : { rows: false as const }) })
     this.summary = hello.summary
     return { kind: 'control', message: hello }
@@ -208,22 +202,14 @@ export class PullSession {
     if (!this.rows) {
       // asked for no rows: nothing to settle from, whatever the gate says now; it says only whether to ask for them
       this.result.snapshot = false
-      if (reason === undefined || peer === undefined) return
-      state.declined.delete(peer)
-      const now = state.now()
-      const last = state.wanted.get(peer)
-      if (last !== undefined && now - last < state.config.stuckMs) return
-      if (state.wanted.size >= 4096) state.wanted.clear()
-      state.wanted.set(peer, now)
-      this.result.wanted = true
+      if (reason !== undefined && peer !== undefined && wantsRows(state, peer)) this.result.wanted = true
       return
     }
     // not behind anything collected without it, as far as this node can tell: an ordinary pull
     this.result.snapshot = reason !== undefined
     if (reason === undefined) {
       if (this.init.declines !== true || peer === undefined) return
-      if (state.declined.size >= 4096) state.declined.clear() // a node pulls from the members it links to, far fewer
-      state.declined.add(peer)
+      noteDeclined(state, peer)
       if (!rows) return // the server sends no rows: the ops follow
       this.result.declined = true
       this.result.aborted = 'declined the snapshot the server offered (nothing this node may jump, or not behind it for long enough); asks again at once, without its rows'
