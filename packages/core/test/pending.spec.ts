@@ -7,9 +7,15 @@
  * them all for each op evicted. And a waiting op holds its whole proof (up to
  * 1,024 digests): each proof is charged once, while any op that holds it
  * waits.
+ *
+ * None of it takes a pass over every origin that waits: the largest origin
+ * and the origins the clock lets go are kept in heaps, so a member that sends
+ * each op as an origin of its own (300,000 fit the budget) does not make each
+ * eviction, or each second, cost a pass over them all.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import { PendingOps, proofBytesOf, sizeOf } from '../src/replica/pending.js'
 import type { Op, OpProof } from '../src/types.js'
 
@@ -87,5 +93,67 @@ describe('ops waiting within a budget', () => {
     let counted = 0
     for (const seq of pending.seqs('mallory')) counted += sizeOf(op('mallory', seq)) + 1024 * 32
     assert.equal(pending.bytes, counted + sizeOf(op('alice', 5, 'x'.repeat(1024 * 1024))))
+  })
+
+  it('evict as a pass over every origin would: the largest, of those as large the one waiting longest (any adds and removes)', () => {
+    // the pass the heap stands in for: the first origin (in the order they began to wait) with the most bytes
+    const reference = (pending: PendingOps): string | undefined => {
+      let largest: string | undefined
+      let most = -1
+      for (const origin of pending.origins()) {
+        let bytes = 0
+        for (const seq of pending.seqs(origin)) for (const waiting of pending.at(origin, seq)) bytes += sizeOf(waiting)
+        if (bytes > most) [largest, most] = [origin, bytes]
+      }
+      return largest
+    }
+    const furthest = (pending: PendingOps, origin: string): number => Math.max(...pending.seqs(origin))
+    const step = fc.oneof(
+      fc.record({ add: fc.constantFrom('a', 'b', 'c', 'd', 'e'), seq: fc.integer({ min: 2, max: 40 }), size: fc.constantFrom(0, 50, 200) }),
+      fc.record({ remove: fc.constantFrom('a', 'b', 'c', 'd', 'e'), seq: fc.integer({ min: 2, max: 40 }) }),
+      fc.record({ drop: fc.constantFrom('a', 'b', 'c', 'd', 'e'), seq: fc.integer({ min: 2, max: 40 }) })
+    )
+    fc.assert(fc.property(fc.array(step, { minLength: 100, maxLength: 300 }), steps => {
+      const pending = new PendingOps(3_000)
+      let made = 0
+      for (const s of steps) {
+        if ('remove' in s) pending.remove(s.remove, s.seq)
+        else if ('drop' in s) pending.dropUpTo(s.drop, s.seq)
+        else {
+          const next = op(s.add, s.seq, 'x'.repeat(s.size))
+          // what the pass would evict first, when this op must evict (unless that is the op's own place or ahead of it)
+          const victim = pending.bytes + sizeOf(next) > 3_000 ? reference(pending) : undefined
+          const place = victim === undefined ? undefined : { origin: victim, seq: furthest(pending, victim) }
+          const there = place === undefined ? [] : pending.at(place.origin, place.seq)
+          // a digest of its own: a second version of its seq, never one already here
+          pending.add(next, digest(made++))
+          assert.ok(pending.bytes <= 3_000)
+          if (place === undefined || (place.origin === s.add && place.seq <= s.seq)) continue
+          const left = pending.at(place.origin, place.seq)
+          assert.ok(there.every(gone => !left.includes(gone)), `${place.origin}:${place.seq} was the first to go`)
+        }
+      }
+    }), { numRuns: 300 })
+  })
+
+  it('hand back an origin once the clock reaches the earliest time it was woken for, or at once when asked, each once and in the order they began to wait', () => {
+    const pending = new PendingOps(1024 * 1024)
+    assert.ok(pending.add(op('late', 2), digest(2), { wakeAt: 5_000 }))
+    assert.ok(pending.add(op('late', 3), digest(3), { wakeAt: 2_000 }))
+    assert.ok(pending.add(op('gap', 2), digest(2)))
+    assert.ok(pending.add(op('soon', 2), digest(2), { wakeAt: 1_000 }))
+    pending.wake('nobody')
+    assert.deepEqual(pending.due(999), [])
+    assert.deepEqual(pending.due(2_000), ['late', 'soon'], 'the earliest time counts; the order they began to wait')
+    assert.deepEqual(pending.due(10_000), [], 'each once: not again unless woken')
+    pending.wake('gap')
+    pending.wake('late', 20_000)
+    assert.deepEqual(pending.due(10_000), ['gap'])
+    pending.remove('late', 2)
+    pending.remove('late', 3)
+    assert.deepEqual(pending.due(30_000), [], 'an origin with nothing left waiting')
+    // woken again and again, the heap stays within twice the origins woken
+    for (let i = 0; i < 10_000; i++) pending.wake('gap', 1_000_000 - i)
+    assert.deepEqual(pending.due(Infinity), ['gap'])
   })
 })

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
+import { PullSession, Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
 import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -93,6 +93,38 @@ for (const kind of ['memory', 'sqlite'] as const) {
       clock.advance(2 * 3_600_000)
       bob.receive([far, near])
       assert.deepEqual(bob.vector().fast, 2, 'once the clock allows, the same ops apply')
+    })
+
+    it('looks, each second, only at origins whose waiting ops the clock may now let go: not at every origin that waits past a gap', () => {
+      const bob = replica('bob')
+      // a member's ops, each of an origin of its own, each past a gap that never fills
+      const signed = (one: Op): Op => { proveOps([one], keys.signer(one.origin)); return one }
+      const gapped = Array.from({ length: 1_100 }, (_, i) => signed(op(`g${i}`, 'v', { origin: `sybil${i}`, seq: 2, wall: clock.ms })))
+      const soon = signed(op('soon', 'x', { origin: 'fast', seq: 1, wall: clock.ms + 90_000 }))
+      const taken = bob.receive([...gapped, soon])
+      assert.deepEqual([taken.waiting, taken.held], [1_101, 1])
+      // a pull's hello names the first 1,024 runs that wait, and looks at no more origins than that
+      const ranges = bob.state.pending.ranges.bind(bob.state.pending)
+      let named = 0
+      bob.state.pending.ranges = origin => { named++; return ranges(origin) }
+      const hello = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' }).hello()
+      assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
+      assert.equal(Object.keys(hello.message.skip ?? {}).length, 1_024)
+      assert.equal(named, 1_024)
+      const looked: string[] = []
+      const seqs = bob.state.pending.seqs.bind(bob.state.pending)
+      bob.state.pending.seqs = origin => { looked.push(origin); return seqs(origin) }
+      assert.equal(bob.release().applied, 0)
+      assert.deepEqual(looked, [], 'nothing is due yet')
+      clock.advance(31_000)
+      assert.equal(bob.release().applied, 1)
+      assert.equal(text(bob.get('soon')?.value), 'x')
+      assert.deepEqual([...new Set(looked)], ['fast'], 'only the origin the clock let go')
+      looked.length = 0
+      clock.advance(60_000)
+      assert.equal(bob.release().applied, 0)
+      assert.deepEqual(looked, [])
+      assert.equal(bob.status().waiting, 1_100)
     })
 
     it('keeps a second op signed with a held seq, on its own key, and reports its origin', () => {

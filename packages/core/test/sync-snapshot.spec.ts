@@ -45,6 +45,30 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(pull(carol, bob).snapshot, false, 'caught up: no second snapshot')
     })
 
+    it('lets go, at the next look, an op that waited past a gap a snapshot filled', () => {
+      const [alice, bob, dave] = ['alice', 'bob', 'dave'].map(id => replica(id, { retentionMs: 10_000 })) as [Replica, Replica, Replica]
+      for (let i = 0; i < 5; i++) put(dave, `d${i}`, `v${i}`)
+      put(alice, 'a', 'v')
+      mesh([alice, bob, dave], 2)
+      clock.advance(GRACE)
+      mesh([alice, bob, dave], 2)
+      // dave's last write reaches only carol, by gossip, and dave is gone: alice and bob collect all they hold of dave
+      const late = put(dave, 'late', 'by gossip only')
+      for (let round = 0; round < 10 && bob.status().floors.dave !== bob.vector().dave; round++) {
+        clock.advance(3_000)
+        mesh([alice, bob], 2)
+        alice.collect(); bob.collect()
+      }
+      assert.equal(bob.status().floors.dave, late.seq - 1)
+      const carol = replica('carol', { retentionMs: 10_000 })
+      assert.equal(carol.receive([late], { via: 'gossip' }).waiting, 1, 'past a gap')
+      // the snapshot fills the gap and brings no op of dave's: nothing else of dave's comes to let it go
+      assert.equal(pull(carol, bob).snapshot, true)
+      assert.deepEqual([carol.vector().dave, carol.status().waiting], [late.seq - 1, 1])
+      assert.equal(carol.release().applied, 1)
+      assert.equal(text(carol.get('late')?.value), 'by gossip only')
+    })
+
     it('sends a snapshot\'s rows by writer and seq: a batch written in no key order and partly replaced sends its proof once', () => {
       const [alice, bob] = ['alice', 'bob'].map(id => replica(id)) as [Replica, Replica]
       // 2,000 keys in 8 batches of 250, each in no key order; then every other key written again alone

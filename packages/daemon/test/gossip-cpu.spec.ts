@@ -10,18 +10,10 @@
  * promptly meanwhile.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { proveOps, type Op } from '@murmur/core'
 import { Attacker, freshWriter } from './attacker.js'
-import { TestCluster, waitFor, type TestNode } from './harness.js'
-
-/** CPU seconds `pid` has used (user and system), from /proc. */
-function cpuSeconds (pid: number): number {
-  // the fields after the command name (which may hold spaces) start at state: utime and stime are the 12th and 13th
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
+import { TestCluster, cpuSeconds, waitFor, type TestNode } from './harness.js'
 
 function shuffled (ops: Op[]): Op[] {
   const out = [...ops]

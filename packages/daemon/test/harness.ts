@@ -62,6 +62,13 @@ export function rssBytes (pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
 }
 
+/** CPU seconds a process has used (user and system), from /proc. */
+export function cpuSeconds (pid: number): number {
+  // the fields after the command name (which may hold spaces) start at state: utime and stime are the 12th and 13th
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** A process's resident set, in MiB. */
 export function rssMb (pid: number): number {
   return rssBytes(pid) / (1024 * 1024)

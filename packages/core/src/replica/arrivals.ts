@@ -57,11 +57,22 @@ export class Arrivals {
     else seqs?.delete(op.seq)
   }
 
-  /** Leaves the fresh ops that did not apply waiting, each with the witnesses of its key that came with it; returns those that did not fit. */
+  /**
+   * Leaves the fresh ops that did not apply waiting, each with the witnesses
+   * of its key that came with it, and one stamped past the skew bound to be
+   * looked at again when the clock reaches it; returns those that did not fit.
+   */
   park (witnesses?: ReadonlyMap<string, Witness[]>): Op[] {
     const dropped: Op[] = []
+    const skew = this.state.config.maxClockSkewMs
+    const now = this.fresh.size > 0 ? this.state.now() : 0
     for (const seqs of this.fresh.values()) {
-      for (const versions of seqs.values()) for (const { op, digest } of versions) if (!this.state.pending.add(op, digest, witnesses?.get(op.key))) dropped.push(op)
+      for (const versions of seqs.values()) {
+        for (const { op, digest } of versions) {
+          const wakeAt = op.wall > now + skew ? op.wall - skew : undefined
+          if (!this.state.pending.add(op, digest, { ...(witnesses?.has(op.key) === true ? { witnesses: witnesses.get(op.key) } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) })) dropped.push(op)
+        }
+      }
     }
     return dropped
   }

@@ -104,10 +104,25 @@ function classify (state: ReplicaState, ops: Op[], context: ReceiveContext, out:
   }
 }
 
-/** Applies whatever waiting ops have become applicable (call when the clock moves on). */
+/**
+ * Applies whatever waiting ops have become applicable (call when the clock
+ * moves on): those of the origins the clock has now reached or a snapshot
+ * moved (`PendingOps.due`). Ops that wait past a gap wait for an op of their
+ * writer, which drains them when it comes: looking at them all each second
+ * cost a core for as long as a member's ops of many origins waited.
+ */
 export function release (state: ReplicaState): Received {
   const out = emptyReceived()
-  drain(state, new Arrivals(state, state.pending.origins()), out, { via: 'sync' })
+  const now = state.now()
+  const skew = state.config.maxClockSkewMs
+  const due = state.pending.due(now)
+  if (due.length > 0) drain(state, new Arrivals(state, due), out, { via: 'sync' })
+  // what the clock still holds back of them is looked at again when it reaches it
+  for (const origin of due) {
+    for (const seq of state.pending.seqs(origin)) {
+      for (const op of state.pending.at(origin, seq)) if (op.wall > now + skew) state.pending.wake(origin, op.wall - skew)
+    }
+  }
   out.waiting = state.pending.size
   return out
 }

@@ -9,6 +9,14 @@
  * are the last to become applicable, and one origin flooding the buffer
  * cannot push out everyone else's.
  *
+ * Nothing here takes a pass over every origin that has ops waiting: a member
+ * of an open group may make each op it sends an origin of its own (keys are
+ * free), and 300,000 of them fit the budget. The largest origin is kept in a
+ * heap (a scan took 14 ms for each op that had to evict one), and so are the
+ * origins the clock will let go (`due`): the replica looked at every waiting
+ * origin each second, ~375 ms of a core for ever, for ops that only another
+ * op of their writer can let go.
+ *
  * A waiting op holds its whole proof: 32 bytes a digest for every op the
  * batch covers (up to 1,024), however few of them came. Each proof is charged
  * once, to its origin, for as long as any op that holds it waits: an op was
@@ -16,6 +24,7 @@
  * of 1,024 digests of its own made the 64 MiB budget pin ~10 GB.
  */
 import { digestOf, sameBytes } from '../marks.js'
+import { Heap } from './heap.js'
 import type { Op, OpProof } from '../types.js'
 import type { Witness } from './inbound.js'
 
@@ -44,14 +53,29 @@ interface HeldProof { refs: number, entry: Entry }
  * until they come to its top, or it is rebuilt once it holds twice as many as
  * wait): eviction took `Math.max(...seqs)`, a call with one argument a seq,
  * which a budget of small ops (~400,000) took past V8's stack, and a pass per
- * op evicted.
+ * op evicted. `rank`: when it began to wait (origins tie in that order).
  */
-interface Entry { bytes: number, seqs: Map<number, Waiting[]>, heap: number[] }
+interface Entry { origin: string, rank: number, bytes: number, seqs: Map<number, Waiting[]>, heap: Heap<number> }
+
+/** An origin's bytes when they were last charged: stale once they change (the heap keeps the newest too). */
+interface Size { bytes: number, rank: number, origin: string }
+
+/** The time (an HLC wall time, less the skew bound) from which an origin's ops may be let go by the clock. */
+interface Wake { at: number, origin: string }
+
+/** What comes with an op to wait: the witnesses of its key that came with it by sync, and when the clock lets it go. */
+export interface WaitOptions { witnesses?: readonly Witness[], wakeAt?: number }
 
 export class PendingOps {
   private readonly budget: number
   private readonly byOrigin = new Map<string, Entry>()
   private readonly proofs = new Map<OpProof, HeldProof>()
+  /** Origins by their bytes, largest first (then the one waiting longest). */
+  private readonly sizes = new Heap<Size>((a, b) => a.bytes > b.bytes || (a.bytes === b.bytes && a.rank < b.rank))
+  /** Origins by when the clock may let their ops go, with the earliest time of each (older heap items are stale). */
+  private readonly wakes = new Heap<Wake>((a, b) => a.at < b.at)
+  private readonly wakeAt = new Map<string, number>()
+  private ranks = 0
   private total = 0
   private count = 0
 
@@ -67,13 +91,12 @@ export class PendingOps {
     return this.count
   }
 
-  /** Adds `op`, with the witnesses of its key that came with it; false when it is already here or the budget cannot fit it (it was not taken). */
-  add (op: Op, digest: Uint8Array, witnesses?: readonly Witness[]): boolean {
+  /** Adds `op` (see `WaitOptions`); false when it is already here or the budget cannot fit it (it was not taken). */
+  add (op: Op, digest: Uint8Array, { witnesses, wakeAt }: WaitOptions = {}): boolean {
     const bytes = sizeOf(op) + (witnesses?.length ?? 0) * WITNESS_BYTES
     const proof = op.proof
     if (bytes + (proof === undefined ? 0 : proofBytesOf(proof)) > this.budget) return false
-    const entry = this.entryOf(op.origin)
-    const versions = entry.seqs.get(op.seq) ?? []
+    const versions = this.byOrigin.get(op.origin)?.seqs.get(op.seq) ?? []
     if (versions.some(w => sameBytes(w.digest, digest))) return false
     // its proof is charged unless an op that waits holds it already (an eviction may take that op)
     const proofCost = (): number => proof === undefined || this.proofs.has(proof) ? 0 : proofBytesOf(proof)
@@ -85,11 +108,37 @@ export class PendingOps {
     const kept = this.entryOf(op.origin)
     if (!kept.seqs.has(op.seq)) pushSeq(kept, op.seq)
     kept.seqs.set(op.seq, versions)
-    if (proof !== undefined) this.hold(proof, kept)
-    kept.bytes += bytes
-    this.total += bytes
     this.count++
+    if (proof !== undefined) this.hold(proof, kept)
+    this.charge(kept, bytes)
+    if (wakeAt !== undefined) this.wake(op.origin, wakeAt)
     return true
+  }
+
+  /**
+   * Has `due` return `origin` once the clock reaches `at` (by default at
+   * once): its ops wait for the clock, or something other than an op of its
+   * own (a snapshot) moved what this node holds of it. Only an origin with
+   * ops waiting; the earliest time asked for counts.
+   */
+  wake (origin: string, at = -Infinity): void {
+    if (!this.byOrigin.has(origin) || (this.wakeAt.get(origin) ?? Infinity) <= at) return
+    this.wakeAt.set(origin, at)
+    if (this.wakes.size < 2 * this.wakeAt.size + 64) this.wakes.push({ at, origin })
+    else this.wakes.reset([...this.wakeAt].map(([origin, at]) => ({ at, origin })))
+  }
+
+  /** The origins whose `wake` time `now` has reached, each once, in the order they began to wait; they are not woken again unless asked. */
+  due (now: number): string[] {
+    const due: Entry[] = []
+    for (let top = this.wakes.peek(); top !== undefined && top.at <= now; top = this.wakes.peek()) {
+      this.wakes.pop()
+      if (this.wakeAt.get(top.origin) !== top.at) continue
+      this.wakeAt.delete(top.origin)
+      const entry = this.byOrigin.get(top.origin)
+      if (entry !== undefined) due.push(entry)
+    }
+    return due.sort((a, b) => a.rank - b.rank).map(entry => entry.origin)
   }
 
   /** Every version waiting at `(origin, seq)`. */
@@ -115,7 +164,9 @@ export class PendingOps {
     for (const gone of versions.filter(w => !kept.includes(w))) this.forget(entry, gone)
     if (kept.length > 0) entry.seqs.set(seq, kept)
     else entry.seqs.delete(seq)
-    if (entry.seqs.size === 0) this.byOrigin.delete(origin)
+    if (entry.seqs.size > 0) return
+    this.byOrigin.delete(origin)
+    this.wakeAt.delete(origin)
   }
 
   /** Drops every op of `origin` at or below `seq` (now held by other means). */
@@ -159,34 +210,43 @@ export class PendingOps {
 
   private entryOf (origin: string): Entry {
     let entry = this.byOrigin.get(origin)
-    if (entry == null) this.byOrigin.set(origin, (entry = { bytes: 0, seqs: new Map(), heap: [] }))
+    if (entry == null) this.byOrigin.set(origin, (entry = { origin, rank: this.ranks++, bytes: 0, seqs: new Map(), heap: new Heap((a, b) => a > b) }))
     return entry
   }
 
   /** Evicts the furthest-ahead op of the largest origin, unless that is `op`'s own place or ahead of it; false when nothing may go. */
   private evictFor (op: Op): boolean {
-    let largest: string | undefined
-    for (const [origin, entry] of this.byOrigin) {
-      if (largest === undefined || entry.bytes > (this.byOrigin.get(largest)?.bytes ?? 0)) largest = origin
+    for (let top = this.sizes.peek(); top !== undefined; top = this.sizes.peek()) {
+      const entry = this.byOrigin.get(top.origin)
+      if (entry === undefined || entry.rank !== top.rank || entry.bytes !== top.bytes) {
+        this.sizes.pop()
+        continue
+      }
+      const furthest = furthestSeq(entry)
+      if (furthest === undefined || (top.origin === op.origin && furthest <= op.seq)) return false
+      this.remove(top.origin, furthest)
+      return true
     }
-    if (largest === undefined) return false
-    const entry = this.byOrigin.get(largest) as Entry
-    const furthest = furthestSeq(entry)
-    if (furthest === undefined || (largest === op.origin && furthest <= op.seq)) return false
-    this.remove(largest, furthest)
-    return true
+    return false
   }
 
-  private forget (entry: { bytes: number }, gone: Waiting): void {
-    entry.bytes -= gone.bytes
-    this.total -= gone.bytes
+  /** Adds `bytes` (less than nothing to take them back) to `entry`'s origin and the total. */
+  private charge (entry: Entry, bytes: number): void {
+    entry.bytes += bytes
+    this.total += bytes
+    if (entry.bytes <= 0) return
+    if (this.sizes.size < 2 * this.byOrigin.size + 64) this.sizes.push({ bytes: entry.bytes, rank: entry.rank, origin: entry.origin })
+    else this.sizes.reset([...this.byOrigin.values()].map(e => ({ bytes: e.bytes, rank: e.rank, origin: e.origin })))
+  }
+
+  private forget (entry: Entry, gone: Waiting): void {
     this.count--
+    this.charge(entry, -gone.bytes)
     const proof = gone.op.proof
     const held = proof === undefined ? undefined : this.proofs.get(proof)
     if (proof === undefined || held === undefined || --held.refs > 0) return
     this.proofs.delete(proof)
-    held.entry.bytes -= proofBytesOf(proof)
-    this.total -= proofBytesOf(proof)
+    this.charge(held.entry, -proofBytesOf(proof))
   }
 
   /** One more waiting op holds `proof`: charged to `entry` (its origin's) if none did. */
@@ -197,49 +257,18 @@ export class PendingOps {
       return
     }
     this.proofs.set(proof, { refs: 1, entry })
-    entry.bytes += proofBytesOf(proof)
-    this.total += proofBytesOf(proof)
+    this.charge(entry, proofBytesOf(proof))
   }
 }
 
 /** Adds `seq` (newly waiting) to `entry`'s heap, rebuilt from the seqs that wait once removed ones make up half of it. */
 function pushSeq (entry: Entry, seq: number): void {
-  const { heap } = entry
-  if (heap.length >= 2 * entry.seqs.size + 64) {
-    heap.length = 0
-    for (const waiting of entry.seqs.keys()) siftUp(heap, waiting)
-  }
-  siftUp(heap, seq)
+  if (entry.heap.size >= 2 * entry.seqs.size + 64) entry.heap.reset(entry.seqs.keys())
+  entry.heap.push(seq)
 }
 
 /** The furthest seq waiting in `entry` (removed seqs at the top of its heap are dropped on the way). */
 function furthestSeq (entry: Entry): number | undefined {
-  const { heap } = entry
-  while (heap.length > 0 && !entry.seqs.has(heap[0] as number)) {
-    const last = heap.pop() as number
-    if (heap.length === 0) break
-    heap[0] = last
-    for (let i = 0; ;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let top = i
-      if (left < heap.length && (heap[left] as number) > (heap[top] as number)) top = left
-      if (right < heap.length && (heap[right] as number) > (heap[top] as number)) top = right
-      if (top === i) break
-      ;[heap[i], heap[top]] = [heap[top] as number, heap[i] as number]
-      i = top
-    }
-  }
-  return heap[0]
-}
-
-function siftUp (heap: number[], seq: number): void {
-  heap.push(seq)
-  for (let i = heap.length - 1; i > 0;) {
-    const parent = (i - 1) >> 1
-    if ((heap[parent] as number) >= seq) break
-    heap[i] = heap[parent] as number
-    heap[parent] = seq
-    i = parent
-  }
+  while (entry.heap.size > 0 && !entry.seqs.has(entry.heap.peek() as number)) entry.heap.pop()
+  return entry.heap.peek()
 }

@@ -257,6 +257,8 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
   for (const [origin, next] of moved) {
     state.origins.set(origin, next)
     state.pending.dropUpTo(origin, next.held.seq)
+    // its ops that waited past a gap the snapshot filled may apply now
+    state.pending.wake(origin)
   }
   state.settled++
   // what this node holds moved: its next attestation says so at its pace, not at the heartbeat (its last one, from before,
