@@ -31,7 +31,6 @@ const SLOWEST = {
     'slow-link', // 34
     'peer-book', // 38
     'dht-peers', // 36
-    'lock-race', // 33
     'slow-pulls', // 33
     'hostile-bytes', // 32
     'cluster', // 31
@@ -46,7 +45,8 @@ const SLOWEST = {
     'daemon', // 26
     'upgrade', // 26
     'big-answers', // 25
-    'nat-direct' // 25
+    'nat-direct', // 25
+    'waiting-origins' // 12, much of it CPU
   ].map(name => `daemon/dist/test/${name}.spec.js`)
 }
 
