@@ -6,7 +6,8 @@
  * genuine ops after their deletes were collected, signs two ops with one seq
  * for different peers, floods far-future ops, forges other origins' ops,
  * backdates its own (each saying it had seen nothing, or everything, of its
- * key), and attests to more than it holds. None of it may make
+ * key), attests to more than it holds, and sends ops of origins of its own
+ * making that only wait. None of it may make
  * honest replicas disagree, lose an acknowledged write, or run out of memory.
  */
 import { attestationKey, decodeOps, encodeAttestation, encodeOps, proveOps, type Frame, type Mark, type Op, type PullResult, type PullSession, type PullStep } from '@murmur/core'
@@ -24,6 +25,7 @@ export class HostileNode implements Puller {
   private readonly deps: NodeDeps
   private readonly captured: Op[] = []
   private lies = 0
+  private sybilsMade = 0
   private replaying: Op[] = []
 
   constructor (id: string, deps: NodeDeps) {
@@ -198,6 +200,18 @@ export class HostileNode implements Puller {
       }
       case 'lie-attest':
         this.inner.writeOwn([{ key: attestationKey(this.id), value: encodeAttestation(this.marks(100)) }])
+        return
+      case 'sybils': {
+        // each signed with a key it made (an open group takes any): seq 2 of each, so each waits for a seq 1 that never
+        // comes, a quarter also past the skew bound; 400 bytes each, so a 16 KiB budget evicts as they come
+        const sybils = Array.from({ length: rng.int(20, 80) }, (_, i) => {
+          const origin = `${this.id}s${this.sybilsMade++}`
+          const op: Op = { key: `sybil${i}`, value: Buffer.alloc(400, 2), ...stamp, origin, seq: 2, ...(i % 4 === 0 ? { wall: now + this.deps.scenario.config.maxSkewMs + rng.int(1, 60) * 1_000 } : {}) }
+          proveOps([op], this.deps.keys.signer(origin))
+          return op
+        })
+        net.publish(this.id, encodeOps(sybils))
+      }
     }
   }
 

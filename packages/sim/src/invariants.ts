@@ -4,7 +4,7 @@
  * key holds the winner among every op that exists in the group (so every
  * acknowledged write is there or superseded by a higher version, and no
  * deleted value is back unless a newer write brought it); waiting ops kept
- * to their budget; in a closed group whose members all stayed within the
+ * to their budget, and none left waiting that could apply; in a closed group whose members all stayed within the
  * retention, no honest node had to write anything again; each replica's
  * change cursors (what a resuming watch reads) survived every crash intact;
  * and, at one HLC moment (the latest any replica has reached), every replica
@@ -68,6 +68,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   }
   checkExpiry(nodes, winners, at, record)
   for (const node of nodes) checkCursors(node, record)
+  for (const node of nodes) checkWaiting(node, scenario, record)
   checkHistory(nodes, record)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   // (a value written again that no such delete is newer than brings nothing back; nor is the hostile member's value
@@ -76,6 +77,26 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   // member can still do"; hostile seed 39560))
   if (scenario.closed && scenario.config.retentionMs > scenario.faultsUntil + scenario.settleMs && record.counts.reissuedOverDeletes > 0) {
     record.fail(`${record.counts.reissuedOverDeletes} values written again by honest nodes over a newer delete of their key, in a closed group where no member was evicted: a deleted value came back`)
+  }
+}
+
+/**
+ * No op waits that could apply: none at or below its writer's next seq (every
+ * version of it) that the clock allowed over a second ago, when the replica
+ * last looked (`release` looks only at origins the clock or a snapshot let
+ * go; an op of any other waits for its writer's next op, and one it missed
+ * would wait until then, or for ever: a sync brings only ops not held or
+ * waiting).
+ */
+function checkWaiting (node: SimNode, scenario: Scenario, record: Recorder): void {
+  const { pending, origins } = node.replica.state
+  const allowed = (op: Op): boolean => op.wall <= node.now() + scenario.config.maxSkewMs - 1_000
+  for (const origin of pending.origins()) {
+    const next = (origins.get(origin)?.held.seq ?? 0) + 1
+    for (const seq of pending.seqs(origin)) {
+      const versions = pending.at(origin, seq)
+      if (seq <= next && versions.length > 0 && versions.every(allowed)) record.fail(`${node.id}: ${describeOp(versions[0] as Op)} waits, though its writer's next seq is ${next} and the clock allows it`)
+    }
   }
 }
 

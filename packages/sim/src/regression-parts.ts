@@ -4,8 +4,11 @@
  */
 import { scenario as drawn, type Action, type HostileAct, type Scenario, type ScenarioOptions } from './scenario.js'
 
-/** A seed's scenario as it was when the seed found its hole: every node linked to every other, no refreshes, every commit signed (seeds drew none of these then). */
-export const scenario = (seed: number, options?: ScenarioOptions): Scenario => unrefreshed({ ...drawn(seed, options), links: undefined, signLater: undefined, declines: undefined })
+/** A seed's scenario as it was when the seed found its hole: every node linked to every other, no refreshes, every commit signed, no sybils (seeds drew none of these then). */
+export const scenario = (seed: number, options?: ScenarioOptions): Scenario => {
+  const made = unrefreshed({ ...drawn(seed, options), links: undefined, signLater: undefined, declines: undefined })
+  return { ...made, actions: made.actions.filter(action => action.kind !== 'hostile' || action.act !== 'sybils') }
+}
 
 /** `made` without the keepalive refreshes seeds draw since 2026-12-04. */
 export const unrefreshed = (made: Scenario): Scenario => ({ ...made, actions: made.actions.filter(action => action.kind !== 'write' || action.refresh !== true) })
