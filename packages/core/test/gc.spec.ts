@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { REHAND_MS, SqliteStore, attestEvery, attestIntervalFor, attestMsPerOriginFor, decodeAttestation, type Replica, type Store } from '../src/index.js'
+import { REHAND_MS, SqliteStore, attestEvery, attestIntervalFor, attestMsPerOriginFor, attestationKey, decodeAttestation, encodeAttestation, proveOps, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -200,6 +200,53 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.equal(gossip.duplicates + synced.duplicates, 2)
         assert.equal(node.get('secret'), undefined)
       }
+    })
+
+    it('takes gossip stamped before the horizon only on an attestation that holds every floor, and looks at the floors once an attestation and a move, not once an op', () => {
+      const RETENTION = 20_000
+      const [alice, carol] = ['alice', 'carol'].map(id => replica(id, { retentionMs: RETENTION })) as [Replica, Replica]
+      put(carol, 'c', '1')
+      put(alice, 'k', 'v')
+      put(alice, 'k', null)
+      mesh([alice, carol], 2)
+      clock.advance(GRACE)
+      mesh([alice, carol], 2)
+      assert.equal(alice.collect().tombstones, 1)
+      const { horizon } = alice.state
+      // mallory's attestations, and her ops, are stamped before the horizon: she attests first to none of alice's
+      // ops, then to all; her ops come by gossip past a gap (seq 1 never comes), so none applies
+      const signed = (one: Op): Op => { proveOps([one], keys.signer('mallory')); return one }
+      const floors = Object.entries(alice.status().floors)
+      const attestation = (seq: number, short: boolean): Op => signed({
+        ...op(attestationKey('mallory'), null, { origin: 'mallory', seq, wall: horizon.wall - 100 + seq }),
+        value: encodeAttestation(new Map(floors.map(([origin, at]) => [origin, { seq: origin === 'alice' && short ? at - 1 : at, wall: horizon.wall - 1_000, logical: 0, acc: new Uint8Array(32) }])))
+      })
+      const backdated = (seq: number): Op => signed(op(`m${seq}`, 'old', { origin: 'mallory', seq, wall: horizon.wall - 50 + seq }))
+      const gossip = (seq: number): number => alice.receive([backdated(seq)], { via: 'gossip' }).deferred
+      assert.equal(alice.receive([attestation(1, true)], { via: 'sync' }).applied, 1)
+      assert.equal(gossip(5), 1, 'an attestation short of a floor: left for a sync')
+      assert.equal(alice.receive([attestation(2, false)], { via: 'sync' }).applied, 1)
+      const held = alice.state.attestations.get('mallory')
+      assert.equal(held?.seq, 2)
+      let looked = 0
+      const get = held.marks.get.bind(held.marks)
+      held.marks.get = origin => { looked++; return get(origin) }
+      assert.equal(gossip(6), 0, 'one that holds every floor: taken on trust (and waits for seq 1)')
+      const once = looked
+      assert.ok(once > 0)
+      for (let seq = 7; seq < 20; seq++) assert.equal(gossip(seq), 0)
+      assert.equal(looked, once, 'the floors are not looked at again while they stay')
+      // floors that move past her attestation (silent past the retention, she no longer holds them back): her next op
+      // is left for a sync, though the attestation is the same
+      put(alice, 'j', 'v')
+      put(alice, 'j', null)
+      mesh([alice, carol], 2)
+      clock.advance(RETENTION + GRACE)
+      mesh([alice, carol], 2)
+      assert.equal(alice.collect().tombstones, 1)
+      assert.equal(alice.state.attestations.get('mallory'), held)
+      assert.equal(gossip(20), 1, 'floors past her attestation: left for a sync')
+      assert.ok(looked > once, 'looked at again once they moved')
     })
 
     it('a value older than a delete this node collected is written again, unless a newer op of its key came first', () => {

@@ -74,6 +74,7 @@ export function collect (state: ReplicaState, now: number): Collected {
     state.origins.set(origin, next)
     state.pending.dropUpTo(origin, next.floor.seq)
   }
+  if (floors.size > 0) state.floorsMoved++
   return result
 }
 

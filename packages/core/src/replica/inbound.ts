@@ -138,10 +138,19 @@ function mayTakeGossip (state: ReplicaState, op: Op): boolean {
   if (compareStamps(op, state.horizon) > 0) return true
   const attestation = state.attestations.get(op.origin)
   if (attestation === undefined || attestation.seq >= op.seq) return false
-  for (const [origin, known] of state.origins) {
-    if (known.floor.seq > (attestation.marks.get(origin)?.seq ?? 0)) return false
+  // one pass over the origins when the attestation is new or floors moved, not one an op: a member may send many
+  // ops stamped before the horizon, and a group of many origins made each cost ~50 ns an origin (0.5 ms at 10,000)
+  const known = state.covering.get(attestation)
+  if (known?.floorsMoved === state.floorsMoved) return known.covers
+  let covers = true
+  for (const [origin, { floor }] of state.origins) {
+    if (floor.seq > (attestation.marks.get(origin)?.seq ?? 0)) {
+      covers = false
+      break
+    }
   }
-  return true
+  state.covering.set(attestation, { floorsMoved: state.floorsMoved, covers })
+  return covers
 }
 
 function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: ReceiveContext): void {

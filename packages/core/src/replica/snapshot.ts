@@ -260,6 +260,7 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
     // its ops that waited past a gap the snapshot filled may apply now
     state.pending.wake(origin)
   }
+  if (moved.size > 0) state.floorsMoved++
   state.settled++
   // what this node holds moved: its next attestation says so at its pace, not at the heartbeat (its last one, from before,
   // would hold every member's collection back until then: seed 9545)

@@ -97,6 +97,10 @@ export interface ReplicaState {
   readonly history: HistoryBound
   /** The newest tombstone ever collected here: no op older than it may be taken on trust. */
   horizon: Stamp
+  /** Counts the times floors moved (a collection, a snapshot): what `covering` found holds until it changes. */
+  floorsMoved: number
+  /** Whether an attestation (they are never changed once read) held every floor here, and as of which `floorsMoved`. */
+  readonly covering: WeakMap<Attestation, { floorsMoved: number, covers: boolean }>
   /** This node's own ops up to this seq are on disk, proofs included, and only those may leave it. */
   durable: number
   /** Ops other than attestations arrived or were written since the last attestation. */
@@ -199,6 +203,8 @@ export function openState (init: ReplicaInit): ReplicaState {
     config,
     history: historyBound(init),
     horizon: parseStamp(store.meta('gc_horizon')),
+    floorsMoved: 0,
+    covering: new WeakMap(),
     durable: proven,
     dirty: true,
     lastAttest: -Infinity,
