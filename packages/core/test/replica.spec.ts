@@ -127,6 +127,22 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(bob.status().waiting, 1_100)
     })
 
+    it('over the waiting budget, lets ops of origins it holds nothing of go before those of origins it holds', () => {
+      const [first, second, ...rest] = writes('alice', 12) as [Op, Op, ...Op[]]
+      const bob = replica('bob', { pendingBytes: 40 * pendingSize(first) })
+      bob.receive([first])
+      // alice's later ops come first by gossip (her seq 2 is late): they wait
+      assert.equal(bob.receive(rest, { via: 'gossip' }).waiting, 10)
+      // a member's ops, each of an origin of its own, past a gap: four times what fits
+      const signed = (one: Op): Op => { proveOps([one], keys.signer(one.origin)); return one }
+      const flood = Array.from({ length: 120 }, (_, i) => signed(op(`f${i}`, 'v', { origin: `flood${i}`, seq: 2, wall: clock.ms })))
+      bob.receive(flood, { via: 'gossip' })
+      assert.ok(bob.status().waiting <= 40)
+      // alice's seq 2 comes: every one of hers that waited applies
+      assert.equal(bob.receive([second]).applied, 11)
+      assert.deepEqual(bob.vector().alice, 12)
+    })
+
     it('keeps a second op signed with a held seq, on its own key, and reports its origin', () => {
       const bob = replica('bob')
       const carol = replica('carol')

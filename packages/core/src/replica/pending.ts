@@ -7,7 +7,10 @@
  *
  * Over budget, the ops furthest ahead of the largest origin's go first: they
  * are the last to become applicable, and one origin flooding the buffer
- * cannot push out everyone else's.
+ * cannot push out everyone else's. Origins this node holds no op of go
+ * before those it does (`known`): a member that signs each op as an origin of
+ * its own (keys are free) made the largest honest origin the one to go, each
+ * of its own origins being small.
  *
  * Nothing here takes a pass over every origin that has ops waiting: a member
  * of an open group may make each op it sends an origin of its own (keys are
@@ -57,8 +60,8 @@ interface HeldProof { refs: number, entry: Entry }
  */
 interface Entry { origin: string, rank: number, bytes: number, seqs: Map<number, Waiting[]>, heap: Heap<number> }
 
-/** An origin's bytes when they were last charged: stale once they change (the heap keeps the newest too). */
-interface Size { bytes: number, rank: number, origin: string }
+/** An origin's bytes when they were last charged, and whether this node held an op of it: stale once either changes (the heap keeps the newest too). */
+interface Size { bytes: number, rank: number, origin: string, known: boolean }
 
 /** The time (an HLC wall time, less the skew bound) from which an origin's ops may be let go by the clock. */
 interface Wake { at: number, origin: string }
@@ -70,8 +73,9 @@ export class PendingOps {
   private readonly budget: number
   private readonly byOrigin = new Map<string, Entry>()
   private readonly proofs = new Map<OpProof, HeldProof>()
-  /** Origins by their bytes, largest first (then the one waiting longest). */
-  private readonly sizes = new Heap<Size>((a, b) => a.bytes > b.bytes || (a.bytes === b.bytes && a.rank < b.rank))
+  /** Origins not known first, then by their bytes, largest first (then the one waiting longest). */
+  private readonly sizes = new Heap<Size>((a, b) => a.known !== b.known ? !a.known : a.bytes > b.bytes || (a.bytes === b.bytes && a.rank < b.rank))
+  private readonly known: (origin: string) => boolean
   /** Origins by when the clock may let their ops go, with the earliest time of each (older heap items are stale). */
   private readonly wakes = new Heap<Wake>((a, b) => a.at < b.at)
   private readonly wakeAt = new Map<string, number>()
@@ -79,8 +83,10 @@ export class PendingOps {
   private total = 0
   private count = 0
 
-  constructor (budgetBytes: number) {
+  /** `known`: whether this node holds an op of an origin (default: of none). */
+  constructor (budgetBytes: number, known: (origin: string) => boolean = () => false) {
     this.budget = budgetBytes
+    this.known = known
   }
 
   get bytes (): number {
@@ -214,12 +220,14 @@ export class PendingOps {
     return entry
   }
 
-  /** Evicts the furthest-ahead op of the largest origin, unless that is `op`'s own place or ahead of it; false when nothing may go. */
+  /** Evicts the furthest-ahead op of the largest origin (of those not known, if any), unless that is `op`'s own place or ahead of it; false when nothing may go. */
   private evictFor (op: Op): boolean {
     for (let top = this.sizes.peek(); top !== undefined; top = this.sizes.peek()) {
       const entry = this.byOrigin.get(top.origin)
-      if (entry === undefined || entry.rank !== top.rank || entry.bytes !== top.bytes) {
+      if (entry === undefined || entry.rank !== top.rank || entry.bytes !== top.bytes || this.known(top.origin) !== top.known) {
         this.sizes.pop()
+        // known since it was charged (its first op applied): in again, behind those not known
+        if (entry !== undefined && entry.rank === top.rank && entry.bytes === top.bytes) this.pushSize(entry)
         continue
       }
       const furthest = furthestSeq(entry)
@@ -234,9 +242,13 @@ export class PendingOps {
   private charge (entry: Entry, bytes: number): void {
     entry.bytes += bytes
     this.total += bytes
-    if (entry.bytes <= 0) return
-    if (this.sizes.size < 2 * this.byOrigin.size + 64) this.sizes.push({ bytes: entry.bytes, rank: entry.rank, origin: entry.origin })
-    else this.sizes.reset([...this.byOrigin.values()].map(e => ({ bytes: e.bytes, rank: e.rank, origin: e.origin })))
+    if (entry.bytes > 0) this.pushSize(entry)
+  }
+
+  private pushSize (entry: Entry): void {
+    const size = (e: Entry): Size => ({ bytes: e.bytes, rank: e.rank, origin: e.origin, known: this.known(e.origin) })
+    if (this.sizes.size < 2 * this.byOrigin.size + 64) this.sizes.push(size(entry))
+    else this.sizes.reset([...this.byOrigin.values()].map(size))
   }
 
   private forget (entry: Entry, gone: Waiting): void {

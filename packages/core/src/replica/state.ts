@@ -195,7 +195,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     leavesAtOnce: init.leavesAtOnce,
     proven,
     checker: new OpChecker({ verify: init.verify, allowed: members.size > 0 ? origin => origin === nodeId || members.has(origin) : undefined }),
-    pending: new PendingOps(init.pendingBytes ?? 64 * 1024 * 1024),
+    pending: new PendingOps(init.pendingBytes ?? 64 * 1024 * 1024, origin => (state.origins.get(origin)?.held.seq ?? 0) > 0),
     stability: undefined as unknown as Stability,
     origins,
     attestations,
