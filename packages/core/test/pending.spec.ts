@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { OriginWaits } from '../src/replica/origin-waits.js'
 import { PendingOps, proofBytesOf, sizeOf } from '../src/replica/pending.js'
 import type { Op, OpProof } from '../src/types.js'
 
@@ -164,5 +165,40 @@ describe('ops waiting within a budget', () => {
     // woken again and again, the heap stays within twice the origins woken
     for (let i = 0; i < 10_000; i++) pending.wake('gap', 1_000_000 - i)
     assert.deepEqual(pending.due(Infinity), ['gap'])
+  })
+
+  it('find an origin\'s waiting seqs in a range as a pass would, and look at none of them when none is that low', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 400 }), { maxLength: 120 }), fc.array(fc.integer({ min: 1, max: 400 })), fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 400 }),
+      (seqs, removed, after, upTo) => {
+        const waits = new OriginWaits('a', 0)
+        for (const seq of seqs) waits.set(seq, [{ op: op('a', seq), digest: digest(seq), bytes: 1 }])
+        for (const seq of removed) waits.seqs.delete(seq)
+        const expected = [...waits.seqs.keys()].filter(seq => seq > after && seq <= upTo).sort((x, y) => x - y)
+        assert.deepEqual(waits.seqsIn(after, upTo).sort((x, y) => x - y), expected)
+      }), { numRuns: 300 })
+    // 100,000 seqs past a gap, none at or below what the node holds: a receive of the origin looks at none of them
+    const waits = new OriginWaits('a', 0)
+    for (let seq = 2; seq < 100_002; seq++) waits.set(seq, [{ op: op('a', seq), digest: digest(seq), bytes: 1 }])
+    let looked = 0
+    const { has, keys } = waits.seqs
+    waits.seqs.has = seq => { looked++; return has.call(waits.seqs, seq) }
+    waits.seqs.keys = () => { looked += waits.seqs.size; return keys.call(waits.seqs) }
+    assert.deepEqual(waits.seqsIn(0, 1), [])
+    assert.ok(looked <= 2, `${looked} looks`)
+  })
+
+  it('tell the earliest time the clock lets one of an origin\'s ops go, past those it has reached and those gone', () => {
+    const waits = new OriginWaits('a', 0)
+    const timed = (seq: number, wakeAt: number): { op: ReturnType<typeof op>, digest: Uint8Array, bytes: number, wakeAt: number } => ({ op: op('a', seq), digest: digest(seq), bytes: 1, wakeAt })
+    const [early, late] = [timed(3, 1_000), timed(4, 5_000)]
+    waits.set(2, [{ op: op('a', 2), digest: digest(2), bytes: 1 }])
+    waits.set(3, [early])
+    waits.set(4, [late])
+    assert.equal(waits.nextWake(0), 1_000)
+    assert.equal(waits.nextWake(1_000), 5_000)
+    waits.forget(late)
+    waits.seqs.delete(4)
+    // a time of an op gone may still be told (a look that finds nothing); none once the clock passes it
+    assert.equal(waits.nextWake(5_000), undefined)
   })
 })

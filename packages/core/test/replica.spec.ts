@@ -112,8 +112,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(Object.keys(hello.message.skip ?? {}).length, 1_024)
       assert.equal(named, 1_024)
       const looked: string[] = []
-      const seqs = bob.state.pending.seqs.bind(bob.state.pending)
-      bob.state.pending.seqs = origin => { looked.push(origin); return seqs(origin) }
+      const seqsIn = bob.state.pending.seqsIn.bind(bob.state.pending)
+      bob.state.pending.seqsIn = (origin, after, upTo) => { looked.push(origin); return seqsIn(origin, after, upTo) }
       assert.equal(bob.release().applied, 0)
       assert.deepEqual(looked, [], 'nothing is due yet')
       clock.advance(31_000)

@@ -43,7 +43,7 @@ export class Arrivals {
   seqsIn (origin: string, after: number, upTo: number): number[] {
     const seqs = new Set<number>()
     for (const seq of this.fresh.get(origin)?.keys() ?? []) if (seq > after && seq <= upTo) seqs.add(seq)
-    for (const seq of this.state.pending.seqs(origin)) if (seq > after && seq <= upTo) seqs.add(seq)
+    for (const seq of this.state.pending.seqsIn(origin, after, upTo)) seqs.add(seq)
     return [...seqs].sort((a, b) => a - b)
   }
 

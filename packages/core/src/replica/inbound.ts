@@ -114,14 +114,12 @@ function classify (state: ReplicaState, ops: Op[], context: ReceiveContext, out:
 export function release (state: ReplicaState): Received {
   const out = emptyReceived()
   const now = state.now()
-  const skew = state.config.maxClockSkewMs
   const due = state.pending.due(now)
   if (due.length > 0) drain(state, new Arrivals(state, due), out, { via: 'sync' })
   // what the clock still holds back of them is looked at again when it reaches it
   for (const origin of due) {
-    for (const seq of state.pending.seqs(origin)) {
-      for (const op of state.pending.at(origin, seq)) if (op.wall > now + skew) state.pending.wake(origin, op.wall - skew)
-    }
+    const next = state.pending.nextWake(origin, now)
+    if (next !== undefined) state.pending.wake(origin, next)
   }
   out.waiting = state.pending.size
   return out

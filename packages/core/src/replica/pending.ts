@@ -28,11 +28,9 @@
  */
 import { digestOf, sameBytes } from '../marks.js'
 import { Heap } from './heap.js'
+import { OriginWaits, type Waiting } from './origin-waits.js'
 import type { Op, OpProof } from '../types.js'
 import type { Witness } from './inbound.js'
-
-/** `witnesses`: those of its key that came with it by sync, which it is measured against when it applies (seed 45698). */
-interface Waiting { op: Op, digest: Uint8Array, bytes: number, witnesses?: readonly Witness[] }
 
 /** What a witness kept with a waiting op costs the budget: its stamp, origin, seq and signature. */
 const WITNESS_BYTES = 160
@@ -48,17 +46,7 @@ export function proofBytesOf (proof: OpProof): number {
 }
 
 /** A proof that waiting ops hold: how many, and the origin it is charged to. */
-interface HeldProof { refs: number, entry: Entry }
-
-/**
- * An origin's waiting ops, by seq, and its seqs in a max-heap, so the furthest
- * ahead is found without a pass over them all (seqs removed stay in the heap
- * until they come to its top, or it is rebuilt once it holds twice as many as
- * wait): eviction took `Math.max(...seqs)`, a call with one argument a seq,
- * which a budget of small ops (~400,000) took past V8's stack, and a pass per
- * op evicted. `rank`: when it began to wait (origins tie in that order).
- */
-interface Entry { origin: string, rank: number, bytes: number, seqs: Map<number, Waiting[]>, heap: Heap<number> }
+interface HeldProof { refs: number, entry: OriginWaits }
 
 /** An origin's bytes when they were last charged, and whether this node held an op of it: stale once either changes (the heap keeps the newest too). */
 interface Size { bytes: number, rank: number, origin: string, known: boolean }
@@ -71,7 +59,7 @@ export interface WaitOptions { witnesses?: readonly Witness[], wakeAt?: number }
 
 export class PendingOps {
   private readonly budget: number
-  private readonly byOrigin = new Map<string, Entry>()
+  private readonly byOrigin = new Map<string, OriginWaits>()
   private readonly proofs = new Map<OpProof, HeldProof>()
   /** Origins not known first, then by their bytes, largest first (then the one waiting longest). */
   private readonly sizes = new Heap<Size>((a, b) => a.known !== b.known ? !a.known : a.bytes > b.bytes || (a.bytes === b.bytes && a.rank < b.rank))
@@ -109,11 +97,10 @@ export class PendingOps {
     while (this.total + bytes + proofCost() > this.budget) {
       if (!this.evictFor(op)) return false
     }
-    versions.push({ op, digest, bytes, ...(witnesses !== undefined && witnesses.length > 0 ? { witnesses } : {}) })
+    versions.push({ op, digest, bytes, ...(witnesses !== undefined && witnesses.length > 0 ? { witnesses } : {}), ...(wakeAt !== undefined ? { wakeAt } : {}) })
     // an eviction above may have taken the origin's last op, and its entry
     const kept = this.entryOf(op.origin)
-    if (!kept.seqs.has(op.seq)) pushSeq(kept, op.seq)
-    kept.seqs.set(op.seq, versions)
+    kept.set(op.seq, versions)
     this.count++
     if (proof !== undefined) this.hold(proof, kept)
     this.charge(kept, bytes)
@@ -136,7 +123,7 @@ export class PendingOps {
 
   /** The origins whose `wake` time `now` has reached, each once, in the order they began to wait; they are not woken again unless asked. */
   due (now: number): string[] {
-    const due: Entry[] = []
+    const due: OriginWaits[] = []
     for (let top = this.wakes.peek(); top !== undefined && top.at <= now; top = this.wakes.peek()) {
       this.wakes.pop()
       if (this.wakeAt.get(top.origin) !== top.at) continue
@@ -145,6 +132,16 @@ export class PendingOps {
       if (entry !== undefined) due.push(entry)
     }
     return due.sort((a, b) => a.rank - b.rank).map(entry => entry.origin)
+  }
+
+  /** The seqs of `origin` that wait in `(after, upTo]`, in no order. */
+  seqsIn (origin: string, after: number, upTo: number): number[] {
+    return this.byOrigin.get(origin)?.seqsIn(after, upTo) ?? []
+  }
+
+  /** The earliest time after `now` that the clock lets one of `origin`'s ops go, if any waits for it. */
+  nextWake (origin: string, now: number): number | undefined {
+    return this.byOrigin.get(origin)?.nextWake(now)
   }
 
   /** Every version waiting at `(origin, seq)`. */
@@ -214,9 +211,9 @@ export class PendingOps {
     return runs
   }
 
-  private entryOf (origin: string): Entry {
+  private entryOf (origin: string): OriginWaits {
     let entry = this.byOrigin.get(origin)
-    if (entry == null) this.byOrigin.set(origin, (entry = { origin, rank: this.ranks++, bytes: 0, seqs: new Map(), heap: new Heap((a, b) => a > b) }))
+    if (entry == null) this.byOrigin.set(origin, (entry = new OriginWaits(origin, this.ranks++)))
     return entry
   }
 
@@ -230,7 +227,7 @@ export class PendingOps {
         if (entry !== undefined && entry.rank === top.rank && entry.bytes === top.bytes) this.pushSize(entry)
         continue
       }
-      const furthest = furthestSeq(entry)
+      const furthest = entry.furthest()
       if (furthest === undefined || (top.origin === op.origin && furthest <= op.seq)) return false
       this.remove(top.origin, furthest)
       return true
@@ -239,20 +236,21 @@ export class PendingOps {
   }
 
   /** Adds `bytes` (less than nothing to take them back) to `entry`'s origin and the total. */
-  private charge (entry: Entry, bytes: number): void {
+  private charge (entry: OriginWaits, bytes: number): void {
     entry.bytes += bytes
     this.total += bytes
     if (entry.bytes > 0) this.pushSize(entry)
   }
 
-  private pushSize (entry: Entry): void {
-    const size = (e: Entry): Size => ({ bytes: e.bytes, rank: e.rank, origin: e.origin, known: this.known(e.origin) })
+  private pushSize (entry: OriginWaits): void {
+    const size = (e: OriginWaits): Size => ({ bytes: e.bytes, rank: e.rank, origin: e.origin, known: this.known(e.origin) })
     if (this.sizes.size < 2 * this.byOrigin.size + 64) this.sizes.push(size(entry))
     else this.sizes.reset([...this.byOrigin.values()].map(size))
   }
 
-  private forget (entry: Entry, gone: Waiting): void {
+  private forget (entry: OriginWaits, gone: Waiting): void {
     this.count--
+    entry.forget(gone)
     this.charge(entry, -gone.bytes)
     const proof = gone.op.proof
     const held = proof === undefined ? undefined : this.proofs.get(proof)
@@ -262,7 +260,7 @@ export class PendingOps {
   }
 
   /** One more waiting op holds `proof`: charged to `entry` (its origin's) if none did. */
-  private hold (proof: OpProof, entry: Entry): void {
+  private hold (proof: OpProof, entry: OriginWaits): void {
     const held = this.proofs.get(proof)
     if (held !== undefined) {
       held.refs++
@@ -271,16 +269,4 @@ export class PendingOps {
     this.proofs.set(proof, { refs: 1, entry })
     this.charge(entry, proofBytesOf(proof))
   }
-}
-
-/** Adds `seq` (newly waiting) to `entry`'s heap, rebuilt from the seqs that wait once removed ones make up half of it. */
-function pushSeq (entry: Entry, seq: number): void {
-  if (entry.heap.size >= 2 * entry.seqs.size + 64) entry.heap.reset(entry.seqs.keys())
-  entry.heap.push(seq)
-}
-
-/** The furthest seq waiting in `entry` (removed seqs at the top of its heap are dropped on the way). */
-function furthestSeq (entry: Entry): number | undefined {
-  while (entry.heap.size > 0 && !entry.seqs.has(entry.heap.peek() as number)) entry.heap.pop()
-  return entry.heap.peek()
 }
