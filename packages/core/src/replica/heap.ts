@@ -1,8 +1,9 @@
 /**
  * A binary heap: `first(a, b)` is true when `a` comes out before `b`. The
- * waiting ops' bookkeeping (`pending.ts`) keeps three, so that what it looks
- * for (an origin's furthest seq, the largest origin, the origins the clock
- * has reached) is found without a pass over every origin or op that waits.
+ * waiting ops' bookkeeping keeps its lookups in heaps, so that none passes
+ * over every origin or op that waits: the largest origin and the origins the
+ * clock has reached (`pending.ts`), an origin's furthest and lowest seqs and
+ * the next time the clock lets one of its ops go (`origin-waits.ts`).
  */
 export class Heap<T> {
   private readonly first: (a: T, b: T) => boolean
