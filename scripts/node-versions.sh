@@ -72,7 +72,7 @@ test_versions () {
     [[ -f $DIR/build$v/build/Release/better_sqlite3.node ]] || { echo "node-versions: Node $v not built; run: $0 build" >&2; return 1; }
     cp "$DIR/build$v/build/Release/better_sqlite3.node" "$BINDING"
     echo "node-versions: the subset on Node $("$(nodeOf "$v")/bin/node" --version)"
-    PATH="$(nodeOf "$v")/bin:$PATH" node --test --test-concurrency=2 --test-reporter=dot "${SUBSET[@]}" || failed=1
+    PATH="$(nodeOf "$v")/bin:$PATH" node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit --test-reporter=dot "${SUBSET[@]}" || failed=1
   done
   cp "$DIR/own.node" "$BINDING"
   return $failed

@@ -190,14 +190,15 @@ export class Attacker {
     stream.abort(new Error('the attacker had what it came for'))
   }
 
-  /** Pulls every op the node at `addr` serves to a puller that holds nothing, as an honest new member would. */
-  async pull (addr: string, group = 'default'): Promise<Op[]> {
-    const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL)
+  /** Pulls every op the node at `addr` serves to a puller that holds nothing, as an honest new member would; fails after `timeoutMs`. */
+  async pull (addr: string, group = 'default', timeoutMs = 60_000): Promise<Op[]> {
+    const signal = AbortSignal.timeout(timeoutMs)
+    const stream = await this.node.dialProtocol(multiaddr(addr), SYNC_PROTOCOL, { signal })
     const lp = lpStream(stream)
-    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector: {} } }))
+    await lp.write(encodeFrame({ kind: 'control', message: { t: 'hello', group, name: 'mallory', now: Date.now(), vector: {} } }), { signal })
     const ops: Op[] = []
     for (;;) {
-      const frame = decodeFrame((await lp.read()).subarray())
+      const frame = decodeFrame((await lp.read({ signal })).subarray())
       if (frame.kind === 'control' && frame.message.t === 'done') break
       if (frame.kind !== 'control') ops.push(...frame.ops)
     }

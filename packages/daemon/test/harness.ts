@@ -20,6 +20,24 @@ export const root = fileURLToPath(new URL('../../../../', import.meta.url))
 export const MURMURD = join(root, 'packages/daemon/bin/murmurd.js')
 export const MURMURCTL = join(root, 'packages/cli/bin/murmurctl.cjs')
 
+/**
+ * The murmurds this process started and has not seen exit, each with whether
+ * it leads a process group of its own. However the test process ends (the
+ * runner ends a file that runs past `--test-timeout`), they end with it: a
+ * murmurd left running would load the machine under the files that follow.
+ */
+const running = new Map<ChildProcess, boolean>()
+process.once('exit', () => {
+  for (const [child, group] of running) {
+    try {
+      if (group && child.pid != null) process.kill(-child.pid, 'SIGKILL')
+      else child.kill('SIGKILL')
+    } catch {}
+  }
+})
+// the runner stops a file it times out with SIGTERM, which by default ends a process without 'exit'
+process.once('SIGTERM', () => process.exit(143))
+
 export interface RunResult {
   code: number | null
   signal: NodeJS.Signals | null
@@ -136,6 +154,7 @@ export class TestNode {
     const child = spawn(command, prefixArgs, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.prefix != null })
     this.process = child
     this.group = options.prefix != null
+    running.set(child, this.group)
     this.stdout = ''
     this.stderr = ''
     child.stdout?.on('data', (d: Buffer) => { this.stdout += d.toString() })
@@ -144,6 +163,7 @@ export class TestNode {
     // clean exit: a murmurd the test kills would leave both in /dev/shm on each run
     const faked = options.prefix?.some(arg => arg.startsWith('LD_PRELOAD=') && arg.includes('faketime')) === true
     this.exited = new Promise(resolve => child.on('exit', code => {
+      running.delete(child)
       if (faked) for (const name of ['faketime_shm_', 'sem.faketime_sem_']) rmSync(`/dev/shm/${name}${child.pid as number}`, { force: true })
       resolve(code)
     }))
@@ -165,11 +185,21 @@ export class TestNode {
   }
 
   /** One JSON-RPC call over the node's socket, from this process (for polls; see the top of this file). */
-  async rpc<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+  /**
+   * Calls `method` over the node's socket, in-process. A murmurd that takes
+   * the connection but never answers fails the call after `timeoutMs`: a poll
+   * (`waitFor`) checks its deadline only between calls.
+   */
+  async rpc<M extends MethodName>(method: M, params: Params<M>, timeoutMs = 60_000): Promise<Result<M>> {
     const client = await MurmurClient.connect(this.socket)
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`${method} on ${this.name}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    })
     try {
-      return await client.call(method, params)
+      return await Promise.race([client.call(method, params), silent])
     } finally {
+      clearTimeout(timer)
       client.close()
     }
   }
