@@ -17,10 +17,11 @@ cd "$(dirname "$0")/.."
 VERSIONS=(${MURMUR_NODE_VERSIONS:-22 24})
 DIR=${MURMUR_NODE_VERSIONS_DIR:-/tmp/murmur-node-versions}
 # what each version runs, kept small for CI's time (about 25 s each): the SQLite store and the replica
-# core in-process, the library API, and real murmurd/murmurctl processes replicating, backing up and restoring
+# core in-process, the library API, real murmurd/murmurctl processes replicating, backing up and restoring, and
+# murmurd under the NODE_OPTIONS the systemd unit and the image set
 SUBSET=(
   packages/core/dist/test/store.spec.js packages/core/dist/test/replica.spec.js packages/core/dist/test/sign-later.spec.js
-  packages/daemon/dist/test/library.spec.js packages/daemon/dist/test/backup.spec.js
+  packages/daemon/dist/test/library.spec.js packages/daemon/dist/test/backup.spec.js packages/daemon/dist/test/pool-size.spec.js
 )
 BINDING=node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
