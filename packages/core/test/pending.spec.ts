@@ -187,6 +187,58 @@ describe('ops waiting within a budget', () => {
     assert.ok(looked <= 2, `${looked} looks`)
   })
 
+  it('name an origin\'s runs of waiting seqs as a sort of them would, after any adds, removes and evictions, sorting them again only once they change', () => {
+    const fresh = (pending: PendingOps, origin: string, limit: number): Array<[number, number]> => {
+      const runs: Array<[number, number]> = []
+      for (const seq of [...pending.seqs(origin)].sort((x, y) => x - y)) {
+        const last = runs.at(-1)
+        if (last !== undefined && last[1] === seq - 1) last[1] = seq
+        else runs.push([seq, seq])
+      }
+      return runs.slice(0, limit)
+    }
+    const step = fc.oneof(
+      fc.record({ add: fc.constantFrom('a', 'b'), seq: fc.integer({ min: 2, max: 60 }) }),
+      fc.record({ remove: fc.constantFrom('a', 'b'), seq: fc.integer({ min: 2, max: 60 }) }),
+      fc.record({ drop: fc.constantFrom('a', 'b'), seq: fc.integer({ min: 2, max: 60 }) }),
+      fc.record({ ranges: fc.constantFrom('a', 'b'), limit: fc.constantFrom(1, 3, 1_024) })
+    )
+    fc.assert(fc.property(fc.array(step, { minLength: 50, maxLength: 300 }), plan => {
+      // a budget of ~40 small ops: adds evict too
+      const pending = new PendingOps(40 * sizeOf(op('a', 2)))
+      let made = 0
+      for (const s of plan) {
+        if ('add' in s) pending.add(op(s.add, s.seq), digest(made++))
+        else if ('remove' in s) pending.remove(s.remove, s.seq)
+        else if ('drop' in s) pending.dropUpTo(s.drop, s.seq)
+        else {
+          const named = pending.ranges(s.ranges, s.limit)
+          assert.deepEqual(named, fresh(pending, s.ranges, s.limit))
+          // the pairs are the caller's: changing them changes nothing kept
+          for (const run of named) run[1] = -1
+          assert.deepEqual(pending.ranges(s.ranges, s.limit), fresh(pending, s.ranges, s.limit))
+        }
+      }
+    }), { numRuns: 300 })
+    // 200,000 of one origin's seqs in one run: a second hello with nothing changed sorts nothing
+    const pending = new PendingOps(1 << 30)
+    for (let seq = 2; seq < 200_002; seq++) pending.add(op('a', seq), digest(seq))
+    const sort = Array.prototype.sort
+    let sorted = 0
+    Array.prototype.sort = function (this: unknown[], compare) { sorted += this.length; return sort.call(this, compare) } as typeof sort
+    try {
+      assert.deepEqual(pending.ranges('a', 1_024), [[2, 200_001]])
+      assert.equal(sorted, 200_000)
+      assert.deepEqual(pending.ranges('a', 1_024), [[2, 200_001]])
+      assert.equal(sorted, 200_000, 'sorted once')
+      pending.add(op('a', 200_005), digest(200_005))
+      assert.deepEqual(pending.ranges('a', 1_024), [[2, 200_001], [200_005, 200_005]])
+      assert.equal(sorted, 400_001, 'sorted again once a seq came')
+    } finally {
+      Array.prototype.sort = sort
+    }
+  })
+
   it('tell the earliest time the clock lets one of an origin\'s ops go, past those it has reached and those gone', () => {
     const waits = new OriginWaits('a', 0)
     const timed = (seq: number, wakeAt: number): { op: ReturnType<typeof op>, digest: Uint8Array, bytes: number, wakeAt: number } => ({ op: op('a', seq), digest: digest(seq), bytes: 1, wakeAt })

@@ -106,7 +106,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
       // a pull's hello names the first 1,024 runs that wait, and looks at no more origins than that
       const ranges = bob.state.pending.ranges.bind(bob.state.pending)
       let named = 0
-      bob.state.pending.ranges = origin => { named++; return ranges(origin) }
+      bob.state.pending.ranges = (origin, limit) => { named++; return ranges(origin, limit) }
       const hello = new PullSession(bob, { group: 'g', name: 'bob', peer: 'alice' }).hello()
       assert.ok(hello.kind === 'control' && hello.message.t === 'hello')
       assert.equal(Object.keys(hello.message.skip ?? {}).length, 1_024)

@@ -26,6 +26,8 @@ export class OriginWaits {
   /** Its ops that wait for the clock, and the times they may go. */
   private readonly timed = new Set<Waiting>()
   private readonly times = new Heap<number>((a, b) => a < b)
+  /** Its runs of consecutive waiting seqs, lowest first, from the last `ranges()` since the seqs last changed. */
+  private runs: Array<[number, number]> | undefined
 
   constructor (origin: string, rank: number) {
     this.origin = origin
@@ -35,6 +37,7 @@ export class OriginWaits {
   /** `versions` of `seq` wait (a seq new here, or more versions of one). */
   set (seq: number, versions: Waiting[]): void {
     if (!this.seqs.has(seq)) {
+      this.runs = undefined
       for (const heap of [this.highest, this.lowest]) {
         if (heap.size >= 2 * this.seqs.size + 64) heap.reset(this.seqs.keys())
         heap.push(seq)
@@ -47,6 +50,29 @@ export class OriginWaits {
       if (this.times.size >= 2 * this.timed.size + 64) this.times.reset([...this.timed].map(t => t.wakeAt as number))
       else this.times.push(w.wakeAt)
     }
+  }
+
+  /** No version of `seq` waits any more. */
+  drop (seq: number): void {
+    if (this.seqs.delete(seq)) this.runs = undefined
+  }
+
+  /**
+   * The first `limit` runs of consecutive waiting seqs, lowest first (fresh
+   * pairs). Sorted once, then kept until a seq comes or goes: each pull's
+   * hello asks, and a member may keep 300,000 of one origin's ops waiting.
+   */
+  ranges (limit: number): Array<[number, number]> {
+    if (this.runs === undefined) {
+      const runs: Array<[number, number]> = []
+      for (const seq of [...this.seqs.keys()].sort((a, b) => a - b)) {
+        const last = runs.at(-1)
+        if (last !== undefined && last[1] === seq - 1) last[1] = seq
+        else runs.push([seq, seq])
+      }
+      this.runs = runs
+    }
+    return this.runs.slice(0, limit).map(([from, to]) => [from, to])
   }
 
   /** `gone` waits no more. */

@@ -166,7 +166,7 @@ export class PendingOps {
     const kept = digest == null ? [] : versions.filter(w => !sameBytes(w.digest, digest))
     for (const gone of versions.filter(w => !kept.includes(w))) this.forget(entry, gone)
     if (kept.length > 0) entry.seqs.set(seq, kept)
-    else entry.seqs.delete(seq)
+    else entry.drop(seq)
     if (entry.seqs.size > 0) return
     this.byOrigin.delete(origin)
     this.wakeAt.delete(origin)
@@ -200,16 +200,9 @@ export class PendingOps {
     return this.byOrigin.get(origin)?.seqs.keys() ?? []
   }
 
-  /** Runs of consecutive seqs waiting for `origin`, lowest first: what a sync need not send again. */
-  ranges (origin: string): Array<[number, number]> {
-    const seqs = [...(this.byOrigin.get(origin)?.seqs.keys() ?? [])].sort((a, b) => a - b)
-    const runs: Array<[number, number]> = []
-    for (const seq of seqs) {
-      const last = runs.at(-1)
-      if (last !== undefined && last[1] === seq - 1) last[1] = seq
-      else runs.push([seq, seq])
-    }
-    return runs
+  /** The first `limit` runs of consecutive seqs waiting for `origin`, lowest first: what a sync need not send again. */
+  ranges (origin: string, limit = Infinity): Array<[number, number]> {
+    return this.byOrigin.get(origin)?.ranges(limit) ?? []
   }
 
   private entryOf (origin: string): OriginWaits {

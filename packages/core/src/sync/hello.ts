@@ -93,9 +93,9 @@ export function pullerHello (state: ReplicaState, parts: HelloParts): Hello {
   const skip: Record<string, Array<[number, number]>> = {}
   let runs = 0
   for (const origin of state.pending.origins()) {
-    // the rest are not named: each origin named costs a sort of its waiting seqs, and a member may make thousands
+    // the rest are not named: a member may make thousands of origins (each origin's runs are sorted once, then kept)
     if (runs >= 1024) break
-    const ranges = state.pending.ranges(origin).slice(0, 1024 - runs)
+    const ranges = state.pending.ranges(origin, 1024 - runs)
     runs += ranges.length
     if (ranges.length > 0) skip[origin] = ranges
   }
