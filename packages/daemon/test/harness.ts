@@ -184,11 +184,11 @@ export class TestNode {
     return await run(process.execPath, [MURMURCTL, '--socket', this.socket, ...args], { input })
   }
 
-  /** One JSON-RPC call over the node's socket, from this process (for polls; see the top of this file). */
   /**
-   * Calls `method` over the node's socket, in-process. A murmurd that takes
-   * the connection but never answers fails the call after `timeoutMs`: a poll
-   * (`waitFor`) checks its deadline only between calls.
+   * One JSON-RPC call over the node's socket, from this process (for polls;
+   * see the top of this file). A murmurd that takes the connection but never
+   * answers fails the call after `timeoutMs`: a poll (`waitFor`) checks its
+   * deadline only between calls.
    */
   async rpc<M extends MethodName>(method: M, params: Params<M>, timeoutMs = 60_000): Promise<Result<M>> {
     const client = await MurmurClient.connect(this.socket)
