@@ -201,7 +201,7 @@ export class PendingOps {
   }
 
   /** The first `limit` runs of consecutive seqs waiting for `origin`, lowest first: what a sync need not send again. */
-  ranges (origin: string, limit = Infinity): Array<[number, number]> {
+  ranges (origin: string, limit: number): Array<[number, number]> {
     return this.byOrigin.get(origin)?.ranges(limit) ?? []
   }
 
