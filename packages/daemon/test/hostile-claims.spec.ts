@@ -285,7 +285,8 @@ describe('a member offers a snapshot the node declines', () => {
   // 3.2.0 he read every row of such a snapshot (each checked) to get the ops after them, on every pull from her.
   it('ends the pull at its first row and asks again at once for none: the ops after them still come', async () => {
     mallory = await Attacker.start()
-    const ROWS = 64
+    // rows enough that reading them all stands far from what sits in flight when bob ends the pull (8 alone, 13 in CI)
+    const ROWS = 256
     const rows = mallory.sign(Array.from({ length: ROWS }, (_, i) => mallory.op(`row/${i}`, 'r'.repeat(30_000), {}, false)))
     const writer = await freshWriter()
     const later: Op = { key: 'after/rows', value: Buffer.from('came'), wall: Date.now(), logical: 0, origin: writer.origin, seq: 1 }
@@ -306,14 +307,16 @@ describe('a member offers a snapshot the node declines', () => {
     const address = mallory.node.getMultiaddrs().map(String).find(a => a.includes('/ip4/127.0.0.1/')) as string
     const bob = await cluster.start('bob', { peers: [address], args: FAST })
     await waitFor(async () => await value(bob, 'after/rows') === 'came', 'bob to take the ops after the rows')
-    const [first, second] = mallory.pulls.filter(pull => pull.hello.name === 'bob')
-    assert.equal(first?.protocol, SYNC_PROTOCOL)
-    assert.equal(first?.hello.rows, undefined, 'the first pull asks for the rows')
-    assert.equal(second?.hello.rows, false, 'the next asks for none')
+    const pulls = mallory.pulls.filter(pull => pull.hello.name === 'bob')
+    const [first, second] = pulls
+    const seen = JSON.stringify(pulls.map(pull => ({ protocol: pull.protocol, rows: pull.hello.rows, at: pull.at - (first?.at ?? 0) })))
+    assert.equal(first?.protocol, SYNC_PROTOCOL, `bob's pulls: ${seen}`)
+    assert.equal(first?.hello.rows, undefined, `the first pull asks for the rows: ${seen}`)
+    assert.equal(second?.hello.rows, false, `the next asks for none: ${seen}`)
     assert.ok((second?.at ?? Infinity) - (first?.at ?? 0) < 5_000, `asked again at once, not at the next anti-entropy round: ${(second?.at ?? Infinity) - (first?.at ?? 0)} ms`)
     await logged(bob, /"aborted":"declined the snapshot the server offered/, 'bob to log the declined snapshot')
-    // yamux lets ~256 KiB (8 rows) sit in flight before the stream is ended
-    assert.ok(written < ROWS / 2, `bob's first pull read ${written} of ${ROWS} rows`)
+    // yamux lets ~256 KiB (8 rows) sit in flight, more while a busy bob hands it on before he ends the stream
+    assert.ok(written < ROWS / 4, `bob's first pull read ${written} of ${ROWS} rows`)
     assert.equal(await seqOf(bob, mallory.id), undefined, 'no op of mallory\'s taken')
     console.log(`# a declined snapshot: ${written} of ${ROWS} rows (30 kB each) left mallory before bob ended the pull`)
   })
