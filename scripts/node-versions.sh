@@ -7,10 +7,13 @@
 #
 #   scripts/node-versions.sh build   # fetch and compile (about 30 s, unoptimised; run it beside `npm ci`)
 #   scripts/node-versions.sh test    # after `npm ci` and `npm test`: the subset on each version
+#   scripts/node-versions.sh bench V [bench options]   # `npm run bench` on Node V (its process and every murmurd)
 #
-# `test` puts each version's better_sqlite3.node in place for its run and
-# always puts the machine's own back. Everything else lives under
-# $MURMUR_NODE_VERSIONS_DIR (default /tmp/murmur-node-versions).
+# `test` and `bench` put a version's better_sqlite3.node in place for the run
+# and always put the machine's own back. Everything else lives under
+# $MURMUR_NODE_VERSIONS_DIR (default /tmp/murmur-node-versions). For `bench`,
+# build with MURMUR_NODE_VERSIONS_OPTIMISE=1 (about 100 s): SQLite compiled
+# unoptimised writes markedly slower, and the bench would time that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +56,10 @@ build () {
       cd "$DIR/build$v"
       # unoptimised (gcc takes the last -O, and the environment's flags come after gyp's -O3): these builds run only the
       # subset, as fast either way, and compile in ~30 s, not ~100 s, beside `npm ci` compiling the machine's own
-      CFLAGS=-O0 CXXFLAGS=-O0 PATH="$(nodeOf "$v")/bin:$PATH" node "$gyp" rebuild --release --nodedir="$(nodeOf "$v")" >"$DIR/build$v.log" 2>&1 \
+      local opt=-O0
+      [[ ${MURMUR_NODE_VERSIONS_OPTIMISE:-} == 1 ]] && opt=-O3
+      echo "$opt" >"$DIR/build$v.opt"
+      CFLAGS=$opt CXXFLAGS=$opt PATH="$(nodeOf "$v")/bin:$PATH" node "$gyp" rebuild --release --nodedir="$(nodeOf "$v")" >"$DIR/build$v.log" 2>&1 \
         || { echo "node-versions: building better-sqlite3 for Node $v failed; see $DIR/build$v.log" >&2; exit 1; }
       echo "node-versions: Node $("$(nodeOf "$v")/bin/node" --version) ready, better-sqlite3 $sqlite built against its headers"
     ) &
@@ -79,9 +85,23 @@ test_versions () {
   return $failed
 }
 
+bench () {
+  local v=${1:-}
+  [[ -n $v ]] || { echo "node-versions: bench needs a version, e.g. $0 bench 22 --only peers" >&2; return 2; }
+  shift
+  [[ -f $BINDING ]] || { echo "node-versions: $BINDING missing; run npm ci first" >&2; return 1; }
+  [[ -f $DIR/build$v/build/Release/better_sqlite3.node ]] || { echo "node-versions: Node $v not built; run: MURMUR_NODE_VERSIONS_OPTIMISE=1 MURMUR_NODE_VERSIONS=$v $0 build" >&2; return 1; }
+  [[ $(cat "$DIR/build$v.opt" 2>/dev/null) == -O3 ]] || echo "node-versions: better-sqlite3 for Node $v was built unoptimised; the bench will time that (rebuild with MURMUR_NODE_VERSIONS_OPTIMISE=1)" >&2
+  cp "$BINDING" "$DIR/own.node"
+  trap 'cp "$DIR/own.node" "$BINDING"' EXIT
+  cp "$DIR/build$v/build/Release/better_sqlite3.node" "$BINDING"
+  PATH="$(nodeOf "$v")/bin:$PATH" node bench/run.mjs "$@"
+}
+
 case ${1:-} in
   build) build ;;
   test) test_versions ;;
+  bench) shift; bench "$@" ;;
   -h|--help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
