@@ -314,7 +314,7 @@ describe('a member offers a snapshot the node declines', () => {
     assert.equal(first?.hello.rows, undefined, `the first pull asks for the rows: ${seen}`)
     assert.equal(second?.hello.rows, false, `the next asks for none: ${seen}`)
     assert.ok((second?.at ?? Infinity) - (first?.at ?? 0) < 5_000, `asked again at once, not at the next anti-entropy round: ${(second?.at ?? Infinity) - (first?.at ?? 0)} ms`)
-    await logged(bob, /"aborted":"declined the snapshot the server offered/, 'bob to log the declined snapshot')
+    await logged(bob, /"aborted":"declined the snapshot the server offered/, 'bob to log the declined snapshot', 15_000)
     // yamux lets ~256 KiB (8 rows) sit in flight, more while a busy bob hands it on before he ends the stream
     assert.ok(written < ROWS / 4, `bob's first pull read ${written} of ${ROWS} rows`)
     assert.equal(await seqOf(bob, mallory.id), undefined, 'no op of mallory\'s taken')
