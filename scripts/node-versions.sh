@@ -55,7 +55,8 @@ build () {
       rm -rf "$DIR/build$v" && cp -a "$DIR/src/package" "$DIR/build$v"
       cd "$DIR/build$v"
       # unoptimised (gcc takes the last -O, and the environment's flags come after gyp's -O3): these builds run only the
-      # subset, as fast either way, and compile in ~30 s, not ~100 s, beside `npm ci` compiling the machine's own
+      # subset, as fast either way, and compile in ~30 s, not ~100 s, beside `npm ci` compiling the machine's own;
+      # optimised as gyp would for the bench, which times SQLite's writes
       local opt=-O0
       [[ ${MURMUR_NODE_VERSIONS_OPTIMISE:-} == 1 ]] && opt=-O3
       echo "$opt" >"$DIR/build$v.opt"
