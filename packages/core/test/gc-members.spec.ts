@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullSession, attestationKey, encodeAttestation, proveOps, serve, type Hello, type Op, type Replica } from '../src/index.js'
+import { PullSession, attestationKey, encodeAttestation, proveOps, serve, xorInto, type Hello, type Op, type Replica } from '../src/index.js'
 import { Clock, Keys, attest, mesh, op, pull, put, replicaFactory, rowsOf, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -191,6 +191,47 @@ for (const kind of ['memory', 'sqlite'] as const) {
         assert.deepEqual(deletes(node), ['a'], `${node.nodeId} collected bob's delete and kept alice's`)
         assert.equal(node.origin('alice')?.floor.seq ?? 0, 0, 'alice\'s ops stay where they were')
         assert.ok((node.origin('bob')?.floor.seq ?? 0) > 0)
+      }
+    })
+
+    it('a member whose newer attestation disagrees no more than the one asked about is not asked again; one that disagrees otherwise is (hostile seed 45542)', () => {
+      const [alice, bob, mallory] = ['alice', 'bob', 'mallory'].map(id => replica(id)) as [Replica, Replica, Replica]
+      put(alice, 'a', 'v')
+      put(bob, 'b', 'v')
+      mesh([alice, bob, mallory])
+      /** Mallory's next attestation: what she holds, but alice's accumulator XORed with `off`. */
+      const attestation = (off: number): Op => {
+        const marks = new Map(['alice', 'bob', 'mallory'].flatMap(origin => {
+          const held = mallory.origin(origin)?.held
+          return held === undefined ? [] : [[origin, origin === 'alice' ? { ...held, acc: xorInto(held.acc, new Uint8Array(32).fill(off)) } : held]]
+        }))
+        const [made] = mallory.write([{ key: attestationKey('mallory'), value: encodeAttestation(marks) }]) as [Op]
+        mallory.markDurable(made.seq)
+        return made
+      }
+      attestation(7)
+      for (const node of [alice, bob]) {
+        pull(node, mallory)
+        node.collect()
+        assert.deepEqual(node.rechecksDue(), ['mallory'], `${node.nodeId} must ask mallory for alice's ops again`)
+        assert.equal(pull(node, mallory).rechecked, 1)
+        assert.deepEqual(node.rechecksDue(), [])
+      }
+      // alice writes on and everyone takes it; mallory attests again, off from alice's ops as before: nothing new to ask
+      put(alice, 'c', 'v')
+      mesh([alice, bob, mallory])
+      const same = attestation(7)
+      for (const node of [alice, bob]) {
+        node.receive([same])
+        node.collect()
+        assert.deepEqual(node.rechecksDue(), [], `${node.nodeId}: mallory's attestation ${same.seq} disagrees as the one asked about did`)
+      }
+      // off otherwise: it may name a version this node lacks, so it is asked again
+      const other = attestation(9)
+      for (const node of [alice, bob]) {
+        node.receive([other])
+        node.collect()
+        assert.deepEqual(node.rechecksDue(), ['mallory'], `${node.nodeId}: mallory's attestation ${other.seq} disagrees otherwise`)
       }
     })
 

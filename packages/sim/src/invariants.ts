@@ -69,7 +69,7 @@ export function check (nodes: SimNode[], record: Recorder, scenario: Scenario): 
   checkExpiry(nodes, winners, at, record)
   for (const node of nodes) checkCursors(node, record)
   for (const node of nodes) checkWaiting(node, scenario, record)
-  checkHistory(nodes, record)
+  checkHistory(nodes, record, scenario.hostile)
   if (record.counts.maxWaitingBytes > scenario.config.pendingBytes) record.fail(`waiting ops took ${record.counts.maxWaitingBytes} bytes, over the ${scenario.config.pendingBytes} budget`)
   // (a value written again that no such delete is newer than brings nothing back; nor is the hostile member's value
   // brought back over one a deleted value coming back: a second version it withheld until deletes stamped after it

@@ -220,6 +220,13 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   /** Hostile seed 50034, the simulator's settle: n7 collected m0:7–8 alone; the others took its floor by the stuck rule, a hop at a time, four to n4 (see the README). */
   'stuck-floor-hops': () => drawn(50034, { hostile: true }),
   /**
+   * Hostile seed 45542: m0 signed its seq 9 twice and attested on, each attestation disagreeing with n0's and n2's
+   * ops of m0 from seq 9 up and rising with m0's own ops; each was asked about again by a pull from m0 (a trickle),
+   * and n0 and n2 ended the run waiting on one, having collected up to different deletes. One that disagrees no more
+   * than the one asked about now counts as asked about (core's `Stability.unchanged`).
+   */
+  'equivocator-attests-on': () => drawn(45542, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -53,6 +53,8 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   'order-after-unseen-version': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0,
   // the floors travelled by snapshots
   'stuck-floor-hops': r => r.counts.snapshots > 0 && r.counts.crashes > 0,
+  // m0's later attestations, each disagreeing as the one asked about did, and deletes collected alike everywhere
+  'equivocator-attests-on': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0,
   // m0's withheld second version written again over an honest delete of its key, and no honest value so
   'withheld-version-over-delete': r => r.counts.equivocations > 0 && r.counts.hostileOverDeletes > 0 && r.counts.reissuedOverDeletes === 0
 }

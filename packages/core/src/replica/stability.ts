@@ -29,7 +29,7 @@
 import { decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { attestationKey } from '../keys.js'
-import { sameBytes } from '../marks.js'
+import { sameBytes, xorInto } from '../marks.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface StabilityInit {
@@ -45,6 +45,10 @@ export interface StabilityInit {
   expected: ReadonlySet<string>
   /** The seq of `member`'s attestation whose disagreement on `origin` this node asked it about, and took all it served. */
   rechecked: (member: string, origin: string) => number | undefined
+  /** That attestation's mark of `origin`, and this node's accumulator at its seq once asked (see `Stability.unchanged`). */
+  recheckedMark: (member: string, origin: string) => RecheckedMark | undefined
+  /** Counts `member`'s attestation `seq` as asked about on `origin`: it disagrees no more than the one that was. */
+  asked: (member: string, origin: string, seq: number, mark: RecheckedMark) => void
   /** Members silent for longer than this stop holding back collection. */
   retentionMs: number
   /** When this replica was created (ms): how long an expected member has been silent at most. */
@@ -60,6 +64,14 @@ export interface Mismatch {
   origin: string
   /** The attestation's own seq: a newer one from the member is checked afresh. */
   attestation: number
+  /** What it attests of `origin`. */
+  mark: Mark
+}
+
+/** A disagreement asked about: the member's mark of the origin, and this node's accumulator at the mark's seq. */
+export interface RecheckedMark {
+  mark: Mark
+  mine: Uint8Array
 }
 
 /** How often history is searched again for a member's earlier attestation that passes. */
@@ -234,9 +246,31 @@ export class Stability {
         continue
       }
       origins.add(origin)
-      this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq })
+      this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq, mark })
+      if (this.init.rechecked(attestation.member, origin) !== attestation.seq) this.unchanged(attestation, origin, mark)
     }
     return behind || origins.size === 0 ? undefined : origins
+  }
+
+  /**
+   * Counts `attestation` as asked about on `origin` when it disagrees with
+   * this node exactly as the one last asked about did: what it attests past
+   * that one's mark is what this node holds there (the XOR of the two
+   * members' accumulators equals that of this node's at the two seqs), so
+   * asking again could bring nothing it has not asked for. A member that
+   * signed two versions of one seq disagrees from that seq on for good, and
+   * its every attestation rises with its own ops: asked anew each time, at
+   * the pace a hostile one serves, it held back collection unevenly (hostile
+   * seed 45542).
+   */
+  private unchanged (attestation: Attestation, origin: string, mark: Mark): void {
+    const before = this.init.recheckedMark(attestation.member, origin)
+    if (before === undefined || mark.seq < before.mark.seq) return
+    const mine = this.accAt(origin, mark.seq)
+    const stamp = this.stampAt(origin, mark.seq)
+    if (mine === undefined || stamp === undefined || compareStamps(stamp, mark) !== 0) return
+    if (!sameBytes(xorInto(mark.acc, before.mark.acc), xorInto(mine, before.mine))) return
+    this.init.asked(attestation.member, origin, attestation.seq, { mark, mine })
   }
 
   private markProblem (attestation: Attestation, origin: string, mark: Mark): { blocked: string, mismatch?: string } | undefined {

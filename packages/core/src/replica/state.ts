@@ -11,7 +11,7 @@ import { OpChecker, type VerifyBatch } from './checker.js'
 import type { HistoryBound } from './history.js'
 import { PendingOps } from './pending.js'
 import { RecentMarks } from './recent-marks.js'
-import { Stability } from './stability.js'
+import { Stability, type RecheckedMark } from './stability.js'
 import { loadRewrites, type Rewrite } from './rewrites.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
@@ -129,8 +129,9 @@ export interface ReplicaState {
    * floors only once it is `floorLagMs` old (see `collect.ts`).
    */
   readonly cuts: Array<{ at: number, cut: Map<string, number> }>
-  /** Mismatches already asked about: `member\norigin` → the attestation seq. */
+  /** Mismatches already asked about: `member\norigin` → the attestation seq, and its mark with this node's accumulator there. */
   readonly rechecked: Map<string, number>
+  readonly recheckedMarks: Map<string, RecheckedMark>
   /** Servers whose last pull found them holding what this node held: the next pull from them says so in a digest (`sync/hello.ts`). */
   readonly inStep: Set<string>
   /** Servers whose last snapshot offer this node declined: the next pull from them asks for none of its rows (`Hello.rows`). */
@@ -210,6 +211,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     lastAttest: -Infinity,
     swept: Number(store.meta('expiry_swept') ?? 0),
     rechecked: new Map(),
+    recheckedMarks: new Map(),
     inStep: new Set(),
     declined: new Set(),
     wanted: new Map(),
@@ -231,6 +233,11 @@ export function openState (init: ReplicaInit): ReplicaState {
       origins: () => state.origins,
       attestations: () => state.attestations,
       rechecked: (member, origin) => state.rechecked.get(`${member}\n${origin}`),
+      recheckedMark: (member, origin) => state.recheckedMarks.get(`${member}\n${origin}`),
+      asked: (member, origin, seq, mark) => {
+        state.rechecked.set(`${member}\n${origin}`, seq)
+        state.recheckedMarks.set(`${member}\n${origin}`, mark)
+      },
       expected: members,
       retentionMs: config.retentionMs,
       createdAt: Number(store.meta('created_at'))

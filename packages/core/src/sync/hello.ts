@@ -23,8 +23,11 @@
 import { createHash } from 'node:crypto'
 import { lacks } from './anti-entropy-pace.js'
 import type { Hello } from './messages.js'
+import type { Mismatch } from '../replica/stability.js'
 import type { ReplicaState } from '../replica/state.js'
-import type { VersionVector } from '../types.js'
+import type { Mark, VersionVector } from '../types.js'
+
+export type { Mismatch }
 
 /** The sum of a vector's seqs (at most 2^53 − 1): sent with a digest, so the server can tell a puller that holds more than it does. */
 export function totalOf (vector: VersionVector): number {
@@ -72,20 +75,34 @@ export interface HelloParts {
 /**
  * The origins to ask `peer` for again from the floor: those its attestation
  * disagreed on, not asked about since. Fills `rechecking` (`member\norigin`
- * → the attestation), to mark rechecked once the server says done.
+ * → the mismatch), to mark rechecked once the server says done.
  */
-export function rechecksOf (state: ReplicaState, peer: string | undefined, rechecking: Map<string, number>): VersionVector {
+export function rechecksOf (state: ReplicaState, peer: string | undefined, rechecking: Map<string, Mismatch>): VersionVector {
   const recheck: VersionVector = {}
   for (const mismatch of state.stability.mismatches.values()) {
     const key = `${mismatch.member}\n${mismatch.origin}`
     if (mismatch.member !== peer || state.rechecked.get(key) === mismatch.attestation) continue
-    rechecking.set(key, mismatch.attestation)
+    rechecking.set(key, mismatch)
     recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
   }
   // the held seq of an origin whose next op was refused for order: its other versions, once (a refusal asks again)
   for (const [origin, held] of state.reorders) recheck[origin] = Math.min(recheck[origin] ?? held - 1, held - 1)
   state.reorders.clear()
   return recheck
+}
+
+/**
+ * `member`'s attestation `seq`, which disagreed on `origin`, was asked about
+ * and the server sent all it had: kept with its mark and this node's
+ * accumulator there, so that a later attestation that disagrees no more
+ * needs no asking (`Stability.unchanged`).
+ */
+export function recheckedOnce (state: ReplicaState, member: string, origin: string, seq: number, mark: Mark): void {
+  const key = `${member}\n${origin}`
+  state.rechecked.set(key, seq)
+  const mine = state.stability.accAt(origin, mark.seq)
+  if (mine !== undefined) state.recheckedMarks.set(key, { mark, mine })
+  else state.recheckedMarks.delete(key)
 }
 
 /** The hello for a pull: the whole one, or its short form where `HelloParts` allow it. */

@@ -21,7 +21,7 @@
  * A snapshot this node declines ends the pull at its first row, and the next
  * from that server asks for none (`Hello.rows`, 3.2.0; see `declines.ts`).
  */
-import { noteInStep, pullerHello, rechecksOf, sameHeld } from './hello.js'
+import { noteInStep, pullerHello, recheckedOnce, rechecksOf, sameHeld, type Mismatch } from './hello.js'
 import { isBehind } from './serve.js'
 import { lacks } from './anti-entropy-pace.js'
 import { Staleness } from './staleness.js'
@@ -74,7 +74,7 @@ export class PullSession {
   /** Origins this pull asks for again from the floor (an attestation disagreed): ops held already are what it wants to see. */
   private readonly rechecks = new Set<string>()
   /** `member\norigin` → the attestation that disagreed, marked rechecked in the replica's state once the server says done. */
-  private readonly rechecking = new Map<string, number>()
+  private readonly rechecking = new Map<string, Mismatch>()
   /** How long this pull has brought nothing new. */
   private readonly staleness: Staleness
   private horizon: [number, number] = [0, 0]
@@ -128,7 +128,7 @@ export class PullSession {
       this.settle(step)
       this.stage = 'done'
       // rechecked only once the server sent all it had: a pull cut short asks again
-      for (const [key, attestation] of this.rechecking) this.replica.state.rechecked.set(key, attestation)
+      for (const [key, { member, origin, attestation, mark }] of this.rechecking) recheckedOnce(this.replica.state, member, origin, attestation, mark)
       noteInStep(this.replica.state, this.init.peer, sameHeld(this.replica.vector(), this.result.peerVector ?? {}))
     } else {
       throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
