@@ -71,7 +71,8 @@ export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: stri
  * that seq before the op reached it (a second version of the seq: it held another), so it never takes it, and the
  * versions that op beat are no conflicts there where they are on the replicas that hold it. The README's Security
  * section lists this as a member's power (a second version shown only after some members collected past it; hostile
- * seeds 19863, 45542): such a replica's history is not compared. An honest op missing so would still fail the rows.
+ * seeds 19863, 45542): such a replica's history is not compared. Only the hostile member's ops are looked at: a replica
+ * lacking an honest op below its floor still has its history compared.
  */
 function lacksBelowFloor (node: SimNode, record: Recorder, hostile: string): boolean {
   const floor = node.replica.origin(hostile)?.floor.seq ?? 0
