@@ -4,7 +4,8 @@
  * has been silent for the retention), and a node that returns after that
  * catches up from a snapshot instead of resurrecting the deleted keys; a
  * member whose attestation lies about one origin holds back that origin only,
- * and is dialled to be asked again when no link of the node reaches it.
+ * is not asked again for a newer attestation that lies as the one asked about
+ * did, and is dialled to be asked again when no link of the node reaches it.
  */
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
@@ -196,6 +197,38 @@ describe('garbage collection', { concurrency: true }, () => {
       honest.delete(mallory.id)
       await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(honest) })])
       await waitFor(() => [alice, bob].every(node => tombstones(node).length === 0), 'alice\'s delete to be collected once mallory attests what alice holds', 20_000)
+    })
+
+    it('is not asked again for a newer attestation that disagrees as the one asked about did: bob\'s next delete is collected without it (hostile seed 45542)', async () => {
+      const alice = await cluster.start('alice3', { args: LIAR_ARGS })
+      const bob = await cluster.start('bob3', { peers: [await alice.addr()], args: LIAR_ARGS })
+      const [aliceId, bobId] = [(await alice.status()).id as string, (await bob.status()).id as string]
+      const mallory = await joined(alice, bob)
+      await alice.put('a', 'v')
+      await bob.put('b', 'v')
+      await cluster.converged([alice, bob], 2)
+      const tombstones = (node: TestNode): string[] => (node.rows() as Array<{ key: string, value: unknown }>).filter(row => row.value === null).map(row => row.key)
+      /** Mallory's attestation of what she pulled from alice, but alice's accumulator XORed with the same bytes each time. */
+      const lying = async (): Promise<Map<string, Mark>> => {
+        const marks = marksOf(await mallory.pull(await alice.addr()))
+        const aliceMark = marks.get(aliceId)
+        assert.ok(aliceMark !== undefined && (marks.get(bobId)?.seq ?? 0) > 0)
+        marks.set(aliceId, { ...aliceMark, acc: xorInto(aliceMark.acc, new Uint8Array(32).fill(7)) })
+        marks.delete(mallory.id)
+        return marks
+      }
+      const rechecks = (from: number): string[] => mallory.pulls.slice(from).filter(pull => pull.hello.recheck?.[aliceId] !== undefined).map(pull => pull.puller)
+      const before = mallory.pulls.length
+      await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(await lying()) })])
+      await waitFor(() => [aliceId, bobId].every(id => rechecks(before).includes(id)), 'alice and bob to ask mallory for alice\'s ops again', 20_000)
+      // alice writes on and bob deletes b; mallory attests again, as far off alice's ops as before
+      await alice.put('c', 'v')
+      assert.equal((await bob.ctl(['del', 'b'])).code, 0)
+      await waitFor(async () => (await Promise.all([alice, bob].map(async node => await node.status()))).every(s => s.tombstones === 1), 'bob\'s delete to reach both nodes')
+      const from = mallory.pulls.length
+      await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(await lying()) })])
+      await waitFor(() => [alice, bob].every(node => tombstones(node).length === 0), 'bob\'s delete to be collected on both nodes', 20_000)
+      assert.deepEqual(rechecks(from), [], 'neither asked mallory again: her new attestation disagrees no more than the one they asked about')
     })
 
     it('is dialled to be asked again when no link reaches it: alice, at --peer-links 1 with bob, dials mallory for the recheck', async () => {
