@@ -28,28 +28,58 @@ export function batchSigner (privateKey: PrivateKey, group: string): (payload: U
   return payload => sign(null, Buffer.concat([prefix, payload]), key)
 }
 
+/** Origins whose parsed keys a verifier keeps (~1 KB each). */
+export const KEPT_KEYS = 10_000
+
+/**
+ * Values by origin, the least recently used dropped past `max`: a peer that
+ * sends ops of thousands of fresh origins (each must be checked once, as any
+ * new op) costs the origins in use at most one parse again each, where
+ * dropping them all at the bound made every honest origin's next batch parse
+ * its key again, every time the bound was passed.
+ */
+export class RecentKeys<V> {
+  private readonly kept = new Map<string, V>()
+
+  constructor (private readonly max = KEPT_KEYS) {}
+
+  get size (): number {
+    return this.kept.size
+  }
+
+  /** The value for `origin`, made by `make` if it is not kept; kept as the most recently used. */
+  get (origin: string, make: (origin: string) => V): V {
+    const kept = this.kept.get(origin)
+    if (kept !== undefined || this.kept.has(origin)) {
+      this.kept.delete(origin)
+      this.kept.set(origin, kept as V)
+      return kept as V
+    }
+    const made = make(origin)
+    if (this.kept.size >= this.max) this.kept.delete(this.kept.keys().next().value as string)
+    this.kept.set(origin, made)
+    return made
+  }
+}
+
+/** `origin`'s Ed25519 public key, from its peer ID; null when it names none. */
+function parseKey (origin: string): KeyObject | null {
+  try {
+    const parsed = peerIdFromString(origin).publicKey
+    if (parsed?.type === 'Ed25519') return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(parsed.raw) }, format: 'jwk' })
+  } catch {}
+  return null
+}
+
 /**
  * Checks a batch signature against the public key inside its origin's peer
- * ID (node:crypto: ~65 µs a batch). Keys are parsed once per origin.
+ * ID (node:crypto: ~65 µs a batch). Keys are parsed once per origin while
+ * it is among the `KEPT_KEYS` used last.
  */
-export function batchVerifier (group: string): VerifyBatch {
+export function batchVerifier (group: string, keys = new RecentKeys<KeyObject | null>()): VerifyBatch {
   const prefix = domain(group)
-  const keys = new Map<string, KeyObject | null>()
-  const publicKey = (origin: string): KeyObject | null => {
-    let key = keys.get(origin)
-    if (key === undefined) {
-      key = null
-      try {
-        const parsed = peerIdFromString(origin).publicKey
-        if (parsed?.type === 'Ed25519') key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(parsed.raw) }, format: 'jwk' })
-      } catch {}
-      if (keys.size > 10_000) keys.clear()
-      keys.set(origin, key)
-    }
-    return key
-  }
   return (origin, payload, sig) => {
-    const key = publicKey(origin)
+    const key = keys.get(origin, parseKey)
     return key != null && verify(null, Buffer.concat([prefix, payload]), key, sig)
   }
 }
