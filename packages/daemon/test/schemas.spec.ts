@@ -256,4 +256,26 @@ describe('schemas', () => {
       client.destroy()
     }
   })
+
+  it('a member\'s schema of false under the empty prefix refuses every put everywhere, and any member can undo it: deletes and schema keys are never checked', async () => {
+    const { alice, bob } = pair
+    assert.equal((await bob.ctl(['put', 'undo/k', 'v'])).code, 0)
+    // the Security section's hostile member: a schema no value matches, for every key
+    assert.equal((await setSchema(alice, '', false)).code, 0)
+    await holds(bob, '', false)
+    const refused = await bob.ctl(['put', '--json', 'undo/other', '{"any":"json"}'])
+    assert.equal(refused.code, 6, refused.stderr)
+    assert.match(refused.stderr, /"undo\/other" does not match the schema for prefix ""/)
+    assert.equal((await bob.ctl(['put', 'undo/k', 'v'])).code, 6, 'text is refused too')
+    // what stays open to every member: deleting a key, and writing schemas (under _schema/, governed by none)
+    assert.equal((await bob.ctl(['del', 'undo/k'])).code, 0, 'a delete is never checked')
+    assert.equal((await bob.ctl(['get', 'undo/k'])).code, 4)
+    assert.equal((await setSchema(bob, 'undo/', { type: 'string' })).code, 0, 'a schema key is governed by no schema')
+    assert.equal((await bob.ctl(['put', '--json', 'undo/other', '"text"'])).code, 0, 'the longer prefix bob set governs undo/, not the empty one')
+    const undone = await bob.ctl(['schema', 'del', ''])
+    assert.equal(undone.code, 0, undone.stderr)
+    await waitFor(async () => (await alice.ctl(['put', 'after', 'v'])).code === 0, 'puts to work again on alice once bob deleted the schema', 10_000)
+    assert.equal((await bob.ctl(['put', 'after-bob', 'v'])).code, 0)
+    assert.equal((await bob.ctl(['schema', 'del', 'undo/'])).code, 0)
+  })
 })
