@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
-import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, serve, signingPayload, type Op, type Replica, type Store } from '../src/index.js'
+import { PullSession, SCHEMA_VERSION, SqliteStore, concurrent, decodeOps, encodeOps, opDigest, proveOps, serve, signingPayload, type Op, type Replica, type Store } from '../src/index.js'
 import { Clock, Keys, UNDO_VERSION_8, olderFile, bytes, op, pull, put, replicaFactory, storeFactory, tempDir, text, wire } from './helpers.js'
 
 const dir = tempDir()
@@ -99,6 +99,36 @@ for (const kind of ['memory', 'sqlite'] as const) {
       for (const [x, y] of [[alice, bob], [bob, carol], [alice, carol]] as const) exchange(x, y)
       for (const r of [alice, bob, carol]) assert.deepEqual(report(r), ['null@bob', 'a@alice conflict'], r.nodeId)
       assert.equal(text(alice.get('k')?.value), 'c')
+    })
+
+    it('a member\'s seen labels only the pairs its own writes win: another member\'s conflict stays one, and no version goes', () => {
+      const keys = new Keys()
+      const clock = new Clock()
+      const make = replicaFactory(keys, clock, open)
+      const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(id => make(id)) as [Replica, Replica, Replica]
+      const a = put(alice, 'k', 'a')
+      clock.advance(5)
+      put(bob, 'k', 'b') // bob never saw alice's value: a conflict
+      for (const [x, y] of [[alice, bob], [bob, carol], [alice, carol]] as const) exchange(x, y)
+      const honest = report(alice)
+      assert.deepEqual(honest, ['a@alice conflict'])
+      // mallory's writes claim to have seen alice's version, then everything there will ever be
+      const lies: Op[] = [
+        { ...op('k', 'm1', { origin: 'mallory', seq: 1, wall: clock.ms + 10 }), seen: { wall: a.wall, logical: a.logical, origin: a.origin } },
+        { ...op('k', 'm2', { origin: 'mallory', seq: 2, wall: clock.ms + 20 }), seen: { wall: Number.MAX_SAFE_INTEGER, logical: 0, origin: 'zzz' } }
+      ]
+      proveOps(lies, keys.signer('mallory'))
+      alice.receive(lies.slice(0, 1))
+      alice.receive(lies.slice(1))
+      bob.receive(lies)
+      exchange(alice, carol)
+      for (const r of [alice, bob, carol]) {
+        const got = report(r)
+        assert.equal(text(r.get('k')?.value), 'm2', r.nodeId)
+        assert.ok(got.includes('a@alice conflict'), `${r.nodeId}: alice's loss to bob is still a conflict: ${got.join(', ')}`)
+        for (const version of ['a@alice', 'b@bob', 'm1@mallory']) assert.ok(got.some(line => line.startsWith(version)), `${r.nodeId} keeps ${version}: ${got.join(', ')}`)
+        assert.deepEqual(got, report(alice), `${r.nodeId} labels every version as alice does`)
+      }
     })
 
     it('keeps the newest versions within the bound, the current one included', () => {
