@@ -69,6 +69,61 @@ describe('anti-entropy in a quiet group', () => {
   })
 })
 
+describe('anti-entropy beside a member that lies about what it holds', () => {
+  const cluster = new TestCluster()
+  let attacker: Attacker | undefined
+  after(async () => {
+    await attacker?.stop()
+    await cluster.close()
+  })
+
+  it('claims it never serves keep alice at the interval, never past the bound, and her own pulls still bring from bob, within it, a write gossip never brought her', async () => {
+    const alice = await cluster.start('alice', { args: ARGS })
+    // bob pulls once a minute: he never tells alice he holds more, so the op reaches her only by a pull of her own timer
+    const bob = await cluster.start('bob', { args: ['--anti-entropy-interval', '60000', '--anti-entropy-max-interval', '60000'], peers: [await alice.addr()] })
+    attacker = await Attacker.start()
+    const mallory = attacker
+    const [aliceAddr, bobAddr] = [await alice.addr(), await bob.addr()]
+    await mallory.dial(aliceAddr)
+    await mallory.dial(bobAddr)
+    const aliceId = (await alice.status()).id
+    const op = mallory.op('lost', 'to gossip')
+    const done: Frame = { kind: 'control', message: { t: 'done' } }
+    // to bob, by sync only (bob never gossips it): the op; to alice, nothing, whatever she was told
+    mallory.answer = (puller, hello) => puller === aliceId
+      ? [mallory.hello(hello), done]
+      : [mallory.hello(hello, { vector: { ...hello.vector, [mallory.id]: 1 } }), { kind: 'ops', ops: [op] }, done]
+    await waitFor(async () => (await pace(alice)).waitMs === MAX, 'alice to slow down to the bound', 10_000)
+
+    // mallory tells alice, every 150 ms, that she holds 5 ops of her own: alice pulls her, and gets nothing
+    let lying = true
+    let claims = 0
+    let slowest = 0
+    const lies = (async () => {
+      while (lying) {
+        await mallory.claim(aliceAddr, { ...(await alice.status()).versionVector, [mallory.id]: 5 }).then(() => { claims++ }, () => {})
+        slowest = Math.max(slowest, (await pace(alice)).waitMs)
+        await sleep(150)
+      }
+    })()
+    try {
+      await waitFor(() => claims >= 5, 'mallory to make her first claims', 10_000, 20)
+      await mallory.claim(bobAddr, { [mallory.id]: 1 })
+      const atBob = await waitFor(async () => await bob.value('lost') !== undefined ? Date.now() : undefined, 'bob to take the op by sync', 5_000, 20)
+      const atAlice = await waitFor(async () => await alice.value('lost') !== undefined ? Date.now() : undefined, 'alice to pull the op from bob', 10_000, 20)
+      console.log(`# ${claims} false claims to alice; she held the op ${atAlice - atBob} ms after bob; her wait at most ${slowest} ms`)
+      assert.ok(atAlice - atBob <= MAX + 700, `alice had it ${atAlice - atBob} ms after bob (bound ${MAX} ms)`)
+    } finally {
+      lying = false
+      await lies
+    }
+    assert.ok(slowest <= MAX, `alice's wait reached ${slowest} ms, past the ${MAX} ms bound`)
+    // the op came from bob, not from mallory, who never served it to alice
+    const bobId = (await bob.status()).id
+    assert.ok(alice.stderr.split('\n').some(line => line.includes('"synced from peer"') && line.includes(bobId) && /"ops":[1-9]/.test(line)), 'alice pulled the op from bob')
+  })
+})
+
 describe('a gap in gossip', () => {
   const cluster = new TestCluster()
   let attacker: Attacker | undefined
