@@ -94,6 +94,24 @@ describe('the local socket: only its owner gets in', () => {
     assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'precious')
   })
 
+  it('refuses a socket path that is a regular file, and leaves it as it was', async () => {
+    const dir = socketDir('file')
+    writeFileSync(join(dir, 'murmurd.sock'), 'not a socket')
+    const result = await murmurd('file', join(dir, 'murmurd.sock'))
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, /^murmurd: .*murmurd\.sock exists and is not a socket/)
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+    assert.equal(readFileSync(join(dir, 'murmurd.sock'), 'utf8'), 'not a socket')
+  })
+
+  it('refuses a --socket in a directory its group can write, though no one else can', async () => {
+    const dir = socketDir('group', 0o770)
+    const result = await murmurd('group', join(dir, 'murmurd.sock'))
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, /^murmurd: socket directory .*group is writable by other users \(mode 770\).*chmod go-w/)
+    assert.deepEqual(readdirSync(dir), [])
+  })
+
   it('refuses a --socket in a directory other users can write (e.g. /tmp)', async () => {
     const dir = socketDir('shared', 0o1777)
     const result = await murmurd('shared', join(dir, 'murmurd.sock'))
