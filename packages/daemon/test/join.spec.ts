@@ -140,6 +140,30 @@ describe('joining with a ticket', () => {
     assert.ok(!(await kim.json<Array<{ id: string }>>(['peers'])).some(peer => peer.id === hankId), 'kim is connected to no hank')
   })
 
+  it('a genuine ticket whose addresses lead to impostors joins no one: the key, then noise, refuse them, and nothing is taken', async () => {
+    const keyFile = join(cluster.dir, 'team.key')
+    const aliceId = (await alice.status()).id as string
+    // ivan: a group of the same name without the key; ivy: the key, under an identity of her own
+    const ivan = await cluster.start('ivan', { group: 'team' })
+    await ivan.put('ivan:bait', 'from an impostor')
+    const ivy = await cluster.start('ivy', { group: 'team', args: ['--swarm-key', keyFile] })
+    await ivy.put('ivy:bait', 'from the wrong identity')
+    const as = (addr: string, id: string): string => addr.replace(/\/p2p\/[^/]+$/, `/p2p/${id}`)
+    const [ivanAddr, ivyAddr] = [await ivan.addr(), await ivy.addr()]
+    // alice's ticket, key and all (re-encoded, so its checksum holds), pointing at ivan as himself, at ivan as alice, at ivy as alice
+    const forged = encodeTicket({ ...decodeTicket(ticket), addrs: [ivanAddr, as(ivanAddr, aliceId), as(ivyAddr, aliceId)] })
+    const jill = await cluster.start('jill', { args: ['--join', forged] })
+    const ivanId = (await ivan.status()).id as string
+    // each address dialled and refused: ivan's by the key (he has none), alice's identity at ivan's and at ivy's address by noise
+    await waitFor(() => [ivanId, aliceId].every(id => jill.stderr.split('\n').some(line => line.includes('cannot reach peer') && line.includes(id))), 'jill to fail to reach the ticket\'s peers', 20_000)
+    assert.deepEqual(await jill.json<unknown[]>(['peers']), [], 'jill is connected to no one')
+    assert.equal((await jill.status()).peers, 0)
+    for (const key of ['ivan:bait', 'ivy:bait']) assert.equal((await jill.ctl(['get', key])).code, 4, `jill took ${key}`)
+    const jillId = (await jill.status()).id as string
+    for (const node of [ivan, ivy]) assert.ok(!(await node.json<Array<{ id: string }>>(['peers'])).some(peer => peer.id === jillId), `${node.name} holds no connection to jill`)
+    for (const node of [jill, ivan, ivy]) await node.stop()
+  })
+
   it('refuses malformed, damaged, expired and other-group tickets: one line, exit 2, nothing written', async () => {
     const fresh = (name: string): string[] => ['--name', name, '--data-dir', join(cluster.dir, name)]
     const flipped = ticket.slice(0, 40) + (ticket[40] === 'a' ? 'b' : 'a') + ticket.slice(41)
