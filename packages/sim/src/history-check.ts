@@ -16,7 +16,8 @@ import type { SimNode } from './node.js'
 export const SIM_HISTORY = { historyVersions: 1_000_000, historyBytes: 2 ** 40 }
 
 export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: string): void {
-  const whole = nodes.filter(node => !node.historyIncomplete && (hostile === undefined || !lacksBelowFloor(node, record, hostile)))
+  const theirs = hostile === undefined ? [] : hostileOps(nodes, record, hostile)
+  const whole = nodes.filter(node => !node.historyIncomplete && (hostile === undefined || !lacksBelowFloor(node, theirs, hostile)))
   const keys = new Set<string>()
   for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
   const reports = new Map<SimNode, Map<string, string[]>>()
@@ -67,17 +68,41 @@ export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: stri
 }
 
 /**
+ * The hostile member's ops of user keys that exist: those an honest node took as they came (`Recorder.exists`), and
+ * those an honest replica holds, as a row or a past version. An op that lost on arrival changed no row and is not
+ * recorded as taken, but it is in history, and what its `seen` says labels the versions it beat there (hostile seed
+ * 47132: a second version shown to one node after the other had collected past its seq).
+ */
+function hostileOps (nodes: SimNode[], record: Recorder, hostile: string): Op[] {
+  const found = new Map<string, Op>()
+  const add = (op: Op): void => {
+    if (op.origin === hostile && !isReserved(op.key)) found.set(`${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, op)
+  }
+  for (const op of record.ops.values()) add(op)
+  const keys = new Set<string>()
+  for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
+  for (const node of nodes) {
+    for (const key of keys) {
+      const row = node.replica.store.row(key)
+      if (row !== undefined) add(row)
+      for (const past of node.replica.history(key, Number.MAX_SAFE_INTEGER)) add(past.op)
+    }
+  }
+  return [...found.values()]
+}
+
+/**
  * Whether `node` lacks an op of the hostile member's that exists, at or below its floor for it: it collected past
  * that seq before the op reached it (a second version of the seq: it held another), so it never takes it, and the
  * versions that op beat are no conflicts there where they are on the replicas that hold it. The README's Security
  * section lists this as a member's power (a second version shown only after some members collected past it; hostile
- * seeds 19863, 45542): such a replica's history is not compared. Only the hostile member's ops are looked at: a replica
+ * seeds 19863, 45542, 47132): such a replica's history is not compared. Only the hostile member's ops are looked at: a replica
  * lacking an honest op below its floor still has its history compared.
  */
-function lacksBelowFloor (node: SimNode, record: Recorder, hostile: string): boolean {
+function lacksBelowFloor (node: SimNode, ops: Op[], hostile: string): boolean {
   const floor = node.replica.origin(hostile)?.floor.seq ?? 0
-  return [...record.ops.values()].some(op => {
-    if (op.origin !== hostile || op.seq > floor || isReserved(op.key)) return false
+  return ops.some(op => {
+    if (op.seq > floor) return false
     const digest = Buffer.from(digestOf(op))
     const same = (held: Op): boolean => held.origin === op.origin && held.seq === op.seq && digest.equals(digestOf(held))
     const row = node.replica.store.row(op.key)

@@ -227,6 +227,14 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'equivocator-attests-on': () => drawn(45542, { hostile: true }),
   /**
+   * Hostile seed 47132: m0 signed its seq 11 twice and went silent past the retention; n0, holding one version, collected
+   * past it with n1's agreement; m0 showed n1 the other version at 167 s, which lost on arrival (no row changed, so not
+   * recorded as taken) and, claiming to have seen nothing, made the versions of k1 it beat conflicts on n1 only. The
+   * history check now knows a hostile op by what honest replicas hold too, and compares no replica that collected past
+   * one it lacks (the member's documented power).
+   */
+  'late-version-in-history': () => drawn(47132, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on
