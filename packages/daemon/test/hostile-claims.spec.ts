@@ -149,6 +149,8 @@ describe('a hostile member stamps an op of its own past --max-clock-skew, within
     const ahead = mallory.op('ahead', 'from 8 s ahead', { wall: Date.now() + 8_000 }) // time enough on a loaded machine to find it held and check alice meanwhile
     await mallory.publish([ahead])
     await waitFor(async () => (await alice.status()).counters.held >= 1, 'alice to hold the op stamped ahead')
+    // and says who sent it
+    await logged(alice, new RegExp(`"peer":"${mallory.id}"[^\\n]*"msg":"received ops stamped beyond the clock-skew bound`), 'which peer sent ops stamped ahead')
     // until her clock is within the skew of its stamp, alice neither shows it nor counts it, and her own writes are
     // stamped by her clock, not dragged up to the op's
     let puts = 0
