@@ -3,10 +3,11 @@
  * and Security: "ops never served before they are durable"): a peer that
  * learned a seq this node could lose to a power cut would see it issued
  * again, as a second op, after the restart. kill -9 cannot show this (the
- * page cache survives a process), so alice runs under strace, which makes
- * every fsync of her WAL return a few seconds late (every one: strace counts
- * `when=` per thread, and the thread pool's are several). A write committed
- * at t0 cannot be on disk before those seconds have passed, so
+ * page cache survives a process), so strace is attached to alice once she
+ * runs, and makes every fsync of her WAL from then on return a few seconds
+ * late (every one: strace counts `when=` per thread, and the thread pool's
+ * are several). A write committed at t0 cannot be on disk before those
+ * seconds have passed, so
  * no peer may hold it before then, by gossip (bob, connected and meshed) or
  * by a pull. With the default durability the writes are eight puts sent at
  * once on one connection, read together and committed together: a group
@@ -18,7 +19,7 @@
  * started right after the writes, pulls alice's store as she connects.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { TestCluster, waitFor, type TestNode } from './harness.js'
@@ -46,19 +47,24 @@ async function poll (node: TestNode, prefix: string): Promise<Sample[]> {
   return samples
 }
 
-/** alice under strace, every fsync of her WAL returning `delayMs` late; bob connected to her and in her gossip mesh. */
-async function start (cluster: TestCluster, args: string[], delayMs: number): Promise<{ alice: TestNode, bob: TestNode }> {
-  const alice = cluster.node('alice')
-  await alice.start({
-    args,
-    prefix: ['strace', '-f', '-o', join(cluster.dir, 'alice.strace'), '-P', join(alice.dataDir, 'murmur.db-wal'), '-e', 'trace=fsync,fdatasync', '-e', `inject=fsync,fdatasync:delay_exit=${delayMs * 1000}`]
-  })
+/**
+ * alice and bob, bob connected to her and in her gossip mesh (a first write of hers reached him by gossip); then
+ * strace attached to alice, every fsync of her WAL from then on returning `delayMs` late (so her start is not slowed).
+ */
+async function start (cluster: TestCluster, args: string[], delayMs: number): Promise<{ alice: TestNode, bob: TestNode, tracer: ChildProcess }> {
+  const alice = await cluster.start('alice', { args })
   const bob = await cluster.start('bob', { peers: [await alice.addr()] })
-  // a first write reaching bob by gossip: he is in alice's mesh, and her ops reach him as soon as she sends them
   await waitFor(async () => (await alice.rpc('p2p_peers', {})).some(p => p.mesh === true), 'bob to be in alice\'s gossip mesh', 30_000)
   await alice.put('warm', '1')
   await waitFor(async () => await bob.value('warm') !== undefined, 'the first write to reach bob', 30_000)
-  return { alice, bob }
+  // -f: every thread of hers, those of the thread pool made later included
+  const tracer = spawn('strace', ['-f', '-p', String(alice.process?.pid), '-o', join(cluster.dir, 'alice.strace'), '-P', join(alice.dataDir, 'murmur.db-wal'),
+    '-e', 'trace=fsync,fdatasync', '-e', `inject=fsync,fdatasync:delay_exit=${delayMs * 1000}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let said = ''
+  tracer.stderr?.on('data', (chunk: Buffer) => { said += chunk.toString() })
+  await waitFor(() => /attached/.test(said) || tracer.exitCode !== null, 'strace to attach to alice', 10_000)
+  assert.equal(tracer.exitCode, null, `strace could not attach: ${said}`)
+  return { alice, bob, tracer }
 }
 
 /**
@@ -115,8 +121,14 @@ describe('own ops leave a node only once they are on disk', { skip }, () => {
     it(`--durability ${mode}`, async () => {
       await cluster?.close()
       cluster = new TestCluster()
-      const { alice, bob } = await start(cluster, args, delayMs)
-      const seen = await writeAndWatch(cluster, alice, bob, 'durable:', together, !together)
+      const { alice, bob, tracer } = await start(cluster, args, delayMs)
+      let seen: Awaited<ReturnType<typeof writeAndWatch>>
+      try {
+        seen = await writeAndWatch(cluster, alice, bob, 'durable:', together, !together)
+      } finally {
+        tracer.kill('SIGINT') // detaches
+        await new Promise(resolve => { if (tracer.exitCode !== null) resolve(null); else tracer.once('exit', resolve) })
+      }
       const onDisk = delayMs - 300 // the fsync began after t0, and returned delayMs after it began (less a margin for timers)
       const answers = seen.answered.map(at => Math.round(at - seen.t0))
       const bobFirst = firstHeld(seen.bob, seen.t0, 'bob')
