@@ -7,7 +7,9 @@
  * 0.04 ms now; 14 ms at the ~360,000 small ops the budget holds), and the
  * replica looked at every one of them again each second (~375 ms at 300,000).
  * Now both are found in heaps (core's `PendingOps`): the ops that follow cost
- * murmurd what decoding and checking them does.
+ * murmurd what decoding and checking them does. Past the budget, origins the
+ * node holds nothing of go first: an honest writer's ops waiting past its gap,
+ * the largest origin there, are all still there when the gap is filled.
  *
  * The same member may instead send many ops of one origin past its gap, then
  * more of them one a frame. Each frame's op drains its origin, which asked for
@@ -100,15 +102,30 @@ describe('a member that sends each op as an origin of its own, past a gap', () =
     for (let i = 0; i < FLOOD; i += 1_000) mallory.sign(flood.slice(i, i + 1_000))
     flood.reverse()
     const [first, second] = await markers(2) as [Op, Op]
+    // an honest writer alice holds an op of (w1), with its largest ops waiting past its gap (w3..w12, 900 kB in one frame: the largest
+    // origin there is): origins she holds nothing of go first, so none of these is evicted, and w2 lets them all apply
+    const w = await freshWriter()
+    const base = Date.now()
+    const wOp = (seq: number, bytes: number): Op => ({ key: `w${seq}`, value: Buffer.alloc(bytes, 'w'), wall: base + seq, logical: 0, origin: w.origin, seq })
+    const [w1, w2] = [wOp(1, 10), wOp(2, 10)]
+    const ahead = Array.from({ length: 10 }, (_, i) => wOp(3 + i, 90_000))
+    for (const batch of [[w1], [w2], ahead]) proveOps(batch, w.sign)
     const pid = alice.process?.pid as number
     let pulls = 0
+    /** w2 goes in the first pull after the test has seen w's ops wait, and in no other. */
+    let w2Due = false
     let cpuBefore = 0
     mallory.answer = (_puller, hello) => {
       pulls++
-      if (pulls === 1) return [mallory.hello(hello), ...framed(sybils, 1 << 20), { kind: 'ops', ops: [first] }, done]
+      if (pulls === 1) return [mallory.hello(hello), { kind: 'ops', ops: [w1] }, { kind: 'ops', ops: ahead }, ...framed(sybils, 1 << 20), { kind: 'ops', ops: [first] }, done]
       if (pulls === 2) {
         cpuBefore = cpuSeconds(pid)
         return [mallory.hello(hello), ...framed(flood, 256 * 1024), { kind: 'ops', ops: [second] }, done]
+      }
+      // w's gap, once: what waited past it is never sent again
+      if (w2Due) {
+        w2Due = false
+        return [mallory.hello(hello), { kind: 'ops', ops: [w2] }, done]
       }
       return [mallory.hello(hello), done]
     }
@@ -123,6 +140,11 @@ describe('a member that sends each op as an origin of its own, past a gap', () =
     const cpu = cpuSeconds(pid) - cpuBefore
     console.log(`# ${FLOOD} ops past a gap with ${taken.replication.waiting} ops of ${ORIGINS} origins waiting: ${(cpu * 1000).toFixed(0)} ms of murmurd's CPU (${(cpu * 1e6 / FLOOD).toFixed(0)} µs an op)`)
     assert.ok(cpu < FLOOD * 0.2e-3, `${cpu.toFixed(2)} s of CPU for ${FLOOD} ops: more than 0.2 ms an op`)
+    assert.equal((await alice.status()).versionVector[w.origin], 1, 'w\'s ops past its gap wait')
+    w2Due = true
+    await waitFor(async () => (await alice.status()).versionVector[w.origin] === ahead.length + 2, 'w\'s ops that waited, kept through the flood, to apply once its gap is filled', 30_000, 250).catch(async err => {
+      throw new Error(`${(err as Error).message}: alice holds w up to ${(await alice.status()).versionVector[w.origin]}, after ${pulls} pulls from mallory`)
+    })
     // and she still writes and answers
     assert.equal((await alice.ctl(['put', 'after', 'ok'])).code, 0)
   })
