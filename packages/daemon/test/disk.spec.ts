@@ -5,17 +5,16 @@
  * start with one line and exit code 1, and is left byte for byte as it was.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { SCHEMA_VERSION, SqliteStore, attestationKey, opDigest } from '@murmur/core'
+import { FULL_DISK_SKIP, fill, fillUnder, smallDisk } from './full-disk.js'
 import { MURMURD, TestCluster, TestNode, logged, run } from './harness.js'
 import { RawClient } from './raw-client.js'
 
-const isRoot = process.getuid?.() === 0
 const DB = 'murmur.db'
 
 const murmurd = async (dataDir: string): Promise<Awaited<ReturnType<typeof run>>> =>
@@ -24,40 +23,15 @@ const murmurd = async (dataDir: string): Promise<Awaited<ReturnType<typeof run>>
 /** The lines murmurd wrote for a person (its log lines are JSON). */
 const humanLines = (stderr: string): string[] => stderr.split('\n').filter(line => line !== '' && !line.startsWith('{'))
 
-/** Fills the file system holding `dir` with a filler file; returns its path. */
-function fill (dir: string): string {
-  const path = join(dir, 'filler')
-  const fd = openSync(path, 'w')
-  try {
-    const block = Buffer.alloc(64 * 1024, 0x5a)
-    for (let i = 0; i < 100_000; i++) {
-      try {
-        writeSync(fd, block)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
-        // the last partial block: fill the remaining bytes too
-        for (let size = 32 * 1024; size >= 1; size = Math.floor(size / 2)) {
-          try { while (true) writeSync(fd, block, 0, size) } catch {}
-        }
-        return path
-      }
-    }
-    throw new Error('the file system never filled up')
-  } finally {
-    closeSync(fd)
-  }
-}
-
-describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tmpfs' }, () => {
+describe('a full disk', { skip: FULL_DISK_SKIP }, () => {
   const cluster = new TestCluster()
-  const mount = join(cluster.dir, 'small')
+  let mount: string
+  let unmount = (): void => {}
   let node: TestNode
   const stored = new Map<string, string>()
 
   before(async () => {
-    mkdirSync(mount)
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mount])
-    assert.equal(mounted.status, 0, `mount: ${mounted.stderr?.toString()}`)
+    ({ mount, unmount } = smallDisk(cluster))
     node = new TestNode('full', join(mount, 'full'))
     cluster.nodes.set('full', node)
     await node.start()
@@ -69,7 +43,7 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
   })
   after(async () => {
     await node?.stop('SIGKILL')
-    spawnSync('umount', [mount])
+    unmount()
     await cluster.close()
   })
 
@@ -137,34 +111,28 @@ describe('a full disk', { skip: isRoot ? false : 'needs root to mount a small tm
   })
 })
 
-describe('a stop on a full disk', { skip: isRoot ? false : 'needs root to mount a small tmpfs' }, () => {
+describe('a stop on a full disk', { skip: FULL_DISK_SKIP }, () => {
   const cluster = new TestCluster()
-  const mount = join(cluster.dir, 'small')
+  let mount: string
+  let unmount = (): void => {}
   let node: TestNode
 
   before(async () => {
-    mkdirSync(mount)
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mount])
-    assert.equal(mounted.status, 0, `mount: ${mounted.stderr?.toString()}`)
+    ({ mount, unmount } = smallDisk(cluster))
     node = new TestNode('stop', join(mount, 'stop'))
     cluster.nodes.set('stop', node)
     await node.start()
   })
   after(async () => {
     await node?.stop('SIGKILL')
-    spawnSync('umount', [mount])
+    unmount()
     await cluster.close()
   })
 
   it('is a clean stop: exit 0, no stack trace, and the node starts again once space returns', async () => {
     await node.put('kept', 'value')
-    const filler = fill(mount)
-    const client = await RawClient.connect(node.socket)
     // until even a tiny write finds no room in the WAL
-    let refused = false
-    for (let i = 0; i < 500 && !refused; i++) refused = (await client.request('kv_put', { key: `tiny:${i}`, value: 'x' })).error?.code === 1001
-    client.destroy()
-    assert.ok(refused, 'the disk refused a write')
+    const filler = await fillUnder(node, mount)
     assert.equal(await node.stop(), 0, node.stderr.slice(-2000))
     assert.doesNotMatch(node.stderr, /SqliteError|\n\s+at /, 'no stack trace')
     assert.equal(existsSync(node.socket), false, 'the socket is removed')

@@ -5,7 +5,7 @@
  * directory another user can write or owns.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +15,7 @@ import { MURMURCTL, MURMURD, TestCluster, TestNode, run } from './harness.js'
 const isRoot = process.getuid?.() === 0
 const NOBODY = 65534
 const rootOnly = isRoot ? false : 'needs root: runs a client as another user (nobody) and chowns directories'
+const straceSkip = spawnSync('strace', ['-V']).status === 0 ? false : 'strace is not installed (apt-get install -y strace)'
 
 /** Tries to connect to `path` as user nobody; resolves with 'CONNECTED' or the error code. */
 async function connectAsNobody (path: string): Promise<string> {
@@ -127,6 +128,20 @@ describe('the local socket: only its owner gets in', () => {
     const result = await murmurd('theirs', join(dir, 'murmurd.sock'))
     assert.equal(result.code, 1, result.stderr)
     assert.match(result.stderr, /^murmurd: socket directory .*theirs belongs to another user \(uid 65534\)/)
+  })
+
+  it('binds the socket under a 0177 umask, so it is never open to others even before its mode is set, and puts the umask back', { skip: straceSkip }, async () => {
+    const node = cluster.node('umask')
+    const trace = join(cluster.dir, 'umask.strace')
+    await node.start({ prefix: ['strace', '-f', '-o', trace, '-e', 'trace=umask,bind'] })
+    await node.stop()
+    const lines = readFileSync(trace, 'utf8').split('\n')
+    const bound = lines.findIndex(line => /bind\(\d+, \{sa_family=AF_UNIX, sun_path="[^"]*murmurd\.sock"\}/.test(line))
+    assert.ok(bound >= 0, `murmurd bound its socket: ${lines.filter(line => line.includes('bind')).join(' | ').slice(0, 500)}`)
+    const masked = lines.slice(0, bound).findLastIndex(line => /umask\(0177\)/.test(line))
+    assert.ok(masked >= 0, `a 0177 umask before the bind: ${lines.slice(0, bound).filter(line => line.includes('umask')).join(' | ')}`)
+    assert.ok(lines.slice(masked + 1, bound).every(line => !/umask\(/.test(line)), 'no other umask between it and the bind')
+    assert.ok(lines.slice(bound).some(line => /umask\(0[0-7]*\)\s+= 0177/.test(line)), 'the umask put back after the bind')
   })
 
   it('creates a missing --socket directory 0700', async () => {
