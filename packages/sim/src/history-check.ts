@@ -16,10 +16,10 @@ import type { SimNode } from './node.js'
 export const SIM_HISTORY = { historyVersions: 1_000_000, historyBytes: 2 ** 40 }
 
 export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: string): void {
-  const theirs = hostile === undefined ? [] : hostileOps(nodes, record, hostile)
-  const whole = nodes.filter(node => !node.historyIncomplete && (hostile === undefined || !lacksBelowFloor(node, theirs, hostile)))
   const keys = new Set<string>()
   for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
+  const theirs = hostile === undefined ? [] : hostileOps(nodes, record, keys, hostile)
+  const whole = nodes.filter(node => !node.historyIncomplete && (hostile === undefined || !lacksBelowFloor(node, theirs, hostile)))
   const reports = new Map<SimNode, Map<string, string[]>>()
   for (const node of whole) {
     const report = new Map<string, string[]>()
@@ -68,19 +68,18 @@ export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: stri
 }
 
 /**
- * The hostile member's ops of user keys that exist: those an honest node took as they came (`Recorder.exists`), and
+ * The hostile member's ops of `keys` (the user keys of ops that exist): those an honest node took as they came (`Recorder.exists`), and
  * those an honest replica holds, as a row or a past version. An op that lost on arrival changed no row and is not
  * recorded as taken, but it is in history, and what its `seen` says labels the versions it beat there (hostile seed
  * 47132: a second version shown to one node after the other had collected past its seq).
  */
-function hostileOps (nodes: SimNode[], record: Recorder, hostile: string): Op[] {
+function hostileOps (nodes: SimNode[], record: Recorder, keys: ReadonlySet<string>, hostile: string): Op[] {
   const found = new Map<string, Op>()
   const add = (op: Op): void => {
     if (op.origin === hostile && !isReserved(op.key)) found.set(`${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, op)
   }
   for (const op of record.ops.values()) add(op)
-  const keys = new Set<string>()
-  for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
+  // the keys of every op that exists: a hostile op held only in history is of one of them
   for (const node of nodes) {
     for (const key of keys) {
       const row = node.replica.store.row(key)
