@@ -234,10 +234,7 @@ export function openState (init: ReplicaInit): ReplicaState {
       attestations: () => state.attestations,
       rechecked: (member, origin) => state.rechecked.get(`${member}\n${origin}`),
       recheckedMark: (member, origin) => state.recheckedMarks.get(`${member}\n${origin}`),
-      asked: (member, origin, seq, mark) => {
-        state.rechecked.set(`${member}\n${origin}`, seq)
-        state.recheckedMarks.set(`${member}\n${origin}`, mark)
-      },
+      asked: (member, origin, seq, mark) => { noteAsked(state, member, origin, seq, mark) },
       expected: members,
       retentionMs: config.retentionMs,
       createdAt: Number(store.meta('created_at'))
@@ -253,6 +250,18 @@ function historyBound (init: ReplicaInit): HistoryBound {
   if (!Number.isSafeInteger(versions) || versions < 1) throw new RangeError(`historyVersions must be a whole number of at least 1, not ${versions}`)
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`historyBytes must be a whole number of bytes, not ${bytes}`)
   return { versions, bytes }
+}
+
+/**
+ * `member`'s attestation `seq`, which disagreed on `origin`, counts as asked
+ * about; `mark`: its mark of the origin with this node's accumulator there,
+ * if this node could compute it (see `Stability.unchanged`).
+ */
+export function noteAsked (state: ReplicaState, member: string, origin: string, seq: number, mark: RecheckedMark | undefined): void {
+  const key = `${member}\n${origin}`
+  state.rechecked.set(key, seq)
+  if (mark !== undefined) state.recheckedMarks.set(key, mark)
+  else state.recheckedMarks.delete(key)
 }
 
 export function formatStamp (stamp: Stamp): string {

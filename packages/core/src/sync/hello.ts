@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto'
 import { lacks } from './anti-entropy-pace.js'
 import type { Hello } from './messages.js'
 import type { Mismatch } from '../replica/stability.js'
-import type { ReplicaState } from '../replica/state.js'
+import { noteAsked, type ReplicaState } from '../replica/state.js'
 import type { Mark, VersionVector } from '../types.js'
 
 export type { Mismatch }
@@ -98,11 +98,8 @@ export function rechecksOf (state: ReplicaState, peer: string | undefined, reche
  * needs no asking (`Stability.unchanged`).
  */
 export function recheckedOnce (state: ReplicaState, member: string, origin: string, seq: number, mark: Mark): void {
-  const key = `${member}\n${origin}`
-  state.rechecked.set(key, seq)
   const mine = state.stability.accAt(origin, mark.seq)
-  if (mine !== undefined) state.recheckedMarks.set(key, { mark, mine })
-  else state.recheckedMarks.delete(key)
+  noteAsked(state, member, origin, seq, mine !== undefined ? { mark, mine } : undefined)
 }
 
 /** The hello for a pull: the whole one, or its short form where `HelloParts` allow it. */
