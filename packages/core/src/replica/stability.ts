@@ -77,6 +77,11 @@ export interface RecheckedMark {
 /** How often history is searched again for a member's earlier attestation that passes. */
 const SEARCH_AGAIN_MS = 10_000
 
+/** The key of one member's disagreement on one origin: in `Stability.mismatches` and the state's `rechecked` and `recheckedMarks`. */
+export function mismatchKey (member: string, origin: string): string {
+  return `${member}\n${origin}`
+}
+
 export class Stability {
   private readonly init: StabilityInit
   /** Attestations (member → its seq) found consistent with this node's ops. */
@@ -217,7 +222,8 @@ export class Stability {
     // a disagreement is recorded, to be asked again, by `disagreements`, which `cut` then runs
     const problem = this.problemWith(attestation)
     if (problem !== undefined) return problem
-    for (const key of this.mismatches.keys()) if (key.startsWith(`${attestation.member}\n`)) this.mismatches.delete(key)
+    const ofMember = mismatchKey(attestation.member, '')
+    for (const key of this.mismatches.keys()) if (key.startsWith(ofMember)) this.mismatches.delete(key)
     this.verified.set(attestation.member, attestation.seq)
     return undefined
   }
@@ -246,8 +252,8 @@ export class Stability {
         continue
       }
       origins.add(origin)
-      this.mismatches.set(`${attestation.member}\n${origin}`, { member: attestation.member, origin, attestation: attestation.seq, mark })
-      if (this.init.rechecked(attestation.member, origin) !== attestation.seq) this.unchanged(attestation, origin, mark)
+      this.mismatches.set(mismatchKey(attestation.member, origin), { member: attestation.member, origin, attestation: attestation.seq, mark })
+      if (this.init.rechecked(attestation.member, origin) !== attestation.seq) this.unchanged(attestation, origin, mark, problem.mine)
     }
     return behind || origins.size === 0 ? undefined : origins
   }
@@ -263,24 +269,29 @@ export class Stability {
    * the pace a hostile one serves, it held back collection unevenly (hostile
    * seed 45542).
    */
-  private unchanged (attestation: Attestation, origin: string, mark: Mark): void {
+  /** `mine`: this node's accumulator at the mark's seq, when its stamp there is the mark's (from `markProblem`). */
+  private unchanged (attestation: Attestation, origin: string, mark: Mark, mine: Uint8Array | undefined): void {
     const before = this.init.recheckedMark(attestation.member, origin)
-    if (before === undefined || mark.seq < before.mark.seq) return
-    const mine = this.accAt(origin, mark.seq)
-    const stamp = this.stampAt(origin, mark.seq)
-    if (mine === undefined || stamp === undefined || compareStamps(stamp, mark) !== 0) return
+    if (before === undefined || mark.seq < before.mark.seq || mine === undefined) return
     if (!sameBytes(xorInto(mark.acc, before.mark.acc), xorInto(mine, before.mine))) return
     this.init.asked(attestation.member, origin, attestation.seq, { mark, mine })
   }
 
-  private markProblem (attestation: Attestation, origin: string, mark: Mark): { blocked: string, mismatch?: string } | undefined {
-    const mine = this.init.origins().get(origin)
-    if (mine === undefined || mine.held.seq < mark.seq) return { blocked: `behind the attestation of ${attestation.member} for ${origin}` }
-    if (mark.seq < mine.floor.seq) return undefined // agreed on when the floor passed it
+  /**
+   * Why `mark` (of `attestation`, for `origin`) cannot count: this node lacks
+   * ops it covers, or disagrees with it. A disagreement carries `mine`, this
+   * node's accumulator at the mark's seq when its stamp there is the mark's
+   * (for `unchanged`).
+   */
+  private markProblem (attestation: Attestation, origin: string, mark: Mark): { blocked: string, mismatch?: string, mine?: Uint8Array } | undefined {
+    const state = this.init.origins().get(origin)
+    if (state === undefined || state.held.seq < mark.seq) return { blocked: `behind the attestation of ${attestation.member} for ${origin}` }
+    if (mark.seq < state.floor.seq) return undefined // agreed on when the floor passed it
     const acc = this.accAt(origin, mark.seq)
     const stamp = this.stampAt(origin, mark.seq)
-    if (acc === undefined || stamp === undefined || !sameBytes(acc, mark.acc) || compareStamps(stamp, mark) !== 0) {
-      return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin }
+    const sameStamp = stamp !== undefined && compareStamps(stamp, mark) === 0
+    if (acc === undefined || !sameStamp || !sameBytes(acc, mark.acc)) {
+      return { blocked: `the attestation of ${attestation.member} disagrees with this node's ops of ${origin} at seq ${mark.seq}`, mismatch: origin, ...(sameStamp ? { mine: acc } : {}) }
     }
     return undefined
   }

@@ -11,7 +11,7 @@ import { OpChecker, type VerifyBatch } from './checker.js'
 import type { HistoryBound } from './history.js'
 import { PendingOps } from './pending.js'
 import { RecentMarks } from './recent-marks.js'
-import { Stability, type RecheckedMark } from './stability.js'
+import { mismatchKey, Stability, type RecheckedMark } from './stability.js'
 import { loadRewrites, type Rewrite } from './rewrites.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
@@ -232,8 +232,8 @@ export function openState (init: ReplicaInit): ReplicaState {
       self: nodeId,
       origins: () => state.origins,
       attestations: () => state.attestations,
-      rechecked: (member, origin) => state.rechecked.get(`${member}\n${origin}`),
-      recheckedMark: (member, origin) => state.recheckedMarks.get(`${member}\n${origin}`),
+      rechecked: (member, origin) => state.rechecked.get(mismatchKey(member, origin)),
+      recheckedMark: (member, origin) => state.recheckedMarks.get(mismatchKey(member, origin)),
       asked: (member, origin, seq, mark) => { noteAsked(state, member, origin, seq, mark) },
       expected: members,
       retentionMs: config.retentionMs,
@@ -258,7 +258,7 @@ function historyBound (init: ReplicaInit): HistoryBound {
  * if this node could compute it (see `Stability.unchanged`).
  */
 export function noteAsked (state: ReplicaState, member: string, origin: string, seq: number, mark: RecheckedMark | undefined): void {
-  const key = `${member}\n${origin}`
+  const key = mismatchKey(member, origin)
   state.rechecked.set(key, seq)
   if (mark !== undefined) state.recheckedMarks.set(key, mark)
   else state.recheckedMarks.delete(key)

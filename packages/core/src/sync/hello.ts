@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto'
 import { lacks } from './anti-entropy-pace.js'
 import type { Hello } from './messages.js'
-import type { Mismatch } from '../replica/stability.js'
+import { mismatchKey, type Mismatch } from '../replica/stability.js'
 import { noteAsked, type ReplicaState } from '../replica/state.js'
 import type { Mark, VersionVector } from '../types.js'
 
@@ -80,7 +80,7 @@ export interface HelloParts {
 export function rechecksOf (state: ReplicaState, peer: string | undefined, rechecking: Map<string, Mismatch>): VersionVector {
   const recheck: VersionVector = {}
   for (const mismatch of state.stability.mismatches.values()) {
-    const key = `${mismatch.member}\n${mismatch.origin}`
+    const key = mismatchKey(mismatch.member, mismatch.origin)
     if (mismatch.member !== peer || state.rechecked.get(key) === mismatch.attestation) continue
     rechecking.set(key, mismatch)
     recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
