@@ -9,7 +9,7 @@
  * is both its key's row and a past version.
  */
 import { digestOf, isReserved, type Op } from '@murmur/core'
-import { describeOp, type Recorder } from './record.js'
+import { describeOp, opKey, type Recorder } from './record.js'
 import type { SimNode } from './node.js'
 
 /** Large enough that a run never trims a version. */
@@ -20,11 +20,15 @@ export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: stri
   for (const op of record.ops.values()) if (!isReserved(op.key)) keys.add(op.key)
   const theirs = hostile === undefined ? [] : hostileOps(nodes, record, keys, hostile)
   const whole = nodes.filter(node => !node.historyIncomplete && (hostile === undefined || !lacksBelowFloor(node, theirs, hostile)))
+  // the versions compared: every op that exists, the hostile member's that lost on arrival (no row changed, so not
+  // in `record`) included: one such version held by one replica and not another is a difference like any other
+  const hostileKeys = new Set(theirs.map(opKey))
+  const compared = (op: Op): boolean => record.has(op) || hostileKeys.has(opKey(op))
   const reports = new Map<SimNode, Map<string, string[]>>()
   for (const node of whole) {
     const report = new Map<string, string[]>()
     for (const key of keys) {
-      report.set(key, node.replica.history(key, Number.MAX_SAFE_INTEGER).filter(past => record.has(past.op))
+      report.set(key, node.replica.history(key, Number.MAX_SAFE_INTEGER).filter(past => compared(past.op))
         .map(past => `${describeOp(past.op)}${past.conflict !== undefined ? ' conflict' : ''}`))
     }
     reports.set(node, report)

@@ -144,6 +144,7 @@ export function describeOp (op: Op): string {
   return `${op.key}=${op.value === null ? '∅' : Buffer.from(op.value).toString().slice(0, 12)} @${op.origin}:${op.seq} (${op.wall}.${op.logical})${op.expires !== undefined ? ` ⌛${op.expires}` : ''}`
 }
 
-function opKey (op: Op): string {
+/** An op's identity among versions: origin, seq and digest. */
+export function opKey (op: Op): string {
   return `${op.origin}\n${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`
 }

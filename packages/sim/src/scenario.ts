@@ -39,6 +39,8 @@ export type Action = { at: number } & (
   | { kind: 'hostile', act: HostileAct }
   /** Changes one replica's row behind the replication core's back (a test shows the checks catch it). */
   | { kind: 'tamper', node: string, key: string }
+  /** Keeps, on one replica only, a past version of `key` by `origin` that no write made (a test shows the history check catches it). */
+  | { kind: 'tamper-history', node: string, key: string, origin: string }
 )
 
 export interface Scenario {

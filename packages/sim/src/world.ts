@@ -132,6 +132,12 @@ export function run (scenario: Scenario): RunResult {
           node.replica.store.put(tampered, opDigest(tampered))
           node.historyIncomplete = true
         }
+        return
+      case 'tamper-history':
+        if (node !== undefined) {
+          const past = { key: action.key, value: Buffer.from('tampered'), wall: 1, logical: 0, origin: action.origin, seq: 1_000_000 }
+          node.replica.store.transaction(() => node.replica.store.past.keep(past, opDigest(past)))
+        }
     }
   }
 
@@ -161,5 +167,6 @@ export function describe (action: Action): string {
     case 'disk-full': return `${action.node} disk full for ${action.for / 1000} s`
     case 'hostile': return `hostile: ${action.act}`
     case 'tamper': return `${action.node}'s ${action.key} changed behind its back`
+    case 'tamper-history': return `${action.node} keeps a past version of ${action.key} by ${action.origin} behind its back`
   }
 }

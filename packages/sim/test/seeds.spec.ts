@@ -83,4 +83,13 @@ describe('simulation: random seeds', () => {
     const result = run({ ...broken, actions: [...broken.actions, { at: broken.faultsUntil + 1_000, kind: 'tamper', node: broken.nodes[0] as string, key: 'k0' }] })
     assert.ok(result.failures.some(f => /rows differ|holds/.test(f)), result.failures.join('\n'))
   })
+
+  it('reports a past version of the hostile member\'s that one replica holds and another lacks, though it changed no row', () => {
+    const hostile = scenario(3, { hostile: true })
+    assert.equal(run(hostile).failures.length, 0)
+    // as a version that lost on arrival at one replica only would be kept: in its history, never its key's row
+    const action = { at: hostile.faultsUntil + 1_000, kind: 'tamper-history' as const, node: hostile.nodes[0] as string, key: 'k0', origin: hostile.hostile as string }
+    const result = run({ ...hostile, actions: [...hostile.actions, action] })
+    assert.ok(result.failures.some(f => f.startsWith('history of k0 differs')), result.failures.join('\n'))
+  })
 })
