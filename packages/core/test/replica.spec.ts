@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { PullSession, Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
-import { Clock, Keys, bytes, op, plain, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
+import { Clock, Keys, attest, bytes, mesh, op, plain, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
 const keys = new Keys()
@@ -182,6 +182,59 @@ for (const kind of ['memory', 'sqlite'] as const) {
       pull(bob, carol)
       assert.equal(bob.vector().mallory, 2, 'the pull after the refusal brought the earlier version of seq 1, and next after it')
       assert.deepEqual(bob.list().map(o => o.key), ['early', 'late', 'next'])
+    })
+
+    it('takes a version of the held seq it lacks even once its floor is at that seq, and the op after it (hostile seed 48908)', () => {
+      // mallory never attests: once silent past the retention, bob and carol collect her ops without her
+      const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica, Replica]
+      const t = clock.ms
+      const late = op('late', 'one', { origin: 'mallory', seq: 1, wall: t + 2_000 })
+      const early = op('early', 'two', { origin: 'mallory', seq: 1, wall: t })
+      const next = op('next', 'three', { origin: 'mallory', seq: 2, wall: t + 1_000 })
+      for (const one of [late, early, next]) proveOps([one], keys.signer('mallory'))
+      bob.receive([late])
+      carol.receive([late])
+      clock.advance(70_000)
+      mesh([bob, carol], 2)
+      bob.collect()
+      assert.deepEqual([bob.origin('mallory')?.floor.seq, bob.origin('mallory')?.held.seq], [1, 1], 'bob\'s floor is at mallory\'s held seq')
+      // the other version, stamped earlier, and the op after both: dave holds them
+      dave.receive([early])
+      dave.receive([next])
+      assert.equal(dave.vector().mallory, 2)
+      assert.deepEqual(bob.receive([next]).refused.map(r => r.kind), ['order'], 'next is stamped before the version bob holds')
+      // so bob asks for the held seq again, and takes the version he lacks though his floor is there
+      pull(bob, dave)
+      assert.equal(bob.vector().mallory, 2, 'the pull brought the earlier version of seq 1, and next after it')
+      assert.deepEqual(['early', 'late', 'next'].map(key => text(bob.get(key)?.value)), ['two', 'one', 'three'])
+      assert.deepEqual(bob.status().equivocators, { mallory: 1 })
+      // a replay of either version changes nothing
+      assert.equal(bob.receive([early, late]).duplicates, 2)
+    })
+
+    it('asks a member whose attestation disagrees with it at its floor for that seq again, and takes the version it lacks there', () => {
+      const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica, Replica]
+      const t = clock.ms
+      const first = op('first', 'one', { origin: 'mallory', seq: 1, wall: t })
+      const other = op('other', 'two', { origin: 'mallory', seq: 1, wall: t + 2_000 })
+      for (const one of [first, other]) proveOps([one], keys.signer('mallory'))
+      bob.receive([first])
+      carol.receive([first])
+      clock.advance(70_000)
+      mesh([bob, carol], 2)
+      bob.collect()
+      assert.equal(bob.origin('mallory')?.floor.seq, 1)
+      // dave holds both versions, and says so in his attestation; stamped later, the other orders nothing here
+      dave.receive([other])
+      dave.receive([first])
+      attest(dave)
+      pull(bob, dave)
+      bob.collect()
+      assert.equal(bob.get('other'), undefined)
+      pull(bob, dave)
+      assert.equal(text(bob.get('other')?.value), 'two', 'the pull after the disagreement asked for mallory\'s seq 1 again')
+      assert.deepEqual(bob.origin('mallory')?.held.acc, dave.origin('mallory')?.held.acc, 'the same accumulator over both versions')
+      assert.deepEqual(bob.origin('mallory')?.floor, bob.origin('mallory')?.held, 'the floor\'s mark is of what bob holds there')
     })
 
     it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {

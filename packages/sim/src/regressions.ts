@@ -235,6 +235,18 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'late-version-in-history': () => drawn(47132, { hostile: true }),
   /**
+   * Hostile seed 48908 (whole): m0's flood of future ops signed m0:106 and
+   * m0:107 long before its own writes reached those seqs; when they did, m0
+   * held two versions of each. n0 took the future m0:106 alone, and its floor
+   * passed it; n1 took the other version of m0:106, stamped earlier, and then
+   * m0:107, stamped between the two. n0 dropped that version as known (at its
+   * floor) and refused m0:107 for order each time it came: it stayed at
+   * m0:106 for good, and the keys m0 deleted from then on differed. A version
+   * of the held seq at the floor that the node does not hold is now taken as
+   * one above the floor is, and an order refusal there asks for it again.
+   */
+  'version-at-the-floor': () => drawn(48908, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

@@ -58,7 +58,9 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   // m0's withheld second version written again over an honest delete of its key, and no honest value so
   'withheld-version-over-delete': r => r.counts.equivocations > 0 && r.counts.hostileOverDeletes > 0 && r.counts.reissuedOverDeletes === 0,
   // m0's second version shown late to n1 (both kept there), after collection had passed it on n0
-  'late-version-in-history': r => r.counts.equivocations >= 2 && r.counts.tombstonesCollected > 0 && r.counts.clockJumps === 1
+  'late-version-in-history': r => r.counts.equivocations >= 2 && r.counts.tombstonesCollected > 0 && r.counts.clockJumps === 1,
+  // m0's second versions (of its future flood), m0:107 refused for order on n0 before the other version of m0:106 came, deletes collected
+  'version-at-the-floor': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0
 }
 
 /** One test for each scenario named: it converges, loses nothing acknowledged, and hits its hole. */

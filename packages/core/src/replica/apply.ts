@@ -58,9 +58,11 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
       const passed = result.marks.get(op.origin)
       if (passed === undefined) result.marks.set(op.origin, [state.held])
       else passed.push(state.held)
-    } else if (op.seq <= state.held.seq && op.seq > state.floor.seq) {
+    } else if (op.seq <= state.held.seq && (op.seq > state.floor.seq || op.seq === state.held.seq)) {
       state.held = { ...state.held, acc: xorInto(state.held.acc, digest) }
       if (op.seq === state.held.seq && compareStamps(op, state.held) < 0) state.held = { ...state.held, wall: op.wall, logical: op.logical }
+      // a version of the held seq at the floor (known.ts): the floor's mark is of what this node holds there
+      if (op.seq === state.floor.seq) state.floor = { ...state.held }
       result.equivocations.push({ origin: op.origin, seq: op.seq })
     } else {
       throw new Error(`bug: op ${op.origin}/${op.seq} applied out of order (held ${state.held.seq}, floor ${state.floor.seq})`)

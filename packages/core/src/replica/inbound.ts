@@ -174,8 +174,8 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
     const floor = known?.floor.seq ?? 0
     let previous: Stamp | undefined = held > 0 ? known?.held : undefined
     // other versions of seqs already held (equivocation): checked against the clock only; one of the held seq
-    // stamped earlier is the previous op the next seq is ordered against
-    for (const seq of arrived.seqsIn(origin, floor, held)) {
+    // stamped earlier is the previous op the next seq is ordered against (the held seq's even at the floor: known.ts)
+    for (const seq of arrived.seqsIn(origin, held === floor ? floor - 1 : floor, held)) {
       for (const op of arrived.at(origin, seq)) {
         if (!clockAllows(state, arrived, op, now, out)) continue
         take(op)
@@ -187,8 +187,9 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
       if (versions.length === 0) break
       const refused = out.refused.length
       const acceptable = versions.filter(op => clockAllows(state, arrived, op, now, out) && ordered(arrived, op, previous, out))
-      // refused for order after the held seq: a version of it stamped earlier may exist, unseen here (hostile seed 14630)
-      if (seq === held + 1 && held > floor && out.refused.length > refused && out.refused.some((r, i) => i >= refused && r.kind === 'order')) state.reorders.set(origin, held)
+      // refused for order after the held seq: a version of it stamped earlier may exist, unseen here (hostile seeds
+      // 14630, and 48908 with the held seq at the floor)
+      if (seq === held + 1 && held > 0 && out.refused.length > refused && out.refused.some((r, i) => i >= refused && r.kind === 'order')) state.reorders.set(origin, held)
       // all versions of one seq go together; any still waiting for the clock holds back the rest
       if (acceptable.length === 0 || arrived.at(origin, seq).length > acceptable.length) break
       for (const op of acceptable) take(op)

@@ -16,16 +16,32 @@ import { digestOf, sameBytes } from '../marks.js'
 import { proofProblem } from '../proof.js'
 import type { Refusal } from './checker.js'
 import type { ReplicaState } from './state.js'
-import type { Op } from '../types.js'
+import type { Op, OriginState } from '../types.js'
 
 /** Whether `op` changes nothing here (see above). */
 export function isKnown (state: ReplicaState, op: Op, digest = digestOf(op)): boolean {
   // the digest read from the proof is the op's own only if the proof covers it (the decoder makes sure; here, anyone)
   if (op.proof != null && proofProblem(op) !== undefined) return false
   const origin = state.origins.get(op.origin)
-  if (origin !== undefined && op.seq <= origin.floor.seq) return true
+  if (origin !== undefined && op.seq <= origin.floor.seq) return !unseenAtFloor(state, op, origin, digest)
   if (origin !== undefined && op.seq <= origin.held.seq && state.store.digestsAt(op.origin, op.seq).some(d => sameBytes(d, digest))) return true
   return state.pending.has(op.origin) && state.pending.at(op.origin, op.seq).some(waiting => sameBytes(digestOf(waiting), digest))
+}
+
+/**
+ * Whether `op` is a version of its origin's held seq, at the floor too, that
+ * this node does not hold: not known. The floor passed that seq with the
+ * versions held then; one an equivocating origin shows later is taken as one
+ * above the floor would be, or this node alone would never hold it, and, were
+ * it stamped earlier than the one held, would refuse the origin's next op for
+ * order for good (hostile seed 48908). Only while the held seq's ops are here
+ * to tell a new version from a replayed one: with them collected, a replay
+ * could not be told apart, and the op stays known.
+ */
+function unseenAtFloor (state: ReplicaState, op: Op, origin: OriginState, digest: Uint8Array): boolean {
+  if (op.seq !== origin.floor.seq || op.seq !== origin.held.seq) return false
+  const held = state.store.digestsAt(op.origin, op.seq)
+  return held.length > 0 && !held.some(d => sameBytes(d, digest))
 }
 
 /** Whether any of `ops` is looked up in the store: then all are, in one read transaction (see `receive`). */

@@ -83,7 +83,10 @@ export function rechecksOf (state: ReplicaState, peer: string | undefined, reche
     const key = mismatchKey(mismatch.member, mismatch.origin)
     if (mismatch.member !== peer || state.rechecked.get(key) === mismatch.attestation) continue
     rechecking.set(key, mismatch)
-    recheck[mismatch.origin] = state.origins.get(mismatch.origin)?.floor.seq ?? 0
+    // from the floor; with the held seq at the floor, from just below it, for the versions of it known.ts takes
+    const known = state.origins.get(mismatch.origin)
+    const floor = known?.floor.seq ?? 0
+    recheck[mismatch.origin] = floor > 0 && floor === known?.held.seq ? floor - 1 : floor
   }
   // the held seq of an origin whose next op was refused for order: its other versions, once (a refusal asks again)
   for (const [origin, held] of state.reorders) recheck[origin] = Math.min(recheck[origin] ?? held - 1, held - 1)
