@@ -184,20 +184,32 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.deepEqual(bob.list().map(o => o.key), ['early', 'late', 'next'])
     })
 
-    it('takes a version of the held seq it lacks even once its floor is at that seq, and the op after it (hostile seed 48908)', () => {
-      // mallory never attests: once silent past the retention, bob and carol collect her ops without her
+    /** Ops `[key, value, seq, wall]` signed by mallory, each with a proof of its own. */
+    function mallorys (specs: Array<[string, string, number, number]>): Op[] {
+      const ops = specs.map(([key, value, seq, wall]) => op(key, value, { origin: 'mallory', seq, wall }))
+      for (const one of ops) proveOps([one], keys.signer('mallory'))
+      return ops
+    }
+
+    /**
+     * bob and carol hold mallory's `first` (her seq 1) alone and collect it without her (she never attests, and is
+     * silent past the retention): bob's floor is at her held seq. Returns bob, and dave, who holds nothing yet.
+     */
+    function floorAtHeld (first: Op): [Replica, Replica] {
       const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica, Replica]
-      const t = clock.ms
-      const late = op('late', 'one', { origin: 'mallory', seq: 1, wall: t + 2_000 })
-      const early = op('early', 'two', { origin: 'mallory', seq: 1, wall: t })
-      const next = op('next', 'three', { origin: 'mallory', seq: 2, wall: t + 1_000 })
-      for (const one of [late, early, next]) proveOps([one], keys.signer('mallory'))
-      bob.receive([late])
-      carol.receive([late])
+      bob.receive([first])
+      carol.receive([first])
       clock.advance(70_000)
       mesh([bob, carol], 2)
       bob.collect()
       assert.deepEqual([bob.origin('mallory')?.floor.seq, bob.origin('mallory')?.held.seq], [1, 1], 'bob\'s floor is at mallory\'s held seq')
+      return [bob, dave]
+    }
+
+    it('takes a version of the held seq it lacks even once its floor is at that seq, and the op after it (hostile seed 48908)', () => {
+      const t = clock.ms
+      const [late, early, next] = mallorys([['late', 'one', 1, t + 2_000], ['early', 'two', 1, t], ['next', 'three', 2, t + 1_000]]) as [Op, Op, Op]
+      const [bob, dave] = floorAtHeld(late)
       // the other version, stamped earlier, and the op after both: dave holds them
       dave.receive([early])
       dave.receive([next])
@@ -213,17 +225,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
     })
 
     it('asks a member whose attestation disagrees with it at its floor for that seq again, and takes the version it lacks there', () => {
-      const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica, Replica]
       const t = clock.ms
-      const first = op('first', 'one', { origin: 'mallory', seq: 1, wall: t })
-      const other = op('other', 'two', { origin: 'mallory', seq: 1, wall: t + 2_000 })
-      for (const one of [first, other]) proveOps([one], keys.signer('mallory'))
-      bob.receive([first])
-      carol.receive([first])
-      clock.advance(70_000)
-      mesh([bob, carol], 2)
-      bob.collect()
-      assert.equal(bob.origin('mallory')?.floor.seq, 1)
+      const [first, other] = mallorys([['first', 'one', 1, t], ['other', 'two', 1, t + 2_000]]) as [Op, Op]
+      const [bob, dave] = floorAtHeld(first)
       // dave holds both versions, and says so in his attestation; stamped later, the other orders nothing here
       dave.receive([other])
       dave.receive([first])
