@@ -80,7 +80,7 @@ export function checkHistory (nodes: SimNode[], record: Recorder, hostile?: stri
 function hostileOps (nodes: SimNode[], record: Recorder, keys: ReadonlySet<string>, hostile: string): Op[] {
   const found = new Map<string, Op>()
   const add = (op: Op): void => {
-    if (op.origin === hostile && !isReserved(op.key)) found.set(`${op.seq}\n${Buffer.from(digestOf(op)).toString('hex')}`, op)
+    if (op.origin === hostile && !isReserved(op.key)) found.set(opKey(op), op)
   }
   for (const op of record.ops.values()) add(op)
   // the keys of every op that exists: a hostile op held only in history is of one of them

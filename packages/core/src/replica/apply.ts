@@ -13,6 +13,7 @@ import { beats, compareStamps, headOf } from '../compare.js'
 import { isReserved } from '../keys.js'
 import { digestOf, freshOrigin, xorInto } from '../marks.js'
 import { KeyHistory, type HistoryBound } from './history.js'
+import { versionsAbove } from './known.js'
 import type { Head, Mark, Op, OriginState, PastVersion, RowHead, Store } from '../types.js'
 
 export interface Applied {
@@ -58,7 +59,7 @@ export function applyOps (store: Store, origins: ReadonlyMap<string, OriginState
       const passed = result.marks.get(op.origin)
       if (passed === undefined) result.marks.set(op.origin, [state.held])
       else passed.push(state.held)
-    } else if (op.seq <= state.held.seq && (op.seq > state.floor.seq || op.seq === state.held.seq)) {
+    } else if (op.seq <= state.held.seq && op.seq > versionsAbove(state)) {
       state.held = { ...state.held, acc: xorInto(state.held.acc, digest) }
       if (op.seq === state.held.seq && compareStamps(op, state.held) < 0) state.held = { ...state.held, wall: op.wall, logical: op.logical }
       // a version of the held seq at the floor (known.ts): the floor's mark is of what this node holds there

@@ -26,7 +26,7 @@ import { digestOf } from '../marks.js'
 import { applyOps } from './apply.js'
 import { Arrivals } from './arrivals.js'
 import type { Refusal } from './checker.js'
-import { isKnown, readsHeld } from './known.js'
+import { isKnown, readsHeld, versionsAbove } from './known.js'
 import { noteCountedOut, type ReplicaState } from './state.js'
 import { nameRewrite, saveRewrites } from './rewrites.js'
 import type { Op, PastVersion, RowHead, Stamp, Version } from '../types.js'
@@ -171,11 +171,10 @@ function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: 
   for (const origin of arrived.origins) {
     const known = state.origins.get(origin)
     const held = known?.held.seq ?? 0
-    const floor = known?.floor.seq ?? 0
     let previous: Stamp | undefined = held > 0 ? known?.held : undefined
     // other versions of seqs already held (equivocation): checked against the clock only; one of the held seq
     // stamped earlier is the previous op the next seq is ordered against (the held seq's even at the floor: known.ts)
-    for (const seq of arrived.seqsIn(origin, held === floor ? floor - 1 : floor, held)) {
+    for (const seq of arrived.seqsIn(origin, known !== undefined ? versionsAbove(known) : 0, held)) {
       for (const op of arrived.at(origin, seq)) {
         if (!clockAllows(state, arrived, op, now, out)) continue
         take(op)

@@ -39,9 +39,19 @@ export function isKnown (state: ReplicaState, op: Op, digest = digestOf(op)): bo
  * could not be told apart, and the op stays known.
  */
 function unseenAtFloor (state: ReplicaState, op: Op, origin: OriginState, digest: Uint8Array): boolean {
-  if (op.seq !== origin.floor.seq || op.seq !== origin.held.seq) return false
+  if (op.seq <= versionsAbove(origin)) return false
   const held = state.store.digestsAt(op.origin, op.seq)
   return held.length > 0 && !held.some(d => sameBytes(d, digest))
+}
+
+/**
+ * The seq above which another version of an origin's op is still taken: its
+ * floor, or just below it while the held seq is the floor's (see
+ * `unseenAtFloor`). Receiving, applying and asking again all go by it.
+ */
+export function versionsAbove (origin: OriginState): number {
+  const floor = origin.floor.seq
+  return floor > 0 && floor === origin.held.seq ? floor - 1 : floor
 }
 
 /** Whether any of `ops` is looked up in the store: then all are, in one read transaction (see `receive`). */

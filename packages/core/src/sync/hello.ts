@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto'
 import { lacks } from './anti-entropy-pace.js'
 import type { Hello } from './messages.js'
+import { versionsAbove } from '../replica/known.js'
 import { mismatchKey, type Mismatch } from '../replica/stability.js'
 import { noteAsked, type ReplicaState } from '../replica/state.js'
 import type { Mark, VersionVector } from '../types.js'
@@ -83,10 +84,9 @@ export function rechecksOf (state: ReplicaState, peer: string | undefined, reche
     const key = mismatchKey(mismatch.member, mismatch.origin)
     if (mismatch.member !== peer || state.rechecked.get(key) === mismatch.attestation) continue
     rechecking.set(key, mismatch)
-    // from the floor; with the held seq at the floor, from just below it, for the versions of it known.ts takes
+    // from where other versions are still taken (the floor, or just below it: known.ts)
     const known = state.origins.get(mismatch.origin)
-    const floor = known?.floor.seq ?? 0
-    recheck[mismatch.origin] = floor > 0 && floor === known?.held.seq ? floor - 1 : floor
+    recheck[mismatch.origin] = known !== undefined ? versionsAbove(known) : 0
   }
   // the held seq of an origin whose next op was refused for order: its other versions, once (a refusal asks again)
   for (const [origin, held] of state.reorders) recheck[origin] = Math.min(recheck[origin] ?? held - 1, held - 1)
