@@ -226,9 +226,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
 
     it('asks a member whose attestation disagrees with it at its floor for that seq again, and takes the version it lacks there', () => {
       const t = clock.ms
-      const [first, other] = mallorys([['first', 'one', 1, t], ['other', 'two', 1, t + 2_000]]) as [Op, Op]
+      const [first, other] = mallorys([['first', 'one', 1, t + 2_000], ['other', 'two', 1, t]]) as [Op, Op]
       const [bob, dave] = floorAtHeld(first)
-      // dave holds both versions, and says so in his attestation; stamped later, the other orders nothing here
+      // dave holds both versions, and says so in his attestation; no later op of mallory's is refused for order here
       dave.receive([other])
       dave.receive([first])
       attest(dave)
@@ -239,6 +239,121 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(text(bob.get('other')?.value), 'two', 'the pull after the disagreement asked for mallory\'s seq 1 again')
       assert.deepEqual(bob.origin('mallory')?.held.acc, dave.origin('mallory')?.held.acc, 'the same accumulator over both versions')
       assert.deepEqual(bob.origin('mallory')?.floor, bob.origin('mallory')?.held, 'the floor\'s mark is of what bob holds there')
+    })
+
+    it('never takes again a version of the held seq at its floor that it held and collected, though another is still a row there', () => {
+      const t = clock.ms
+      const [kept, lost] = mallorys([['a', 'one', 1, t], ['b', 'two', 1, t + 1_000]]) as [Op, Op]
+      const [bob, carol] = ['bob', 'carol'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica]
+      for (const node of [bob, carol]) {
+        node.receive([kept])
+        node.receive([lost])
+      }
+      // carol writes b over mallory's second version: superseded, it goes with collection; the first stays a row
+      bob.receive([put(carol, 'b', 'three')])
+      clock.advance(70_000)
+      mesh([bob, carol], 2)
+      bob.collect()
+      assert.deepEqual([bob.origin('mallory')?.floor.seq, bob.origin('mallory')?.held.seq], [1, 1], 'bob\'s floor is at mallory\'s held seq')
+      assert.equal(bob.store.digestsAt('mallory', 1).length, 1, 'the superseded version was collected, the other is still a row')
+      const acc = bob.origin('mallory')?.held.acc
+      // a replay of the collected version is known, not a version bob never held: it changes nothing
+      assert.equal(bob.receive([lost]).duplicates, 1)
+      assert.deepEqual(bob.origin('mallory')?.held.acc, acc)
+      assert.deepEqual([text(bob.get('a')?.value), text(bob.get('b')?.value)], ['one', 'three'])
+    })
+
+    it('writes again the keys of both versions of a seq it finds signed twice, so a node whose floor passed that seq agrees (hostile seed 70314)', () => {
+      const t = clock.ms
+      clock.advance(10_000)
+      const [first, second, late] = mallorys([['first', 'one', 1, t], ['second', 'two', 2, t + 1_000], ['late', 'three', 1, t + 5_000]]) as [Op, Op, Op]
+      const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000 })) as [Replica, Replica, Replica]
+      for (const node of [bob, carol]) node.receive([first, second])
+      clock.advance(70_000)
+      mesh([bob, carol], 2)
+      bob.collect()
+      assert.deepEqual([bob.origin('mallory')?.floor.seq, bob.origin('mallory')?.held.seq], [2, 2], 'bob collected past mallory\'s seq 1')
+      // mallory shows her other version of seq 1 late: bob cannot tell it from a replay, and never takes it
+      assert.equal(bob.receive([late]).duplicates, 1)
+      assert.equal(bob.get('late'), undefined)
+      // dave, whose floor is below it, holds both versions: each is its key's row there, and both are named to be written again
+      dave.receive([first, second])
+      const found = dave.receive([late])
+      assert.deepEqual(found.equivocations, [{ origin: 'mallory', seq: 1 }])
+      const again = dave.rewrites()
+      assert.deepEqual(again.map(c => [c.key, text(c.value)]).sort(), [['first', 'one'], ['late', 'three']])
+      const written = dave.write(again)
+      dave.markDurable(Math.max(...written.map(w => w.seq)))
+      assert.deepEqual(dave.rewrites(), [], 'written: no longer due')
+      // bob takes dave's writes: the key he could not take the version of now holds the same value as on dave
+      bob.receive(written)
+      for (const key of ['first', 'late']) assert.equal(text(bob.get(key)?.value), text(dave.get(key)?.value), key)
+      assert.deepEqual(bob.list().map(plain), dave.list().map(plain))
+    })
+
+    it('counts a member that lacks only a second version it holds as asked about, without asking it (hostile seed 70229)', () => {
+      const t = clock.ms
+      const [first, late] = mallorys([['first', 'one', 1, t], ['late', 'two', 1, t + 5_000]]) as [Op, Op]
+      const [bob, carol, dave] = ['bob', 'carol', 'dave'].map(id => replica(id, { retentionMs: 60_000, tombstoneGraceMs: 1_000 })) as [Replica, Replica, Replica]
+      for (const node of [bob, carol, dave]) node.receive([first])
+      // mallory shows dave alone her other version of seq 1
+      assert.deepEqual(dave.receive([late]).equivocations, [{ origin: 'mallory', seq: 1 }])
+      put(bob, 'x', 'v')
+      put(bob, 'x', null)
+      clock.advance(70_000)
+      mesh([bob, carol], 2)
+      // dave takes bob's and carol's ops and attestations as they come, by no pull of his own: asking either again would be one
+      for (const node of [bob, carol]) dave.receive(node.store.opsOf(node.nodeId, 0, 1_000))
+      attest(dave)
+      assert.equal(dave.get('x')?.value, null, 'bob\'s delete is here, a tombstone')
+      const collected = dave.collect()
+      // both attest mallory's seq 1 without the version only dave holds: they lack it, and hold nothing he lacks
+      assert.deepEqual(dave.rechecksDue(), [], 'neither is due to be asked again')
+      assert.equal(collected.blocked, undefined)
+      assert.equal(collected.tombstones, 1, 'bob\'s delete is collected without asking them')
+      assert.equal(dave.get('x'), undefined)
+      assert.equal(dave.origin('mallory')?.floor.seq, 0, 'mallory\'s ops stay where they were: they disagree on them')
+      // a member that holds a version dave lacks is asked: carol, shown a third version of seq 1
+      const [third] = mallorys([['third', 'three', 1, t + 6_000]]) as [Op]
+      carol.receive([third])
+      attest(carol)
+      dave.receive(carol.store.opsOf('carol', 0, 1_000))
+      dave.collect()
+      assert.deepEqual(dave.rechecksDue(), ['carol'])
+    })
+
+    it('counts a member that lacks what a member it asked lacked, and holds what it held, as asked about without asking it (hostile seed 52779)', () => {
+      const t = clock.ms
+      const [first, next, late] = mallorys([['first', 'one', 1, t], ['next', 'two', 2, t + 1_000], ['late', 'three', 1, t + 5_000]]) as [Op, Op, Op]
+      // bob's and carol's floors follow the group's a long while after it, dave's at once
+      const slow = { retentionMs: 60_000, tombstoneGraceMs: 1_000, floorLagMs: 3_600_000 }
+      const [bob, carol] = ['bob', 'carol'].map(id => replica(id, slow)) as [Replica, Replica]
+      const dave = replica('dave', { ...slow, floorLagMs: 0 })
+      for (const node of [bob, carol, dave]) node.receive([first, next])
+      clock.advance(70_000)
+      mesh([bob, carol, dave], 2)
+      for (const node of [bob, carol, dave]) node.collect()
+      assert.deepEqual([dave.origin('mallory')?.floor.seq, bob.origin('mallory')?.floor.seq, carol.origin('mallory')?.floor.seq], [2, 0, 0])
+      // mallory's other version of seq 1: bob and carol take it, dave cannot (its floor passed it)
+      for (const node of [bob, carol]) assert.deepEqual(node.receive([late]).equivocations, [{ origin: 'mallory', seq: 1 }])
+      assert.equal(dave.receive([late]).duplicates, 1)
+      put(bob, 'y', 'v')
+      put(bob, 'y', null)
+      carol.receive(bob.store.opsOf('bob', 0, 1_000))
+      clock.advance(2_000)
+      for (const node of [bob, carol]) attest(node)
+      // dave asks bob, whose attestation disagrees with him on mallory's ops: bob sends all he has (nothing dave can take)
+      pull(dave, bob)
+      dave.collect()
+      assert.deepEqual(dave.rechecksDue(), ['bob'])
+      pull(dave, bob)
+      // carol's attestation comes by no pull of dave's: it disagrees as bob's did
+      dave.receive(carol.store.opsOf('carol', 0, 1_000))
+      attest(dave)
+      const collected = dave.collect()
+      assert.deepEqual(dave.rechecksDue(), [], 'carol is not due to be asked: she differs from dave as bob did')
+      assert.equal(collected.blocked, undefined)
+      assert.equal(dave.get('y'), undefined, 'bob\'s delete is collected')
     })
 
     it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {

@@ -156,12 +156,12 @@ export class Replication {
     this.writeAgain(peer.toString())
   }
 
-  /** Writes again what snapshots and ops older than a collected delete named (see `Replica.rewrites`). */
+  /** Writes again what snapshots, ops older than a collected delete and second versions of one seq named (see `Replica.rewrites`). */
   private writeAgain (from: string): void {
     const parts = this.parts
     const again = parts?.replica.rewrites() ?? []
     if (parts == null || again.length === 0) return
-    this.init.log.warn({ peer: from, writes: again.length }, 'writing again what a snapshot or a peer\'s old ops showed: deletes of values deleted and collected while this node was away, and values older than a collected delete that may have been of their key')
+    this.init.log.warn({ peer: from, writes: again.length }, 'writing again what a snapshot or a peer\'s ops showed: deletes of values deleted and collected while this node was away, values older than a collected delete that may have been of their key, and the keys of an op signed twice with one sequence number')
     parts.write(again).catch((err: Error) => { this.init.log.error({ err: err.message }, 'cannot write again what a snapshot or an old op showed') })
   }
 
@@ -208,6 +208,8 @@ export class Replication {
     for (const { origin, seq } of found) {
       this.init.log.warn({ origin, seq, peer: from }, 'an origin signed two different ops with one sequence number; keeping both')
     }
+    // the keys the versions hold are written again (nodes past that seq take neither version again): now, not at the next pull's end
+    if (found.length > 0) this.writeAgain(from)
   }
 
   /** Runs a receive; a failed commit (a full disk) is logged, and nothing of it counts: a later sync brings it again. */

@@ -97,7 +97,7 @@ describe('garbage collection', { concurrency: true }, () => {
         assert.equal((await node.ctl(['get', 'gc:1'])).code, 4, `gc:1 stays deleted on ${node.name}`)
         assert.equal((await node.ctl(['get', 'dave:offline'])).stdout, 'written while away\n')
       }
-      await logged(dave, /writing again what a snapshot or a peer's old ops showed: deletes of values deleted and collected while this node was away/, 'dave deleted again what was collected while it was away')
+      await logged(dave, /writing again what a snapshot or a peer's ops showed: deletes of values deleted and collected while this node was away/, 'dave deleted again what was collected while it was away')
     })
   })
 
@@ -252,6 +252,78 @@ describe('garbage collection', { concurrency: true }, () => {
       await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(lie) })])
       await waitFor(() => mallory.pulls.slice(from).some(p => p.puller === aliceId && p.hello.recheck?.[aliceId] !== undefined), 'alice to dial mallory and ask it again for her own ops', 15_000)
       console.log(`# alice asked mallory again over ${(await linked()).includes(mallory.id) ? 'a link she dialled' : 'a link since closed'}`)
+    })
+  })
+
+  describe('a member that shows a second version of its op once one node has collected past it (hostile seeds 70314, 70229)', () => {
+    const cluster = new TestCluster()
+    let mallory: Attacker | undefined
+    // every pull from mallory hangs after her hello, until the end: asking her again never ends
+    let release = (): void => {}
+    const hung = new Promise<void>(resolve => { release = resolve })
+    after(async () => {
+      release()
+      await mallory?.stop()
+      await cluster.close()
+    })
+
+    it('the node whose floor is below it takes it and writes its key again; the node past it takes that write, and the rows agree', async () => {
+      const alice = await cluster.start('alice', { args: LIAR_ARGS })
+      // bob's floors follow the group's 30 s after it holds an op (his grace), alice's 1 s after: between, only alice is past it
+      const bob = await cluster.start('bob', { peers: [await alice.addr()], args: ['--tombstone-grace', '30000', '--tombstone-retention', '120000', '--anti-entropy-interval', '500'] })
+      const bobId = (await bob.status()).id as string
+      mallory = await Attacker.start()
+      const attacker = mallory
+      attacker.answer = async function * (_puller, hello) {
+        yield attacker.hello(hello)
+        await hung
+      }
+      await mallory.dial(await alice.addr())
+      await mallory.dial(await bob.addr())
+      await mallory.publish([mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(new Map()) })])
+      const first = mallory.op('first', 'one')
+      await mallory.publish([first])
+      await waitFor(async () => await alice.value('first') === 'one' && await bob.value('first') === 'one', 'mallory\'s op to reach both nodes')
+      // she attests what alice holds, her own ops included: the group holds her seq 2, and alice collects past it
+      const truth = marksOf(await mallory.pull(await alice.addr()))
+      assert.equal(truth.get(mallory.id)?.seq, first.seq)
+      const attested = mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(truth) })
+      await mallory.publish([attested])
+      const floorOf = async (node: TestNode): Promise<number> => (await node.status()).replication.floors[mallory?.id ?? ''] ?? 0
+      await waitFor(async () => await floorOf(alice) >= first.seq, 'alice\'s floor to pass mallory\'s seq 2', 20_000)
+      assert.ok(await floorOf(bob) < first.seq, 'bob\'s floor is still below it')
+      // her other version of seq 2, stamped now: alice cannot tell it from a replay of a collected op, bob takes it
+      const late = mallory.op('late', 'two', { seq: first.seq })
+      await mallory.publish([late])
+      await waitFor(async () => (await bob.status()).replication.equivocators[mallory?.id ?? ''] === first.seq, 'bob to find seq 2 signed twice')
+      await waitFor(async () => await alice.value('late') === 'two', 'bob\'s write of it again to reach alice', 15_000)
+      const rowOf = (node: TestNode, key: string): { origin: string } | undefined => (node.rows() as Array<{ key: string, origin: string }>).find(row => row.key === key)
+      assert.equal(rowOf(alice, 'late')?.origin, bobId, 'alice holds bob\'s write of it, not mallory\'s op')
+      assert.deepEqual((await alice.status()).replication.equivocators, {}, 'alice never took the second version')
+      await waitFor(() => JSON.stringify(alice.rows()) === JSON.stringify(bob.rows()), 'identical kv_store rows')
+      await logged(bob, /the keys of an op signed twice with one sequence number/, 'bob says why he wrote it again')
+      // alice's and mallory's attestations disagree with bob's ops of mallory's, and mallory never finishes a pull, yet
+      // bob counts both: each lacks only the version he holds, and holds nothing he lacks (hostile seed 70229)
+      const from = Date.now()
+      while (Date.now() - from < 3_000) {
+        assert.equal((await bob.status()).replication.collectionBlocked, undefined, 'bob counts every member')
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+      // mallory now attests holding the late version too: alice, whose floor had passed it, disagrees with her as with
+      // bob; alice asked bob, who sent all he had, and counts mallory alike without asking her (hostile seed 52779)
+      const own = truth.get(mallory.id) as Mark
+      const marks = new Map(truth)
+      marks.set(mallory.id, { seq: attested.seq, wall: attested.wall, logical: attested.logical, acc: xorInto(xorInto(own.acc, digestOf(attested)), digestOf(late)) })
+      const again = mallory.op(attestationKey(mallory.id), null, { value: encodeAttestation(marks) })
+      await mallory.publish([again])
+      const attestationOf = (node: TestNode): { seq: number } | undefined => (node.rows() as Array<{ key: string, seq: number }>).find(row => row.key === attestationKey(mallory?.id ?? ''))
+      await waitFor(() => attestationOf(alice)?.seq === again.seq, 'mallory\'s new attestation to reach alice')
+      await waitFor(async () => (await alice.status()).replication.collectionBlocked === undefined, 'alice to count mallory', 15_000)
+      const since = Date.now()
+      while (Date.now() - since < 3_000) {
+        assert.equal((await alice.status()).replication.collectionBlocked, undefined, 'alice counts every member')
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
     })
   })
 })

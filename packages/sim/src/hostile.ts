@@ -174,6 +174,19 @@ export class HostileNode implements Puller {
         net.publish(this.id, encodeOps([b]), half.slice(cut))
         return
       }
+      case 'equivocate-late': {
+        // a second version of a seq of its own written a while ago, near its floor here (where the others' floors are,
+        // give or take their lag): a node whose floor passed that seq cannot tell it from a replay and never takes it;
+        // one whose floor has not, takes it. Stamped now, it wins its key wherever it is taken.
+        const own = this.inner.replica.origin(this.id)
+        if (own === undefined || own.held.seq === 0) return
+        const seq = Math.max(1, Math.min(own.held.seq, own.floor.seq + rng.int(-2, 1)))
+        const [late] = ops([{ key: rng.pick(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']), value: Buffer.from(`eq-late${seq}`), seq }]) as [Op]
+        proveOps([late], sign)
+        this.deps.record.log(`${this.id} signs ${describeOp(late)} (floor here ${own.floor.seq}, held ${own.held.seq})`)
+        net.publish(this.id, encodeOps([late]), rng.shuffle(peers).slice(0, Math.ceil(peers.length / 2)))
+        return
+      }
       case 'flood-future': {
         // half held (past the skew bound, within the hour an op may wait: until 30 s after it), half refused (2 h
         // ahead). Held, they can be second versions of seqs its own writes reach later: the nodes that got them hold

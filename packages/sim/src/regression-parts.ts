@@ -7,7 +7,13 @@ import { scenario as drawn, type Action, type HostileAct, type Scenario, type Sc
 /** A seed's scenario as it was when the seed found its hole: every node linked to every other, no refreshes, every commit signed, no sybils (seeds drew none of these then). */
 export const scenario = (seed: number, options?: ScenarioOptions): Scenario => {
   const made = unrefreshed({ ...drawn(seed, options), links: undefined, signLater: undefined, declines: undefined })
-  return { ...made, actions: made.actions.filter(action => action.kind !== 'hostile' || action.act !== 'sybils') }
+  return { ...made, actions: made.actions.filter(action => action.kind !== 'hostile' || (action.act !== 'sybils' && action.act !== 'equivocate-late')) }
+}
+
+/** A hostile seed's scenario as drawn before seeds drew late second versions (2026-12-07). */
+export const beforeLate = (seed: number): Scenario => {
+  const made = drawn(seed, { hostile: true })
+  return { ...made, actions: made.actions.filter(action => action.kind !== 'hostile' || action.act !== 'equivocate-late') }
 }
 
 /** `made` without the keepalive refreshes seeds draw since 2026-12-04. */

@@ -4,7 +4,7 @@
  * each cut down to what it needs.
  */
 import { NINE_HOLES } from './nine-holes.js'
-import { base, fromSeed, scenario, unrefreshed, writes } from './regression-parts.js'
+import { base, beforeLate, fromSeed, scenario, unrefreshed, writes } from './regression-parts.js'
 import { scenario as drawn, type Action, type Scenario } from './scenario.js'
 
 export const REGRESSIONS: Record<string, () => Scenario> = {
@@ -216,16 +216,16 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   /** Hostile seed 14630: n1 held only the later-stamped of m0's two versions of m0:11, refused m0:12 for order and stayed at m0:11 for good; an order refusal now asks for the held seq again. */
   'order-after-unseen-version': () => scenario(14630, { hostile: true }),
   /** Hostile seed 39560: m0's withheld second version of k0, older than n3's collected delete, written again everywhere (allowed; see the sim README). */
-  'withheld-version-over-delete': () => drawn(39560, { hostile: true }),
+  'withheld-version-over-delete': () => beforeLate(39560),
   /** Hostile seed 50034, the simulator's settle: n7 collected m0:7–8 alone; the others took its floor by the stuck rule, a hop at a time, four to n4 (see the README). */
-  'stuck-floor-hops': () => drawn(50034, { hostile: true }),
+  'stuck-floor-hops': () => beforeLate(50034),
   /**
    * Hostile seed 45542: m0 signed its seq 9 twice and attested on, each attestation disagreeing with n0's and n2's
    * ops of m0 from seq 9 up and rising with m0's own ops; each was asked about again by a pull from m0 (a trickle),
    * and n0 and n2 ended the run waiting on one, having collected up to different deletes. One that disagrees no more
    * than the one asked about now counts as asked about (core's `Stability.unchanged`).
    */
-  'equivocator-attests-on': () => drawn(45542, { hostile: true }),
+  'equivocator-attests-on': () => beforeLate(45542),
   /**
    * Hostile seed 47132: m0 signed its seq 11 twice and went silent past the retention; n0, holding one version, collected
    * past it with n1's agreement; m0 showed n1 the other version at 167 s, which lost on arrival (no row changed, so not
@@ -233,7 +233,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * history check now knows a hostile op by what honest replicas hold too, and compares no replica that collected past
    * one it lacks (the member's documented power).
    */
-  'late-version-in-history': () => drawn(47132, { hostile: true }),
+  'late-version-in-history': () => beforeLate(47132),
   /**
    * Hostile seed 48908 (whole): m0's flood of future ops signed m0:106 and
    * m0:107 long before its own writes reached those seqs; when they did, m0
@@ -245,7 +245,37 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * of the held seq at the floor that the node does not hold is now taken as
    * one above the floor is, and an order refusal there asks for it again.
    */
-  'version-at-the-floor': () => drawn(48908, { hostile: true }),
+  'version-at-the-floor': () => beforeLate(48908),
+  /**
+   * Hostile seed 70314: m0 signed a second version of its seq 1 (k0, stamped
+   * then, so it won its key) long after n2 had collected past that seq, and
+   * showed it to half the nodes. n2 could not tell it from a replay and never
+   * took it; the nodes whose floors were below it took it: k0 differed for
+   * good. A node that finds a seq signed twice now writes again the keys its
+   * versions hold, and n2 takes those writes.
+   */
+  'late-version-below-floor': () => drawn(70314, { hostile: true }),
+  /**
+   * Hostile seed 70229: n3 alone took m0's late second version of m0:5 (its
+   * floor was below it), so every other member's attestation disagreed with
+   * its ops of m0, m0's own among them; asking m0 again never ended (it
+   * trickles, and sent only ops n3 held, so each pull ended as stale), and
+   * n3 alone collected nothing while the others did: their tombstones
+   * differed. A member whose mark differs by exactly one version this node
+   * holds of a seq signed twice lacks it, and holds nothing this node lacks:
+   * it now counts as asked about without asking.
+   */
+  'lacks-only-held-version': () => drawn(70229, { hostile: true }),
+  /**
+   * Hostile seed 52779: the other way round. Every node but n6 took m0's
+   * late second version of m0:1 (n6's floor had passed it), so every other
+   * member's attestation disagreed with n6's ops of m0. n6 asked the honest
+   * ones at once, and then m0, which trickles: held back alone, its
+   * tombstones differed from the others'. A member whose mark differs
+   * exactly as one asked about did (since this node's accumulators last
+   * changed) now counts as asked about without a pull.
+   */
+  'asked-alike': () => drawn(52779, { hostile: true }),
   /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
@@ -261,7 +291,7 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     ]
   }),
   /** Hostile seed 16491 (2 links a node): m0, which trickles syncs, was the only bridge between n0–n2 and n1–n3; honest nodes are now linked among themselves too (`linksOf`). */
-  'hostile-bridge': () => unrefreshed(drawn(16491, { hostile: true })),
+  'hostile-bridge': () => unrefreshed(beforeLate(16491)),
   /** Signing as ops leave (`signLater`): single puts 3 ms apart share batches, and a crash leaves some acknowledged but unsigned; signed at the restart, rows end identical. */
   'sign-later-crash': () => base(112, 3, {
     signLater: ['n0', 'n1', 'n2'],

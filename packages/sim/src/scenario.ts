@@ -24,6 +24,8 @@ export type HostileAct =
   | 'lie-attest'
   /** Publishes ops of origins of its own making, one each, past a gap that never fills (some also past the skew bound). */
   | 'sybils'
+  /** Signs a second version of a seq of its own near its floor, stamped now, and shows it to half of its peers: some may have collected past that seq, some not. */
+  | 'equivocate-late'
 
 export type Action = { at: number } & (
   /** `refresh`: a keepalive's refresh of the node's own put (a plain put when it is not one by the time it is written, see `Change.refresh`). */
@@ -171,6 +173,8 @@ export function scenario (seed: number, options: ScenarioOptions = {}): Scenario
   const declines = rng.chance(0.7) ? shortHellos : rng.chance(0.5) ? [] : shortHellos.filter(() => rng.chance(0.5))
   // and after those: in half the hostile seeds, its ops of many origins that only wait
   if (hostile !== undefined && rng.chance(0.5)) for (let i = rng.int(1, 3); i > 0; i--) actions.push({ at: at(), kind: 'hostile', act: 'sybils' })
+  // and after those: in half the hostile seeds, second versions of its own seqs shown late, while floors pass them
+  if (hostile !== undefined && rng.chance(0.5)) for (let i = rng.int(1, 4); i > 0; i--) actions.push({ at: rng.int(faultsUntil / 4, faultsUntil), kind: 'hostile', act: 'equivocate-late' })
   actions.sort((a, b) => a.at - b.at)
   const made: Scenario = { seed, nodes, ...(hostile !== undefined ? { hostile } : {}), closed, net, config, clocks, actions, faultsUntil, settleMs: 200_000, ...(links !== undefined ? { links } : {}), shortHellos, declines, claimPulls: options.before31 !== true, signLater }
   // no member may count another silent during the quiet end (it would collect without it just before the checks):

@@ -60,7 +60,13 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   // m0's second version shown late to n1 (both kept there), after collection had passed it on n0
   'late-version-in-history': r => r.counts.equivocations >= 2 && r.counts.tombstonesCollected > 0 && r.counts.clockJumps === 1,
   // m0's second versions (of its future flood), m0:107 refused for order on n0 before the other version of m0:106 came, deletes collected
-  'version-at-the-floor': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0
+  'version-at-the-floor': r => r.counts.equivocations > 0 && r.counts.refusedForOrder > 0 && r.counts.tombstonesCollected > 0 && r.counts.hostileActs > 0,
+  // m0's second version of seq 1 taken by the nodes below their floors, its key written again by them, deletes collected
+  'late-version-below-floor': r => r.counts.equivocations > 0 && r.counts.reissued > 0 && r.counts.tombstonesCollected > 0,
+  // n3's second version of m0:5, m0's syncs trickled, deletes collected
+  'lacks-only-held-version': r => r.counts.equivocations > 0 && r.counts.hostileActs > 0 && r.counts.tombstonesCollected > 0,
+  // every node but n6 took m0's late second version, n6 asked the honest ones again, deletes collected
+  'asked-alike': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0
 }
 
 /** One test for each scenario named: it converges, loses nothing acknowledged, and hits its hole. */

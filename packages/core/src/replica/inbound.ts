@@ -17,7 +17,9 @@
  *   dropped or lost to a failed commit is fetched again by a later sync.
  *   A value that becomes its key's row though older than a delete this node
  *   collected (only an origin the group went on without can send one) is
- *   named to be written again (`nameRewrite`).
+ *   named to be written again (`nameRewrite`), and so is each row a version
+ *   of an equivocated seq holds: nodes whose floor had passed that seq never
+ *   take the version they lack.
  */
 import { decodeAttestation } from '../attestation.js'
 import { compareStamps, isNewer } from '../compare.js'
@@ -151,6 +153,11 @@ function mayTakeGossip (state: ReplicaState, op: Op): boolean {
   return covers
 }
 
+/** The ops held at `(origin, seq)` that are the rows of their (user) keys. */
+function rowsOfSeq (state: ReplicaState, origin: string, seq: number): Op[] {
+  return state.store.opsOf(origin, seq - 1, 1).filter(op => op.seq === seq && op.superseded !== true && !isReserved(op.key))
+}
+
 function drain (state: ReplicaState, arrived: Arrivals, out: Received, context: ReceiveContext): void {
   const now = state.now()
   const ready: Op[] = []
@@ -214,6 +221,9 @@ function clockAllows (state: ReplicaState, arrived: Arrivals, op: Op, now: numbe
   return false
 }
 
+/** How many seqs signed twice `ReplicaState.twice` keeps of one origin. */
+const TWICE_KEPT = 64
+
 /** Whether `op` is stamped after its origin's previous op; refuses (and drops) it otherwise. */
 function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: Received): boolean {
   if (previous === undefined || compareStamps(op, previous) > 0) return true
@@ -242,6 +252,11 @@ export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses
     const result = applyOps(state.store, state.origins, ops, state.history, superseded, local, made.rows)
     state.store.setClock(state.hlc.peek())
     for (const { origin, seq } of result.equivocations) {
+      const seqs = state.twice.get(origin) ?? []
+      if (!seqs.includes(seq)) {
+        state.twice.set(origin, [...seqs, seq].slice(-TWICE_KEPT))
+        state.store.setMeta('twice', JSON.stringify(Object.fromEntries(state.twice)))
+      }
       if (state.equivocators.has(origin)) continue
       state.equivocators.set(origin, seq)
       state.store.setMeta('equivocators', JSON.stringify(Object.fromEntries(state.equivocators)))
@@ -250,7 +265,12 @@ export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses
     // op is left here to say so; written again it means the same on every node (see `nameRewrite`)
     const old = local ? [] : result.changed.filter(op => op.value !== null && compareStamps(op, state.horizon) < 0)
     for (const op of old) nameRewrite(state, op.key, op, false)
-    if (old.length > 0) saveRewrites(state)
+    // a second version of a seq: a node whose floor passed that seq before it showed up cannot tell it from a replay
+    // and never takes it (see `known.ts`), so each version held here that is its key's row is written again, and the
+    // key means the same on every node whichever versions each holds (hostile seed 70314)
+    const versions = result.equivocations.flatMap(({ origin, seq }) => rowsOfSeq(state, origin, seq))
+    for (const op of versions) nameRewrite(state, op.key, op, op.value === null)
+    if (old.length > 0 || versions.length > 0) saveRewrites(state)
     return result
   })
   for (const [origin, next] of applied.states) state.origins.set(origin, next)

@@ -12,6 +12,7 @@
  * known, so an op whose content differs from the one held (a second op on
  * one seq, an altered value) is not known, and is checked.
  */
+import { compareStamps } from '../compare.js'
 import { digestOf, sameBytes } from '../marks.js'
 import { proofProblem } from '../proof.js'
 import type { Refusal } from './checker.js'
@@ -23,25 +24,29 @@ export function isKnown (state: ReplicaState, op: Op, digest = digestOf(op)): bo
   // the digest read from the proof is the op's own only if the proof covers it (the decoder makes sure; here, anyone)
   if (op.proof != null && proofProblem(op) !== undefined) return false
   const origin = state.origins.get(op.origin)
-  if (origin !== undefined && op.seq <= origin.floor.seq) return !unseenAtFloor(state, op, origin, digest)
+  if (origin !== undefined && op.seq <= origin.floor.seq) return !unseenAtFloor(op, origin)
   if (origin !== undefined && op.seq <= origin.held.seq && state.store.digestsAt(op.origin, op.seq).some(d => sameBytes(d, digest))) return true
   return state.pending.has(op.origin) && state.pending.at(op.origin, op.seq).some(waiting => sameBytes(digestOf(waiting), digest))
 }
 
 /**
  * Whether `op` is a version of its origin's held seq, at the floor too, that
- * this node does not hold: not known. The floor passed that seq with the
- * versions held then; one an equivocating origin shows later is taken as one
- * above the floor would be, or this node alone would never hold it, and, were
- * it stamped earlier than the one held, would refuse the origin's next op for
- * order for good (hostile seed 48908). Only while the held seq's ops are here
- * to tell a new version from a replayed one: with them collected, a replay
- * could not be told apart, and the op stays known.
+ * this node never held: one stamped before the held seq's stamp, which is the
+ * earliest of the versions held there (`applyOps` keeps it so), so no replay
+ * of one of them. The floor passed that seq with the versions held then; an
+ * earlier one an equivocating origin shows later is taken as one above the
+ * floor would be, or this node alone would refuse the origin's next op for
+ * order for good, as stamped before the version it holds (hostile seed
+ * 48908; and 70314's scenarios, where the versions held there had been
+ * collected). By stamp, not by digest: the versions held at that seq may be
+ * collected, all or some (one superseded, another still a row), and a
+ * replay of a collected one must never be taken again (hole 3). A version
+ * stamped later orders nothing differently; a node that does not take it
+ * agrees on its key all the same, as the nodes that hold both write that
+ * key again (see `inbound.ts`).
  */
-function unseenAtFloor (state: ReplicaState, op: Op, origin: OriginState, digest: Uint8Array): boolean {
-  if (op.seq <= versionsAbove(origin)) return false
-  const held = state.store.digestsAt(op.origin, op.seq)
-  return held.length > 0 && !held.some(d => sameBytes(d, digest))
+function unseenAtFloor (op: Op, origin: OriginState): boolean {
+  return op.seq > versionsAbove(origin) && compareStamps(op, origin.held) < 0
 }
 
 /**

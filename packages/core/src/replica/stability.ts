@@ -21,8 +21,9 @@
  *   names nothing this node lacks) counts for the others once this node has
  *   asked it for those origins' ops again and taken all it served (until
  *   then a version this node lacks could be older than a delete it would
- *   collect), and those stay at this node's floors: the equivocator holds
- *   back its own ops alone.
+ *   collect), or once its mark differs as that of a member so asked did, or
+ *   by one version this node holds of a seq signed twice alone; and those
+ *   stay at this node's floors: the equivocator holds back its own ops alone.
  *
  * The cut is then, per origin, the lowest seq attested by any member.
  */
@@ -49,11 +50,16 @@ export interface StabilityInit {
   recheckedMark: (member: string, origin: string) => RecheckedMark | undefined
   /** Counts `member`'s attestation `seq` as asked about on `origin`: it disagrees no more than the one that was. */
   asked: (member: string, origin: string, seq: number, mark: RecheckedMark) => void
+  /** The seqs of `origin` at which this node took a second op (the last 64). */
+  twice: (origin: string) => readonly number[]
   /** Members silent for longer than this stop holding back collection. */
   retentionMs: number
   /** When this replica was created (ms): how long an expected member has been silent at most. */
   createdAt: number
 }
+
+/** How many differences `Stability.askedAbout` keeps of one origin. */
+const ASKED_KEPT = 64
 
 /** Why collection cannot go on, or the cut (origin → seq) it may go up to. */
 export type Cut = { cut: Map<string, number>, members: number } | { blocked: string, member?: string, mismatch?: string }
@@ -95,6 +101,13 @@ export class Stability {
   /** When history was last searched for a member's earlier attestations, for which newest one. */
   private readonly searched = new Map<string, { seq: number, at: number }>()
   readonly mismatches = new Map<string, Mismatch>()
+  /**
+   * Origin → how the members asked about it differed from this node once
+   * they had sent all they had (the XOR of a mark's accumulator and this
+   * node's there, hex; the last `ASKED_KEPT`), until this node's
+   * accumulators change (`reset`): see `askedAlike`.
+   */
+  private readonly asked = new Map<string, Set<string>>()
 
   constructor (init: StabilityInit) {
     this.init = init
@@ -155,6 +168,15 @@ export class Stability {
     this.verified.clear()
     this.lastGood.clear()
     this.searched.clear()
+    this.asked.clear()
+  }
+
+  /** A member whose mark of `origin` (`mark`, against this node's accumulator `mine` there) disagreed was asked about it, and sent all it had. */
+  askedAbout (origin: string, mark: Mark, mine: Uint8Array): void {
+    const diffs = this.asked.get(origin) ?? new Set<string>()
+    diffs.add(Buffer.from(xorInto(mark.acc, mine)).toString('hex'))
+    if (diffs.size > ASKED_KEPT) diffs.delete(diffs.values().next().value as string)
+    this.asked.set(origin, diffs)
   }
 
   /** XOR of the digests of every op of `origin` held up to `seq`, or undefined below the floor. */
@@ -253,7 +275,9 @@ export class Stability {
       }
       origins.add(origin)
       this.mismatches.set(mismatchKey(attestation.member, origin), { member: attestation.member, origin, attestation: attestation.seq, mark })
-      if (this.init.rechecked(attestation.member, origin) !== attestation.seq) this.unchanged(attestation, origin, mark, problem.mine)
+      if (this.init.rechecked(attestation.member, origin) === attestation.seq) continue
+      if (problem.mine !== undefined && (this.lacksOnlyHeld(origin, mark, problem.mine) || this.askedAlike(origin, mark, problem.mine))) this.init.asked(attestation.member, origin, attestation.seq, { mark, mine: problem.mine })
+      else this.unchanged(attestation, origin, mark, problem.mine)
     }
     return behind || origins.size === 0 ? undefined : origins
   }
@@ -275,6 +299,49 @@ export class Stability {
     if (before === undefined || mark.seq < before.mark.seq || mine === undefined) return
     if (!sameBytes(xorInto(mark.acc, before.mark.acc), xorInto(mine, before.mine))) return
     this.init.asked(attestation.member, origin, attestation.seq, { mark, mine })
+  }
+
+  /**
+   * Whether `mark` differs from this node's ops of `origin` by one version
+   * this node holds of a seq it found signed twice, and nothing else (the XOR
+   * of the two accumulators is that version's digest): its member lacks that
+   * version, and holds nothing this node lacks, so asking it again could
+   * bring nothing. Counted as asked about without asking: a node that took
+   * a second version its floor had not passed yet disagrees with every
+   * member that had not (they never take it), the equivocator among them,
+   * which may serve its asking at a trickle for good, and this node alone
+   * held back its collection while the others collected (hostile seed
+   * 70229). A member that lies gains nothing by it: its mark could as well
+   * agree outright.
+   */
+  private lacksOnlyHeld (origin: string, mark: Mark, mine: Uint8Array): boolean {
+    const diff = xorInto(mark.acc, mine)
+    for (const seq of this.init.twice(origin)) {
+      if (seq > mark.seq) continue
+      if (this.init.store.digestsAt(origin, seq).some(digest => sameBytes(digest, diff))) return true
+    }
+    return false
+  }
+
+  /**
+   * Whether `mark` differs from this node's ops of `origin` exactly as a
+   * member asked about since this node's accumulators last changed did, once
+   * it had sent all it had (`askedAbout`): it holds the same versions this
+   * node lacks, and the asking brought all of them this node could take (a
+   * version below its floor it never takes), so asking this one could bring
+   * nothing more. What `unchanged` does for a member's own later marks, for
+   * any member's: a node that lacked a second version every other member
+   * took (its floor had passed it) asked the honest ones at once, and was
+   * held back alone, its tombstones apart from the others', asking the
+   * equivocator, which trickles (hostile seed 52779). A member that lies its
+   * way into being recorded can spare an honest one that holds a version
+   * this node lacks the asking: that version's keys agree all the same (its
+   * holders write them again), and what the asking guards against, a
+   * version older than a delete this node then collects, the equivocator
+   * can bring about alone by withholding it (README, Security).
+   */
+  private askedAlike (origin: string, mark: Mark, mine: Uint8Array): boolean {
+    return this.asked.get(origin)?.has(Buffer.from(xorInto(mark.acc, mine)).toString('hex')) === true
   }
 
   /**

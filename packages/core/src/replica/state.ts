@@ -92,6 +92,8 @@ export interface ReplicaState {
   readonly attestations: Map<string, Attestation>
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
+  /** Origin → the seqs (the last 64) at which this node took a second op of it (see `Stability.lacksOnlyHeld`); kept in `meta`. */
+  readonly twice: Map<string, number[]>
   readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'stuckMs' | 'attestIntervalMs' | 'attestMsPerOrigin'>>
   /** What history keeps of each key (see `history.ts`). */
   readonly history: HistoryBound
@@ -201,6 +203,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     origins,
     attestations,
     equivocators: new Map(Object.entries(JSON.parse(store.meta('equivocators') ?? '{}') as Record<string, number>)),
+    twice: new Map(Object.entries(JSON.parse(store.meta('twice') ?? '{}') as Record<string, number[]>)),
     config,
     history: historyBound(init),
     horizon: parseStamp(store.meta('gc_horizon')),
@@ -235,6 +238,7 @@ export function openState (init: ReplicaInit): ReplicaState {
       rechecked: (member, origin) => state.rechecked.get(mismatchKey(member, origin)),
       recheckedMark: (member, origin) => state.recheckedMarks.get(mismatchKey(member, origin)),
       asked: (member, origin, seq, mark) => { noteAsked(state, member, origin, seq, mark) },
+      twice: origin => state.twice.get(origin) ?? [],
       expected: members,
       retentionMs: config.retentionMs,
       createdAt: Number(store.meta('created_at'))

@@ -103,6 +103,7 @@ export function rechecksOf (state: ReplicaState, peer: string | undefined, reche
 export function recheckedOnce (state: ReplicaState, member: string, origin: string, seq: number, mark: Mark): void {
   const mine = state.stability.accAt(origin, mark.seq)
   noteAsked(state, member, origin, seq, mine !== undefined ? { mark, mine } : undefined)
+  if (mine !== undefined) state.stability.askedAbout(origin, mark, mine)
 }
 
 /** The hello for a pull: the whole one, or its short form where `HelloParts` allow it. */
