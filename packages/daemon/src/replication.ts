@@ -23,6 +23,9 @@ export const PROOF_RIDE_MS = 2
 
 export { REMOTE_SYNC_DELAY_MS } from './remote-sync.js'
 
+/** The key in `repairs` of the timer that writes again what a seq signed twice named (no peer ID looks like it). */
+const WRITE_AGAIN = 'write-again'
+
 export interface ReplicationInit {
   /** 'full': ops are published once their commit is fsynced (the writer waits for it anyway); 'normal': after a background fsync. */
   durability: 'full' | 'normal'
@@ -60,6 +63,7 @@ export class Replication {
   private readonly init: ReplicationInit
   private parts?: ReplicationComponents
   private timers: NodeJS.Timeout[] = [] // setInterval's, which clearTimeout clears too
+  /** Pulls after a gap, by peer, and the write again a seq signed twice named (`WRITE_AGAIN`): timers `stop` clears. */
   private readonly repairs = new Map<string, NodeJS.Timeout>()
   private readonly warnedAt = new Map<string, number>()
   /** 'normal' durability: own ops committed but not yet fsynced, published after the next background sync. */
@@ -208,8 +212,15 @@ export class Replication {
     for (const { origin, seq } of found) {
       this.init.log.warn({ origin, seq, peer: from }, 'an origin signed two different ops with one sequence number; keeping both')
     }
-    // the keys the versions hold are written again (nodes past that seq take neither version again): now, not at the next pull's end
-    if (found.length > 0) this.writeAgain(from)
+    // the keys the versions hold are written again (nodes past that seq never take the version), within 2 s, not at
+    // the next pull's end; after a random wait, so the first node's writes reach the others first and end theirs (a row
+    // no longer that version is not written again): every node that found it wrote each key once, for each key an
+    // equivocator signed twice
+    if (found.length === 0 || this.repairs.has(WRITE_AGAIN)) return
+    this.repairs.set(WRITE_AGAIN, setTimeout(() => {
+      this.repairs.delete(WRITE_AGAIN)
+      this.writeAgain(from)
+    }, Math.random() * 2_000))
   }
 
   /** Runs a receive; a failed commit (a full disk) is logged, and nothing of it counts: a later sync brings it again. */
@@ -246,7 +257,7 @@ export class Replication {
     if (collected.blocked != null && this.due('blocked', 300_000)) this.init.log.info({ reason: collected.blocked }, 'collection waits')
   }
 
-  /** Ops arrived past a gap in some origin's sequence: pull from the peer soon (coalesced). */
+  /** Ops arrived past a gap in some origin's sequence: pull from the peer soon (coalesced; `repairs` by peer). */
   private repairSoon (peer: PeerId): void {
     const key = peer.toString()
     if (this.repairs.has(key)) return
