@@ -15,6 +15,32 @@ export function xorInto (acc: Uint8Array, digest: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * Whether `target` is the XOR of some of `digests` (none of them: all zeros),
+ * by elimination over GF(2): each digest is reduced by the basis so far (a
+ * basis vector has no bit set at an earlier one's pivot), and kept when
+ * something is left. Meaningful only for a few digests (see
+ * `Stability.lacksOnlyHeld`): 256 independent ones span every target.
+ */
+export function xorOfSome (target: Uint8Array, digests: Uint8Array[]): boolean {
+  const basis: Array<{ pivot: number, bits: Uint8Array }> = []
+  const reduce = (vector: Uint8Array): Uint8Array => {
+    const bits = new Uint8Array(vector)
+    for (const b of basis) if (((bits[b.pivot >> 3] ?? 0) & (0x80 >> (b.pivot & 7))) !== 0) for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] ?? 0) ^ (b.bits[i] ?? 0)
+    return bits
+  }
+  const pivotOf = (bits: Uint8Array): number => {
+    for (let i = 0; i < bits.length; i++) if (bits[i] !== 0) return i * 8 + Math.clz32(bits[i] as number) - 24
+    return -1
+  }
+  for (const digest of digests) {
+    const bits = reduce(digest)
+    const pivot = pivotOf(bits)
+    if (pivot >= 0) basis.push({ pivot, bits })
+  }
+  return pivotOf(reduce(target)) === -1
+}
+
 export function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
 }

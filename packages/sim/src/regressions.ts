@@ -277,6 +277,15 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'asked-alike': () => drawn(52779, { hostile: true }),
   /**
+   * Hostile seed 53046: m0 never took two of the late versions it showed
+   * (of its seqs 1 and 4), which every honest node took; its attestation
+   * differed from theirs by the XOR of both, which no one version held
+   * matches, and the nodes its trickled syncs never finished asking were
+   * held back. A difference that is the XOR of some versions held of seqs
+   * signed twice now counts as asked about (`xorOfSome`).
+   */
+  'lacks-several-held-versions': () => drawn(53046, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

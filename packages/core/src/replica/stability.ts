@@ -30,7 +30,7 @@
 import { decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { attestationKey } from '../keys.js'
-import { sameBytes, xorInto } from '../marks.js'
+import { sameBytes, xorInto, xorOfSome } from '../marks.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface StabilityInit {
@@ -57,6 +57,9 @@ export interface StabilityInit {
   /** When this replica was created (ms): how long an expected member has been silent at most. */
   createdAt: number
 }
+
+/** The most versions `Stability.lacksOnlyHeld` takes a difference to be made of. */
+const HELD_VERSIONS_CHECKED = 32
 
 /** How many differences `Stability.askedAbout` keeps of one origin. */
 const ASKED_KEPT = 64
@@ -302,25 +305,31 @@ export class Stability {
   }
 
   /**
-   * Whether `mark` differs from this node's ops of `origin` by one version
-   * this node holds of a seq it found signed twice, and nothing else (the XOR
-   * of the two accumulators is that version's digest): its member lacks that
-   * version, and holds nothing this node lacks, so asking it again could
+   * Whether `mark` differs from this node's ops of `origin` only by versions
+   * this node holds of seqs it found signed twice (the XOR of the two
+   * accumulators is the XOR of some of their digests, at most
+   * `HELD_VERSIONS_CHECKED` of the newest seqs'): its member lacks those
+   * versions, and holds nothing this node lacks, so asking it again could
    * bring nothing. Counted as asked about without asking: a node that took
    * a second version its floor had not passed yet disagrees with every
    * member that had not (they never take it), the equivocator among them,
    * which may serve its asking at a trickle for good, and this node alone
    * held back its collection while the others collected (hostile seed
-   * 70229). A member that lies gains nothing by it: its mark could as well
-   * agree outright.
+   * 70229; 53046, with two versions the equivocator itself never took). A
+   * member that lies gains nothing by it: its mark could as well agree
+   * outright. An honest member that holds a version this node lacks is
+   * taken for one that lacks some only if that version's digest is the XOR
+   * of some of those 32: one chance in 2^224, unless the equivocator, who
+   * signs both, computes it (as hard).
    */
   private lacksOnlyHeld (origin: string, mark: Mark, mine: Uint8Array): boolean {
-    const diff = xorInto(mark.acc, mine)
-    for (const seq of this.init.twice(origin)) {
+    const digests: Uint8Array[] = []
+    for (const seq of [...this.init.twice(origin)].reverse()) {
       if (seq > mark.seq) continue
-      if (this.init.store.digestsAt(origin, seq).some(digest => sameBytes(digest, diff))) return true
+      digests.push(...this.init.store.digestsAt(origin, seq))
+      if (digests.length >= HELD_VERSIONS_CHECKED) break
     }
-    return false
+    return digests.length > 0 && xorOfSome(xorInto(mark.acc, mine), digests.slice(0, HELD_VERSIONS_CHECKED))
   }
 
   /**
