@@ -356,6 +356,21 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(dave.get('y'), undefined, 'bob\'s delete is collected')
     })
 
+    it('keeps the seqs signed twice of the last 256 origins to sign one, not of every origin ever (sybils)', () => {
+      const bob = replica('bob')
+      for (let i = 0; i < 300; i++) {
+        const origin = `twice${i}`
+        const [a, b] = [op('a', `one${i}`, { origin, seq: 1, wall: clock.ms }), op('b', `two${i}`, { origin, seq: 1, wall: clock.ms })]
+        for (const one of [a, b]) proveOps([one], keys.signer(origin))
+        bob.receive([a])
+        assert.equal(bob.receive([b]).equivocations.length, 1)
+      }
+      const kept = JSON.parse(bob.store.meta('twice') ?? '{}') as Record<string, number[]>
+      assert.equal(Object.keys(kept).length, 256)
+      assert.deepEqual(kept.twice299, [1])
+      assert.equal(kept.twice0, undefined, 'the first to sign twice went first')
+    })
+
     it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {
       const [first, second] = writes('alice', 2) as [Op, Op]
       const store = open()

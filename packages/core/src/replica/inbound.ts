@@ -221,8 +221,9 @@ function clockAllows (state: ReplicaState, arrived: Arrivals, op: Op, now: numbe
   return false
 }
 
-/** How many seqs signed twice `ReplicaState.twice` keeps of one origin. */
+/** How many seqs signed twice `ReplicaState.twice` keeps of one origin, and of how many origins. */
 const TWICE_KEPT = 64
+const TWICE_ORIGINS = 256
 
 /** Whether `op` is stamped after its origin's previous op; refuses (and drops) it otherwise. */
 function ordered (arrived: Arrivals, op: Op, previous: Stamp | undefined, out: Received): boolean {
@@ -254,7 +255,10 @@ export function commit (state: ReplicaState, batch: Op[] | LocalBatch, witnesses
     for (const { origin, seq } of result.equivocations) {
       const seqs = state.twice.get(origin) ?? []
       if (!seqs.includes(seq)) {
+        state.twice.delete(origin)
         state.twice.set(origin, [...seqs, seq].slice(-TWICE_KEPT))
+        // the origins that equivocated last: sybils that each sign twice grow it by one each, and it is written whole
+        for (const [stale] of state.twice) if (state.twice.size > TWICE_ORIGINS) state.twice.delete(stale)
         state.store.setMeta('twice', JSON.stringify(Object.fromEntries(state.twice)))
       }
       if (state.equivocators.has(origin)) continue
