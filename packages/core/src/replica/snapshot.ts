@@ -256,6 +256,8 @@ export function settle (state: ReplicaState, floors: Map<string, Mark>, prune: M
   })
   for (const [origin, next] of moved) {
     state.origins.set(origin, next)
+    // its accumulators are the snapshot's now: how members asked about it differed from them no longer holds
+    state.stability.forgetAsked(origin)
     state.pending.dropUpTo(origin, next.held.seq)
     // its ops that waited past a gap the snapshot filled may apply now
     state.pending.wake(origin)

@@ -108,7 +108,7 @@ export class Stability {
    * Origin → how the members asked about it differed from this node once
    * they had sent all they had (the XOR of a mark's accumulator and this
    * node's there, hex; the last `ASKED_KEPT`), until this node's
-   * accumulators change (`reset`): see `askedAlike`.
+   * accumulators change (`reset`, `forgetAsked`): see `askedAlike`.
    */
   private readonly asked = new Map<string, Set<string>>()
 
@@ -172,6 +172,11 @@ export class Stability {
     this.lastGood.clear()
     this.searched.clear()
     this.asked.clear()
+  }
+
+  /** Forgets how members asked about `origin` differed: a snapshot gave this node its accumulators. */
+  forgetAsked (origin: string): void {
+    this.asked.delete(origin)
   }
 
   /** A member whose mark of `origin` (`mark`, against this node's accumulator `mine` there) disagreed was asked about it, and sent all it had. */
