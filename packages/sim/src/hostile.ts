@@ -4,7 +4,8 @@
  * lies. Every sync it serves trickles (one frame every 5–19 s, just inside
  * the idle timeout), and on cue it: claims vectors it does not have, replays
  * genuine ops after their deletes were collected, signs two ops with one seq
- * for different peers, floods far-future ops, forges other origins' ops,
+ * for different peers (or a second version of an old seq, shown once floors
+ * pass it), floods far-future ops, forges other origins' ops,
  * backdates its own (each saying it had seen nothing, or everything, of its
  * key), attests to more than it holds, and sends ops of origins of its own
  * making that only wait. None of it may make
