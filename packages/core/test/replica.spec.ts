@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PullSession, Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
+import { PullSession, REHAND_MS, Replica, attestationKey, encodeAttestation, pendingSize, proveOps, type Op, type Store } from '../src/index.js'
 import { Clock, Keys, attest, bytes, mesh, op, plain, pull, put, replicaFactory, storeFactory, tempDir, text } from './helpers.js'
 
 const dir = tempDir()
@@ -369,6 +369,31 @@ for (const kind of ['memory', 'sqlite'] as const) {
       assert.equal(Object.keys(kept).length, 256)
       assert.deepEqual(kept.twice299, [1])
       assert.equal(kept.twice0, undefined, 'the first to sign twice went first')
+    })
+
+    it('hands out the writes again still due on a full disk, where dropping the others from meta fails (hostile seed 53939)', () => {
+      const t = clock.ms
+      const [a, b] = mallorys([['a', 'one', 1, t], ['b', 'two', 1, t + 1_000]]) as [Op, Op]
+      const store = open()
+      let full = false
+      const flaky: Store = Object.create(store, {
+        setMeta: { value: (name: string, value: string): void => { if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); store.setMeta(name, value) } }
+      })
+      const bob = new Replica({ store: flaky, nodeId: 'bob', now: clock.now, verify: keys.verify })
+      bob.receive([a])
+      bob.receive([b])
+      // carol writes a over mallory's version: its write again is no longer due, and goes from meta when handed out
+      const carol = replica('carol')
+      carol.receive([a])
+      bob.receive([put(carol, 'a', 'three')])
+      full = true
+      assert.deepEqual(bob.rewrites().map(c => [c.key, text(c.value)]), [['b', 'two']])
+      full = false
+      assert.deepEqual(JSON.parse(store.meta('rewrites') ?? '[]').map((r: unknown[]) => r[0]).sort(), ['a', 'b'], 'a is still named on disk')
+      assert.deepEqual(bob.rewrites(), [], 'b was handed out: not again while its write may be on its way')
+      assert.deepEqual(JSON.parse(store.meta('rewrites') ?? '[]').map((r: unknown[]) => r[0]), ['b'], 'a goes from meta at the next call')
+      clock.advance(REHAND_MS)
+      assert.deepEqual(bob.rewrites().map(c => c.key), ['b'])
     })
 
     it('counts nothing from a commit that failed, so the same ops apply on the next delivery', () => {

@@ -286,6 +286,13 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    */
   'lacks-several-held-versions': () => drawn(53046, { hostile: true }),
   /**
+   * Hostile seed 53939: a node handed out its writes again while its disk was
+   * full; dropping those no longer due from meta failed, and the exception
+   * took the writes still due with it (and the simulated node). Now the
+   * names go from meta at the next call.
+   */
+  'rewrites-on-full-disk': () => drawn(53939, { hostile: true }),
+  /**
    * The 100,000-key bench: a sync frame of ops from batches it carries only
    * part of holds the rest of each batch's digests; counted by keys and values
    * alone it grew to several times its budget, and the puller refused it on

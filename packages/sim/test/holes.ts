@@ -68,7 +68,9 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   // every node but n6 took m0's late second version, n6 asked the honest ones again, deletes collected
   'asked-alike': r => r.counts.equivocations > 0 && r.counts.rechecks > 0 && r.counts.tombstonesCollected > 0,
   // m0's late versions of two seqs, taken by every honest node and not by m0, deletes collected
-  'lacks-several-held-versions': r => r.counts.equivocations > 1 && r.counts.tombstonesCollected > 0
+  'lacks-several-held-versions': r => r.counts.equivocations > 1 && r.counts.tombstonesCollected > 0,
+  // writes again handed out during a full disk
+  'rewrites-on-full-disk': r => r.counts.diskFull > 0 && r.counts.reissued > 0
 }
 
 /** One test for each scenario named: it converges, loses nothing acknowledged, and hits its hole. */

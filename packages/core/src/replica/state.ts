@@ -152,6 +152,8 @@ export interface ReplicaState {
   readonly rewrites: Map<string, Rewrite>
   /** When each rewrite was last handed out (`Replica.rewrites`): not again while its write may be on its way. */
   readonly handed: Map<string, number>
+  /** `rewrites` differ from their copy in `meta`: its last save failed (a full disk), so the next `Replica.rewrites` saves. */
+  rewritesUnsaved: boolean
   /** The pull whose snapshot rows `snapshot_stage` holds: a newer one takes it over, and the older ends unsettled. */
   staging?: object
   /** Snapshots taken since this replica opened: one taken while a snapshot is served ends that stream (`serve`). */
@@ -223,6 +225,7 @@ export function openState (init: ReplicaInit): ReplicaState {
     recent: new RecentMarks(),
     rewrites: loadRewrites(store.meta('rewrites')),
     handed: new Map(),
+    rewritesUnsaved: false,
     settled: 0,
     absent: held > 0 && now() - (origins.get(nodeId)?.held.wall ?? 0) > config.retentionMs,
     silent: new Set()
