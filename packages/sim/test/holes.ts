@@ -70,7 +70,9 @@ const hits: Record<string, (r: RunResult) => boolean> = {
   // m0's late versions of two seqs, taken by every honest node and not by m0, deletes collected
   'lacks-several-held-versions': r => r.counts.equivocations > 1 && r.counts.tombstonesCollected > 0,
   // writes again handed out during a full disk
-  'rewrites-on-full-disk': r => r.counts.diskFull > 0 && r.counts.reissued > 0
+  'rewrites-on-full-disk': r => r.counts.diskFull > 0 && r.counts.reissued > 0,
+  // m0's late second versions, rechecks asked
+  'recheck-while-waiting': r => r.counts.equivocations > 0 && r.counts.rechecks > 0
 }
 
 /** One test for each scenario named: it converges, loses nothing acknowledged, and hits its hole. */

@@ -128,7 +128,12 @@ export class PullSession {
       this.settle(step)
       this.stage = 'done'
       // rechecked only once the server sent all it had: a pull cut short asks again
-      for (const [key, { member, origin, attestation, mark }] of this.rechecking) recheckedOnce(this.replica.state, member, origin, attestation, mark)
+      // nor while a version of a seq it holds still waits here (the hello skips what waits, so the server did not send
+      // it): counted as asked about, and every later attestation that disagreed alike with it, that version was never
+      // asked for again once the wait lost it (seed 67093)
+      const state = this.replica.state
+      const waits = (origin: string): boolean => state.pending.seqsIn(origin, 0, state.origins.get(origin)?.held.seq ?? 0).length > 0
+      for (const { member, origin, attestation, mark } of this.rechecking.values()) if (!waits(origin)) recheckedOnce(state, member, origin, attestation, mark)
       noteInStep(this.replica.state, this.init.peer, sameHeld(this.replica.vector(), this.result.peerVector ?? {}))
     } else {
       throw new SyncProtocolError(`unexpected ${frame.kind === 'control' ? frame.message.t : frame.kind} frame ${this.stage === 'done' ? 'after done' : `while expecting ${this.stage}`}`)
