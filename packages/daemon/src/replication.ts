@@ -214,8 +214,7 @@ export class Replication {
     }
     // the keys the versions hold are written again (nodes past that seq never take the version), within 2 s, not at
     // the next pull's end; after a random wait, so the first node's writes reach the others first and end theirs (a row
-    // no longer that version is not written again): every node that found it wrote each key once, for each key an
-    // equivocator signed twice
+    // no longer that version is not written again), where at once every node that found it would write each key
     if (found.length === 0 || this.repairs.has(WRITE_AGAIN)) return
     this.repairs.set(WRITE_AGAIN, setTimeout(() => {
       this.repairs.delete(WRITE_AGAIN)
