@@ -20,7 +20,7 @@ export function xorInto (acc: Uint8Array, digest: Uint8Array): Uint8Array {
  * by elimination over GF(2): each digest is reduced by the basis so far (a
  * basis vector has no bit set at an earlier one's pivot), and kept when
  * something is left. Meaningful only for a few digests (see
- * `Stability.lacksOnlyHeld`): 256 independent ones span every target.
+ * `Unasked.lacksOnlyHeld`): 256 independent ones span every target.
  */
 export function xorOfSome (target: Uint8Array, digests: Uint8Array[]): boolean {
   const basis: Array<{ pivot: number, bits: Uint8Array }> = []

@@ -30,7 +30,8 @@
 import { decodeAttestation, type Attestation } from '../attestation.js'
 import { compareStamps } from '../compare.js'
 import { attestationKey } from '../keys.js'
-import { sameBytes, xorInto, xorOfSome } from '../marks.js'
+import { sameBytes, xorInto } from '../marks.js'
+import { Unasked } from './unasked.js'
 import type { Mark, OriginState, Stamp, Store } from '../types.js'
 
 export interface StabilityInit {
@@ -57,12 +58,6 @@ export interface StabilityInit {
   /** When this replica was created (ms): how long an expected member has been silent at most. */
   createdAt: number
 }
-
-/** The most versions `Stability.lacksOnlyHeld` takes a difference to be made of. */
-const HELD_VERSIONS_CHECKED = 32
-
-/** How many differences `Stability.askedAbout` keeps of one origin. */
-const ASKED_KEPT = 64
 
 /** Why collection cannot go on, or the cut (origin → seq) it may go up to. */
 export type Cut = { cut: Map<string, number>, members: number } | { blocked: string, member?: string, mismatch?: string }
@@ -104,16 +99,12 @@ export class Stability {
   /** When history was last searched for a member's earlier attestations, for which newest one. */
   private readonly searched = new Map<string, { seq: number, at: number }>()
   readonly mismatches = new Map<string, Mismatch>()
-  /**
-   * Origin → how the members asked about it differed from this node once
-   * they had sent all they had (the XOR of a mark's accumulator and this
-   * node's there, hex; the last `ASKED_KEPT`), until this node's
-   * accumulators change (`reset`, `forgetAsked`): see `askedAlike`.
-   */
-  private readonly asked = new Map<string, Set<string>>()
+  /** Disagreements that need no asking (see `unasked.ts`). */
+  private readonly unasked: Unasked
 
   constructor (init: StabilityInit) {
     this.init = init
+    this.unasked = new Unasked(init.store, init.twice)
   }
 
   /** Every member but this node, and those of them evicted for silence. */
@@ -171,20 +162,17 @@ export class Stability {
     this.verified.clear()
     this.lastGood.clear()
     this.searched.clear()
-    this.asked.clear()
+    this.unasked.clear()
   }
 
   /** Forgets how members asked about `origin` differed: a snapshot gave this node its accumulators. */
   forgetAsked (origin: string): void {
-    this.asked.delete(origin)
+    this.unasked.forget(origin)
   }
 
   /** A member whose mark of `origin` (`mark`, against this node's accumulator `mine` there) disagreed was asked about it, and sent all it had. */
   askedAbout (origin: string, mark: Mark, mine: Uint8Array): void {
-    const diffs = this.asked.get(origin) ?? new Set<string>()
-    diffs.add(Buffer.from(xorInto(mark.acc, mine)).toString('hex'))
-    if (diffs.size > ASKED_KEPT) diffs.delete(diffs.values().next().value as string)
-    this.asked.set(origin, diffs)
+    this.unasked.record(origin, mark, mine)
   }
 
   /** XOR of the digests of every op of `origin` held up to `seq`, or undefined below the floor. */
@@ -284,7 +272,7 @@ export class Stability {
       origins.add(origin)
       this.mismatches.set(mismatchKey(attestation.member, origin), { member: attestation.member, origin, attestation: attestation.seq, mark })
       if (this.init.rechecked(attestation.member, origin) === attestation.seq) continue
-      if (problem.mine !== undefined && (this.lacksOnlyHeld(origin, mark, problem.mine) || this.askedAlike(origin, mark, problem.mine))) this.init.asked(attestation.member, origin, attestation.seq, { mark, mine: problem.mine })
+      if (problem.mine !== undefined && this.unasked.needsNone(origin, mark, problem.mine)) this.init.asked(attestation.member, origin, attestation.seq, { mark, mine: problem.mine })
       else this.unchanged(attestation, origin, mark, problem.mine)
     }
     return behind || origins.size === 0 ? undefined : origins
@@ -307,55 +295,6 @@ export class Stability {
     if (before === undefined || mark.seq < before.mark.seq || mine === undefined) return
     if (!sameBytes(xorInto(mark.acc, before.mark.acc), xorInto(mine, before.mine))) return
     this.init.asked(attestation.member, origin, attestation.seq, { mark, mine })
-  }
-
-  /**
-   * Whether `mark` differs from this node's ops of `origin` only by versions
-   * this node holds of seqs it found signed twice (the XOR of the two
-   * accumulators is the XOR of some of their digests, at most
-   * `HELD_VERSIONS_CHECKED` of the newest seqs'): its member lacks those
-   * versions, and holds nothing this node lacks, so asking it again could
-   * bring nothing. Counted as asked about without asking: a node that took
-   * a second version its floor had not passed yet disagrees with every
-   * member that had not (they never take it), the equivocator among them,
-   * which may serve its asking at a trickle for good, and this node alone
-   * held back its collection while the others collected (hostile seed
-   * 70229; 53046, with two versions the equivocator itself never took). A
-   * member that lies gains nothing by it: its mark could as well agree
-   * outright. An honest member that holds a version this node lacks is
-   * taken for one that lacks some only if that version's digest is the XOR
-   * of some of those 32: one chance in 2^224, unless the equivocator, who
-   * signs both, computes it (as hard).
-   */
-  private lacksOnlyHeld (origin: string, mark: Mark, mine: Uint8Array): boolean {
-    const digests: Uint8Array[] = []
-    for (const seq of [...this.init.twice(origin)].reverse()) {
-      if (seq > mark.seq) continue
-      digests.push(...this.init.store.digestsAt(origin, seq))
-      if (digests.length >= HELD_VERSIONS_CHECKED) break
-    }
-    return digests.length > 0 && xorOfSome(xorInto(mark.acc, mine), digests.slice(0, HELD_VERSIONS_CHECKED))
-  }
-
-  /**
-   * Whether `mark` differs from this node's ops of `origin` exactly as a
-   * member asked about since this node's accumulators last changed did, once
-   * it had sent all it had (`askedAbout`): it holds the same versions this
-   * node lacks, and the asking brought all of them this node could take (a
-   * version below its floor it never takes), so asking this one could bring
-   * nothing more. What `unchanged` does for a member's own later marks, for
-   * any member's: a node that lacked a second version every other member
-   * took (its floor had passed it) asked the honest ones at once, and was
-   * held back alone, its tombstones apart from the others', asking the
-   * equivocator, which trickles (hostile seed 52779). A member that lies its
-   * way into being recorded can spare an honest one that holds a version
-   * this node lacks the asking: that version's keys agree all the same (its
-   * holders write them again), and what the asking guards against, a
-   * version older than a delete this node then collects, the equivocator
-   * can bring about alone by withholding it (README, Security).
-   */
-  private askedAlike (origin: string, mark: Mark, mine: Uint8Array): boolean {
-    return this.asked.get(origin)?.has(Buffer.from(xorInto(mark.acc, mine)).toString('hex')) === true
   }
 
   /**

@@ -92,7 +92,7 @@ export interface ReplicaState {
   readonly attestations: Map<string, Attestation>
   /** Origin → the first seq at which two different ops of it were seen. */
   readonly equivocators: Map<string, number>
-  /** Origin → the seqs (the last 64) at which this node took a second op of it, for the last 256 origins to sign one twice (see `Stability.lacksOnlyHeld`); kept in `meta`. */
+  /** Origin → the seqs (the last 64) at which this node took a second op of it, for the last 256 origins to sign one twice (see `Unasked.lacksOnlyHeld`); kept in `meta`. */
   readonly twice: Map<string, number[]>
   readonly config: Required<Pick<ReplicaInit, 'maxClockSkewMs' | 'maxHoldMs' | 'tombstoneGraceMs' | 'floorLagMs' | 'retentionMs' | 'stuckMs' | 'attestIntervalMs' | 'attestMsPerOrigin'>>
   /** What history keeps of each key (see `history.ts`). */
